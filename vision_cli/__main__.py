@@ -1,0 +1,3 @@
+from vision_cli.cli.app import entrypoint
+
+entrypoint()

@@ -1,0 +1,62 @@
+"""Every limit of the Claude API that vision-cli relies on, in one place.
+
+Sources: the Claude vision guide and the seed guide (see ``shared/spec/claude-vision.md``), read in
+November 2026. Prices and per-model facts live in ``data/models.json``; this module holds the numbers
+that do not depend on the model. Nothing here imports anything heavier than the standard library.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+SOURCE: Final = "Claude vision guide (platform.claude.com/docs) and the seed guide, read 2026-11"
+
+#: Media types the Messages API accepts for an image block.
+API_MEDIA_TYPES: Final = ("image/jpeg", "image/png", "image/gif", "image/webp")
+#: Pillow format name -> media type, for the formats the API accepts.
+FORMAT_MEDIA_TYPES: Final = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",  # multi-picture JPEG (phone photos): its first image is a plain JPEG
+    "PNG": "image/png",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+}
+
+#: Width or height above this is rejected by the API (not resized).
+MAX_DIMENSION: Final = 8000
+#: With more than ``MANY_IMAGES_THRESHOLD`` images in one request, this is the dimension limit.
+MANY_IMAGES_MAX_DIMENSION: Final = 2000
+MANY_IMAGES_THRESHOLD: Final = 20
+
+#: Per-image byte limit, measured on the base64 string. 5 MB holds on every platform (direct API,
+#: Bedrock, Vertex AI); the direct API accepts 10 MB (``--max-bytes 10MB``).
+DEFAULT_MAX_BYTES: Final = 5 * 1024 * 1024
+DIRECT_API_MAX_BYTES: Final = 10 * 1024 * 1024
+#: Whole request body limits.
+MESSAGES_REQUEST_MAX_BYTES: Final = 32 * 1024 * 1024
+BATCH_MAX_BYTES: Final = 256 * 1024 * 1024
+BATCH_MAX_REQUESTS: Final = 100_000
+
+#: Images under this many pixels on an edge may degrade accuracy.
+MIN_USEFUL_DIMENSION: Final = 200
+
+#: The current (patch) token rule: an image costs ceil(w/28) * ceil(h/28) tokens.
+PATCH_SIZE: Final = 28
+
+#: Resize tiers of the current rule: (long edge at most, tokens at most).
+TIERS: Final = {
+    "standard": (1568, 1568),
+    "high-res": (2576, 4784),
+}
+
+#: The seed's (legacy) rule: tokens ~= w * h / 750, downscaled above 1568 px or about 1,600 tokens.
+LEGACY_PIXELS_PER_TOKEN: Final = 750
+LEGACY_MAX_EDGE: Final = 1568
+LEGACY_MAX_TOKENS: Final = 1600
+
+#: The seed's recommendation for time-to-first-token: at most 1568 px per edge and 1.15 megapixels.
+RECOMMENDED_MAX_EDGE: Final = 1568
+RECOMMENDED_MAX_PIXELS: Final = 1_150_000
+
+#: Message Batches: 50% off input and output.
+BATCH_DISCOUNT: Final = 0.5

@@ -1,0 +1,500 @@
+"""The pure core: size arithmetic, token rules and findings.
+
+No Pillow, no I/O, nothing heavier than the standard library: every function here is a function of its
+arguments, which is what lets the property tests in ``tests/test_policy.py`` pin it down.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+from fractions import Fraction
+from typing import Literal
+
+from vision_cli import limits
+
+Size = tuple[int, int]
+Rule = Literal["current", "legacy"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Tiers and token rules
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A resize tier of the current rule: the API shrinks anything beyond either bound."""
+
+    name: str
+    max_edge: int
+    max_tokens: int
+
+
+def tier(name: str) -> Tier:
+    """The tier called ``name`` (``standard`` or ``high-res``)."""
+    edge, tokens = limits.TIERS[name]
+    return Tier(name, edge, tokens)
+
+
+def patch_tokens(width: int, height: int) -> int:
+    """Tokens of an image the API does not resize: one per 28 x 28 patch, padded bottom and right."""
+    p = limits.PATCH_SIZE
+    return -(-width // p) * -(-height // p)
+
+
+def legacy_tokens(width: int, height: int) -> int:
+    """The seed's estimate: ``ceil(w * h / 750)``."""
+    return -(-(width * height) // limits.LEGACY_PIXELS_PER_TOKEN)
+
+
+def _scaled(length: int, scale: Fraction) -> int:
+    """``length * scale`` rounded up, at least 1 (exact: no floating point)."""
+    return max(1, math.ceil(length * scale))
+
+
+def _apply(size: Size, scale: Fraction) -> Size:
+    if scale >= 1:
+        return size
+    return (_scaled(size[0], scale), _scaled(size[1], scale))
+
+
+def fit_patches(width: int, height: int, max_edge: int, max_tokens: int) -> Size:
+    """The largest aspect-preserving size within ``max_edge`` and ``max_tokens`` patch tokens.
+
+    This is the API's own downscale under the current rule. The largest scale ``s`` is found exactly:
+    the token count ``ceil(w*s/28) * ceil(h*s/28)`` only steps up just after ``w*s`` or ``h*s`` passes
+    a multiple of 28, so the best scale is the edge limit or one of those break points. The dimension
+    that binds lands on its bound exactly and the other is rounded up, which never adds a patch.
+    Never upscales; an image already within both bounds comes back unchanged.
+    """
+    if width < 1 or height < 1:
+        raise ValueError("dimensions must be positive")
+    if max_edge < 1 or max_tokens < 1:
+        raise ValueError("limits must be positive")
+    p = limits.PATCH_SIZE
+    cap = min(Fraction(1), Fraction(max_edge, max(width, height)))
+    if patch_tokens(*_apply((width, height), cap)) <= max_tokens:
+        return _apply((width, height), cap)
+    best = Fraction(0)
+    # Break points of one side: s = 28k / side. The token count at s = 28k/w is
+    # k * ceil(h*k/w); it grows with k, so the largest k within budget is found by bisection.
+    for side, other in ((width, height), (height, width)):
+        lo, hi = 0, math.floor(cap * side / p)
+        while lo < hi:
+            k = (lo + hi + 1) // 2
+            if k * -(-(other * k) // side) <= max_tokens:
+                lo = k
+            else:
+                hi = k - 1
+        if lo:
+            best = max(best, Fraction(p * lo, side))
+    if best == 0:  # not even one patch row fits: the smallest possible image
+        best = Fraction(1, max(width, height))
+    return _apply((width, height), best)
+
+
+def fit_pixels(width: int, height: int, max_edge: int, max_pixels: int) -> Size:
+    """The largest aspect-preserving size within ``max_edge`` per edge and ``max_pixels`` in area.
+
+    The long edge is rounded down and the short edge follows it to the nearest pixel (rounded down
+    instead where nearest would pass the area limit), so the aspect ratio holds within one pixel.
+    """
+    if width < 1 or height < 1:
+        raise ValueError("dimensions must be positive")
+    if width <= max_edge and height <= max_edge and width * height <= max_pixels:
+        return (width, height)
+    long_side, short_side = max(width, height), min(width, height)
+    # Largest long edge L with L <= max_edge and L * (L * short / long) <= max_pixels.
+    new_long = min(max_edge, long_side, math.isqrt(max_pixels * long_side // short_side))
+    while new_long > 1 and new_long * Fraction(new_long * short_side, long_side) > max_pixels:
+        new_long -= 1
+    new_long = max(1, new_long)
+    exact_short = Fraction(new_long * short_side, long_side)
+    new_short = max(1, round(exact_short))
+    if new_long * new_short > max_pixels:
+        new_short = max(1, math.floor(exact_short))
+    return (new_long, new_short) if width >= height else (new_short, new_long)
+
+
+def legacy_api_size(width: int, height: int) -> Size:
+    """The seed's description of the API's downscale: within 1568 px and about 1,600 tokens."""
+    return fit_pixels(
+        width,
+        height,
+        limits.LEGACY_MAX_EDGE,
+        limits.LEGACY_MAX_TOKENS * limits.LEGACY_PIXELS_PER_TOKEN,
+    )
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the API will do with an image: the size it processes and what it costs."""
+
+    api_width: int
+    api_height: int
+    tokens: int
+
+    @property
+    def api_size(self) -> Size:
+        return (self.api_width, self.api_height)
+
+
+def predict(width: int, height: int, tier_: Tier, rule: Rule = "current") -> Prediction:
+    """The API's downscale and token cost for an image of ``width`` x ``height``."""
+    if rule == "legacy":
+        w, h = legacy_api_size(width, height)
+        return Prediction(w, h, legacy_tokens(w, h))
+    w, h = fit_patches(width, height, tier_.max_edge, tier_.max_tokens)
+    return Prediction(w, h, patch_tokens(w, h))
+
+
+@dataclass(frozen=True)
+class SizePolicy:
+    """A local resize target: every bound that is set must hold; unset bounds do not apply."""
+
+    max_edge: int
+    max_pixels: int | None = None
+    max_tokens: int | None = None
+
+    @classmethod
+    def recommended(cls) -> SizePolicy:
+        """The seed's 1568 px / 1.15 MP policy (never resized again by the API, in any tier)."""
+        return cls(limits.RECOMMENDED_MAX_EDGE, max_pixels=limits.RECOMMENDED_MAX_PIXELS)
+
+    @classmethod
+    def native(cls, tier_: Tier) -> SizePolicy:
+        """Exactly the largest size the API processes for ``tier_`` without shrinking it."""
+        return cls(tier_.max_edge, max_tokens=tier_.max_tokens)
+
+    def target(self, width: int, height: int) -> Size:
+        """The size an image of ``width`` x ``height`` is brought to (never larger than it was)."""
+        size = (width, height)
+        if self.max_pixels is not None:
+            size = fit_pixels(*size, self.max_edge, self.max_pixels)
+        if self.max_tokens is not None:
+            size = fit_patches(*size, self.max_edge, self.max_tokens)
+        else:
+            size = fit_pixels(*size, self.max_edge, size[0] * size[1])
+        return size
+
+
+def base64_length(n_bytes: int) -> int:
+    """Length of the base64 encoding of ``n_bytes`` bytes (padded)."""
+    return 4 * -(-n_bytes // 3)
+
+
+def cost_usd(tokens: int, price_per_mtok: float) -> float:
+    """Dollars for ``tokens`` at ``price_per_mtok`` dollars per million tokens."""
+    return tokens * price_per_mtok / 1_000_000
+
+
+# --------------------------------------------------------------------------------------------------
+# Findings
+# --------------------------------------------------------------------------------------------------
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class Code(str, Enum):
+    NOT_FOUND = "not-found"
+    UNREADABLE = "unreadable"
+    UNSUPPORTED_FORMAT = "unsupported-format"
+    FILE_TOO_LARGE = "file-too-large"
+    DIMENSIONS_TOO_LARGE = "dimensions-too-large"
+    MANY_IMAGE_DIMENSIONS = "many-image-dimensions"
+    WILL_BE_DOWNSCALED = "will-be-downscaled"
+    TOO_SMALL = "too-small"
+    EXIF_ROTATED = "exif-rotated"
+    ANIMATED = "animated"
+    EXTENSION_MISMATCH = "extension-mismatch"
+    # request-level (``inspect --request``)
+    TOO_MANY_IMAGES = "too-many-images"
+    REQUEST_TOO_LARGE = "request-too-large"
+
+
+SEVERITY: dict[Code, Severity] = {
+    Code.NOT_FOUND: Severity.ERROR,
+    Code.UNREADABLE: Severity.ERROR,
+    Code.UNSUPPORTED_FORMAT: Severity.ERROR,
+    Code.FILE_TOO_LARGE: Severity.ERROR,
+    Code.DIMENSIONS_TOO_LARGE: Severity.ERROR,
+    Code.MANY_IMAGE_DIMENSIONS: Severity.ERROR,
+    Code.WILL_BE_DOWNSCALED: Severity.WARNING,
+    Code.TOO_SMALL: Severity.WARNING,
+    Code.EXIF_ROTATED: Severity.WARNING,
+    Code.ANIMATED: Severity.WARNING,
+    Code.EXTENSION_MISMATCH: Severity.WARNING,
+    Code.TOO_MANY_IMAGES: Severity.ERROR,
+    Code.REQUEST_TOO_LARGE: Severity.ERROR,
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: Code
+    message: str
+
+    @property
+    def severity(self) -> Severity:
+        return SEVERITY[self.code]
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code.value, "severity": self.severity.value, "message": self.message}
+
+
+Status = Literal["ok", "warning", "error"]
+
+
+def status_of(findings: Iterable[Finding]) -> Status:
+    severities = {f.severity for f in findings}
+    if Severity.ERROR in severities:
+        return "error"
+    if Severity.WARNING in severities:
+        return "warning"
+    return "ok"
+
+
+#: File-name extensions (lower case, with the dot) and the Pillow formats they name.
+EXTENSION_FORMATS: dict[str, frozenset[str]] = {
+    ".jpg": frozenset({"JPEG", "MPO"}),
+    ".jpeg": frozenset({"JPEG", "MPO"}),
+    ".jpe": frozenset({"JPEG", "MPO"}),
+    ".png": frozenset({"PNG"}),
+    ".gif": frozenset({"GIF"}),
+    ".webp": frozenset({"WEBP"}),
+    ".bmp": frozenset({"BMP", "DIB"}),
+    ".tif": frozenset({"TIFF"}),
+    ".tiff": frozenset({"TIFF"}),
+    ".heic": frozenset({"HEIF", "HEIC"}),
+    ".heif": frozenset({"HEIF", "HEIC"}),
+    ".avif": frozenset({"AVIF", "HEIF"}),
+    ".ico": frozenset({"ICO"}),
+}
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(EXTENSION_FORMATS)
+
+#: What a user should do about a format the API refuses; the optional-extra hint comes from imaging.
+CONVERT_HINT = "run `vision-cli resize` to convert it to PNG or JPEG"
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What was read from one file's header: the input of :func:`judge`."""
+
+    format: str
+    width: int
+    height: int
+    bytes: int
+    orientation: int = 1
+    frames: int = 1
+    extension: str = ""
+
+    @property
+    def media_type(self) -> str | None:
+        return limits.FORMAT_MEDIA_TYPES.get(self.format)
+
+    @property
+    def base64_bytes(self) -> int:
+        return base64_length(self.bytes)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits one check is made against (command-line options resolved)."""
+
+    tier: Tier
+    max_bytes: int = limits.DEFAULT_MAX_BYTES
+    max_dimension: int = limits.MAX_DIMENSION
+    many_images: bool = False  # the request holds more than 20 images
+
+
+def judge(facts: ImageFacts, lim: Limits, prediction: Prediction | None = None) -> list[Finding]:
+    """Every finding for one readable image, errors first."""
+    found: list[Finding] = []
+    w, h = facts.width, facts.height
+    if facts.media_type is None:
+        found.append(
+            Finding(
+                Code.UNSUPPORTED_FORMAT,
+                f"{facts.format} is not accepted by the API (JPEG, PNG, GIF or WebP only): "
+                f"{CONVERT_HINT}.",
+            )
+        )
+    if facts.base64_bytes > lim.max_bytes:
+        found.append(
+            Finding(
+                Code.FILE_TOO_LARGE,
+                f"base64 size {facts.base64_bytes:,} bytes is over the {format_bytes(lim.max_bytes)} "
+                f"limit ({lim.max_bytes:,} bytes): run `vision-cli resize`, or pass "
+                "`--max-bytes 10MB` if you only use the direct API.",
+            )
+        )
+    if max(w, h) > lim.max_dimension:
+        found.append(
+            Finding(
+                Code.DIMENSIONS_TOO_LARGE,
+                f"{w}x{h} is over the API's {lim.max_dimension} px limit and will be rejected, "
+                "not resized: run `vision-cli resize`.",
+            )
+        )
+    elif lim.many_images and max(w, h) > limits.MANY_IMAGES_MAX_DIMENSION:
+        found.append(
+            Finding(
+                Code.MANY_IMAGE_DIMENSIONS,
+                f"{w}x{h} is over {limits.MANY_IMAGES_MAX_DIMENSION} px, the limit when a request "
+                f"holds more than {limits.MANY_IMAGES_THRESHOLD} images: resize it or send fewer "
+                "images.",
+            )
+        )
+    pred = prediction or predict(w, h, lim.tier)
+    if pred.api_size != (w, h) and max(w, h) <= lim.max_dimension:
+        found.append(
+            Finding(
+                Code.WILL_BE_DOWNSCALED,
+                f"the API will shrink {w}x{h} to {pred.api_width}x{pred.api_height} for the "
+                f"{lim.tier.name} tier (slower first token, no better answer): run "
+                "`vision-cli resize`.",
+            )
+        )
+    if min(w, h) < limits.MIN_USEFUL_DIMENSION:
+        found.append(
+            Finding(
+                Code.TOO_SMALL,
+                f"{w}x{h} is under {limits.MIN_USEFUL_DIMENSION} px on an edge, which may hurt "
+                "accuracy: use a larger original if you have one.",
+            )
+        )
+    if facts.orientation != 1:
+        found.append(
+            Finding(
+                Code.EXIF_ROTATED,
+                f"EXIF orientation is {facts.orientation}, which Claude ignores, so it will see "
+                "the image as stored: run `vision-cli resize` to rotate the pixels.",
+            )
+        )
+    if facts.frames > 1:
+        found.append(
+            Finding(
+                Code.ANIMATED,
+                f"{facts.frames} frames, and Claude sees only the first: send the frame that "
+                "matters (`vision-cli resize` keeps the first).",
+            )
+        )
+    ext = facts.extension.lower()
+    if ext in EXTENSION_FORMATS and facts.format not in EXTENSION_FORMATS[ext]:
+        found.append(
+            Finding(
+                Code.EXTENSION_MISMATCH,
+                f"the name says {ext} but the bytes are {facts.format}: rename the file "
+                "(vision-cli always sends the real media type).",
+            )
+        )
+    found.sort(key=lambda f: f.severity != Severity.ERROR)
+    return found
+
+
+def judge_request(images: int, base64_bytes: int, max_images: int) -> list[Finding]:
+    """Findings about all inputs sent as one request."""
+    found: list[Finding] = []
+    if images > max_images:
+        found.append(
+            Finding(
+                Code.TOO_MANY_IMAGES,
+                f"{images} images in one request, and the model takes at most {max_images}: "
+                "split them over several requests.",
+            )
+        )
+    # The request body also carries JSON around the base64 strings; the images alone must fit.
+    if base64_bytes > limits.MESSAGES_REQUEST_MAX_BYTES:
+        found.append(
+            Finding(
+                Code.REQUEST_TOO_LARGE,
+                f"the images add up to {base64_bytes:,} bytes of base64, over the "
+                f"{format_bytes(limits.MESSAGES_REQUEST_MAX_BYTES)} request limit: resize them, "
+                "send fewer, or upload them (`--source file`).",
+            )
+        )
+    return found
+
+
+# --------------------------------------------------------------------------------------------------
+# Units
+# --------------------------------------------------------------------------------------------------
+
+_BYTE_UNITS = {
+    "": 1,
+    "B": 1,
+    "K": 1024,
+    "KB": 1024,
+    "KIB": 1024,
+    "M": 1024**2,
+    "MB": 1024**2,
+    "MIB": 1024**2,
+    "G": 1024**3,
+    "GB": 1024**3,
+    "GIB": 1024**3,
+}
+
+
+def parse_bytes(text: str) -> int:
+    """Parse ``5MB``, ``10 MiB``, ``750KB`` or ``5242880`` into bytes (1 MB = 1,048,576 bytes,
+    as the API counts). Raises ValueError with a sentence on anything else."""
+    s = text.strip().upper().replace("_", "").replace(",", "")
+    number = s.rstrip("KMGIB ")
+    unit = s[len(number) :].strip()
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a size: use a number of bytes or e.g. 5MB") from None
+    if unit not in _BYTE_UNITS or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{text!r} is not a size: use a number of bytes or e.g. 5MB")
+    return int(value * _BYTE_UNITS[unit])
+
+
+def format_bytes(n: int) -> str:
+    """``5 MB``, ``1.5 MB``, ``730 KB``, ``12 B`` (binary units, as the API counts)."""
+    for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if n >= size:
+            value = n / size
+            return f"{value:.0f} {unit}" if value == int(value) or value >= 100 else f"{value:.1f} {unit}"
+    return f"{n} B"
+
+
+def format_usd(amount: float) -> str:
+    """Money for people: cents from $0.01 up, else at least two significant digits ($0.00016)."""
+    if amount == 0:
+        return "$0.00"
+    if abs(amount) >= 0.01:
+        return f"${amount:,.2f}"
+    digits = 2 - int(math.floor(math.log10(abs(amount)))) - 1
+    text = f"{amount:.{digits}f}".rstrip("0")
+    return "$" + (text if not text.endswith(".") else text + "0")
+
+
+def parse_size(text: str) -> Size:
+    """Parse ``1920x1080`` (also ``1920X1080``, ``1920*1080``)."""
+    for sep in ("x", "X", "*", "×"):
+        if sep in text:
+            left, _, right = text.partition(sep)
+            try:
+                w, h = int(left), int(right)
+            except ValueError:
+                break
+            if w >= 1 and h >= 1:
+                return (w, h)
+            break
+    raise ValueError(f"{text!r} is not a size: use WIDTHxHEIGHT, e.g. 1920x1080")
+
+
+def aspect_error(original: Size, resized: Size) -> float:
+    """How far (in pixels of the short side) ``resized`` strays from ``original``'s aspect ratio."""
+    (w, h), (rw, rh) = original, resized
+    if w >= h:
+        return abs(rh - rw * h / w)
+    return abs(rw - rh * w / h)
+

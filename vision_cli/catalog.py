@@ -92,4 +92,6 @@ def resolve(name: str) -> Model:
     try:
         return cat.get(name)
     except KeyError:
-        raise UnknownModelError(name, [m.aliases[0] if m.aliases else m.id for m in cat.models]) from None
+        raise UnknownModelError(
+            name, [m.aliases[0] if m.aliases else m.id for m in cat.models]
+        ) from None

@@ -1,8 +1,9 @@
 """Every limit of the Claude API that vision-cli relies on, in one place.
 
 Sources: the Claude vision guide and the seed guide (see ``shared/spec/claude-vision.md``), read in
-November 2026. Prices and per-model facts live in ``data/models.json``; this module holds the numbers
-that do not depend on the model. Nothing here imports anything heavier than the standard library.
+November 2026. Prices and per-model facts live in ``data/models.json``; this module holds the
+numbers that do not depend on the model. Nothing here imports anything heavier than the standard
+library.
 """
 
 from __future__ import annotations

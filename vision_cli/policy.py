@@ -1,7 +1,7 @@
 """The pure core: size arithmetic, token rules and findings.
 
-No Pillow, no I/O, nothing heavier than the standard library: every function here is a function of its
-arguments, which is what lets the property tests in ``tests/test_policy.py`` pin it down.
+No Pillow, no I/O, nothing heavier than the standard library: every function here is a function of
+its arguments, which is what lets the property tests in ``tests/test_policy.py`` pin it down.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from fractions import Fraction
 from typing import Literal
 
@@ -40,7 +40,7 @@ def tier(name: str) -> Tier:
 
 
 def patch_tokens(width: int, height: int) -> int:
-    """Tokens of an image the API does not resize: one per 28 x 28 patch, padded bottom and right."""
+    """Tokens of an image the API does not resize: one per 28 x 28 patch (padded bottom, right)."""
     p = limits.PATCH_SIZE
     return -(-width // p) * -(-height // p)
 
@@ -64,11 +64,11 @@ def _apply(size: Size, scale: Fraction) -> Size:
 def fit_patches(width: int, height: int, max_edge: int, max_tokens: int) -> Size:
     """The largest aspect-preserving size within ``max_edge`` and ``max_tokens`` patch tokens.
 
-    This is the API's own downscale under the current rule. The largest scale ``s`` is found exactly:
-    the token count ``ceil(w*s/28) * ceil(h*s/28)`` only steps up just after ``w*s`` or ``h*s`` passes
-    a multiple of 28, so the best scale is the edge limit or one of those break points. The dimension
-    that binds lands on its bound exactly and the other is rounded up, which never adds a patch.
-    Never upscales; an image already within both bounds comes back unchanged.
+    This is the API's own downscale under the current rule. The largest scale ``s`` is found
+    exactly: the token count ``ceil(w*s/28) * ceil(h*s/28)`` only steps up just after ``w*s`` or
+    ``h*s`` passes a multiple of 28, so the best scale is the edge limit or one of those break
+    points. The dimension that binds lands on its bound exactly and the other is rounded up, which
+    never adds a patch. Never upscales; an image already within both bounds comes back unchanged.
     """
     if width < 1 or height < 1:
         raise ValueError("dimensions must be positive")
@@ -116,6 +116,7 @@ def fit_pixels(width: int, height: int, max_edge: int, max_pixels: int) -> Size:
     new_short = max(1, round(exact_short))
     if new_long * new_short > max_pixels:
         new_short = max(1, math.floor(exact_short))
+    new_long = max(1, min(new_long, max_pixels // new_short))  # a 1 px short side caps the long one
     return (new_long, new_short) if width >= height else (new_short, new_long)
 
 
@@ -196,12 +197,12 @@ def cost_usd(tokens: int, price_per_mtok: float) -> float:
 # --------------------------------------------------------------------------------------------------
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
 
 
-class Code(str, Enum):
+class Code(StrEnum):
     NOT_FOUND = "not-found"
     UNREADABLE = "unreadable"
     UNSUPPORTED_FORMAT = "unsupported-format"
@@ -329,7 +330,8 @@ def judge(facts: ImageFacts, lim: Limits, prediction: Prediction | None = None) 
         found.append(
             Finding(
                 Code.FILE_TOO_LARGE,
-                f"base64 size {facts.base64_bytes:,} bytes is over the {format_bytes(lim.max_bytes)} "
+                f"base64 size {facts.base64_bytes:,} bytes is over the "
+                f"{format_bytes(lim.max_bytes)} "
                 f"limit ({lim.max_bytes:,} bytes): run `vision-cli resize`, or pass "
                 "`--max-bytes 10MB` if you only use the direct API.",
             )
@@ -377,7 +379,8 @@ def judge(facts: ImageFacts, lim: Limits, prediction: Prediction | None = None) 
                 "the image as stored: run `vision-cli resize` to rotate the pixels.",
             )
         )
-    if facts.frames > 1:
+    # An MPO's further pictures are a phone's previews or depth maps, not animation frames.
+    if facts.frames > 1 and facts.format != "MPO":
         found.append(
             Finding(
                 Code.ANIMATED,
@@ -461,7 +464,11 @@ def format_bytes(n: int) -> str:
     for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
         if n >= size:
             value = n / size
-            return f"{value:.0f} {unit}" if value == int(value) or value >= 100 else f"{value:.1f} {unit}"
+            return (
+                f"{value:.0f} {unit}"
+                if value == int(value) or value >= 100
+                else f"{value:.1f} {unit}"
+            )
     return f"{n} B"
 
 
@@ -471,7 +478,7 @@ def format_usd(amount: float) -> str:
         return "$0.00"
     if abs(amount) >= 0.01:
         return f"${amount:,.2f}"
-    digits = 2 - int(math.floor(math.log10(abs(amount)))) - 1
+    digits = 1 - math.floor(math.log10(abs(amount)))
     text = f"{amount:.{digits}f}".rstrip("0")
     return "$" + (text if not text.endswith(".") else text + "0")
 
@@ -497,4 +504,3 @@ def aspect_error(original: Size, resized: Size) -> float:
     if w >= h:
         return abs(rh - rw * h / w)
     return abs(rw - rh * w / h)
-

@@ -1,0 +1,103 @@
+"""Shared fixtures: images made with Pillow, a clean environment, and the CLI runner."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner, Result
+
+from vision_cli.cli.app import app
+
+ORIENTATION = 0x0112
+MakeImage = Callable[..., Path]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's keys, models or caches."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("ANTHROPIC_", "VISION_CLI_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+def picture(size: tuple[int, int], mode: str = "RGB") -> Image.Image:
+    """A deterministic picture with structure (gradients and a marked corner)."""
+    w, h = size
+    grad = Image.linear_gradient("L").resize(size)
+    im = Image.merge(
+        "RGB", (grad, grad.transpose(Image.Transpose.FLIP_LEFT_RIGHT), grad.rotate(90))
+    )
+    corner = (max(1, w // 8), max(1, h // 8))
+    im.paste((255, 0, 0), (0, 0, *corner))
+    return im.convert(mode) if mode != "RGB" else im
+
+
+def encode(im: Image.Image, fmt: str, **params: Any) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **params)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def make_image(tmp_path: Path) -> MakeImage:
+    """``make_image("a.png", (w, h), fmt="PNG", mode="RGB", orientation=1, **save_params)``."""
+
+    def make(
+        name: str,
+        size: tuple[int, int] = (640, 480),
+        fmt: str | None = None,
+        mode: str = "RGB",
+        orientation: int = 1,
+        folder: Path | None = None,
+        **params: Any,
+    ) -> Path:
+        path = (folder or tmp_path) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fmt = fmt or Image.registered_extensions()[path.suffix.lower()]
+        if orientation != 1:
+            exif = Image.Exif()
+            exif[ORIENTATION] = orientation
+            params["exif"] = exif.tobytes()
+        path.write_bytes(encode(picture(size, mode), fmt, **params))
+        return path
+
+    return make
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def run(runner: CliRunner) -> Run:
+    """Run the CLI in-process: ``run("inspect", path, input=b"...")``; stdout and stderr apart."""
+
+    def invoke(*args: str | Path, input: bytes | str | None = None) -> Result:
+        return runner.invoke(app, [str(a) for a in args], input=input)
+
+    return invoke
+
+
+def records(result: Result) -> list[dict[str, Any]]:
+    """The JSONL records a run printed."""
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def chdir_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path

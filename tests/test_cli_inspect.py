@@ -1,0 +1,571 @@
+"""``vision-cli inspect`` through its real entry points, on real files made with Pillow."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import random
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import MakeImage, Run, encode, picture, records
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def codes_of(rec: dict[str, object]) -> list[str]:
+    return [f["code"] for f in rec["findings"]]  # type: ignore[attr-defined]
+
+
+def inspect_one(run: Run, path: Path, *extra: str) -> dict[str, object]:
+    result = run("inspect", path, "--format", "jsonl", *extra)
+    assert result.exit_code in (0, 1), result.output
+    (rec,) = records(result)
+    return rec
+
+
+def png_bomb(path: Path, side: int = 40_000) -> Path:
+    """A real 1-bit PNG of side x side pixels (zeros), a few hundred KB on disk."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    row = b"\0" * (1 + side // 8)
+    comp = zlib.compressobj(9)
+    idat = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
+    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return png_bomb(tmp_path_factory.mktemp("bomb") / "bomb.png")
+
+
+# --------------------------------------------------------------------------------------------------
+# The record
+# --------------------------------------------------------------------------------------------------
+
+
+def test_record_has_exactly_the_documented_fields(run: Run, make_image: MakeImage) -> None:
+    rec = inspect_one(run, make_image("a.png", (1920, 1080)))
+    assert list(rec) == [
+        "path", "format", "media_type", "width", "height", "orientation", "frames", "mode",
+        "bytes", "base64_bytes", "model", "api_width", "api_height", "tokens", "status",
+        "findings",
+    ]  # fmt: skip
+    path = Path(str(rec["path"]))
+    assert rec["format"] == "PNG" and rec["media_type"] == "image/png"
+    assert (rec["width"], rec["height"]) == (1920, 1080)
+    assert (rec["api_width"], rec["api_height"], rec["tokens"]) == (1456, 819, 1560)
+    assert rec["bytes"] == path.stat().st_size
+    assert rec["base64_bytes"] == len(__import__("base64").b64encode(path.read_bytes()))
+    assert rec["model"] == "claude-sonnet-4-5"
+    assert rec["status"] == "warning" and codes_of(rec) == ["will-be-downscaled"]
+    finding = rec["findings"][0]  # type: ignore[index]
+    assert set(finding) == {"code", "severity", "message"} and finding["severity"] == "warning"
+
+
+def test_high_res_model_does_not_downscale(run: Run, make_image: MakeImage) -> None:
+    rec = inspect_one(run, make_image("a.png", (1920, 1080)), "--model", "claude-opus-4-7")
+    assert (rec["api_width"], rec["tokens"], rec["status"]) == (1920, 2691, "ok")
+    assert rec["model"] == "claude-opus-4-7"
+
+
+def test_model_from_environment(
+    run: Run, make_image: MakeImage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VISION_CLI_MODEL", "claude-sonnet-5")
+    assert inspect_one(run, make_image("a.png"))["model"] == "claude-sonnet-5"
+
+
+# --------------------------------------------------------------------------------------------------
+# Every finding code, from a real file
+# --------------------------------------------------------------------------------------------------
+
+
+def test_ok_image(run: Run, make_image: MakeImage) -> None:
+    rec = inspect_one(run, make_image("ok.jpg", (1092, 1092)))
+    assert rec["status"] == "ok" and rec["findings"] == [] and rec["tokens"] == 1521
+
+
+def test_not_found(run: Run, tmp_path: Path) -> None:
+    rec = inspect_one(run, tmp_path / "missing.png")
+    assert codes_of(rec) == ["not-found"] and rec["format"] is None
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("empty.png", b""),
+        ("text.png", b"hello, this is not an image\n"),
+        ("noise.jpg", b"\xff\xd8\xff" + bytes(range(256)) * 4),
+    ],
+)
+def test_unreadable(run: Run, tmp_path: Path, name: str, content: bytes) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    rec = inspect_one(run, path)
+    assert codes_of(rec) == ["unreadable"] and rec["status"] == "error"
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [("cut.jpg", "JPEG"), ("cut.png", "PNG"), ("cut.gif", "GIF"), ("cut.webp", "WEBP")],
+)
+def test_truncated_found_without_verify(run: Run, tmp_path: Path, name: str, fmt: str) -> None:
+    data = encode(picture((600, 400)), fmt)
+    path = tmp_path / name
+    path.write_bytes(data[: len(data) * 2 // 3])
+    rec = inspect_one(run, path)
+    assert codes_of(rec) == ["unreadable"], rec
+    assert "truncated" in rec["findings"][0]["message"]  # type: ignore[index]
+
+
+def test_truncated_jpeg_with_an_end_marker_in_its_header(run: Run, tmp_path: Path) -> None:
+    """An EOI inside a comment (or an EXIF thumbnail) before the image data is not the end."""
+    data = encode(picture((600, 400)), "JPEG", comment=b"x\xff\xd9y")
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(data[: len(data) // 2])
+    assert codes_of(inspect_one(run, path)) == ["unreadable"]
+
+
+def test_jpeg_with_a_trailer_after_its_end_is_fine(run: Run, tmp_path: Path) -> None:
+    """Motion photos append a video after the JPEG's end marker."""
+    path = tmp_path / "motion.jpg"
+    path.write_bytes(encode(picture((600, 400)), "JPEG") + os.urandom(200_000))
+    assert inspect_one(run, path)["status"] == "ok"
+
+
+def test_damage_inside_the_data_needs_verify(run: Run, tmp_path: Path) -> None:
+    data = bytearray(encode(Image.effect_noise((800, 600), 40).convert("RGB"), "JPEG"))
+    rng = random.Random(7)
+    mid = len(data) // 2
+    data[mid : mid + 2000] = bytes(rng.randrange(256) for _ in range(2000))
+    path = tmp_path / "damaged.jpg"
+    path.write_bytes(bytes(data))
+    assert inspect_one(run, path)["status"] == "ok"  # the header and the end are intact
+    rec = inspect_one(run, path, "--verify")
+    assert codes_of(rec) == ["unreadable"] and rec["width"] == 800
+
+
+def test_verify_checks_png_crcs(run: Run, tmp_path: Path) -> None:
+    data = bytearray(encode(picture((300, 300)), "PNG"))
+    data[len(data) // 2] ^= 0xFF
+    path = tmp_path / "flipped.png"
+    path.write_bytes(bytes(data))
+    assert codes_of(inspect_one(run, path, "--verify")) == ["unreadable"]
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [("scan.bmp", "BMP"), ("scan.tiff", "TIFF"), ("icon.ico", "ICO"), ("photo.avif", "AVIF")],
+)
+def test_unsupported_format(run: Run, make_image: MakeImage, name: str, fmt: str) -> None:
+    rec = inspect_one(
+        run,
+        make_image(name, (400, 300), fmt=fmt)
+        if fmt != "ICO"
+        else make_image(name, (64, 64), fmt=fmt),
+    )
+    assert "unsupported-format" in codes_of(rec)
+    assert rec["media_type"] is None and rec["format"] == fmt
+    assert "vision-cli resize" in rec["findings"][0]["message"]  # type: ignore[index]
+
+
+def test_heic_without_the_extra_names_it(run: Run, tmp_path: Path) -> None:
+    path = tmp_path / "phone.heic"
+    path.write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 64)
+    rec = inspect_one(run, path)
+    if rec["format"] == "HEIF" and codes_of(rec) == ["unsupported-format"]:
+        assert "vision-cli[heif]" in rec["findings"][0]["message"]  # type: ignore[index]
+    else:  # pillow-heif installed: the fake file is then simply unreadable
+        assert codes_of(rec) == ["unreadable"]
+
+
+def test_file_too_large(run: Run, tmp_path: Path) -> None:
+    path = tmp_path / "big.png"
+    noise = Image.frombytes("RGBA", (1092, 1092), random.Random(3).randbytes(1092 * 1092 * 4))
+    path.write_bytes(encode(noise, "PNG"))
+    rec = inspect_one(run, path)
+    assert rec["base64_bytes"] > 5_242_880  # type: ignore[operator]
+    assert codes_of(rec) == ["file-too-large"]
+    assert inspect_one(run, path, "--max-bytes", "10MB")["status"] == "ok"
+
+
+def test_bomb_is_judged_from_its_header(run: Run, bomb: Path) -> None:
+    assert bomb.stat().st_size < 1_000_000
+    rec = inspect_one(run, bomb, "--verify")
+    assert (rec["width"], rec["height"]) == (40_000, 40_000)
+    assert codes_of(rec) == ["dimensions-too-large"]
+
+
+def test_bomb_does_not_allocate(bomb: Path) -> None:
+    """Probe the bomb in a child process whose address space is capped at 1 GB."""
+    code = (
+        "import resource,sys;"
+        "resource.setrlimit(resource.RLIMIT_AS,(1<<30,1<<30));"
+        "from vision_cli.cli.app import entrypoint;"
+        f"entrypoint(['inspect','--verify','--json',{str(bomb)!r}])"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)["images"][0]["findings"][0]["code"] == "dimensions-too-large"
+
+
+def test_many_image_dimensions_only_with_request(
+    run: Run, make_image: MakeImage, tmp_path: Path
+) -> None:
+    folder = tmp_path / "many"
+    for i in range(20):
+        make_image(f"{i:02}.png", (64, 64), folder=folder)
+    make_image("big.png", (2100, 600), folder=folder)
+    plain = run("inspect", folder, "--json")
+    assert json.loads(plain.stdout)["summary"]["error"] == 0
+    result = run("inspect", folder, "--json", "--request")
+    doc = json.loads(result.stdout)
+    big = next(r for r in doc["images"] if r["path"].endswith("big.png"))
+    assert "many-image-dimensions" in codes_of(big)
+    assert result.exit_code == 1
+    # with 20 images in all, the 2000 px rule does not apply
+    (folder / "00.png").unlink()
+    assert run("inspect", folder, "--request", "--json").exit_code == 0
+
+
+def test_request_too_many_images(run: Run, make_image: MakeImage, tmp_path: Path) -> None:
+    folder = tmp_path / "lots"
+    for i in range(101):
+        make_image(f"{i:03}.png", (210, 210), folder=folder)
+    doc = json.loads(run("inspect", folder, "--request", "--json").stdout)
+    assert [f["code"] for f in doc["summary"]["request_findings"]] == ["too-many-images"]
+    doc = json.loads(run("inspect", folder, "--request", "--json", "-m", "claude-opus-4-7").stdout)
+    assert doc["summary"]["request_findings"] == []
+
+
+def test_request_too_large(run: Run, tmp_path: Path) -> None:
+    jpeg = encode(picture((640, 480)), "JPEG")
+    for i in range(8):  # 8 x 3.5 MB raw: each under 5 MB of base64, 37 MB together
+        (tmp_path / f"{i}.jpg").write_bytes(jpeg + b"\0" * 3_500_000)
+    result = run("inspect", tmp_path, "--request", "--json")
+    doc = json.loads(result.stdout)
+    assert doc["summary"]["error"] == 0
+    assert [f["code"] for f in doc["summary"]["request_findings"]] == ["request-too-large"]
+    assert result.exit_code == 1
+
+
+def test_warnings(run: Run, make_image: MakeImage, tmp_path: Path) -> None:
+    assert codes_of(inspect_one(run, make_image("small.png", (150, 400)))) == ["too-small"]
+    assert codes_of(inspect_one(run, make_image("turned.jpg", orientation=6))) == ["exif-rotated"]
+    rec = inspect_one(run, make_image("turned.png", orientation=8))
+    assert rec["orientation"] == 8 and codes_of(rec) == ["exif-rotated"]
+    frames = [picture((300, 300)).rotate(90 * i).quantize(16) for i in range(3)]
+    gif = tmp_path / "anim.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100)
+    rec = inspect_one(run, gif)
+    assert rec["frames"] == 3 and codes_of(rec) == ["animated"]
+    rec = inspect_one(run, make_image("really.png", fmt="JPEG"))
+    assert rec["media_type"] == "image/jpeg" and codes_of(rec) == ["extension-mismatch"]
+
+
+@pytest.mark.parametrize(
+    ("name", "mode", "fmt"),
+    [("cmyk.jpg", "CMYK", "JPEG"), ("deep.png", "I;16", "PNG"), ("gray.png", "LA", "PNG")],
+)
+def test_odd_modes_are_read(
+    run: Run, make_image: MakeImage, name: str, mode: str, fmt: str
+) -> None:
+    rec = inspect_one(run, make_image(name, (400, 300), fmt=fmt, mode=mode))
+    assert rec["status"] == "ok" and rec["mode"] == mode
+
+
+def test_palette_png_with_transparency(run: Run, tmp_path: Path) -> None:
+    im = picture((400, 300)).quantize(32)
+    path = tmp_path / "pal.png"
+    im.save(path, transparency=0)
+    rec = inspect_one(run, path)
+    assert rec["mode"] == "P" and rec["status"] == "ok"
+
+
+def test_odd_file_names(run: Run, make_image: MakeImage) -> None:
+    path = make_image("photo été 1 [draft].jpg")
+    rec = inspect_one(run, path)
+    assert rec["path"] == str(path) and rec["status"] == "ok"
+    table = run("inspect", path)
+    assert "photo été 1 [draft].jpg" in table.stdout
+
+
+@pytest.fixture
+def world_dir() -> Iterator[Path]:
+    """A folder outside pytest's private tmp tree, so a dropped-privilege child can reach it."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="vision-cli-perm-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def as_unprivileged(args: list[str]) -> list[str]:
+    """Root reads any file; run the check as `nobody` so permissions are real."""
+    if os.geteuid() != 0:
+        return args
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.fail("running as root without setpriv: cannot test permissions honestly")
+    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *args]
+
+
+def test_permission_denied_file_and_folder(world_dir: Path) -> None:
+    ok = world_dir / "ok.png"
+    ok.write_bytes(encode(picture((300, 300)), "PNG"))
+    locked = world_dir / "locked.png"
+    locked.write_bytes(encode(picture((300, 300)), "PNG"))
+    locked.chmod(0o000)
+    closed = world_dir / "closed"
+    closed.mkdir()
+    (closed / "inner.png").write_bytes(ok.read_bytes())
+    closed.chmod(0o000)
+    ok.chmod(0o644)
+    world_dir.chmod(0o755)
+    proc = subprocess.run(
+        as_unprivileged(
+            [sys.executable, "-m", "vision_cli", "inspect", str(world_dir), "--format", "jsonl"]
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 1, proc.stderr
+    recs = {Path(r["path"]).name: r for r in map(json.loads, proc.stdout.splitlines())}
+    assert codes_of(recs["locked.png"]) == ["not-found"]
+    assert "permission" in recs["locked.png"]["findings"][0]["message"]
+    assert codes_of(recs["closed"]) == ["not-found"]
+    assert recs["ok.png"]["status"] == "ok"
+    assert "Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------------
+
+
+def test_folder_walk_is_sorted_and_skips_hidden_and_non_images(
+    run: Run, make_image: MakeImage, tmp_path: Path
+) -> None:
+    root = tmp_path / "assets"
+    for name in ("b.png", "a/c.jpg", "a/b/d.gif", ".hidden/x.png", "y/.z.png"):
+        make_image(name, (210, 210), folder=root) if not name.endswith(".gif") else make_image(
+            name, (210, 210), folder=root, fmt="GIF"
+        )
+    (root / "notes.txt").write_text("not an image")
+    got = [
+        Path(r["path"]).relative_to(root).as_posix()
+        for r in records(run("inspect", root, "-f", "jsonl"))
+    ]
+    assert got == ["a/b/d.gif", "a/c.jpg", "b.png"]
+    got = [
+        Path(r["path"]).relative_to(root).as_posix()
+        for r in records(run("inspect", root, "-f", "jsonl", "--hidden"))
+    ]
+    assert got == [".hidden/x.png", "a/b/d.gif", "a/c.jpg", "b.png", "y/.z.png"]
+
+
+def test_explicit_non_image_is_reported(run: Run, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    assert codes_of(inspect_one(run, notes)) == ["unreadable"]
+
+
+def test_glob_exclude_and_files_from(
+    run: Run, make_image: MakeImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("docs/a.png", "docs/drafts/b.png", "docs/c.jpg"):
+        make_image(name, (210, 210))
+    names = [r["path"] for r in records(run("inspect", "docs/**/*.png", "-f", "jsonl"))]
+    assert names == ["docs/a.png", "docs/drafts/b.png"]
+    names = [
+        r["path"] for r in records(run("inspect", "docs", "--exclude", "drafts", "-f", "jsonl"))
+    ]
+    assert names == ["docs/a.png", "docs/c.jpg"]
+    names = [
+        r["path"] for r in records(run("inspect", "docs", "--exclude", "*.png", "-f", "jsonl"))
+    ]
+    assert names == ["docs/c.jpg"]
+    nomatch = records(run("inspect", "nothing/*.png", "-f", "jsonl"))
+    assert codes_of(nomatch[0]) == ["not-found"]
+    listing = "docs/a.png\n\ndocs/c.jpg\n"
+    names = [
+        r["path"]
+        for r in records(run("inspect", "--files-from", "-", "-f", "jsonl", input=listing))
+    ]
+    assert names == ["docs/a.png", "docs/c.jpg"]
+    (tmp_path / "list0").write_bytes(b"docs/c.jpg\0docs/with\nnewline.png\0")
+    make_image("docs/with\nnewline.png", (210, 210))
+    names = [
+        r["path"] for r in records(run("inspect", "--files-from", "list0", "-0", "-f", "jsonl"))
+    ]
+    assert names == ["docs/c.jpg", "docs/with\nnewline.png"]
+
+
+def test_stdin_image(run: Run) -> None:
+    result = run("inspect", "-", "-f", "jsonl", input=encode(picture((500, 400)), "WEBP"))
+    (rec,) = records(result)
+    assert rec["path"] == "-" and rec["media_type"] == "image/webp" and rec["status"] == "ok"
+
+
+def test_stdin_twice_is_a_usage_error(run: Run) -> None:
+    assert run("inspect", "-", "--files-from", "-").exit_code == 2
+    assert run("inspect", "x.png", "-0").exit_code == 2
+
+
+# --------------------------------------------------------------------------------------------------
+# Output formats and exit codes
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mixed(make_image: MakeImage, tmp_path: Path) -> Path:
+    folder = tmp_path / "mixed"
+    make_image("good.png", (800, 600), folder=folder)
+    make_image("big, wide: 100%.jpg", (3000, 2000), folder=folder)
+    make_image("scan.bmp", (300, 300), folder=folder, fmt="BMP")
+    return folder
+
+
+def test_json(run: Run, mixed: Path) -> None:
+    result = run("inspect", mixed, "--json")
+    doc = json.loads(result.stdout)
+    assert doc["summary"] == {
+        "count": 3, "ok": 1, "warning": 1, "error": 1,
+        "tokens": sum(r["tokens"] for r in doc["images"]), "request_findings": [],
+    }  # fmt: skip
+    assert result.exit_code == 1
+
+
+def test_csv(run: Run, mixed: Path) -> None:
+    rows = list(csv.DictReader(io.StringIO(run("inspect", mixed, "-f", "csv").stdout)))
+    assert len(rows) == 3
+    by_name = {Path(r["path"]).name: r for r in rows}
+    assert by_name["scan.bmp"]["codes"] == "unsupported-format"
+    assert by_name["big, wide: 100%.jpg"]["codes"] == "will-be-downscaled"
+    assert by_name["good.png"]["tokens"] == "638"
+
+
+def test_github_annotations(run: Run, mixed: Path) -> None:
+    lines = run("inspect", mixed, "-f", "github").stdout.splitlines()
+    assert len(lines) == 2
+    warning = next(line for line in lines if line.startswith("::warning "))
+    assert "big%2C wide%3A 100%25.jpg" in warning and warning.count("::") == 2
+    assert any(
+        line.startswith("::error file=") and "title=unsupported-format::" in line for line in lines
+    )
+
+
+def test_table_and_quiet(run: Run, mixed: Path) -> None:
+    table = run("inspect", mixed).stdout
+    assert "✓ ok" in table and "! warning" in table and "✗ error" in table
+    assert "3 images: 1 ok, 1 warning, 1 error" in table
+    quiet = run("inspect", mixed, "--quiet").stdout
+    assert "good.png" not in quiet and "scan.bmp" in quiet
+
+
+def test_exit_codes(run: Run, make_image: MakeImage, mixed: Path) -> None:
+    good = make_image("fine.png", (800, 600))
+    warn = make_image("small.png", (100, 100))
+    assert run("inspect", good).exit_code == 0
+    assert run("inspect", warn).exit_code == 0
+    assert run("inspect", warn, "--strict").exit_code == 1
+    assert run("inspect", mixed).exit_code == 1
+    assert run("inspect").exit_code == 2
+    assert run("inspect", good, "--model", "gpt-4o").exit_code == 2
+    assert run("inspect", good, "--max-bytes", "lots").exit_code == 2
+    assert run("inspect", good, "--max-bytes", "20MB").exit_code == 2
+    assert run("inspect", good, "--format", "xml").exit_code == 2
+
+
+def test_unknown_model_lists_the_known_ones(run: Run, make_image: MakeImage) -> None:
+    result = run("inspect", make_image("a.png"), "--model", "gpt-4o")
+    assert "claude-sonnet-4-5" in result.stderr and "claude-opus-4-7" in result.stderr
+
+
+def test_ctrl_c_exits_130(tmp_path: Path) -> None:
+    """SIGINT while inspect waits on --files-from - : exit 130, no traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vision_cli", "inspect", "--files-from", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.0)  # let it start and block on standard input
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+
+
+def test_inspect_never_imports_the_sdk(make_image: MakeImage) -> None:
+    path = make_image("a.png")
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "vision_cli", "inspect", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "vision_cli.cli.inspect" in imported  # the measurement works
+    assert not {m for m in imported if m.split(".")[0] in ("anthropic", "httpx", "httpx2")}
+
+
+def test_internal_error_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], make_image: MakeImage
+) -> None:
+    from vision_cli import checks
+    from vision_cli.cli.app import entrypoint
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr(checks, "check", boom)
+    with pytest.raises(SystemExit) as exc:
+        entrypoint(["inspect", str(make_image("a.png"))])
+    assert exc.value.code == 70
+    err = capsys.readouterr().err
+    assert "internal error (RuntimeError: kaput)" in err and "Traceback" not in err
+    monkeypatch.setenv("VISION_CLI_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        entrypoint(["inspect", str(make_image("b.png"))])
+
+
+def test_version(run: Run) -> None:
+    out = run("--version").stdout
+    assert (
+        out.startswith("vision-cli ") and "Pillow" in out and "anthropic" in out and "Python" in out
+    )
+
+
+def test_examples_folder_shows_every_status(run: Run) -> None:
+    doc = json.loads(run("inspect", ROOT / "examples", "--json").stdout)
+    statuses = {r["status"] for r in doc["images"]}
+    assert statuses == {"ok", "warning", "error"}
+    assert all(Path(r["path"]).stat().st_size < 200_000 for r in doc["images"])

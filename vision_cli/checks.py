@@ -1,0 +1,156 @@
+"""The preflight check of one input: what it is, whether the API takes it, what it costs.
+
+This is the core of ``inspect`` (and of ``estimate``): inputs in, :class:`Record` out, one at a
+time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from vision_cli import imaging, policy, sources
+from vision_cli.policy import Code, Finding
+
+
+@dataclass(frozen=True)
+class Record:
+    """One input's result. ``as_dict`` gives the JSON record, with exactly the documented names."""
+
+    path: str
+    model: str
+    format: str | None = None
+    media_type: str | None = None
+    width: int | None = None
+    height: int | None = None
+    orientation: int = 1
+    frames: int = 1
+    mode: str | None = None
+    bytes: int | None = None
+    base64_bytes: int | None = None
+    api_width: int | None = None
+    api_height: int | None = None
+    tokens: int | None = None
+    findings: tuple[Finding, ...] = field(default_factory=tuple)
+
+    @property
+    def status(self) -> policy.Status:
+        return policy.status_of(self.findings)
+
+    @property
+    def codes(self) -> list[str]:
+        return [f.code.value for f in self.findings]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "media_type": self.media_type,
+            "width": self.width,
+            "height": self.height,
+            "orientation": self.orientation,
+            "frames": self.frames,
+            "mode": self.mode,
+            "bytes": self.bytes,
+            "base64_bytes": self.base64_bytes,
+            "model": self.model,
+            "api_width": self.api_width,
+            "api_height": self.api_height,
+            "tokens": self.tokens,
+            "status": self.status,
+            "findings": [f.as_dict() for f in self.findings],
+        }
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    model: str  # the name the user gave (id or alias)
+    limits: policy.Limits
+    verify: bool = False
+
+
+def failed(label: str, model: str, code: Code, message: str, **known: Any) -> Record:
+    return Record(path=label, model=model, findings=(Finding(code, message),), **known)
+
+
+def check(item: sources.Input | sources.Problem, opts: CheckOptions) -> Record:
+    """The record of one input; never raises for a bad file."""
+    if isinstance(item, sources.Problem):
+        return failed(item.label, opts.model, item.code, item.message)
+    data: bytes | None = None
+    try:
+        if item.path is not None:
+            probe = imaging.probe_path(item.path)
+        else:
+            data = sources.read_bytes(item, cap=2 * opts.limits.max_bytes)
+            probe = imaging.probe_bytes(data, item.extension)
+    except sources.SourceError as exc:
+        return failed(item.label, opts.model, exc.code, exc.message)
+    except imaging.ProbeError as exc:
+        return failed(item.label, opts.model, exc.code, exc.message, format=exc.format)
+    facts = probe.facts
+    known: dict[str, Any] = {
+        "format": facts.format,
+        "media_type": facts.media_type,
+        "width": facts.width,
+        "height": facts.height,
+        "orientation": facts.orientation,
+        "frames": facts.frames,
+        "mode": probe.mode,
+        "bytes": facts.bytes,
+        "base64_bytes": facts.base64_bytes,
+    }
+    if opts.verify:
+        damage = imaging.verify(
+            data if data is not None else item.path,  # type: ignore[arg-type]
+            facts.width * facts.height,
+        )
+        if damage:
+            return failed(item.label, opts.model, Code.UNREADABLE, damage, **known)
+    pred = policy.predict(facts.width, facts.height, opts.limits.tier)
+    return Record(
+        path=item.label,
+        model=opts.model,
+        api_width=pred.api_width,
+        api_height=pred.api_height,
+        tokens=pred.tokens,
+        findings=tuple(policy.judge(facts, opts.limits, pred)),
+        **known,
+    )
+
+
+def check_all(
+    items: Iterable[sources.Input | sources.Problem], opts: CheckOptions
+) -> Iterator[Record]:
+    for item in items:
+        yield check(item, opts)
+
+
+@dataclass
+class Summary:
+    """Running totals over records (kept as they stream, so nothing holds every record)."""
+
+    count: int = 0
+    ok: int = 0
+    warning: int = 0
+    error: int = 0
+    tokens: int = 0
+    base64_bytes: int = 0
+    request_findings: list[Finding] = field(default_factory=list)
+
+    def add(self, rec: Record) -> None:
+        self.count += 1
+        setattr(self, rec.status, getattr(self, rec.status) + 1)
+        self.tokens += rec.tokens or 0
+        self.base64_bytes += rec.base64_bytes or 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "ok": self.ok,
+            "warning": self.warning,
+            "error": self.error,
+            "tokens": self.tokens,
+            "request_findings": [f.as_dict() for f in self.request_findings],
+        }

@@ -1,0 +1,159 @@
+"""Options every command shares, and the few helpers that turn them into core objects.
+
+Only the standard library, typer and the light core modules are imported here: ``--help`` must
+stay fast, so Pillow, rich, httpx and anthropic are imported inside the commands that use them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, NoReturn
+
+import typer
+
+from vision_cli import catalog, limits, policy
+from vision_cli.render import Format
+from vision_cli.sources import Selection
+
+MODEL_ENV = "VISION_CLI_MODEL"
+DEBUG_ENV = "VISION_CLI_DEBUG"
+INPUTS_PANEL = "Inputs"
+OUTPUT_PANEL = "Output"
+
+
+def _complete_model(incomplete: str) -> list[str]:
+    return [n for n in catalog.load().names() if n.startswith(incomplete)]
+
+
+InputsArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Image files, folders (walked recursively), glob patterns, http(s) URLs, or - for "
+        "standard input.",
+        show_default=False,
+    ),
+]
+FilesFromOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--files-from",
+        help="Read input paths from FILE, one per line (- for standard input).",
+        metavar="FILE",
+        rich_help_panel=INPUTS_PANEL,
+    ),
+]
+NullOpt = Annotated[
+    bool,
+    typer.Option(
+        "-0",
+        "--null",
+        help="--files-from is NUL-separated (find -print0).",
+        rich_help_panel=INPUTS_PANEL,
+    ),
+]
+ExcludeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude",
+        help="Skip paths matching GLOB (the whole path, its name or a folder name). Repeatable.",
+        metavar="GLOB",
+        rich_help_panel=INPUTS_PANEL,
+    ),
+]
+HiddenOpt = Annotated[
+    bool,
+    typer.Option(
+        "--hidden", help="Include hidden files and folders.", rich_help_panel=INPUTS_PANEL
+    ),
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help=f"Model id or alias (default: claude-sonnet-4-5, or ${MODEL_ENV}).",
+        envvar=MODEL_ENV,
+        autocompletion=_complete_model,
+        show_default=False,
+    ),
+]
+FormatOpt = Annotated[
+    Format,
+    typer.Option(
+        "--format", "-f", help="Output format.", rich_help_panel=OUTPUT_PANEL, case_sensitive=False
+    ),
+]
+JsonOpt = Annotated[
+    bool,
+    typer.Option("--json", help="Short for --format json.", rich_help_panel=OUTPUT_PANEL),
+]
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="Only show images with findings.", rich_help_panel=OUTPUT_PANEL
+    ),
+]
+MaxBytesOpt = Annotated[
+    str,
+    typer.Option(
+        "--max-bytes",
+        help="Per-image limit on the base64 size: 5MB holds on every platform; the direct API "
+        "takes 10MB.",
+        metavar="SIZE",
+    ),
+]
+DEFAULT_MAX_BYTES = "5MB"
+
+
+def usage_error(message: str, param: str | None = None) -> NoReturn:
+    """Stop with a usage error (exit 2), in typer's own format."""
+    raise typer.BadParameter(message, param_hint=param)
+
+
+def selection(
+    files_from: str | None, null: bool, exclude: list[str] | None, hidden: bool
+) -> Selection:
+    return Selection(files_from=files_from, null=null, exclude=tuple(exclude or ()), hidden=hidden)
+
+
+def model_name(name: str | None) -> str:
+    return name or catalog.load().default
+
+
+def resolve_model(name: str | None) -> catalog.Model:
+    """The model for ``--model`` (or the default); a usage error listing the known ones."""
+    try:
+        return catalog.resolve(model_name(name))
+    except catalog.UnknownModelError as exc:
+        usage_error(str(exc), "--model")
+
+
+def output_format(
+    fmt: Format, json_flag: bool, allowed: tuple[Format, ...] = tuple(Format)
+) -> Format:
+    chosen = Format.json if json_flag else fmt
+    if chosen not in allowed:
+        usage_error(
+            f"{chosen.value} is not a format of this command: use one of "
+            + ", ".join(f.value for f in allowed),
+            "--format",
+        )
+    return chosen
+
+
+def max_bytes(text: str) -> int:
+    try:
+        value = policy.parse_bytes(text)
+    except ValueError as exc:
+        usage_error(str(exc), "--max-bytes")
+    if value > limits.DIRECT_API_MAX_BYTES:
+        usage_error(
+            f"{text} is over the largest limit any platform accepts "
+            f"({policy.format_bytes(limits.DIRECT_API_MAX_BYTES)})",
+            "--max-bytes",
+        )
+    return value
+
+
+def debug() -> bool:
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")

@@ -1,0 +1,103 @@
+"""``vision-cli inspect``: what each image is, whether the API takes it, and what it costs."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from vision_cli.cli import common
+from vision_cli.exitcodes import EXIT_HELP, ExitStatus
+from vision_cli.render import Format
+
+HELP = f"""Check images before they are sent: what they are, whether the API takes them, what they
+cost.
+
+For each image: format, real media type, size, orientation, frames, whether the API accepts it,
+whether it will shrink it, and its tokens for the model. Reads headers only (plus a check of each
+file's end for truncation), so it is fast on thousands of files; --verify also decodes every image
+to find damage inside the data.
+
+{EXIT_HELP} With --strict, warnings count as errors.
+"""
+
+EPILOG = """Examples:
+
+  vision-cli inspect assets/
+
+  vision-cli inspect 'docs/**/*.png' --exclude 'drafts/*' --strict
+
+  find . -name '*.jpg' -print0 | vision-cli inspect --files-from - -0 --format jsonl
+
+  vision-cli inspect shots/*.png --request --model claude-opus-4-7 --json | jq .summary
+"""
+
+
+def inspect(
+    inputs: common.InputsArg = None,
+    model: common.ModelOpt = None,
+    fmt: common.FormatOpt = Format.table,
+    json_flag: common.JsonOpt = False,
+    quiet: common.QuietOpt = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Warnings fail the run too (exit 1).")
+    ] = False,
+    request: Annotated[
+        bool,
+        typer.Option(
+            "--request",
+            help="Judge all inputs as one API request: image count, total size, and the "
+            "2000 px limit above 20 images.",
+        ),
+    ] = False,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="Also decode each image to catch damage inside the data."),
+    ] = False,
+    max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
+    files_from: common.FilesFromOpt = None,
+    null: common.NullOpt = False,
+    exclude: common.ExcludeOpt = None,
+    hidden: common.HiddenOpt = False,
+) -> None:
+    from vision_cli import checks, limits, policy, sources
+    from vision_cli.render import InspectReport, is_tty, progress
+
+    chosen = common.output_format(fmt, json_flag)
+    the_model = common.resolve_model(model)
+    sel = common.selection(files_from, null, exclude, hidden)
+    if not inputs and files_from is None:
+        common.usage_error("give at least one image, folder, glob, URL or -", "INPUTS")
+    try:
+        items = sources.iter_inputs(inputs or [], sel)
+        total: int | None = None
+        if request:
+            listed = list(items)  # the request's size decides the per-image limit
+            total = len(listed)
+            items = iter(listed)
+        lim = policy.Limits(
+            tier=the_model.tier,
+            max_bytes=common.max_bytes(max_bytes),
+            many_images=bool(total and total > limits.MANY_IMAGES_THRESHOLD),
+        )
+        opts = checks.CheckOptions(model=common.model_name(model), limits=lim, verify=verify)
+        report = InspectReport(chosen, quiet=quiet)
+        summary = checks.Summary()
+        show_progress = is_tty(sys.stderr) and not is_tty(sys.stdout)
+        with progress(total, "inspecting", enabled=show_progress) as advance:
+            for rec in checks.check_all(items, opts):
+                summary.add(rec)
+                report.add(rec)
+                advance(1)
+    except sources.UsageError as exc:
+        common.usage_error(str(exc))
+    if request:
+        summary.request_findings = policy.judge_request(
+            summary.count, summary.base64_bytes, the_model.images_per_request
+        )
+    report.finish(summary)
+    failed = summary.error > 0 or bool(summary.request_findings)
+    if strict and summary.warning:
+        failed = True
+    raise typer.Exit(ExitStatus.FAILED if failed else ExitStatus.OK)

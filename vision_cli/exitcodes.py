@@ -1,0 +1,27 @@
+"""Exit statuses, in one place: documented in the README and in ``vision-cli --help``."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    #: Everything done; no input has an error (``inspect``: no error finding).
+    OK = 0
+    #: At least one input failed or has an error finding (the others were still processed);
+    #: ``ask``: preflight failed and nothing was sent.
+    FAILED = 1
+    #: The command line is wrong (unknown option, bad value, unknown model).
+    USAGE = 2
+    #: The API or the network failed (``ask``, ``compare``, ``estimate --exact``).
+    API = 3
+    #: A bug in vision-cli: please report it (``VISION_CLI_DEBUG=1`` shows the traceback).
+    INTERNAL = 70
+    #: Interrupted (Ctrl-C).
+    INTERRUPTED = 130
+
+
+EXIT_HELP = (
+    "Exit status: 0 all good; 1 an input failed or has an error finding; 2 usage error; "
+    "3 API or network error; 70 internal error; 130 interrupted."
+)

@@ -1,0 +1,312 @@
+"""Everything a person or a program reads: tables, JSON, JSONL, CSV, GitHub annotations, progress.
+
+The only module that imports rich, and only inside the functions that draw for a terminal: piped
+output is plain text written straight to the stream, which keeps one-liners and CI fast.
+Results go to stdout; progress, warnings and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TextIO
+
+from vision_cli import policy
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from vision_cli.checks import Record, Summary
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    github = "github"
+
+
+def is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def console(stream: TextIO | None = None) -> Console:
+    """A rich console on ``stream`` (colour only on a terminal; NO_COLOR respected by rich)."""
+    from rich.console import Console
+
+    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=True)
+
+
+def error(message: str, *, stream: TextIO | None = None) -> None:
+    """One ``Error: ...`` line on stderr."""
+    _line(stream or sys.stderr, "Error: ", "bold red", message)
+
+
+def warn(message: str, *, stream: TextIO | None = None) -> None:
+    _line(stream or sys.stderr, "Warning: ", "bold yellow", message)
+
+
+def note(message: str, *, stream: TextIO | None = None) -> None:
+    """A plain informational line on stderr (dimmed on a terminal)."""
+    _line(stream or sys.stderr, "", "dim", message)
+
+
+def _line(stream: TextIO, prefix: str, style: str, message: str) -> None:
+    if is_tty(stream) and not os.environ.get("NO_COLOR"):
+        from rich.text import Text
+
+        text = Text(prefix, style=style) if prefix else Text()
+        text.append(message, style="" if prefix else style)
+        console(stream).print(text)
+    else:
+        stream.write(f"{prefix}{message}\n")
+        stream.flush()
+
+
+# --------------------------------------------------------------------------------------------------
+# Machine-readable records, shared by every command
+# --------------------------------------------------------------------------------------------------
+
+
+class RecordWriter:
+    """Writes records as JSON (one document at the end), JSONL (one line each, at once) or CSV.
+
+    ``columns`` names the CSV columns; ``flatten`` turns a record dict into a CSV row (lists and
+    mappings must be made scalar there). JSON wraps the records as ``{key: [...], "summary": ...}``.
+    """
+
+    def __init__(
+        self,
+        fmt: Format,
+        *,
+        key: str,
+        columns: Sequence[str],
+        flatten: Callable[[dict[str, Any]], Mapping[str, Any]] | None = None,
+        stream: TextIO | None = None,
+    ) -> None:
+        if fmt not in (Format.json, Format.jsonl, Format.csv):
+            raise ValueError(f"RecordWriter does not write {fmt.value}")
+        self.fmt = fmt
+        self.key = key
+        self.stream = stream or sys.stdout
+        self.flatten = flatten or (lambda d: d)
+        self.rows: list[dict[str, Any]] = []
+        self._csv: csv.DictWriter[str] | None = None
+        if fmt is Format.csv:
+            self._csv = csv.DictWriter(
+                self.stream, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n"
+            )
+            self._csv.writeheader()
+
+    def add(self, record: dict[str, Any]) -> None:
+        if self.fmt is Format.jsonl:
+            self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self.stream.flush()
+        elif self._csv is not None:
+            self._csv.writerow(self.flatten(record))
+        else:
+            self.rows.append(record)
+
+    def close(self, summary: dict[str, Any] | None = None) -> None:
+        if self.fmt is Format.json:
+            doc: dict[str, Any] = {self.key: self.rows}
+            if summary is not None:
+                doc["summary"] = summary
+            json.dump(doc, self.stream, ensure_ascii=False, indent=2)
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def dumps(doc: Any) -> str:
+    return json.dumps(doc, ensure_ascii=False, indent=2)
+
+
+# --------------------------------------------------------------------------------------------------
+# GitHub Actions workflow commands
+# --------------------------------------------------------------------------------------------------
+
+
+def gh_escape_data(text: str) -> str:
+    """Escape a workflow command's message, as GitHub's toolkit does."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def gh_escape_property(text: str) -> str:
+    """Escape a workflow command's property value (``file=``, ``title=``)."""
+    return gh_escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def gh_annotation(severity: str, message: str, *, file: str | None = None, title: str = "") -> str:
+    props = []
+    if file is not None:
+        props.append(f"file={gh_escape_property(file)}")
+    if title:
+        props.append(f"title={gh_escape_property(title)}")
+    prop_text = (" " + ",".join(props)) if props else ""
+    return f"::{severity}{prop_text}::{gh_escape_data(message)}"
+
+
+# --------------------------------------------------------------------------------------------------
+# inspect
+# --------------------------------------------------------------------------------------------------
+
+INSPECT_CSV_COLUMNS = (
+    "path",
+    "status",
+    "format",
+    "media_type",
+    "width",
+    "height",
+    "orientation",
+    "frames",
+    "mode",
+    "bytes",
+    "base64_bytes",
+    "model",
+    "api_width",
+    "api_height",
+    "tokens",
+    "codes",
+)
+
+_MARKS = {"ok": ("✓", "green"), "warning": ("!", "yellow"), "error": ("✗", "red")}
+
+
+def _csv_inspect_row(rec: dict[str, Any]) -> dict[str, Any]:
+    row = dict(rec)
+    row["codes"] = ";".join(f["code"] for f in rec["findings"])
+    return row
+
+
+def _size_text(rec: Record) -> str:
+    if rec.width is None or rec.height is None:
+        return "-"
+    text = f"{rec.width}x{rec.height}"
+    if rec.api_width is not None and (rec.api_width, rec.api_height) != (rec.width, rec.height):
+        text += f" → {rec.api_width}x{rec.api_height}"
+    return text
+
+
+@dataclass
+class InspectReport:
+    """Streams ``inspect`` results in the chosen format; ``finish`` writes the summary."""
+
+    fmt: Format
+    quiet: bool = False
+    stream: TextIO = None  # type: ignore[assignment]  # sys.stdout at construction time
+
+    def __post_init__(self) -> None:
+        self.stream = self.stream or sys.stdout
+        self._writer: RecordWriter | None = None
+        if self.fmt in (Format.json, Format.jsonl, Format.csv):
+            self._writer = RecordWriter(
+                self.fmt,
+                key="images",
+                columns=INSPECT_CSV_COLUMNS,
+                flatten=_csv_inspect_row,
+                stream=self.stream,
+            )
+        self._color = self.fmt is Format.table and is_tty(self.stream)
+
+    def add(self, rec: Record) -> None:
+        if self.quiet and not rec.findings:
+            return
+        if self._writer is not None:
+            self._writer.add(rec.as_dict())
+        elif self.fmt is Format.github:
+            for f in rec.findings:
+                self.stream.write(
+                    gh_annotation(f.severity.value, f.message, file=rec.path, title=f.code.value)
+                    + "\n"
+                )
+        else:
+            self._table_row(rec)
+
+    def _table_row(self, rec: Record) -> None:
+        mark, colour = _MARKS[rec.status]
+        tokens = f"{rec.tokens:,} tokens" if rec.tokens is not None else ""
+        fmt = rec.format or ""
+        cells = [f"{mark} {rec.status:<7}", rec.path, _size_text(rec), fmt, tokens]
+        lines = [(cells, colour)]
+        for f in rec.findings:
+            lines.append(([f"    {f.severity.value}", f"{f.code.value}: {f.message}"], ""))
+        if self._color:
+            self._print_rich(lines)
+        else:
+            for line_cells, _ in lines:
+                self.stream.write("  ".join(c for c in line_cells if c) + "\n")
+            self.stream.flush()
+
+    def _print_rich(self, lines: list[tuple[list[str], str]]) -> None:
+        from rich.text import Text
+
+        out = console(self.stream)
+        for i, (cells, colour) in enumerate(lines):
+            text = Text()
+            if i == 0:
+                text.append(cells[0], style=f"bold {colour}")
+                text.append("  " + cells[1], style="bold")
+                text.append("  " + "  ".join(c for c in cells[2:] if c), style="")
+            else:
+                style = "red" if "error" in cells[0] else "yellow"
+                text.append(cells[0], style=style)
+                text.append("  " + cells[1], style="dim")
+            out.print(text)
+
+    def finish(self, summary: Summary) -> None:
+        if self._writer is not None:
+            self._writer.close(summary.as_dict())
+            return
+        if self.fmt is Format.github:
+            for f in summary.request_findings:
+                self.stream.write(
+                    gh_annotation(f.severity.value, f.message, title=f.code.value) + "\n"
+                )
+            self.stream.flush()
+            return
+        for f in summary.request_findings:
+            self.stream.write(f"✗ request  {f.code.value}: {f.message}\n")
+        s = summary
+        noun = "image" if s.count == 1 else "images"
+        line = (
+            f"{s.count} {noun}: {s.ok} ok, {s.warning} warning, {s.error} error; "
+            f"{s.tokens:,} tokens"
+        )
+        if s.count:
+            self.stream.write("\n")
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+@contextmanager
+def progress(total: int | None, label: str, *, enabled: bool) -> Iterator[Callable[[int], None]]:
+    """A transient progress bar on stderr; yields ``advance(n)``. Does nothing when disabled."""
+    if not enabled:
+        yield lambda n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=console(sys.stderr), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def money(amount: float) -> str:
+    return policy.format_usd(amount)

@@ -1,0 +1,321 @@
+"""Turn command-line arguments into inputs: files, folders, globs, URLs, standard input, lists.
+
+Inputs are produced lazily and in a stable order (arguments in the order given, folders walked in
+sorted order), so a run over a hundred thousand files holds one at a time. A problem with one
+argument (a missing file, an unreadable folder, a glob that matches nothing) becomes a
+:class:`Problem` in the stream, in its place, and the other arguments go on.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from vision_cli.policy import IMAGE_EXTENSIONS, Code
+
+STDIN = "-"
+_GLOB_CHARS = frozenset("*?[")
+#: Seconds to wait for a URL, for connecting and between bytes.
+URL_TIMEOUT = 30.0
+_MAX_REDIRECTS = 5
+
+
+@dataclass(frozen=True)
+class Input:
+    """One image to process. Exactly one of ``path``, ``url`` or ``stdin`` says where it is."""
+
+    label: str  # as given (a path as typed or found under a folder, the URL, or ``-``)
+    path: Path | None = None
+    url: str | None = None
+    stdin: bool = False
+    #: The folder argument (or glob base) it was found under; outputs mirror the tree below it.
+    root: Path | None = field(default=None, compare=False)
+
+    @property
+    def extension(self) -> str:
+        if self.path is not None:
+            return self.path.suffix.lower()
+        if self.url is not None:
+            return PurePosixPath(self.url.split("?", 1)[0].split("#", 1)[0]).suffix.lower()
+        return ""
+
+    @property
+    def relative(self) -> Path:
+        """Where it sits below its root: the name alone for a file given directly."""
+        if self.path is not None and self.root is not None:
+            try:
+                return self.path.relative_to(self.root)
+            except ValueError:
+                pass
+        if self.path is not None:
+            return Path(self.path.name)
+        if self.url is not None:
+            return Path(PurePosixPath(self.url.split("?", 1)[0]).name or "download")
+        return Path("stdin")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An argument that yields no image: the record says so, and the others go on."""
+
+    label: str
+    code: Code
+    message: str
+
+
+class SourceError(Exception):
+    """Reading an input failed: ``code`` is the finding it becomes."""
+
+    def __init__(self, code: Code, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class UsageError(ValueError):
+    """The arguments cannot be combined (reported as a usage error, exit 2)."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """How arguments become inputs (the options every command shares)."""
+
+    files_from: str | None = None
+    null: bool = False
+    exclude: tuple[str, ...] = ()
+    hidden: bool = False
+
+
+def is_url(arg: str) -> bool:
+    return arg.startswith(("http://", "https://"))
+
+
+def _excluded(path: Path, patterns: Sequence[str]) -> bool:
+    """``--exclude`` matches the whole path, its name, or any folder on the way to it."""
+    if not patterns:
+        return False
+    posix = path.as_posix()
+    parts = path.parts
+    return any(
+        fnmatchcase(posix, pat) or any(fnmatchcase(part, pat) for part in parts) for pat in patterns
+    )
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".") and name not in (".", "..")
+
+
+def _walk(folder: Path, sel: Selection, root: Path) -> Iterator[Input | Problem]:
+    """Image files below ``folder``, depth first, in sorted order; unreadable folders reported."""
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        yield Problem(
+            str(folder),
+            Code.NOT_FOUND,
+            f"cannot read this folder ({_reason(exc)}): check its permissions.",
+        )
+        return
+    for entry in entries:
+        if not sel.hidden and _hidden(entry.name):
+            continue
+        path = folder / entry.name
+        if _excluded(path, sel.exclude):
+            continue
+        try:
+            is_dir = entry.is_dir()  # follows links, as `find -L` would; cycles are cut below
+        except OSError:
+            is_dir = False
+        if is_dir:
+            if entry.is_symlink() and _is_cycle(path):
+                continue
+            yield from _walk(path, sel, root)
+        elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
+            yield Input(str(path), path=path, root=root)
+
+
+def _is_cycle(link: Path) -> bool:
+    try:
+        target = link.resolve()
+    except OSError:
+        return True
+    return target in link.parent.resolve().parents or target == link.parent.resolve()
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or type(exc).__name__).lower()
+
+
+def _glob_base(pattern: str) -> Path:
+    """The folder part of a pattern before its first wildcard (what outputs mirror below)."""
+    parts: list[str] = []
+    for part in Path(pattern).parts:
+        if any(c in part for c in _GLOB_CHARS):
+            break
+        parts.append(part)
+    return Path(*parts) if parts else Path()
+
+
+def _expand_arg(arg: str, sel: Selection) -> Iterator[Input | Problem]:
+    if arg == STDIN:
+        yield Input(STDIN, stdin=True)
+        return
+    if is_url(arg):
+        yield Input(arg, url=arg)
+        return
+    path = Path(arg)
+    if path.is_dir():
+        yield from _walk(path, sel, path)
+        return
+    if path.exists() or path.is_symlink() or not (_GLOB_CHARS & set(arg)):
+        # a file named explicitly is taken whatever its extension; a missing one is reported
+        yield Input(arg, path=path, root=path.parent)
+        return
+    base = _glob_base(arg)
+    matches = sorted(glob.iglob(arg, recursive=True, include_hidden=sel.hidden))
+    if not matches:
+        yield Problem(arg, Code.NOT_FOUND, "no file matches this pattern: check the pattern.")
+        return
+    for match in matches:
+        mpath = Path(match)
+        if _excluded(mpath, sel.exclude):
+            continue
+        if mpath.is_dir():
+            yield from _walk(mpath, sel, base)
+        else:
+            yield Input(match, path=mpath, root=base)
+
+
+def _read_list(stream: BinaryIO, null: bool) -> Iterator[str]:
+    data = stream.read()
+    sep = b"\0" if null else b"\n"
+    for raw in data.split(sep):
+        line = raw.rstrip(b"\r") if not null else raw
+        if line.strip():
+            yield os.fsdecode(line)
+
+
+def _listed(sel: Selection, stdin: BinaryIO) -> Iterator[str]:
+    assert sel.files_from is not None
+    if sel.files_from == STDIN:
+        yield from _read_list(stdin, sel.null)
+        return
+    try:
+        with Path(sel.files_from).open("rb") as fh:
+            yield from _read_list(fh, sel.null)
+    except OSError as exc:
+        raise UsageError(f"cannot read --files-from {sel.files_from} ({_reason(exc)})") from None
+
+
+def check_arguments(args: Sequence[str], sel: Selection) -> None:
+    """Raise :class:`UsageError` for argument combinations that cannot work."""
+    if sel.files_from == STDIN and STDIN in args:
+        raise UsageError("`-` and `--files-from -` both want standard input: use one of them")
+    if list(args).count(STDIN) > 1:
+        raise UsageError("`-` (standard input) can be given only once")
+    if sel.null and sel.files_from is None:
+        raise UsageError("-0/--null goes with --files-from")
+
+
+def iter_inputs(
+    args: Sequence[str], sel: Selection, stdin: BinaryIO | None = None
+) -> Iterator[Input | Problem]:
+    """Every input the arguments name, in order, then those listed by ``--files-from``."""
+    check_arguments(args, sel)
+    stdin = stdin if stdin is not None else sys.stdin.buffer
+    for arg in args:
+        yield from _expand_arg(arg, sel)
+    if sel.files_from is not None:
+        for line in _listed(sel, stdin):
+            path = Path(line)
+            if path.is_dir():
+                yield from _walk(path, sel, path)
+            elif not _excluded(path, sel.exclude):
+                yield Input(line, path=path, root=path.parent)
+
+
+def collect(args: Sequence[str], sel: Selection) -> list[Input | Problem]:
+    return list(iter_inputs(args, sel))
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading bytes
+# --------------------------------------------------------------------------------------------------
+
+
+def read_bytes(item: Input, *, cap: int, stdin: BinaryIO | None = None) -> bytes:
+    """The input's bytes (a URL or standard input at most ``cap`` bytes). Raises SourceError."""
+    if item.path is not None:
+        try:
+            return item.path.read_bytes()
+        except OSError as exc:
+            raise SourceError(Code.NOT_FOUND, _file_error(exc)) from None
+    if item.url is not None:
+        return fetch(item.url, cap=cap)
+    stream = stdin if stdin is not None else sys.stdin.buffer
+    data = stream.read(cap + 1)
+    if len(data) > cap:
+        raise SourceError(
+            Code.FILE_TOO_LARGE, f"standard input holds more than {cap:,} bytes: resize it first."
+        )
+    return data
+
+
+def _file_error(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "no such file: check the path."
+    if isinstance(exc, PermissionError):
+        return "permission denied: check the file's permissions."
+    if isinstance(exc, IsADirectoryError):
+        return "this is a folder, not a file."
+    return f"cannot read it ({_reason(exc)})."
+
+
+def fetch(url: str, *, cap: int, timeout: float = URL_TIMEOUT) -> bytes:
+    """Download ``url`` (at most ``cap`` bytes, redirects only to http(s)). Raises SourceError."""
+    import httpx  # imported here: only URL inputs pay for it
+
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            for _ in range(_MAX_REDIRECTS + 1):
+                with client.stream("GET", url) as resp:
+                    if resp.is_redirect:
+                        target = str(resp.next_request.url) if resp.next_request else ""
+                        if not is_url(target):
+                            raise SourceError(
+                                Code.NOT_FOUND,
+                                f"redirected to {target or 'nowhere'}, which is not http(s): "
+                                "download it yourself.",
+                            )
+                        url = target
+                        continue
+                    if resp.status_code >= 400:
+                        raise SourceError(
+                            Code.NOT_FOUND,
+                            f"the server answered HTTP {resp.status_code}: check the URL.",
+                        )
+                    return _read_capped(resp.iter_bytes(), cap)
+            raise SourceError(Code.NOT_FOUND, "too many redirects: check the URL.")
+    except httpx.HTTPError as exc:
+        raise SourceError(
+            Code.NOT_FOUND, f"download failed ({type(exc).__name__}: {exc}): check the URL."
+        ) from None
+
+
+def _read_capped(chunks: Iterable[bytes], cap: int) -> bytes:
+    buf = bytearray()
+    for chunk in chunks:
+        buf += chunk
+        if len(buf) > cap:
+            raise SourceError(
+                Code.FILE_TOO_LARGE,
+                f"the download is over {cap:,} bytes, twice the byte limit: resize it first.",
+            )
+    return bytes(buf)

@@ -1,0 +1,456 @@
+"""Bring one image's bytes into shape for the API, in memory: the core of `resize` and `ask`.
+
+Pillow only. :func:`prepare` reads the bytes once, copies an image that already complies byte for
+byte, and otherwise decodes the first frame (JPEGs at reduced scale), shrinks it to the size
+policy, converts it to sRGB, turns the pixels upright, drops all metadata and encodes it under the
+byte limit.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Final, Literal
+
+from PIL import Image, ImageChops, ImageCms, UnidentifiedImageError
+
+from vision_cli import imaging, limits, policy
+
+Target = Literal["auto", "jpeg", "png", "webp"]
+OutputFormat = Literal["JPEG", "PNG", "WEBP", "GIF"]
+Action = Literal["copied", "resized", "converted"]
+
+#: Formats :func:`prepare` opens. Pillow tries only these, so no file reaches a plugin that runs an
+#: external program (EPS) or parses something exotic.
+READ_FORMATS: Final = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "DIB", "TIFF", "ICO", "AVIF")
+#: Pillow format -> the output format that keeps it when ``to`` is ``auto``.
+_KEPT: Final[dict[str, OutputFormat]] = {
+    "JPEG": "JPEG",
+    "MPO": "JPEG",
+    "PNG": "PNG",
+    "WEBP": "WEBP",
+}
+_FORCED: Final[dict[str, OutputFormat]] = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+DEFAULT_QUALITY: Final[dict[str, int]] = {"JPEG": 85, "WEBP": 80}
+#: Qualities tried in turn when an encoding is over the byte limit (those below the starting one).
+QUALITY_STEPS: Final = (75, 65, 55, 45, 35)
+#: At most this many distinct colours counts as "few" (a screenshot or drawing: PNG keeps it exact).
+FEW_COLOURS: Final = 256
+#: Colours are counted on a sample of about this many pixels (nearest neighbour adds no new ones).
+_COLOUR_SAMPLE_PIXELS: Final = 512 * 512
+#: EXIF orientation -> the transpose that makes the pixels upright (as ImageOps.exif_transpose).
+_UPRIGHT: Final = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+#: Exceptions Pillow raises on malformed input (its plugins are not uniform about it).
+_DECODE_ERRORS: Final = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    ZeroDivisionError,
+    Image.DecompressionBombError,
+    MemoryError,
+)
+
+
+class TransformError(Exception):
+    """What went wrong with one image and what to do, in one sentence; the caller names the file."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The bytes to write or send, and what was done to get them."""
+
+    data: bytes
+    format: OutputFormat
+    media_type: str
+    width: int
+    height: int
+    action: Action
+    quality: int | None  # JPEG or WebP quality used; None for a copy or a PNG
+    source_width: int  # as stored in the file (before EXIF orientation)
+    source_height: int
+    source_format: str  # Pillow's name: JPEG, MPO, PNG, GIF, WEBP, BMP, TIFF, ...
+    source_orientation: int = 1
+    source_animated: bool = False
+
+
+@dataclass(frozen=True)
+class _Header:
+    format: str
+    width: int
+    height: int
+    orientation: int
+    animated: bool
+
+    @property
+    def upright_size(self) -> policy.Size:
+        """The size a viewer shows: width and height swap for orientations 5 to 8."""
+        if self.orientation >= 5:
+            return (self.height, self.width)
+        return (self.width, self.height)
+
+
+def prepare(
+    data: bytes,
+    *,
+    size_policy: policy.SizePolicy | None,
+    to: Target = "auto",
+    quality: int | None = None,
+    max_bytes: int = limits.DEFAULT_MAX_BYTES,
+    reencode: bool = False,
+    max_dimension: int = limits.MAX_DIMENSION,
+    max_source_pixels: int = imaging.SAFE_DECODE_PIXELS,
+) -> Prepared:
+    """Make ``data`` ready for the API; :class:`TransformError` when it cannot be done.
+
+    ``size_policy`` None applies only ``max_dimension`` (the API's hard limit, or the 2000 px limit
+    of a many-image request). ``quality`` None means 85 for JPEG and 80 for WebP; it is lowered
+    step by step while the base64 length is over ``max_bytes``. An image that would decode to more
+    than ``max_source_pixels`` pixels is refused from its header, before anything is decoded (a
+    JPEG counts at the reduced scale it is decoded at, so a 100-megapixel photo still works).
+    The result of ``prepare`` on its own output, with the same arguments, is a copy.
+    """
+    if to not in ("auto", *_FORCED):
+        raise ValueError(f"unknown target format {to!r}")
+    with _pillow_errors():
+        im = _open(data)
+        head = _header(im)
+        target = _target(head.upright_size, size_policy, max_dimension)
+        if not reencode and _complies(head, target, len(data), to, max_bytes):
+            return _copy(data, head)
+        frame = _decode(im, head, target, max_source_pixels)
+        out_format = _choose_format(head.format, frame, to)
+        frame = _upright(_to_srgb(_resize(frame, head, target), im.info.get("icc_profile")), head)
+        encoded, out_format, used_quality = _encode_fitting(
+            frame, out_format, quality, max_bytes, switch=to == "auto"
+        )
+    return Prepared(
+        data=encoded,
+        format=out_format,
+        media_type=limits.FORMAT_MEDIA_TYPES[out_format],
+        width=frame.width,
+        height=frame.height,
+        # Any re-encoding at the upright source size (rotation, format, metadata, quality) converts.
+        action="resized" if frame.size != head.upright_size else "converted",
+        quality=used_quality,
+        source_width=head.width,
+        source_height=head.height,
+        source_format=head.format,
+        source_orientation=head.orientation,
+        source_animated=head.animated,
+    )
+
+
+def output_format_of(head_format: str, to: Target) -> OutputFormat | None:
+    """The output format decided by the source format alone, or None when the content decides."""
+    if to != "auto":
+        return _FORCED[to]
+    if head_format == "GIF":
+        return "PNG"
+    return _KEPT.get(head_format)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _pillow_errors() -> Iterator[None]:
+    """Turn Pillow's exceptions on bad input into one :class:`TransformError`; silence its warnings
+    (the pixel limit is checked by :func:`_check_pixels`, and the rest are about odd files that are
+    read correctly anyway)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            yield
+        except TransformError:
+            raise
+        except MemoryError:
+            raise TransformError(
+                "not enough memory to decode the image: run with fewer jobs or shrink it first"
+            ) from None
+        except _DECODE_ERRORS as exc:
+            detail = str(exc).strip().rstrip(".") or type(exc).__name__
+            raise TransformError(
+                f"the image data is truncated or corrupt ({detail}): re-export or re-download it"
+            ) from None
+
+
+def _open(data: bytes) -> Image.Image:
+    heif = imaging._heif_brand(data[:32])
+    if heif and not imaging._heif_available():
+        raise TransformError(
+            f"HEIC/HEIF cannot be read without pillow-heif: {imaging.HEIF_EXTRA_HINT}"
+        )
+    try:
+        return Image.open(io.BytesIO(data), formats=[*READ_FORMATS, *(["HEIF"] if heif else [])])
+    except UnidentifiedImageError:
+        raise TransformError(
+            "not an image vision-cli can read (JPEG, PNG, GIF, WebP, BMP, TIFF, ICO, AVIF or "
+            "HEIC): check that the file is an image"
+        ) from None
+
+
+def _header(im: Image.Image) -> _Header:
+    return _Header(
+        format=im.format or "",
+        width=im.width,
+        height=im.height,
+        orientation=imaging._orientation(im),
+        animated=bool(getattr(im, "is_animated", False)),
+    )
+
+
+def _target(
+    upright: policy.Size, size_policy: policy.SizePolicy | None, max_dimension: int
+) -> policy.Size:
+    size = upright if size_policy is None else size_policy.target(*upright)
+    return policy.fit_pixels(*size, max_dimension, size[0] * size[1])
+
+
+def _complies(head: _Header, target: policy.Size, n_bytes: int, to: Target, max_bytes: int) -> bool:
+    kept = head.format in limits.FORMAT_MEDIA_TYPES and head.format != "MPO"
+    return (
+        kept
+        and not head.animated
+        and head.orientation == 1
+        and target == (head.width, head.height)
+        and policy.base64_length(n_bytes) <= max_bytes
+        and (to == "auto" or _FORCED[to] == head.format)
+    )
+
+
+def _copy(data: bytes, head: _Header) -> Prepared:
+    fmt: OutputFormat = _KEPT.get(head.format, "GIF")
+    return Prepared(
+        data=data,
+        format=fmt,
+        media_type=limits.FORMAT_MEDIA_TYPES[fmt],
+        width=head.width,
+        height=head.height,
+        action="copied",
+        quality=None,
+        source_width=head.width,
+        source_height=head.height,
+        source_format=head.format,
+    )
+
+
+def _decode(im: Image.Image, head: _Header, target: policy.Size, max_pixels: int) -> Image.Image:
+    """The first frame, decoded (a JPEG at the smallest DCT scale that is still at least the target
+    size, which is the big saving), in one of the modes L, LA, RGB, RGBA or CMYK.
+
+    The size to be decoded is checked against ``max_pixels`` first: a decompression bomb is refused
+    from its header, never allocated.
+    """
+    jpeg = im.format in ("JPEG", "MPO")
+    if jpeg:
+        stored = (target[1], target[0]) if head.orientation >= 5 else target
+        im.draft(im.mode, stored)
+    if im.width * im.height > max_pixels:
+        raise TransformError(
+            f"{head.width}x{head.height} would decode to {im.width * im.height:,} pixels, over the "
+            f"{max_pixels:,}-pixel safety limit, so it is not decoded: shrink it with another tool "
+            "if it is genuine"
+        )
+    im.load()
+    if jpeg and im.mode == "CMYK" and "adobe" not in im.info:
+        # Pillow reads every CMYK JPEG with Adobe's inverted polarity; without Adobe's APP14
+        # segment the ink values are stored as they are.
+        return ImageChops.invert(im)
+    return _normal_mode(im)
+
+
+def _normal_mode(im: Image.Image) -> Image.Image:
+    """L, LA, RGB, RGBA or CMYK, with nothing washed out or black on the way.
+
+    16-bit and 32-bit grey are scaled down (a plain convert would clip them to white); palette and
+    colour-key transparency become alpha; an alpha channel that is opaque everywhere is dropped.
+    """
+    mode = im.mode
+    if mode.startswith("I;16") or mode == "I":
+        im = _grey_to_8bit(im)
+    elif mode == "F":
+        high = im.getextrema()[1]
+        im = im.point(lambda v: v * 255) if isinstance(high, float) and high <= 1.0 else im
+        im = im.convert("L")
+    elif mode == "1":
+        im = im.convert("L")
+    elif mode in ("P", "PA") or "transparency" in im.info:
+        grey = mode in ("L", "LA")
+        if _has_alpha(im):
+            im = im.convert("LA" if grey else "RGBA")
+        else:
+            im = im.convert("L" if grey else "RGB")
+    elif mode in ("La", "RGBa"):
+        im = im.convert("LA" if mode == "La" else "RGBA")
+    elif mode not in ("L", "LA", "RGB", "RGBA", "CMYK"):
+        im = im.convert("RGB")
+    if im.mode in ("LA", "RGBA") and not _is_translucent(im):
+        im = im.convert(im.mode[:-1])
+    return im
+
+
+def _grey_to_8bit(im: Image.Image) -> Image.Image:
+    """16-bit grey (``I;16*``, or ``I`` holding values above 255) scaled to 0-255."""
+    im = im.convert("I") if im.mode != "I" else im
+    high = im.getextrema()[1]
+    if im.mode == "I" and isinstance(high, int) and high > 255:
+        im = im.point(lambda v: v * (1 / 257))
+    return im.convert("L")
+
+
+def _has_alpha(im: Image.Image) -> bool:
+    return im.mode in ("PA", "LA", "RGBA") or "transparency" in im.info
+
+
+def _is_translucent(im: Image.Image) -> bool:
+    low = im.getchannel("A").getextrema()[0]
+    return isinstance(low, int) and low < 255
+
+
+# --------------------------------------------------------------------------------------------------
+# Pixels
+# --------------------------------------------------------------------------------------------------
+
+
+def _resize(im: Image.Image, head: _Header, target: policy.Size) -> Image.Image:
+    stored = (target[1], target[0]) if head.orientation >= 5 else target
+    if im.size == stored:
+        return im
+    return im.resize(stored, Image.Resampling.LANCZOS, reducing_gap=2.0)
+
+
+def _to_srgb(im: Image.Image, icc: object) -> Image.Image:
+    """Convert an RGB(A) or CMYK image with an embedded profile to sRGB; CMYK without one by
+    Pillow's formula. Grey stays grey (a grey profile is close enough to sRGB's curve), and a
+    profile littlecms cannot use is ignored."""
+    if isinstance(icc, bytes) and icc and im.mode in ("RGB", "RGBA", "CMYK"):
+        transform = _srgb_transform(icc, im.mode)
+        if transform is not None:
+            try:
+                converted = ImageCms.applyTransform(im, transform)
+            except ImageCms.PyCMSError:
+                converted = None
+            if converted is not None:
+                im = converted
+    if im.mode == "CMYK":
+        im = im.convert("RGB")
+    return im
+
+
+@lru_cache(maxsize=16)
+def _srgb_transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
+    """A cached transform from ``icc`` to sRGB (None when the profile is sRGB or unusable)."""
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in ImageCms.getProfileDescription(source).lower().replace(" ", ""):
+            return None
+        out_mode = "RGBA" if mode == "RGBA" else "RGB"
+        return ImageCms.buildTransform(source, _SRGB, mode, out_mode)
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
+
+
+_SRGB: Final = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def _upright(im: Image.Image, head: _Header) -> Image.Image:
+    method = _UPRIGHT.get(head.orientation)
+    return im if method is None else im.transpose(method)
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------------
+
+
+def _choose_format(source_format: str, im: Image.Image, to: Target) -> OutputFormat:
+    """The output format: forced by ``to``, kept for JPEG/PNG/WebP, PNG for a GIF's frame, and for
+    the other formats PNG when there is transparency or few colours, JPEG otherwise."""
+    decided = output_format_of(source_format, to)
+    if decided is not None:
+        return decided
+    if im.mode in ("LA", "RGBA") or _few_colours(im):
+        return "PNG"
+    return "JPEG"
+
+
+def _few_colours(im: Image.Image) -> bool:
+    sample = im
+    if im.width * im.height > _COLOUR_SAMPLE_PIXELS:
+        step = (im.width * im.height / _COLOUR_SAMPLE_PIXELS) ** 0.5
+        size = (max(1, int(im.width / step)), max(1, int(im.height / step)))
+        sample = im.resize(size, Image.Resampling.NEAREST)
+    return sample.getcolors(FEW_COLOURS) is not None
+
+
+def _encode_fitting(
+    im: Image.Image, fmt: OutputFormat, quality: int | None, max_bytes: int, *, switch: bool
+) -> tuple[bytes, OutputFormat, int | None]:
+    """Encode within ``max_bytes`` of base64: lower the quality step by step, and for an automatic
+    PNG fall back to JPEG (opaque) or WebP (transparent). TransformError when nothing fits."""
+    attempts = _attempts(fmt, quality)
+    if fmt == "PNG" and switch:
+        attempts += _attempts("WEBP" if im.mode in ("LA", "RGBA") else "JPEG", None)
+    smallest = 0
+    for attempt_format, attempt_quality, optimize in attempts:
+        data = _encode(im, attempt_format, attempt_quality, optimize)
+        size = policy.base64_length(len(data))
+        if size <= max_bytes:
+            return data, attempt_format, attempt_quality
+        smallest = size if not smallest else min(smallest, size)
+    raise TransformError(
+        f"even the smallest encoding tried is {smallest:,} bytes of base64, over the "
+        f"{policy.format_bytes(max_bytes)} limit ({max_bytes:,} bytes): lower --max-edge, "
+        "--max-megapixels or --quality, or raise --max-bytes"
+    )
+
+
+_Attempt = tuple[OutputFormat, int | None, bool]  # format, quality, PNG optimize
+
+
+def _attempts(fmt: OutputFormat, quality: int | None) -> list[_Attempt]:
+    if fmt in ("PNG", "GIF"):
+        return [("PNG", None, False), ("PNG", None, True)]
+    start = DEFAULT_QUALITY[fmt] if quality is None else quality
+    return [(fmt, q, False) for q in (start, *(q for q in QUALITY_STEPS if q < start))]
+
+
+def _encode(im: Image.Image, fmt: OutputFormat, quality: int | None, optimize: bool) -> bytes:
+    """Encode with no metadata at all: no EXIF, XMP, comment, ICC profile, DPI or text chunks."""
+    if fmt == "JPEG" and im.mode not in ("L", "RGB"):
+        im = _flatten(im)
+    elif fmt == "WEBP" and im.mode not in ("RGB", "RGBA"):
+        im = im.convert("RGBA" if im.mode == "LA" else "RGB")
+    im.info = {}
+    out = io.BytesIO()
+    if fmt == "PNG":
+        im.save(out, "PNG", optimize=optimize)
+    else:
+        im.save(out, fmt, quality=quality)
+    return out.getvalue()
+
+
+def _flatten(im: Image.Image) -> Image.Image:
+    """Lay a translucent image over white (JPEG has no alpha)."""
+    if im.mode not in ("LA", "RGBA"):
+        return im.convert("RGB")
+    rgba = im.convert("RGBA")
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(white, rgba).convert("RGB")

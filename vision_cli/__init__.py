@@ -1,8 +1,15 @@
 """vision-cli: check, fix, price and send images for Claude's vision API."""
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-try:
-    __version__ = version("vision-cli")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> str:
+    # importlib.metadata costs ~35 ms to import: only --version and bug reports pay for it
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("vision-cli")
+        except PackageNotFoundError:  # a source tree that was not installed
+            return "0+unknown"
+    raise AttributeError(name)

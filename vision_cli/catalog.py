@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 from vision_cli import policy
 
@@ -69,7 +69,7 @@ class UnknownModelError(ValueError):
 
 @cache
 def load() -> Catalog:
-    raw = json.loads(resources.files("vision_cli").joinpath("data/models.json").read_text("utf-8"))
+    raw = json.loads((Path(__file__).parent / "data" / "models.json").read_text("utf-8"))
     models = tuple(
         Model(
             id=m["id"],

@@ -196,6 +196,9 @@ def _has_after(fh: IO[bytes], size: int, start: int, marker: bytes) -> bool:
     Phones append whole videos after a JPEG's end (motion photos), so a marker that is not in the
     last 64 KB is looked for in the rest of the file too, through a memory map.
     """
+    fh.seek(max(start, size - 32))
+    if marker in fh.read():  # the common case: the marker ends the file
+        return True
     tail_start = max(start, size - _TAIL)
     fh.seek(tail_start)
     if marker in fh.read():

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from vision_cli import __version__
+import vision_cli
 from vision_cli.cli import common
 from vision_cli.cli.inspect import EPILOG as INSPECT_EPILOG
 from vision_cli.cli.inspect import HELP as INSPECT_HELP
@@ -38,7 +38,7 @@ def version_text() -> str:
 
     py = ".".join(map(str, sys.version_info[:3]))
     return (
-        f"vision-cli {__version__}\n"
+        f"vision-cli {vision_cli.__version__}\n"
         f"Python {py}, Pillow {ver('Pillow')}, anthropic {ver('anthropic')}, "
         f"typer {ver('typer')}, rich {ver('rich')}, httpx {ver('httpx')}"
     )

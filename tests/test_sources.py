@@ -1,0 +1,116 @@
+"""Inputs: URLs from a real local HTTP server, and the walk's edge cases."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from tests.conftest import MakeImage, Run, encode, picture, records
+from vision_cli import sources
+from vision_cli.policy import Code
+
+PNG = encode(picture((640, 480)), "PNG")
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    routes: ClassVar[dict[str, tuple[int, dict[str, str], bytes]]] = {}
+
+    def do_GET(self) -> None:
+        status, headers, body = self.routes.get(self.path, (404, {}, b"not found"))
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def web() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    Handler.routes = {
+        "/cat.png": (200, {"Content-Type": "image/png"}, PNG),
+        "/moved": (302, {"Location": "/cat.png"}, b""),
+        "/to-ftp": (302, {"Location": "ftp://example.invalid/cat.png"}, b""),
+        "/huge.png": (200, {}, PNG + b"\0" * 200_000),
+        "/loop": (302, {"Location": "/loop"}, b""),
+    }
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield base
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def test_url_inputs(run: Run, web: str) -> None:
+    result = run("inspect", f"{web}/cat.png", f"{web}/moved", f"{web}/missing.png", "-f", "jsonl")
+    cat, moved, missing = records(result)
+    assert cat["path"] == f"{web}/cat.png" and cat["media_type"] == "image/png"
+    assert cat["bytes"] == len(PNG) and cat["status"] == "ok"
+    assert moved["status"] == "ok"
+    assert missing["findings"][0]["code"] == "not-found"
+    assert "HTTP 404" in missing["findings"][0]["message"]
+    assert result.exit_code == 1
+
+
+def test_url_redirect_to_another_scheme_and_loops(web: str) -> None:
+    with pytest.raises(sources.SourceError, match="not http"):
+        sources.fetch(f"{web}/to-ftp", cap=10_000_000)
+    with pytest.raises(sources.SourceError, match="too many redirects"):
+        sources.fetch(f"{web}/loop", cap=10_000_000)
+
+
+def test_url_size_cap(web: str) -> None:
+    with pytest.raises(sources.SourceError) as exc:
+        sources.fetch(f"{web}/huge.png", cap=100_000)
+    assert exc.value.code is Code.FILE_TOO_LARGE
+    assert len(sources.fetch(f"{web}/huge.png", cap=1_000_000)) == len(PNG) + 200_000
+
+
+def test_unreachable_url_is_one_finding(run: Run) -> None:
+    (rec,) = records(run("inspect", "http://127.0.0.1:9/x.png", "-f", "jsonl"))
+    assert rec["findings"][0]["code"] == "not-found"
+    assert "download failed" in rec["findings"][0]["message"]
+
+
+def test_relative_paths_below_roots(make_image: MakeImage, tmp_path: Path) -> None:
+    make_image("tree/a/b.png")
+    make_image("tree/c.jpg")
+    items = list(sources.iter_inputs([str(tmp_path / "tree")], sources.Selection()))
+    assert [i.relative.as_posix() for i in items if isinstance(i, sources.Input)] == [
+        "a/b.png",
+        "c.jpg",
+    ]
+    (single,) = sources.iter_inputs([str(tmp_path / "tree/a/b.png")], sources.Selection())
+    assert isinstance(single, sources.Input) and single.relative == Path("b.png")
+
+
+def test_glob_root_is_the_part_before_the_wildcard(make_image: MakeImage, tmp_path: Path) -> None:
+    make_image("g/x/one.png")
+    pattern = str(tmp_path / "g" / "**" / "*.png")
+    (item,) = sources.iter_inputs([pattern], sources.Selection())
+    assert isinstance(item, sources.Input)
+    assert item.root == tmp_path / "g" and item.relative == Path("x/one.png")
+
+
+def test_symlink_cycles_are_not_followed(make_image: MakeImage, tmp_path: Path) -> None:
+    make_image("loop/a.png")
+    (tmp_path / "loop" / "again").symlink_to(tmp_path / "loop")
+    items = list(sources.iter_inputs([str(tmp_path / "loop")], sources.Selection()))
+    assert [i.label for i in items] == [str(tmp_path / "loop" / "a.png")]
+
+
+def test_files_from_missing_list_is_a_usage_error(run: Run, tmp_path: Path) -> None:
+    result = run("inspect", "--files-from", tmp_path / "nope.txt")
+    assert result.exit_code == 2
+    assert "nope.txt" in result.stderr

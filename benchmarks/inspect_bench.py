@@ -92,7 +92,7 @@ def main() -> None:
     print(f"identify -ping (anchor):           {n / t_anchor:8.0f} images/s  ({t_anchor:.2f} s)")
     print(f"ratio (anchor time / ours): {t_anchor / t_ours:.2f}x  (>1 means vision-cli is faster)")
     small = sorted(corpus.rglob("*.*"))[: max(1, n // 10)]
-    listing = corpus.parent / ".inspect-tenth.txt"
+    listing = corpus.parent / ".corpus-inspect-tenth.txt"
     listing.write_text("\n".join(map(str, small)) + "\n")
     rss_all = peak_rss_kb(ours)
     rss_tenth = peak_rss_kb([vc, "inspect", "--format", "jsonl", "--files-from", str(listing)])

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,6 +14,9 @@ from vision_cli.cli.inspect import EPILOG as INSPECT_EPILOG
 from vision_cli.cli.inspect import HELP as INSPECT_HELP
 from vision_cli.cli.inspect import inspect
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
+
+if TYPE_CHECKING:
+    from vision_cli import config
 
 app = typer.Typer(
     name="vision-cli",
@@ -52,14 +55,73 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
             "--version", "-V", help="Show versions and exit.", callback=_version, is_eager=True
         ),
     ] = False,
+    no_config: Annotated[
+        bool,
+        typer.Option(
+            "--no-config",
+            help="Ignore [tool.vision-cli] in pyproject.toml and vision-cli.toml.",
+        ),
+    ] = False,
 ) -> None:
     """Check, fix, price and send images for Claude's vision API."""
+    if not no_config:
+        ctx.default_map = project_defaults(ctx)
+
+
+def project_defaults(ctx: typer.Context) -> dict[str, dict[str, object]] | None:
+    """Option defaults from the nearest project configuration (a bad one stops with exit 2)."""
+    from pathlib import Path
+
+    from vision_cli import config
+
+    try:
+        found = config.find(Path.cwd())
+        if found is None:
+            return None
+        return config.default_map(*found, command_options(ctx))
+    except config.ConfigError as exc:
+        from vision_cli import render
+
+        render.error(f"{exc}")
+        raise typer.Exit(ExitStatus.USAGE) from None
+
+
+def _type_check(param: Any) -> Callable[[object], object] | None:
+    """typer's own conversion of one value (choices, numbers), as the command line would do."""
+    if param.multiple:
+        return None  # lists of strings (globs): nothing more to check
+    return lambda value: param.get_runtime_param().coerce(value, param=param, ctx=None)
+
+
+def _is_flag(param: Any) -> bool:
+    return bool(getattr(param, "is_flag", False))
+
+
+def command_options(ctx: typer.Context) -> dict[str, dict[str, config.Option]]:
+    """Every command's options by long name, with how a configured value is checked."""
+    from vision_cli import catalog, config, policy
+
+    domain = {"max-bytes": policy.parse_bytes, "model": catalog.resolve}
+    group = ctx.command
+    result: dict[str, dict[str, config.Option]] = {}
+    for name, command in getattr(group, "commands", {}).items():
+        options: dict[str, config.Option] = {}
+        for param in command.params:
+            longs = [o[2:] for o in param.opts if o.startswith("--")]
+            if param.param_type_name != "option" or not longs or longs[0] == "help":
+                continue
+            check = domain.get(longs[0]) or _type_check(param)
+            opt = config.Option(param.name or longs[0], param.multiple, _is_flag(param), check)
+            options.update(dict.fromkeys(longs, opt))
+        result[name] = options
+    return result
 
 
 app.command(help=INSPECT_HELP, epilog=INSPECT_EPILOG)(inspect)

@@ -1,0 +1,86 @@
+"""Project configuration: [tool.vision-cli] or vision-cli.toml set defaults; the CLI wins."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MakeImage, Run
+
+
+@pytest.fixture
+def project(tmp_path: Path, make_image: MakeImage, monkeypatch: pytest.MonkeyPatch) -> Path:
+    make_image("imgs/wide.png", (3000, 2000))
+    make_image("imgs/tiny.png", (100, 100))
+    sub = tmp_path / "imgs"
+    monkeypatch.chdir(sub)  # the configuration is found by walking up from here
+    return tmp_path
+
+
+def summary(run: Run, *args: str) -> tuple[int, dict[str, object]]:
+    result = run(*args, "inspect", ".", "--json")
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_pyproject_table_sets_defaults(project: Path, run: Run) -> None:
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.vision-cli]\nmodel = "claude-opus-4-7"\nstrict = true\n'
+    )
+    code, doc = summary(run)
+    assert code == 1  # strict: the small image's warning fails the run
+    wide = next(r for r in doc["images"] if r["path"].endswith("wide.png"))  # type: ignore[attr-defined]
+    assert wide["model"] == "claude-opus-4-7" and wide["api_width"] == 2352
+    code, doc = summary(run, "--no-config")
+    assert code == 0 and doc["images"][0]["model"] == "claude-sonnet-4-5"  # type: ignore[index]
+
+
+def test_command_line_wins_and_command_tables_win_over_the_top(project: Path, run: Run) -> None:
+    (project / "vision-cli.toml").write_text(
+        'model = "claude-opus-4-7"\n[inspect]\nmodel = "claude-haiku-4-5"\nexclude = ["tiny*"]\n'
+    )
+    _, doc = summary(run)
+    images = doc["images"]
+    assert [Path(r["path"]).name for r in images] == ["wide.png"]  # type: ignore[attr-defined]
+    assert images[0]["model"] == "claude-haiku-4-5"  # type: ignore[index]
+    result = run("inspect", ".", "--json", "--model", "claude-sonnet-5")
+    assert json.loads(result.stdout)["images"][0]["model"] == "claude-sonnet-5"
+
+
+def test_dedicated_file_beats_a_pyproject_further_up(project: Path, run: Run) -> None:
+    (project / "pyproject.toml").write_text('[tool.vision-cli]\nmodel = "claude-opus-4-7"\n')
+    (project / "imgs" / "vision-cli.toml").write_text('model = "claude-sonnet-5"\n')
+    _, doc = summary(run)
+    assert doc["images"][0]["model"] == "claude-sonnet-5"  # type: ignore[index]
+
+
+def test_pyproject_without_the_table_is_passed_over(project: Path, run: Run) -> None:
+    (project / "imgs" / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    (project / "pyproject.toml").write_text('[tool.vision-cli]\nmodel = "claude-opus-4-7"\n')
+    _, doc = summary(run)
+    assert doc["images"][0]["model"] == "claude-opus-4-7"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('modle = "x"\n', "unknown key 'modle'"),
+        ('max-bytes = "lots"\n', "max-bytes = 'lots' is not valid"),
+        ('model = "gpt-4o"\n', "model = 'gpt-4o' is not valid: unknown model"),
+        ('format = "xml"\n', "format = 'xml' is not valid"),
+        ("[inspect]\nstrict = 3\n", "inspect.strict = 3 is not valid: expected true or false"),
+        ("[inspect]\npolish = true\n", "unknown key 'polish' for inspect"),
+        ("model = [\n", "not valid TOML"),
+    ],
+)
+def test_bad_configuration_names_file_and_key(
+    project: Path, run: Run, text: str, expected: str
+) -> None:
+    config = project / "vision-cli.toml"
+    config.write_text(text)
+    result = run("inspect", ".")
+    assert result.exit_code == 2
+    assert str(config) in result.stderr and expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert run("--no-config", "inspect", ".").exit_code == 0

@@ -1,0 +1,126 @@
+"""Project configuration: option defaults from ``[tool.vision-cli]`` or ``vision-cli.toml``.
+
+As ruff and pytest do it, the nearest configuration above the working folder wins: in each folder,
+from the working one up, a ``vision-cli.toml`` (its top-level keys) or a ``pyproject.toml`` with a
+``[tool.vision-cli]`` table. Keys are option names (``max-bytes`` or ``max_bytes``); a top-level key
+applies to every command that has that option, and a table named after a command
+(``[tool.vision-cli.inspect]``) applies to that command alone and wins over the top level. The
+command line always wins; ``--no-config`` ignores the file. A bad key or value is an error that
+names the file and the key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEDICATED = "vision-cli.toml"
+PYPROJECT = "pyproject.toml"
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """What the validation needs to know of one command-line option."""
+
+    name: str  # the parameter's name in the command's function
+    multiple: bool
+    flag: bool
+    #: Checks a value the way the command line would (raises with a reason), or None.
+    convert: Callable[[Any], object] | None = None
+
+
+def find(start: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The nearest configuration at or above ``start``, and its table."""
+    for folder in (start, *start.parents):
+        dedicated = folder / DEDICATED
+        if dedicated.is_file():
+            return dedicated, _read(dedicated)
+        pyproject = folder / PYPROJECT
+        if pyproject.is_file():
+            table = _read(pyproject).get("tool", {}).get("vision-cli")
+            if table is not None:
+                if not isinstance(table, dict):
+                    raise ConfigError(f"{pyproject}: [tool.vision-cli] must be a table")
+                return pyproject, table
+    return None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+
+
+def _key(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def default_map(
+    path: Path, table: Mapping[str, Any], commands: Mapping[str, Mapping[str, Option]]
+) -> dict[str, dict[str, Any]]:
+    """Per-command option defaults from ``table``, checked against every command's options.
+
+    ``commands`` maps a command name to its options by long name without dashes (``max-bytes``).
+    """
+    known = {opt for options in commands.values() for opt in options}
+    result: dict[str, dict[str, Any]] = {name: {} for name in commands}
+    for raw_key, value in table.items():
+        key = _key(raw_key)
+        if key in commands and isinstance(value, dict):
+            continue  # a command's own table: applied after the top level
+        if key not in known:
+            raise ConfigError(
+                f"{path}: unknown key {raw_key!r}; options that can be set: "
+                + ", ".join(sorted(known))
+            )
+        for name, options in commands.items():
+            if key in options:
+                result[name][options[key].name] = _checked(path, raw_key, value, options[key])
+    for name, options in commands.items():
+        section = table.get(name)
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: {name!r} must be a table of options")
+        for raw_key, value in section.items():
+            key = _key(raw_key)
+            if key not in options:
+                raise ConfigError(
+                    f"{path}: unknown key {raw_key!r} for {name}; its options: "
+                    + ", ".join(sorted(options))
+                )
+            result[name][options[key].name] = _checked(
+                path, f"{name}.{raw_key}", value, options[key]
+            )
+    return {name: values for name, values in result.items() if values}
+
+
+def _checked(path: Path, key: str, value: Any, opt: Option) -> Any:
+    def bad(reason: str) -> ConfigError:
+        return ConfigError(f"{path}: {key} = {value!r} is not valid: {reason}")
+
+    if opt.flag:
+        if not isinstance(value, bool):
+            raise bad("expected true or false")
+        return value
+    values = value if opt.multiple and isinstance(value, list) else [value]
+    for item in values:
+        if isinstance(item, bool) or not isinstance(item, str | int | float):
+            raise bad("expected a string or a number" + (" (or a list)" if opt.multiple else ""))
+        if opt.convert is not None:
+            try:
+                opt.convert(item)
+            except Exception as exc:
+                raise bad(str(exc)) from None
+    return values if opt.multiple else value

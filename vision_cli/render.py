@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from vision_cli.checks import Record, Summary
+    from vision_cli.estimating import Plan, Row
+    from vision_cli.estimating import Totals as EstimateTotals
 
 
 class Format(StrEnum):
@@ -310,3 +312,225 @@ def progress(total: int | None, label: str, *, enabled: bool) -> Iterator[Callab
 
 def money(amount: float) -> str:
     return policy.format_usd(amount)
+
+
+# --------------------------------------------------------------------------------------------------
+# estimate
+# --------------------------------------------------------------------------------------------------
+
+
+def estimate_csv_columns(plan: Plan) -> list[str]:
+    """``path, status, codes, width, height, api_width, api_height, tokens[, exact_tokens]``, then
+    ``cost_<model>`` (USD per image) for each model."""
+    cols = ["path", "status", "codes", "width", "height", "api_width", "api_height", "tokens"]
+    if plan.exact:
+        cols.append("exact_tokens")
+    return cols + [f"cost_{name}" for name in plan.names]
+
+
+def _estimate_csv_row(row: Row, plan: Plan) -> dict[str, Any]:
+    doc = row.as_dict(plan)
+    out = {k: v for k, v in doc.items() if k != "costs"}
+    out["status"] = row.status
+    out["codes"] = ";".join(f.code.value for f in row.findings)
+    for name, usd in doc["costs"].items():
+        out[f"cost_{name}"] = usd
+    return out
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def estimate_footer(plan: Plan, totals: EstimateTotals) -> list[str]:
+    """The lines under the table: where the prices come from, the rule, batch or not."""
+    lines = [f"Prices: USD per million tokens, table of {plan.prices_date} ({plan.prices_source})."]
+    for m in plan.models:
+        if m.overridden:
+            out = f", ${m.output_price:g} output" if m.output_price is not None else ""
+            extra = "" if m.known else f", not in the table: {m.tier.name} tier assumed"
+            lines.append(f"  {m.name}: your --price, ${m.input_price:g} input{out}{extra}.")
+    if plan.rule == "legacy":
+        rule = "legacy (the seed's w*h/750 tokens, downscaled above 1568 px or about 1,600 tokens)"
+    else:
+        rule = "current (one token per 28x28 px patch, after the model's tier downscale)"
+    batch = "yes, Message Batches (50% off)" if plan.batch else "no"
+    lines.append(f"Rule: {rule}. Batch prices: {batch}.")
+    output = f" plus {plan.output_tokens:,} output tokens" if plan.output_tokens else " (no output)"
+    lines.append(
+        f"Each image priced as one request{output}; per {plan.per:,}: that cost x {plan.per:,} "
+        "(total row: the average image)."
+    )
+    if plan.exact:
+        skipped = (
+            f"; {_plural(totals.exact_skipped, 'row')} not counted (errors or --size)"
+            if totals.exact_skipped
+            else ""
+        )
+        lines.append(
+            f"Exact: the token-counting endpoint for {plan.models[0].name}, a request holding only "
+            f"the image; diff = exact - estimate{skipped}."
+        )
+    return lines
+
+
+@dataclass(frozen=True)
+class _Grid:
+    headers: list[str]
+    right: list[bool]  # right-aligned columns
+    rows: list[list[str]]
+    errors: list[bool]  # per row: marked as an error
+    total: list[str]
+
+
+def _estimate_grid(plan: Plan, rows: Sequence[Row], totals: EstimateTotals) -> _Grid:
+    # One API-size and tokens column per resize tier in play (the first model whose tier it is).
+    groups: list[tuple[str, int]] = []
+    for tier_ in plan.tiers():
+        index = next(i for i, m in enumerate(plan.models) if m.tier == tier_)
+        groups.append((tier_.name, index))
+    several = len(groups) > 1
+    headers = ["image", "size"]
+    for name, _ in groups:
+        headers += [f"API size ({name})", f"tokens ({name})"] if several else ["API size", "tokens"]
+    if plan.exact:
+        headers += ["exact", "diff"]
+    per = f"per {plan.per:,}"
+    for m in plan.models:
+        headers += [m.name, per]
+    right = [False, False] + [False, True] * len(groups)
+    right += [True] * (len(headers) - len(right))
+
+    body: list[list[str]] = []
+    errors: list[bool] = []
+    group_tokens = [0] * len(groups)
+    exact_estimate = 0
+    for row in rows:
+        cells = [("✗ " if row.errors else "") + row.path]
+        cells.append(f"{row.width}x{row.height}" if row.width and row.height else "-")
+        for g, (_, index) in enumerate(groups):
+            if row.costs:
+                c = row.costs[index]
+                group_tokens[g] += c.tokens
+                cells += [f"{c.api_width}x{c.api_height}", f"{c.tokens:,}"]
+            else:
+                cells += ["rejected" if g == 0 else "-", "-"]
+        if plan.exact:
+            ref = row.reference
+            if row.exact_tokens is not None and ref is not None:
+                exact_estimate += ref.tokens
+                cells += [f"{row.exact_tokens:,}", f"{row.exact_tokens - ref.tokens:+,}"]
+            else:
+                cells += ["-", "-"]
+        for c in row.costs or ():
+            cells += [money(c.usd), money(plan.per_n(c.usd))]
+        if not row.costs:
+            cells += ["-", "-"] * len(plan.models)
+        body.append(cells)
+        errors.append(bool(row.errors))
+
+    label = f"total ({_plural(totals.count, 'image')}"
+    label += f", {totals.errors:,} rejected)" if totals.errors else ")"
+    total = [label, ""]
+    for g in range(len(groups)):
+        total += ["", f"{group_tokens[g]:,}"]
+    if plan.exact:
+        if totals.exact_tokens is None:
+            total += ["-", "-"]
+        else:
+            total += [f"{totals.exact_tokens:,}", f"{totals.exact_tokens - exact_estimate:+,}"]
+    for usd, usd_per in zip(totals.costs, totals.costs_per(plan), strict=True):
+        total += [money(usd), money(usd_per)]
+    return _Grid(headers, right, body, errors, total)
+
+
+def _estimate_notes(rows: Sequence[Row]) -> list[str]:
+    return [f"✗ {row.path}: {f.code.value}: {f.message}" for row in rows for f in row.errors]
+
+
+def _write_plain_grid(stream: TextIO, grid: _Grid) -> None:
+    table = [grid.headers, *grid.rows, grid.total]
+    widths = [max(len(r[i]) for r in table) for i in range(len(grid.headers))]
+    for cells in table:
+        parts = [
+            c.rjust(w) if right else c.ljust(w)
+            for c, w, right in zip(cells, widths, grid.right, strict=True)
+        ]
+        stream.write("  ".join(parts).rstrip() + "\n")
+
+
+def _print_rich_grid(stream: TextIO, grid: _Grid, footer: list[str], notes: list[str]) -> None:
+    from rich import box
+    from rich.measure import Measurement
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for header, right in zip(grid.headers, grid.right, strict=True):
+        table.add_column(Text(header), justify="right" if right else "left", no_wrap=True)
+    for i, (cells, error) in enumerate(zip(grid.rows, grid.errors, strict=True)):
+        table.add_row(
+            *(Text(c) for c in cells),
+            style="red" if error else None,
+            end_section=i == len(grid.rows) - 1,
+        )
+    table.add_row(*(Text(c) for c in grid.total), style="bold")
+    out = console(stream)
+    # Never cut a figure short: a table wider than the terminal is printed whole (it wraps).
+    natural = Measurement.get(out, out.options.update_width(100_000), table).maximum
+    wide = console(stream)
+    wide.width = max(out.width, natural)
+    wide.print(table, crop=False)
+    for line in footer:
+        out.print(Text(line, style="dim"))
+    for line in notes:
+        out.print(Text(line, style="red"))
+
+
+@dataclass
+class EstimateReport:
+    """Writes ``estimate`` results: JSONL and CSV row by row, JSON and the table at the end."""
+
+    fmt: Format
+    plan: Plan
+    stream: TextIO = None  # type: ignore[assignment]  # sys.stdout at construction time
+
+    def __post_init__(self) -> None:
+        self.stream = self.stream or sys.stdout
+        self._rows: list[Row] = []
+        self._writer: RecordWriter | None = None
+
+    def _records(self) -> RecordWriter:
+        # made at the first row, so a usage error found while listing inputs prints nothing
+        if self._writer is None:
+            self._writer = RecordWriter(
+                self.fmt,
+                key="images",
+                columns=estimate_csv_columns(self.plan),
+                stream=self.stream,
+            )
+        return self._writer
+
+    def add(self, row: Row) -> None:
+        if self.fmt is Format.table:
+            self._rows.append(row)
+        elif self.fmt is Format.csv:
+            self._records().add(_estimate_csv_row(row, self.plan))
+        else:
+            self._records().add(row.as_dict(self.plan))
+
+    def finish(self, totals: EstimateTotals) -> None:
+        if self.fmt is not Format.table:
+            self._records().close(totals.as_dict(self.plan))
+            return
+        grid = _estimate_grid(self.plan, self._rows, totals)
+        footer = estimate_footer(self.plan, totals)
+        notes = _estimate_notes(self._rows)
+        if is_tty(self.stream):
+            _print_rich_grid(self.stream, grid, footer, notes)
+        else:
+            _write_plain_grid(self.stream, grid)
+            self.stream.write("\n" + "\n".join(footer) + "\n")
+            if notes:
+                self.stream.write("\n" + "\n".join(notes) + "\n")
+        self.stream.flush()

@@ -10,6 +10,9 @@ import typer
 
 import vision_cli
 from vision_cli.cli import common
+from vision_cli.cli.estimate import EPILOG as ESTIMATE_EPILOG
+from vision_cli.cli.estimate import HELP as ESTIMATE_HELP
+from vision_cli.cli.estimate import estimate
 from vision_cli.cli.inspect import EPILOG as INSPECT_EPILOG
 from vision_cli.cli.inspect import HELP as INSPECT_HELP
 from vision_cli.cli.inspect import inspect
@@ -125,6 +128,7 @@ def command_options(ctx: typer.Context) -> dict[str, dict[str, config.Option]]:
 
 
 app.command(help=INSPECT_HELP, epilog=INSPECT_EPILOG)(inspect)
+app.command(help=ESTIMATE_HELP, epilog=ESTIMATE_EPILOG)(estimate)
 # Commands register here, one line each.
 # FOUNDATION READY
 

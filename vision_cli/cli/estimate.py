@@ -1,0 +1,304 @@
+"""``vision-cli estimate``: tokens and dollars per image, per folder, per model, before sending."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from vision_cli import catalog
+from vision_cli.cli import common
+from vision_cli.exitcodes import EXIT_HELP, ExitStatus
+from vision_cli.render import Format
+
+if TYPE_CHECKING:
+    from vision_cli.estimating import Plan, Row
+    from vision_cli.policy import Limits, Size
+    from vision_cli.sources import Selection
+
+#: ``count(data, media_type)``: an image's exact input tokens.
+Counter = Callable[[bytes, str], int]
+PRICING_PANEL = "Pricing"
+FORMATS = (Format.table, Format.json, Format.jsonl, Format.csv)
+
+HELP = (
+    "What images will cost, before anything is sent: tokens and USD per image and per N images, "
+    "for one model or several side by side.\n\n"
+    "Give image files, folders, globs, URLs or -, and/or --size WxH to plan for sizes without "
+    "files. Each image is priced as one request: its tokens at the model's input price, plus "
+    "--output-tokens at the output price, halved with --batch. Prices come from the table of "
+    f"{catalog.load().date} (override them with --price). Images the API would reject are "
+    "listed, marked and not priced.\n\n"
+    f"{EXIT_HELP} The table still prints when an input has an error; exit 3 only with --exact."
+)
+
+EPILOG = """Examples:
+
+  vision-cli estimate --size 1920x1080 --size 4032x3024
+
+  vision-cli estimate --rule legacy --model claude-sonnet-4-5 --size 1000x1000
+
+  vision-cli estimate photos/ --all-models --per 10000
+
+  vision-cli estimate shots/*.png -m claude-opus-4-7 -m claude-haiku-4-5 --batch --json
+
+  vision-cli estimate --size 1568x1568 -m my-model --price my-model=2/10 --tier high-res
+
+  vision-cli estimate scan.png --exact
+"""
+
+
+def estimate(
+    inputs: common.InputsArg = None,
+    size: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--size",
+            "-s",
+            help="Plan for an image of this size (no file needed). Repeatable.",
+            metavar="WxH",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help=f"Model id or alias (default: claude-sonnet-4-5, or ${common.MODEL_ENV}). "
+            "Repeatable: one cost column each.",
+            envvar=common.MODEL_ENV,
+            autocompletion=common._complete_model,
+            show_default=False,
+            rich_help_panel=PRICING_PANEL,
+        ),
+    ] = None,
+    all_models: Annotated[
+        bool,
+        typer.Option(
+            "--all-models",
+            help="Every current model of the price table, side by side (after any --model).",
+            rich_help_panel=PRICING_PANEL,
+        ),
+    ] = False,
+    price: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--price",
+            help="Your price in USD per million tokens, input and optionally output: MODEL=3/15 "
+            "prices that model (repeatable); a bare 3/15 prices the only model. A model that is "
+            "not in the table is usable with a price.",
+            metavar="[MODEL=]INPUT[/OUTPUT]",
+            show_default=False,
+            rich_help_panel=PRICING_PANEL,
+        ),
+    ] = None,
+    tier: Annotated[
+        str | None,
+        typer.Option(
+            "--tier",
+            help="Resize tier of the models that are not in the table: standard (default) or "
+            "high-res.",
+            metavar="TIER",
+            show_default=False,
+            rich_help_panel=PRICING_PANEL,
+        ),
+    ] = None,
+    rule: Annotated[
+        str,
+        typer.Option(
+            "--rule",
+            help="current: 28 px patches after the model's tier downscale (as the API does "
+            "today). legacy: the seed's ceil(w*h/750), to reproduce its tables.",
+            metavar="current|legacy",
+            rich_help_panel=PRICING_PANEL,
+        ),
+    ] = "current",
+    per: Annotated[
+        int,
+        typer.Option(
+            "--per",
+            help="The 'per N images' column.",
+            min=1,
+            metavar="N",
+            rich_help_panel=PRICING_PANEL,
+        ),
+    ] = 1000,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch",
+            help="Message Batches prices (50% off input and output).",
+            rich_help_panel=PRICING_PANEL,
+        ),
+    ] = False,
+    output_tokens: Annotated[
+        int,
+        typer.Option(
+            "--output-tokens",
+            help="Expected answer length per request, added at the output price.",
+            min=0,
+            metavar="N",
+            rich_help_panel=PRICING_PANEL,
+        ),
+    ] = 0,
+    exact: Annotated[
+        bool,
+        typer.Option(
+            "--exact",
+            help="Also ask the API's token-counting endpoint for each image (needs "
+            "ANTHROPIC_API_KEY; counting is free) and show the difference.",
+        ),
+    ] = False,
+    max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
+    fmt: common.FormatOpt = Format.table,
+    json_flag: common.JsonOpt = False,
+    files_from: common.FilesFromOpt = None,
+    null: common.NullOpt = False,
+    exclude: common.ExcludeOpt = None,
+    hidden: common.HiddenOpt = False,
+) -> None:
+    from vision_cli import estimating, policy, render, sources
+
+    chosen = common.output_format(fmt, json_flag, FORMATS)
+    if rule not in ("current", "legacy"):
+        common.usage_error(f"{rule!r} is not a rule: use current or legacy", "--rule")
+    the_rule: policy.Rule = "legacy" if rule == "legacy" else "current"
+    sizes: list[policy.Size] = []
+    for text in size or ():
+        try:
+            sizes.append(policy.parse_size(text))
+        except ValueError as exc:
+            common.usage_error(str(exc), "--size")
+    if not inputs and files_from is None and not sizes:
+        common.usage_error(
+            "give at least one image, folder, glob, URL or -, or a size with --size WxH", "INPUTS"
+        )
+    cat = catalog.load()
+    try:
+        specs = [estimating.parse_price(p) for p in price or ()]
+        models = estimating.choose_models(
+            model or (),
+            all_models=all_models,
+            prices=specs,
+            tier=tier,
+            output_tokens=output_tokens,
+            cat=cat,
+        )
+    except estimating.PlanError as exc:
+        common.usage_error(str(exc), exc.param)
+    plan = estimating.Plan(
+        models=models,
+        rule=the_rule,
+        batch=batch,
+        per=per,
+        output_tokens=output_tokens,
+        prices_date=cat.date,
+        prices_source=cat.source,
+        exact=exact,
+    )
+    lim = policy.Limits(tier=models[0].tier, max_bytes=common.max_bytes(max_bytes))
+    sel = common.selection(files_from, null, exclude, hidden)
+    try:
+        sources.check_arguments(inputs or [], sel)
+    except sources.UsageError as exc:
+        common.usage_error(str(exc))
+
+    counter = _exact_counter(models[0].name) if exact else None  # no key: stop before any work
+    report = render.EstimateReport(chosen, plan)
+    tally = estimating.Tally(plan)
+    machine = chosen is not Format.table
+
+    def emit(row: Row) -> None:
+        tally.add(row)
+        report.add(row)
+        if machine:  # the table lists them itself
+            for f in row.errors:
+                render.error(f"{f.code.value} ({row.path}): {f.message}")
+
+    try:
+        with estimating.scratch_folder() if counter else contextlib.nullcontext("") as scratch:
+            produced = _rows(
+                inputs or [], sel, sizes, plan, lim, Path(scratch) if scratch else None
+            )
+            if counter is None:
+                for row, _ in produced:
+                    emit(row)
+            else:
+                pairs = list(produced)
+                for row in _count([r for r, _ in pairs], [p for _, p in pairs], counter):
+                    emit(row)
+    except sources.UsageError as exc:
+        common.usage_error(str(exc))
+    totals = tally.totals()
+    report.finish(totals)
+    raise typer.Exit(ExitStatus.FAILED if totals.errors else ExitStatus.OK)
+
+
+def _exact_counter(model: str) -> Counter:
+    """``count(data, media_type)`` against the API for ``model``; exits 2 without a key, before
+    any input is read or any request is made."""
+    from vision_cli import client, render
+
+    try:
+        api = client.make_client()
+    except client.MissingKeyError:
+        render.error(
+            f"{client.API_KEY_ENV} is not set: --exact asks the API's token-counting endpoint, "
+            "which needs your API key (export it); without --exact the estimate needs no key."
+        )
+        raise typer.Exit(ExitStatus.USAGE) from None
+
+    def count(data: bytes, media_type: str) -> int:
+        return client.count_image_tokens(api, model, data, media_type)
+
+    return count
+
+
+def _rows(
+    inputs: list[str],
+    sel: Selection,
+    sizes: list[Size],
+    plan: Plan,
+    lim: Limits,
+    scratch: Path | None,
+) -> Iterator[tuple[Row, Path | None]]:
+    """Each input's row (checked as ``inspect`` checks it), then each ``--size``'s, with the file
+    holding the image (for ``--exact``, URL and standard-input images are kept in ``scratch``)."""
+    from vision_cli import estimating, render, sources
+
+    if inputs or sel.files_from is not None:
+        from vision_cli import checks  # Pillow: only when there are files to read
+
+        items = sources.iter_inputs(inputs, sel)
+        if scratch is not None:
+            items = estimating.materialize(items, scratch, cap=2 * lim.max_bytes)
+        opts = checks.CheckOptions(model=plan.models[0].name, limits=lim)
+        show = render.is_tty(sys.stderr) and not render.is_tty(sys.stdout)
+        with render.progress(None, "estimating", enabled=show) as advance:
+            for item in items:
+                path = item.path if isinstance(item, sources.Input) else None
+                yield estimating.row_from_record(checks.check(item, opts), plan), path
+                advance(1)
+    for size in sizes:
+        yield estimating.row_from_size(size, plan, lim), None
+
+
+def _count(rows: Sequence[Row], paths: Sequence[Path | None], counter: Counter) -> list[Row]:
+    """Exact counts, or exit 3 on the first API failure (nothing is printed on stdout then)."""
+    from vision_cli import client, estimating, render
+
+    todo = sum(estimating.countable(r, p) for r, p in zip(rows, paths, strict=True))
+    try:
+        with render.progress(todo, "counting", enabled=render.is_tty(sys.stderr)) as step:
+            return estimating.count_exact(rows, paths, counter, advance=step)
+    except client.APIFailure as exc:
+        render.error(f"token counting failed: {exc}")
+        raise typer.Exit(ExitStatus.API) from None
+    except OSError as exc:
+        render.error(f"cannot read an image again for --exact ({exc}): check that it still exists.")
+        raise typer.Exit(ExitStatus.FAILED) from None

@@ -363,7 +363,10 @@ def test_sizes_follow_the_policy(
     size = (result.width, result.height)
     assert size == pol.target(w, h) == k.opened(result.data).size
     assert result.width <= w and result.height <= h  # never upscaled
-    assert policy.aspect_error((w, h), size) <= 1
+    # within a pixel; a token budget rounds to whole patches, which the policy's own property
+    # tests allow a little more for (tests/test_policy.py, test_fit_patches_properties)
+    slack = 0 if max_tokens is None else max(w, h) / min(w, h) / 28
+    assert policy.aspect_error((w, h), size) <= 1 + slack or min(size) == 1
     assert result.action == ("copied" if size == (w, h) else "resized")
     assert prepare(result.data, size_policy=pol).action == "copied"
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from vision_cli.checks import Record, Summary
     from vision_cli.estimating import Plan, Row
     from vision_cli.estimating import Totals as EstimateTotals
+    from vision_cli.resizing import Outcome, Totals
 
 
 class Format(StrEnum):
@@ -534,3 +535,115 @@ class EstimateReport:
             if notes:
                 self.stream.write("\n" + "\n".join(notes) + "\n")
         self.stream.flush()
+
+
+# --------------------------------------------------------------------------------------------------
+# resize
+# --------------------------------------------------------------------------------------------------
+
+RESIZE_CSV_COLUMNS = (
+    "input",
+    "output",
+    "action",
+    "format_before",
+    "format_after",
+    "width_before",
+    "height_before",
+    "width_after",
+    "height_after",
+    "bytes_before",
+    "bytes_after",
+    "tokens_before",
+    "tokens_after",
+    "quality",
+    "error",
+)
+
+_ACTION_MARKS = {
+    "resized": ("✓", "green"),
+    "converted": ("✓", "green"),
+    "copied": ("=", "dim"),
+    "failed": ("✗", "red"),
+}
+
+
+def _resize_cells(o: Outcome) -> list[str]:
+    if o.action == "failed":
+        return [o.input, o.error or ""]
+    size = f"{o.width_before}x{o.height_before}"
+    if (o.width_after, o.height_after) != (o.width_before, o.height_before):
+        size += f" → {o.width_after}x{o.height_after}"
+    fmt = o.format_before or ""
+    if o.format_after != o.format_before:
+        fmt += f" → {o.format_after}"
+    return [
+        f"{o.input} → {o.output}",
+        size,
+        fmt,
+        f"{policy.format_bytes(o.bytes_before or 0)} → {policy.format_bytes(o.bytes_after or 0)}",
+        f"{o.tokens_before or 0:,} → {o.tokens_after or 0:,} tokens",
+    ]
+
+
+@dataclass
+class ResizeReport:
+    """Streams ``resize`` outcomes in the chosen format; ``finish`` writes the summary.
+
+    Without a ``stream`` a table goes to whatever ``sys.stdout`` is at each write: while a progress
+    bar is shown on a terminal, rich redirects it so that the rows appear above the bar.
+    """
+
+    fmt: Format
+    stream: TextIO | None = None
+
+    def __post_init__(self) -> None:
+        self._writer: RecordWriter | None = None
+        if self.fmt in (Format.json, Format.jsonl, Format.csv):
+            self._writer = RecordWriter(
+                self.fmt, key="images", columns=RESIZE_CSV_COLUMNS, stream=self.stream
+            )
+        self._color = is_tty(self.out) and not os.environ.get("NO_COLOR")
+
+    @property
+    def out(self) -> TextIO:
+        return self.stream or sys.stdout
+
+    def add(self, outcome: Outcome) -> None:
+        if self._writer is not None:
+            self._writer.add(outcome.as_dict())
+            return
+        mark, colour = _ACTION_MARKS[outcome.action]
+        head = f"{mark} {outcome.action:<9}"
+        cells = _resize_cells(outcome)
+        if self._color:
+            from rich.text import Text
+
+            text = Text(head, style=f"bold {colour}")
+            text.append("  " + "  ".join(cells), style="red" if outcome.action == "failed" else "")
+            console(self.out).print(text)
+        else:
+            self.out.write(head + "  " + "  ".join(cells) + "\n")
+            self.out.flush()
+
+    def finish(self, totals: Totals, *, interrupted: bool = False) -> None:
+        if self._writer is not None:
+            self._writer.close({**totals.as_dict(), "interrupted": interrupted})
+            return
+        t = totals
+        noun = "file" if t.files == 1 else "files"
+        counts = ", ".join(f"{n} {action}" for action, n in t.counts.items())
+        tail = " (dry run: nothing written)" if t.dry_run else ""
+        tail += " (interrupted)" if interrupted else ""
+        saved = t.tokens_before - t.tokens_after
+        lines = [
+            f"{t.files} {noun}: {counts}{tail}",
+            f"{policy.format_bytes(t.bytes_before)} → {policy.format_bytes(t.bytes_after)} "
+            f"({policy.format_bytes(max(0, t.bytes_before - t.bytes_after))} saved); "
+            f"{t.tokens_before:,} → {t.tokens_after:,} tokens ({saved:,} saved: "
+            f"{money(t.usd_saved_per_1000)} per 1,000 sends to {t.model} at "
+            f"${t.price:g}/MTok)",
+        ]
+        if t.files:
+            self.out.write("\n")
+        self.out.write("\n".join(lines) + "\n")
+        self.out.flush()

@@ -16,6 +16,9 @@ from vision_cli.cli.estimate import estimate
 from vision_cli.cli.inspect import EPILOG as INSPECT_EPILOG
 from vision_cli.cli.inspect import HELP as INSPECT_HELP
 from vision_cli.cli.inspect import inspect
+from vision_cli.cli.resize import EPILOG as RESIZE_EPILOG
+from vision_cli.cli.resize import HELP as RESIZE_HELP
+from vision_cli.cli.resize import resize
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
 
 if TYPE_CHECKING:
@@ -128,6 +131,7 @@ def command_options(ctx: typer.Context) -> dict[str, dict[str, config.Option]]:
 
 
 app.command(help=INSPECT_HELP, epilog=INSPECT_EPILOG)(inspect)
+app.command(help=RESIZE_HELP, epilog=RESIZE_EPILOG)(resize)
 app.command(help=ESTIMATE_HELP, epilog=ESTIMATE_EPILOG)(estimate)
 # Commands register here, one line each.
 # FOUNDATION READY

@@ -1,0 +1,307 @@
+"""Images per second and CPU per image: ``vision-cli resize`` against vipsthumbnail and ImageMagick.
+
+Makes a corpus once, in benchmarks/.corpus-resize: photo-like 4032x3024 JPEGs (every fourth tagged
+with EXIF orientation 6, as a phone held upright writes them) and screenshot-like 2560x1600 PNGs.
+Then, in one run, over the same files and to the same size (the recommended policy: 1238x928 for
+the photos, 1356x848 for the screenshots), JPEG quality 85, metadata stripped, it times whole
+processes, start-up included:
+
+    vision-cli resize -j 2 FOLDER --out OUT
+    vipsthumbnail (libvips) run two at a time, each given half of the files
+    ImageMagick convert -auto-orient -resize WxH -strip, one process per file, two at a time
+
+Runs are interleaved (ours, vips, ImageMagick, ours, ...) and the medians reported. CPU time is the
+user + system time of all child processes (resource.getrusage(RUSAGE_CHILDREN)), so worker
+processes and libvips' threads count.
+
+    python benchmarks/resize_bench.py [--runs 3] [--photos 60] [--screenshots 20]
+
+Targets (issue 4), on the photos: wall time at most 0.75x vipsthumbnail's, CPU per image no more
+than vipsthumbnail's, and far faster than ImageMagick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from PIL import Image, ImageChops, ImageDraw, ImageFilter
+
+from vision_cli import policy
+
+HERE = Path(__file__).resolve().parent
+CORPUS = HERE / ".corpus-resize"
+PHOTO_SIZE = (4032, 3024)
+SHOT_SIZE = (2560, 1600)
+ORIENTATION = 0x0112
+QUALITY = 85
+
+
+# --------------------------------------------------------------------------------------------------
+# Corpus
+# --------------------------------------------------------------------------------------------------
+
+
+def _photo_base() -> Image.Image:
+    """A photo-like picture: smooth sky and ground, shapes with soft edges, and fine grain (which
+    is what makes camera JPEGs big and slow to decode)."""
+    w, h = PHOTO_SIZE
+    sky = Image.linear_gradient("L").resize((w, h))
+    im = Image.merge(
+        "RGB",
+        (
+            sky.point(lambda v: 80 + v // 3),
+            sky.point(lambda v: 120 + v // 4),
+            sky.point(lambda v: 230 - v // 4),
+        ),
+    )
+    draw = ImageDraw.Draw(im)
+    draw.rectangle((0, h * 2 // 3, w, h), fill=(70, 110, 55))
+    for i in range(14):
+        x, y, r = (i * 577) % w, h // 3 + (i * 331) % (h // 2), 120 + (i * 53) % 300
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=(200 - i * 9, 90 + i * 8, 60 + i * 5))
+    im = im.filter(ImageFilter.GaussianBlur(3))
+    grain = Image.effect_noise((w, h), 18).convert("RGB")
+    return ImageChops.add(im, grain, scale=1.0, offset=-128)
+
+
+def _screenshot(i: int) -> Image.Image:
+    """Flat colours, bars and text, as a UI screenshot has."""
+    w, h = SHOT_SIZE
+    im = Image.new("RGB", (w, h), (245, 246, 248))
+    draw = ImageDraw.Draw(im)
+    draw.rectangle((0, 0, w, 72), fill=(36, 41, 47))
+    draw.rectangle((0, 72, 320, h), fill=(230, 233, 237))
+    for row in range(40):
+        y = 110 + row * 36
+        width = 300 + (row * 131 + i * 17) % 1500
+        draw.rectangle((360, y, 360 + width, y + 14), fill=(87, 96, 106))
+        draw.text((360, y + 16), f"line {row} of screenshot {i}: some text", fill=(40, 40, 40))
+    return im
+
+
+def make_corpus(photos: int, shots: int) -> tuple[list[Path], list[Path]]:
+    photo_dir, shot_dir = CORPUS / f"photos-{photos}", CORPUS / f"screenshots-{shots}"
+    made_photos = sorted(photo_dir.glob("*.jpg"))
+    if len(made_photos) < photos:
+        print(f"making {photos} photos in {photo_dir} (once) ...", file=sys.stderr)
+        photo_dir.mkdir(parents=True, exist_ok=True)
+        base = _photo_base()
+        for i in range(photos):
+            im = ImageChops.offset(base, (i * 211) % PHOTO_SIZE[0], (i * 97) % PHOTO_SIZE[1])
+            exif = Image.Exif()
+            exif[ORIENTATION] = 6 if i % 4 == 0 else 1
+            im.save(photo_dir / f"IMG_{i:04}.jpg", quality=92, exif=exif.tobytes())
+        made_photos = sorted(photo_dir.glob("*.jpg"))
+    made_shots = sorted(shot_dir.glob("*.png"))
+    if len(made_shots) < shots:
+        print(f"making {shots} screenshots in {shot_dir} (once) ...", file=sys.stderr)
+        shot_dir.mkdir(parents=True, exist_ok=True)
+        for i in range(shots):
+            _screenshot(i).save(shot_dir / f"shot-{i:03}.png")
+        made_shots = sorted(shot_dir.glob("*.png"))
+    return made_photos[:photos], made_shots[:shots]
+
+
+# --------------------------------------------------------------------------------------------------
+# Tools
+# --------------------------------------------------------------------------------------------------
+
+
+def find_tools() -> tuple[str, str, str]:
+    """vision-cli, vipsthumbnail and ImageMagick's convert; exits with a message if one is missing.
+
+    A stand-in named ``convert`` may come first on PATH, so the first program that is a binary and
+    says it is ImageMagick is taken (``magick``, then each ``convert`` on PATH, then Debian's).
+    """
+    ours = shutil.which("vision-cli")
+    if ours is None:
+        sys.exit("vision-cli is not installed: run `pip install -e .` and run again.")
+    vips = shutil.which("vipsthumbnail")
+    if vips is None:
+        sys.exit("vipsthumbnail is missing: apt-get install -y libvips-tools, and run again.")
+    candidates = [shutil.which("magick")]
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        candidates.append(str(Path(folder) / "convert"))
+    candidates.append("/usr/bin/convert")
+    for exe in candidates:
+        if exe and Path(exe).is_file() and _is_imagemagick(exe):
+            return ours, vips, exe
+    sys.exit("ImageMagick is missing: apt-get install -y imagemagick, and run again.")
+
+
+def _is_imagemagick(exe: str) -> bool:
+    """ImageMagick's own program: a script that passes calls on would add its start-up time."""
+    try:
+        with Path(exe).resolve().open("rb") as fh:
+            if fh.read(4) != b"\x7fELF":
+                return False
+        out = subprocess.run([exe, "-version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and "ImageMagick" in out.stdout
+
+
+def _version(cmd: Sequence[str]) -> str:
+    out = subprocess.run(list(cmd), capture_output=True, text=True, check=False)
+    return (out.stdout or out.stderr).splitlines()[0].strip()
+
+
+# --------------------------------------------------------------------------------------------------
+# Timing
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sample:
+    wall: float  # seconds
+    cpu: float  # seconds of user + system time in child processes
+
+
+def measured(job: Callable[[], None]) -> Sample:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    job()
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Sample(wall, cpu)
+
+
+def _check(proc: subprocess.CompletedProcess[bytes], what: str) -> None:
+    if proc.returncode != 0:
+        sys.exit(f"{what} failed ({proc.returncode}):\n{proc.stderr.decode(errors='replace')}")
+
+
+def _two_at_a_time(commands: Sequence[Sequence[str]], what: str) -> None:
+    def one(cmd: Sequence[str]) -> None:
+        _check(subprocess.run(list(cmd), capture_output=True, check=False), what)
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(one, commands))
+
+
+def target_edge(size: tuple[int, int]) -> int:
+    """The long edge vision-cli's default policy gives an image of ``size``."""
+    return max(policy.SizePolicy.recommended().target(*size))
+
+
+def run_ours(exe: str, folder: Path, out: Path) -> None:
+    cmd = [exe, "resize", "-j", "2", str(folder), "--out", str(out), "--format", "jsonl"]
+    _check(subprocess.run(cmd, capture_output=True, check=False), "vision-cli resize")
+
+
+def _suffix(files: Sequence[Path]) -> str:
+    """The anchors write what vision-cli writes: JPEG for photos, PNG for screenshots."""
+    return ".png" if files[0].suffix == ".png" else ".jpg"
+
+
+def run_vips(exe: str, files: Sequence[Path], out: Path) -> None:
+    edge = target_edge(Image.open(files[0]).size)
+    halves = [files[0::2], files[1::2]]
+    suffix = _suffix(files)
+    opts = f"{out}/%s{suffix}[Q={QUALITY},strip]" if suffix == ".jpg" else f"{out}/%s.png[strip]"
+    commands = [[exe, *map(str, half), "--size", f"{edge}x{edge}", "-o", opts] for half in halves]
+    _two_at_a_time(commands, "vipsthumbnail")
+
+
+def run_magick(exe: str, files: Sequence[Path], out: Path) -> None:
+    edge = target_edge(Image.open(files[0]).size)
+    commands = [
+        [
+            exe,
+            str(f),
+            "-auto-orient",
+            "-resize",
+            f"{edge}x{edge}",
+            "-strip",
+            "-quality",
+            str(QUALITY),
+            str(out / (f.stem + _suffix(files))),
+        ]
+        for f in files
+    ]
+    _two_at_a_time(commands, "ImageMagick convert")
+
+
+def fresh(folder: Path) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def compare(
+    name: str, files: list[Path], tools: tuple[str, str, str], runs: int, scratch: Path
+) -> dict[str, Sample]:
+    ours, vips, magick = tools
+    out = scratch / "out"
+    jobs: dict[str, Callable[[], None]] = {
+        "vision-cli resize -j 2": partial(run_ours, ours, files[0].parent, out),
+        "vipsthumbnail x2": partial(run_vips, vips, files, out),
+        "ImageMagick convert x2": partial(run_magick, magick, files, out),
+    }
+    samples: dict[str, list[Sample]] = {k: [] for k in jobs}
+    for _ in range(runs):
+        for label, job in jobs.items():
+            fresh(out)
+            samples[label].append(measured(job))
+            made = len(list(out.iterdir()))
+            if made != len(files):
+                sys.exit(f"{label} wrote {made} files for {len(files)} {name}")
+    return {
+        label: Sample(statistics.median(s.wall for s in got), statistics.median(s.cpu for s in got))
+        for label, got in samples.items()
+    }
+
+
+def report(name: str, count: int, results: dict[str, Sample]) -> None:
+    print(f"\n{name}: {count} files, median of runs")
+    print(f"  {'':26} {'images/s':>9} {'wall s':>8} {'CPU s/image':>12}")
+    for label, s in results.items():
+        print(f"  {label:26} {count / s.wall:9.1f} {s.wall:8.2f} {s.cpu / count:12.3f}")
+    ours = results["vision-cli resize -j 2"]
+    for label, s in results.items():
+        if label.startswith("vision-cli"):
+            continue
+        print(
+            f"  ours / {label}: wall {ours.wall / s.wall:.2f}x, CPU {ours.cpu / s.cpu:.2f}x"
+            "  (below 1 means vision-cli is faster)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--photos", type=int, default=60)
+    parser.add_argument("--screenshots", type=int, default=20)
+    args = parser.parse_args()
+    tools = find_tools()
+    photos, shots = make_corpus(args.photos, args.screenshots)
+    print(f"vision-cli: {tools[0]} ({_version([tools[0], '--version'])})")
+    print(f"vipsthumbnail: {tools[1]} ({_version([tools[1], '--vips-version'])})")
+    print(f"ImageMagick: {tools[2]} ({_version([tools[2], '-version'])})")
+    print(f"CPUs available: {len(os.sched_getaffinity(0))}; corpus: {CORPUS}")
+    with tempfile.TemporaryDirectory(prefix="resize-bench-") as tmp:
+        scratch = Path(tmp)
+        photo_results = compare("photos", photos, tools, args.runs, scratch)
+        report("photos (4032x3024 JPEG -> 1238x928 JPEG)", len(photos), photo_results)
+        shot_results = compare("screenshots", shots, tools, args.runs, scratch)
+        report("screenshots (2560x1600 PNG -> 1356x848 PNG)", len(shots), shot_results)
+
+
+if __name__ == "__main__":
+    main()

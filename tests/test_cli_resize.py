@@ -1,0 +1,495 @@
+"""``vision-cli resize`` through its real entry points: CliRunner, and the installed script."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import pty
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests import imagekit as k
+from tests.conftest import Run, records
+from vision_cli import policy
+
+FORBIDDEN_AFTER = {"will-be-downscaled", "exif-rotated", "animated", "extension-mismatch"}
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def photo(size: tuple[int, int] = (3000, 2000), orientation: int = 1) -> bytes:
+    exif = {"exif": k.exif_bytes(orientation)} if orientation != 1 else {}
+    return k.encode(k.gradient(size), "JPEG", quality=90, **exif)
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def animation(fmt: str) -> bytes:
+    frames = [Image.new("RGB", (400, 300), c) for c in ((255, 0, 0), (0, 255, 0))]
+    return k.encode(frames[0], fmt, save_all=True, append_images=frames[1:], duration=100)
+
+
+@pytest.fixture
+def zoo(tmp_path: Path) -> Path:
+    """One of every kind of trouble resize has to fix, in nested folders."""
+    src = tmp_path / "zoo"
+    sixteen = Image.linear_gradient("L").resize((1800, 1200)).convert("I")
+    sixteen = sixteen.point(lambda v: v * 257).convert("I;16")
+    palette = Image.new("P", (2400, 1200), 0)
+    palette.putpalette([255, 255, 255, 30, 30, 200] + [0] * 762)
+    palette.paste(1, (0, 0, 1200, 1200))
+    files = {
+        "phone/IMG_0001.JPG": photo((4032, 3024), orientation=6),
+        "phone/IMG_0002.jpg": photo((4032, 3024), orientation=3),
+        "phone/small-turned.jpg": photo((640, 480), orientation=8),
+        "web/anim.gif": animation("GIF"),
+        "web/anim.webp": animation("WEBP"),
+        "web/really-a-jpeg.png": photo((800, 600)),
+        "web/wide.png": k.encode(k.flat_drawing((9000, 400)), "PNG"),
+        "web/tall.webp": k.encode(k.gradient((1000, 6000)), "WEBP"),
+        "scans/deep.png": k.encode(sixteen, "PNG"),
+        "scans/cmyk.jpg": k.encode(Image.new("CMYK", (2500, 2500), (0, 255, 255, 0)), "JPEG"),
+        "scans/page.bmp": k.encode(k.flat_drawing((1700, 2200)), "BMP"),
+        "scans/photo.tiff": k.encode(k.gradient((2000, 1500)), "TIFF"),
+        "scans/palette.png": k.encode(palette, "PNG", transparency=0),
+        "scans/icon.ico": k.encode(k.flat_drawing((64, 64)).convert("RGBA"), "ICO"),
+        "scans/icc.jpg": k.encode(
+            k.gradient((2000, 1500)), "JPEG", icc_profile=k.swapped_profile()
+        ),
+        "ok/fine.png": k.encode(k.flat_drawing((1000, 700)), "PNG"),
+    }
+    for name, data in files.items():
+        write(src / name, data)
+    return src
+
+
+def resize_jsonl(run: Run, *args: str | Path) -> tuple[int, list[dict[str, Any]]]:
+    result = run("resize", *args, "--format", "jsonl")
+    return result.exit_code, records(result)
+
+
+def inspect_records(run: Run, folder: Path, *args: str) -> list[dict[str, Any]]:
+    result = run("inspect", folder, "--format", "jsonl", *args)
+    return records(result)
+
+
+# --------------------------------------------------------------------------------------------------
+# After resize, inspect finds nothing to fix
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "model", [None, "claude-sonnet-4-5", "claude-opus-4-7", "claude-haiku-5-5"]
+)
+def test_every_output_passes_inspect(
+    run: Run, zoo: Path, tmp_path: Path, model: str | None
+) -> None:
+    out = tmp_path / "out"
+    model_args = ["--model", model] if model else []
+    code, recs = resize_jsonl(run, zoo, "--out", out, *model_args)
+    assert code == 0, recs
+    assert len(recs) == 16 and all(r["action"] != "failed" for r in recs)
+    checked = inspect_records(run, out, *model_args)
+    assert len(checked) == 16
+    for rec in checked:
+        codes = {f["code"] for f in rec["findings"]}
+        assert rec["status"] != "error" and not codes & FORBIDDEN_AFTER, rec
+        assert rec["orientation"] == 1 and rec["frames"] == 1
+    # and a second run copies everything
+    code, again = resize_jsonl(run, out, "--out", tmp_path / "again", *model_args)
+    assert code == 0 and {r["action"] for r in again} == {"copied"}
+
+
+def test_model_targets_its_native_size(run: Run, tmp_path: Path) -> None:
+    src = write(tmp_path / "uhd.png", k.encode(k.gradient((3840, 2160)), "PNG"))
+    _, (default,) = resize_jsonl(run, src, "--out", tmp_path / "a")
+    _, (opus,) = resize_jsonl(run, src, "--out", tmp_path / "b", "--model", "claude-opus-4-7")
+    _, (sonnet,) = resize_jsonl(run, src, "--out", tmp_path / "c", "--model", "claude-sonnet-4-5")
+    recommended = policy.SizePolicy.recommended().target(3840, 2160)
+    assert (default["width_after"], default["height_after"]) == recommended
+    assert recommended[0] * recommended[1] <= 1_150_000
+    assert (opus["width_after"], opus["height_after"], opus["tokens_after"]) == (2576, 1449, 4784)
+    assert (sonnet["width_after"], sonnet["height_after"]) == (1456, 819)
+    assert sonnet["tokens_before"] == sonnet["tokens_after"] == 1560
+
+
+def test_policy_options(run: Run, tmp_path: Path) -> None:
+    src = write(tmp_path / "in.png", k.encode(k.gradient((3000, 2000)), "PNG"))
+    _, (edge,) = resize_jsonl(run, src, "--out", tmp_path / "a", "--max-edge", "600")
+    _, (mp,) = resize_jsonl(run, src, "--out", tmp_path / "b", "--max-megapixels", "0.24")
+    _, (tok,) = resize_jsonl(run, src, "--out", tmp_path / "c", "--max-tokens", "100")
+    assert (edge["width_after"], edge["height_after"]) == (600, 400)
+    assert (mp["width_after"], mp["height_after"]) == (600, 400)
+    assert tok["tokens_after"] <= 100 and tok["width_after"] / tok["height_after"] == pytest.approx(
+        1.5, abs=0.02
+    )
+
+
+def test_max_edge_above_the_tier_warns(run: Run, tmp_path: Path) -> None:
+    src = write(tmp_path / "in.png", k.encode(k.gradient((3000, 2000)), "PNG"))
+    result = run("resize", src, "--out", tmp_path / "out", "--max-edge", "2500", "--json")
+    assert result.exit_code == 0
+    assert "Warning: --max-edge 2500" in result.stderr
+    assert json.loads(result.stdout)["images"][0]["width_after"] == 1313
+
+
+def test_to_quality_and_max_bytes(run: Run, tmp_path: Path) -> None:
+    src = write(tmp_path / "noise.png", k.encode(k.noise((1200, 900)), "PNG"))
+    _, (webp,) = resize_jsonl(run, src, "--out", tmp_path / "a", "--to", "webp", "--quality", "50")
+    assert (webp["format_after"], webp["quality"], webp["output"]) == (
+        "WEBP",
+        50,
+        str(tmp_path / "a" / "noise.webp"),
+    )
+    # noise: about 1.1 MB of base64 as JPEG at quality 85, 0.5 MB at 35
+    _, (fit,) = resize_jsonl(run, src, "--out", tmp_path / "b", "--max-bytes", "800KB")
+    assert fit["format_after"] == "JPEG" and fit["quality"] < 85
+    assert len((tmp_path / "b" / "noise.jpg").read_bytes()) * 4 / 3 <= 800 * 1024
+    code, (failed,) = resize_jsonl(run, src, "--out", tmp_path / "c", "--max-bytes", "2KB")
+    assert code == 1 and failed["action"] == "failed" and "--max-bytes" in failed["error"]
+
+
+def test_reencode_drops_metadata_of_compliant_files(run: Run, tmp_path: Path) -> None:
+    data = k.encode(k.gradient((800, 600)), "JPEG", exif=k.exif_bytes(1, gps=True))
+    src = write(tmp_path / "gps.jpg", data)
+    _, (copied,) = resize_jsonl(run, src, "--out", tmp_path / "a")
+    _, (again,) = resize_jsonl(run, src, "--out", tmp_path / "b", "--reencode")
+    assert copied["action"] == "copied" and (tmp_path / "a" / "gps.jpg").read_bytes() == data
+    assert again["action"] == "converted"
+    assert k.metadata_left((tmp_path / "b" / "gps.jpg").read_bytes()) == []
+
+
+# --------------------------------------------------------------------------------------------------
+# Safety
+# --------------------------------------------------------------------------------------------------
+
+
+def test_out_leaves_originals_byte_for_byte(run: Run, zoo: Path, tmp_path: Path) -> None:
+    before = digests(zoo)
+    assert run("resize", zoo, "--out", tmp_path / "out").exit_code == 0
+    assert digests(zoo) == before
+
+
+def test_existing_outputs_need_overwrite(run: Run, tmp_path: Path) -> None:
+    src = write(tmp_path / "in" / "big.jpg", photo())
+    out = tmp_path / "out"
+    assert run("resize", src, "--out", out).exit_code == 0
+    first = (out / "big.jpg").read_bytes()
+    code, (rec,) = resize_jsonl(run, src, "--out", out, "--quality", "40")
+    assert code == 1 and "--overwrite" in rec["error"] and (out / "big.jpg").read_bytes() == first
+    code, (rec,) = resize_jsonl(run, src, "--out", out, "--quality", "40", "--overwrite")
+    assert code == 0 and (out / "big.jpg").read_bytes() != first
+
+
+def test_in_place_with_backup(run: Run, tmp_path: Path) -> None:
+    big = write(tmp_path / "big.jpg", photo())
+    scan = write(tmp_path / "scan.bmp", k.encode(k.flat_drawing((400, 300)), "BMP"))
+    originals = {p.name: p.read_bytes() for p in (big, scan)}
+    code, recs = resize_jsonl(run, tmp_path, "--in-place", "--backup", ".orig")
+    assert code == 0 and [r["output"] for r in recs] == [str(big), str(tmp_path / "scan.png")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "big.jpg",
+        "big.jpg.orig",
+        "scan.bmp.orig",
+        "scan.png",
+    ]
+    assert (tmp_path / "big.jpg.orig").read_bytes() == originals["big.jpg"]
+    assert (tmp_path / "scan.bmp.orig").read_bytes() == originals["scan.bmp"]
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(run: Run, zoo: Path, tmp_path: Path) -> None:
+    before = digests(zoo)
+    result = run("resize", zoo, "--in-place", "--dry-run")
+    assert result.exit_code == 0
+    assert digests(zoo) == before
+    assert "dry run: nothing written" in result.stdout
+    assert "IMG_0001.JPG → " in result.stdout and "4032x3024 → 928x1238" in result.stdout
+    assert "scans/page.bmp → " in result.stdout and "scans/page.png" in result.stdout
+
+
+def test_stdin_and_files_from(run: Run, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run("resize", "-", "--out", out, "--json", input=photo())
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["images"][0]["output"] == str(out / "stdin.jpg")
+    listed = [
+        write(tmp_path / f"l{i}.png", k.encode(k.gradient((2000, 900)), "PNG")) for i in (1, 2)
+    ]
+    lst = write(tmp_path / "list.txt", "\n".join(map(str, listed)).encode())
+    code, recs = resize_jsonl(run, "--files-from", lst, "--out", out)
+    assert code == 0 and [r["input"] for r in recs] == [str(p) for p in listed]
+
+
+# --------------------------------------------------------------------------------------------------
+# Reports and exit codes
+# --------------------------------------------------------------------------------------------------
+
+
+def test_json_report(run: Run, zoo: Path, tmp_path: Path) -> None:
+    result = run("resize", zoo, "--out", tmp_path / "out", "--json")
+    doc = json.loads(result.stdout)
+    assert list(doc) == ["images", "summary"] and len(doc["images"]) == 16
+    assert list(doc["images"][0]) == [
+        "input", "output", "action", "format_before", "format_after", "width_before",
+        "height_before", "width_after", "height_after", "bytes_before", "bytes_after",
+        "tokens_before", "tokens_after", "quality", "error",
+    ]  # fmt: skip
+    s = doc["summary"]
+    assert s["files"] == 16 and s["failed"] == 0
+    assert s["resized"] + s["converted"] + s["copied"] == 16
+    assert s["tokens_saved"] == sum(r["tokens_before"] - r["tokens_after"] for r in doc["images"])
+    assert s["bytes_saved"] == s["bytes_before"] - s["bytes_after"] > 0
+    assert s["model"] == "claude-sonnet-4-5" and s["interrupted"] is False
+    assert s["usd_saved_per_1000_sends"] == pytest.approx(s["tokens_saved"] * 3 / 1000, rel=1e-4)
+
+
+def test_csv_report(run: Run, zoo: Path, tmp_path: Path) -> None:
+    result = run("resize", zoo, "--out", tmp_path / "out", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == 16 and rows[0]["input"].endswith("ok/fine.png")  # folders sorted
+    (turned,) = [r for r in rows if r["input"].endswith("IMG_0001.JPG")]
+    assert (turned["width_after"], turned["height_after"]) == ("928", "1238")
+    assert {r["action"] for r in rows} <= {"resized", "converted", "copied"}
+
+
+def test_table_report(run: Run, tmp_path: Path) -> None:
+    src = write(tmp_path / "in" / "big.jpg", photo())
+    result = run("resize", src, "--out", tmp_path / "out")
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("✓ resized") and "3000x2000 → 1313x875" in lines[0]
+    assert "1,536 → 1,504 tokens" in lines[0]
+    assert lines[-2].startswith("1 file: 1 resized, 0 converted, 0 copied, 0 failed")
+    assert "32 saved: $0.10 per 1,000 sends to claude-sonnet-4-5 at $3/MTok" in lines[-1]
+    assert result.stderr == ""  # no progress bar without a terminal
+
+
+def test_exit_1_when_one_fails_and_the_others_are_done(run: Run, tmp_path: Path) -> None:
+    write(tmp_path / "in" / "a.jpg", photo())
+    write(tmp_path / "in" / "b.jpg", photo()[:3000])
+    write(tmp_path / "in" / "c.jpg", photo())
+    code, recs = resize_jsonl(run, tmp_path / "in", "--out", tmp_path / "out", "-j", "2")
+    assert code == 1
+    assert [r["action"] for r in recs] == ["resized", "failed", "resized"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg", "c.jpg"]
+    result = run("resize", tmp_path / "missing.jpg", "--out", tmp_path / "out2")
+    assert result.exit_code == 1 and "no such file" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["x.jpg"],
+        ["x.jpg", "--out", "o", "--in-place"],
+        ["x.jpg", "--out", "o", "--backup", ".orig"],
+        ["x.jpg", "--in-place", "--backup", ""],
+        ["x.jpg", "--in-place", "--backup", "a/b"],
+        ["-", "--in-place"],
+        ["https://example.invalid/a.jpg", "--in-place"],
+        ["x.jpg", "--out", "o", "--max-bytes", "lots"],
+        ["x.jpg", "--out", "o", "--max-bytes", "20MB"],
+        ["x.jpg", "--out", "o", "--format", "github"],
+        ["x.jpg", "--out", "o", "--model", "gpt-4o"],
+        ["x.jpg", "--out", "o", "--quality", "0"],
+        ["x.jpg", "--out", "o", "--to", "tiff"],
+        ["x.jpg", "--out", "o", "-j", "0"],
+        ["--out", "o"],
+    ],
+)
+def test_usage_errors_exit_2(run: Run, chdir_tmp: Path, args: list[str]) -> None:
+    write(chdir_tmp / "x.jpg", photo((300, 200)))
+    result = run("resize", *args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert not (chdir_tmp / "o").exists()
+
+
+def test_out_must_be_a_folder(run: Run, tmp_path: Path) -> None:
+    src = write(tmp_path / "x.jpg", photo((300, 200)))
+    assert run("resize", src, "--out", src).exit_code == 2
+
+
+def test_help_documents_every_option(run: Run) -> None:
+    text = run("resize", "--help").stdout
+    for option in (
+        "--out", "--in-place", "--max-edge", "--max-megapixels", "--model", "--max-tokens",
+        "--to", "--quality", "--max-bytes", "--reencode", "--overwrite", "--backup", "--dry-run",
+        "--jobs", "--format", "--json", "Exit status",
+    ):  # fmt: skip
+        assert option in text, option
+
+
+# --------------------------------------------------------------------------------------------------
+# The installed script: real processes, real signals
+# --------------------------------------------------------------------------------------------------
+
+
+def script() -> str:
+    exe = shutil.which("vision-cli", path=str(Path(sys.executable).parent))
+    if exe is None:
+        pytest.fail("the vision-cli script is not installed: pip install -e .")
+    return exe
+
+
+@pytest.fixture
+def many(tmp_path: Path) -> Path:
+    """Enough work that a run can be stopped in the middle."""
+    src = tmp_path / "many"
+    base = photo((2400, 1800))
+    for i in range(60):
+        write(src / f"p{i:03}.jpg", base)
+    return src
+
+
+def wait_for(predicate: Any, proc: subprocess.Popen[bytes]) -> None:
+    """Poll until ``predicate()`` holds (the run is under way), or fail if the run ended first."""
+    deadline = time.monotonic() + 120
+    while not predicate():
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended ({proc.returncode}) before it could be stopped")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the run made no progress")
+        time.sleep(0.01)
+
+
+def complete_image(path: Path) -> bool:
+    try:
+        with Image.open(path) as im:
+            im.load()
+    except (OSError, SyntaxError):
+        return False
+    return True
+
+
+def leftovers(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name.startswith(".") or "tmp" in p.name]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_stopped_run_with_out_leaves_only_complete_files(
+    many: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
+    before = digests(many)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [script(), "resize", str(many), "--out", str(out), "-j", "2", "--format", "jsonl"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    wait_for(lambda: out.is_dir() and len(list(out.iterdir())) >= 3, proc)
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert b"Traceback" not in stderr
+    written = sorted(out.iterdir())
+    assert 3 <= len(written) < 60  # stopped in the middle
+    assert all(complete_image(p) for p in written) and leftovers(out) == []
+    assert digests(many) == before
+    reported = {Path(json.loads(line)["output"]).name for line in stdout.decode().splitlines()}
+    names = {p.name for p in written}
+    # every record names a written file; at most the one being written when the signal came
+    # may lack its record
+    assert reported <= names and len(names - reported) <= 1
+
+
+@pytest.mark.slow
+def test_killed_in_place_run_loses_nothing(many: Path) -> None:
+    """SIGKILL gives no chance to clean up: every name must still hold a whole image, either the
+    original (byte for byte) or its complete replacement, and bmp originals are not lost."""
+    originals = digests(many)
+    # named to sort between the photos (p000.jpg, p000s.bmp, p001.jpg, ...)
+    scans = {f"p{i:03}s": k.encode(k.gradient((1800, 1200)), "BMP") for i in range(20)}
+    for stem, data in scans.items():
+        write(many / f"{stem}.bmp", data)
+    proc = subprocess.Popen(
+        [script(), "resize", str(many), "--in-place", "-j", "2", "--format", "jsonl"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+    def changed() -> int:
+        return sum(1 for name, d in originals.items() if _digest(many / name) not in (d, None))
+
+    wait_for(lambda: changed() >= 3, proc)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert leftovers(many) == []
+    resized = policy.SizePolicy.recommended().target(2400, 1800)
+    for name, digest in originals.items():
+        path = many / name
+        whole = complete_image(path) and Image.open(path).size == resized
+        assert _digest(path) == digest or whole, name
+    for stem, data in scans.items():
+        bmp, jpg = many / f"{stem}.bmp", many / f"{stem}.jpg"
+        assert (bmp.exists() and bmp.read_bytes() == data) or complete_image(jpg), stem
+        if jpg.exists():
+            assert complete_image(jpg)
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+@pytest.mark.slow
+def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
+    for i in range(4):
+        write(tmp_path / "in" / f"p{i}.jpg", photo())
+    piped = subprocess.run(
+        [script(), "resize", str(tmp_path / "in"), "--out", str(tmp_path / "a"), "--json"],
+        capture_output=True,
+        timeout=120,
+    )
+    assert piped.returncode == 0 and piped.stderr == b""
+    leader, follower = pty.openpty()
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "100"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen(
+        [script(), "resize", str(tmp_path / "in"), "--out", str(tmp_path / "b"), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env=env,
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed: the run is over
+            break
+        if not chunk:
+            break
+        seen += chunk
+    stdout, _ = proc.communicate(timeout=60)
+    os.close(leader)
+    assert proc.returncode == 0
+    assert b"resizing" in seen  # the bar, on the terminal
+    assert json.loads(stdout)["summary"]["files"] == 4  # results stay on stdout, clean

@@ -1,0 +1,363 @@
+"""``vision_cli.resizing``: the policy options, output names, atomic writes, and the run itself."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests import imagekit as k
+from vision_cli import policy, resizing, sources
+from vision_cli.resizing import Options, Outcome
+
+STANDARD = policy.tier("standard")
+HIGH_RES = policy.tier("high-res")
+
+
+def options(**kw: object) -> Options:
+    kw.setdefault("size_policy", policy.SizePolicy.recommended())
+    kw.setdefault("tier", STANDARD)
+    return Options(**kw)  # type: ignore[arg-type]
+
+
+def inputs(*paths: Path, root: Path | None = None) -> list[sources.Input | sources.Problem]:
+    return [sources.Input(str(p), path=p, root=root or p.parent) for p in paths]
+
+
+def resize(items: Sequence[sources.Input | sources.Problem], opts: Options) -> list[Outcome]:
+    with resizing.run(items, opts) as outcomes:
+        return list(outcomes)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def photo(size: tuple[int, int] = (3000, 2000), orientation: int = 1) -> bytes:
+    exif = {"exif": k.exif_bytes(orientation)} if orientation != 1 else {}
+    return k.encode(k.gradient(size), "JPEG", quality=90, **exif)
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+# --------------------------------------------------------------------------------------------------
+# The policy the options ask for
+# --------------------------------------------------------------------------------------------------
+
+
+def test_default_policy_is_the_recommendation_within_the_tier() -> None:
+    pol, notes = resizing.size_policy_for(STANDARD, native=False)
+    assert (pol.max_edge, pol.max_pixels, pol.max_tokens) == (1568, 1_150_000, 1568)
+    assert notes == []
+    assert pol.target(4032, 3024) == policy.SizePolicy.recommended().target(4032, 3024)
+
+
+def test_model_policy_is_its_native_size() -> None:
+    pol, _ = resizing.size_policy_for(HIGH_RES, native=True)
+    assert (pol.max_edge, pol.max_pixels, pol.max_tokens) == (2576, None, 4784)
+    assert pol.target(3840, 2160) == (2576, 1449)  # the documented example
+
+
+def test_options_replace_bounds_and_are_clamped_to_the_tier() -> None:
+    pol, notes = resizing.size_policy_for(
+        STANDARD, native=False, max_edge=3000, max_megapixels=0.5, max_tokens=9999
+    )
+    assert (pol.max_edge, pol.max_pixels, pol.max_tokens) == (1568, 500_000, 1568)
+    assert len(notes) == 2 and "--max-edge 3000" in notes[0] and "--max-tokens 9999" in notes[1]
+    pol, notes = resizing.size_policy_for(HIGH_RES, native=True, max_edge=1000, max_tokens=300)
+    assert (pol.max_edge, pol.max_pixels, pol.max_tokens) == (1000, None, 300)
+    assert notes == []
+
+
+# --------------------------------------------------------------------------------------------------
+# Output names
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "expected"),
+    [
+        ("a/IMG_1.JPG", "JPEG", "a/IMG_1.JPG"),
+        ("a/b.jpeg", "JPEG", "a/b.jpeg"),
+        ("scan.bmp", "PNG", "scan.png"),
+        ("scan.bmp", "JPEG", "scan.jpg"),
+        ("really-a-jpeg.png", "JPEG", "really-a-jpeg.jpg"),
+        ("anim.gif", "PNG", "anim.png"),
+        ("noext", "WEBP", "noext.webp"),
+        ("v1.final", "PNG", "v1.final.png"),
+    ],
+)
+def test_output_name(name: str, fmt: str, expected: str) -> None:
+    assert resizing.output_name(Path(name), fmt) == Path(expected)
+
+
+# --------------------------------------------------------------------------------------------------
+# Atomic writes
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["unnamed", "named"])
+def temp_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of writing: an O_TMPFILE file where the system has them, a hidden named one."""
+    if request.param == "named":
+        monkeypatch.setattr(resizing, "_UNNAMED_OK", False)
+    else:
+        assert resizing._UNNAMED_OK, "this system has no O_TMPFILE: the unnamed path is untested"
+    return str(request.param)
+
+
+def test_write_atomic_creates_and_refuses_to_clobber(tmp_path: Path, temp_kind: str) -> None:
+    target = tmp_path / "out.jpg"
+    resizing.write_atomic(target, b"first", replace=False)
+    assert target.read_bytes() == b"first"
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    with pytest.raises(FileExistsError):
+        resizing.write_atomic(target, b"second", replace=False)
+    assert target.read_bytes() == b"first"
+    resizing.write_atomic(target, b"third", replace=True, mode=0o640)
+    assert target.read_bytes() == b"third" and target.stat().st_mode & 0o777 == 0o640
+    assert files_in(tmp_path) == ["out.jpg"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_write_atomic_interrupted_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, temp_kind: str, replace: bool
+) -> None:
+    target = tmp_path / "out.jpg"
+    if replace:
+        target.write_bytes(b"original")
+
+    def interrupted(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        resizing.write_atomic(target, b"new data", replace=replace)
+    assert files_in(tmp_path) == (["out.jpg"] if replace else [])
+    if replace:
+        assert target.read_bytes() == b"original"
+
+
+# --------------------------------------------------------------------------------------------------
+# Runs with --out
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_out_mirrors_the_tree_and_leaves_originals(tmp_path: Path, jobs: int) -> None:
+    src = tmp_path / "src"
+    made = [
+        write(src / "a" / "big.jpg", photo()),
+        write(src / "a" / "b" / "scan.bmp", k.encode(k.flat_drawing((500, 400)), "BMP")),
+        write(src / "small.png", k.encode(k.flat_drawing((300, 200)), "PNG")),
+        write(src / "turned.jpg", photo((800, 600), orientation=6)),
+    ]
+    before = {p: digest(p) for p in made}
+    out = tmp_path / "out"
+    outcomes = resize(inputs(*made, root=src), options(out=out, jobs=jobs))
+
+    assert [o.input for o in outcomes] == [str(p) for p in made]  # input order, whatever the pool
+    assert [o.action for o in outcomes] == ["resized", "converted", "copied", "converted"]
+    assert files_in(out) == ["a/b/scan.png", "a/big.jpg", "small.png", "turned.jpg"]
+    assert {p: digest(p) for p in made} == before
+    big = outcomes[0]
+    assert (big.width_after, big.height_after) == (1313, 875)
+    assert big.output == str(out / "a" / "big.jpg")
+    assert big.bytes_after == (out / "a" / "big.jpg").stat().st_size
+    assert big.tokens_before == policy.predict(3000, 2000, STANDARD).tokens
+    assert big.tokens_after == policy.patch_tokens(1313, 875)
+    assert (out / "small.png").read_bytes() == made[2].read_bytes()
+    assert Image.open(out / "turned.jpg").size == (600, 800)
+
+
+def test_two_inputs_on_one_output_second_fails(tmp_path: Path) -> None:
+    first = write(tmp_path / "in" / "pic.bmp", k.encode(k.flat_drawing((300, 200)), "BMP"))
+    second = write(tmp_path / "in" / "pic.png", k.encode(k.gradient((300, 200)), "PNG"))
+    out = tmp_path / "out"
+    a, b = resize(inputs(first, second), options(out=out))
+    assert a.action == "converted" and a.output == str(out / "pic.png")
+    assert b.action == "failed" and b.output is None
+    assert b.error is not None and "already the output of" in b.error and str(first) in b.error
+    assert (out / "pic.png").read_bytes() != second.read_bytes()  # the first one's output stayed
+
+
+def test_existing_output_needs_overwrite(tmp_path: Path) -> None:
+    src = write(tmp_path / "in" / "big.jpg", photo())
+    out = tmp_path / "out"
+    write(out / "big.jpg", b"keep me")
+    (outcome,) = resize(inputs(src), options(out=out))
+    assert outcome.action == "failed" and "--overwrite" in (outcome.error or "")
+    assert (out / "big.jpg").read_bytes() == b"keep me"
+    (outcome,) = resize(inputs(src), options(out=out, overwrite=True))
+    assert outcome.action == "resized"
+    assert Image.open(out / "big.jpg").size == (1313, 875)
+
+
+def test_inputs_are_never_outputs(tmp_path: Path) -> None:
+    """--out pointing at the inputs' own folder fails every file instead of overwriting it."""
+    src = write(tmp_path / "big.jpg", photo())
+    original = digest(src)
+    (outcome,) = resize(inputs(src), options(out=tmp_path, overwrite=True))
+    assert outcome.action == "failed" and "is an input" in (outcome.error or "")
+    assert digest(src) == original
+
+
+def test_out_inside_the_input_folder_is_not_read_again(tmp_path: Path) -> None:
+    write(tmp_path / "big.jpg", photo())
+    out = tmp_path / "small"
+    sel = sources.Selection()
+    first = resize(sources.collect([str(tmp_path)], sel), options(out=out))
+    assert [o.action for o in first] == ["resized"]
+    again = resize(sources.collect([str(tmp_path)], sel), options(out=out, overwrite=True))
+    assert [o.input for o in again] == [str(tmp_path / "big.jpg")]  # not small/big.jpg
+    assert files_in(tmp_path) == ["big.jpg", "small/big.jpg"]
+
+
+def test_dry_run_writes_nothing_but_plans_everything(tmp_path: Path) -> None:
+    src = write(tmp_path / "in" / "scan.bmp", k.encode(k.gradient((2000, 1000)), "BMP"))
+    out = tmp_path / "out"
+    (outcome,) = resize(inputs(src), options(out=out, dry_run=True))
+    assert outcome.action == "resized" and outcome.output == str(out / "scan.jpg")
+    assert outcome.bytes_after and outcome.tokens_after and outcome.format_after == "JPEG"
+    assert not out.exists()
+
+
+def test_problems_and_bad_files_fail_alone(tmp_path: Path) -> None:
+    good = write(tmp_path / "good.jpg", photo())
+    bad = write(tmp_path / "bad.jpg", photo()[:5000])
+    items: list[sources.Input | sources.Problem] = [
+        sources.Problem("missing/*.png", policy.Code.NOT_FOUND, "no file matches this pattern."),
+        *inputs(bad, good),
+        sources.Input(str(tmp_path / "gone.jpg"), path=tmp_path / "gone.jpg"),
+    ]
+    outcomes = resize(items, options(out=tmp_path / "out", jobs=2))
+    assert [o.action for o in outcomes] == ["failed", "failed", "resized", "failed"]
+    assert all(o.error and "\n" not in o.error for o in outcomes if o.action == "failed")
+    assert "corrupt" in (outcomes[1].error or "") and "no such file" in (outcomes[3].error or "")
+
+
+def test_stdin_input(tmp_path: Path) -> None:
+    item = sources.Input(sources.STDIN, stdin=True)
+    data = photo()
+    with resizing.run([item], options(out=tmp_path), stdin=io.BytesIO(data)) as outcomes:
+        (outcome,) = list(outcomes)
+    assert outcome.action == "resized" and outcome.output == str(tmp_path / "stdin.jpg")
+    assert outcome.bytes_before == len(data)
+
+
+# --------------------------------------------------------------------------------------------------
+# Runs in place
+# --------------------------------------------------------------------------------------------------
+
+
+def test_in_place_same_name_keeps_the_file_mode(tmp_path: Path) -> None:
+    src = write(tmp_path / "big.jpg", photo())
+    src.chmod(0o600)
+    (outcome,) = resize(inputs(src), options())
+    assert outcome.action == "resized" and outcome.output == str(src)
+    assert Image.open(src).size == (1313, 875)
+    assert src.stat().st_mode & 0o777 == 0o600
+    assert files_in(tmp_path) == ["big.jpg"]
+
+
+def test_in_place_copy_touches_nothing(tmp_path: Path) -> None:
+    src = write(tmp_path / "ok.png", k.encode(k.flat_drawing((300, 200)), "PNG"))
+    before = os.stat(src)
+    (outcome,) = resize(inputs(src), options(backup=".orig"))
+    after = os.stat(src)
+    assert outcome.action == "copied"
+    assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
+    assert files_in(tmp_path) == ["ok.png"]
+
+
+def test_in_place_format_change_renames_and_backs_up(tmp_path: Path) -> None:
+    scan = write(tmp_path / "scan.bmp", k.encode(k.flat_drawing((300, 200)), "BMP"))
+    photo_file = write(tmp_path / "big.jpg", photo())
+    originals = {scan.name: digest(scan), photo_file.name: digest(photo_file)}
+    outcomes = resize(inputs(scan, photo_file), options(backup=".orig"))
+    assert [o.output for o in outcomes] == [str(tmp_path / "scan.png"), str(photo_file)]
+    assert files_in(tmp_path) == ["big.jpg", "big.jpg.orig", "scan.bmp.orig", "scan.png"]
+    assert digest(tmp_path / "scan.bmp.orig") == originals["scan.bmp"]
+    assert digest(tmp_path / "big.jpg.orig") == originals["big.jpg"]
+    assert Image.open(tmp_path / "scan.png").format == "PNG"
+
+
+def test_in_place_format_change_without_backup_removes_the_original(tmp_path: Path) -> None:
+    scan = write(tmp_path / "scan.tiff", k.encode(k.gradient((300, 200)), "TIFF"))
+    (outcome,) = resize(inputs(scan), options())
+    assert outcome.output == str(tmp_path / "scan.jpg")
+    assert files_in(tmp_path) == ["scan.jpg"]
+
+
+def test_in_place_never_overwrites_another_input(tmp_path: Path) -> None:
+    scan = write(tmp_path / "pic.bmp", k.encode(k.flat_drawing((300, 200)), "BMP"))
+    other = write(tmp_path / "pic.png", k.encode(k.gradient((300, 200)), "PNG"))
+    before = digest(other)
+    for order in ([scan, other], [other, scan]):
+        outcomes = resize(inputs(*order), options(overwrite=True))
+        by_name = {Path(o.input).name: o for o in outcomes}
+        assert by_name["pic.bmp"].action == "failed"
+        assert digest(other) == before and scan.exists()
+
+
+def test_existing_backup_needs_overwrite(tmp_path: Path) -> None:
+    src = write(tmp_path / "big.jpg", photo())
+    write(tmp_path / "big.jpg.orig", b"older backup")
+    original = digest(src)
+    (outcome,) = resize(inputs(src), options(backup=".orig"))
+    assert outcome.action == "failed" and "backup" in (outcome.error or "")
+    assert digest(src) == original
+    (outcome,) = resize(inputs(src), options(backup=".orig", overwrite=True))
+    assert outcome.action == "resized" and digest(tmp_path / "big.jpg.orig") == original
+
+
+def test_unwritable_folder_fails_the_file_and_keeps_the_original(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = write(tmp_path / "big.jpg", photo())
+    original = digest(src)
+
+    def full(path: Path, data: bytes, **kw: object) -> None:
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(resizing, "write_atomic", full)
+    (outcome,) = resize(inputs(src), options())
+    assert outcome.action == "failed" and "no space left on device" in (outcome.error or "")
+    assert digest(src) == original
+
+
+# --------------------------------------------------------------------------------------------------
+# Totals
+# --------------------------------------------------------------------------------------------------
+
+
+def test_totals_count_what_was_produced() -> None:
+    totals = resizing.Totals("claude-sonnet-4-5", 3.0)
+    totals.add(Outcome("a", "resized", bytes_before=1000, bytes_after=400, tokens_before=1600,
+                       tokens_after=1500))  # fmt: skip
+    totals.add(Outcome("b", "copied", bytes_before=10, bytes_after=10, tokens_before=5,
+                       tokens_after=5))  # fmt: skip
+    totals.add(Outcome("c", "failed", bytes_before=99, tokens_before=99, error="x"))
+    summary = totals.as_dict()
+    assert summary["files"] == 3 and summary["failed"] == 1 and summary["copied"] == 1
+    assert (summary["bytes_saved"], summary["tokens_saved"]) == (600, 100)
+    assert summary["usd_saved_per_1000_sends"] == pytest.approx(100 * 1000 * 3.0 / 1e6)

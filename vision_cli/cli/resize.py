@@ -1,0 +1,284 @@
+"""``vision-cli resize``: apply the size policy locally, safely and fast, over many files."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from vision_cli.cli import common
+from vision_cli.exitcodes import EXIT_HELP, ExitStatus
+from vision_cli.render import Format
+
+HELP = "\n\n".join(
+    (
+        "Shrink, rotate, convert and clean images so the API takes them as they are.",
+        "By default each image is brought within 1568 px on the long edge and 1.15 megapixels "
+        "(the seed's recommendation, which no model shrinks again); --model targets that model's "
+        "exact native size instead. EXIF orientation is applied to the pixels, metadata is "
+        "dropped, colour profiles are converted to sRGB, animations keep their first frame, and "
+        "the output fits --max-bytes of base64. An image that already complies is copied byte "
+        "for byte.",
+        "Writes into --out DIR (mirroring the folders given) or --in-place; nothing appears under "
+        "a final name until it is complete, and no input is ever overwritten by another's output.",
+        f"{EXIT_HELP} For resize, 1 means at least one input produced no output.",
+    )
+)
+
+EPILOG = """Examples:
+
+  vision-cli resize photos/ --out small/
+
+  vision-cli resize shots/*.png --in-place --backup .orig
+
+  vision-cli resize scans/ --out ready/ --model claude-opus-4-7 --to jpeg --dry-run
+
+  find . -name '*.heic' -print0 | vision-cli resize --files-from - -0 --out out/ --json
+"""
+
+REPORT_FORMATS = (Format.table, Format.json, Format.jsonl, Format.csv)
+POLICY_PANEL = "Size policy"
+ENCODING_PANEL = "Encoding"
+WRITING_PANEL = "Writing"
+
+
+class To(StrEnum):
+    auto = "auto"
+    jpeg = "jpeg"
+    png = "png"
+    webp = "webp"
+
+
+def _default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def resize(
+    inputs: common.InputsArg = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write outputs into DIR, mirroring the tree below each folder argument.",
+            metavar="DIR",
+            rich_help_panel=WRITING_PANEL,
+        ),
+    ] = None,
+    in_place: Annotated[
+        bool,
+        typer.Option(
+            "--in-place",
+            help="Replace each input (a changed format gets its new extension; the original is "
+            "removed once the new file is complete).",
+            rich_help_panel=WRITING_PANEL,
+        ),
+    ] = False,
+    max_edge: Annotated[
+        int | None,
+        typer.Option(
+            "--max-edge",
+            min=1,
+            metavar="PX",
+            help="Longest edge at most PX (default 1568, or the model's native edge).",
+            rich_help_panel=POLICY_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    max_megapixels: Annotated[
+        float | None,
+        typer.Option(
+            "--max-megapixels",
+            min=0.001,
+            metavar="MP",
+            help="At most MP million pixels (default 1.15; none with --model).",
+            rich_help_panel=POLICY_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    model: common.ModelOpt = None,
+    max_tokens: Annotated[
+        int | None,
+        typer.Option(
+            "--max-tokens",
+            min=1,
+            metavar="N",
+            help="At most N tokens per image under the patch rule (28 x 28 px per token).",
+            rich_help_panel=POLICY_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    to: Annotated[
+        To,
+        typer.Option(
+            "--to",
+            case_sensitive=False,
+            help="Output format: auto keeps JPEG, PNG and WebP, and makes PNG (transparency or "
+            "few colours) or JPEG of the rest.",
+            rich_help_panel=ENCODING_PANEL,
+        ),
+    ] = To.auto,
+    quality: Annotated[
+        int | None,
+        typer.Option(
+            "--quality",
+            min=1,
+            max=100,
+            help="JPEG or WebP quality to start from (default: JPEG 85, WebP 80); lowered step "
+            "by step when an image is over --max-bytes.",
+            rich_help_panel=ENCODING_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
+    reencode: Annotated[
+        bool,
+        typer.Option(
+            "--reencode",
+            help="Re-encode images that already comply too (for example to drop metadata).",
+            rich_help_panel=ENCODING_PANEL,
+        ),
+    ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Replace existing output (and backup) files; inputs are never overwritten.",
+            rich_help_panel=WRITING_PANEL,
+        ),
+    ] = False,
+    backup: Annotated[
+        str | None,
+        typer.Option(
+            "--backup",
+            metavar="SUFFIX",
+            help="With --in-place: keep each changed original as NAME+SUFFIX (e.g. .orig).",
+            rich_help_panel=WRITING_PANEL,
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            "-n",
+            help="Do everything but write: print the plan.",
+            rich_help_panel=WRITING_PANEL,
+        ),
+    ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            metavar="N",
+            help="Worker processes (default: the number of CPUs).",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: common.FormatOpt = Format.table,
+    json_flag: common.JsonOpt = False,
+    files_from: common.FilesFromOpt = None,
+    null: common.NullOpt = False,
+    exclude: common.ExcludeOpt = None,
+    hidden: common.HiddenOpt = False,
+) -> None:
+    from vision_cli import resizing, sources
+    from vision_cli.render import ResizeReport, is_tty, progress, warn
+
+    chosen = common.output_format(fmt, json_flag, REPORT_FORMATS)
+    _check_destination(out, in_place, backup)
+    the_model = common.resolve_model(model)
+    if not inputs and files_from is None:
+        common.usage_error("give at least one image, folder, glob, URL or -", "INPUTS")
+    if in_place and any(a == sources.STDIN or sources.is_url(a) for a in inputs or []):
+        common.usage_error("standard input and URLs cannot be resized in place: use --out DIR")
+    size_policy, notes = resizing.size_policy_for(
+        the_model.tier,
+        native=model is not None,
+        max_edge=max_edge,
+        max_megapixels=max_megapixels,
+        max_tokens=max_tokens,
+    )
+    opts = resizing.Options(
+        size_policy=size_policy,
+        tier=the_model.tier,
+        out=out,
+        to=to.value,
+        quality=quality,
+        max_bytes=common.max_bytes(max_bytes),
+        reencode=reencode,
+        overwrite=overwrite,
+        backup=backup,
+        dry_run=dry_run,
+        jobs=jobs or _default_jobs(),
+    )
+    try:
+        items = sources.collect(inputs or [], common.selection(files_from, null, exclude, hidden))
+    except sources.UsageError as exc:
+        common.usage_error(str(exc))
+    for note in notes:
+        warn(note)
+
+    table_on_terminal = chosen is Format.table and is_tty(sys.stdout)
+    report = ResizeReport(chosen, stream=None if table_on_terminal else sys.stdout)
+    totals = resizing.Totals(common.model_name(model), the_model.input_price, dry_run=dry_run)
+    show_progress = is_tty(sys.stderr) and (table_on_terminal or not is_tty(sys.stdout))
+    interrupted = False
+    with _sigterm_interrupts():
+        try:
+            with (
+                resizing.run(items, opts) as outcomes,
+                progress(len(items), "resizing", enabled=show_progress) as advance,
+            ):
+                for outcome in outcomes:
+                    totals.add(outcome)
+                    report.add(outcome)
+                    advance(1)
+        except KeyboardInterrupt:
+            interrupted = True
+    report.finish(totals, interrupted=interrupted)
+    if interrupted:
+        raise typer.Exit(ExitStatus.INTERRUPTED)
+    raise typer.Exit(ExitStatus.FAILED if totals.failed else ExitStatus.OK)
+
+
+def _check_destination(out: Path | None, in_place: bool, backup: str | None) -> None:
+    if (out is None) != in_place:
+        common.usage_error("give exactly one of --out DIR and --in-place", "--out / --in-place")
+    if out is not None and out.exists() and not out.is_dir():
+        common.usage_error(f"{out} is not a folder", "--out")
+    if backup is not None:
+        if not in_place:
+            common.usage_error("--backup goes with --in-place", "--backup")
+        if not backup or "/" in backup or os.sep in backup or backup in (".", ".."):
+            common.usage_error("the suffix must be a non-empty part of a file name", "--backup")
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """A plain ``kill`` stops the run as Ctrl-C does: the file being written is not left behind."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (an embedding program): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,660 @@
+"""The core of ``vision-cli resize``: plan each output, prepare images in a process pool, write them
+atomically, and say what happened to each input.
+
+Nothing is ever lost: an output appears under its final name only when it is complete (it is
+written to an unnamed or hidden temporary file in the same folder, flushed to disk, then linked or
+renamed into place); an existing file is replaced only with ``overwrite`` or when it is the input
+being resized in place; an input is never the output of another input; and an original whose name
+changes in place is removed only after its replacement is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+from vision_cli import limits, policy, sources, transform
+
+Action = Literal["resized", "converted", "copied", "failed"]
+
+#: The file-name extension each output format gets when the input's own does not name it.
+EXTENSIONS: dict[str, str] = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif"}
+#: A download or standard input larger than this is refused (it is read into memory whole).
+MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
+#: Tasks handed to the pool ahead of the one being written, per worker: enough to keep every
+#: worker busy, few enough that results wait in input order without piling up in memory.
+_AHEAD_PER_JOB = 2
+_TEMP_SUFFIX = ".vision-cli-tmp"
+#: How often a worker checks that the main process is still there.
+_PARENT_POLL_SECONDS = 0.2
+
+
+# --------------------------------------------------------------------------------------------------
+# Options and results
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything one run needs; ``out`` None means in place."""
+
+    size_policy: policy.SizePolicy
+    tier: policy.Tier
+    out: Path | None = None
+    to: transform.Target = "auto"
+    quality: int | None = None
+    max_bytes: int = limits.DEFAULT_MAX_BYTES
+    reencode: bool = False
+    overwrite: bool = False
+    backup: str | None = None
+    dry_run: bool = False
+    jobs: int = 1
+
+
+def size_policy_for(
+    tier: policy.Tier,
+    *,
+    native: bool,
+    max_edge: int | None = None,
+    max_megapixels: float | None = None,
+    max_tokens: int | None = None,
+) -> tuple[policy.SizePolicy, list[str]]:
+    """The policy the options ask for, never beyond what ``tier`` processes unshrunk, and a
+    warning for each bound that had to be lowered to it.
+
+    ``native`` starts from the model's exact native size; otherwise from the seed's 1568 px /
+    1.15 MP recommendation. ``max_edge`` and ``max_megapixels`` replace the starting bounds;
+    ``max_tokens`` caps the patch tokens.
+    """
+    base = policy.SizePolicy.native(tier) if native else policy.SizePolicy.recommended()
+    edge = base.max_edge if max_edge is None else max_edge
+    pixels = base.max_pixels if max_megapixels is None else max(1, round(max_megapixels * 1e6))
+    tokens = tier.max_tokens if max_tokens is None else max_tokens
+    warnings: list[str] = []
+    if edge > tier.max_edge:
+        warnings.append(
+            f"--max-edge {edge} is above the {tier.max_edge} px the {tier.name} tier processes "
+            f"unshrunk: using {tier.max_edge} (pass --model for a high-res model)"
+        )
+        edge = tier.max_edge
+    if tokens > tier.max_tokens:
+        warnings.append(
+            f"--max-tokens {tokens} is above the {tier.max_tokens} tokens of the {tier.name} "
+            f"tier: using {tier.max_tokens}"
+        )
+        tokens = tier.max_tokens
+    return policy.SizePolicy(edge, max_pixels=pixels, max_tokens=tokens), warnings
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one input. ``as_dict`` gives the JSON record with the documented names."""
+
+    input: str
+    action: Action
+    output: str | None = None
+    format_before: str | None = None
+    format_after: str | None = None
+    width_before: int | None = None
+    height_before: int | None = None
+    width_after: int | None = None
+    height_after: int | None = None
+    bytes_before: int | None = None
+    bytes_after: int | None = None
+    tokens_before: int | None = None
+    tokens_after: int | None = None
+    quality: int | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "input": self.input,
+            "output": self.output,
+            "action": self.action,
+            "format_before": self.format_before,
+            "format_after": self.format_after,
+            "width_before": self.width_before,
+            "height_before": self.height_before,
+            "width_after": self.width_after,
+            "height_after": self.height_after,
+            "bytes_before": self.bytes_before,
+            "bytes_after": self.bytes_after,
+            "tokens_before": self.tokens_before,
+            "tokens_after": self.tokens_after,
+            "quality": self.quality,
+            "error": self.error,
+        }
+
+
+@dataclass
+class Totals:
+    """Running totals over outcomes; money is per 1,000 sends of every output at ``price``."""
+
+    model: str
+    price: float  # USD per million input tokens
+    dry_run: bool = False
+    files: int = 0
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("resized", "converted", "copied", "failed"), 0)
+    )
+    bytes_before: int = 0
+    bytes_after: int = 0
+    tokens_before: int = 0
+    tokens_after: int = 0
+
+    def add(self, outcome: Outcome) -> None:
+        self.files += 1
+        self.counts[outcome.action] += 1
+        if outcome.action != "failed":
+            self.bytes_before += outcome.bytes_before or 0
+            self.bytes_after += outcome.bytes_after or 0
+            self.tokens_before += outcome.tokens_before or 0
+            self.tokens_after += outcome.tokens_after or 0
+
+    @property
+    def failed(self) -> int:
+        return self.counts["failed"]
+
+    @property
+    def usd_saved_per_1000(self) -> float:
+        return policy.cost_usd((self.tokens_before - self.tokens_after) * 1000, self.price)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            **self.counts,
+            "bytes_before": self.bytes_before,
+            "bytes_after": self.bytes_after,
+            "bytes_saved": self.bytes_before - self.bytes_after,
+            "tokens_before": self.tokens_before,
+            "tokens_after": self.tokens_after,
+            "tokens_saved": self.tokens_before - self.tokens_after,
+            "model": self.model,
+            "usd_per_mtok": self.price,
+            "usd_saved_per_1000_sends": round(self.usd_saved_per_1000, 6),
+            "dry_run": self.dry_run,
+        }
+
+
+# --------------------------------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------------------------------
+
+Item = sources.Input | sources.Problem
+
+
+@contextlib.contextmanager
+def run(
+    items: Sequence[Item], opts: Options, *, stdin: BinaryIO | None = None
+) -> Iterator[Iterator[Outcome]]:
+    """Start the workers and give an iterator of one outcome per item, in the items' order.
+
+    Images are prepared in ``opts.jobs`` worker processes, started on entering (so before any
+    thread, such as a progress bar's, exists to be forked); outputs are checked and written here,
+    one at a time, so that claims on output names are decided in input order. Leaving the block
+    early (a KeyboardInterrupt included) stops the workers; nothing half-written is left under an
+    output's name.
+    """
+    items = [i for i in items if not _inside_out(i, opts.out)]
+    plan = _Planner(opts, items)
+    paths = sum(1 for i in items if isinstance(i, sources.Input))
+    with _executor(opts.jobs, paths) as pool:
+        yield _outcomes(pool, items, plan, opts, stdin)
+
+
+def _outcomes(
+    pool: Executor, items: Sequence[Item], plan: _Planner, opts: Options, stdin: BinaryIO | None
+) -> Iterator[Outcome]:
+    pending: deque[tuple[Item, Future[_Done] | None]] = deque()
+    queue = iter(items)
+    window = max(1, opts.jobs) * _AHEAD_PER_JOB
+    while True:
+        while len(pending) < window:
+            item = next(queue, None)
+            if item is None:
+                break
+            pending.append((item, _submit(pool, item, opts, stdin)))
+        if not pending:
+            return
+        item, future = pending.popleft()
+        yield plan.finish(item, _result(future))
+
+
+def _result(future: Future[_Done] | None) -> _Done | None:
+    if future is None:
+        return None
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        return _Done(
+            None,
+            None,
+            "the worker process preparing it died (out of memory?): run again with fewer --jobs.",
+        )
+
+
+def _inside_out(item: Item, out: Path | None) -> bool:
+    """Whether ``item`` was found below an output folder that lies inside the folder walked: it
+    is an earlier run's output, never an input."""
+    if out is None or not isinstance(item, sources.Input):
+        return False
+    if item.path is None or item.root is None:
+        return False
+    try:
+        out_dir, root = out.resolve(), item.root.resolve()
+        return (
+            out_dir != root
+            and out_dir.is_relative_to(root)
+            and _key(item.path).is_relative_to(out_dir)
+        )
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class _Job:
+    item: sources.Input
+    data: bytes | None  # standard input, read here; files and URLs are read by the worker
+    to: transform.Target
+    size_policy: policy.SizePolicy
+    quality: int | None
+    max_bytes: int
+    reencode: bool
+
+
+@dataclass(frozen=True)
+class _Done:
+    prepared: transform.Prepared | None
+    bytes_before: int | None
+    error: str | None
+
+
+def _submit(
+    pool: Executor, item: Item, opts: Options, stdin: BinaryIO | None
+) -> Future[_Done] | None:
+    if isinstance(item, sources.Problem):
+        return None
+    data = None
+    if item.stdin:
+        try:
+            data = sources.read_bytes(item, cap=MAX_DOWNLOAD_BYTES, stdin=stdin)
+        except sources.SourceError as exc:
+            failed: Future[_Done] = Future()
+            failed.set_result(_Done(None, None, exc.message))
+            return failed
+    job = _Job(item, data, opts.to, opts.size_policy, opts.quality, opts.max_bytes, opts.reencode)
+    return pool.submit(_prepare, job)
+
+
+def _prepare(job: _Job) -> _Done:
+    """In a worker: read one input and prepare it. Holds one image at a time."""
+    try:
+        data = job.data
+        if data is None:
+            data = sources.read_bytes(job.item, cap=MAX_DOWNLOAD_BYTES)
+    except sources.SourceError as exc:
+        return _Done(None, None, exc.message)
+    try:
+        prepared = transform.prepare(
+            data,
+            size_policy=job.size_policy,
+            to=job.to,
+            quality=job.quality,
+            max_bytes=job.max_bytes,
+            reencode=job.reencode,
+        )
+    except transform.TransformError as exc:
+        return _Done(None, len(data), str(exc) + ".")
+    return _Done(prepared, len(data), None)
+
+
+class _Inline(Executor):
+    """Runs each task at once, in this process: for one job or one input, where a pool would
+    only add start-up time."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+@contextlib.contextmanager
+def _executor(jobs: int, inputs: int) -> Iterator[Executor]:
+    if jobs <= 1 or inputs <= 1:
+        yield _Inline()
+        return
+    pool = ProcessPoolExecutor(
+        max_workers=min(jobs, inputs), mp_context=_context(), initializer=_start_worker
+    )
+    try:
+        pool.submit(_ready).result()  # start the workers now
+        yield pool
+    finally:
+        # On Ctrl-C or an early close: drop what has not started; running tasks only compute.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ready() -> None:
+    """A task that does nothing: submitting it starts the pool's workers."""
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """``fork`` on Linux: a worker starts in a millisecond with Pillow already imported, and is
+    this process's child (so its CPU time is counted as ours). Elsewhere ``spawn``, the only safe
+    choice on macOS."""
+    if sys.platform == "linux":
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _start_worker() -> None:
+    """Workers leave Ctrl-C to the main process, which stops them in order (and prints no
+    worker tracebacks); a kill simply ends them (they hold no file open for writing). A worker
+    whose main process is gone (killed with SIGKILL) ends too, instead of waiting for work forever.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(_PARENT_POLL_SECONDS)
+    os._exit(1)
+
+
+# --------------------------------------------------------------------------------------------------
+# Outputs: names, claims, writing
+# --------------------------------------------------------------------------------------------------
+
+
+def output_name(path: Path, fmt: str) -> Path:
+    """``path`` with the extension of ``fmt``; an extension that already names it is kept as
+    written (``.JPG``, ``.jpeg``)."""
+    suffix = path.suffix.lower()
+    if fmt in policy.EXTENSION_FORMATS.get(suffix, frozenset()):
+        return path
+    stem = path.stem if suffix in policy.IMAGE_EXTENSIONS else path.name
+    return path.with_name(stem + EXTENSIONS[fmt])
+
+
+class _Planner:
+    """Decides each output's name, refuses unsafe ones, and writes (unless a dry run)."""
+
+    def __init__(self, opts: Options, items: Iterable[Item]) -> None:
+        self.opts = opts
+        self.inputs = {
+            _key(i.path) for i in items if isinstance(i, sources.Input) and i.path is not None
+        }
+        self.claimed: dict[Path, str] = {}
+
+    def finish(self, item: Item, done: _Done | None) -> Outcome:
+        if isinstance(item, sources.Problem):
+            return Outcome(item.label, "failed", error=item.message)
+        assert done is not None
+        if done.prepared is None:
+            return Outcome(item.label, "failed", bytes_before=done.bytes_before, error=done.error)
+        p = done.prepared
+        outcome = Outcome(
+            input=item.label,
+            action=p.action,
+            format_before=p.source_format,
+            format_after=p.format,
+            width_before=p.source_width,
+            height_before=p.source_height,
+            width_after=p.width,
+            height_after=p.height,
+            bytes_before=done.bytes_before,
+            bytes_after=len(p.data),
+            tokens_before=policy.predict(p.source_width, p.source_height, self.opts.tier).tokens,
+            tokens_after=policy.predict(p.width, p.height, self.opts.tier).tokens,
+            quality=p.quality,
+        )
+        target = self._target(item, p.format)
+        outcome = replace(outcome, output=str(target))
+        refusal = self._refusal(item, target)
+        if refusal is None and not self.opts.dry_run:
+            refusal = self._write(item, target, p)
+        if refusal is not None:
+            return Outcome(
+                item.label,
+                "failed",
+                format_before=p.source_format,
+                width_before=p.source_width,
+                height_before=p.source_height,
+                bytes_before=done.bytes_before,
+                tokens_before=outcome.tokens_before,
+                error=refusal,
+            )
+        return outcome
+
+    def _target(self, item: sources.Input, fmt: str) -> Path:
+        if self.opts.out is None:
+            assert item.path is not None  # the command refuses --in-place for stdin and URLs
+            return output_name(item.path, fmt)
+        return output_name(self.opts.out / item.relative, fmt)
+
+    def _refusal(self, item: sources.Input, target: Path) -> str | None:
+        """Why ``target`` must not be written for ``item`` (None when it may)."""
+        key = _key(target)
+        in_place = self.opts.out is None
+        own = in_place and item.path is not None and key == _key(item.path)
+        if key in self.claimed:
+            return (
+                f"{target} is already the output of {self.claimed[key]}: rename one of them or "
+                "resize them into different folders."
+            )
+        self.claimed[key] = item.label
+        if own:
+            return None  # in place, under the same name
+        if key in self.inputs:
+            hint = "" if in_place else " into another folder"
+            return f"{target} is an input, which is never overwritten: resize{hint} with --out."
+        if not self.opts.overwrite and os.path.lexists(target):
+            return f"{target} exists: pass --overwrite to replace it."
+        backup = self._backup_path(item.path)
+        if backup is not None and not self.opts.overwrite and os.path.lexists(backup):
+            return f"the backup {backup} exists: pass --overwrite or another --backup suffix."
+        return None
+
+    def _backup_path(self, source: Path | None) -> Path | None:
+        if self.opts.backup is None or source is None or self.opts.out is not None:
+            return None
+        return source.with_name(source.name + self.opts.backup)
+
+    def _write(self, item: sources.Input, target: Path, p: transform.Prepared) -> str | None:
+        """Write one output; a sentence on failure (the input is then untouched)."""
+        try:
+            if self.opts.out is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(target, p.data, replace=self.opts.overwrite)
+            else:
+                assert item.path is not None
+                self._write_in_place(item.path, target, p)
+        except FileExistsError:
+            return f"{target} appeared while resizing: pass --overwrite to replace it."
+        except OSError as exc:
+            reason = (exc.strerror or type(exc).__name__).lower()
+            where = exc.filename or target
+            return f"cannot write {where} ({reason}): check the folder's permissions and space."
+        return None
+
+    def _write_in_place(self, source: Path, target: Path, p: transform.Prepared) -> None:
+        same = _key(target) == _key(source)
+        if same and p.action == "copied":
+            return  # nothing to change
+        mode = os.stat(source).st_mode & 0o7777
+        backup = self._backup_path(source)
+        if same:
+            if backup is not None:
+                _link(source, backup, replace=self.opts.overwrite)
+            write_atomic(target, p.data, replace=True, mode=mode)
+            return
+        write_atomic(target, p.data, replace=self.opts.overwrite, mode=mode)
+        if backup is not None:
+            if self.opts.overwrite:
+                os.replace(source, backup)
+            else:
+                _link(source, backup, replace=False)
+                os.unlink(source)
+        else:
+            os.unlink(source)
+        _sync_folder(source.parent)
+
+
+def _key(path: Path) -> Path:
+    """One spelling per file: absolute, with symbolic links in its folders resolved."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.parent.resolve() / absolute.name
+    except OSError:
+        return absolute
+
+
+_UMASK: int | None = None
+
+
+def _default_mode() -> int:
+    global _UMASK
+    if _UMASK is None:
+        _UMASK = os.umask(0o022)
+        os.umask(_UMASK)
+    return 0o666 & ~_UMASK
+
+
+def write_atomic(path: Path, data: bytes, *, replace: bool, mode: int | None = None) -> None:
+    """Write ``data`` to ``path`` so that ``path`` is never seen incomplete.
+
+    The data goes to a temporary file in the same folder, is flushed to disk, and is then linked
+    under its name (``replace`` False: FileExistsError if the name is taken, atomically) or
+    renamed over it. Where the system allows, the temporary file has no name at all until it is
+    complete (O_TMPFILE), so even a kill leaves nothing behind.
+    """
+    mode = _default_mode() if mode is None else mode
+    if _UNNAMED_OK and _write_unnamed(path, data, replace, mode):
+        _sync_folder(path.parent)
+        return
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, dir=path.parent)
+    try:
+        try:
+            _fill(fd, data, mode)
+        finally:
+            os.close(fd)
+        if replace:
+            os.replace(temp, path)
+        else:
+            os.link(temp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+    _sync_folder(path.parent)
+
+
+def _fill(fd: int, data: bytes, mode: int) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.fchmod(fd, mode)
+    os.fsync(fd)
+
+
+#: Whether unnamed temporary files work here (cleared on the first failure).
+_UNNAMED_OK = bool(getattr(os, "O_TMPFILE", 0)) and Path("/proc/self/fd").is_dir()
+
+
+def _write_unnamed(path: Path, data: bytes, replace: bool, mode: int) -> bool:
+    """Write through an O_TMPFILE file; False when this system or file system cannot."""
+    global _UNNAMED_OK
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fd = os.open(".", os.O_TMPFILE | os.O_WRONLY, 0o600, dir_fd=folder)
+        except OSError:
+            _UNNAMED_OK = False
+            return False
+        try:
+            _fill(fd, data, mode)
+            source = f"/proc/self/fd/{fd}"
+            # dst_dir_fd makes os.link use linkat(AT_SYMLINK_FOLLOW), which /proc needs
+            if not replace:
+                try:
+                    os.link(source, path.name, dst_dir_fd=folder, follow_symlinks=True)
+                except FileExistsError:
+                    raise
+                except OSError:
+                    _UNNAMED_OK = False
+                    return False
+                return True
+            temp = _link_hidden(source, path.name, folder)
+            if temp is None:
+                _UNNAMED_OK = False
+                return False
+            try:
+                os.replace(temp, path.name, src_dir_fd=folder, dst_dir_fd=folder)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp, dir_fd=folder)
+                raise
+            return True
+        finally:
+            os.close(fd)
+    finally:
+        os.close(folder)
+
+
+def _link_hidden(source: str, name: str, folder: int) -> str | None:
+    """Link ``source`` under a fresh hidden name in ``folder``; None when linking fails."""
+    for _ in range(100):
+        temp = f".{name}.{os.urandom(4).hex()}{_TEMP_SUFFIX}"
+        try:
+            os.link(source, temp, dst_dir_fd=folder, follow_symlinks=True)
+        except FileExistsError:
+            continue
+        except OSError:
+            return None
+        return temp
+    return None
+
+
+def _link(source: Path, link: Path, *, replace: bool) -> None:
+    """A second name for ``source`` (the backup): a hard link, or a copy where links fail."""
+    try:
+        if not replace:
+            os.link(source, link)
+            return
+        temp = link.with_name(f".{link.name}.{os.urandom(4).hex()}{_TEMP_SUFFIX}")
+        os.link(source, temp)
+        os.replace(temp, link)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links on this file system
+        write_atomic(
+            link, source.read_bytes(), replace=replace, mode=source.stat().st_mode & 0o7777
+        )
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush a folder's entries (the renames) to disk; not every system allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

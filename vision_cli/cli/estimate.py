@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 #: ``count(data, media_type)``: an image's exact input tokens.
 Counter = Callable[[bytes, str], int]
+#: Seconds to wait on each step of a token-counting request (connect, send, answer).
+COUNT_TIMEOUT = 60.0
 PRICING_PANEL = "Pricing"
 FORMATS = (Format.table, Format.json, Format.jsonl, Format.csv)
 
@@ -245,7 +247,8 @@ def _exact_counter(model: str) -> Counter:
     from vision_cli import client, render
 
     try:
-        api = client.make_client()
+        # a count is small and quick: a stalled connection should not hold the run for minutes
+        api = client.make_client(timeout=COUNT_TIMEOUT)
     except client.MissingKeyError:
         render.error(
             f"{client.API_KEY_ENV} is not set: --exact asks the API's token-counting endpoint, "

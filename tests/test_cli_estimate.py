@@ -569,6 +569,18 @@ def test_help_and_sizes_load_neither_pillow_nor_the_sdk() -> None:
         assert not heavy, (args, heavy)
 
 
+def test_files_load_pillow_but_not_the_sdk(make_image: MakeImage) -> None:
+    imported = imported_by("estimate", str(make_image("a.png")), "--json")
+    assert "PIL.Image" in imported  # the measurement works
+    assert not {m for m in imported if m.split(".")[0] in ("anthropic", "httpx", "httpx2")}
+
+
+def test_model_from_the_environment(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VISION_CLI_MODEL", "claude-haiku-4-5")
+    doc = estimate_json(run, "--size", "1000x1000")
+    assert doc["images"][0]["costs"] == {"claude-haiku-4-5": pytest.approx(1296 * 1 / 1e6)}
+
+
 def test_project_configuration_sets_defaults(run: Run, chdir_tmp: Path) -> None:
     (chdir_tmp / "vision-cli.toml").write_text(
         '[estimate]\nmodel = ["claude-opus-4-7", "claude-haiku-4-5"]\nbatch = true\nper = 500\n'

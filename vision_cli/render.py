@@ -22,6 +22,7 @@ from vision_cli import policy
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from vision_cli.asking import Answer, Estimate, Image
     from vision_cli.checks import Record, Summary
     from vision_cli.estimating import Plan, Row
     from vision_cli.estimating import Totals as EstimateTotals
@@ -647,3 +648,115 @@ class ResizeReport:
             self.out.write("\n")
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()
+
+
+# --------------------------------------------------------------------------------------------------
+# ask and compare
+# --------------------------------------------------------------------------------------------------
+
+
+def _per_mtok(price: float) -> str:
+    return f"${price:g}"
+
+
+def _ask_table(stream: TextIO, rows: list[tuple[str, str, str, str]]) -> None:
+    """Rows of (label, tokens, cost, note): a rich table on a terminal, aligned text otherwise."""
+    if is_tty(stream) and not os.environ.get("NO_COLOR"):
+        from rich.table import Table
+
+        table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
+        table.add_column("")
+        table.add_column("tokens", justify="right")
+        table.add_column("cost", justify="right")
+        table.add_column("", style="dim")
+        for row in rows:
+            table.add_row(*row)
+        console(stream).print(table)
+        return
+    lines = [("", "tokens", "cost", ""), *rows]
+    widths = [max(len(r[i]) for r in lines) for i in range(3)]
+    for label, tokens, cost, note in lines:
+        text = f"{label:<{widths[0]}}  {tokens:>{widths[1]}}  {cost:>{widths[2]}}  {note}"
+        stream.write(text.rstrip() + "\n")
+    stream.flush()
+
+
+def _image_share(tokens: int, uncounted: int, word: str) -> str:
+    text = f"images {word}{tokens:,}"
+    if uncounted:
+        text += f"; {uncounted} not counted (the API fetches or stores them)"
+    return text
+
+
+def ask_usage(answer: Answer, *, stream: TextIO | None = None) -> None:
+    """The usage table after an answer: tokens, the image share (estimated) and the cost."""
+    out = stream or sys.stderr
+    r = answer.reply
+    input_cost = policy.cost_usd(r.input_tokens, answer.input_price)
+    output_cost = policy.cost_usd(r.output_tokens, answer.output_price)
+    share = _image_share(answer.image_tokens, answer.uncounted_images, "≈ ")
+    _ask_table(
+        out,
+        [
+            ("input", f"{r.input_tokens:,}", money(input_cost), f"{share} (estimated)"),
+            ("output", f"{r.output_tokens:,}", money(output_cost), ""),
+            (
+                "total",
+                f"{r.input_tokens + r.output_tokens:,}",
+                money(answer.cost_usd),
+                f"{answer.model_name} at {_per_mtok(answer.input_price)} in, "
+                f"{_per_mtok(answer.output_price)} out per million tokens "
+                f"(prices of {answer.prices_date})",
+            ),
+        ],
+    )
+
+
+def ask_estimate(est: Estimate, *, stream: TextIO | None = None) -> None:
+    """The estimate of a dry run: input tokens (images exact, text rough), the most output."""
+    out = stream or sys.stderr
+    out.write(f"Estimate for {est.model} (prices of {est.prices_date}):\n")
+    share = _image_share(est.image_tokens, est.uncounted_images, "")
+    _ask_table(
+        out,
+        [
+            (
+                "input",
+                f"≈ {est.input_tokens:,}",
+                f"≈ {money(est.input_cost_usd)}",
+                f"{share}, text ≈ {est.text_tokens:,}",
+            ),
+            (
+                "output",
+                f"≤ {est.max_output_tokens:,}",
+                f"≤ {money(est.max_output_cost_usd)}",
+                "at most --max-tokens",
+            ),
+            ("total", "", f"≤ {money(est.max_cost_usd)}", ""),
+        ],
+    )
+
+
+def ask_image_line(image: Image) -> str:
+    """What preflight did to one image, for a note on stderr."""
+    if image.kind == "url" and image.data is None:
+        return f"{image.label}: sent as a URL (the API fetches it)"
+    if image.data is None:
+        return f"{image.label}: downloaded when sent"
+    size = f"{image.width}x{image.height}"
+    before = f"{image.source_width}x{image.source_height}"
+    what = image.action
+    if image.action == "resized":
+        what = f"resized from {before}"
+    elif image.action == "converted":
+        what = f"converted from {image.source_format}"
+        if before != size:
+            what += f" {before}"
+    elif image.action in ("copied", "as-is"):
+        what = "sent as is"
+    tokens = f", {image.tokens:,} tokens" if image.tokens is not None else ""
+    how = " (uploaded as a file)" if image.kind == "file" else ""
+    return (
+        f"{image.label}: {size} {image.media_type}, "
+        f"{policy.format_bytes(image.size or 0)}{tokens}, {what}{how}"
+    )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 import vision_cli
+from vision_cli.cli import ask as ask_cmd
 from vision_cli.cli import common
 from vision_cli.cli.estimate import EPILOG as ESTIMATE_EPILOG
 from vision_cli.cli.estimate import HELP as ESTIMATE_HELP
@@ -133,6 +134,8 @@ def command_options(ctx: typer.Context) -> dict[str, dict[str, config.Option]]:
 app.command(help=INSPECT_HELP, epilog=INSPECT_EPILOG)(inspect)
 app.command(help=RESIZE_HELP, epilog=RESIZE_EPILOG)(resize)
 app.command(help=ESTIMATE_HELP, epilog=ESTIMATE_EPILOG)(estimate)
+app.command(help=ask_cmd.ASK_HELP, epilog=ask_cmd.ASK_EPILOG)(ask_cmd.ask)
+app.command(help=ask_cmd.COMPARE_HELP, epilog=ask_cmd.COMPARE_EPILOG)(ask_cmd.compare)
 # Commands register here, one line each.
 # FOUNDATION READY
 

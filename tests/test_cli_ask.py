@@ -1,0 +1,885 @@
+"""``vision-cli ask`` and ``vision-cli compare`` through the real entry points, against the local
+fake Claude API (a real HTTP server on 127.0.0.1 that checks requests the way the API does)."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import http.server
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.conftest import MakeImage, Run, encode, picture
+from tests.fakeapi import (
+    FakeClaudeAPI,
+    OpenApiValidator,
+    RecordedRequest,
+    fake_api,
+    openapi_validator,
+)
+from tests.imagekit import BLUE, RED, marked, near, noise, stored_for
+from vision_cli import client, policy
+
+__all__ = ["fake_api", "openapi_validator"]  # the fixtures, imported for pytest to find
+
+KEY = "sk-ant-api03-SECRET-test-key-do-not-print-0123456789"
+Json = dict[str, Any]
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch, fake_api: FakeClaudeAPI) -> FakeClaudeAPI:
+    """The fake, with ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL pointing the CLI at it."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.base_url)
+    return fake_api
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The SDK's waits between retries, recorded instead of slept."""
+    waited: list[float] = []
+    monkeypatch.setattr(time, "sleep", waited.append)
+    return waited
+
+
+def only_request(fake: FakeClaudeAPI) -> RecordedRequest:
+    (request,) = fake.messages_requests()
+    return request
+
+
+def last_turn(request: RecordedRequest) -> list[Json]:
+    content: list[Json] = request.body["messages"][-1]["content"]
+    return content
+
+
+def shape(content: list[Json]) -> list[str]:
+    """``["Image 1:", "image/png", ..., "the prompt"]``: labels, media types and texts in order."""
+    return [
+        b["text"] if b["type"] == "text" else b["source"].get("media_type", b["source"]["type"])
+        for b in content
+    ]
+
+
+def decoded(block: Json) -> Image.Image:
+    im = Image.open(io.BytesIO(base64.b64decode(block["source"]["data"])))
+    im.load()
+    return im
+
+
+def images_of(content: list[Json]) -> list[Json]:
+    return [b for b in content if b["type"] == "image"]
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("Error: ")]
+
+
+# --------------------------------------------------------------------------------------------------
+# The request: order, labels, prompts, system
+# --------------------------------------------------------------------------------------------------
+
+
+def test_one_image_then_the_default_prompt(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    result = run("ask", make_image("cat.png", (640, 480)))
+    assert result.exit_code == 0, result.stderr
+    request = only_request(api)
+    assert shape(last_turn(request)) == ["image/png", "Describe this image."]
+    assert request.body["model"] == "claude-sonnet-4-5" and request.body["max_tokens"] == 1024
+    assert "system" not in request.body and "temperature" not in request.body
+    assert result.stdout == "I see 1 image(s): 640x480 image/png. Prompt: Describe this image.\n"
+
+
+def test_several_images_are_labelled_and_system_is_top_level(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    a, b = make_image("a.png", (300, 200)), make_image("b.jpg", (200, 300))
+    result = run("ask", a, b, "--system", "Respond only in Spanish.", "--temperature", "0.2")
+    assert result.exit_code == 0, result.stderr
+    request = only_request(api)
+    assert shape(last_turn(request)) == [
+        "Image 1:", "image/png", "Image 2:", "image/jpeg", "Describe these images.",
+    ]  # fmt: skip
+    assert request.body["system"] == "Respond only in Spanish."
+    assert request.body["temperature"] == 0.2
+    assert [m["role"] for m in request.body["messages"]] == ["user"]
+
+
+def test_compare_labels_every_image_and_asks_how_they_differ(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    paths = [make_image(f"{n}.png", (100 + 10 * i, 100)) for i, n in enumerate("abc")]
+    result = run("compare", *paths, "--max-tokens", "300")
+    assert result.exit_code == 0, result.stderr
+    request = only_request(api)
+    assert shape(last_turn(request)) == [
+        "Image 1:", "image/png", "Image 2:", "image/png", "Image 3:", "image/png",
+        "How are these images different?",
+    ]  # fmt: skip
+    assert [(i.width, i.height) for i in request.images] == [(100, 100), (110, 100), (120, 100)]
+    assert request.body["max_tokens"] == 300
+
+
+@pytest.mark.parametrize("count", [0, 1])
+def test_compare_needs_two_images(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path, count: int
+) -> None:
+    folder = tmp_path / "one"
+    folder.mkdir()
+    for i in range(count):
+        make_image(f"{i}.png", folder=folder)
+    result = run("compare", folder)
+    assert result.exit_code == 2
+    assert "at least two images" in result.stderr
+    assert api.requests == []
+
+
+def test_prompt_from_option_stdin_and_file(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    path = make_image("a.png")
+    assert run("ask", path, "-p", "What colour?").exit_code == 0
+    assert run("ask", path, "-p", "-", input="From stdin?\n").exit_code == 0
+    (tmp_path / "q.txt").write_text("From a file?\n")
+    assert run("ask", path, "--prompt-file", tmp_path / "q.txt").exit_code == 0
+    prompts = [last_turn(r)[-1]["text"] for r in api.messages_requests()]
+    assert prompts == ["What colour?", "From stdin?", "From a file?"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-p", "x", "--prompt-file", "q.txt"],
+        ["-", "-p", "-"],
+        ["-p", "   "],
+        ["--temperature", "1.5"],
+        ["--max-tokens", "0"],
+        ["--policy", "huge"],
+        ["--model", "claude-nonexistent"],
+        ["--source", "url"],
+        ["--download", "--source", "url", "https://example.com/a.png"],
+        ["--max-bytes", "11MB"],
+    ],
+)
+def test_usage_errors_exit_2_and_send_nothing(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, chdir_tmp: Path, args: list[str]
+) -> None:
+    (chdir_tmp / "q.txt").write_text("?")
+    result = run("ask", make_image("a.png"), *args, input=b"")
+    assert result.exit_code == 2, result.output
+    assert api.requests == []
+    assert "Traceback" not in result.output
+
+
+def test_ask_without_images_needs_a_conversation(run: Run, api: FakeClaudeAPI) -> None:
+    result = run("ask", "-p", "Hello?")
+    assert result.exit_code == 2 and api.requests == []
+
+
+# --------------------------------------------------------------------------------------------------
+# Preflight: what arrives is what the API wants
+# --------------------------------------------------------------------------------------------------
+
+
+def test_media_type_is_detected_not_taken_from_the_name(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    path = make_image("photo.png", (320, 240), fmt="JPEG")
+    result = run("ask", path)
+    assert result.exit_code == 0, result.stderr
+    request = only_request(api)
+    assert request.status == 200  # the fake checks the bytes against the declared type
+    assert images_of(last_turn(request))[0]["source"]["media_type"] == "image/jpeg"
+
+
+def test_exif_rotated_photo_arrives_upright(run: Run, api: FakeClaudeAPI, tmp_path: Path) -> None:
+    upright = marked((400, 300))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.jpg"
+    path.write_bytes(encode(stored_for(upright, 6), "JPEG", exif=exif.tobytes(), quality=95))
+    with Image.open(path) as stored:
+        assert stored.size == (300, 400)  # stored sideways
+    result = run("ask", path)
+    assert result.exit_code == 0, result.stderr
+    sent = decoded(images_of(last_turn(only_request(api)))[0])
+    assert sent.size == (400, 300)
+    rgb = sent.convert("RGB")
+    assert near(rgb.getpixel((10, 10)), RED)  # the red block is top left again
+    assert near(rgb.getpixel((390, 290)), BLUE)
+    assert near(rgb.getpixel((390, 10)), BLUE) and near(rgb.getpixel((10, 290)), BLUE)
+
+
+def test_a_4032x3024_photo_arrives_at_native_size(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    path = make_image("IMG_0001.jpg", (4032, 3024), quality=80)
+    result = run("ask", path)
+    assert result.exit_code == 0, result.stderr
+    (seen,) = only_request(api).images
+    # The largest 4:3 size within 1568 px and 1568 patches of 28 px (the documented 2000x1500
+    # answer is 1270x952): the API will not shrink it again.
+    assert (seen.width, seen.height) == (1270, 952)
+    assert seen.tokens <= 1568 and seen.media_type == "image/jpeg"
+    assert "resized from 4032x3024" in result.stderr
+
+
+def test_policy_recommended_keeps_within_1568_px_and_1_15_megapixels(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    path = make_image("wide.jpg", (3000, 1500), quality=80)
+    result = run("ask", path, "--policy", "recommended", "--model", "claude-opus-4-7")
+    assert result.exit_code == 0, result.stderr
+    (seen,) = only_request(api).images
+    assert seen.width is not None and seen.height is not None
+    assert max(seen.width, seen.height) <= 1568 and seen.width * seen.height <= 1_150_000
+    assert abs(seen.width / seen.height - 2) < 0.01
+
+
+def test_native_size_follows_the_models_tier(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    path = make_image("tv.png", (1920, 1080))
+    assert run("ask", path, "--model", "claude-opus-4-7").exit_code == 0
+    assert run("ask", path).exit_code == 0
+    hi, standard = (r.images[0] for r in api.messages_requests())
+    assert (hi.width, hi.height) == (1920, 1080)  # the high-res tier takes it as it is
+    assert (standard.width, standard.height) == (1456, 819)  # the documented standard answer
+
+
+def test_no_resize_sends_the_bytes_as_they_are(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    path = make_image("big.png", (1920, 1080))
+    result = run("ask", path, "--no-resize")
+    assert result.exit_code == 0, result.stderr
+    block = images_of(last_turn(only_request(api)))[0]
+    assert base64.b64decode(block["source"]["data"]) == path.read_bytes()
+    assert "will shrink 1920x1080" in result.stderr  # the warning that it will be downscaled
+
+
+def test_unsupported_format_is_converted(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    path = make_image("scan.bmp", (300, 200))
+    result = run("ask", path)
+    assert result.exit_code == 0, result.stderr
+    (seen,) = only_request(api).images
+    assert seen.media_type in ("image/png", "image/jpeg")
+    assert (seen.width, seen.height) == (300, 200)
+    failed = run("ask", path, "--no-resize")
+    assert failed.exit_code == 1 and "--no-resize" in failed.stderr
+    assert len(api.messages_requests()) == 1
+
+
+def test_image_from_standard_input(run: Run, api: FakeClaudeAPI) -> None:
+    data = encode(picture((200, 100)), "WEBP")
+    result = run("ask", "-", input=data)
+    assert result.exit_code == 0, result.stderr
+    (seen,) = only_request(api).images
+    assert (seen.media_type, seen.width, seen.height) == ("image/webp", 200, 100)
+
+
+def test_a_25_image_compare_arrives_within_2000_px(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    # The high-res tier takes 2400 px wide strips as they are; above 20 images the API's limit
+    # is 2000 px, and the fake refuses anything larger, as the API does.
+    paths = [make_image(f"strip{i:02}.png", (2400, 240)) for i in range(25)]
+    result = run("compare", *paths, "--model", "claude-opus-4-7", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    request = only_request(api)
+    assert len(request.images) == 25
+    assert all(max(i.width or 0, i.height or 0) <= 2000 for i in request.images)
+    assert [i.width for i in request.images] == [2000] * 25
+    labels = [b["text"] for b in last_turn(request) if b["type"] == "text"][:-1]
+    assert labels == [f"Image {n}:" for n in range(1, 26)]
+    refused = run("compare", *paths, "--model", "claude-opus-4-7", "--no-resize")
+    assert refused.exit_code == 1 and "2000 px" in refused.stderr
+    assert len(api.messages_requests()) == 1
+
+
+# --------------------------------------------------------------------------------------------------
+# Preflight failures: exit 1, nothing sent
+# --------------------------------------------------------------------------------------------------
+
+
+def test_unreadable_and_missing_files_stop_before_any_request(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    result = run("ask", make_image("ok.png"), junk, tmp_path / "gone.jpg")
+    assert result.exit_code == 1
+    errors = error_lines(result.stderr)
+    assert len(errors) == 2
+    assert str(junk) in errors[0] and "gone.jpg" in errors[1] and "no such file" in errors[1]
+    assert api.requests == []
+
+
+def test_more_images_than_the_model_takes(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    folder = tmp_path / "many"
+    for i in range(101):
+        make_image(f"{i:03}.png", (8, 8), folder=folder)
+    result = run("ask", folder)
+    assert result.exit_code == 1
+    (error,) = error_lines(result.stderr)
+    assert "101 images" in error and "at most 100" in error and "fewer" in error
+    assert api.requests == []
+
+
+def test_a_request_over_32_megabytes_stops_and_suggests_files(
+    run: Run, api: FakeClaudeAPI, tmp_path: Path
+) -> None:
+    data = encode(noise((1400, 1400)), "PNG")
+    assert 6_000_000 < policy.base64_length(len(data)) < 10 * 1024 * 1024
+    paths = []
+    for i in range(5):
+        paths.append(tmp_path / f"noise{i}.png")
+        paths[-1].write_bytes(data)
+    result = run("ask", *paths, "--no-resize", "--max-bytes", "10MB")
+    assert result.exit_code == 1
+    (error,) = error_lines(result.stderr)
+    assert "32 MB" in error and "--source file" in error
+    assert api.requests == []
+
+
+# --------------------------------------------------------------------------------------------------
+# Output: streaming, usage table, --json, --dry-run
+# --------------------------------------------------------------------------------------------------
+
+
+def test_answer_streams_to_stdout_and_usage_goes_to_stderr(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    result = run("ask", make_image("a.png", (1000, 1000)), "-p", "What is it?")
+    assert result.exit_code == 0, result.stderr
+    request = only_request(api)
+    assert request.body["stream"] is True
+    assert result.stdout == "I see 1 image(s): 1000x1000 image/png. Prompt: What is it?\n"
+    table = result.stderr.splitlines()[-4:]
+    assert table[0].split() == ["tokens", "cost"]
+    # the fake's usage: 1296 image tokens + ceil(11 chars / 4) = 1299; 10 words out
+    assert table[1].split()[:3] == ["input", "1,299", policy.format_usd(1299 * 3 / 1e6)]
+    assert "images ≈ 1,296 (estimated)" in table[1]
+    assert table[2].split()[:3] == ["output", "10", policy.format_usd(10 * 15 / 1e6)]
+    assert table[3].split()[:3] == ["total", "1,309", policy.format_usd((1299 * 3 + 150) / 1e6)]
+    assert "claude-sonnet-4-5" in table[3] and "2026-11-01" in table[3]
+
+
+def test_quiet_prints_only_the_answer(run: Run, api: FakeClaudeAPI, make_image: MakeImage) -> None:
+    result = run("ask", make_image("a.png"), "--quiet")
+    assert result.exit_code == 0
+    assert result.stderr == "" and result.stdout.startswith("I see 1 image(s)")
+
+
+def test_json_prints_one_object_with_exactly_the_documented_fields(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    a, b = make_image("a.png", (300, 200)), make_image("b.jpg", (4032, 3024))
+    result = run("ask", a, b, "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert list(doc) == ["id", "model", "text", "stop_reason", "usage", "cost_usd", "images"]
+    request = only_request(api)
+    assert "stream" not in request.body  # --json does not stream
+    assert doc["id"].startswith("msg_") and doc["model"] == "claude-sonnet-4-5"
+    assert doc["text"].startswith("I see 2 image(s): 300x200 image/png, 1270x952 image/jpeg")
+    assert doc["stop_reason"] == "end_turn"
+    assert list(doc["usage"]) == ["input_tokens", "output_tokens"]
+    usage = doc["usage"]
+    assert doc["cost_usd"] == pytest.approx(
+        usage["input_tokens"] * 3 / 1e6 + usage["output_tokens"] * 15 / 1e6
+    )
+    sent = images_of(last_turn(request))
+    assert doc["images"] == [
+        {"path": str(a), "media_type": "image/png", "width": 300, "height": 200,
+         "bytes": len(base64.b64decode(sent[0]["source"]["data"]))},
+        {"path": str(b), "media_type": "image/jpeg", "width": 1270, "height": 952,
+         "bytes": len(base64.b64decode(sent[1]["source"]["data"]))},
+    ]  # fmt: skip
+    assert result.stderr == ""
+
+
+def test_dry_run_needs_no_key_sends_nothing_and_prints_the_exact_body(
+    run: Run,
+    fake_api: FakeClaudeAPI,
+    make_image: MakeImage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.base_url)
+    a, b = make_image("a.png", (640, 480)), make_image("b.jpg", (4032, 3024))
+    args = ("ask", a, b, "--system", "Be brief.", "--temperature", "0.5")
+    dry = run(*args, "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert fake_api.requests == []
+    body = json.loads(dry.stdout)
+    data = images_of(body["messages"][0]["content"])[1]["source"]["data"]
+    assert data.startswith("<") and data.endswith(" bytes base64>")
+    assert "Estimate for claude-sonnet-4-5" in dry.stderr
+    assert "images 1,978," in dry.stderr  # 414 + 1564 tokens
+    # The same command for real sends exactly that body.
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    assert run(*args).exit_code == 0
+    assert client.shorten_base64(only_request(fake_api).body) == body
+    sent = images_of(last_turn(only_request(fake_api)))[1]["source"]["data"]
+    assert data == f"<{len(sent)} bytes base64>"
+
+
+def test_dry_run_json_holds_request_and_estimate(run: Run, make_image: MakeImage) -> None:
+    result = run("ask", make_image("a.png", (1000, 1000)), "--dry-run", "--json", "-p", "x" * 8)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert list(doc) == ["request", "estimate"]
+    assert "stream" not in doc["request"]
+    est = doc["estimate"]
+    assert (est["image_tokens"], est["text_tokens"], est["input_tokens"]) == (1296, 2, 1298)
+    assert est["max_output_tokens"] == 1024
+    assert est["max_cost_usd"] == pytest.approx(1298 * 3 / 1e6 + 1024 * 15 / 1e6)
+
+
+def test_dry_run_never_imports_the_sdk(make_image: MakeImage) -> None:
+    code = (
+        "import sys\n"
+        "from vision_cli.cli.app import entrypoint\n"
+        "try:\n"
+        f"    entrypoint(['ask', {str(make_image('a.png'))!r}, '--dry-run', '--quiet'])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "print('SDK', 'anthropic' in sys.modules, 'httpx2' in sys.modules, file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert '"model": "claude-sonnet-4-5"' in proc.stdout
+    assert "SDK False False" in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["ask", "--help"], ["compare", "--help"]])
+def test_help_never_imports_the_sdk(args: list[str]) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "vision_cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "vision_cli.cli.ask" in imported  # the measurement works
+    assert not {m for m in imported if m.split(".")[0] in ("anthropic", "httpx2")}
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors and exit codes
+# --------------------------------------------------------------------------------------------------
+
+
+def test_missing_key_stops_before_any_request(
+    run: Run, fake_api: FakeClaudeAPI, make_image: MakeImage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.base_url)
+    result = run("ask", make_image("a.png"))
+    assert result.exit_code == 2
+    (error,) = error_lines(result.stderr)
+    assert error.startswith("Error: ANTHROPIC_API_KEY is not set")
+    assert fake_api.requests == []
+
+
+ERRORS = [
+    (400, "invalid_request_error",
+     "messages.0.content.0.image.source.base64: image exceeds 5 MB maximum: 15908784 bytes > "
+     "5242880 bytes"),
+    (401, "authentication_error", "invalid x-api-key"),
+    (413, "request_too_large", "Request exceeds the maximum size"),
+    (429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
+    (500, "api_error", "Internal server error"),
+    (529, "overloaded_error", "Overloaded"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("status", "kind", "message"), ERRORS)
+def test_api_errors_are_one_line_and_exit_3(
+    run: Run,
+    api: FakeClaudeAPI,
+    make_image: MakeImage,
+    sleeps: list[float],
+    status: int,
+    kind: str,
+    message: str,
+) -> None:
+    api.fail_next(status, message=message, retry_after=0.01, times=3)
+    result = run("ask", make_image("a.png"), "--quiet")
+    assert result.exit_code == 3
+    request_id = api.requests[-1].request_id
+    assert result.stderr == f"Error: HTTP {status} {kind}: {message} (request id {request_id})\n"
+    assert result.stdout == ""
+    retried = status in (429, 500, 529)
+    assert len(api.messages_requests()) == (3 if retried else 1)  # the default: 2 retries
+
+
+def test_connection_refused_exits_3(
+    run: Run, make_image: MakeImage, monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://127.0.0.1:{port}")
+    result = run("ask", make_image("a.png"), "--quiet", "--max-retries", "1")
+    assert result.exit_code == 3
+    (error,) = error_lines(result.stderr)
+    assert error.startswith("Error: connection_error: could not reach the API at http://127.0.0.1")
+    assert len(sleeps) == 1  # dropped connections are retried too
+
+
+def test_a_slow_api_times_out_with_exit_3(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    api.delay = 5
+    result = run("ask", make_image("a.png"), "--timeout", "0.3", "--max-retries", "0")
+    assert result.exit_code == 3
+    assert "timeout_error" in error_lines(result.stderr)[0]
+
+
+def test_429_is_retried_after_the_time_the_api_asks(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, sleeps: list[float]
+) -> None:
+    api.fail_next(429, retry_after=0.25, times=2)
+    result = run("ask", make_image("a.png"))
+    assert result.exit_code == 0, result.stderr
+    assert [r.status for r in api.messages_requests()] == [429, 429, 200]
+    assert sleeps == [0.25, 0.25]  # retry-after, not the SDK's own backoff
+
+
+def test_529_and_500_are_retried_up_to_max_retries(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, sleeps: list[float]
+) -> None:
+    api.fail_next(529)
+    api.fail_next(500)
+    assert run("ask", make_image("a.png"), "--max-retries", "2").exit_code == 0
+    assert [r.status for r in api.messages_requests()] == [529, 500, 200]
+    api.fail_next(529, times=5)
+    result = run("ask", make_image("b.png"), "--max-retries", "1", "--quiet")
+    assert result.exit_code == 3 and "HTTP 529 overloaded_error: Overloaded" in result.stderr
+    assert [r.status for r in api.messages_requests()][3:] == [529, 529]
+
+
+def test_no_retries_with_max_retries_0(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, sleeps: list[float]
+) -> None:
+    api.fail_next(529)
+    assert run("ask", make_image("a.png"), "--max-retries", "0").exit_code == 3
+    assert len(api.messages_requests()) == 1 and sleeps == []
+
+
+def test_a_stream_that_breaks_exits_3(run: Run, api: FakeClaudeAPI, make_image: MakeImage) -> None:
+    api.fail_stream_next("overloaded_error")
+    result = run("ask", make_image("a.png"))
+    assert result.exit_code == 3
+    assert "Error: HTTP 529 overloaded_error: Overloaded" in result.stderr
+
+
+def test_interrupt_exits_130_and_saves_nothing(
+    run: Run,
+    api: FakeClaudeAPI,
+    make_image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> client.Reply:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(client, "stream_message", interrupted)
+    conversation = tmp_path / "chat.json"
+    result = run("ask", make_image("a.png"), "--conversation", conversation)
+    assert result.exit_code == 130
+    assert "interrupted" in result.stderr and "Traceback" not in result.output
+    assert not conversation.exists()
+
+
+def test_the_api_key_never_appears_in_any_output(
+    run: Run,
+    api: FakeClaudeAPI,
+    make_image: MakeImage,
+    monkeypatch: pytest.MonkeyPatch,
+    sleeps: list[float],
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("VISION_CLI_DEBUG", "1")
+    path = make_image("a.png")
+    outputs = [run("ask", path, "--dry-run"), run("ask", path, "--dry-run", "--json")]
+    api.fail_next(429, retry_after=0.01)
+    outputs.append(run("ask", path, "--conversation", tmp_path / "c.json"))
+    outputs.append(run("ask", path, "--json", "--source", "file"))
+    api.fail_next(401, message=f"invalid x-api-key: {KEY}")
+    outputs.append(run("ask", path))
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+    outputs.append(run("ask", path, "--max-retries", "0"))
+    assert [r.exit_code for r in outputs] == [0, 0, 0, 0, 3, 3]
+    assert "debug: anthropic._base_client: Retrying request" in outputs[2].stderr
+    for result in outputs:
+        assert KEY not in result.stdout and KEY not in result.stderr
+        assert KEY[12:30] not in result.output
+    assert "[redacted]" in outputs[4].stderr
+    assert KEY not in (tmp_path / "c.json").read_text()
+    cache = Path(os.environ["XDG_CACHE_HOME"]) / "vision-cli" / "files.json"
+    assert KEY not in cache.read_text()
+
+
+# --------------------------------------------------------------------------------------------------
+# Sources: URLs, downloads, the Files API and its cache
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def image_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A plain HTTP server on 127.0.0.1 serving ``tmp_path / "www"``: (base URL, folder)."""
+    root = tmp_path / "www"
+    root.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_urls_are_sent_as_url_sources_and_not_fetched(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    url = "https://upload.wikimedia.org/wikipedia/commons/a/a7/Camponotus_flavomarginatus_ant.jpg"
+    result = run("ask", url, make_image("b.png"))
+    assert result.exit_code == 0, result.stderr
+    content = last_turn(only_request(api))
+    assert content[1] == {"type": "image", "source": {"type": "url", "url": url}}
+    assert "not counted" in result.stderr  # the API fetches it: its tokens are unknown here
+
+
+def test_download_fetches_checks_and_sends_base64(
+    run: Run, api: FakeClaudeAPI, image_server: tuple[str, Path]
+) -> None:
+    base, root = image_server
+    (root / "big.jpg").write_bytes(encode(picture((3000, 2000)), "JPEG"))
+    url = f"{base}/big.jpg"
+    dry = run("ask", url, "--download", "--dry-run", "--quiet")
+    assert dry.exit_code == 0 and url in dry.stdout  # a dry run downloads nothing
+    result = run("ask", url, "--download")
+    assert result.exit_code == 0, result.stderr
+    (seen,) = only_request(api).images
+    assert seen.source_type == "base64" and seen.width is not None
+    assert max(seen.width, seen.height or 0) <= 1568
+    missing = run("ask", f"{base}/nope.jpg", "--download")
+    assert missing.exit_code == 1 and "HTTP 404" in missing.stderr
+    assert len(api.messages_requests()) == 1
+
+
+def test_files_api_uploads_once_and_the_cache_remembers(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    a, b = make_image("a.png", (300, 300)), make_image("b.jpg", (400, 300))
+    first = run("ask", a, b, "--source", "file")
+    assert first.exit_code == 0, first.stderr
+    assert len(api.requests_to("/v1/files")) == 2
+    second = run("ask", a, b, "--source", "file")
+    assert second.exit_code == 0, second.stderr
+    assert len(api.requests_to("/v1/files")) == 2  # the second run uploads nothing
+    one, two = api.messages_requests()
+    ids = [b["source"]["file_id"] for b in images_of(last_turn(one))]
+    assert ids == [b["source"]["file_id"] for b in images_of(last_turn(two))]
+    assert set(ids) == set(api.files)
+    assert client.FILES_BETA in two.headers.get("anthropic-beta", "")
+    assert [i.source_type for i in two.images] == ["file", "file"]
+    cache = Path(os.environ["XDG_CACHE_HOME"]) / "vision-cli" / "files.json"
+    entries = json.loads(cache.read_text())["files"].values()
+    assert {e[api.base_url]["file_id"] for e in entries} == set(ids)
+    third = run("ask", a, "--source", "file", "--no-cache")
+    assert third.exit_code == 0
+    assert len(api.requests_to("/v1/files")) == 3
+
+
+def test_a_cached_file_id_the_api_forgot_is_uploaded_again(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    path = make_image("a.png")
+    assert run("ask", path, "--source", "file").exit_code == 0
+    cache = Path(os.environ["XDG_CACHE_HOME"]) / "vision-cli" / "files.json"
+    doc = json.loads(cache.read_text())
+    for endpoints in doc["files"].values():
+        endpoints[api.base_url]["file_id"] = "file_gone"
+    cache.write_text(json.dumps(doc))
+    result = run("ask", path, "--source", "file")
+    assert result.exit_code == 0, result.stderr
+    assert [r.status for r in api.messages_requests()] == [200, 404, 200]
+    assert len(api.requests_to("/v1/files")) == 2
+    assert "file_gone" not in cache.read_text()
+
+
+def test_dry_run_shows_cached_file_ids_and_placeholders(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    a, b = make_image("a.png"), make_image("b.png", (50, 60))
+    assert run("ask", a, "--source", "file").exit_code == 0
+    (file_id,) = api.files
+    dry = run("ask", a, b, "--source", "file", "--dry-run")
+    assert dry.exit_code == 0
+    sources_ = [
+        i["source"]["file_id"] for i in images_of(json.loads(dry.stdout)["messages"][0]["content"])
+    ]
+    assert sources_[0] == file_id and sources_[1].startswith("<upload of ")
+    assert len(api.requests) == 2  # the first run's upload and message only
+
+
+# --------------------------------------------------------------------------------------------------
+# Conversations: the guide's four images over two turns
+# --------------------------------------------------------------------------------------------------
+
+
+def test_four_images_over_two_turns(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    chat = tmp_path / "chat.json"
+    p1, p2, p3, p4 = (make_image(f"{n}.png", (200 + 20 * n, 200)) for n in range(1, 5))
+    first = run("ask", p1, p2, "-p", "How are these images different?", "--conversation", chat)
+    assert first.exit_code == 0, first.stderr
+    saved = json.loads(chat.read_text())
+    assert saved["version"] == 1 and saved["model"] == "claude-sonnet-4-5"
+    assert [m["role"] for m in saved["messages"]] == ["user", "assistant"]
+    second = run(
+        "ask", p3, p4, "-p", "Are these images similar to the first two?", "--conversation", chat
+    )
+    assert second.exit_code == 0, second.stderr
+    turn1, turn2 = api.messages_requests()
+    messages = turn2.body["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+    assert messages[0] == turn1.body["messages"][0]  # the first turn, images and all, as sent
+    assert messages[1] == {
+        "role": "assistant",
+        "content": [{"type": "text", "text": first.stdout.strip()}],
+    }
+    assert shape(messages[2]["content"]) == [
+        "Image 1:", "image/png", "Image 2:", "image/png",
+        "Are these images similar to the first two?",
+    ]  # fmt: skip
+    assert [(i.width, i.height) for i in turn2.images] == [
+        (220, 200),
+        (240, 200),
+        (260, 200),
+        (280, 200),
+    ]
+    saved = json.loads(chat.read_text())
+    assert [m["role"] for m in saved["messages"]] == ["user", "assistant"] * 2
+    assert saved["messages"][3]["content"][0]["text"] == second.stdout.strip()
+    # Images are stored as sent: base64 that decodes to the image.
+    assert decoded(images_of(saved["messages"][0]["content"])[0]).size == (220, 200)
+    # A follow-up without images, and the system prompt kept from the file.
+    assert run("ask", "-p", "Which is widest?", "--conversation", chat).exit_code == 0
+    third = api.messages_requests()[-1].body
+    assert len(third["messages"]) == 5 and shape(third["messages"][-1]["content"]) == [
+        "Which is widest?"
+    ]
+
+
+def test_conversation_keeps_model_and_system(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    chat = tmp_path / "chat.json"
+    first = run(
+        "ask", make_image("a.png"), "--conversation", chat, "--model", "claude-haiku-4-5",
+        "--system", "Respond only in Spanish.",
+    )  # fmt: skip
+    assert first.exit_code == 0, first.stderr
+    assert run("ask", make_image("b.png"), "--conversation", chat).exit_code == 0
+    second = api.messages_requests()[-1].body
+    assert second["model"] == "claude-haiku-4-5"
+    assert second["system"] == "Respond only in Spanish."
+
+
+def test_a_failed_turn_leaves_the_conversation_as_it_was(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    chat = tmp_path / "chat.json"
+    assert run("ask", make_image("a.png"), "--conversation", chat).exit_code == 0
+    before = chat.read_bytes()
+    api.fail_next(400, message="Invalid request")
+    assert run("ask", make_image("b.png"), "--conversation", chat).exit_code == 3
+    assert chat.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".chat")] == []
+
+
+def test_a_broken_conversation_file_is_a_preflight_failure(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    chat = tmp_path / "chat.json"
+    chat.write_text('{"messages": [{"role": "user", "content": "hi"}]}')
+    result = run("ask", make_image("a.png"), "--conversation", chat)
+    assert result.exit_code == 1 and "no answer" in result.stderr
+    assert api.requests == []
+
+
+def test_earlier_images_count_toward_the_2000_px_rule(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    chat = tmp_path / "chat.json"
+    wide = [make_image(f"w{i:02}.png", (2400, 240)) for i in range(12)]
+    model = ("--model", "claude-opus-4-7", "--quiet")
+    assert run("ask", *wide, "--conversation", chat, *model).exit_code == 0
+    assert [i.width for i in api.messages_requests()[0].images] == [2400] * 12
+    more = [make_image(f"m{i:02}.png", (2400, 240)) for i in range(10)]
+    result = run("ask", *more, "--conversation", chat, *model)
+    assert result.exit_code == 0, result.stderr
+    seen = api.messages_requests()[-1].images
+    assert len(seen) == 22 and all((i.width or 0) <= 2000 for i in seen)
+
+
+# --------------------------------------------------------------------------------------------------
+# The OpenAPI description accepts every body sent
+# --------------------------------------------------------------------------------------------------
+
+
+def test_request_bodies_match_the_openapi_description(
+    run: Run,
+    api: FakeClaudeAPI,
+    openapi_validator: OpenApiValidator,
+    make_image: MakeImage,
+    tmp_path: Path,
+) -> None:
+    api.openapi = openapi_validator  # the fake answers 400 to a body the description refuses
+    a, b = make_image("a.png"), make_image("b.jpg", (300, 400))
+    chat = tmp_path / "chat.json"
+    runs = [
+        run("ask", a),
+        run("compare", a, b, "--system", "Be brief.", "--temperature", "0", "--json"),
+        run("ask", "https://example.com/cat.jpg", b, "-p", "Same animal?"),
+        run("ask", a, b, "--source", "file"),
+        run("ask", a, "--conversation", chat),
+        run("ask", b, "--conversation", chat, "-p", "And this one?"),
+    ]
+    assert [r.exit_code for r in runs] == [0] * len(runs), [r.stderr for r in runs]
+    assert all(r.status == 200 for r in api.messages_requests())
+    assert len(api.messages_requests()) == len(runs)

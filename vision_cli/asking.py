@@ -1,0 +1,775 @@
+"""The core of ``ask`` and ``compare``: preflight, request assembly, estimate, cost, conversations.
+
+Inputs in, frozen results out, nothing printed. The pieces stand alone so that one request per
+image (``ask --each``) and Message Batches (``ask --batch``) reuse them as they are:
+
+- :func:`preflight` turns inputs into :class:`Image` objects ready to send (read, oriented,
+  resized, converted and fitted under the byte limit in memory), or raises
+  :class:`PreflightError` listing everything that cannot be fixed; nothing is sent before it.
+- :func:`build_request` assembles the exact body (images first, ``Image N:`` labels, the prompt,
+  the system prompt, earlier turns) as a :class:`Request`; :func:`check_request` applies the
+  request-level limits. ``request.body`` (without ``stream``) is a batch request's ``params``.
+- :func:`estimate` and :func:`cost_usd` price it; :func:`send` sends it; :func:`resolve_files`
+  uploads what ``--source file`` needs, once.
+- :func:`load_conversation` and :func:`save_conversation` continue a saved conversation.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal
+
+from vision_cli import catalog, client, limits, policy, sources
+
+if TYPE_CHECKING:
+    import anthropic
+
+Policy = Literal["native", "recommended"]
+SourceChoice = Literal["auto", "base64", "url", "file"]
+Kind = Literal["base64", "url", "file"]
+
+DEFAULT_PROMPT_ONE: Final = "Describe this image."
+DEFAULT_PROMPT_MANY: Final = "Describe these images."
+COMPARE_PROMPT: Final = "How are these images different?"
+#: The most bytes read from standard input or a download before it is resized in memory.
+INPUT_CAP: Final = 100 * 1024 * 1024
+#: Rough characters per token, for the text share of an estimate (the API counts exactly).
+CHARS_PER_TOKEN: Final = 4
+CONVERSATION_VERSION: Final = 1
+_EXTENSIONS: Final = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+}
+
+
+def default_prompt(images: int, *, compare: bool = False) -> str:
+    """The prompt used when none is given: the guide's wording."""
+    if compare:
+        return COMPARE_PROMPT
+    return DEFAULT_PROMPT_ONE if images == 1 else DEFAULT_PROMPT_MANY
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything about a request that is the same for every image in it."""
+
+    model: catalog.Model
+    #: The name sent to the API, as the user gave it (an id or an alias).
+    model_name: str
+    max_tokens: int = 1024
+    system: str | None = None
+    temperature: float | None = None
+    resize_policy: Policy = "native"
+    #: False (``--no-resize``): the bytes go as they are, after the same checks.
+    resize: bool = True
+    source: SourceChoice = "auto"
+    download: bool = False
+    max_bytes: int = limits.DEFAULT_MAX_BYTES
+
+    def size_policy(self) -> policy.SizePolicy | None:
+        if not self.resize:
+            return None
+        if self.resize_policy == "recommended":
+            return policy.SizePolicy.recommended()
+        return policy.SizePolicy.native(self.model.tier)
+
+    def kind_of(self, item: sources.Input) -> Kind:
+        """How an input is sent: URLs as ``url`` sources unless downloaded; the rest as chosen."""
+        if item.url is not None and (
+            self.source == "url" or (self.source == "auto" and not self.download)
+        ):
+            return "url"
+        return "file" if self.source == "file" else "base64"
+
+
+def check_sources(items: Iterable[sources.Input | sources.Problem], settings: Settings) -> None:
+    """Raise :class:`sources.UsageError` for inputs the chosen ``--source`` cannot send."""
+    if settings.source == "url" and settings.download:
+        raise sources.UsageError("--download sends URLs as base64, --source url as URLs: pick one")
+    if settings.source == "url":
+        for item in items:
+            if isinstance(item, sources.Input) and item.url is None:
+                raise sources.UsageError(
+                    f"--source url sends only http(s) URLs, and {item.label} is not one: use "
+                    "--source auto"
+                )
+
+
+# --------------------------------------------------------------------------------------------------
+# Preflight
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Image:
+    """One image ready to send. ``data`` is None for a ``url`` source, and for a download that a
+    dry run did not make."""
+
+    label: str
+    kind: Kind
+    data: bytes | None = None
+    url: str | None = None
+    media_type: str | None = None
+    width: int | None = None
+    height: int | None = None
+    tokens: int | None = None  # estimated; None when the API fetches the image itself
+    #: What preflight did: copied, resized, converted, as-is (--no-resize) or url.
+    action: str = "copied"
+    source_width: int | None = None
+    source_height: int | None = None
+    source_format: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @cached_property
+    def sha256(self) -> str | None:
+        return client.sha256(self.data) if self.data is not None else None
+
+    @property
+    def size(self) -> int | None:
+        return len(self.data) if self.data is not None else None
+
+    @property
+    def base64_bytes(self) -> int:
+        return policy.base64_length(self.size) if self.size is not None else 0
+
+    @property
+    def filename(self) -> str:
+        """A name for the Files API: the input's name with the extension of what is sent."""
+        stem = PurePosixPath(self.label.split("?", 1)[0]).stem or "image"
+        stem = "stdin" if self.label == sources.STDIN else stem
+        return stem + _EXTENSIONS.get(self.media_type or "", "")
+
+    def record(self) -> dict[str, Any]:
+        """The ``images`` entry of ``--json``: what was sent for this input."""
+        return {
+            "path": self.label,
+            "media_type": self.media_type,
+            "width": self.width,
+            "height": self.height,
+            "bytes": self.size,
+        }
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Something preflight cannot fix: which input (None for the request) and a sentence."""
+
+    label: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.message}" if self.label else self.message
+
+
+class PreflightError(Exception):
+    """Nothing was sent: every failure found, each a sentence that says what to do."""
+
+    def __init__(self, failures: Sequence[Failure]) -> None:
+        self.failures = tuple(failures)
+        super().__init__("; ".join(str(f) for f in self.failures))
+
+
+def too_many_images(total: int, settings: Settings, earlier: int = 0) -> Failure | None:
+    limit = settings.model.images_per_request
+    if total <= limit:
+        return None
+    where = f" ({earlier} of them in earlier turns)" if earlier else ""
+    return Failure(
+        None,
+        f"{total} images in one request{where}, and {settings.model_name} takes at most "
+        f"{limit}: send fewer images, or one request per image",
+    )
+
+
+def preflight(
+    items: Sequence[sources.Input | sources.Problem],
+    settings: Settings,
+    *,
+    earlier_images: int = 0,
+    stdin: BinaryIO | None = None,
+    offline: bool = False,
+) -> tuple[Image, ...]:
+    """Every input read and brought into shape, in order; :class:`PreflightError` listing every
+    input that cannot be sent. The image count is checked first, before any byte is read.
+
+    ``earlier_images`` (from earlier turns) count toward the model's limit and the 2000 px rule
+    above 20 images. ``offline`` (a dry run) downloads nothing: URLs to download stay unread.
+    """
+    total = len(items) + earlier_images
+    too_many = too_many_images(total, settings, earlier_images)
+    if too_many is not None:
+        raise PreflightError([too_many])
+    many = total > limits.MANY_IMAGES_THRESHOLD
+    images: list[Image] = []
+    failures: list[Failure] = []
+    for item in items:
+        if isinstance(item, sources.Problem):
+            failures.append(Failure(item.label, item.message))
+            continue
+        try:
+            images.append(prepare_image(item, settings, many=many, stdin=stdin, offline=offline))
+        except PreflightError as exc:
+            failures.extend(exc.failures)
+    if failures:
+        raise PreflightError(failures)
+    return tuple(images)
+
+
+def prepare_image(
+    item: sources.Input,
+    settings: Settings,
+    *,
+    many: bool = False,
+    stdin: BinaryIO | None = None,
+    offline: bool = False,
+) -> Image:
+    """One input ready to send; :class:`PreflightError` (one failure) when it cannot be.
+
+    ``many``: the request holds more than 20 images, so the image must be within 2000 px.
+    """
+    kind = settings.kind_of(item)
+    if kind == "url" or (item.url is not None and offline):
+        return Image(item.label, kind, url=item.url, action="url" if kind == "url" else "download")
+    try:
+        data = sources.read_bytes(item, cap=INPUT_CAP, stdin=stdin)
+    except sources.SourceError as exc:
+        raise PreflightError([Failure(item.label, exc.message)]) from None
+    image = fit_bytes(data, settings, many=many, extension=item.extension, label=item.label)
+    return replace(image, kind=kind, url=item.url)
+
+
+def fit_bytes(
+    data: bytes, settings: Settings, *, many: bool = False, extension: str = "", label: str = "-"
+) -> Image:
+    """Bytes brought into shape in memory (or, with ``--no-resize``, checked as they are)."""
+    max_dimension = limits.MANY_IMAGES_MAX_DIMENSION if many else limits.MAX_DIMENSION
+    if not settings.resize:
+        return _as_is(data, settings, many=many, extension=extension, label=label)
+    from vision_cli import transform
+
+    try:
+        prepared = transform.prepare(
+            data,
+            size_policy=settings.size_policy(),
+            max_bytes=settings.max_bytes,
+            max_dimension=max_dimension,
+        )
+    except transform.TransformError as exc:
+        raise PreflightError([Failure(label, str(exc))]) from None
+    return Image(
+        label,
+        "base64",
+        data=prepared.data,
+        media_type=prepared.media_type,
+        width=prepared.width,
+        height=prepared.height,
+        tokens=policy.predict(prepared.width, prepared.height, settings.model.tier).tokens,
+        action=prepared.action,
+        source_width=prepared.source_width,
+        source_height=prepared.source_height,
+        source_format=prepared.source_format,
+    )
+
+
+def _as_is(data: bytes, settings: Settings, *, many: bool, extension: str, label: str) -> Image:
+    from vision_cli import imaging
+
+    try:
+        facts = imaging.probe_bytes(data, extension).facts
+    except imaging.ProbeError as exc:
+        raise PreflightError([Failure(label, exc.message)]) from None
+    found = policy.judge(
+        facts,
+        policy.Limits(tier=settings.model.tier, max_bytes=settings.max_bytes, many_images=many),
+    )
+    errors = [f.message for f in found if f.severity is policy.Severity.ERROR]
+    if errors:
+        raise PreflightError(
+            [
+                Failure(label, f"{m.rstrip('.')} (or drop --no-resize to let vision-cli fix it)")
+                for m in errors
+            ]
+        )
+    assert facts.media_type is not None  # an unsupported format is an error above
+    return Image(
+        label,
+        "base64",
+        data=data,
+        media_type=facts.media_type,
+        width=facts.width,
+        height=facts.height,
+        tokens=policy.predict(facts.width, facts.height, settings.model.tier).tokens,
+        action="as-is",
+        source_width=facts.width,
+        source_height=facts.height,
+        source_format=facts.format,
+        warnings=tuple(f.message for f in found if f.severity is policy.Severity.WARNING),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Conversations
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Earlier turns, as they were sent (base64 images included), and the settings they used."""
+
+    messages: tuple[client.Turn, ...] = ()
+    system: str | None = None
+    model: str | None = None
+
+    @property
+    def images(self) -> int:
+        return client.count_images(self.messages)
+
+
+def load_conversation(path: Path) -> Conversation:
+    """The conversation saved in ``path``; an empty one when the file does not exist yet.
+
+    Accepts vision-cli's own file (``{"version", "model", "system", "messages"}``) or a bare
+    JSON list of Messages API turns. :class:`PreflightError` when it cannot be used.
+    """
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        return Conversation()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PreflightError(
+            [Failure(str(path), f"cannot read the conversation ({exc})")]
+        ) from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PreflightError(
+            [Failure(str(path), f"the conversation is not valid JSON ({exc}): fix or remove it")]
+        ) from None
+    if isinstance(doc, list):
+        doc = {"messages": doc}
+    messages = doc.get("messages") if isinstance(doc, dict) else None
+    problem = _turns_problem(messages)
+    if problem:
+        raise PreflightError([Failure(str(path), problem)])
+    system = doc.get("system")
+    model = doc.get("model")
+    return Conversation(
+        messages=tuple(messages or ()),
+        system=system if isinstance(system, str) and system else None,
+        model=model if isinstance(model, str) and model else None,
+    )
+
+
+def _turns_problem(messages: Any) -> str | None:
+    hint = ": it must hold the Messages API turns vision-cli wrote"
+    if not isinstance(messages, list):
+        return "no list of messages in the conversation" + hint
+    expected = "user"
+    for index, turn in enumerate(messages):
+        if not isinstance(turn, dict) or turn.get("role") != expected:
+            return f"turn {index + 1} should be a {expected} turn" + hint
+        if not isinstance(turn.get("content"), str | list):
+            return f"turn {index + 1} has no content" + hint
+        expected = "assistant" if expected == "user" else "user"
+    if expected == "assistant":
+        return "the conversation ends with a question that has no answer" + hint
+    return None
+
+
+def save_conversation(
+    path: Path, request: Request, reply: client.Reply, *, model_name: str, system: str | None
+) -> None:
+    """Write the earlier turns, this turn and the reply back to ``path``, atomically."""
+    messages = [*request.body["messages"], client.assistant_turn(reply.text)]
+    doc = {
+        "version": CONVERSATION_VERSION,
+        "model": model_name,
+        "system": system,
+        "messages": messages,
+    }
+    client.write_atomically(path, json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
+
+
+def fit_history(conversation: Conversation, settings: Settings, total_images: int) -> Conversation:
+    """Earlier turns made fit for a request of ``total_images``: above 20 images, every earlier
+    base64 image is brought within 2000 px too (a URL or file image cannot be, and is left)."""
+    if total_images <= limits.MANY_IMAGES_THRESHOLD:
+        return conversation
+    history = json.loads(json.dumps(list(conversation.messages)))  # a deep copy
+    failures: list[Failure] = []
+    for number, block in enumerate(client.iter_image_blocks(history), 1):
+        source = block.get("source", {})
+        raw = _base64_bytes(source)
+        if raw is None:
+            continue
+        size = _dimensions(raw)
+        if size is None or max(size) <= limits.MANY_IMAGES_MAX_DIMENSION:
+            continue
+        try:
+            image = fit_bytes(
+                raw,
+                replace(settings, resize=True),
+                many=True,
+                label=f"earlier image {number}",
+            )
+        except PreflightError as exc:
+            failures.extend(exc.failures)
+            continue
+        assert image.data is not None and image.media_type is not None
+        block["source"] = client.base64_source(image.data, image.media_type)
+    if failures:
+        raise PreflightError(failures)
+    return replace(conversation, messages=tuple(history))
+
+
+def _base64_bytes(source: Mapping[str, Any]) -> bytes | None:
+    if source.get("type") != "base64" or not isinstance(source.get("data"), str):
+        return None
+    try:
+        return base64.b64decode(source["data"], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _dimensions(raw: bytes) -> tuple[int, int] | None:
+    from vision_cli import imaging
+
+    try:
+        facts = imaging.probe_bytes(raw).facts
+    except imaging.ProbeError:
+        return None
+    return (facts.width, facts.height)
+
+
+# --------------------------------------------------------------------------------------------------
+# The request
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    """The exact body to send, and what is known about it before it is sent."""
+
+    body: client.Body
+    images: tuple[Image, ...]  # this turn's
+    #: Estimated tokens of every image in the request, earlier turns included.
+    image_tokens: int
+    #: Images whose tokens cannot be estimated (URL sources, uploaded files from earlier turns).
+    uncounted_images: int
+    #: Rough tokens of every text (system prompt, labels, prompts, earlier answers).
+    text_tokens: int
+    #: This turn's ``file`` images that have no file id yet (placeholders in ``body``).
+    pending_uploads: tuple[Image, ...] = field(default=())
+    #: File ids in ``body`` that came from the cache (uploaded by an earlier run).
+    cached_file_ids: frozenset[str] = frozenset()
+
+    @property
+    def size(self) -> int:
+        return client.body_size(self.body)
+
+    @property
+    def total_images(self) -> int:
+        return client.count_images(self.body["messages"])
+
+    @property
+    def params(self) -> client.Body:
+        """The body without ``stream``: a Message Batch request's ``params``."""
+        return {k: v for k, v in self.body.items() if k != "stream"}
+
+
+def image_source(image: Image, file_ids: Mapping[str, str]) -> dict[str, str]:
+    """The ``source`` of an image block; placeholders (``"<...>"``) for what a dry run lacks."""
+    if image.kind == "url":
+        assert image.url is not None
+        return client.url_source(image.url)
+    if image.data is None:  # a download a dry run did not make
+        if image.kind == "file":
+            return client.file_source(f"<upload after downloading {image.url}>")
+        return {
+            "type": "base64",
+            "media_type": "<detected after download>",
+            "data": f"<downloaded from {image.url} when sent>",
+        }
+    assert image.media_type is not None and image.sha256 is not None
+    if image.kind == "base64":
+        return client.base64_source(image.data, image.media_type)
+    file_id = file_ids.get(image.sha256)
+    if file_id is None:
+        file_id = f"<upload of {image.size} bytes, sha256 {image.sha256[:16]}>"
+    return client.file_source(file_id)
+
+
+def build_request(
+    images: Sequence[Image],
+    settings: Settings,
+    *,
+    prompt: str,
+    conversation: Conversation | None = None,
+    files: Files | None = None,
+    stream: bool = False,
+) -> Request:
+    """The request for this turn: earlier turns (made fit), then images with ``Image N:`` labels
+    when there are several, then the prompt; the system prompt in ``system``."""
+    history = conversation or Conversation()
+    total = history.images + len(images)
+    history = fit_history(history, settings, total)
+    ids = files.ids if files is not None else {}
+    blocks = [client.image_block(image_source(image, ids)) for image in images]
+    messages = [*history.messages, client.user_turn(blocks, prompt)]
+    body = client.request_body(
+        model=settings.model_name,
+        max_tokens=settings.max_tokens,
+        messages=messages,
+        system=settings.system,
+        temperature=settings.temperature,
+        stream=stream,
+    )
+    earlier = [
+        _history_tokens(block, settings) for block in client.iter_image_blocks(history.messages)
+    ]
+    now = [image.tokens for image in images]
+    counted = [t for t in (*earlier, *now) if t is not None]
+    pending = tuple(
+        image
+        for image in images
+        if image.kind == "file" and (image.sha256 is None or image.sha256 not in ids)
+    )
+    return Request(
+        body=body,
+        images=tuple(images),
+        image_tokens=sum(counted),
+        uncounted_images=len(earlier) + len(now) - len(counted),
+        text_tokens=text_tokens(body),
+        pending_uploads=pending,
+        cached_file_ids=frozenset(
+            ids[image.sha256]
+            for image in images
+            if image.kind == "file"
+            and image.sha256 in ids
+            and files is not None
+            and ids[image.sha256] in files.cached
+        ),
+    )
+
+
+def _history_tokens(block: Mapping[str, Any], settings: Settings) -> int | None:
+    raw = _base64_bytes(block.get("source", {}))
+    size = _dimensions(raw) if raw is not None else None
+    return policy.predict(*size, settings.model.tier).tokens if size else None
+
+
+def text_tokens(body: Mapping[str, Any]) -> int:
+    """A rough count of the text tokens: characters / 4, rounded up."""
+    chars = len(body.get("system") or "")
+    for turn in body.get("messages", ()):
+        content = turn.get("content")
+        if isinstance(content, str):
+            chars += len(content)
+        elif isinstance(content, list):
+            chars += sum(len(b.get("text", "")) for b in content if b.get("type") == "text")
+    return math.ceil(chars / CHARS_PER_TOKEN)
+
+
+def check_request(request: Request, settings: Settings) -> None:
+    """The request-level limits: images per request and the 32 MB body. PreflightError."""
+    earlier = request.total_images - len(request.images)
+    too_many = too_many_images(request.total_images, settings, earlier)
+    if too_many is not None:
+        raise PreflightError([too_many])
+    size = request.size
+    if size > limits.MESSAGES_REQUEST_MAX_BYTES:
+        raise PreflightError(
+            [
+                Failure(
+                    None,
+                    f"the request would be {size:,} bytes, over the "
+                    f"{policy.format_bytes(limits.MESSAGES_REQUEST_MAX_BYTES)} limit of a Messages "
+                    "request: send fewer images, lower --max-bytes, or upload them with "
+                    "--source file",
+                )
+            ]
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# Money
+# --------------------------------------------------------------------------------------------------
+
+
+def cost_usd(
+    model: catalog.Model, input_tokens: int, output_tokens: int, *, batch: bool = False
+) -> float:
+    """Dollars at the model's prices (Message Batches: half price)."""
+    total = policy.cost_usd(input_tokens, model.input_price) + policy.cost_usd(
+        output_tokens, model.output_price
+    )
+    return total * limits.BATCH_DISCOUNT if batch else total
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a request should cost, before it is sent (the output is at most ``max_tokens``)."""
+
+    model: str
+    image_tokens: int
+    text_tokens: int
+    uncounted_images: int
+    max_output_tokens: int
+    input_cost_usd: float
+    max_output_cost_usd: float
+    prices_date: str
+
+    @property
+    def input_tokens(self) -> int:
+        return self.image_tokens + self.text_tokens
+
+    @property
+    def max_cost_usd(self) -> float:
+        return self.input_cost_usd + self.max_output_cost_usd
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "input_tokens": self.input_tokens,
+            "image_tokens": self.image_tokens,
+            "text_tokens": self.text_tokens,
+            "uncounted_images": self.uncounted_images,
+            "max_output_tokens": self.max_output_tokens,
+            "input_cost_usd": self.input_cost_usd,
+            "max_output_cost_usd": self.max_output_cost_usd,
+            "max_cost_usd": self.max_cost_usd,
+            "prices_date": self.prices_date,
+        }
+
+
+def estimate(request: Request, settings: Settings) -> Estimate:
+    model = settings.model
+    input_tokens = request.image_tokens + request.text_tokens
+    return Estimate(
+        model=settings.model_name,
+        image_tokens=request.image_tokens,
+        text_tokens=request.text_tokens,
+        uncounted_images=request.uncounted_images,
+        max_output_tokens=settings.max_tokens,
+        input_cost_usd=policy.cost_usd(input_tokens, model.input_price),
+        max_output_cost_usd=policy.cost_usd(settings.max_tokens, model.output_price),
+        prices_date=catalog.load().date,
+    )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A reply, priced, with the request's image share estimated."""
+
+    reply: client.Reply
+    images: tuple[Image, ...]
+    image_tokens: int
+    uncounted_images: int
+    cost_usd: float
+    model_name: str
+    input_price: float
+    output_price: float
+    prices_date: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``--json`` object, with exactly the documented members."""
+        r = self.reply
+        return {
+            "id": r.id,
+            "model": r.model,
+            "text": r.text,
+            "stop_reason": r.stop_reason,
+            "usage": {"input_tokens": r.input_tokens, "output_tokens": r.output_tokens},
+            "cost_usd": self.cost_usd,
+            "images": [image.record() for image in self.images],
+        }
+
+
+def answer(reply: client.Reply, request: Request, settings: Settings) -> Answer:
+    model = settings.model
+    return Answer(
+        reply=reply,
+        images=request.images,
+        image_tokens=request.image_tokens,
+        uncounted_images=request.uncounted_images,
+        cost_usd=round(cost_usd(model, reply.input_tokens, reply.output_tokens), 10),
+        model_name=settings.model_name,
+        input_price=model.input_price,
+        output_price=model.output_price,
+        prices_date=catalog.load().date,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Sending
+# --------------------------------------------------------------------------------------------------
+
+
+def send(
+    api: anthropic.Anthropic, request: Request, *, on_text: Callable[[str], None] | None = None
+) -> client.Reply:
+    """Send the request: streamed to ``on_text`` when given, else in one piece. APIFailure."""
+    if on_text is not None:
+        return client.stream_message(api, {**request.body, "stream": True}, on_text)
+    return client.create_message(api, request.params)
+
+
+@dataclass(frozen=True)
+class Files:
+    """File ids for the images of a request, and which of them came from the cache."""
+
+    ids: dict[str, str]
+    cached: frozenset[str] = frozenset()
+    uploaded: int = 0
+
+
+def cached_files(images: Iterable[Image], cache: client.FileCache | None) -> Files:
+    """The ids the cache already has (no network: what a dry run can show)."""
+    ids: dict[str, str] = {}
+    if cache is not None:
+        for image in images:
+            if image.kind == "file" and image.sha256 is not None:
+                file_id = cache.get(image.sha256)
+                if file_id:
+                    ids[image.sha256] = file_id
+    return Files(ids, frozenset(ids.values()))
+
+
+def resolve_files(
+    api: anthropic.Anthropic,
+    images: Sequence[Image],
+    cache: client.FileCache | None,
+    *,
+    refresh: bool = False,
+) -> Files:
+    """Upload every ``file`` image the cache does not know (``refresh``: ignore what it knows),
+    once per distinct content, and remember the new ids. Raises APIFailure."""
+    known = Files({}) if refresh else cached_files(images, cache)
+    ids = dict(known.ids)
+    uploaded = 0
+    for image in images:
+        if image.kind != "file" or image.sha256 is None or image.sha256 in ids:
+            continue
+        assert image.data is not None and image.media_type is not None
+        file_id = client.upload_file(
+            api, image.data, filename=image.filename, media_type=image.media_type
+        )
+        uploaded += 1
+        ids[image.sha256] = file_id
+        if cache is not None:
+            cache.put(image.sha256, file_id, media_type=image.media_type, size=len(image.data))
+    return Files(ids, known.cached, uploaded)
+
+
+def stale_file(failure: client.APIFailure) -> bool:
+    """Whether the API no longer knows a file id we sent (it was deleted or expired)."""
+    return failure.status == 404 and "file" in failure.message.lower()

@@ -1,0 +1,674 @@
+"""``vision-cli ask`` and ``vision-cli compare``: images to Claude, the way the guide recommends.
+
+Thin: options are parsed here, the work is done by :mod:`vision_cli.asking` (preflight, request,
+cost) and :mod:`vision_cli.client` (the SDK), and the output by :mod:`vision_cli.render`. Nothing
+heavy is imported until the command runs; the SDK only when something is really sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+from vision_cli.cli import common
+from vision_cli.exitcodes import ExitStatus
+
+if TYPE_CHECKING:
+    import anthropic
+
+    from vision_cli import asking, client
+
+EXIT_LINE = (
+    "Exit status: 0 answered; 1 preflight failed and nothing was sent; 2 usage error (a missing "
+    "ANTHROPIC_API_KEY too); 3 API or network error; 130 interrupted."
+)
+
+ASK_HELP = (
+    "Ask Claude about images: checked, fixed and priced before they are sent.\n\n"
+    "Each image is read, turned upright, shrunk to the model's native size, converted to a "
+    "format the API takes and fitted under the byte limit, in memory. The request is built as "
+    'the guide recommends: images first, "Image N:" before each when there are several, then '
+    "the prompt. The answer streams to stdout; a usage table (tokens, the images' share, cost) "
+    "follows on stderr.\n\n"
+    "Needs ANTHROPIC_API_KEY (ANTHROPIC_BASE_URL is honoured), except with --dry-run.\n\n"
+    + EXIT_LINE
+)
+
+ASK_EPILOG = """Examples:
+
+  vision-cli ask photo.jpg
+
+  vision-cli ask chart.png -p "What is the trend?" --model claude-opus-4-7
+
+  vision-cli ask scan.png --dry-run | jq .messages
+
+  vision-cli ask a.png b.png -p "How are these different?" --conversation chat.json
+
+  vision-cli ask c.png d.png -p "Are these like the first two?" --conversation chat.json
+
+  cat question.txt | vision-cli ask shot.png -p - --json | jq -r .text
+"""
+
+COMPARE_HELP = (
+    "Ask Claude how two or more images differ.\n\n"
+    'The same as ask with at least two images, each introduced by "Image N:", and the default '
+    'prompt "How are these images different?". Every option of ask applies.\n\n' + EXIT_LINE
+)
+
+COMPARE_EPILOG = """Examples:
+
+  vision-cli compare before.png after.png
+
+  vision-cli compare v1.png v2.png v3.png -p "Which layout reads best, and why?"
+"""
+
+SEND_PANEL = "Request"
+IMAGES_PANEL = "Images"
+
+
+class PolicyChoice(StrEnum):
+    native = "native"
+    recommended = "recommended"
+
+
+class SourceChoice(StrEnum):
+    auto = "auto"
+    base64 = "base64"
+    url = "url"
+    file = "file"
+
+
+PromptOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--prompt",
+        "-p",
+        help='The question. Default: "Describe this image." (one image), "Describe these '
+        'images." (several); compare: "How are these images different?". - reads it from '
+        "standard input.",
+        show_default=False,
+        rich_help_panel=SEND_PANEL,
+    ),
+]
+PromptFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--prompt-file",
+        help="Read the prompt from FILE.",
+        metavar="FILE",
+        rich_help_panel=SEND_PANEL,
+    ),
+]
+SystemOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--system",
+        help="System prompt (sent in the top-level system field).",
+        rich_help_panel=SEND_PANEL,
+    ),
+]
+MaxTokensOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-tokens", help="Most tokens in the answer.", min=1, rich_help_panel=SEND_PANEL
+    ),
+]
+TemperatureOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--temperature",
+        help="Sampling temperature, 0 to 1 (the API's default when not given).",
+        min=0.0,
+        max=1.0,
+        rich_help_panel=SEND_PANEL,
+    ),
+]
+MaxRetriesOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-retries",
+        help="Retries of 429, 529, 5xx and dropped connections (retry-after is honoured).",
+        min=0,
+        rich_help_panel=SEND_PANEL,
+    ),
+]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        help="Seconds to wait for the API (default: the SDK's, 10 minutes).",
+        min=0.001,
+        metavar="SECONDS",
+        rich_help_panel=SEND_PANEL,
+    ),
+]
+PolicyOpt = Annotated[
+    PolicyChoice,
+    typer.Option(
+        "--policy",
+        help="native: the largest size the model sees without shrinking it; recommended: the "
+        "guide's 1568 px / 1.15 MP for a faster first token.",
+        case_sensitive=False,
+        rich_help_panel=IMAGES_PANEL,
+    ),
+]
+NoResizeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-resize",
+        help="Send the bytes as they are (still checked; what does not pass stops the command).",
+        rich_help_panel=IMAGES_PANEL,
+    ),
+]
+SourceOpt = Annotated[
+    SourceChoice,
+    typer.Option(
+        "--source",
+        help="auto: files and stdin as base64, URLs as url sources; base64; url (URLs only); "
+        "file: upload once through the Files API and send the file id.",
+        case_sensitive=False,
+        rich_help_panel=IMAGES_PANEL,
+    ),
+]
+DownloadOpt = Annotated[
+    bool,
+    typer.Option(
+        "--download",
+        help="Download URL images, check and fix them, and send them as base64.",
+        rich_help_panel=IMAGES_PANEL,
+    ),
+]
+NoCacheOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="--source file: upload again even if the same bytes were uploaded before.",
+        rich_help_panel=IMAGES_PANEL,
+    ),
+]
+AskJsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="No streaming: print one JSON object (id, model, text, stop_reason, usage, "
+        "cost_usd, images).",
+        rich_help_panel=common.OUTPUT_PANEL,
+    ),
+]
+AskQuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="Print only the answer: no notes, no usage table.",
+        rich_help_panel=common.OUTPUT_PANEL,
+    ),
+]
+DryRunOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Print the exact request body (base64 shortened) and the estimate; send nothing. "
+        "Needs no API key and no network.",
+        rich_help_panel=common.OUTPUT_PANEL,
+    ),
+]
+ConversationOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--conversation",
+        help="Continue the conversation saved in FILE (created if missing): earlier turns are "
+        "sent again, and this turn and the answer are saved back.",
+        metavar="FILE",
+        rich_help_panel=SEND_PANEL,
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Options:
+    """The command line, as typed (before anything is resolved)."""
+
+    inputs: list[str]
+    compare: bool
+    prompt: str | None
+    prompt_file: Path | None
+    system: str | None
+    model: str | None
+    max_tokens: int
+    temperature: float | None
+    max_retries: int
+    timeout: float | None
+    policy: PolicyChoice
+    no_resize: bool
+    source: SourceChoice
+    download: bool
+    no_cache: bool
+    json: bool
+    quiet: bool
+    dry_run: bool
+    conversation: Path | None
+    max_bytes: str
+
+
+def ask(
+    inputs: common.InputsArg = None,
+    prompt: PromptOpt = None,
+    prompt_file: PromptFileOpt = None,
+    system: SystemOpt = None,
+    model: common.ModelOpt = None,
+    max_tokens: MaxTokensOpt = 1024,
+    temperature: TemperatureOpt = None,
+    max_retries: MaxRetriesOpt = 2,
+    timeout: TimeoutOpt = None,
+    policy: PolicyOpt = PolicyChoice.native,
+    no_resize: NoResizeOpt = False,
+    source: SourceOpt = SourceChoice.auto,
+    download: DownloadOpt = False,
+    no_cache: NoCacheOpt = False,
+    json_flag: AskJsonOpt = False,
+    quiet: AskQuietOpt = False,
+    dry_run: DryRunOpt = False,
+    conversation: ConversationOpt = None,
+    max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
+) -> None:
+    run(
+        Options(
+            inputs=inputs or [],
+            compare=False,
+            prompt=prompt,
+            prompt_file=prompt_file,
+            system=system,
+            model=model,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            max_retries=max_retries,
+            timeout=timeout,
+            policy=policy,
+            no_resize=no_resize,
+            source=source,
+            download=download,
+            no_cache=no_cache,
+            json=json_flag,
+            quiet=quiet,
+            dry_run=dry_run,
+            conversation=conversation,
+            max_bytes=max_bytes,
+        )
+    )
+
+
+def compare(
+    images: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Two or more images: files, folders, globs, http(s) URLs, or - for standard "
+            "input.",
+            metavar="IMAGE",
+            show_default=False,
+        ),
+    ] = None,
+    prompt: PromptOpt = None,
+    prompt_file: PromptFileOpt = None,
+    system: SystemOpt = None,
+    model: common.ModelOpt = None,
+    max_tokens: MaxTokensOpt = 1024,
+    temperature: TemperatureOpt = None,
+    max_retries: MaxRetriesOpt = 2,
+    timeout: TimeoutOpt = None,
+    policy: PolicyOpt = PolicyChoice.native,
+    no_resize: NoResizeOpt = False,
+    source: SourceOpt = SourceChoice.auto,
+    download: DownloadOpt = False,
+    no_cache: NoCacheOpt = False,
+    json_flag: AskJsonOpt = False,
+    quiet: AskQuietOpt = False,
+    dry_run: DryRunOpt = False,
+    conversation: ConversationOpt = None,
+    max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
+) -> None:
+    run(
+        Options(
+            inputs=images or [],
+            compare=True,
+            prompt=prompt,
+            prompt_file=prompt_file,
+            system=system,
+            model=model,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            max_retries=max_retries,
+            timeout=timeout,
+            policy=policy,
+            no_resize=no_resize,
+            source=source,
+            download=download,
+            no_cache=no_cache,
+            json=json_flag,
+            quiet=quiet,
+            dry_run=dry_run,
+            conversation=conversation,
+            max_bytes=max_bytes,
+        )
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------------------------------
+
+
+def _fail(message: str, status: ExitStatus) -> NoReturn:
+    from vision_cli import client, render
+
+    render.error(client.redact(message))
+    raise typer.Exit(status)
+
+
+def _preflight_failed(exc: asking.PreflightError) -> NoReturn:
+    from vision_cli import client, render
+
+    for failure in exc.failures:
+        render.error(client.redact(str(failure)))
+    raise typer.Exit(ExitStatus.FAILED)
+
+
+def _read_prompt(opts: Options) -> str | None:
+    from vision_cli import sources
+
+    if opts.prompt is not None and opts.prompt_file is not None:
+        common.usage_error("give the prompt with -p/--prompt or --prompt-file, not both")
+    if opts.prompt == sources.STDIN:
+        if sources.STDIN in opts.inputs:
+            common.usage_error(
+                "`-p -` and the image `-` both want standard input: put the prompt in a file "
+                "and use --prompt-file",
+                "--prompt",
+            )
+        text: str | None = sys.stdin.read()
+    elif opts.prompt_file is not None:
+        try:
+            text = opts.prompt_file.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            common.usage_error(f"cannot read {opts.prompt_file} ({exc})", "--prompt-file")
+    else:
+        text = opts.prompt
+    if text is not None and not text.strip():
+        common.usage_error("the prompt is empty", "--prompt")
+    return text.strip() if text is not None else None
+
+
+def run(opts: Options) -> None:
+    from vision_cli import asking, client, sources
+
+    prompt = _read_prompt(opts)
+    history = asking.Conversation()
+    if opts.conversation is not None:
+        try:
+            history = asking.load_conversation(opts.conversation)
+        except asking.PreflightError as exc:
+            _preflight_failed(exc)
+    model_name = opts.model or history.model
+    the_model = common.resolve_model(model_name)
+    try:
+        items = list(sources.iter_inputs(opts.inputs, sources.Selection()))
+    except sources.UsageError as exc:
+        common.usage_error(str(exc))
+    if opts.compare and len(items) < 2:
+        common.usage_error(
+            f"compare needs at least two images, and {len(items)} given: use ask for one",
+            "IMAGE",
+        )
+    if not items and opts.conversation is None:
+        common.usage_error("give at least one image, folder, glob, URL or -", "INPUTS")
+    if not items and prompt is None:
+        common.usage_error("a turn without images needs a prompt (-p)", "--prompt")
+    settings = asking.Settings(
+        model=the_model,
+        model_name=common.model_name(model_name),
+        max_tokens=opts.max_tokens,
+        system=opts.system if opts.system is not None else history.system,
+        temperature=opts.temperature,
+        resize_policy="recommended" if opts.policy is PolicyChoice.recommended else "native",
+        resize=not opts.no_resize,
+        source=_SOURCES[opts.source],
+        download=opts.download,
+        max_bytes=common.max_bytes(opts.max_bytes),
+    )
+    try:
+        asking.check_sources(items, settings)
+    except sources.UsageError as exc:
+        common.usage_error(str(exc), "--source")
+    if not opts.dry_run and client.api_key() is None:
+        _fail(client.MISSING_KEY_MESSAGE, ExitStatus.USAGE)
+    if opts.conversation is not None and not opts.dry_run:
+        _check_writable(opts.conversation)
+
+    cache = None if opts.no_cache else client.FileCache()
+    try:
+        images = asking.preflight(
+            items, settings, earlier_images=history.images, offline=opts.dry_run
+        )
+        text = prompt or asking.default_prompt(len(images), compare=opts.compare)
+
+        def build(files: asking.Files) -> asking.Request:
+            return asking.build_request(
+                images,
+                settings,
+                prompt=text,
+                conversation=history,
+                files=files,
+                stream=not opts.json,
+            )
+
+        request = build(asking.cached_files(images, cache))
+        asking.check_request(request, settings)
+    except asking.PreflightError as exc:
+        _preflight_failed(exc)
+    if not opts.quiet and not opts.json:
+        _notes(images)
+    if opts.dry_run:
+        _dry_run(request, settings, opts)
+        return
+    answer, sent = _send(opts, settings, request, build, cache)
+    if opts.conversation is not None:
+        try:
+            asking.save_conversation(
+                opts.conversation,
+                sent,
+                answer.reply,
+                model_name=settings.model_name,
+                system=settings.system,
+            )
+        except OSError as exc:
+            _fail(
+                f"the answer was printed but the conversation could not be saved "
+                f"({opts.conversation}): {exc.strerror or exc}",
+                ExitStatus.FAILED,
+            )
+    _output(answer, opts)
+
+
+_SOURCES: dict[SourceChoice, asking.SourceChoice] = {
+    SourceChoice.auto: "auto",
+    SourceChoice.base64: "base64",
+    SourceChoice.url: "url",
+    SourceChoice.file: "file",
+}
+
+
+def _check_writable(path: Path) -> None:
+    import os
+
+    folder = path.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        _fail(
+            f"cannot write the conversation ({path}): its folder is missing or read-only",
+            ExitStatus.FAILED,
+        )
+
+
+def _notes(images: tuple[asking.Image, ...]) -> None:
+    from vision_cli import render
+
+    for image in images:
+        render.note(render.ask_image_line(image))
+        for warning in image.warnings:
+            render.warn(f"{image.label}: {warning}")
+
+
+def _dry_run(request: asking.Request, settings: asking.Settings, opts: Options) -> None:
+    from vision_cli import asking, client, render
+
+    body = client.shorten_base64(request.body)
+    est = asking.estimate(request, settings)
+    if opts.json:
+        typer.echo(render.dumps({"request": body, "estimate": est.as_dict()}))
+        return
+    typer.echo(render.dumps(body))
+    if not opts.quiet:
+        render.ask_estimate(est)
+
+
+class _StreamWriter:
+    """Writes the answer to stdout as it arrives; ``end`` closes the line."""
+
+    def __init__(self) -> None:
+        self.last = "\n"
+
+    def __call__(self, text: str) -> None:
+        if text:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            self.last = text[-1]
+
+    def end(self) -> None:
+        if self.last != "\n":
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            self.last = "\n"
+
+
+def _send(
+    opts: Options,
+    settings: asking.Settings,
+    request: asking.Request,
+    build: Callable[[asking.Files], asking.Request],
+    cache: client.FileCache | None,
+) -> tuple[asking.Answer, asking.Request]:
+    """Upload what needs it, send, stream; every failure becomes one line and its exit status.
+    The answer, and the request as it was sent (with the file ids it got)."""
+    from vision_cli import asking, client, render
+
+    writer = None if opts.json else _StreamWriter()
+    try:
+        with _debug_log():
+            api = client.make_client(max_retries=opts.max_retries, timeout=opts.timeout)
+            request = _upload(api, request, build, cache, opts)
+            _debug(
+                f"POST {client.base_url()}/v1/messages: {request.size:,} bytes, "
+                f"{request.total_images} images"
+            )
+            try:
+                reply = asking.send(api, request, on_text=writer)
+            except client.APIFailure as failure:
+                if not (asking.stale_file(failure) and request.cached_file_ids):
+                    raise
+                # A cached file id the API no longer knows (deleted, expired): upload again, once.
+                _debug(f"stale cached file ids, uploading again: {failure}")
+                if cache is not None:
+                    cache.forget(request.cached_file_ids)
+                request = _upload(api, request, build, cache, opts, refresh=True)
+                reply = asking.send(api, request, on_text=writer)
+            _debug(f"answered: {reply.id}, stop_reason {reply.stop_reason}")
+    except client.MissingKeyError as exc:
+        _fail(str(exc), ExitStatus.USAGE)
+    except client.APIFailure as failure:
+        if writer is not None:
+            writer.end()
+        _fail(str(failure), ExitStatus.API)
+    except KeyboardInterrupt:
+        if writer is not None:
+            writer.end()
+        render.error("interrupted: the answer is incomplete and nothing was saved")
+        raise typer.Exit(ExitStatus.INTERRUPTED) from None
+    if writer is not None:
+        writer.end()
+    return asking.answer(reply, request, settings), request
+
+
+def _upload(
+    api: anthropic.Anthropic,
+    request: asking.Request,
+    build: Callable[[asking.Files], asking.Request],
+    cache: client.FileCache | None,
+    opts: Options,
+    *,
+    refresh: bool = False,
+) -> asking.Request:
+    """The request with every ``file`` image uploaded (those the cache knows are not)."""
+    from vision_cli import asking, render
+
+    if not request.pending_uploads and not refresh:
+        return request
+    files = asking.resolve_files(api, request.images, cache, refresh=refresh)
+    if not opts.quiet and not opts.json and files.uploaded:
+        noun = "image" if files.uploaded == 1 else "images"
+        render.note(f"uploaded {files.uploaded} {noun} through the Files API")
+    return build(files)
+
+
+def _output(answer: asking.Answer, opts: Options) -> None:
+    from vision_cli import render
+
+    if opts.json:
+        typer.echo(render.dumps(answer.as_dict()))
+    elif not opts.quiet:
+        render.ask_usage(answer)
+
+
+# --------------------------------------------------------------------------------------------------
+# VISION_CLI_DEBUG=1
+# --------------------------------------------------------------------------------------------------
+
+
+def _debug(message: str) -> None:
+    if common.debug():
+        from vision_cli import client
+
+        sys.stderr.write(f"debug: {client.redact(message)}\n")
+        sys.stderr.flush()
+
+
+class _StderrHandler(logging.Handler):
+    """Log records on whatever ``sys.stderr`` is now, the API key redacted."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _debug(f"{record.name}: {record.getMessage()}")
+
+
+@contextmanager
+def _debug_log() -> Iterator[None]:
+    """With VISION_CLI_DEBUG=1, the SDK's retries and requests show on stderr (INFO: the bodies,
+    which hold whole images, are not dumped)."""
+    if not common.debug():
+        yield
+        return
+    logger = logging.getLogger("anthropic")
+    handler = _StderrHandler(logging.INFO)
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)

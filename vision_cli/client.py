@@ -1,0 +1,551 @@
+"""Everything that talks to the Claude API, through the official ``anthropic`` SDK.
+
+The only module that imports ``anthropic``, and only inside the functions that send: the SDK takes
+over a second to import, and ``inspect``, ``resize`` and ``--help`` never need it.
+
+Three parts:
+
+- **Request building** (pure, plain dicts, no SDK): image blocks with ``base64``, ``url`` or
+  ``file`` sources, ``Image N:`` labels, images before the prompt, turns and the request body.
+  A body built here is exactly what is sent, so ``--dry-run`` prints it and a Message Batch can
+  use it as ``params`` unchanged.
+- **Sending**: :func:`make_client`, :func:`stream_message`, :func:`create_message`; every SDK
+  exception becomes an :class:`APIFailure` (one line, the API key never in it).
+- **Files API**: :func:`upload_file` and :class:`FileCache`, which remembers uploaded ids by the
+  SHA-256 of the bytes sent, so the same image is never uploaded twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    import anthropic
+
+API_KEY_ENV: Final = "ANTHROPIC_API_KEY"
+BASE_URL_ENV: Final = "ANTHROPIC_BASE_URL"
+DEFAULT_BASE_URL: Final = "https://api.anthropic.com"
+#: The beta that ``file`` image sources and uploads go through (the guide's Files API example).
+FILES_BETA: Final = "files-api-2025-04-14"
+#: What replaces the API key wherever it might show (it never should).
+REDACTED: Final = "[redacted]"
+
+Block = dict[str, Any]
+Turn = dict[str, Any]
+Body = dict[str, Any]
+
+
+# --------------------------------------------------------------------------------------------------
+# Request building (pure)
+# --------------------------------------------------------------------------------------------------
+
+
+def base64_source(data: bytes, media_type: str) -> dict[str, str]:
+    import base64
+
+    return {
+        "type": "base64",
+        "media_type": media_type,
+        "data": base64.standard_b64encode(data).decode("ascii"),
+    }
+
+
+def url_source(url: str) -> dict[str, str]:
+    return {"type": "url", "url": url}
+
+
+def file_source(file_id: str) -> dict[str, str]:
+    return {"type": "file", "file_id": file_id}
+
+
+def image_block(source: Mapping[str, str]) -> Block:
+    return {"type": "image", "source": dict(source)}
+
+
+def text_block(text: str) -> Block:
+    return {"type": "text", "text": text}
+
+
+def user_content(images: Sequence[Block], prompt: str) -> list[Block]:
+    """The content of one user turn as the guide recommends: images first, then the prompt; with
+    several images, a text block ``Image N:`` before each (numbered within the turn)."""
+    content: list[Block] = []
+    for number, image in enumerate(images, 1):
+        if len(images) > 1:
+            content.append(text_block(f"Image {number}:"))
+        content.append(image)
+    content.append(text_block(prompt))
+    return content
+
+
+def user_turn(images: Sequence[Block], prompt: str) -> Turn:
+    return {"role": "user", "content": user_content(images, prompt)}
+
+
+def assistant_turn(text: str) -> Turn:
+    return {"role": "assistant", "content": [text_block(text)]}
+
+
+def request_body(
+    *,
+    model: str,
+    max_tokens: int,
+    messages: Sequence[Turn],
+    system: str | None = None,
+    temperature: float | None = None,
+    stream: bool = False,
+) -> Body:
+    """The Messages request body, exactly as it goes over the wire (``stream`` included)."""
+    body: Body = {"model": model, "max_tokens": max_tokens}
+    if system:
+        body["system"] = system
+    if temperature is not None:
+        body["temperature"] = temperature
+    body["messages"] = list(messages)
+    if stream:
+        body["stream"] = True
+    return body
+
+
+def iter_image_blocks(messages: Iterable[Turn]) -> Iterator[Block]:
+    """Every image block of every turn, in order."""
+    for turn in messages:
+        content = turn.get("content")
+        if isinstance(content, list):
+            for block in content:
+                if isinstance(block, dict) and block.get("type") == "image":
+                    yield block
+
+
+def count_images(messages: Iterable[Turn]) -> int:
+    return sum(1 for _ in iter_image_blocks(messages))
+
+
+def uses_files(body: Mapping[str, Any]) -> bool:
+    """Whether any image is a Files API ``file`` source (sent through the files beta)."""
+    return any(
+        block.get("source", {}).get("type") == "file"
+        for block in iter_image_blocks(body.get("messages", ()))
+    )
+
+
+def shorten_base64(body: Mapping[str, Any]) -> Body:
+    """A copy of ``body`` with every base64 string replaced by ``"<N bytes base64>"`` (N is the
+    length of the base64 string, which is what the API's byte limit measures)."""
+    short = copy.deepcopy(dict(body))
+    for block in iter_image_blocks(short.get("messages", ())):
+        source = block.get("source", {})
+        if source.get("type") == "base64" and isinstance(source.get("data"), str):
+            data = source["data"]
+            if not data.startswith("<"):
+                source["data"] = f"<{len(data)} bytes base64>"
+    return short
+
+
+def body_size(body: Mapping[str, Any]) -> int:
+    """The size in bytes of the body as JSON (what the 32 MB request limit is measured on)."""
+    return len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------------
+
+
+class MissingKeyError(Exception):
+    """No API key: raised before anything is sent."""
+
+
+MISSING_KEY_MESSAGE: Final = (
+    f"{API_KEY_ENV} is not set: export your API key (console.anthropic.com, Settings > API keys), "
+    "or use --dry-run to see the request without sending it"
+)
+
+
+class APIFailure(Exception):
+    """An API or network failure, in one line: HTTP status, error type, the API's message, request
+    id. ``status`` is None when no answer came (connection refused, timeout)."""
+
+    def __init__(
+        self,
+        status: int | None,
+        type: str,
+        message: str,
+        request_id: str | None = None,
+    ) -> None:
+        self.status = status
+        self.type = type
+        self.message = redact(" ".join(message.split()))
+        self.request_id = request_id
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        head = f"HTTP {self.status} {self.type}" if self.status is not None else self.type
+        tail = f" (request id {self.request_id})" if self.request_id else ""
+        return redact(f"{head}: {self.message}{tail}")
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"type", "status", "message"}``: the ``error`` member of a JSONL result."""
+        return {"type": self.type, "status": self.status, "message": self.message}
+
+    @property
+    def retryable(self) -> bool:
+        """What the SDK retries: no answer, 408, 409, 429 and 5xx (529 included)."""
+        return self.status is None or self.status in (408, 409, 429) or self.status >= 500
+
+
+#: The HTTP status behind each error type, for errors that arrive inside a stream.
+_STATUS_OF_TYPE: Final = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
+
+def api_failure(exc: BaseException) -> APIFailure:
+    """Map any SDK exception (or a network error under it) to an :class:`APIFailure`."""
+    import anthropic
+
+    if isinstance(exc, APIFailure):
+        return exc
+    if isinstance(exc, anthropic.APIStatusError):
+        kind = exc.type if isinstance(exc.type, str) else None
+        message = exc.api_message if isinstance(exc.api_message, str) else None
+        status: int | None = exc.status_code
+        if status is not None and status < 400:  # an `event: error` inside a 200 stream
+            status = _STATUS_OF_TYPE.get(kind or "")
+        return APIFailure(
+            status,
+            kind or "api_error",
+            message or _first_line(exc.message),
+            exc.request_id,
+        )
+    if isinstance(exc, anthropic.APITimeoutError):
+        return APIFailure(
+            None,
+            "timeout_error",
+            f"no answer from {_host(exc)} in time: raise --timeout or try again later",
+        )
+    if isinstance(exc, anthropic.APIConnectionError):
+        cause = exc.__cause__
+        reason = f" ({_first_line(str(cause))})" if cause is not None and str(cause) else ""
+        return APIFailure(
+            None,
+            "connection_error",
+            f"could not reach the API at {_host(exc)}{reason}: check the network and "
+            f"{BASE_URL_ENV}",
+        )
+    if isinstance(exc, anthropic.APIError):
+        return APIFailure(None, "api_error", _first_line(exc.message))
+    return APIFailure(None, type(exc).__name__, _first_line(str(exc)) or type(exc).__name__)
+
+
+def _host(exc: Any) -> str:
+    try:
+        url = exc.request.url
+        return f"{url.scheme}://{url.netloc.decode()}"
+    except Exception:
+        return base_url()
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def api_key() -> str | None:
+    key = os.environ.get(API_KEY_ENV, "").strip()
+    return key or None
+
+
+def base_url() -> str:
+    return (os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
+
+
+def redact(text: str) -> str:
+    """``text`` with the API key (if one is set) replaced: it must never reach any output."""
+    key = api_key()
+    if key and len(key) >= 4 and key in text:
+        text = text.replace(key, REDACTED)
+    return text
+
+
+class _RedactingFilter(logging.Filter):
+    """Removes the API key from the SDK's and httpx2's log records (``ANTHROPIC_LOG=debug``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = api_key()
+        if key:
+            message = record.getMessage()
+            if key in message:
+                record.msg = message.replace(key, REDACTED)
+                record.args = None
+        return True
+
+
+_FILTER: Final = _RedactingFilter()
+
+
+def _guard_logs() -> None:
+    for name in ("anthropic", "httpx2", "httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+# --------------------------------------------------------------------------------------------------
+# Sending
+# --------------------------------------------------------------------------------------------------
+
+
+def make_client(*, max_retries: int = 2, timeout: float | None = None) -> anthropic.Anthropic:
+    """A client for ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL``.
+
+    Raises :class:`MissingKeyError` (message starting ``ANTHROPIC_API_KEY is not set``) before
+    anything is sent. The key is passed explicitly, so the SDK never falls back to profiles or
+    other credentials on disk. ``timeout`` None keeps the SDK's default.
+    """
+    key = api_key()
+    if key is None:
+        raise MissingKeyError(MISSING_KEY_MESSAGE)
+    import anthropic
+
+    _guard_logs()
+    # The SDK warns about deprecated model names through `warnings`; the model table knows them.
+    warnings.filterwarnings(
+        "ignore", message="The model .* is deprecated", category=DeprecationWarning
+    )
+    options: dict[str, Any] = {}
+    if timeout is not None:
+        options["timeout"] = timeout
+    return anthropic.Anthropic(
+        api_key=key,
+        base_url=os.environ.get(BASE_URL_ENV) or None,
+        max_retries=max_retries,
+        **options,
+    )
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the API answered: the text and the usage it reported."""
+
+    id: str
+    model: str
+    text: str
+    stop_reason: str | None
+    input_tokens: int
+    output_tokens: int
+
+
+#: Body members passed to the SDK's methods by name; everything else goes in ``extra_body``
+#: (``temperature``: the 2.x methods have no such argument).
+_NAMED: Final = frozenset({"model", "max_tokens", "messages", "system", "stop_sequences"})
+
+
+def call_arguments(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments that make the SDK send exactly ``body`` (``stream`` aside)."""
+    kwargs: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for name, value in body.items():
+        if name == "stream":
+            continue
+        (kwargs if name in _NAMED else extra)[name] = value
+    if extra:
+        kwargs["extra_body"] = extra
+    if uses_files(body):
+        kwargs["betas"] = [FILES_BETA]
+    return kwargs
+
+
+def _messages_resource(client: anthropic.Anthropic, body: Mapping[str, Any]) -> Any:
+    return client.beta.messages if uses_files(body) else client.messages
+
+
+def _reply(message: Any) -> Reply:
+    text = "".join(getattr(block, "text", "") for block in message.content if block.type == "text")
+    return Reply(
+        id=message.id,
+        model=message.model,
+        text=text,
+        stop_reason=message.stop_reason,
+        input_tokens=message.usage.input_tokens,
+        output_tokens=message.usage.output_tokens,
+    )
+
+
+def create_message(client: anthropic.Anthropic, body: Mapping[str, Any]) -> Reply:
+    """Send ``body`` and wait for the whole answer. Raises :class:`APIFailure`."""
+    try:
+        message = _messages_resource(client, body).create(**call_arguments(body))
+        return _reply(message)
+    except Exception as exc:
+        raise api_failure(exc) from None
+
+
+def stream_message(
+    client: anthropic.Anthropic, body: Mapping[str, Any], on_text: Callable[[str], None]
+) -> Reply:
+    """Send ``body`` as a stream, calling ``on_text`` with each piece of text as it arrives.
+    Raises :class:`APIFailure` (also when the stream breaks after it started)."""
+    try:
+        with _messages_resource(client, body).stream(**call_arguments(body)) as stream:
+            for text in stream.text_stream:
+                on_text(text)
+            return _reply(stream.get_final_message())
+    except Exception as exc:
+        raise api_failure(exc) from None
+
+
+#: Members of a Messages body that the token-counting endpoint takes.
+_COUNTED: Final = frozenset({"model", "messages", "system"})
+
+
+def count_tokens(client: anthropic.Anthropic, body: Mapping[str, Any]) -> int:
+    """The input tokens of ``body`` by the API's token-counting endpoint (which takes base64 image
+    sources only; ``max_tokens``, ``stream`` and sampling settings are left out). APIFailure."""
+    params = {name: value for name, value in body.items() if name in _COUNTED}
+    try:
+        counted = client.messages.count_tokens(**params)
+    except Exception as exc:
+        raise api_failure(exc) from None
+    return int(counted.input_tokens)
+
+
+def count_image_tokens(
+    client: anthropic.Anthropic, model: str, data: bytes, media_type: str
+) -> int:
+    """The input tokens of a request holding only this image (base64, as the token-counting
+    endpoint requires), for ``model``. Raises :class:`APIFailure`. Used by ``estimate --exact``."""
+    turn = {"role": "user", "content": [image_block(base64_source(data, media_type))]}
+    return count_tokens(client, {"model": model, "messages": [turn]})
+
+
+# --------------------------------------------------------------------------------------------------
+# Files API
+# --------------------------------------------------------------------------------------------------
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def upload_file(client: anthropic.Anthropic, data: bytes, *, filename: str, media_type: str) -> str:
+    """Upload ``data`` through the Files API; its ``file_id``. Raises :class:`APIFailure`."""
+    try:
+        meta = client.beta.files.upload(file=(filename, data, media_type), betas=[FILES_BETA])
+    except Exception as exc:
+        raise api_failure(exc) from None
+    return str(meta.id)
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/vision-cli`` or ``~/.cache/vision-cli``."""
+    root = os.environ.get("XDG_CACHE_HOME", "").strip()
+    base = Path(root) if root and Path(root).is_absolute() else Path.home() / ".cache"
+    return base / "vision-cli"
+
+
+class FileCache:
+    """Uploaded file ids by the SHA-256 of the bytes sent, per API endpoint, in one JSON file.
+
+    Written atomically (a temporary file in the same folder, then a rename), and merged with what
+    is on disk at each write, so concurrent runs lose nothing but a race on the same image. An
+    unreadable or damaged cache counts as empty; one that cannot be written is left alone.
+    """
+
+    FILENAME: Final = "files.json"
+
+    def __init__(self, path: Path | None = None, *, endpoint: str | None = None) -> None:
+        self.path = path or cache_dir() / self.FILENAME
+        self.endpoint = (endpoint or base_url()).rstrip("/")
+        self._lock = threading.Lock()
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            doc = json.loads(self.path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        files = doc.get("files") if isinstance(doc, dict) else None
+        return files if isinstance(files, dict) else {}
+
+    def get(self, digest: str) -> str | None:
+        entry = self._read().get(digest, {}).get(self.endpoint)
+        file_id = entry.get("file_id") if isinstance(entry, dict) else None
+        return file_id if isinstance(file_id, str) and file_id else None
+
+    def put(self, digest: str, file_id: str, *, media_type: str, size: int) -> bool:
+        """Remember an upload; False when the cache could not be written."""
+        entry = {
+            "file_id": file_id,
+            "media_type": media_type,
+            "bytes": size,
+            "uploaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        return self._update(
+            lambda files: files.setdefault(digest, {}).__setitem__(self.endpoint, entry)
+        )
+
+    def forget(self, file_ids: Iterable[str]) -> bool:
+        """Drop entries for these ids (the API no longer knows them)."""
+        gone = set(file_ids)
+
+        def drop(files: dict[str, Any]) -> None:
+            for endpoints in files.values():
+                entry = endpoints.get(self.endpoint) if isinstance(endpoints, dict) else None
+                if isinstance(entry, dict) and entry.get("file_id") in gone:
+                    del endpoints[self.endpoint]
+
+        return self._update(drop)
+
+    def _update(self, change: Callable[[dict[str, Any]], None]) -> bool:
+        with self._lock:
+            files = self._read()
+            change(files)
+            try:
+                write_atomically(self.path, json.dumps({"version": 1, "files": files}, indent=1))
+            except OSError:
+                return False
+            return True
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = path.stat().st_mode & 0o777  # keep an existing file's permissions
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

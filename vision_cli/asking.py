@@ -538,6 +538,7 @@ def build_request(
     ]
     now = [image.tokens for image in images]
     counted = [t for t in (*earlier, *now) if t is not None]
+    used = {ids[image.sha256] for image in images if image.sha256 in ids and image.kind == "file"}
     pending = tuple(
         image
         for image in images
@@ -550,14 +551,7 @@ def build_request(
         uncounted_images=len(earlier) + len(now) - len(counted),
         text_tokens=text_tokens(body),
         pending_uploads=pending,
-        cached_file_ids=frozenset(
-            ids[image.sha256]
-            for image in images
-            if image.kind == "file"
-            and image.sha256 in ids
-            and files is not None
-            and ids[image.sha256] in files.cached
-        ),
+        cached_file_ids=frozenset(used & files.cached) if files is not None else frozenset(),
     )
 
 

@@ -546,7 +546,7 @@ def test_internal_error_is_one_line(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr(checks, "check", boom)
+    monkeypatch.setattr(checks, "check_keeping_data", boom)
     with pytest.raises(SystemExit) as exc:
         entrypoint(["inspect", str(make_image("a.png"))])
     assert exc.value.code == 70
@@ -569,3 +569,21 @@ def test_examples_folder_shows_every_status(run: Run) -> None:
     statuses = {r["status"] for r in doc["images"]}
     assert statuses == {"ok", "warning", "error"}
     assert all(Path(r["path"]).stat().st_size < 200_000 for r in doc["images"])
+
+
+def test_markdown_totals_first_then_problem_rows(run: Run, mixed: Path) -> None:
+    text = run("inspect", mixed, "-f", "markdown").stdout
+    assert text.startswith("### ❌ vision-cli inspect: 3 images, 1 error, 1 warning")
+    lines = text.splitlines()
+    assert "| 3 | 1 | 1 | 1 |" in text
+    rows = [line for line in lines if line.startswith(("| ✗", "| !"))]
+    assert len(rows) == 2 and rows[0].startswith("| ✗ error")  # errors first
+    assert "good.png" not in text  # rows without findings are left out
+    assert all(line.count(" | ") == 4 for line in rows)  # no cell broke the table
+
+
+def test_output_file(run: Run, mixed: Path, tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    result = run("inspect", mixed, "-f", "jsonl", "-o", target)
+    assert result.stdout == "" and result.exit_code == 1
+    assert len(target.read_text().splitlines()) == 3

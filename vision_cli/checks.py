@@ -76,8 +76,15 @@ def failed(label: str, model: str, code: Code, message: str, **known: Any) -> Re
 
 def check(item: sources.Input | sources.Problem, opts: CheckOptions) -> Record:
     """The record of one input; never raises for a bad file."""
+    return check_keeping_data(item, opts)[0]
+
+
+def check_keeping_data(
+    item: sources.Input | sources.Problem, opts: CheckOptions
+) -> tuple[Record, bytes | None]:
+    """The record, and the bytes when they had to be read (standard input, a URL)."""
     if isinstance(item, sources.Problem):
-        return failed(item.label, opts.model, item.code, item.message)
+        return failed(item.label, opts.model, item.code, item.message), None
     data: bytes | None = None
     try:
         if item.path is not None:
@@ -86,9 +93,9 @@ def check(item: sources.Input | sources.Problem, opts: CheckOptions) -> Record:
             data = sources.read_bytes(item, cap=2 * opts.limits.max_bytes)
             probe = imaging.probe_bytes(data, item.extension)
     except sources.SourceError as exc:
-        return failed(item.label, opts.model, exc.code, exc.message)
+        return failed(item.label, opts.model, exc.code, exc.message), data
     except imaging.ProbeError as exc:
-        return failed(item.label, opts.model, exc.code, exc.message, format=exc.format)
+        return failed(item.label, opts.model, exc.code, exc.message, format=exc.format), data
     facts = probe.facts
     known: dict[str, Any] = {
         "format": facts.format,
@@ -107,9 +114,9 @@ def check(item: sources.Input | sources.Problem, opts: CheckOptions) -> Record:
             facts.width * facts.height,
         )
         if damage:
-            return failed(item.label, opts.model, Code.UNREADABLE, damage, **known)
+            return failed(item.label, opts.model, Code.UNREADABLE, damage, **known), data
     pred = policy.predict(facts.width, facts.height, opts.limits.tier)
-    return Record(
+    record = Record(
         path=item.label,
         model=opts.model,
         api_width=pred.api_width,
@@ -118,13 +125,15 @@ def check(item: sources.Input | sources.Problem, opts: CheckOptions) -> Record:
         findings=tuple(policy.judge(facts, opts.limits, pred)),
         **known,
     )
+    return record, data
 
 
 def check_all(
     items: Iterable[sources.Input | sources.Problem], opts: CheckOptions
-) -> Iterator[Record]:
+) -> Iterator[tuple[sources.Input | sources.Problem, Record, bytes | None]]:
+    """Each input with its record (and its bytes when they were read), in order."""
     for item in items:
-        yield check(item, opts)
+        yield (item, *check_keeping_data(item, opts))
 
 
 @dataclass

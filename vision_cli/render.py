@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from vision_cli import policy
 
@@ -35,6 +35,8 @@ class Format(StrEnum):
     jsonl = "jsonl"
     csv = "csv"
     github = "github"
+    markdown = "markdown"
+    html = "html"
 
 
 def is_tty(stream: TextIO) -> bool:
@@ -201,9 +203,20 @@ def _size_text(rec: Record) -> str:
     return text
 
 
+class InspectSink(Protocol):
+    """Where ``inspect`` results go: one call per input, then the summary."""
+
+    def add(self, rec: Record, item: object = None, data: bytes | None = None) -> None: ...
+
+    def finish(self, summary: Summary) -> None: ...
+
+
 @dataclass
 class InspectReport:
-    """Streams ``inspect`` results in the chosen format; ``finish`` writes the summary."""
+    """Streams ``inspect`` results in the chosen format; ``finish`` writes the summary.
+
+    Markdown keeps only the rows with findings until the end: totals come first.
+    """
 
     fmt: Format
     quiet: bool = False
@@ -221,11 +234,15 @@ class InspectReport:
                 stream=self.stream,
             )
         self._color = self.fmt is Format.table and is_tty(self.stream)
+        self._problems: list[Record] = []
 
-    def add(self, rec: Record) -> None:
+    def add(self, rec: Record, item: object = None, data: bytes | None = None) -> None:
         if self.quiet and not rec.findings:
             return
-        if self._writer is not None:
+        if self.fmt is Format.markdown:
+            if rec.findings:
+                self._problems.append(rec)
+        elif self._writer is not None:
             self._writer.add(rec.as_dict())
         elif self.fmt is Format.github:
             for f in rec.findings:
@@ -271,6 +288,10 @@ class InspectReport:
         if self._writer is not None:
             self._writer.close(summary.as_dict())
             return
+        if self.fmt is Format.markdown:
+            self.stream.write(inspect_markdown(summary, self._problems))
+            self.stream.flush()
+            return
         if self.fmt is Format.github:
             for f in summary.request_findings:
                 self.stream.write(
@@ -290,6 +311,50 @@ class InspectReport:
             self.stream.write("\n")
         self.stream.write(line + "\n")
         self.stream.flush()
+
+
+def md_cell(text: object) -> str:
+    """A Markdown table cell: pipes escaped, lines joined."""
+    text = str(text).replace("\\", "\\\\").replace("|", "\\|")
+    return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+
+
+def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def inspect_markdown(summary: Summary, problems: Sequence[Record]) -> str:
+    """Totals first, then only the images with findings: fit for a pull-request comment."""
+    s = summary
+    icon = "❌" if s.error or s.request_findings else ("⚠️" if s.warning else "✅")
+    title = f"vision-cli inspect: {s.count} images, {s.error} error, {s.warning} warning"
+    out = [
+        f"### {icon} {title}\n\n",
+        md_table(
+            ["images", "ok", "warning", "error", "tokens"],
+            [[s.count, s.ok, s.warning, s.error, f"{s.tokens:,}"]],
+        ),
+    ]
+    if s.request_findings:
+        out.append(
+            "\n" + "".join(f"- **{f.code.value}**: {f.message}\n" for f in s.request_findings)
+        )
+    if problems:
+        rows = [
+            [
+                f"{_MARKS[r.status][0]} {r.status}",
+                f"`{r.path}`",
+                _size_text(r),
+                r.tokens if r.tokens is not None else "",
+                "; ".join(f"{f.code.value}: {f.message}" for f in r.findings),
+            ]
+            for r in problems
+        ]
+        rows.sort(key=lambda row: not str(row[0]).endswith("error"))
+        out.append("\n" + md_table(["status", "image", "size", "tokens", "findings"], rows))
+    return "".join(out)
 
 
 @contextmanager
@@ -314,6 +379,118 @@ def progress(total: int | None, label: str, *, enabled: bool) -> Iterator[Callab
 
 def money(amount: float) -> str:
     return policy.format_usd(amount)
+
+
+# --------------------------------------------------------------------------------------------------
+# resize
+# --------------------------------------------------------------------------------------------------
+
+RESIZE_CSV_COLUMNS = (
+    "input",
+    "output",
+    "action",
+    "format_before",
+    "format_after",
+    "width_before",
+    "height_before",
+    "width_after",
+    "height_after",
+    "bytes_before",
+    "bytes_after",
+    "tokens_before",
+    "tokens_after",
+    "quality",
+    "error",
+)
+
+_ACTION_MARKS = {
+    "resized": ("✓", "green"),
+    "converted": ("✓", "green"),
+    "copied": ("=", "dim"),
+    "failed": ("✗", "red"),
+}
+
+
+def _resize_cells(o: Outcome) -> list[str]:
+    if o.action == "failed":
+        return [o.input, o.error or ""]
+    size = f"{o.width_before}x{o.height_before}"
+    if (o.width_after, o.height_after) != (o.width_before, o.height_before):
+        size += f" → {o.width_after}x{o.height_after}"
+    fmt = o.format_before or ""
+    if o.format_after != o.format_before:
+        fmt += f" → {o.format_after}"
+    return [
+        f"{o.input} → {o.output}",
+        size,
+        fmt,
+        f"{policy.format_bytes(o.bytes_before or 0)} → {policy.format_bytes(o.bytes_after or 0)}",
+        f"{o.tokens_before or 0:,} → {o.tokens_after or 0:,} tokens",
+    ]
+
+
+@dataclass
+class ResizeReport:
+    """Streams ``resize`` outcomes in the chosen format; ``finish`` writes the summary.
+
+    Without a ``stream`` a table goes to whatever ``sys.stdout`` is at each write: while a progress
+    bar is shown on a terminal, rich redirects it so that the rows appear above the bar.
+    """
+
+    fmt: Format
+    stream: TextIO | None = None
+
+    def __post_init__(self) -> None:
+        self._writer: RecordWriter | None = None
+        if self.fmt in (Format.json, Format.jsonl, Format.csv):
+            self._writer = RecordWriter(
+                self.fmt, key="images", columns=RESIZE_CSV_COLUMNS, stream=self.stream
+            )
+        self._color = is_tty(self.out) and not os.environ.get("NO_COLOR")
+
+    @property
+    def out(self) -> TextIO:
+        return self.stream or sys.stdout
+
+    def add(self, outcome: Outcome) -> None:
+        if self._writer is not None:
+            self._writer.add(outcome.as_dict())
+            return
+        mark, colour = _ACTION_MARKS[outcome.action]
+        head = f"{mark} {outcome.action:<9}"
+        cells = _resize_cells(outcome)
+        if self._color:
+            from rich.text import Text
+
+            text = Text(head, style=f"bold {colour}")
+            text.append("  " + "  ".join(cells), style="red" if outcome.action == "failed" else "")
+            console(self.out).print(text)
+        else:
+            self.out.write(head + "  " + "  ".join(cells) + "\n")
+            self.out.flush()
+
+    def finish(self, totals: Totals, *, interrupted: bool = False) -> None:
+        if self._writer is not None:
+            self._writer.close({**totals.as_dict(), "interrupted": interrupted})
+            return
+        t = totals
+        noun = "file" if t.files == 1 else "files"
+        counts = ", ".join(f"{n} {action}" for action, n in t.counts.items())
+        tail = " (dry run: nothing written)" if t.dry_run else ""
+        tail += " (interrupted)" if interrupted else ""
+        saved = t.tokens_before - t.tokens_after
+        lines = [
+            f"{t.files} {noun}: {counts}{tail}",
+            f"{policy.format_bytes(t.bytes_before)} → {policy.format_bytes(t.bytes_after)} "
+            f"({policy.format_bytes(max(0, t.bytes_before - t.bytes_after))} saved); "
+            f"{t.tokens_before:,} → {t.tokens_after:,} tokens ({saved:,} saved: "
+            f"{money(t.usd_saved_per_1000)} per 1,000 sends to {t.model} at "
+            f"${t.price:g}/MTok)",
+        ]
+        if t.files:
+            self.out.write("\n")
+        self.out.write("\n".join(lines) + "\n")
+        self.out.flush()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -536,118 +713,6 @@ class EstimateReport:
             if notes:
                 self.stream.write("\n" + "\n".join(notes) + "\n")
         self.stream.flush()
-
-
-# --------------------------------------------------------------------------------------------------
-# resize
-# --------------------------------------------------------------------------------------------------
-
-RESIZE_CSV_COLUMNS = (
-    "input",
-    "output",
-    "action",
-    "format_before",
-    "format_after",
-    "width_before",
-    "height_before",
-    "width_after",
-    "height_after",
-    "bytes_before",
-    "bytes_after",
-    "tokens_before",
-    "tokens_after",
-    "quality",
-    "error",
-)
-
-_ACTION_MARKS = {
-    "resized": ("✓", "green"),
-    "converted": ("✓", "green"),
-    "copied": ("=", "dim"),
-    "failed": ("✗", "red"),
-}
-
-
-def _resize_cells(o: Outcome) -> list[str]:
-    if o.action == "failed":
-        return [o.input, o.error or ""]
-    size = f"{o.width_before}x{o.height_before}"
-    if (o.width_after, o.height_after) != (o.width_before, o.height_before):
-        size += f" → {o.width_after}x{o.height_after}"
-    fmt = o.format_before or ""
-    if o.format_after != o.format_before:
-        fmt += f" → {o.format_after}"
-    return [
-        f"{o.input} → {o.output}",
-        size,
-        fmt,
-        f"{policy.format_bytes(o.bytes_before or 0)} → {policy.format_bytes(o.bytes_after or 0)}",
-        f"{o.tokens_before or 0:,} → {o.tokens_after or 0:,} tokens",
-    ]
-
-
-@dataclass
-class ResizeReport:
-    """Streams ``resize`` outcomes in the chosen format; ``finish`` writes the summary.
-
-    Without a ``stream`` a table goes to whatever ``sys.stdout`` is at each write: while a progress
-    bar is shown on a terminal, rich redirects it so that the rows appear above the bar.
-    """
-
-    fmt: Format
-    stream: TextIO | None = None
-
-    def __post_init__(self) -> None:
-        self._writer: RecordWriter | None = None
-        if self.fmt in (Format.json, Format.jsonl, Format.csv):
-            self._writer = RecordWriter(
-                self.fmt, key="images", columns=RESIZE_CSV_COLUMNS, stream=self.stream
-            )
-        self._color = is_tty(self.out) and not os.environ.get("NO_COLOR")
-
-    @property
-    def out(self) -> TextIO:
-        return self.stream or sys.stdout
-
-    def add(self, outcome: Outcome) -> None:
-        if self._writer is not None:
-            self._writer.add(outcome.as_dict())
-            return
-        mark, colour = _ACTION_MARKS[outcome.action]
-        head = f"{mark} {outcome.action:<9}"
-        cells = _resize_cells(outcome)
-        if self._color:
-            from rich.text import Text
-
-            text = Text(head, style=f"bold {colour}")
-            text.append("  " + "  ".join(cells), style="red" if outcome.action == "failed" else "")
-            console(self.out).print(text)
-        else:
-            self.out.write(head + "  " + "  ".join(cells) + "\n")
-            self.out.flush()
-
-    def finish(self, totals: Totals, *, interrupted: bool = False) -> None:
-        if self._writer is not None:
-            self._writer.close({**totals.as_dict(), "interrupted": interrupted})
-            return
-        t = totals
-        noun = "file" if t.files == 1 else "files"
-        counts = ", ".join(f"{n} {action}" for action, n in t.counts.items())
-        tail = " (dry run: nothing written)" if t.dry_run else ""
-        tail += " (interrupted)" if interrupted else ""
-        saved = t.tokens_before - t.tokens_after
-        lines = [
-            f"{t.files} {noun}: {counts}{tail}",
-            f"{policy.format_bytes(t.bytes_before)} → {policy.format_bytes(t.bytes_after)} "
-            f"({policy.format_bytes(max(0, t.bytes_before - t.bytes_after))} saved); "
-            f"{t.tokens_before:,} → {t.tokens_after:,} tokens ({saved:,} saved: "
-            f"{money(t.usd_saved_per_1000)} per 1,000 sends to {t.model} at "
-            f"${t.price:g}/MTok)",
-        ]
-        if t.files:
-            self.out.write("\n")
-        self.out.write("\n".join(lines) + "\n")
-        self.out.flush()
 
 
 # --------------------------------------------------------------------------------------------------

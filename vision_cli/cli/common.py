@@ -7,6 +7,7 @@ stay fast, so Pillow, rich, httpx and anthropic are imported inside the commands
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -103,6 +104,17 @@ MaxBytesOpt = Annotated[
     ),
 ]
 DEFAULT_MAX_BYTES = "5MB"
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Write the results to FILE (atomically) instead of standard output.",
+        metavar="FILE",
+        dir_okay=False,
+        rich_help_panel=OUTPUT_PANEL,
+    ),
+]
 
 
 def usage_error(message: str, param: str | None = None) -> NoReturn:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
 from vision_cli.cli import common
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
 from vision_cli.render import Format
+
+if TYPE_CHECKING:
+    from vision_cli.render import InspectSink
 
 HELP = f"""Check images before they are sent: what they are, whether the API takes them, what they
 cost.
@@ -56,19 +59,25 @@ def inspect(
         typer.Option("--verify", help="Also decode each image to catch damage inside the data."),
     ] = False,
     max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
+    output: common.OutputOpt = None,
     files_from: common.FilesFromOpt = None,
     null: common.NullOpt = False,
     exclude: common.ExcludeOpt = None,
     hidden: common.HiddenOpt = False,
 ) -> None:
-    from vision_cli import checks, limits, policy, sources
-    from vision_cli.render import InspectReport, is_tty, progress
+    import contextlib
+
+    from vision_cli import checks, fsutil, limits, policy, sources
+    from vision_cli.render import is_tty, progress
 
     chosen = common.output_format(fmt, json_flag)
     the_model = common.resolve_model(model)
     sel = common.selection(files_from, null, exclude, hidden)
     if not inputs and files_from is None:
         common.usage_error("give at least one image, folder, glob, URL or -", "INPUTS")
+    if chosen is Format.html and output is None and is_tty(sys.stdout):
+        common.usage_error("an HTML report goes to a file: add --output report.html", "--format")
+    summary = checks.Summary()
     try:
         items = sources.iter_inputs(inputs or [], sel)
         total: int | None = None
@@ -82,22 +91,40 @@ def inspect(
             many_images=bool(total and total > limits.MANY_IMAGES_THRESHOLD),
         )
         opts = checks.CheckOptions(model=common.model_name(model), limits=lim, verify=verify)
-        report = InspectReport(chosen, quiet=quiet)
-        summary = checks.Summary()
-        show_progress = is_tty(sys.stderr) and not is_tty(sys.stdout)
-        with progress(total, "inspecting", enabled=show_progress) as advance:
-            for rec in checks.check_all(items, opts):
-                summary.add(rec)
-                report.add(rec)
-                advance(1)
+        with contextlib.ExitStack() as stack:
+            stream = stack.enter_context(fsutil.atomic_text(output)) if output else sys.stdout
+            report = _report(chosen, quiet, stream, opts.model)
+            show_progress = is_tty(sys.stderr) and (output is not None or not is_tty(sys.stdout))
+            with progress(total, "inspecting", enabled=show_progress) as advance:
+                for item, rec, data in checks.check_all(items, opts):
+                    summary.add(rec)
+                    report.add(rec, item, data)
+                    advance(1)
+            if request:
+                summary.request_findings = policy.judge_request(
+                    summary.count, summary.base64_bytes, the_model.images_per_request
+                )
+            report.finish(summary)
     except sources.UsageError as exc:
         common.usage_error(str(exc))
-    if request:
-        summary.request_findings = policy.judge_request(
-            summary.count, summary.base64_bytes, the_model.images_per_request
+    except OSError as exc:  # the --output file could not be written
+        from vision_cli import render
+
+        render.error(
+            f"cannot write {output} ({exc.strerror}): check the folder and its permissions."
         )
-    report.finish(summary)
+        raise typer.Exit(ExitStatus.FAILED) from None
     failed = summary.error > 0 or bool(summary.request_findings)
     if strict and summary.warning:
         failed = True
     raise typer.Exit(ExitStatus.FAILED if failed else ExitStatus.OK)
+
+
+def _report(fmt: Format, quiet: bool, stream: TextIO, model: str) -> InspectSink:
+    if fmt is Format.html:
+        from vision_cli.htmlreport import HtmlReport
+
+        return HtmlReport(stream, model=model, quiet=quiet)
+    from vision_cli.render import InspectReport
+
+    return InspectReport(fmt, quiet=quiet, stream=stream)

@@ -33,7 +33,7 @@ _vision_cli() {
         resize:--max-bytes) COMPREPLY=(); return ;;
         resize:--backup) COMPREPLY=(); return ;;
         resize:-j|resize:--jobs) COMPREPLY=(); return ;;
-        resize:-f|resize:--format) COMPREPLY=($(compgen -W "table json jsonl csv github markdown html" -- "$cur")); return ;;
+        resize:-f|resize:--format) COMPREPLY=($(compgen -W "table json jsonl csv markdown" -- "$cur")); return ;;
         resize:--files-from) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         resize:--exclude) COMPREPLY=(); return ;;
         estimate:-s|estimate:--size) COMPREPLY=(); return ;;
@@ -44,7 +44,7 @@ _vision_cli() {
         estimate:--per) COMPREPLY=(); return ;;
         estimate:--output-tokens) COMPREPLY=(); return ;;
         estimate:--max-bytes) COMPREPLY=(); return ;;
-        estimate:-f|estimate:--format) COMPREPLY=($(compgen -W "table json jsonl csv github markdown html" -- "$cur")); return ;;
+        estimate:-f|estimate:--format) COMPREPLY=($(compgen -W "table json jsonl csv markdown" -- "$cur")); return ;;
         estimate:--files-from) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         estimate:--exclude) COMPREPLY=(); return ;;
         ask:-p|ask:--prompt) COMPREPLY=(); return ;;

@@ -220,7 +220,7 @@ def test_a_price_makes_an_unknown_model_usable(run: Run) -> None:
         (("--size", "0x10"), "not a size"),
         (("--per", "0"), "--per"),
         (("--output-tokens", "-1"), "--output-tokens"),
-        (("--format", "github"), "not a format of this command"),
+        (("--format", "github"), "is not one of"),
         (("--max-bytes", "lots"), "not a size"),
     ],
 )
@@ -589,3 +589,18 @@ def test_project_configuration_sets_defaults(run: Run, chdir_tmp: Path) -> None:
     assert list(doc["summary"]["costs"]) == ["claude-opus-4-7", "claude-haiku-4-5"]
     assert (doc["summary"]["batch"], doc["summary"]["per"]) == (True, 500)
     assert doc["images"][0]["costs"]["claude-haiku-4-5"] == pytest.approx(1560 * 1 / 1e6 / 2)
+
+
+def test_markdown_totals_first_then_rejected_rows(run: Run, mixed: Path) -> None:
+    result = run(
+        "estimate", mixed, "-f", "markdown", "-m", "claude-sonnet-4-5", "-m", "claude-haiku-4-5"
+    )
+    text = result.stdout
+    assert result.exit_code == 1
+    assert text.startswith("### ❌ vision-cli estimate:")
+    assert text.index("| claude-sonnet-4-5 |") < text.index("| rejected | why |")
+    assert "| claude-haiku-4-5 |" in text
+    assert result.stderr == ""  # the rejections are in the markdown, not repeated on stderr
+    clean = run("estimate", "--size", "1000x1000", "-f", "markdown").stdout
+    assert clean.startswith("### ✅") and "| claude-sonnet-4-5 | $0.0039 | $3.89 |" in clean
+    assert "rejected" not in clean

@@ -493,3 +493,16 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert b"resizing" in seen  # the bar, on the terminal
     assert json.loads(stdout)["summary"]["files"] == 4  # results stay on stdout, clean
+
+
+def test_markdown_totals_first_then_failures(run: Run, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    write(src / "big.jpg", photo())
+    write(src / "broken.png", b"\x89PNG\r\n\x1a\n not really")
+    result = run("resize", src, "--out", tmp_path / "out", "-f", "markdown")
+    text = result.stdout
+    assert result.exit_code == 1
+    assert text.startswith("### ❌ vision-cli resize: 2 files, 1 failed")
+    assert "| resized | converted | copied | failed |" in text
+    assert text.index("| failed | why |") > text.index("| resized |")
+    assert "`" + str(src / "broken.png") + "`" in text and "big.jpg" not in text

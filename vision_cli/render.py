@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 
 class Format(StrEnum):
+    """Every output format; each command offers its own subset (below)."""
+
     table = "table"
     json = "json"
     jsonl = "jsonl"
@@ -37,6 +39,28 @@ class Format(StrEnum):
     github = "github"
     markdown = "markdown"
     html = "html"
+
+
+class InspectFormat(StrEnum):
+    """The formats of ``inspect``."""
+
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    github = "github"
+    markdown = "markdown"
+    html = "html"
+
+
+class ReportFormat(StrEnum):
+    """The formats of ``estimate`` and ``resize``."""
+
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    markdown = "markdown"
 
 
 def is_tty(stream: TextIO) -> bool:
@@ -447,6 +471,7 @@ class ResizeReport:
                 self.fmt, key="images", columns=RESIZE_CSV_COLUMNS, stream=self.stream
             )
         self._color = is_tty(self.out) and not os.environ.get("NO_COLOR")
+        self._failed: list[Outcome] = []
 
     @property
     def out(self) -> TextIO:
@@ -455,6 +480,10 @@ class ResizeReport:
     def add(self, outcome: Outcome) -> None:
         if self._writer is not None:
             self._writer.add(outcome.as_dict())
+            return
+        if self.fmt is Format.markdown:
+            if outcome.action == "failed":
+                self._failed.append(outcome)
             return
         mark, colour = _ACTION_MARKS[outcome.action]
         head = f"{mark} {outcome.action:<9}"
@@ -472,6 +501,10 @@ class ResizeReport:
     def finish(self, totals: Totals, *, interrupted: bool = False) -> None:
         if self._writer is not None:
             self._writer.close({**totals.as_dict(), "interrupted": interrupted})
+            return
+        if self.fmt is Format.markdown:
+            self.out.write(resize_markdown(totals, self._failed, interrupted=interrupted))
+            self.out.flush()
             return
         t = totals
         noun = "file" if t.files == 1 else "files"
@@ -491,6 +524,31 @@ class ResizeReport:
             self.out.write("\n")
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()
+
+
+def resize_markdown(t: Totals, failed: Sequence[Outcome], *, interrupted: bool = False) -> str:
+    """Totals first, then the files that failed."""
+    icon = "❌" if t.failed else "✅"
+    state = " (dry run)" if t.dry_run else ""
+    state += " (interrupted)" if interrupted else ""
+    out = [
+        f"### {icon} vision-cli resize: {_plural(t.files, 'file')}, {t.failed} failed{state}\n\n",
+        md_table(
+            [*t.counts, "bytes", "tokens", f"saved per 1,000 sends ({t.model})"],
+            [
+                [
+                    *t.counts.values(),
+                    f"{policy.format_bytes(t.bytes_before)} → {policy.format_bytes(t.bytes_after)}",
+                    f"{t.tokens_before:,} → {t.tokens_after:,}",
+                    money(t.usd_saved_per_1000),
+                ]
+            ],
+        ),
+    ]
+    if failed:
+        rows = [[f"`{o.input}`", o.error or ""] for o in failed]
+        out.append("\n" + md_table(["failed", "why"], rows))
+    return "".join(out)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -691,14 +749,20 @@ class EstimateReport:
         return self._writer
 
     def add(self, row: Row) -> None:
-        if self.fmt is Format.table:
+        if self.fmt is Format.table or (self.fmt is Format.markdown and row.errors):
             self._rows.append(row)
+        elif self.fmt is Format.markdown:
+            return
         elif self.fmt is Format.csv:
             self._records().add(_estimate_csv_row(row, self.plan))
         else:
             self._records().add(row.as_dict(self.plan))
 
     def finish(self, totals: EstimateTotals) -> None:
+        if self.fmt is Format.markdown:
+            self.stream.write(estimate_markdown(self.plan, totals, self._rows))
+            self.stream.flush()
+            return
         if self.fmt is not Format.table:
             self._records().close(totals.as_dict(self.plan))
             return
@@ -713,6 +777,30 @@ class EstimateReport:
             if notes:
                 self.stream.write("\n" + "\n".join(notes) + "\n")
         self.stream.flush()
+
+
+def estimate_markdown(plan: Plan, totals: EstimateTotals, rejected: Sequence[Row]) -> str:
+    """Totals per model first, then the images the API would reject."""
+    icon = "❌" if totals.errors else "✅"
+    head = f"vision-cli estimate: {_plural(totals.count, 'image')}"
+    head += f", {totals.errors:,} rejected" if totals.errors else ""
+    per = f"per {plan.per:,} images"
+    rows = [
+        [m.name, money(usd), money(usd_per)]
+        for m, usd, usd_per in zip(plan.models, totals.costs, totals.costs_per(plan), strict=True)
+    ]
+    out = [
+        f"### {icon} {head}\n\n",
+        md_table(["model", "total", per], rows),
+        "\n" + "  \n".join(estimate_footer(plan, totals)) + "\n",
+    ]
+    if rejected:
+        cells = [
+            [f"`{r.path}`", "; ".join(f"{f.code.value}: {f.message}" for f in r.errors)]
+            for r in rejected
+        ]
+        out.append("\n" + md_table(["rejected", "why"], cells))
+    return "".join(out)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from vision_cli import catalog, limits, policy
-from vision_cli.render import Format
+from vision_cli.render import Format, InspectFormat, ReportFormat
 from vision_cli.sources import Selection
 
 MODEL_ENV = "VISION_CLI_MODEL"
@@ -78,10 +78,17 @@ ModelOpt = Annotated[
         show_default=False,
     ),
 ]
-FormatOpt = Annotated[
-    Format,
+_FORMAT_HELP = "Output format."
+InspectFormatOpt = Annotated[
+    InspectFormat,
     typer.Option(
-        "--format", "-f", help="Output format.", rich_help_panel=OUTPUT_PANEL, case_sensitive=False
+        "--format", "-f", help=_FORMAT_HELP, rich_help_panel=OUTPUT_PANEL, case_sensitive=False
+    ),
+]
+ReportFormatOpt = Annotated[
+    ReportFormat,
+    typer.Option(
+        "--format", "-f", help=_FORMAT_HELP, rich_help_panel=OUTPUT_PANEL, case_sensitive=False
     ),
 ]
 JsonOpt = Annotated[
@@ -140,17 +147,9 @@ def resolve_model(name: str | None) -> catalog.Model:
         usage_error(str(exc), "--model")
 
 
-def output_format(
-    fmt: Format, json_flag: bool, allowed: tuple[Format, ...] = tuple(Format)
-) -> Format:
-    chosen = Format.json if json_flag else fmt
-    if chosen not in allowed:
-        usage_error(
-            f"{chosen.value} is not a format of this command: use one of "
-            + ", ".join(f.value for f in allowed),
-            "--format",
-        )
-    return chosen
+def output_format(fmt: InspectFormat | ReportFormat, json_flag: bool) -> Format:
+    """The format chosen with ``--format`` or ``--json`` (the command's enum holds its choices)."""
+    return Format.json if json_flag else Format(fmt.value)
 
 
 def max_bytes(text: str) -> int:

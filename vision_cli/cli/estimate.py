@@ -13,7 +13,7 @@ import typer
 from vision_cli import catalog
 from vision_cli.cli import common
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
-from vision_cli.render import Format
+from vision_cli.render import Format, ReportFormat
 
 if TYPE_CHECKING:
     from vision_cli.estimating import Plan, Row
@@ -25,7 +25,6 @@ Counter = Callable[[bytes, str], int]
 #: Seconds to wait on each step of a token-counting request (connect, send, answer).
 COUNT_TIMEOUT = 60.0
 PRICING_PANEL = "Pricing"
-FORMATS = (Format.table, Format.json, Format.jsonl, Format.csv)
 
 HELP = (
     "What images will cost, before anything is sent: tokens and USD per image and per N images, "
@@ -157,7 +156,7 @@ def estimate(
         ),
     ] = False,
     max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
-    fmt: common.FormatOpt = Format.table,
+    fmt: common.ReportFormatOpt = ReportFormat.table,
     json_flag: common.JsonOpt = False,
     files_from: common.FilesFromOpt = None,
     null: common.NullOpt = False,
@@ -166,7 +165,7 @@ def estimate(
 ) -> None:
     from vision_cli import estimating, policy, render, sources
 
-    chosen = common.output_format(fmt, json_flag, FORMATS)
+    chosen = common.output_format(fmt, json_flag)
     if rule not in ("current", "legacy"):
         common.usage_error(f"{rule!r} is not a rule: use current or legacy", "--rule")
     the_rule: policy.Rule = "legacy" if rule == "legacy" else "current"
@@ -213,7 +212,7 @@ def estimate(
     counter = _exact_counter(models[0].name) if exact else None  # no key: stop before any work
     report = render.EstimateReport(chosen, plan)
     tally = estimating.Tally(plan)
-    machine = chosen is not Format.table
+    machine = chosen not in (Format.table, Format.markdown)  # those list rejections themselves
 
     def emit(row: Row) -> None:
         tally.add(row)

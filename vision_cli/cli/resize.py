@@ -16,7 +16,7 @@ import typer
 
 from vision_cli.cli import common
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
-from vision_cli.render import Format
+from vision_cli.render import Format, ReportFormat
 
 HELP = "\n\n".join(
     (
@@ -44,7 +44,6 @@ EPILOG = """Examples:
   find . -name '*.heic' -print0 | vision-cli resize --files-from - -0 --out out/ --json
 """
 
-REPORT_FORMATS = (Format.table, Format.json, Format.jsonl, Format.csv)
 POLICY_PANEL = "Size policy"
 ENCODING_PANEL = "Encoding"
 WRITING_PANEL = "Writing"
@@ -187,7 +186,7 @@ def resize(
             show_default=False,
         ),
     ] = None,
-    fmt: common.FormatOpt = Format.table,
+    fmt: common.ReportFormatOpt = ReportFormat.table,
     json_flag: common.JsonOpt = False,
     files_from: common.FilesFromOpt = None,
     null: common.NullOpt = False,
@@ -197,7 +196,7 @@ def resize(
     from vision_cli import resizing, sources
     from vision_cli.render import ResizeReport, is_tty, progress, warn
 
-    chosen = common.output_format(fmt, json_flag, REPORT_FORMATS)
+    chosen = common.output_format(fmt, json_flag)
     _check_destination(out, in_place, backup)
     the_model = common.resolve_model(model)
     if not inputs and files_from is None:

@@ -245,7 +245,7 @@ def test_quality_is_used() -> None:
 def test_heif_without_the_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     from vision_cli import imaging
 
-    monkeypatch.setattr(imaging, "_heif_available", lambda: False)
+    monkeypatch.setattr(imaging, "heif_available", lambda: False)
     data = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 64
     with pytest.raises(TransformError, match=r"pillow-heif.*vision-cli\[heif\]"):
         run(data)

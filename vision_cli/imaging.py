@@ -80,8 +80,8 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
         raise ProbeError(Code.UNREADABLE, "the file is empty: replace it with a real image.")
     head = fh.read(32)
     fh.seek(0)
-    heif = _heif_brand(head)
-    if heif and not _heif_available():
+    heif = heif_brand(head)
+    if heif and not heif_available():
         raise ProbeError(
             Code.UNSUPPORTED_FORMAT,
             f"HEIF/HEIC images cannot be read without pillow-heif: {HEIF_EXTRA_HINT}, "
@@ -102,7 +102,7 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
             fmt = im.format or "unknown"
             width, height = im.size
             data_start = fh.tell()
-            orientation = _orientation(im)
+            orientation = orientation_of(im)
             frames = _frames(im, width * height)
             mode = im.mode
     except UnidentifiedImageError:
@@ -133,11 +133,11 @@ def _describe(exc: BaseException) -> str:
     return text if text else type(exc).__name__
 
 
-def _heif_brand(head: bytes) -> bool:
+def heif_brand(head: bytes) -> bool:
     return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
 
 
-def _heif_available() -> bool:
+def heif_available() -> bool:
     """Register pillow-heif's opener when it is installed (the optional `heif` extra)."""
     try:
         from pillow_heif import register_heif_opener
@@ -147,7 +147,7 @@ def _heif_available() -> bool:
     return True
 
 
-def _orientation(im: Image.Image) -> int:
+def orientation_of(im: Image.Image) -> int:
     """EXIF orientation 1-8 (1 when absent or nonsense), read without decoding pixels.
 
     For PNG, ``getexif()`` would decompress the whole image looking for a late eXIf chunk, so

@@ -192,8 +192,8 @@ def _pillow_errors() -> Iterator[None]:
 
 
 def _open(data: bytes) -> Image.Image:
-    heif = imaging._heif_brand(data[:32])
-    if heif and not imaging._heif_available():
+    heif = imaging.heif_brand(data[:32])
+    if heif and not imaging.heif_available():
         raise TransformError(
             f"HEIC/HEIF cannot be read without pillow-heif: {imaging.HEIF_EXTRA_HINT}"
         )
@@ -211,7 +211,7 @@ def _header(im: Image.Image) -> _Header:
         format=im.format or "",
         width=im.width,
         height=im.height,
-        orientation=imaging._orientation(im),
+        orientation=imaging.orientation_of(im),
         animated=bool(getattr(im, "is_animated", False)),
     )
 

@@ -105,59 +105,6 @@ def test_output_name(name: str, fmt: str, expected: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# Atomic writes
-# --------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["unnamed", "named"])
-def temp_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Both ways of writing: an O_TMPFILE file where the system has them, a hidden named one."""
-    if request.param == "named":
-        monkeypatch.setattr(resizing, "_UNNAMED_OK", False)
-    else:
-        assert resizing._UNNAMED_OK, "this system has no O_TMPFILE: the unnamed path is untested"
-    return str(request.param)
-
-
-def test_write_atomic_creates_and_refuses_to_clobber(tmp_path: Path, temp_kind: str) -> None:
-    target = tmp_path / "out.jpg"
-    resizing.write_atomic(target, b"first", replace=False)
-    assert target.read_bytes() == b"first"
-    assert target.stat().st_mode & 0o777 == 0o666 & ~_umask()
-    with pytest.raises(FileExistsError):
-        resizing.write_atomic(target, b"second", replace=False)
-    assert target.read_bytes() == b"first"
-    resizing.write_atomic(target, b"third", replace=True, mode=0o640)
-    assert target.read_bytes() == b"third" and target.stat().st_mode & 0o777 == 0o640
-    assert files_in(tmp_path) == ["out.jpg"]
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@pytest.mark.parametrize("replace", [False, True])
-def test_write_atomic_interrupted_leaves_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, temp_kind: str, replace: bool
-) -> None:
-    target = tmp_path / "out.jpg"
-    if replace:
-        target.write_bytes(b"original")
-
-    def interrupted(fd: int) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(os, "fsync", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        resizing.write_atomic(target, b"new data", replace=replace)
-    assert files_in(tmp_path) == (["out.jpg"] if replace else [])
-    if replace:
-        assert target.read_bytes() == b"original"
-
-
-# --------------------------------------------------------------------------------------------------
 # Runs with --out
 # --------------------------------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ import multiprocessing
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections import deque
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from vision_cli import limits, policy, sources, transform
+from vision_cli.fsutil import hidden_temp_name, sync_folder, write_atomic
 
 Action = Literal["resized", "converted", "copied", "failed"]
 
@@ -37,7 +37,6 @@ MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
 #: Tasks handed to the pool ahead of the one being written, per worker: enough to keep every
 #: worker busy, few enough that results wait in input order without piling up in memory.
 _AHEAD_PER_JOB = 2
-_TEMP_SUFFIX = ".vision-cli-tmp"
 #: How often a worker checks that the main process is still there.
 _PARENT_POLL_SECONDS = 0.2
 
@@ -512,7 +511,7 @@ class _Planner:
                 os.unlink(source)
         else:
             os.unlink(source)
-        _sync_folder(source.parent)
+        sync_folder(source.parent)
 
 
 def _key(path: Path) -> Path:
@@ -524,118 +523,13 @@ def _key(path: Path) -> Path:
         return absolute
 
 
-_UMASK: int | None = None
-
-
-def _default_mode() -> int:
-    global _UMASK
-    if _UMASK is None:
-        _UMASK = os.umask(0o022)
-        os.umask(_UMASK)
-    return 0o666 & ~_UMASK
-
-
-def write_atomic(path: Path, data: bytes, *, replace: bool, mode: int | None = None) -> None:
-    """Write ``data`` to ``path`` so that ``path`` is never seen incomplete.
-
-    The data goes to a temporary file in the same folder, is flushed to disk, and is then linked
-    under its name (``replace`` False: FileExistsError if the name is taken, atomically) or
-    renamed over it. Where the system allows, the temporary file has no name at all until it is
-    complete (O_TMPFILE), so even a kill leaves nothing behind.
-    """
-    mode = _default_mode() if mode is None else mode
-    if _UNNAMED_OK and _write_unnamed(path, data, replace, mode):
-        _sync_folder(path.parent)
-        return
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, dir=path.parent)
-    try:
-        try:
-            _fill(fd, data, mode)
-        finally:
-            os.close(fd)
-        if replace:
-            os.replace(temp, path)
-        else:
-            os.link(temp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-    _sync_folder(path.parent)
-
-
-def _fill(fd: int, data: bytes, mode: int) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-    os.fchmod(fd, mode)
-    os.fsync(fd)
-
-
-#: Whether unnamed temporary files work here (cleared on the first failure).
-_UNNAMED_OK = bool(getattr(os, "O_TMPFILE", 0)) and Path("/proc/self/fd").is_dir()
-
-
-def _write_unnamed(path: Path, data: bytes, replace: bool, mode: int) -> bool:
-    """Write through an O_TMPFILE file; False when this system or file system cannot."""
-    global _UNNAMED_OK
-    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        try:
-            fd = os.open(".", os.O_TMPFILE | os.O_WRONLY, 0o600, dir_fd=folder)
-        except OSError:
-            _UNNAMED_OK = False
-            return False
-        try:
-            _fill(fd, data, mode)
-            source = f"/proc/self/fd/{fd}"
-            # dst_dir_fd makes os.link use linkat(AT_SYMLINK_FOLLOW), which /proc needs
-            if not replace:
-                try:
-                    os.link(source, path.name, dst_dir_fd=folder, follow_symlinks=True)
-                except FileExistsError:
-                    raise
-                except OSError:
-                    _UNNAMED_OK = False
-                    return False
-                return True
-            temp = _link_hidden(source, path.name, folder)
-            if temp is None:
-                _UNNAMED_OK = False
-                return False
-            try:
-                os.replace(temp, path.name, src_dir_fd=folder, dst_dir_fd=folder)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp, dir_fd=folder)
-                raise
-            return True
-        finally:
-            os.close(fd)
-    finally:
-        os.close(folder)
-
-
-def _link_hidden(source: str, name: str, folder: int) -> str | None:
-    """Link ``source`` under a fresh hidden name in ``folder``; None when linking fails."""
-    for _ in range(100):
-        temp = f".{name}.{os.urandom(4).hex()}{_TEMP_SUFFIX}"
-        try:
-            os.link(source, temp, dst_dir_fd=folder, follow_symlinks=True)
-        except FileExistsError:
-            continue
-        except OSError:
-            return None
-        return temp
-    return None
-
-
 def _link(source: Path, link: Path, *, replace: bool) -> None:
     """A second name for ``source`` (the backup): a hard link, or a copy where links fail."""
     try:
         if not replace:
             os.link(source, link)
             return
-        temp = link.with_name(f".{link.name}.{os.urandom(4).hex()}{_TEMP_SUFFIX}")
+        temp = link.with_name(hidden_temp_name(link.name))
         os.link(source, temp)
         os.replace(temp, link)
     except FileExistsError:
@@ -644,17 +538,3 @@ def _link(source: Path, link: Path, *, replace: bool) -> None:
         write_atomic(
             link, source.read_bytes(), replace=replace, mode=source.stat().st_mode & 0o7777
         )
-
-
-def _sync_folder(folder: Path) -> None:
-    """Flush a folder's entries (the renames) to disk; not every system allows it."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -1,4 +1,4 @@
-"""HEIC and HEIF: readable with the optional extra (pillow-heif), named in the message without it."""
+"""HEIC and HEIF: read with the optional extra (pillow-heif), named in the message without it."""
 
 from __future__ import annotations
 

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -311,48 +310,40 @@ def test_odd_file_names(run: Run, make_image: MakeImage) -> None:
     assert "photo été 1 [draft].jpg" in table.stdout
 
 
-@pytest.fixture
-def world_dir() -> Iterator[Path]:
-    """A folder outside pytest's private tmp tree, so a dropped-privilege child can reach it."""
-    import tempfile
-
-    folder = Path(tempfile.mkdtemp(prefix="vision-cli-perm-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def as_unprivileged(args: list[str]) -> list[str]:
-    """Root reads any file; run the check as `nobody` so permissions are real."""
+def without_root_bypass(args: list[str]) -> list[str]:
+    """Root reads any file: run the check without the capabilities that let it (uid stays 0, so
+    the interpreter and the test's folders stay reachable wherever they live)."""
     if os.geteuid() != 0:
         return args
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         pytest.fail("running as root without setpriv: cannot test permissions honestly")
-    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *args]
+    caps = "-dac_override,-dac_read_search"
+    return [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}", *args]
 
 
-def test_permission_denied_file_and_folder(world_dir: Path) -> None:
-    ok = world_dir / "ok.png"
-    ok.write_bytes(encode(picture((300, 300)), "PNG"))
-    locked = world_dir / "locked.png"
-    locked.write_bytes(encode(picture((300, 300)), "PNG"))
+def test_permission_denied_file_and_folder(tmp_path: Path) -> None:
+    data = encode(picture((300, 300)), "PNG")
+    (tmp_path / "ok.png").write_bytes(data)
+    locked = tmp_path / "locked.png"
+    locked.write_bytes(data)
     locked.chmod(0o000)
-    closed = world_dir / "closed"
+    closed = tmp_path / "closed"
     closed.mkdir()
-    (closed / "inner.png").write_bytes(ok.read_bytes())
+    (closed / "inner.png").write_bytes(data)
     closed.chmod(0o000)
-    ok.chmod(0o644)
-    world_dir.chmod(0o755)
-    proc = subprocess.run(
-        as_unprivileged(
-            [sys.executable, "-m", "vision_cli", "inspect", str(world_dir), "--format", "jsonl"]
-        ),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    try:
+        proc = subprocess.run(
+            without_root_bypass(
+                [sys.executable, "-m", "vision_cli", "inspect", str(tmp_path), "-f", "jsonl"]
+            ),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+    finally:
+        closed.chmod(0o755)
     assert proc.returncode == 1, proc.stderr
     recs = {Path(r["path"]).name: r for r in map(json.loads, proc.stdout.splitlines())}
     assert codes_of(recs["locked.png"]) == ["not-found"]

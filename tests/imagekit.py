@@ -6,6 +6,7 @@ import io
 import struct
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 
 from PIL import ExifTags, Image, ImageChops
 
@@ -62,6 +63,18 @@ def gradient(size: tuple[int, int]) -> Image.Image:
     x = Image.linear_gradient("L").resize(size)
     y = Image.linear_gradient("L").rotate(90).resize(size)
     return Image.merge("RGB", (x, y, ImageChops.invert(x)))
+
+
+def photo(size: tuple[int, int] = (3000, 2000), orientation: int = 1) -> bytes:
+    """A photo-like JPEG (quality 90), tagged with ``orientation`` when it is not 1."""
+    exif = {"exif": exif_bytes(orientation)} if orientation != 1 else {}
+    return encode(gradient(size), "JPEG", quality=90, **exif)
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
 
 
 def noise(size: tuple[int, int]) -> Image.Image:

@@ -22,6 +22,7 @@ from typer.testing import Result
 
 from tests.conftest import MakeImage, Run, encode, picture, records
 from tests.fakeapi import FakeClaudeAPI, OpenApiValidator, fake_api, openapi_validator  # noqa: F401
+from tests.known_answers import CURRENT_TABLE
 
 SEED = ("--size", "200x200", "--size", "1000x1000", "--size", "1092x1092")
 
@@ -81,19 +82,6 @@ def test_the_seeds_legacy_table(run: Run) -> None:
         line = next(x for x in lines if x.startswith(name + " "))
         assert line.split()[-3:] == [tokens, per_image, per_1000]
     assert any(line.startswith("total (3 images)") for line in lines)
-
-
-# input -> (api size, tokens) for a standard-tier and a high-res-tier model (tokens None: the
-# documentation gives only the size, so the patch rule on that size is the expectation).
-CURRENT_TABLE = [
-    ((200, 200), ((200, 200), 64), ((200, 200), 64)),
-    ((1000, 1000), ((1000, 1000), 1296), ((1000, 1000), 1296)),
-    ((1092, 1092), ((1092, 1092), 1521), ((1092, 1092), 1521)),
-    ((1920, 1080), ((1456, 819), 1560), ((1920, 1080), 2691)),
-    ((2000, 1500), ((1270, 952), 1564), ((2000, 1500), 3888)),
-    ((3840, 2160), ((1456, 819), 1560), ((2576, 1449), 4784)),
-    ((1075, 1520), ((924, 1307), None), ((1075, 1520), None)),
-]
 
 
 @pytest.mark.parametrize(("size", "standard", "high_res"), CURRENT_TABLE)

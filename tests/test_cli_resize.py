@@ -27,17 +27,6 @@ from vision_cli import policy
 FORBIDDEN_AFTER = {"will-be-downscaled", "exif-rotated", "animated", "extension-mismatch"}
 
 
-def write(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
-
-
-def photo(size: tuple[int, int] = (3000, 2000), orientation: int = 1) -> bytes:
-    exif = {"exif": k.exif_bytes(orientation)} if orientation != 1 else {}
-    return k.encode(k.gradient(size), "JPEG", quality=90, **exif)
-
-
 def digests(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -61,12 +50,12 @@ def zoo(tmp_path: Path) -> Path:
     palette.putpalette([255, 255, 255, 30, 30, 200] + [0] * 762)
     palette.paste(1, (0, 0, 1200, 1200))
     files = {
-        "phone/IMG_0001.JPG": photo((4032, 3024), orientation=6),
-        "phone/IMG_0002.jpg": photo((4032, 3024), orientation=3),
-        "phone/small-turned.jpg": photo((640, 480), orientation=8),
+        "phone/IMG_0001.JPG": k.photo((4032, 3024), orientation=6),
+        "phone/IMG_0002.jpg": k.photo((4032, 3024), orientation=3),
+        "phone/small-turned.jpg": k.photo((640, 480), orientation=8),
         "web/anim.gif": animation("GIF"),
         "web/anim.webp": animation("WEBP"),
-        "web/really-a-jpeg.png": photo((800, 600)),
+        "web/really-a-jpeg.png": k.photo((800, 600)),
         "web/wide.png": k.encode(k.flat_drawing((9000, 400)), "PNG"),
         "web/tall.webp": k.encode(k.gradient((1000, 6000)), "WEBP"),
         "scans/deep.png": k.encode(sixteen, "PNG"),
@@ -81,7 +70,7 @@ def zoo(tmp_path: Path) -> Path:
         "ok/fine.png": k.encode(k.flat_drawing((1000, 700)), "PNG"),
     }
     for name, data in files.items():
-        write(src / name, data)
+        k.write(src / name, data)
     return src
 
 
@@ -123,7 +112,7 @@ def test_every_output_passes_inspect(
 
 
 def test_model_targets_its_native_size(run: Run, tmp_path: Path) -> None:
-    src = write(tmp_path / "uhd.png", k.encode(k.gradient((3840, 2160)), "PNG"))
+    src = k.write(tmp_path / "uhd.png", k.encode(k.gradient((3840, 2160)), "PNG"))
     _, (default,) = resize_jsonl(run, src, "--out", tmp_path / "a")
     _, (opus,) = resize_jsonl(run, src, "--out", tmp_path / "b", "--model", "claude-opus-4-7")
     _, (sonnet,) = resize_jsonl(run, src, "--out", tmp_path / "c", "--model", "claude-sonnet-4-5")
@@ -136,7 +125,7 @@ def test_model_targets_its_native_size(run: Run, tmp_path: Path) -> None:
 
 
 def test_policy_options(run: Run, tmp_path: Path) -> None:
-    src = write(tmp_path / "in.png", k.encode(k.gradient((3000, 2000)), "PNG"))
+    src = k.write(tmp_path / "in.png", k.encode(k.gradient((3000, 2000)), "PNG"))
     _, (edge,) = resize_jsonl(run, src, "--out", tmp_path / "a", "--max-edge", "600")
     _, (mp,) = resize_jsonl(run, src, "--out", tmp_path / "b", "--max-megapixels", "0.24")
     _, (tok,) = resize_jsonl(run, src, "--out", tmp_path / "c", "--max-tokens", "100")
@@ -148,7 +137,7 @@ def test_policy_options(run: Run, tmp_path: Path) -> None:
 
 
 def test_max_edge_above_the_tier_warns(run: Run, tmp_path: Path) -> None:
-    src = write(tmp_path / "in.png", k.encode(k.gradient((3000, 2000)), "PNG"))
+    src = k.write(tmp_path / "in.png", k.encode(k.gradient((3000, 2000)), "PNG"))
     result = run("resize", src, "--out", tmp_path / "out", "--max-edge", "2500", "--json")
     assert result.exit_code == 0
     assert "Warning: --max-edge 2500" in result.stderr
@@ -156,7 +145,7 @@ def test_max_edge_above_the_tier_warns(run: Run, tmp_path: Path) -> None:
 
 
 def test_to_quality_and_max_bytes(run: Run, tmp_path: Path) -> None:
-    src = write(tmp_path / "noise.png", k.encode(k.noise((1200, 900)), "PNG"))
+    src = k.write(tmp_path / "noise.png", k.encode(k.noise((1200, 900)), "PNG"))
     _, (webp,) = resize_jsonl(run, src, "--out", tmp_path / "a", "--to", "webp", "--quality", "50")
     assert (webp["format_after"], webp["quality"], webp["output"]) == (
         "WEBP",
@@ -173,7 +162,7 @@ def test_to_quality_and_max_bytes(run: Run, tmp_path: Path) -> None:
 
 def test_reencode_drops_metadata_of_compliant_files(run: Run, tmp_path: Path) -> None:
     data = k.encode(k.gradient((800, 600)), "JPEG", exif=k.exif_bytes(1, gps=True))
-    src = write(tmp_path / "gps.jpg", data)
+    src = k.write(tmp_path / "gps.jpg", data)
     _, (copied,) = resize_jsonl(run, src, "--out", tmp_path / "a")
     _, (again,) = resize_jsonl(run, src, "--out", tmp_path / "b", "--reencode")
     assert copied["action"] == "copied" and (tmp_path / "a" / "gps.jpg").read_bytes() == data
@@ -193,7 +182,7 @@ def test_out_leaves_originals_byte_for_byte(run: Run, zoo: Path, tmp_path: Path)
 
 
 def test_existing_outputs_need_overwrite(run: Run, tmp_path: Path) -> None:
-    src = write(tmp_path / "in" / "big.jpg", photo())
+    src = k.write(tmp_path / "in" / "big.jpg", k.photo())
     out = tmp_path / "out"
     assert run("resize", src, "--out", out).exit_code == 0
     first = (out / "big.jpg").read_bytes()
@@ -204,8 +193,8 @@ def test_existing_outputs_need_overwrite(run: Run, tmp_path: Path) -> None:
 
 
 def test_in_place_with_backup(run: Run, tmp_path: Path) -> None:
-    big = write(tmp_path / "big.jpg", photo())
-    scan = write(tmp_path / "scan.bmp", k.encode(k.flat_drawing((400, 300)), "BMP"))
+    big = k.write(tmp_path / "big.jpg", k.photo())
+    scan = k.write(tmp_path / "scan.bmp", k.encode(k.flat_drawing((400, 300)), "BMP"))
     originals = {p.name: p.read_bytes() for p in (big, scan)}
     code, recs = resize_jsonl(run, tmp_path, "--in-place", "--backup", ".orig")
     assert code == 0 and [r["output"] for r in recs] == [str(big), str(tmp_path / "scan.png")]
@@ -231,13 +220,13 @@ def test_dry_run_prints_the_plan_and_writes_nothing(run: Run, zoo: Path, tmp_pat
 
 def test_stdin_and_files_from(run: Run, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = run("resize", "-", "--out", out, "--json", input=photo())
+    result = run("resize", "-", "--out", out, "--json", input=k.photo())
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["images"][0]["output"] == str(out / "stdin.jpg")
     listed = [
-        write(tmp_path / f"l{i}.png", k.encode(k.gradient((2000, 900)), "PNG")) for i in (1, 2)
+        k.write(tmp_path / f"l{i}.png", k.encode(k.gradient((2000, 900)), "PNG")) for i in (1, 2)
     ]
-    lst = write(tmp_path / "list.txt", "\n".join(map(str, listed)).encode())
+    lst = k.write(tmp_path / "list.txt", "\n".join(map(str, listed)).encode())
     code, recs = resize_jsonl(run, "--files-from", lst, "--out", out)
     assert code == 0 and [r["input"] for r in recs] == [str(p) for p in listed]
 
@@ -275,7 +264,7 @@ def test_csv_report(run: Run, zoo: Path, tmp_path: Path) -> None:
 
 
 def test_table_report(run: Run, tmp_path: Path) -> None:
-    src = write(tmp_path / "in" / "big.jpg", photo())
+    src = k.write(tmp_path / "in" / "big.jpg", k.photo())
     result = run("resize", src, "--out", tmp_path / "out")
     lines = result.stdout.splitlines()
     assert lines[0].startswith("✓ resized") and "3000x2000 → 1313x875" in lines[0]
@@ -286,9 +275,9 @@ def test_table_report(run: Run, tmp_path: Path) -> None:
 
 
 def test_exit_1_when_one_fails_and_the_others_are_done(run: Run, tmp_path: Path) -> None:
-    write(tmp_path / "in" / "a.jpg", photo())
-    write(tmp_path / "in" / "b.jpg", photo()[:3000])
-    write(tmp_path / "in" / "c.jpg", photo())
+    k.write(tmp_path / "in" / "a.jpg", k.photo())
+    k.write(tmp_path / "in" / "b.jpg", k.photo()[:3000])
+    k.write(tmp_path / "in" / "c.jpg", k.photo())
     code, recs = resize_jsonl(run, tmp_path / "in", "--out", tmp_path / "out", "-j", "2")
     assert code == 1
     assert [r["action"] for r in recs] == ["resized", "failed", "resized"]
@@ -318,7 +307,7 @@ def test_exit_1_when_one_fails_and_the_others_are_done(run: Run, tmp_path: Path)
     ],
 )
 def test_usage_errors_exit_2(run: Run, chdir_tmp: Path, args: list[str]) -> None:
-    write(chdir_tmp / "x.jpg", photo((300, 200)))
+    k.write(chdir_tmp / "x.jpg", k.photo((300, 200)))
     result = run("resize", *args)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
@@ -326,7 +315,7 @@ def test_usage_errors_exit_2(run: Run, chdir_tmp: Path, args: list[str]) -> None
 
 
 def test_out_must_be_a_folder(run: Run, tmp_path: Path) -> None:
-    src = write(tmp_path / "x.jpg", photo((300, 200)))
+    src = k.write(tmp_path / "x.jpg", k.photo((300, 200)))
     assert run("resize", src, "--out", src).exit_code == 2
 
 
@@ -356,9 +345,9 @@ def script() -> str:
 def many(tmp_path: Path) -> Path:
     """Enough work that a run can be stopped in the middle."""
     src = tmp_path / "many"
-    base = photo((2400, 1800))
+    base = k.photo((2400, 1800))
     for i in range(60):
-        write(src / f"p{i:03}.jpg", base)
+        k.write(src / f"p{i:03}.jpg", base)
     return src
 
 
@@ -423,7 +412,7 @@ def test_killed_in_place_run_loses_nothing(many: Path) -> None:
     # named to sort between the photos (p000.jpg, p000s.bmp, p001.jpg, ...)
     scans = {f"p{i:03}s": k.encode(k.gradient((1800, 1200)), "BMP") for i in range(20)}
     for stem, data in scans.items():
-        write(many / f"{stem}.bmp", data)
+        k.write(many / f"{stem}.bmp", data)
     proc = subprocess.Popen(
         [script(), "resize", str(many), "--in-place", "-j", "2", "--format", "jsonl"],
         stdout=subprocess.PIPE,
@@ -459,7 +448,7 @@ def _digest(path: Path) -> str | None:
 @pytest.mark.slow
 def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
     for i in range(4):
-        write(tmp_path / "in" / f"p{i}.jpg", photo())
+        k.write(tmp_path / "in" / f"p{i}.jpg", k.photo())
     piped = subprocess.run(
         [script(), "resize", str(tmp_path / "in"), "--out", str(tmp_path / "a"), "--json"],
         capture_output=True,
@@ -497,8 +486,8 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
 
 def test_markdown_totals_first_then_failures(run: Run, tmp_path: Path) -> None:
     src = tmp_path / "src"
-    write(src / "big.jpg", photo())
-    write(src / "broken.png", b"\x89PNG\r\n\x1a\n not really")
+    k.write(src / "big.jpg", k.photo())
+    k.write(src / "broken.png", b"\x89PNG\r\n\x1a\n not really")
     result = run("resize", src, "--out", tmp_path / "out", "-f", "markdown")
     text = result.stdout
     assert result.exit_code == 1

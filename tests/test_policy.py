@@ -8,22 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.known_answers import CURRENT_TABLE, LARGEST_UNRESIZED, LEGACY_TABLE
 from vision_cli import limits, policy
 from vision_cli.policy import Code, ImageFacts, Limits, SizePolicy
 
 STANDARD = policy.tier("standard")
 HIGH_RES = policy.tier("high-res")
-
-# The current rule, from the documentation's own examples: input -> (api size, tokens) per tier.
-CURRENT_TABLE = [
-    ((200, 200), ((200, 200), 64), ((200, 200), 64)),
-    ((1000, 1000), ((1000, 1000), 1296), ((1000, 1000), 1296)),
-    ((1092, 1092), ((1092, 1092), 1521), ((1092, 1092), 1521)),
-    ((1920, 1080), ((1456, 819), 1560), ((1920, 1080), 2691)),
-    ((2000, 1500), ((1270, 952), 1564), ((2000, 1500), 3888)),
-    ((3840, 2160), ((1456, 819), 1560), ((2576, 1449), 4784)),
-    ((1075, 1520), ((924, 1307), None), ((1075, 1520), None)),
-]
 
 
 @pytest.mark.parametrize(("size", "standard", "high_res"), CURRENT_TABLE)
@@ -40,9 +30,7 @@ def test_current_rule_known_answers(
         assert pred.tokens == policy.patch_tokens(*api_size)
 
 
-@pytest.mark.parametrize(
-    ("size", "tokens"), [((200, 200), 54), ((1000, 1000), 1334), ((1092, 1092), 1590)]
-)
+@pytest.mark.parametrize(("size", "tokens"), LEGACY_TABLE)
 def test_legacy_rule_reproduces_the_seed(size: tuple[int, int], tokens: int) -> None:
     pred = policy.predict(*size, STANDARD, rule="legacy")
     assert pred.api_size == size
@@ -55,7 +43,7 @@ def test_legacy_rule_downscales_large_images() -> None:
     assert pred.tokens <= limits.LEGACY_MAX_TOKENS
 
 
-@pytest.mark.parametrize("size", [(1092, 1092), (951, 1268), (896, 1344), (819, 1456), (784, 1568)])
+@pytest.mark.parametrize("size", LARGEST_UNRESIZED)
 def test_seed_largest_sizes_are_not_resized(size: tuple[int, int]) -> None:
     for tier_ in (STANDARD, HIGH_RES):
         assert policy.predict(*size, tier_).api_size == size

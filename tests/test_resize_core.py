@@ -38,17 +38,6 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
-
-
-def photo(size: tuple[int, int] = (3000, 2000), orientation: int = 1) -> bytes:
-    exif = {"exif": k.exif_bytes(orientation)} if orientation != 1 else {}
-    return k.encode(k.gradient(size), "JPEG", quality=90, **exif)
-
-
 def files_in(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
@@ -113,10 +102,10 @@ def test_output_name(name: str, fmt: str, expected: str) -> None:
 def test_out_mirrors_the_tree_and_leaves_originals(tmp_path: Path, jobs: int) -> None:
     src = tmp_path / "src"
     made = [
-        write(src / "a" / "big.jpg", photo()),
-        write(src / "a" / "b" / "scan.bmp", k.encode(k.flat_drawing((500, 400)), "BMP")),
-        write(src / "small.png", k.encode(k.flat_drawing((300, 200)), "PNG")),
-        write(src / "turned.jpg", photo((800, 600), orientation=6)),
+        k.write(src / "a" / "big.jpg", k.photo()),
+        k.write(src / "a" / "b" / "scan.bmp", k.encode(k.flat_drawing((500, 400)), "BMP")),
+        k.write(src / "small.png", k.encode(k.flat_drawing((300, 200)), "PNG")),
+        k.write(src / "turned.jpg", k.photo((800, 600), orientation=6)),
     ]
     before = {p: digest(p) for p in made}
     out = tmp_path / "out"
@@ -137,8 +126,8 @@ def test_out_mirrors_the_tree_and_leaves_originals(tmp_path: Path, jobs: int) ->
 
 
 def test_two_inputs_on_one_output_second_fails(tmp_path: Path) -> None:
-    first = write(tmp_path / "in" / "pic.bmp", k.encode(k.flat_drawing((300, 200)), "BMP"))
-    second = write(tmp_path / "in" / "pic.png", k.encode(k.gradient((300, 200)), "PNG"))
+    first = k.write(tmp_path / "in" / "pic.bmp", k.encode(k.flat_drawing((300, 200)), "BMP"))
+    second = k.write(tmp_path / "in" / "pic.png", k.encode(k.gradient((300, 200)), "PNG"))
     out = tmp_path / "out"
     a, b = resize(inputs(first, second), options(out=out))
     assert a.action == "converted" and a.output == str(out / "pic.png")
@@ -148,9 +137,9 @@ def test_two_inputs_on_one_output_second_fails(tmp_path: Path) -> None:
 
 
 def test_existing_output_needs_overwrite(tmp_path: Path) -> None:
-    src = write(tmp_path / "in" / "big.jpg", photo())
+    src = k.write(tmp_path / "in" / "big.jpg", k.photo())
     out = tmp_path / "out"
-    write(out / "big.jpg", b"keep me")
+    k.write(out / "big.jpg", b"keep me")
     (outcome,) = resize(inputs(src), options(out=out))
     assert outcome.action == "failed" and "--overwrite" in (outcome.error or "")
     assert (out / "big.jpg").read_bytes() == b"keep me"
@@ -161,7 +150,7 @@ def test_existing_output_needs_overwrite(tmp_path: Path) -> None:
 
 def test_inputs_are_never_outputs(tmp_path: Path) -> None:
     """--out pointing at the inputs' own folder fails every file instead of overwriting it."""
-    src = write(tmp_path / "big.jpg", photo())
+    src = k.write(tmp_path / "big.jpg", k.photo())
     original = digest(src)
     (outcome,) = resize(inputs(src), options(out=tmp_path, overwrite=True))
     assert outcome.action == "failed" and "is an input" in (outcome.error or "")
@@ -169,7 +158,7 @@ def test_inputs_are_never_outputs(tmp_path: Path) -> None:
 
 
 def test_out_inside_the_input_folder_is_not_read_again(tmp_path: Path) -> None:
-    write(tmp_path / "big.jpg", photo())
+    k.write(tmp_path / "big.jpg", k.photo())
     out = tmp_path / "small"
     sel = sources.Selection()
     first = resize(sources.collect([str(tmp_path)], sel), options(out=out))
@@ -180,7 +169,7 @@ def test_out_inside_the_input_folder_is_not_read_again(tmp_path: Path) -> None:
 
 
 def test_dry_run_writes_nothing_but_plans_everything(tmp_path: Path) -> None:
-    src = write(tmp_path / "in" / "scan.bmp", k.encode(k.gradient((2000, 1000)), "BMP"))
+    src = k.write(tmp_path / "in" / "scan.bmp", k.encode(k.gradient((2000, 1000)), "BMP"))
     out = tmp_path / "out"
     (outcome,) = resize(inputs(src), options(out=out, dry_run=True))
     assert outcome.action == "resized" and outcome.output == str(out / "scan.jpg")
@@ -189,8 +178,8 @@ def test_dry_run_writes_nothing_but_plans_everything(tmp_path: Path) -> None:
 
 
 def test_problems_and_bad_files_fail_alone(tmp_path: Path) -> None:
-    good = write(tmp_path / "good.jpg", photo())
-    bad = write(tmp_path / "bad.jpg", photo()[:5000])
+    good = k.write(tmp_path / "good.jpg", k.photo())
+    bad = k.write(tmp_path / "bad.jpg", k.photo()[:5000])
     items: list[sources.Input | sources.Problem] = [
         sources.Problem("missing/*.png", policy.Code.NOT_FOUND, "no file matches this pattern."),
         *inputs(bad, good),
@@ -204,7 +193,7 @@ def test_problems_and_bad_files_fail_alone(tmp_path: Path) -> None:
 
 def test_stdin_input(tmp_path: Path) -> None:
     item = sources.Input(sources.STDIN, stdin=True)
-    data = photo()
+    data = k.photo()
     with resizing.run([item], options(out=tmp_path), stdin=io.BytesIO(data)) as outcomes:
         (outcome,) = list(outcomes)
     assert outcome.action == "resized" and outcome.output == str(tmp_path / "stdin.jpg")
@@ -217,7 +206,7 @@ def test_stdin_input(tmp_path: Path) -> None:
 
 
 def test_in_place_same_name_keeps_the_file_mode(tmp_path: Path) -> None:
-    src = write(tmp_path / "big.jpg", photo())
+    src = k.write(tmp_path / "big.jpg", k.photo())
     src.chmod(0o600)
     (outcome,) = resize(inputs(src), options())
     assert outcome.action == "resized" and outcome.output == str(src)
@@ -227,7 +216,7 @@ def test_in_place_same_name_keeps_the_file_mode(tmp_path: Path) -> None:
 
 
 def test_in_place_copy_touches_nothing(tmp_path: Path) -> None:
-    src = write(tmp_path / "ok.png", k.encode(k.flat_drawing((300, 200)), "PNG"))
+    src = k.write(tmp_path / "ok.png", k.encode(k.flat_drawing((300, 200)), "PNG"))
     before = os.stat(src)
     (outcome,) = resize(inputs(src), options(backup=".orig"))
     after = os.stat(src)
@@ -237,8 +226,8 @@ def test_in_place_copy_touches_nothing(tmp_path: Path) -> None:
 
 
 def test_in_place_format_change_renames_and_backs_up(tmp_path: Path) -> None:
-    scan = write(tmp_path / "scan.bmp", k.encode(k.flat_drawing((300, 200)), "BMP"))
-    photo_file = write(tmp_path / "big.jpg", photo())
+    scan = k.write(tmp_path / "scan.bmp", k.encode(k.flat_drawing((300, 200)), "BMP"))
+    photo_file = k.write(tmp_path / "big.jpg", k.photo())
     originals = {scan.name: digest(scan), photo_file.name: digest(photo_file)}
     outcomes = resize(inputs(scan, photo_file), options(backup=".orig"))
     assert [o.output for o in outcomes] == [str(tmp_path / "scan.png"), str(photo_file)]
@@ -249,15 +238,15 @@ def test_in_place_format_change_renames_and_backs_up(tmp_path: Path) -> None:
 
 
 def test_in_place_format_change_without_backup_removes_the_original(tmp_path: Path) -> None:
-    scan = write(tmp_path / "scan.tiff", k.encode(k.gradient((300, 200)), "TIFF"))
+    scan = k.write(tmp_path / "scan.tiff", k.encode(k.gradient((300, 200)), "TIFF"))
     (outcome,) = resize(inputs(scan), options())
     assert outcome.output == str(tmp_path / "scan.jpg")
     assert files_in(tmp_path) == ["scan.jpg"]
 
 
 def test_in_place_never_overwrites_another_input(tmp_path: Path) -> None:
-    scan = write(tmp_path / "pic.bmp", k.encode(k.flat_drawing((300, 200)), "BMP"))
-    other = write(tmp_path / "pic.png", k.encode(k.gradient((300, 200)), "PNG"))
+    scan = k.write(tmp_path / "pic.bmp", k.encode(k.flat_drawing((300, 200)), "BMP"))
+    other = k.write(tmp_path / "pic.png", k.encode(k.gradient((300, 200)), "PNG"))
     before = digest(other)
     for order in ([scan, other], [other, scan]):
         outcomes = resize(inputs(*order), options(overwrite=True))
@@ -267,8 +256,8 @@ def test_in_place_never_overwrites_another_input(tmp_path: Path) -> None:
 
 
 def test_existing_backup_needs_overwrite(tmp_path: Path) -> None:
-    src = write(tmp_path / "big.jpg", photo())
-    write(tmp_path / "big.jpg.orig", b"older backup")
+    src = k.write(tmp_path / "big.jpg", k.photo())
+    k.write(tmp_path / "big.jpg.orig", b"older backup")
     original = digest(src)
     (outcome,) = resize(inputs(src), options(backup=".orig"))
     assert outcome.action == "failed" and "backup" in (outcome.error or "")
@@ -280,7 +269,7 @@ def test_existing_backup_needs_overwrite(tmp_path: Path) -> None:
 def test_unwritable_folder_fails_the_file_and_keeps_the_original(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    src = write(tmp_path / "big.jpg", photo())
+    src = k.write(tmp_path / "big.jpg", k.photo())
     original = digest(src)
 
     def full(path: Path, data: bytes, **kw: object) -> None:

@@ -369,6 +369,7 @@ def test_table_footer_and_tiers(run: Run) -> None:
 
 def test_table_on_a_terminal_uses_rich_and_cuts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     from vision_cli import estimating, policy, render
+    from vision_cli.formats import Format
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -380,7 +381,7 @@ def test_table_on_a_terminal_uses_rich_and_cuts_nothing(monkeypatch: pytest.Monk
     )
     stream = Terminal()
     monkeypatch.setenv("COLUMNS", "60")
-    report = render.EstimateReport(render.Format.table, plan, stream=stream)
+    report = render.EstimateReport(Format.table, plan, stream=stream)
     lim = policy.Limits(tier=plan.models[0].tier)
     rows = [estimating.row_from_size(s, plan, lim) for s in [(3840, 2160), (9000, 10)]]
     for row in rows:

@@ -9,8 +9,10 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vision_cli import policy
+if TYPE_CHECKING:
+    from vision_cli import policy
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class UnknownModelError(ValueError):
 
 @cache
 def load() -> Catalog:
+    from vision_cli import policy  # the tiers; kept out of start-up (estimate's --help reads dates)
+
     raw = json.loads((Path(__file__).parent / "data" / "models.json").read_text("utf-8"))
     models = tuple(
         Model(

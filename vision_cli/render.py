@@ -7,19 +7,19 @@ Results go to stdout; progress, warnings and errors go to stderr.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from vision_cli import policy
+from vision_cli.formats import Format
 
 if TYPE_CHECKING:
+    import csv
     from rich.console import Console
 
     from vision_cli.asking import Answer, Estimate, Image
@@ -27,40 +27,6 @@ if TYPE_CHECKING:
     from vision_cli.estimating import Plan, Row
     from vision_cli.estimating import Totals as EstimateTotals
     from vision_cli.resizing import Outcome, Totals
-
-
-class Format(StrEnum):
-    """Every output format; each command offers its own subset (below)."""
-
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    csv = "csv"
-    github = "github"
-    markdown = "markdown"
-    html = "html"
-
-
-class InspectFormat(StrEnum):
-    """The formats of ``inspect``."""
-
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    csv = "csv"
-    github = "github"
-    markdown = "markdown"
-    html = "html"
-
-
-class ReportFormat(StrEnum):
-    """The formats of ``estimate`` and ``resize``."""
-
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    csv = "csv"
-    markdown = "markdown"
 
 
 def is_tty(stream: TextIO) -> bool:
@@ -133,6 +99,8 @@ class RecordWriter:
         self.rows: list[dict[str, Any]] = []
         self._csv: csv.DictWriter[str] | None = None
         if fmt is Format.csv:
+            import csv  # only CSV output pays for it
+
             self._csv = csv.DictWriter(
                 self.stream, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n"
             )

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from vision_cli import catalog, limits, policy
-from vision_cli.render import Format, InspectFormat, ReportFormat
-from vision_cli.sources import Selection
+from vision_cli.formats import Format, InspectFormat, ReportFormat
+
+if TYPE_CHECKING:
+    from vision_cli import catalog
+    from vision_cli.sources import Selection
 
 MODEL_ENV = "VISION_CLI_MODEL"
 DEBUG_ENV = "VISION_CLI_DEBUG"
@@ -23,6 +25,8 @@ OUTPUT_PANEL = "Output"
 
 
 def _complete_model(incomplete: str) -> list[str]:
+    from vision_cli import catalog
+
     return [n for n in catalog.load().names() if n.startswith(incomplete)]
 
 
@@ -132,15 +136,21 @@ def usage_error(message: str, param: str | None = None) -> NoReturn:
 def selection(
     files_from: str | None, null: bool, exclude: list[str] | None, hidden: bool
 ) -> Selection:
+    from vision_cli.sources import Selection
+
     return Selection(files_from=files_from, null=null, exclude=tuple(exclude or ()), hidden=hidden)
 
 
 def model_name(name: str | None) -> str:
+    from vision_cli import catalog
+
     return name or catalog.load().default
 
 
 def resolve_model(name: str | None) -> catalog.Model:
     """The model for ``--model`` (or the default); a usage error listing the known ones."""
+    from vision_cli import catalog
+
     try:
         return catalog.resolve(model_name(name))
     except catalog.UnknownModelError as exc:
@@ -153,6 +163,8 @@ def output_format(fmt: InspectFormat | ReportFormat, json_flag: bool) -> Format:
 
 
 def max_bytes(text: str) -> int:
+    from vision_cli import limits, policy
+
     try:
         value = policy.parse_bytes(text)
     except ValueError as exc:

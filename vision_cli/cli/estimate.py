@@ -13,7 +13,7 @@ import typer
 from vision_cli import catalog
 from vision_cli.cli import common
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
-from vision_cli.render import Format, ReportFormat
+from vision_cli.formats import Format, ReportFormat
 
 if TYPE_CHECKING:
     from vision_cli.estimating import Plan, Row

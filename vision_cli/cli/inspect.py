@@ -9,7 +9,7 @@ import typer
 
 from vision_cli.cli import common
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
-from vision_cli.render import Format, InspectFormat
+from vision_cli.formats import Format, InspectFormat
 
 if TYPE_CHECKING:
     from vision_cli.render import InspectSink

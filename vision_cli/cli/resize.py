@@ -16,7 +16,7 @@ import typer
 
 from vision_cli.cli import common
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
-from vision_cli.render import Format, ReportFormat
+from vision_cli.formats import Format, ReportFormat
 
 HELP = "\n\n".join(
     (

@@ -22,7 +22,8 @@ header through Pillow's format plugins, so decompression bombs cost nothing and 
 The error texts are the API's, including the ``messages.N.content.M.image.source.base64`` paths.
 
 Failures: ``fail_next`` queues error answers, ``fail_every`` throttles one request in n,
-``fail_stream_next`` breaks the next stream with an ``event: error``, ``delay`` slows answers.
+``fail_stream_next`` breaks the next stream with an ``event: error``, ``delay`` slows answers,
+``hold`` freezes every answer until ``release``; ``end_batches`` ends every batch at its next poll.
 Every answer carries a ``request-id`` header (the SDK's ``err.request_id``).
 
 Fixtures: ``fake_api`` (a fresh running fake per test) and ``openapi_validator`` (the vendored
@@ -715,6 +716,8 @@ class FakeClaudeAPI:
 
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._released = threading.Event()  #: cleared by ``hold``
+        self._released.set()
         self._requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
         self._stream_failures: list[ApiError] = []
@@ -749,6 +752,7 @@ class FakeClaudeAPI:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._released.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.close_connections()
@@ -808,6 +812,20 @@ class FakeClaudeAPI:
         """Break the next streamed answer with ``event: error`` after it has started."""
         with self._lock:
             self._stream_failures.append(ApiError(200, message, error_type))
+
+    def hold(self) -> None:
+        """Answer nothing from now on until ``release``: requests wait in the server's threads
+        (before they are recorded). Lets a test freeze a client mid-run without timing."""
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def end_batches(self) -> None:
+        """Let every batch end at its next retrieve."""
+        with self._lock:
+            for batch in self._batches.values():
+                batch.polls_left = 0
 
     def clear_failures(self) -> None:
         with self._lock:
@@ -871,6 +889,7 @@ class FakeClaudeAPI:
         self._raise_injected(request.path)
         if self.delay > 0:
             self._stopping.wait(self.delay)
+        self._released.wait()
         for method, pattern, route in self._routes:
             match = pattern.fullmatch(request.path)
             if match and method == request.method:

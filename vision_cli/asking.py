@@ -231,20 +231,30 @@ def prepare_image(
     many: bool = False,
     stdin: BinaryIO | None = None,
     offline: bool = False,
+    data: bytes | None = None,
 ) -> Image:
     """One input ready to send; :class:`PreflightError` (one failure) when it cannot be.
 
     ``many``: the request holds more than 20 images, so the image must be within 2000 px.
+    ``data``: the input's bytes when the caller has read them already (``ask --each`` hashes
+    them first), so that they are not read twice.
     """
     kind = settings.kind_of(item)
-    if kind == "url" or (item.url is not None and offline):
+    if kind == "url" or (item.url is not None and offline and data is None):
         return Image(item.label, kind, url=item.url, action="url" if kind == "url" else "download")
-    try:
-        data = sources.read_bytes(item, cap=INPUT_CAP, stdin=stdin)
-    except sources.SourceError as exc:
-        raise PreflightError([Failure(item.label, exc.message)]) from None
+    if data is None:
+        data = read_input(item, stdin=stdin)
     image = fit_bytes(data, settings, many=many, extension=item.extension, label=item.label)
     return replace(image, kind=kind, url=item.url)
+
+
+def read_input(item: sources.Input, *, stdin: BinaryIO | None = None) -> bytes:
+    """The input's bytes (a download or standard input at most :data:`INPUT_CAP`);
+    :class:`PreflightError` when they cannot be read."""
+    try:
+        return sources.read_bytes(item, cap=INPUT_CAP, stdin=stdin)
+    except sources.SourceError as exc:
+        raise PreflightError([Failure(item.label, exc.message)]) from None
 
 
 def fit_bytes(

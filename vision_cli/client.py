@@ -185,11 +185,14 @@ class APIFailure(Exception):
         type: str,
         message: str,
         request_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
         self.type = type
         self.message = redact(" ".join(message.split()))
         self.request_id = request_id
+        #: Seconds the API asked to wait (``retry-after-ms`` or ``retry-after``), if it said.
+        self.retry_after = retry_after
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -239,6 +242,7 @@ def api_failure(exc: BaseException) -> APIFailure:
             kind or "api_error",
             message or _first_line(exc.message),
             exc.request_id,
+            retry_after=_retry_after(exc),
         )
     if isinstance(exc, anthropic.APITimeoutError):
         return APIFailure(
@@ -258,6 +262,22 @@ def api_failure(exc: BaseException) -> APIFailure:
     if isinstance(exc, anthropic.APIError):
         return APIFailure(None, "api_error", _first_line(exc.message))
     return APIFailure(None, type(exc).__name__, _first_line(str(exc)) or type(exc).__name__)
+
+
+def _retry_after(exc: Any) -> float | None:
+    """The wait an error answer asked for, in seconds (``retry-after-ms`` first, as the SDK)."""
+    try:
+        headers = exc.response.headers
+    except AttributeError:
+        return None
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        try:
+            value = float(headers.get(name)) / scale
+        except (TypeError, ValueError):
+            continue
+        if value >= 0:
+            return value
+    return None
 
 
 def _host(exc: Any) -> str:
@@ -317,12 +337,16 @@ def _guard_logs() -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def make_client(*, max_retries: int = 2, timeout: float | None = None) -> anthropic.Anthropic:
+def make_client(
+    *, max_retries: int = 2, timeout: float | None = None, middleware: Sequence[Any] = ()
+) -> anthropic.Anthropic:
     """A client for ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL``.
 
     Raises :class:`MissingKeyError` (message starting ``ANTHROPIC_API_KEY is not set``) before
     anything is sent. The key is passed explicitly, so the SDK never falls back to profiles or
-    other credentials on disk. ``timeout`` None keeps the SDK's default.
+    other credentials on disk. ``timeout`` None keeps the SDK's default. ``middleware``: the
+    SDK's middleware callables ``(request, call_next) -> response``, run once per HTTP attempt
+    (retries included); ``ask --each`` paces and watches its requests with one.
     """
     key = api_key()
     if key is None:
@@ -337,6 +361,8 @@ def make_client(*, max_retries: int = 2, timeout: float | None = None) -> anthro
     options: dict[str, Any] = {}
     if timeout is not None:
         options["timeout"] = timeout
+    if middleware:
+        options["middleware"] = list(middleware)
     return anthropic.Anthropic(
         api_key=key,
         base_url=os.environ.get(BASE_URL_ENV) or None,
@@ -438,6 +464,103 @@ def count_image_tokens(
     endpoint requires), for ``model``. Raises :class:`APIFailure`. Used by ``estimate --exact``."""
     turn = {"role": "user", "content": [image_block(base64_source(data, media_type))]}
     return count_tokens(client, {"model": model, "messages": [turn]})
+
+
+# --------------------------------------------------------------------------------------------------
+# Message Batches
+# --------------------------------------------------------------------------------------------------
+
+#: The ``request_counts`` members of a batch that mean "done with" (the rest is ``processing``).
+BATCH_DONE_COUNTS: Final = ("succeeded", "errored", "canceled", "expired")
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    """What the API says about a Message Batch."""
+
+    id: str
+    processing_status: str  # in_progress, canceling or ended
+    counts: Mapping[str, int]
+
+    @property
+    def ended(self) -> bool:
+        return self.processing_status == "ended"
+
+    @property
+    def done(self) -> int:
+        """Requests the API is done with (answered, errored, canceled or expired)."""
+        return sum(int(self.counts.get(name, 0)) for name in BATCH_DONE_COUNTS)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """One line of a batch's results: ``reply`` when it succeeded, else ``error``."""
+
+    custom_id: str
+    type: str  # succeeded, errored, canceled or expired
+    reply: Reply | None = None
+    error: APIFailure | None = None
+
+
+def _batch_status(batch: Any) -> BatchStatus:
+    counts = batch.request_counts
+    names = ("processing", *BATCH_DONE_COUNTS)
+    return BatchStatus(
+        id=str(batch.id),
+        processing_status=str(batch.processing_status),
+        counts={name: int(getattr(counts, name, 0) or 0) for name in names},
+    )
+
+
+def create_batch(client: anthropic.Anthropic, requests: Sequence[Mapping[str, Any]]) -> BatchStatus:
+    """Submit ``requests`` (``{"custom_id", "params"}`` each) as one Message Batch. APIFailure.
+
+    The caller decides about retries: a create that timed out may still have been made, and
+    making it twice would pay for every request twice."""
+    payload: Any = [dict(request) for request in requests]  # plain dicts, not the SDK's types
+    try:
+        batch = client.messages.batches.create(requests=payload)
+    except Exception as exc:
+        raise api_failure(exc) from None
+    return _batch_status(batch)
+
+
+def retrieve_batch(client: anthropic.Anthropic, batch_id: str) -> BatchStatus:
+    """The batch's status and counts. Raises :class:`APIFailure`."""
+    try:
+        return _batch_status(client.messages.batches.retrieve(batch_id))
+    except Exception as exc:
+        raise api_failure(exc) from None
+
+
+def batch_results(client: anthropic.Anthropic, batch_id: str) -> Iterator[BatchResult]:
+    """The results of an ended batch, as they stream in from its ``results_url``. APIFailure
+    (also when the download breaks in the middle)."""
+    try:
+        for line in client.messages.batches.results(batch_id):
+            yield _batch_result(line)
+    except APIFailure:
+        raise
+    except Exception as exc:
+        raise api_failure(exc) from None
+
+
+def _batch_result(line: Any) -> BatchResult:
+    result = line.result
+    kind = str(result.type)
+    if kind == "succeeded":
+        return BatchResult(line.custom_id, kind, reply=_reply(result.message))
+    if kind == "errored":
+        error = result.error.error
+        error_type = str(getattr(error, "type", "") or "api_error")
+        message = str(getattr(error, "message", "") or error_type)
+        status = _STATUS_OF_TYPE.get(error_type)
+        return BatchResult(line.custom_id, kind, error=APIFailure(status, error_type, message))
+    why = {
+        "canceled": "the batch was canceled before this request was processed",
+        "expired": "the batch expired (24 hours) before this request was processed",
+    }.get(kind, f"the batch gave no answer for this request ({kind})")
+    return BatchResult(line.custom_id, kind, error=APIFailure(None, kind, why))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -84,6 +84,12 @@ complete -c vision-cli -n '__fish_seen_subcommand_from ask' -s q -l quiet -d 'Pr
 complete -c vision-cli -n '__fish_seen_subcommand_from ask' -l dry-run -d 'Print the exact request body (base64 shortened) and the estimate'
 complete -c vision-cli -n '__fish_seen_subcommand_from ask' -l conversation -r -F -d 'Continue the conversation saved in FILE (created if missing)'
 complete -c vision-cli -n '__fish_seen_subcommand_from ask' -l max-bytes -x -d 'Per-image limit on the base64 size'
+complete -c vision-cli -n '__fish_seen_subcommand_from ask' -l each -d 'One request per image, --jobs at a time'
+complete -c vision-cli -n '__fish_seen_subcommand_from ask' -l batch -d 'One request per image through the Message Batches API (half price, answers withi'
+complete -c vision-cli -n '__fish_seen_subcommand_from ask' -s o -l output -r -F -d 'The JSONL results file of --each and --batch (appended to, never rewritten)'
+complete -c vision-cli -n '__fish_seen_subcommand_from ask' -s j -l jobs -x -d '--each'
+complete -c vision-cli -n '__fish_seen_subcommand_from ask' -l rerun -d 'Ask again about every image, even those already answered in --output'
+complete -c vision-cli -n '__fish_seen_subcommand_from ask' -l no-wait -d '--batch'
 complete -c vision-cli -n '__fish_seen_subcommand_from ask' -s h -l help -d 'Show help and exit'
 complete -c vision-cli -n '__fish_seen_subcommand_from ask' -F
 complete -c vision-cli -n '__fish_seen_subcommand_from compare' -s p -l prompt -x -d 'The question'

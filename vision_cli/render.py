@@ -20,9 +20,11 @@ from vision_cli.formats import Format
 
 if TYPE_CHECKING:
     import csv
+
     from rich.console import Console
 
     from vision_cli.asking import Answer, Estimate, Image
+    from vision_cli.bulk import Tick
     from vision_cli.checks import Record, Summary
     from vision_cli.estimating import Plan, Row
     from vision_cli.estimating import Totals as EstimateTotals
@@ -881,3 +883,40 @@ def ask_image_line(image: Image) -> str:
         f"{image.label}: {size} {image.media_type}, "
         f"{policy.format_bytes(image.size or 0)}{tokens}, {what}{how}"
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# ask --each and ask --batch
+# --------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def bulk_progress(label: str, *, enabled: bool) -> Iterator[Callable[[Tick], None]]:
+    """A transient bar on stderr: requests done of all, failures, tokens and cost so far, and
+    the time left. Yields ``update(tick)``; does nothing when disabled (not a terminal)."""
+    if not enabled:
+        yield lambda tick: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = [
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[so_far]}"),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=console(sys.stderr), transient=True) as bar:
+        task = bar.add_task(label, total=None, so_far="")
+
+        def update(tick: Tick) -> None:
+            so_far = f"{tick.failed:,} failed, {tick.tokens:,} tokens, {money(tick.cost_usd)}"
+            bar.update(task, completed=tick.done, total=tick.total or None, so_far=so_far)
+
+        yield update

@@ -38,8 +38,12 @@ ASK_HELP = (
     'the guide recommends: images first, "Image N:" before each when there are several, then '
     "the prompt. The answer streams to stdout; a usage table (tokens, the images' share, cost) "
     "follows on stderr.\n\n"
+    "With --each or --batch, every image is asked about on its own and the answers go to a "
+    "JSONL file (--output), one line per image; running the same command again resumes.\n\n"
     "Needs ANTHROPIC_API_KEY (ANTHROPIC_BASE_URL is honoured), except with --dry-run.\n\n"
     + EXIT_LINE
+    + " With --each and --batch: 1 some images failed (their lines say why) and the others were "
+    "answered; 3 the API stopped the whole run."
 )
 
 ASK_EPILOG = """Examples:
@@ -55,6 +59,10 @@ ASK_EPILOG = """Examples:
   vision-cli ask c.png d.png -p "Are these like the first two?" --conversation chat.json
 
   cat question.txt | vision-cli ask shot.png -p - --json | jq -r .text
+
+  vision-cli ask photos/ --each -j 8 -p "Caption this photo." -o captions.jsonl
+
+  vision-cli ask scans/ --batch -p "Transcribe the text." -o scans.jsonl --no-wait
 """
 
 COMPARE_HELP = (
@@ -70,8 +78,13 @@ COMPARE_EPILOG = """Examples:
   vision-cli compare v1.png v2.png v3.png -p "Which layout reads best, and why?"
 """
 
+#: ``--max-retries`` when not given: 2 for one request (fail fast), more for a long run.
+DEFAULT_MAX_RETRIES = 2
+BULK_MAX_RETRIES = 8
+
 SEND_PANEL = "Request"
 IMAGES_PANEL = "Images"
+MANY_PANEL = "Many images (one request each)"
 
 
 class PolicyChoice(StrEnum):
@@ -132,11 +145,13 @@ TemperatureOpt = Annotated[
     ),
 ]
 MaxRetriesOpt = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--max-retries",
-        help="Retries of 429, 529, 5xx and dropped connections (retry-after is honoured).",
+        help="Retries of 429, 529, 5xx and dropped connections (retry-after is honoured). "
+        "Default: 2; 8 with --each and --batch.",
         min=0,
+        show_default=False,
         rich_help_panel=SEND_PANEL,
     ),
 ]
@@ -231,6 +246,67 @@ ConversationOpt = Annotated[
         rich_help_panel=SEND_PANEL,
     ),
 ]
+EachOpt = Annotated[
+    bool,
+    typer.Option(
+        "--each",
+        help="One request per image, --jobs at a time; each answer is appended to --output as "
+        "a JSON line. Run again to resume: images answered for the same model and prompt are "
+        "skipped, failed ones retried.",
+        rich_help_panel=MANY_PANEL,
+    ),
+]
+BatchOpt = Annotated[
+    bool,
+    typer.Option(
+        "--batch",
+        help="One request per image through the Message Batches API (half price, answers "
+        "within 24 hours), written to --output like --each. Batch ids are kept in "
+        "FILE.batches.json: run again to collect, nothing is submitted twice.",
+        rich_help_panel=MANY_PANEL,
+    ),
+]
+ResultsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="The JSONL results file of --each and --batch (appended to, never rewritten). "
+        "--each also takes - (standard output, without resuming).",
+        metavar="FILE",
+        rich_help_panel=MANY_PANEL,
+    ),
+]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        help="--each: requests at once (fewer while the API throttles). --batch: images "
+        "prepared at once. Default: 4.",
+        min=1,
+        max=256,
+        show_default=False,
+        rich_help_panel=MANY_PANEL,
+    ),
+]
+RerunOpt = Annotated[
+    bool,
+    typer.Option(
+        "--rerun",
+        help="Ask again about every image, even those already answered in --output.",
+        rich_help_panel=MANY_PANEL,
+    ),
+]
+NoWaitOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-wait",
+        help="--batch: submit, collect what has ended, and exit without waiting; the same "
+        "command collects the rest later.",
+        rich_help_panel=MANY_PANEL,
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -257,6 +333,12 @@ class Options:
     dry_run: bool
     conversation: Path | None
     max_bytes: str
+    each: bool = False
+    batch: bool = False
+    output: Path | None = None
+    jobs: int | None = None
+    rerun: bool = False
+    no_wait: bool = False
 
 
 def ask(
@@ -267,7 +349,7 @@ def ask(
     model: common.ModelOpt = None,
     max_tokens: MaxTokensOpt = 1024,
     temperature: TemperatureOpt = None,
-    max_retries: MaxRetriesOpt = 2,
+    max_retries: MaxRetriesOpt = None,
     timeout: TimeoutOpt = None,
     policy: PolicyOpt = PolicyChoice.native,
     no_resize: NoResizeOpt = False,
@@ -279,7 +361,15 @@ def ask(
     dry_run: DryRunOpt = False,
     conversation: ConversationOpt = None,
     max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
+    each: EachOpt = False,
+    batch: BatchOpt = False,
+    output: ResultsOpt = None,
+    jobs: JobsOpt = None,
+    rerun: RerunOpt = False,
+    no_wait: NoWaitOpt = False,
 ) -> None:
+    if max_retries is None:
+        max_retries = BULK_MAX_RETRIES if each or batch else DEFAULT_MAX_RETRIES
     run(
         Options(
             inputs=inputs or [],
@@ -302,6 +392,12 @@ def ask(
             dry_run=dry_run,
             conversation=conversation,
             max_bytes=max_bytes,
+            each=each,
+            batch=batch,
+            output=output,
+            jobs=jobs,
+            rerun=rerun,
+            no_wait=no_wait,
         )
     )
 
@@ -322,7 +418,7 @@ def compare(
     model: common.ModelOpt = None,
     max_tokens: MaxTokensOpt = 1024,
     temperature: TemperatureOpt = None,
-    max_retries: MaxRetriesOpt = 2,
+    max_retries: MaxRetriesOpt = None,
     timeout: TimeoutOpt = None,
     policy: PolicyOpt = PolicyChoice.native,
     no_resize: NoResizeOpt = False,
@@ -335,6 +431,8 @@ def compare(
     conversation: ConversationOpt = None,
     max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
 ) -> None:
+    if max_retries is None:
+        max_retries = DEFAULT_MAX_RETRIES
     run(
         Options(
             inputs=images or [],
@@ -409,6 +507,7 @@ def _read_prompt(opts: Options) -> str | None:
 def run(opts: Options) -> None:
     from vision_cli import asking, client, sources
 
+    _check_many(opts)
     prompt = _read_prompt(opts)
     history = asking.Conversation()
     if opts.conversation is not None:
@@ -449,6 +548,11 @@ def run(opts: Options) -> None:
         common.usage_error(str(exc), "--source")
     if not opts.dry_run and client.api_key() is None:
         _fail(client.MISSING_KEY_MESSAGE, ExitStatus.USAGE)
+    if opts.each or opts.batch:
+        from vision_cli.cli import many
+
+        many.run(opts, items, settings, prompt)
+        return
     if opts.conversation is not None and not opts.dry_run:
         _check_writable(opts.conversation)
 
@@ -495,6 +599,61 @@ def run(opts: Options) -> None:
                 ExitStatus.FAILED,
             )
     _output(answer, opts)
+
+
+def _check_many(opts: Options) -> None:
+    """The options of --each and --batch, and how they combine with the rest."""
+    if opts.each and opts.batch:
+        common.usage_error(
+            "--each sends the requests itself and --batch hands them to the Message Batches "
+            "API: pick one",
+            "--batch",
+        )
+    if not (opts.each or opts.batch):
+        given = {
+            "--output": opts.output is not None,
+            "--jobs": opts.jobs is not None,
+            "--rerun": opts.rerun,
+            "--no-wait": opts.no_wait,
+        }
+        for name, is_given in given.items():
+            if is_given:
+                common.usage_error(f"{name} goes with --each or --batch", name)
+        return
+    if opts.no_wait and not opts.batch:
+        common.usage_error(
+            "--no-wait goes with --batch (--each waits for its answers)", "--no-wait"
+        )
+    if opts.output is None:
+        hint = " (or --output - for standard output, without resuming)" if opts.each else ""
+        common.usage_error(
+            "--each and --batch write one JSON line per image: give the file with --output "
+            f"results.jsonl{hint}",
+            "--output",
+        )
+    stdout = str(opts.output) == "-"
+    if stdout and opts.batch:
+        common.usage_error(
+            "--batch keeps its batch ids beside the results file: give --output a file name",
+            "--output",
+        )
+    if stdout and opts.json:
+        common.usage_error(
+            "--json prints the summary on standard output, where --output - writes the "
+            "results: give --output a file name",
+            "--json",
+        )
+    if opts.conversation is not None:
+        common.usage_error(
+            "--conversation continues one conversation, and --each and --batch ask about each "
+            "image on its own: drop one of them",
+            "--conversation",
+        )
+    if opts.batch and opts.source is SourceChoice.file:
+        common.usage_error(
+            "--batch sends images inline (base64) or as URLs; --source file works with --each",
+            "--source",
+        )
 
 
 _SOURCES: dict[SourceChoice, asking.SourceChoice] = {

@@ -1,0 +1,331 @@
+"""``vision-cli ask --batch``: Message Batches at half price, resumable from the state file,
+against the local fake Claude API (its batches end after ``batch_polls_until_ended`` polls).
+
+Polling waits are set to zero in-process (``batching.POLL_FIRST``); the subprocess test waits for
+the state file, not for a clock.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import pytest
+
+from tests.conftest import MakeImage, Run
+from tests.fakeapi import FakeClaudeAPI, fake_api
+from tests.test_ask_each import (
+    KEY,
+    answered_sizes,
+    child_env,
+    cli,
+    lines,
+    make_folder,
+    sha,
+    size_of,
+    wait_for,
+)
+from vision_cli import batching, bulk, catalog, policy
+
+__all__ = ["fake_api"]  # the fixture, imported for pytest to find
+
+BATCHES = "/v1/messages/batches"
+Json = dict[str, Any]
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch, fake_api: FakeClaudeAPI) -> FakeClaudeAPI:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.base_url)
+    monkeypatch.setattr(batching, "POLL_FIRST", 0.0)
+    monkeypatch.setattr(batching, "POLL_MAX", 0.0)
+    return fake_api
+
+
+def creates(fake: FakeClaudeAPI) -> list[Json]:
+    """The bodies of the batches created (answered 200)."""
+    return [r.body for r in fake.requests_to(BATCHES) if r.status == 200]
+
+
+def polls(fake: FakeClaudeAPI) -> int:
+    return sum(
+        1 for r in fake.requests if r.method == "GET" and re.fullmatch(rf"{BATCHES}/[^/]+", r.path)
+    )
+
+
+def state_of(out: Path) -> Json:
+    doc: Json = json.loads(bulk.state_path(out).read_text())
+    return doc
+
+
+def half_price(usage: Json, model: str = "claude-sonnet-4-5") -> float:
+    m = catalog.resolve(model)
+    full = policy.cost_usd(usage["input_tokens"], m.input_price) + policy.cost_usd(
+        usage["output_tokens"], m.output_price
+    )
+    return full / 2
+
+
+def test_the_batch_flow_create_in_progress_ended_results(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    folder = make_folder(make_image, tmp_path, 6)
+    out = tmp_path / "results.jsonl"
+    api.batch_polls_until_ended = 3
+    result = run("ask", folder, "--batch", "-p", "What is it?", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    (body,) = creates(api)
+    ids = [item["custom_id"] for item in body["requests"]]
+    assert all(re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", i) for i in ids) and len(set(ids)) == 6
+    params = body["requests"][0]["params"]
+    assert "stream" not in params and params["model"] == "claude-sonnet-4-5"
+    assert [b["type"] for b in params["messages"][0]["content"]] == ["image", "text"]
+    assert polls(api) >= 4  # in progress three times, then ended
+    records = lines(out)
+    assert sorted(r["path"] for r in records) == sorted(str(p) for p in folder.iterdir())
+    for r in records:
+        assert list(r) == list(bulk.FIELDS) and r["error"] is None
+        assert r["text"] == f"I see 1 image(s): {size_of(r['path'])} image/png. Prompt: What is it?"
+        assert r["sha256"] == sha(Path(r["path"]))
+        assert r["cost_usd"] == pytest.approx(half_price(r["usage"]))
+    state = state_of(out)
+    (saved,) = state["batches"]
+    assert saved["collected"] is True and sorted(saved["requests"]) == sorted(ids)
+    assert {ref["path"] for ref in saved["requests"].values()} == {r["path"] for r in records}
+    assert "batch prices (50% off)" in result.stderr
+
+    again = run("ask", folder, "--batch", "-p", "What is it?", "-o", out)
+    assert again.exit_code == 0 and len(creates(api)) == 1 and len(lines(out)) == 6
+    assert "6 skipped" in again.stderr
+
+
+def test_a_batch_is_split_at_the_request_limit(
+    run: Run,
+    api: FakeClaudeAPI,
+    make_image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(batching, "BATCH_MAX_REQUESTS", 3)
+    folder = make_folder(make_image, tmp_path, 5)
+    out = tmp_path / "results.jsonl"
+    result = run("ask", folder, "--batch", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert [len(b["requests"]) for b in creates(api)] == [3, 2]
+    assert len(state_of(out)["batches"]) == 2
+    assert sorted(r["path"] for r in lines(out)) == sorted(str(p) for p in folder.iterdir())
+
+
+def test_a_batch_is_split_at_the_byte_limit(
+    run: Run,
+    api: FakeClaudeAPI,
+    make_image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = make_folder(make_image, tmp_path, 4)
+    out = tmp_path / "results.jsonl"
+    one = run("ask", folder / "000.png", "--batch", "--dry-run", "--json", "-o", out)
+    size = json.loads(one.stdout)["images"][0]["request_bytes"]
+    monkeypatch.setattr(batching, "BATCH_MAX_BYTES", 2 * size + 100)  # two requests fit, not three
+    result = run("ask", folder, "--batch", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    sent = creates(api)
+    assert [len(b["requests"]) for b in sent] == [2, 2]
+    assert all(len(json.dumps(b).encode()) <= 2 * size + 100 for b in sent)
+
+
+def test_dry_run_shows_the_split_and_batch_prices(
+    run: Run, make_image: MakeImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(batching, "BATCH_MAX_REQUESTS", 2)
+    folder = make_folder(make_image, tmp_path, 5)
+    out = tmp_path / "r.jsonl"
+    each = json.loads(run("ask", folder, "--each", "-o", out, "--dry-run", "--json").stdout)
+    batch = json.loads(run("ask", folder, "--batch", "-o", out, "--dry-run", "--json").stdout)
+    assert batch["summary"]["batches"] == 3 and batch["summary"]["send"] == 5
+    assert batch["summary"]["max_cost_usd"] == pytest.approx(each["summary"]["max_cost_usd"] / 2)
+    assert not out.exists() and not bulk.state_path(out).exists()
+
+
+def test_no_wait_submits_and_a_later_run_collects(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    folder = make_folder(make_image, tmp_path, 4)
+    out = tmp_path / "results.jsonl"
+    api.batch_polls_until_ended = 1
+    first = run("ask", folder, "--batch", "--no-wait", "-o", out)
+    assert first.exit_code == 0, first.stderr
+    assert first.stdout == f"{bulk.state_path(out)}\n"
+    assert len(creates(api)) == 1 and lines(out) == []
+    assert "run the same command again to collect" in first.stderr
+
+    second = run("ask", folder, "--batch", "--no-wait", "-o", out, "--json")
+    assert second.exit_code == 0, second.stderr
+    summary = json.loads(second.stdout)
+    assert summary["succeeded"] == 4 and summary["pending"] == 0 and summary["batches"] == []
+    assert len(creates(api)) == 1  # collected, never submitted again
+    assert len(lines(out)) == 4
+
+    third = run("ask", folder, "--batch", "-o", out)
+    assert third.exit_code == 0 and len(creates(api)) == 1 and len(lines(out)) == 4
+
+
+def test_new_images_go_in_a_new_batch_and_waiting_ones_are_not_submitted_again(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    folder = make_folder(make_image, tmp_path, 3)
+    out = tmp_path / "results.jsonl"
+    api.batch_polls_until_ended = 10**6  # stays in progress
+    assert run("ask", folder, "--batch", "--no-wait", "-o", out).exit_code == 0
+    make_image("003.png", (40, 40), folder=folder)
+    assert run("ask", folder, "--batch", "--no-wait", "-o", out).exit_code == 0
+    assert [len(b["requests"]) for b in creates(api)] == [3, 1]
+    api.end_batches()
+    result = run("ask", folder, "--batch", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert len(creates(api)) == 2
+    assert sorted(r["path"] for r in lines(out)) == sorted(str(p) for p in folder.iterdir())
+
+
+def test_errored_and_canceled_requests_become_error_lines(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    small = make_folder(make_image, tmp_path, 2, name="small")
+    big = make_image("big.png", (300, 300), folder=tmp_path / "big")
+    out = tmp_path / "results.jsonl"
+    api.max_image_bytes = 1000  # the fake refuses the big image inside the batch
+    result = run("ask", small, big, "--batch", "-o", out)
+    assert result.exit_code == 1, result.stderr
+    records = {r["path"]: r for r in lines(out)}
+    error = records[str(big)]["error"]
+    assert error["type"] == "invalid_request_error" and error["status"] == 400
+    assert "image exceeds" in error["message"] and records[str(big)]["cost_usd"] == 0
+    assert [records[str(p)]["error"] for p in small.iterdir()] == [None, None]
+
+    api.max_image_bytes = 5 * 1024 * 1024
+    api.batch_polls_until_ended = 10**6
+    other = tmp_path / "other.jsonl"
+    assert run("ask", small, "--batch", "--no-wait", "-o", other).exit_code == 0
+    batch_id = state_of(other)["batches"][0]["id"]
+    sdk = anthropic.Anthropic(api_key=KEY, base_url=api.base_url)
+    sdk.messages.batches.cancel(batch_id)  # canceled from the Console, say
+    api.batch_polls_until_ended = 0
+    collected = run("ask", small, "--batch", "-o", other)
+    assert collected.exit_code == 0, collected.stderr  # canceled, then submitted again
+    resent = lines(other)
+    assert [r["error"]["type"] for r in resent[:2]] == ["canceled", "canceled"]
+    assert all(r["cost_usd"] == 0 and r["usage"] is None for r in resent[:2])
+    assert [r["error"] for r in resent[2:]] == [None, None]
+    assert len(creates(api)) == 3
+    assert "2 answered, 0 failed" in collected.stderr
+
+
+def test_a_collection_cut_short_writes_each_result_once(
+    run: Run,
+    api: FakeClaudeAPI,
+    make_image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = make_folder(make_image, tmp_path, 6)
+    out = tmp_path / "results.jsonl"
+    append = bulk.ResultsLog.append
+    calls: list[int] = []
+
+    def dies_on_the_fourth_line(self: bulk.ResultsLog, record: Any, written: Any = None) -> bool:
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return append(self, record, written)
+
+    monkeypatch.setattr(bulk.ResultsLog, "append", dies_on_the_fourth_line)
+    first = run("ask", folder, "--batch", "-o", out)
+    assert first.exit_code == 130
+    assert len(lines(out)) == 3
+    monkeypatch.setattr(bulk.ResultsLog, "append", append)
+    second = run("ask", folder, "--batch", "-o", out)
+    assert second.exit_code == 0, second.stderr
+    records = lines(out)
+    assert sorted(r["path"] for r in records) == sorted(str(p) for p in folder.iterdir())
+    assert len(creates(api)) == 1
+
+
+def test_a_refused_create_is_retried_and_a_bad_key_stops_with_exit_3(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    folder = make_folder(make_image, tmp_path, 2)
+    out = tmp_path / "results.jsonl"
+    api.fail_next(429, retry_after=0.01, times=2, path=BATCHES)
+    assert run("ask", folder, "--batch", "-o", out).exit_code == 0
+    statuses = [r.status for r in api.requests_to(BATCHES)]
+    assert statuses == [429, 429, 200]
+
+    other = tmp_path / "other.jsonl"
+    api.expected_api_key = "sk-the-right-one"
+    result = run("ask", folder, "--batch", "-o", other)
+    assert result.exit_code == 3
+    assert "Error: HTTP 401 authentication_error" in result.stderr
+    assert not bulk.state_path(other).exists() and lines(other) == []
+    assert KEY not in result.output
+
+
+def test_a_damaged_state_file_stops_before_anything_is_submitted(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    out = tmp_path / "results.jsonl"
+    bulk.state_path(out).write_text("{not json")
+    result = run("ask", make_image("a.png", (20, 20)), "--batch", "-o", out)
+    assert result.exit_code == 2
+    assert "cannot read the batch state file" in result.stderr
+    assert api.requests == []
+
+
+def test_a_saved_batch_the_api_does_not_know_stops_with_exit_3(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    out = tmp_path / "results.jsonl"
+    saved = {
+        "id": "msgbatch_gone",
+        "model": "claude-sonnet-4-5",
+        "prompt_sha256": bulk.prompt_sha256("Describe this image."),
+        "requests": {"img-1": {"path": "a.png", "sha256": None}},
+        "collect_offset": None,
+        "collected": False,
+    }
+    bulk.state_path(out).write_text(json.dumps({"version": 1, "batches": [saved]}))
+    result = run("ask", make_image("a.png", (20, 20)), "--batch", "-o", out)
+    assert result.exit_code == 3
+    assert "HTTP 404" in result.stderr and "remove it from that file" in result.stderr
+    assert creates(api) == []
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_from_the_state_file(
+    api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path, run: Run
+) -> None:
+    folder = make_folder(make_image, tmp_path, 5)
+    out = tmp_path / "results.jsonl"
+    api.batch_polls_until_ended = 10**6  # in progress until the test ends it
+    proc = cli("ask", folder, "--batch", "-o", out, env=child_env(api, tmp_path))
+    try:
+        state = bulk.state_path(out)
+        wait_for(lambda: state.exists(), proc, "the state file")
+        wait_for(lambda: polls(api) >= 1, proc, "a poll")
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert len(creates(api)) == 1 and lines(out) == []
+    api.end_batches()
+    result = run("ask", folder, "--batch", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert len(creates(api)) == 1  # polled the saved batch instead of submitting again
+    records = lines(out)
+    assert sorted(r["path"] for r in records) == sorted(str(p) for p in folder.iterdir())
+    assert answered_sizes(api) == []  # nothing went through /v1/messages

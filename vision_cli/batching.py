@@ -1,0 +1,454 @@
+"""``ask --batch``: one request per image through the Message Batches API, at half price.
+
+Built on :mod:`vision_cli.bulk` (the same plan, preflight, results file and JSONL lines as
+``ask --each``); this module adds what batches need:
+
+- :class:`BatchState`: the state file beside the results (``results.jsonl.batches.json``),
+  written atomically after every change: each batch's id, model, prompt and the ``custom_id`` ->
+  ``{path, sha256}`` map of its requests, and where the results file stood when its results
+  began to be written (so a collection cut short writes nothing twice when it resumes).
+- :func:`chunks`: requests cut into batches of at most 100,000 requests or 256 MB of body.
+- :class:`BatchRun`: collect what has ended, plan against the results file, submit what is in no
+  batch yet (a create is never interrupted half-way, and is retried only when the API says no
+  batch was made), then poll with backoff until every batch has ended.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from vision_cli import asking, catalog, client, fsutil, limits
+from vision_cli.bulk import (
+    Config,
+    Job,
+    Note,
+    OutputError,
+    Prepared,
+    Progress,
+    ResultsLog,
+    Summary,
+    Tally,
+    Tick,
+    answered,
+    custom_id,
+    error_record,
+    model_key,
+    plan,
+    preflight_error,
+    prepare,
+    request_size,
+    success_record,
+)
+
+if TYPE_CHECKING:
+    import anthropic
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+#: Where a batch is split: the API's limits. Module globals so that tests can lower them.
+BATCH_MAX_REQUESTS: int = limits.BATCH_MAX_REQUESTS
+BATCH_MAX_BYTES: int = limits.BATCH_MAX_BYTES
+#: Seconds between polls of a batch: the first wait, growing by ``POLL_FACTOR`` to ``POLL_MAX``.
+POLL_FIRST: float = 5.0
+POLL_FACTOR: float = 1.5
+POLL_MAX: float = 60.0
+#: Tries of a batch create that the API refused (429, 500, 529); its ``retry-after`` is obeyed.
+CREATE_TRIES: Final = 6
+#: Statuses after which a batch was certainly not created, so creating it again is safe.
+_CREATE_RETRY: Final = frozenset({429, 500, 529})
+STATE_VERSION: Final = 1
+
+
+def _nothing(_: Any) -> None:
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# ask --batch: the state file
+# --------------------------------------------------------------------------------------------------
+
+
+class BatchState:
+    """The batches submitted for one results file, in ``results.jsonl.batches.json``.
+
+    ``{"version": 1, "results": NAME, "batches": [{"id", "model", "prompt_sha256",
+    "submitted_at", "requests": {custom_id: {"path", "sha256"}}, "collect_offset",
+    "collected"}]}``. ``collect_offset`` is where the results file ended when the batch's
+    results began to be written: a run that dies while writing them knows, on the next run,
+    which are written already. Written atomically after every change.
+    """
+
+    def __init__(self, path: Path, results: Path) -> None:
+        self.path = path
+        self.results = results
+        self.batches: list[dict[str, Any]] = []
+
+    @classmethod
+    def load(cls, path: Path, results: Path) -> BatchState:
+        state = cls(path, results)
+        try:
+            doc = json.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            return state
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise OutputError(f"cannot read the batch state file {path} ({exc})") from None
+        batches = doc.get("batches") if isinstance(doc, dict) else None
+        if not isinstance(batches, list) or not all(_valid_batch(b) for b in batches):
+            raise OutputError(
+                f"{path} is not a vision-cli batch state file: move it away (the batches it "
+                "names would be submitted again)"
+            )
+        state.batches = batches
+        return state
+
+    def save(self) -> None:
+        doc = {"version": STATE_VERSION, "results": self.results.name, "batches": self.batches}
+        try:
+            fsutil.write_text(self.path, json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path} ({exc.strerror or exc})") from None
+
+    def uncollected(self) -> list[dict[str, Any]]:
+        return [b for b in self.batches if not b.get("collected")]
+
+    def waiting(self, model: str, prompt_hash: str) -> set[tuple[str, str | None]]:
+        """``(path, sha256)`` of the images in uncollected batches for this model and prompt."""
+        key = model_key(model)
+        return {
+            (ref["path"], ref.get("sha256"))
+            for b in self.uncollected()
+            if model_key(b["model"]) == key and b["prompt_sha256"] == prompt_hash
+            for ref in b["requests"].values()
+        }
+
+
+def _valid_batch(batch: Any) -> bool:
+    return (
+        isinstance(batch, dict)
+        and isinstance(batch.get("id"), str)
+        and isinstance(batch.get("model"), str)
+        and isinstance(batch.get("prompt_sha256"), str)
+        and isinstance(batch.get("requests"), dict)
+        and all(
+            isinstance(ref, dict) and isinstance(ref.get("path"), str)
+            for ref in batch["requests"].values()
+        )
+    )
+
+
+def ordered_map(
+    pool: ThreadPoolExecutor, work: Callable[[T], U], items: Iterable[T], window: int
+) -> Iterator[U]:
+    """``pool.map`` that keeps at most ``window`` items under way: prepared images wait to be
+    submitted, and a whole folder of them must not sit in memory at once."""
+    pending: deque[Future[U]] = deque()
+    for item in items:
+        pending.append(pool.submit(work, item))
+        if len(pending) >= max(1, window):
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def chunks(items: Iterable[T], size_of: Callable[[T], int]) -> Iterator[list[T]]:
+    """``items`` in order, cut before a chunk would hold more than :data:`BATCH_MAX_REQUESTS`
+    items or :data:`BATCH_MAX_BYTES` bytes (an item alone over the byte limit still goes alone:
+    the API then refuses it)."""
+    chunk: list[T] = []
+    used = len(b'{"requests": []}')
+    for item in items:
+        size = size_of(item)
+        if chunk and (len(chunk) >= BATCH_MAX_REQUESTS or used + size > BATCH_MAX_BYTES):
+            yield chunk
+            chunk, used = [], len(b'{"requests": []}')
+        chunk.append(item)
+        used += size
+    if chunk:
+        yield chunk
+
+
+# --------------------------------------------------------------------------------------------------
+# ask --batch: the run
+# --------------------------------------------------------------------------------------------------
+
+
+class BatchRun:
+    """Submit what is in no batch yet, collect what has ended, and (unless ``no_wait``) poll
+    until every batch has ended."""
+
+    def __init__(
+        self,
+        config: Config,
+        log: ResultsLog,
+        state: BatchState,
+        *,
+        no_wait: bool = False,
+        progress: Progress = _nothing,
+        note: Note = _nothing,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config = config
+        self.log = log
+        self.state = state
+        self.no_wait = no_wait
+        self.progress = progress
+        self.note = note
+        self.sleep = sleep
+        self.summary = Summary()
+        self.tally = Tally(self.summary)
+        self._api: anthropic.Anthropic | None = None
+        #: Images whose collected result was an error (they are submitted again).
+        self._failed: set[tuple[str, str | None]] = set()
+
+    @property
+    def api(self) -> anthropic.Anthropic:
+        if self._api is None:
+            self._api = client.make_client(
+                max_retries=self.config.max_retries, timeout=self.config.timeout
+            )
+        return self._api
+
+    def run(self, jobs: Sequence[Job]) -> Summary:
+        """Everything, in the order that keeps each result written once: first collect the
+        batches that have ended (a collection cut short resumes before anything else is
+        written), then plan against the file, submit, and wait."""
+        s = self.summary
+        try:
+            self._check(wait=False)
+            entries = self.log.entries()
+            cfg = self.config
+            done = answered(entries, cfg.settings.model_name, cfg.prompt_sha256)
+            waiting = self.state.waiting(cfg.settings.model_name, cfg.prompt_sha256)
+            the_plan = plan(jobs, done, rerun=cfg.rerun, in_batches=waiting)
+            s.images, s.skipped = the_plan.images, len(the_plan.skipped)
+            s.to_send = len(the_plan.todo)
+            # Errors just collected are retried now: they are not this run's failures.
+            s.failed -= len(self._failed & {job.key for job in the_plan.todo})
+            self._submit(the_plan.todo)
+            if not s.interrupted:
+                self._check(wait=not self.no_wait)
+        except client.APIFailure as failure:
+            s.stopped = failure
+        except KeyboardInterrupt:
+            s.interrupted = True
+        s.pending = sum(len(b["requests"]) for b in self.state.uncollected())
+        s.batches = [b["id"] for b in self.state.uncollected()]
+        return s
+
+    # -- submitting ---------------------------------------------------------------------------
+
+    def _submit(self, todo: Sequence[Job]) -> None:
+        """Preflight (``jobs`` images at a time), write the failures, and submit the rest in
+        batches as they fill up."""
+        if not todo:
+            return
+        cfg = self.config
+        model, prompt_hash = cfg.settings.model_name, cfg.prompt_sha256
+        with ThreadPoolExecutor(max(1, cfg.jobs), thread_name_prefix="vision-cli-prep") as pool:
+            prepared = ordered_map(pool, lambda job: prepare(job, cfg), todo, 2 * cfg.jobs)
+            ready: Iterator[tuple[dict[str, Any], Prepared]] = (
+                ({"custom_id": custom_id(p.job.label, p.sha256), "params": p.request.params}, p)
+                for p in self._failures(prepared, model, prompt_hash)
+                if p.request is not None
+            )
+            for chunk in chunks(ready, lambda pair: request_size(pair[0])):
+                if self._create(chunk, model, prompt_hash):
+                    break  # interrupted: the batch just created is saved; stop here
+
+    def _failures(
+        self, prepared: Iterable[Prepared], model: str, prompt_hash: str
+    ) -> Iterator[Prepared]:
+        for p in prepared:
+            if p.request is None:
+                error = preflight_error(p.failure or "cannot be sent")
+                record = error_record(p.job.label, p.sha256, model, prompt_hash, error)
+                self.log.append(record, self.tally.failure)
+            yield p
+
+    def _create(
+        self, chunk: list[tuple[dict[str, Any], Prepared]], model: str, prompt_hash: str
+    ) -> bool:
+        """Create one batch and save it at once; True when Ctrl-C came meanwhile. The create
+        itself is never cut short: a batch made but not saved would be submitted again."""
+        requests = [item for item, _ in chunk]
+        status, interrupted = _shielded(lambda: self._create_with_retries(requests), self.note)
+        self.state.batches.append(
+            {
+                "id": status.id,
+                "model": model,
+                "prompt_sha256": prompt_hash,
+                "submitted_at": _now(),
+                "requests": {
+                    item["custom_id"]: {"path": p.job.label, "sha256": p.sha256}
+                    for item, p in chunk
+                },
+                "collect_offset": None,
+                "collected": False,
+            }
+        )
+        self.state.save()
+        self.note(f"submitted batch {status.id}: {len(chunk):,} requests")
+        if interrupted:
+            self.summary.interrupted = True
+        return interrupted
+
+    def _create_with_retries(self, requests: list[dict[str, Any]]) -> client.BatchStatus:
+        """Create, retrying only answers that say no batch was made (429, 500, 529), after the
+        wait the API asks for. A timeout or a dropped connection is not retried: the batch may
+        exist, and a second one would be paid for again."""
+        api = self.api.with_options(max_retries=0)
+        for attempt in range(CREATE_TRIES):
+            try:
+                return client.create_batch(api, requests)
+            except client.APIFailure as failure:
+                if failure.status not in _CREATE_RETRY or attempt == CREATE_TRIES - 1:
+                    if failure.status is None:
+                        raise client.APIFailure(
+                            None,
+                            failure.type,
+                            f"{failure.message}. The batch may have been created: check the "
+                            "Batches page of the Console before running again, which would "
+                            "submit these images again",
+                        ) from None
+                    raise
+                wait = failure.retry_after
+                self.sleep(min(60.0, wait if wait is not None else 2.0**attempt))
+        raise AssertionError("unreachable")
+
+    # -- collecting ---------------------------------------------------------------------------
+
+    def _check(self, *, wait: bool) -> None:
+        """Poll every uncollected batch and collect those that have ended; with ``wait``, until
+        none is left (with backoff between polls)."""
+        delay = POLL_FIRST
+        batches = self.state.uncollected()
+        total = sum(len(b["requests"]) for b in batches)
+        if wait and batches:
+            self.note(f"waiting for {len(batches)} batches ({total:,} requests)")
+        collected = 0
+        while True:
+            counted = 0
+            for batch in self.state.uncollected():
+                status = self._retrieve(batch["id"])
+                if status.ended:
+                    self._collect(batch)
+                    collected += len(batch["requests"])
+                else:
+                    counted += status.done
+            if wait:
+                self.progress(Tick.of(self.summary, collected + counted, total))
+            if not wait or not self.state.uncollected():
+                return
+            self.sleep(delay)
+            delay = min(POLL_MAX, delay * POLL_FACTOR)
+
+    def _retrieve(self, batch_id: str) -> client.BatchStatus:
+        try:
+            return client.retrieve_batch(self.api, batch_id)
+        except client.APIFailure as failure:
+            if failure.status != 404:
+                raise
+            raise client.APIFailure(
+                404,
+                failure.type,
+                f"{failure.message}. The batch is saved in {self.state.path}: with the key and "
+                f"endpoint that created it, run again; to submit its images again instead, "
+                "remove it from that file",
+                failure.request_id,
+            ) from None
+
+    def _collect(self, batch: dict[str, Any]) -> None:
+        """Write an ended batch's results, each once, then mark it collected."""
+        model, prompt_hash = batch["model"], batch["prompt_sha256"]
+        written: set[tuple[str, str | None]] = set()
+        offset = batch.get("collect_offset")
+        if isinstance(offset, int):  # an earlier run began writing these results
+            written = {
+                (e.path, e.sha256)
+                for e in self.log.entries(offset)
+                if e.model == model_key(model) and e.prompt_sha256 == prompt_hash
+            }
+        else:
+            batch["collect_offset"] = self.log.size()
+            self.state.save()
+        try:
+            priced = catalog.resolve(model)
+        except catalog.UnknownModelError:
+            priced = self.config.settings.model
+        refs = batch["requests"]
+        for result in client.batch_results(self.api, batch["id"]):
+            ref = refs.get(result.custom_id)
+            if ref is None:
+                continue
+            key = (ref["path"], ref.get("sha256"))
+            if key in written:
+                continue
+            written.add(key)
+            self._write_result(result, key, model, prompt_hash, priced)
+        batch["collected"] = True
+        self.state.save()
+        self.note(f"collected batch {batch['id']}")
+
+    def _write_result(
+        self,
+        result: client.BatchResult,
+        key: tuple[str, str | None],
+        model: str,
+        prompt_hash: str,
+        priced: catalog.Model,
+    ) -> None:
+        path, sha = key
+        reply = result.reply
+        if reply is not None:
+            cost = round(
+                asking.cost_usd(priced, reply.input_tokens, reply.output_tokens, batch=True), 10
+            )
+            record = success_record(path, sha, model, prompt_hash, reply, cost)
+            self.log.append(record, lambda: self.tally.success(reply, cost))
+            return
+        error = result.error or client.APIFailure(None, result.type, "no answer")
+        if self.log.append(error_record(path, sha, model, prompt_hash, error.as_dict())):
+            self.tally.failure()  # one thread here: no race with the count
+            self._failed.add(key)
+
+
+def _shielded(work: Callable[[], T], note: Note) -> tuple[T, bool]:
+    """Run ``work`` to its end even through Ctrl-C; its value, and whether Ctrl-C came."""
+    box: list[T] = []
+    errors: list[BaseException] = []
+    ended = threading.Event()  # not Thread.join: a Ctrl-C inside it can lose track of the thread
+
+    def target() -> None:
+        try:
+            box.append(work())
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            ended.set()
+
+    threading.Thread(target=target, name="vision-cli-submit", daemon=True).start()
+    interrupted = False
+    while True:
+        try:
+            if ended.wait(0.1):
+                break
+        except KeyboardInterrupt:
+            if not interrupted:
+                note("stopping after this batch is submitted and saved")
+            interrupted = True
+    if errors:
+        raise errors[0]
+    return box[0], interrupted

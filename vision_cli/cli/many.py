@@ -1,0 +1,263 @@
+"""``vision-cli ask --each`` and ``vision-cli ask --batch``: one request per image, results in a
+JSONL file, resumable.
+
+Thin, like the other commands: :mod:`vision_cli.cli.ask` parses and checks the options and builds
+the settings; the work is done by :mod:`vision_cli.bulk`; this module shows progress, prints the
+summary and chooses the exit status.
+
+Exit status: 0 every image answered (or answered before); 1 some images failed (preflight, or the
+API refused them: their lines hold the error) while the others were done, or the results file
+could not be written; 2 usage (also: the results file is in use by another run, or is not a
+results file); 3 an API or network failure stopped the whole run (a bad key, batches that cannot
+be created); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+
+from vision_cli.exitcodes import ExitStatus
+
+if TYPE_CHECKING:
+    from vision_cli import asking, bulk, sources
+    from vision_cli.cli.ask import Options
+
+
+def _fail(message: str, status: ExitStatus) -> NoReturn:
+    from vision_cli import client, render
+
+    render.error(client.redact(message))
+    raise typer.Exit(status)
+
+
+def run(
+    opts: Options,
+    items: list[sources.Input | sources.Problem],
+    settings: asking.Settings,
+    prompt: str | None,
+) -> None:
+    from vision_cli import asking, bulk, client, render
+
+    output = None if opts.output is None or str(opts.output) == "-" else opts.output
+    config = bulk.Config(
+        settings=settings,
+        prompt=prompt or asking.default_prompt(1),
+        output=output,
+        jobs=opts.jobs or bulk.DEFAULT_JOBS,
+        rerun=opts.rerun,
+        max_retries=opts.max_retries,
+        timeout=opts.timeout,
+        cache=None if opts.no_cache else client.FileCache(),
+    )
+    try:
+        jobs = bulk.read_jobs(items, settings, threads=config.jobs, offline=opts.dry_run)
+    except KeyboardInterrupt:
+        render.error("interrupted while reading the images: nothing was sent")
+        raise typer.Exit(ExitStatus.INTERRUPTED) from None
+    if opts.dry_run:
+        _dry_run(jobs, config, opts)
+        return
+    log = bulk.ResultsLog(config.output)
+    try:
+        log.open()
+    except bulk.OutputError as exc:
+        _fail(str(exc), ExitStatus.USAGE)
+    try:
+        summary = _run(jobs, config, log, opts)
+    except bulk.OutputError as exc:
+        _fail(str(exc), ExitStatus.USAGE)
+    finally:
+        log.close()
+    _report(summary, config, opts)
+    raise typer.Exit(_status(summary))
+
+
+def _note(opts: Options) -> bulk.Note:
+    from vision_cli import render
+
+    if opts.quiet:
+        return lambda message: None
+    return lambda message: render.note(message)
+
+
+def _run(
+    jobs: list[bulk.Job], config: bulk.Config, log: bulk.ResultsLog, opts: Options
+) -> bulk.Summary:
+    from vision_cli import bulk, render
+
+    note = _note(opts)
+    show = render.is_tty(sys.stderr) and not opts.quiet
+    if log.cut:
+        render.warn(
+            f"{config.output}: cut a torn last line ({log.cut:,} bytes) left by a run that was "
+            "killed; that image is asked again"
+        )
+    if opts.batch:
+        from vision_cli import batching
+
+        assert config.output is not None
+        state = batching.BatchState.load(config.state_path, config.output)
+        with render.bulk_progress("batches", enabled=show) as update:
+            run = batching.BatchRun(
+                config, log, state, no_wait=opts.no_wait, progress=update, note=note
+            )
+            summary = run.run(jobs)
+    else:
+        entries = log.entries()
+        done = bulk.answered(entries, config.settings.model_name, config.prompt_sha256)
+        the_plan = bulk.plan(jobs, done, rerun=config.rerun)
+        if the_plan.skipped:
+            note(
+                f"{len(the_plan.skipped):,} images answered before are skipped (--rerun asks again)"
+            )
+        with render.bulk_progress("asking", enabled=show) as update:
+            summary = bulk.EachRun(config, log, progress=update, note=note).run(the_plan)
+    if log.ignored:
+        render.warn(f"{config.output}: {log.ignored:,} lines are not results and were ignored")
+    return summary
+
+
+def _status(summary: bulk.Summary) -> ExitStatus:
+    if summary.interrupted:
+        return ExitStatus.INTERRUPTED
+    if summary.stopped is not None:
+        return ExitStatus.API
+    if summary.failed or summary.write_error is not None:
+        return ExitStatus.FAILED
+    return ExitStatus.OK
+
+
+def _report(summary: bulk.Summary, config: bulk.Config, opts: Options) -> None:
+    """Errors first, then the summary on stderr (unless --quiet), and --json's object on stdout."""
+    from vision_cli import catalog, client, render
+
+    if summary.stopped is not None:
+        render.error(client.redact(str(summary.stopped)))
+    if summary.write_error is not None:
+        render.error(summary.write_error)
+    where = str(config.output) if config.output is not None else "standard output"
+    state = str(config.state_path) if opts.batch else None
+    if opts.json:
+        doc = {
+            **summary.as_dict(),
+            "model": config.settings.model_name,
+            "output": where,
+            "state_file": state,
+            "batches": summary.batches,
+        }
+        typer.echo(render.dumps(doc))
+    elif opts.no_wait and summary.batches and not summary.interrupted:
+        typer.echo(state)
+    if opts.quiet:
+        return
+    s = summary
+    prices = "batch prices (50% off)" if opts.batch else "the model's prices"
+    lines = [
+        f"{s.images:,} images: {s.succeeded:,} answered, {s.failed:,} failed, "
+        f"{s.skipped:,} skipped (answered before), {s.pending:,} pending",
+        f"{s.input_tokens:,} input and {s.output_tokens:,} output tokens: "
+        f"{render.money(s.cost_usd)} at {prices} for {config.settings.model_name} "
+        f"(prices of {catalog.load().date})",
+        f"results: {where}",
+    ]
+    if opts.batch and s.batches:
+        noun = "batch is" if len(s.batches) == 1 else "batches are"
+        lines.append(
+            f"{len(s.batches)} {noun} still running ({s.pending:,} images; ids in {state}): "
+            "run the same command again to collect the answers"
+        )
+    elif s.interrupted and s.pending:
+        lines.append(
+            f"interrupted: {s.pending:,} images were not answered; run the same command again "
+            "to go on"
+        )
+    elif s.failed_run and s.pending:
+        lines.append(
+            f"stopped: {s.pending:,} images were not answered; once the error is fixed, the "
+            "same command goes on"
+        )
+    elif s.failed and not opts.batch:
+        lines.append("run the same command again to retry the images that failed")
+    for line in lines:
+        render.note(line)
+
+
+# --------------------------------------------------------------------------------------------------
+# --dry-run
+# --------------------------------------------------------------------------------------------------
+
+
+def _batches(rows: list[bulk.PlanRow]) -> int:
+    """How many batches these requests would be split into."""
+    from vision_cli import batching
+
+    return sum(1 for _ in batching.chunks(rows, lambda r: r.request_bytes))
+
+
+def _dry_run(jobs: list[bulk.Job], config: bulk.Config, opts: Options) -> None:
+    """The plan: what would be sent, skipped or held back, each request's estimate, the total.
+    Reads the results file (and the batch state file) but writes nothing and sends nothing."""
+    from vision_cli import bulk, catalog, limits, render
+
+    log = bulk.ResultsLog(config.output)
+    try:
+        entries = log.entries()
+        waiting: set[tuple[str, str | None]] = set()
+        if opts.batch:
+            from vision_cli import batching
+
+            assert config.output is not None
+            state = batching.BatchState.load(config.state_path, config.output)
+            waiting = state.waiting(config.settings.model_name, config.prompt_sha256)
+    except bulk.OutputError as exc:
+        _fail(str(exc), ExitStatus.USAGE)
+    done = bulk.answered(entries, config.settings.model_name, config.prompt_sha256)
+    the_plan = bulk.plan(jobs, done, rerun=config.rerun, in_batches=waiting)
+    rows = bulk.dry_run(the_plan, config, batch=opts.batch)
+    sent = [r for r in rows if r.action == "send"]
+    input_cost = sum(r.input_cost_usd for r in sent)
+    max_cost = sum(r.input_cost_usd + r.max_output_cost_usd for r in sent)
+    totals: dict[str, Any] = {
+        "images": len(rows),
+        "send": len(sent),
+        "skip": sum(r.action == "skip" for r in rows),
+        "pending": sum(r.action == "pending" for r in rows),
+        "fail": sum(r.action == "fail" for r in rows),
+        "input_tokens": sum(r.input_tokens or 0 for r in sent),
+        "input_cost_usd": round(input_cost, 10),
+        "max_cost_usd": round(max_cost, 10),
+        "batches": _batches(sent) if opts.batch else 0,
+        "model": config.settings.model_name,
+        "prices_date": catalog.load().date,
+        "batch_discount": limits.BATCH_DISCOUNT if opts.batch else None,
+    }
+    if opts.json:
+        typer.echo(render.dumps({"images": [r.as_dict() for r in rows], "summary": totals}))
+        return
+    for r in rows:
+        if r.action == "send":
+            detail = f"≈ {r.input_tokens:,} input tokens" if r.input_tokens else ""
+        elif r.action == "fail":
+            detail = r.error or ""
+        elif r.action == "skip":
+            detail = "answered before"
+        else:
+            detail = "waiting in a submitted batch"
+        typer.echo(f"{r.action:<7} {r.path}  {detail}".rstrip())
+    if opts.quiet:
+        return
+    prices = "at batch prices (50% off)" if opts.batch else "at the model's prices"
+    split = f" in {totals['batches']} batches" if opts.batch and sent else ""
+    render.note(
+        f"dry run: {totals['send']:,} images to send{split}, {totals['skip']:,} skipped, "
+        f"{totals['pending']:,} waiting in batches, {totals['fail']:,} failing preflight"
+    )
+    render.note(
+        f"estimate {prices} for {config.settings.model_name} (prices of "
+        f"{totals['prices_date']}): ≈ {totals['input_tokens']:,} input tokens, "
+        f"≈ {render.money(input_cost)} input, at most {render.money(max_cost)} with "
+        "--max-tokens of output each"
+    )

@@ -1188,6 +1188,9 @@ class _Server(ThreadingHTTPServer):
     """Threads per connection; remembers open connections so ``stop`` can close them at once."""
 
     daemon_threads = True
+    #: The listen backlog (socketserver's default is 5): a client opening many connections at
+    #: once would otherwise see SYNs dropped and retried a second later.
+    request_queue_size = 128
 
     def __init__(self, fake: FakeClaudeAPI) -> None:
         self.fake = fake
@@ -1227,6 +1230,9 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = SOCKET_TIMEOUT
+    #: TCP_NODELAY, as real servers set it: the headers and the body go out as separate writes,
+    #: and with Nagle's algorithm the body waits for the client's delayed ACK (40 ms a request).
+    disable_nagle_algorithm = True
     server: _Server
 
     def do_GET(self) -> None:

@@ -579,4 +579,4 @@ def test_ctrl_c_lets_requests_in_flight_finish_prints_the_summary_and_exits_130(
     assert sorted(size_of(r["path"]) for r in records) == sorted(answered)  # in flight: written
     assert len({r["path"] for r in records}) == len(records)
     assert re.search(rf"40 images: {len(records)} answered, 0 failed, 0 skipped", stderr)
-    assert f"interrupted: {40 - len(records)} images were not answered" in stderr
+    assert f"interrupted: {40 - len(records)} images not answered" in stderr

@@ -110,14 +110,16 @@ def _run(
         done = bulk.answered(entries, config.settings.model_name, config.prompt_sha256)
         the_plan = bulk.plan(jobs, done, rerun=config.rerun)
         if the_plan.skipped:
-            note(
-                f"{len(the_plan.skipped):,} images answered before are skipped (--rerun asks again)"
-            )
+            note(f"{_images(len(the_plan.skipped))} answered before: skipped (--rerun asks again)")
         with render.bulk_progress("asking", enabled=show) as update:
             summary = bulk.EachRun(config, log, progress=update, note=note).run(the_plan)
     if log.ignored:
         render.warn(f"{config.output}: {log.ignored:,} lines are not results and were ignored")
     return summary
+
+
+def _images(count: int) -> str:
+    return f"{count:,} image" + ("" if count == 1 else "s")
 
 
 def _status(summary: bulk.Summary) -> ExitStatus:
@@ -156,7 +158,7 @@ def _report(summary: bulk.Summary, config: bulk.Config, opts: Options) -> None:
     s = summary
     prices = "batch prices (50% off)" if opts.batch else "the model's prices"
     lines = [
-        f"{s.images:,} images: {s.succeeded:,} answered, {s.failed:,} failed, "
+        f"{_images(s.images)}: {s.succeeded:,} answered, {s.failed:,} failed, "
         f"{s.skipped:,} skipped (answered before), {s.pending:,} pending",
         f"{s.input_tokens:,} input and {s.output_tokens:,} output tokens: "
         f"{render.money(s.cost_usd)} at {prices} for {config.settings.model_name} "
@@ -166,17 +168,16 @@ def _report(summary: bulk.Summary, config: bulk.Config, opts: Options) -> None:
     if opts.batch and s.batches:
         noun = "batch is" if len(s.batches) == 1 else "batches are"
         lines.append(
-            f"{len(s.batches)} {noun} still running ({s.pending:,} images; ids in {state}): "
+            f"{len(s.batches)} {noun} still running ({_images(s.pending)}; ids in {state}): "
             "run the same command again to collect the answers"
         )
     elif s.interrupted and s.pending:
         lines.append(
-            f"interrupted: {s.pending:,} images were not answered; run the same command again "
-            "to go on"
+            f"interrupted: {_images(s.pending)} not answered; run the same command again to go on"
         )
     elif s.failed_run and s.pending:
         lines.append(
-            f"stopped: {s.pending:,} images were not answered; once the error is fixed, the "
+            f"stopped: {_images(s.pending)} not answered; once the error is fixed, the "
             "same command goes on"
         )
     elif s.failed and not opts.batch:
@@ -216,7 +217,8 @@ def _dry_run(jobs: list[bulk.Job], config: bulk.Config, opts: Options) -> None:
         _fail(str(exc), ExitStatus.USAGE)
     done = bulk.answered(entries, config.settings.model_name, config.prompt_sha256)
     the_plan = bulk.plan(jobs, done, rerun=config.rerun, in_batches=waiting)
-    rows = bulk.dry_run(the_plan, config, batch=opts.batch)
+    order = {job.label: index for index, job in enumerate(jobs)}
+    rows = sorted(bulk.dry_run(the_plan, config, batch=opts.batch), key=lambda r: order[r.path])
     sent = [r for r in rows if r.action == "send"]
     input_cost = sum(r.input_cost_usd for r in sent)
     max_cost = sum(r.input_cost_usd + r.max_output_cost_usd for r in sent)
@@ -252,7 +254,7 @@ def _dry_run(jobs: list[bulk.Job], config: bulk.Config, opts: Options) -> None:
     prices = "at batch prices (50% off)" if opts.batch else "at the model's prices"
     split = f" in {totals['batches']} batches" if opts.batch and sent else ""
     render.note(
-        f"dry run: {totals['send']:,} images to send{split}, {totals['skip']:,} skipped, "
+        f"dry run: {_images(totals['send'])} to send{split}, {totals['skip']:,} skipped, "
         f"{totals['pending']:,} waiting in batches, {totals['fail']:,} failing preflight"
     )
     render.note(

@@ -206,6 +206,31 @@ def test_standard_input_is_one_image_matched_by_its_bytes(
     assert len(api.messages_requests()) == 2
 
 
+def test_a_bug_with_one_image_is_recorded_and_the_others_go_on(
+    run: Run,
+    api: FakeClaudeAPI,
+    make_image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = make_folder(make_image, tmp_path, 3)
+    out = tmp_path / "r.jsonl"
+    prepare = bulk.prepare
+
+    def buggy(job: bulk.Job, config: bulk.Config, **kw: Any) -> bulk.Prepared:
+        if job.label.endswith("001.png"):
+            raise RuntimeError("boom")
+        return prepare(job, config, **kw)
+
+    monkeypatch.setattr(bulk, "prepare", buggy)
+    result = run("ask", folder, "--each", "-o", out)
+    assert result.exit_code == 1
+    errors = {Path(r["path"]).name: r["error"] for r in lines(out)}
+    assert errors["000.png"] is None and errors["002.png"] is None
+    assert errors["001.png"]["type"] == "internal_error" and "boom" in errors["001.png"]["message"]
+    assert "Traceback" not in result.output
+
+
 # --------------------------------------------------------------------------------------------------
 # Resuming
 # --------------------------------------------------------------------------------------------------

@@ -800,6 +800,17 @@ class EachRun:
                                 f"cannot write {where} ({exc.strerror or exc}): the run stopped"
                             )
                     self._halt()
+                except Exception as exc:  # a bug: the image gets a line saying so, the rest go on
+                    error = {
+                        "type": "internal_error",
+                        "status": None,
+                        "message": f"{type(exc).__name__}: {exc} (a bug in vision-cli: please "
+                        "report it)",
+                    }
+                    self.log.append(
+                        error_record(job.label, job.sha256, self._model, self._prompt_hash, error),
+                        self.tally.failure,
+                    )
         finally:
             with self.tally.lock:
                 self._live -= 1

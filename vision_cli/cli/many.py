@@ -58,7 +58,10 @@ def run(
         render.error("interrupted while reading the images: nothing was sent")
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
     if opts.dry_run:
-        _dry_run(jobs, config, opts)
+        try:
+            _dry_run(jobs, config, opts)
+        except KeyboardInterrupt:
+            _fail("interrupted: nothing was sent", ExitStatus.INTERRUPTED)
         return
     log = bulk.ResultsLog(config.output)
     try:
@@ -69,6 +72,11 @@ def run(
         summary = _run(jobs, config, log, opts)
     except bulk.OutputError as exc:
         _fail(str(exc), ExitStatus.USAGE)
+    except KeyboardInterrupt:  # before the requests began (the runs handle it after)
+        _fail(
+            "interrupted before any request was sent: the results file is as it was",
+            ExitStatus.INTERRUPTED,
+        )
     finally:
         log.close()
     _report(summary, config, opts)

@@ -59,6 +59,8 @@ _vision_cli() {
         ask:--source) COMPREPLY=($(compgen -W "auto base64 url file" -- "$cur")); return ;;
         ask:--conversation) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         ask:--max-bytes) COMPREPLY=(); return ;;
+        ask:--files-from) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        ask:--exclude) COMPREPLY=(); return ;;
         ask:-o|ask:--output) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         ask:-j|ask:--jobs) COMPREPLY=(); return ;;
         compare:-p|compare:--prompt) COMPREPLY=(); return ;;
@@ -73,14 +75,16 @@ _vision_cli() {
         compare:--source) COMPREPLY=($(compgen -W "auto base64 url file" -- "$cur")); return ;;
         compare:--conversation) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         compare:--max-bytes) COMPREPLY=(); return ;;
+        compare:--files-from) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        compare:--exclude) COMPREPLY=(); return ;;
     esac
     if [[ "$cur" == -* ]]; then
         case "$cmd" in
             inspect) COMPREPLY=($(compgen -W "-m --model -f --format --json -q --quiet --strict --request --verify --max-bytes -o --output --files-from -0 --null --exclude --hidden -h --help" -- "$cur")) ;;
             resize) COMPREPLY=($(compgen -W "-o --out --in-place --max-edge --max-megapixels -m --model --max-tokens --to --quality --max-bytes --reencode --overwrite --backup -n --dry-run -j --jobs -f --format --json --files-from -0 --null --exclude --hidden -h --help" -- "$cur")) ;;
             estimate) COMPREPLY=($(compgen -W "-s --size -m --model --all-models --price --tier --rule --per --batch --output-tokens --exact --max-bytes -f --format --json --files-from -0 --null --exclude --hidden -h --help" -- "$cur")) ;;
-            ask) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --max-retries --timeout --policy --no-resize --source --download --no-cache --json -q --quiet --dry-run --conversation --max-bytes --each --batch -o --output -j --jobs --rerun --no-wait -h --help" -- "$cur")) ;;
-            compare) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --max-retries --timeout --policy --no-resize --source --download --no-cache --json -q --quiet --dry-run --conversation --max-bytes -h --help" -- "$cur")) ;;
+            ask) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --max-retries --timeout --policy --no-resize --source --download --no-cache --json -q --quiet --dry-run --conversation --max-bytes --files-from -0 --null --exclude --hidden --each --batch -o --output -j --jobs --rerun --no-wait -h --help" -- "$cur")) ;;
+            compare) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --max-retries --timeout --policy --no-resize --source --download --no-cache --json -q --quiet --dry-run --conversation --max-bytes --files-from -0 --null --exclude --hidden -h --help" -- "$cur")) ;;
         esac
         return
     fi

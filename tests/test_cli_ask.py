@@ -883,3 +883,29 @@ def test_request_bodies_match_the_openapi_description(
     assert [r.exit_code for r in runs] == [0] * len(runs), [r.stderr for r in runs]
     assert all(r.status == 200 for r in api.messages_requests())
     assert len(api.messages_requests()) == len(runs)
+
+
+def test_the_shared_input_options(
+    run: Run, make_image: MakeImage, tmp_path: Path, api: FakeClaudeAPI
+) -> None:
+    """--files-from (with -0), --exclude and --hidden choose the images, as for every command."""
+    for name in ("a.png", "b.png", "skip/c.png", ".hidden/d.png"):
+        make_image(f"imgs/{name}", (300, 200))
+    folder = tmp_path / "imgs"
+    result = run("ask", folder, "--exclude", "skip", "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["request"]["messages"][-1]["content"]) == 5  # 2 x 2 + 1
+    result = run("ask", folder, "--hidden", "--dry-run", "--json")
+    assert len(json.loads(result.stdout)["request"]["messages"][-1]["content"]) == 9
+    listing = f"{folder / 'a.png'}\0{folder / 'skip' / 'c.png'}\0"
+    result = run("compare", "--files-from", "-", "-0", "--dry-run", "--json", input=listing)
+    assert result.exit_code == 0, result.output
+    labels = [
+        b["text"]
+        for b in json.loads(result.stdout)["request"]["messages"][-1]["content"]
+        if b["type"] == "text"
+    ]
+    assert labels[:2] == ["Image 1:", "Image 2:"]
+    clash = run("ask", "--files-from", "-", "-p", "-", input="x")
+    assert clash.exit_code == 2 and "--files-from -" in clash.stderr
+    assert api.requests == []  # nothing was sent

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import anthropic
 
     from vision_cli import asking, client
+    from vision_cli.sources import Selection
 
 EXIT_LINE = (
     "Exit status: 0 answered; 1 preflight failed and nothing was sent; 2 usage error (a missing "
@@ -333,12 +334,33 @@ class Options:
     dry_run: bool
     conversation: Path | None
     max_bytes: str
+    selection: Selection | None = None  # --files-from, -0, --exclude, --hidden
     each: bool = False
     batch: bool = False
     output: Path | None = None
     jobs: int | None = None
     rerun: bool = False
     no_wait: bool = False
+
+
+def _options(given: dict[str, Any], *, compare: bool) -> Options:
+    """The command's parameters (its ``locals()``) as :class:`Options`; ``ask`` and ``compare``
+    differ only in the name of their images and in ``--each``/``--batch``."""
+    given = dict(given)
+    inputs = given.pop("images" if compare else "inputs") or []
+    selection = common.selection(
+        given.pop("files_from"), given.pop("null"), given.pop("exclude"), given.pop("hidden")
+    )
+    if given["max_retries"] is None:
+        many = given.get("each") or given.get("batch")
+        given["max_retries"] = BULK_MAX_RETRIES if many else DEFAULT_MAX_RETRIES
+    return Options(
+        inputs=inputs,
+        compare=compare,
+        json=given.pop("json_flag"),
+        selection=selection,
+        **given,
+    )
 
 
 def ask(
@@ -361,6 +383,10 @@ def ask(
     dry_run: DryRunOpt = False,
     conversation: ConversationOpt = None,
     max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
+    files_from: common.FilesFromOpt = None,
+    null: common.NullOpt = False,
+    exclude: common.ExcludeOpt = None,
+    hidden: common.HiddenOpt = False,
     each: EachOpt = False,
     batch: BatchOpt = False,
     output: ResultsOpt = None,
@@ -368,38 +394,7 @@ def ask(
     rerun: RerunOpt = False,
     no_wait: NoWaitOpt = False,
 ) -> None:
-    if max_retries is None:
-        max_retries = BULK_MAX_RETRIES if each or batch else DEFAULT_MAX_RETRIES
-    run(
-        Options(
-            inputs=inputs or [],
-            compare=False,
-            prompt=prompt,
-            prompt_file=prompt_file,
-            system=system,
-            model=model,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            max_retries=max_retries,
-            timeout=timeout,
-            policy=policy,
-            no_resize=no_resize,
-            source=source,
-            download=download,
-            no_cache=no_cache,
-            json=json_flag,
-            quiet=quiet,
-            dry_run=dry_run,
-            conversation=conversation,
-            max_bytes=max_bytes,
-            each=each,
-            batch=batch,
-            output=output,
-            jobs=jobs,
-            rerun=rerun,
-            no_wait=no_wait,
-        )
-    )
+    run(_options(locals(), compare=False))
 
 
 def compare(
@@ -430,33 +425,12 @@ def compare(
     dry_run: DryRunOpt = False,
     conversation: ConversationOpt = None,
     max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
+    files_from: common.FilesFromOpt = None,
+    null: common.NullOpt = False,
+    exclude: common.ExcludeOpt = None,
+    hidden: common.HiddenOpt = False,
 ) -> None:
-    if max_retries is None:
-        max_retries = DEFAULT_MAX_RETRIES
-    run(
-        Options(
-            inputs=images or [],
-            compare=True,
-            prompt=prompt,
-            prompt_file=prompt_file,
-            system=system,
-            model=model,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            max_retries=max_retries,
-            timeout=timeout,
-            policy=policy,
-            no_resize=no_resize,
-            source=source,
-            download=download,
-            no_cache=no_cache,
-            json=json_flag,
-            quiet=quiet,
-            dry_run=dry_run,
-            conversation=conversation,
-            max_bytes=max_bytes,
-        )
-    )
+    run(_options(locals(), compare=True))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -485,9 +459,11 @@ def _read_prompt(opts: Options) -> str | None:
     if opts.prompt is not None and opts.prompt_file is not None:
         common.usage_error("give the prompt with -p/--prompt or --prompt-file, not both")
     if opts.prompt == sources.STDIN:
-        if sources.STDIN in opts.inputs:
+        listed = opts.selection.files_from if opts.selection else None
+        if sources.STDIN in opts.inputs or listed == sources.STDIN:
             common.usage_error(
-                "`-p -` and the image `-` both want standard input: put the prompt in a file "
+                "`-p -` and the image `-` (or `--files-from -`) both want standard input: put the "
+                "prompt in a file "
                 "and use --prompt-file",
                 "--prompt",
             )
@@ -518,7 +494,7 @@ def run(opts: Options) -> None:
     model_name = opts.model or history.model
     the_model = common.resolve_model(model_name)
     try:
-        items = list(sources.iter_inputs(opts.inputs, sources.Selection()))
+        items = list(sources.iter_inputs(opts.inputs, opts.selection or sources.Selection()))
     except sources.UsageError as exc:
         common.usage_error(str(exc))
     if opts.compare and len(items) < 2:

@@ -289,35 +289,6 @@ def test_a_damaged_cache_counts_as_empty_and_is_rewritten(tmp_path: Path) -> Non
     assert json.loads(path.read_text())["files"]["abc"]["http://one"]["file_id"] == "file_1"
 
 
-def test_atomic_write_keeps_the_old_file_on_failure(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "conv.json"
-    client.write_atomically(path, "old")
-    path.chmod(0o640)
-
-    def fail(fd: int) -> None:
-        raise OSError(28, "No space left on device")
-
-    with monkeypatch.context() as m:
-        m.setattr(os, "fsync", fail)
-        with pytest.raises(OSError):
-            client.write_atomically(path, "new")
-    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["conv.json"]
-    client.write_atomically(path, "new")
-    assert path.read_text() == "new" and path.stat().st_mode & 0o777 == 0o640
-
-
-def test_a_new_file_gets_the_umask_permissions_not_mkstemps(tmp_path: Path) -> None:
-    umask = os.umask(0o027)
-    try:
-        client.write_atomically(tmp_path / "new.json", "{}")
-    finally:
-        os.umask(umask)
-    expected = 0o640 if client._umask() is not None else 0o600
-    assert (tmp_path / "new.json").stat().st_mode & 0o777 == expected
-
-
 def test_resolve_files_uploads_each_content_once(api_env: FakeClaudeAPI, tmp_path: Path) -> None:
     data = png()
     same = [asking.Image(f"{n}.png", "file", data=data, media_type="image/png") for n in "ab"]

@@ -88,3 +88,32 @@ def test_atomic_text_streams_and_leaves_the_old_file_on_failure(tmp_path: Path) 
         fh.write("new\n")
         assert target.read_text() == "old\n"  # nothing shows until the block ends
     assert target.read_text() == "new\n" and files_in(tmp_path) == ["report.jsonl"]
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "conv.json"
+    fsutil.write_text(path, "old")
+    path.chmod(0o640)
+
+    def fail(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "fsync", fail)
+        with pytest.raises(OSError):
+            fsutil.write_text(path, "new")
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["conv.json"]
+    fsutil.write_text(path, "new")
+    assert path.read_text() == "new" and path.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_new_file_gets_the_umask_permissions_not_mkstemps(tmp_path: Path) -> None:
+    umask = os.umask(0o027)
+    try:
+        fsutil.write_text(tmp_path / "new.json", "{}")
+    finally:
+        os.umask(umask)
+    expected = 0o640 if fsutil.umask() is not None else 0o600
+    assert (tmp_path / "new.json").stat().st_mode & 0o777 == expected

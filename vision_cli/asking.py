@@ -26,7 +26,7 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal
 
-from vision_cli import catalog, client, limits, policy, sources
+from vision_cli import catalog, client, fsutil, limits, policy, sources
 
 if TYPE_CHECKING:
     import anthropic
@@ -406,7 +406,7 @@ def save_conversation(
         "system": system,
         "messages": messages,
     }
-    client.write_atomically(path, json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
+    fsutil.write_text(path, json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
 
 
 def fit_history(conversation: Conversation, settings: Settings, total_images: int) -> Conversation:

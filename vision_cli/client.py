@@ -17,13 +17,11 @@ Three parts:
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -31,6 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+
+from vision_cli import fsutil
 
 if TYPE_CHECKING:
     import anthropic
@@ -645,43 +645,7 @@ class FileCache:
             files = self._read()
             change(files)
             try:
-                write_atomically(self.path, json.dumps({"version": 1, "files": files}, indent=1))
+                fsutil.write_text(self.path, json.dumps({"version": 1, "files": files}, indent=1))
             except OSError:
                 return False
             return True
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode: int | None = path.stat().st_mode & 0o777  # keep an existing file's permissions
-    except OSError:
-        umask = _umask()
-        mode = None if umask is None else 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        if mode is not None:  # else mkstemp's private 0600 stays
-            os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int | None:
-    """The process's umask, read without changing it (``os.umask`` would, for every thread, for a
-    moment); None where the system does not say (then a new file stays private, 0600)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return None

@@ -6,19 +6,7 @@ from enum import StrEnum
 
 
 class Format(StrEnum):
-    """Every output format; each command offers its own subset (below)."""
-
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    csv = "csv"
-    github = "github"
-    markdown = "markdown"
-    html = "html"
-
-
-class InspectFormat(StrEnum):
-    """The formats of ``inspect``."""
+    """Every output format (``inspect`` offers them all; other commands a subset)."""
 
     table = "table"
     json = "json"

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import csv
 
     from rich.console import Console
+    from rich.progress import Progress, TaskID
 
     from vision_cli.asking import Answer, Estimate, Image
     from vision_cli.bulk import Tick
@@ -357,18 +358,28 @@ def progress(total: int | None, label: str, *, enabled: bool) -> Iterator[Callab
     if not enabled:
         yield lambda n: None
         return
+    with _bar(label, total, detail=False) as (bar, task):
+        yield lambda n: bar.advance(task, n)
+
+
+@contextmanager
+def _bar(label: str, total: int | None, *, detail: bool) -> Iterator[tuple[Progress, TaskID]]:
+    """rich's transient bar on stderr: label, bar, done of all, [a ``detail`` field], time left."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
         Progress,
+        ProgressColumn,
         TextColumn,
         TimeRemainingColumn,
     )
 
-    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    columns: list[ProgressColumn] = [TextColumn(label), BarColumn(), MofNCompleteColumn()]
+    if detail:
+        columns.append(TextColumn("{task.fields[detail]}"))
+    columns.append(TimeRemainingColumn())
     with Progress(*columns, console=console(sys.stderr), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
+        yield bar, bar.add_task(label, total=total, detail="")
 
 
 def money(amount: float) -> str:
@@ -897,26 +908,10 @@ def bulk_progress(label: str, *, enabled: bool) -> Iterator[Callable[[Tick], Non
     if not enabled:
         yield lambda tick: None
         return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = [
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[so_far]}"),
-        TimeRemainingColumn(),
-    ]
-    with Progress(*columns, console=console(sys.stderr), transient=True) as bar:
-        task = bar.add_task(label, total=None, so_far="")
+    with _bar(label, None, detail=True) as (bar, task):
 
         def update(tick: Tick) -> None:
             so_far = f"{tick.failed:,} failed, {tick.tokens:,} tokens, {money(tick.cost_usd)}"
-            bar.update(task, completed=tick.done, total=tick.total or None, so_far=so_far)
+            bar.update(task, completed=tick.done, total=tick.total or None, detail=so_far)
 
         yield update

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from vision_cli.formats import Format, InspectFormat, ReportFormat
+from vision_cli.formats import Format, ReportFormat
 
 if TYPE_CHECKING:
     from vision_cli import catalog
@@ -84,7 +84,7 @@ ModelOpt = Annotated[
 ]
 _FORMAT_HELP = "Output format."
 InspectFormatOpt = Annotated[
-    InspectFormat,
+    Format,
     typer.Option(
         "--format", "-f", help=_FORMAT_HELP, rich_help_panel=OUTPUT_PANEL, case_sensitive=False
     ),
@@ -157,7 +157,7 @@ def resolve_model(name: str | None) -> catalog.Model:
         usage_error(str(exc), "--model")
 
 
-def output_format(fmt: InspectFormat | ReportFormat, json_flag: bool) -> Format:
+def output_format(fmt: Format | ReportFormat, json_flag: bool) -> Format:
     """The format chosen with ``--format`` or ``--json`` (the command's enum holds its choices)."""
     return Format.json if json_flag else Format(fmt.value)
 

@@ -9,7 +9,7 @@ import typer
 
 from vision_cli.cli import common
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
-from vision_cli.formats import Format, InspectFormat
+from vision_cli.formats import Format
 
 if TYPE_CHECKING:
     from vision_cli.render import InspectSink
@@ -40,7 +40,7 @@ EPILOG = """Examples:
 def inspect(
     inputs: common.InputsArg = None,
     model: common.ModelOpt = None,
-    fmt: common.InspectFormatOpt = InspectFormat.table,
+    fmt: common.InspectFormatOpt = Format.table,
     json_flag: common.JsonOpt = False,
     quiet: common.QuietOpt = False,
     strict: Annotated[

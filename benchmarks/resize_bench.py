@@ -7,14 +7,15 @@ the photos, 1356x848 for the screenshots), JPEG quality 85, metadata stripped, i
 processes, start-up included:
 
     vision-cli resize -j 2 FOLDER --out OUT
-    vipsthumbnail (libvips) run two at a time, each given half of the files
+    vipsthumbnail (libvips) run two at a time, each given half of the files (the issue's anchor)
+    vipsthumbnail as one process over all the files, with its own threads (for reference)
     ImageMagick convert -auto-orient -resize WxH -strip, one process per file, two at a time
 
 Runs are interleaved (ours, vips, ImageMagick, ours, ...) and the medians reported. CPU time is the
 user + system time of all child processes (resource.getrusage(RUSAGE_CHILDREN)), so worker
 processes and libvips' threads count.
 
-    python benchmarks/resize_bench.py [--runs 3] [--photos 60] [--screenshots 20]
+    python benchmarks/resize_bench.py [--runs 3] [--photos 60] [--screenshots 20] [--grain 6]
 
 Targets (issue 4), on the photos: wall time at most 0.75x vipsthumbnail's, CPU per image no more
 than vipsthumbnail's, and far faster than ImageMagick.
@@ -47,6 +48,9 @@ PHOTO_SIZE = (4032, 3024)
 SHOT_SIZE = (2560, 1600)
 ORIENTATION = 0x0112
 QUALITY = 85
+#: Film-grain strength of the photos: 6 gives about 3.8 MB per 12 MP photo at quality 92, what a
+#: phone writes (more grain means bigger files, and decoding, which every tool shares, dominates).
+GRAIN = 6
 
 
 # --------------------------------------------------------------------------------------------------
@@ -54,7 +58,7 @@ QUALITY = 85
 # --------------------------------------------------------------------------------------------------
 
 
-def _photo_base() -> Image.Image:
+def _photo_base(grain: int) -> Image.Image:
     """A photo-like picture: smooth sky and ground, shapes with soft edges, and fine grain (which
     is what makes camera JPEGs big and slow to decode)."""
     w, h = PHOTO_SIZE
@@ -73,8 +77,8 @@ def _photo_base() -> Image.Image:
         x, y, r = (i * 577) % w, h // 3 + (i * 331) % (h // 2), 120 + (i * 53) % 300
         draw.ellipse((x - r, y - r, x + r, y + r), fill=(200 - i * 9, 90 + i * 8, 60 + i * 5))
     im = im.filter(ImageFilter.GaussianBlur(3))
-    grain = Image.effect_noise((w, h), 18).convert("RGB")
-    return ImageChops.add(im, grain, scale=1.0, offset=-128)
+    noise = Image.effect_noise((w, h), grain).convert("RGB")
+    return ImageChops.add(im, noise, scale=1.0, offset=-128)
 
 
 def _screenshot(i: int) -> Image.Image:
@@ -92,13 +96,14 @@ def _screenshot(i: int) -> Image.Image:
     return im
 
 
-def make_corpus(photos: int, shots: int) -> tuple[list[Path], list[Path]]:
-    photo_dir, shot_dir = CORPUS / f"photos-{photos}", CORPUS / f"screenshots-{shots}"
+def make_corpus(photos: int, shots: int, grain: int) -> tuple[list[Path], list[Path]]:
+    photo_dir = CORPUS / f"photos-{photos}-grain{grain}"
+    shot_dir = CORPUS / f"screenshots-{shots}"
     made_photos = sorted(photo_dir.glob("*.jpg"))
     if len(made_photos) < photos:
         print(f"making {photos} photos in {photo_dir} (once) ...", file=sys.stderr)
         photo_dir.mkdir(parents=True, exist_ok=True)
-        base = _photo_base()
+        base = _photo_base(grain)
         for i in range(photos):
             im = ImageChops.offset(base, (i * 211) % PHOTO_SIZE[0], (i * 97) % PHOTO_SIZE[1])
             exif = Image.Exif()
@@ -208,9 +213,10 @@ def _suffix(files: Sequence[Path]) -> str:
     return ".png" if files[0].suffix == ".png" else ".jpg"
 
 
-def run_vips(exe: str, files: Sequence[Path], out: Path) -> None:
+def run_vips(exe: str, files: Sequence[Path], out: Path, processes: int = 2) -> None:
+    """``processes`` vipsthumbnail processes at once, each given its share of the files."""
     edge = target_edge(Image.open(files[0]).size)
-    halves = [files[0::2], files[1::2]]
+    halves = [files[i::processes] for i in range(processes)]
     suffix = _suffix(files)
     opts = f"{out}/%s{suffix}[Q={QUALITY},strip]" if suffix == ".jpg" else f"{out}/%s.png[strip]"
     commands = [[exe, *map(str, half), "--size", f"{edge}x{edge}", "-o", opts] for half in halves]
@@ -242,14 +248,19 @@ def fresh(folder: Path) -> Path:
     return folder
 
 
+OURS = "vision-cli resize -j 2"
+
+
 def compare(
     name: str, files: list[Path], tools: tuple[str, str, str], runs: int, scratch: Path
-) -> dict[str, Sample]:
+) -> dict[str, list[Sample]]:
+    """Every tool once per round, rounds repeated: a sample per tool and round."""
     ours, vips, magick = tools
     out = scratch / "out"
     jobs: dict[str, Callable[[], None]] = {
-        "vision-cli resize -j 2": partial(run_ours, ours, files[0].parent, out),
+        OURS: partial(run_ours, ours, files[0].parent, out),
         "vipsthumbnail x2": partial(run_vips, vips, files, out),
+        "vipsthumbnail x1": partial(run_vips, vips, files, out, 1),
         "ImageMagick convert x2": partial(run_magick, magick, files, out),
     }
     samples: dict[str, list[Sample]] = {k: [] for k in jobs}
@@ -260,25 +271,34 @@ def compare(
             made = len(list(out.iterdir()))
             if made != len(files):
                 sys.exit(f"{label} wrote {made} files for {len(files)} {name}")
-    return {
-        label: Sample(statistics.median(s.wall for s in got), statistics.median(s.cpu for s in got))
-        for label, got in samples.items()
-    }
+    return samples
 
 
-def report(name: str, count: int, results: dict[str, Sample]) -> None:
-    print(f"\n{name}: {count} files, median of runs")
+def report(name: str, files: list[Path], samples: dict[str, list[Sample]]) -> None:
+    """Medians per tool, and each ratio as the median of the rounds' ratios (a round's tools ran
+    back to back, so a change in the machine's load between rounds cancels out)."""
+    count = len(files)
+    mean_mb = sum(f.stat().st_size for f in files) / count / 1e6
+    print(f"\n{name}: {count} files of {mean_mb:.1f} MB on average, median of runs")
     print(f"  {'':26} {'images/s':>9} {'wall s':>8} {'CPU s/image':>12}")
-    for label, s in results.items():
-        print(f"  {label:26} {count / s.wall:9.1f} {s.wall:8.2f} {s.cpu / count:12.3f}")
-    ours = results["vision-cli resize -j 2"]
-    for label, s in results.items():
-        if label.startswith("vision-cli"):
+    for label, got in samples.items():
+        wall = statistics.median(s.wall for s in got)
+        cpu = statistics.median(s.cpu for s in got)
+        print(f"  {label:26} {count / wall:9.1f} {wall:8.2f} {cpu / count:12.3f}")
+    ours = samples[OURS]
+    for label, got in samples.items():
+        if label == OURS:
             continue
+        wall = statistics.median(a.wall / b.wall for a, b in zip(ours, got, strict=True))
+        cpu = statistics.median(a.cpu / b.cpu for a, b in zip(ours, got, strict=True))
         print(
-            f"  ours / {label}: wall {ours.wall / s.wall:.2f}x, CPU {ours.cpu / s.cpu:.2f}x"
+            f"  ours / {label}: wall {wall:.2f}x, CPU {cpu:.2f}x"
             "  (below 1 means vision-cli is faster)"
         )
+
+
+def _load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -288,19 +308,24 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--photos", type=int, default=60)
     parser.add_argument("--screenshots", type=int, default=20)
+    parser.add_argument(
+        "--grain", type=int, default=GRAIN, help="film grain of the photos (18: about 6 MB each)"
+    )
     args = parser.parse_args()
     tools = find_tools()
-    photos, shots = make_corpus(args.photos, args.screenshots)
+    photos, shots = make_corpus(args.photos, args.screenshots, args.grain)
     print(f"vision-cli: {tools[0]} ({_version([tools[0], '--version'])})")
     print(f"vipsthumbnail: {tools[1]} ({_version([tools[1], '--vips-version'])})")
     print(f"ImageMagick: {tools[2]} ({_version([tools[2], '-version'])})")
     print(f"CPUs available: {len(os.sched_getaffinity(0))}; corpus: {CORPUS}")
+    print(f"load average before: {_load()}")
     with tempfile.TemporaryDirectory(prefix="resize-bench-") as tmp:
         scratch = Path(tmp)
         photo_results = compare("photos", photos, tools, args.runs, scratch)
-        report("photos (4032x3024 JPEG -> 1238x928 JPEG)", len(photos), photo_results)
+        report("photos (4032x3024 JPEG -> 1238x928 JPEG)", photos, photo_results)
         shot_results = compare("screenshots", shots, tools, args.runs, scratch)
-        report("screenshots (2560x1600 PNG -> 1356x848 PNG)", len(shots), shot_results)
+        report("screenshots (2560x1600 PNG -> 1356x848 PNG)", shots, shot_results)
+    print(f"\nload average after: {_load()} (wall times only compare on an otherwise idle machine)")
 
 
 if __name__ == "__main__":

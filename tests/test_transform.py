@@ -135,6 +135,19 @@ def test_grey_with_alpha_stays_grey_with_alpha() -> None:
     assert out.getpixel((1, h // 2))[1] < 5 and out.getpixel((w - 2, h // 2))[1] > 250  # type: ignore[index]
 
 
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_transparency_is_kept(fmt: str) -> None:
+    im = k.gradient((3000, 2000)).convert("RGBA")
+    im.putalpha(Image.linear_gradient("L").rotate(90).resize((3000, 2000)))
+    result = run(k.encode(im, fmt, lossless=True) if fmt == "WEBP" else k.encode(im, fmt))
+    out = k.opened(result.data)
+    assert result.format == fmt and out.mode == "RGBA" and result.action == "resized"
+    w, h = out.size
+    left, right = out.getpixel((1, h // 2)), out.getpixel((w - 2, h // 2))
+    assert isinstance(left, tuple) and isinstance(right, tuple)
+    assert left[3] < 10 and right[3] > 245
+
+
 def test_opaque_alpha_is_dropped() -> None:
     data = k.encode(k.gradient((2000, 1000)).convert("RGBA"), "PNG")
     assert k.opened(run(data).data).mode == "RGB"

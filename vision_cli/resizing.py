@@ -36,7 +36,7 @@ EXTENSIONS: dict[str, str] = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "G
 MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
 #: Tasks handed to the pool ahead of the one being written, per worker: enough to keep every
 #: worker busy, few enough that results wait in input order without piling up in memory.
-_AHEAD_PER_JOB = 2
+_AHEAD_PER_JOB = 4
 #: How often a worker checks that the main process is still there.
 _PARENT_POLL_SECONDS = 0.2
 

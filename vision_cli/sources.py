@@ -316,6 +316,7 @@ def _read_capped(chunks: Iterable[bytes], cap: int) -> bytes:
         if len(buf) > cap:
             raise SourceError(
                 Code.FILE_TOO_LARGE,
-                f"the download is over {cap:,} bytes, twice the byte limit: resize it first.",
+                f"the download is over the {cap:,}-byte cap for this command: download it "
+                "yourself and resize it first.",
             )
     return bytes(buf)

@@ -14,16 +14,15 @@ from vision_cli.formats import Format
 if TYPE_CHECKING:
     from vision_cli.render import InspectSink
 
-HELP = f"""Check images before they are sent: what they are, whether the API takes them, what they
-cost.
-
-For each image: format, real media type, size, orientation, frames, whether the API accepts it,
-whether it will shrink it, and its tokens for the model. Reads headers only (plus a check of each
-file's end for truncation), so it is fast on thousands of files; --verify also decodes every image
-to find damage inside the data.
-
-{EXIT_HELP} With --strict, warnings count as errors.
-"""
+HELP = (
+    "Check images before they are sent: what they are, whether the API takes them, what they "
+    "cost.\n\n"
+    "For each image: format, real media type, size, orientation, frames, whether the API "
+    "accepts it, whether it will shrink it, and its tokens for the model. Reads headers only "
+    "(plus a check of each file's end for truncation), so it is fast on thousands of files; "
+    "--verify also decodes every image to find damage inside the data.\n\n"
+    f"{EXIT_HELP} With --strict, warnings count as errors."
+)
 
 EPILOG = """Examples:
 

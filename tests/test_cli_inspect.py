@@ -578,3 +578,50 @@ def test_output_file(run: Run, mixed: Path, tmp_path: Path) -> None:
     result = run("inspect", mixed, "-f", "jsonl", "-o", target)
     assert result.stdout == "" and result.exit_code == 1
     assert len(target.read_text().splitlines()) == 3
+
+
+@pytest.fixture(scope="module")
+def crowd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Enough small images for inspect to use its worker pool (checks.PARALLEL_FROM)."""
+    from vision_cli import checks
+
+    folder = tmp_path_factory.mktemp("crowd")
+    data = [encode(picture((100 + i, 250)), "PNG") for i in range(7)]
+    for i in range(checks.PARALLEL_FROM + 40):
+        (folder / f"{i:04}.png").write_bytes(data[i % 7])
+    (folder / "0100.png").write_bytes(b"broken")
+    return folder
+
+
+def test_worker_processes_give_the_same_records_in_order(run: Run, crowd: Path) -> None:
+    one = run("inspect", crowd, "-f", "jsonl", "-j", "1")
+    two = run("inspect", crowd, "-f", "jsonl", "-j", "2")
+    assert one.exit_code == two.exit_code == 1
+    assert two.stdout == one.stdout
+    recs = records(two)
+    assert [Path(r["path"]).name for r in recs] == sorted(p.name for p in crowd.iterdir())
+    assert recs[100]["findings"][0]["code"] == "unreadable"
+
+
+def test_ctrl_c_stops_the_workers(crowd: Path, tmp_path: Path) -> None:
+    listing = tmp_path / "list.txt"
+    names = "\n".join(str(p) for p in sorted(crowd.iterdir()))
+    listing.write_text("\n".join([names] * 300))  # long enough to be interrupted
+    out = tmp_path / "out.jsonl"
+    with out.open("w") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vision_cli", "inspect", "--files-from", str(listing),
+             "-f", "jsonl", "-j", "2"],
+            stdout=fh,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        while out.stat().st_size < 100_000 and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    lines = out.read_text().splitlines()
+    assert 0 < len(lines) < 300 * len(names.splitlines())
+    assert all(json.loads(line)["path"] for line in lines)  # every line whole

@@ -11,12 +11,7 @@ changes in place is removed only after its replacement is complete.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
-import signal
-import sys
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -25,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from vision_cli import limits, policy, sources, transform
+from vision_cli import limits, policy, sources, transform, workers
 from vision_cli.fsutil import hidden_temp_name, sync_folder, write_atomic
 
 Action = Literal["resized", "converted", "copied", "failed"]
@@ -37,8 +32,6 @@ MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
 #: Tasks handed to the pool ahead of the one being written, per worker: enough to keep every
 #: worker busy, few enough that results wait in input order without piling up in memory.
 _AHEAD_PER_JOB = 4
-#: How often a worker checks that the main process is still there.
-_PARENT_POLL_SECONDS = 0.2
 
 
 # --------------------------------------------------------------------------------------------------
@@ -336,7 +329,9 @@ def _executor(jobs: int, inputs: int) -> Iterator[Executor]:
         yield _Inline()
         return
     pool = ProcessPoolExecutor(
-        max_workers=min(jobs, inputs), mp_context=_context(), initializer=_start_worker
+        max_workers=min(jobs, inputs),
+        mp_context=workers.context(),
+        initializer=workers.start_worker,
     )
     try:
         pool.submit(_ready).result()  # start the workers now
@@ -348,31 +343,6 @@ def _executor(jobs: int, inputs: int) -> Iterator[Executor]:
 
 def _ready() -> None:
     """A task that does nothing: submitting it starts the pool's workers."""
-
-
-def _context() -> multiprocessing.context.BaseContext:
-    """``fork`` on Linux: a worker starts in a millisecond with Pillow already imported, and is
-    this process's child (so its CPU time is counted as ours). Elsewhere ``spawn``, the only safe
-    choice on macOS."""
-    if sys.platform == "linux":
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
-
-
-def _start_worker() -> None:
-    """Workers leave Ctrl-C to the main process, which stops them in order (and prints no
-    worker tracebacks); a kill simply ends them (they hold no file open for writing). A worker
-    whose main process is gone (killed with SIGKILL) ends too, instead of waiting for work forever.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-
-
-def _exit_with_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(_PARENT_POLL_SECONDS)
-    os._exit(1)
 
 
 # --------------------------------------------------------------------------------------------------

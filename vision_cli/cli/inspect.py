@@ -58,6 +58,16 @@ def inspect(
         typer.Option("--verify", help="Also decode each image to catch damage inside the data."),
     ] = False,
     max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Worker processes for long runs (from 500 images on; default: the CPUs).",
+            show_default=False,
+        ),
+    ] = None,
     output: common.OutputOpt = None,
     files_from: common.FilesFromOpt = None,
     null: common.NullOpt = False,
@@ -66,7 +76,7 @@ def inspect(
 ) -> None:
     import contextlib
 
-    from vision_cli import checks, fsutil, limits, policy, sources
+    from vision_cli import checks, fsutil, limits, policy, sources, workers
     from vision_cli.render import is_tty, progress
 
     chosen = common.output_format(fmt, json_flag)
@@ -95,7 +105,7 @@ def inspect(
             report = _report(chosen, quiet, stream, opts.model)
             show_progress = is_tty(sys.stderr) and (output is not None or not is_tty(sys.stdout))
             with progress(total, "inspecting", enabled=show_progress) as advance:
-                for item, rec, data in checks.check_all(items, opts):
+                for item, rec, data in checks.check_all(items, opts, jobs or workers.cpus()):
                     summary.add(rec)
                     report.add(rec, item, data)
                     advance(1)

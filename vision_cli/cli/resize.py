@@ -56,13 +56,6 @@ class To(StrEnum):
     webp = "webp"
 
 
-def _default_jobs() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def resize(
     inputs: common.InputsArg = None,
     out: Annotated[
@@ -193,7 +186,7 @@ def resize(
     exclude: common.ExcludeOpt = None,
     hidden: common.HiddenOpt = False,
 ) -> None:
-    from vision_cli import resizing, sources
+    from vision_cli import resizing, sources, workers
     from vision_cli.render import ResizeReport, is_tty, progress, warn
 
     chosen = common.output_format(fmt, json_flag)
@@ -221,7 +214,7 @@ def resize(
         overwrite=overwrite,
         backup=backup,
         dry_run=dry_run,
-        jobs=jobs or _default_jobs(),
+        jobs=jobs or workers.cpus(),
     )
     try:
         items = sources.collect(inputs or [], common.selection(files_from, null, exclude, hidden))

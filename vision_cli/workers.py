@@ -1,0 +1,49 @@
+"""Worker processes shared by the commands that spread work over CPUs (``inspect``, ``resize``).
+
+On Linux workers are forked: they start in a millisecond with everything already imported, and
+are this process's children (their CPU time counts as ours). They leave Ctrl-C to the main
+process, which stops them in order, and end by themselves when the main process is killed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.context
+import os
+import signal
+import sys
+import threading
+import time
+
+#: How often a worker checks that the main process is still there.
+PARENT_POLL_SECONDS = 0.2
+
+
+def context() -> multiprocessing.context.BaseContext:
+    """``fork`` on Linux; elsewhere ``spawn``, the only safe choice on macOS."""
+    if sys.platform == "linux":
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def start_worker() -> None:
+    """The initializer of every worker: Ctrl-C is the main process's business (no worker
+    tracebacks), SIGTERM simply ends it, and it exits when its main process is gone (killed with
+    SIGKILL) instead of waiting for work, or blocking on a full pipe, forever."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)
+
+
+def cpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

@@ -12,7 +12,13 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner, Result
 
+from tests.fakeapi import FakeClaudeAPI, fake_api, openapi_validator
 from vision_cli.cli.app import app
+
+__all__ = ["fake_api", "openapi_validator"]  # the fake API's fixtures, for every test module
+
+#: A recognisable secret: tests assert that it never appears in any output.
+API_KEY = "sk-ant-api03-SECRET-test-key-do-not-print-0123456789"
 
 ORIENTATION = 0x0112
 MakeImage = Callable[..., Path]
@@ -101,3 +107,11 @@ def records(result: Result) -> list[dict[str, Any]]:
 def chdir_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.chdir(tmp_path)
     yield tmp_path
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch, fake_api: FakeClaudeAPI) -> FakeClaudeAPI:
+    """The fake API, with ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL pointing the CLI at it."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.base_url)
+    return fake_api

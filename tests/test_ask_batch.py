@@ -17,7 +17,7 @@ import anthropic
 import pytest
 
 from tests.conftest import MakeImage, Run
-from tests.fakeapi import FakeClaudeAPI, fake_api
+from tests.fakeapi import FakeClaudeAPI
 from tests.test_ask_each import (
     KEY,
     answered_sizes,
@@ -31,19 +31,16 @@ from tests.test_ask_each import (
 )
 from vision_cli import batching, bulk, catalog, policy
 
-__all__ = ["fake_api"]  # the fixture, imported for pytest to find
-
 BATCHES = "/v1/messages/batches"
 Json = dict[str, Any]
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch, fake_api: FakeClaudeAPI) -> FakeClaudeAPI:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.base_url)
+def api(monkeypatch: pytest.MonkeyPatch, api: FakeClaudeAPI) -> FakeClaudeAPI:
+    """conftest's fake API, polled without waiting."""
     monkeypatch.setattr(batching, "POLL_FIRST", 0.0)
     monkeypatch.setattr(batching, "POLL_MAX", 0.0)
-    return fake_api
+    return api
 
 
 def creates(fake: FakeClaudeAPI) -> list[Json]:

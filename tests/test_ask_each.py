@@ -21,22 +21,13 @@ from typing import IO, Any
 
 import pytest
 
-from tests.conftest import MakeImage, Run, encode, picture
-from tests.fakeapi import FakeClaudeAPI, RecordedRequest, fake_api
+from tests.conftest import API_KEY, MakeImage, Run, encode, picture
+from tests.fakeapi import FakeClaudeAPI, RecordedRequest
 from vision_cli import bulk, catalog, policy
 
-__all__ = ["fake_api"]  # the fixture, imported for pytest to find
-
-KEY = "sk-ant-api03-SECRET-each-key-do-not-print-0123456789"
+KEY = API_KEY
 PROMPT = "What colour is it?"
 Json = dict[str, Any]
-
-
-@pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch, fake_api: FakeClaudeAPI) -> FakeClaudeAPI:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.base_url)
-    return fake_api
 
 
 def make_folder(make_image: MakeImage, tmp_path: Path, count: int, name: str = "imgs") -> Path:

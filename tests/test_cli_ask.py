@@ -21,29 +21,13 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.conftest import MakeImage, Run, encode, picture
-from tests.fakeapi import (
-    FakeClaudeAPI,
-    OpenApiValidator,
-    RecordedRequest,
-    fake_api,
-    openapi_validator,
-)
+from tests.conftest import API_KEY, MakeImage, Run, encode, picture
+from tests.fakeapi import FakeClaudeAPI, OpenApiValidator, RecordedRequest
 from tests.imagekit import BLUE, RED, marked, near, noise, stored_for
 from vision_cli import client, policy
 
-__all__ = ["fake_api", "openapi_validator"]  # the fixtures, imported for pytest to find
-
-KEY = "sk-ant-api03-SECRET-test-key-do-not-print-0123456789"
+KEY = API_KEY
 Json = dict[str, Any]
-
-
-@pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch, fake_api: FakeClaudeAPI) -> FakeClaudeAPI:
-    """The fake, with ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL pointing the CLI at it."""
-    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.base_url)
-    return fake_api
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from typer.testing import Result
 
-from tests.conftest import MakeImage, Run, encode, picture, records
-from tests.fakeapi import FakeClaudeAPI, OpenApiValidator, fake_api, openapi_validator  # noqa: F401
+from tests.conftest import API_KEY, MakeImage, Run, encode, picture, records
+from tests.fakeapi import FakeClaudeAPI, OpenApiValidator
 from tests.known_answers import CURRENT_TABLE
 
 SEED = ("--size", "200x200", "--size", "1000x1000", "--size", "1092x1092")
@@ -398,13 +398,6 @@ def test_table_on_a_terminal_uses_rich_and_cuts_nothing(monkeypatch: pytest.Monk
 # --------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def api(fake_api: FakeClaudeAPI, monkeypatch: pytest.MonkeyPatch) -> FakeClaudeAPI:  # noqa: F811
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.base_url)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
-    return fake_api
-
-
 COUNT = "/v1/messages/count_tokens"
 
 
@@ -473,7 +466,7 @@ def test_exact_body_matches_the_openapi_description(
     run: Run,
     api: FakeClaudeAPI,
     make_image: MakeImage,
-    openapi_validator: OpenApiValidator,  # noqa: F811
+    openapi_validator: OpenApiValidator,
 ) -> None:
     api.openapi = openapi_validator
     assert run("estimate", make_image("a.jpg", (400, 300)), "--exact").exit_code == 0
@@ -482,7 +475,7 @@ def test_exact_body_matches_the_openapi_description(
 
 def test_exact_without_a_key_stops_before_any_request(
     run: Run,
-    fake_api: FakeClaudeAPI,  # noqa: F811
+    fake_api: FakeClaudeAPI,
     monkeypatch: pytest.MonkeyPatch,
     make_image: MakeImage,
 ) -> None:
@@ -516,7 +509,7 @@ def test_api_failure_exits_3(
     assert result.exit_code == 3
     err = result.stderr.strip()
     assert err.startswith(f"Error: token counting failed: HTTP {status} {kind}: {message}")
-    assert len(err.splitlines()) == 1 and "test-key" not in err and "Traceback" not in err
+    assert len(err.splitlines()) == 1 and API_KEY not in err and "Traceback" not in err
     assert result.stdout == ""
 
 
@@ -529,7 +522,7 @@ def test_exact_on_an_unreachable_api_exits_3(
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
     result = run("estimate", make_image("a.png"), "--exact")
     assert result.exit_code == 3 and "connection_error" in result.stderr
 

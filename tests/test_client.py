@@ -13,26 +13,12 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.conftest import encode, picture
-from tests.fakeapi import (
-    FakeClaudeAPI,
-    OpenApiValidator,
-    fake_api,
-    openapi_validator,
-)
+from tests.conftest import API_KEY, encode, picture
+from tests.fakeapi import FakeClaudeAPI, OpenApiValidator
 from vision_cli import asking, catalog, client, sources
 
-__all__ = ["fake_api", "openapi_validator"]  # the fixtures, imported for pytest to find
-
-KEY = "sk-ant-test-SECRET-k3y-0123456789"
+KEY = API_KEY
 MODEL = "claude-sonnet-4-5"
-
-
-@pytest.fixture
-def api_env(monkeypatch: pytest.MonkeyPatch, fake_api: FakeClaudeAPI) -> FakeClaudeAPI:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.base_url)
-    return fake_api
 
 
 def png(size: tuple[int, int] = (64, 48)) -> bytes:
@@ -132,27 +118,27 @@ def test_missing_key_is_raised_before_anything_is_sent(fake_api: FakeClaudeAPI) 
     assert fake_api.requests == []
 
 
-def test_create_message_sends_the_body_and_temperature(api_env: FakeClaudeAPI) -> None:
+def test_create_message_sends_the_body_and_temperature(api: FakeClaudeAPI) -> None:
     body = body_with(client.image_block(client.base64_source(png(), "image/png")), temperature=0.2)
     reply = client.create_message(client.make_client(max_retries=0), body)
     assert reply.text == "I see 1 image(s): 64x48 image/png. Prompt: What is this?"
     assert reply.stop_reason == "end_turn" and reply.id.startswith("msg_")
-    (seen,) = api_env.messages_requests()
+    (seen,) = api.messages_requests()
     assert seen.body == body  # exactly the body built, temperature included
     assert seen.api_key_given and "stream" not in seen.body
     assert reply.input_tokens > 0 and reply.output_tokens == len(reply.text.split())
 
 
-def test_stream_message_calls_back_with_every_piece(api_env: FakeClaudeAPI) -> None:
+def test_stream_message_calls_back_with_every_piece(api: FakeClaudeAPI) -> None:
     pieces: list[str] = []
     body = body_with(client.image_block(client.base64_source(png(), "image/png")), stream=True)
     reply = client.stream_message(client.make_client(max_retries=0), body, pieces.append)
     assert len(pieces) > 3 and "".join(pieces) == reply.text
-    assert api_env.messages_requests()[0].body["stream"] is True
+    assert api.messages_requests()[0].body["stream"] is True
 
 
-def test_a_stream_broken_by_an_error_event_is_an_api_failure(api_env: FakeClaudeAPI) -> None:
-    api_env.fail_stream_next("overloaded_error")
+def test_a_stream_broken_by_an_error_event_is_an_api_failure(api: FakeClaudeAPI) -> None:
+    api.fail_stream_next("overloaded_error")
     with pytest.raises(client.APIFailure) as caught:
         client.stream_message(client.make_client(max_retries=0), body_with(stream=True), print)
     assert (caught.value.status, caught.value.type) == (529, "overloaded_error")
@@ -172,13 +158,13 @@ def test_a_stream_broken_by_an_error_event_is_an_api_failure(api_env: FakeClaude
     ],
 )  # fmt: skip
 def test_status_errors_map_to_one_line(
-    api_env: FakeClaudeAPI, status: int, kind: str, message: str
+    api: FakeClaudeAPI, status: int, kind: str, message: str
 ) -> None:
-    api_env.fail_next(status, message=message)
+    api.fail_next(status, message=message)
     with pytest.raises(client.APIFailure) as caught:
         client.create_message(client.make_client(max_retries=0), body_with())
     failure = caught.value
-    request_id = api_env.requests[-1].request_id
+    request_id = api.requests[-1].request_id
     assert (failure.status, failure.type, failure.message) == (status, kind, message)
     assert failure.request_id == request_id
     assert str(failure) == f"HTTP {status} {kind}: {message} (request id {request_id})"
@@ -199,15 +185,15 @@ def test_connection_refused_has_no_status(monkeypatch: pytest.MonkeyPatch) -> No
     assert f"127.0.0.1:{port}" in str(caught.value) and caught.value.retryable
 
 
-def test_a_slow_answer_times_out(api_env: FakeClaudeAPI) -> None:
-    api_env.delay = 3
+def test_a_slow_answer_times_out(api: FakeClaudeAPI) -> None:
+    api.delay = 3
     with pytest.raises(client.APIFailure) as caught:
         client.create_message(client.make_client(max_retries=0, timeout=0.2), body_with())
     assert caught.value.status is None and caught.value.type == "timeout_error"
 
 
-def test_the_key_is_redacted_from_failures(api_env: FakeClaudeAPI) -> None:
-    api_env.fail_next(401, message=f"invalid x-api-key {KEY}")
+def test_the_key_is_redacted_from_failures(api: FakeClaudeAPI) -> None:
+    api.fail_next(401, message=f"invalid x-api-key {KEY}")
     with pytest.raises(client.APIFailure) as caught:
         client.create_message(client.make_client(max_retries=0), body_with())
     assert KEY not in str(caught.value) and KEY not in caught.value.message
@@ -220,16 +206,16 @@ def test_api_failure_of_any_other_exception() -> None:
     assert failure.as_dict() == {"type": "ValueError", "status": None, "message": "odd"}
 
 
-def test_retries_follow_max_retries(api_env: FakeClaudeAPI) -> None:
-    api_env.fail_next(529, retry_after=0.01, times=2)
+def test_retries_follow_max_retries(api: FakeClaudeAPI) -> None:
+    api.fail_next(529, retry_after=0.01, times=2)
     reply = client.create_message(client.make_client(max_retries=2), body_with())
     assert reply.text
-    assert [r.status for r in api_env.messages_requests()] == [529, 529, 200]
+    assert [r.status for r in api.messages_requests()] == [529, 529, 200]
 
 
-def test_count_tokens_sends_only_what_the_endpoint_takes(api_env: FakeClaudeAPI) -> None:
-    api = client.make_client(max_retries=0)
-    assert client.count_image_tokens(api, MODEL, png((1000, 1000)), "image/png") == 1296
+def test_count_tokens_sends_only_what_the_endpoint_takes(api: FakeClaudeAPI) -> None:
+    sdk = client.make_client(max_retries=0)
+    assert client.count_image_tokens(sdk, MODEL, png((1000, 1000)), "image/png") == 1296
     body = body_with(
         client.image_block(client.base64_source(png((56, 28)), "image/png")),
         prompt="abcd" * 10,
@@ -237,8 +223,8 @@ def test_count_tokens_sends_only_what_the_endpoint_takes(api_env: FakeClaudeAPI)
         temperature=0.5,
         stream=True,
     )
-    assert client.count_tokens(api, body) == 2 + 11  # 2 patches, 44 characters of text
-    sent = api_env.requests_to("/v1/messages/count_tokens")
+    assert client.count_tokens(sdk, body) == 2 + 11  # 2 patches, 44 characters of text
+    sent = api.requests_to("/v1/messages/count_tokens")
     assert set(sent[0].body) == {"model", "messages"}
     assert set(sent[1].body) == {"model", "messages", "system"}
 
@@ -248,14 +234,14 @@ def test_count_tokens_sends_only_what_the_endpoint_takes(api_env: FakeClaudeAPI)
 # --------------------------------------------------------------------------------------------------
 
 
-def test_upload_stores_the_bytes_through_the_beta(api_env: FakeClaudeAPI) -> None:
+def test_upload_stores_the_bytes_through_the_beta(api: FakeClaudeAPI) -> None:
     data = png()
     file_id = client.upload_file(
         client.make_client(), data, filename="a.png", media_type="image/png"
     )
-    stored = api_env.files[file_id]
+    stored = api.files[file_id]
     assert stored.data == data and stored.mime_type == "image/png" and stored.filename == "a.png"
-    (upload,) = api_env.requests_to("/v1/files")
+    (upload,) = api.requests_to("/v1/files")
     assert client.FILES_BETA in upload.headers.get("anthropic-beta", "")
 
 
@@ -289,19 +275,19 @@ def test_a_damaged_cache_counts_as_empty_and_is_rewritten(tmp_path: Path) -> Non
     assert json.loads(path.read_text())["files"]["abc"]["http://one"]["file_id"] == "file_1"
 
 
-def test_resolve_files_uploads_each_content_once(api_env: FakeClaudeAPI, tmp_path: Path) -> None:
+def test_resolve_files_uploads_each_content_once(api: FakeClaudeAPI, tmp_path: Path) -> None:
     data = png()
     same = [asking.Image(f"{n}.png", "file", data=data, media_type="image/png") for n in "ab"]
     other = asking.Image("c.png", "file", data=png((30, 30)), media_type="image/png")
     cache = client.FileCache(tmp_path / "files.json")
-    api = client.make_client()
-    files = asking.resolve_files(api, [*same, other], cache)
-    assert files.uploaded == 2 and len(api_env.files) == 2 and not files.cached
-    again = asking.resolve_files(api, [*same, other], cache)
+    sdk = client.make_client()
+    files = asking.resolve_files(sdk, [*same, other], cache)
+    assert files.uploaded == 2 and len(api.files) == 2 and not files.cached
+    again = asking.resolve_files(sdk, [*same, other], cache)
     assert (
         again.uploaded == 0 and again.ids == files.ids and again.cached == set(files.ids.values())
     )
-    assert len(api_env.requests_to("/v1/files")) == 2
+    assert len(api.requests_to("/v1/files")) == 2
 
 
 # --------------------------------------------------------------------------------------------------

@@ -25,12 +25,8 @@ from tests.fakeapi import (
     FakeClaudeAPI,
     OpenApiValidator,
     SchemaViolation,
-    fake_api,
     load_openapi_validator,
-    openapi_validator,
 )
-
-__all__ = ["fake_api", "openapi_validator"]  # the fixtures, imported for pytest to find
 
 Json = dict[str, Any]
 MODEL = "claude-sonnet-4-6"

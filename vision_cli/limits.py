@@ -12,9 +12,7 @@ from typing import Final
 
 SOURCE: Final = "Claude vision guide (platform.claude.com/docs) and the seed guide, read 2026-11"
 
-#: Media types the Messages API accepts for an image block.
-API_MEDIA_TYPES: Final = ("image/jpeg", "image/png", "image/gif", "image/webp")
-#: Pillow format name -> media type, for the formats the API accepts.
+#: Pillow format name -> media type, for the formats the API accepts (JPEG, PNG, GIF, WebP).
 FORMAT_MEDIA_TYPES: Final = {
     "JPEG": "image/jpeg",
     "MPO": "image/jpeg",  # multi-picture JPEG (phone photos): its first image is a plain JPEG

@@ -602,6 +602,8 @@ class _Grid:
 
 
 def _estimate_grid(plan: Plan, rows: Sequence[Row], totals: EstimateTotals) -> _Grid:
+    from vision_cli.estimating import exact_difference
+
     # One API-size and tokens column per resize tier in play (the first model whose tier it is).
     groups: list[tuple[str, int]] = []
     for tier_ in plan.tiers():
@@ -634,10 +636,10 @@ def _estimate_grid(plan: Plan, rows: Sequence[Row], totals: EstimateTotals) -> _
             else:
                 cells += ["rejected" if g == 0 else "-", "-"]
         if plan.exact:
-            ref = row.reference
-            if row.exact_tokens is not None and ref is not None:
-                exact_estimate += ref.tokens
-                cells += [f"{row.exact_tokens:,}", f"{row.exact_tokens - ref.tokens:+,}"]
+            diff = exact_difference(row)
+            if diff is not None and row.exact_tokens is not None:
+                exact_estimate += row.exact_tokens - diff
+                cells += [f"{row.exact_tokens:,}", f"{diff:+,}"]
             else:
                 cells += ["-", "-"]
         for c in row.costs or ():

@@ -7,13 +7,15 @@ process, which stops them in order, and end by themselves when the main process 
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.context
 import os
 import signal
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import multiprocessing.context
 
 #: How often a worker checks that the main process is still there.
 PARENT_POLL_SECONDS = 0.2
@@ -21,6 +23,8 @@ PARENT_POLL_SECONDS = 0.2
 
 def context() -> multiprocessing.context.BaseContext:
     """``fork`` on Linux; elsewhere ``spawn``, the only safe choice on macOS."""
+    import multiprocessing  # only runs that start workers pay for it
+
     if sys.platform == "linux":
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.known_answers import CURRENT_TABLE, LARGEST_UNRESIZED, LEGACY_TABLE
@@ -102,6 +102,23 @@ def test_fit_pixels_properties(w: int, h: int, edge: int, pixels: int) -> None:
         assert fw * fh <= pixels
         assert policy.aspect_error((w, h), (fw, fh)) <= 1
     assert policy.fit_pixels(fw, fh, edge, pixels) == (fw, fh)
+
+
+@given(dims, dims, edges, st.integers(1, 4_000_000), budgets)
+@settings(max_examples=400)
+@example(84, 108, 29, 667, 1).via("rounded twice before: 23x28")
+def test_size_policy_with_every_bound(w: int, h: int, edge: int, pixels: int, tokens: int) -> None:
+    """A pixel and a token budget together: every bound holds, the aspect within a pixel (and the
+    patch rounding fit_patches is allowed), and the result is fitted only once from the original."""
+    pol = SizePolicy(edge, max_pixels=pixels, max_tokens=tokens)
+    fw, fh = pol.target(w, h)
+    assert 1 <= fw <= w and 1 <= fh <= h
+    if min(fw, fh) > 1:
+        assert max(fw, fh) <= edge and fw * fh <= pixels
+        assert policy.patch_tokens(fw, fh) <= tokens
+        slack = max(w, h) / min(w, h) / 28
+        assert policy.aspect_error((w, h), (fw, fh)) <= 1 + slack
+    assert pol.target(fw, fh) == (fw, fh)  # idempotent
 
 
 @given(dims, dims)

@@ -171,15 +171,21 @@ class SizePolicy:
         return cls(tier_.max_edge, max_tokens=tier_.max_tokens)
 
     def target(self, width: int, height: int) -> Size:
-        """The size an image of ``width`` x ``height`` is brought to (never larger than it was)."""
-        size = (width, height)
-        if self.max_pixels is not None:
-            size = fit_pixels(*size, self.max_edge, self.max_pixels)
-        if self.max_tokens is not None:
-            size = fit_patches(*size, self.max_edge, self.max_tokens)
-        else:
-            size = fit_pixels(*size, self.max_edge, size[0] * size[1])
-        return size
+        """The size an image of ``width`` x ``height`` is brought to (never larger than it was).
+
+        Each bound is fitted from the original size, and the smaller of the fits is taken edge by
+        edge: fitting one fit again would round twice and could miss the aspect ratio by more
+        than a pixel. The edge-wise minimum stays within every bound (each bound is monotonic)
+        and within a pixel of the aspect ratio (each fit is).
+        """
+        if self.max_tokens is None:
+            pixels = width * height if self.max_pixels is None else self.max_pixels
+            return fit_pixels(width, height, self.max_edge, pixels)
+        by_tokens = fit_patches(width, height, self.max_edge, self.max_tokens)
+        if self.max_pixels is None:
+            return by_tokens  # exactly what the API itself would do within these bounds
+        by_pixels = fit_pixels(width, height, self.max_edge, self.max_pixels)
+        return (min(by_pixels[0], by_tokens[0]), min(by_pixels[1], by_tokens[1]))
 
 
 def base64_length(n_bytes: int) -> int:

@@ -42,6 +42,9 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from vision_cli import policy
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import vision_cli
+
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / ".corpus-resize"
 PHOTO_SIZE = (4032, 3024)
@@ -131,9 +134,7 @@ def find_tools() -> tuple[str, str, str]:
     A stand-in named ``convert`` may come first on PATH, so the first program that is a binary and
     says it is ImageMagick is taken (``magick``, then each ``convert`` on PATH, then Debian's).
     """
-    ours = shutil.which("vision-cli")
-    if ours is None:
-        sys.exit("vision-cli is not installed: run `pip install -e .` and run again.")
+    ours = vision_cli()
     vips = shutil.which("vipsthumbnail")
     if vips is None:
         sys.exit("vipsthumbnail is missing: apt-get install -y libvips-tools, and run again.")

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import paired
+from _common import compile_package, paired
 
 BARE_APP = '''
 import typer
@@ -58,6 +58,7 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=21)
     args = parser.parse_args()
+    compile_package()
     image = Path(__file__).resolve().parents[1] / "examples" / "photo.jpg"
     with tempfile.TemporaryDirectory() as tmp:
         bare = Path(tmp) / "bare_app.py"

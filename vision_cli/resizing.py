@@ -203,6 +203,7 @@ def run(
     items = [i for i in items if not _inside_out(i, opts.out)]
     plan = _Planner(opts, items)
     paths = sum(1 for i in items if isinstance(i, sources.Input))
+    transform.reuse_memory()  # before the workers are forked, so they inherit it
     with _executor(opts.jobs, paths) as pool:
         yield _outcomes(pool, items, plan, opts, stdin)
 

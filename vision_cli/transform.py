@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final, Literal
 
-from PIL import Image, ImageChops, ImageCms, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageCms, ImageFile, UnidentifiedImageError
 
-from vision_cli import imaging, limits, policy
+from vision_cli import imaging, jpegscale, limits, policy
 
 Target = Literal["auto", "jpeg", "png", "webp"]
 OutputFormat = Literal["JPEG", "PNG", "WEBP", "GIF"]
@@ -42,6 +42,10 @@ QUALITY_STEPS: Final = (75, 65, 55, 45, 35)
 FEW_COLOURS: Final = 256
 #: Colours are counted on a sample of about this many pixels (nearest neighbour adds no new ones).
 _COLOUR_SAMPLE_PIXELS: Final = 512 * 512
+#: Freed image-memory blocks Pillow keeps for the next image (its default is none): a batch reuses
+#: them instead of mapping and faulting in fresh memory for every image, which cost about a tenth
+#: of ``resize``'s time on photos. Peak memory is unchanged: one image needs about this many.
+KEPT_BLOCKS: Final = 4
 #: EXIF orientation -> the transpose that makes the pixels upright (as ImageOps.exif_transpose).
 _UPRIGHT: Final = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -155,6 +159,11 @@ def prepare(
     )
 
 
+def reuse_memory() -> None:
+    """Make Pillow keep freed image memory for the next image: call once before a batch."""
+    Image.core.set_blocks_max(KEPT_BLOCKS)  # type: ignore[attr-defined]  # documented API
+
+
 def output_format_of(head_format: str, to: Target) -> OutputFormat | None:
     """The output format decided by the source format alone, or None when the content decides."""
     if to != "auto":
@@ -191,7 +200,7 @@ def _pillow_errors() -> Iterator[None]:
             ) from None
 
 
-def _open(data: bytes) -> Image.Image:
+def _open(data: bytes) -> ImageFile.ImageFile:
     heif = imaging.heif_brand(data[:32])
     if heif and not imaging.heif_available():
         raise TransformError(
@@ -251,17 +260,19 @@ def _copy(data: bytes, head: _Header) -> Prepared:
     )
 
 
-def _decode(im: Image.Image, head: _Header, target: policy.Size, max_pixels: int) -> Image.Image:
+def _decode(
+    im: ImageFile.ImageFile, head: _Header, target: policy.Size, max_pixels: int
+) -> Image.Image:
     """The first frame, decoded (a JPEG at the smallest DCT scale that is still at least the target
-    size, which is the big saving), in one of the modes L, LA, RGB, RGBA or CMYK.
+    size, which is the big saving: see :mod:`vision_cli.jpegscale`), in one of the modes L, LA,
+    RGB, RGBA or CMYK.
 
     The size to be decoded is checked against ``max_pixels`` first: a decompression bomb is refused
     from its header, never allocated.
     """
     jpeg = im.format in ("JPEG", "MPO")
     if jpeg:
-        stored = (target[1], target[0]) if head.orientation >= 5 else target
-        im.draft(im.mode, stored)
+        jpegscale.draft(im, (target[1], target[0]) if head.orientation >= 5 else target)
     if im.width * im.height > max_pixels:
         raise TransformError(
             f"{head.width}x{head.height} would decode to {im.width * im.height:,} pixels, over the "

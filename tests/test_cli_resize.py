@@ -208,6 +208,25 @@ def test_in_place_with_backup(run: Run, tmp_path: Path) -> None:
     assert (tmp_path / "scan.bmp.orig").read_bytes() == originals["scan.bmp"]
 
 
+def test_in_place_through_a_symbolic_link(run: Run, tmp_path: Path) -> None:
+    """The file a link points to is resized and the link kept, as an image editor would; when
+    the name changes the new file takes the link's place and the file pointed to is untouched."""
+    real = k.write(tmp_path / "store" / "big.jpg", k.photo())
+    scan = k.write(tmp_path / "store" / "scan.bmp", k.encode(k.flat_drawing((400, 300)), "BMP"))
+    scan_bytes = scan.read_bytes()
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "big.jpg").symlink_to(real)
+    (links / "scan.bmp").symlink_to(scan)
+    code, recs = resize_jsonl(run, links / "big.jpg", links / "scan.bmp", "--in-place")
+    assert code == 0 and [r["action"] for r in recs] == ["resized", "converted"]
+    assert (links / "big.jpg").is_symlink() and (links / "big.jpg").resolve() == real
+    assert Image.open(real).size == policy.SizePolicy.recommended().target(3000, 2000)
+    assert sorted(p.name for p in links.iterdir()) == ["big.jpg", "scan.png"]
+    assert not (links / "scan.png").is_symlink() and Image.open(links / "scan.png").format == "PNG"
+    assert scan.read_bytes() == scan_bytes
+
+
 def test_dry_run_prints_the_plan_and_writes_nothing(run: Run, zoo: Path, tmp_path: Path) -> None:
     before = digests(zoo)
     result = run("resize", zoo, "--in-place", "--dry-run")

@@ -471,7 +471,8 @@ class _Planner:
         if same:
             if backup is not None:
                 _link(source, backup, replace=self.opts.overwrite)
-            write_atomic(target, p.data, replace=True, mode=mode)
+            # Through a symbolic link, the file it points to is replaced and the link kept.
+            write_atomic(Path(os.path.realpath(target)), p.data, replace=True, mode=mode)
             return
         write_atomic(target, p.data, replace=self.opts.overwrite, mode=mode)
         if backup is not None:

@@ -87,6 +87,18 @@ def test_one_image_then_the_default_prompt(
     assert result.stdout == "I see 1 image(s): 640x480 image/png. Prompt: Describe this image.\n"
 
 
+def test_a_deprecated_model_is_named_before_sending(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    image = make_image("cat.png", (64, 48))
+    warned = run("ask", image, "--model", "claude-sonnet-4-5")
+    assert warned.exit_code == 0, warned.stderr
+    (line,) = [x for x in warned.stderr.splitlines() if "end of life" in x]
+    assert line.startswith("Warning: claude-sonnet-4-5 ") and "2026-11-30" in line
+    for quiet in (["--model", "claude-sonnet-4-6"], ["--quiet"], ["--json"]):
+        assert "end of life" not in run("ask", image, *quiet).stderr
+
+
 def test_several_images_are_labelled_and_system_is_top_level(
     run: Run, api: FakeClaudeAPI, make_image: MakeImage
 ) -> None:

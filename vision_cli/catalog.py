@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,26 @@ class Model:
     input_price: float  # USD per million input tokens
     output_price: float  # USD per million output tokens
     retired: bool = False
+    end_of_life: date | None = None  # announced: the API refuses the model from this day
+
+    @property
+    def short_name(self) -> str:
+        """The name people type: the first alias, else the id."""
+        return self.aliases[0] if self.aliases else self.id
+
+    def end_of_life_warning(self, today: date) -> str | None:
+        """A sentence for a model whose end of life is announced (None for the others)."""
+        if self.end_of_life is None:
+            return None
+        day = self.end_of_life.isoformat()
+        if today >= self.end_of_life:
+            news = f"reached its end of life on {day}: the API no longer serves it"
+        else:
+            news = f"is deprecated: from {day}, its end of life, the API will refuse it"
+        return (
+            f"{self.short_name} {news}; choose another model with --model or $VISION_CLI_MODEL "
+            "(`vision-cli estimate --all-models` lists the current ones)"
+        )
 
     def with_price(self, input_price: float, output_price: float | None = None) -> Model:
         return Model(
@@ -36,6 +57,7 @@ class Model:
             input_price,
             self.output_price if output_price is None else output_price,
             self.retired,
+            self.end_of_life,
         )
 
 
@@ -84,6 +106,7 @@ def load() -> Catalog:
             input_price=float(m["input"]),
             output_price=float(m["output"]),
             retired=bool(m.get("retired", False)),
+            end_of_life=date.fromisoformat(m["end_of_life"]) if "end_of_life" in m else None,
         )
         for m in raw["models"]
     )
@@ -96,6 +119,4 @@ def resolve(name: str) -> Model:
     try:
         return cat.get(name)
     except KeyError:
-        raise UnknownModelError(
-            name, [m.aliases[0] if m.aliases else m.id for m in cat.models]
-        ) from None
+        raise UnknownModelError(name, [m.short_name for m in cat.models]) from None

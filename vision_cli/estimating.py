@@ -97,10 +97,6 @@ class PricedModel:
     overridden: bool = False  # its prices come from --price
 
 
-def _short_name(m: catalog.Model) -> str:
-    return m.aliases[0] if m.aliases else m.id
-
-
 def _lookup(cat: catalog.Catalog, name: str) -> catalog.Model | None:
     try:
         return cat.get(name)
@@ -134,7 +130,7 @@ def choose_models(
     """
     cat = cat or catalog.load()
     chosen: list[str] = []
-    for name in [*names, *([_short_name(m) for m in cat.current()] if all_models else [])]:
+    for name in [*names, *([m.short_name for m in cat.current()] if all_models else [])]:
         if not any(_same_model(cat, name, other) for other in chosen):
             chosen.append(name)
     if not chosen:
@@ -181,7 +177,7 @@ def choose_models(
                 )
             continue
         if spec is None:
-            known = [_short_name(x) for x in cat.models]
+            known = [x.short_name for x in cat.models]
             raise PlanError(
                 str(catalog.UnknownModelError(name, known))
                 + f"; or give its price: --price {name}=INPUT/OUTPUT",

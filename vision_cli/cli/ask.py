@@ -24,7 +24,7 @@ from vision_cli.exitcodes import ExitStatus
 if TYPE_CHECKING:
     import anthropic
 
-    from vision_cli import asking, client
+    from vision_cli import asking, catalog, client
     from vision_cli.sources import Selection
 
 EXIT_LINE = (
@@ -493,6 +493,8 @@ def run(opts: Options) -> None:
             _preflight_failed(exc)
     model_name = opts.model or history.model
     the_model = common.resolve_model(model_name)
+    if not opts.quiet and not opts.json:
+        _warn_end_of_life(the_model)
     try:
         items = list(sources.iter_inputs(opts.inputs, opts.selection or sources.Selection()))
     except sources.UsageError as exc:
@@ -649,6 +651,17 @@ def _check_writable(path: Path) -> None:
             f"cannot write the conversation ({path}): its folder is missing or read-only",
             ExitStatus.FAILED,
         )
+
+
+def _warn_end_of_life(model: catalog.Model) -> None:
+    """Say so when the model's end of life is announced (the SDK's own warning is silenced)."""
+    from datetime import date
+
+    from vision_cli import render
+
+    warning = model.end_of_life_warning(date.today())
+    if warning is not None:
+        render.warn(warning)
 
 
 def _notes(images: tuple[asking.Image, ...]) -> None:

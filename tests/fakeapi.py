@@ -320,6 +320,7 @@ class _Batch:
     status: str = "in_progress"
     ended_at: datetime | None = None
     cancel_initiated_at: datetime | None = None
+    expiring: bool = False  #: ends with every request expired, as after 24 hours unprocessed
 
     def poll(self) -> None:
         """A retrieve: count down while in progress, then end (canceling ends at once)."""
@@ -336,6 +337,8 @@ class _Batch:
     def _end(self) -> None:
         if self.status == "canceling":
             self.results = [{**line, "result": {"type": "canceled"}} for line in self.results]
+        elif self.expiring:
+            self.results = [{**line, "result": {"type": "expired"}} for line in self.results]
         self.status = "ended"
         self.ended_at = _now()
 
@@ -826,6 +829,15 @@ class FakeClaudeAPI:
         with self._lock:
             for batch in self._batches.values():
                 batch.polls_left = 0
+
+    def expire_batches(self) -> None:
+        """Let every batch in progress end at its next retrieve with all its requests expired
+        (the API gives a batch 24 hours)."""
+        with self._lock:
+            for batch in self._batches.values():
+                if batch.status == "in_progress":
+                    batch.expiring = True
+                    batch.polls_left = 0
 
     def clear_failures(self) -> None:
         with self._lock:

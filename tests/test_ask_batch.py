@@ -222,6 +222,26 @@ def test_errored_and_canceled_requests_become_error_lines(
     assert "2 answered, 0 failed" in collected.stderr
 
 
+def test_expired_requests_become_error_lines_and_are_sent_again(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    folder = make_folder(make_image, tmp_path, 3)
+    out = tmp_path / "results.jsonl"
+    api.batch_polls_until_ended = 10**6
+    assert run("ask", folder, "--batch", "--no-wait", "-o", out).exit_code == 0
+    api.expire_batches()  # a day later, none of them processed
+    api.batch_polls_until_ended = 0
+    collected = run("ask", folder, "--batch", "-o", out)
+    assert collected.exit_code == 0, collected.stderr
+    expired, answered = lines(out)[:3], lines(out)[3:]
+    assert [r["error"]["type"] for r in expired] == ["expired"] * 3
+    assert all("expired" in r["error"]["message"] and r["cost_usd"] == 0 for r in expired)
+    assert [r["error"] for r in answered] == [None] * 3
+    assert sorted(r["path"] for r in answered) == sorted(str(p) for p in folder.iterdir())
+    assert len(creates(api)) == 2
+    assert "3 answered, 0 failed" in collected.stderr
+
+
 def test_a_collection_cut_short_writes_each_result_once(
     run: Run,
     api: FakeClaudeAPI,

@@ -175,6 +175,13 @@ def png_header_only(width: int, height: int) -> bytes:
     )
 
 
+def with_late_exif(png: bytes, exif: bytes) -> bytes:
+    """The PNG with an eXIf chunk after its image data (just before IEND), where Pillow only
+    finds it once the pixels are read. ``exif`` as Pillow writes it (``Exif\\0\\0`` + TIFF)."""
+    assert png[-12:-8] == b"\x00\x00\x00\x00" and png[-8:-4] == b"IEND"
+    return png[:-12] + _png_chunk(b"eXIf", exif.removeprefix(b"Exif\x00\x00")) + png[-12:]
+
+
 def without_adobe_marker(data: bytes) -> bytes:
     """The JPEG with its APP14 "Adobe" segment removed."""
     pos = 2

@@ -61,6 +61,19 @@ def test_orientation_applied_to_pixels(orientation: int, fmt: str) -> None:
     assert result.action == "resized"
 
 
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_png_orientation_after_the_image_data_is_applied(orientation: int) -> None:
+    upright = k.marked((3000, 2000))
+    data = k.with_late_exif(
+        k.encode(k.stored_for(upright, orientation), "PNG"), k.exif_bytes(orientation)
+    )
+    assert k.png_chunks(data)[-2:] == [b"eXIf", b"IEND"]
+    result = run(data)
+    out = k.opened(result.data)
+    assert out.size == RECOMMENDED.target(3000, 2000) and result.source_orientation == orientation
+    assert_upright_mark(out)
+
+
 @pytest.mark.parametrize("orientation", [5, 6, 7, 8])
 def test_rotation_alone_is_a_conversion_and_never_upscales(orientation: int) -> None:
     upright = k.marked((300, 200))

@@ -12,7 +12,7 @@ import io
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Final, Literal
 
@@ -137,6 +137,10 @@ def prepare(
         if not reencode and _complies(head, target, len(data), to, max_bytes):
             return _copy(data, head)
         frame = _decode(im, head, target, max_source_pixels)
+        late = imaging.orientation_of(im) if head.format == "PNG" else head.orientation
+        if late != head.orientation:  # an eXIf chunk after the image data, read with it
+            head = replace(head, orientation=late)
+            target = _target(head.upright_size, size_policy, max_dimension)
         out_format = _choose_format(head.format, frame, to)
         frame = _upright(_to_srgb(_resize(frame, head, target), im.info.get("icc_profile")), head)
         encoded, out_format, used_quality = _encode_fitting(

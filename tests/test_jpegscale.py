@@ -122,3 +122,18 @@ def test_prepare_decodes_a_phone_photo_at_three_eighths(
     out = k.opened(result.data)
     assert out.size == ((1238, 928) if orientation == 1 else (928, 1238))
     assert psnr(upright.resize(out.size, Image.Resampling.LANCZOS), out) > 30
+
+
+@pytest.mark.parametrize(
+    ("mode", "options"),
+    [("L", {}), ("CMYK", {}), ("RGB", {"progressive": True}), ("RGB", {"subsampling": 0})],
+    ids=["grey", "cmyk", "progressive", "no-chroma-subsampling"],
+)
+def test_every_kind_of_jpeg_decodes_at_three_eighths(mode: str, options: dict[str, bool]) -> None:
+    data = encode(k.gradient((4032, 3024)).convert(mode), "JPEG", quality=90, **options)
+    im = opened_jpeg(data)
+    jpegscale.draft(im, (1238, 928))
+    im.load()
+    assert (im.mode, im.size) == (mode, (1512, 1134))
+    full = Image.open(io.BytesIO(data)).resize((1238, 928), Image.Resampling.LANCZOS)
+    assert psnr(full, im.resize((1238, 928), Image.Resampling.LANCZOS)) > 45

@@ -9,7 +9,7 @@ so they are regenerated with the change (``tests/test_completions.py`` fails on 
 
 from __future__ import annotations
 
-import sys
+import argparse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -285,8 +285,17 @@ def generate(folder: Path) -> list[Path]:
 
 
 def main() -> None:
-    default = Path(__file__).resolve().parents[1] / "completions"
-    for path in generate(Path(sys.argv[1]) if len(sys.argv) > 1 else default):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "folder",
+        nargs="?",
+        type=Path,
+        default=Path(__file__).resolve().parents[1] / "completions",
+        help="where to write the scripts (default: the repository's completions/)",
+    )
+    for path in generate(parser.parse_args().folder):
         print(path)
 
 

@@ -7,7 +7,7 @@ They are chosen so that ``vision-cli inspect examples/`` shows ok, warning and e
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -77,10 +77,17 @@ def make(folder: Path) -> list[Path]:
 
 
 def main() -> None:
-    folder = (
-        Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "examples"
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    for path in make(folder):
+    parser.add_argument(
+        "folder",
+        nargs="?",
+        type=Path,
+        default=Path(__file__).resolve().parents[1] / "examples",
+        help="where to write the images (default: the repository's examples/)",
+    )
+    for path in make(parser.parse_args().folder):
         print(f"{path}  {path.stat().st_size:,} bytes")
 
 

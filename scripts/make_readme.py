@@ -9,6 +9,7 @@ where NAME is a command, or ``vision-cli`` for the top-level help.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import subprocess
@@ -61,7 +62,13 @@ def render(text: str) -> str:
 
 
 def main() -> None:
-    check = "--check" in sys.argv[1:]
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if README.md is stale, without writing it"
+    )
+    check = parser.parse_args().check
     current = README.read_text()
     fresh = render(current)
     if check:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import multiprocessing.context
 import os
 import random
 import shutil
@@ -163,6 +164,32 @@ def test_damage_inside_the_data_needs_verify(run: Run, tmp_path: Path) -> None:
     assert inspect_one(run, path)["status"] == "ok"  # the header and the end are intact
     rec = inspect_one(run, path, "--verify")
     assert codes_of(rec) == ["unreadable"] and rec["width"] == 800
+
+
+def test_verify_shares_a_few_images_out_with_the_same_records(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vision_cli import workers
+
+    for i in range(6):
+        (tmp_path / f"{i}.png").write_bytes(encode(picture((300 + i, 200)), "PNG"))
+    damaged = bytearray((tmp_path / "3.png").read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    (tmp_path / "3.png").write_bytes(bytes(damaged))
+    pools: list[int] = []
+
+    context = workers.context
+
+    def counted() -> multiprocessing.context.BaseContext:
+        pools.append(1)
+        return context()
+
+    monkeypatch.setattr(workers, "context", counted)
+    one = run("inspect", tmp_path, "--verify", "-f", "jsonl", "-j", "1")
+    two = run("inspect", tmp_path, "--verify", "-f", "jsonl", "-j", "2")
+    assert pools == [1]  # only -j 2 started workers, for six images
+    assert one.exit_code == two.exit_code == 1 and two.stdout == one.stdout
+    assert [codes_of(r) for r in records(two)] == [[], [], [], ["unreadable"], [], []]
 
 
 def test_verify_checks_png_crcs(run: Run, tmp_path: Path) -> None:

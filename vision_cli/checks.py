@@ -134,7 +134,10 @@ Checked = tuple[sources.Input | sources.Problem, Record, bytes | None]
 
 #: Below this many inputs a pool costs more than it saves (a check takes about 0.1 ms).
 PARALLEL_FROM = 500
-#: Inputs handed to a worker at a time: large enough that pickling is cheap per input.
+#: The same with ``verify``, which decodes every image (tens of milliseconds each).
+VERIFY_PARALLEL_FROM = 4
+#: Inputs handed to a worker at a time: large enough that pickling is cheap per input (one at a
+#: time with ``verify``, so that a few images are still shared out).
 _CHUNK = 64
 
 
@@ -143,13 +146,17 @@ def check_all(
 ) -> Iterator[Checked]:
     """Each input with its record (and its bytes when they were read), in input order.
 
-    With ``jobs`` > 1 and at least :data:`PARALLEL_FROM` inputs, the checks are spread over
+    With ``jobs`` > 1 and at least :data:`PARALLEL_FROM` inputs (:data:`VERIFY_PARALLEL_FROM`
+    with ``verify``), the checks are spread over
     worker processes; the records still come back one by one, in order, so output streams and
     memory stays flat.
     """
+    if opts.verify:
+        imaging.reuse_memory()
+    threshold = VERIFY_PARALLEL_FROM if opts.verify else PARALLEL_FROM
     stream = iter(items)
-    head = list(itertools.islice(stream, PARALLEL_FROM if jobs > 1 else 0))
-    if len(head) < PARALLEL_FROM or jobs <= 1:
+    head = list(itertools.islice(stream, threshold if jobs > 1 else 0))
+    if len(head) < threshold or jobs <= 1:
         for item in itertools.chain(head, stream):
             yield _checked(item, opts)
         return
@@ -158,7 +165,8 @@ def check_all(
     pool = workers.context().Pool(jobs, initializer=workers.start_worker)
     try:
         work = functools.partial(_checked, opts=opts)
-        yield from pool.imap(work, itertools.chain(head, stream), chunksize=_CHUNK)
+        chunk = 1 if opts.verify else _CHUNK
+        yield from pool.imap(work, itertools.chain(head, stream), chunksize=chunk)
     finally:
         pool.terminate()
         pool.join()

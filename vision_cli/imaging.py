@@ -22,6 +22,11 @@ from vision_cli.policy import Code, ImageFacts
 
 #: Images with more pixels than this are never decoded (Pillow's own bomb threshold).
 SAFE_DECODE_PIXELS = 89_478_485
+#: Freed image-memory blocks Pillow keeps for the next image (its default is none): a batch that
+#: decodes reuses them instead of mapping and faulting in fresh memory for every image, which cost
+#: about a tenth of ``resize``'s time on photos and a third of ``inspect --verify``'s. Peak memory
+#: is unchanged: one image needs about this many at once.
+KEPT_BLOCKS = 4
 _TAIL = 64 * 1024
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 _JPEG_EOI = b"\xff\xd9"
@@ -145,6 +150,12 @@ def heif_available() -> bool:
         return False
     register_heif_opener()
     return True
+
+
+def reuse_memory() -> None:
+    """Make Pillow keep freed image memory for the next image: call once before decoding many
+    (and before forking workers, which inherit it)."""
+    Image.core.set_blocks_max(KEPT_BLOCKS)  # type: ignore[attr-defined]  # documented API
 
 
 def orientation_of(im: Image.Image) -> int:

@@ -42,10 +42,6 @@ QUALITY_STEPS: Final = (75, 65, 55, 45, 35)
 FEW_COLOURS: Final = 256
 #: Colours are counted on a sample of about this many pixels (nearest neighbour adds no new ones).
 _COLOUR_SAMPLE_PIXELS: Final = 512 * 512
-#: Freed image-memory blocks Pillow keeps for the next image (its default is none): a batch reuses
-#: them instead of mapping and faulting in fresh memory for every image, which cost about a tenth
-#: of ``resize``'s time on photos. Peak memory is unchanged: one image needs about this many.
-KEPT_BLOCKS: Final = 4
 #: EXIF orientation -> the transpose that makes the pixels upright (as ImageOps.exif_transpose).
 _UPRIGHT: Final = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -161,11 +157,6 @@ def prepare(
         source_orientation=head.orientation,
         source_animated=head.animated,
     )
-
-
-def reuse_memory() -> None:
-    """Make Pillow keep freed image memory for the next image: call once before a batch."""
-    Image.core.set_blocks_max(KEPT_BLOCKS)  # type: ignore[attr-defined]  # documented API
 
 
 def output_format_of(head_format: str, to: Target) -> OutputFormat | None:

@@ -64,7 +64,8 @@ def inspect(
             "--jobs",
             "-j",
             min=1,
-            help="Worker processes for long runs (from 500 images on; default: the CPUs).",
+            help="Worker processes for long runs (from 500 images on, from 4 with --verify; "
+            "default: the CPUs).",
             show_default=False,
         ),
     ] = None,

@@ -125,6 +125,35 @@ def test_out_mirrors_the_tree_and_leaves_originals(tmp_path: Path, jobs: int) ->
     assert Image.open(out / "turned.jpg").size == (600, 800)
 
 
+def test_each_output_folder_is_flushed_once_after_its_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every file's data is flushed before its name appears; the folders' entries are flushed
+    once per folder at the end of the run, not once per file (thousands of fsyncs on a disk)."""
+    from vision_cli import fsutil
+
+    src = tmp_path / "src"
+    made = [
+        k.write(src / sub / f"{i}.png", k.encode(k.flat_drawing((300, 200)), "PNG"))
+        for sub in ("a", "b")
+        for i in range(3)
+    ]
+    events: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        events.append("file")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(resizing, "sync_folder", lambda folder: events.append(str(folder)))
+    monkeypatch.setattr(fsutil, "sync_folder", lambda folder: events.append(f"per-file {folder}"))
+    out = tmp_path / "out"
+    outcomes = resize(inputs(*made, root=src), options(out=out, reencode=True))
+    assert [o.action for o in outcomes] == ["converted"] * 6
+    assert events == ["file"] * 6 + [str(out / "a"), str(out / "b")]
+
+
 def test_two_inputs_on_one_output_second_fails(tmp_path: Path) -> None:
     first = k.write(tmp_path / "in" / "pic.bmp", k.encode(k.flat_drawing((300, 200)), "BMP"))
     second = k.write(tmp_path / "in" / "pic.png", k.encode(k.gradient((300, 200)), "PNG"))

@@ -45,15 +45,25 @@ def existing_mode(path: Path) -> int | None:
         return None
 
 
-def write_atomic(path: Path, data: bytes, *, replace: bool = True, mode: int | None = None) -> None:
+def write_atomic(
+    path: Path,
+    data: bytes,
+    *,
+    replace: bool = True,
+    mode: int | None = None,
+    sync_parent: bool = True,
+) -> None:
     """Write ``data`` to ``path`` so that ``path`` is never seen incomplete.
 
     ``replace`` False refuses to clobber: FileExistsError if the name is taken (atomically).
-    ``mode`` None gives a new file's usual permissions.
+    ``mode`` None gives a new file's usual permissions. The data is always flushed to disk before
+    the name appears; ``sync_parent`` False leaves flushing the folder's entry to the caller (one
+    :func:`sync_folder` per folder after writing many files, instead of one per file).
     """
     mode = default_mode() if mode is None else mode
     if _unnamed_ok and _write_unnamed(path, data, replace, mode):
-        sync_folder(path.parent)
+        if sync_parent:
+            sync_folder(path.parent)
         return
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
@@ -68,7 +78,8 @@ def write_atomic(path: Path, data: bytes, *, replace: bool = True, mode: int | N
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
-    sync_folder(path.parent)
+    if sync_parent:
+        sync_folder(path.parent)
 
 
 def write_text(path: Path, text: str) -> None:

@@ -204,8 +204,11 @@ def run(
     plan = _Planner(opts, items)
     paths = sum(1 for i in items if isinstance(i, sources.Input))
     imaging.reuse_memory()  # before the workers are forked, so they inherit it
-    with _executor(opts.jobs, paths) as pool:
-        yield _outcomes(pool, items, plan, opts, stdin)
+    try:
+        with _executor(opts.jobs, paths) as pool:
+            yield _outcomes(pool, items, plan, opts, stdin)
+    finally:
+        plan.sync()
 
 
 def _outcomes(
@@ -370,6 +373,14 @@ class _Planner:
             _key(i.path) for i in items if isinstance(i, sources.Input) and i.path is not None
         }
         self.claimed: dict[Path, str] = {}
+        #: Folders written into with --out: their entries are flushed once, at the end.
+        self.written: set[Path] = set()
+
+    def sync(self) -> None:
+        """Flush the entries of every folder written into (each file's data already is)."""
+        for folder in sorted(self.written):
+            sync_folder(folder)
+        self.written.clear()
 
     def finish(self, item: Item, done: _Done | None) -> Outcome:
         if isinstance(item, sources.Problem):
@@ -450,7 +461,8 @@ class _Planner:
         try:
             if self.opts.out is not None:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                write_atomic(target, p.data, replace=self.opts.overwrite)
+                write_atomic(target, p.data, replace=self.opts.overwrite, sync_parent=False)
+                self.written.add(target.parent)
             else:
                 assert item.path is not None
                 self._write_in_place(item.path, target, p)

@@ -159,7 +159,7 @@ def metadata_left(data: bytes) -> list[str]:
 # --------------------------------------------------------------------------------------------------
 
 
-def _png_chunk(kind: bytes, body: bytes) -> bytes:
+def png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
@@ -169,9 +169,9 @@ def png_header_only(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", ihdr)
-        + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-        + _png_chunk(b"IEND", b"")
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + png_chunk(b"IEND", b"")
     )
 
 
@@ -179,7 +179,7 @@ def with_late_exif(png: bytes, exif: bytes) -> bytes:
     """The PNG with an eXIf chunk after its image data (just before IEND), where Pillow only
     finds it once the pixels are read. ``exif`` as Pillow writes it (``Exif\\0\\0`` + TIFF)."""
     assert png[-12:-8] == b"\x00\x00\x00\x00" and png[-8:-4] == b"IEND"
-    return png[:-12] + _png_chunk(b"eXIf", exif.removeprefix(b"Exif\x00\x00")) + png[-12:]
+    return png[:-12] + png_chunk(b"eXIf", exif.removeprefix(b"Exif\x00\x00")) + png[-12:]
 
 
 def without_adobe_marker(data: bytes) -> bytes:

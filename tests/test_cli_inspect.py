@@ -296,6 +296,21 @@ def test_request_too_large(run: Run, tmp_path: Path) -> None:
     assert result.exit_code == 1
 
 
+def test_png_orientation_after_the_image_data(run: Run, tmp_path: Path) -> None:
+    from tests import imagekit as k
+
+    png = encode(picture((800, 600)), "PNG")
+    late = tmp_path / "late.png"
+    late.write_bytes(k.with_late_exif(png, k.exif_bytes(6)))
+    rec = inspect_one(run, late)
+    assert rec["orientation"] == 6 and codes_of(rec) == ["exif-rotated"]
+    # Farther than the last 4 KB from the end (a big text chunk after it): not read, as documented.
+    far = tmp_path / "far.png"
+    text = k.png_chunk(b"tEXt", b"Comment\0" + b"x" * 5000)
+    far.write_bytes(k.with_late_exif(png, k.exif_bytes(6))[:-12] + text + png[-12:])
+    assert inspect_one(run, far)["orientation"] == 1
+
+
 def test_warnings(run: Run, make_image: MakeImage, tmp_path: Path) -> None:
     assert codes_of(inspect_one(run, make_image("small.png", (150, 400)))) == ["too-small"]
     assert codes_of(inspect_one(run, make_image("turned.jpg", orientation=6))) == ["exif-rotated"]

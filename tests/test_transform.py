@@ -74,6 +74,16 @@ def test_png_orientation_after_the_image_data_is_applied(orientation: int) -> No
     assert_upright_mark(out)
 
 
+def test_compliant_png_with_a_late_orientation_is_turned_not_copied() -> None:
+    upright = k.marked((400, 300))
+    data = k.with_late_exif(k.encode(k.stored_for(upright, 6), "PNG"), k.exif_bytes(6))
+    result = run(data)
+    assert result.action == "converted" and result.source_orientation == 6
+    out = k.opened(result.data)
+    assert out.size == (400, 300)
+    assert_upright_mark(out)
+
+
 @pytest.mark.parametrize("orientation", [5, 6, 7, 8])
 def test_rotation_alone_is_a_conversion_and_never_upscales(orientation: int) -> None:
     upright = k.marked((300, 200))

@@ -12,6 +12,7 @@ import io
 import mmap
 import os
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -28,6 +29,9 @@ SAFE_DECODE_PIXELS = 89_478_485
 #: is unchanged: one image needs about this many at once.
 KEPT_BLOCKS = 4
 _TAIL = 64 * 1024
+#: How far from a PNG's end an eXIf chunk written after the image data is looked for: writers put
+#: it just before IEND, and reading this much costs no more than reading the IEND chunk itself.
+PNG_EXIF_TAIL = 4096
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 _JPEG_EOI = b"\xff\xd9"
 _ORIENTATION_TAG = 0x0112
@@ -107,7 +111,8 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
             fmt = im.format or "unknown"
             width, height = im.size
             data_start = fh.tell()
-            orientation = orientation_of(im)
+            tail = _png_tail(fh, fmt, size, data_start)
+            orientation = orientation_of(im, tail)
             frames = _frames(im, width * height)
             mode = im.mode
     except UnidentifiedImageError:
@@ -118,7 +123,7 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
         raise ProbeError(
             Code.UNREADABLE, f"the header is damaged ({_describe(exc)}): re-export or replace it."
         ) from None
-    damage = _end_check(fmt, fh, size, data_start)
+    damage = None if _PNG_IEND in tail[-32:] else _end_check(fmt, fh, size, data_start)
     if damage:
         raise ProbeError(Code.UNREADABLE, damage, format=fmt)
     facts = ImageFacts(
@@ -131,6 +136,15 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
         extension=extension,
     )
     return Probe(facts, mode)
+
+
+def _png_tail(fh: IO[bytes], fmt: str, size: int, data_start: int) -> bytes:
+    """A PNG's last :data:`PNG_EXIF_TAIL` bytes after its header (empty for other formats): read
+    once for a late eXIf chunk and for the IEND chunk that shows the file is whole."""
+    if fmt != "PNG":
+        return b""
+    fh.seek(max(data_start, size - PNG_EXIF_TAIL))
+    return fh.read()
 
 
 def _describe(exc: BaseException) -> str:
@@ -158,25 +172,45 @@ def reuse_memory() -> None:
     Image.core.set_blocks_max(KEPT_BLOCKS)  # type: ignore[attr-defined]  # documented API
 
 
-def orientation_of(im: Image.Image) -> int:
+def orientation_of(im: Image.Image, png_tail: bytes = b"") -> int:
     """EXIF orientation 1-8 (1 when absent or nonsense), read without decoding pixels.
 
-    For PNG, ``getexif()`` would decompress the whole image looking for a late eXIf chunk, so
-    only the chunk seen before the image data (``info["exif"]``) is used.
+    For PNG, ``getexif()`` would decompress the whole image looking for an eXIf chunk after the
+    image data, so the chunk seen before it (``info["exif"]``) is used, else one found in
+    ``png_tail``, the file's last :data:`PNG_EXIF_TAIL` bytes (see :func:`png_tail_exif`).
     """
     if im.format in ("JPEG", "MPO", "TIFF"):
         value = im.getexif().get(_ORIENTATION_TAG, 1)
-    else:
-        raw = im.info.get("exif")
-        if not raw:
-            return 1
-        exif = Image.Exif()
-        try:
-            exif.load(raw)
-        except Exception:
-            return 1
-        value = exif.get(_ORIENTATION_TAG, 1)
+        return value if isinstance(value, int) and 1 <= value <= 8 else 1
+    raw = im.info.get("exif") or (png_tail_exif(png_tail) if im.format == "PNG" else None)
+    return _orientation_in(raw) if isinstance(raw, bytes) else 1
+
+
+def _orientation_in(raw: bytes) -> int:
+    exif = Image.Exif()
+    try:
+        exif.load(raw)
+    except Exception:  # Pillow's EXIF parser raises many types on damaged data
+        return 1
+    value = exif.get(_ORIENTATION_TAG, 1)
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def png_tail_exif(tail: bytes) -> bytes | None:
+    """The body of an eXIf chunk that lies whole in ``tail`` (a PNG's last bytes), or None.
+
+    A match counts only with its length and CRC right, so image data that happens to contain the
+    letters ``eXIf`` is not taken for a chunk.
+    """
+    pos = tail.rfind(b"eXIf")
+    while pos >= 4:
+        end = pos + 4 + int.from_bytes(tail[pos - 4 : pos], "big")
+        if end + 4 <= len(tail):
+            body = tail[pos + 4 : end]
+            if zlib.crc32(b"eXIf" + body) == int.from_bytes(tail[end : end + 4], "big"):
+                return body
+        pos = tail.rfind(b"eXIf", 0, pos)
+    return None
 
 
 def _frames(im: Image.Image, pixels: int) -> int:

@@ -128,7 +128,7 @@ def prepare(
         raise ValueError(f"unknown target format {to!r}")
     with _pillow_errors():
         im = _open(data)
-        head = _header(im)
+        head = _header(im, data[-imaging.PNG_EXIF_TAIL :])
         target = _target(head.upright_size, size_policy, max_dimension)
         if not reencode and _complies(head, target, len(data), to, max_bytes):
             return _copy(data, head)
@@ -210,12 +210,12 @@ def _open(data: bytes) -> ImageFile.ImageFile:
         ) from None
 
 
-def _header(im: Image.Image) -> _Header:
+def _header(im: Image.Image, tail: bytes) -> _Header:
     return _Header(
         format=im.format or "",
         width=im.width,
         height=im.height,
-        orientation=imaging.orientation_of(im),
+        orientation=imaging.orientation_of(im, tail),
         animated=bool(getattr(im, "is_animated", False)),
     )
 

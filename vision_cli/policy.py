@@ -74,6 +74,8 @@ def fit_patches(width: int, height: int, max_edge: int, max_tokens: int) -> Size
         raise ValueError("dimensions must be positive")
     if max_edge < 1 or max_tokens < 1:
         raise ValueError("limits must be positive")
+    if max(width, height) <= max_edge and patch_tokens(width, height) <= max_tokens:
+        return (width, height)  # the common case, without fractions (inspect calls this a lot)
     p = limits.PATCH_SIZE
     cap = min(Fraction(1), Fraction(max_edge, max(width, height)))
     if patch_tokens(*_apply((width, height), cap)) <= max_tokens:

@@ -9,13 +9,13 @@ so they are regenerated with the change (``tests/test_completions.py`` fails on 
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer.main
+from _script import output_folder
 
 from vision_cli import catalog
 from vision_cli.cli.app import app
@@ -285,17 +285,8 @@ def generate(folder: Path) -> list[Path]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "folder",
-        nargs="?",
-        type=Path,
-        default=Path(__file__).resolve().parents[1] / "completions",
-        help="where to write the scripts (default: the repository's completions/)",
-    )
-    for path in generate(parser.parse_args().folder):
+    default = Path(__file__).resolve().parents[1] / "completions"
+    for path in generate(output_folder(__doc__, default, "the scripts")):
         print(path)
 
 

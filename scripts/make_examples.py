@@ -7,9 +7,9 @@ They are chosen so that ``vision-cli inspect examples/`` shows ok, warning and e
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from _script import output_folder
 from PIL import Image, ImageDraw
 
 ORIENTATION = 0x0112
@@ -77,17 +77,8 @@ def make(folder: Path) -> list[Path]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "folder",
-        nargs="?",
-        type=Path,
-        default=Path(__file__).resolve().parents[1] / "examples",
-        help="where to write the images (default: the repository's examples/)",
-    )
-    for path in make(parser.parse_args().folder):
+    default = Path(__file__).resolve().parents[1] / "examples"
+    for path in make(output_folder(__doc__, default, "the images")):
         print(f"{path}  {path.stat().st_size:,} bytes")
 
 

@@ -9,12 +9,13 @@ where NAME is a command, or ``vision-cli`` for the top-level help.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+from _script import parser
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -62,13 +63,11 @@ def render(text: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
+    args = parser(__doc__)
+    args.add_argument(
         "--check", action="store_true", help="exit 1 if README.md is stale, without writing it"
     )
-    check = parser.parse_args().check
+    check = args.parse_args().check
     current = README.read_text()
     fresh = render(current)
     if check:

@@ -233,7 +233,8 @@ def test_expired_requests_become_error_lines_and_are_sent_again(
     api.batch_polls_until_ended = 0
     collected = run("ask", folder, "--batch", "-o", out)
     assert collected.exit_code == 0, collected.stderr
-    expired, answered = lines(out)[:3], lines(out)[3:]
+    written = lines(out)
+    expired, answered = written[:3], written[3:]
     assert [r["error"]["type"] for r in expired] == ["expired"] * 3
     assert all("expired" in r["error"]["message"] and r["cost_usd"] == 0 for r in expired)
     assert [r["error"] for r in answered] == [None] * 3

@@ -123,7 +123,7 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
         raise ProbeError(
             Code.UNREADABLE, f"the header is damaged ({_describe(exc)}): re-export or replace it."
         ) from None
-    damage = None if _PNG_IEND in tail[-32:] else _end_check(fmt, fh, size, data_start)
+    damage = _end_check(fmt, fh, size, data_start, tail)
     if damage:
         raise ProbeError(Code.UNREADABLE, damage, format=fmt)
     facts = ImageFacts(
@@ -219,12 +219,16 @@ def _frames(im: Image.Image, pixels: int) -> int:
     return int(getattr(im, "n_frames", 1))
 
 
-def _end_check(fmt: str, fh: IO[bytes], size: int, data_start: int) -> str | None:
-    """A sentence when the file's end shows it was cut short, else None. Needs no decoding."""
+def _end_check(fmt: str, fh: IO[bytes], size: int, data_start: int, tail: bytes) -> str | None:
+    """A sentence when the file's end shows it was cut short, else None. Needs no decoding.
+
+    ``tail`` is a PNG's end as already read (:func:`_png_tail`): its IEND is usually there.
+    """
     if fmt in ("JPEG", "MPO"):
         return None if _has_after(fh, size, data_start, _JPEG_EOI) else _cut("JPEG", "end marker")
     if fmt == "PNG":
-        return None if _has_after(fh, size, data_start, _PNG_IEND) else _cut("PNG", "IEND chunk")
+        whole = _PNG_IEND in tail[-32:] or _has_after(fh, size, data_start, _PNG_IEND)
+        return None if whole else _cut("PNG", "IEND chunk")
     if fmt == "GIF":
         fh.seek(max(0, size - 256))
         return None if fh.read().rstrip(b"\0").endswith(b";") else _cut("GIF", "trailer")

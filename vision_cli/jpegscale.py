@@ -76,7 +76,6 @@ def _probe(denominator: int) -> bool:
         if not isinstance(im, ImageFile.ImageFile) or im.format != "JPEG" or len(im.tile) != 1:
             return False
         width, height = _three_eighths(_PROBE_SIZE)
-        im.decoderconfig = ()
         _use_scale(im, denominator, (-(-_PROBE_SIZE[0] // 2), height))
         im.load()
         grey = im.convert("L")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from typing import Any
+
+import pytest
 
 from tests import imagekit as k
 from vision_cli import imaging
@@ -32,3 +35,20 @@ def test_the_last_of_two_candidates_that_checks_out_wins() -> None:
     other = k.exif_bytes(3).removeprefix(b"Exif\x00\x00")
     tail = k.png_chunk(b"eXIf", other) + b"junk eXIf junk" + IEND
     assert imaging.png_tail_exif(tail) == other
+
+
+def test_memory_reuse_leaves_pillows_own_setting_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image
+
+    core: Any = Image.core  # type: ignore[attr-defined]  # documented, not re-exported
+    previous = core.get_blocks_max()
+    try:
+        core.set_blocks_max(1)
+        monkeypatch.setenv("PILLOW_BLOCKS_MAX", "1")
+        imaging.reuse_memory()
+        assert core.get_blocks_max() == 1
+        monkeypatch.delenv("PILLOW_BLOCKS_MAX")
+        imaging.reuse_memory()
+        assert core.get_blocks_max() == imaging.KEPT_BLOCKS
+    finally:
+        core.set_blocks_max(previous)

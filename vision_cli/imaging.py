@@ -24,9 +24,9 @@ from vision_cli.policy import Code, ImageFacts
 #: Images with more pixels than this are never decoded (Pillow's own bomb threshold).
 SAFE_DECODE_PIXELS = 89_478_485
 #: Freed image-memory blocks Pillow keeps for the next image (its default is none): a batch that
-#: decodes reuses them instead of mapping and faulting in fresh memory for every image, which cost
-#: about a tenth of ``resize``'s time on photos and a third of ``inspect --verify``'s. Peak memory
-#: is unchanged: one image needs about this many at once.
+#: decodes reuses them instead of mapping and faulting in fresh memory for every image (the system
+#: time this saves: ``benchmarks/resize_bench.py``). Peak memory is unchanged: one image needs
+#: about this many at once.
 KEPT_BLOCKS = 4
 _TAIL = 64 * 1024
 #: How far from a PNG's end an eXIf chunk written after the image data is looked for: writers put
@@ -168,8 +168,10 @@ def heif_available() -> bool:
 
 def reuse_memory() -> None:
     """Make Pillow keep freed image memory for the next image: call once before decoding many
-    (and before forking workers, which inherit it)."""
-    Image.core.set_blocks_max(KEPT_BLOCKS)  # type: ignore[attr-defined]  # documented API
+    (and before forking workers, which inherit it). Pillow's own ``PILLOW_BLOCKS_MAX``, when
+    set, is left to rule."""
+    if "PILLOW_BLOCKS_MAX" not in os.environ:
+        Image.core.set_blocks_max(KEPT_BLOCKS)  # type: ignore[attr-defined]  # documented API
 
 
 def orientation_of(im: Image.Image, png_tail: bytes = b"") -> int:

@@ -11,7 +11,10 @@ processes, start-up included:
     vipsthumbnail as one process over all the files, with its own threads (for reference)
     ImageMagick convert -auto-orient -resize WxH -strip, one process per file, two at a time
 
-Runs are interleaved (ours, vips, ImageMagick, ours, ...) and the medians reported. CPU time is the
+Runs are interleaved (ours, vips, ImageMagick, ours, ...) and the medians reported. After the
+photos comes where vision-cli's time goes per photo: the decode at Pillow's 1/2 scale and at 3/8,
+the LANCZOS pass after each, the encode, the CPU of the whole command with and without Pillow
+keeping freed memory blocks (``PILLOW_BLOCKS_MAX=0``), and the command's start-up. CPU time is the
 user + system time of all child processes (resource.getrusage(RUSAGE_CHILDREN)), so worker
 processes and libvips' threads count.
 
@@ -24,6 +27,7 @@ than vipsthumbnail's, and far faster than ImageMagick.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import resource
 import shutil
@@ -204,9 +208,18 @@ def target_edge(size: tuple[int, int]) -> int:
     return max(policy.SizePolicy.recommended().target(*size))
 
 
-def run_ours(exe: str, folder: Path, out: Path) -> None:
+def run_ours(exe: str, folder: Path, out: Path, env: dict[str, str] | None = None) -> None:
     cmd = [exe, "resize", "-j", "2", str(folder), "--out", str(out), "--format", "jsonl"]
-    _check(subprocess.run(cmd, capture_output=True, check=False), "vision-cli resize")
+    run_env = {**os.environ, **env} if env else None
+    _check(subprocess.run(cmd, capture_output=True, check=False, env=run_env), "vision-cli resize")
+
+
+def _cpu_split(job: Callable[[], None]) -> tuple[float, float]:
+    """User and system CPU seconds that ``job``'s child processes took."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    job()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
 
 
 def _suffix(files: Sequence[Path]) -> str:
@@ -298,6 +311,67 @@ def report(name: str, files: list[Path], samples: dict[str, list[Sample]]) -> No
         )
 
 
+def breakdown(exe: str, files: list[Path], count: int = 20) -> None:
+    """Where vision-cli's time goes per photo, in one process (medians over ``count`` photos):
+    the reduced-scale decode and the LANCZOS pass after it, with Pillow's own 1/2 scale beside
+    vision-cli's 3/8; the encode; the CPU of the whole command with and without Pillow keeping
+    freed memory blocks; and the command's start-up."""
+    from vision_cli import jpegscale
+
+    target = policy.SizePolicy.recommended().target(*Image.open(files[0]).size)
+    datas = [f.read_bytes() for f in files[:count]]
+
+    def decoded(data: bytes, scale: str) -> Image.Image:
+        im = Image.open(io.BytesIO(data))
+        if scale == "3/8":
+            jpegscale.draft(im, target)
+        else:
+            im.draft("RGB", target)
+        im.load()
+        return im
+
+    def timed(step: Callable[[bytes], object]) -> float:
+        times = []
+        for data in datas:
+            start = time.perf_counter()
+            step(data)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times) * 1000
+
+    def shrunk(data: bytes, scale: str) -> Image.Image:
+        return decoded(data, scale).resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
+
+    print(f"\nwhere the time goes, one process, median of {len(datas)} photos (ms per photo):")
+    for scale in ("1/2", "3/8"):
+        size = decoded(datas[0], scale).size
+        decode = timed(partial(decoded, scale=scale))
+        both = timed(partial(shrunk, scale=scale))
+        print(
+            f"  decode at {scale} ({size[0]}x{size[1]}): {decode:5.1f}   "
+            f"LANCZOS to {target[0]}x{target[1]}: {both - decode:5.1f}"
+        )
+    small = shrunk(datas[0], "3/8")
+    encode = timed(lambda _: small.save(io.BytesIO(), "JPEG", quality=QUALITY))
+    print(f"  JPEG encode at quality {QUALITY}: {encode:5.1f}")
+    out = Path(tempfile.mkdtemp(prefix="resize-bench-blocks-"))
+    kept: dict[str, list[tuple[float, float]]] = {"kept (vision-cli)": [], "not kept": []}
+    for _ in range(3):
+        for label in kept:
+            blocks = {"PILLOW_BLOCKS_MAX": "0"} if label == "not kept" else {}
+            kept[label].append(
+                _cpu_split(partial(run_ours, exe, files[0].parent, fresh(out), blocks))
+            )
+    shutil.rmtree(out)
+    for label, runs in kept.items():
+        user = statistics.median(u for u, _ in runs) / len(files) * 1000
+        system = statistics.median(s for _, s in runs) / len(files) * 1000
+        print(f"  {OURS}, freed memory {label:17}: CPU user {user:5.1f}, system {system:5.1f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        nothing = partial(run_ours, exe, Path(tmp), Path(tmp) / "out")
+        start_up = statistics.median(measured(nothing).wall for _ in range(5))
+    print(f"  start-up of {OURS} with nothing to do: {start_up * 1000:.0f} ms")
+
+
 def _load() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -322,10 +396,13 @@ def main() -> None:
     print(f"load average before: {_load()}")
     with tempfile.TemporaryDirectory(prefix="resize-bench-") as tmp:
         scratch = Path(tmp)
-        photo_results = compare("photos", photos, tools, args.runs, scratch)
-        report("photos (4032x3024 JPEG -> 1238x928 JPEG)", photos, photo_results)
-        shot_results = compare("screenshots", shots, tools, args.runs, scratch)
-        report("screenshots (2560x1600 PNG -> 1356x848 PNG)", shots, shot_results)
+        if photos:  # --photos 0 or --screenshots 0 leaves a part out
+            photo_results = compare("photos", photos, tools, args.runs, scratch)
+            report("photos (4032x3024 JPEG -> 1238x928 JPEG)", photos, photo_results)
+            breakdown(tools[0], photos)
+        if shots:
+            shot_results = compare("screenshots", shots, tools, args.runs, scratch)
+            report("screenshots (2560x1600 PNG -> 1356x848 PNG)", shots, shot_results)
     print(f"\nload average after: {_load()} (wall times only compare on an otherwise idle machine)")
 
 

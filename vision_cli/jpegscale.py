@@ -4,9 +4,9 @@ libjpeg decodes at a reduced scale almost for free (it runs a smaller inverse DC
 Pillow's :meth:`~PIL.Image.Image.draft` asks it for 1/1, 1/2, 1/4 or 1/8 only. The commonest job of
 ``resize``, a 12-megapixel photo (4032x3024) to the 1568 px / 1.15 MP policy (1238x928), is a
 3.3x reduction: ``draft`` decodes at 1/2 (2016x1512), while 3/8 (1512x1134) is still larger than
-the target and leaves the LANCZOS pass that follows about a third less work, with no loss (the luma
-PSNR against a full decode is slightly higher, not lower). That is most of what ``resize`` spends
-per photo.
+the target and leaves the LANCZOS pass that follows half the work (``benchmarks/resize_bench.py``
+prints both), with no loss (the luma PSNR against a full decode is slightly higher, not lower).
+Decoding and that pass are most of what ``resize`` spends per photo.
 
 Pillow's decoder passes its scale to libjpeg as ``1/scale``; libjpeg(-turbo) rounds a requested
 ``1/3`` up to its next supported scale, 3/8. Pillow then trusts the tile's size: libjpeg writes rows

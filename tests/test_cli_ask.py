@@ -828,13 +828,13 @@ def test_a_failed_turn_leaves_the_conversation_as_it_was(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".chat")] == []
 
 
-def test_a_broken_conversation_file_is_a_preflight_failure(
+def test_a_broken_conversation_file_is_a_usage_error(
     run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
 ) -> None:
     chat = tmp_path / "chat.json"
     chat.write_text('{"messages": [{"role": "user", "content": "hi"}]}')
     result = run("ask", make_image("a.png"), "--conversation", chat)
-    assert result.exit_code == 1 and "no answer" in result.stderr
+    assert result.exit_code == 2 and "no answer" in result.stderr
     assert api.requests == []
 
 

@@ -364,6 +364,10 @@ def load_conversation(path: Path) -> Conversation:
         raise PreflightError(
             [Failure(str(path), f"the conversation is not valid JSON ({exc}): fix or remove it")]
         ) from None
+    except RecursionError:
+        raise PreflightError(
+            [Failure(str(path), "the conversation is nested too deeply to be one: remove it")]
+        ) from None
     if isinstance(doc, list):
         doc = {"messages": doc}
     messages = doc.get("messages") if isinstance(doc, dict) else None
@@ -387,11 +391,36 @@ def _turns_problem(messages: Any) -> str | None:
     for index, turn in enumerate(messages):
         if not isinstance(turn, dict) or turn.get("role") != expected:
             return f"turn {index + 1} should be a {expected} turn" + hint
-        if not isinstance(turn.get("content"), str | list):
+        content = turn.get("content")
+        if not isinstance(content, str | list):
             return f"turn {index + 1} has no content" + hint
+        for block in content if isinstance(content, list) else ():
+            problem = _block_problem(block)
+            if problem:
+                return f"turn {index + 1}: {problem}" + hint
         expected = "assistant" if expected == "user" else "user"
     if expected == "assistant":
         return "the conversation ends with a question that has no answer" + hint
+    return None
+
+
+#: What each kind of image source must hold (the API's own shapes).
+_SOURCE_FIELDS: Final = {"base64": ("media_type", "data"), "url": ("url",), "file": ("file_id",)}
+
+
+def _block_problem(block: Any) -> str | None:
+    """Why one content block cannot be sent again as it is, or None."""
+    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+        return "a content block is not an object with a type"
+    if block["type"] == "text" and not isinstance(block.get("text"), str):
+        return "a text block has no text"
+    if block["type"] == "image":
+        source = block.get("source")
+        kind = source.get("type") if isinstance(source, dict) else None
+        if not isinstance(source, dict) or kind not in _SOURCE_FIELDS:
+            return "an image block has no base64, url or file source"
+        if not all(isinstance(source.get(name), str) for name in _SOURCE_FIELDS[kind]):
+            return f"an image's {kind} source is incomplete"
     return None
 
 

@@ -138,8 +138,12 @@ def _valid_batch(batch: Any) -> bool:
         and isinstance(batch.get("model"), str)
         and isinstance(batch.get("prompt_sha256"), str)
         and isinstance(batch.get("requests"), dict)
+        and isinstance(batch.get("collect_offset"), int | None)
+        and isinstance(batch.get("collected", False), bool)
         and all(
-            isinstance(ref, dict) and isinstance(ref.get("path"), str)
+            isinstance(ref, dict)
+            and isinstance(ref.get("path"), str)
+            and isinstance(ref.get("sha256"), str | None)
             for ref in batch["requests"].values()
         )
     )

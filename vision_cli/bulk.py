@@ -187,6 +187,13 @@ def _entry(raw: bytes) -> Entry | None:
     )
 
 
+#: How much of a results file's start is read to recognise it (a first line is never longer:
+#: an answer is at most a few hundred kilobytes of text).
+_RECOGNISE_BYTES: Final = 16 * 1024 * 1024
+#: How every results line begins (``path`` is the first member).
+_RECORD_START: Final = b'{"path": '
+
+
 class ResultsLog:
     """The JSONL results file (or standard output, with no resuming: ``path`` None)."""
 
@@ -221,6 +228,7 @@ class ResultsLog:
             raise OutputError(f"cannot open {self.path} ({exc.strerror or exc})") from None
         try:
             _lock_file(fd, self.path)
+            self._recognise(fd)
             self._repair(fd)
             if created:
                 fsutil.sync_folder(self.path.parent)
@@ -228,6 +236,29 @@ class ResultsLog:
             os.close(fd)
             raise
         self._fd = fd
+
+    def _recognise(self, fd: int) -> None:
+        """Refuse a file that is not vision-cli's own before anything in it is touched: an empty
+        file, or one whose first line is a results line (or, with no whole line yet, the start
+        of one: the first write of a run was torn). OutputError."""
+        head = b""
+        while b"\n" not in head and len(head) < _RECOGNISE_BYTES:
+            chunk = os.pread(fd, 64 * 1024, len(head))
+            if not chunk:
+                break
+            head += chunk
+        if not head:
+            return
+        first, newline, _ = head.partition(b"\n")
+        if newline:
+            if _entry(first) is not None:
+                return
+        elif head.startswith(_RECORD_START) and len(head) < _RECOGNISE_BYTES:
+            return
+        raise OutputError(
+            f"{self.path} is not a vision-cli results file (its first line is not a result): "
+            "it was left as it is; choose another --output"
+        )
 
     def _repair(self, fd: int) -> None:
         """A last line without its newline was torn by a kill (one write per line means it can
@@ -275,8 +306,8 @@ class ResultsLog:
             self.ignored = ignored
             if ignored and not found:
                 raise OutputError(
-                    f"{self.path} holds {ignored} lines and none is a vision-cli result: "
-                    "choose another --output"
+                    f"{self.path} is not a vision-cli results file ({ignored} lines and none "
+                    "is a result): it was left as it is; choose another --output"
                 )
         return found
 

@@ -139,6 +139,7 @@ TemperatureOpt = Annotated[
     float | None,
     typer.Option(
         "--temperature",
+        callback=common.finite,
         help="Sampling temperature, 0 to 1 (the API's default when not given).",
         min=0.0,
         max=1.0,
@@ -160,6 +161,7 @@ TimeoutOpt = Annotated[
     float | None,
     typer.Option(
         "--timeout",
+        callback=common.finite,
         help="Seconds to wait for the API (default: the SDK's, 10 minutes).",
         min=0.001,
         metavar="SECONDS",
@@ -445,12 +447,14 @@ def _fail(message: str, status: ExitStatus) -> NoReturn:
     raise typer.Exit(status)
 
 
-def _preflight_failed(exc: asking.PreflightError) -> NoReturn:
+def _preflight_failed(
+    exc: asking.PreflightError, status: ExitStatus = ExitStatus.FAILED
+) -> NoReturn:
     from vision_cli import client, render
 
     for failure in exc.failures:
         render.error(client.redact(str(failure)))
-    raise typer.Exit(ExitStatus.FAILED)
+    raise typer.Exit(status)
 
 
 def _read_prompt(opts: Options) -> str | None:
@@ -490,7 +494,7 @@ def run(opts: Options) -> None:
         try:
             history = asking.load_conversation(opts.conversation)
         except asking.PreflightError as exc:
-            _preflight_failed(exc)
+            _preflight_failed(exc, ExitStatus.USAGE)  # the file named by an option is unusable
     model_name = opts.model or history.model
     the_model = common.resolve_model(model_name)
     if not opts.quiet and not opts.json:

@@ -6,6 +6,7 @@ stay fast, so Pillow, rich, httpx and anthropic are imported inside the commands
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -175,6 +176,13 @@ def max_bytes(text: str) -> int:
             f"({policy.format_bytes(limits.DIRECT_API_MAX_BYTES)})",
             "--max-bytes",
         )
+    return value
+
+
+def finite(value: float | None) -> float | None:
+    """A number option's callback: ``inf`` and ``nan`` parse as floats but mean nothing here."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
     return value
 
 

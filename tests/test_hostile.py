@@ -1,0 +1,170 @@
+"""A careless or hostile world, kept in one place: foreign output files, odd names, untrusted
+configuration, leaked keys, hostile URLs, injected output, bad values and signals.
+
+Every test here reproduces a way vision-cli once lost data, paid twice, leaked a secret or let
+a file name or an answer take over a terminal or a CI log. A new feature should be run past them.
+URLs are served by local servers on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import MakeImage, Run
+from tests.fakeapi import FakeClaudeAPI
+from vision_cli import batching, bulk
+
+Json = dict[str, Any]
+
+
+@pytest.fixture
+def batch_api(monkeypatch: pytest.MonkeyPatch, api: FakeClaudeAPI) -> FakeClaudeAPI:
+    """The fake API, its batches polled without waiting."""
+    monkeypatch.setattr(batching, "POLL_FIRST", 0.0)
+    monkeypatch.setattr(batching, "POLL_MAX", 0.0)
+    return api
+
+
+def no_traceback(stderr: str) -> None:
+    assert "Traceback" not in stderr
+    assert "internal error" not in stderr
+
+
+# --------------------------------------------------------------------------------------------------
+# Data loss: a file that is not vision-cli's own is never "repaired"
+# --------------------------------------------------------------------------------------------------
+
+FOREIGN = {
+    "notes.txt": b"a\nb",
+    "settings.json": b'{\n  "a": 1\n}',
+    "photo.png": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4,
+}
+
+
+@pytest.mark.parametrize("mode", ["--each", "--batch"])
+@pytest.mark.parametrize("name", sorted(FOREIGN))
+def test_a_foreign_output_file_is_refused_and_left_byte_for_byte(
+    run: Run, batch_api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path, name: str, mode: str
+) -> None:
+    folder = tmp_path / "imgs"
+    make_image("a.png", (16, 16), folder=folder)
+    out = tmp_path / name
+    out.write_bytes(FOREIGN[name])
+    result = run("ask", folder, mode, "-o", out, "-p", "hi")
+    assert result.exit_code == 2, result.stderr
+    assert out.read_bytes() == FOREIGN[name]
+    assert str(out) in result.stderr
+    assert "not a vision-cli results file" in result.stderr
+    assert batch_api.messages_requests() == []
+    assert not bulk.state_path(out).exists()
+
+
+def test_a_torn_last_line_of_a_results_file_is_still_cut(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    folder = tmp_path / "imgs"
+    make_image("a.png", (16, 16), folder=folder)
+    out = tmp_path / "results.jsonl"
+    assert run("ask", folder, "--each", "-o", out, "-p", "hi").exit_code == 0
+    whole = out.read_bytes()
+    out.write_bytes(whole + b'{"path": "b.png", "sha2')
+    result = run("ask", folder, "--each", "-o", out, "-p", "hi")
+    assert result.exit_code == 0, result.stderr
+    assert out.read_bytes() == whole
+
+
+# --------------------------------------------------------------------------------------------------
+# Bad values are usage errors, never crashes
+# --------------------------------------------------------------------------------------------------
+
+
+def test_max_megapixels_inf_is_a_usage_error(
+    run: Run, make_image: MakeImage, tmp_path: Path
+) -> None:
+    image = make_image("a.png", (16, 16))
+    for value in ("inf", "nan", "-inf"):
+        result = run("resize", image, "-o", tmp_path / "out", "--max-megapixels", value)
+        assert result.exit_code == 2, (value, result.stderr)
+        assert "--max-megapixels" in result.stderr
+        no_traceback(result.stderr)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": [{"type": "image", "source": "nope"}]},
+                    {"role": "assistant", "content": "x"},
+                ]
+            }
+        ),
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": [{"type": "image"}, 7, {"type": "text"}]},
+                    {"role": "assistant", "content": [{"type": "text", "text": 3}]},
+                ]
+            }
+        ),
+    ],
+    ids=["deeply-nested", "source-nope", "bad-blocks"],
+)
+def test_a_bad_conversation_file_is_a_clear_error(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path, doc: str
+) -> None:
+    image = make_image("a.png", (16, 16))
+    chat = tmp_path / "chat.json"
+    chat.write_text(doc)
+    for extra in ((), ("--dry-run",)):
+        result = run("ask", image, "-p", "hi", "--conversation", chat, *extra)
+        assert result.exit_code == 2, result.stderr
+        assert str(chat) in result.stderr
+        no_traceback(result.stderr)
+    assert chat.read_text() == doc
+    assert api.messages_requests() == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"sha256": [1, 2]},
+        {"sha256": {"a": 1}},
+        {"path": None},
+    ],
+)
+def test_a_batch_state_file_with_bad_values_is_a_clear_error(
+    run: Run, batch_api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path, change: Json
+) -> None:
+    folder = tmp_path / "imgs"
+    make_image("a.png", (16, 16), folder=folder)
+    out = tmp_path / "results.jsonl"
+    state = bulk.state_path(out)
+    state.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "results": out.name,
+                "batches": [
+                    {
+                        "id": "msgbatch_x",
+                        "model": "claude-sonnet-4-6",
+                        "prompt_sha256": "0" * 64,
+                        "requests": {"img-1": {"path": "a.png", "sha256": "0" * 64, **change}},
+                    }
+                ],
+            }
+        )
+    )
+    before = state.read_bytes()
+    result = run("ask", folder, "--batch", "-o", out, "-p", "hi")
+    assert result.exit_code == 2, result.stderr
+    assert str(state) in result.stderr
+    no_traceback(result.stderr)
+    assert state.read_bytes() == before

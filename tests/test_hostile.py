@@ -168,3 +168,101 @@ def test_a_batch_state_file_with_bad_values_is_a_clear_error(
     assert str(state) in result.stderr
     no_traceback(result.stderr)
     assert state.read_bytes() == before
+
+
+# --------------------------------------------------------------------------------------------------
+# Trust boundaries: the API key
+# --------------------------------------------------------------------------------------------------
+
+SECRET = "sk-ant-api03-HOSTILEsecretKEY-0123456789abcdefXYZ"
+BAD_KEYS = {
+    "dotenv-line": f"{SECRET}\nOTHER_SETTING=1",
+    "inner-space": f"{SECRET[:20]} {SECRET[20:]}",
+    "control": f"{SECRET}\x1b[0m",
+    "non-ascii": f"{SECRET}é",
+    "named": f"ANTHROPIC_API_KEY={SECRET}",
+}
+
+
+def secret_parts(key: str) -> list[str]:
+    """What must never be printed: the key's distinctive middle, in any form."""
+    return [SECRET[13:], SECRET[13:30], repr(key)[1:-1], key]
+
+
+@pytest.mark.parametrize("key", sorted(BAD_KEYS))
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("ask", "IMG", "-p", "hi"),
+        ("ask", "DIR", "--each", "-p", "hi", "-o", "OUT"),
+        ("ask", "DIR", "--batch", "-p", "hi", "-o", "OUT"),
+        ("compare", "IMG", "IMG2"),
+        ("estimate", "IMG", "--exact"),
+    ],
+    ids=["ask", "each", "batch", "compare", "estimate-exact"],
+)
+def test_a_key_of_the_wrong_shape_is_refused_before_any_request_and_never_echoed(
+    run: Run,
+    api: FakeClaudeAPI,
+    make_image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    key: str,
+    command: tuple[str, ...],
+) -> None:
+    image = make_image("a.png", (16, 16), folder=tmp_path / "imgs")
+    other = make_image("b.png", (16, 16))
+    names = {"IMG": str(image), "IMG2": str(other), "DIR": str(image.parent)}
+    names["OUT"] = str(tmp_path / "out.jsonl")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", BAD_KEYS[key])
+    result = run(*(names.get(a, a) for a in command))
+    assert result.exit_code == 2, result.output
+    assert "ANTHROPIC_API_KEY" in result.stderr
+    assert api.requests == []
+    for part in secret_parts(BAD_KEYS[key]):
+        assert part not in result.stdout + result.stderr
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_every_form_of_the_key_is_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vision_cli import client
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
+    forms = [
+        SECRET,
+        repr(SECRET.encode()),
+        json.dumps(SECRET),
+        f"Bearer {SECRET[:30]}...",  # a prefix cut short
+        SECRET[: len(SECRET) // 2],
+    ]
+    for form in forms:
+        text = client.redact(f"Illegal header value b'x-api-key: {form}' (seen)")
+        assert SECRET[13:29] not in text, form
+        assert "[redacted]" in text
+        assert text.endswith("(seen)")
+    assert client.redact("sk-ant-api03 keys look like this") == "sk-ant-api03 keys look like this"
+
+
+def test_an_api_message_that_echoes_the_key_is_redacted(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    from tests.conftest import API_KEY
+
+    escaped = json.dumps(API_KEY[:-3])[1:-1]
+    api.fail_next(400, "invalid_request_error", f"bad header: b'Bearer {escaped}' and {API_KEY}")
+    result = run("ask", make_image("a.png", (16, 16)), "-p", "hi")
+    assert result.exit_code == 3
+    assert "[redacted]" in result.stderr
+    assert API_KEY[10:30] not in result.stdout + result.stderr
+
+
+def test_debug_output_hides_credentials_in_the_base_url(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_url = api.base_url.replace("http://", "http://proxyuser:hunter2pass@")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", user_url)
+    monkeypatch.setenv("VISION_CLI_DEBUG", "1")
+    result = run("ask", make_image("a.png", (16, 16)), "-p", "hi")
+    assert "debug:" in result.stderr
+    assert "hunter2pass" not in result.stdout + result.stderr
+    assert "proxyuser" not in result.stdout + result.stderr

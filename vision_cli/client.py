@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -169,6 +170,11 @@ class MissingKeyError(Exception):
     """No API key: raised before anything is sent."""
 
 
+class BadKeyError(MissingKeyError):
+    """An API key that cannot be one (a line break, a space, a control character): raised before
+    anything is sent; the message never holds the key."""
+
+
 MISSING_KEY_MESSAGE: Final = (
     f"{API_KEY_ENV} is not set: export your API key (console.anthropic.com, Settings > API keys), "
     "or use --dry-run to see the request without sending it"
@@ -297,28 +303,96 @@ def api_key() -> str | None:
     return key or None
 
 
+def key_problem(key: str) -> str | None:
+    """Why ``key`` cannot be an API key, in words that never quote it; None when it can be.
+
+    A key is one HTTP header value: visible ASCII, no spaces. What goes wrong is a pasted
+    ``.env`` line (a line break and the next setting, or ``NAME=`` in front) or a stray quote.
+    """
+    if key.startswith(f"{API_KEY_ENV}="):
+        return f"{API_KEY_ENV} holds its own name too (a pasted .env line?): set it to the key alone"
+    for char in key:
+        if char in "\r\n":
+            return (
+                f"{API_KEY_ENV} holds a line break (a pasted .env line?): set it to the key "
+                "alone, on one line"
+            )
+        if char.isspace():
+            return f"{API_KEY_ENV} holds a space: set it to the key alone"
+        if not "!" <= char <= "~":
+            return (
+                f"{API_KEY_ENV} holds a control or non-ASCII character (U+{ord(char):04X}): set it "
+                "to the key alone, as the Console shows it"
+            )
+    return None
+
+
+def check_key() -> str:
+    """The API key, checked before anything is sent: :class:`MissingKeyError` when none is set,
+    :class:`BadKeyError` when it cannot be one."""
+    key = api_key()
+    if key is None:
+        raise MissingKeyError(MISSING_KEY_MESSAGE)
+    problem = key_problem(key)
+    if problem:
+        raise BadKeyError(problem)
+    return key
+
+
 def base_url() -> str:
     return (os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
 
 
+#: The shortest piece of the key's start that is hidden wherever it appears. Longer than the
+#: ``sk-ant-api03-`` every key shares, so that naming the kind of key is not a leak.
+_KEY_PREFIX: Final = 16
+#: ``user:password@`` in a URL (a proxy's or a gateway's credentials).
+_USERINFO: Final = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+
+
+def _key_forms(key: str) -> set[str]:
+    """The key as messages may show it: raw, escaped as Python or JSON does, and each piece of a
+    key that holds line breaks or spaces (a pasted ``NAME=`` in front is not secret)."""
+    key = key.removeprefix(f"{API_KEY_ENV}=")
+    forms = {key, repr(key)[1:-1], json.dumps(key)[1:-1], repr(key.encode("utf-8"))[2:-1]}
+    forms.update(piece for piece in key.split() if len(piece) >= 8)
+    return {form for form in forms if len(form) >= 4}
+
+
+def _hide(text: str, form: str) -> str:
+    """``text`` with ``form`` and every piece of its start (at least :data:`_KEY_PREFIX`
+    characters, or the whole of a shorter form) replaced."""
+    head = form[: min(len(form), _KEY_PREFIX)]
+    pieces: list[str] = []
+    at = 0
+    while (start := text.find(head, at)) >= 0:
+        end = start + len(head)
+        while end < len(text) and end - start < len(form) and text[end] == form[end - start]:
+            end += 1
+        pieces += [text[at:start], REDACTED]
+        at = end
+    return "".join([*pieces, text[at:]])
+
+
 def redact(text: str) -> str:
-    """``text`` with the API key (if one is set) replaced: it must never reach any output."""
+    """``text`` without the API key in any form (raw, escaped, cut short) and without the
+    credentials of any URL: neither may reach any output."""
     key = api_key()
-    if key and len(key) >= 4 and key in text:
-        text = text.replace(key, REDACTED)
-    return text
+    if key and len(key) >= 4:
+        for form in sorted(_key_forms(key), key=len, reverse=True):
+            text = _hide(text, form)
+    return _USERINFO.sub(rf"\1{REDACTED}@", text)
 
 
 class _RedactingFilter(logging.Filter):
     """Removes the API key from the SDK's and httpx2's log records (``ANTHROPIC_LOG=debug``)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = api_key()
-        if key:
-            message = record.getMessage()
-            if key in message:
-                record.msg = message.replace(key, REDACTED)
-                record.args = None
+        message = record.getMessage()
+        hidden = redact(message)
+        if hidden != message:
+            record.msg = hidden
+            record.args = None
         return True
 
 
@@ -348,9 +422,7 @@ def make_client(
     SDK's middleware callables ``(request, call_next) -> response``, run once per HTTP attempt
     (retries included); ``ask --each`` paces and watches its requests with one.
     """
-    key = api_key()
-    if key is None:
-        raise MissingKeyError(MISSING_KEY_MESSAGE)
+    key = check_key()
     import anthropic
 
     _guard_logs()

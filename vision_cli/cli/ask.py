@@ -528,8 +528,11 @@ def run(opts: Options) -> None:
         asking.check_sources(items, settings)
     except sources.UsageError as exc:
         common.usage_error(str(exc), "--source")
-    if not opts.dry_run and client.api_key() is None:
-        _fail(client.MISSING_KEY_MESSAGE, ExitStatus.USAGE)
+    if not opts.dry_run:
+        try:
+            client.check_key()
+        except client.MissingKeyError as exc:
+            _fail(str(exc), ExitStatus.USAGE)
     if opts.each or opts.batch:
         from vision_cli.cli import many
 

@@ -248,6 +248,9 @@ def _exact_counter(model: str) -> Counter:
     try:
         # a count is small and quick: a stalled connection should not hold the run for minutes
         api = client.make_client(timeout=COUNT_TIMEOUT)
+    except client.BadKeyError as exc:
+        render.error(str(exc))
+        raise typer.Exit(ExitStatus.USAGE) from None
     except client.MissingKeyError:
         render.error(
             f"{client.API_KEY_ENV} is not set: --exact asks the API's token-counting endpoint, "

@@ -9,6 +9,7 @@ URLs are served by local servers on 127.0.0.1 only.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -266,3 +267,102 @@ def test_debug_output_hides_credentials_in_the_base_url(
     assert "debug:" in result.stderr
     assert "hunter2pass" not in result.stdout + result.stderr
     assert "proxyuser" not in result.stdout + result.stderr
+
+
+# --------------------------------------------------------------------------------------------------
+# Output injection: names and answers never take over a terminal, a CI log or a spreadsheet
+# --------------------------------------------------------------------------------------------------
+
+#: A name that sets the terminal's title, then forges a GitHub workflow command on a line of its
+#: own, and ends a Markdown code span.
+EVIL = "evil\x1b]0;pwned\x07\x1b[31m\n::error file=ci.yml::hacked`x`\u202e.png"
+FORMULA = "=cmd|' -C calc'!A0.png"
+
+
+def hostile_folder(make_image: MakeImage, tmp_path: Path) -> Path:
+    """One good image and one unreadable file, each with a hostile name, and a formula name."""
+    folder = tmp_path / "hostile"
+    make_image(EVIL, (16, 16), fmt="PNG", folder=folder)
+    (folder / ("broken" + EVIL)).write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    make_image(FORMULA, (16, 16), fmt="PNG", folder=folder)
+    return folder
+
+
+def assert_inert(text: str) -> None:
+    """Nothing in ``text`` acts on a terminal or a CI log."""
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    for line in text.splitlines():
+        assert not line.lstrip().startswith("::error file=ci.yml"), line
+    assert "\\x1b" in text  # shown, not dropped
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "github"])
+def test_inspect_shows_control_characters_in_names_escaped(
+    run: Run, make_image: MakeImage, tmp_path: Path, fmt: str
+) -> None:
+    result = run("inspect", hostile_folder(make_image, tmp_path), "-f", fmt)
+    assert result.exit_code == 1, result.stderr
+    assert_inert(result.stdout)
+    assert_inert(result.stderr) if "\\x1b" in result.stderr else None
+    if fmt == "markdown":
+        # the name stays inside its code span: the fence is longer than its backticks
+        assert re.search(r"``[^`]*broken", result.stdout), result.stdout
+
+
+def test_resize_and_estimate_tables_show_names_escaped(
+    run: Run, make_image: MakeImage, tmp_path: Path
+) -> None:
+    folder = hostile_folder(make_image, tmp_path)
+    resized = run("resize", folder, "-o", tmp_path / "out")
+    assert resized.exit_code == 1
+    assert_inert(resized.stdout + resized.stderr)
+    for fmt in ("table", "markdown"):
+        assert_inert(run("estimate", folder, "-f", fmt).stdout)
+    assert_inert(run("resize", folder, "-o", tmp_path / "out2", "-f", "markdown").stdout)
+
+
+def test_errors_on_stderr_show_names_escaped(run: Run, api: FakeClaudeAPI, tmp_path: Path) -> None:
+    result = run("inspect", tmp_path / EVIL)
+    assert result.exit_code == 1
+    assert_inert(result.stdout + result.stderr)
+    asked = run("ask", tmp_path / EVIL, "-p", "hi")
+    assert asked.exit_code == 1
+    assert_inert(asked.stderr)
+
+
+@pytest.mark.parametrize("command", ["inspect", "estimate"])
+def test_csv_cells_that_start_like_a_formula_are_guarded(
+    run: Run, make_image: MakeImage, tmp_path: Path, command: str
+) -> None:
+    import csv
+    import io
+
+    result = run(command, hostile_folder(make_image, tmp_path), "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    paths = [row["path"] for row in rows]
+    assert any(p.endswith(FORMULA) and not p.startswith(("=", "+", "-", "@")) for p in paths)
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "@", "\t", "\r")), value
+            assert not (value.startswith("-") and not value.lstrip("-").replace(".", "").isdigit())
+
+
+def test_json_keeps_hostile_names_exact(run: Run, make_image: MakeImage, tmp_path: Path) -> None:
+    result = run("inspect", hostile_folder(make_image, tmp_path), "--json")
+    paths = {Path(image["path"]).name for image in json.loads(result.stdout)["images"]}
+    assert EVIL in paths and FORMULA in paths
+
+
+def test_a_streamed_answer_on_a_terminal_shows_escape_sequences(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vision_cli import render
+
+    api.reply_text = "fine\n\x1b]52;c;cHduZWQ=\x07\x1b[2Jline two\tend"
+    image = make_image("a.png", (16, 16))
+    piped = run("ask", image, "-p", "hi", "-q")
+    assert piped.stdout == api.reply_text + "\n"  # piped: the answer, exact
+    monkeypatch.setattr(render, "is_tty", lambda stream: True)
+    shown = run("ask", image, "-p", "hi", "-q")
+    assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
+    assert shown.stdout == "fine\n\\x1b]52;c;cHduZWQ=\\x07\\x1b[2Jline two\tend\n"

@@ -310,7 +310,9 @@ def key_problem(key: str) -> str | None:
     ``.env`` line (a line break and the next setting, or ``NAME=`` in front) or a stray quote.
     """
     if key.startswith(f"{API_KEY_ENV}="):
-        return f"{API_KEY_ENV} holds its own name too (a pasted .env line?): set it to the key alone"
+        return (
+            f"{API_KEY_ENV} holds its own name too (a pasted .env line?): set it to the key alone"
+        )
     for char in key:
         if char in "\r\n":
             return (

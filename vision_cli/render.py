@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO
 
 from vision_cli import policy
 from vision_cli.formats import Format
@@ -30,6 +30,69 @@ if TYPE_CHECKING:
     from vision_cli.estimating import Plan, Row
     from vision_cli.estimating import Totals as EstimateTotals
     from vision_cli.resizing import Outcome, Totals
+
+
+# --------------------------------------------------------------------------------------------------
+# Text from outside (file names, messages, answers) made safe to show
+# --------------------------------------------------------------------------------------------------
+
+#: Characters never shown raw to a person: C0 controls, DEL, C1 controls (ESC starts terminal
+#: escape sequences, a line break lets a name forge a line of its own, such as a GitHub
+#: workflow command), and the bidirectional overrides that reorder what is shown.
+_INVISIBLE: Final = (
+    *range(0x20),
+    0x7F,
+    *range(0x80, 0xA0),
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+)
+_NAMED_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(code: int) -> str:
+    char = chr(code)
+    if char in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[char]
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of a file name that is not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+_VISIBLE: Final = {code: _escape(code) for code in [*_INVISIBLE, *range(0xD800, 0xE000)]}
+#: In an answer, line breaks and tabs are the text's own.
+_VISIBLE_ANSWER: Final = {
+    code: text for code, text in _VISIBLE.items() if chr(code) not in "\n\t" and code < 0x2000
+}
+
+
+def visible(text: object, *, keep: str = "") -> str:
+    """``text`` with every control character, bidirectional override and lone surrogate shown as
+    an escape (``\\x1b``, ``\\n``, ``\\u202e``; a byte of a non-UTF-8 file name as ``\\xff``):
+    what every human-readable output shows of text that came from outside. ``keep``: characters
+    left as they are (the caller escapes them its own way)."""
+    table = {code: esc for code, esc in _VISIBLE.items() if chr(code) not in keep}
+    return str(text).translate(table if keep else _VISIBLE)
+
+
+def visible_answer(text: str) -> str:
+    """An answer shown on a terminal: escape sequences shown, not obeyed; lines kept."""
+    return text.translate(_VISIBLE_ANSWER)
+
+
+#: The first characters of a CSV cell that a spreadsheet reads as a formula.
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell that no spreadsheet runs: text starting like a formula gets a leading ``'``
+    (OWASP's guard); numbers, and text that is only a number, are left as they are."""
+    if not isinstance(value, str) or not value.startswith(_FORMULA_START):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return "'" + value
+    return value
 
 
 def is_tty(stream: TextIO) -> bool:
@@ -61,6 +124,7 @@ def note(message: str, *, stream: TextIO | None = None) -> None:
 
 
 def _line(stream: TextIO, prefix: str, style: str, message: str) -> None:
+    message = visible(message)
     if is_tty(stream) and not os.environ.get("NO_COLOR"):
         from rich.text import Text
 
@@ -114,7 +178,7 @@ class RecordWriter:
             self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
             self.stream.flush()
         elif self._csv is not None:
-            self._csv.writerow(self.flatten(record))
+            self._csv.writerow({k: csv_cell(v) for k, v in self.flatten(record).items()})
         else:
             self.rows.append(record)
 
@@ -150,11 +214,12 @@ def gh_escape_property(text: str) -> str:
 def gh_annotation(severity: str, message: str, *, file: str | None = None, title: str = "") -> str:
     props = []
     if file is not None:
-        props.append(f"file={gh_escape_property(file)}")
+        props.append(f"file={gh_escape_property(visible(file))}")
     if title:
-        props.append(f"title={gh_escape_property(title)}")
+        props.append(f"title={gh_escape_property(visible(title))}")
     prop_text = (" " + ",".join(props)) if props else ""
-    return f"::{severity}{prop_text}::{gh_escape_data(message)}"
+    lines = visible(message, keep="\r\n")  # GitHub shows %0A as a line break in the message
+    return f"::{severity}{prop_text}::{gh_escape_data(lines)}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -252,10 +317,10 @@ class InspectReport:
         mark, colour = _MARKS[rec.status]
         tokens = f"{rec.tokens:,} tokens" if rec.tokens is not None else ""
         fmt = rec.format or ""
-        cells = [f"{mark} {rec.status:<7}", rec.path, _size_text(rec), fmt, tokens]
+        cells = [f"{mark} {rec.status:<7}", visible(rec.path), _size_text(rec), fmt, tokens]
         lines = [(cells, colour)]
         for f in rec.findings:
-            lines.append(([f"    {f.severity.value}", f"{f.code.value}: {f.message}"], ""))
+            lines.append(([f"    {f.severity.value}", visible(f"{f.code.value}: {f.message}")], ""))
         if self._color:
             self._print_rich(lines)
         else:
@@ -295,7 +360,7 @@ class InspectReport:
             self.stream.flush()
             return
         for f in summary.request_findings:
-            self.stream.write(f"✗ request  {f.code.value}: {f.message}\n")
+            self.stream.write(visible(f"✗ request  {f.code.value}: {f.message}") + "\n")
         s = summary
         noun = "image" if s.count == 1 else "images"
         line = (
@@ -309,9 +374,21 @@ class InspectReport:
 
 
 def md_cell(text: object) -> str:
-    """A Markdown table cell: pipes escaped, lines joined."""
-    text = str(text).replace("\\", "\\\\").replace("|", "\\|")
-    return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    """A Markdown table cell: control characters shown as escapes, pipes escaped."""
+    return visible(text).replace("\\", "\\\\").replace("|", "\\|")
+
+
+def md_code(text: object) -> str:
+    """``text`` as a Markdown code span that no backtick in it can end (CommonMark: a fence
+    longer than any run of backticks inside, padded with spaces when it touches one)."""
+    shown = visible(text)
+    longest = run = 0
+    for char in shown:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if shown.startswith("`") or shown.endswith("`") else ""
+    return f"{fence}{pad}{shown}{pad}{fence}"
 
 
 def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -340,7 +417,7 @@ def inspect_markdown(summary: Summary, problems: Sequence[Record]) -> str:
         rows = [
             [
                 f"{_MARKS[r.status][0]} {r.status}",
-                f"`{r.path}`",
+                md_code(r.path),
                 _size_text(r),
                 r.tokens if r.tokens is not None else "",
                 "; ".join(f"{f.code.value}: {f.message}" for f in r.findings),
@@ -418,7 +495,7 @@ _ACTION_MARKS = {
 
 def _resize_cells(o: Outcome) -> list[str]:
     if o.action == "failed":
-        return [o.input, o.error or ""]
+        return [visible(o.input), visible(o.error or "")]
     size = f"{o.width_before}x{o.height_before}"
     if (o.width_after, o.height_after) != (o.width_before, o.height_before):
         size += f" → {o.width_after}x{o.height_after}"
@@ -426,7 +503,7 @@ def _resize_cells(o: Outcome) -> list[str]:
     if o.format_after != o.format_before:
         fmt += f" → {o.format_after}"
     return [
-        f"{o.input} → {o.output}",
+        visible(f"{o.input} → {o.output}"),
         size,
         fmt,
         f"{policy.format_bytes(o.bytes_before or 0)} → {policy.format_bytes(o.bytes_after or 0)}",
@@ -527,7 +604,7 @@ def resize_markdown(t: Totals, failed: Sequence[Outcome], *, interrupted: bool =
         ),
     ]
     if failed:
-        rows = [[f"`{o.input}`", o.error or ""] for o in failed]
+        rows = [[md_code(o.input), o.error or ""] for o in failed]
         out.append("\n" + md_table(["failed", "why"], rows))
     return "".join(out)
 
@@ -626,7 +703,7 @@ def _estimate_grid(plan: Plan, rows: Sequence[Row], totals: EstimateTotals) -> _
     group_tokens = [0] * len(groups)
     exact_estimate = 0
     for row in rows:
-        cells = [("✗ " if row.errors else "") + row.path]
+        cells = [("✗ " if row.errors else "") + visible(row.path)]
         cells.append(f"{row.width}x{row.height}" if row.width and row.height else "-")
         for g, (_, index) in enumerate(groups):
             if row.costs:
@@ -665,7 +742,9 @@ def _estimate_grid(plan: Plan, rows: Sequence[Row], totals: EstimateTotals) -> _
 
 
 def _estimate_notes(rows: Sequence[Row]) -> list[str]:
-    return [f"✗ {row.path}: {f.code.value}: {f.message}" for row in rows for f in row.errors]
+    return [
+        visible(f"✗ {row.path}: {f.code.value}: {f.message}") for row in rows for f in row.errors
+    ]
 
 
 def _write_plain_grid(stream: TextIO, grid: _Grid) -> None:
@@ -779,7 +858,7 @@ def estimate_markdown(plan: Plan, totals: EstimateTotals, rejected: Sequence[Row
     ]
     if rejected:
         cells = [
-            [f"`{r.path}`", "; ".join(f"{f.code.value}: {f.message}" for f in r.errors)]
+            [md_code(r.path), "; ".join(f"{f.code.value}: {f.message}" for f in r.errors)]
             for r in rejected
         ]
         out.append("\n" + md_table(["rejected", "why"], cells))

@@ -694,14 +694,18 @@ def _dry_run(request: asking.Request, settings: asking.Settings, opts: Options) 
 
 
 class _StreamWriter:
-    """Writes the answer to stdout as it arrives; ``end`` closes the line."""
+    """Writes the answer to stdout as it arrives; ``end`` closes the line. On a terminal, control
+    characters in it are shown as escapes, never obeyed (piped, the answer is exact)."""
 
     def __init__(self) -> None:
+        from vision_cli import render
+
         self.last = "\n"
+        self.shown = render.visible_answer if render.is_tty(sys.stdout) else None
 
     def __call__(self, text: str) -> None:
         if text:
-            sys.stdout.write(text)
+            sys.stdout.write(self.shown(text) if self.shown else text)
             sys.stdout.flush()
             self.last = text[-1]
 

@@ -92,7 +92,7 @@ def resize(
         float | None,
         typer.Option(
             "--max-megapixels",
-        callback=common.finite,
+            callback=common.finite,
             min=0.001,
             metavar="MP",
             help="At most MP million pixels (default 1.15; none with --model).",

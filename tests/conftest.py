@@ -26,13 +26,14 @@ MakeImage = Callable[..., Path]
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test sees the developer's keys, models or caches."""
+    """No test sees the developer's keys, models, caches or configuration."""
     import os
 
     for name in list(os.environ):
         if name.startswith(("ANTHROPIC_", "VISION_CLI_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "user-config"))
     monkeypatch.setenv("NO_COLOR", "1")
 
 

@@ -1,12 +1,18 @@
-"""Project configuration: option defaults from ``[tool.vision-cli]`` or ``vision-cli.toml``.
+"""Configuration: option defaults from the user's ``config.toml`` and from the project's
+``[tool.vision-cli]`` or ``vision-cli.toml``.
 
 As ruff and pytest do it, the nearest configuration above the working folder wins: in each folder,
 from the working one up, a ``vision-cli.toml`` (its top-level keys) or a ``pyproject.toml`` with a
 ``[tool.vision-cli]`` table. Keys are option names (``max-bytes`` or ``max_bytes``); a top-level key
 applies to every command that has that option, and a table named after a command
 (``[tool.vision-cli.inspect]``) applies to that command alone and wins over the top level. The
-command line always wins; ``--no-config`` ignores the file. A bad key or value is an error that
+command line always wins; ``--no-config`` ignores the files. A bad key or value is an error that
 names the file and the key.
+
+A project configuration comes with the repository, so whoever can change the repository (a pull
+request, a cloned project) writes it: it may set only report and policy options
+(:data:`PROJECT_OPTIONS`). The user configuration (:func:`user_path`) is the user's own and may
+set every option; where both set one, the project's wins.
 """
 
 from __future__ import annotations
@@ -15,10 +21,50 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 DEDICATED = "vision-cli.toml"
 PYPROJECT = "pyproject.toml"
+#: The user's own configuration, in the platform's config folder (platformdirs).
+USER_FILE = "config.toml"
+
+_REPORT = frozenset({"format", "json", "quiet", "exclude", "hidden"})
+#: What a project configuration (a repository's files, which a pull request can change) may
+#: set, per command: report and policy options only. Options that write files, read other
+#: files, or change what is sent and paid for (``output``, ``in-place``, ``overwrite``,
+#: ``backup``, ``conversation``, ``system``, ``prompt``, ``rerun``, ``each``, ``batch`` of
+#: ``ask``, ``exact``, ``max-tokens`` of ``ask`` ...) belong on the command line or in the
+#: user configuration.
+PROJECT_OPTIONS: Final[Mapping[str, frozenset[str]]] = {
+    "inspect": _REPORT | {"model", "strict", "request", "verify", "max-bytes", "jobs"},
+    "resize": _REPORT
+    | {
+        "model",
+        "max-bytes",
+        "jobs",
+        "max-edge",
+        "max-megapixels",
+        "max-tokens",
+        "to",
+        "quality",
+        "reencode",
+    },
+    "estimate": _REPORT
+    | {
+        "model",
+        "max-bytes",
+        "size",
+        "all-models",
+        "price",
+        "tier",
+        "rule",
+        "per",
+        "batch",
+        "output-tokens",
+    },
+    "ask": _REPORT | {"model", "max-bytes", "policy", "jobs"},
+    "compare": _REPORT | {"model", "max-bytes", "policy"},
+}
 
 
 class ConfigError(Exception):
@@ -52,6 +98,20 @@ def find(start: Path) -> tuple[Path, dict[str, Any]] | None:
     return None
 
 
+def user_path() -> Path:
+    """``~/.config/vision-cli/config.toml`` on Linux (``$XDG_CONFIG_HOME`` respected), the
+    platform's own config folder elsewhere."""
+    import platformdirs  # the one place that knows each platform's folders
+
+    return platformdirs.user_config_path("vision-cli", appauthor=False) / USER_FILE
+
+
+def find_user() -> tuple[Path, dict[str, Any]] | None:
+    """The user configuration and its table, if the file exists."""
+    path = user_path()
+    return (path, _read(path)) if path.is_file() else None
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
@@ -67,12 +127,28 @@ def _key(name: str) -> str:
 
 
 def default_map(
-    path: Path, table: Mapping[str, Any], commands: Mapping[str, Mapping[str, Option]]
+    path: Path,
+    table: Mapping[str, Any],
+    commands: Mapping[str, Mapping[str, Option]],
+    *,
+    allowed: Mapping[str, frozenset[str]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per-command option defaults from ``table``, checked against every command's options.
 
     ``commands`` maps a command name to its options by long name without dashes (``max-bytes``).
+    ``allowed`` (a project configuration's :data:`PROJECT_OPTIONS`): the options each command
+    may take from this file; any other is an error, never ignored silently.
     """
+
+    def check_allowed(command: str, key: str, shown: str) -> None:
+        if allowed is None or key in allowed.get(command, frozenset()):
+            return
+        raise ConfigError(
+            f"{path}: {shown} cannot be set for {command} by a project configuration (it would "
+            "write files or change what is sent when anyone runs vision-cli here): give it on "
+            f"the command line, or put it in your own configuration, {user_path()}"
+        )
+
     known = {opt for options in commands.values() for opt in options}
     result: dict[str, dict[str, Any]] = {name: {} for name in commands}
     for raw_key, value in table.items():
@@ -86,6 +162,7 @@ def default_map(
             )
         for name, options in commands.items():
             if key in options:
+                check_allowed(name, key, raw_key)
                 result[name][options[key].name] = _checked(path, raw_key, value, options[key])
     for name, options in commands.items():
         section = table.get(name)
@@ -100,6 +177,7 @@ def default_map(
                     f"{path}: unknown key {raw_key!r} for {name}; its options: "
                     + ", ".join(sorted(options))
                 )
+            check_allowed(name, key, f"{name}.{raw_key}")
             result[name][options[key].name] = _checked(
                 path, f"{name}.{raw_key}", value, options[key]
             )

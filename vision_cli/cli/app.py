@@ -73,7 +73,7 @@ def main(
         bool,
         typer.Option(
             "--no-config",
-            help="Ignore [tool.vision-cli] in pyproject.toml and vision-cli.toml.",
+            help="Ignore the configuration files (the project's and your own).",
         ),
     ] = False,
 ) -> None:
@@ -83,16 +83,24 @@ def main(
 
 
 def project_defaults(ctx: typer.Context) -> dict[str, dict[str, object]] | None:
-    """Option defaults from the nearest project configuration (a bad one stops with exit 2)."""
+    """Option defaults from the user configuration, then the nearest project configuration
+    (which may set report and policy options only); a bad one stops with exit 2."""
     from pathlib import Path
 
     from vision_cli import config
 
     try:
-        found = config.find(Path.cwd())
-        if found is None:
+        user = config.find_user()
+        project = config.find(Path.cwd())
+        if user is None and project is None:
             return None
-        return config.default_map(*found, command_options(ctx))
+        options = command_options(ctx)
+        defaults = config.default_map(*user, options) if user else {}
+        if project is not None:
+            allowed = config.PROJECT_OPTIONS
+            for name, values in config.default_map(*project, options, allowed=allowed).items():
+                defaults.setdefault(name, {}).update(values)
+        return defaults
     except config.ConfigError as exc:
         from vision_cli import render
 

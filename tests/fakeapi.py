@@ -6,7 +6,8 @@ It never contacts a remote host and never fetches ``url`` image sources.
 
 Endpoints: ``POST /v1/messages`` (JSON, or server-sent events with ``"stream": true``),
 ``POST /v1/messages/count_tokens``, ``POST /v1/files`` (multipart), ``GET /v1/files/{id}``,
-``POST /v1/messages/batches``, ``GET /v1/messages/batches/{id}``,
+``POST /v1/messages/batches``, ``GET /v1/messages/batches`` (the list, newest first),
+``GET /v1/messages/batches/{id}``,
 ``GET /v1/messages/batches/{id}/results`` (JSONL) and ``POST /v1/messages/batches/{id}/cancel``.
 The ``?beta=true`` query and the ``anthropic-beta`` header the SDK's beta calls send are accepted.
 
@@ -721,6 +722,8 @@ class FakeClaudeAPI:
         self._stopping = threading.Event()
         self._released = threading.Event()  #: cleared by ``hold``
         self._released.set()
+        #: Requests that arrived (their bodies read) while held: a test knows the server has them.
+        self.held = 0
         self._requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
         self._stream_failures: list[ApiError] = []
@@ -734,6 +737,7 @@ class FakeClaudeAPI:
             ("POST", re.compile(r"/v1/messages"), self._create_message),
             ("POST", re.compile(r"/v1/messages/count_tokens"), self._count_tokens),
             ("POST", re.compile(r"/v1/messages/batches"), self._create_batch),
+            ("GET", re.compile(r"/v1/messages/batches"), self._list_batches),
             ("GET", re.compile(r"/v1/messages/batches/([^/]+)"), self._retrieve_batch),
             ("GET", re.compile(r"/v1/messages/batches/([^/]+)/results"), self._batch_results),
             ("POST", re.compile(r"/v1/messages/batches/([^/]+)/cancel"), self._cancel_batch),
@@ -901,7 +905,10 @@ class FakeClaudeAPI:
         self._raise_injected(request.path)
         if self.delay > 0:
             self._stopping.wait(self.delay)
-        self._released.wait()
+        if not self._released.is_set():
+            with self._lock:
+                self.held += 1
+            self._released.wait()
         for method, pattern, route in self._routes:
             match = pattern.fullmatch(request.path)
             if match and method == request.method:
@@ -1133,6 +1140,35 @@ class FakeClaudeAPI:
         if batch is None:
             raise ApiError(404, f"Message batch not found: {batch_id}")
         return batch
+
+    def _list_batches(self, request: _Incoming, _match: re.Match[str]) -> _Reply:
+        """The newest first, ``limit`` (1 to 1000, default 20) at a time, paged by
+        ``after_id`` (older than it) or ``before_id`` (newer than it)."""
+        try:
+            limit = int(request.query.get("limit", "20"))
+        except ValueError:
+            raise invalid("limit: Input should be a valid integer") from None
+        if not 1 <= limit <= 1000:
+            raise invalid("limit: Input should be between 1 and 1000")
+        with self._lock:
+            newest = list(reversed(self._batches.values()))  # dicts keep creation order
+            ids = [b.id for b in newest]
+            after, before = request.query.get("after_id"), request.query.get("before_id")
+            if after is not None:
+                newest = newest[ids.index(after) + 1 :] if after in ids else []
+            elif before is not None:
+                newest = newest[: ids.index(before)] if before in ids else []
+                newest = newest[-limit:]
+            page = [b.to_json(self.base_url) for b in newest[:limit]]
+            more = len(newest) > limit
+        return _json_reply(
+            {
+                "data": page,
+                "has_more": more,
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None,
+            }
+        )
 
     def _retrieve_batch(self, _request: _Incoming, match: re.Match[str]) -> _Reply:
         with self._lock:

@@ -424,3 +424,152 @@ def test_the_user_configuration_may_set_what_a_project_may_not(
     user.write_text("modle = 1\n")
     bad = run("inspect", "assets")
     assert bad.exit_code == 2 and str(user) in bad.stderr
+
+
+# --------------------------------------------------------------------------------------------------
+# Paid twice: a batch is found again whatever stops the run during its create
+# --------------------------------------------------------------------------------------------------
+
+BATCHES = "/v1/messages/batches"
+
+
+def batch_creates(fake: FakeClaudeAPI) -> int:
+    return sum(1 for r in fake.requests_to(BATCHES) if r.method == "POST" and r.status == 200)
+
+
+def intent_saved(out: Path) -> bool:
+    try:
+        doc = json.loads(bulk.state_path(out).read_text())
+    except (FileNotFoundError, ValueError):
+        return False
+    return any(b["id"] is None for b in doc["batches"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGKILL"])
+def test_a_signal_during_the_batch_create_never_pays_twice(
+    run: Run, batch_api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path, signum: str
+) -> None:
+    import signal
+
+    from tests.test_ask_each import child_env, cli, make_folder, wait_for
+
+    folder = make_folder(make_image, tmp_path, 3)
+    out = tmp_path / "results.jsonl"
+    batch_api.hold()  # the create waits in the server: the signal lands during it
+    proc = cli("ask", folder, "--batch", "--no-wait", "-o", out, env=child_env(batch_api, tmp_path))
+    try:
+        wait_for(lambda: intent_saved(out), proc, "the intent in the state file")
+        wait_for(lambda: batch_api.held > 0, proc, "the create in the server")
+        proc.send_signal(getattr(signal, signum))
+        if signum == "SIGKILL":
+            proc.wait()
+        batch_api.release()
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        batch_api.release()
+        if proc.poll() is None:
+            proc.kill()
+    assert "Traceback" not in stderr
+    if signum == "SIGTERM":
+        assert proc.returncode == 130, stderr
+        assert re.search(r"submitted batch msgbatch_\w+", stderr), stderr
+        assert not intent_saved(out)  # the id was saved before the run ended
+    import time
+
+    bound = time.monotonic() + 60
+    while batch_creates(batch_api) < 1:  # a killed client's create still lands in the server
+        assert time.monotonic() < bound
+        time.sleep(0.01)
+    again = run("ask", folder, "--batch", "-o", out)
+    assert again.exit_code == 0, again.stderr
+    assert batch_creates(batch_api) == 1
+    assert len(out.read_text().splitlines()) == 3
+    if signum == "SIGKILL":
+        assert "found batch msgbatch_" in again.stderr
+
+
+def test_a_state_file_that_cannot_be_written_after_the_create_never_pays_twice(
+    run: Run,
+    batch_api: FakeClaudeAPI,
+    make_image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.test_ask_each import make_folder
+
+    folder = make_folder(make_image, tmp_path, 3)
+    out = tmp_path / "results.jsonl"
+    saves = []
+    real_save = batching.BatchState.save
+
+    def save_once(self: batching.BatchState) -> None:
+        saves.append(1)
+        if len(saves) > 1:
+            raise bulk.OutputError(f"cannot write {self.path} (No space left on device)")
+        real_save(self)
+
+    monkeypatch.setattr(batching.BatchState, "save", save_once)
+    full = run("ask", folder, "--batch", "-o", out)
+    assert full.exit_code == 2
+    assert "No space left on device" in full.stderr
+    (batch_id,) = re.findall(r"submitted batch (msgbatch_\w+)", full.stderr)
+    monkeypatch.setattr(batching.BatchState, "save", real_save)
+    again = run("ask", folder, "--batch", "-o", out)
+    assert again.exit_code == 0, again.stderr
+    assert f"found batch {batch_id}" in again.stderr
+    assert batch_creates(batch_api) == 1 and len(out.read_text().splitlines()) == 3
+
+
+def test_no_batch_is_created_when_its_intent_cannot_be_saved(
+    run: Run,
+    batch_api: FakeClaudeAPI,
+    make_image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.test_ask_each import make_folder
+
+    folder = make_folder(make_image, tmp_path, 2)
+    out = tmp_path / "results.jsonl"
+
+    def cannot(self: batching.BatchState) -> None:
+        raise bulk.OutputError(f"cannot write {self.path} (No space left on device)")
+
+    monkeypatch.setattr(batching.BatchState, "save", cannot)
+    result = run("ask", folder, "--batch", "-o", out)
+    assert result.exit_code == 2 and "No space left on device" in result.stderr
+    assert batch_creates(batch_api) == 0
+
+
+def test_a_create_that_never_reached_the_api_is_submitted_again(
+    run: Run, batch_api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    from tests.test_ask_each import make_folder
+
+    folder = make_folder(make_image, tmp_path, 2)
+    out = tmp_path / "results.jsonl"
+    bulk.state_path(out).write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "results": out.name,
+                "batches": [
+                    {
+                        "id": None,
+                        "submission": "0123456789ab",
+                        "model": "claude-sonnet-4-5",
+                        "prompt_sha256": "0" * 64,
+                        "submitted_at": "2026-01-01T00:00:00+00:00",
+                        "requests": {"img-x": {"path": "gone.png", "sha256": None}},
+                        "collect_offset": None,
+                        "collected": False,
+                    }
+                ],
+            }
+        )
+    )
+    result = run("ask", folder, "--batch", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert "never created" in result.stderr
+    assert batch_creates(batch_api) == 1

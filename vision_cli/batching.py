@@ -16,12 +16,13 @@ Built on :mod:`vision_cli.bulk` (the same plan, preflight, results file and JSON
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -66,6 +67,8 @@ CREATE_TRIES: Final = 6
 #: Statuses after which a batch was certainly not created, so creating it again is safe.
 _CREATE_RETRY: Final = frozenset({429, 500, 529})
 STATE_VERSION: Final = 1
+#: How far the API's clock and ours may disagree when a batch is matched to a saved intent.
+CLOCK_SLACK: Final = timedelta(minutes=5)
 
 
 def _nothing(_: Any) -> None:
@@ -111,14 +114,23 @@ class BatchState:
         return state
 
     def save(self) -> None:
+        """Write the file atomically; with no batch left, remove it. OutputError."""
         doc = {"version": STATE_VERSION, "results": self.results.name, "batches": self.batches}
         try:
+            if not self.batches:
+                self.path.unlink(missing_ok=True)
+                return
             fsutil.write_text(self.path, json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
         except OSError as exc:
             raise OutputError(f"cannot write {self.path} ({exc.strerror or exc})") from None
 
     def uncollected(self) -> list[dict[str, Any]]:
-        return [b for b in self.batches if not b.get("collected")]
+        return [b for b in self.batches if not b.get("collected") and b.get("id")]
+
+    def unconfirmed(self) -> list[dict[str, Any]]:
+        """Batches whose create was sent but whose id was never saved (the run was killed, or
+        the state file could not be written, during the create)."""
+        return [b for b in self.batches if not b.get("id")]
 
     def waiting(self, model: str, prompt_hash: str) -> set[tuple[str, str | None]]:
         """``(path, sha256)`` of the images in uncollected batches for this model and prompt."""
@@ -134,7 +146,11 @@ class BatchState:
 def _valid_batch(batch: Any) -> bool:
     return (
         isinstance(batch, dict)
-        and isinstance(batch.get("id"), str)
+        and (
+            isinstance(batch.get("id"), str)
+            or (batch.get("id") is None and isinstance(batch.get("submission"), str))
+        )
+        and isinstance(batch.get("submitted_at"), str | None)
         and isinstance(batch.get("model"), str)
         and isinstance(batch.get("prompt_sha256"), str)
         and isinstance(batch.get("requests"), dict)
@@ -165,6 +181,16 @@ def ordered_map(
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _parse_time(text: str | None) -> datetime:
+    """A saved ``submitted_at``; the distant past when missing or unreadable (every listed
+    batch is then a candidate)."""
+    try:
+        moment = datetime.fromisoformat(text or "")
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def chunks(items: Iterable[T], size_of: Callable[[T], int]) -> Iterator[list[T]]:
@@ -202,6 +228,7 @@ class BatchRun:
         no_wait: bool = False,
         progress: Progress = _nothing,
         note: Note = _nothing,
+        created: Note | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
@@ -210,6 +237,9 @@ class BatchRun:
         self.no_wait = no_wait
         self.progress = progress
         self.note = note
+        #: Told each batch id the moment the API gives it (``note`` unless given: even a quiet
+        #: run must say which batch it paid for, in case the id cannot be saved).
+        self.created = created or note
         self.sleep = sleep
         self.summary = Summary()
         self.tally = Tally(self.summary)
@@ -231,6 +261,7 @@ class BatchRun:
         written), then plan against the file, submit, and wait."""
         s = self.summary
         try:
+            self._confirm()
             self._check(wait=False)
             entries = self.log.entries()
             cfg = self.config
@@ -285,29 +316,92 @@ class BatchRun:
     def _create(
         self, chunk: list[tuple[dict[str, Any], Prepared]], model: str, prompt_hash: str
     ) -> bool:
-        """Create one batch and save it at once; True when Ctrl-C came meanwhile. The create
-        itself is never cut short: a batch made but not saved would be submitted again."""
-        requests = [item for item, _ in chunk]
-        status, interrupted = _shielded(lambda: self._create_with_retries(requests), self.note)
-        self.state.batches.append(
-            {
-                "id": status.id,
-                "model": model,
-                "prompt_sha256": prompt_hash,
-                "submitted_at": _now(),
-                "requests": {
-                    item["custom_id"]: {"path": p.job.label, "sha256": p.sha256}
-                    for item, p in chunk
-                },
-                "collect_offset": None,
-                "collected": False,
-            }
-        )
+        """Create one batch and save it at once; True when Ctrl-C (or SIGTERM) came meanwhile.
+
+        The intent is saved first: a submission id, carried by every ``custom_id``, with the
+        requests and the time. A run that dies during the create, or cannot save the id after
+        it, leaves that entry, and the next run finds the batch with ``batches.list``
+        (:meth:`_confirm`) instead of paying for it again. If the intent cannot be saved,
+        nothing is created. The create itself is never cut short, and its id goes to stderr
+        the moment it exists."""
+        submission = secrets.token_hex(6)
+        requests = []
+        refs = {}
+        for item, p in chunk:
+            cid = custom_id(p.job.label, p.sha256, submission)
+            requests.append({**item, "custom_id": cid})
+            refs[cid] = {"path": p.job.label, "sha256": p.sha256}
+        entry: dict[str, Any] = {
+            "id": None,
+            "submission": submission,
+            "model": model,
+            "prompt_sha256": prompt_hash,
+            "submitted_at": _now(),
+            "requests": refs,
+            "collect_offset": None,
+            "collected": False,
+        }
+        self.state.batches.append(entry)
+        try:
+            self.state.save()
+        except OutputError:
+            self.state.batches.remove(entry)
+            raise
+        try:
+            status, interrupted = _shielded(lambda: self._create_with_retries(requests), self.note)
+        except client.APIFailure as failure:
+            if failure.status is not None:  # the API answered: no batch was made
+                self.state.batches.remove(entry)
+                self.state.save()
+            raise
+        self.created(f"submitted batch {status.id}: {len(chunk):,} requests")
+        entry["id"] = status.id
         self.state.save()
-        self.note(f"submitted batch {status.id}: {len(chunk):,} requests")
         if interrupted:
             self.summary.interrupted = True
         return interrupted
+
+    def _confirm(self) -> None:
+        """Give every unconfirmed batch its id, found with ``batches.list``: the batch created
+        at or after the intent was saved with as many requests, that no saved batch is. None:
+        the create never reached the API, and the images are submitted now. Several: the user
+        must decide (an OutputError naming them)."""
+        pending = self.state.unconfirmed()
+        if not pending:
+            return
+        since = min(_parse_time(b["submitted_at"]) for b in pending) - CLOCK_SLACK
+        listed = client.list_batches(self.api, since)
+        for entry in pending:
+            known = {b["id"] for b in self.state.batches if b.get("id")}
+            start = _parse_time(entry["submitted_at"]) - CLOCK_SLACK
+            found = [
+                b
+                for b in listed
+                if b.id not in known
+                and b.total == len(entry["requests"])
+                and (b.created_at is None or b.created_at >= start)
+            ]
+            if len(found) > 1:
+                ids = ", ".join(b.id for b in found)
+                raise OutputError(
+                    f"an earlier run stopped while submitting a batch, and {len(found)} batches "
+                    f"could be it ({ids}): look at them in the Console, then put the right id "
+                    f"in {self.state.path} (its entry with submission {entry['submission']}) "
+                    "or remove that entry to submit its images again"
+                )
+            if found:
+                entry["id"] = found[0].id
+                self.note(
+                    f"found batch {found[0].id}, submitted by an earlier run that stopped "
+                    "before saving it: it is collected, not submitted again"
+                )
+            else:
+                self.state.batches.remove(entry)
+                self.note(
+                    "a batch an earlier run began to submit was never created: its images "
+                    "are submitted now"
+                )
+        self.state.save()
 
     def _create_with_retries(self, requests: list[dict[str, Any]]) -> client.BatchStatus:
         """Create, retrying only answers that say no batch was made (429, 500, 529), after the
@@ -323,9 +417,9 @@ class BatchRun:
                         raise client.APIFailure(
                             None,
                             failure.type,
-                            f"{failure.message}. The batch may have been created: check the "
-                            "Batches page of the Console before running again, which would "
-                            "submit these images again",
+                            f"{failure.message}. The batch may have been created: running "
+                            "again looks for it (in the API's list of batches) before "
+                            "submitting anything",
                         ) from None
                     raise
                 wait = failure.retry_after

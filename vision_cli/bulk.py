@@ -143,11 +143,17 @@ def preflight_error(message: str) -> dict[str, Any]:
     return {"type": PREFLIGHT_ERROR, "status": None, "message": message}
 
 
-def custom_id(path: str, sha256: str | None) -> str:
-    """A batch request's ``custom_id``: stable for the same path and bytes, 44 characters of
-    ``[a-z0-9-]`` (the API takes 1 to 64 of ``[a-zA-Z0-9_-]``)."""
-    digest = hashlib.sha256(f"{path}\0{sha256 or ''}".encode()).hexdigest()
-    return "img-" + digest[:40]
+#: The submission part of a ``custom_id`` before a batch is submitted (dry runs).
+NO_SUBMISSION: Final = "0" * 12
+
+
+def custom_id(path: str, sha256: str | None, submission: str = NO_SUBMISSION) -> str:
+    """A batch request's ``custom_id``: ``img-SUBMISSION-DIGEST``, 57 characters of
+    ``[a-z0-9-]`` (the API takes 1 to 64 of ``[a-zA-Z0-9_-]``). ``submission`` (12 hex digits)
+    names the batch before it exists, so a run that died during the create can recognise it;
+    the digest is stable for the same path and bytes."""
+    digest = hashlib.sha256(f"{path}\0{sha256 or ''}".encode("utf-8", "surrogateescape"))
+    return f"img-{submission}-{digest.hexdigest()[:40]}"
 
 
 class Entry(NamedTuple):

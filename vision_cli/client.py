@@ -555,6 +555,12 @@ class BatchStatus:
     id: str
     processing_status: str  # in_progress, canceling or ended
     counts: Mapping[str, int]
+    created_at: datetime | None = None
+
+    @property
+    def total(self) -> int:
+        """Requests in the batch, whatever became of them."""
+        return sum(int(n) for n in self.counts.values())
 
     @property
     def ended(self) -> bool:
@@ -583,7 +589,23 @@ def _batch_status(batch: Any) -> BatchStatus:
         id=str(batch.id),
         processing_status=str(batch.processing_status),
         counts={name: int(getattr(counts, name, 0) or 0) for name in names},
+        created_at=getattr(batch, "created_at", None),
     )
+
+
+def list_batches(client: anthropic.Anthropic, since: datetime) -> list[BatchStatus]:
+    """Every batch of the workspace created at or after ``since`` (the API lists the newest
+    first, so the walk stops at the first older one). APIFailure."""
+    found: list[BatchStatus] = []
+    try:
+        for batch in client.messages.batches.list(limit=100):
+            status = _batch_status(batch)
+            if status.created_at is not None and status.created_at < since:
+                break
+            found.append(status)
+    except Exception as exc:
+        raise api_failure(exc) from None
+    return found
 
 
 def create_batch(client: anthropic.Anthropic, requests: Sequence[Mapping[str, Any]]) -> BatchStatus:

@@ -396,7 +396,8 @@ def ask(
     rerun: RerunOpt = False,
     no_wait: NoWaitOpt = False,
 ) -> None:
-    run(_options(locals(), compare=False))
+    with common.sigterm_interrupts():
+        run(_options(locals(), compare=False))
 
 
 def compare(
@@ -432,7 +433,8 @@ def compare(
     exclude: common.ExcludeOpt = None,
     hidden: common.HiddenOpt = False,
 ) -> None:
-    run(_options(locals(), compare=True))
+    with common.sigterm_interrupts():
+        run(_options(locals(), compare=True))
 
 
 # --------------------------------------------------------------------------------------------------

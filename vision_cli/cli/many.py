@@ -110,7 +110,13 @@ def _run(
         state = batching.BatchState.load(config.state_path, config.output)
         with render.bulk_progress("batches", enabled=show) as update:
             run = batching.BatchRun(
-                config, log, state, no_wait=opts.no_wait, progress=update, note=note
+                config,
+                log,
+                state,
+                no_wait=opts.no_wait,
+                progress=update,
+                note=note,
+                created=render.note,
             )
             summary = run.run(jobs)
     else:

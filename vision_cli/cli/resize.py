@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import sys
-from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
@@ -229,7 +225,7 @@ def resize(
     totals = resizing.Totals(common.model_name(model), the_model.input_price, dry_run=dry_run)
     show_progress = is_tty(sys.stderr) and (table_on_terminal or not is_tty(sys.stdout))
     interrupted = False
-    with _sigterm_interrupts():
+    with common.sigterm_interrupts():
         try:
             with (
                 resizing.run(items, opts) as outcomes,
@@ -257,21 +253,3 @@ def _check_destination(out: Path | None, in_place: bool, backup: str | None) -> 
             common.usage_error("--backup goes with --in-place", "--backup")
         if not backup or "/" in backup or os.sep in backup or backup in (".", ".."):
             common.usage_error("the suffix must be a non-empty part of a file name", "--backup")
-
-
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """A plain ``kill`` stops the run as Ctrl-C does: the file being written is not left behind."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread (an embedding program): leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -298,7 +298,7 @@ def test_a_file_that_is_not_results_is_left_alone(
     out.write_text("my notes\nmore notes\n")
     result = run("ask", make_image("a.png", (20, 20)), "--each", "-o", out)
     assert result.exit_code == 2
-    assert "none is a vision-cli result" in result.stderr
+    assert "not a vision-cli results file" in result.stderr
     assert out.read_text() == "my notes\nmore notes\n" and api.requests == []
 
 

@@ -8,8 +8,12 @@ URLs are served by local servers on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -573,3 +577,135 @@ def test_a_create_that_never_reached_the_api_is_submitted_again(
     assert result.exit_code == 0, result.stderr
     assert "never created" in result.stderr
     assert batch_creates(batch_api) == 1
+
+
+# --------------------------------------------------------------------------------------------------
+# Names are bytes: a name that is not UTF-8 never stops a run, is never paid for twice
+# --------------------------------------------------------------------------------------------------
+
+BAD_NAME = os.fsdecode(b"bad\xffname.png")
+
+
+def bad_name_folder(make_image: MakeImage, tmp_path: Path) -> Path:
+    folder = tmp_path / "names"
+    make_image(BAD_NAME, (16, 16), fmt="PNG", folder=folder)
+    make_image("good.png", (17, 16), folder=folder)
+    return folder
+
+
+def check_bad_name_member(doc: Json, field: str = "path") -> None:
+    value = doc[field]
+    assert value.endswith(BAD_NAME)
+    assert base64.b64decode(doc[field + "_bytes"]) == os.fsencode(value)
+
+
+@pytest.mark.parametrize("mode", ["--each", "--batch"])
+def test_a_name_that_is_not_utf8_is_answered_once_and_saved(
+    run: Run, batch_api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path, mode: str
+) -> None:
+    folder = bad_name_folder(make_image, tmp_path)
+    out = tmp_path / "results.jsonl"
+    result = run("ask", folder, mode, "-o", out, "-p", "hi")
+    assert result.exit_code == 0, result.stderr
+    raw = out.read_bytes()
+    raw.decode("utf-8")  # the file is valid UTF-8
+    assert b"\\udcff" in raw
+    docs = [json.loads(line) for line in raw.splitlines()]
+    assert len(docs) == 2 and all(d["error"] is None for d in docs)
+    (bad,) = [d for d in docs if "path_bytes" in d]
+    check_bad_name_member(bad)
+    again = run("ask", folder, mode, "-o", out, "-p", "hi")
+    assert again.exit_code == 0, again.stderr
+    assert "2 skipped" in again.stderr
+    assert out.read_bytes() == raw
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "csv", "markdown", "github", "html"])
+def test_inspect_writes_a_name_that_is_not_utf8_in_every_format(
+    run: Run, make_image: MakeImage, tmp_path: Path, fmt: str
+) -> None:
+    folder = bad_name_folder(make_image, tmp_path)
+    out = tmp_path / f"report.{fmt}"
+    result = run("inspect", folder, "-f", fmt, "-o", out)
+    assert result.exit_code == 0, result.output
+    text = out.read_bytes().decode("utf-8")
+    if fmt in ("json", "jsonl"):
+        docs = (
+            json.loads(text)["images"]
+            if fmt == "json"
+            else [json.loads(line) for line in text.splitlines()]
+        )
+        (bad,) = [d for d in docs if "path_bytes" in d]
+        check_bad_name_member(bad)
+    else:
+        assert "\\udcff" in text if fmt == "csv" else "\\xff" in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "args",
+    [
+        *(
+            ["inspect", "-f", fmt]
+            for fmt in ("table", "json", "jsonl", "csv", "markdown", "github")
+        ),
+        ["resize", "-o", "OUT"],
+        ["resize", "-o", "OUT", "--json"],
+        ["estimate"],
+        ["estimate", "-f", "csv"],
+    ],
+    ids=lambda a: "-".join(x for x in a if x != "OUT"),
+)
+def test_a_strict_utf8_stdout_never_crashes_on_a_name(
+    make_image: MakeImage, tmp_path: Path, args: list[str]
+) -> None:
+    folder = bad_name_folder(make_image, tmp_path)
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    argv = [a.replace("OUT", str(tmp_path / "out")) for a in args]
+    proc = subprocess.run(
+        [sys.executable, "-m", "vision_cli", argv[0], str(folder), *argv[1:]],
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert b"Traceback" not in proc.stderr
+    proc.stdout.decode("utf-8")
+    assert b"good.png" in proc.stdout and b"bad" in proc.stdout
+
+
+def test_an_answer_that_cannot_be_saved_stops_the_run(
+    run: Run,
+    api: FakeClaudeAPI,
+    make_image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import errno
+
+    from tests.test_ask_each import make_folder
+
+    folder = make_folder(make_image, tmp_path, 12)
+    out = tmp_path / "results.jsonl"
+    real = bulk._write_all
+    calls: list[int] = []
+
+    def disk_fills(fd: int, data: bytes) -> None:
+        calls.append(1)
+        if len(calls) < 3:
+            real(fd, data)
+            return
+        real(fd, data[: len(data) // 2])  # what fitted
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(bulk, "_write_all", disk_fills)
+    full = run("ask", folder, "--each", "-j", "1", "-o", out, "-p", "hi")
+    assert full.exit_code == 1, full.stderr
+    assert "No space left on device" in full.stderr and "no further request" in full.stderr
+    assert len(api.messages_requests()) == 3  # nothing sent after the answer that was lost
+    monkeypatch.setattr(bulk, "_write_all", real)
+    again = run("ask", folder, "--each", "-j", "1", "-o", out, "-p", "hi")
+    assert again.exit_code == 0, again.stderr
+    assert "disk was full" in again.stderr
+    assert "2 images answered before" in again.stderr
+    assert len(api.messages_requests()) == 3 + 10

@@ -26,7 +26,7 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal
 
-from vision_cli import catalog, client, fsutil, limits, policy, sources
+from vision_cli import catalog, client, fsutil, limits, names, policy, sources
 
 if TYPE_CHECKING:
     import anthropic
@@ -145,6 +145,7 @@ class Image:
     def filename(self) -> str:
         """A name for the Files API: the input's name with the extension of what is sent."""
         stem = PurePosixPath(self.label.split("?", 1)[0]).stem or "image"
+        stem = stem if names.is_utf8(stem) else names.escape(stem)  # sent in a header: UTF-8
         stem = "stdin" if self.label == sources.STDIN else stem
         return stem + _EXTENSIONS.get(self.media_type or "", "")
 
@@ -435,7 +436,7 @@ def save_conversation(
         "system": system,
         "messages": messages,
     }
-    fsutil.write_text(path, json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
+    fsutil.write_text(path, names.dumps(doc, indent=1) + "\n")
 
 
 def fit_history(conversation: Conversation, settings: Settings, total_images: int) -> Conversation:

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from vision_cli import asking, catalog, client, fsutil, limits
+from vision_cli import asking, catalog, client, fsutil, limits, names
 from vision_cli.bulk import (
     Config,
     Job,
@@ -120,7 +120,7 @@ class BatchState:
             if not self.batches:
                 self.path.unlink(missing_ok=True)
                 return
-            fsutil.write_text(self.path, json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
+            fsutil.write_text(self.path, names.dumps(doc, indent=1) + "\n")
         except OSError as exc:
             raise OutputError(f"cannot write {self.path} ({exc.strerror or exc})") from None
 

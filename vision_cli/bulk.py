@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
-from vision_cli import asking, catalog, client, fsutil, limits, sources
+from vision_cli import asking, catalog, client, fsutil, limits, names, sources
 
 if TYPE_CHECKING:
     import anthropic
@@ -322,7 +322,7 @@ class ResultsLog:
         once :meth:`close` returns, every line written is counted). False once the log is
         closed: a result that arrives after the run was abandoned is dropped, never half
         written. OSError."""
-        line = json.dumps(record, ensure_ascii=False) + "\n"
+        line = names.dumps(record) + "\n"
         with self._lock:
             if self._closed:
                 return False
@@ -828,31 +828,41 @@ class EachRun:
         try:
             while (job := self._next()) is not None:
                 try:
-                    self._process(job)
-                except OSError as exc:  # the results file cannot be written: stop everything
-                    with self.tally.lock:
-                        if self.summary.write_error is None:
-                            where = self.config.output or "standard output"
-                            self.summary.write_error = (
-                                f"cannot write {where} ({exc.strerror or exc}): the run stopped"
-                            )
-                    self._halt()
-                except Exception as exc:  # a bug: the image gets a line saying so, the rest go on
-                    error = {
-                        "type": "internal_error",
-                        "status": None,
-                        "message": f"{type(exc).__name__}: {exc} (a bug in vision-cli: please "
-                        "report it)",
-                    }
-                    self.log.append(
-                        error_record(job.label, job.sha256, self._model, self._prompt_hash, error),
-                        self.tally.failure,
-                    )
+                    try:
+                        self._process(job)
+                    except OSError:
+                        raise
+                    except Exception as exc:  # a bug: the image gets a line saying so
+                        error = {
+                            "type": "internal_error",
+                            "status": None,
+                            "message": f"{type(exc).__name__}: {exc} (a bug in vision-cli: "
+                            "please report it)",
+                        }
+                        record = error_record(
+                            job.label, job.sha256, self._model, self._prompt_hash, error
+                        )
+                        self.log.append(record, self.tally.failure)
+                except Exception as exc:  # the results file cannot be written: stop everything
+                    reason = exc.strerror if isinstance(exc, OSError) else None
+                    self._cannot_write(reason or str(exc))
         finally:
             with self.tally.lock:
                 self._live -= 1
                 if self._live == 0:
                     self._ended.set()
+
+    def _cannot_write(self, reason: str) -> None:
+        """An answer (or an error line) that cannot be saved stops the run: no new requests,
+        the reason said once, exit 1. The answers saved so far are not asked again."""
+        with self.tally.lock:
+            if self.summary.write_error is None:
+                where = self.config.output or "standard output"
+                self.summary.write_error = (
+                    f"cannot write {where} ({reason}): the run stopped, and no further request "
+                    "was sent; free the space (or fix the file) and run the same command again"
+                )
+        self._halt()
 
     def _process(self, job: Job) -> None:
         prepared = prepare(job, self.config)

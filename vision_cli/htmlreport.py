@@ -15,6 +15,7 @@ from typing import TextIO
 
 from vision_cli.checks import Record, Summary
 from vision_cli.policy import Code
+from vision_cli.render import visible
 
 _RANK = {"error": 0, "warning": 1, "ok": 2}
 
@@ -69,7 +70,8 @@ class Row:
 
 
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """Escaped for HTML, control characters and bytes of non-UTF-8 names shown as escapes."""
+    return html.escape(visible(text), quote=True)
 
 
 def _size(rec: Record) -> str:

@@ -7,7 +7,6 @@ Results go to stdout; progress, warnings and errors go to stderr.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -15,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO
 
-from vision_cli import policy
+from vision_cli import names, policy
 from vision_cli.formats import Format
 
 if TYPE_CHECKING:
@@ -86,7 +85,10 @@ _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 def csv_cell(value: object) -> object:
     """A CSV cell that no spreadsheet runs: text starting like a formula gets a leading ``'``
     (OWASP's guard); numbers, and text that is only a number, are left as they are."""
-    if not isinstance(value, str) or not value.startswith(_FORMULA_START):
+    if not isinstance(value, str):
+        return value
+    value = names.escape(value)
+    if not value.startswith(_FORMULA_START):
         return value
     try:
         float(value)
@@ -175,7 +177,7 @@ class RecordWriter:
 
     def add(self, record: dict[str, Any]) -> None:
         if self.fmt is Format.jsonl:
-            self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self.stream.write(names.dumps(record) + "\n")
             self.stream.flush()
         elif self._csv is not None:
             self._csv.writerow({k: csv_cell(v) for k, v in self.flatten(record).items()})
@@ -187,13 +189,13 @@ class RecordWriter:
             doc: dict[str, Any] = {self.key: self.rows}
             if summary is not None:
                 doc["summary"] = summary
-            json.dump(doc, self.stream, ensure_ascii=False, indent=2)
+            self.stream.write(names.dumps(doc, indent=2))
             self.stream.write("\n")
         self.stream.flush()
 
 
 def dumps(doc: Any) -> str:
-    return json.dumps(doc, ensure_ascii=False, indent=2)
+    return names.dumps(doc, indent=2)
 
 
 # --------------------------------------------------------------------------------------------------

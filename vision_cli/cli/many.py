@@ -100,8 +100,8 @@ def _run(
     show = render.is_tty(sys.stderr) and not opts.quiet
     if log.cut:
         render.warn(
-            f"{config.output}: cut a torn last line ({log.cut:,} bytes) left by a run that was "
-            "killed; that image is asked again"
+            f"{config.output}: cut a torn last line ({log.cut:,} bytes) left by a run that "
+            "stopped while writing it (killed, or the disk was full); that image is asked again"
         )
     if opts.batch:
         from vision_cli import batching

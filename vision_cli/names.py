@@ -1,0 +1,78 @@
+"""File names are bytes: carried losslessly, written safely.
+
+On POSIX a file name is any bytes but ``/`` and NUL, and Python holds one that is not valid
+UTF-8 with *surrogate escapes* (the byte ``0xff`` becomes the character U+DCFF), as ``os``
+does. vision-cli keeps them so in memory, so a name read from a folder opens the same file
+again. Where a name is written out:
+
+- JSON and JSONL: the name as a JSON string in which each such byte is the escape ``\\udcff``
+  (Python's ``json`` reads it back to the same name), and beside it a member named after the
+  field with ``_bytes`` added (``path_bytes``, ``input_bytes``, ``output_bytes``) holding the
+  name's bytes in base64. The member is there only when the name is not UTF-8.
+- CSV: the same ``\\udcff`` escapes, in text.
+- Tables, Markdown, GitHub annotations and messages: ``\\xff``, like every other control or
+  invisible character (:func:`vision_cli.render.visible`).
+
+Pure standard library: every layer may import it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from typing import Any, Final
+
+#: A lone surrogate: a byte of a name that is not UTF-8 (or, rarely, text that was never valid).
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+BYTES_SUFFIX: Final = "_bytes"
+
+
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (a name that is UTF-8 on disk)."""
+    return _SURROGATE.search(text) is None
+
+
+def escape(text: str) -> str:
+    """``text`` with each lone surrogate written as the escape ``\\udcXX`` (valid UTF-8)."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def name_bytes(text: str) -> str:
+    """The bytes of a name held with surrogate escapes, in base64."""
+    return base64.b64encode(os.fsencode(text)).decode("ascii")
+
+
+def with_bytes(doc: Any) -> Any:
+    """``doc`` with a ``FIELD_bytes`` member beside every string member that is not UTF-8
+    (recursively); ``doc`` itself when there is none, so the common case costs one scan."""
+    if isinstance(doc, dict):
+        out: dict[Any, Any] | None = None
+        for key, value in doc.items():
+            new = with_bytes(value)
+            extra = isinstance(value, str) and not is_utf8(value)
+            if new is not value or extra:
+                out = dict(doc) if out is None else out
+                out[key] = new
+                if extra and isinstance(key, str):
+                    out[key + BYTES_SUFFIX] = name_bytes(value)
+        if out is None:
+            return doc
+        # the extra members follow their field, in the order the fields came
+        ordered: dict[Any, Any] = {}
+        for key in doc:
+            ordered[key] = out[key]
+            if isinstance(key, str) and key + BYTES_SUFFIX in out and key + BYTES_SUFFIX not in doc:
+                ordered[key + BYTES_SUFFIX] = out[key + BYTES_SUFFIX]
+        return ordered
+    if isinstance(doc, list):
+        items = [with_bytes(item) for item in doc]
+        return doc if all(a is b for a, b in zip(items, doc, strict=True)) else items
+    return doc
+
+
+def dumps(doc: Any, *, indent: int | None = None) -> str:
+    """JSON for ``doc`` that is always valid UTF-8, with names that are not UTF-8 escaped and
+    given their ``_bytes`` member. Non-ASCII text stays readable (``ensure_ascii`` off)."""
+    return escape(json.dumps(with_bytes(doc), ensure_ascii=False, indent=indent))

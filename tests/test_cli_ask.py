@@ -685,12 +685,12 @@ def test_download_fetches_checks_and_sends_base64(
     url = f"{base}/big.jpg"
     dry = run("ask", url, "--download", "--dry-run", "--quiet")
     assert dry.exit_code == 0 and url in dry.stdout  # a dry run downloads nothing
-    result = run("ask", url, "--download")
+    result = run("ask", url, "--download", "--allow-private-urls")
     assert result.exit_code == 0, result.stderr
     (seen,) = only_request(api).images
     assert seen.source_type == "base64" and seen.width is not None
     assert max(seen.width, seen.height or 0) <= 1568
-    missing = run("ask", f"{base}/nope.jpg", "--download")
+    missing = run("ask", f"{base}/nope.jpg", "--download", "--allow-private-urls")
     assert missing.exit_code == 1 and "HTTP 404" in missing.stderr
     assert len(api.messages_requests()) == 1
 

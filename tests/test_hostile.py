@@ -9,11 +9,19 @@ URLs are served by local servers on 127.0.0.1 only.
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
+import gzip
+import http.server
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
+import time
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -709,3 +717,195 @@ def test_an_answer_that_cannot_be_saved_stops_the_run(
     assert "disk was full" in again.stderr
     assert "2 images answered before" in again.stderr
     assert len(api.messages_requests()) == 3 + 10
+
+
+# --------------------------------------------------------------------------------------------------
+# Hostile URLs (a local server on 127.0.0.1: loopback, so --allow-private-urls lets it in)
+# --------------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def gzip_bomb() -> bytes:
+    """512 MB of zeros, gzipped twice: a few kilobytes on the wire."""
+    inner = zlib.compressobj(9, zlib.DEFLATED, 16 + 15)
+    zeros = bytes(1 << 20)
+    once = b"".join(inner.compress(zeros) for _ in range(512)) + inner.flush()
+    return gzip.compress(once, 9)
+
+
+class HostileHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path == "/img.png":
+            self._send(200, {"Content-Type": "image/png"}, PNG_BYTES)
+        elif self.path == "/bomb.png":
+            self._send(200, {"Content-Encoding": "gzip, gzip"}, gzip_bomb())
+        elif self.path == "/drip.png":
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            try:
+                for _ in range(1000):  # a byte now and then, for ever as far as a client knows
+                    self.wfile.write(b"\0")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:
+                return
+        elif self.path.startswith("/to/"):
+            self._send(302, {"Location": self.path[len("/to/") :]}, b"")
+        else:
+            self._send(404, {}, b"not found")
+
+    def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+PNG_BYTES = b""
+
+
+@pytest.fixture
+def web() -> Iterator[str]:
+    import io
+
+    from PIL import Image
+
+    global PNG_BYTES
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 300), (9, 9, 9)).save(buf, "PNG")
+    PNG_BYTES = buf.getvalue()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HostileHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("inspect",),
+        ("estimate",),
+        ("resize", "-o", "OUT"),
+        ("ask", "--download", "-p", "hi"),
+    ],
+    ids=lambda c: c[0],
+)
+def test_a_loopback_url_is_refused_unless_allowed(
+    run: Run, api: FakeClaudeAPI, web: str, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    args = [str(tmp_path / "out") if a == "OUT" else a for a in command]
+    url = f"{web}/img.png"
+    refused = run(args[0], url, *args[1:])
+    assert refused.exit_code == 1, refused.output
+    assert "--allow-private-urls" in refused.output and "127.0.0.1" in refused.output
+    assert api.messages_requests() == []
+    allowed = run(args[0], url, *args[1:], "--allow-private-urls")
+    assert allowed.exit_code == 0, allowed.output
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost/x.png",
+        "http://10.1.2.3/x.png",
+        "http://192.168.0.1/x.png",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/x.png",
+        "http://[::ffff:127.0.0.1]/x.png",
+        "http://[fe80::1]/x.png",
+        "http://0.0.0.0/x.png",
+    ],
+)
+def test_private_and_link_local_hosts_are_refused_before_connecting(url: str) -> None:
+    from vision_cli import sources
+
+    with pytest.raises(sources.SourceError, match="--allow-private-urls"):
+        sources._check_host(url)
+    sources._check_host("http://8.8.8.8/x.png")  # a public address passes (no connection made)
+
+
+def test_a_redirect_to_loopback_is_refused(web: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vision_cli import sources
+
+    checked: list[str] = []
+    real = sources._check_host
+
+    def first_hop_is_public(url: str) -> None:
+        checked.append(url)
+        if len(checked) > 1:
+            real(url)
+
+    monkeypatch.setattr(sources, "_check_host", first_hop_is_public)
+    monkeypatch.setattr(sources, "_check_peer", lambda resp: None)  # the first hop "is" public
+    with pytest.raises(sources.SourceError, match="loopback"):
+        sources.fetch(f"{web}/to/{web}/img.png", cap=10_000_000)
+    assert checked == [f"{web}/to/{web}/img.png", f"{web}/img.png"]
+
+
+def test_a_connection_that_reaches_loopback_is_refused(
+    web: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vision_cli import sources
+
+    monkeypatch.setattr(sources, "_check_host", lambda url: None)  # DNS said "public"
+    with pytest.raises(sources.SourceError, match="loopback"):
+        sources.fetch(f"{web}/img.png", cap=10_000_000)
+
+
+def test_https_is_never_downgraded_to_http() -> None:
+    from types import SimpleNamespace
+
+    from vision_cli import sources
+
+    def redirect(target: str) -> Any:
+        return SimpleNamespace(next_request=SimpleNamespace(url=target))
+
+    with pytest.raises(sources.SourceError, match="https to plain http"):
+        sources._redirect_target("https://a.example/x.png", redirect("http://a.example/x.png"))
+    with pytest.raises(sources.SourceError, match="not http"):
+        sources._redirect_target("https://a.example/x.png", redirect("file:///etc/passwd"))
+    target = "https://b.example/y.png"
+    assert sources._redirect_target("http://a.example/x.png", redirect(target)) == target
+
+
+def test_a_slow_drip_stops_at_the_deadline(
+    run: Run, web: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vision_cli import sources
+
+    monkeypatch.setattr(sources, "URL_DEADLINE", 0.5)
+    result = run("inspect", f"{web}/drip.png", "--allow-private-urls", "--json")
+    assert result.exit_code == 1
+    (image,) = json.loads(result.stdout)["images"]
+    assert "took more than 0.5 s" in image["findings"][0]["message"]
+
+
+def test_a_gzip_bomb_is_capped_on_decoded_bytes(web: str) -> None:
+    import tracemalloc
+
+    from vision_cli import sources
+    from vision_cli.policy import Code
+
+    gzip_bomb()  # built before measuring
+    tracemalloc.start()
+    try:
+        with pytest.raises(sources.SourceError) as caught:
+            sources.fetch(f"{web}/bomb.png", cap=8_000_000, allow_private=True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert caught.value.code is Code.FILE_TOO_LARGE
+    assert peak < 64_000_000, f"{peak:,} bytes held to refuse a download capped at 8 MB"

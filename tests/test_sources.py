@@ -53,7 +53,8 @@ def web() -> Iterator[str]:
 
 
 def test_url_inputs(run: Run, web: str) -> None:
-    result = run("inspect", f"{web}/cat.png", f"{web}/moved", f"{web}/missing.png", "-f", "jsonl")
+    urls = (f"{web}/cat.png", f"{web}/moved", f"{web}/missing.png")
+    result = run("inspect", *urls, "-f", "jsonl", "--allow-private-urls")
     cat, moved, missing = records(result)
     assert cat["path"] == f"{web}/cat.png" and cat["media_type"] == "image/png"
     assert cat["bytes"] == len(PNG) and cat["status"] == "ok"
@@ -65,20 +66,21 @@ def test_url_inputs(run: Run, web: str) -> None:
 
 def test_url_redirect_to_another_scheme_and_loops(web: str) -> None:
     with pytest.raises(sources.SourceError, match="not http"):
-        sources.fetch(f"{web}/to-ftp", cap=10_000_000)
+        sources.fetch(f"{web}/to-ftp", cap=10_000_000, allow_private=True)
     with pytest.raises(sources.SourceError, match="too many redirects"):
-        sources.fetch(f"{web}/loop", cap=10_000_000)
+        sources.fetch(f"{web}/loop", cap=10_000_000, allow_private=True)
 
 
 def test_url_size_cap(web: str) -> None:
     with pytest.raises(sources.SourceError) as exc:
-        sources.fetch(f"{web}/huge.png", cap=100_000)
+        sources.fetch(f"{web}/huge.png", cap=100_000, allow_private=True)
     assert exc.value.code is Code.FILE_TOO_LARGE
-    assert len(sources.fetch(f"{web}/huge.png", cap=1_000_000)) == len(PNG) + 200_000
+    assert len(sources.fetch(f"{web}/huge.png", cap=1_000_000, allow_private=True)) == len(PNG) + 200_000
 
 
 def test_unreachable_url_is_one_finding(run: Run) -> None:
-    (rec,) = records(run("inspect", "http://127.0.0.1:9/x.png", "-f", "jsonl"))
+    url = "http://127.0.0.1:9/x.png"
+    (rec,) = records(run("inspect", url, "-f", "jsonl", "--allow-private-urls"))
     assert rec["findings"][0]["code"] == "not-found"
     assert "download failed" in rec["findings"][0]["message"]
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import glob
 import os
+import socket
 import sys
+import time
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO, Final
+from urllib.parse import urlsplit
 
 from vision_cli.policy import IMAGE_EXTENSIONS, Code
 
@@ -24,6 +28,8 @@ _GLOB_CHARS = frozenset("*?[")
 #: Seconds to wait for a URL, for connecting and between bytes.
 URL_TIMEOUT = 30.0
 _MAX_REDIRECTS = 5
+#: Seconds a whole download may take, redirects included (a module global: tests lower it).
+URL_DEADLINE: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,8 @@ class Input:
     stdin: bool = False
     #: The folder argument (or glob base) it was found under; outputs mirror the tree below it.
     root: Path | None = field(default=None, compare=False)
+    #: A URL that may be downloaded from a loopback, private or link-local address.
+    allow_private: bool = field(default=False, compare=False)
 
     @property
     def extension(self) -> str:
@@ -90,6 +98,8 @@ class Selection:
     null: bool = False
     exclude: tuple[str, ...] = ()
     hidden: bool = False
+    #: ``--allow-private-urls``: downloads may reach loopback, private and link-local hosts.
+    allow_private_urls: bool = False
 
 
 def is_url(arg: str) -> bool:
@@ -168,7 +178,7 @@ def _expand_arg(arg: str, sel: Selection) -> Iterator[Input | Problem]:
         yield Input(STDIN, stdin=True)
         return
     if is_url(arg):
-        yield Input(arg, url=arg)
+        yield Input(arg, url=arg, allow_private=sel.allow_private_urls)
         return
     path = Path(arg)
     if path.is_dir():
@@ -258,7 +268,7 @@ def read_bytes(item: Input, *, cap: int, stdin: BinaryIO | None = None) -> bytes
         except OSError as exc:
             raise SourceError(Code.NOT_FOUND, _file_error(exc)) from None
     if item.url is not None:
-        return fetch(item.url, cap=cap)
+        return fetch(item.url, cap=cap, allow_private=item.allow_private)
     stream = stdin if stdin is not None else sys.stdin.buffer
     data = stream.read(cap + 1)
     if len(data) > cap:
@@ -278,35 +288,162 @@ def _file_error(exc: OSError) -> str:
     return f"cannot read it ({_reason(exc)})."
 
 
-def fetch(url: str, *, cap: int, timeout: float = URL_TIMEOUT) -> bytes:
-    """Download ``url`` (at most ``cap`` bytes, redirects only to http(s)). Raises SourceError."""
+def fetch(
+    url: str, *, cap: int, timeout: float = URL_TIMEOUT, allow_private: bool = False
+) -> bytes:
+    """Download ``url``: at most ``cap`` bytes once decoded, within :data:`URL_DEADLINE` seconds
+    in all, redirects only to http(s) and never from https to http, and (unless
+    ``allow_private``) never from a loopback, private, link-local or reserved address, checked
+    for every hop both before connecting and on the connection itself. Raises SourceError."""
     import httpx  # imported here: only URL inputs pay for it
 
+    deadline = time.monotonic() + URL_DEADLINE
+    headers = {"Accept-Encoding": "gzip, deflate"}  # only what is decoded here, within the cap
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        with httpx.Client(timeout=timeout, follow_redirects=False, headers=headers) as client:
             for _ in range(_MAX_REDIRECTS + 1):
-                with client.stream("GET", url) as resp:
+                if not allow_private:
+                    _check_host(url)
+                left = max(0.001, deadline - time.monotonic())
+                with client.stream("GET", url, timeout=min(timeout, left)) as resp:
+                    if not allow_private:
+                        _check_peer(resp)
                     if resp.is_redirect:
-                        target = str(resp.next_request.url) if resp.next_request else ""
-                        if not is_url(target):
-                            raise SourceError(
-                                Code.NOT_FOUND,
-                                f"redirected to {target or 'nowhere'}, which is not http(s): "
-                                "download it yourself.",
-                            )
-                        url = target
+                        url = _redirect_target(url, resp)
                         continue
                     if resp.status_code >= 400:
                         raise SourceError(
                             Code.NOT_FOUND,
                             f"the server answered HTTP {resp.status_code}: check the URL.",
                         )
-                    return _read_capped(resp.iter_bytes(), cap)
+                    encodings = _encodings(resp.headers.get("content-encoding", ""))
+                    raw = _before(deadline, resp.iter_raw())
+                    return _read_capped(_decoded(raw, encodings, cap), cap)
             raise SourceError(Code.NOT_FOUND, "too many redirects: check the URL.")
+    except httpx.TimeoutException:
+        raise SourceError(
+            Code.NOT_FOUND, f"the server did not answer within {timeout:g} s: try again later."
+        ) from None
     except httpx.HTTPError as exc:
         raise SourceError(
             Code.NOT_FOUND, f"download failed ({type(exc).__name__}: {exc}): check the URL."
         ) from None
+
+
+def _redirect_target(url: str, resp: Any) -> str:
+    target = str(resp.next_request.url) if resp.next_request else ""
+    if not is_url(target):
+        raise SourceError(
+            Code.NOT_FOUND,
+            f"redirected to {target or 'nowhere'}, which is not http(s): download it yourself.",
+        )
+    if url.startswith("https://") and target.startswith("http://"):
+        raise SourceError(
+            Code.NOT_FOUND,
+            f"redirected from https to plain http ({target}): refused, as a browser would; "
+            "download it yourself if you trust it.",
+        )
+    return target
+
+
+def _private(address: str) -> bool:
+    """Whether an IP address is one a download must not reach by default."""
+    import ipaddress  # only downloads pay for it
+
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def _refuse(host: str, address: str) -> SourceError:
+    return SourceError(
+        Code.NOT_FOUND,
+        f"{host} is a loopback, private or link-local address ({address}): refused; give "
+        "--allow-private-urls to download from your own network.",
+    )
+
+
+def _check_host(url: str) -> None:
+    """Refuse a URL whose host is, or resolves to, an address that is not public."""
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return  # the download itself says the host is unknown
+    for info in infos:
+        address = str(info[4][0])
+        if _private(address):
+            raise _refuse(host, address)
+
+
+def _check_peer(resp: Any) -> None:
+    """Refuse a connection that reached an address that is not public after all (a name that
+    resolved again differently: DNS rebinding)."""
+    stream = resp.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    if peer and _private(str(peer[0])):
+        raise _refuse(urlsplit(str(resp.url)).hostname or "", str(peer[0]))
+
+
+def _encodings(header: str) -> list[str]:
+    """The content codings to undo, the last applied first. SourceError for one not handled."""
+    names = [name.strip().lower() for name in header.split(",") if name.strip()]
+    names = [name for name in names if name != "identity"]
+    for name in names:
+        if name not in _WBITS:
+            raise SourceError(
+                Code.UNSUPPORTED_FORMAT,
+                f"the server sent it as {name!r}, which vision-cli does not decode: download it "
+                "yourself.",
+            )
+    return names[::-1]
+
+
+#: zlib's window bits for each content coding (gzip; deflate as zlib or gzip, auto-detected).
+_WBITS: Final = {"gzip": 16 + 15, "x-gzip": 16 + 15, "deflate": 32 + 15}
+_DECODE_STEP: Final = 64 * 1024
+
+
+def _decoded(chunks: Iterable[bytes], encodings: Sequence[str], cap: int) -> Iterator[bytes]:
+    """``chunks`` with each content coding undone in turn, never more than ``cap`` + 1 bytes of
+    any layer and never more than a step at a time in memory (a gzip bomb stops at the cap)."""
+    stream: Iterable[bytes] = chunks
+    for name in encodings:
+        stream = _inflate(stream, _WBITS[name], cap)
+    yield from stream
+
+
+def _inflate(chunks: Iterable[bytes], wbits: int, cap: int) -> Iterator[bytes]:
+    decoder = zlib.decompressobj(wbits)
+    produced = 0
+    try:
+        for chunk in chunks:
+            data = chunk
+            while data and produced <= cap:
+                out = decoder.decompress(data, _DECODE_STEP)
+                produced += len(out)
+                yield out
+                data = decoder.unconsumed_tail
+            if produced > cap:
+                return  # the reader stops at the cap
+        yield decoder.flush()
+    except zlib.error as exc:
+        raise SourceError(
+            Code.UNREADABLE, f"the server's compressed data is damaged ({exc}): try again."
+        ) from None
+
+
+def _before(deadline: float, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """``chunks`` until the deadline: a server that sends a byte now and then cannot hold a
+    run for ever."""
+    for chunk in chunks:
+        if time.monotonic() > deadline:
+            raise SourceError(
+                Code.NOT_FOUND,
+                f"the download took more than {URL_DEADLINE:g} s: download it yourself.",
+            )
+        yield chunk
 
 
 def _read_capped(chunks: Iterable[bytes], cap: int) -> bytes:

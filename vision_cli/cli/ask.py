@@ -336,7 +336,7 @@ class Options:
     dry_run: bool
     conversation: Path | None
     max_bytes: str
-    selection: Selection | None = None  # --files-from, -0, --exclude, --hidden
+    selection: Selection | None = None  # --files-from, -0, --exclude, --hidden, private URLs
     each: bool = False
     batch: bool = False
     output: Path | None = None
@@ -351,7 +351,11 @@ def _options(given: dict[str, Any], *, compare: bool) -> Options:
     given = dict(given)
     inputs = given.pop("images" if compare else "inputs") or []
     selection = common.selection(
-        given.pop("files_from"), given.pop("null"), given.pop("exclude"), given.pop("hidden")
+        given.pop("files_from"),
+        given.pop("null"),
+        given.pop("exclude"),
+        given.pop("hidden"),
+        given.pop("allow_private_urls"),
     )
     if given["max_retries"] is None:
         many = given.get("each") or given.get("batch")
@@ -389,6 +393,7 @@ def ask(
     null: common.NullOpt = False,
     exclude: common.ExcludeOpt = None,
     hidden: common.HiddenOpt = False,
+    allow_private_urls: common.AllowPrivateUrlsOpt = False,
     each: EachOpt = False,
     batch: BatchOpt = False,
     output: ResultsOpt = None,
@@ -432,6 +437,7 @@ def compare(
     null: common.NullOpt = False,
     exclude: common.ExcludeOpt = None,
     hidden: common.HiddenOpt = False,
+    allow_private_urls: common.AllowPrivateUrlsOpt = False,
 ) -> None:
     with common.sigterm_interrupts():
         run(_options(locals(), compare=True))

@@ -76,6 +76,15 @@ HiddenOpt = Annotated[
         "--hidden", help="Include hidden files and folders.", rich_help_panel=INPUTS_PANEL
     ),
 ]
+AllowPrivateUrlsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-private-urls",
+        help="Download URLs on loopback, private and link-local addresses too (refused by "
+        "default: a URL from a file list must not reach your network's own services).",
+        rich_help_panel=INPUTS_PANEL,
+    ),
+]
 ModelOpt = Annotated[
     str | None,
     typer.Option(
@@ -139,11 +148,21 @@ def usage_error(message: str, param: str | None = None) -> NoReturn:
 
 
 def selection(
-    files_from: str | None, null: bool, exclude: list[str] | None, hidden: bool
+    files_from: str | None,
+    null: bool,
+    exclude: list[str] | None,
+    hidden: bool,
+    allow_private_urls: bool = False,
 ) -> Selection:
     from vision_cli.sources import Selection
 
-    return Selection(files_from=files_from, null=null, exclude=tuple(exclude or ()), hidden=hidden)
+    return Selection(
+        files_from=files_from,
+        null=null,
+        exclude=tuple(exclude or ()),
+        hidden=hidden,
+        allow_private_urls=allow_private_urls,
+    )
 
 
 def model_name(name: str | None) -> str:

@@ -162,6 +162,7 @@ def estimate(
     null: common.NullOpt = False,
     exclude: common.ExcludeOpt = None,
     hidden: common.HiddenOpt = False,
+    allow_private_urls: common.AllowPrivateUrlsOpt = False,
 ) -> None:
     from vision_cli import estimating, policy, render, sources
 
@@ -203,7 +204,7 @@ def estimate(
         exact=exact,
     )
     lim = policy.Limits(tier=models[0].tier, max_bytes=common.max_bytes(max_bytes))
-    sel = common.selection(files_from, null, exclude, hidden)
+    sel = common.selection(files_from, null, exclude, hidden, allow_private_urls)
     try:
         sources.check_arguments(inputs or [], sel)
     except sources.UsageError as exc:

@@ -74,6 +74,7 @@ def inspect(
     null: common.NullOpt = False,
     exclude: common.ExcludeOpt = None,
     hidden: common.HiddenOpt = False,
+    allow_private_urls: common.AllowPrivateUrlsOpt = False,
 ) -> None:
     import contextlib
 
@@ -82,7 +83,7 @@ def inspect(
 
     chosen = common.output_format(fmt, json_flag)
     the_model = common.resolve_model(model)
-    sel = common.selection(files_from, null, exclude, hidden)
+    sel = common.selection(files_from, null, exclude, hidden, allow_private_urls)
     if not inputs and files_from is None:
         common.usage_error("give at least one image, folder, glob, URL or -", "INPUTS")
     if chosen is Format.html and output is None and is_tty(sys.stdout):

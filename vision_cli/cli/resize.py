@@ -182,6 +182,7 @@ def resize(
     null: common.NullOpt = False,
     exclude: common.ExcludeOpt = None,
     hidden: common.HiddenOpt = False,
+    allow_private_urls: common.AllowPrivateUrlsOpt = False,
 ) -> None:
     from vision_cli import resizing, sources, workers
     from vision_cli.render import ResizeReport, is_tty, progress, warn
@@ -214,7 +215,9 @@ def resize(
         jobs=jobs or workers.cpus(),
     )
     try:
-        items = sources.collect(inputs or [], common.selection(files_from, null, exclude, hidden))
+        items = sources.collect(
+            inputs or [], common.selection(files_from, null, exclude, hidden, allow_private_urls)
+        )
     except sources.UsageError as exc:
         common.usage_error(str(exc))
     for note in notes:

@@ -909,3 +909,133 @@ def test_a_gzip_bomb_is_capped_on_decoded_bytes(web: str) -> None:
         tracemalloc.stop()
     assert caught.value.code is Code.FILE_TOO_LARGE
     assert peak < 64_000_000, f"{peak:,} bytes held to refuse a download capped at 8 MB"
+
+
+# --------------------------------------------------------------------------------------------------
+# Overwritten: backups, ownership, temporary files
+# --------------------------------------------------------------------------------------------------
+
+
+def wide_jpegs(make_image: MakeImage, folder: Path, count: int) -> dict[str, bytes]:
+    """``count`` JPEGs wider than 1568 px (so resize changes them): name -> original bytes."""
+    for i in range(count):
+        make_image(f"{i:02d}.jpg", (1700 + i, 60), folder=folder)
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+@pytest.mark.slow
+def test_two_runs_at_once_never_put_a_resized_image_in_a_backup(
+    make_image: MakeImage, tmp_path: Path
+) -> None:
+    folder = tmp_path / "shared"
+    originals = wide_jpegs(make_image, folder, 30)
+    argv = [sys.executable, "-m", "vision_cli", "resize", str(folder), "--in-place"]
+    argv += ["--backup", ".orig", "--overwrite", "-j", "1"]
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in "ab"]
+    outputs = [proc.communicate(timeout=300) for proc in procs]
+    for proc, (_, err) in zip(procs, outputs, strict=True):
+        assert b"Traceback" not in err
+        assert proc.returncode in (0, 1), err.decode()
+    for name, data in originals.items():
+        backup = folder / (name + ".orig")
+        assert backup.read_bytes() == data, f"{backup.name} does not hold the original"
+        assert (folder / name).read_bytes() != data  # resized by one run or the other
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_a_backup_that_is_a_hard_link_to_the_image_leaves_nothing_behind(
+    run: Run, make_image: MakeImage, tmp_path: Path
+) -> None:
+    folder = tmp_path / "linked"
+    originals = wide_jpegs(make_image, folder, 1)
+    os.link(folder / "00.jpg", folder / "00.jpg.orig")
+    result = run("resize", folder / "00.jpg", "--in-place", "--backup", ".orig", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert (folder / "00.jpg.orig").read_bytes() == originals["00.jpg"]
+    assert (folder / "00.jpg").read_bytes() != originals["00.jpg"]
+    assert sorted(p.name for p in folder.iterdir()) == ["00.jpg", "00.jpg.orig"]
+
+
+def test_a_file_that_changes_after_it_was_read_is_left_with_its_backup(
+    run: Run, make_image: MakeImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vision_cli import resizing
+
+    folder = tmp_path / "edited"
+    wide_jpegs(make_image, folder, 1)
+    image = folder / "00.jpg"
+    backup = folder / "00.jpg.orig"
+    backup.write_bytes(b"the user's older backup")
+    real = resizing._prepare
+
+    def edited_meanwhile(job: Any) -> Any:
+        done = real(job)
+        image.write_bytes(image.read_bytes() + b"edited")  # another run, or an editor
+        return done
+
+    monkeypatch.setattr(resizing, "_prepare", edited_meanwhile)
+    result = run("resize", image, "--in-place", "--backup", ".orig", "--overwrite")
+    assert result.exit_code == 1
+    assert "changed since it was read" in result.output
+    assert backup.read_bytes() == b"the user's older backup"
+    assert image.read_bytes().endswith(b"edited")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root")
+def test_in_place_as_root_keeps_the_owner_and_extended_attributes(
+    run: Run, make_image: MakeImage, tmp_path: Path
+) -> None:
+    folder = tmp_path / "owned"
+    wide_jpegs(make_image, folder, 1)
+    image = folder / "00.jpg"
+    os.chown(image, 65534, 65534)
+    os.chmod(image, 0o640)
+    try:
+        os.setxattr(image, "user.origin", b"camera")
+        xattrs = True
+    except OSError:  # a file system without user attributes: the owner is still checked
+        xattrs = False
+    result = run("resize", image, "--in-place")
+    assert result.exit_code == 0, result.output
+    st = image.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (65534, 65534, 0o640)
+    if xattrs:
+        assert os.getxattr(image, "user.origin") == b"camera"
+
+
+@pytest.mark.slow
+def test_kill_9_of_inspect_output_leaves_no_temporary_file(
+    make_image: MakeImage, tmp_path: Path
+) -> None:
+    from tests.test_ask_each import wait_for
+
+    folder = tmp_path / "many"
+    for i in range(40):
+        make_image(f"{i:02d}.png", (900 + i, 700), folder=folder)
+    out_dir = tmp_path / "reports"
+    out_dir.mkdir()
+    out = out_dir / "report.jsonl"
+    argv = [sys.executable, "-m", "vision_cli", "inspect", str(folder), "--verify", "-j", "2"]
+    proc = subprocess.Popen(
+        [*argv, "-f", "jsonl", "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def writing() -> bool:
+        try:
+            targets = [os.readlink(p) for p in Path(f"/proc/{proc.pid}/fd").iterdir()]
+        except OSError:
+            return False
+        return any(t.startswith(str(out_dir)) for t in targets)
+
+    try:
+        wait_for(writing, proc, "the report being written")
+        proc.kill()
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert list(out_dir.iterdir()) == []  # communicate waited for the workers too
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr

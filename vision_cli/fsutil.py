@@ -52,23 +52,26 @@ def write_atomic(
     replace: bool = True,
     mode: int | None = None,
     sync_parent: bool = True,
+    like: int | None = None,
 ) -> None:
     """Write ``data`` to ``path`` so that ``path`` is never seen incomplete.
 
     ``replace`` False refuses to clobber: FileExistsError if the name is taken (atomically).
     ``mode`` None gives a new file's usual permissions. The data is always flushed to disk before
     the name appears; ``sync_parent`` False leaves flushing the folder's entry to the caller (one
-    :func:`sync_folder` per folder after writing many files, instead of one per file).
+    :func:`sync_folder` per folder after writing many files, instead of one per file). ``like``:
+    an open file whose owner and extended attributes the new file gets (as far as allowed), so
+    that replacing a file in place keeps them.
     """
     mode = default_mode() if mode is None else mode
-    if _unnamed_ok and _write_unnamed(path, data, replace, mode):
+    if _unnamed_ok and _write_unnamed(path, data, replace, mode, like):
         if sync_parent:
             sync_folder(path.parent)
         return
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         try:
-            _fill(fd, data, mode)
+            _fill(fd, data, mode, like)
         finally:
             os.close(fd)
         if replace:
@@ -93,22 +96,64 @@ def write_text(path: Path, text: str) -> None:
 def atomic_text(path: Path) -> Iterator[TextIO]:
     """A text stream that becomes ``path`` when the block ends without an exception.
 
-    It streams to a hidden temporary file beside ``path`` (memory stays flat however much is
-    written); an interrupted run leaves the old file, or none, and never a partial one.
+    It streams to a temporary file beside ``path`` (memory stays flat however much is written):
+    where the system allows, one with no name until it is complete (O_TMPFILE), so even
+    ``kill -9`` leaves nothing behind; elsewhere a hidden ``.NAME.*.vision-cli-tmp``. An
+    interrupted run leaves the old file, or none, and never a partial one.
     """
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    fd = _open_unnamed(path.parent)
+    temp = None
+    if fd is None:
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         os.fchmod(fd, existing_mode(path) or default_mode())
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(temp, path)
+            if temp is None:
+                _publish(fh.fileno(), path)
+        if temp is not None:
+            os.replace(temp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
+        if temp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
         raise
     sync_folder(path.parent)
+
+
+def _open_unnamed(folder: Path) -> int | None:
+    """An unnamed file (O_TMPFILE) in ``folder``, open for writing; None where not possible."""
+    global _unnamed_ok
+    if not _unnamed_ok:
+        return None
+    try:
+        return os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o600)
+    except OSError:
+        _unnamed_ok = False
+        return None
+
+
+def _publish(fd: int, path: Path) -> None:
+    """Give the complete unnamed file ``fd`` the name ``path``, replacing what is there: a
+    hidden link first, renamed over ``path`` at once; where linking fails, a copy."""
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        temp = _link_hidden(f"/proc/self/fd/{fd}", path.name, folder)
+        if temp is None:
+            size = os.fstat(fd).st_size
+            data = os.pread(fd, size, 0)
+            write_atomic(path, data, replace=True, mode=os.fstat(fd).st_mode & 0o7777)
+            return
+        try:
+            os.replace(temp, path.name, src_dir_fd=folder, dst_dir_fd=folder)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp, dir_fd=folder)
+            raise
+    finally:
+        os.close(folder)
 
 
 def sync_folder(folder: Path) -> None:
@@ -130,19 +175,46 @@ def hidden_temp_name(name: str) -> str:
     return f".{name}.{os.urandom(4).hex()}{TEMP_SUFFIX}"
 
 
-def _fill(fd: int, data: bytes, mode: int) -> None:
+def _fill(fd: int, data: bytes, mode: int, like: int | None = None) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-    os.fchmod(fd, mode)
+    if like is not None:
+        copy_owner_and_xattrs(like, fd)
+    os.fchmod(fd, mode)  # after fchown, which may clear set-id bits
     os.fsync(fd)
+
+
+def copy_owner_and_xattrs(source: int, target: int) -> None:
+    """Give the open file ``target`` the owner, group and extended attributes of ``source``, as
+    far as this process may (root keeps a ``nobody`` file ``nobody``'s; others keep at least
+    the group when they belong to it). What cannot be copied is left: never an error."""
+    st = os.fstat(source)
+    if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+        for uid, gid in ((st.st_uid, st.st_gid), (-1, st.st_gid)):
+            try:
+                os.fchown(target, uid, gid)
+                break
+            except OSError:
+                continue
+    if not hasattr(os, "listxattr"):
+        return
+    try:
+        names = os.listxattr(source)
+    except OSError:
+        return
+    for name in names:
+        try:
+            os.setxattr(target, name, os.getxattr(source, name))
+        except OSError:  # security.* needs privileges; some file systems refuse some names
+            continue
 
 
 #: Whether unnamed temporary files work here (cleared on the first failure).
 _unnamed_ok = bool(getattr(os, "O_TMPFILE", 0)) and Path("/proc/self/fd").is_dir()
 
 
-def _write_unnamed(path: Path, data: bytes, replace: bool, mode: int) -> bool:
+def _write_unnamed(path: Path, data: bytes, replace: bool, mode: int, like: int | None) -> bool:
     """Write through an O_TMPFILE file; False when this system or file system cannot."""
     global _unnamed_ok
     folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
@@ -153,7 +225,7 @@ def _write_unnamed(path: Path, data: bytes, replace: bool, mode: int) -> bool:
             _unnamed_ok = False
             return False
         try:
-            _fill(fd, data, mode)
+            _fill(fd, data, mode, like)
             source = f"/proc/self/fd/{fd}"
             # dst_dir_fd makes os.link use linkat(AT_SYMLINK_FOLLOW), which /proc needs
             if not replace:

@@ -276,6 +276,17 @@ class _Done:
     prepared: transform.Prepared | None
     bytes_before: int | None
     error: str | None
+    #: Which file was read (device, inode, size, mtime): in place, only that file is replaced,
+    #: and only it becomes the backup.
+    identity: tuple[int, int, int, int] | None = None
+
+
+def identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class _Changed(Exception):
+    """The input is not the file that was read any more (another run, or an editor)."""
 
 
 def _submit(
@@ -297,10 +308,22 @@ def _submit(
 
 def _prepare(job: _Job) -> _Done:
     """In a worker: read one input and prepare it. Holds one image at a time."""
+    path = job.item.path
+    seen = None
     try:
         data = job.data
         if data is None:
+            if path is not None:
+                with contextlib.suppress(OSError):
+                    seen = identity(os.stat(path))
             data = sources.read_bytes(job.item, cap=MAX_DOWNLOAD_BYTES)
+            if path is not None and seen is not None:
+                try:
+                    after = identity(os.stat(path))
+                except OSError:
+                    after = None
+                if after != seen:
+                    return _Done(None, None, "it changed while it was read: try again.")
     except sources.SourceError as exc:
         return _Done(None, None, exc.message)
     try:
@@ -314,7 +337,7 @@ def _prepare(job: _Job) -> _Done:
         )
     except transform.TransformError as exc:
         return _Done(None, len(data), str(exc) + ".")
-    return _Done(prepared, len(data), None)
+    return _Done(prepared, len(data), None, seen)
 
 
 class _Inline(Executor):
@@ -408,7 +431,7 @@ class _Planner:
         outcome = replace(outcome, output=str(target))
         refusal = self._refusal(item, target)
         if refusal is None and not self.opts.dry_run:
-            refusal = self._write(item, target, p)
+            refusal = self._write(item, target, p, done.identity)
         if refusal is not None:
             return Outcome(
                 item.label,
@@ -456,7 +479,13 @@ class _Planner:
             return None
         return source.with_name(source.name + self.opts.backup)
 
-    def _write(self, item: sources.Input, target: Path, p: transform.Prepared) -> str | None:
+    def _write(
+        self,
+        item: sources.Input,
+        target: Path,
+        p: transform.Prepared,
+        seen: tuple[int, int, int, int] | None,
+    ) -> str | None:
         """Write one output; a sentence on failure (the input is then untouched)."""
         try:
             if self.opts.out is not None:
@@ -465,7 +494,12 @@ class _Planner:
                 self.written.add(target.parent)
             else:
                 assert item.path is not None
-                self._write_in_place(item.path, target, p)
+                self._write_in_place(item.path, target, p, seen)
+        except _Changed:
+            return (
+                f"{item.label} changed since it was read (another run, or an editor?): left as "
+                "it is, and its backup too; run again to resize what it holds now."
+            )
         except FileExistsError:
             return f"{target} appeared while resizing: pass --overwrite to replace it."
         except OSError as exc:
@@ -474,27 +508,40 @@ class _Planner:
             return f"cannot write {where} ({reason}): check the folder's permissions and space."
         return None
 
-    def _write_in_place(self, source: Path, target: Path, p: transform.Prepared) -> None:
+    def _write_in_place(
+        self,
+        source: Path,
+        target: Path,
+        p: transform.Prepared,
+        seen: tuple[int, int, int, int] | None,
+    ) -> None:
+        """Replace ``source`` by the resized image (under ``target``'s name), keeping its mode,
+        owner and extended attributes. The file is opened once and checked to be the one that
+        was read: only that file is replaced, and only that file becomes the backup (a backup
+        is never replaced by anything but the original it backs up, even when two runs work
+        on one folder at once)."""
         same = _key(target) == _key(source)
         if same and p.action == "copied":
             return  # nothing to change
-        mode = os.stat(source).st_mode & 0o7777
-        backup = self._backup_path(source)
-        if same:
+        real = Path(os.path.realpath(source))  # through a symbolic link: the file it points to
+        fd = os.open(real, os.O_RDONLY)
+        try:
+            st = os.fstat(fd)
+            if seen is not None and identity(st) != seen:
+                raise _Changed(source)
+            mode = st.st_mode & 0o7777
+            backup = self._backup_path(source)
+            if same:
+                if backup is not None:
+                    _backup(fd, real, backup, replace=self.opts.overwrite)
+                write_atomic(real, p.data, replace=True, mode=mode, like=fd)
+                return
+            write_atomic(target, p.data, replace=self.opts.overwrite, mode=mode, like=fd)
             if backup is not None:
-                _link(source, backup, replace=self.opts.overwrite)
-            # Through a symbolic link, the file it points to is replaced and the link kept.
-            write_atomic(Path(os.path.realpath(target)), p.data, replace=True, mode=mode)
-            return
-        write_atomic(target, p.data, replace=self.opts.overwrite, mode=mode)
-        if backup is not None:
-            if self.opts.overwrite:
-                os.replace(source, backup)
-            else:
-                _link(source, backup, replace=False)
-                os.unlink(source)
-        else:
-            os.unlink(source)
+                _backup(fd, real, backup, replace=self.opts.overwrite)
+            _unlink_if(source, st)
+        finally:
+            os.close(fd)
         sync_folder(source.parent)
 
 
@@ -507,18 +554,44 @@ def _key(path: Path) -> Path:
         return absolute
 
 
-def _link(source: Path, link: Path, *, replace: bool) -> None:
-    """A second name for ``source`` (the backup): a hard link, or a copy where links fail."""
+def _unlink_if(path: Path, st: os.stat_result) -> None:
+    """Remove ``path`` if it is still the file ``st`` describes."""
     try:
-        if not replace:
-            os.link(source, link)
-            return
-        temp = link.with_name(hidden_temp_name(link.name))
-        os.link(source, temp)
-        os.replace(temp, link)
-    except FileExistsError:
-        raise
-    except OSError:  # no hard links on this file system
+        if identity(os.lstat(path)) == identity(st) or os.path.islink(path):
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _backup(fd: int, source: Path, backup: Path, *, replace: bool) -> None:
+    """Make ``backup`` a second name for the open file ``fd`` (the original that was read): a
+    hard link to that very file (through ``/proc/self/fd``, so never to whatever the name
+    ``source`` holds by then), or a copy of it where links fail. A backup that already is that
+    file is left as it is; another is replaced only with ``replace``."""
+    try:
+        if os.path.samestat(os.stat(backup), os.fstat(fd)):
+            return  # already a link to the original (a hard link made by hand, or a rerun)
+    except FileNotFoundError:
+        pass
+    original = f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else str(source)
+    temp = backup.with_name(hidden_temp_name(backup.name))
+    try:
+        os.link(original, temp, follow_symlinks=True)
+    except OSError:  # no hard links on this file system (or no /proc): a copy of the same bytes
+        size = os.fstat(fd).st_size
         write_atomic(
-            link, source.read_bytes(), replace=replace, mode=source.stat().st_mode & 0o7777
+            backup,
+            os.pread(fd, size, 0),
+            replace=replace,
+            mode=os.fstat(fd).st_mode & 0o7777,
+            like=fd,
         )
+        return
+    try:
+        if replace:
+            os.replace(temp, backup)
+        else:
+            os.link(temp, backup)  # refuses to clobber, atomically
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)

@@ -81,11 +81,11 @@ _vision_cli() {
     esac
     if [[ "$cur" == -* ]]; then
         case "$cmd" in
-            inspect) COMPREPLY=($(compgen -W "-m --model -f --format --json -q --quiet --strict --request --verify --max-bytes -j --jobs -o --output --files-from -0 --null --exclude --hidden -h --help" -- "$cur")) ;;
-            resize) COMPREPLY=($(compgen -W "-o --out --in-place --max-edge --max-megapixels -m --model --max-tokens --to --quality --max-bytes --reencode --overwrite --backup -n --dry-run -j --jobs -f --format --json --files-from -0 --null --exclude --hidden -h --help" -- "$cur")) ;;
-            estimate) COMPREPLY=($(compgen -W "-s --size -m --model --all-models --price --tier --rule --per --batch --output-tokens --exact --max-bytes -f --format --json --files-from -0 --null --exclude --hidden -h --help" -- "$cur")) ;;
-            ask) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --max-retries --timeout --policy --no-resize --source --download --no-cache --json -q --quiet --dry-run --conversation --max-bytes --files-from -0 --null --exclude --hidden --each --batch -o --output -j --jobs --rerun --no-wait -h --help" -- "$cur")) ;;
-            compare) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --max-retries --timeout --policy --no-resize --source --download --no-cache --json -q --quiet --dry-run --conversation --max-bytes --files-from -0 --null --exclude --hidden -h --help" -- "$cur")) ;;
+            inspect) COMPREPLY=($(compgen -W "-m --model -f --format --json -q --quiet --strict --request --verify --max-bytes -j --jobs -o --output --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
+            resize) COMPREPLY=($(compgen -W "-o --out --in-place --max-edge --max-megapixels -m --model --max-tokens --to --quality --max-bytes --reencode --overwrite --backup -n --dry-run -j --jobs -f --format --json --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
+            estimate) COMPREPLY=($(compgen -W "-s --size -m --model --all-models --price --tier --rule --per --batch --output-tokens --exact --max-bytes -f --format --json --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
+            ask) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --max-retries --timeout --policy --no-resize --source --download --no-cache --json -q --quiet --dry-run --conversation --max-bytes --files-from -0 --null --exclude --hidden --allow-private-urls --each --batch -o --output -j --jobs --rerun --no-wait -h --help" -- "$cur")) ;;
+            compare) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --max-retries --timeout --policy --no-resize --source --download --no-cache --json -q --quiet --dry-run --conversation --max-bytes --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
         esac
         return
     fi

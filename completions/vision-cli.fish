@@ -3,7 +3,7 @@
 
 complete -c vision-cli -f
 complete -c vision-cli -n '__fish_use_subcommand' -s V -l version -d 'Show versions and exit'
-complete -c vision-cli -n '__fish_use_subcommand' -l no-config -d 'Ignore [tool.vision-cli] in pyproject.toml and vision-cli.toml'
+complete -c vision-cli -n '__fish_use_subcommand' -l no-config -d 'Ignore the configuration files (the project\'s and your own)'
 complete -c vision-cli -n '__fish_use_subcommand' -s h -l help -d 'Show help and exit'
 complete -c vision-cli -n __fish_use_subcommand -a inspect -d 'Check images before they are sent'
 complete -c vision-cli -n __fish_use_subcommand -a resize -d 'Shrink, rotate, convert and clean images so the API takes them as they are'
@@ -24,6 +24,7 @@ complete -c vision-cli -n '__fish_seen_subcommand_from inspect' -l files-from -r
 complete -c vision-cli -n '__fish_seen_subcommand_from inspect' -s 0 -l null -d '--files-from is NUL-separated (find -print0)'
 complete -c vision-cli -n '__fish_seen_subcommand_from inspect' -l exclude -x -d 'Skip paths matching GLOB (the whole path, its name or a folder name)'
 complete -c vision-cli -n '__fish_seen_subcommand_from inspect' -l hidden -d 'Include hidden files and folders'
+complete -c vision-cli -n '__fish_seen_subcommand_from inspect' -l allow-private-urls -d 'Download URLs on loopback, private and link-local addresses too (refused by defa'
 complete -c vision-cli -n '__fish_seen_subcommand_from inspect' -s h -l help -d 'Show help and exit'
 complete -c vision-cli -n '__fish_seen_subcommand_from inspect' -F
 complete -c vision-cli -n '__fish_seen_subcommand_from resize' -s o -l out -r -F -d 'Write outputs into DIR, mirroring the tree below each folder argument'
@@ -46,6 +47,7 @@ complete -c vision-cli -n '__fish_seen_subcommand_from resize' -l files-from -r 
 complete -c vision-cli -n '__fish_seen_subcommand_from resize' -s 0 -l null -d '--files-from is NUL-separated (find -print0)'
 complete -c vision-cli -n '__fish_seen_subcommand_from resize' -l exclude -x -d 'Skip paths matching GLOB (the whole path, its name or a folder name)'
 complete -c vision-cli -n '__fish_seen_subcommand_from resize' -l hidden -d 'Include hidden files and folders'
+complete -c vision-cli -n '__fish_seen_subcommand_from resize' -l allow-private-urls -d 'Download URLs on loopback, private and link-local addresses too (refused by defa'
 complete -c vision-cli -n '__fish_seen_subcommand_from resize' -s h -l help -d 'Show help and exit'
 complete -c vision-cli -n '__fish_seen_subcommand_from resize' -F
 complete -c vision-cli -n '__fish_seen_subcommand_from estimate' -s s -l size -x -d 'Plan for an image of this size (no file needed)'
@@ -65,6 +67,7 @@ complete -c vision-cli -n '__fish_seen_subcommand_from estimate' -l files-from -
 complete -c vision-cli -n '__fish_seen_subcommand_from estimate' -s 0 -l null -d '--files-from is NUL-separated (find -print0)'
 complete -c vision-cli -n '__fish_seen_subcommand_from estimate' -l exclude -x -d 'Skip paths matching GLOB (the whole path, its name or a folder name)'
 complete -c vision-cli -n '__fish_seen_subcommand_from estimate' -l hidden -d 'Include hidden files and folders'
+complete -c vision-cli -n '__fish_seen_subcommand_from estimate' -l allow-private-urls -d 'Download URLs on loopback, private and link-local addresses too (refused by defa'
 complete -c vision-cli -n '__fish_seen_subcommand_from estimate' -s h -l help -d 'Show help and exit'
 complete -c vision-cli -n '__fish_seen_subcommand_from estimate' -F
 complete -c vision-cli -n '__fish_seen_subcommand_from ask' -s p -l prompt -x -d 'The question'
@@ -89,6 +92,7 @@ complete -c vision-cli -n '__fish_seen_subcommand_from ask' -l files-from -r -F 
 complete -c vision-cli -n '__fish_seen_subcommand_from ask' -s 0 -l null -d '--files-from is NUL-separated (find -print0)'
 complete -c vision-cli -n '__fish_seen_subcommand_from ask' -l exclude -x -d 'Skip paths matching GLOB (the whole path, its name or a folder name)'
 complete -c vision-cli -n '__fish_seen_subcommand_from ask' -l hidden -d 'Include hidden files and folders'
+complete -c vision-cli -n '__fish_seen_subcommand_from ask' -l allow-private-urls -d 'Download URLs on loopback, private and link-local addresses too (refused by defa'
 complete -c vision-cli -n '__fish_seen_subcommand_from ask' -l each -d 'One request per image, --jobs at a time'
 complete -c vision-cli -n '__fish_seen_subcommand_from ask' -l batch -d 'One request per image through the Message Batches API (half price, answers withi'
 complete -c vision-cli -n '__fish_seen_subcommand_from ask' -s o -l output -r -F -d 'The JSONL results file of --each and --batch (appended to, never rewritten)'
@@ -119,5 +123,6 @@ complete -c vision-cli -n '__fish_seen_subcommand_from compare' -l files-from -r
 complete -c vision-cli -n '__fish_seen_subcommand_from compare' -s 0 -l null -d '--files-from is NUL-separated (find -print0)'
 complete -c vision-cli -n '__fish_seen_subcommand_from compare' -l exclude -x -d 'Skip paths matching GLOB (the whole path, its name or a folder name)'
 complete -c vision-cli -n '__fish_seen_subcommand_from compare' -l hidden -d 'Include hidden files and folders'
+complete -c vision-cli -n '__fish_seen_subcommand_from compare' -l allow-private-urls -d 'Download URLs on loopback, private and link-local addresses too (refused by defa'
 complete -c vision-cli -n '__fish_seen_subcommand_from compare' -s h -l help -d 'Show help and exit'
 complete -c vision-cli -n '__fish_seen_subcommand_from compare' -F

@@ -17,7 +17,7 @@ class ExitStatus(IntEnum):
     API = 3
     #: A bug in vision-cli: please report it (``VISION_CLI_DEBUG=1`` shows the traceback).
     INTERNAL = 70
-    #: Interrupted (Ctrl-C).
+    #: Interrupted (Ctrl-C, or SIGTERM for the commands that write or send).
     INTERRUPTED = 130
 
 

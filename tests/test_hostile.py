@@ -501,57 +501,47 @@ def test_a_signal_during_the_batch_create_never_pays_twice(
         assert "found batch msgbatch_" in again.stderr
 
 
-def test_a_state_file_that_cannot_be_written_after_the_create_never_pays_twice(
+def disk_full_after(monkeypatch: pytest.MonkeyPatch, saves: int) -> Any:
+    """The batch state file is written ``saves`` times, then the disk is full; the real save."""
+    real_save = batching.BatchState.save
+    done: list[int] = []
+
+    def save(self: batching.BatchState) -> None:
+        if len(done) >= saves:
+            raise bulk.OutputError(f"cannot write {self.path} (No space left on device)")
+        done.append(1)
+        real_save(self)
+
+    monkeypatch.setattr(batching.BatchState, "save", save)
+    return real_save
+
+
+@pytest.mark.parametrize("saves", [0, 1], ids=["before-the-create", "after-the-create"])
+def test_a_state_file_that_cannot_be_written_never_pays_twice(
     run: Run,
     batch_api: FakeClaudeAPI,
     make_image: MakeImage,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    saves: int,
 ) -> None:
     from tests.test_ask_each import make_folder
 
     folder = make_folder(make_image, tmp_path, 3)
     out = tmp_path / "results.jsonl"
-    saves = []
-    real_save = batching.BatchState.save
-
-    def save_once(self: batching.BatchState) -> None:
-        saves.append(1)
-        if len(saves) > 1:
-            raise bulk.OutputError(f"cannot write {self.path} (No space left on device)")
-        real_save(self)
-
-    monkeypatch.setattr(batching.BatchState, "save", save_once)
+    real_save = disk_full_after(monkeypatch, saves)
     full = run("ask", folder, "--batch", "-o", out)
     assert full.exit_code == 2
     assert "No space left on device" in full.stderr
-    (batch_id,) = re.findall(r"submitted batch (msgbatch_\w+)", full.stderr)
+    assert batch_creates(batch_api) == saves  # no intent saved: nothing created
+    created = re.findall(r"submitted batch (msgbatch_\w+)", full.stderr)
+    assert len(created) == saves  # the id is on stderr the moment it exists
     monkeypatch.setattr(batching.BatchState, "save", real_save)
     again = run("ask", folder, "--batch", "-o", out)
     assert again.exit_code == 0, again.stderr
-    assert f"found batch {batch_id}" in again.stderr
+    if created:
+        assert f"found batch {created[0]}" in again.stderr
     assert batch_creates(batch_api) == 1 and len(out.read_text().splitlines()) == 3
-
-
-def test_no_batch_is_created_when_its_intent_cannot_be_saved(
-    run: Run,
-    batch_api: FakeClaudeAPI,
-    make_image: MakeImage,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from tests.test_ask_each import make_folder
-
-    folder = make_folder(make_image, tmp_path, 2)
-    out = tmp_path / "results.jsonl"
-
-    def cannot(self: batching.BatchState) -> None:
-        raise bulk.OutputError(f"cannot write {self.path} (No space left on device)")
-
-    monkeypatch.setattr(batching.BatchState, "save", cannot)
-    result = run("ask", folder, "--batch", "-o", out)
-    assert result.exit_code == 2 and "No space left on device" in result.stderr
-    assert batch_creates(batch_api) == 0
 
 
 def test_a_create_that_never_reached_the_api_is_submitted_again(

@@ -146,12 +146,7 @@ def _publish(fd: int, path: Path) -> None:
             data = os.pread(fd, size, 0)
             write_atomic(path, data, replace=True, mode=os.fstat(fd).st_mode & 0o7777)
             return
-        try:
-            os.replace(temp, path.name, src_dir_fd=folder, dst_dir_fd=folder)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp, dir_fd=folder)
-            raise
+        _rename_over(temp, path.name, folder)
     finally:
         os.close(folder)
 
@@ -241,17 +236,22 @@ def _write_unnamed(path: Path, data: bytes, replace: bool, mode: int, like: int 
             if temp is None:
                 _unnamed_ok = False
                 return False
-            try:
-                os.replace(temp, path.name, src_dir_fd=folder, dst_dir_fd=folder)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp, dir_fd=folder)
-                raise
+            _rename_over(temp, path.name, folder)
             return True
         finally:
             os.close(fd)
     finally:
         os.close(folder)
+
+
+def _rename_over(temp: str, name: str, folder: int) -> None:
+    """Rename the hidden ``temp`` over ``name`` in ``folder``; on failure, remove ``temp``."""
+    try:
+        os.replace(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp, dir_fd=folder)
+        raise
 
 
 def _link_hidden(source: str, name: str, folder: int) -> str | None:

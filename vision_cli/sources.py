@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import glob
 import os
-import socket
 import sys
 import time
 import zlib
@@ -366,6 +365,8 @@ def _refuse(host: str, address: str) -> SourceError:
 
 def _check_host(url: str) -> None:
     """Refuse a URL whose host is, or resolves to, an address that is not public."""
+    import socket  # only downloads pay for it
+
     host = urlsplit(url).hostname or ""
     try:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)

@@ -344,7 +344,7 @@ def test_csv(run: Run, mixed: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert list(rows[0]) == [
         "path", "status", "codes", "width", "height", "api_width", "api_height", "tokens",
-        "cost_claude-sonnet-4-5", "cost_claude-opus-4-7",
+        "cost_claude-sonnet-4-5", "cost_claude-opus-4-7", "path_bytes",
     ]  # fmt: skip
     by_name = {Path(r["path"]).name: r for r in rows}
     assert by_name["wide.jpg"]["tokens"] == "1560" and by_name["wide.jpg"]["status"] == "warning"

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import csv
 import functools
 import gzip
 import http.server
+import io
 import json
 import os
 import re
@@ -346,8 +348,6 @@ def test_errors_on_stderr_show_names_escaped(run: Run, api: FakeClaudeAPI, tmp_p
 def test_csv_cells_that_start_like_a_formula_are_guarded(
     run: Run, make_image: MakeImage, tmp_path: Path, command: str
 ) -> None:
-    import csv
-    import io
 
     result = run(command, hostile_folder(make_image, tmp_path), "-f", "csv")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
@@ -635,8 +635,13 @@ def test_inspect_writes_a_name_that_is_not_utf8_in_every_format(
         )
         (bad,) = [d for d in docs if "path_bytes" in d]
         check_bad_name_member(bad)
+    elif fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(text)))
+        (bad,) = [r for r in rows if r["path_bytes"]]
+        assert "\\udcff" in bad["path"]
+        assert base64.b64decode(bad["path_bytes"]) == os.fsencode(str(folder / BAD_NAME))
     else:
-        assert "\\udcff" in text if fmt == "csv" else "\\xff" in text
+        assert "\\xff" in text
 
 
 @pytest.mark.slow
@@ -763,7 +768,6 @@ PNG_BYTES = b""
 
 @pytest.fixture
 def web() -> Iterator[str]:
-    import io
 
     from PIL import Image
 
@@ -1029,3 +1033,44 @@ def test_kill_9_of_inspect_output_leaves_no_temporary_file(
             proc.kill()
     assert list(out_dir.iterdir()) == []  # communicate waited for the workers too
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+
+
+def test_ctrl_c_during_start_up_is_exit_130_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vision_cli.cli import app
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(app, "app", interrupted)
+    with pytest.raises(SystemExit) as caught:
+        app.entrypoint(["inspect", "."])
+    assert caught.value.code == 130
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_sigterm_stops_ask_each_like_ctrl_c(
+    api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    from tests.test_ask_each import child_env, cli, make_folder, wait_for
+
+    folder = make_folder(make_image, tmp_path, 6)
+    out = tmp_path / "results.jsonl"
+    api.hold()
+    proc = cli("ask", folder, "--each", "-j", "2", "-o", out, env=child_env(api, tmp_path))
+    try:
+        wait_for(lambda: api.held > 0, proc, "a request in the server")
+        proc.terminate()
+        api.release()
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        api.release()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    text = out.read_text()
+    assert text == "" or text.endswith("\n")
+    assert len(text.splitlines()) <= 2  # the two in flight finished; nothing new was started

@@ -9,7 +9,8 @@ again. Where a name is written out:
   (Python's ``json`` reads it back to the same name), and beside it a member named after the
   field with ``_bytes`` added (``path_bytes``, ``input_bytes``, ``output_bytes``) holding the
   name's bytes in base64. The member is there only when the name is not UTF-8.
-- CSV: the same ``\\udcff`` escapes, in text.
+- CSV: the same ``\\udcff`` escapes, and a ``path_bytes`` (``input_bytes``, ``output_bytes``)
+  column at the end, empty unless the name is not UTF-8.
 - Tables, Markdown, GitHub annotations and messages: ``\\xff``, like every other control or
   invisible character (:func:`vision_cli.render.visible`).
 
@@ -27,6 +28,8 @@ from typing import Any, Final
 #: A lone surrogate: a byte of a name that is not UTF-8 (or, rarely, text that was never valid).
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 BYTES_SUFFIX: Final = "_bytes"
+#: The fields of vision-cli's records that hold file names (CSV gives each a ``_bytes`` column).
+NAME_FIELDS: Final = ("path", "input", "output")
 
 
 def is_utf8(text: str) -> bool:

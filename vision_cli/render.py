@@ -170,8 +170,13 @@ class RecordWriter:
         if fmt is Format.csv:
             import csv  # only CSV output pays for it
 
+            # A file-name column gets its ``_bytes`` column at the end (vision_cli.names).
+            names_bytes = [c + names.BYTES_SUFFIX for c in columns if c in names.NAME_FIELDS]
             self._csv = csv.DictWriter(
-                self.stream, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n"
+                self.stream,
+                fieldnames=[*columns, *names_bytes],
+                extrasaction="ignore",
+                lineterminator="\n",
             )
             self._csv.writeheader()
 
@@ -180,7 +185,8 @@ class RecordWriter:
             self.stream.write(names.dumps(record) + "\n")
             self.stream.flush()
         elif self._csv is not None:
-            self._csv.writerow({k: csv_cell(v) for k, v in self.flatten(record).items()})
+            row = names.with_bytes(self.flatten(record))
+            self._csv.writerow({k: csv_cell(v) for k, v in row.items()})
         else:
             self.rows.append(record)
 

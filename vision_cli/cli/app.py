@@ -152,6 +152,10 @@ def entrypoint(argv: Sequence[str] | None = None) -> None:
     """The console script: runs the app and turns an unexpected error into one line (exit 70)."""
     try:
         app(args=list(argv) if argv is not None else None, prog_name="vision-cli")
+    except KeyboardInterrupt:  # Ctrl-C while the command line is still being read
+        if common.debug():
+            raise
+        sys.exit(ExitStatus.INTERRUPTED)
     except Exception as exc:  # a bug: no traceback for users unless they ask for it
         if common.debug():
             raise

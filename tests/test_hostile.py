@@ -654,6 +654,7 @@ def test_inspect_writes_a_name_that_is_not_utf8_in_every_format(
         ),
         ["resize", "-o", "OUT"],
         ["resize", "-o", "OUT", "--json"],
+        ["resize", "-o", "OUT", "-f", "csv"],
         ["estimate"],
         ["estimate", "-f", "csv"],
     ],
@@ -675,6 +676,17 @@ def test_a_strict_utf8_stdout_never_crashes_on_a_name(
     assert b"Traceback" not in proc.stderr
     proc.stdout.decode("utf-8")
     assert b"good.png" in proc.stdout and b"bad" in proc.stdout
+
+
+@pytest.mark.parametrize("args", [("ask", "--source", "file"), ("ask", "--json"), ("compare",)])
+def test_ask_and_compare_send_a_name_that_is_not_utf8(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    folder = bad_name_folder(make_image, tmp_path)
+    images = [str(folder / BAD_NAME), str(folder / "good.png")]
+    result = run(args[0], *images, "-p", "hi", *args[1:])
+    assert result.exit_code == 0, result.output
+    assert "\\xff" in result.stderr or "path_bytes" in result.stdout or "--json" not in args
 
 
 def test_an_answer_that_cannot_be_saved_stops_the_run(

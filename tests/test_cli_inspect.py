@@ -540,6 +540,26 @@ def test_unknown_model_lists_the_known_ones(run: Run, make_image: MakeImage) -> 
     assert "claude-sonnet-4-5" in result.stderr and "claude-opus-4-7" in result.stderr
 
 
+#: The number of ``read`` in /proc/PID/syscall: x86-64, then arm64.
+_READ_SYSCALLS = {"0", "63"}
+
+
+def reading_stdin(proc: subprocess.Popen[str]) -> None:
+    """Until ``proc`` is blocked reading its standard input (started, signal handlers in
+    place), as /proc/PID/syscall shows; a second where /proc does not say."""
+    syscall = Path(f"/proc/{proc.pid}/syscall")
+    bound = time.monotonic() + 60
+    while time.monotonic() < bound and proc.poll() is None:
+        try:
+            fields = syscall.read_text().split()
+        except OSError:
+            time.sleep(1.0)
+            return
+        if len(fields) > 1 and fields[0] in _READ_SYSCALLS and fields[1] == "0x0":
+            return
+        time.sleep(0.01)
+
+
 def test_ctrl_c_exits_130(tmp_path: Path) -> None:
     """SIGINT while inspect waits on --files-from - : exit 130, no traceback."""
     proc = subprocess.Popen(
@@ -549,7 +569,7 @@ def test_ctrl_c_exits_130(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.0)  # let it start and block on standard input
+    reading_stdin(proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err

@@ -457,38 +457,53 @@ def intent_saved(out: Path) -> bool:
     return any(b["id"] is None for b in doc["batches"])
 
 
+def signal_while_held(
+    fake: FakeClaudeAPI,
+    tmp_path: Path,
+    args: tuple[str | Path, ...],
+    signum: str,
+    ready: Any,
+) -> tuple[int, str]:
+    """Run vision-cli with ``args`` while the fake holds every answer; once ``ready()`` and a
+    request is in the server, send ``signum``, then let the server answer. Exit status, stderr."""
+    import signal
+
+    from tests.test_ask_each import child_env, cli, wait_for
+
+    fake.hold()
+    proc = cli(*args, env=child_env(fake, tmp_path))
+    try:
+        wait_for(ready, proc, "the run to be ready")
+        wait_for(lambda: fake.held > 0, proc, "a request in the server")
+        proc.send_signal(getattr(signal, signum))
+        if signum == "SIGKILL":
+            proc.wait()
+        fake.release()
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        fake.release()
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, stderr
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", ["SIGTERM", "SIGKILL"])
 def test_a_signal_during_the_batch_create_never_pays_twice(
     run: Run, batch_api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path, signum: str
 ) -> None:
-    import signal
-
-    from tests.test_ask_each import child_env, cli, make_folder, wait_for
+    from tests.test_ask_each import make_folder
 
     folder = make_folder(make_image, tmp_path, 3)
     out = tmp_path / "results.jsonl"
-    batch_api.hold()  # the create waits in the server: the signal lands during it
-    proc = cli("ask", folder, "--batch", "--no-wait", "-o", out, env=child_env(batch_api, tmp_path))
-    try:
-        wait_for(lambda: intent_saved(out), proc, "the intent in the state file")
-        wait_for(lambda: batch_api.held > 0, proc, "the create in the server")
-        proc.send_signal(getattr(signal, signum))
-        if signum == "SIGKILL":
-            proc.wait()
-        batch_api.release()
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        batch_api.release()
-        if proc.poll() is None:
-            proc.kill()
+    args = ("ask", folder, "--batch", "--no-wait", "-o", out)
+    # the create waits in the server: the signal lands during it, after the intent is saved
+    code, stderr = signal_while_held(batch_api, tmp_path, args, signum, lambda: intent_saved(out))
     assert "Traceback" not in stderr
     if signum == "SIGTERM":
-        assert proc.returncode == 130, stderr
+        assert code == 130, stderr
         assert re.search(r"submitted batch msgbatch_\w+", stderr), stderr
         assert not intent_saved(out)  # the id was saved before the run ended
-    import time
-
     bound = time.monotonic() + 60
     while batch_creates(batch_api) < 1:  # a killed client's create still lands in the server
         assert time.monotonic() < bound
@@ -1066,22 +1081,13 @@ def test_ctrl_c_during_start_up_is_exit_130_without_a_traceback(
 def test_sigterm_stops_ask_each_like_ctrl_c(
     api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
 ) -> None:
-    from tests.test_ask_each import child_env, cli, make_folder, wait_for
+    from tests.test_ask_each import make_folder
 
     folder = make_folder(make_image, tmp_path, 6)
     out = tmp_path / "results.jsonl"
-    api.hold()
-    proc = cli("ask", folder, "--each", "-j", "2", "-o", out, env=child_env(api, tmp_path))
-    try:
-        wait_for(lambda: api.held > 0, proc, "a request in the server")
-        proc.terminate()
-        api.release()
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        api.release()
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, stderr
+    args = ("ask", folder, "--each", "-j", "2", "-o", out)
+    code, stderr = signal_while_held(api, tmp_path, args, "SIGTERM", lambda: True)
+    assert code == 130, stderr
     assert "Traceback" not in stderr
     text = out.read_text()
     assert text == "" or text.endswith("\n")

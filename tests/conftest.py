@@ -16,6 +16,7 @@ from tests.fakeapi import FakeClaudeAPI, fake_api, openapi_validator
 from vision_cli.cli.app import app
 
 __all__ = ["fake_api", "openapi_validator"]  # the fake API's fixtures, for every test module
+pytest_plugins = ["tests.strict_skips", "pytester"]
 
 #: A recognisable secret: tests assert that it never appears in any output.
 API_KEY = "sk-ant-api03-SECRET-test-key-do-not-print-0123456789"

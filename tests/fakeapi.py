@@ -110,10 +110,8 @@ BATCH_LIFETIME: Final = timedelta(hours=24)
 
 #: Seconds an idle connection may stay open, and the bound on every socket read and write.
 SOCKET_TIMEOUT: Final = 10.0
-#: Where the vendored OpenAPI description sits: ``shared/`` beside the repository.
-OPENAPI_FILE: Final = (
-    Path(__file__).resolve().parents[1].parent / "shared/vendor/anthropic-openapi.json"
-)
+#: The vendored OpenAPI description, trimmed to the message paths (see its README).
+OPENAPI_FILE: Final = Path(__file__).resolve().parent / "data/openapi/anthropic-messages.json"
 
 ERROR_TYPES: Final = {
     400: "invalid_request_error",
@@ -1366,7 +1364,7 @@ class OpenApiValidator:
 
         started = time.perf_counter()
         spec = json.loads(spec_file.read_text(encoding="utf-8"))
-        spec["info"].setdefault("version", "unknown")  # the loader requires it; the file has none
+        spec["info"].setdefault("version", "unknown")  # the loader requires it
         # The description is third-party data we only read: checking the description itself
         # takes seconds and proves nothing about our requests, so only bodies are validated.
         config = Config(spec_validator_cls=None, request_validator_cls=V31RequestBodyValidator)
@@ -1420,9 +1418,8 @@ def _load_openapi_validator(spec_file: Path) -> OpenApiValidator:
 
 @pytest.fixture(scope="session")
 def openapi_validator() -> OpenApiValidator:
-    """The vendored OpenAPI description, loaded once per session; skips without ``shared/``."""
-    if not OPENAPI_FILE.is_file():
-        pytest.skip(f"the vendored OpenAPI description is not at {OPENAPI_FILE}")
+    """The vendored OpenAPI description, loaded once per session (it is part of the repository:
+    a missing file fails the tests that need it)."""
     return load_openapi_validator(OPENAPI_FILE)
 
 

@@ -1,39 +1,53 @@
-"""The README documents every command and option, its help blocks are fresh, and CI runs the
-README's own test command."""
+"""The README and docs/ document every command and option, their generated parts are fresh, every
+install line installs this project, and CI runs the README's own test command."""
 
 from __future__ import annotations
 
 import re
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import typer.main
-
-from vision_cli.cli.app import app
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text()
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import make_readme  # noqa: E402
 
-GROUP: Any = typer.main.get_command(app)
+README = (ROOT / "README.md").read_text()
+DOCS = {path: path.read_text() for path in sorted((ROOT / "docs").glob("*.md"))}
+GROUP: Any = make_readme.app_group()
 # The prose, without the generated help blocks: what a person wrote must cover everything.
-PROSE = make_readme.BLOCK.sub("", README)
+PROSE = "\n".join(make_readme.BLOCK.sub("", text) for text in [README, *DOCS.values()])
 
 
-def test_help_blocks_are_fresh() -> None:
-    assert make_readme.render(README) == README, "run: python scripts/make_readme.py"
+def test_generated_parts_are_fresh() -> None:
+    stale = [
+        str(path.relative_to(ROOT))
+        for path, text in make_readme.fresh_files().items()
+        if not path.exists() or path.read_text() != text
+    ]
+    assert not stale, "run: python scripts/make_readme.py"
+
+
+def test_the_readme_stays_a_landing_page() -> None:
+    assert len(README.splitlines()) < 150
+    assert "<!-- BEGIN help:" not in README  # the reference lives in docs/
 
 
 @pytest.mark.parametrize("name", sorted(GROUP.commands))
 def test_every_command_is_documented(name: str) -> None:
     command = GROUP.commands[name]
     assert command.help, f"{name} has no --help text"
-    assert f"<!-- BEGIN help: {name} -->" in README, f"{name} has no help block in the README"
-    assert re.search(rf"^##+ .*\b{name}\b", PROSE, re.M), f"{name} has no README section"
+    page = make_readme.page(name)
+    assert page in DOCS, f"{name} has no page: run python scripts/make_readme.py"
+    assert DOCS[page].startswith(f"# {name}\n"), f"{page.name} does not start with its title"
+    for sub in make_readme.help_names(name, GROUP):
+        assert f"<!-- BEGIN help: {sub} -->" in DOCS[page], f"{page.name} lacks {sub} --help"
+    assert f"(docs/{name}.md)" in README, f"the README does not link to {page.name}"
     assert command.epilog and "Examples" in command.epilog, f"{name} --help has no examples"
 
 
@@ -49,7 +63,77 @@ def test_every_command_is_documented(name: str) -> None:
     ),
 )
 def test_every_option_is_documented(name: str, option: str) -> None:
-    assert f"`{option}" in PROSE, f"{name} {option} is not described in the README"
+    assert f"`{option}" in PROSE, f"{name} {option} is not described in docs/"
+
+
+def test_a_new_command_gets_a_page_with_its_help(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(make_readme, "command_names", lambda group=None: ["inspect"])
+    monkeypatch.setattr(make_readme, "page", lambda name: ROOT / "docs" / "not-there.md")
+    fresh = make_readme.fresh_files()
+    text = fresh[ROOT / "docs" / "not-there.md"]
+    assert text.startswith("# inspect\n\nCheck images before they are sent")
+    assert "$ vision-cli inspect --help\n Usage: vision-cli inspect" in text
+
+
+def test_internal_links_reach_a_file() -> None:
+    for path, text in [(ROOT / "README.md", README), *DOCS.items()]:
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
+            assert (path.parent / target).exists(), f"{path.name} links to missing {target}"
+
+
+# ---- every install line installs this project, never the unrelated `vision-cli` on PyPI
+
+
+def _install_lines() -> list[str]:
+    texts = [README, *DOCS.values()]
+    return [
+        line
+        for text in texts
+        for line in re.findall(r"pip install[^\n`]*", text)
+        if line.strip() != "pip install"  # the command named in prose
+    ]
+
+
+THIS_PROJECT = re.compile(
+    r"^(\.|\.\[[\w,]+\]|claude-vision-cli(\[[\w,]+\])? @ git\+\S+|pillow-heif)$"
+)
+
+
+def _packages(line: str) -> list[str]:
+    """What a ``pip install ...`` line installs: its arguments up to ``&&`` or a comment."""
+    words = shlex.split(line.split(" #")[0].split("&&")[0])
+    return [w for w in words[2:] if not w.startswith("-")]
+
+
+def _installs_this_project(line: str) -> bool:
+    packages = _packages(line)
+    return bool(packages) and all(THIS_PROJECT.match(p) for p in packages)
+
+
+def test_every_install_line_installs_this_project() -> None:
+    lines = _install_lines()
+    assert len(lines) >= 5
+    for line in lines:
+        assert _installs_this_project(line), f"installs something else: {line}"
+    assert not re.search(r"pip install '?vision-cli\b", "\n".join([README, *DOCS.values()]))
+
+
+def test_the_distribution_is_not_named_vision_cli() -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert re.search(r'^name = "claude-vision-cli"$', pyproject, re.M)
+    assert 'vision-cli = "vision_cli.cli.app:entrypoint"' in pyproject  # the command keeps its name
+
+
+def test_the_precommit_recipe_uses_the_hook_this_repository_defines() -> None:
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert hook["language"] == "python"  # pre-commit installs the repository that defines it
+    assert hook["entry"].startswith("vision-cli inspect")
+    ci = DOCS[ROOT / "docs" / "ci.md"]
+    recipe = re.search(r"```yaml\n(# \.pre-commit-config\.yaml\n.+?)```", ci, re.S)
+    assert recipe
+    (repo,) = yaml.safe_load(recipe.group(1))["repos"]
+    assert repo["hooks"][0]["id"] == hook["id"]
+    assert "OWNER" not in repo["repo"]
 
 
 def test_ci_runs_the_readme_test_command() -> None:

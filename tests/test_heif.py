@@ -64,7 +64,7 @@ def test_without_the_extra_the_message_names_it(
     assert rec["format"] == "HEIF" and rec["width"] is None
     assert [f["code"] for f in rec["findings"]] == ["unsupported-format"]
     message = rec["findings"][0]["message"]
-    assert "vision-cli[heif]" in message and "pip install" in message
+    assert "pip install pillow-heif" in message and "`heif` extra" in message
     result = run("resize", phone_photo, "--out", phone_photo.parent / "out", "--json")
     assert result.exit_code == 1
-    assert "vision-cli[heif]" in json.loads(result.stdout)["images"][0]["error"]
+    assert "pip install pillow-heif" in json.loads(result.stdout)["images"][0]["error"]

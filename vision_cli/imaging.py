@@ -37,7 +37,10 @@ _JPEG_EOI = b"\xff\xd9"
 _ORIENTATION_TAG = 0x0112
 #: ISO base media brands of HEIC / HEIF files (AVIF is read by Pillow itself).
 _HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"})
-HEIF_EXTRA_HINT = "install the optional extra (`pip install 'vision-cli[heif]'`) to read it"
+HEIF_EXTRA_HINT = (
+    "install the optional `heif` extra (`pip install pillow-heif` in vision-cli's environment) "
+    "to read it"
+)
 
 # Dimensions are judged from the header, against our own cap, before anything is decoded: Pillow's
 # global bomb check would otherwise refuse to even open a 40000 x 40000 header.

@@ -47,11 +47,19 @@ def version_text() -> str:
             return "not installed"
 
     py = ".".join(map(str, sys.version_info[:3]))
-    return (
-        f"vision-cli {vision_cli.__version__}\n"
+    text = (
+        f"vision-cli {vision_cli.__version__} ({vision_cli.DISTRIBUTION})\n"
         f"Python {py}, Pillow {ver('Pillow')}, anthropic {ver('anthropic')}, "
         f"typer {ver('typer')}, rich {ver('rich')}, httpx {ver('httpx')}"
     )
+    other = ver(vision_cli.CONFLICTING_DISTRIBUTION)
+    if other != "not installed":
+        text += (
+            f"\nWarning: the unrelated '{vision_cli.CONFLICTING_DISTRIBUTION}' {other} is installed "
+            "in this environment and shares the vision_cli package: uninstall it, or use a "
+            "separate virtual environment."
+        )
+    return text
 
 
 def _version(value: bool) -> None:

@@ -149,8 +149,7 @@ def documents() -> list[Path]:
 def fresh_files() -> dict[Path, str]:
     """What every generated file should hold: the README, each page, and new pages."""
     files = {
-        path: render(path.read_text(), "docs/" if path == README else "")
-        for path in documents()
+        path: render(path.read_text(), "docs/" if path == README else "") for path in documents()
     }
     for name in command_names():
         if page(name) not in files:
@@ -174,6 +173,7 @@ def main() -> None:
     for path in stale:
         path.write_text(fresh[path])
         print(f"wrote {path.relative_to(ROOT)}")
+
 
 if __name__ == "__main__":
     main()

@@ -421,7 +421,7 @@ def test_dry_run_prints_the_plan_and_needs_no_key(
         "cost_usd": 0.0, "error": None,
     }) + "\n")  # fmt: skip
     result = run("ask", folder, "--each", "-o", out, "--dry-run", "--json")
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 1, result.stderr  # bad.png fails preflight, as in a real run
     plan = json.loads(result.stdout)
     actions = {Path(r["path"]).name: r["action"] for r in plan["images"]}
     assert actions == {"000.png": "skip", "001.png": "send", "002.png": "send", "bad.png": "fail"}

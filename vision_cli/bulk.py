@@ -26,6 +26,7 @@ No output of its own: progress goes to a callback, notes to another, and the CLI
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -569,6 +570,8 @@ class Summary:
     stopped: client.APIFailure | None = None
     #: The results file could not be written (the run stopped).
     write_error: str | None = None
+    #: The reader of standard output (the results) went away: the run stopped quietly.
+    stdout_closed: bool = False
     batches: list[str] = field(default_factory=list)
 
     @property
@@ -844,6 +847,12 @@ class EachRun:
                         )
                         self.log.append(record, self.tally.failure)
                 except Exception as exc:  # the results file cannot be written: stop everything
+                    closed = isinstance(exc, OSError) and exc.errno == errno.EPIPE
+                    if closed and self.config.output is None:  # | head: a quiet stop
+                        with self.tally.lock:
+                            self.summary.stdout_closed = True
+                        self._halt()
+                        continue
                     reason = exc.strerror if isinstance(exc, OSError) else None
                     self._cannot_write(reason or str(exc))
         finally:

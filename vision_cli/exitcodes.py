@@ -19,9 +19,13 @@ class ExitStatus(IntEnum):
     INTERNAL = 70
     #: Interrupted (Ctrl-C, or SIGTERM for the commands that write or send).
     INTERRUPTED = 130
+    #: Standard output was closed before the run ended (``| head``): 128 + SIGPIPE, what the
+    #: shell reports for ``git log | head -1``. The run stops without a message.
+    CLOSED_PIPE = 141
 
 
 EXIT_HELP = (
     "Exit status: 0 all good; 1 an input failed or has an error finding; 2 usage error; "
-    "3 API or network error; 70 internal error; 130 interrupted."
+    "3 API or network error; 70 internal error; 130 interrupted; 141 standard output closed "
+    "early (| head)."
 )

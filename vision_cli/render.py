@@ -108,7 +108,14 @@ def console(stream: TextIO | None = None) -> Console:
     """A rich console on ``stream`` (colour only on a terminal; NO_COLOR respected by rich)."""
     from rich.console import Console
 
-    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=True)
+    out = Console(file=stream or sys.stdout, highlight=False, soft_wrap=True)
+    # rich's own reaction to a closed pipe is SystemExit(1); the commands' is a quiet 141
+    out.on_broken_pipe = _closed_pipe  # type: ignore[method-assign]
+    return out
+
+
+def _closed_pipe() -> None:
+    raise BrokenPipeError(32, "Broken pipe")
 
 
 def error(message: str, *, stream: TextIO | None = None) -> None:

@@ -52,10 +52,11 @@ def version_text() -> str:
         f"Python {py}, Pillow {ver('Pillow')}, anthropic {ver('anthropic')}, "
         f"typer {ver('typer')}, rich {ver('rich')}, httpx {ver('httpx')}"
     )
-    other = ver(vision_cli.CONFLICTING_DISTRIBUTION)
+    conflict = vision_cli.CONFLICTING_DISTRIBUTION
+    other = ver(conflict)
     if other != "not installed":
         text += (
-            f"\nWarning: the unrelated '{vision_cli.CONFLICTING_DISTRIBUTION}' {other} is installed "
+            f"\nWarning: the unrelated '{conflict}' {other} is installed "
             "in this environment and shares the vision_cli package: uninstall it, or use a "
             "separate virtual environment."
         )
@@ -147,11 +148,16 @@ def command_options(ctx: typer.Context) -> dict[str, dict[str, config.Option]]:
     return result
 
 
-app.command(help=INSPECT_HELP, epilog=INSPECT_EPILOG)(inspect)
-app.command(help=RESIZE_HELP, epilog=RESIZE_EPILOG)(resize)
-app.command(help=ESTIMATE_HELP, epilog=ESTIMATE_EPILOG)(estimate)
-app.command(help=ask_cmd.ASK_HELP, epilog=ask_cmd.ASK_EPILOG)(ask_cmd.ask)
-app.command(help=ask_cmd.COMPARE_HELP, epilog=ask_cmd.COMPARE_EPILOG)(ask_cmd.compare)
+def command(function: Callable[..., None], help: str, epilog: str) -> None:
+    """Register a command; every command stops quietly with 141 when its reader goes away."""
+    app.command(help=help, epilog=epilog)(common.quiet_on_closed_pipe(function))
+
+
+command(inspect, INSPECT_HELP, INSPECT_EPILOG)
+command(resize, RESIZE_HELP, RESIZE_EPILOG)
+command(estimate, ESTIMATE_HELP, ESTIMATE_EPILOG)
+command(ask_cmd.ask, ask_cmd.ASK_HELP, ask_cmd.ASK_EPILOG)
+command(ask_cmd.compare, ask_cmd.COMPARE_HELP, ask_cmd.COMPARE_EPILOG)
 # Commands register here, one line each.
 # FOUNDATION READY
 

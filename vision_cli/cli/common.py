@@ -7,16 +7,20 @@ stay fast, so Pillow, rich, httpx and anthropic are imported inside the commands
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import math
 import os
 import signal
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn, ParamSpec, TypeVar
 
 import typer
 
+from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import Format, ReportFormat
 
 if TYPE_CHECKING:
@@ -230,3 +234,43 @@ def sigterm_interrupts() -> Iterator[None]:
 
 def debug() -> bool:
     return os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+def is_closed_pipe(exc: BaseException) -> bool:
+    """Whether ``exc`` says the reader of a pipe went away (``| head`` closed it)."""
+    return isinstance(exc, OSError) and exc.errno == errno.EPIPE
+
+
+def stdout_closed() -> NoReturn:
+    """The reader of standard output went away: stop quietly with status 141.
+
+    Standard output is pointed at /dev/null first, so nothing still buffered (nor the
+    interpreter's final flush) can fail again and print a message.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (a test runner's stream)
+        pass
+    raise typer.Exit(ExitStatus.CLOSED_PIPE)
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def quiet_on_closed_pipe(command: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Wrap a command so that a closed standard output, wherever it is noticed, ends the run with
+    :func:`stdout_closed` instead of an error line (typer would print none and exit 1)."""
+
+    @functools.wraps(command)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return command(*args, **kwargs)
+        except OSError as exc:
+            if is_closed_pipe(exc):
+                stdout_closed()
+            raise
+
+    return run

@@ -119,6 +119,8 @@ def inspect(
     except sources.UsageError as exc:
         common.usage_error(str(exc))
     except OSError as exc:  # the --output file could not be written
+        if common.is_closed_pipe(exc):
+            raise
         from vision_cli import render
 
         render.error(

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
+from vision_cli.cli import common
 from vision_cli.exitcodes import ExitStatus
 
 if TYPE_CHECKING:
@@ -79,6 +80,8 @@ def run(
         )
     finally:
         log.close()
+    if summary.stdout_closed:
+        common.stdout_closed()
     _report(summary, config, opts)
     raise typer.Exit(_status(summary))
 
@@ -252,7 +255,17 @@ def _dry_run(jobs: list[bulk.Job], config: bulk.Config, opts: Options) -> None:
     }
     if opts.json:
         typer.echo(render.dumps({"images": [r.as_dict() for r in rows], "summary": totals}))
-        return
+    else:
+        _dry_run_lines(rows, totals, config, opts)
+    if totals["fail"]:  # the one --dry-run rule: the real run would fail those images too
+        raise typer.Exit(ExitStatus.FAILED)
+
+
+def _dry_run_lines(
+    rows: list[bulk.PlanRow], totals: dict[str, Any], config: bulk.Config, opts: Options
+) -> None:
+    from vision_cli import render
+
     for r in rows:
         if r.action == "send":
             detail = f"≈ {r.input_tokens:,} input tokens" if r.input_tokens else ""
@@ -266,7 +279,8 @@ def _dry_run(jobs: list[bulk.Job], config: bulk.Config, opts: Options) -> None:
     if opts.quiet:
         return
     prices = "at batch prices (50% off)" if opts.batch else "at the model's prices"
-    split = f" in {totals['batches']} batches" if opts.batch and sent else ""
+    batches = totals["batches"]
+    split = f" in {batches} batch{'' if batches == 1 else 'es'}" if opts.batch and batches else ""
     render.note(
         f"dry run: {_images(totals['send'])} to send{split}, {totals['skip']:,} skipped, "
         f"{totals['pending']:,} waiting in batches, {totals['fail']:,} failing preflight"
@@ -274,6 +288,7 @@ def _dry_run(jobs: list[bulk.Job], config: bulk.Config, opts: Options) -> None:
     render.note(
         f"estimate {prices} for {config.settings.model_name} (prices of "
         f"{totals['prices_date']}): ≈ {totals['input_tokens']:,} input tokens, "
-        f"≈ {render.money(input_cost)} input, at most {render.money(max_cost)} with "
+        f"≈ {render.money(totals['input_cost_usd'])} input, at most "
+        f"{render.money(totals['max_cost_usd'])} with "
         "--max-tokens of output each"
     )

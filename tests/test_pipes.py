@@ -1,0 +1,123 @@
+"""A closed standard output (``vision-cli ... | head -1``) ends every command quietly with 141.
+
+Real pipes: the command runs as a process whose standard output is read by a real ``head -1``,
+which exits after the first line. The output is far larger than a pipe's buffer, so the command
+is still writing when its reader goes away.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.fakeapi import FakeClaudeAPI
+from vision_cli.exitcodes import ExitStatus
+
+pytestmark = pytest.mark.slow
+
+#: More than the 500 inputs from which inspect starts worker processes, and output far larger
+#: than a pipe's 64 KB in every format.
+COUNT = 700
+HEAD = shutil.which("head")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("many")
+    first = folder / "0000-image.png"
+    Image.new("RGB", (300, 240), "teal").save(first)
+    for index in range(1, COUNT):
+        shutil.copyfile(first, folder / f"{index:04}-image.png")
+    return folder
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "VISION_CLI_"))}
+    # With PYTHONUNBUFFERED, Python's text layer drops the rest of a short write to a pipe
+    # without an error: a user's interpreter buffers, and so does the child here.
+    env.pop("PYTHONUNBUFFERED", None)
+    return {**env, "NO_COLOR": "1", **extra}
+
+
+def through_head(args: Sequence[str | Path], env: dict[str, str]) -> tuple[int, str, str]:
+    """Run ``vision-cli ARGS | head -1``: the command's status, head's line, the command's
+    standard error."""
+    assert HEAD is not None, "head is missing"
+    producer = subprocess.Popen(
+        [sys.executable, "-m", "vision_cli", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    head = subprocess.Popen([HEAD, "-1"], stdin=producer.stdout, stdout=subprocess.PIPE)
+    assert producer.stdout is not None and producer.stderr is not None
+    producer.stdout.close()  # only head holds the read end now
+    first, _ = head.communicate(timeout=300)
+    error = producer.stderr.read()
+    producer.wait(timeout=300)
+    return producer.returncode, first.decode(), error.decode()
+
+
+CASES = [
+    ("inspect", "-f", "table"),
+    ("inspect", "-f", "jsonl", "-j", "2"),  # worker processes
+    ("inspect", "-f", "json", "-j", "2"),
+    ("inspect", "-f", "csv"),
+    ("inspect", "-f", "html"),
+    ("estimate",),
+    ("estimate", "-f", "csv"),
+    ("estimate", "--all-models"),
+    ("resize", "--dry-run", "--out", "unused"),
+    ("resize", "--dry-run", "--out", "unused", "-f", "jsonl"),
+    ("ask", "--each", "--dry-run", "-o", "unused.jsonl"),
+]
+
+
+@pytest.mark.parametrize("args", CASES, ids=" ".join)
+def test_a_closed_pipe_stops_quietly_with_141(
+    corpus: Path, args: tuple[str, ...], tmp_path: Path
+) -> None:
+    command, *options = args
+    status, first, error = through_head([command, corpus, *options], child_env())
+    assert first  # head got its line
+    assert "Error" not in error and "Broken pipe" not in error and "Traceback" not in error, error
+    assert status == ExitStatus.CLOSED_PIPE
+
+
+def test_ask_each_streaming_results_stops_quietly(
+    corpus: Path, fake_api: FakeClaudeAPI, tmp_path: Path
+) -> None:
+    env = child_env(
+        ANTHROPIC_API_KEY="sk-ant-test",
+        ANTHROPIC_BASE_URL=fake_api.base_url,
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+    )
+    args: list[str | Path] = ["ask", corpus, "--each", "-o", "-", "--quiet"]
+    args += ["-m", "claude-opus-4-7", "-j", "4"]
+    status, first, error = through_head(args, env)
+    assert first.startswith('{"path"')
+    assert error == "" and status == ExitStatus.CLOSED_PIPE
+    assert len(fake_api.requests) < COUNT  # it stopped: not every image was asked
+
+
+def test_worker_processes_end_with_the_run(corpus: Path) -> None:
+    """No worker outlives a run cut short (they are the command's children: none left)."""
+    status, _, error = through_head(["inspect", corpus, "-f", "jsonl", "-j", "2"], child_env())
+    assert status == ExitStatus.CLOSED_PIPE and error == ""
+    ours = subprocess.run(
+        ["ps", "-o", "pid=,args=", "--ppid", str(os.getpid())], capture_output=True, text=True
+    ).stdout
+    assert "vision_cli" not in ours
+
+
+def test_a_finished_run_keeps_its_status(corpus: Path) -> None:
+    """When the reader takes everything, the status is the run's own (here: all images ok)."""
+    status, first, _ = through_head(["inspect", corpus / "0001-image.png"], child_env())
+    assert first.startswith("✓ ok") and status == ExitStatus.OK

@@ -1,0 +1,60 @@
+"""Scripting manners shared by the commands: one --dry-run exit rule, sizes, the install's name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MakeImage, Run
+from vision_cli.exitcodes import ExitStatus
+
+DRY_RUNS = [
+    ("ask",),
+    ("compare",),
+    ("ask", "--each", "-o", "{out}"),
+    ("ask", "--batch", "-o", "{out}"),
+]
+
+
+@pytest.mark.parametrize("mode", DRY_RUNS, ids=" ".join)
+@pytest.mark.parametrize("broken", [False, True])
+def test_one_dry_run_rule_for_every_mode(
+    run: Run, make_image: MakeImage, tmp_path: Path, mode: tuple[str, ...], broken: bool
+) -> None:
+    """--dry-run exits 1 exactly when an image fails preflight, in every mode; 0 otherwise."""
+    folder = tmp_path / "imgs"
+    make_image("a.png", (400, 300), folder=folder)
+    make_image("b.jpg", (300, 400), folder=folder)
+    if broken:
+        (folder / "c.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    args = [part.format(out=tmp_path / "r.jsonl") for part in mode]
+    result = run(*args[:1], folder, *args[1:], "--dry-run")
+    assert result.exit_code == (ExitStatus.FAILED if broken else ExitStatus.OK), result.stderr
+    assert not (tmp_path / "r.jsonl").exists()  # a dry run writes nothing
+
+
+def test_version_warns_about_the_unrelated_vision_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    from vision_cli.cli.app import version_text
+
+    real = importlib.metadata.version
+
+    def installed(other: str | None) -> None:
+        def version(name: str) -> str:
+            if name != "vision-cli":
+                return real(name)
+            if other is None:
+                raise importlib.metadata.PackageNotFoundError(name)
+            return other
+
+        monkeypatch.setattr(importlib.metadata, "version", version)
+
+    installed(None)
+    assert "Warning" not in version_text()
+    assert "(claude-vision-cli)" in version_text().splitlines()[0]
+    installed("5.0.2")
+    text = version_text()
+    assert "the unrelated 'vision-cli' 5.0.2 is installed" in text
+    assert "separate virtual environment" in text

@@ -38,6 +38,7 @@ complete -c vision-cli -n '__fish_seen_subcommand_from resize' -l quality -x -d 
 complete -c vision-cli -n '__fish_seen_subcommand_from resize' -l max-bytes -x -d 'Per-image limit on the base64 size'
 complete -c vision-cli -n '__fish_seen_subcommand_from resize' -l reencode -d 'Re-encode images that already comply too (for example to drop metadata)'
 complete -c vision-cli -n '__fish_seen_subcommand_from resize' -l overwrite -d 'Replace existing output (and backup) files'
+complete -c vision-cli -n '__fish_seen_subcommand_from resize' -l skip-existing -d 'With --out'
 complete -c vision-cli -n '__fish_seen_subcommand_from resize' -l backup -x -d 'With --in-place'
 complete -c vision-cli -n '__fish_seen_subcommand_from resize' -s n -l dry-run -d 'Do everything but write'
 complete -c vision-cli -n '__fish_seen_subcommand_from resize' -s j -l jobs -x -d 'Worker processes (default: the number of CPUs)'

@@ -514,3 +514,88 @@ def test_markdown_totals_first_then_failures(run: Run, tmp_path: Path) -> None:
     assert "| resized | converted | copied | failed |" in text
     assert text.index("| failed | why |") > text.index("| resized |")
     assert "`" + str(src / "broken.png") + "`" in text and "big.jpg" not in text
+
+
+# --------------------------------------------------------------------------------------------------
+# --skip-existing: an incremental resize step
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_set(tmp_path: Path) -> Path:
+    """A JPEG and a PNG (their output's format is known from the header) and a BMP (the content
+    decides between PNG and JPEG, so it is checked once prepared)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "photo.jpg").write_bytes(k.photo((2400, 1600)))
+    (src / "shot.png").write_bytes(k.encode(k.flat_drawing((900, 600)), "PNG"))
+    (src / "scan.bmp").write_bytes(k.encode(k.flat_drawing((300, 200)), "BMP"))
+    return src
+
+
+def test_skip_existing_skips_up_to_date_outputs(run: Run, small_set: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run("resize", small_set, "--out", out).exit_code == 0
+    before = {p: p.stat().st_mtime_ns for p in out.iterdir()}
+    again = run("resize", small_set, "--out", out)
+    assert again.exit_code == 1 and "exists: pass --overwrite" in again.stdout  # as before
+    result = run("resize", small_set, "--out", out, "--skip-existing", "--json")
+    assert result.exit_code == 0, result.stdout
+    doc = json.loads(result.stdout)
+    assert [
+        (Path(r["input"]).name, r["action"], Path(r["output"]).name) for r in doc["images"]
+    ] == [
+        ("photo.jpg", "skipped", "photo.jpg"),
+        ("scan.bmp", "skipped", "scan.png"),
+        ("shot.png", "skipped", "shot.png"),
+    ]
+    assert doc["summary"]["skipped"] == 3 and doc["summary"]["bytes_after"] == 0
+    assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == before  # nothing written
+    table = run("resize", small_set, "--out", out, "--skip-existing")
+    assert "- skipped" in table.stdout and "up to date" in table.stdout
+    assert "3 skipped, 0 failed" in table.stdout
+
+
+def test_skip_existing_prepares_only_what_it_cannot_tell_from_the_header(
+    run: Run, small_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The JPEG and the PNG (output named by their header) are not decoded at all, which is
+    what makes the step fast; the BMP (the content decides PNG or JPEG) is prepared, then
+    skipped."""
+    from vision_cli import transform
+
+    out = tmp_path / "out"
+    assert run("resize", small_set, "--out", out).exit_code == 0
+    prepared: list[int] = []
+    real = transform.prepare
+
+    def counting(data: bytes, *args: Any, **kwargs: Any) -> transform.Prepared:
+        prepared.append(len(data))
+        return real(data, *args, **kwargs)
+
+    monkeypatch.setattr(transform, "prepare", counting)  # -j 1: prepared in this process
+    result = run("resize", small_set, "--out", out, "--skip-existing", "--json", "-j", "1")
+    assert result.exit_code == 0
+    assert {r["action"] for r in json.loads(result.stdout)["images"]} == {"skipped"}
+    assert prepared == [(small_set / "scan.bmp").stat().st_size]
+
+
+def test_skip_existing_redoes_what_changed(run: Run, small_set: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run("resize", small_set, "--out", out).exit_code == 0
+    future = time.time() + 60
+    os.utime(small_set / "shot.png", (future, future))  # edited after its output was made
+    os.utime(small_set / "scan.bmp", (future, future))
+    stale = run("resize", small_set, "--out", out, "--skip-existing", "--json")
+    actions = {Path(r["input"]).name: r["action"] for r in json.loads(stale.stdout)["images"]}
+    assert actions == {"photo.jpg": "skipped", "scan.bmp": "failed", "shot.png": "failed"}
+    assert stale.exit_code == 1  # an older output is replaced only with --overwrite
+    fresh = run("resize", small_set, "--out", out, "--skip-existing", "--overwrite", "--json")
+    actions = {Path(r["input"]).name: r["action"] for r in json.loads(fresh.stdout)["images"]}
+    assert actions == {"photo.jpg": "skipped", "scan.bmp": "converted", "shot.png": "copied"}
+    assert fresh.exit_code == 0
+
+
+def test_skip_existing_needs_out(run: Run, small_set: Path) -> None:
+    result = run("resize", small_set, "--in-place", "--skip-existing")
+    assert result.exit_code == 2 and "--skip-existing goes with --out" in result.stderr

@@ -504,6 +504,7 @@ _ACTION_MARKS = {
     "resized": ("✓", "green"),
     "converted": ("✓", "green"),
     "copied": ("=", "dim"),
+    "skipped": ("-", "dim"),
     "failed": ("✗", "red"),
 }
 
@@ -511,6 +512,8 @@ _ACTION_MARKS = {
 def _resize_cells(o: Outcome) -> list[str]:
     if o.action == "failed":
         return [visible(o.input), visible(o.error or "")]
+    if o.action == "skipped":
+        return [f"{visible(o.input)} → {visible(o.output or '')}", "up to date"]
     size = f"{o.width_before}x{o.height_before}"
     if (o.width_after, o.height_after) != (o.width_before, o.height_before):
         size += f" → {o.width_after}x{o.height_after}"
@@ -581,7 +584,7 @@ class ResizeReport:
             return
         t = totals
         noun = "file" if t.files == 1 else "files"
-        counts = ", ".join(f"{n} {action}" for action, n in t.counts.items())
+        counts = ", ".join(f"{n} {action}" for action, n in t.shown_counts().items())
         tail = " (dry run: nothing written)" if t.dry_run else ""
         tail += " (interrupted)" if interrupted else ""
         saved = t.tokens_before - t.tokens_after
@@ -607,10 +610,10 @@ def resize_markdown(t: Totals, failed: Sequence[Outcome], *, interrupted: bool =
     out = [
         f"### {icon} vision-cli resize: {_plural(t.files, 'file')}, {t.failed} failed{state}\n\n",
         md_table(
-            [*t.counts, "bytes", "tokens", f"saved per 1,000 sends ({t.model})"],
+            [*t.shown_counts(), "bytes", "tokens", f"saved per 1,000 sends ({t.model})"],
             [
                 [
-                    *t.counts.values(),
+                    *t.shown_counts().values(),
                     f"{policy.format_bytes(t.bytes_before)} → {policy.format_bytes(t.bytes_after)}",
                     f"{t.tokens_before:,} → {t.tokens_after:,}",
                     money(t.usd_saved_per_1000),

@@ -23,7 +23,7 @@ from typing import Any, BinaryIO, Literal
 from vision_cli import imaging, limits, policy, sources, transform, workers
 from vision_cli.fsutil import hidden_temp_name, sync_folder, write_atomic
 
-Action = Literal["resized", "converted", "copied", "failed"]
+Action = Literal["resized", "converted", "copied", "skipped", "failed"]
 
 #: The file-name extension each output format gets when the input's own does not name it.
 EXTENSIONS: dict[str, str] = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif"}
@@ -54,6 +54,8 @@ class Options:
     backup: str | None = None
     dry_run: bool = False
     jobs: int = 1
+    #: An output that exists and is newer than its input is ``skipped`` (not read, not written).
+    skip_existing: bool = False
 
 
 def size_policy_for(
@@ -140,7 +142,9 @@ class Totals:
     dry_run: bool = False
     files: int = 0
     counts: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(("resized", "converted", "copied", "failed"), 0)
+        default_factory=lambda: dict.fromkeys(
+            ("resized", "converted", "copied", "skipped", "failed"), 0
+        )
     )
     bytes_before: int = 0
     bytes_after: int = 0
@@ -150,7 +154,7 @@ class Totals:
     def add(self, outcome: Outcome) -> None:
         self.files += 1
         self.counts[outcome.action] += 1
-        if outcome.action != "failed":
+        if outcome.action not in ("failed", "skipped"):
             self.bytes_before += outcome.bytes_before or 0
             self.bytes_after += outcome.bytes_after or 0
             self.tokens_before += outcome.tokens_before or 0
@@ -159,6 +163,10 @@ class Totals:
     @property
     def failed(self) -> int:
         return self.counts["failed"]
+
+    def shown_counts(self) -> dict[str, int]:
+        """The counts a report shows: ``skipped`` only when there are some (--skip-existing)."""
+        return {a: n for a, n in self.counts.items() if n or a != "skipped"}
 
     @property
     def usd_saved_per_1000(self) -> float:
@@ -222,7 +230,11 @@ def _outcomes(
             item = next(queue, None)
             if item is None:
                 break
-            pending.append((item, _submit(pool, item, opts, stdin)))
+            existing = plan.up_to_date(item) if opts.skip_existing else None
+            if existing is not None:
+                pending.append((item, _finished(_Done(None, None, None, existing=existing))))
+            else:
+                pending.append((item, _submit(pool, item, opts, stdin)))
         if not pending:
             return
         item, future = pending.popleft()
@@ -279,6 +291,14 @@ class _Done:
     #: Which file was read (device, inode, size, mtime): in place, only that file is replaced,
     #: and only it becomes the backup.
     identity: tuple[int, int, int, int] | None = None
+    #: With --skip-existing: the output that is already up to date (nothing was prepared).
+    existing: Path | None = None
+
+
+def _finished(done: _Done) -> Future[_Done]:
+    future: Future[_Done] = Future()
+    future.set_result(done)
+    return future
 
 
 def identity(st: os.stat_result) -> tuple[int, int, int, int]:
@@ -299,9 +319,7 @@ def _submit(
         try:
             data = sources.read_bytes(item, cap=MAX_DOWNLOAD_BYTES, stdin=stdin)
         except sources.SourceError as exc:
-            failed: Future[_Done] = Future()
-            failed.set_result(_Done(None, None, exc.message))
-            return failed
+            return _finished(_Done(None, None, exc.message))
     job = _Job(item, data, opts.to, opts.size_policy, opts.quality, opts.max_bytes, opts.reencode)
     return pool.submit(_prepare, job)
 
@@ -409,6 +427,9 @@ class _Planner:
         if isinstance(item, sources.Problem):
             return Outcome(item.label, "failed", error=item.message)
         assert done is not None
+        if done.existing is not None:
+            self.claimed[_key(done.existing)] = item.label
+            return Outcome(item.label, "skipped", output=str(done.existing))
         if done.prepared is None:
             return Outcome(item.label, "failed", bytes_before=done.bytes_before, error=done.error)
         p = done.prepared
@@ -429,6 +450,9 @@ class _Planner:
         )
         target = self._target(item, p.format)
         outcome = replace(outcome, output=str(target))
+        if self.opts.skip_existing and _newer(target, item) and _key(target) not in self.claimed:
+            self.claimed[_key(target)] = item.label
+            return Outcome(item.label, "skipped", output=str(target))
         refusal = self._refusal(item, target)
         if refusal is None and not self.opts.dry_run:
             refusal = self._write(item, target, p, done.identity)
@@ -444,6 +468,25 @@ class _Planner:
                 error=refusal,
             )
         return outcome
+
+    def up_to_date(self, item: Item) -> Path | None:
+        """With --skip-existing, before any work: the output of ``item`` when it exists and is
+        newer than ``item``. Read from the header alone, so only when the source format decides
+        the output's (``--to`` given, or JPEG, PNG, WebP and GIF under ``auto``); the rest are
+        checked once prepared."""
+        if not isinstance(item, sources.Input) or item.path is None or self.opts.out is None:
+            return None
+        try:
+            head = imaging.probe_path(item.path).facts.format
+        except imaging.ProbeError:
+            return None  # the worker reports it
+        fmt = transform.output_format_of(head, self.opts.to)
+        if fmt is None:
+            return None
+        target = self._target(item, fmt)
+        if _key(target) in self.claimed or not _newer(target, item):
+            return None
+        return target
 
     def _target(self, item: sources.Input, fmt: str) -> Path:
         if self.opts.out is None:
@@ -543,6 +586,16 @@ class _Planner:
         finally:
             os.close(fd)
         sync_folder(source.parent)
+
+
+def _newer(target: Path, item: sources.Input) -> bool:
+    """Whether ``target`` is a file at least as new as the input file it would be made from."""
+    if item.path is None:
+        return False  # standard input and URLs have no date to compare
+    try:
+        return target.is_file() and target.stat().st_mtime >= item.path.stat().st_mtime
+    except OSError:
+        return False
 
 
 def _key(path: Path) -> Path:

@@ -147,6 +147,15 @@ def resize(
             rich_help_panel=WRITING_PANEL,
         ),
     ] = False,
+    skip_existing: Annotated[
+        bool,
+        typer.Option(
+            "--skip-existing",
+            help="With --out: an output that exists and is newer than its input is skipped "
+            "(a resize step in make or CI redoes only what changed).",
+            rich_help_panel=WRITING_PANEL,
+        ),
+    ] = False,
     backup: Annotated[
         str | None,
         typer.Option(
@@ -189,6 +198,8 @@ def resize(
 
     chosen = common.output_format(fmt, json_flag)
     _check_destination(out, in_place, backup)
+    if skip_existing and in_place:
+        common.usage_error("--skip-existing goes with --out DIR", "--skip-existing")
     the_model = common.resolve_model(model)
     if not inputs and files_from is None:
         common.usage_error("give at least one image, folder, glob, URL or -", "INPUTS")
@@ -213,6 +224,7 @@ def resize(
         backup=backup,
         dry_run=dry_run,
         jobs=jobs or workers.cpus(),
+        skip_existing=skip_existing,
     )
     try:
         items = sources.collect(

@@ -168,6 +168,21 @@ def test_byte_limit_numbers() -> None:
             policy.parse_bytes(bad)
 
 
+@given(st.integers(min_value=1, max_value=20_000_000))
+@example(1023)
+@example(1024)
+def test_a_bare_number_is_bytes_from_1kb_on(n: int) -> None:
+    """``--max-bytes 5`` is a forgotten unit, not five bytes: below 1 KB a unit is required, and
+    the message suggests one; with a unit, any size counts."""
+    if n < 1024:
+        with pytest.raises(ValueError, match=rf"e\.g\. {n}MB"):
+            policy.parse_bytes(str(n))
+    else:
+        assert policy.parse_bytes(str(n)) == n
+    assert policy.parse_bytes(f"{n}KB") == n * 1024
+    assert policy.parse_bytes(f"{n} B") == n
+
+
 @pytest.mark.parametrize(
     ("amount", "text"),
     [

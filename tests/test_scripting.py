@@ -58,3 +58,29 @@ def test_version_warns_about_the_unrelated_vision_cli(monkeypatch: pytest.Monkey
     text = version_text()
     assert "the unrelated 'vision-cli' 5.0.2 is installed" in text
     assert "separate virtual environment" in text
+
+
+@pytest.mark.parametrize("command", ["inspect", "resize", "estimate", "ask", "compare"])
+def test_max_bytes_without_a_unit_below_1kb_is_a_usage_error(
+    run: Run, make_image: MakeImage, tmp_path: Path, command: str
+) -> None:
+    image = make_image("a.png")
+    extra = {
+        "resize": ["--out", str(tmp_path / "out"), "--dry-run"],
+        "ask": ["--dry-run"],
+        "compare": [str(image), "--dry-run"],
+    }
+    result = run(command, image, *extra.get(command, []), "--max-bytes", "5")
+    assert result.exit_code == ExitStatus.USAGE
+    assert "--max-bytes" in result.stderr and "5MB" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_max_bytes_from_the_config_file_follows_the_same_rule(
+    run: Run, make_image: MakeImage, chdir_tmp: Path
+) -> None:
+    (chdir_tmp / "vision-cli.toml").write_text('max-bytes = "5"\n')
+    result = run("inspect", make_image("a.png"))
+    assert result.exit_code == ExitStatus.USAGE and "e.g. 5MB" in result.stderr
+    (chdir_tmp / "vision-cli.toml").write_text('max-bytes = "5MB"\n')
+    assert run("inspect", make_image("a.png")).exit_code == ExitStatus.OK

@@ -452,9 +452,14 @@ _BYTE_UNITS = {
 }
 
 
+#: The smallest size that may be written without a unit: below it, a unit was surely forgotten.
+MIN_BARE_BYTES = 1024
+
+
 def parse_bytes(text: str) -> int:
     """Parse ``5MB``, ``10 MiB``, ``750KB`` or ``5242880`` into bytes (1 MB = 1,048,576 bytes,
-    as the API counts). Raises ValueError with a sentence on anything else."""
+    as the API counts). A number without a unit is bytes and must be at least 1 KB. Raises
+    ValueError with a sentence on anything else."""
     s = text.strip().upper().replace("_", "").replace(",", "")
     number = s.rstrip("KMGIB ")
     unit = s[len(number) :].strip()
@@ -464,6 +469,11 @@ def parse_bytes(text: str) -> int:
         raise ValueError(f"{text!r} is not a size: use a number of bytes or e.g. 5MB") from None
     if unit not in _BYTE_UNITS or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{text!r} is not a size: use a number of bytes or e.g. 5MB")
+    if not unit and value < MIN_BARE_BYTES:  # `--max-bytes 5` is surely not five bytes
+        raise ValueError(
+            f"{text!r} without a unit is {text.strip()} bytes, below 1 KB: write the unit, "
+            f"e.g. {number}MB (a bare number must be at least {MIN_BARE_BYTES})"
+        )
     return int(value * _BYTE_UNITS[unit])
 
 

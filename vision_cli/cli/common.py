@@ -128,7 +128,7 @@ MaxBytesOpt = Annotated[
     typer.Option(
         "--max-bytes",
         help="Per-image limit on the base64 size: 5MB holds on every platform; the direct API "
-        "takes 10MB.",
+        "takes 10MB. A bare number is bytes (at least 1024).",
         metavar="SIZE",
     ),
 ]

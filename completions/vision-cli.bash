@@ -20,6 +20,7 @@ _vision_cli() {
         inspect:-m|inspect:--model) COMPREPLY=($(compgen -W "claude-opus-5-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-opus-4-6 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-5-5 claude-sonnet-5 claude-sonnet-4-6 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-haiku-5-5 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-fable-5-1 claude-fable-5 claude-mythos-5-1 claude-mythos-5 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514" -- "$cur")); return ;;
         inspect:-f|inspect:--format) COMPREPLY=($(compgen -W "table json jsonl csv github markdown html" -- "$cur")); return ;;
         inspect:--max-bytes) COMPREPLY=(); return ;;
+        inspect:--ignore) COMPREPLY=(); return ;;
         inspect:-j|inspect:--jobs) COMPREPLY=(); return ;;
         inspect:-o|inspect:--output) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         inspect:--files-from) COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -45,6 +46,7 @@ _vision_cli() {
         estimate:--per) COMPREPLY=(); return ;;
         estimate:--output-tokens) COMPREPLY=(); return ;;
         estimate:--max-bytes) COMPREPLY=(); return ;;
+        estimate:--ignore) COMPREPLY=(); return ;;
         estimate:-f|estimate:--format) COMPREPLY=($(compgen -W "table json jsonl csv markdown" -- "$cur")); return ;;
         estimate:--files-from) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         estimate:--exclude) COMPREPLY=(); return ;;
@@ -81,9 +83,9 @@ _vision_cli() {
     esac
     if [[ "$cur" == -* ]]; then
         case "$cmd" in
-            inspect) COMPREPLY=($(compgen -W "-m --model -f --format --json -q --quiet --strict --request --verify --max-bytes -j --jobs -o --output --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
+            inspect) COMPREPLY=($(compgen -W "-m --model -f --format --json -q --quiet --strict --request --verify --max-bytes --ignore -j --jobs -o --output --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
             resize) COMPREPLY=($(compgen -W "-o --out --in-place --max-edge --max-megapixels -m --model --max-tokens --to --quality --max-bytes --reencode --overwrite --skip-existing --backup -n --dry-run -j --jobs -f --format --json --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
-            estimate) COMPREPLY=($(compgen -W "-s --size -m --model --all-models --price --tier --rule --per --batch --output-tokens --exact --max-bytes -f --format --json --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
+            estimate) COMPREPLY=($(compgen -W "-s --size -m --model --all-models --price --tier --rule --per --batch --output-tokens --exact --max-bytes --ignore -f --format --json --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
             ask) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --max-retries --timeout --policy --no-resize --source --download --no-cache --json -q --quiet --dry-run --conversation --max-bytes --files-from -0 --null --exclude --hidden --allow-private-urls --each --batch -o --output -j --jobs --rerun --no-wait -h --help" -- "$cur")) ;;
             compare) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --max-retries --timeout --policy --no-resize --source --download --no-cache --json -q --quiet --dry-run --conversation --max-bytes --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
         esac

@@ -687,3 +687,74 @@ def test_ctrl_c_stops_the_workers(crowd: Path, tmp_path: Path) -> None:
     lines = out.read_text().splitlines()
     assert 0 < len(lines) < 300 * len(names.splitlines())
     assert all(json.loads(line)["path"] for line in lines)  # every line whole
+
+
+# ---- --ignore CODE
+
+
+def test_ignore_leaves_a_finding_out_of_the_record_and_the_status(
+    run: Run, make_image: MakeImage
+) -> None:
+    icon = make_image("icon.png", (64, 64))
+    strict = run("inspect", icon, "--strict", "--json")
+    assert strict.exit_code == 1
+    assert [f["code"] for f in json.loads(strict.stdout)["images"][0]["findings"]] == ["too-small"]
+    result = run("inspect", icon, "--strict", "--json", "--ignore", "too-small")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["images"][0]["findings"] == [] and doc["images"][0]["status"] == "ok"
+    assert doc["summary"]["ok"] == 1
+
+
+def test_ignore_is_repeatable_and_covers_errors_and_request_findings(
+    run: Run, make_image: MakeImage
+) -> None:
+    scan = make_image("scan.bmp", (300, 300), fmt="BMP")
+    small = make_image("small.png", (64, 64))
+    assert run("inspect", scan, small).exit_code == 1
+    args = ["--ignore", "unsupported-format", "--ignore", "too-small", "--strict"]
+    assert run("inspect", scan, small, *args).exit_code == 0
+    many = run("inspect", scan, "--request", "--json", "-m", "claude-opus-4-7", *args)
+    assert many.exit_code == 0
+
+
+def test_ignore_an_unknown_or_unignorable_code_is_a_usage_error(
+    run: Run, make_image: MakeImage
+) -> None:
+    image = make_image("a.png")
+    bad = run("inspect", image, "--ignore", "too-smol")
+    assert bad.exit_code == 2
+    assert "unknown finding code 'too-smol'" in bad.stderr and "too-small" in bad.stderr
+    unreadable = run("inspect", image, "--ignore", "unreadable")
+    assert unreadable.exit_code == 2 and "cannot be ignored" in unreadable.stderr
+
+
+def test_ignore_in_the_configuration_file(run: Run, make_image: MakeImage, chdir_tmp: Path) -> None:
+    icon = make_image("icon.png", (64, 64))
+    (chdir_tmp / "vision-cli.toml").write_text('[inspect]\nstrict = true\nignore = ["too-small"]\n')
+    assert run("inspect", icon).exit_code == 0
+    (chdir_tmp / "vision-cli.toml").write_text('ignore = ["too-smol"]\n')
+    bad = run("inspect", icon)
+    assert bad.exit_code == 2 and "ignore" in bad.stderr and "too-smol" in bad.stderr
+
+
+def test_ignore_reaches_the_worker_processes(
+    run: Run, make_image: MakeImage, tmp_path: Path
+) -> None:
+    folder = tmp_path / "icons"
+    first = make_image("000.png", (64, 64), folder=folder)
+    for index in range(1, 520):  # from 500 inputs on, inspect checks in worker processes
+        shutil.copyfile(first, folder / f"{index:03}.png")
+    assert run("inspect", folder, "--strict", "-q", "-j", "2").exit_code == 1
+    assert (
+        run("inspect", folder, "--strict", "-q", "-j", "2", "--ignore", "too-small").exit_code == 0
+    )
+
+
+def test_estimate_ignores_too(run: Run, make_image: MakeImage) -> None:
+    scan = make_image("scan.bmp", (300, 300), fmt="BMP")
+    assert run("estimate", scan).exit_code == 1
+    result = run("estimate", scan, "--ignore", "unsupported-format", "--json")
+    assert result.exit_code == 0
+    wide = run("estimate", "--size", "9000x100", "--ignore", "dimensions-too-large", "--json")
+    assert wide.exit_code == 0

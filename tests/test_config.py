@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,43 @@ def test_bad_configuration_names_file_and_key(
     assert str(config) in result.stderr and expected in result.stderr
     assert "Traceback" not in result.stderr
     assert run("--no-config", "inspect", ".").exit_code == 0
+
+
+# ---- the snippets in docs/configuration.md work in the file each is written for
+
+DOC = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
+
+
+def _snippet(file_name: str) -> str:
+    match = re.search(rf"```toml\n# {re.escape(file_name)}\n(.+?)```", DOC, re.S)
+    assert match, f"docs/configuration.md has no {file_name} snippet"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("file_name", ["vision-cli.toml", "pyproject.toml"])
+def test_each_documented_snippet_works_in_its_own_file(
+    run: Run, make_image: MakeImage, chdir_tmp: Path, file_name: str
+) -> None:
+    (chdir_tmp / file_name).write_text(_snippet(file_name))
+    icon = make_image("icon.png", (64, 64))  # too-small: ignored by the snippet
+    result = run("inspect", icon, "--json")
+    assert result.exit_code == 0, result.stderr
+    (rec,) = json.loads(result.stdout)["images"]
+    assert rec["model"] == "claude-opus-4-7" and rec["findings"] == []
+    turned = make_image("turned.jpg", (800, 600), orientation=6)
+    assert run("inspect", turned).exit_code == 1  # strict = true for inspect
+
+
+def test_the_pyproject_form_in_vision_cli_toml_says_what_to_write(
+    run: Run, make_image: MakeImage, chdir_tmp: Path
+) -> None:
+    (chdir_tmp / "vision-cli.toml").write_text(_snippet("pyproject.toml"))
+    result = run("inspect", make_image("a.png"))
+    assert result.exit_code == 2
+    assert "unknown key 'tool'" in result.stderr and "at the top level" in result.stderr
+
+
+def test_no_config_help_loses_no_words_to_markup(run: Run) -> None:
+    text = " ".join(run("--help").stdout.replace("│", " ").split())
+    assert "--no-config <bool> Ignore the configuration files" in text
+    assert "Ignore in" not in text

@@ -6,6 +6,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -29,13 +30,17 @@ def git(repo: Path, *args: str) -> str:
     ).stdout
 
 
-def run_hook(repo: Path) -> subprocess.CompletedProcess[str]:
-    """What pre-commit does: the staged files matching ``files``, appended to ``entry``."""
+def run_hook(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """What pre-commit does: ``entry``, then the hook's ``args``, then the staged files matching
+    ``files``. The entry's ``vision-cli`` runs as this interpreter's module, so the test needs
+    no console script on PATH."""
     spec = hook()
     staged = git(repo, "diff", "--cached", "--name-only", "--diff-filter=ACMR").splitlines()
     pattern = re.compile(str(spec["files"]))
     chosen = [f for f in staged if pattern.search(f)]
-    cmd = [*shlex.split(str(spec["entry"])), *chosen]
+    program, *options = shlex.split(str(spec["entry"]))
+    assert program == "vision-cli"
+    cmd = [sys.executable, "-m", "vision_cli", *options, *args, *chosen]
     return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=60)
 
 
@@ -66,3 +71,25 @@ def test_hook_guards_a_repository(tmp_path: Path, make_image: MakeImage) -> None
     assert "docs/scan.bmp" in bad.stdout and "unsupported-format" in bad.stdout
     assert "docs/turned.jpg" in bad.stdout and "exif-rotated" in bad.stdout  # --strict
     assert "good.png" not in bad.stdout  # not staged in this commit, and --quiet
+
+
+def test_ignore_lets_one_kind_of_finding_through(tmp_path: Path, make_image: MakeImage) -> None:
+    """An icon under 200 px is a warning, and --strict blocks the commit; ``args: [--ignore,
+    too-small]`` or the repository's configuration lets it through, and nothing else."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    make_image("icons/app.png", (64, 64), folder=repo)
+    git(repo, "add", ".")
+    blocked = run_hook(repo)
+    assert blocked.returncode == 1 and "too-small" in blocked.stdout
+    passed = run_hook(repo, "--ignore", "too-small")
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "too-small" not in passed.stdout
+    (repo / "vision-cli.toml").write_text('[inspect]\nignore = ["too-small"]\n')
+    assert run_hook(repo).returncode == 0
+    make_image("icons/turned.jpg", (800, 600), folder=repo, orientation=6)
+    git(repo, "add", ".")
+    other = run_hook(repo)
+    assert other.returncode == 1 and "exif-rotated" in other.stdout  # only that code is ignored
+    assert "icons/app.png" not in other.stdout

@@ -84,3 +84,10 @@ def test_max_bytes_from_the_config_file_follows_the_same_rule(
     assert result.exit_code == ExitStatus.USAGE and "e.g. 5MB" in result.stderr
     (chdir_tmp / "vision-cli.toml").write_text('max-bytes = "5MB"\n')
     assert run("inspect", make_image("a.png")).exit_code == ExitStatus.OK
+
+
+def test_help_names_anthropics_recommendation(run: Run) -> None:
+    text = " ".join(run("resize", "--help").stdout.replace("│", " ").split())
+    assert "Anthropic's recommendation (1568 px, 1.15 megapixels)" in text
+    assert "seed" not in text
+    assert "seed" not in " ".join(run("estimate", "--help").stdout.split())

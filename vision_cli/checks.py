@@ -70,6 +70,8 @@ class CheckOptions:
     model: str  # the name the user gave (id or alias)
     limits: policy.Limits
     verify: bool = False
+    #: Codes left out of every record (``--ignore``): they neither show nor decide the status.
+    ignore: frozenset[Code] = frozenset()
 
 
 def failed(label: str, model: str, code: Code, message: str, **known: Any) -> Record:
@@ -124,7 +126,9 @@ def check_keeping_data(
         api_width=pred.api_width,
         api_height=pred.api_height,
         tokens=pred.tokens,
-        findings=tuple(policy.judge(facts, opts.limits, pred)),
+        findings=tuple(
+            f for f in policy.judge(facts, opts.limits, pred) if f.code not in opts.ignore
+        ),
         **known,
     )
     return record, data

@@ -36,7 +36,7 @@ _REPORT = frozenset({"format", "json", "quiet", "exclude", "hidden"})
 #: ``ask``, ``exact``, ``max-tokens`` of ``ask`` ...) belong on the command line or in the
 #: user configuration.
 PROJECT_OPTIONS: Final[Mapping[str, frozenset[str]]] = {
-    "inspect": _REPORT | {"model", "strict", "request", "verify", "max-bytes", "jobs"},
+    "inspect": _REPORT | {"model", "strict", "ignore", "request", "verify", "max-bytes", "jobs"},
     "resize": _REPORT
     | {
         "model",
@@ -52,6 +52,7 @@ PROJECT_OPTIONS: Final[Mapping[str, frozenset[str]]] = {
     "estimate": _REPORT
     | {
         "model",
+        "ignore",
         "max-bytes",
         "size",
         "all-models",
@@ -155,6 +156,12 @@ def default_map(
         key = _key(raw_key)
         if key in commands and isinstance(value, dict):
             continue  # a command's own table: applied after the top level
+        if key == "tool" and path.name == DEDICATED:
+            raise ConfigError(
+                f"{path}: unknown key 'tool': [tool.vision-cli] is the form for pyproject.toml; "
+                "in vision-cli.toml write the options at the top level, and [inspect], [ask] ... "
+                "for one command"
+            )
         if key not in known:
             raise ConfigError(
                 f"{path}: unknown key {raw_key!r}; options that can be set: "

@@ -350,13 +350,16 @@ def size_label(size: policy.Size) -> str:
     return f"{size[0]}x{size[1]}"
 
 
-def row_from_size(size: policy.Size, plan: Plan, lim: policy.Limits) -> Row:
+def row_from_size(
+    size: policy.Size, plan: Plan, lim: policy.Limits, ignore: frozenset[policy.Code] = frozenset()
+) -> Row:
     """The row of a ``--size``: judged as an acceptable image of that size would be."""
     w, h = size
     facts = policy.ImageFacts(format="PNG", width=w, height=h, bytes=0)
     first = plan.models[0]
     pred = policy.predict(w, h, first.tier, plan.rule)
-    findings = tuple(policy.judge(facts, replace(lim, tier=first.tier), pred))
+    judged = policy.judge(facts, replace(lim, tier=first.tier), pred)
+    findings = tuple(f for f in judged if f.code not in ignore)
     priced = policy.status_of(findings) != "error"
     return Row(
         path=size_label(size),

@@ -244,6 +244,27 @@ SEVERITY: dict[Code, Severity] = {
 }
 
 
+#: Findings ``--ignore`` cannot hide: the input was not read, so nothing about it was checked.
+UNIGNORABLE: frozenset[Code] = frozenset({Code.NOT_FOUND, Code.UNREADABLE})
+IGNORABLE: tuple[str, ...] = tuple(c.value for c in Code if c not in UNIGNORABLE)
+
+
+def ignorable_code(text: str) -> Code:
+    """The finding code ``--ignore`` names; ValueError listing the codes for anything else."""
+    try:
+        code = Code(text.strip().lower())
+    except ValueError:
+        raise ValueError(
+            f"unknown finding code {text!r}; codes that can be ignored: {', '.join(IGNORABLE)}"
+        ) from None
+    if code in UNIGNORABLE:
+        raise ValueError(
+            f"{code.value} cannot be ignored: the input was not read, so nothing about it was "
+            f"checked; codes that can be ignored: {', '.join(IGNORABLE)}"
+        )
+    return code
+
+
 @dataclass(frozen=True)
 class Finding:
     code: Code

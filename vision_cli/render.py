@@ -664,7 +664,10 @@ def estimate_footer(plan: Plan, totals: EstimateTotals) -> list[str]:
             extra = "" if m.known else f", not in the table: {m.tier.name} tier assumed"
             lines.append(f"  {m.name}: your --price, ${m.input_price:g} input{out}{extra}.")
     if plan.rule == "legacy":
-        rule = "legacy (the seed's w*h/750 tokens, downscaled above 1568 px or about 1,600 tokens)"
+        rule = (
+            "legacy (the older w*h/750 tokens of Anthropic's earlier guide, downscaled above "
+            "1568 px or about 1,600 tokens)"
+        )
     else:
         rule = "current (one token per 28x28 px patch, after the model's tier downscale)"
     batch = "yes, Message Batches (50% off)" if plan.batch else "no"

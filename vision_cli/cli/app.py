@@ -132,7 +132,11 @@ def command_options(ctx: typer.Context) -> dict[str, dict[str, config.Option]]:
     """Every command's options by long name, with how a configured value is checked."""
     from vision_cli import catalog, config, policy
 
-    domain = {"max-bytes": policy.parse_bytes, "model": catalog.resolve}
+    domain = {
+        "max-bytes": policy.parse_bytes,
+        "model": catalog.resolve,
+        "ignore": policy.ignorable_code,
+    }
     group = ctx.command
     result: dict[str, dict[str, config.Option]] = {}
     for name, command in getattr(group, "commands", {}).items():

@@ -24,7 +24,7 @@ from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import Format, ReportFormat
 
 if TYPE_CHECKING:
-    from vision_cli import catalog
+    from vision_cli import catalog, policy
     from vision_cli.sources import Selection
 
 MODEL_ENV = "VISION_CLI_MODEL"
@@ -133,6 +133,25 @@ MaxBytesOpt = Annotated[
     ),
 ]
 DEFAULT_MAX_BYTES = "5MB"
+
+
+def _complete_code(incomplete: str) -> list[str]:
+    from vision_cli import policy
+
+    return [c for c in policy.IGNORABLE if c.startswith(incomplete)]
+
+
+IgnoreOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--ignore",
+        help="Leave out findings with this CODE (e.g. too-small): they neither show nor count "
+        "toward the exit status. Repeatable.",
+        metavar="CODE",
+        autocompletion=_complete_code,
+        show_default=False,
+    ),
+]
 OutputOpt = Annotated[
     Path | None,
     typer.Option(
@@ -230,6 +249,16 @@ def sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def ignored_codes(values: list[str] | None) -> frozenset[policy.Code]:
+    """The codes of ``--ignore``; an unknown one is a usage error that lists the codes."""
+    from vision_cli import policy
+
+    try:
+        return frozenset(policy.ignorable_code(v) for v in values or ())
+    except ValueError as exc:
+        usage_error(str(exc), "--ignore")
 
 
 def debug() -> bool:

@@ -17,7 +17,7 @@ from vision_cli.formats import Format, ReportFormat
 
 if TYPE_CHECKING:
     from vision_cli.estimating import Plan, Row
-    from vision_cli.policy import Limits, Size
+    from vision_cli.policy import Code, Limits, Size
     from vision_cli.sources import Selection
 
 #: ``count(data, media_type)``: an image's exact input tokens.
@@ -114,7 +114,8 @@ def estimate(
         typer.Option(
             "--rule",
             help="current: 28 px patches after the model's tier downscale (as the API does "
-            "today). legacy: the seed's ceil(w*h/750), to reproduce its tables.",
+            "today). legacy: the older ceil(w*h/750) of Anthropic's earlier guide, to reproduce "
+            "its tables.",
             metavar="current|legacy",
             rich_help_panel=PRICING_PANEL,
         ),
@@ -156,6 +157,7 @@ def estimate(
         ),
     ] = False,
     max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
+    ignore: common.IgnoreOpt = None,
     fmt: common.ReportFormatOpt = ReportFormat.table,
     json_flag: common.JsonOpt = False,
     files_from: common.FilesFromOpt = None,
@@ -204,6 +206,7 @@ def estimate(
         exact=exact,
     )
     lim = policy.Limits(tier=models[0].tier, max_bytes=common.max_bytes(max_bytes))
+    ignored = common.ignored_codes(ignore)
     sel = common.selection(files_from, null, exclude, hidden, allow_private_urls)
     try:
         sources.check_arguments(inputs or [], sel)
@@ -225,7 +228,7 @@ def estimate(
     try:
         with estimating.scratch_folder() if counter else contextlib.nullcontext("") as scratch:
             produced = _rows(
-                inputs or [], sel, sizes, plan, lim, Path(scratch) if scratch else None
+                inputs or [], sel, sizes, plan, lim, ignored, Path(scratch) if scratch else None
             )
             if counter is None:
                 for row, _ in produced:
@@ -271,6 +274,7 @@ def _rows(
     sizes: list[Size],
     plan: Plan,
     lim: Limits,
+    ignored: frozenset[Code],
     scratch: Path | None,
 ) -> Iterator[tuple[Row, Path | None]]:
     """Each input's row (checked as ``inspect`` checks it), then each ``--size``'s, with the file
@@ -283,7 +287,7 @@ def _rows(
         items = sources.iter_inputs(inputs, sel)
         if scratch is not None:
             items = estimating.materialize(items, scratch, cap=2 * lim.max_bytes)
-        opts = checks.CheckOptions(model=plan.models[0].name, limits=lim)
+        opts = checks.CheckOptions(model=plan.models[0].name, limits=lim, ignore=ignored)
         show = render.is_tty(sys.stderr) and not render.is_tty(sys.stdout)
         with render.progress(None, "estimating", enabled=show) as advance:
             for item in items:
@@ -291,7 +295,7 @@ def _rows(
                 yield estimating.row_from_record(checks.check(item, opts), plan), path
                 advance(1)
     for size in sizes:
-        yield estimating.row_from_size(size, plan, lim), None
+        yield estimating.row_from_size(size, plan, lim, ignored), None
 
 
 def _count(rows: Sequence[Row], paths: Sequence[Path | None], counter: Counter) -> list[Row]:

@@ -58,6 +58,7 @@ def inspect(
         typer.Option("--verify", help="Also decode each image to catch damage inside the data."),
     ] = False,
     max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
+    ignore: common.IgnoreOpt = None,
     jobs: Annotated[
         int | None,
         typer.Option(
@@ -83,6 +84,7 @@ def inspect(
 
     chosen = common.output_format(fmt, json_flag)
     the_model = common.resolve_model(model)
+    ignored = common.ignored_codes(ignore)
     sel = common.selection(files_from, null, exclude, hidden, allow_private_urls)
     if not inputs and files_from is None:
         common.usage_error("give at least one image, folder, glob, URL or -", "INPUTS")
@@ -101,7 +103,9 @@ def inspect(
             max_bytes=common.max_bytes(max_bytes),
             many_images=bool(total and total > limits.MANY_IMAGES_THRESHOLD),
         )
-        opts = checks.CheckOptions(model=common.model_name(model), limits=lim, verify=verify)
+        opts = checks.CheckOptions(
+            model=common.model_name(model), limits=lim, verify=verify, ignore=ignored
+        )
         with contextlib.ExitStack() as stack:
             stream = stack.enter_context(fsutil.atomic_text(output)) if output else sys.stdout
             report = _report(chosen, quiet, stream, opts.model)
@@ -112,9 +116,13 @@ def inspect(
                     report.add(rec, item, data)
                     advance(1)
             if request:
-                summary.request_findings = policy.judge_request(
-                    summary.count, summary.base64_bytes, the_model.images_per_request
-                )
+                summary.request_findings = [
+                    f
+                    for f in policy.judge_request(
+                        summary.count, summary.base64_bytes, the_model.images_per_request
+                    )
+                    if f.code not in ignored
+                ]
             report.finish(summary)
     except sources.UsageError as exc:
         common.usage_error(str(exc))

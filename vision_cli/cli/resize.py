@@ -17,8 +17,8 @@ from vision_cli.formats import Format, ReportFormat
 HELP = "\n\n".join(
     (
         "Shrink, rotate, convert and clean images so the API takes them as they are.",
-        "By default each image is brought within 1568 px on the long edge and 1.15 megapixels "
-        "(the seed's recommendation, which no model shrinks again); --model targets that model's "
+        "By default each image is brought within Anthropic's recommendation (1568 px, 1.15 "
+        "megapixels), which no model shrinks again; --model targets that model's "
         "exact native size instead. EXIF orientation is applied to the pixels, metadata is "
         "dropped, colour profiles are converted to sRGB, animations keep their first frame, and "
         "the output fits --max-bytes of base64. An image that already complies is copied byte "

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MakeImage, Run
+from tests.fakeapi import FakeClaudeAPI
 from vision_cli.exitcodes import ExitStatus
 
 DRY_RUNS = [
@@ -91,3 +92,34 @@ def test_help_names_anthropics_recommendation(run: Run) -> None:
     assert "Anthropic's recommendation (1568 px, 1.15 megapixels)" in text
     assert "seed" not in text
     assert "seed" not in " ".join(run("estimate", "--help").stdout.split())
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:9", "localhost:8080/v1", "ftp://example.com"])
+@pytest.mark.parametrize(
+    "command", [("ask",), ("ask", "--each", "-o", "{out}"), ("estimate", "--exact")], ids=" ".join
+)
+def test_a_base_url_without_a_scheme_is_named_before_anything_is_sent(
+    run: Run,
+    make_image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    command: tuple[str, ...],
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
+    args = [part.format(out=tmp_path / "r.jsonl") for part in command]
+    result = run(args[0], make_image("a.png"), *args[1:])
+    assert result.exit_code == ExitStatus.USAGE
+    assert f"ANTHROPIC_BASE_URL={url!r} is not a URL" in result.stderr
+    assert "needs a scheme (http:// or https://)" in result.stderr
+    assert "://:" not in result.stderr and "could not reach" not in result.stderr
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_a_base_url_with_a_scheme_is_used(
+    api: FakeClaudeAPI, run: Run, make_image: MakeImage
+) -> None:
+    result = run("ask", make_image("a.png"), "-m", "claude-opus-4-7")
+    assert result.exit_code == 0, result.stderr
+    assert len(api.requests) == 1

@@ -166,7 +166,12 @@ def body_size(body: Mapping[str, Any]) -> int:
 # --------------------------------------------------------------------------------------------------
 
 
-class MissingKeyError(Exception):
+class SetupError(Exception):
+    """The environment cannot reach the API (no key, a base URL that is no URL): raised before
+    anything is sent; a usage error, since retrying cannot help."""
+
+
+class MissingKeyError(SetupError):
     """No API key: raised before anything is sent."""
 
 
@@ -341,6 +346,33 @@ def check_key() -> str:
     return key
 
 
+def check_setup() -> str:
+    """The API key (:func:`check_key`), and a base URL that is a URL (:class:`SetupError`),
+    checked before anything is sent."""
+    key = check_key()
+    problem = base_url_problem()
+    if problem is not None:
+        raise SetupError(problem)
+    return key
+
+
+def base_url_problem() -> str | None:
+    """What is wrong with ``ANTHROPIC_BASE_URL`` (a scheme or host missing), or None."""
+    from urllib.parse import urlsplit
+
+    raw = os.environ.get(BASE_URL_ENV, "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return None
+    example = f"http://{raw}" if "://" not in raw else "https://api.example.com"
+    return (
+        f"{BASE_URL_ENV}={raw!r} is not a URL: it needs a scheme (http:// or https://) and a "
+        f"host, e.g. {example}"
+    )
+
+
 def base_url() -> str:
     return (os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
 
@@ -424,7 +456,7 @@ def make_client(
     SDK's middleware callables ``(request, call_next) -> response``, run once per HTTP attempt
     (retries included); ``ask --each`` paces and watches its requests with one.
     """
-    key = check_key()
+    key = check_setup()
     import anthropic
 
     _guard_logs()

@@ -538,8 +538,8 @@ def run(opts: Options) -> None:
         common.usage_error(str(exc), "--source")
     if not opts.dry_run:
         try:
-            client.check_key()
-        except client.MissingKeyError as exc:
+            client.check_setup()
+        except client.SetupError as exc:
             _fail(str(exc), ExitStatus.USAGE)
     if opts.each or opts.batch:
         from vision_cli.cli import many
@@ -756,7 +756,7 @@ def _send(
                 request = _upload(api, request, build, cache, opts, refresh=True)
                 reply = asking.send(api, request, on_text=writer)
             _debug(f"answered: {reply.id}, stop_reason {reply.stop_reason}")
-    except client.MissingKeyError as exc:
+    except client.SetupError as exc:
         _fail(str(exc), ExitStatus.USAGE)
     except client.APIFailure as failure:
         if writer is not None:

@@ -261,6 +261,9 @@ def _exact_counter(model: str) -> Counter:
             "which needs your API key (export it); without --exact the estimate needs no key."
         )
         raise typer.Exit(ExitStatus.USAGE) from None
+    except client.SetupError as exc:
+        render.error(str(exc))
+        raise typer.Exit(ExitStatus.USAGE) from None
 
     def count(data: bytes, media_type: str) -> int:
         return client.count_image_tokens(api, model, data, media_type)

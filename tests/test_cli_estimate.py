@@ -23,6 +23,7 @@ from typer.testing import Result
 from tests.conftest import API_KEY, MakeImage, Run, encode, picture, records
 from tests.fakeapi import FakeClaudeAPI, OpenApiValidator
 from tests.known_answers import CURRENT_TABLE
+from vision_cli import render
 
 SEED = ("--size", "200x200", "--size", "1000x1000", "--size", "1092x1092")
 
@@ -586,3 +587,70 @@ def test_markdown_totals_first_then_rejected_rows(run: Run, mixed: Path) -> None
     clean = run("estimate", "--size", "1000x1000", "-f", "markdown").stdout
     assert clean.startswith("### ✅") and "| claude-sonnet-4-5 | $0.0039 | $3.89 |" in clean
     assert "rejected" not in clean
+
+
+# ---- several models in a table: a column per model while it fits, else a row per model
+
+
+def test_all_models_fit_the_width_as_a_row_per_model(
+    run: Run, make_image: MakeImage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    image = make_image("photo.png", (3000, 2000))
+    doc = doc_of(run("estimate", image, "--all-models", "--json"))
+    text = run("estimate", image, "--all-models").stdout
+    images, table = text.split("\n\nPrices:")[0].split("\n\n")
+    assert "claude-" not in images.splitlines()[0]  # no column per model
+    assert table.startswith("model ")
+    assert max(len(line) for line in table.splitlines()) <= 120  # piped: 120 columns
+    models = dict(doc["summary"]["costs"])
+    assert len(models) > 5
+    split = [line.split() for line in table.splitlines()]
+    rows = {cells[0]: cells for cells in split if cells[0].startswith("claude-")}
+    assert rows.keys() == models.keys()
+    cheapest = min(models, key=lambda m: models[m])
+    assert f"cheapest: {cheapest}" in table
+    for name, cells in rows.items():  # model, tier, $/MTok in, out, tokens, cost, per 1,000
+        tokens, price = int(cells[4].replace(",", "")), float(cells[2])
+        assert tokens * price / 1e6 == pytest.approx(models[name], rel=1e-9)
+        assert cells[5] == render.money(models[name])
+
+
+def test_a_column_per_model_when_it_fits(
+    run: Run, make_image: MakeImage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = make_image("photo.png", (3000, 2000))
+    monkeypatch.setenv("COLUMNS", "1000")
+    wide = run("estimate", image, "--all-models").stdout
+    header = wide.splitlines()[0]
+    assert "claude-opus-4-7" in header and "claude-haiku-4-5" in header
+    two = run("estimate", image, "-m", "claude-sonnet-4-5", "-m", "claude-haiku-4-5").stdout
+    assert "claude-haiku-4-5" in two.splitlines()[0]  # two models fit in 1000 columns
+    monkeypatch.setenv("COLUMNS", "80")
+    narrow = run("estimate", image, "-m", "claude-sonnet-4-5", "-m", "claude-haiku-4-5").stdout
+    assert "claude-haiku-4-5" not in narrow.splitlines()[0]
+    assert any(line.startswith("claude-haiku-4-5 ") for line in narrow.splitlines())
+
+
+def test_wide_characters_keep_the_columns_aligned(
+    run: Run, make_image: MakeImage, tmp_path: Path
+) -> None:
+    folder = tmp_path / "imgs"
+    for name in ("plain.png", "日本語の名前.png", "café-é.png", "한국어.png"):
+        make_image(name, (300, 240), folder=folder)
+    text = run("estimate", folder).stdout
+    lines = [line for line in text.splitlines() if "300x240" in line]
+    assert len(lines) == 4
+    starts = {render.display_width(line[: line.index("300x240")]) for line in lines}
+    assert len(starts) == 1, text  # every size starts in the same terminal column
+    header = text.splitlines()[0]
+    assert render.display_width(header[: header.index("size")]) in starts
+
+
+@pytest.mark.parametrize(
+    ("text", "width"),
+    [("abc", 3), ("日本", 4), ("café", 4), ("cafe\u0301", 4), ("한국어", 6), ("a\u200bb", 2)],
+)
+def test_display_width(text: str, width: int) -> None:
+    assert render.display_width(text) == width
+    assert render.display_width(render.pad(text, 10)) == 10

@@ -699,7 +699,11 @@ class _Grid:
     total: list[str]
 
 
-def _estimate_grid(plan: Plan, rows: Sequence[Row], totals: EstimateTotals) -> _Grid:
+def _estimate_grid(
+    plan: Plan, rows: Sequence[Row], totals: EstimateTotals, *, costs: bool = True
+) -> _Grid:
+    """A row per image; ``costs`` False leaves out the two columns per model (see
+    :func:`_model_grid`)."""
     from vision_cli.estimating import exact_difference
 
     # One API-size and tokens column per resize tier in play (the first model whose tier it is).
@@ -714,7 +718,8 @@ def _estimate_grid(plan: Plan, rows: Sequence[Row], totals: EstimateTotals) -> _
     if plan.exact:
         headers += ["exact", "diff"]
     per = f"per {plan.per:,}"
-    for m in plan.models:
+    priced = plan.models if costs else ()
+    for m in priced:
         headers += [m.name, per]
     right = [False, False] + [False, True] * len(groups)
     right += [True] * (len(headers) - len(right))
@@ -740,10 +745,10 @@ def _estimate_grid(plan: Plan, rows: Sequence[Row], totals: EstimateTotals) -> _
                 cells += [f"{row.exact_tokens:,}", f"{diff:+,}"]
             else:
                 cells += ["-", "-"]
-        for c in row.costs or ():
+        for c in row.costs[: len(priced)]:
             cells += [money(c.usd), money(plan.per_n(c.usd))]
         if not row.costs:
-            cells += ["-", "-"] * len(plan.models)
+            cells += ["-", "-"] * len(priced)
         body.append(cells)
         errors.append(bool(row.errors))
 
@@ -757,9 +762,48 @@ def _estimate_grid(plan: Plan, rows: Sequence[Row], totals: EstimateTotals) -> _
             total += ["-", "-"]
         else:
             total += [f"{totals.exact_tokens:,}", f"{totals.exact_tokens - exact_estimate:+,}"]
-    for usd, usd_per in zip(totals.costs, totals.costs_per(plan), strict=True):
+    for usd, usd_per in list(zip(totals.costs, totals.costs_per(plan), strict=True))[: len(priced)]:
         total += [money(usd), money(usd_per)]
     return _Grid(headers, right, body, errors, total)
+
+
+def _model_grid(plan: Plan, rows: Sequence[Row], totals: EstimateTotals) -> _Grid:
+    """A row per model: its tier, prices, the images' tokens for it, their cost and the cost
+    per N images (the layout of several models when a column per model does not fit)."""
+    headers = ["model", "tier", "$/MTok in", "$/MTok out", "tokens", "cost", f"per {plan.per:,}"]
+    body: list[list[str]] = []
+    costs_per = totals.costs_per(plan)
+    for i, m in enumerate(plan.models):
+        tokens = sum(row.costs[i].tokens for row in rows if row.costs)
+        out = f"{m.output_price:g}" if m.output_price is not None else "-"
+        body.append(
+            [m.name, m.tier.name, f"{m.input_price:g}", out, f"{tokens:,}"]
+            + [money(totals.costs[i]), money(costs_per[i])]
+        )
+    cheapest = min(range(len(plan.models)), key=lambda i: totals.costs[i])
+    total = [f"cheapest: {plan.models[cheapest].name}", "", "", "", "", "", ""]
+    right = [False, False, True, True, True, True, True]
+    return _Grid(headers, right, body, [False] * len(body), total)
+
+
+#: Columns a table may take when standard output is not a terminal and $COLUMNS is not set.
+PIPED_WIDTH = 120
+
+
+def _grid_width(grid: _Grid) -> int:
+    table = [grid.headers, *grid.rows, grid.total]
+    widths = [max(display_width(r[i]) for r in table) for i in range(len(grid.headers))]
+    return sum(widths) + 2 * (len(widths) - 1)
+
+
+def available_width(stream: TextIO) -> int:
+    """The columns a table has: the terminal's, else $COLUMNS, else :data:`PIPED_WIDTH`."""
+    if is_tty(stream):
+        return console(stream).width
+    try:
+        return int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        return PIPED_WIDTH
 
 
 def _estimate_notes(rows: Sequence[Row]) -> list[str]:
@@ -768,13 +812,33 @@ def _estimate_notes(rows: Sequence[Row]) -> list[str]:
     ]
 
 
+def display_width(text: str) -> int:
+    """The columns ``text`` takes in a terminal: 2 for a wide character (CJK, most emoji), 0 for
+    a combining mark or a zero-width one, 1 otherwise (what ``len`` gets wrong)."""
+    import unicodedata
+
+    if text.isascii():
+        return len(text)
+    width = 0
+    for ch in text:
+        if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+            continue
+        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return width
+
+
+def pad(text: str, width: int, *, right: bool = False) -> str:
+    """``text`` padded with spaces to ``width`` display columns (see :func:`display_width`)."""
+    fill = " " * max(0, width - display_width(text))
+    return fill + text if right else text + fill
+
+
 def _write_plain_grid(stream: TextIO, grid: _Grid) -> None:
     table = [grid.headers, *grid.rows, grid.total]
-    widths = [max(len(r[i]) for r in table) for i in range(len(grid.headers))]
+    widths = [max(display_width(r[i]) for r in table) for i in range(len(grid.headers))]
     for cells in table:
         parts = [
-            c.rjust(w) if right else c.ljust(w)
-            for c, w, right in zip(cells, widths, grid.right, strict=True)
+            pad(c, w, right=right) for c, w, right in zip(cells, widths, grid.right, strict=True)
         ]
         stream.write("  ".join(parts).rstrip() + "\n")
 
@@ -849,16 +913,27 @@ class EstimateReport:
         if self.fmt is not Format.table:
             self._records().close(totals.as_dict(self.plan))
             return
-        grid = _estimate_grid(self.plan, self._rows, totals)
+        grids = [_estimate_grid(self.plan, self._rows, totals)]
+        if len(self.plan.models) > 1 and _grid_width(grids[0]) > available_width(self.stream):
+            # a column per model does not fit: the images' sizes, then a row per model
+            grids = [
+                _estimate_grid(self.plan, self._rows, totals, costs=False),
+                _model_grid(self.plan, self._rows, totals),
+            ]
         footer = estimate_footer(self.plan, totals)
         notes = _estimate_notes(self._rows)
-        if is_tty(self.stream):
-            _print_rich_grid(self.stream, grid, footer, notes)
-        else:
+        for i, grid in enumerate(grids):
+            last = i == len(grids) - 1
+            if is_tty(self.stream):
+                _print_rich_grid(self.stream, grid, footer if last else [], notes if last else [])
+                continue
+            if i:
+                self.stream.write("\n")
             _write_plain_grid(self.stream, grid)
-            self.stream.write("\n" + "\n".join(footer) + "\n")
-            if notes:
-                self.stream.write("\n" + "\n".join(notes) + "\n")
+            if last:
+                self.stream.write("\n" + "\n".join(footer) + "\n")
+                if notes:
+                    self.stream.write("\n" + "\n".join(notes) + "\n")
         self.stream.flush()
 
 

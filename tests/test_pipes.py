@@ -26,15 +26,18 @@ pytestmark = pytest.mark.slow
 #: than a pipe's 64 KB in every format.
 COUNT = 700
 HEAD = shutil.which("head")
+LONG = "an-image-with-a-long-name-" * 8
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("many")
-    first = folder / "0000-image.png"
+    # long names: every format's output (a dry run's one line per image too) is several times
+    # a pipe's buffer, so the command is surely still writing when head exits
+    first = folder / f"0000-{LONG}.png"
     Image.new("RGB", (300, 240), "teal").save(first)
     for index in range(1, COUNT):
-        shutil.copyfile(first, folder / f"{index:04}-image.png")
+        shutil.copyfile(first, folder / f"{index:04}-{LONG}.png")
     return folder
 
 
@@ -46,9 +49,11 @@ def child_env(**extra: str) -> dict[str, str]:
     return {**env, "NO_COLOR": "1", **extra}
 
 
-def through_head(args: Sequence[str | Path], env: dict[str, str]) -> tuple[int, str, str]:
-    """Run ``vision-cli ARGS | head -1``: the command's status, head's line, the command's
-    standard error."""
+def through_head(
+    args: Sequence[str | Path], env: dict[str, str], lines: int = 1
+) -> tuple[int, str, str]:
+    """Run ``vision-cli ARGS | head -LINES``: the command's status, what head printed, the
+    command's standard error."""
     assert HEAD is not None, "head is missing"
     producer = subprocess.Popen(
         [sys.executable, "-m", "vision_cli", *map(str, args)],
@@ -56,7 +61,7 @@ def through_head(args: Sequence[str | Path], env: dict[str, str]) -> tuple[int, 
         stderr=subprocess.PIPE,
         env=env,
     )
-    head = subprocess.Popen([HEAD, "-1"], stdin=producer.stdout, stdout=subprocess.PIPE)
+    head = subprocess.Popen([HEAD, f"-{lines}"], stdin=producer.stdout, stdout=subprocess.PIPE)
     assert producer.stdout is not None and producer.stderr is not None
     producer.stdout.close()  # only head holds the read end now
     first, _ = head.communicate(timeout=300)
@@ -119,5 +124,6 @@ def test_worker_processes_end_with_the_run(corpus: Path) -> None:
 
 def test_a_finished_run_keeps_its_status(corpus: Path) -> None:
     """When the reader takes everything, the status is the run's own (here: all images ok)."""
-    status, first, _ = through_head(["inspect", corpus / "0001-image.png"], child_env())
-    assert first.startswith("✓ ok") and status == ExitStatus.OK
+    one = corpus / f"0001-{LONG}.png"
+    status, text, _ = through_head(["inspect", one], child_env(), lines=1000)
+    assert text.startswith("✓ ok") and "1 image" in text and status == ExitStatus.OK

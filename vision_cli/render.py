@@ -776,10 +776,8 @@ def _model_grid(plan: Plan, rows: Sequence[Row], totals: EstimateTotals) -> _Gri
     for i, m in enumerate(plan.models):
         tokens = sum(row.costs[i].tokens for row in rows if row.costs)
         out = f"{m.output_price:g}" if m.output_price is not None else "-"
-        body.append(
-            [m.name, m.tier.name, f"{m.input_price:g}", out, f"{tokens:,}"]
-            + [money(totals.costs[i]), money(costs_per[i])]
-        )
+        cost, per = money(totals.costs[i]), money(costs_per[i])
+        body.append([m.name, m.tier.name, f"{m.input_price:g}", out, f"{tokens:,}", cost, per])
     cheapest = min(range(len(plan.models)), key=lambda i: totals.costs[i])
     total = [f"cheapest: {plan.models[cheapest].name}", "", "", "", "", "", ""]
     right = [False, False, True, True, True, True, True]

@@ -922,11 +922,11 @@ class EstimateReport:
         notes = _estimate_notes(self._rows)
         for i, grid in enumerate(grids):
             last = i == len(grids) - 1
+            if i:
+                self.stream.write("\n")
             if is_tty(self.stream):
                 _print_rich_grid(self.stream, grid, footer if last else [], notes if last else [])
                 continue
-            if i:
-                self.stream.write("\n")
             _write_plain_grid(self.stream, grid)
             if last:
                 self.stream.write("\n" + "\n".join(footer) + "\n")

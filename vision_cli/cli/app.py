@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TextIO, cast
 
 import typer
 
@@ -167,7 +167,10 @@ command(ask_cmd.compare, ask_cmd.COMPARE_HELP, ask_cmd.COMPARE_EPILOG)
 
 
 def entrypoint(argv: Sequence[str] | None = None) -> None:
-    """The console script: runs the app and turns an unexpected error into one line (exit 70)."""
+    """The console script: runs the app and turns an unexpected error into one line (exit 70).
+    A closed standard output ends it at once with 141 (:class:`common.StdoutGuard`)."""
+    if not isinstance(sys.stdout, common.StdoutGuard):
+        sys.stdout = cast(TextIO, common.StdoutGuard(sys.stdout))
     try:
         app(args=list(argv) if argv is not None else None, prog_name="vision-cli")
     except KeyboardInterrupt:  # Ctrl-C while the command line is still being read

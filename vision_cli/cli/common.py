@@ -13,10 +13,10 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TextIO, TypeVar
 
 import typer
 
@@ -270,19 +270,72 @@ def is_closed_pipe(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno == errno.EPIPE
 
 
-def stdout_closed() -> NoReturn:
-    """The reader of standard output went away: stop quietly with status 141.
-
-    Standard output is pointed at /dev/null first, so nothing still buffered (nor the
-    interpreter's final flush) can fail again and print a message.
-    """
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that nothing still buffered (nor the
+    interpreter's final flush) can fail again and print a message."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
     except (OSError, ValueError):  # no real file descriptor (a test runner's stream)
         pass
+
+
+def stdout_closed() -> NoReturn:
+    """The reader of standard output went away: stop quietly with status 141."""
+    _silence_stdout()
     raise typer.Exit(ExitStatus.CLOSED_PIPE)
+
+
+class StdoutGuard:
+    """Standard output for the console script: a write that finds the pipe closed ends the
+    process there and then with 141, as SIGPIPE ends ``git log``.
+
+    Unwinding instead would run every ``finally`` on the way out, and stopping a pool of worker
+    processes whose results nobody will read can hang (seen under load). Nothing is lost: the
+    output had nowhere to go, files are written atomically, and workers end with their parent.
+    Every other attribute is the real stream's.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            self._failed(exc)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            self._failed(exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    @staticmethod
+    def _failed(exc: OSError) -> NoReturn:
+        if is_closed_pipe(exc):
+            _silence_stdout()
+            _stop_workers()
+            os._exit(ExitStatus.CLOSED_PIPE)
+        raise exc
+
+
+def _stop_workers() -> None:
+    """End this process's worker processes at once, before they find their own pipes closed
+    and print tracebacks."""
+    multiprocessing = sys.modules.get("multiprocessing")  # imported only by runs with workers
+    if multiprocessing is None:
+        return
+    for child in multiprocessing.active_children():
+        child.kill()
 
 
 _P = ParamSpec("_P")

@@ -6,6 +6,7 @@ scripts, never tests, and their numbers belong in the README with the command th
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import subprocess
@@ -76,3 +77,16 @@ def compile_package() -> None:
     import vision_cli
 
     compileall.compile_dir(Path(vision_cli.__file__).parent, quiet=1)
+
+
+def load() -> str:
+    """The machine's load averages (1, 5, 15 minutes), printed beside every figure: a wall-time
+    ratio means little on a machine that other work keeps busy."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def verdict(name: str, ratio: float, limit: float, what: str = "") -> bool:
+    """One line the lead can grep for: ``PASS``/``FAIL``, the target, the ratio and the limit."""
+    ok = ratio <= limit
+    print(f"{'PASS' if ok else 'FAIL'} {name}: {ratio:.2f}x (limit {limit:.2f}x){what}")
+    return ok

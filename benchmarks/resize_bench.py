@@ -47,7 +47,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter
 from vision_cli import policy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import vision_cli
+from _common import load, vision_cli
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / ".corpus-resize"
@@ -372,10 +372,6 @@ def breakdown(exe: str, files: list[Path], count: int = 20) -> None:
     print(f"  start-up of {OURS} with nothing to do: {start_up * 1000:.0f} ms")
 
 
-def _load() -> str:
-    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -393,7 +389,7 @@ def main() -> None:
     print(f"vipsthumbnail: {tools[1]} ({_version([tools[1], '--vips-version'])})")
     print(f"ImageMagick: {tools[2]} ({_version([tools[2], '-version'])})")
     print(f"CPUs available: {len(os.sched_getaffinity(0))}; corpus: {CORPUS}")
-    print(f"load average before: {_load()}")
+    print(f"load average before: {load()}")
     with tempfile.TemporaryDirectory(prefix="resize-bench-") as tmp:
         scratch = Path(tmp)
         if photos:  # --photos 0 or --screenshots 0 leaves a part out
@@ -403,7 +399,7 @@ def main() -> None:
         if shots:
             shot_results = compare("screenshots", shots, tools, args.runs, scratch)
             report("screenshots (2560x1600 PNG -> 1356x848 PNG)", shots, shot_results)
-    print(f"\nload average after: {_load()} (wall times only compare on an otherwise idle machine)")
+    print(f"\nload average after: {load()} (wall times only compare on an otherwise idle machine)")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from PIL import Image
 from typer.testing import CliRunner, Result
 
 from tests.fakeapi import FakeClaudeAPI, fake_api, openapi_validator
-from vision_cli.cli.app import app
+from vision_cli.cli.app import app_for
 
 __all__ = ["fake_api", "openapi_validator"]  # the fake API's fixtures, for every test module
 pytest_plugins = ["tests.strict_skips", "pytester"]
@@ -95,7 +95,8 @@ def run(runner: CliRunner) -> Run:
     """Run the CLI in-process: ``run("inspect", path, input=b"...")``; stdout and stderr apart."""
 
     def invoke(*args: str | Path, input: bytes | str | None = None) -> Result:
-        return runner.invoke(app, [str(a) for a in args], input=input)
+        argv = [str(a) for a in args]
+        return runner.invoke(app_for(argv), argv, input=input)  # as the console script does
 
     return invoke
 

@@ -503,6 +503,25 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
     assert json.loads(stdout)["summary"]["files"] == 4  # results stay on stdout, clean
 
 
+def test_piped_resize_never_loads_the_progress_bar(tmp_path: Path) -> None:
+    """rich's progress machinery (rich.progress, rich.live and what they pull in) costs start-up
+    time that a run whose stderr is not a terminal would pay for nothing."""
+    for i in range(4):
+        k.write(tmp_path / "in" / f"p{i}.jpg", k.photo())
+    args = ["resize", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "-j", "2", "--json"]
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "vision_cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "vision_cli.resizing" in imported  # the measurement works
+    assert not imported & {"rich.progress", "rich.live", "rich.progress_bar"}
+    assert not {m for m in imported if m.split(".")[0] in ("anthropic", "httpx", "httpx2")}
+
+
 def test_markdown_totals_first_then_failures(run: Run, tmp_path: Path) -> None:
     src = tmp_path / "src"
     k.write(src / "big.jpg", k.photo())

@@ -125,3 +125,20 @@ def test_no_config_help_loses_no_words_to_markup(run: Run) -> None:
     text = " ".join(run("--help").stdout.replace("│", " ").split())
     assert "--no-config <bool> Ignore the configuration files" in text
     assert "Ignore in" not in text
+def test_a_run_builds_one_command_but_checks_the_configuration_against_all(
+    project: Path, run: Run
+) -> None:
+    """``inspect`` builds only its own parameters; a top-level key that only ``resize`` takes
+    (``overwrite``) and a ``[resize]`` table are still known, and still checked."""
+    from vision_cli.cli.app import app, app_for
+
+    slim = app_for(["inspect", "."]).registered_commands
+    assert [getattr(c.callback, "__name__", None) for c in slim] == ["inspect"]
+    assert app_for(["--help"]) is app and app_for(["inspectx"]) is app
+    config = project / "vision-cli.toml"
+    config.write_text("overwrite = true\n[resize]\nquality = 90\n")
+    code, doc = summary(run)
+    assert code == 0 and len(doc["images"]) == 2  # type: ignore[arg-type]
+    config.write_text("[resize]\nquality = 900\n")
+    result = run("inspect", ".")
+    assert result.exit_code == 2 and "resize.quality = 900 is not valid" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, TextIO, cast
@@ -129,7 +130,11 @@ def _is_flag(param: Any) -> bool:
 
 
 def command_options(ctx: typer.Context) -> dict[str, dict[str, config.Option]]:
-    """Every command's options by long name, with how a configured value is checked."""
+    """Every command's options by long name, with how a configured value is checked.
+
+    A run builds only the command it invokes (:func:`app_for`), but a configuration is checked
+    against every command's options, so the whole group is built here when there is one.
+    """
     from vision_cli import catalog, config, policy
 
     domain = {
@@ -138,6 +143,8 @@ def command_options(ctx: typer.Context) -> dict[str, dict[str, config.Option]]:
         "ignore": policy.ignorable_code,
     }
     group = ctx.command
+    if len(getattr(group, "commands", {})) < len(app.registered_commands):
+        group = typer.main.get_command(app)
     result: dict[str, dict[str, config.Option]] = {}
     for name, command in getattr(group, "commands", {}).items():
         options: dict[str, config.Option] = {}
@@ -166,13 +173,35 @@ command(ask_cmd.compare, ask_cmd.COMPARE_HELP, ask_cmd.COMPARE_EPILOG)
 # FOUNDATION READY
 
 
+def _name(info: typer.models.CommandInfo) -> str:
+    return info.name or getattr(info.callback, "__name__", "").replace("_", "-")
+
+
+def app_for(args: Sequence[str]) -> typer.Typer:
+    """The app with only the command ``args`` invoke, when they name one.
+
+    typer builds every registered command's parameters before it runs any (and typer 0.29
+    builds a pydantic validator for each value it converts): a run that names its command needs
+    only that command's. ``vision-cli --help``, no command, or an unknown one get the whole app,
+    so the list of commands and typer's "No such command" stay as they are.
+    """
+    invoked = next((a for a in args if not a.startswith("-")), None)
+    chosen = [c for c in app.registered_commands if _name(c) == invoked]
+    if not chosen:
+        return app
+    slim = copy.copy(app)
+    slim.registered_commands = chosen
+    return slim
+
+
 def entrypoint(argv: Sequence[str] | None = None) -> None:
     """The console script: runs the app and turns an unexpected error into one line (exit 70).
     A closed standard output ends it at once with 141 (:class:`common.StdoutGuard`)."""
     if not isinstance(sys.stdout, common.StdoutGuard):
         sys.stdout = cast(TextIO, common.StdoutGuard(sys.stdout))
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=list(argv) if argv is not None else None, prog_name="vision-cli")
+        app_for(args)(args=args, prog_name="vision-cli")
     except KeyboardInterrupt:  # Ctrl-C while the command line is still being read
         if common.debug():
             raise

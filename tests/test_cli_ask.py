@@ -468,6 +468,54 @@ def test_dry_run_never_imports_the_sdk(make_image: MakeImage) -> None:
     assert "SDK False False" in proc.stderr
 
 
+@pytest.mark.parametrize("command", ["ask", "compare"])
+def test_the_sdk_is_imported_while_the_images_are_prepared(
+    run: Run,
+    api: FakeClaudeAPI,
+    make_image: MakeImage,
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    """The background import starts before the images are read and prepared, not after."""
+    from vision_cli import asking
+    from vision_cli.cli import ask as ask_cmd
+
+    order: list[str] = []
+    started, prepare = ask_cmd.import_sdk_early, asking.preflight
+
+    def start() -> None:
+        order.append("import")
+        started()
+
+    def preflight(*args: Any, **kwargs: Any) -> Any:
+        order.append("prepare")
+        return prepare(*args, **kwargs)
+
+    monkeypatch.setattr(ask_cmd, "import_sdk_early", start)
+    monkeypatch.setattr(asking, "preflight", preflight)
+    result = run(command, make_image("a.png"), make_image("b.png"))
+    assert result.exit_code == 0, result.stderr
+    assert order == ["import", "prepare"] and len(api.requests) == 1
+    order.clear()
+    assert run(command, make_image("a.png"), make_image("b.png"), "--dry-run").exit_code == 0
+    assert order == ["prepare"]  # a dry run never starts it
+
+
+def test_a_failed_background_import_is_silent_and_fails_where_the_sdk_is_used(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from vision_cli.cli import ask as ask_cmd
+
+    monkeypatch.setitem(sys.modules, "anthropic", None)  # `import anthropic` now fails
+    before = set(threading.enumerate())
+    ask_cmd.import_sdk_early()
+    for thread in set(threading.enumerate()) - before:
+        thread.join(timeout=30)
+    assert capfd.readouterr().err == ""  # no thread traceback
+    with pytest.raises(ImportError):
+        import anthropic  # noqa: F401
+
+
 @pytest.mark.parametrize("args", [["--help"], ["ask", "--help"], ["compare", "--help"]])
 def test_help_never_imports_the_sdk(args: list[str]) -> None:
     proc = subprocess.run(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -541,6 +541,7 @@ def run(opts: Options) -> None:
             client.check_setup()
         except client.SetupError as exc:
             _fail(str(exc), ExitStatus.USAGE)
+        import_sdk_early()
     if opts.each or opts.batch:
         from vision_cli.cli import many
 
@@ -592,6 +593,26 @@ def run(opts: Options) -> None:
                 ExitStatus.FAILED,
             )
     _output(answer, opts)
+
+
+def import_sdk_early() -> None:
+    """Start importing the SDK (about 1.2 s, most of it ``anthropic.types``) in a background
+    thread, so that it overlaps with reading, checking and preparing the images (Pillow decodes
+    and resizes without holding the GIL) instead of following them.
+
+    Called once the run is known to send (never for ``--dry-run``, ``--help`` or a usage error).
+    The first use of the SDK in the main thread imports it as usual: Python's import lock makes it
+    wait for this import, or do it itself if this one failed (its error is then raised there, in
+    the ordinary way). A daemon thread: an early exit does not wait for it.
+    """
+    import importlib
+    import threading
+
+    def load() -> None:
+        with suppress(BaseException):
+            importlib.import_module("anthropic")
+
+    threading.Thread(target=load, name="vision-cli-import-sdk", daemon=True).start()
 
 
 def _check_many(opts: Options) -> None:

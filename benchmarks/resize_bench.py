@@ -1,10 +1,10 @@
 """Images per second and CPU per image: ``vision-cli resize`` against vipsthumbnail and ImageMagick.
 
 Makes a corpus once, in benchmarks/.corpus-resize: photo-like 4032x3024 JPEGs (every fourth tagged
-with EXIF orientation 6, as a phone held upright writes them) and screenshot-like 2560x1600 PNGs.
-Then, in one run, over the same files and to the same size (the recommended policy: 1238x928 for
-the photos, 1356x848 for the screenshots), JPEG quality 85, metadata stripped, it times whole
-processes, start-up included:
+with EXIF orientation 6, as a phone held upright writes them) and screenshot-like PNGs with text
+at 2560x1600 and at 2880x1800. Then, in one run, over the same files and to the same size (the
+recommended policy: 1238x928 for the photos, 1356x848 and 1288x805 for the screenshots), JPEG
+quality 85, metadata stripped, it times whole processes, start-up included:
 
     vision-cli resize -j 2 FOLDER --out OUT
     vipsthumbnail (libvips) run two at a time, each given half of the files (the issue's anchor)
@@ -16,18 +16,22 @@ photos comes where vision-cli's time goes per photo: the decode at Pillow's 1/2 
 the LANCZOS pass after each, the encode, the CPU of the whole command with and without Pillow
 keeping freed memory blocks (``PILLOW_BLOCKS_MAX=0``), and the command's start-up. CPU time is the
 user + system time of all child processes (resource.getrusage(RUSAGE_CHILDREN)), so worker
-processes and libvips' threads count.
+processes and libvips' threads count. For the screenshots, the PSNR of vision-cli's output and of
+vipsthumbnail's against a full LANCZOS reference (Pillow, whole image) says whether text stayed
+sharp.
 
     python benchmarks/resize_bench.py [--runs 3] [--photos 60] [--screenshots 20] [--grain 6]
+                                      [--no-magick] [--no-breakdown]
 
-Targets (issue 4), on the photos: wall time at most 0.75x vipsthumbnail's, CPU per image no more
-than vipsthumbnail's, and far faster than ImageMagick.
+Targets, against two vipsthumbnail processes (a PASS/FAIL line each, at the end): photos at most
+0.75x its wall time (issue 4), screenshots of each size at most 1.0x (issue 16).
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import math
 import os
 import resource
 import shutil
@@ -47,12 +51,13 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter
 from vision_cli import policy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load, vision_cli
+from _common import load, verdict, vision_cli
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / ".corpus-resize"
 PHOTO_SIZE = (4032, 3024)
-SHOT_SIZE = (2560, 1600)
+#: Laptop screenshots: a 16:10 panel at 2560x1600 and a 15" Retina one at 2880x1800.
+SHOT_SIZES = ((2560, 1600), (2880, 1800))
 ORIENTATION = 0x0112
 QUALITY = 85
 #: Film-grain strength of the photos: 6 gives about 3.8 MB per 12 MP photo at quality 92, what a
@@ -88,9 +93,9 @@ def _photo_base(grain: int) -> Image.Image:
     return ImageChops.add(im, noise, scale=1.0, offset=-128)
 
 
-def _screenshot(i: int) -> Image.Image:
+def _screenshot(i: int, size: tuple[int, int] = SHOT_SIZES[0]) -> Image.Image:
     """Flat colours, bars and text, as a UI screenshot has."""
-    w, h = SHOT_SIZE
+    w, h = size
     im = Image.new("RGB", (w, h), (245, 246, 248))
     draw = ImageDraw.Draw(im)
     draw.rectangle((0, 0, w, 72), fill=(36, 41, 47))
@@ -103,9 +108,9 @@ def _screenshot(i: int) -> Image.Image:
     return im
 
 
-def make_corpus(photos: int, shots: int, grain: int) -> tuple[list[Path], list[Path]]:
+def make_corpus(photos: int, shots: int, grain: int) -> tuple[list[Path], list[list[Path]]]:
+    """``photos`` photos, and ``shots`` screenshots of each size in :data:`SHOT_SIZES`."""
     photo_dir = CORPUS / f"photos-{photos}-grain{grain}"
-    shot_dir = CORPUS / f"screenshots-{shots}"
     made_photos = sorted(photo_dir.glob("*.jpg"))
     if len(made_photos) < photos:
         print(f"making {photos} photos in {photo_dir} (once) ...", file=sys.stderr)
@@ -117,14 +122,19 @@ def make_corpus(photos: int, shots: int, grain: int) -> tuple[list[Path], list[P
             exif[ORIENTATION] = 6 if i % 4 == 0 else 1
             im.save(photo_dir / f"IMG_{i:04}.jpg", quality=92, exif=exif.tobytes())
         made_photos = sorted(photo_dir.glob("*.jpg"))
-    made_shots = sorted(shot_dir.glob("*.png"))
-    if len(made_shots) < shots:
-        print(f"making {shots} screenshots in {shot_dir} (once) ...", file=sys.stderr)
-        shot_dir.mkdir(parents=True, exist_ok=True)
-        for i in range(shots):
-            _screenshot(i).save(shot_dir / f"shot-{i:03}.png")
-        made_shots = sorted(shot_dir.glob("*.png"))
-    return made_photos[:photos], made_shots[:shots]
+    return made_photos[:photos], [_screenshots(shots, size) for size in SHOT_SIZES]
+
+
+def _screenshots(count: int, size: tuple[int, int]) -> list[Path]:
+    folder = CORPUS / f"screenshots-{size[0]}x{size[1]}-{count}"
+    made = sorted(folder.glob("*.png"))
+    if count and len(made) < count:
+        print(f"making {count} screenshots in {folder} (once) ...", file=sys.stderr)
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            _screenshot(i, size).save(folder / f"shot-{i:03}.png")
+        made = sorted(folder.glob("*.png"))
+    return made[:count]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -263,20 +273,27 @@ def fresh(folder: Path) -> Path:
 
 
 OURS = "vision-cli resize -j 2"
+ANCHOR = "vipsthumbnail x2"
 
 
 def compare(
-    name: str, files: list[Path], tools: tuple[str, str, str], runs: int, scratch: Path
+    name: str,
+    files: list[Path],
+    tools: tuple[str, str, str],
+    runs: int,
+    scratch: Path,
+    magick: bool = True,
 ) -> dict[str, list[Sample]]:
     """Every tool once per round, rounds repeated: a sample per tool and round."""
-    ours, vips, magick = tools
+    ours, vips, _ = tools
     out = scratch / "out"
     jobs: dict[str, Callable[[], None]] = {
         OURS: partial(run_ours, ours, files[0].parent, out),
-        "vipsthumbnail x2": partial(run_vips, vips, files, out),
+        ANCHOR: partial(run_vips, vips, files, out),
         "vipsthumbnail x1": partial(run_vips, vips, files, out, 1),
-        "ImageMagick convert x2": partial(run_magick, magick, files, out),
     }
+    if magick:
+        jobs["ImageMagick convert x2"] = partial(run_magick, tools[2], files, out)
     samples: dict[str, list[Sample]] = {k: [] for k in jobs}
     for _ in range(runs):
         for label, job in jobs.items():
@@ -288,9 +305,10 @@ def compare(
     return samples
 
 
-def report(name: str, files: list[Path], samples: dict[str, list[Sample]]) -> None:
+def report(name: str, files: list[Path], samples: dict[str, list[Sample]]) -> float:
     """Medians per tool, and each ratio as the median of the rounds' ratios (a round's tools ran
-    back to back, so a change in the machine's load between rounds cancels out)."""
+    back to back, so a change in the machine's load between rounds cancels out). Returns the
+    wall ratio to the issue's anchor, two vipsthumbnail processes."""
     count = len(files)
     mean_mb = sum(f.stat().st_size for f in files) / count / 1e6
     print(f"\n{name}: {count} files of {mean_mb:.1f} MB on average, median of runs")
@@ -300,15 +318,98 @@ def report(name: str, files: list[Path], samples: dict[str, list[Sample]]) -> No
         cpu = statistics.median(s.cpu for s in got)
         print(f"  {label:26} {count / wall:9.1f} {wall:8.2f} {cpu / count:12.3f}")
     ours = samples[OURS]
+    ratios = {}
     for label, got in samples.items():
         if label == OURS:
             continue
         wall = statistics.median(a.wall / b.wall for a, b in zip(ours, got, strict=True))
         cpu = statistics.median(a.cpu / b.cpu for a, b in zip(ours, got, strict=True))
+        ratios[label] = wall
         print(
             f"  ours / {label}: wall {wall:.2f}x, CPU {cpu:.2f}x"
             "  (below 1 means vision-cli is faster)"
         )
+    return ratios[ANCHOR]
+
+
+def psnr(a: Image.Image, b: Image.Image) -> float:
+    """Peak signal-to-noise ratio of ``a`` against ``b`` over R, G and B, in dB (inf: equal)."""
+    diff = ImageChops.difference(a.convert("RGB"), b.convert("RGB")).histogram()
+    squares = sum(count * (i % 256) ** 2 for i, count in enumerate(diff))
+    mse = squares / (a.width * a.height * 3)
+    return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
+
+
+def quality(files: list[Path], tools: tuple[str, str, str], scratch: Path, count: int = 4) -> None:
+    """PSNR of vision-cli's and vipsthumbnail's screenshots against a full LANCZOS reference
+    (Pillow, the whole image decoded, no reducing gap), over the first ``count`` files: text that
+    blurs or rings loses decibels."""
+    sample = files[:count]
+    ours, vips = fresh(scratch / "q-ours"), fresh(scratch / "q-vips")
+    folder = fresh(scratch / "q-in")
+    for f in sample:
+        shutil.copy(f, folder / f.name)
+    run_ours(tools[0], folder, ours)
+    run_vips(tools[1], sample, vips)
+    scores: dict[str, list[float]] = {OURS: [], "vipsthumbnail": []}
+    for f in sample:
+        with Image.open(f) as src:
+            src.load()
+            for label, out in ((OURS, ours), ("vipsthumbnail", vips)):
+                with Image.open(out / f"{f.stem}.png") as got:
+                    # each against the reference at its own size (libvips may round a pixel off)
+                    ref = src.resize(got.size, Image.Resampling.LANCZOS)
+                    scores[label].append(psnr(got, ref))
+    print(
+        f"  PSNR against a full LANCZOS reference ({len(sample)} files, higher is closer): "
+        + ", ".join(f"{label} {statistics.mean(v):.1f} dB" for label, v in scores.items())
+    )
+
+
+def shot_breakdown(files: list[Path], count: int = 8) -> None:
+    """Where a screenshot's time goes, in one process (medians over ``count`` files, ms): the
+    decode (zlib inflate and PNG unfiltering), the colour count that finds screen content, the
+    resize with LANCZOS (before) and HAMMING (vision-cli's choice for screens), and the PNG encode
+    at zlib's default and at level 1 with run-length matching (vision-cli's choice)."""
+    import zlib
+
+    from vision_cli import transform
+
+    datas = [f.read_bytes() for f in files[:count]]
+    frames = [Image.open(io.BytesIO(d)) for d in datas]
+    for im in frames:
+        im.load()
+    target = policy.SizePolicy.recommended().target(*frames[0].size)
+    small = [im.resize(target, Image.Resampling.HAMMING) for im in frames]
+
+    def timed(step: Callable[[int], object]) -> float:
+        times = []
+        for i in range(len(datas)):
+            start = time.perf_counter()
+            step(i)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times) * 1000
+
+    def png(im: Image.Image, **options: int) -> int:
+        out = io.BytesIO()
+        im.save(out, "PNG", **options)
+        return out.tell()
+
+    steps = {
+        "decode": lambda i: Image.open(io.BytesIO(datas[i])).load(),
+        "colour count": lambda i: transform._colours_at_most(frames[i], transform.SCREEN_COLOURS),
+        "LANCZOS": lambda i: frames[i].resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0),
+        "HAMMING": lambda i: frames[i].resize(target, Image.Resampling.HAMMING, reducing_gap=2.0),
+        "PNG level 6": lambda i: png(small[i]),
+        "PNG level 1 Z_RLE": lambda i: png(small[i], compress_level=1, compress_type=zlib.Z_RLE),
+    }
+    cells = [f"{name} {timed(step):.1f}" for name, step in steps.items()]
+    sizes = (
+        statistics.mean(png(im) for im in small),
+        statistics.mean(png(im, compress_level=1, compress_type=zlib.Z_RLE) for im in small),
+    )
+    print(f"  where the time goes per screenshot (ms, one process): {', '.join(cells)}")
+    print(f"  PNG bytes: level 6 {sizes[0]:,.0f}, level 1 Z_RLE {sizes[1]:,.0f}")
 
 
 def breakdown(exe: str, files: list[Path], count: int = 20) -> None:
@@ -378,7 +479,11 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--photos", type=int, default=60)
-    parser.add_argument("--screenshots", type=int, default=20)
+    parser.add_argument("--screenshots", type=int, default=20, help="of each size")
+    parser.add_argument("--no-magick", action="store_true", help="leave ImageMagick out")
+    parser.add_argument(
+        "--no-breakdown", action="store_true", help="leave out where the photos' time goes"
+    )
     parser.add_argument(
         "--grain", type=int, default=GRAIN, help="film grain of the photos (18: about 6 MB each)"
     )
@@ -392,14 +497,37 @@ def main() -> None:
     print(f"load average before: {load()}")
     with tempfile.TemporaryDirectory(prefix="resize-bench-") as tmp:
         scratch = Path(tmp)
+        verdicts: list[tuple[str, float, float]] = []
         if photos:  # --photos 0 or --screenshots 0 leaves a part out
-            photo_results = compare("photos", photos, tools, args.runs, scratch)
-            report("photos (4032x3024 JPEG -> 1238x928 JPEG)", photos, photo_results)
-            breakdown(tools[0], photos)
-        if shots:
-            shot_results = compare("screenshots", shots, tools, args.runs, scratch)
-            report("screenshots (2560x1600 PNG -> 1356x848 PNG)", shots, shot_results)
+            photo_results = compare("photos", photos, tools, args.runs, scratch, not args.no_magick)
+            ratio = report("photos (4032x3024 JPEG -> 1238x928 JPEG)", photos, photo_results)
+            verdicts.append(("resize -j 2, photos, against two vipsthumbnail", ratio, 0.75))
+            if not args.no_breakdown:
+                breakdown(tools[0], photos)
+        for files in shots:
+            if not files:
+                continue
+            size = Image.open(files[0]).size
+            target = policy.SizePolicy.recommended().target(*size)
+            name = f"screenshots ({size[0]}x{size[1]} PNG -> {target[0]}x{target[1]} PNG)"
+            ratio = report(
+                name,
+                files,
+                compare("screenshots", files, tools, args.runs, scratch, not args.no_magick),
+            )
+            quality(files, tools, scratch)
+            if not args.no_breakdown:
+                shot_breakdown(files)
+            verdicts.append(
+                (
+                    f"resize -j 2, {size[0]}x{size[1]} screenshots, against two vipsthumbnail",
+                    ratio,
+                    1.0,
+                )
+            )
     print(f"\nload average after: {load()} (wall times only compare on an otherwise idle machine)")
+    for name, ratio, limit in verdicts:
+        verdict(name, ratio, limit)
 
 
 if __name__ == "__main__":

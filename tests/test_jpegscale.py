@@ -112,9 +112,9 @@ def test_prepare_decodes_a_phone_photo_at_three_eighths(
     decoded: list[tuple[int, int]] = []
     real_resize = transform._resize
 
-    def spy(im: Image.Image, head: object, target: policy.Size) -> Image.Image:
+    def spy(im: Image.Image, head: object, target: policy.Size, screen: bool) -> Image.Image:
         decoded.append(im.size)
-        return real_resize(im, head, target)  # type: ignore[arg-type]
+        return real_resize(im, head, target, screen)  # type: ignore[arg-type]
 
     monkeypatch.setattr(transform, "_resize", spy)
     result = transform.prepare(data, size_policy=policy.SizePolicy.recommended())

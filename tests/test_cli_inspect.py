@@ -758,3 +758,20 @@ def test_estimate_ignores_too(run: Run, make_image: MakeImage) -> None:
     assert result.exit_code == 0
     wide = run("estimate", "--size", "9000x100", "--ignore", "dimensions-too-large", "--json")
     assert wide.exit_code == 0
+def test_worker_hand_off_keeps_every_field(crowd: Path) -> None:
+    """What a worker sends back (plain values) makes the same record, findings included."""
+    from vision_cli import checks, policy, sources
+
+    opts = checks.CheckOptions(
+        model="claude-opus-4-7", limits=policy.Limits(tier=policy.tier("high-res"))
+    )
+    paths = [crowd / "0000.png", crowd / "0100.png", crowd / "missing.png"]
+    items: list[sources.Input | sources.Problem] = [
+        sources.Input(str(p), path=p, root=crowd) for p in paths
+    ]
+    items.append(sources.Problem("nothing/*.png", policy.Code.NOT_FOUND, "no match"))
+    for item in items:
+        record, data = checks.check_keeping_data(item, opts)
+        packed = checks._checked_packed(checks._pack_input(item), opts)
+        assert checks._unpack_record(packed[0]) == record and packed[1] == data
+    assert checks.check(items[1], opts).findings[0].code is policy.Code.UNREADABLE  # exercised

@@ -130,11 +130,13 @@ def test_a_run_builds_one_command_but_checks_the_configuration_against_all(
 ) -> None:
     """``inspect`` builds only its own parameters; a top-level key that only ``resize`` takes
     (``overwrite``) and a ``[resize]`` table are still known, and still checked."""
-    from vision_cli.cli.app import app, app_for
+    from vision_cli.cli.app import app_for
 
     slim = app_for(["inspect", "."]).registered_commands
     assert [getattr(c.callback, "__name__", None) for c in slim] == ["inspect"]
-    assert app_for(["--help"]) is app and app_for(["inspectx"]) is app
+    for listing in (["--help"], [], ["inspectx"], ["--no-config"]):  # names and help only
+        listed = app_for(listing).registered_commands
+        assert [c.name for c in listed] == ["inspect", "resize", "estimate", "ask", "compare"]
     config = project / "vision-cli.toml"
     config.write_text("overwrite = true\n[resize]\nquality = 90\n")
     code, doc = summary(run)
@@ -142,3 +144,19 @@ def test_a_run_builds_one_command_but_checks_the_configuration_against_all(
     config.write_text("[resize]\nquality = 900\n")
     result = run("inspect", ".")
     assert result.exit_code == 2 and "resize.quality = 900 is not valid" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], [], ["inspec"]])
+def test_the_listing_says_what_the_whole_app_says(args: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from vision_cli.cli.app import app, app_for
+
+    whole = CliRunner().invoke(app, args, prog_name="vision-cli")
+    listed = CliRunner().invoke(app_for(args), args, prog_name="vision-cli")
+    assert (listed.exit_code, listed.stdout, listed.stderr) == (
+        whole.exit_code,
+        whole.stdout,
+        whole.stderr,
+    )
+    assert "inspect" in whole.stdout + whole.stderr  # the comparison is about something

@@ -89,10 +89,10 @@ def main(
 ) -> None:
     """Check, fix, price and send images for Claude's vision API."""
     if not no_config:
-        ctx.default_map = project_defaults(ctx)
+        ctx.default_map = project_defaults()
 
 
-def project_defaults(ctx: typer.Context) -> dict[str, dict[str, object]] | None:
+def project_defaults() -> dict[str, dict[str, object]] | None:
     """Option defaults from the user configuration, then the nearest project configuration
     (which may set report and policy options only); a bad one stops with exit 2."""
     from pathlib import Path
@@ -104,7 +104,7 @@ def project_defaults(ctx: typer.Context) -> dict[str, dict[str, object]] | None:
         project = config.find(Path.cwd())
         if user is None and project is None:
             return None
-        options = command_options(ctx)
+        options = command_options()
         defaults = config.default_map(*user, options) if user else {}
         if project is not None:
             allowed = config.PROJECT_OPTIONS
@@ -129,11 +129,11 @@ def _is_flag(param: Any) -> bool:
     return bool(getattr(param, "is_flag", False))
 
 
-def command_options(ctx: typer.Context) -> dict[str, dict[str, config.Option]]:
+def command_options() -> dict[str, dict[str, config.Option]]:
     """Every command's options by long name, with how a configured value is checked.
 
     A run builds only the command it invokes (:func:`app_for`), but a configuration is checked
-    against every command's options, so the whole group is built here when there is one.
+    against every command's options, so the whole group is built here (only when there is one).
     """
     from vision_cli import catalog, config, policy
 
@@ -142,11 +142,8 @@ def command_options(ctx: typer.Context) -> dict[str, dict[str, config.Option]]:
         "model": catalog.resolve,
         "ignore": policy.ignorable_code,
     }
-    group = ctx.command
-    if len(getattr(group, "commands", {})) < len(app.registered_commands):
-        group = typer.main.get_command(app)
     result: dict[str, dict[str, config.Option]] = {}
-    for name, command in getattr(group, "commands", {}).items():
+    for name, command in getattr(typer.main.get_command(app), "commands", {}).items():
         options: dict[str, config.Option] = {}
         for param in command.params:
             longs = [o[2:] for o in param.opts if o.startswith("--")]
@@ -178,20 +175,31 @@ def _name(info: typer.models.CommandInfo) -> str:
 
 
 def app_for(args: Sequence[str]) -> typer.Typer:
-    """The app with only the command ``args`` invoke, when they name one.
+    """The app with only the command ``args`` invoke, or a listing of the commands.
 
     typer builds every registered command's parameters before it runs any (and typer 0.29
     builds a pydantic validator for each value it converts): a run that names its command needs
-    only that command's. ``vision-cli --help``, no command, or an unknown one get the whole app,
-    so the list of commands and typer's "No such command" stay as they are.
+    only that command's. Without one (``--help``, no arguments, ``--version``, an unknown
+    command) only the commands' names and help are used, so each is given a stand-in without
+    parameters: the help and typer's "No such command" are the same, built in a fraction.
     """
     invoked = next((a for a in args if not a.startswith("-")), None)
     chosen = [c for c in app.registered_commands if _name(c) == invoked]
-    if not chosen:
-        return app
     slim = copy.copy(app)
-    slim.registered_commands = chosen
+    slim.registered_commands = chosen or [_listed(c) for c in app.registered_commands]
     return slim
+
+
+def _listed(info: typer.models.CommandInfo) -> typer.models.CommandInfo:
+    """``info`` as the list of commands shows it: name and help, no parameters."""
+    listed = copy.copy(info)
+    listed.name = _name(info)
+    listed.callback = _listed_only
+    return listed
+
+
+def _listed_only() -> None:  # pragma: no cover - never run: a listing only names commands
+    raise AssertionError("a listed command ran")
 
 
 def entrypoint(argv: Sequence[str] | None = None) -> None:

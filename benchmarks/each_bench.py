@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _common import vision_cli  # noqa: E402
+from _common import load, vision_cli  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from tests.fakeapi import FakeClaudeAPI  # noqa: E402
@@ -118,7 +118,8 @@ def main() -> None:
         clock = Clock(fake)
         print(
             f"vision-cli ask --each: {args.images} images, the fake API answers after "
-            f"{args.delay:g} s; python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+            f"{args.delay:g} s; python {sys.version.split()[0]}, {os.cpu_count()} CPUs; "
+            f"load {load()}"
         )
         print(f"{'-j':>4} {'images/s':>9} {'ideal':>7} {'ratio':>6} {'command s':>10} {'img/s':>7}")
         for j in jobs:
@@ -129,6 +130,7 @@ def main() -> None:
                 f"{j:>4} {rate:>9.1f} {ideal:>7.1f} {rate / ideal:>6.2f} "
                 f"{r.command:>10.2f} {args.images / r.command:>7.1f}"
             )
+        print(f"load after: {load()}")
         print(
             "images/s and ratio: the sending phase (first request to last answer) against the "
             "ideal jobs/delay; command s and img/s: the whole process, start-up included."

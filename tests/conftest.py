@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -118,3 +120,16 @@ def api(monkeypatch: pytest.MonkeyPatch, fake_api: FakeClaudeAPI) -> FakeClaudeA
     monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.base_url)
     return fake_api
+
+
+def imported_by(*args: str | Path, timeout: float = 120) -> set[str]:
+    """The modules a fresh ``python -m vision_cli ARGS`` imports (``-X importtime``); the run
+    must succeed."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "vision_cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.conftest import API_KEY, MakeImage, Run, encode, picture
+from tests.conftest import API_KEY, MakeImage, Run, encode, imported_by, picture
 from tests.fakeapi import FakeClaudeAPI, OpenApiValidator, RecordedRequest
 from tests.imagekit import BLUE, RED, marked, near, noise, stored_for
 from vision_cli import client, policy
@@ -518,14 +518,7 @@ def test_a_failed_background_import_is_silent_and_fails_where_the_sdk_is_used(
 
 @pytest.mark.parametrize("args", [["--help"], ["ask", "--help"], ["compare", "--help"]])
 def test_help_never_imports_the_sdk(args: list[str]) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "vision_cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    imported = imported_by(*args)
     assert "vision_cli.cli.ask" in imported  # the measurement works
     assert not {m for m in imported if m.split(".")[0] in ("anthropic", "httpx2")}
 

@@ -12,15 +12,13 @@ import csv
 import io
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import Result
 
-from tests.conftest import API_KEY, MakeImage, Run, encode, picture, records
+from tests.conftest import API_KEY, MakeImage, Run, encode, imported_by, picture, records
 from tests.fakeapi import FakeClaudeAPI, OpenApiValidator
 from tests.known_answers import CURRENT_TABLE
 from vision_cli import render
@@ -531,17 +529,6 @@ def test_exact_on_an_unreachable_api_exits_3(
 # --------------------------------------------------------------------------------------------------
 # Imports
 # --------------------------------------------------------------------------------------------------
-
-
-def imported_by(*args: str) -> set[str]:
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "vision_cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
 
 
 def test_help_and_sizes_load_neither_pillow_nor_the_sdk() -> None:

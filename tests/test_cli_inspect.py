@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import MakeImage, Run, encode, picture, records
+from tests.conftest import MakeImage, Run, encode, imported_by, picture, records
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -577,15 +577,7 @@ def test_ctrl_c_exits_130(tmp_path: Path) -> None:
 
 
 def test_inspect_never_imports_the_sdk(make_image: MakeImage) -> None:
-    path = make_image("a.png")
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "vision_cli", "inspect", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    imported = imported_by("inspect", make_image("a.png"))
     assert "vision_cli.cli.inspect" in imported  # the measurement works
     assert not {m for m in imported if m.split(".")[0] in ("anthropic", "httpx", "httpx2")}
 

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from tests import imagekit as k
-from tests.conftest import Run, records
+from tests.conftest import Run, imported_by, records
 from vision_cli import policy
 
 FORBIDDEN_AFTER = {"will-be-downscaled", "exif-rotated", "animated", "extension-mismatch"}
@@ -508,15 +508,9 @@ def test_piped_resize_never_loads_the_progress_bar(tmp_path: Path) -> None:
     time that a run whose stderr is not a terminal would pay for nothing."""
     for i in range(4):
         k.write(tmp_path / "in" / f"p{i}.jpg", k.photo())
-    args = ["resize", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "-j", "2", "--json"]
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "vision_cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    imported = imported_by(
+        "resize", tmp_path / "in", "--out", tmp_path / "out", "-j", "2", "--json"
     )
-    assert proc.returncode == 0, proc.stderr
-    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert "vision_cli.resizing" in imported  # the measurement works
     assert not imported & {"rich.progress", "rich.live", "rich.progress_bar"}
     assert not {m for m in imported if m.split(".")[0] in ("anthropic", "httpx", "httpx2")}

@@ -129,7 +129,7 @@ def test_a_run_builds_one_command_but_checks_the_configuration_against_all(
     project: Path, run: Run
 ) -> None:
     """``inspect`` builds only its own parameters; a top-level key that only ``resize`` takes
-    (``overwrite``) and a ``[resize]`` table are still known, and still checked."""
+    (``to``) and a ``[resize]`` table are still known, and still checked."""
     from vision_cli.cli.app import app_for
 
     slim = app_for(["inspect", "."]).registered_commands
@@ -138,7 +138,7 @@ def test_a_run_builds_one_command_but_checks_the_configuration_against_all(
         listed = app_for(listing).registered_commands
         assert [c.name for c in listed] == ["inspect", "resize", "estimate", "ask", "compare"]
     config = project / "vision-cli.toml"
-    config.write_text("overwrite = true\n[resize]\nquality = 90\n")
+    config.write_text('to = "png"\n[resize]\nquality = 90\n')
     code, doc = summary(run)
     assert code == 0 and len(doc["images"]) == 2  # type: ignore[arg-type]
     config.write_text("[resize]\nquality = 900\n")

@@ -1070,7 +1070,7 @@ def test_ctrl_c_during_start_up_is_exit_130_without_a_traceback(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(app, "app", interrupted)
+    monkeypatch.setattr(app, "app_for", lambda args: interrupted)
     with pytest.raises(SystemExit) as caught:
         app.entrypoint(["inspect", "."])
     assert caught.value.code == 130

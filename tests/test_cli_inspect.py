@@ -750,6 +750,8 @@ def test_estimate_ignores_too(run: Run, make_image: MakeImage) -> None:
     assert result.exit_code == 0
     wide = run("estimate", "--size", "9000x100", "--ignore", "dimensions-too-large", "--json")
     assert wide.exit_code == 0
+
+
 def test_worker_hand_off_keeps_every_field(crowd: Path) -> None:
     """What a worker sends back (plain values) makes the same record, findings included."""
     from vision_cli import checks, policy, sources

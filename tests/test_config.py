@@ -125,6 +125,8 @@ def test_no_config_help_loses_no_words_to_markup(run: Run) -> None:
     text = " ".join(run("--help").stdout.replace("│", " ").split())
     assert "--no-config <bool> Ignore the configuration files" in text
     assert "Ignore in" not in text
+
+
 def test_a_run_builds_one_command_but_checks_the_configuration_against_all(
     project: Path, run: Run
 ) -> None:

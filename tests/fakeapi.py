@@ -625,6 +625,54 @@ def describe_images(images: list[SeenImage], prompt: str) -> str:
     return f"{head}. Prompt: {prompt}" if prompt else f"{head}."
 
 
+def json_schema_of(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The schema of a structured-output request (``output_config.format``), or None."""
+    config = body.get("output_config")
+    fmt = config.get("format") if isinstance(config, dict) else None
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+        return None
+    schema = fmt.get("schema")
+    if not isinstance(schema, dict):
+        raise invalid("output_config.format.schema: Field required")
+    return schema
+
+
+def example_of(schema: Mapping[str, Any], root: Mapping[str, Any] | None = None) -> Any:
+    """A value that matches ``schema`` (the fake's structured answer): every property, the
+    first enum or anyOf choice, a list of one item (or ``minItems``)."""
+    root = schema if root is None else root
+    if "$ref" in schema:
+        node: Any = root
+        for part in str(schema["$ref"]).lstrip("#").strip("/").split("/"):
+            node = node[part] if part else node
+        return example_of(node, root)
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    for word in ("anyOf", "oneOf"):
+        if word in schema:
+            return example_of(schema[word][0], root)
+    kind = schema.get("type", "object")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {name: example_of(sub, root) for name, sub in props.items()}
+    if kind == "array":
+        count = max(1, int(schema.get("minItems", 1)))
+        return [example_of(schema.get("items", {"type": "string"}), root)] * count
+    low = schema.get("minimum")
+    examples = {
+        "string": "text",
+        "integer": 7 if low is None else math.ceil(low),
+        "number": 12.5 if low is None else float(low),
+        "boolean": True,
+        "null": None,
+    }
+    return examples.get(kind)
+
+
 def _mentions_file_source(value: Any) -> bool:
     if isinstance(value, dict):
         if value.get("type") == "file" and "file_id" in value:
@@ -705,6 +753,10 @@ class FakeClaudeAPI:
         self.model_max_images: dict[str, int] = dict(model_max_images or {})
         #: Replaces the default answer text (``describe_images``) when set.
         self.reply_text: str | None = None
+        #: Structured outputs (``output_config.format`` of type ``json_schema``): the object to
+        #: answer, made from ``(schema, images)``. Default: :func:`example_of` the schema.
+        self.structured: Callable[[Mapping[str, Any], list[SeenImage]], Any] | None = None
+        self._mismatches = 0
         #: Seconds to wait before answering any request.
         self.delay = 0.0
         #: Retrieves that still see a new batch ``in_progress`` before it ends.
@@ -817,6 +869,21 @@ class FakeClaudeAPI:
         """Break the next streamed answer with ``event: error`` after it has started."""
         with self._lock:
             self._stream_failures.append(ApiError(200, message, error_type))
+
+    def mismatch_next(self, count: int = 1) -> None:
+        """The next ``count`` structured answers do not match their schema (an object with only
+        an unexpected member), as an answer cut short or refused would not."""
+        with self._lock:
+            self._mismatches += count
+
+    def _structured_text(self, schema: Mapping[str, Any], images: list[SeenImage]) -> str:
+        with self._lock:
+            mismatch = self._mismatches > 0
+            self._mismatches -= int(mismatch)
+        if mismatch:
+            return json.dumps({"unexpected": "not what the schema asked for"})
+        make = self.structured or (lambda schema, _images: example_of(schema))
+        return json.dumps(make(schema, images))
 
     def hold(self) -> None:
         """Answer nothing from now on until ``release``: requests wait in the server's threads
@@ -1063,11 +1130,14 @@ class FakeClaudeAPI:
     ) -> dict[str, Any]:
         """The Message the fake answers ``body`` with."""
         text = self.reply_text
-        if text is None:
+        schema = json_schema_of(body)
+        if schema is not None:
+            text = self._structured_text(schema, images)
+        elif text is None:
             text = describe_images(images, prompt_of(body))
         words = text.split()
         stop_reason = "end_turn"
-        if len(words) > body["max_tokens"]:
+        if len(words) > body["max_tokens"] and schema is None:
             text, stop_reason = " ".join(words[: body["max_tokens"]]), "max_tokens"
         usage = {
             "input_tokens": estimate_input_tokens(body, images),

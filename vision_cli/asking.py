@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal
 
 from vision_cli import catalog, client, fsutil, limits, names, policy, sources
+from vision_cli import schema as schema_mod
 
 if TYPE_CHECKING:
     import anthropic
@@ -74,6 +75,8 @@ class Settings:
     source: SourceChoice = "auto"
     download: bool = False
     max_bytes: int = limits.DEFAULT_MAX_BYTES
+    #: ``--schema``: the JSON Schema the answer must match (sent as structured output).
+    schema: Mapping[str, Any] | None = None
 
     def size_policy(self) -> policy.SizePolicy | None:
         if not self.resize:
@@ -127,6 +130,8 @@ class Image:
     source_width: int | None = None
     source_height: int | None = None
     source_format: str | None = None
+    #: The EXIF orientation vision-cli applied to make the pixels upright (1: none).
+    source_orientation: int = 1
     warnings: tuple[str, ...] = ()
 
     @cached_property
@@ -288,6 +293,7 @@ def fit_bytes(
         source_width=prepared.source_width,
         source_height=prepared.source_height,
         source_format=prepared.source_format,
+        source_orientation=prepared.source_orientation,
     )
 
 
@@ -572,6 +578,7 @@ def build_request(
         system=settings.system,
         temperature=settings.temperature,
         stream=stream,
+        output_config=schema_mod.output_config(settings.schema) if settings.schema else None,
     )
     earlier = [
         _history_tokens(block, settings) for block in client.iter_image_blocks(history.messages)
@@ -602,8 +609,11 @@ def _history_tokens(block: Mapping[str, Any], settings: Settings) -> int | None:
 
 
 def text_tokens(body: Mapping[str, Any]) -> int:
-    """A rough count of the text tokens: characters / 4, rounded up."""
+    """A rough count of the text tokens: characters / 4, rounded up (a ``--schema`` counts as
+    its JSON text)."""
     chars = len(body.get("system") or "")
+    if body.get("output_config"):
+        chars += len(json.dumps(body["output_config"], separators=(",", ":")))
     for turn in body.get("messages", ()):
         content = turn.get("content")
         if isinstance(content, str):
@@ -713,14 +723,27 @@ class Answer:
     input_price: float
     output_price: float
     prices_date: str
+    #: ``--schema``: the answer's object (None without a schema, or when it did not match).
+    data: Any = None
+    #: ``--schema``: why the answer does not match it (None: it matches, or no schema).
+    mismatch: str | None = None
+    #: Whether ``--schema`` was given.
+    structured: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        """The ``--json`` object, with exactly the documented members."""
+        """The ``--json`` object, with exactly the documented members (``data`` and ``error``
+        with ``--schema``)."""
         r = self.reply
+        structured = (
+            {"data": self.data, "error": schema_error(self.mismatch) if self.mismatch else None}
+            if self.structured
+            else {}
+        )
         return {
             "id": r.id,
             "model": r.model,
             "text": r.text,
+            **structured,
             "stop_reason": r.stop_reason,
             "usage": {"input_tokens": r.input_tokens, "output_tokens": r.output_tokens},
             "cost_usd": self.cost_usd,
@@ -728,8 +751,32 @@ class Answer:
         }
 
 
+#: The ``error.type`` of an answer that is not JSON of the ``--schema``'s shape.
+SCHEMA_MISMATCH: Final = "schema_mismatch"
+
+
+def schema_error(message: str) -> dict[str, Any]:
+    """The ``error`` member of an answer that does not match ``--schema``."""
+    return {
+        "type": SCHEMA_MISMATCH,
+        "status": None,
+        "message": f"the answer does not match the schema: {message}",
+    }
+
+
+def structured(text: str, settings: Settings) -> tuple[Any, str | None]:
+    """``(data, None)`` when the answer matches ``settings.schema``, else ``(None, why)``."""
+    if settings.schema is None:
+        return None, None
+    try:
+        return schema_mod.parse(text, settings.schema), None
+    except schema_mod.Mismatch as exc:
+        return None, str(exc)
+
+
 def answer(reply: client.Reply, request: Request, settings: Settings) -> Answer:
     model = settings.model
+    data, mismatch = structured(reply.text, settings)
     return Answer(
         reply=reply,
         images=request.images,
@@ -740,6 +787,9 @@ def answer(reply: client.Reply, request: Request, settings: Settings) -> Answer:
         input_price=model.input_price,
         output_price=model.output_price,
         prices_date=catalog.load().date,
+        data=data,
+        mismatch=mismatch,
+        structured=settings.schema is not None,
     )
 
 

@@ -514,8 +514,11 @@ class BatchRun:
             cost = round(
                 asking.cost_usd(priced, reply.input_tokens, reply.output_tokens, batch=True), 10
             )
-            record = success_record(path, sha, model, prompt_hash, reply, cost)
-            self.log.append(record, lambda: self.tally.success(reply, cost))
+            # A batch submitted with another --schema is not checked against this one.
+            same = prompt_hash == self.config.prompt_sha256
+            settings = self.config.settings if same else None
+            record = success_record(path, sha, model, prompt_hash, reply, cost, settings=settings)
+            self.log.append(record, lambda: self.tally.answered(record, reply))
             return
         error = result.error or client.APIFailure(None, result.type, "no answer")
         if self.log.append(error_record(path, sha, model, prompt_hash, error.as_dict())):

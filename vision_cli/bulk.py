@@ -32,6 +32,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
 from vision_cli import asking, catalog, client, fsutil, limits, names, sources
+from vision_cli import schema as schema_mod
 
 if TYPE_CHECKING:
     import anthropic
@@ -69,9 +71,11 @@ FIELDS: Final = (
     "model",
     "prompt_sha256",
     "text",
+    "data",
     "stop_reason",
     "usage",
     "cost_usd",
+    "seconds",
     "error",
 )
 _THROTTLED: Final = frozenset({429, 529})
@@ -90,9 +94,12 @@ class Abandoned(Exception):
 # --------------------------------------------------------------------------------------------------
 
 
-def prompt_sha256(prompt: str) -> str:
-    """The ``prompt_sha256`` of a results line: SHA-256 of the prompt's UTF-8 bytes, as sent."""
-    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()
+def prompt_sha256(prompt: str, schema: Mapping[str, Any] | None = None) -> str:
+    """The ``prompt_sha256`` of a results line, the resume key beside the model: SHA-256 of the
+    prompt's UTF-8 bytes, as sent; with ``--schema``, of the prompt, a NUL and the schema as
+    canonical JSON (a changed schema asks again, an unchanged one skips)."""
+    text = prompt if schema is None else f"{prompt}\0{schema_mod.digest_text(schema)}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def model_key(name: str) -> str:
@@ -104,18 +111,32 @@ def model_key(name: str) -> str:
 
 
 def success_record(
-    path: str, sha256: str | None, model: str, prompt_hash: str, reply: client.Reply, cost: float
+    path: str,
+    sha256: str | None,
+    model: str,
+    prompt_hash: str,
+    reply: client.Reply,
+    cost: float,
+    *,
+    settings: asking.Settings | None = None,
+    seconds: float | None = None,
 ) -> dict[str, Any]:
+    """The line of an answer. With ``--schema`` (in ``settings``), ``data`` holds the parsed
+    object, and an answer that does not match is a ``schema_mismatch`` error line that keeps
+    the text, usage and cost (it was paid for) and is asked again on resume."""
+    data, mismatch = asking.structured(reply.text, settings) if settings else (None, None)
     return {
         "path": path,
         "sha256": sha256,
         "model": model,
         "prompt_sha256": prompt_hash,
         "text": reply.text,
+        "data": data,
         "stop_reason": reply.stop_reason,
         "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
         "cost_usd": cost,
-        "error": None,
+        "seconds": None if seconds is None else round(seconds, 3),
+        "error": asking.schema_error(mismatch) if mismatch else None,
     }
 
 
@@ -129,14 +150,28 @@ def error_record(
         "model": model,
         "prompt_sha256": prompt_hash,
         "text": None,
+        "data": None,
         "stop_reason": None,
         "usage": None,
         "cost_usd": 0.0,
+        "seconds": None,
         "error": {
             "type": error.get("type"),
             "status": error.get("status"),
             "message": error.get("message"),
         },
+    }
+
+
+def sent_geometry(image: asking.Image) -> dict[str, Any]:
+    """The ``sent`` member of a ``locate`` line: the size of the image the model saw, the size
+    of the original as stored, and the EXIF orientation applied to make it upright."""
+    return {
+        "width": image.width,
+        "height": image.height,
+        "source_width": image.source_width,
+        "source_height": image.source_height,
+        "orientation": image.source_orientation,
     }
 
 
@@ -408,10 +443,13 @@ class Config:
     max_retries: int = BULK_MAX_RETRIES
     timeout: float | None = None
     cache: client.FileCache | None = None
+    #: Each answer's line also says what was sent (``sent``: size and orientation), which
+    #: ``locate`` needs to map coordinates back to the original.
+    keep_sent: bool = False
 
     @property
     def prompt_sha256(self) -> str:
-        return prompt_sha256(self.prompt)
+        return prompt_sha256(self.prompt, self.settings.schema)
 
     @property
     def state_path(self) -> Path:
@@ -637,17 +675,21 @@ class Tally:
         self.summary = summary
         self.lock = threading.Lock()
 
-    def success(self, reply: client.Reply, cost: float) -> None:
-        with self.lock:
-            s = self.summary
-            s.succeeded += 1
-            s.input_tokens += reply.input_tokens
-            s.output_tokens += reply.output_tokens
-            s.cost_usd += cost
-
     def failure(self) -> None:
         with self.lock:
             self.summary.failed += 1
+
+    def answered(self, record: Mapping[str, Any], reply: client.Reply) -> None:
+        """An answer's line was written: a success, or a paid-for failure (``schema_mismatch``)."""
+        with self.lock:
+            if record["error"] is None:
+                self.summary.succeeded += 1
+            else:
+                self.summary.failed += 1
+            s = self.summary
+            s.input_tokens += reply.input_tokens
+            s.output_tokens += reply.output_tokens
+            s.cost_usd += float(record["cost_usd"])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -885,6 +927,7 @@ class EachRun:
             )
             self.log.append(record, self.tally.failure)
             return
+        started = time.monotonic()
         try:
             request, reply = self._send(prepared.request)
         except client.APIFailure as failure:
@@ -892,9 +935,18 @@ class EachRun:
             return
         answer = asking.answer(reply, request, self.config.settings)
         record = success_record(
-            job.label, prepared.sha256, self._model, self._prompt_hash, reply, answer.cost_usd
+            job.label,
+            prepared.sha256,
+            self._model,
+            self._prompt_hash,
+            reply,
+            answer.cost_usd,
+            settings=self.config.settings,
+            seconds=time.monotonic() - started,
         )
-        self.log.append(record, lambda: self.tally.success(reply, answer.cost_usd))
+        if self.config.keep_sent:
+            record["sent"] = sent_geometry(request.images[0])
+        self.log.append(record, lambda: self.tally.answered(record, reply))
         with self.tally.lock:
             self._failures_in_a_row = 0
 

@@ -108,14 +108,18 @@ def request_body(
     system: str | None = None,
     temperature: float | None = None,
     stream: bool = False,
+    output_config: Mapping[str, Any] | None = None,
 ) -> Body:
-    """The Messages request body, exactly as it goes over the wire (``stream`` included)."""
+    """The Messages request body, exactly as it goes over the wire (``stream`` included).
+    ``output_config``: structured output (``{"format": {"type": "json_schema", ...}}``)."""
     body: Body = {"model": model, "max_tokens": max_tokens}
     if system:
         body["system"] = system
     if temperature is not None:
         body["temperature"] = temperature
     body["messages"] = list(messages)
+    if output_config is not None:
+        body["output_config"] = dict(output_config)
     if stream:
         body["stream"] = True
     return body
@@ -491,7 +495,9 @@ class Reply:
 
 #: Body members passed to the SDK's methods by name; everything else goes in ``extra_body``
 #: (``temperature``: the 2.x methods have no such argument).
-_NAMED: Final = frozenset({"model", "max_tokens", "messages", "system", "stop_sequences"})
+_NAMED: Final = frozenset(
+    {"model", "max_tokens", "messages", "system", "stop_sequences", "output_config"}
+)
 
 
 def call_arguments(body: Mapping[str, Any]) -> dict[str, Any]:

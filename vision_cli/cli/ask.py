@@ -204,6 +204,20 @@ DownloadOpt = Annotated[
         rich_help_panel=IMAGES_PANEL,
     ),
 ]
+SchemaOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--schema",
+        help="Ask for a JSON object of this shape (the API's structured output), printed on "
+        "stdout; --each/--batch lines get it as data. SCHEMA: "
+        "FILE.json (a JSON Schema), inline JSON, or fields separated by commas: "
+        "'total: number, date: string, vendor' (a field without a type is a string; types: "
+        "string, number, integer, boolean, or TYPE[] for a list; a.b nests). An answer that "
+        "does not match is an error (schema_mismatch).",
+        metavar="SCHEMA",
+        rich_help_panel=SEND_PANEL,
+    ),
+]
 NoCacheOpt = Annotated[
     bool,
     typer.Option(
@@ -336,6 +350,7 @@ class Options:
     dry_run: bool
     conversation: Path | None
     max_bytes: str
+    schema: str | None = None
     selection: Selection | None = None  # --files-from, -0, --exclude, --hidden, private URLs
     each: bool = False
     batch: bool = False
@@ -377,6 +392,7 @@ def ask(
     model: common.ModelOpt = None,
     max_tokens: MaxTokensOpt = 1024,
     temperature: TemperatureOpt = None,
+    schema: SchemaOpt = None,
     max_retries: MaxRetriesOpt = None,
     timeout: TimeoutOpt = None,
     policy: PolicyOpt = PolicyChoice.native,
@@ -421,6 +437,7 @@ def compare(
     model: common.ModelOpt = None,
     max_tokens: MaxTokensOpt = 1024,
     temperature: TemperatureOpt = None,
+    schema: SchemaOpt = None,
     max_retries: MaxRetriesOpt = None,
     timeout: TimeoutOpt = None,
     policy: PolicyOpt = PolicyChoice.native,
@@ -531,6 +548,7 @@ def run(opts: Options) -> None:
         source=_SOURCES[opts.source],
         download=opts.download,
         max_bytes=common.max_bytes(opts.max_bytes),
+        schema=common.load_schema(opts.schema),
     )
     try:
         asking.check_sources(items, settings)
@@ -564,7 +582,7 @@ def run(opts: Options) -> None:
                 prompt=text,
                 conversation=history,
                 files=files,
-                stream=not opts.json,
+                stream=_streams(opts),
             )
 
         request = build(asking.cached_files(images, cache))
@@ -756,7 +774,7 @@ def _send(
     The answer, and the request as it was sent (with the file ids it got)."""
     from vision_cli import asking, client, render
 
-    writer = None if opts.json else _StreamWriter()
+    writer = _StreamWriter() if _streams(opts) else None
     try:
         with _debug_log():
             api = client.make_client(max_retries=opts.max_retries, timeout=opts.timeout)
@@ -814,13 +832,30 @@ def _upload(
     return build(files)
 
 
+def _streams(opts: Options) -> bool:
+    """The answer streams to stdout, unless it is printed whole: --json, or --schema (whose
+    object is checked before it is printed)."""
+    return not (opts.json or opts.schema is not None)
+
+
 def _output(answer: asking.Answer, opts: Options) -> None:
-    from vision_cli import render
+    from vision_cli import asking, render
 
     if opts.json:
         typer.echo(render.dumps(answer.as_dict()))
-    elif not opts.quiet:
+    elif answer.structured and answer.mismatch is None:
+        typer.echo(render.dumps(answer.data))
+    if not opts.quiet and not opts.json:
         render.ask_usage(answer)
+    if answer.mismatch is not None:
+        message = asking.schema_error(answer.mismatch)["message"]
+        text = " ".join(answer.reply.text.split())
+        shown = text if len(text) <= 200 else text[:199] + "…"
+        _fail(
+            f"{message}; ask again, or raise --max-tokens if it was cut short. The answer: "
+            f"{shown!r}",
+            ExitStatus.FAILED,
+        )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -261,6 +261,18 @@ def ignored_codes(values: list[str] | None) -> frozenset[policy.Code]:
         usage_error(str(exc), "--ignore")
 
 
+def load_schema(value: str | None) -> dict[str, object] | None:
+    """``--schema`` as a JSON Schema (None when not given); a usage error says what is wrong."""
+    if value is None:
+        return None
+    from vision_cli import schema
+
+    try:
+        return schema.load(value)
+    except schema.SchemaError as exc:
+        usage_error(str(exc), "--schema")
+
+
 def debug() -> bool:
     return os.environ.get(DEBUG_ENV, "") not in ("", "0")
 

@@ -1,0 +1,340 @@
+"""``--schema``: the grammar, the validator (checked against ``jsonschema``), and structured answers
+through ``ask``, ``compare``, ``ask --each`` and ``ask --batch`` against the fake API."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import MakeImage, Run
+from tests.fakeapi import FakeClaudeAPI, example_of
+from vision_cli import batching, bulk, schema
+
+Json = dict[str, Any]
+RECEIPT = "total: number, date: string, vendor"
+
+
+def body_of(fake: FakeClaudeAPI, index: int = -1) -> Json:
+    body: Json = fake.messages_requests()[index].body
+    return body
+
+
+def lines(path: Path) -> list[Json]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+
+
+# --------------------------------------------------------------------------------------------------
+# The grammar
+# --------------------------------------------------------------------------------------------------
+
+
+def test_the_short_form_makes_a_strict_object_schema() -> None:
+    assert schema.load(RECEIPT) == {
+        "type": "object",
+        "properties": {
+            "total": {"type": "number"},
+            "date": {"type": "string"},
+            "vendor": {"type": "string"},
+        },
+        "required": ["total", "date", "vendor"],
+        "additionalProperties": False,
+    }
+
+
+def test_lists_and_dotted_names_nest() -> None:
+    got = schema.load("tags: string[], address.city, address.zip: integer")
+    assert got["properties"]["tags"] == {"type": "array", "items": {"type": "string"}}
+    address = got["properties"]["address"]
+    assert address["required"] == ["city", "zip"]
+    assert address["additionalProperties"] is False
+    assert address["properties"]["zip"] == {"type": "integer"}
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("total: money", "unknown type 'money'"),
+        ("a, , b", "empty field"),
+        ("a b: string", "not a field name"),
+        ("a, a", "given twice"),
+        ("a: string, a.b", "also has fields"),
+        ("  ", "empty"),
+        ("missing.json", "no such schema file"),
+        ('{"type": "array"}', "wrap it in"),
+        ("{not json", "not valid JSON"),
+    ],
+)
+def test_bad_schemas_say_what_is_wrong(value: str, words: str) -> None:
+    with pytest.raises(schema.SchemaError, match=words):
+        schema.load(value)
+
+
+def test_a_schema_file_is_read_as_it_is(tmp_path: Path) -> None:
+    doc = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(doc))
+    assert schema.load(str(path)) == doc
+    assert schema.load(json.dumps(doc)) == doc
+
+
+# --------------------------------------------------------------------------------------------------
+# The validator agrees with jsonschema
+# --------------------------------------------------------------------------------------------------
+
+_LEAVES = st.sampled_from(
+    [
+        {"type": "string"},
+        {"type": "number"},
+        {"type": "integer"},
+        {"type": "boolean"},
+        {"type": ["string", "null"]},
+        {"enum": ["a", "b", 1]},
+        {"const": 2},
+        {"type": "number", "minimum": 0, "maximum": 10},
+        {"type": "string", "minLength": 1, "maxLength": 3},
+        {"type": "string", "pattern": "^[0-9]+$"},
+        {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+        {"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 5}]},
+    ]
+)
+
+
+def _schemas() -> st.SearchStrategy[Json]:
+    def extend(inner: st.SearchStrategy[Json]) -> st.SearchStrategy[Json]:
+        props = st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, max_size=3)
+        objects = st.builds(
+            lambda p, req, extra: {
+                "type": "object",
+                "properties": p,
+                "required": [k for k in p if req],
+                "additionalProperties": extra,
+            },
+            props,
+            st.booleans(),
+            st.booleans(),
+        )
+        arrays = st.builds(
+            lambda items, low: {"type": "array", "items": items, "minItems": low, "maxItems": 3},
+            inner,
+            st.integers(0, 2),
+        )
+        return objects | arrays
+
+    return st.recursive(_LEAVES, extend, max_leaves=6)
+
+
+_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 12)
+    | st.floats(-3, 12, allow_nan=False)
+    | st.sampled_from(["", "a", "b", "12", "text", "abcd"]),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), inner, max_size=4),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_schemas(), _VALUES)
+def test_the_validator_agrees_with_jsonschema(the_schema: Json, value: Any) -> None:
+    validator = importlib.import_module("jsonschema").Draft202012Validator(the_schema)
+    assert (schema.validate(value, the_schema) == []) == validator.is_valid(value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_schemas())
+def test_the_fakes_example_matches_its_schema(the_schema: Json) -> None:
+    # The fake's default structured answer must be valid, or the round trips below prove nothing.
+    example = example_of({"type": "object", "properties": {"x": the_schema}})
+    validator = importlib.import_module("jsonschema").Draft202012Validator(the_schema)
+    if validator.is_valid(example["x"]):
+        assert schema.validate(example["x"], the_schema) == []
+
+
+def test_mismatches_name_the_place() -> None:
+    s = schema.load("total: number, items.count: integer")
+    problems = schema.validate({"total": "12", "items": {"count": 1.5}, "x": 1}, s)
+    assert problems == [
+        "$.total: expected number, got string",
+        "$.items.count: expected integer, got number",
+        "$: unexpected 'x'",
+    ]
+    with pytest.raises(schema.Mismatch, match="not JSON"):
+        schema.parse('{"total": 1', s)
+
+
+# --------------------------------------------------------------------------------------------------
+# ask and compare
+# --------------------------------------------------------------------------------------------------
+
+
+def test_ask_sends_the_schema_and_prints_the_object(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    api.structured = lambda s, images: {"total": 12.5, "date": "2026-12-01", "vendor": "Acme"}
+    result = run("ask", make_image("r.png"), "--schema", RECEIPT, "-p", "Read the receipt.")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"total": 12.5, "date": "2026-12-01", "vendor": "Acme"}
+    body = body_of(api)
+    assert body["output_config"] == {
+        "format": {"type": "json_schema", "schema": schema.load(RECEIPT)}
+    }
+    assert "stream" not in body  # checked whole before it is printed
+
+
+def test_ask_json_wraps_the_object_with_usage_and_cost(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    file = tmp_path / "receipt.json"
+    file.write_text(json.dumps(schema.load(RECEIPT)))
+    result = run("ask", make_image("r.png"), "--schema", file, "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["data"] == example_of(schema.load(RECEIPT))
+    assert json.loads(doc["text"]) == doc["data"]
+    assert doc["error"] is None and doc["cost_usd"] > 0 and doc["usage"]["input_tokens"] > 0
+
+
+def test_compare_takes_a_schema(run: Run, api: FakeClaudeAPI, make_image: MakeImage) -> None:
+    a, b = make_image("a.png"), make_image("b.png", (320, 240))
+    result = run("compare", a, b, "--schema", "same: boolean, differences: string[]")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"same": True, "differences": ["text"]}
+
+
+def test_a_mismatch_in_ask_is_one_error_line_and_exit_1(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    api.mismatch_next()
+    result = run("ask", make_image("r.png"), "--schema", RECEIPT)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "does not match the schema" in errors[0]
+    assert "missing 'total'" in errors[0] and "unexpected" in errors[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_mismatch_with_json_keeps_the_answer(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    api.mismatch_next()
+    result = run("ask", make_image("r.png"), "--schema", RECEIPT, "--json")
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert doc["data"] is None and doc["error"]["type"] == "schema_mismatch"
+    assert json.loads(doc["text"]) == {"unexpected": "not what the schema asked for"}
+
+
+def test_a_bad_schema_is_a_usage_error_before_anything_is_read(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    result = run("ask", make_image("r.png"), "--schema", "total: money")
+    assert result.exit_code == 2
+    assert "--schema" in result.stderr and "unknown type 'money'" in result.stderr
+    assert api.messages_requests() == []
+
+
+def test_dry_run_shows_the_schema_and_counts_its_tokens(run: Run, make_image: MakeImage) -> None:
+    image = make_image("r.png")
+    plain = json.loads(run("ask", image, "--dry-run", "--json").stdout)
+    shaped = json.loads(run("ask", image, "--dry-run", "--json", "--schema", RECEIPT).stdout)
+    assert shaped["request"]["output_config"]["format"]["schema"] == schema.load(RECEIPT)
+    assert "output_config" not in plain["request"]
+    extra = len(json.dumps(shaped["request"]["output_config"], separators=(",", ":")))
+    grown = shaped["estimate"]["text_tokens"] - plain["estimate"]["text_tokens"]
+    assert grown == pytest.approx(extra / 4, abs=1)
+
+
+# --------------------------------------------------------------------------------------------------
+# --each and --batch
+# --------------------------------------------------------------------------------------------------
+
+
+def _folder(make_image: MakeImage, tmp_path: Path, count: int = 3) -> Path:
+    folder = tmp_path / "receipts"
+    for i in range(count):
+        make_image(f"{i}.png", (40 + i, 30), folder=folder)
+    return folder
+
+
+def test_each_lines_gain_data_beside_text(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    out = tmp_path / "r.jsonl"
+    result = run("ask", _folder(make_image, tmp_path), "--each", "--schema", RECEIPT, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    records = lines(out)
+    assert len(records) == 3
+    for r in records:
+        assert list(r) == list(bulk.FIELDS)
+        assert r["data"] == json.loads(r["text"]) == example_of(schema.load(RECEIPT))
+        assert r["error"] is None and r["seconds"] >= 0
+
+
+def test_each_mismatch_is_an_error_line_retried_on_resume(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    out = tmp_path / "r.jsonl"
+    folder = _folder(make_image, tmp_path)
+    api.mismatch_next()
+    first = run("ask", folder, "--each", "-j", "1", "--schema", RECEIPT, "-o", out)
+    assert first.exit_code == 1
+    bad = [r for r in lines(out) if r["error"] is not None]
+    assert len(bad) == 1
+    assert bad[0]["error"]["type"] == "schema_mismatch" and bad[0]["data"] is None
+    assert bad[0]["cost_usd"] > 0 and bad[0]["usage"] is not None  # it was paid for
+    second = run("ask", folder, "--each", "--schema", RECEIPT, "-o", out)
+    assert second.exit_code == 0, second.stderr
+    assert len(api.messages_requests()) == 4  # only the mismatch is asked again
+    again = lines(out)[-1]
+    assert again["path"] == bad[0]["path"] and again["error"] is None
+
+
+def test_the_resume_key_holds_the_schema(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    out = tmp_path / "r.jsonl"
+    folder = _folder(make_image, tmp_path, 2)
+    assert run("ask", folder, "--each", "--schema", RECEIPT, "-o", out).exit_code == 0
+    assert run("ask", folder, "--each", "--schema", RECEIPT, "-o", out).exit_code == 0
+    assert len(api.messages_requests()) == 2  # unchanged: skipped
+    changed = RECEIPT + ", tax: number"
+    assert run("ask", folder, "--each", "--schema", changed, "-o", out).exit_code == 0
+    assert len(api.messages_requests()) == 4  # changed: asked again
+    assert run("ask", folder, "--each", "-o", out).exit_code == 0
+    assert len(api.messages_requests()) == 6  # no schema is another key again
+    keys = {r["prompt_sha256"] for r in lines(out)}
+    assert len(keys) == 3
+    assert bulk.prompt_sha256("x") == bulk.prompt_sha256("x", None)  # old files still resume
+
+
+def test_batch_lines_gain_data_and_mismatches_are_error_lines(
+    run: Run,
+    api: FakeClaudeAPI,
+    make_image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(batching, "POLL_FIRST", 0.0)
+    monkeypatch.setattr(batching, "POLL_MAX", 0.0)
+    out = tmp_path / "r.jsonl"
+    api.mismatch_next()
+    result = run("ask", _folder(make_image, tmp_path), "--batch", "--schema", RECEIPT, "-o", out)
+    assert result.exit_code == 1
+    records = lines(out)
+    assert sorted(r["error"]["type"] if r["error"] else "ok" for r in records) == [
+        "ok",
+        "ok",
+        "schema_mismatch",
+    ]
+    assert all(r["data"] == example_of(schema.load(RECEIPT)) for r in records if not r["error"])
+    params = [req["params"] for req in api.requests_to("/v1/messages/batches")[0].body["requests"]]
+    assert all(p["output_config"]["format"]["schema"] == schema.load(RECEIPT) for p in params)

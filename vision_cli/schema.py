@@ -1,0 +1,323 @@
+"""``--schema``: what shape the answer must have, and whether an answer has it.
+
+Pure (standard library only). Two parts:
+
+- :func:`load` turns the option's value into a JSON Schema: a file (``receipt.json``), inline
+  JSON (``'{"type": "object", ...}'``), or the short form ``'total: number, date: string,
+  vendor'`` (:func:`parse_fields`). The schema is sent as the API's structured output
+  (``output_config.format``), so the API constrains the answer to it.
+- :func:`check` parses an answer and validates it against the schema: the list of problems, each
+  naming where (``$.items[0].price``) and what was expected. The API decodes under the schema, so
+  what this catches in practice is an answer cut short by ``--max-tokens`` or a refusal; the
+  validator covers the keywords structured outputs accept (type, properties, required,
+  additionalProperties, items, enum, const, anyOf/allOf/oneOf, local ``$ref``, the numeric,
+  length and item-count bounds, pattern) and ignores the rest (``format``, annotations). It is
+  checked against the ``jsonschema`` package in the tests; not depending on it at run time keeps
+  four packages and 150 ms of imports out of every structured request.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+Schema = dict[str, Any]
+
+#: The types of the short form (``name: TYPE``, ``name: TYPE[]`` for a list of them).
+FIELD_TYPES: Final = ("string", "number", "integer", "boolean")
+_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+#: The grammar, as ``--help`` says it.
+GRAMMAR: Final = (
+    "FILE.json (a JSON Schema), inline JSON, or fields separated by commas: "
+    "'total: number, date: string, vendor' (a field without a type is a string; types: "
+    "string, number, integer, boolean, or TYPE[] for a list; a.b nests an object). "
+    "Every field is required."
+)
+
+
+class SchemaError(ValueError):
+    """The ``--schema`` value cannot be used: one sentence that says why and what to do."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading the option
+# --------------------------------------------------------------------------------------------------
+
+
+def load(value: str) -> Schema:
+    """The JSON Schema that ``--schema VALUE`` names. SchemaError."""
+    text = value.strip()
+    if not text:
+        raise SchemaError("the schema is empty: give fields ('total: number, vendor') or a file")
+    if text.startswith("{"):
+        return _from_json(text, "the inline schema")
+    path = Path(value)
+    if path.suffix.lower() == ".json" or path.is_file():
+        try:
+            raw = path.read_text("utf-8")
+        except FileNotFoundError:
+            raise SchemaError(f"no such schema file: {value}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SchemaError(f"cannot read the schema file {value} ({exc})") from None
+        return _from_json(raw, value)
+    return parse_fields(text)
+
+
+def _from_json(text: str, where: str) -> Schema:
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise SchemaError(f"{where} is not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise SchemaError(f"{where} is not a JSON Schema object: it must be {{...}}")
+    if doc.get("type", "object") != "object":
+        raise SchemaError(
+            f"{where} describes a {doc.get('type')}, and an answer is a JSON object: wrap it in "
+            '{"type": "object", "properties": {...}}'
+        )
+    return doc
+
+
+def parse_fields(text: str) -> Schema:
+    """The short form: ``name[: type][, ...]``. SchemaError naming the field that is wrong."""
+    root = _object()
+    for part in text.split(","):
+        field = part.strip()
+        if not field:
+            raise SchemaError(f"an empty field in {text!r}: separate fields with single commas")
+        name, _, kind = (s.strip() for s in field.partition(":"))
+        kind = kind or "string"
+        array = kind.endswith("[]")
+        base = kind[:-2].strip() if array else kind
+        if base not in FIELD_TYPES:
+            raise SchemaError(
+                f"unknown type {kind!r} of field {name!r}: use one of {', '.join(FIELD_TYPES)} "
+                "(or TYPE[] for a list)"
+            )
+        leaf: Schema = {"type": base}
+        if array:
+            leaf = {"type": "array", "items": leaf}
+        _put(root, name, leaf)
+    return root
+
+
+def _object() -> Schema:
+    return {"type": "object", "properties": {}, "required": [], "additionalProperties": False}
+
+
+def _put(root: Schema, dotted: str, leaf: Schema) -> None:
+    parts = dotted.split(".")
+    for part in parts:
+        if not _NAME.fullmatch(part):
+            raise SchemaError(
+                f"{dotted!r} is not a field name: use letters, digits, _ and -, and . to nest"
+            )
+    node = root
+    for part in parts[:-1]:
+        child = node["properties"].get(part)
+        if child is None:
+            child = _object()
+            node["properties"][part] = child
+            node["required"].append(part)
+        elif child.get("type") != "object":
+            raise SchemaError(f"{part!r} is a {child['type']} and also has fields ({dotted!r})")
+        node = child
+    last = parts[-1]
+    if last in node["properties"]:
+        raise SchemaError(f"the field {dotted!r} is given twice")
+    node["properties"][last] = leaf
+    node["required"].append(last)
+
+
+def output_config(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The request's ``output_config`` member that asks for answers of this shape."""
+    return {"format": {"type": "json_schema", "schema": dict(schema)}}
+
+
+def digest_text(schema: Mapping[str, Any]) -> str:
+    """The schema as one canonical string (sorted keys): what the resume key hashes."""
+    return json.dumps(schema, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# Checking an answer
+# --------------------------------------------------------------------------------------------------
+
+
+class Mismatch(ValueError):
+    """The answer is not JSON, or not of the schema's shape; ``problems`` say where."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        shown = "; ".join(problems[:3]) + ("; ..." if len(problems) > 3 else "")
+        super().__init__(shown)
+
+
+def parse(text: str, schema: Mapping[str, Any]) -> Any:
+    """The answer's object, when it is JSON that matches ``schema``; :class:`Mismatch`."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise Mismatch([f"the answer is not JSON ({exc})"]) from None
+    problems = validate(data, schema)
+    if problems:
+        raise Mismatch(problems)
+    return data
+
+
+def validate(data: Any, schema: Mapping[str, Any]) -> list[str]:
+    """Every way ``data`` fails ``schema`` (empty: it matches)."""
+    return validate_at(data, schema, schema)
+
+
+def type_of(value: Any) -> str:
+    """The JSON type name of a parsed value (``integer`` for whole numbers, as JSON Schema)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "integer" if math.isfinite(value) and value.is_integer() else "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else type(value).__name__
+
+
+def _is(value: Any, kind: str) -> bool:
+    actual = type_of(value)
+    return actual == kind or (kind == "number" and actual == "integer")
+
+
+def _resolve(ref: str, root: Mapping[str, Any]) -> Mapping[str, Any]:
+    if not ref.startswith("#"):
+        raise Mismatch([f"only local $ref are supported, not {ref!r}"])
+    node: Any = root
+    for part in ref[1:].split("/")[1:] if ref != "#" else []:
+        part = part.replace("~1", "/").replace("~0", "~")
+        node = node.get(part) if isinstance(node, Mapping) else None
+    if not isinstance(node, Mapping):
+        raise Mismatch([f"the schema's $ref {ref!r} points nowhere"])
+    return node
+
+
+def _check(data: Any, schema: Any, at: str, root: Mapping[str, Any], out: list[str]) -> None:
+    if schema is False:
+        out.append(f"{at}: not allowed")
+        return
+    if not isinstance(schema, Mapping):
+        return  # true, or not a schema: anything goes
+    if "$ref" in schema:
+        _check(data, _resolve(str(schema["$ref"]), root), at, root, out)
+    kinds = schema.get("type")
+    if kinds is not None:
+        wanted = [kinds] if isinstance(kinds, str) else list(kinds)
+        if not any(_is(data, k) for k in wanted):
+            out.append(f"{at}: expected {' or '.join(wanted)}, got {type_of(data)}")
+            return
+    if "enum" in schema and not any(_same(data, v) for v in schema["enum"]):
+        out.append(f"{at}: {json.dumps(data)[:40]} is not one of {json.dumps(schema['enum'])}")
+    if "const" in schema and not _same(data, schema["const"]):
+        out.append(f"{at}: expected {json.dumps(schema['const'])}")
+    _combinators(data, schema, at, root, out)
+    if isinstance(data, dict):
+        _object_rules(data, schema, at, root, out)
+    elif isinstance(data, list):
+        _array_rules(data, schema, at, root, out)
+    elif isinstance(data, str):
+        _string_rules(data, schema, at, out)
+    elif _is(data, "number"):
+        _number_rules(data, schema, at, out)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: 1 == 1.0, but True is not 1."""
+    if _is(a, "number") and _is(b, "number"):
+        return bool(a == b)
+    return type_of(a) == type_of(b) and bool(a == b)
+
+
+def _combinators(
+    data: Any, schema: Mapping[str, Any], at: str, root: Mapping[str, Any], out: list[str]
+) -> None:
+    for sub in schema.get("allOf", ()):
+        _check(data, sub, at, root, out)
+    for word, ok in (("anyOf", lambda n: n >= 1), ("oneOf", lambda n: n == 1)):
+        if word in schema:
+            matches = sum(not validate_at(data, sub, root) for sub in schema[word])
+            if not ok(matches):
+                out.append(f"{at}: matches {matches} of the {word} choices")
+
+
+def validate_at(data: Any, schema: Any, root: Mapping[str, Any]) -> list[str]:
+    """Every way ``data`` fails ``schema``, whose ``$ref`` point into ``root``."""
+    problems: list[str] = []
+    _check(data, schema, "$", root, problems)
+    return problems
+
+
+def _object_rules(
+    data: dict[str, Any],
+    schema: Mapping[str, Any],
+    at: str,
+    root: Mapping[str, Any],
+    out: list[str],
+) -> None:
+    props = schema.get("properties", {})
+    for name in schema.get("required", ()):
+        if name not in data:
+            out.append(f"{at}: missing {name!r}")
+    extra = schema.get("additionalProperties", True)
+    for name, value in data.items():
+        where = f"{at}.{name}"
+        if name in props:
+            _check(value, props[name], where, root, out)
+        elif extra is False:
+            out.append(f"{at}: unexpected {name!r}")
+        else:
+            _check(value, extra, where, root, out)
+
+
+def _array_rules(
+    data: list[Any], schema: Mapping[str, Any], at: str, root: Mapping[str, Any], out: list[str]
+) -> None:
+    low, high = schema.get("minItems"), schema.get("maxItems")
+    if low is not None and len(data) < low:
+        out.append(f"{at}: {len(data)} items, fewer than {low}")
+    if high is not None and len(data) > high:
+        out.append(f"{at}: {len(data)} items, more than {high}")
+    prefix = schema.get("prefixItems", ())
+    for index, value in enumerate(data):
+        sub = prefix[index] if index < len(prefix) else schema.get("items", True)
+        _check(value, sub, f"{at}[{index}]", root, out)
+
+
+def _string_rules(data: str, schema: Mapping[str, Any], at: str, out: list[str]) -> None:
+    low, high = schema.get("minLength"), schema.get("maxLength")
+    if low is not None and len(data) < low:
+        out.append(f"{at}: shorter than {low} characters")
+    if high is not None and len(data) > high:
+        out.append(f"{at}: longer than {high} characters")
+    pattern = schema.get("pattern")
+    if isinstance(pattern, str) and re.search(pattern, data) is None:
+        out.append(f"{at}: does not match {pattern!r}")
+
+
+def _number_rules(data: float, schema: Mapping[str, Any], at: str, out: list[str]) -> None:
+    bounds = (
+        ("minimum", lambda b: data >= b, "below"),
+        ("maximum", lambda b: data <= b, "above"),
+        ("exclusiveMinimum", lambda b: data > b, "not above"),
+        ("exclusiveMaximum", lambda b: data < b, "not below"),
+    )
+    for word, ok, said in bounds:
+        bound = schema.get(word)
+        if isinstance(bound, int | float) and not isinstance(bound, bool) and not ok(bound):
+            out.append(f"{at}: {data} is {said} {bound}")

@@ -135,8 +135,10 @@ _VALUES = st.recursive(
     | st.integers(-3, 12)
     | st.floats(-3, 12, allow_nan=False)
     | st.sampled_from(["", "a", "b", "12", "text", "abcd"]),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), inner, max_size=4)
+    ),
     max_leaves=8,
 )
 

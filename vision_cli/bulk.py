@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TextIO, TypeVar
 
 from vision_cli import asking, catalog, client, fsutil, limits, names, sources
 from vision_cli import schema as schema_mod
@@ -213,7 +213,11 @@ def _entry(raw: bytes) -> Entry | None:
         doc = json.loads(raw)
     except (UnicodeDecodeError, ValueError):
         return None
-    if not isinstance(doc, dict) or not isinstance(doc.get("path"), str):
+    return _entry_of(doc) if isinstance(doc, dict) else None
+
+
+def _entry_of(doc: dict[str, Any]) -> Entry | None:
+    if not isinstance(doc.get("path"), str):
         return None
     sha = doc.get("sha256")
     model = doc.get("model")
@@ -239,10 +243,12 @@ _RECORD_START: Final = b'{"path": '
 class ResultsLog:
     """The JSONL results file (or standard output, with no resuming: ``path`` None)."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, *, stream: TextIO | None = None) -> None:
         self.path = path
         self._fd: int | None = None
-        self._stream = sys.stdout
+        #: Where lines go without a file (standard output unless told).
+        self._given = stream
+        self._stream = stream or sys.stdout
         self._lock = threading.Lock()
         self._closed = False
         #: Lines that are not results (skipped when reading).
@@ -260,7 +266,7 @@ class ResultsLog:
     def open(self) -> None:
         """Lock the file for this run and make it end with a whole line. OutputError."""
         if self.path is None:
-            self._stream = sys.stdout
+            self._stream = self._given or sys.stdout
             return
         created = not self.path.exists()
         try:
@@ -379,6 +385,63 @@ class ResultsLog:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+
+
+def parse_record(raw: bytes | str) -> dict[str, Any] | None:
+    """A results line as a dict, or None when it is not one (what :func:`read_records` skips)."""
+    try:
+        doc = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(doc, dict) or _entry_of(doc) is None:
+        return None
+    return doc
+
+
+def read_records(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """Every results line of ``path`` in order, and how many other lines were skipped (blank
+    lines aside). OutputError when the file cannot be read."""
+    records: list[dict[str, Any]] = []
+    ignored = 0
+    try:
+        with path.open("rb") as fh:
+            for raw in fh:
+                if not raw.strip():
+                    continue
+                record = parse_record(raw)
+                if record is None:
+                    ignored += 1
+                else:
+                    records.append(record)
+    except OSError as exc:
+        raise OutputError(f"cannot read {path} ({exc.strerror or exc})") from None
+    return records, ignored
+
+
+ImageKey = tuple[str, str | None, str, str]
+
+
+def image_key(record: Mapping[str, Any]) -> ImageKey:
+    """Which image, asked of which model with which prompt (and schema), a line is about."""
+    sha = record.get("sha256")
+    return (
+        str(record["path"]),
+        sha if isinstance(sha, str) else None,
+        model_key(str(record["model"])),
+        str(record["prompt_sha256"]),
+    )
+
+
+def latest(records: Iterable[Mapping[str, Any]]) -> dict[ImageKey, Mapping[str, Any]]:
+    """One line per image, model and prompt, as resuming sees them: the last answered line,
+    else the last failed one (a failure after an answer, from ``--rerun``, does not undo it)."""
+    chosen: dict[ImageKey, Mapping[str, Any]] = {}
+    for record in records:
+        key = image_key(record)
+        before = chosen.get(key)
+        if before is None or record.get("error") is None or before.get("error") is not None:
+            chosen[key] = record
+    return chosen
 
 
 def _lock_file(fd: int, path: Path) -> None:

@@ -34,8 +34,8 @@ _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 GRAMMAR: Final = (
     "FILE.json (a JSON Schema), inline JSON, or fields separated by commas: "
     "'total: number, date: string, vendor' (a field without a type is a string; types: "
-    "string, number, integer, boolean, or TYPE[] for a list; a.b nests an object). "
-    "Every field is required."
+    "string, number, integer, boolean, or TYPE[] for a list; a.b nests). Every field is "
+    "required."
 )
 
 

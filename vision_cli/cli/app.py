@@ -18,6 +18,9 @@ from vision_cli.cli.estimate import estimate
 from vision_cli.cli.inspect import EPILOG as INSPECT_EPILOG
 from vision_cli.cli.inspect import HELP as INSPECT_HELP
 from vision_cli.cli.inspect import inspect
+from vision_cli.cli.locate import EPILOG as LOCATE_EPILOG
+from vision_cli.cli.locate import HELP as LOCATE_HELP
+from vision_cli.cli.locate import locate
 from vision_cli.cli.resize import EPILOG as RESIZE_EPILOG
 from vision_cli.cli.resize import HELP as RESIZE_HELP
 from vision_cli.cli.resize import resize
@@ -166,6 +169,7 @@ command(resize, RESIZE_HELP, RESIZE_EPILOG)
 command(estimate, ESTIMATE_HELP, ESTIMATE_EPILOG)
 command(ask_cmd.ask, ask_cmd.ASK_HELP, ask_cmd.ASK_EPILOG)
 command(ask_cmd.compare, ask_cmd.COMPARE_HELP, ask_cmd.COMPARE_EPILOG)
+command(locate, LOCATE_HELP, LOCATE_EPILOG)
 # Commands register here, one line each.
 # FOUNDATION READY
 

@@ -20,6 +20,7 @@ import typer
 
 from vision_cli.cli import common
 from vision_cli.exitcodes import ExitStatus
+from vision_cli.schema import GRAMMAR
 
 if TYPE_CHECKING:
     import anthropic
@@ -210,10 +211,8 @@ SchemaOpt = Annotated[
         "--schema",
         help="Ask for a JSON object of this shape (the API's structured output), printed on "
         "stdout; --each/--batch lines get it as data. SCHEMA: "
-        "FILE.json (a JSON Schema), inline JSON, or fields separated by commas: "
-        "'total: number, date: string, vendor' (a field without a type is a string; types: "
-        "string, number, integer, boolean, or TYPE[] for a list; a.b nests). An answer that "
-        "does not match is an error (schema_mismatch).",
+        + GRAMMAR
+        + " An answer that does not match is an error (schema_mismatch).",
         metavar="SCHEMA",
         rich_help_panel=SEND_PANEL,
     ),

@@ -1,0 +1,270 @@
+"""``vision-cli locate`` against the fake API: boxes answered in the pixels of the image as sent
+come back on the original's pixel grid, for every EXIF orientation and both tiers.
+
+The oracle is independent of vision-cli's arithmetic: the box is drawn at a known place on the
+stored pixels, Pillow's ``ImageOps.exif_transpose`` says where it is upright, and the fake answers
+it scaled to the size it received (as a model that saw the image would).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageOps
+
+from tests.conftest import ORIENTATION, MakeImage, Run
+from tests.fakeapi import FakeClaudeAPI, SeenImage
+from vision_cli import bulk, drawing
+
+Json = dict[str, Any]
+Box = tuple[int, int, int, int]
+STORED = (4032, 3024)
+#: Where the box is drawn on the stored pixels.
+DRAWN: Box = (1000, 700, 1600, 1100)
+MODELS = {"standard": "claude-sonnet-4-6", "high-res": "claude-opus-4-7"}
+
+
+def photo(path: Path, orientation: int, size: tuple[int, int] = STORED, box: Box = DRAWN) -> Path:
+    """A grey JPEG with a red box on its stored pixels, tagged with an EXIF orientation."""
+    im = Image.new("RGB", size, (128, 128, 128))
+    im.paste((255, 0, 0), box)
+    exif = Image.Exif()
+    exif[ORIENTATION] = orientation
+    im.save(path, "JPEG", quality=80, exif=exif.tobytes())
+    return path
+
+
+def upright_of(box: Box, size: tuple[int, int], orientation: int) -> tuple[Box, tuple[int, int]]:
+    """Where Pillow puts the box once the image is upright, and the upright size."""
+    mask = Image.new("L", size)
+    mask.paste(255, box)
+    exif = mask.getexif()
+    exif[ORIENTATION] = orientation
+    mask.info["exif"] = exif.tobytes()
+    up = ImageOps.exif_transpose(mask)
+    found = up.getbbox()
+    assert found is not None
+    return found, up.size
+
+
+def answer_boxes(
+    fake: FakeClaudeAPI, upright: Mapping[str, Box], size: tuple[int, int]
+) -> list[tuple[int, int]]:
+    """The fake answers each label's upright box scaled to the image it received (floats, as
+    exact as a perfect model); returns the sizes it saw."""
+    seen: list[tuple[int, int]] = []
+
+    def make(_schema: Mapping[str, Any], images: list[SeenImage]) -> Json:
+        w, h = images[0].width or 0, images[0].height or 0
+        seen.append((w, h))
+        sx, sy = w / size[0], h / size[1]
+        objects = [
+            {"label": label, "box": [b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy]}
+            for label, b in upright.items()
+        ]
+        return {"objects": objects}
+
+    fake.structured = make
+    return seen
+
+
+def boxes_of(result_stdout: str) -> list[Json]:
+    doc = json.loads(result_stdout)
+    found: list[Json] = doc["images"][0]["boxes"]
+    return found
+
+
+def corners(b: Json) -> tuple[int, int, int, int]:
+    return (b["x1"], b["y1"], b["x2"], b["y2"])
+
+
+def close(got: tuple[int, ...], want: tuple[int, ...]) -> bool:
+    return all(abs(g - w) <= 1 for g, w in zip(got, want, strict=True))
+
+
+@pytest.mark.parametrize("tier", ["standard", "high-res"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_boxes_come_back_on_the_original_within_a_pixel(
+    run: Run, api: FakeClaudeAPI, tmp_path: Path, orientation: int, tier: str
+) -> None:
+    image = photo(tmp_path / "photo.jpg", orientation)
+    upright, size = upright_of(DRAWN, STORED, orientation)
+    seen = answer_boxes(api, {"red box": upright}, size)
+    out = tmp_path / "boxes.jsonl"
+    args = ["locate", image, "--find", "red box", "-m", MODELS[tier], "-o", out, "--json"]
+    first = run(*args)
+    assert first.exit_code == 0, first.stderr
+    # The model saw the upright image, shrunk to the tier (the mapping is not the identity).
+    limit = 1568 if tier == "standard" else 2576
+    assert max(seen[0]) <= limit and seen[0][0] / seen[0][1] == pytest.approx(
+        size[0] / size[1], rel=0.01
+    )
+    (found,) = boxes_of(first.stdout)
+    assert found["frame"] == "upright" and found["label"] == "red box"
+    assert close(corners(found), upright), (corners(found), upright)
+    assert json.loads(first.stdout)["images"][0]["width"] == size[0]
+    # The same results, in the stored frame: no new request (resumed from the file).
+    second = run(*args, "--frame", "stored")
+    assert second.exit_code == 0, second.stderr
+    assert len(api.messages_requests()) == 1
+    (stored,) = boxes_of(second.stdout)
+    assert stored["frame"] == "stored"
+    assert close(corners(stored), DRAWN), (corners(stored), DRAWN)
+
+
+def test_boxes_outside_the_image_are_clamped(
+    run: Run, api: FakeClaudeAPI, tmp_path: Path
+) -> None:
+    image = photo(tmp_path / "p.jpg", 6, size=(800, 600), box=(10, 10, 20, 20))
+
+    def make(_schema: Mapping[str, Any], images: list[SeenImage]) -> Json:
+        w, h = images[0].width or 0, images[0].height or 0
+        return {"objects": [{"label": "edge", "box": [-40, h - 10, w + 50, h + 30]}]}
+
+    api.structured = make
+    result = run("locate", image, "--find", "edge", "--json")
+    assert result.exit_code == 0, result.stderr
+    (found,) = boxes_of(result.stdout)
+    upright_w, upright_h = 600, 800  # orientation 6 turns it
+    assert found["x1"] == 0 and found["x2"] == upright_w and found["y2"] == upright_h
+    assert found["clamped"] is True
+    stored = run("locate", image, "--find", "edge", "--json", "--frame", "stored")
+    (on_stored,) = boxes_of(stored.stdout)
+    assert 0 <= on_stored["x1"] <= on_stored["x2"] <= 800
+    assert 0 <= on_stored["y1"] <= on_stored["y2"] <= 600
+
+
+def test_csv_and_jsonl_have_one_box_a_line(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    a, b = make_image("a.png", (400, 300)), make_image("b.png", (200, 100))
+    api.structured = lambda _s, images: {
+        "objects": [
+            {"label": "left", "box": [0, 0, 10, 10]},
+            {"label": "right, with a comma", "box": [20, 20, 40, 40], "note": "sure"},
+        ]
+    }
+    result = run("locate", a, b, "--find", "thing", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == ["path", "label", "x1", "y1", "x2", "y2", "frame"]
+    assert [(r["path"], r["label"]) for r in rows] == [
+        (str(a), "left"),
+        (str(a), "right, with a comma"),
+        (str(b), "left"),
+        (str(b), "right, with a comma"),
+    ]
+    lines = run("locate", a, "--find", "thing", "--format", "jsonl").stdout.splitlines()
+    assert [json.loads(line)["x2"] for line in lines] == [10, 40]
+    table = run("locate", a, "--find", "thing")
+    assert table.exit_code == 0
+    assert table.stdout.splitlines()[0].split() == [*"path label x1 y1 x2 y2 frame note".split()]
+    assert "sure" in table.stdout
+
+
+def test_the_request_asks_for_coordinates_with_a_schema(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    run("locate", make_image("a.png"), "--find", "cat")
+    body = api.messages_requests()[0].body
+    prompt = body["messages"][0]["content"][-1]["text"]
+    assert prompt.startswith("Find every cat in this image.")
+    assert "absolute pixel coordinates" in prompt and "top-left" in prompt
+    schema = body["output_config"]["format"]["schema"]
+    assert schema["required"] == ["objects"]
+
+
+def test_a_mismatch_or_an_api_error_fails_that_image_only(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    a, b = make_image("a.png"), make_image("b.png", (300, 200))
+    out = tmp_path / "r.jsonl"
+    api.structured = lambda _s, images: {"objects": [{"label": "x", "box": [1, 2, 3, 4]}]}
+    api.mismatch_next()
+    result = run("locate", a, b, "--find", "x", "-j", "1", "-o", out, "--format", "jsonl")
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "does not match the schema" in errors[0]
+    assert len(result.stdout.splitlines()) == 1  # the other image's box
+    again = run("locate", a, b, "--find", "x", "-o", out, "--format", "jsonl")
+    assert again.exit_code == 0, again.stderr
+    assert len(api.messages_requests()) == 3  # only the failed one asked again
+    assert len(again.stdout.splitlines()) == 2
+    records, _ = bulk.read_records(out)
+    assert all("sent" in r for r in records if r["error"] is None)
+
+
+def test_a_box_that_is_not_four_numbers_is_skipped_with_a_warning(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    api.structured = lambda _s, images: {
+        "objects": [{"label": "bad", "box": [1, 2]}, {"label": "good", "box": [1, 2, 3, 4]}]
+    }
+    result = run("locate", make_image("a.png"), "--find", "x", "--format", "jsonl")
+    assert result.exit_code == 0
+    assert [json.loads(line)["label"] for line in result.stdout.splitlines()] == ["good"]
+    assert "answer 1: the box is not four numbers" in result.stderr
+
+
+def test_usage_errors(run: Run, api: FakeClaudeAPI, make_image: MakeImage) -> None:
+    image = make_image("a.png")
+    assert run("locate", image).exit_code == 2
+    assert run("locate", image, "--find", "a", "-p", "b").exit_code == 2
+    assert run("locate", "--find", "a").exit_code == 2
+    assert api.messages_requests() == []
+
+
+def test_draw_marks_the_box_edges_on_the_upright_copy(
+    run: Run, api: FakeClaudeAPI, tmp_path: Path
+) -> None:
+    size = (1200, 900)
+    image = photo(tmp_path / "p.jpg", 8, size=size, box=(100, 100, 101, 101))
+    upright_box: Box = (300, 200, 700, 500)  # on the upright image (900 x 1200)
+    answer_boxes(api, {"thing": upright_box}, (900, 1200))
+    out = tmp_path / "drawn.png"
+    result = run("locate", image, "--find", "thing", "--draw", out)
+    assert result.exit_code == 0, result.stderr
+    with Image.open(out) as drawn:
+        assert drawn.size == (900, 1200)  # upright
+        colour = drawing.colours(["thing"])["thing"]
+        x1, y1, x2, y2 = upright_box
+        mid_y = (y1 + y2) // 2
+        mid_x = (x1 + x2) // 2
+        for point in [(x1, mid_y), (x2 - 1, mid_y), (mid_x, y2 - 1)]:
+            assert drawn.getpixel(point) == colour, point
+        assert drawn.getpixel((mid_x, mid_y)) == (128, 128, 128)  # inside: untouched
+        assert drawn.getpixel((x1 - 10, mid_y)) == (128, 128, 128)  # outside: untouched
+        # The label's tag sits above the top-left corner, in the label's colour.
+        assert drawn.getpixel((x1 + 2, y1 - 3)) == colour
+
+
+def test_draw_into_a_folder_for_several_images(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    a = make_image("a.png", (400, 300))
+    b = make_image("b.jpg", (300, 200), folder=tmp_path / "sub")
+    api.structured = lambda _s, images: {"objects": [{"label": "x", "box": [5, 5, 50, 50]}]}
+    folder = tmp_path / "drawn"
+    result = run("locate", a, b, "--find", "x", "--draw", folder)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["a.png", "b.jpg"]
+    with Image.open(folder / "a.png") as drawn:
+        assert drawn.size == (400, 300)
+
+
+def test_draw_never_overwrites_the_image(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    image = make_image("a.png")
+    before = image.read_bytes()
+    api.structured = lambda _s, images: {"objects": []}
+    result = run("locate", image, "--find", "x", "--draw", image)
+    assert result.exit_code == 1
+    assert "overwrite the image itself" in result.stderr
+    assert image.read_bytes() == before

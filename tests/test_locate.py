@@ -21,6 +21,7 @@ from PIL import Image, ImageOps
 from tests.conftest import ORIENTATION, MakeImage, Run
 from tests.fakeapi import FakeClaudeAPI, SeenImage
 from vision_cli import bulk, drawing
+from vision_cli.cli.locate import COLUMNS
 
 Json = dict[str, Any]
 Box = tuple[int, int, int, int]
@@ -118,9 +119,7 @@ def test_boxes_come_back_on_the_original_within_a_pixel(
     assert close(corners(stored), DRAWN), (corners(stored), DRAWN)
 
 
-def test_boxes_outside_the_image_are_clamped(
-    run: Run, api: FakeClaudeAPI, tmp_path: Path
-) -> None:
+def test_boxes_outside_the_image_are_clamped(run: Run, api: FakeClaudeAPI, tmp_path: Path) -> None:
     image = photo(tmp_path / "p.jpg", 6, size=(800, 600), box=(10, 10, 20, 20))
 
     def make(_schema: Mapping[str, Any], images: list[SeenImage]) -> Json:
@@ -164,7 +163,7 @@ def test_csv_and_jsonl_have_one_box_a_line(
     assert [json.loads(line)["x2"] for line in lines] == [10, 40]
     table = run("locate", a, "--find", "thing")
     assert table.exit_code == 0
-    assert table.stdout.splitlines()[0].split() == [*"path label x1 y1 x2 y2 frame note".split()]
+    assert table.stdout.splitlines()[0].split() == [*COLUMNS, "note"]
     assert "sure" in table.stdout
 
 

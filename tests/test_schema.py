@@ -87,7 +87,7 @@ def test_a_schema_file_is_read_as_it_is(tmp_path: Path) -> None:
 # The validator agrees with jsonschema
 # --------------------------------------------------------------------------------------------------
 
-_LEAVES = st.sampled_from(
+_LEAVES: st.SearchStrategy[Json] = st.sampled_from(
     [
         {"type": "string"},
         {"type": "number"},

@@ -249,10 +249,10 @@ def _combinators(
 ) -> None:
     for sub in schema.get("allOf", ()):
         _check(data, sub, at, root, out)
-    for word, ok in (("anyOf", lambda n: n >= 1), ("oneOf", lambda n: n == 1)):
+    for word in ("anyOf", "oneOf"):
         if word in schema:
             matches = sum(not validate_at(data, sub, root) for sub in schema[word])
-            if not ok(matches):
+            if matches == 0 or (word == "oneOf" and matches > 1):
                 out.append(f"{at}: matches {matches} of the {word} choices")
 
 
@@ -311,13 +311,22 @@ def _string_rules(data: str, schema: Mapping[str, Any], at: str, out: list[str])
 
 
 def _number_rules(data: float, schema: Mapping[str, Any], at: str, out: list[str]) -> None:
-    bounds = (
-        ("minimum", lambda b: data >= b, "below"),
-        ("maximum", lambda b: data <= b, "above"),
-        ("exclusiveMinimum", lambda b: data > b, "not above"),
-        ("exclusiveMaximum", lambda b: data < b, "not below"),
-    )
-    for word, ok, said in bounds:
+    for word, said in _BOUNDS.items():
         bound = schema.get(word)
-        if isinstance(bound, int | float) and not isinstance(bound, bool) and not ok(bound):
-            out.append(f"{at}: {data} is {said} {bound}")
+        if isinstance(bound, int | float) and not isinstance(bound, bool):
+            inside = {
+                "minimum": data >= bound,
+                "maximum": data <= bound,
+                "exclusiveMinimum": data > bound,
+                "exclusiveMaximum": data < bound,
+            }[word]
+            if not inside:
+                out.append(f"{at}: {data} is {said} {bound}")
+
+
+_BOUNDS: Final = {
+    "minimum": "below",
+    "maximum": "above",
+    "exclusiveMinimum": "not above",
+    "exclusiveMaximum": "not below",
+}

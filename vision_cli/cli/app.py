@@ -24,6 +24,9 @@ from vision_cli.cli.locate import locate
 from vision_cli.cli.resize import EPILOG as RESIZE_EPILOG
 from vision_cli.cli.resize import HELP as RESIZE_HELP
 from vision_cli.cli.resize import resize
+from vision_cli.cli.results import EPILOG as RESULTS_EPILOG
+from vision_cli.cli.results import HELP as RESULTS_HELP
+from vision_cli.cli.results import results
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
 
 if TYPE_CHECKING:
@@ -170,6 +173,7 @@ command(estimate, ESTIMATE_HELP, ESTIMATE_EPILOG)
 command(ask_cmd.ask, ask_cmd.ASK_HELP, ask_cmd.ASK_EPILOG)
 command(ask_cmd.compare, ask_cmd.COMPARE_HELP, ask_cmd.COMPARE_EPILOG)
 command(locate, LOCATE_HELP, LOCATE_EPILOG)
+command(results, RESULTS_HELP, RESULTS_EPILOG)
 # Commands register here, one line each.
 # FOUNDATION READY
 

@@ -1,0 +1,153 @@
+"""``vision-cli results``: summaries and exports of results files written by real runs against
+the fake API (failures, structured answers, several models, retried lines)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import MakeImage, Run
+from tests.fakeapi import FakeClaudeAPI
+from vision_cli import catalog
+
+Json = dict[str, Any]
+SCHEMA = "total: number, vendor.name, vendor.city, tags: string[]"
+
+
+def folder_of(make_image: MakeImage, tmp_path: Path, count: int) -> Path:
+    folder = tmp_path / "imgs"
+    for i in range(count):
+        make_image(f"{i}.png", (30 + i, 20), folder=folder)
+    return folder
+
+
+@pytest.fixture
+def mixed(run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path) -> Path:
+    """A file with 3 images asked of one model (one mismatch then retried, one rate-limited and
+    never retried), and the same 3 asked of another model."""
+    folder = folder_of(make_image, tmp_path, 3)
+    out = tmp_path / "r.jsonl"
+    api.structured = lambda _s, images: {
+        "total": float(images[0].width or 0),
+        "vendor": {"name": "Acme", "city": "Paris"},
+        "tags": ["a", "b"],
+    }
+    api.mismatch_next()
+    args = ["ask", folder, "--each", "-j", "1", "--schema", SCHEMA, "-o", out]
+    assert run(*args, "-m", "claude-sonnet-4-6").exit_code == 1
+    assert run(*args, "-m", "claude-sonnet-4-6").exit_code == 0  # the mismatch, retried
+    api.fail_next(400, message="Could not process image")
+    assert run(*args, "-m", "claude-opus-4-7").exit_code == 1
+    with out.open("a") as fh:
+        fh.write('{"not": "a result"}\n')
+    return out
+
+
+def test_the_summary_counts_images_failures_skips_tokens_and_cost(
+    run: Run, mixed: Path
+) -> None:
+    result = run("results", mixed)
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    assert "6 images, 5 answered, 1 failed (1 invalid_request_error)" in text
+    assert "1 skipped" in text and "1 not results" in text
+    assert "claude-sonnet-4-6" in text and "claude-opus-4-7" in text
+    assert f"prices of {catalog.load().date}" in text
+    assert "slowest: " in text and "most expensive: " in text
+
+
+def test_json_has_a_row_per_image_and_the_summary(run: Run, mixed: Path) -> None:
+    lines = [json.loads(line) for line in mixed.read_text().splitlines()]
+    records = [r for r in lines if "path" in r]
+    doc = json.loads(run("results", mixed, "--json").stdout)
+    s = doc["summary"]
+    assert (s["images"], s["answered"], s["failed"], s["skipped"], s["ignored"]) == (6, 5, 1, 1, 1)
+    assert s["failed_by_type"] == {"invalid_request_error": 1}
+    # Every line was paid for (the mismatch too): the totals add up all of them.
+    assert s["input_tokens"] == sum(r["usage"]["input_tokens"] for r in records if r["usage"])
+    assert s["cost_usd"] == pytest.approx(sum(r["cost_usd"] for r in records))
+    assert sum(m["images"] for m in s["models"].values()) == 6
+    assert s["most_expensive"][0]["cost_usd"] == max(r["cost_usd"] for r in records)
+    assert s["slowest"][0]["seconds"] == max(r["seconds"] for r in records if r["seconds"])
+    rows = doc["images"]
+    assert len(rows) == 6
+    ok = [r for r in rows if r["status"] == "answered"]
+    assert all(r["vendor.name"] == "Acme" and r["tags"] == ["a", "b"] for r in ok)
+    assert all(r["total"] == float(30 + int(Path(r["path"]).stem)) for r in ok)
+
+
+def test_csv_flattens_the_structured_fields_into_columns(run: Run, mixed: Path) -> None:
+    result = run("results", mixed, "--format", "csv")
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0])[-4:] == ["total", "vendor.name", "vendor.city", "tags"]
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert len(failed) == 1 and failed[0]["error_type"] == "invalid_request_error"
+    assert failed[0]["total"] == ""
+    assert {r["vendor.city"] for r in rows if r["status"] == "answered"} == {"Paris"}
+    assert json.loads(rows[0]["tags"]) == ["a", "b"]
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "jsonl"])
+def test_other_formats_have_one_row_per_image(run: Run, mixed: Path, fmt: str) -> None:
+    result = run("results", mixed, "--format", fmt)
+    assert result.exit_code == 0
+    body = result.stdout.splitlines()
+    header = {"table": 1, "markdown": 2, "jsonl": 0}[fmt]
+    assert len(body) == 6 + header
+    assert "vendor.name" in result.stdout
+
+
+def test_failed_lists_paths_for_files_from(run: Run, mixed: Path, tmp_path: Path) -> None:
+    result = run("results", mixed, "--failed")
+    assert result.stdout == str(tmp_path / "imgs" / "0.png") + "\n"
+    nul = run("results", mixed, "--failed", "-0")
+    assert nul.stdout == str(tmp_path / "imgs" / "0.png") + "\0"
+
+
+def test_plain_answers_export_their_text(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    out = tmp_path / "r.jsonl"
+    run("ask", folder_of(make_image, tmp_path, 2), "--each", "-o", out, "-p", "Hi")
+    rows = list(csv.DictReader(io.StringIO(run("results", out, "-f", "csv").stdout)))
+    assert [r["text"].startswith("I see 1 image(s)") for r in rows] == [True, True]
+
+
+def test_batch_and_locate_files_are_read_too(
+    run: Run,
+    api: FakeClaudeAPI,
+    make_image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vision_cli import batching
+
+    monkeypatch.setattr(batching, "POLL_FIRST", 0.0)
+    monkeypatch.setattr(batching, "POLL_MAX", 0.0)
+    folder = folder_of(make_image, tmp_path, 2)
+    batch = tmp_path / "b.jsonl"
+    assert run("ask", folder, "--batch", "--schema", "n: integer", "-o", batch).exit_code == 0
+    doc = json.loads(run("results", batch, "--json").stdout)
+    assert [r["n"] for r in doc["images"]] == [7, 7]
+    assert doc["summary"]["slowest"] == []  # batches do not time each request
+    located = tmp_path / "l.jsonl"
+    api.structured = lambda _s, _i: {"objects": [{"label": "x", "box": [1, 2, 3, 4]}]}
+    assert run("locate", folder, "--find", "x", "-o", located).exit_code == 0
+    rows = json.loads(run("results", located, "--json").stdout)["images"]
+    assert [r["objects"][0]["label"] for r in rows] == ["x", "x"]
+
+
+def test_unreadable_or_empty_files_are_usage_errors(run: Run, tmp_path: Path) -> None:
+    missing = run("results", tmp_path / "nope.jsonl")
+    assert missing.exit_code == 2 and "cannot read" in missing.stderr
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"a": 1}\n')
+    result = run("results", other)
+    assert result.exit_code == 2 and "holds no results" in result.stderr
+    assert run("results", other, "-0").exit_code == 2

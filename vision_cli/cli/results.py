@@ -1,0 +1,154 @@
+"""``vision-cli results``: summarise or export a results file of ``ask --each``, ``ask --batch``
+or ``locate``. Thin: the file is read by :mod:`vision_cli.bulk`, summed up by
+:mod:`vision_cli.results`, and written by :mod:`vision_cli.export`."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from vision_cli.cli import common
+from vision_cli.exitcodes import ExitStatus
+
+if TYPE_CHECKING:
+    from vision_cli.results import Report
+
+HELP = (
+    "Summarise or export a results file of ask --each, ask --batch or locate.\n\n"
+    "Without --format: a summary of the images in it (answered, failed by error type, lines "
+    "skipped because a later line is about the same image), tokens, cost per model, and the "
+    "slowest and most expensive images. With --format: one row per image (its last answer, "
+    "else its last failure); the fields of structured answers (--schema) become columns, "
+    "nested ones joined with dots. --failed lists the images that failed, ready for "
+    "--files-from -.\n\n"
+    "Exit status: 0 read; 2 the file cannot be read or holds no results."
+)
+
+EPILOG = """Examples:
+
+  vision-cli results receipts.jsonl
+
+  vision-cli results receipts.jsonl --format csv > receipts.csv
+
+  vision-cli results receipts.jsonl --failed -0 | xargs -0 ls -l
+"""
+
+
+class ResultsFormat(StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    markdown = "markdown"
+
+
+def results(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A JSONL results file (--output of ask --each, ask --batch or locate).",
+            metavar="FILE",
+            show_default=False,
+        ),
+    ],
+    fmt: Annotated[
+        ResultsFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Export one row per image instead of the summary (json: the rows and the "
+            "summary).",
+            case_sensitive=False,
+            show_default=False,
+            rich_help_panel=common.OUTPUT_PANEL,
+        ),
+    ] = None,
+    json_flag: common.JsonOpt = False,
+    failed: Annotated[
+        bool,
+        typer.Option(
+            "--failed",
+            help="Print only the paths of the images that failed, one a line.",
+            rich_help_panel=common.OUTPUT_PANEL,
+        ),
+    ] = False,
+    null: Annotated[
+        bool,
+        typer.Option(
+            "-0",
+            "--null",
+            help="--failed: end each path with NUL instead of a newline (for --files-from - -0).",
+            rich_help_panel=common.OUTPUT_PANEL,
+        ),
+    ] = False,
+) -> None:
+    from vision_cli import bulk, catalog, export, render
+    from vision_cli import results as core
+
+    if null and not failed:
+        common.usage_error("-0 goes with --failed", "-0")
+    if failed and (fmt is not None or json_flag):
+        common.usage_error("--failed prints paths: drop --format", "--failed")
+    try:
+        records, ignored = bulk.read_records(file)
+    except bulk.OutputError as exc:
+        render.error(str(exc))
+        raise typer.Exit(ExitStatus.USAGE) from None
+    if not records:
+        what = f"its {ignored:,} lines are not vision-cli results" if ignored else "it is empty"
+        render.error(f"{file} holds no results ({what}): give the --output of a run")
+        raise typer.Exit(ExitStatus.USAGE)
+    report = core.summarise(records, ignored)
+    if failed:
+        end = "\0" if null else "\n"
+        sys.stdout.write("".join(path + end for path in core.failed_paths(report)))
+        sys.stdout.flush()
+        return
+    chosen = ResultsFormat.json if json_flag else fmt
+    date = catalog.load().date
+    if chosen is None:
+        _summary(file, report, date)
+        return
+    header, rows = report.export_rows()
+    if chosen is ResultsFormat.json:
+        typer.echo(render.dumps({"images": rows, "summary": report.summary(date)}))
+        return
+    export.write(chosen.value, header, rows, right=("input_tokens", "output_tokens", "cost_usd"))
+
+
+def _summary(file: Path, report: Report, prices_date: str) -> None:
+    from vision_cli import render
+
+    s = report.summary(prices_date)
+    failed = ", ".join(f"{n:,} {kind}" for kind, n in report.failed_by_type.items())
+    lines = [
+        f"{file}: {s['images']:,} images, {s['answered']:,} answered, {s['failed']:,} failed"
+        + (f" ({failed})" if failed else ""),
+        f"lines: {s['skipped']:,} skipped (earlier attempts of an image with a later line)"
+        + (f", {s['ignored']:,} not results" if s["ignored"] else ""),
+        f"tokens: {s['input_tokens']:,} input, {s['output_tokens']:,} output",
+        f"cost: {render.money(report.cost_usd)} ("
+        + ", ".join(
+            f"{model}: {render.money(m['cost_usd'])} for {m['images']:,} images"
+            for model, m in report.models.items()
+        )
+        + f"; prices of {prices_date})",
+    ]
+    if report.slowest():
+        lines.append(
+            "slowest: "
+            + ", ".join(f"{r.path} ({r.record['seconds']:.1f} s)" for r in report.slowest())
+        )
+    if report.most_expensive():
+        lines.append(
+            "most expensive: "
+            + ", ".join(
+                f"{r.path} ({render.money(float(r.record['cost_usd']))})"
+                for r in report.most_expensive()
+            )
+        )
+    typer.echo("\n".join(lines))

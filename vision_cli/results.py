@@ -1,0 +1,190 @@
+"""The core of ``vision-cli results``: what a results file of ``ask --each``, ``ask --batch`` or
+``locate`` holds, image by image, and in total. No output of its own.
+
+A results file is append-only: an image asked again (a failure retried on resume, ``--rerun``)
+has several lines. One row per image, model and prompt is kept as resuming sees it
+(:func:`vision_cli.bulk.latest`: the last answer, else the last failure); the other lines are
+``skipped``. Tokens and cost add up every line, since every line that was answered was paid for.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from vision_cli import bulk
+
+#: How many of the slowest and of the most expensive images the summary names.
+TOP: Final = 5
+#: The columns of every export row, before the answer's own fields (or ``text``).
+COLUMNS: Final = (
+    "path",
+    "sha256",
+    "model",
+    "status",
+    "error_type",
+    "error",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "seconds",
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One image as the file has it last."""
+
+    record: Mapping[str, Any]
+
+    @property
+    def path(self) -> str:
+        return str(self.record["path"])
+
+    @property
+    def ok(self) -> bool:
+        return self.record.get("error") is None
+
+    @property
+    def error_type(self) -> str | None:
+        error = self.record.get("error")
+        return None if error is None else str(error.get("type") or "error")
+
+    def cells(self) -> dict[str, Any]:
+        """The fixed columns of :data:`COLUMNS`."""
+        r = self.record
+        usage = r.get("usage") or {}
+        error = r.get("error") or {}
+        return {
+            "path": self.path,
+            "sha256": r.get("sha256"),
+            "model": r.get("model"),
+            "status": "answered" if self.ok else "failed",
+            "error_type": self.error_type,
+            "error": error.get("message"),
+            "input_tokens": usage.get("input_tokens"),
+            "output_tokens": usage.get("output_tokens"),
+            "cost_usd": r.get("cost_usd"),
+            "seconds": r.get("seconds"),
+        }
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """A structured answer as columns: nested objects joined with dots (``address.city``);
+    lists stay whole (JSON in a CSV cell)."""
+    if not isinstance(data, Mapping):
+        return {prefix or "data": data}
+    flat: dict[str, Any] = {}
+    for name, value in data.items():
+        key = f"{prefix}.{name}" if prefix else str(name)
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, key))
+        else:
+            flat[key] = value
+    return flat
+
+
+@dataclass
+class Report:
+    """The whole file: rows, totals and the notable images."""
+
+    rows: list[Row] = field(default_factory=list)
+    #: Lines that are results but not the row of their image (earlier attempts).
+    skipped: int = 0
+    #: Lines that are not results at all.
+    ignored: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    #: Per model (as the lines name it): images and dollars.
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def answered(self) -> int:
+        return sum(row.ok for row in self.rows)
+
+    @property
+    def failed_by_type(self) -> dict[str, int]:
+        counts = Counter(row.error_type for row in self.rows if not row.ok)
+        return {str(k): v for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))}
+
+    def slowest(self, top: int = TOP) -> list[Row]:
+        timed = [row for row in self.rows if isinstance(row.record.get("seconds"), int | float)]
+        return sorted(timed, key=lambda row: -float(row.record["seconds"]))[:top]
+
+    def most_expensive(self, top: int = TOP) -> list[Row]:
+        paid = [row for row in self.rows if float(row.record.get("cost_usd") or 0) > 0]
+        return sorted(paid, key=lambda row: -float(row.record["cost_usd"]))[:top]
+
+    def data_columns(self) -> list[str]:
+        """The structured answers' fields, in the order they first appear (``text`` when no
+        line has structured data). A field named like a fixed column gets ``data.`` before it."""
+        seen: dict[str, None] = {}
+        for row in self.rows:
+            for key in flatten(row.record.get("data")) if row.record.get("data") else ():
+                seen.setdefault(_column(key))
+        return list(seen) or ["text"]
+
+    def export_rows(self) -> tuple[list[str], list[dict[str, Any]]]:
+        """The header and one row per image."""
+        extra = self.data_columns()
+        rows = []
+        for row in self.rows:
+            cells = row.cells()
+            data = row.record.get("data")
+            if extra == ["text"]:
+                cells["text"] = row.record.get("text")
+            elif data is not None:
+                cells.update({_column(k): v for k, v in flatten(data).items()})
+            rows.append(cells)
+        return [*COLUMNS, *extra], rows
+
+    def summary(self, prices_date: str) -> dict[str, Any]:
+        """The ``summary`` of ``--format json``."""
+        return {
+            "images": len(self.rows),
+            "answered": self.answered,
+            "failed": len(self.rows) - self.answered,
+            "failed_by_type": self.failed_by_type,
+            "skipped": self.skipped,
+            "ignored": self.ignored,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": round(self.cost_usd, 10),
+            "models": self.models,
+            "prices_date": prices_date,
+            "slowest": [{"path": r.path, "seconds": r.record["seconds"]} for r in self.slowest()],
+            "most_expensive": [
+                {"path": r.path, "cost_usd": r.record["cost_usd"]} for r in self.most_expensive()
+            ],
+        }
+
+
+def _column(key: str) -> str:
+    return f"data.{key}" if key in COLUMNS or key == "text" else key
+
+
+def summarise(records: Sequence[Mapping[str, Any]], ignored: int = 0) -> Report:
+    """The report of a file's results lines (``ignored``: its other lines)."""
+    report = Report(ignored=ignored)
+    kept = bulk.latest(records)
+    report.rows = [Row(r) for r in kept.values()]
+    report.skipped = len(records) - len(kept)
+    for r in records:
+        usage = r.get("usage") or {}
+        report.input_tokens += int(usage.get("input_tokens") or 0)
+        report.output_tokens += int(usage.get("output_tokens") or 0)
+        cost = float(r.get("cost_usd") or 0)
+        report.cost_usd += cost
+        model = report.models.setdefault(str(r.get("model")), {"images": 0, "cost_usd": 0.0})
+        model["cost_usd"] = round(model["cost_usd"] + cost, 10)
+    for row in report.rows:
+        report.models[str(row.record.get("model"))]["images"] += 1
+    return report
+
+
+def failed_paths(report: Report) -> list[str]:
+    """The paths of the images whose last line is a failure, once each, in file order."""
+    return list(dict.fromkeys(row.path for row in report.rows if not row.ok))

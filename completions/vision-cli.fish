@@ -148,6 +148,7 @@ complete -c vision-cli -n '__fish_seen_subcommand_from locate' -s j -l jobs -x -
 complete -c vision-cli -n '__fish_seen_subcommand_from locate' -l rerun -d 'Ask again about every image, even those already answered in --output'
 complete -c vision-cli -n '__fish_seen_subcommand_from locate' -s f -l format -x -a 'table json jsonl csv' -d 'table'
 complete -c vision-cli -n '__fish_seen_subcommand_from locate' -l json -d 'Short for --format json'
+complete -c vision-cli -n '__fish_seen_subcommand_from locate' -l dry-run -d 'Show what would be sent or skipped and the estimate'
 complete -c vision-cli -n '__fish_seen_subcommand_from locate' -s q -l quiet -d 'No summary on stderr'
 complete -c vision-cli -n '__fish_seen_subcommand_from locate' -l files-from -r -F -d 'Read input paths from FILE, one per line (- for standard input)'
 complete -c vision-cli -n '__fish_seen_subcommand_from locate' -s 0 -l null -d '--files-from is NUL-separated (find -print0)'

@@ -133,3 +133,13 @@ def imported_by(*args: str | Path, timeout: float = 120) -> set[str]:
     )
     assert proc.returncode == 0, proc.stderr
     return {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+
+
+@pytest.fixture
+def batch_api(monkeypatch: pytest.MonkeyPatch, api: FakeClaudeAPI) -> FakeClaudeAPI:
+    """The fake API, with ``ask --batch`` polling it without waiting."""
+    from vision_cli import batching
+
+    monkeypatch.setattr(batching, "POLL_FIRST", 0.0)
+    monkeypatch.setattr(batching, "POLL_MAX", 0.0)
+    return api

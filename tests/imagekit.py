@@ -8,9 +8,9 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from PIL import ExifTags, Image, ImageChops
+from PIL import ExifTags, Image, ImageChops, ImageOps
 
-from tests.conftest import encode
+from tests.conftest import ORIENTATION, encode
 
 __all__ = ["encode"]
 
@@ -273,3 +273,19 @@ def frames(data: bytes) -> Iterator[Image.Image]:
     for i in range(getattr(im, "n_frames", 1)):
         im.seek(i)
         yield im.convert("RGBA")
+
+
+def upright_box(
+    box: tuple[int, int, int, int], size: tuple[int, int], orientation: int
+) -> tuple[tuple[int, int, int, int], tuple[int, int]]:
+    """Where Pillow's ``ImageOps.exif_transpose`` puts a box of stored pixels, and the upright
+    size: the oracle for ``locate``'s mapping, independent of the code under test."""
+    mask = Image.new("L", size)
+    mask.paste(255, box)
+    exif = mask.getexif()
+    exif[ORIENTATION] = orientation
+    mask.info["exif"] = exif.tobytes()
+    upright = ImageOps.exif_transpose(mask)
+    found = upright.getbbox()
+    assert found is not None
+    return found, upright.size

@@ -7,11 +7,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageOps
 
+from tests.imagekit import upright_box
 from vision_cli import boxes
 
-ORIENTATION = 0x0112
 orientations = st.integers(1, 8)
 sizes = st.tuples(st.integers(4, 60), st.integers(4, 60))
 
@@ -24,25 +23,12 @@ def box_in(draw: st.DrawFn, size: tuple[int, int]) -> tuple[int, int, int, int]:
     return (x1, y1, draw(st.integers(x1 + 1, w)), draw(st.integers(y1 + 1, h)))
 
 
-def pillow_upright(
-    box: tuple[int, int, int, int], size: tuple[int, int], orientation: int
-) -> tuple[int, int, int, int] | None:
-    """Where Pillow puts the box's pixels when it turns the image upright."""
-    mask = Image.new("L", size)
-    mask.paste(255, box)
-    exif = mask.getexif()
-    exif[ORIENTATION] = orientation
-    mask.info["exif"] = exif.tobytes()
-    upright = ImageOps.exif_transpose(mask)
-    return upright.getbbox()
-
-
 @settings(max_examples=300, deadline=None)
 @given(sizes.flatmap(lambda s: st.tuples(st.just(s), box_in(s))), orientations)
 def test_orientation_matches_pillow(case: tuple[tuple[int, int], tuple[int, ...]], o: int) -> None:
     size, box = case
     b = (box[0], box[1], box[2], box[3])
-    expected = pillow_upright(b, size, o)
+    expected, _ = upright_box(b, size, o)
     got = boxes.stored_to_upright(b, o, size)
     assert boxes.rounded(got) == expected
     assert boxes.upright_size(size, o) == (size if o < 5 else (size[1], size[0]))

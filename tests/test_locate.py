@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image, ImageOps
+from PIL import Image
 
 from tests.conftest import ORIENTATION, MakeImage, Run
 from tests.fakeapi import FakeClaudeAPI, SeenImage
+from tests.imagekit import upright_box
 from vision_cli import bulk, drawing
 from vision_cli.cli.locate import COLUMNS
 
@@ -39,19 +40,6 @@ def photo(path: Path, orientation: int, size: tuple[int, int] = STORED, box: Box
     exif[ORIENTATION] = orientation
     im.save(path, "JPEG", quality=80, exif=exif.tobytes())
     return path
-
-
-def upright_of(box: Box, size: tuple[int, int], orientation: int) -> tuple[Box, tuple[int, int]]:
-    """Where Pillow puts the box once the image is upright, and the upright size."""
-    mask = Image.new("L", size)
-    mask.paste(255, box)
-    exif = mask.getexif()
-    exif[ORIENTATION] = orientation
-    mask.info["exif"] = exif.tobytes()
-    up = ImageOps.exif_transpose(mask)
-    found = up.getbbox()
-    assert found is not None
-    return found, up.size
 
 
 def answer_boxes(
@@ -95,7 +83,7 @@ def test_boxes_come_back_on_the_original_within_a_pixel(
     run: Run, api: FakeClaudeAPI, tmp_path: Path, orientation: int, tier: str
 ) -> None:
     image = photo(tmp_path / "photo.jpg", orientation)
-    upright, size = upright_of(DRAWN, STORED, orientation)
+    upright, size = upright_box(DRAWN, STORED, orientation)
     seen = answer_boxes(api, {"red box": upright}, size)
     out = tmp_path / "boxes.jsonl"
     args = ["locate", image, "--find", "red box", "-m", MODELS[tier], "-o", out, "--json"]
@@ -267,3 +255,32 @@ def test_draw_never_overwrites_the_image(
     assert result.exit_code == 1
     assert "overwrite the image itself" in result.stderr
     assert image.read_bytes() == before
+
+
+def test_dry_run_needs_no_key_and_sends_nothing(
+    run: Run, make_image: MakeImage, fake_api: FakeClaudeAPI
+) -> None:
+    result = run("locate", make_image("a.png"), "--find", "x", "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["summary"]["send"] == 1 and doc["summary"]["input_tokens"] > 0
+    assert fake_api.requests == []
+
+
+def test_a_run_stopped_by_the_api_says_so_once(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    folder = tmp_path / "many"
+    for i in range(3):
+        make_image(f"{i}.png", (40, 30 + i), folder=folder)
+    api.fail_next(401, times=10)
+    result = run("locate", folder, "--find", "x", "-j", "1")
+    assert result.exit_code == 3
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "401" in errors[0]
+    assert "3 images not asked" in result.stderr
+
+
+def test_output_dash_is_refused(run: Run, api: FakeClaudeAPI, make_image: MakeImage) -> None:
+    result = run("locate", make_image("a.png"), "--find", "x", "-o", "-")
+    assert result.exit_code == 2 and "--output" in result.stderr

@@ -48,9 +48,7 @@ def mixed(run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path) -
     return out
 
 
-def test_the_summary_counts_images_failures_skips_tokens_and_cost(
-    run: Run, mixed: Path
-) -> None:
+def test_the_summary_counts_images_failures_skips_tokens_and_cost(run: Run, mixed: Path) -> None:
     result = run("results", mixed)
     assert result.exit_code == 0, result.stderr
     text = result.stdout
@@ -120,16 +118,9 @@ def test_plain_answers_export_their_text(
 
 
 def test_batch_and_locate_files_are_read_too(
-    run: Run,
-    api: FakeClaudeAPI,
-    make_image: MakeImage,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    run: Run, batch_api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
 ) -> None:
-    from vision_cli import batching
-
-    monkeypatch.setattr(batching, "POLL_FIRST", 0.0)
-    monkeypatch.setattr(batching, "POLL_MAX", 0.0)
+    api = batch_api
     folder = folder_of(make_image, tmp_path, 2)
     batch = tmp_path / "b.jsonl"
     assert run("ask", folder, "--batch", "--schema", "n: integer", "-o", batch).exit_code == 0

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import MakeImage, Run
 from tests.fakeapi import FakeClaudeAPI, example_of
-from vision_cli import batching, bulk, schema
+from vision_cli import bulk, schema
 
 Json = dict[str, Any]
 RECEIPT = "total: number, date: string, vendor"
@@ -319,14 +319,9 @@ def test_the_resume_key_holds_the_schema(
 
 
 def test_batch_lines_gain_data_and_mismatches_are_error_lines(
-    run: Run,
-    api: FakeClaudeAPI,
-    make_image: MakeImage,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    run: Run, batch_api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(batching, "POLL_FIRST", 0.0)
-    monkeypatch.setattr(batching, "POLL_MAX", 0.0)
+    api = batch_api
     out = tmp_path / "r.jsonl"
     api.mismatch_next()
     result = run("ask", _folder(make_image, tmp_path), "--batch", "--schema", RECEIPT, "-o", out)

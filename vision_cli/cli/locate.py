@@ -54,6 +54,7 @@ PANEL = "Locate"
 #: Room for many boxes: each costs about 30 output tokens.
 DEFAULT_MAX_TOKENS = 4096
 COLUMNS = ("path", "label", "x1", "y1", "x2", "y2", "frame")
+NOT_ANSWERED = "not answered: the run stopped before it"
 
 
 class FrameChoice(StrEnum):
@@ -149,6 +150,15 @@ def locate(
         ),
     ] = LocateFormat.table,
     json_flag: common.JsonOpt = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Show what would be sent or skipped and the estimate; send nothing (no API key "
+            "needed).",
+            rich_help_panel=common.OUTPUT_PANEL,
+        ),
+    ] = False,
     quiet: Annotated[
         bool,
         typer.Option(
@@ -186,7 +196,9 @@ def locate(
         max_bytes=common.max_bytes(max_bytes),
         schema=locating.SCHEMA,
     )
-    if client.api_key() is None:
+    if output is not None and str(output) == "-":
+        common.usage_error("the boxes go to standard output: give --output a file name", "--output")
+    if not dry_run and client.api_key() is None:
         _fail(client.MISSING_KEY_MESSAGE, ExitStatus.USAGE)
     config = bulk.Config(
         settings=settings,
@@ -199,6 +211,9 @@ def locate(
         keep_sent=True,
     )
     fmt = LocateFormat.json if json_flag else fmt
+    if dry_run:
+        _dry_run(items, config, json=fmt is LocateFormat.json, quiet=quiet)
+        return
     the_jobs, summary, records = _run(items, config, quiet=quiet)
     located = _collect(the_jobs, records, config, FrameChoice(frame).value)
     _print(located, fmt)
@@ -218,11 +233,22 @@ def _fail(message: str, status: ExitStatus) -> NoReturn:
     raise typer.Exit(status)
 
 
+def _dry_run(items: list[Any], config: bulk.Config, *, json: bool, quiet: bool) -> None:
+    from vision_cli import bulk
+    from vision_cli.cli import many
+
+    try:
+        jobs = bulk.read_jobs(items, config.settings, threads=config.jobs, offline=True)
+        many.dry_run(jobs, config, batch=False, json=json, quiet=quiet)
+    except KeyboardInterrupt:
+        _fail("interrupted: nothing was sent", ExitStatus.INTERRUPTED)
+
+
 def _run(
     items: list[Any], config: bulk.Config, *, quiet: bool
 ) -> tuple[list[bulk.Job], bulk.Summary, list[dict[str, Any]]]:
     """Ask about every image not answered before; the jobs, the summary and every line."""
-    from vision_cli import bulk, render
+    from vision_cli import bulk, client, render
 
     note = (lambda message: None) if quiet else render.note
     try:
@@ -247,7 +273,7 @@ def _run(
     finally:
         log.close()
     if summary.stopped is not None:
-        render.error(str(summary.stopped))
+        render.error(client.redact(str(summary.stopped)))
     if summary.write_error is not None:
         render.error(summary.write_error)
     if config.output is not None:
@@ -285,7 +311,7 @@ def _collect(
     for job in jobs:
         record = chosen.get(job.key) or chosen.get((job.label, None))
         if record is None:
-            images.append(_Image(job, error="not answered (the run stopped before it)"))
+            images.append(_Image(job, error=NOT_ANSWERED))
         elif record.get("error") is not None:
             images.append(_Image(job, error=str(record["error"].get("message"))))
         else:
@@ -304,8 +330,14 @@ def _print(images: list[_Image], fmt: LocateFormat) -> None:
     from vision_cli import export, render
 
     for image in images:
-        if image.error is not None:
+        if image.error is not None and image.error != NOT_ANSWERED:
             render.error(f"{image.job.label}: {image.error}")
+    unanswered = sum(image.error == NOT_ANSWERED for image in images)
+    if unanswered:
+        render.warn(
+            f"{unanswered:,} images not asked: the run stopped first; the same command "
+            "(with --output) goes on where it stopped"
+        )
     found = [f.as_dict() for i in images if i.located for f in i.located.found]
     if fmt is LocateFormat.json:
         doc = [

@@ -60,7 +60,7 @@ def run(
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
     if opts.dry_run:
         try:
-            _dry_run(jobs, config, opts)
+            dry_run(jobs, config, batch=opts.batch, json=opts.json, quiet=opts.quiet)
         except KeyboardInterrupt:
             _fail("interrupted: nothing was sent", ExitStatus.INTERRUPTED)
         return
@@ -215,7 +215,9 @@ def _batches(rows: list[bulk.PlanRow]) -> int:
     return sum(1 for _ in batching.chunks(rows, lambda r: r.request_bytes))
 
 
-def _dry_run(jobs: list[bulk.Job], config: bulk.Config, opts: Options) -> None:
+def dry_run(
+    jobs: list[bulk.Job], config: bulk.Config, *, batch: bool, json: bool, quiet: bool
+) -> None:
     """The plan: what would be sent, skipped or held back, each request's estimate, the total.
     Reads the results file (and the batch state file) but writes nothing and sends nothing."""
     from vision_cli import bulk, catalog, limits, render
@@ -224,7 +226,7 @@ def _dry_run(jobs: list[bulk.Job], config: bulk.Config, opts: Options) -> None:
     try:
         entries = log.entries()
         waiting: set[tuple[str, str | None]] = set()
-        if opts.batch:
+        if batch:
             from vision_cli import batching
 
             assert config.output is not None
@@ -235,7 +237,7 @@ def _dry_run(jobs: list[bulk.Job], config: bulk.Config, opts: Options) -> None:
     done = bulk.answered(entries, config.settings.model_name, config.prompt_sha256)
     the_plan = bulk.plan(jobs, done, rerun=config.rerun, in_batches=waiting)
     order = {job.label: index for index, job in enumerate(jobs)}
-    rows = sorted(bulk.dry_run(the_plan, config, batch=opts.batch), key=lambda r: order[r.path])
+    rows = sorted(bulk.dry_run(the_plan, config, batch=batch), key=lambda r: order[r.path])
     sent = [r for r in rows if r.action == "send"]
     input_cost = sum(r.input_cost_usd for r in sent)
     max_cost = sum(r.input_cost_usd + r.max_output_cost_usd for r in sent)
@@ -248,21 +250,26 @@ def _dry_run(jobs: list[bulk.Job], config: bulk.Config, opts: Options) -> None:
         "input_tokens": sum(r.input_tokens or 0 for r in sent),
         "input_cost_usd": round(input_cost, 10),
         "max_cost_usd": round(max_cost, 10),
-        "batches": _batches(sent) if opts.batch else 0,
+        "batches": _batches(sent) if batch else 0,
         "model": config.settings.model_name,
         "prices_date": catalog.load().date,
-        "batch_discount": limits.BATCH_DISCOUNT if opts.batch else None,
+        "batch_discount": limits.BATCH_DISCOUNT if batch else None,
     }
-    if opts.json:
+    if json:
         typer.echo(render.dumps({"images": [r.as_dict() for r in rows], "summary": totals}))
     else:
-        _dry_run_lines(rows, totals, config, opts)
+        _dry_run_lines(rows, totals, config, batch=batch, quiet=quiet)
     if totals["fail"]:  # the one --dry-run rule: the real run would fail those images too
         raise typer.Exit(ExitStatus.FAILED)
 
 
 def _dry_run_lines(
-    rows: list[bulk.PlanRow], totals: dict[str, Any], config: bulk.Config, opts: Options
+    rows: list[bulk.PlanRow],
+    totals: dict[str, Any],
+    config: bulk.Config,
+    *,
+    batch: bool,
+    quiet: bool,
 ) -> None:
     from vision_cli import render
 
@@ -276,11 +283,11 @@ def _dry_run_lines(
         else:
             detail = "waiting in a submitted batch"
         typer.echo(f"{r.action:<7} {r.path}  {detail}".rstrip())
-    if opts.quiet:
+    if quiet:
         return
-    prices = "at batch prices (50% off)" if opts.batch else "at the model's prices"
+    prices = "at batch prices (50% off)" if batch else "at the model's prices"
     batches = totals["batches"]
-    split = f" in {batches} batch{'' if batches == 1 else 'es'}" if opts.batch and batches else ""
+    split = f" in {batches} batch{'' if batches == 1 else 'es'}" if batch and batches else ""
     render.note(
         f"dry run: {_images(totals['send'])} to send{split}, {totals['skip']:,} skipped, "
         f"{totals['pending']:,} waiting in batches, {totals['fail']:,} failing preflight"

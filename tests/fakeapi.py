@@ -22,6 +22,11 @@ the bytes' real type (magic bytes), the per-image byte limit on the base64 strin
 header through Pillow's format plugins, so decompression bombs cost nothing and are still measured.
 The error texts are the API's, including the ``messages.N.content.M.image.source.base64`` paths.
 
+Structured outputs: a request with ``output_config.format`` of type ``json_schema`` is answered
+with JSON text: ``structured(schema, images)`` when set (a test answers ``locate`` with known
+boxes this way), else :func:`example_of` the schema; ``mismatch_next`` makes the next answers
+not match (as an answer cut short would not).
+
 Failures: ``fail_next`` queues error answers, ``fail_every`` throttles one request in n,
 ``fail_stream_next`` breaks the next stream with an ``event: error``, ``delay`` slows answers,
 ``hold`` freezes every answer until ``release``; ``end_batches`` ends every batch at its next poll.

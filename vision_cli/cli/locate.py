@@ -328,6 +328,7 @@ def _collect(
 
 def _print(images: list[_Image], fmt: LocateFormat) -> None:
     from vision_cli import export, render
+    from vision_cli.cli import many
 
     for image in images:
         if image.error is not None and image.error != NOT_ANSWERED:
@@ -335,7 +336,7 @@ def _print(images: list[_Image], fmt: LocateFormat) -> None:
     unanswered = sum(image.error == NOT_ANSWERED for image in images)
     if unanswered:
         render.warn(
-            f"{unanswered:,} images not asked: the run stopped first; the same command "
+            f"{many.n_images(unanswered)} not asked: the run stopped first; the same command "
             "(with --output) goes on where it stopped"
         )
     found = [f.as_dict() for i in images if i.located for f in i.located.found]
@@ -430,12 +431,12 @@ def _status(summary: bulk.Summary, images: list[_Image]) -> int:
 
 def _summary(images: list[_Image], summary: bulk.Summary, config: bulk.Config) -> None:
     from vision_cli import catalog, render
+    from vision_cli.cli import many
 
     count = sum(len(i.located.found) for i in images if i.located)
     failed = sum(i.error is not None for i in images)
-    noun = "image" if len(images) == 1 else "images"
     render.note(
-        f"{len(images):,} {noun}: {count:,} boxes, {failed:,} failed, {summary.skipped:,} "
+        f"{many.n_images(len(images))}: {count:,} boxes, {failed:,} failed, {summary.skipped:,} "
         f"answered before; {summary.input_tokens:,} input and {summary.output_tokens:,} output "
         f"tokens: {render.money(summary.cost_usd)} for {config.settings.model_name} (prices of "
         f"{catalog.load().date})"

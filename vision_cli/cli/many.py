@@ -127,7 +127,7 @@ def _run(
         done = bulk.answered(entries, config.settings.model_name, config.prompt_sha256)
         the_plan = bulk.plan(jobs, done, rerun=config.rerun)
         if the_plan.skipped:
-            note(f"{_images(len(the_plan.skipped))} answered before: skipped (--rerun asks again)")
+            note(f"{n_images(len(the_plan.skipped))} answered before: skipped (--rerun asks again)")
         with render.bulk_progress("asking", enabled=show) as update:
             summary = bulk.EachRun(config, log, progress=update, note=note).run(the_plan)
     if log.ignored:
@@ -135,7 +135,7 @@ def _run(
     return summary
 
 
-def _images(count: int) -> str:
+def n_images(count: int) -> str:
     return f"{count:,} image" + ("" if count == 1 else "s")
 
 
@@ -175,7 +175,7 @@ def _report(summary: bulk.Summary, config: bulk.Config, opts: Options) -> None:
     s = summary
     prices = "batch prices (50% off)" if opts.batch else "the model's prices"
     lines = [
-        f"{_images(s.images)}: {s.succeeded:,} answered, {s.failed:,} failed, "
+        f"{n_images(s.images)}: {s.succeeded:,} answered, {s.failed:,} failed, "
         f"{s.skipped:,} skipped (answered before), {s.pending:,} pending",
         f"{s.input_tokens:,} input and {s.output_tokens:,} output tokens: "
         f"{render.money(s.cost_usd)} at {prices} for {config.settings.model_name} "
@@ -185,16 +185,16 @@ def _report(summary: bulk.Summary, config: bulk.Config, opts: Options) -> None:
     if opts.batch and s.batches:
         noun = "batch is" if len(s.batches) == 1 else "batches are"
         lines.append(
-            f"{len(s.batches)} {noun} still running ({_images(s.pending)}; ids in {state}): "
+            f"{len(s.batches)} {noun} still running ({n_images(s.pending)}; ids in {state}): "
             "run the same command again to collect the answers"
         )
     elif s.interrupted and s.pending:
         lines.append(
-            f"interrupted: {_images(s.pending)} not answered; run the same command again to go on"
+            f"interrupted: {n_images(s.pending)} not answered; run the same command again to go on"
         )
     elif s.failed_run and s.pending:
         lines.append(
-            f"stopped: {_images(s.pending)} not answered; once the error is fixed, the "
+            f"stopped: {n_images(s.pending)} not answered; once the error is fixed, the "
             "same command goes on"
         )
     elif s.failed and not opts.batch:
@@ -289,7 +289,7 @@ def _dry_run_lines(
     batches = totals["batches"]
     split = f" in {batches} batch{'' if batches == 1 else 'es'}" if batch and batches else ""
     render.note(
-        f"dry run: {_images(totals['send'])} to send{split}, {totals['skip']:,} skipped, "
+        f"dry run: {n_images(totals['send'])} to send{split}, {totals['skip']:,} skipped, "
         f"{totals['pending']:,} waiting in batches, {totals['fail']:,} failing preflight"
     )
     render.note(

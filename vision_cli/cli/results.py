@@ -122,18 +122,19 @@ def results(
 
 def _summary(file: Path, report: Report, prices_date: str) -> None:
     from vision_cli import render
+    from vision_cli.cli.many import n_images
 
     s = report.summary(prices_date)
     failed = ", ".join(f"{n:,} {kind}" for kind, n in report.failed_by_type.items())
     lines = [
-        f"{file}: {s['images']:,} images, {s['answered']:,} answered, {s['failed']:,} failed"
+        f"{file}: {n_images(s['images'])}, {s['answered']:,} answered, {s['failed']:,} failed"
         + (f" ({failed})" if failed else ""),
         f"lines: {s['skipped']:,} skipped (earlier attempts of an image with a later line)"
         + (f", {s['ignored']:,} not results" if s["ignored"] else ""),
         f"tokens: {s['input_tokens']:,} input, {s['output_tokens']:,} output",
         f"cost: {render.money(report.cost_usd)} ("
         + ", ".join(
-            f"{model}: {render.money(m['cost_usd'])} for {m['images']:,} images"
+            f"{model}: {render.money(m['cost_usd'])} for {n_images(m['images'])}"
             for model, m in report.models.items()
         )
         + f"; prices of {prices_date})",

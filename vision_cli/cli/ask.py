@@ -522,7 +522,7 @@ def run(opts: Options) -> None:
     model_name = opts.model or history.model
     the_model = common.resolve_model(model_name)
     if not opts.quiet and not opts.json:
-        _warn_end_of_life(the_model)
+        warn_end_of_life(the_model)
     try:
         items = list(sources.iter_inputs(opts.inputs, opts.selection or sources.Selection()))
     except sources.UsageError as exc:
@@ -706,7 +706,7 @@ def _check_writable(path: Path) -> None:
         )
 
 
-def _warn_end_of_life(model: catalog.Model) -> None:
+def warn_end_of_life(model: catalog.Model) -> None:
     """Say so when the model's end of life is announced (the SDK's own warning is silenced)."""
     from datetime import date
 

@@ -186,8 +186,11 @@ def locate(
         common.usage_error(str(exc))
     if not items:
         common.usage_error("give at least one image, folder, glob, URL or -", "IMAGE")
+    the_model = common.resolve_model(model)
+    if not (quiet or json_flag or fmt is LocateFormat.json):
+        ask_cmd.warn_end_of_life(the_model)
     settings = asking.Settings(
-        model=common.resolve_model(model),
+        model=the_model,
         model_name=common.model_name(model),
         max_tokens=max_tokens,
         resize_policy="recommended" if policy is ask_cmd.PolicyChoice.recommended else "native",

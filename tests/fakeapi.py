@@ -68,6 +68,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from email.parser import BytesHeaderParser
@@ -259,6 +260,8 @@ class SeenImage:
     height: int | None = None
     reference: str | None = None  #: the URL or the file id
     field: str = ""  #: the API's error location for this image's data
+    #: The image's bytes (base64 and file sources), for answers that look at the pixels.
+    data: bytes | None = dataclass_field(default=None, repr=False, compare=False)
 
     def describe(self) -> str:
         if self.width is None or self.height is None:
@@ -1109,7 +1112,7 @@ class FakeClaudeAPI:
         size = read_dimensions(raw, actual)
         if size is None:
             raise invalid("Could not process image")
-        return SeenImage(ref.path, kind, actual, size[0], size[1], field=field)
+        return SeenImage(ref.path, kind, actual, size[0], size[1], field=field, data=raw)
 
     def _mismatch(self, declared: str, actual: str) -> str:
         if self.mismatch_wording == "current":

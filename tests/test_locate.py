@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops
 
 from tests.conftest import ORIENTATION, MakeImage, Run
 from tests.fakeapi import FakeClaudeAPI, SeenImage
@@ -105,6 +105,40 @@ def test_boxes_come_back_on_the_original_within_a_pixel(
     (stored,) = boxes_of(second.stdout)
     assert stored["frame"] == "stored"
     assert close(corners(stored), DRAWN), (corners(stored), DRAWN)
+
+
+def red_box_in(data: bytes) -> tuple[int, int, int, int]:
+    """Where the red box is in an image, found in its pixels (as a model would see it)."""
+    with Image.open(io.BytesIO(data)) as im:
+        r, g, b = im.convert("RGB").split()
+    red = ImageChops.multiply(
+        r.point(lambda v: 255 if v > 160 else 0), g.point(lambda v: 255 if v < 100 else 0)
+    )
+    found = ImageChops.multiply(red, b.point(lambda v: 255 if v < 100 else 0)).getbbox()
+    assert found is not None, "no red box in the image sent"
+    return found
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_box_found_in_the_pixels_sent_comes_back_where_it_was_drawn(
+    run: Run, api: FakeClaudeAPI, tmp_path: Path, orientation: int
+) -> None:
+    # The fake finds the box in the very pixels it received, so this holds only if what was sent
+    # is the upright picture, and only if the size vision-cli maps from is the size it sent.
+    image = photo(tmp_path / "photo.jpg", orientation)
+    api.structured = lambda _s, images: {
+        "objects": [{"label": "red", "box": list(red_box_in(images[0].data or b""))}]
+    }
+    result = run("locate", image, "--find", "red box", "--json", "--frame", "stored")
+    assert result.exit_code == 0, result.stderr
+    (found,) = boxes_of(result.stdout)
+    sent = api.messages_requests()[0].images[0]
+    # One pixel of the sent image (resampling blurs an edge by about that) in original pixels.
+    slack = max(STORED) / max(sent.width or 1, sent.height or 1) + 1
+    assert all(abs(g - w) <= slack for g, w in zip(corners(found), DRAWN, strict=True)), (
+        corners(found),
+        DRAWN,
+    )
 
 
 def test_boxes_outside_the_image_are_clamped(run: Run, api: FakeClaudeAPI, tmp_path: Path) -> None:

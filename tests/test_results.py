@@ -142,3 +142,19 @@ def test_unreadable_or_empty_files_are_usage_errors(run: Run, tmp_path: Path) ->
     result = run("results", other)
     assert result.exit_code == 2 and "holds no results" in result.stderr
     assert run("results", other, "-0").exit_code == 2
+
+
+def test_images_waiting_in_batches_are_pending(
+    run: Run, batch_api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    out = tmp_path / "b.jsonl"
+    batch_api.batch_polls_until_ended = 1
+    folder = folder_of(make_image, tmp_path, 2)
+    assert run("ask", folder, "--batch", "--no-wait", "-o", out).exit_code == 0
+    assert out.read_text() == ""
+    result = run("results", out)
+    assert result.exit_code == 0, result.stderr
+    assert "0 images" in result.stdout and "pending: 2 images in batches" in result.stdout
+    assert json.loads(run("results", out, "--json").stdout)["summary"]["pending"] == 2
+    assert run("ask", folder, "--batch", "-o", out).exit_code == 0  # collected
+    assert json.loads(run("results", out, "--json").stdout)["summary"]["pending"] == 0

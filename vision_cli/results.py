@@ -100,6 +100,8 @@ class Report:
     cost_usd: float = 0.0
     #: Per model (as the lines name it): images and dollars.
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Images in ``--batch`` batches not collected yet (from the state file beside the results).
+    pending: int = 0
 
     @property
     def answered(self) -> int:
@@ -150,6 +152,7 @@ class Report:
             "failed_by_type": self.failed_by_type,
             "skipped": self.skipped,
             "ignored": self.ignored,
+            "pending": self.pending,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cost_usd": round(self.cost_usd, 10),

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 HELP = (
     "Summarise or export a results file of ask --each, ask --batch or locate.\n\n"
     "Without --format: a summary of the images in it (answered, failed by error type, lines "
-    "skipped because a later line is about the same image), tokens, cost per model, and the "
-    "slowest and most expensive images. With --format: one row per image (its last answer, "
+    "skipped because a later line is about the same image, images pending in batches not "
+    "collected yet), tokens, cost per model, and the slowest and most expensive images. With --format: one row per image (its last answer, "
     "else its last failure); the fields of structured answers (--schema) become columns, "
     "nested ones joined with dots. --failed lists the images that failed, ready for "
     "--files-from -.\n\n"
@@ -98,11 +98,13 @@ def results(
     except bulk.OutputError as exc:
         render.error(str(exc))
         raise typer.Exit(ExitStatus.USAGE) from None
-    if not records:
+    pending = _pending(file)
+    if not records and not pending:
         what = f"its {ignored:,} lines are not vision-cli results" if ignored else "it is empty"
         render.error(f"{file} holds no results ({what}): give the --output of a run")
         raise typer.Exit(ExitStatus.USAGE)
     report = core.summarise(records, ignored)
+    report.pending = pending
     if failed:
         end = "\0" if null else "\n"
         sys.stdout.write("".join(path + end for path in core.failed_paths(report)))
@@ -120,6 +122,18 @@ def results(
     export.write(chosen.value, header, rows, right=("input_tokens", "output_tokens", "cost_usd"))
 
 
+def _pending(file: Path) -> int:
+    """Images waiting in batches not collected yet (``FILE.batches.json``); 0 without one."""
+    from vision_cli import batching, bulk, render
+
+    try:
+        state = batching.BatchState.load(bulk.state_path(file), file)
+    except bulk.OutputError as exc:
+        render.warn(f"{exc}: pending batches are not counted")
+        return 0
+    return sum(len(batch["requests"]) for batch in state.uncollected())
+
+
 def _summary(file: Path, report: Report, prices_date: str) -> None:
     from vision_cli import render
     from vision_cli.cli.many import n_images
@@ -132,6 +146,14 @@ def _summary(file: Path, report: Report, prices_date: str) -> None:
         f"lines: {s['skipped']:,} skipped (earlier attempts of an image with a later line)"
         + (f", {s['ignored']:,} not results" if s["ignored"] else ""),
         f"tokens: {s['input_tokens']:,} input, {s['output_tokens']:,} output",
+        *(
+            [
+                f"pending: {n_images(report.pending)} in batches not collected yet (run the same "
+                "ask --batch command to collect them)"
+            ]
+            if report.pending
+            else []
+        ),
         f"cost: {render.money(report.cost_usd)} ("
         + ", ".join(
             f"{model}: {render.money(m['cost_usd'])} for {n_images(m['images'])}"

@@ -25,3 +25,22 @@ class ReportFormat(StrEnum):
     jsonl = "jsonl"
     csv = "csv"
     markdown = "markdown"
+
+
+class LocateFormat(StrEnum):
+    """The formats of ``locate`` (``jsonl`` and ``csv``: one box a line)."""
+
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class ResultsFormat(StrEnum):
+    """The exports of ``results`` (one row per image)."""
+
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    markdown = "markdown"

@@ -20,6 +20,7 @@ import typer
 from vision_cli.cli import ask as ask_cmd
 from vision_cli.cli import common
 from vision_cli.exitcodes import ExitStatus
+from vision_cli.formats import LocateFormat
 
 if TYPE_CHECKING:
     from vision_cli import bulk, locating
@@ -60,13 +61,6 @@ NOT_ANSWERED = "not answered: the run stopped before it"
 class FrameChoice(StrEnum):
     upright = "upright"
     stored = "stored"
-
-
-class LocateFormat(StrEnum):
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    csv = "csv"
 
 
 def locate(

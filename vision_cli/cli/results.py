@@ -5,7 +5,6 @@ or ``locate``. Thin: the file is read by :mod:`vision_cli.bulk`, summed up by
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +12,7 @@ import typer
 
 from vision_cli.cli import common
 from vision_cli.exitcodes import ExitStatus
+from vision_cli.formats import ResultsFormat
 
 if TYPE_CHECKING:
     from vision_cli.results import Report
@@ -36,14 +36,6 @@ EPILOG = """Examples:
 
   vision-cli results receipts.jsonl --failed -0 | xargs -0 ls -l
 """
-
-
-class ResultsFormat(StrEnum):
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    csv = "csv"
-    markdown = "markdown"
 
 
 def results(

@@ -318,3 +318,13 @@ def test_a_run_stopped_by_the_api_says_so_once(
 def test_output_dash_is_refused(run: Run, api: FakeClaudeAPI, make_image: MakeImage) -> None:
     result = run("locate", make_image("a.png"), "--find", "x", "-o", "-")
     assert result.exit_code == 2 and "--output" in result.stderr
+
+
+def test_draw_into_a_new_folder_named_with_a_slash(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    api.structured = lambda _s, images: {"objects": []}
+    image = make_image("one.webp", (64, 48))
+    result = run("locate", image, "--find", "x", "--draw", f"{tmp_path / 'new'}/")
+    assert result.exit_code == 0, result.stderr
+    assert [p.name for p in (tmp_path / "new").iterdir()] == ["one.webp"]

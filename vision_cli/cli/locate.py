@@ -10,6 +10,7 @@ coordinates map back exactly (no ``--no-resize``, no URL sources: URLs are downl
 from __future__ import annotations
 
 import io
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -102,7 +103,7 @@ def locate(
         ),
     ] = FrameChoice.upright,
     draw: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--draw",
             help="Write a copy of the upright image with the boxes and labels drawn to OUT (one "
@@ -358,14 +359,16 @@ def _print(images: list[_Image], fmt: LocateFormat) -> None:
     export.write(fmt.value, header, found, right=("x1", "y1", "x2", "y2"))
 
 
-def _draw(images: list[_Image], out: Path) -> int:
-    """Draw every answered image; the number that could not be drawn (each said on stderr)."""
+def _draw(images: list[_Image], given: str) -> int:
+    """Draw every answered image; the number that could not be drawn (each said on stderr).
+    ``given`` is OUT as typed (a str: a Path would drop the trailing / that makes it a folder)."""
     from vision_cli import asking, drawing, render
 
     answered = [i for i in images if i.located is not None]
     labels = [f.label for i in answered if i.located for f in i.located.found]
     palette = drawing.colours(labels)
-    folder = out.is_dir() or str(out).endswith(("/", "\\")) or len(images) > 1
+    out = Path(given)
+    folder = out.is_dir() or given.endswith(("/", os.sep)) or len(images) > 1
     used: set[Path] = set()
     failed = 0
     for image in answered:

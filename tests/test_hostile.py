@@ -36,14 +36,6 @@ from vision_cli import batching, bulk
 Json = dict[str, Any]
 
 
-@pytest.fixture
-def batch_api(monkeypatch: pytest.MonkeyPatch, api: FakeClaudeAPI) -> FakeClaudeAPI:
-    """The fake API, its batches polled without waiting."""
-    monkeypatch.setattr(batching, "POLL_FIRST", 0.0)
-    monkeypatch.setattr(batching, "POLL_MAX", 0.0)
-    return api
-
-
 def no_traceback(stderr: str) -> None:
     assert "Traceback" not in stderr
     assert "internal error" not in stderr
@@ -1092,3 +1084,40 @@ def test_sigterm_stops_ask_each_like_ctrl_c(
     text = out.read_text()
     assert text == "" or text.endswith("\n")
     assert len(text.splitlines()) <= 2  # the two in flight finished; nothing new was started
+
+
+def test_results_keeps_a_name_that_is_not_utf8_in_every_format(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    folder = bad_name_folder(make_image, tmp_path)
+    out = tmp_path / "results.jsonl"
+    api.fail_next(400, message="Could not process image")
+    assert run("ask", folder, "--each", "-j", "1", "-o", out, "-p", "hi").exit_code == 1
+    rows = list(csv.DictReader(io.StringIO(run("results", out, "-f", "csv").stdout)))
+    (bad,) = [r for r in rows if r["path_bytes"]]
+    assert base64.b64decode(bad["path_bytes"]) == os.fsencode(str(folder / BAD_NAME))
+    (doc,) = [
+        d for d in json.loads(run("results", out, "--json").stdout)["images"] if "path_bytes" in d
+    ]
+    check_bad_name_member(doc)
+    assert "\\xff" in run("results", out, "-f", "table").stdout
+    failed = run("results", out, "--failed", "-0")
+    assert failed.stdout_bytes == os.fsencode(str(folder / BAD_NAME)) + b"\0"
+
+
+def test_locate_shows_a_hostile_label_escaped_and_keeps_it_exact_in_json(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    label = "car\x1b[31m\u202e[bold]"
+    api.structured = lambda _s, _i: {"objects": [{"label": label, "box": [1, 2, 3, 4]}]}
+    image = make_image("a.png")
+    table = run("locate", image, "--find", "car")
+    assert table.exit_code == 0
+    assert_inert(table.stdout)
+    assert "[bold]" in table.stdout
+    doc = json.loads(run("locate", image, "--find", "car", "--json").stdout)
+    assert doc["images"][0]["boxes"][0]["label"] == label
+    rows = list(
+        csv.DictReader(io.StringIO(run("locate", image, "--find", "car", "-f", "csv").stdout))
+    )
+    assert rows[0]["label"] == label

@@ -1,8 +1,11 @@
 """Rows out, for ``locate`` and ``results``: an aligned table (rich on a terminal), Markdown, CSV
 or JSON lines, on standard output. JSON documents are the commands' own (``render.dumps``).
 
-Cells are written as they are in CSV and JSON; in the table and Markdown, a cell is one line
-(control characters shown as ``\\n``, ``\\t``, ... so a file name cannot break a row).
+Every output follows the project's rules for text from outside (:mod:`vision_cli.names`,
+:func:`vision_cli.render.visible`): JSON lines and CSV keep names exact (``\\udcff`` escapes and
+a ``path_bytes`` member or column for a name that is not UTF-8; CSV cells guarded against
+formulas), tables and Markdown show control characters as escapes, so a file name cannot break
+a row or reach the terminal.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from vision_cli import render
+from vision_cli.formats import Format
 
 
-def cell(value: Any) -> str:
-    """A value as one line of text: empty for None, JSON for lists and objects."""
+def cell(value: Any) -> Any:
+    """A value as a CSV or table cell: empty for None, JSON for lists and objects."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -26,11 +30,7 @@ def cell(value: Any) -> str:
         return f"{value:.10g}"
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False)
-    return str(value)
-
-
-def _one_line(text: str) -> str:
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return value
 
 
 def write(
@@ -43,31 +43,35 @@ def write(
 ) -> None:
     """``rows`` (dicts keyed by ``header``) as ``table``, ``markdown``, ``csv`` or ``jsonl``."""
     out = stream or sys.stdout
-    if fmt == "jsonl":
+    if fmt in ("jsonl", "csv"):
+        writer = render.RecordWriter(
+            Format(fmt),
+            key="rows",
+            columns=header,
+            flatten=lambda row: {k: cell(row.get(k)) for k in header},
+            stream=out,
+        )
         for row in rows:
-            out.write(json.dumps({k: row.get(k) for k in header}, ensure_ascii=False) + "\n")
-    elif fmt == "csv":
-        import csv  # only CSV output pays for it
-
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows([cell(row.get(k)) for k in header] for row in rows)
+            writer.add({k: row.get(k) for k in header} if fmt == "jsonl" else dict(row))
+        writer.close()
     elif fmt == "markdown":
         out.write(render.md_table(header, [[cell(row.get(k)) for k in header] for row in rows]))
     else:
-        _table(out, header, [[_one_line(cell(row.get(k))) for k in header] for row in rows], right)
+        cells = [[render.visible(cell(row.get(k))) for k in header] for row in rows]
+        _table(out, header, cells, right)
     out.flush()
 
 
 def _table(out: TextIO, header: Sequence[str], rows: list[list[str]], right: Sequence[str]) -> None:
     if render.is_tty(out) and not os.environ.get("NO_COLOR"):
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(box=None, header_style="bold", pad_edge=False)
         for name in header:
             table.add_column(name, justify="right" if name in right else "left")
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(Text(c) for c in row))  # Text: a "[" in a name is not markup
         render.console(out).print(table)
         return
     widths = [max([len(name), *(len(r[i]) for r in rows)]) for i, name in enumerate(header)]

@@ -355,7 +355,8 @@ def _print(images: list[_Image], fmt: LocateFormat) -> None:
         ]
         typer.echo(render.dumps({"images": doc}))
         return
-    header = list(COLUMNS) if fmt is not LocateFormat.table else [*COLUMNS, "note"]
+    extra = {LocateFormat.table: ["note"], LocateFormat.jsonl: ["note", "clamped"]}
+    header = [*COLUMNS, *extra.get(fmt, [])]
     export.write(fmt.value, header, found, right=("x1", "y1", "x2", "y2"))
 
 

@@ -98,9 +98,7 @@ def results(
     report = core.summarise(records, ignored)
     report.pending = pending
     if failed:
-        end = "\0" if null else "\n"
-        sys.stdout.write("".join(path + end for path in core.failed_paths(report)))
-        sys.stdout.flush()
+        _write_paths(core.failed_paths(report), b"\0" if null else b"\n")
         return
     chosen = ResultsFormat.json if json_flag else fmt
     date = catalog.load().date
@@ -112,6 +110,21 @@ def results(
         typer.echo(render.dumps({"images": rows, "summary": report.summary(date)}))
         return
     export.write(chosen.value, header, rows, right=("input_tokens", "output_tokens", "cost_usd"))
+
+
+def _write_paths(paths: list[str], end: bytes) -> None:
+    """Paths as the bytes of their names (a name that is not UTF-8 comes out as it is on disk,
+    so --files-from reads back the same file)."""
+    import os
+
+    data = b"".join(os.fsencode(path) + end for path in paths)
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text-only stream (an embedding program): the names as text
+        sys.stdout.write(data.decode("utf-8", "surrogateescape"))
+    else:
+        sys.stdout.flush()
+        buffer.write(data)
+        buffer.flush()
 
 
 def _pending(file: Path) -> int:

@@ -138,7 +138,15 @@ def test_a_run_builds_one_command_but_checks_the_configuration_against_all(
     assert [getattr(c.callback, "__name__", None) for c in slim] == ["inspect"]
     for listing in (["--help"], [], ["inspectx"], ["--no-config"]):  # names and help only
         listed = app_for(listing).registered_commands
-        assert [c.name for c in listed] == ["inspect", "resize", "estimate", "ask", "compare"]
+        assert [c.name for c in listed] == [
+            "inspect",
+            "resize",
+            "estimate",
+            "ask",
+            "compare",
+            "locate",
+            "results",
+        ]
     config = project / "vision-cli.toml"
     config.write_text('to = "png"\n[resize]\nquality = 90\n')
     code, doc = summary(run)
@@ -162,3 +170,16 @@ def test_the_listing_says_what_the_whole_app_says(args: list[str]) -> None:
         whole.stderr,
     )
     assert "inspect" in whole.stdout + whole.stderr  # the comparison is about something
+
+
+def test_a_project_may_set_locates_frame_but_not_where_it_draws(
+    project: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-api03-" + "x" * 40)
+    config = project / "vision-cli.toml"
+    config.write_text('[locate]\nframe = "stored"\n')
+    result = run("locate", "wide.png", "--find", "x", "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    config.write_text('[locate]\ndraw = "/tmp/anywhere.png"\n')
+    refused = run("locate", "wide.png", "--find", "x", "--dry-run")
+    assert refused.exit_code == 2 and "draw" in refused.stderr

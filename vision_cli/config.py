@@ -65,6 +65,8 @@ PROJECT_OPTIONS: Final[Mapping[str, frozenset[str]]] = {
     },
     "ask": _REPORT | {"model", "max-bytes", "policy", "jobs"},
     "compare": _REPORT | {"model", "max-bytes", "policy"},
+    "locate": _REPORT | {"model", "max-bytes", "policy", "jobs", "frame"},
+    "results": _REPORT,
 }
 
 

@@ -174,7 +174,8 @@ def test_csv_and_jsonl_have_one_box_a_line(
     result = run("locate", a, b, "--find", "thing", "--format", "csv")
     assert result.exit_code == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert list(rows[0]) == ["path", "label", "x1", "y1", "x2", "y2", "frame"]
+    # The columns, then path_bytes (empty unless a name is not UTF-8), as every CSV has.
+    assert list(rows[0]) == ["path", "label", "x1", "y1", "x2", "y2", "frame", "path_bytes"]
     assert [(r["path"], r["label"]) for r in rows] == [
         (str(a), "left"),
         (str(a), "right, with a comma"),

@@ -154,6 +154,7 @@ complete -c vision-cli -n '__fish_seen_subcommand_from locate' -l files-from -r 
 complete -c vision-cli -n '__fish_seen_subcommand_from locate' -s 0 -l null -d '--files-from is NUL-separated (find -print0)'
 complete -c vision-cli -n '__fish_seen_subcommand_from locate' -l exclude -x -d 'Skip paths matching GLOB (the whole path, its name or a folder name)'
 complete -c vision-cli -n '__fish_seen_subcommand_from locate' -l hidden -d 'Include hidden files and folders'
+complete -c vision-cli -n '__fish_seen_subcommand_from locate' -l allow-private-urls -d 'Download URLs on loopback, private and link-local addresses too (refused by defa'
 complete -c vision-cli -n '__fish_seen_subcommand_from locate' -s h -l help -d 'Show help and exit'
 complete -c vision-cli -n '__fish_seen_subcommand_from locate' -F
 complete -c vision-cli -n '__fish_seen_subcommand_from results' -s f -l format -x -a 'table json jsonl csv markdown' -d 'Export one row per image instead of the summary (json: the rows and the summary)'

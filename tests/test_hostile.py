@@ -813,6 +813,7 @@ def web() -> Iterator[str]:
         ("estimate",),
         ("resize", "-o", "OUT"),
         ("ask", "--download", "-p", "hi"),
+        ("locate", "--find", "x"),
     ],
     ids=lambda c: c[0],
 )

@@ -164,6 +164,7 @@ def locate(
     null: common.NullOpt = False,
     exclude: common.ExcludeOpt = None,
     hidden: common.HiddenOpt = False,
+    allow_private_urls: common.AllowPrivateUrlsOpt = False,
 ) -> None:
     from vision_cli import asking, bulk, client, locating, sources
 
@@ -174,7 +175,7 @@ def locate(
     text = find if find is not None else prompt
     if not (text or "").strip():
         common.usage_error("the question is empty", "--find" if find is not None else "--prompt")
-    selection = common.selection(files_from, null, exclude, hidden)
+    selection = common.selection(files_from, null, exclude, hidden, allow_private_urls)
     try:
         items = list(sources.iter_inputs(images or [], selection))
     except sources.UsageError as exc:

@@ -9,11 +9,11 @@ _vision_cli() {
     cmd=""
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            inspect|resize|estimate|ask|compare) cmd="${COMP_WORDS[i]}"; break ;;
+            inspect|resize|estimate|ask|compare|locate|results) cmd="${COMP_WORDS[i]}"; break ;;
         esac
     done
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "inspect resize estimate ask compare -V --version --no-config -h --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "inspect resize estimate ask compare locate results -V --version --no-config -h --help" -- "$cur"))
         return
     fi
     case "$cmd:$prev" in
@@ -56,6 +56,7 @@ _vision_cli() {
         ask:-m|ask:--model) COMPREPLY=($(compgen -W "claude-opus-5-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-opus-4-6 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-5-5 claude-sonnet-5 claude-sonnet-4-6 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-haiku-5-5 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-fable-5-1 claude-fable-5 claude-mythos-5-1 claude-mythos-5 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514" -- "$cur")); return ;;
         ask:--max-tokens) COMPREPLY=(); return ;;
         ask:--temperature) COMPREPLY=(); return ;;
+        ask:--schema) COMPREPLY=(); return ;;
         ask:--max-retries) COMPREPLY=(); return ;;
         ask:--timeout) COMPREPLY=(); return ;;
         ask:--policy) COMPREPLY=($(compgen -W "native recommended" -- "$cur")); return ;;
@@ -72,6 +73,7 @@ _vision_cli() {
         compare:-m|compare:--model) COMPREPLY=($(compgen -W "claude-opus-5-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-opus-4-6 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-5-5 claude-sonnet-5 claude-sonnet-4-6 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-haiku-5-5 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-fable-5-1 claude-fable-5 claude-mythos-5-1 claude-mythos-5 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514" -- "$cur")); return ;;
         compare:--max-tokens) COMPREPLY=(); return ;;
         compare:--temperature) COMPREPLY=(); return ;;
+        compare:--schema) COMPREPLY=(); return ;;
         compare:--max-retries) COMPREPLY=(); return ;;
         compare:--timeout) COMPREPLY=(); return ;;
         compare:--policy) COMPREPLY=($(compgen -W "native recommended" -- "$cur")); return ;;
@@ -80,14 +82,32 @@ _vision_cli() {
         compare:--max-bytes) COMPREPLY=(); return ;;
         compare:--files-from) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         compare:--exclude) COMPREPLY=(); return ;;
+        locate:--find) COMPREPLY=(); return ;;
+        locate:-p|locate:--prompt) COMPREPLY=(); return ;;
+        locate:--frame) COMPREPLY=($(compgen -W "upright stored" -- "$cur")); return ;;
+        locate:--draw) COMPREPLY=(); return ;;
+        locate:-m|locate:--model) COMPREPLY=($(compgen -W "claude-opus-5-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-opus-4-6 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-5-5 claude-sonnet-5 claude-sonnet-4-6 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-haiku-5-5 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-fable-5-1 claude-fable-5 claude-mythos-5-1 claude-mythos-5 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514" -- "$cur")); return ;;
+        locate:--max-tokens) COMPREPLY=(); return ;;
+        locate:--policy) COMPREPLY=($(compgen -W "native recommended" -- "$cur")); return ;;
+        locate:--max-retries) COMPREPLY=(); return ;;
+        locate:--timeout) COMPREPLY=(); return ;;
+        locate:--max-bytes) COMPREPLY=(); return ;;
+        locate:-o|locate:--output) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        locate:-j|locate:--jobs) COMPREPLY=(); return ;;
+        locate:-f|locate:--format) COMPREPLY=($(compgen -W "table json jsonl csv" -- "$cur")); return ;;
+        locate:--files-from) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        locate:--exclude) COMPREPLY=(); return ;;
+        results:-f|results:--format) COMPREPLY=($(compgen -W "table json jsonl csv markdown" -- "$cur")); return ;;
     esac
     if [[ "$cur" == -* ]]; then
         case "$cmd" in
             inspect) COMPREPLY=($(compgen -W "-m --model -f --format --json -q --quiet --strict --request --verify --max-bytes --ignore -j --jobs -o --output --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
             resize) COMPREPLY=($(compgen -W "-o --out --in-place --max-edge --max-megapixels -m --model --max-tokens --to --quality --max-bytes --reencode --overwrite --skip-existing --backup -n --dry-run -j --jobs -f --format --json --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
             estimate) COMPREPLY=($(compgen -W "-s --size -m --model --all-models --price --tier --rule --per --batch --output-tokens --exact --max-bytes --ignore -f --format --json --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
-            ask) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --max-retries --timeout --policy --no-resize --source --download --no-cache --json -q --quiet --dry-run --conversation --max-bytes --files-from -0 --null --exclude --hidden --allow-private-urls --each --batch -o --output -j --jobs --rerun --no-wait -h --help" -- "$cur")) ;;
-            compare) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --max-retries --timeout --policy --no-resize --source --download --no-cache --json -q --quiet --dry-run --conversation --max-bytes --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
+            ask) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --schema --max-retries --timeout --policy --no-resize --source --download --no-cache --json -q --quiet --dry-run --conversation --max-bytes --files-from -0 --null --exclude --hidden --allow-private-urls --each --batch -o --output -j --jobs --rerun --no-wait -h --help" -- "$cur")) ;;
+            compare) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --schema --max-retries --timeout --policy --no-resize --source --download --no-cache --json -q --quiet --dry-run --conversation --max-bytes --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
+            locate) COMPREPLY=($(compgen -W "--find -p --prompt --frame --draw -m --model --max-tokens --policy --max-retries --timeout --max-bytes -o --output -j --jobs --rerun -f --format --json --dry-run -q --quiet --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
+            results) COMPREPLY=($(compgen -W "-f --format --json --failed -0 --null -h --help" -- "$cur")) ;;
         esac
         return
     fi

@@ -123,8 +123,11 @@ def _write_paths(paths: list[str], end: bytes) -> None:
         sys.stdout.write(data.decode("utf-8", "surrogateescape"))
     else:
         sys.stdout.flush()
-        buffer.write(data)
-        buffer.flush()
+        try:
+            buffer.write(data)
+            buffer.flush()
+        except OSError as exc:  # a closed pipe ends the run with 141, as every other output
+            common.StdoutGuard._failed(exc)
 
 
 def _pending(file: Path) -> int:

@@ -30,13 +30,6 @@ Schema = dict[str, Any]
 #: The types of the short form (``name: TYPE``, ``name: TYPE[]`` for a list of them).
 FIELD_TYPES: Final = ("string", "number", "integer", "boolean")
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-#: The grammar, as ``--help`` says it.
-GRAMMAR: Final = (
-    "FILE.json (a JSON Schema), inline JSON, or fields separated by commas: "
-    "'total: number, date: string, vendor' (a field without a type is a string; types: "
-    "string, number, integer, boolean, or TYPE[] for a list; a.b nests). Every field is "
-    "required."
-)
 
 
 class SchemaError(ValueError):

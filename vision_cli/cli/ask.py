@@ -20,7 +20,6 @@ import typer
 
 from vision_cli.cli import common
 from vision_cli.exitcodes import ExitStatus
-from vision_cli.schema import GRAMMAR
 
 if TYPE_CHECKING:
     import anthropic
@@ -205,13 +204,21 @@ DownloadOpt = Annotated[
         rich_help_panel=IMAGES_PANEL,
     ),
 ]
+#: The grammar of ``--schema`` (:func:`vision_cli.schema.load`), as ``--help`` says it; kept
+#: here so that ``--help`` does not import the schema module.
+SCHEMA_GRAMMAR = (
+    "FILE.json (a JSON Schema), inline JSON, or fields separated by commas: "
+    "'total: number, date: string, vendor' (a field without a type is a string; types: "
+    "string, number, integer, boolean, or TYPE[] for a list; a.b nests). Every field is "
+    "required."
+)
 SchemaOpt = Annotated[
     str | None,
     typer.Option(
         "--schema",
         help="Ask for a JSON object of this shape (the API's structured output), printed on "
         "stdout; --each/--batch lines get it as data. SCHEMA: "
-        + GRAMMAR
+        + SCHEMA_GRAMMAR
         + " An answer that does not match is an error (schema_mismatch).",
         metavar="SCHEMA",
         rich_help_panel=SEND_PANEL,

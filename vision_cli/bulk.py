@@ -904,8 +904,9 @@ class EachRun:
         cache = self.config.cache
         if request.pending_uploads:
             request = self._rebuild(request, asking.resolve_files(api, request.images, cache))
+        settings = self.config.settings
         try:
-            return request, asking.send(api, request)
+            return asking.send_correcting(api, request, settings, on_correction=self._corrected)
         except client.APIFailure as failure:
             if not (asking.stale_file(failure) and request.cached_file_ids):
                 raise
@@ -914,7 +915,12 @@ class EachRun:
             cache.forget(request.cached_file_ids)
         files = asking.resolve_files(api, request.images, cache, refresh=True)
         request = self._rebuild(request, files)
-        return request, asking.send(api, request)
+        return asking.send_correcting(api, request, settings, on_correction=self._corrected)
+
+    def _corrected(self, correction: asking.Correction) -> None:
+        settings = self.config.settings
+        remembered = asking.remember_edge(settings.model, correction.max_side)
+        self.note(f"{correction.describe(settings.model_name)}; {remembered}")
 
     def _rebuild(self, request: asking.Request, files: asking.Files) -> asking.Request:
         return asking.build_request(

@@ -25,3 +25,12 @@ class ReportFormat(StrEnum):
     jsonl = "jsonl"
     csv = "csv"
     markdown = "markdown"
+
+
+class ModelsFormat(StrEnum):
+    """The formats of ``models``."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"

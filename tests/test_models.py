@@ -140,6 +140,14 @@ def test_offline_commands_accept_a_retired_model_and_say_so_once(
     assert result.stderr.count("claude-sonnet-4-5 was retired on 2026-11-30") == 1
 
 
+def test_exact_counting_with_a_retired_model_is_refused(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    result = run("estimate", make_image("a.png"), "--exact", "-m", "claude-sonnet-4-5")
+    assert result.exit_code == 2 and "claude-sonnet-5-5" in result.stderr
+    assert api.requests == []
+
+
 def test_the_seed_tables_stay_reproducible(run: Run) -> None:
     result = run(
         "estimate",
@@ -432,8 +440,9 @@ def test_each_corrects_every_request_on_its_own(
     for i in range(3):
         make_image(f"w{i}.png", WIDE, folder=folder)
     out = tmp_path / "out.jsonl"
-    result = run("ask", folder, "--each", "-j", "1", "-o", out)
+    result = run("ask", folder, "--each", "-j", "1", "-o", out, "--quiet")
     assert result.exit_code == 0, result.stderr
+    assert "at most 1568 px a side" in result.stderr  # the data was wrong: said even with -q
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == 3 and all(r["error"] is None for r in records)
     statuses = [r.status for r in api.messages_requests()]

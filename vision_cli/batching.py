@@ -229,8 +229,11 @@ class BatchRun:
         progress: Progress = _nothing,
         note: Note = _nothing,
         created: Note | None = None,
+        warn: Note | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        #: What must be said even with --quiet (the model data was wrong); ``note`` by default.
+        self.warn = warn or note
         self.config = config
         self.log = log
         self.state = state
@@ -508,7 +511,7 @@ class BatchRun:
         if found is None:
             return
         remembered = asking.remember_edge(model, found[0])
-        self.note(
+        self.warn(
             f"{path}: the API takes images of at most {found[0]} px a side for "
             f"{model.short_name} ({remembered}); run the same command again to send it "
             "shrunk to fit"

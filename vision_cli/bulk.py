@@ -749,11 +749,14 @@ class EachRun:
         *,
         progress: Progress = _nothing,
         note: Note = _nothing,
+        warn: Note | None = None,
     ) -> None:
         self.config = config
         self.log = log
         self.progress = progress
         self.note = note
+        #: What must be said even with --quiet (the model data was wrong); ``note`` by default.
+        self.warn = warn or note
         self.summary = Summary()
         self.tally = Tally(self.summary)
         self.limiter = Limiter(config.jobs)
@@ -920,7 +923,7 @@ class EachRun:
     def _corrected(self, correction: asking.Correction) -> None:
         settings = self.config.settings
         remembered = asking.remember_edge(settings.model, correction.max_side)
-        self.note(f"{correction.describe(settings.model_name)}; {remembered}")
+        self.warn(f"{correction.describe(settings.model_name)}; {remembered}")
 
     def _rebuild(self, request: asking.Request, files: asking.Files) -> asking.Request:
         return asking.build_request(

@@ -207,9 +207,10 @@ def estimate(
         common.usage_error(str(exc), exc.param)
     if include_retired and not all_models:
         common.usage_error("--include-retired goes with --all-models", "--include-retired")
-    for m in models:  # the models named (--all-models --include-retired lists them knowingly)
+    for index, m in enumerate(models):  # those named (--include-retired lists them knowingly)
         if m.model is not None and m.name in (model or [common.model_name(None)]):
-            common.note_lifecycle(m.model, sending=False)
+            # --exact asks the API about the first model: a retired one would only get a 404
+            common.note_lifecycle(m.model, sending=exact and index == 0)
     plan = estimating.Plan(
         models=models,
         rule=the_rule,

@@ -17,7 +17,7 @@ from vision_cli import catalog, fsutil
 @pytest.fixture(autouse=True)
 def fresh_catalog(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv(fsutil.CACHE_DIR_ENV, str(tmp_path / "vc-cache"))
-    catalog.load.cache_clear()
+    catalog.forget()
 
 
 def test_the_default_is_the_newest_active_sonnet() -> None:

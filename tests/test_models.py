@@ -26,7 +26,7 @@ Json = dict[str, Any]
 def own_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     folder = tmp_path / "vc-cache"
     monkeypatch.setenv(fsutil.CACHE_DIR_ENV, str(folder))
-    catalog.load.cache_clear()
+    catalog.forget()
     return folder
 
 
@@ -301,6 +301,15 @@ def test_the_models_api_pages_and_hides_retired_models(fake_api: FakeClaudeAPI) 
     assert sonnet.line == "sonnet"
     pages = fake_api.requests_to("/v1/models", "GET")
     assert len(pages) > 2 and all(r.headers["anthropic-version"] for r in pages)
+
+
+def test_a_failed_refresh_keeps_what_was_there(run: Run, api: FakeClaudeAPI) -> None:
+    api.fail_next(401, path="/v1/models")
+    result = run("models", "--refresh")
+    assert result.exit_code == 3 and "HTTP 401 authentication_error" in result.stderr
+    assert not (fsutil.cache_dir() / "models.json").exists()
+    assert run("models", "--refresh").exit_code == 0
+    assert json.loads(run("models", "--json").stdout)["fetched_at"] is not None
 
 
 def test_refresh_needs_a_key(run: Run) -> None:

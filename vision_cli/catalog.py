@@ -306,7 +306,7 @@ def _write_cache(change: Any, path: Path | None = None) -> Path:
         doc["version"] = 1
         target.parent.mkdir(parents=True, exist_ok=True)
         fsutil.write_text(target, json.dumps(doc, indent=1, sort_keys=True) + "\n")
-        load.cache_clear()
+        forget()
     return target
 
 
@@ -443,10 +443,20 @@ def merge(table: Catalog, doc: Mapping[str, Any]) -> Catalog:
     )
 
 
-@cache
 def load() -> Catalog:
-    """The merged view every command uses: the table, and the cache over it (if there is one)."""
-    return merge(bundled(), read_cache())
+    """The merged view every command uses: the table, and the cache over it (if there is one).
+    Read once per process and cache folder (``VISION_CLI_CACHE_DIR`` may change in between)."""
+    return _merged(cache_path())
+
+
+@cache
+def _merged(path: Path) -> Catalog:
+    return merge(bundled(), read_cache(path))
+
+
+def forget() -> None:
+    """Read the cache again at the next :func:`load` (after it was written)."""
+    _merged.cache_clear()
 
 
 def resolve(name: str) -> Model:

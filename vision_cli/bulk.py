@@ -35,7 +35,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
@@ -924,6 +924,11 @@ class EachRun:
         settings = self.config.settings
         remembered = asking.remember_edge(settings.model, correction.max_side)
         self.warn(f"{correction.describe(settings.model_name)}; {remembered}")
+        # The images still to prepare are fitted to the edge the API gave: the requests in
+        # flight may each get the 400 once, the rest not at all.
+        tier = catalog.edge_tier(settings.model.tier, correction.max_side)
+        fitted = replace(settings, model=replace(settings.model, tier=tier))
+        self.config = replace(self.config, settings=fitted)
 
     def _rebuild(self, request: asking.Request, files: asking.Files) -> asking.Request:
         return asking.build_request(

@@ -839,10 +839,14 @@ class Correction:
     max_side: int
     #: ``label: WxH -> wxh`` for each image shrunk.
     changes: tuple[str, ...]
+    #: Whether the edge is the model's (kept in the cache), not a limit of this request (2000 px
+    #: with more than 20 images) or one the tier already respects.
+    model_edge: bool = True
 
     def describe(self, model: str) -> str:
+        whose = f"for {model}" if self.model_edge else "in this request"
         return (
-            f"the API takes images of at most {self.max_side} px a side for {model}, so "
+            f"the API takes images of at most {self.max_side} px a side {whose}, so "
             f"{', '.join(self.changes)} shrunk to fit and sent again"
         )
 
@@ -901,7 +905,10 @@ def correct_oversized(
             f"{label} ({done.source_width}x{done.source_height} -> {done.width}x{done.height})"
         )
     fixed = replace(request, body=body, images=tuple(images), image_tokens=tokens)
-    return Correction(fixed, edge, tuple(changes))
+    many = request.total_images > limits.MANY_IMAGES_THRESHOLD
+    per_request = many and edge >= limits.MANY_IMAGES_MAX_DIMENSION
+    model_edge = not per_request and edge < settings.model.tier.max_edge
+    return Correction(fixed, edge, tuple(changes), model_edge)
 
 
 def _block_at(messages: list[Any], path: str) -> dict[str, Any] | None:
@@ -914,6 +921,13 @@ def _block_at(messages: list[Any], path: str) -> dict[str, Any] | None:
     except (ValueError, IndexError, KeyError, TypeError):
         return None
     return block if isinstance(block, dict) and block.get("type") == "image" else None
+
+
+def remember(model: catalog.Model, correction: Correction) -> str:
+    """What to say after a correction: the model's edge remembered, or why not."""
+    if not correction.model_edge:
+        return "the model's own limit is unchanged"
+    return remember_edge(model, correction.max_side)
 
 
 def remember_edge(model: catalog.Model, edge: int) -> str:

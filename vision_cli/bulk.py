@@ -922,8 +922,10 @@ class EachRun:
 
     def _corrected(self, correction: asking.Correction) -> None:
         settings = self.config.settings
-        remembered = asking.remember_edge(settings.model, correction.max_side)
+        remembered = asking.remember(settings.model, correction)
         self.warn(f"{correction.describe(settings.model_name)}; {remembered}")
+        if not correction.model_edge:
+            return
         # The images still to prepare are fitted to the edge the API gave: the requests in
         # flight may each get the 400 once, the rest not at all.
         tier = catalog.edge_tier(settings.model.tier, correction.max_side)

@@ -820,7 +820,7 @@ def _corrected(settings: asking.Settings, correction: asking.Correction) -> None
     """Say on stderr (even with -q and --json: the data was wrong) what was shrunk and resent."""
     from vision_cli import asking, render
 
-    remembered = asking.remember_edge(settings.model, correction.max_side)
+    remembered = asking.remember(settings.model, correction)
     render.warn(f"{correction.describe(settings.model_name)}; {remembered}")
 
 

@@ -62,9 +62,12 @@ PROJECT_OPTIONS: Final[Mapping[str, frozenset[str]]] = {
         "per",
         "batch",
         "output-tokens",
+        "include-retired",
     },
     "ask": _REPORT | {"model", "max-bytes", "policy", "jobs"},
     "compare": _REPORT | {"model", "max-bytes", "policy"},
+    # never ``refresh``: a repository must not make a command reach the network
+    "models": frozenset({"format", "json", "include-retired"}),
 }
 
 

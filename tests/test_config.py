@@ -138,7 +138,14 @@ def test_a_run_builds_one_command_but_checks_the_configuration_against_all(
     assert [getattr(c.callback, "__name__", None) for c in slim] == ["inspect"]
     for listing in (["--help"], [], ["inspectx"], ["--no-config"]):  # names and help only
         listed = app_for(listing).registered_commands
-        assert [c.name for c in listed] == ["inspect", "resize", "estimate", "ask", "compare"]
+        assert [c.name for c in listed] == [
+            "inspect",
+            "resize",
+            "estimate",
+            "ask",
+            "compare",
+            "models",
+        ]
     config = project / "vision-cli.toml"
     config.write_text('to = "png"\n[resize]\nquality = 90\n')
     code, doc = summary(run)

@@ -9,15 +9,15 @@ _vision_cli() {
     cmd=""
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            inspect|resize|estimate|ask|compare|locate|results) cmd="${COMP_WORDS[i]}"; break ;;
+            inspect|resize|estimate|ask|compare|locate|results|models) cmd="${COMP_WORDS[i]}"; break ;;
         esac
     done
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "inspect resize estimate ask compare locate results -V --version --no-config -h --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "inspect resize estimate ask compare locate results models -V --version --no-config -h --help" -- "$cur"))
         return
     fi
     case "$cmd:$prev" in
-        inspect:-m|inspect:--model) COMPREPLY=($(compgen -W "claude-opus-5-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-opus-4-6 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-5-5 claude-sonnet-5 claude-sonnet-4-6 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-haiku-5-5 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-fable-5-1 claude-fable-5 claude-mythos-5-1 claude-mythos-5 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514" -- "$cur")); return ;;
+        inspect:-m|inspect:--model) COMPREPLY=($(compgen -W "claude-fable-5-2 claude-mythos-5-2 claude-haiku-5-5 claude-sonnet-5-5 claude-fable-5-1 claude-opus-5-5 claude-mythos-5-1 claude-sonnet-5 claude-fable-5 claude-mythos-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-mythos-preview claude-opus-4-6 claude-sonnet-4-6 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514 claude-sonnet-4-0 claude-sonnet-4-20250514 opus sonnet haiku fable mythos" -- "$cur")); return ;;
         inspect:-f|inspect:--format) COMPREPLY=($(compgen -W "table json jsonl csv github markdown html" -- "$cur")); return ;;
         inspect:--max-bytes) COMPREPLY=(); return ;;
         inspect:--ignore) COMPREPLY=(); return ;;
@@ -28,7 +28,7 @@ _vision_cli() {
         resize:-o|resize:--out) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         resize:--max-edge) COMPREPLY=(); return ;;
         resize:--max-megapixels) COMPREPLY=(); return ;;
-        resize:-m|resize:--model) COMPREPLY=($(compgen -W "claude-opus-5-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-opus-4-6 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-5-5 claude-sonnet-5 claude-sonnet-4-6 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-haiku-5-5 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-fable-5-1 claude-fable-5 claude-mythos-5-1 claude-mythos-5 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514" -- "$cur")); return ;;
+        resize:-m|resize:--model) COMPREPLY=($(compgen -W "claude-fable-5-2 claude-mythos-5-2 claude-haiku-5-5 claude-sonnet-5-5 claude-fable-5-1 claude-opus-5-5 claude-mythos-5-1 claude-sonnet-5 claude-fable-5 claude-mythos-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-mythos-preview claude-opus-4-6 claude-sonnet-4-6 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514 claude-sonnet-4-0 claude-sonnet-4-20250514 opus sonnet haiku fable mythos" -- "$cur")); return ;;
         resize:--max-tokens) COMPREPLY=(); return ;;
         resize:--to) COMPREPLY=($(compgen -W "auto jpeg png webp" -- "$cur")); return ;;
         resize:--quality) COMPREPLY=(); return ;;
@@ -39,7 +39,7 @@ _vision_cli() {
         resize:--files-from) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         resize:--exclude) COMPREPLY=(); return ;;
         estimate:-s|estimate:--size) COMPREPLY=(); return ;;
-        estimate:-m|estimate:--model) COMPREPLY=($(compgen -W "claude-opus-5-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-opus-4-6 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-5-5 claude-sonnet-5 claude-sonnet-4-6 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-haiku-5-5 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-fable-5-1 claude-fable-5 claude-mythos-5-1 claude-mythos-5 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514" -- "$cur")); return ;;
+        estimate:-m|estimate:--model) COMPREPLY=($(compgen -W "claude-fable-5-2 claude-mythos-5-2 claude-haiku-5-5 claude-sonnet-5-5 claude-fable-5-1 claude-opus-5-5 claude-mythos-5-1 claude-sonnet-5 claude-fable-5 claude-mythos-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-mythos-preview claude-opus-4-6 claude-sonnet-4-6 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514 claude-sonnet-4-0 claude-sonnet-4-20250514 opus sonnet haiku fable mythos" -- "$cur")); return ;;
         estimate:--price) COMPREPLY=(); return ;;
         estimate:--tier) COMPREPLY=(); return ;;
         estimate:--rule) COMPREPLY=(); return ;;
@@ -53,7 +53,7 @@ _vision_cli() {
         ask:-p|ask:--prompt) COMPREPLY=(); return ;;
         ask:--prompt-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         ask:--system) COMPREPLY=(); return ;;
-        ask:-m|ask:--model) COMPREPLY=($(compgen -W "claude-opus-5-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-opus-4-6 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-5-5 claude-sonnet-5 claude-sonnet-4-6 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-haiku-5-5 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-fable-5-1 claude-fable-5 claude-mythos-5-1 claude-mythos-5 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514" -- "$cur")); return ;;
+        ask:-m|ask:--model) COMPREPLY=($(compgen -W "claude-fable-5-2 claude-mythos-5-2 claude-haiku-5-5 claude-sonnet-5-5 claude-fable-5-1 claude-opus-5-5 claude-mythos-5-1 claude-sonnet-5 claude-fable-5 claude-mythos-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-mythos-preview claude-opus-4-6 claude-sonnet-4-6 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514 claude-sonnet-4-0 claude-sonnet-4-20250514 opus sonnet haiku fable mythos" -- "$cur")); return ;;
         ask:--max-tokens) COMPREPLY=(); return ;;
         ask:--temperature) COMPREPLY=(); return ;;
         ask:--schema) COMPREPLY=(); return ;;
@@ -63,6 +63,7 @@ _vision_cli() {
         ask:--source) COMPREPLY=($(compgen -W "auto base64 url file" -- "$cur")); return ;;
         ask:--conversation) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         ask:--max-bytes) COMPREPLY=(); return ;;
+        ask:--price) COMPREPLY=(); return ;;
         ask:--files-from) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         ask:--exclude) COMPREPLY=(); return ;;
         ask:-o|ask:--output) COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -70,7 +71,7 @@ _vision_cli() {
         compare:-p|compare:--prompt) COMPREPLY=(); return ;;
         compare:--prompt-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         compare:--system) COMPREPLY=(); return ;;
-        compare:-m|compare:--model) COMPREPLY=($(compgen -W "claude-opus-5-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-opus-4-6 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-5-5 claude-sonnet-5 claude-sonnet-4-6 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-haiku-5-5 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-fable-5-1 claude-fable-5 claude-mythos-5-1 claude-mythos-5 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514" -- "$cur")); return ;;
+        compare:-m|compare:--model) COMPREPLY=($(compgen -W "claude-fable-5-2 claude-mythos-5-2 claude-haiku-5-5 claude-sonnet-5-5 claude-fable-5-1 claude-opus-5-5 claude-mythos-5-1 claude-sonnet-5 claude-fable-5 claude-mythos-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-mythos-preview claude-opus-4-6 claude-sonnet-4-6 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514 claude-sonnet-4-0 claude-sonnet-4-20250514 opus sonnet haiku fable mythos" -- "$cur")); return ;;
         compare:--max-tokens) COMPREPLY=(); return ;;
         compare:--temperature) COMPREPLY=(); return ;;
         compare:--schema) COMPREPLY=(); return ;;
@@ -80,13 +81,14 @@ _vision_cli() {
         compare:--source) COMPREPLY=($(compgen -W "auto base64 url file" -- "$cur")); return ;;
         compare:--conversation) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         compare:--max-bytes) COMPREPLY=(); return ;;
+        compare:--price) COMPREPLY=(); return ;;
         compare:--files-from) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         compare:--exclude) COMPREPLY=(); return ;;
         locate:--find) COMPREPLY=(); return ;;
         locate:-p|locate:--prompt) COMPREPLY=(); return ;;
         locate:--frame) COMPREPLY=($(compgen -W "upright stored" -- "$cur")); return ;;
         locate:--draw) COMPREPLY=(); return ;;
-        locate:-m|locate:--model) COMPREPLY=($(compgen -W "claude-opus-5-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-opus-4-6 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-5-5 claude-sonnet-5 claude-sonnet-4-6 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-haiku-5-5 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-fable-5-1 claude-fable-5 claude-mythos-5-1 claude-mythos-5 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514" -- "$cur")); return ;;
+        locate:-m|locate:--model) COMPREPLY=($(compgen -W "claude-fable-5-2 claude-mythos-5-2 claude-haiku-5-5 claude-sonnet-5-5 claude-fable-5-1 claude-opus-5-5 claude-mythos-5-1 claude-sonnet-5 claude-fable-5 claude-mythos-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-mythos-preview claude-opus-4-6 claude-sonnet-4-6 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514 claude-sonnet-4-0 claude-sonnet-4-20250514 opus sonnet haiku fable mythos" -- "$cur")); return ;;
         locate:--max-tokens) COMPREPLY=(); return ;;
         locate:--policy) COMPREPLY=($(compgen -W "native recommended" -- "$cur")); return ;;
         locate:--max-retries) COMPREPLY=(); return ;;
@@ -98,16 +100,18 @@ _vision_cli() {
         locate:--files-from) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         locate:--exclude) COMPREPLY=(); return ;;
         results:-f|results:--format) COMPREPLY=($(compgen -W "table json jsonl csv markdown" -- "$cur")); return ;;
+        models:-f|models:--format) COMPREPLY=($(compgen -W "table json csv markdown" -- "$cur")); return ;;
     esac
     if [[ "$cur" == -* ]]; then
         case "$cmd" in
             inspect) COMPREPLY=($(compgen -W "-m --model -f --format --json -q --quiet --strict --request --verify --max-bytes --ignore -j --jobs -o --output --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
             resize) COMPREPLY=($(compgen -W "-o --out --in-place --max-edge --max-megapixels -m --model --max-tokens --to --quality --max-bytes --reencode --overwrite --skip-existing --backup -n --dry-run -j --jobs -f --format --json --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
-            estimate) COMPREPLY=($(compgen -W "-s --size -m --model --all-models --price --tier --rule --per --batch --output-tokens --exact --max-bytes --ignore -f --format --json --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
-            ask) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --schema --max-retries --timeout --policy --no-resize --source --download --no-cache --json -q --quiet --dry-run --conversation --max-bytes --files-from -0 --null --exclude --hidden --allow-private-urls --each --batch -o --output -j --jobs --rerun --no-wait -h --help" -- "$cur")) ;;
-            compare) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --schema --max-retries --timeout --policy --no-resize --source --download --no-cache --json -q --quiet --dry-run --conversation --max-bytes --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
+            estimate) COMPREPLY=($(compgen -W "-s --size -m --model --all-models --include-retired --price --tier --rule --per --batch --output-tokens --exact --max-bytes --ignore -f --format --json --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
+            ask) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --schema --max-retries --timeout --policy --no-resize --source --download --no-cache --json -q --quiet --dry-run --conversation --max-bytes --price --allow-downsize --files-from -0 --null --exclude --hidden --allow-private-urls --each --batch -o --output -j --jobs --rerun --no-wait -h --help" -- "$cur")) ;;
+            compare) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --schema --max-retries --timeout --policy --no-resize --source --download --no-cache --json -q --quiet --dry-run --conversation --max-bytes --price --allow-downsize --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
             locate) COMPREPLY=($(compgen -W "--find -p --prompt --frame --draw -m --model --max-tokens --policy --max-retries --timeout --max-bytes -o --output -j --jobs --rerun -f --format --json --dry-run -q --quiet --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
             results) COMPREPLY=($(compgen -W "-f --format --json --failed -0 --null -h --help" -- "$cur")) ;;
+            models) COMPREPLY=($(compgen -W "--refresh --include-retired -f --format --json -h --help" -- "$cur")) ;;
         esac
         return
     fi

@@ -62,7 +62,7 @@ def _option(param: Any) -> Opt:
     if desc.is_choice and desc.choices:
         choices = tuple(str(getattr(c, "value", c)) for c in desc.choices)
     if "--model" in names:
-        choices = tuple(catalog.load().names())
+        choices = tuple(catalog.bundled().names())
     takes_value = not getattr(param, "is_flag", False)
     return Opt(
         names=names,

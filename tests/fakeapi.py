@@ -8,8 +8,20 @@ Endpoints: ``POST /v1/messages`` (JSON, or server-sent events with ``"stream": t
 ``POST /v1/messages/count_tokens``, ``POST /v1/files`` (multipart), ``GET /v1/files/{id}``,
 ``POST /v1/messages/batches``, ``GET /v1/messages/batches`` (the list, newest first),
 ``GET /v1/messages/batches/{id}``,
-``GET /v1/messages/batches/{id}/results`` (JSONL) and ``POST /v1/messages/batches/{id}/cancel``.
-The ``?beta=true`` query and the ``anthropic-beta`` header the SDK's beta calls send are accepted.
+``GET /v1/messages/batches/{id}/results`` (JSONL), ``POST /v1/messages/batches/{id}/cancel``,
+``GET /v1/models`` (newest first; ``lifecycle[]``, ``limit``, ``after_id`` and ``before_id`` as the
+SDK sends them; active and deprecated models unless ``retired`` is asked for) and
+``GET /v1/models/{id}``. The ``?beta=true`` query and the ``anthropic-beta`` header the SDK's beta
+calls send are accepted. Every request must carry an ``anthropic-version`` the API knows
+(``KNOWN_API_VERSIONS``, the SDK 2.16 default ``2026-10-21`` among them).
+
+Models (``models``, the fake's own list of ``ModelInfo`` objects with a ``max_side`` each): a
+Messages, count_tokens or batch request naming a retired model is answered 404
+``not_found_error`` with the message ``model: <name>``, as the API does; a model the list does not
+hold is accepted (the fake does not know every model). An image block may carry
+``transformations: {"oversized_image": "downsize" | "error"}``; with ``error``, an image whose
+longest side is over the model's ``max_side`` is refused with the structured 400
+(``details.error_code: image_dimensions_too_large``, ``max_side_length_pixels``, ``paths``).
 
 Auth: ``x-api-key`` or ``Authorization: Bearer``. Any non-empty key is accepted unless
 ``expected_api_key`` is set. Recorded requests never hold the key, only ``api_key_given``.
@@ -142,6 +154,139 @@ DEFAULT_MESSAGES: Final = {
     "api_error": "Internal server error",
     "timeout_error": "Request timed out",
     "overloaded_error": "Overloaded",
+}
+
+#: ``anthropic-version`` values the fake accepts (the SDK 2.16 sends ``2026-10-21``).
+KNOWN_API_VERSIONS: Final = frozenset({"2023-01-01", "2023-06-01", "2026-10-21"})
+#: The largest side each resize tier takes unshrunk (the fake's own copy of the vision page).
+HIGH_RES_SIDE: Final = 2576
+STANDARD_SIDE: Final = 1568
+_OVERSIZED_CHOICES: Final = ("downsize", "error")
+
+
+def _model_info(
+    model_id: str,
+    name: str,
+    created: str,
+    line: str | None,
+    lifecycle: str = "active",
+    *,
+    retires_at: str | None = None,
+    context: int = 1_000_000,
+    max_side: int = HIGH_RES_SIDE,
+) -> dict[str, Any]:
+    """A ``ModelInfo`` as the Models API returns it, plus the fake's own ``max_side``."""
+    deprecated = f"{created[:4]}-10-01T00:00:00Z" if lifecycle != "active" else None
+    return {
+        "type": "model",
+        "id": model_id,
+        "display_name": name,
+        "created_at": f"{created}T00:00:00Z",
+        "lifecycle": lifecycle,
+        "deprecated_at": deprecated,
+        "retires_at": f"{retires_at}T00:00:00Z" if retires_at else None,
+        "line": line,
+        "max_input_tokens": context,
+        "max_tokens": 128_000,
+        "capabilities": None,
+        "max_side": max_side,
+    }
+
+
+#: The fake's model list, newest first (the dates are the fake's, not Anthropic's).
+DEFAULT_MODELS: Final = (
+    _model_info("claude-fable-5-2", "Claude Fable 5.2", "2026-11-20", "fable"),
+    _model_info("claude-mythos-5-2", "Claude Mythos 5.2", "2026-11-18", "mythos"),
+    _model_info("claude-haiku-5-5", "Claude Haiku 5.5", "2026-10-15", "haiku"),
+    _model_info("claude-sonnet-5-5", "Claude Sonnet 5.5", "2026-10-01", "sonnet"),
+    _model_info("claude-fable-5-1", "Claude Fable 5.1", "2026-09-10", "fable"),
+    _model_info("claude-opus-5-5", "Claude Opus 5.5", "2026-09-01", "opus"),
+    _model_info("claude-mythos-5-1", "Claude Mythos 5.1", "2026-08-20", "mythos"),
+    _model_info("claude-sonnet-5", "Claude Sonnet 5", "2026-07-01", "sonnet"),
+    _model_info("claude-fable-5", "Claude Fable 5", "2026-06-20", "fable"),
+    _model_info("claude-mythos-5", "Claude Mythos 5", "2026-06-10", "mythos"),
+    _model_info("claude-opus-5", "Claude Opus 5", "2026-05-01", "opus"),
+    _model_info("claude-opus-4-8", "Claude Opus 4.8", "2026-03-01", "opus"),
+    _model_info("claude-opus-4-7", "Claude Opus 4.7", "2026-01-15", "opus"),
+    _model_info(
+        "claude-mythos-preview",
+        "Claude Mythos Preview",
+        "2025-12-15",
+        "mythos",
+        "retired",
+        retires_at="2026-06-30",
+    ),
+    _model_info("claude-opus-4-6", "Claude Opus 4.6", "2025-12-01", "opus", max_side=STANDARD_SIDE),
+    _model_info(
+        "claude-sonnet-4-6", "Claude Sonnet 4.6", "2025-11-20", "sonnet", max_side=STANDARD_SIDE
+    ),
+    _model_info(
+        "claude-opus-4-5-20251101",
+        "Claude Opus 4.5",
+        "2025-11-01",
+        "opus",
+        "deprecated",
+        retires_at="2027-01-22",
+        context=200_000,
+        max_side=STANDARD_SIDE,
+    ),
+    _model_info(
+        "claude-haiku-4-5-20251001",
+        "Claude Haiku 4.5",
+        "2025-10-01",
+        "haiku",
+        context=200_000,
+        max_side=STANDARD_SIDE,
+    ),
+    _model_info(
+        "claude-sonnet-4-5-20250929",
+        "Claude Sonnet 4.5",
+        "2025-09-29",
+        "sonnet",
+        "retired",
+        retires_at="2026-11-30",
+        context=200_000,
+        max_side=STANDARD_SIDE,
+    ),
+    _model_info(
+        "claude-opus-4-1-20250805",
+        "Claude Opus 4.1",
+        "2025-08-05",
+        "opus",
+        "retired",
+        retires_at="2026-08-05",
+        context=200_000,
+        max_side=STANDARD_SIDE,
+    ),
+    _model_info(
+        "claude-opus-4-20250514",
+        "Claude Opus 4",
+        "2025-05-14",
+        "opus",
+        "retired",
+        retires_at="2026-06-15",
+        context=200_000,
+        max_side=STANDARD_SIDE,
+    ),
+    _model_info(
+        "claude-sonnet-4-20250514",
+        "Claude Sonnet 4",
+        "2025-05-14",
+        "sonnet",
+        "retired",
+        retires_at="2026-06-15",
+        context=200_000,
+        max_side=STANDARD_SIDE,
+    ),
+)
+#: Aliases the API resolves (a request may name either).
+MODEL_ALIASES: Final = {
+    "claude-opus-4-5": "claude-opus-4-5-20251101",
+    "claude-haiku-4-5": "claude-haiku-4-5-20251001",
+    "claude-sonnet-4-5": "claude-sonnet-4-5-20250929",
+    "claude-opus-4-1": "claude-opus-4-1-20250805",
+    "claude-opus-4-0": "claude-opus-4-20250514",
+    "claude-sonnet-4-0": "claude-sonnet-4-20250514",
 }
 
 _ID_ALPHABET: Final = string.ascii_letters + string.digits
@@ -294,6 +439,8 @@ class RecordedRequest:
     status: int
     request_id: str
     images: tuple[SeenImage, ...] = ()
+    #: Every query pair in order, repeated names kept (``lifecycle[]``).
+    query_pairs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -432,6 +579,11 @@ class _Incoming:
     headers: dict[str, str]
     body: bytes
     too_large: bool = False
+    #: Every ``name=value`` pair of the query, repeated names kept (``lifecycle[]``).
+    query_pairs: tuple[tuple[str, str], ...] = ()
+
+    def query_all(self, name: str) -> list[str]:
+        return [value for key, value in self.query_pairs if key == name]
 
     @cached_property
     def parsed_json(self) -> Any:
@@ -585,10 +737,42 @@ def check_message_shape(body: Mapping[str, Any], *, count_tokens: bool = False) 
     _check_turns(body["messages"])
 
 
-def _check_dimensions(images: list[SeenImage], max_side: int) -> None:
+def _oversized(ref: _ImageRef) -> str:
+    """An image block's ``transformations.oversized_image`` (``downsize`` when not given)."""
+    transformations = ref.block.get("transformations")
+    loc = ref.field.removesuffix(".source") + ".transformations"
+    if transformations is None:
+        return "downsize"
+    if not isinstance(transformations, dict):
+        raise invalid(f"{loc}: Input should be a valid dictionary")
+    for key in transformations:
+        if key != "oversized_image":
+            raise invalid(f"{loc}.{key}: Extra inputs are not permitted")
+    choice = transformations.get("oversized_image", "downsize")
+    if choice not in _OVERSIZED_CHOICES:
+        raise invalid(f"{loc}.oversized_image: Input should be 'downsize' or 'error'")
+    return str(choice)
+
+
+def _check_dimensions(
+    images: list[SeenImage], max_side: int, *, error_code_only: bool = False
+) -> None:
+    """The 400 for images over ``max_side``: the 8000 px (2000 px) hard limits, or, with
+    ``error_code_only``, the model's own limit for images sent with ``oversized_image: error``."""
     over = [image for image in images if image.longest_side > max_side]
     if not over:
         return
+    if error_code_only:
+        raise invalid(
+            f"{over[0].field}: image dimensions {over[0].width}x{over[0].height} exceed the "
+            f"maximum of {max_side} pixels per side for this model, and transformations."
+            "oversized_image is 'error'",
+            {
+                "error_code": "image_dimensions_too_large",
+                "max_side_length_pixels": max_side,
+                "paths": [image.path for image in over],
+            },
+        )
     scope = " for many-image requests" if max_side < MAX_DIMENSION else ""
     details = {
         "error_code": "image_dimensions_too_large",
@@ -775,6 +959,8 @@ class FakeClaudeAPI:
         self.openapi: OpenApiValidator | None = None
         #: Tracebacks of bugs in the fake itself (answered as 500); the fixture fails on any.
         self.internal_errors: list[str] = []
+        #: The Models API's list, newest first (``ModelInfo`` objects plus ``max_side``).
+        self.models: list[dict[str, Any]] = [dict(m) for m in DEFAULT_MODELS]
 
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -801,6 +987,8 @@ class FakeClaudeAPI:
             ("POST", re.compile(r"/v1/messages/batches/([^/]+)/cancel"), self._cancel_batch),
             ("POST", re.compile(r"/v1/files"), self._upload_file),
             ("GET", re.compile(r"/v1/files/([^/]+)"), self._file_metadata),
+            ("GET", re.compile(r"/v1/models"), self._list_models),
+            ("GET", re.compile(r"/v1/models/([^/]+)"), self._retrieve_model),
         ]
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -849,9 +1037,13 @@ class FakeClaudeAPI:
         retry_after: float | None = None,
         times: int = 1,
         path: str | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
-        """Answer the next ``times`` requests (to ``path`` only, if given) with this error."""
-        make = functools.partial(ApiError, status, message, error_type, retry_after=retry_after)
+        """Answer the next ``times`` requests (to ``path`` only, if given) with this error
+        (``details``: a structured error's ``error.details``)."""
+        make = functools.partial(
+            ApiError, status, message, error_type, retry_after=retry_after, details=details
+        )
         with self._lock:
             self._failures.append(_Failure(make, times, path))
 
@@ -953,6 +1145,18 @@ class FakeClaudeAPI:
     def max_images_for(self, model: str) -> int:
         return self.model_max_images.get(model, self.default_max_images)
 
+    def model_info(self, name: str) -> dict[str, Any] | None:
+        """The model a request names (by id or alias), or None when the list does not hold it."""
+        model_id = MODEL_ALIASES.get(name, name)
+        return next((m for m in self.models if m["id"] == model_id), None)
+
+    def set_max_side(self, model: str, max_side: int) -> None:
+        """Make the API take images of at most ``max_side`` px a side for ``model``."""
+        info = self.model_info(model)
+        if info is None:
+            raise KeyError(model)
+        info["max_side"] = max_side
+
     # -- dispatch -------------------------------------------------------------------------
 
     def handle(self, request: _Incoming) -> _Reply:
@@ -975,6 +1179,7 @@ class FakeClaudeAPI:
         if request.too_large:
             raise ApiError(413)
         self._check_auth(request.headers)
+        _check_version(request.headers)
         self._raise_injected(request.path)
         if self.delay > 0:
             self._stopping.wait(self.delay)
@@ -1025,6 +1230,7 @@ class FakeClaudeAPI:
             status=reply.status,
             request_id=request_id,
             images=reply.images,
+            query_pairs=request.query_pairs,
         )
         with self._lock:
             self._requests.append(record)
@@ -1036,13 +1242,21 @@ class FakeClaudeAPI:
     ) -> list[SeenImage]:
         """Check a Messages body like the API does; the images it holds, or ApiError."""
         check_message_shape(body, count_tokens=count_tokens)
+        info = self.model_info(body["model"])
+        if info is not None and info["lifecycle"] == "retired":
+            raise ApiError(404, f"model: {body['model']}")
         refs = list(image_blocks(body["messages"]))
+        strict = [_oversized(ref) == "error" for ref in refs]
         limit = self.max_images_for(body["model"])
         if len(refs) > limit:
             raise invalid(f"Too much media: 0 document pages + {len(refs)} images > {limit}")
         images = [self._inspect_image(ref, base64_only=count_tokens) for ref in refs]
         many = len(refs) > MANY_IMAGES_THRESHOLD
         _check_dimensions(images, MANY_IMAGES_MAX_DIMENSION if many else MAX_DIMENSION)
+        if info is not None:
+            side = int(info["max_side"])
+            over = [im for im, err in zip(images, strict, strict=True) if err]
+            _check_dimensions(over, side, error_code_only=True)
         return images
 
     def _inspect_image(self, ref: _ImageRef, *, base64_only: bool) -> SeenImage:
@@ -1277,11 +1491,63 @@ class FakeClaudeAPI:
         stored = self.add_file(part.data, part.filename or "unnamed", part.content_type)
         return _json_reply(stored.metadata())
 
+    def _list_models(self, request: _Incoming, _match: re.Match[str]) -> _Reply:
+        wanted = request.query_all("lifecycle[]") or ["active", "deprecated"]
+        for value in wanted:
+            if value not in ("active", "deprecated", "retired"):
+                raise invalid("lifecycle.0: Input should be 'active', 'deprecated' or 'retired'")
+        try:
+            limit = int(request.query.get("limit", "20"))
+        except ValueError:
+            raise invalid("limit: Input should be a valid integer") from None
+        if not 1 <= limit <= 1000:
+            raise invalid("limit: Input should be between 1 and 1000")
+        listed = [m for m in self.models if m["lifecycle"] in wanted]
+        ids = [m["id"] for m in listed]
+        after, before = request.query.get("after_id"), request.query.get("before_id")
+        if after is not None:
+            start = ids.index(after) + 1 if after in ids else len(ids)
+            page = listed[start : start + limit]
+            more = start + limit < len(listed)
+        elif before is not None:
+            end = ids.index(before) if before in ids else 0
+            page = listed[max(0, end - limit) : end]
+            more = end - limit > 0
+        else:
+            page, more = listed[:limit], len(listed) > limit
+        return _json_reply(
+            {
+                "data": [_public(m) for m in page],
+                "has_more": more,
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None,
+            }
+        )
+
+    def _retrieve_model(self, _request: _Incoming, match: re.Match[str]) -> _Reply:
+        info = self.model_info(match[1])
+        if info is None:
+            raise ApiError(404, f"model: {match[1]}")
+        return _json_reply(_public(info))
+
     def _file_metadata(self, _request: _Incoming, match: re.Match[str]) -> _Reply:
         stored = self.files.get(match[1])
         if stored is None:
             raise ApiError(404, f"File not found: {match[1]}")
         return _json_reply(stored.metadata())
+
+
+def _check_version(headers: Mapping[str, str]) -> None:
+    version = headers.get("anthropic-version")
+    if not version:
+        raise invalid("anthropic-version: header is required")
+    if version not in KNOWN_API_VERSIONS:
+        raise invalid(f"anthropic-version: invalid version {version!r}")
+
+
+def _public(info: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``ModelInfo`` as the API shows it (without the fake's ``max_side``)."""
+    return {k: v for k, v in info.items() if k != "max_side"}
 
 
 def _bearer_token(authorization: str | None) -> str | None:
@@ -1376,8 +1642,10 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {name.lower(): value for name, value in self.headers.items()}
         try:
             body, too_large = self._read_body(headers, body_limit(url.path))
-            query = dict(parse_qsl(url.query))
-            request = _Incoming(self.command, url.path, query, headers, body, too_large)
+            pairs = tuple(parse_qsl(url.query))
+            request = _Incoming(
+                self.command, url.path, dict(pairs), headers, body, too_large, pairs
+            )
             self._send(self.server.fake.handle(request))
         except OSError:  # the client went away or a socket timed out
             self.close_connection = True
@@ -1443,6 +1711,7 @@ class OpenApiValidator:
         started = time.perf_counter()
         spec = json.loads(spec_file.read_text(encoding="utf-8"))
         spec["info"].setdefault("version", "unknown")  # the loader requires it
+        add_transformations(spec)
         # The description is third-party data we only read: checking the description itself
         # takes seconds and proves nothing about our requests, so only bodies are validated.
         config = Config(spec_validator_cls=None, request_validator_cls=V31RequestBodyValidator)
@@ -1467,6 +1736,34 @@ class OpenApiValidator:
             self._api.validate_request(request)
         except OpenAPIError as err:
             raise SchemaViolation(_explain(err)) from err
+
+
+#: ``transformations`` of an image block as the SDK 2.16 defines it (``ImageTransformationsParam``:
+#: an object with one optional key, ``oversized_image``, ``downsize`` or ``error``; null allowed).
+TRANSFORMATIONS_SCHEMA: Final = {
+    "anyOf": [
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"oversized_image": {"type": "string", "enum": ["downsize", "error"]}},
+        },
+        {"type": "null"},
+    ],
+    "title": "Transformations",
+}
+
+
+def add_transformations(spec: dict[str, Any]) -> None:
+    """Teach the vendored description ``transformations`` on image blocks, in memory.
+
+    The vendored file (July 2026) predates the field, and its image blocks forbid any other
+    property: without this, every body vision-cli sends would fail validation. Only this one
+    field is added, exactly as the SDK types it, so everything else is still checked against
+    the file as published."""
+    schemas = spec["components"]["schemas"]
+    for name in ("RequestImageBlock", "BetaRequestImageBlock"):
+        if name in schemas:
+            schemas[name]["properties"].setdefault("transformations", TRANSFORMATIONS_SCHEMA)
 
 
 def _explain(error: Exception) -> str:

@@ -27,9 +27,12 @@ from tests.test_ask_each import (
     make_folder,
     sha,
     size_of,
+    standard_model,
     wait_for,
 )
-from vision_cli import batching, bulk, catalog, policy
+from vision_cli import batching, bulk
+
+__all__ = ["standard_model"]  # the autouse fixture: a standard-tier model at $3/$15
 
 BATCHES = "/v1/messages/batches"
 Json = dict[str, Any]
@@ -59,11 +62,9 @@ def state_of(out: Path) -> Json:
     return doc
 
 
-def half_price(usage: Json, model: str = "claude-sonnet-4-5") -> float:
-    m = catalog.resolve(model)
-    full = policy.cost_usd(usage["input_tokens"], m.input_price) + policy.cost_usd(
-        usage["output_tokens"], m.output_price
-    )
+def half_price(usage: Json, prices: tuple[float, float] = (3.0, 15.0)) -> float:
+    """Half of ``usage`` at ``prices`` (claude-sonnet-4-6's by default), USD per million."""
+    full: float = (usage["input_tokens"] * prices[0] + usage["output_tokens"] * prices[1]) / 1e6
     return full / 2
 
 
@@ -79,7 +80,7 @@ def test_the_batch_flow_create_in_progress_ended_results(
     ids = [item["custom_id"] for item in body["requests"]]
     assert all(re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", i) for i in ids) and len(set(ids)) == 6
     params = body["requests"][0]["params"]
-    assert "stream" not in params and params["model"] == "claude-sonnet-4-5"
+    assert "stream" not in params and params["model"] == "claude-sonnet-4-6"
     assert [b["type"] for b in params["messages"][0]["content"]] == ["image", "text"]
     assert polls(api) >= 4  # in progress three times, then ended
     records = lines(out)
@@ -309,7 +310,7 @@ def test_a_saved_batch_the_api_does_not_know_stops_with_exit_3(
     out = tmp_path / "results.jsonl"
     saved = {
         "id": "msgbatch_gone",
-        "model": "claude-sonnet-4-5",
+        "model": "claude-sonnet-4-6",
         "prompt_sha256": bulk.prompt_sha256("Describe this image."),
         "requests": {"img-1": {"path": "a.png", "sha256": None}},
         "collect_offset": None,

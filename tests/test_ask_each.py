@@ -23,9 +23,19 @@ import pytest
 
 from tests.conftest import API_KEY, MakeImage, Run, encode, picture
 from tests.fakeapi import FakeClaudeAPI, RecordedRequest
-from vision_cli import bulk, catalog, policy
+from vision_cli import bulk
 
 KEY = API_KEY
+
+
+@pytest.fixture(autouse=True)
+def standard_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests were written for a standard-tier model at $3/$15 (the old default, now
+    retired): they name one through the environment. The default itself is tested in
+    test_models.py."""
+    monkeypatch.setenv("VISION_CLI_MODEL", "claude-sonnet-4-6")
+
+
 PROMPT = "What colour is it?"
 Json = dict[str, Any]
 
@@ -81,18 +91,16 @@ def test_200_images_with_8_jobs_are_each_answered_exactly_once(
     assert len(records) == 200
     assert sorted(r["path"] for r in records) == sorted(str(p) for p in folder.iterdir())
     assert sorted(answered_sizes(api)) == sorted(size_of(r["path"]) for r in records)
-    model = catalog.resolve("claude-sonnet-4-5")
     for r in records:
         assert list(r) == list(bulk.FIELDS)
         assert r["error"] is None and r["stop_reason"] == "end_turn"
         assert r["text"] == f"I see 1 image(s): {size_of(r['path'])} image/png. Prompt: {PROMPT}"
         assert r["sha256"] == sha(Path(r["path"]))
-        assert r["model"] == "claude-sonnet-4-5"
+        assert r["model"] == "claude-sonnet-4-6"
         assert r["prompt_sha256"] == hashlib.sha256(PROMPT.encode()).hexdigest()
         usage = r["usage"]
-        expected = policy.cost_usd(usage["input_tokens"], model.input_price) + policy.cost_usd(
-            usage["output_tokens"], model.output_price
-        )
+        # claude-sonnet-4-6: $3 in, $15 out per million tokens
+        expected = (usage["input_tokens"] * 3 + usage["output_tokens"] * 15) / 1e6
         assert r["cost_usd"] == pytest.approx(expected)
     assert "200 images: 200 answered, 0 failed, 0 skipped" in result.stderr
     assert result.stdout == ""
@@ -415,7 +423,7 @@ def test_dry_run_prints_the_plan_and_needs_no_key(
     out = tmp_path / "r.jsonl"
     done = folder / "000.png"
     out.write_text(json.dumps({  # an earlier answer for one image
-        "path": str(done), "sha256": sha(done), "model": "claude-sonnet-4-5",
+        "path": str(done), "sha256": sha(done), "model": "claude-sonnet-4-6",
         "prompt_sha256": bulk.prompt_sha256("Describe this image."), "text": "red",
         "stop_reason": "end_turn", "usage": {"input_tokens": 1, "output_tokens": 1},
         "cost_usd": 0.0, "error": None,
@@ -503,6 +511,7 @@ def child_env(fake: FakeClaudeAPI, tmp_path: Path) -> dict[str, str]:
         "ANTHROPIC_BASE_URL": fake.base_url,
         "XDG_CACHE_HOME": str(tmp_path / "cache"),
         "NO_COLOR": "1",
+        "VISION_CLI_MODEL": os.environ.get("VISION_CLI_MODEL", ""),
     }
 
 

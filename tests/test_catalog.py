@@ -1,39 +1,158 @@
-"""``catalog``: the dated model table, and what it says about models near their end of life."""
+"""``catalog``: the dated model table, lifecycle, line aliases, the default, prices with Haiku
+5.5's step, and the merge with what the Models API said (``models --refresh``)."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from vision_cli import catalog
-
-
-def test_announced_end_of_life_dates_are_in_the_table() -> None:
-    # The anthropic SDK announces these (anthropic._data.DEPRECATED_MODELS).
-    assert catalog.resolve("claude-sonnet-4-5").end_of_life == date(2026, 11, 30)
-    assert catalog.resolve("claude-opus-4-5").end_of_life == date(2027, 1, 22)
-    assert catalog.resolve("claude-sonnet-4-6").end_of_life is None
+from vision_cli import catalog, fsutil
 
 
-def test_end_of_life_warning_before_and_after_the_day() -> None:
-    model = catalog.resolve("claude-sonnet-4-5-20250929")
-    before = model.end_of_life_warning(date(2026, 11, 29))
-    on_the_day = model.end_of_life_warning(date(2026, 11, 30))
-    assert before is not None and on_the_day is not None
-    assert before.startswith("claude-sonnet-4-5 is deprecated: from 2026-11-30")
-    assert on_the_day.startswith("claude-sonnet-4-5 reached its end of life on 2026-11-30")
-    for text in (before, on_the_day):
-        assert "--model" in text and "$VISION_CLI_MODEL" in text
+@pytest.fixture(autouse=True)
+def fresh_catalog(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(fsutil.CACHE_DIR_ENV, str(tmp_path / "vc-cache"))
+    catalog.forget()
 
 
-def test_no_warning_without_an_announced_date() -> None:
-    assert catalog.resolve("claude-sonnet-4-6").end_of_life_warning(date(2099, 1, 1)) is None
+def test_the_default_is_the_newest_active_sonnet() -> None:
+    cat = catalog.load()
+    default = cat.get(cat.default)
+    assert default.line == "sonnet" and default.lifecycle == "active"
+    sonnets = [m for m in cat.models if m.line == "sonnet" and m.lifecycle == "active"]
+    assert default == sonnets[0]  # listed newest first
+    assert cat.default == "claude-sonnet-5-5"
 
 
-def test_a_price_override_keeps_the_end_of_life() -> None:
-    model = catalog.resolve("claude-sonnet-4-5").with_price(1.0)
-    assert model.end_of_life == date(2026, 11, 30) and model.input_price == 1.0
+@pytest.mark.parametrize("line", catalog.LINES)
+def test_a_line_resolves_to_its_newest_active_model(line: str) -> None:
+    model = catalog.resolve(line)
+    assert model.line == line and model.lifecycle == "active"
+    assert catalog.load().newest(line) == model
+
+
+def test_lifecycle_comes_from_the_data() -> None:
+    sonnet45 = catalog.resolve("claude-sonnet-4-5")
+    assert sonnet45.retired and sonnet45.retires_at == date(2026, 11, 30)
+    assert catalog.load().replacement(sonnet45) == catalog.resolve("claude-sonnet-5-5")
+    opus45 = catalog.resolve("claude-opus-4-5")
+    assert opus45.deprecated and opus45.retires_at == date(2027, 1, 22)
+    assert catalog.resolve("claude-sonnet-4-6").lifecycle == "active"
+
+
+def test_messages_name_the_replacement() -> None:
+    refusal = catalog.refusal(catalog.resolve("claude-sonnet-4-5"))
+    assert "retired on 2026-11-30" in refusal and "claude-sonnet-5-5" in refusal
+    warning = catalog.deprecation_warning(catalog.resolve("claude-opus-4-5"))
+    assert "2027-01-22" in warning and "claude-opus-5-5" in warning
+
+
+def test_context_window_sets_images_per_request() -> None:
+    assert catalog.images_for(200_000) == 100
+    assert catalog.images_for(200_001) == 600
+    assert catalog.images_for(None) == 100
+    assert catalog.resolve("claude-haiku-4-5").images_per_request == 100
+    assert catalog.resolve("claude-sonnet-5-5").images_per_request == 600
+
+
+def test_models_without_a_public_price_are_unpriced() -> None:
+    fable = catalog.resolve("claude-fable-5-2")
+    assert not fable.priced
+    with pytest.raises(catalog.UnpricedModelError, match="--price claude-fable-5-2="):
+        fable.cost_usd(1000, 10)
+    assert fable.with_price(8, 40).cost_usd(1_000_000, 0) == 8
+
+
+def test_haiku_55_prices_the_whole_request_above_100k() -> None:
+    haiku = catalog.resolve("claude-haiku-5-5")
+    assert haiku.prices(100_000) == (0.10, 0.50)
+    assert haiku.prices(100_001) == (0.50, 2.50)
+    assert haiku.cost_usd(100_001, 1000) == pytest.approx((100_001 * 0.5 + 1000 * 2.5) / 1e6)
+    assert haiku.prices(100_001, batch=True) == (0.25, 1.25)
+
+
+@given(st.integers(min_value=0, max_value=2_000_000), st.integers(min_value=0, max_value=100_000))
+def test_a_request_never_costs_less_for_more_input(tokens: int, out: int) -> None:
+    haiku = catalog.bundled().get("claude-haiku-5-5")
+    assert haiku.cost_usd(tokens + 1, out) >= haiku.cost_usd(tokens, out)
+    assert haiku.cost_usd(tokens, out, batch=True) == pytest.approx(haiku.cost_usd(tokens, out) / 2)
+
+
+def test_an_unknown_name_points_at_refresh() -> None:
+    with pytest.raises(catalog.UnknownModelError, match="models --refresh"):
+        catalog.resolve("claude-nonesuch-9")
+
+
+def _listed(*entries: dict[str, object]) -> list[dict[str, object]]:
+    return [dict(e) for e in entries]
+
+
+def test_a_refresh_adds_models_and_its_lifecycle_wins() -> None:
+    listed = _listed(
+        {
+            "id": "claude-sonnet-6",
+            "display_name": "Claude Sonnet 6",
+            "line": "sonnet",
+            "lifecycle": "active",
+            "created_at": "2026-12-01T00:00:00Z",
+            "max_input_tokens": 2_000_000,
+        },
+        {
+            "id": "claude-sonnet-5-5",
+            "display_name": "Claude Sonnet 5.5",
+            "line": "sonnet",
+            "lifecycle": "deprecated",
+            "retires_at": "2027-06-01T00:00:00Z",
+        },
+        {
+            "id": "claude-opus-4-7",
+            "display_name": "Claude Opus 4.7",
+            "line": "opus",
+            "lifecycle": "active",
+        },
+        {"id": "claude-old-1", "display_name": "Claude Old", "line": None, "lifecycle": "active"},
+    )
+    catalog.store_refresh(listed, "http://example.invalid")
+    cat = catalog.load()
+    assert cat.fetched_at is not None
+    new = cat.get("claude-sonnet-6")
+    assert new.source == "refresh" and new.tier.name == "high-res" and not new.priced
+    assert "after Claude Opus 4.7" in new.tier_source
+    assert new.images_per_request == 600
+    assert cat.get("claude-old-1").tier.name == "standard"  # listed after Opus 4.7: older
+    assert cat.default == "claude-sonnet-6"
+    sonnet55 = cat.get("claude-sonnet-5-5")
+    assert sonnet55.deprecated and sonnet55.retires_at == date(2027, 6, 1)
+    assert sonnet55.source == "table+refresh" and sonnet55.priced
+
+
+def test_a_damaged_cache_is_the_table_alone() -> None:
+    catalog.cache_path().parent.mkdir(parents=True)
+    catalog.cache_path().write_text("{not json")
+    assert catalog.load().models == catalog.bundled().models
+
+
+def test_a_recorded_edge_wins_over_the_tier() -> None:
+    path = catalog.record_edge("claude-sonnet-5-5", 1568)
+    assert json.loads(path.read_text())["edges"]["claude-sonnet-5-5"]["max_side_length_pixels"]
+    model = catalog.resolve("claude-sonnet-5-5")
+    assert model.tier.name == "standard" and "image_dimensions_too_large" in model.tier_source
+    catalog.record_edge("claude-sonnet-5-5", 2000)
+    odd = catalog.resolve("claude-sonnet-5-5").tier
+    assert odd.max_edge == 2000 and odd.max_tokens == 4784
+
+
+def test_cache_dir_env_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(fsutil.CACHE_DIR_ENV, str(tmp_path / "mine"))
+    assert fsutil.cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv(fsutil.CACHE_DIR_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert fsutil.cache_dir() == tmp_path / "xdg" / "vision-cli"
 
 
 @pytest.mark.parametrize("name", ["claude-sonnet-4-5", "claude-haiku-5-5"])

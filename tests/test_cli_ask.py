@@ -24,9 +24,19 @@ from PIL import Image
 from tests.conftest import API_KEY, MakeImage, Run, encode, imported_by, picture
 from tests.fakeapi import FakeClaudeAPI, OpenApiValidator, RecordedRequest
 from tests.imagekit import BLUE, RED, marked, near, noise, stored_for
-from vision_cli import client, policy
+from vision_cli import catalog, client, policy
 
 KEY = API_KEY
+
+
+@pytest.fixture(autouse=True)
+def standard_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests were written for a standard-tier model at $3/$15 (the old default, now
+    retired): they name one through the environment. The default itself is tested in
+    test_models.py."""
+    monkeypatch.setenv("VISION_CLI_MODEL", "claude-sonnet-4-6")
+
+
 Json = dict[str, Any]
 
 
@@ -82,7 +92,7 @@ def test_one_image_then_the_default_prompt(
     assert result.exit_code == 0, result.stderr
     request = only_request(api)
     assert shape(last_turn(request)) == ["image/png", "Describe this image."]
-    assert request.body["model"] == "claude-sonnet-4-5" and request.body["max_tokens"] == 1024
+    assert request.body["model"] == "claude-sonnet-4-6" and request.body["max_tokens"] == 1024
     assert "system" not in request.body and "temperature" not in request.body
     assert result.stdout == "I see 1 image(s): 640x480 image/png. Prompt: Describe this image.\n"
 
@@ -91,12 +101,12 @@ def test_a_deprecated_model_is_named_before_sending(
     run: Run, api: FakeClaudeAPI, make_image: MakeImage
 ) -> None:
     image = make_image("cat.png", (64, 48))
-    warned = run("ask", image, "--model", "claude-sonnet-4-5")
-    assert warned.exit_code == 0, warned.stderr
-    (line,) = [x for x in warned.stderr.splitlines() if "end of life" in x]
-    assert line.startswith("Warning: claude-sonnet-4-5 ") and "2026-11-30" in line
-    for quiet in (["--model", "claude-sonnet-4-6"], ["--quiet"], ["--json"]):
-        assert "end of life" not in run("ask", image, *quiet).stderr
+    for how in ([], ["--quiet"], ["--json"]):  # stderr is not the result: never hidden
+        warned = run("ask", image, "--model", "claude-opus-4-5", *how)
+        assert warned.exit_code == 0, warned.stderr
+        (line,) = [x for x in warned.stderr.splitlines() if "is deprecated" in x]
+        assert line.startswith("Warning: claude-opus-4-5 ") and "2027-01-22" in line
+    assert "is deprecated" not in run("ask", image, "--model", "claude-sonnet-4-6").stderr
 
 
 def test_several_images_are_labelled_and_system_is_top_level(
@@ -332,7 +342,7 @@ def test_more_images_than_the_model_takes(
     folder = tmp_path / "many"
     for i in range(101):
         make_image(f"{i:03}.png", (8, 8), folder=folder)
-    result = run("ask", folder)
+    result = run("ask", folder, "--model", "claude-haiku-4-5")  # 100 images a request
     assert result.exit_code == 1
     (error,) = error_lines(result.stderr)
     assert "101 images" in error and "at most 100" in error and "fewer" in error
@@ -375,7 +385,7 @@ def test_answer_streams_to_stdout_and_usage_goes_to_stderr(
     assert "images ≈ 1,296 (estimated)" in table[1]
     assert table[2].split()[:3] == ["output", "10", policy.format_usd(10 * 15 / 1e6)]
     assert table[3].split()[:3] == ["total", "1,309", policy.format_usd((1299 * 3 + 150) / 1e6)]
-    assert "claude-sonnet-4-5" in table[3] and "2026-11-01" in table[3]
+    assert "claude-sonnet-4-6" in table[3] and catalog.load().date in table[3]
 
 
 def test_quiet_prints_only_the_answer(run: Run, api: FakeClaudeAPI, make_image: MakeImage) -> None:
@@ -394,7 +404,7 @@ def test_json_prints_one_object_with_exactly_the_documented_fields(
     assert list(doc) == ["id", "model", "text", "stop_reason", "usage", "cost_usd", "images"]
     request = only_request(api)
     assert "stream" not in request.body  # --json does not stream
-    assert doc["id"].startswith("msg_") and doc["model"] == "claude-sonnet-4-5"
+    assert doc["id"].startswith("msg_") and doc["model"] == "claude-sonnet-4-6"
     assert doc["text"].startswith("I see 2 image(s): 300x200 image/png, 1270x952 image/jpeg")
     assert doc["stop_reason"] == "end_turn"
     assert list(doc["usage"]) == ["input_tokens", "output_tokens"]
@@ -427,7 +437,7 @@ def test_dry_run_needs_no_key_sends_nothing_and_prints_the_exact_body(
     body = json.loads(dry.stdout)
     data = images_of(body["messages"][0]["content"])[1]["source"]["data"]
     assert data.startswith("<") and data.endswith(" bytes base64>")
-    assert "Estimate for claude-sonnet-4-5" in dry.stderr
+    assert "Estimate for claude-sonnet-4-6" in dry.stderr
     assert "images 1,978," in dry.stderr  # 414 + 1564 tokens
     # The same command for real sends exactly that body.
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
@@ -464,7 +474,7 @@ def test_dry_run_never_imports_the_sdk(make_image: MakeImage) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
     )
     assert proc.returncode == 0, proc.stderr
-    assert '"model": "claude-sonnet-4-5"' in proc.stdout
+    assert '"model": "claude-sonnet-4-6"' in proc.stdout
     assert "SDK False False" in proc.stderr
 
 
@@ -714,7 +724,11 @@ def test_urls_are_sent_as_url_sources_and_not_fetched(
     result = run("ask", url, make_image("b.png"))
     assert result.exit_code == 0, result.stderr
     content = last_turn(only_request(api))
-    assert content[1] == {"type": "image", "source": {"type": "url", "url": url}}
+    assert content[1] == {
+        "type": "image",
+        "source": {"type": "url", "url": url},
+        "transformations": {"oversized_image": "error"},
+    }
     assert "not counted" in result.stderr  # the API fetches it: its tokens are unknown here
 
 
@@ -805,7 +819,7 @@ def test_four_images_over_two_turns(
     first = run("ask", p1, p2, "-p", "How are these images different?", "--conversation", chat)
     assert first.exit_code == 0, first.stderr
     saved = json.loads(chat.read_text())
-    assert saved["version"] == 1 and saved["model"] == "claude-sonnet-4-5"
+    assert saved["version"] == 1 and saved["model"] == "claude-sonnet-4-6"
     assert [m["role"] for m in saved["messages"]] == ["user", "assistant"]
     second = run(
         "ask", p3, p4, "-p", "Are these images similar to the first two?", "--conversation", chat
@@ -843,8 +857,13 @@ def test_four_images_over_two_turns(
 
 
 def test_conversation_keeps_model_and_system(
-    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+    run: Run,
+    api: FakeClaudeAPI,
+    make_image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.delenv("VISION_CLI_MODEL")  # it would choose the model of every turn
     chat = tmp_path / "chat.json"
     first = run(
         "ask", make_image("a.png"), "--conversation", chat, "--model", "claude-haiku-4-5",

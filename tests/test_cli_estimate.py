@@ -21,9 +21,16 @@ from typer.testing import Result
 from tests.conftest import API_KEY, MakeImage, Run, encode, imported_by, picture, records
 from tests.fakeapi import FakeClaudeAPI, OpenApiValidator
 from tests.known_answers import CURRENT_TABLE
-from vision_cli import render
+from vision_cli import catalog, render
 
 SEED = ("--size", "200x200", "--size", "1000x1000", "--size", "1092x1092")
+
+
+@pytest.fixture(autouse=True)
+def standard_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests were written for a standard-tier default at $3/$15 (Sonnet 4.5, now retired):
+    they name such a model through the environment. The default itself: test_models.py."""
+    monkeypatch.setenv("VISION_CLI_MODEL", "claude-sonnet-4-6")
 
 
 def doc_of(result: Result) -> dict[str, Any]:
@@ -92,7 +99,7 @@ def test_the_current_rule_table(
 ) -> None:
     w, h = size
     for model, price, ((aw, ah), tokens) in [
-        ("claude-sonnet-4-5", 3, standard),
+        ("claude-sonnet-4-6", 3, standard),
         ("claude-opus-4-7", 5, high_res),
     ]:
         (row,) = estimate_json(run, "--model", model, "--size", f"{w}x{h}")["images"]
@@ -106,7 +113,7 @@ def test_costs_for_several_models_by_hand(run: Run) -> None:
     doc = estimate_json(
         run,
         "--size", "1920x1080", "--size", "3840x2160",
-        "-m", "claude-sonnet-4-5", "-m", "claude-opus-4-7", "-m", "claude-haiku-4-5",
+        "-m", "claude-sonnet-4-6", "-m", "claude-opus-4-7", "-m", "claude-haiku-4-5",
         "-m", "claude-haiku-5-5", "-m", "claude-opus-5-5",
     )  # fmt: skip
     first, second = doc["images"]
@@ -114,7 +121,7 @@ def test_costs_for_several_models_by_hand(run: Run) -> None:
     assert (first["api_width"], first["api_height"], first["tokens"]) == (1456, 819, 1560)
     assert first["costs"] == pytest.approx(
         {
-            "claude-sonnet-4-5": 0.00468,  # 1560 x $3
+            "claude-sonnet-4-6": 0.00468,  # 1560 x $3
             "claude-opus-4-7": 0.013455,  # 2691 x $5 (high-res: not resized)
             "claude-haiku-4-5": 0.00156,  # 1560 x $1
             "claude-haiku-5-5": 0.0002691,  # 2691 x $0.10
@@ -124,7 +131,7 @@ def test_costs_for_several_models_by_hand(run: Run) -> None:
     )
     assert second["costs"] == pytest.approx(
         {
-            "claude-sonnet-4-5": 0.00468,  # 1560 x $3
+            "claude-sonnet-4-6": 0.00468,  # 1560 x $3
             "claude-opus-4-7": 0.02392,  # 4784 x $5
             "claude-haiku-4-5": 0.00156,  # 1560 x $1
             "claude-haiku-5-5": 0.0004784,  # 4784 x $0.10
@@ -142,13 +149,13 @@ def test_costs_for_several_models_by_hand(run: Run) -> None:
 
 def test_output_tokens_and_per(run: Run) -> None:
     doc = estimate_json(
-        run, "--size", "1000x1000", "-m", "claude-sonnet-4-5", "--output-tokens", "500",
+        run, "--size", "1000x1000", "-m", "claude-sonnet-4-6", "--output-tokens", "500",
         "--per", "250",
     )  # fmt: skip
     cost = 0.003888 + 0.0075  # 1296 x $3 + 500 x $15
-    assert doc["images"][0]["costs"]["claude-sonnet-4-5"] == pytest.approx(cost, rel=1e-12)
+    assert doc["images"][0]["costs"]["claude-sonnet-4-6"] == pytest.approx(cost, rel=1e-12)
     assert doc["summary"]["per"] == 250
-    assert doc["summary"]["costs_per"]["claude-sonnet-4-5"] == pytest.approx(cost * 250, rel=1e-12)
+    assert doc["summary"]["costs_per"]["claude-sonnet-4-6"] == pytest.approx(cost * 250, rel=1e-12)
 
 
 def test_batch_halves_every_cost(run: Run) -> None:
@@ -162,7 +169,7 @@ def test_batch_halves_every_cost(run: Run) -> None:
         assert half["summary"][key] == pytest.approx(
             {m: usd / 2 for m, usd in full["summary"][key].items()}, rel=1e-12
         )
-    assert half["images"][0]["costs"]["claude-sonnet-4-5"] == pytest.approx(
+    assert half["images"][0]["costs"]["claude-sonnet-4-6"] == pytest.approx(
         (1560 * 3 + 300 * 15) / 1e6 / 2, rel=1e-12
     )
     assert "Batch prices: yes" in run("estimate", *args, "--batch").stdout
@@ -171,17 +178,17 @@ def test_batch_halves_every_cost(run: Run) -> None:
 def test_price_overrides(run: Run) -> None:
     doc = estimate_json(run, "--size", "1000x1000", "--price", "10/50", "--output-tokens", "100")
     assert doc["images"][0]["costs"] == {
-        "claude-sonnet-4-5": pytest.approx((1296 * 10 + 100 * 50) / 1e6, rel=1e-12)
+        "claude-sonnet-4-6": pytest.approx((1296 * 10 + 100 * 50) / 1e6, rel=1e-12)
     }
     doc = estimate_json(
-        run, "--size", "1000x1000", "-m", "claude-sonnet-4-5", "-m", "claude-opus-4-7",
+        run, "--size", "1000x1000", "-m", "claude-sonnet-4-6", "-m", "claude-opus-4-7",
         "--price", "claude-opus-4-7=1",
     )  # fmt: skip
     assert doc["images"][0]["costs"] == pytest.approx(
-        {"claude-sonnet-4-5": 1296 * 3 / 1e6, "claude-opus-4-7": 1296 * 1 / 1e6}, rel=1e-12
+        {"claude-sonnet-4-6": 1296 * 3 / 1e6, "claude-opus-4-7": 1296 * 1 / 1e6}, rel=1e-12
     )
     table = run("estimate", "--size", "1000x1000", "--price", "10/50").stdout
-    assert "claude-sonnet-4-5: your --price, $10 input, $50 output." in table
+    assert "claude-sonnet-4-6: your --price, $10 input, $50 output." in table
 
 
 def test_a_price_makes_an_unknown_model_usable(run: Run) -> None:
@@ -222,7 +229,7 @@ def test_unknown_model_lists_the_known_ones(run: Run) -> None:
     result = run("estimate", "--size", "100x100", "--model", "gpt-4o")
     assert result.exit_code == 2
     err = result.stderr
-    assert "gpt-4o" in err and "claude-sonnet-4-5" in err and "claude-opus-4-7" in err
+    assert "gpt-4o" in err and "claude-sonnet-4-6" in err and "claude-opus-4-7" in err
 
 
 def test_nothing_to_estimate_is_a_usage_error(run: Run) -> None:
@@ -233,9 +240,11 @@ def test_nothing_to_estimate_is_a_usage_error(run: Run) -> None:
 def test_all_models_are_the_current_ones(run: Run) -> None:
     doc = estimate_json(run, "--size", "1000x1000", "--all-models")
     names = list(doc["images"][0]["costs"])
-    assert "claude-sonnet-4-5" in names and "claude-opus-4-7" in names
+    assert "claude-sonnet-4-6" in names and "claude-opus-4-7" in names
     assert "claude-opus-4-1" not in names and "claude-opus-4-0" not in names  # retired
-    assert len(names) == 16 and list(doc["summary"]["costs"]) == names
+    active = [m.short_name for m in catalog.load().active() if m.priced]
+    assert names == ["claude-sonnet-4-6", *(n for n in active if n != "claude-sonnet-4-6")]
+    assert list(doc["summary"]["costs"]) == names
 
 
 # --------------------------------------------------------------------------------------------------
@@ -261,7 +270,7 @@ def test_images_are_priced_from_their_real_size(run: Run, make_image: MakeImage)
     assert row == {
         "path": str(path), "width": 1920, "height": 1080, "api_width": 1456,
         "api_height": 819, "tokens": 1560,
-        "costs": {"claude-sonnet-4-5": pytest.approx(0.00468, rel=1e-12)},
+        "costs": {"claude-sonnet-4-6": pytest.approx(0.00468, rel=1e-12)},
     }  # fmt: skip
 
 
@@ -273,10 +282,10 @@ def test_rejected_images_get_a_marked_row_and_exit_1(run: Run, mixed: Path) -> N
     assert sorted(rows) == ["broken.png", "good.png", "scan.bmp", "wide.jpg"]
     for name in ("broken.png", "scan.bmp"):
         assert rows[name]["tokens"] is None and rows[name]["api_width"] is None
-        assert rows[name]["costs"] == {"claude-sonnet-4-5": None}
+        assert rows[name]["costs"] == {"claude-sonnet-4-6": None}
     assert (rows["scan.bmp"]["width"], rows["broken.png"]["width"]) == (300, None)
     assert doc["summary"]["count"] == 2 and doc["summary"]["tokens"] == 1296 + 1560
-    assert doc["summary"]["costs"]["claude-sonnet-4-5"] == pytest.approx(
+    assert doc["summary"]["costs"]["claude-sonnet-4-6"] == pytest.approx(
         (1296 + 1560) * 3 / 1e6, rel=1e-12
     )
     assert "Error: unsupported-format (" in result.stderr and "scan.bmp" in result.stderr
@@ -324,7 +333,7 @@ def test_json_structure_is_exactly_the_documented_one(run: Run, mixed: Path) -> 
         "count", "tokens", "rule", "batch", "per", "costs", "costs_per", "prices_date",
     ]  # fmt: skip
     assert (summary["rule"], summary["batch"], summary["per"]) == ("current", False, 1000)
-    assert summary["prices_date"] == "2026-11-01"
+    assert summary["prices_date"] == catalog.load().date
     assert isinstance(summary["tokens"], int) and isinstance(
         summary["costs"]["claude-opus-4-7"], float
     )
@@ -338,29 +347,29 @@ def test_jsonl_is_the_json_rows(run: Run, mixed: Path) -> None:
 
 
 def test_csv(run: Run, mixed: Path) -> None:
-    result = run("estimate", mixed, "-f", "csv", "-m", "claude-sonnet-4-5", "-m", "claude-opus-4-7")
+    result = run("estimate", mixed, "-f", "csv", "-m", "claude-sonnet-4-6", "-m", "claude-opus-4-7")
     assert result.exit_code == 1
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert list(rows[0]) == [
         "path", "status", "codes", "width", "height", "api_width", "api_height", "tokens",
-        "cost_claude-sonnet-4-5", "cost_claude-opus-4-7", "path_bytes",
+        "cost_claude-sonnet-4-6", "cost_claude-opus-4-7", "path_bytes",
     ]  # fmt: skip
     by_name = {Path(r["path"]).name: r for r in rows}
     assert by_name["wide.jpg"]["tokens"] == "1560" and by_name["wide.jpg"]["status"] == "warning"
     assert float(by_name["wide.jpg"]["cost_claude-opus-4-7"]) == pytest.approx(2691 * 5 / 1e6)
     assert by_name["scan.bmp"]["status"] == "error" and by_name["scan.bmp"]["tokens"] == ""
     assert "unsupported-format" in by_name["scan.bmp"]["codes"]
-    assert by_name["scan.bmp"]["cost_claude-sonnet-4-5"] == ""
+    assert by_name["scan.bmp"]["cost_claude-sonnet-4-6"] == ""
 
 
 def test_table_footer_and_tiers(run: Run) -> None:
-    out = run("estimate", "--size", "1920x1080", "-m", "claude-sonnet-4-5", "-m", "claude-opus-4-7")
+    out = run("estimate", "--size", "1920x1080", "-m", "claude-sonnet-4-6", "-m", "claude-opus-4-7")
     text = out.stdout
     header = text.splitlines()[0]
     assert "tokens (standard)" in header and "tokens (high-res)" in header
     row = next(line for line in text.splitlines() if line.startswith("1920x1080 "))
     assert "1456x819" in row and "1,560" in row and "2,691" in row
-    assert "table of 2026-11-01" in text and "Claude pricing page" in text
+    assert f"table of {catalog.load().date}" in text and "Claude models overview" in text
     assert "Rule: current" in text and "Batch prices: no." in text
     legacy = run("estimate", "--size", "1920x1080", "--rule", "legacy").stdout
     assert "Rule: legacy" in legacy and "(standard)" not in legacy
@@ -375,7 +384,7 @@ def test_table_on_a_terminal_uses_rich_and_cuts_nothing(monkeypatch: pytest.Monk
             return True
 
     plan = estimating.Plan(
-        models=estimating.choose_models(["claude-sonnet-4-5", "claude-opus-4-7"], all_models=True),
+        models=estimating.choose_models(["claude-sonnet-4-6", "claude-opus-4-7"], all_models=True),
         prices_date="2026-11-01",
     )
     stream = Terminal()
@@ -418,7 +427,7 @@ def test_exact_counts_side_by_side(run: Run, api: FakeClaudeAPI, mixed: Path) ->
         "1920x1080 image/jpeg",
     ]
     for r in sent:
-        assert r.body["model"] == "claude-sonnet-4-5" and len(r.body["messages"]) == 1
+        assert r.body["model"] == "claude-sonnet-4-6" and len(r.body["messages"]) == 1
         (block,) = r.body["messages"][0]["content"]
         assert block["type"] == "image" and block["source"]["type"] == "base64"
     by_type = {r.images[0].media_type: r for r in sent}
@@ -437,7 +446,7 @@ def test_exact_table_shows_the_difference(
     header, row = result.stdout.splitlines()[:2]
     assert "exact" in header and "diff" in header
     assert f"{patches(1920, 1080):,}" in row and f"+{patches(1920, 1080) - 1560:,}" in row
-    assert "Exact: the token-counting endpoint for claude-sonnet-4-5" in result.stdout
+    assert "Exact: the token-counting endpoint for claude-sonnet-4-6" in result.stdout
 
 
 def test_exact_counts_many_images_in_their_own_rows(
@@ -551,7 +560,10 @@ def test_model_from_the_environment(run: Run, monkeypatch: pytest.MonkeyPatch) -
     assert doc["images"][0]["costs"] == {"claude-haiku-4-5": pytest.approx(1296 * 1 / 1e6)}
 
 
-def test_project_configuration_sets_defaults(run: Run, chdir_tmp: Path) -> None:
+def test_project_configuration_sets_defaults(
+    run: Run, chdir_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VISION_CLI_MODEL")  # the environment wins over the file
     (chdir_tmp / "vision-cli.toml").write_text(
         '[estimate]\nmodel = ["claude-opus-4-7", "claude-haiku-4-5"]\nbatch = true\nper = 500\n'
     )
@@ -563,16 +575,16 @@ def test_project_configuration_sets_defaults(run: Run, chdir_tmp: Path) -> None:
 
 def test_markdown_totals_first_then_rejected_rows(run: Run, mixed: Path) -> None:
     result = run(
-        "estimate", mixed, "-f", "markdown", "-m", "claude-sonnet-4-5", "-m", "claude-haiku-4-5"
+        "estimate", mixed, "-f", "markdown", "-m", "claude-sonnet-4-6", "-m", "claude-haiku-4-5"
     )
     text = result.stdout
     assert result.exit_code == 1
     assert text.startswith("### ❌ vision-cli estimate:")
-    assert text.index("| claude-sonnet-4-5 |") < text.index("| rejected | why |")
+    assert text.index("| claude-sonnet-4-6 |") < text.index("| rejected | why |")
     assert "| claude-haiku-4-5 |" in text
     assert result.stderr == ""  # the rejections are in the markdown, not repeated on stderr
     clean = run("estimate", "--size", "1000x1000", "-f", "markdown").stdout
-    assert clean.startswith("### ✅") and "| claude-sonnet-4-5 | $0.0039 | $3.89 |" in clean
+    assert clean.startswith("### ✅") and "| claude-sonnet-4-6 | $0.0039 | $3.89 |" in clean
     assert "rejected" not in clean
 
 

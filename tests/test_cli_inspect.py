@@ -25,6 +25,13 @@ from tests.conftest import MakeImage, Run, encode, imported_by, picture, records
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def standard_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests were written for a standard-tier default at $3/$15 (Sonnet 4.5, now retired):
+    they name such a model through the environment. The default itself: test_models.py."""
+    monkeypatch.setenv("VISION_CLI_MODEL", "claude-sonnet-4-6")
+
+
 def codes_of(rec: dict[str, object]) -> list[str]:
     return [f["code"] for f in rec["findings"]]  # type: ignore[attr-defined]
 
@@ -77,7 +84,7 @@ def test_record_has_exactly_the_documented_fields(run: Run, make_image: MakeImag
     assert (rec["api_width"], rec["api_height"], rec["tokens"]) == (1456, 819, 1560)
     assert rec["bytes"] == path.stat().st_size
     assert rec["base64_bytes"] == len(__import__("base64").b64encode(path.read_bytes()))
-    assert rec["model"] == "claude-sonnet-4-5"
+    assert rec["model"] == "claude-sonnet-4-6"
     assert rec["status"] == "warning" and codes_of(rec) == ["will-be-downscaled"]
     finding = rec["findings"][0]  # type: ignore[index]
     assert set(finding) == {"code", "severity", "message"} and finding["severity"] == "warning"
@@ -279,7 +286,7 @@ def test_request_too_many_images(run: Run, make_image: MakeImage, tmp_path: Path
     folder = tmp_path / "lots"
     for i in range(101):
         make_image(f"{i:03}.png", (210, 210), folder=folder)
-    doc = json.loads(run("inspect", folder, "--request", "--json").stdout)
+    doc = json.loads(run("inspect", folder, "--request", "--json", "-m", "claude-haiku-4-5").stdout)
     assert [f["code"] for f in doc["summary"]["request_findings"]] == ["too-many-images"]
     doc = json.loads(run("inspect", folder, "--request", "--json", "-m", "claude-opus-4-7").stdout)
     assert doc["summary"]["request_findings"] == []
@@ -537,7 +544,7 @@ def test_exit_codes(run: Run, make_image: MakeImage, mixed: Path) -> None:
 
 def test_unknown_model_lists_the_known_ones(run: Run, make_image: MakeImage) -> None:
     result = run("inspect", make_image("a.png"), "--model", "gpt-4o")
-    assert "claude-sonnet-4-5" in result.stderr and "claude-opus-4-7" in result.stderr
+    assert "claude-sonnet-4-6" in result.stderr and "claude-opus-4-7" in result.stderr
 
 
 #: The number of ``read`` in /proc/PID/syscall: x86-64, then arm64.

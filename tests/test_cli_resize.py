@@ -22,7 +22,7 @@ from PIL import Image
 
 from tests import imagekit as k
 from tests.conftest import Run, imported_by, records
-from vision_cli import policy
+from vision_cli import catalog, policy
 
 FORBIDDEN_AFTER = {"will-be-downscaled", "exif-rotated", "animated", "extension-mismatch"}
 
@@ -90,7 +90,7 @@ def inspect_records(run: Run, folder: Path, *args: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    "model", [None, "claude-sonnet-4-5", "claude-opus-4-7", "claude-haiku-5-5"]
+    "model", [None, "claude-sonnet-4-6", "claude-opus-4-7", "claude-haiku-5-5"]
 )
 def test_every_output_passes_inspect(
     run: Run, zoo: Path, tmp_path: Path, model: str | None
@@ -115,7 +115,7 @@ def test_model_targets_its_native_size(run: Run, tmp_path: Path) -> None:
     src = k.write(tmp_path / "uhd.png", k.encode(k.gradient((3840, 2160)), "PNG"))
     _, (default,) = resize_jsonl(run, src, "--out", tmp_path / "a")
     _, (opus,) = resize_jsonl(run, src, "--out", tmp_path / "b", "--model", "claude-opus-4-7")
-    _, (sonnet,) = resize_jsonl(run, src, "--out", tmp_path / "c", "--model", "claude-sonnet-4-5")
+    _, (sonnet,) = resize_jsonl(run, src, "--out", tmp_path / "c", "--model", "claude-sonnet-4-6")
     recommended = policy.SizePolicy.recommended().target(3840, 2160)
     assert (default["width_after"], default["height_after"]) == recommended
     assert recommended[0] * recommended[1] <= 1_150_000
@@ -138,9 +138,9 @@ def test_policy_options(run: Run, tmp_path: Path) -> None:
 
 def test_max_edge_above_the_tier_warns(run: Run, tmp_path: Path) -> None:
     src = k.write(tmp_path / "in.png", k.encode(k.gradient((3000, 2000)), "PNG"))
-    result = run("resize", src, "--out", tmp_path / "out", "--max-edge", "2500", "--json")
+    result = run("resize", src, "--out", tmp_path / "out", "--max-edge", "2600", "--json")
     assert result.exit_code == 0
-    assert "Warning: --max-edge 2500" in result.stderr
+    assert "Warning: --max-edge 2600" in result.stderr
     assert json.loads(result.stdout)["images"][0]["width_after"] == 1313
 
 
@@ -269,8 +269,11 @@ def test_json_report(run: Run, zoo: Path, tmp_path: Path) -> None:
     assert s["resized"] + s["converted"] + s["copied"] == 16
     assert s["tokens_saved"] == sum(r["tokens_before"] - r["tokens_after"] for r in doc["images"])
     assert s["bytes_saved"] == s["bytes_before"] - s["bytes_after"] > 0
-    assert s["model"] == "claude-sonnet-4-5" and s["interrupted"] is False
-    assert s["usd_saved_per_1000_sends"] == pytest.approx(s["tokens_saved"] * 3 / 1000, rel=1e-4)
+    default = catalog.resolve(catalog.load().default)
+    assert s["model"] == default.short_name and s["interrupted"] is False
+    assert default.input_price is not None
+    saved = s["tokens_saved"] * default.input_price / 1000
+    assert s["usd_saved_per_1000_sends"] == pytest.approx(saved, rel=1e-4)
 
 
 def test_csv_report(run: Run, zoo: Path, tmp_path: Path) -> None:
@@ -287,9 +290,9 @@ def test_table_report(run: Run, tmp_path: Path) -> None:
     result = run("resize", src, "--out", tmp_path / "out")
     lines = result.stdout.splitlines()
     assert lines[0].startswith("✓ resized") and "3000x2000 → 1313x875" in lines[0]
-    assert "1,536 → 1,504 tokens" in lines[0]
+    assert "4,704 → 1,504 tokens" in lines[0]  # before: at the default's high-res tier
     assert lines[-2].startswith("1 file: 1 resized, 0 converted, 0 copied, 0 failed")
-    assert "32 saved: $0.10 per 1,000 sends to claude-sonnet-4-5 at $3/MTok" in lines[-1]
+    assert "3,200 saved: $6.40 per 1,000 sends to claude-sonnet-5-5 at $2/MTok" in lines[-1]
     assert result.stderr == ""  # no progress bar without a terminal
 
 

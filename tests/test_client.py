@@ -18,7 +18,7 @@ from tests.fakeapi import FakeClaudeAPI, OpenApiValidator
 from vision_cli import asking, catalog, client, sources
 
 KEY = API_KEY
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-4-6"
 
 
 def png(size: tuple[int, int] = (64, 48)) -> bytes:
@@ -245,14 +245,6 @@ def test_upload_stores_the_bytes_through_the_beta(api: FakeClaudeAPI) -> None:
     assert client.FILES_BETA in upload.headers.get("anthropic-beta", "")
 
 
-def test_cache_dir_follows_xdg_and_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert client.cache_dir() == tmp_path / "xdg" / "vision-cli"
-    monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert client.cache_dir() == tmp_path / "home" / ".cache" / "vision-cli"
-
-
 def test_file_cache_remembers_per_endpoint_and_forgets(tmp_path: Path) -> None:
     path = tmp_path / "c" / "files.json"
     one = client.FileCache(path, endpoint="http://one")
@@ -328,7 +320,7 @@ def test_too_many_images_is_found_before_any_file_is_read(tmp_path: Path) -> Non
         sources.Input(f"missing{i}.png", path=tmp_path / f"missing{i}.png") for i in range(101)
     ]
     with pytest.raises(asking.PreflightError) as caught:
-        asking.preflight(items, settings())
+        asking.preflight(items, settings(model_name="claude-haiku-4-5"))
     (failure,) = caught.value.failures
     assert "101 images" in failure.message and "at most 100" in failure.message
 
@@ -336,7 +328,7 @@ def test_too_many_images_is_found_before_any_file_is_read(tmp_path: Path) -> Non
 def test_earlier_images_count_toward_the_limit(tmp_path: Path) -> None:
     items = [sources.Input("a.png", path=tmp_path / "a.png")]
     with pytest.raises(asking.PreflightError) as caught:
-        asking.preflight(items, settings(), earlier_images=100)
+        asking.preflight(items, settings(model_name="claude-haiku-4-5"), earlier_images=100)
     assert "100 of them in earlier turns" in str(caught.value)
 
 

@@ -64,8 +64,8 @@ def test_parse_price_rejects(text: str) -> None:
 
 def test_default_model_is_the_tables_default() -> None:
     (m,) = estimating.choose_models([])
-    assert m.name == "claude-sonnet-4-5"
-    assert (m.input_price, m.output_price, m.tier) == (3.0, 15.0, STANDARD)
+    assert m.name == catalog.load().default == "claude-sonnet-5-5"
+    assert (m.input_price, m.output_price, m.tier) == (2.0, 10.0, HIGH_RES)
     assert m.known and not m.overridden
 
 
@@ -82,16 +82,32 @@ def test_all_models_are_the_current_ones_after_those_named() -> None:
     got = estimating.choose_models(["claude-opus-4-1"], all_models=True)
     names = [m.name for m in got]
     assert names[0] == "claude-opus-4-1"  # retired, but asked for by name
-    current = [m.aliases[0] if m.aliases else m.id for m in cat.current()]
-    assert names[1:] == current
-    assert "claude-opus-4-0" not in names and "claude-sonnet-4-5" in names
+    active = [m.short_name for m in cat.active() if m.priced]  # no price: nothing to show
+    assert names[1:] == active
+    for gone in ("claude-opus-4-0", "claude-sonnet-4-5", "claude-opus-4-5", "claude-fable-5-2"):
+        assert gone not in names
+    every = estimating.choose_models([], all_models=True, include_retired=True)
+    assert {"claude-sonnet-4-5", "claude-opus-4-5"} <= {m.name for m in every}
+    priced = estimating.choose_models(
+        [], all_models=True, prices=[PriceSpec("claude-fable-5-2", 8.0, 40.0)]
+    )
+    assert "claude-fable-5-2" in [m.name for m in priced]
+
+
+def test_the_long_context_step_prices_the_whole_request() -> None:
+    (haiku,) = estimating.choose_models(["claude-haiku-5-5"])
+    plan = estimating.Plan(models=(haiku,), output_tokens=100)
+    assert plan.cost(100_000, haiku) == pytest.approx((100_000 * 0.1 + 100 * 0.5) / 1e6)
+    assert plan.cost(100_001, haiku) == pytest.approx((100_001 * 0.5 + 100 * 2.5) / 1e6)
+    (mine,) = estimating.choose_models(["claude-haiku-5-5"], prices=[PriceSpec(None, 1.0, 2.0)])
+    assert mine.long_context is None  # your price is the price
 
 
 def test_unknown_model_needs_a_price() -> None:
     with pytest.raises(PlanError) as exc:
         estimating.choose_models(["gpt-4o"])
     message = str(exc.value)
-    assert "unknown model 'gpt-4o'" in message and "claude-sonnet-4-5" in message
+    assert "unknown model 'gpt-4o'" in message and "claude-sonnet-4-6" in message
     assert "--price gpt-4o=" in message and exc.value.param == "--model"
 
 
@@ -201,7 +217,7 @@ untimed = settings(deadline=None)
 sizes = st.tuples(st.integers(1, 9000), st.integers(1, 9000))
 prices = st.floats(0, 100, allow_nan=False, allow_infinity=False)
 model_sets = st.lists(
-    st.sampled_from([m.aliases[0] if m.aliases else m.id for m in catalog.load().models]),
+    st.sampled_from([m.short_name for m in catalog.load().models if m.priced]),
     min_size=1,
     max_size=4,
     unique=True,

@@ -77,6 +77,9 @@ class Settings:
     max_bytes: int = limits.DEFAULT_MAX_BYTES
     #: ``--schema``: the JSON Schema the answer must match (sent as structured output).
     schema: Mapping[str, Any] | None = None
+    #: ``error``: image blocks carry ``transformations: {"oversized_image": "error"}``;
+    #: ``downsize`` (``--allow-downsize``): no transformations, the API's default.
+    oversized: Literal["error", "downsize"] = "error"
 
     def size_policy(self) -> policy.SizePolicy | None:
         if not self.resize:
@@ -569,7 +572,10 @@ def build_request(
     total = history.images + len(images)
     history = fit_history(history, settings, total)
     ids = files.ids if files is not None else {}
-    blocks = [client.image_block(image_source(image, ids)) for image in images]
+    strict = settings.oversized == "error"
+    blocks = [
+        client.image_block(image_source(image, ids), oversized_error=strict) for image in images
+    ]
     messages = [*history.messages, client.user_turn(blocks, prompt)]
     body = client.request_body(
         model=settings.model_name,
@@ -652,11 +658,17 @@ def check_request(request: Request, settings: Settings) -> None:
 def cost_usd(
     model: catalog.Model, input_tokens: int, output_tokens: int, *, batch: bool = False
 ) -> float:
-    """Dollars at the model's prices (Message Batches: half price)."""
-    total = policy.cost_usd(input_tokens, model.input_price) + policy.cost_usd(
-        output_tokens, model.output_price
-    )
-    return total * limits.BATCH_DISCOUNT if batch else total
+    """Dollars at the model's prices for a request of ``input_tokens`` (Haiku 5.5's long-context
+    step included; Message Batches: half price)."""
+    return model.cost_usd(input_tokens, output_tokens, batch=batch)
+
+
+def price_note(model: catalog.Model, input_tokens: int) -> str:
+    """``" (the whole request over 100,000 input tokens)"`` when the long-context step applies."""
+    step = model.long_context
+    if step is not None and input_tokens > step.over_input_tokens:
+        return f" (the whole request: over {step.over_input_tokens:,} input tokens)"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -698,14 +710,15 @@ class Estimate:
 def estimate(request: Request, settings: Settings) -> Estimate:
     model = settings.model
     input_tokens = request.image_tokens + request.text_tokens
+    input_price, output_price = model.prices(input_tokens)
     return Estimate(
         model=settings.model_name,
         image_tokens=request.image_tokens,
         text_tokens=request.text_tokens,
         uncounted_images=request.uncounted_images,
         max_output_tokens=settings.max_tokens,
-        input_cost_usd=policy.cost_usd(input_tokens, model.input_price),
-        max_output_cost_usd=policy.cost_usd(settings.max_tokens, model.output_price),
+        input_cost_usd=policy.cost_usd(input_tokens, input_price),
+        max_output_cost_usd=policy.cost_usd(settings.max_tokens, output_price),
         prices_date=catalog.load().date,
     )
 
@@ -729,6 +742,8 @@ class Answer:
     mismatch: str | None = None
     #: Whether ``--schema`` was given.
     structured: bool = False
+    #: Said after the prices when they are not the usual ones (Haiku 5.5 over 100K tokens).
+    price_note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """The ``--json`` object, with exactly the documented members (``data`` and ``error``
@@ -777,6 +792,7 @@ def structured(text: str, settings: Settings) -> tuple[Any, str | None]:
 def answer(reply: client.Reply, request: Request, settings: Settings) -> Answer:
     model = settings.model
     data, mismatch = structured(reply.text, settings)
+    input_price, output_price = model.prices(reply.input_tokens)
     return Answer(
         reply=reply,
         images=request.images,
@@ -784,12 +800,13 @@ def answer(reply: client.Reply, request: Request, settings: Settings) -> Answer:
         uncounted_images=request.uncounted_images,
         cost_usd=round(cost_usd(model, reply.input_tokens, reply.output_tokens), 10),
         model_name=settings.model_name,
-        input_price=model.input_price,
-        output_price=model.output_price,
+        input_price=input_price,
+        output_price=output_price,
         prices_date=catalog.load().date,
         data=data,
         mismatch=mismatch,
         structured=settings.schema is not None,
+        price_note=price_note(model, reply.input_tokens),
     )
 
 
@@ -857,3 +874,137 @@ def resolve_files(
 def stale_file(failure: client.APIFailure) -> bool:
     """Whether the API no longer knows a file id we sent (it was deleted or expired)."""
     return failure.status == 404 and "file" in failure.message.lower()
+
+
+# --------------------------------------------------------------------------------------------------
+# Sends that correct themselves: an image the API still finds too large
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A request whose images named by an ``image_dimensions_too_large`` 400 were shrunk."""
+
+    request: Request
+    max_side: int
+    #: ``label: WxH -> wxh`` for each image shrunk.
+    changes: tuple[str, ...]
+    #: Whether the edge is the model's (kept in the cache), not a limit of this request (2000 px
+    #: with more than 20 images) or one the tier already respects.
+    model_edge: bool = True
+
+    def describe(self, model: str) -> str:
+        whose = f"for {model}" if self.model_edge else "in this request"
+        return (
+            f"the API takes images of at most {self.max_side} px a side {whose}, so "
+            f"{', '.join(self.changes)} shrunk to fit and sent again"
+        )
+
+
+def correct_oversized(
+    failure: client.APIFailure, request: Request, settings: Settings
+) -> Correction | None:
+    """The request with exactly the images the 400 names shrunk to its
+    ``max_side_length_pixels``; None when the failure is not that 400, the request did not ask
+    for it (``--allow-downsize``), or a named image cannot be shrunk here (a URL or a file id)."""
+    found = client.too_large(failure)
+    if found is None or settings.oversized != "error":
+        return None
+    edge, paths = found
+    from vision_cli import transform
+
+    body = json.loads(json.dumps(request.body))  # a deep copy of plain JSON
+    messages = body["messages"]
+    last = len(messages) - 1
+    now = [i for i, b in enumerate(messages[last]["content"]) if b.get("type") == "image"]
+    images = list(request.images)
+    tier = catalog.edge_tier(settings.model.tier, edge)
+    size_policy = policy.SizePolicy(edge, max_tokens=tier.max_tokens)
+    tokens = request.image_tokens
+    changes: list[str] = []
+    for path in paths:
+        block = _block_at(messages, path)
+        source = block.get("source", {}) if block is not None else {}
+        raw = _base64_bytes(source)
+        if block is None or raw is None:
+            return None
+        try:
+            done = transform.prepare(raw, size_policy=size_policy, max_bytes=settings.max_bytes)
+        except transform.TransformError:
+            return None
+        before = _history_tokens(block, settings)
+        block["source"] = client.base64_source(done.data, done.media_type)
+        after = policy.predict(done.width, done.height, tier).tokens
+        tokens += after - (before or 0)
+        turn, index = (int(part) for part in path.split(".")[1::2][:2])
+        label = path
+        if turn == last and index in now:
+            k = now.index(index)
+            old = images[k]
+            label = old.label
+            images[k] = replace(
+                old,
+                data=done.data,
+                media_type=done.media_type,
+                width=done.width,
+                height=done.height,
+                tokens=after,
+                action="resized",
+            )
+        changes.append(
+            f"{label} ({done.source_width}x{done.source_height} -> {done.width}x{done.height})"
+        )
+    fixed = replace(request, body=body, images=tuple(images), image_tokens=tokens)
+    many = request.total_images > limits.MANY_IMAGES_THRESHOLD
+    per_request = many and edge >= limits.MANY_IMAGES_MAX_DIMENSION
+    model_edge = not per_request and edge < settings.model.tier.max_edge
+    return Correction(fixed, edge, tuple(changes), model_edge)
+
+
+def _block_at(messages: list[Any], path: str) -> dict[str, Any] | None:
+    """The image block at ``messages.N.content.M`` (the form of the 400's ``paths``)."""
+    parts = path.split(".")
+    if len(parts) != 4 or parts[0] != "messages" or parts[2] != "content":
+        return None
+    try:
+        block = messages[int(parts[1])]["content"][int(parts[3])]
+    except (ValueError, IndexError, KeyError, TypeError):
+        return None
+    return block if isinstance(block, dict) and block.get("type") == "image" else None
+
+
+def remember(model: catalog.Model, correction: Correction) -> str:
+    """What to say after a correction: the model's edge remembered, or why not."""
+    if not correction.model_edge:
+        return "the model's own limit is unchanged"
+    return remember_edge(model, correction.max_side)
+
+
+def remember_edge(model: catalog.Model, edge: int) -> str:
+    """Keep the edge the API reported for ``model`` in the cache; what to say about it."""
+    try:
+        path = catalog.record_edge(model.id, edge)
+    except OSError as exc:
+        return f"could not remember it ({exc.strerror or exc})"
+    return f"remembered in {path}"
+
+
+def send_correcting(
+    api: anthropic.Anthropic,
+    request: Request,
+    settings: Settings,
+    *,
+    on_text: Callable[[str], None] | None = None,
+    on_correction: Callable[[Correction], None] | None = None,
+) -> tuple[Request, client.Reply]:
+    """:func:`send`, and if the API answers that images are too large, shrink exactly those,
+    remember the model's edge and send once more. The request as sent, and the reply."""
+    try:
+        return request, send(api, request, on_text=on_text)
+    except client.APIFailure as failure:
+        correction = correct_oversized(failure, request, settings)
+        if correction is None:
+            raise
+    if on_correction is not None:
+        on_correction(correction)
+    return correction.request, send(api, correction.request, on_text=on_text)

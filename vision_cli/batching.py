@@ -229,8 +229,11 @@ class BatchRun:
         progress: Progress = _nothing,
         note: Note = _nothing,
         created: Note | None = None,
+        warn: Note | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        #: What must be said even with --quiet (the model data was wrong); ``note`` by default.
+        self.warn = warn or note
         self.config = config
         self.log = log
         self.state = state
@@ -500,6 +503,20 @@ class BatchRun:
         self.state.save()
         self.note(f"collected batch {batch['id']}")
 
+    def _too_large(self, error: client.APIFailure, path: str, model: catalog.Model) -> None:
+        """A batch request the API refused as too large: remember the model's edge, so that the
+        next run (which asks again about failed images) prepares them to fit. Nothing is resent
+        from here: a batch answers within 24 hours, and a new one is the next run's to make."""
+        found = client.too_large(error)
+        if found is None:
+            return
+        remembered = asking.remember_edge(model, found[0])
+        self.warn(
+            f"{path}: the API takes images of at most {found[0]} px a side for "
+            f"{model.short_name} ({remembered}); run the same command again to send it "
+            "shrunk to fit"
+        )
+
     def _write_result(
         self,
         result: client.BatchResult,
@@ -521,6 +538,7 @@ class BatchRun:
             self.log.append(record, lambda: self.tally.answered(record, reply))
             return
         error = result.error or client.APIFailure(None, result.type, "no answer")
+        self._too_large(error, path, priced)
         if self.log.append(error_record(path, sha, model, prompt_hash, error.as_dict())):
             self.tally.failure()  # one thread here: no race with the count
             self._failed.add(key)

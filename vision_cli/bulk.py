@@ -36,7 +36,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TextIO, TypeVar
 
@@ -854,11 +854,14 @@ class EachRun:
         *,
         progress: Progress = _nothing,
         note: Note = _nothing,
+        warn: Note | None = None,
     ) -> None:
         self.config = config
         self.log = log
         self.progress = progress
         self.note = note
+        #: What must be said even with --quiet (the model data was wrong); ``note`` by default.
+        self.warn = warn or note
         self.summary = Summary()
         self.tally = Tally(self.summary)
         self.limiter = Limiter(config.jobs)
@@ -1019,8 +1022,9 @@ class EachRun:
         cache = self.config.cache
         if request.pending_uploads:
             request = self._rebuild(request, asking.resolve_files(api, request.images, cache))
+        settings = self.config.settings
         try:
-            return request, asking.send(api, request)
+            return asking.send_correcting(api, request, settings, on_correction=self._corrected)
         except client.APIFailure as failure:
             if not (asking.stale_file(failure) and request.cached_file_ids):
                 raise
@@ -1029,7 +1033,19 @@ class EachRun:
             cache.forget(request.cached_file_ids)
         files = asking.resolve_files(api, request.images, cache, refresh=True)
         request = self._rebuild(request, files)
-        return request, asking.send(api, request)
+        return asking.send_correcting(api, request, settings, on_correction=self._corrected)
+
+    def _corrected(self, correction: asking.Correction) -> None:
+        settings = self.config.settings
+        remembered = asking.remember(settings.model, correction)
+        self.warn(f"{correction.describe(settings.model_name)}; {remembered}")
+        if not correction.model_edge:
+            return
+        # The images still to prepare are fitted to the edge the API gave: the requests in
+        # flight may each get the 400 once, the rest not at all.
+        tier = catalog.edge_tier(settings.model.tier, correction.max_side)
+        fitted = replace(settings, model=replace(settings.model, tier=tier))
+        self.config = replace(self.config, settings=fitted)
 
     def _rebuild(self, request: asking.Request, files: asking.Files) -> asking.Request:
         return asking.build_request(

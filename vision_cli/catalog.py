@@ -1,19 +1,53 @@
-"""Model data and prices, from the dated table in ``data/models.json``.
+"""Models: the dated table in ``data/models.json``, merged with what the Models API last said.
 
-Standard library only. The table is read once per process, on first use.
+The bundled table holds every fact vision-cli needs about a model (line, lifecycle, tier, context
+window, prices). ``vision-cli models --refresh`` stores what the Models API says in the user's
+cache folder (``models.json``), and :func:`load` merges it over the table: lifecycle and dates
+from the API win, and a model only the API knows becomes usable (its tier from the documented
+rule, its price unknown until ``--price``). An image edge the API reported in a structured 400
+(``image_dimensions_too_large``) is kept there too and wins over the tier's edge.
+
+Standard library only; nothing is fetched here (the network is :mod:`vision_cli.client`'s).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import date
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 if TYPE_CHECKING:
     from vision_cli import policy
+
+Lifecycle = Literal["active", "deprecated", "retired"]
+LIFECYCLES: Final = ("active", "deprecated", "retired")
+#: The model lines the Models API names; each is also an alias of its newest active model.
+LINES: Final = ("opus", "sonnet", "haiku", "fable", "mythos")
+#: The cache file that ``models --refresh`` writes (in :func:`fsutil.cache_dir`).
+CACHE_FILE: Final = "models.json"
+#: The model after which every model is high-res (the vision page: "Claude 4.7 and later").
+HIGH_RES_SINCE: Final = "claude-opus-4-7"
+TIER_RULE: Final = "rule: released after Claude Opus 4.7, so high-res"
+#: A context window above this many tokens allows 600 images per request; 100 otherwise.
+SMALL_CONTEXT: Final = 200_000
+IMAGES_SMALL_CONTEXT: Final = 100
+IMAGES_LARGE_CONTEXT: Final = 600
+BATCH_DISCOUNT: Final = 0.5
+_WRITING: Final = threading.Lock()
+
+
+@dataclass(frozen=True)
+class LongContext:
+    """Prices for the whole request when its input is over ``over_input_tokens``."""
+
+    over_input_tokens: int
+    input_price: float
+    output_price: float
 
 
 @dataclass(frozen=True)
@@ -23,100 +57,448 @@ class Model:
     aliases: tuple[str, ...]
     tier: policy.Tier
     images_per_request: int
-    input_price: float  # USD per million input tokens
-    output_price: float  # USD per million output tokens
-    retired: bool = False
-    end_of_life: date | None = None  # announced: the API refuses the model from this day
+    input_price: float | None  # USD per million input tokens (None: no known price)
+    output_price: float | None  # USD per million output tokens
+    line: str | None = None
+    lifecycle: Lifecycle = "active"
+    deprecated_at: date | None = None
+    retires_at: date | None = None
+    replacement: str | None = None  # as the models page names it (see Catalog.replacement)
+    context_window: int | None = None
+    long_context: LongContext | None = None
+    #: Where the facts came from: ``table``, ``refresh`` or ``table+refresh``.
+    source: str = "table"
+    #: Where the tier came from: ``table``, the rule, or the API's 400.
+    tier_source: str = "table"
+    price_source: str = "table"
 
     @property
     def short_name(self) -> str:
         """The name people type: the first alias, else the id."""
         return self.aliases[0] if self.aliases else self.id
 
-    def end_of_life_warning(self, today: date) -> str | None:
-        """A sentence for a model whose end of life is announced (None for the others)."""
-        if self.end_of_life is None:
-            return None
-        day = self.end_of_life.isoformat()
-        if today >= self.end_of_life:
-            news = f"reached its end of life on {day}: the API no longer serves it"
-        else:
-            news = f"is deprecated: from {day}, its end of life, the API will refuse it"
-        return (
-            f"{self.short_name} {news}; choose another model with --model or $VISION_CLI_MODEL "
-            "(`vision-cli estimate --all-models` lists the current ones)"
-        )
+    @property
+    def retired(self) -> bool:
+        return self.lifecycle == "retired"
+
+    @property
+    def deprecated(self) -> bool:
+        return self.lifecycle == "deprecated"
+
+    @property
+    def priced(self) -> bool:
+        return self.input_price is not None and self.output_price is not None
+
+    def names(self) -> tuple[str, ...]:
+        return (self.id, *self.aliases)
+
+    def prices(self, input_tokens: int = 0, *, batch: bool = False) -> tuple[float, float]:
+        """USD per million input and output tokens for a request of ``input_tokens`` (the long
+        context step of Haiku 5.5 prices the whole request); :class:`UnpricedModelError`."""
+        if self.input_price is None or self.output_price is None:
+            raise UnpricedModelError(self)
+        inp, out = self.input_price, self.output_price
+        step = self.long_context
+        if step is not None and input_tokens > step.over_input_tokens:
+            inp, out = step.input_price, step.output_price
+        scale = BATCH_DISCOUNT if batch else 1.0
+        return inp * scale, out * scale
+
+    def cost_usd(self, input_tokens: int, output_tokens: int, *, batch: bool = False) -> float:
+        """Dollars for one request (Message Batches: half price)."""
+        inp, out = self.prices(input_tokens, batch=batch)
+        return (input_tokens * inp + output_tokens * out) / 1_000_000
 
     def with_price(self, input_price: float, output_price: float | None = None) -> Model:
-        return Model(
-            self.id,
-            self.name,
-            self.aliases,
-            self.tier,
-            self.images_per_request,
-            input_price,
-            self.output_price if output_price is None else output_price,
-            self.retired,
-            self.end_of_life,
+        """The model at your price (``--price``); the long-context step no longer applies."""
+        out = self.output_price if output_price is None else output_price
+        return replace(
+            self,
+            input_price=input_price,
+            output_price=out,
+            long_context=None,
+            price_source="--price",
         )
+
+    def lifecycle_dates(self) -> str:
+        """``active``, ``deprecated, retires 2027-01-22`` or ``retired 2026-11-30``."""
+        if self.retired:
+            return f"retired {self.retires_at}" if self.retires_at else "retired"
+        if self.deprecated:
+            return f"deprecated, retires {self.retires_at}" if self.retires_at else "deprecated"
+        return "active"
+
+
+class UnknownModelError(ValueError):
+    """A model name that neither the table nor the last refresh knows."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        super().__init__(
+            f"unknown model {name!r}; known models: {', '.join(known)} (a newer model? "
+            "`vision-cli models --refresh` asks the API which models it serves)"
+        )
+        self.name = name
+
+
+class UnpricedModelError(ValueError):
+    """A model without a known price, asked for a cost."""
+
+    def __init__(self, model: Model) -> None:
+        super().__init__(
+            f"no price is known for {model.short_name}: give it with --price "
+            f"{model.short_name}=INPUT/OUTPUT (USD per million tokens)"
+        )
+        self.model = model
 
 
 @dataclass(frozen=True)
 class Catalog:
     date: str
     source: str
-    default: str
+    default_line: str
     models: tuple[Model, ...]
+    #: When the Models API was last asked (``models --refresh``), or None.
+    fetched_at: str | None = None
 
     def get(self, name: str) -> Model:
-        """The model with this id or alias; KeyError when there is none."""
+        """The model with this id or alias, or the newest active model of a line (``sonnet``);
+        KeyError when there is none."""
         for m in self.models:
             if name == m.id or name in m.aliases:
                 return m
+        if name in LINES:
+            newest = self.newest(name)
+            if newest is not None:
+                return newest
         raise KeyError(name)
 
+    def newest(self, line: str) -> Model | None:
+        """The newest active model of ``line`` (the models are listed newest first)."""
+        return next((m for m in self.models if m.line == line and m.lifecycle == "active"), None)
+
+    @property
+    def default(self) -> str:
+        """The default model: the newest active model of the default line, from the data."""
+        newest = self.newest(self.default_line)
+        if newest is None:  # the data would have to say every Sonnet is retired
+            newest = next(m for m in self.models if m.lifecycle == "active")
+        return newest.short_name
+
+    def active(self) -> tuple[Model, ...]:
+        return tuple(m for m in self.models if m.lifecycle == "active")
+
     def current(self) -> tuple[Model, ...]:
+        """Models the API still serves (active and deprecated)."""
         return tuple(m for m in self.models if not m.retired)
 
+    def replacement(self, model: Model) -> Model | None:
+        """What to use instead of a deprecated or retired model: the one the models page names,
+        else the newest active model of its line."""
+        if model.replacement:
+            try:
+                named = self.get(model.replacement)
+            except KeyError:
+                named = None
+            if named is not None and not named.retired:
+                return named
+        return self.newest(model.line) if model.line else None
+
     def names(self) -> list[str]:
-        """Every id and alias, for messages and shell completion."""
-        return [n for m in self.models for n in (*m.aliases, m.id)]
+        """Every id and alias, and the line names, for messages and shell completion."""
+        return [n for m in self.models for n in (*m.aliases, m.id)] + [
+            line for line in LINES if self.newest(line) is not None
+        ]
+
+    def known(self) -> list[str]:
+        return [m.short_name for m in self.models if not m.retired]
 
 
-class UnknownModelError(ValueError):
-    """A model name that is not in the table; the message lists the known ones."""
+# --------------------------------------------------------------------------------------------------
+# The bundled table
+# --------------------------------------------------------------------------------------------------
 
-    def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(f"unknown model {name!r}; known models: {', '.join(known)}")
-        self.name = name
+
+def _day(value: Any) -> date | None:
+    """A date from ``2026-11-30`` or an RFC 3339 time (``2026-11-30T00:00:00Z``)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def images_for(context_window: int | None) -> int:
+    """Images per request: 600 above a 200K-token context window, else (or unknown) 100."""
+    if context_window is not None and context_window > SMALL_CONTEXT:
+        return IMAGES_LARGE_CONTEXT
+    return IMAGES_SMALL_CONTEXT
+
+
+def _price(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _from_table(m: Mapping[str, Any]) -> Model:
+    from vision_cli import policy
+
+    step = m.get("long_context")
+    context = m.get("context_window")
+    return Model(
+        id=m["id"],
+        name=m["name"],
+        aliases=tuple(m.get("aliases", ())),
+        tier=policy.tier(m["tier"]),
+        images_per_request=images_for(context),
+        input_price=_price(m.get("input")),
+        output_price=_price(m.get("output")),
+        line=m.get("line"),
+        lifecycle=m.get("lifecycle", "active"),
+        deprecated_at=_day(m.get("deprecated_at")),
+        retires_at=_day(m.get("retires_at")),
+        replacement=m.get("replacement"),
+        context_window=context,
+        long_context=LongContext(
+            int(step["over_input_tokens"]), float(step["input"]), float(step["output"])
+        )
+        if step
+        else None,
+        price_source="table" if m.get("input") is not None else "unknown",
+    )
 
 
 @cache
-def load() -> Catalog:
-    from vision_cli import policy  # the tiers; kept out of start-up (estimate's --help reads dates)
-
+def bundled() -> Catalog:
+    """The table shipped with vision-cli (what ``--help`` quotes the date of)."""
     raw = json.loads((Path(__file__).parent / "data" / "models.json").read_text("utf-8"))
-    models = tuple(
-        Model(
-            id=m["id"],
-            name=m["name"],
-            aliases=tuple(m["aliases"]),
-            tier=policy.tier(m["tier"]),
-            images_per_request=int(m["images_per_request"]),
-            input_price=float(m["input"]),
-            output_price=float(m["output"]),
-            retired=bool(m.get("retired", False)),
-            end_of_life=date.fromisoformat(m["end_of_life"]) if "end_of_life" in m else None,
-        )
-        for m in raw["models"]
+    models = tuple(_from_table(m) for m in raw["models"])
+    return Catalog(raw["date"], raw["source"], raw["default_line"], models)
+
+
+# --------------------------------------------------------------------------------------------------
+# The cache: what the Models API said, and image edges the API reported
+# --------------------------------------------------------------------------------------------------
+
+
+def cache_path() -> Path:
+    from vision_cli import fsutil
+
+    return fsutil.cache_dir() / CACHE_FILE
+
+
+def read_cache(path: Path | None = None) -> dict[str, Any]:
+    """The cache document (empty when missing or damaged: the table alone is used then)."""
+    try:
+        doc = json.loads((path or cache_path()).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _write_cache(change: Any, path: Path | None = None) -> Path:
+    """Read, change and write the cache atomically (OSError when it cannot be written)."""
+    from vision_cli import fsutil
+
+    target = path or cache_path()
+    with _WRITING:
+        doc = read_cache(target)
+        change(doc)
+        doc["version"] = 1
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fsutil.write_text(target, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+        forget()
+    return target
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def store_refresh(models: list[dict[str, Any]], endpoint: str) -> Path:
+    """Keep what the Models API listed (newest first), with the time it was fetched."""
+
+    def change(doc: dict[str, Any]) -> None:
+        doc["models"] = models
+        doc["fetched_at"] = _now()
+        doc["endpoint"] = endpoint
+
+    return _write_cache(change)
+
+
+def record_edge(model_id: str, max_side: int) -> Path:
+    """Remember the largest image side the API accepts for ``model_id`` (from its 400)."""
+
+    def change(doc: dict[str, Any]) -> None:
+        edges = doc.get("edges")
+        if not isinstance(edges, dict):
+            edges = doc["edges"] = {}
+        edges[model_id] = {"max_side_length_pixels": int(max_side), "recorded_at": _now()}
+
+    return _write_cache(change)
+
+
+def edge_tier(tier: policy.Tier, edge: int) -> policy.Tier:
+    """``tier`` with the edge the API reported (a known tier's name when the edge is its own)."""
+    from vision_cli import limits, policy
+
+    for name, (max_edge, _tokens) in limits.TIERS.items():
+        if max_edge == edge:
+            return policy.tier(name)
+    return policy.Tier(f"{edge} px (API)", edge, tier.max_tokens)
+
+
+def _api_model(entry: Mapping[str, Any], high_res: bool) -> Model:
+    from vision_cli import policy
+
+    context = entry.get("max_input_tokens")
+    context = context if isinstance(context, int) else None
+    return Model(
+        id=str(entry["id"]),
+        name=str(entry.get("display_name") or entry["id"]),
+        aliases=(),
+        tier=policy.tier("high-res" if high_res else "standard"),
+        images_per_request=images_for(context),
+        input_price=None,
+        output_price=None,
+        line=entry.get("line") if isinstance(entry.get("line"), str) else None,
+        lifecycle=_lifecycle(entry.get("lifecycle")),
+        deprecated_at=_day(entry.get("deprecated_at")),
+        retires_at=_day(entry.get("retires_at")),
+        context_window=context,
+        source="refresh",
+        tier_source=TIER_RULE if high_res else "rule: released before Claude Opus 4.7",
+        price_source="unknown",
     )
-    return Catalog(raw["date"], raw["source"], raw["default"], models)
+
+
+def _lifecycle(value: Any) -> Lifecycle:
+    if value == "deprecated":
+        return "deprecated"
+    if value == "retired":
+        return "retired"
+    return "active"
+
+
+def _update(model: Model, entry: Mapping[str, Any]) -> Model:
+    """A table model with what the API says about it (lifecycle and dates win)."""
+    context = entry.get("max_input_tokens")
+    line = entry.get("line")
+    changes: dict[str, Any] = {
+        "lifecycle": _lifecycle(entry.get("lifecycle")),
+        "deprecated_at": _day(entry.get("deprecated_at")) or model.deprecated_at,
+        "retires_at": _day(entry.get("retires_at")) or model.retires_at,
+        "source": "table+refresh",
+    }
+    if isinstance(line, str) and line:
+        changes["line"] = line
+    if isinstance(context, int):
+        changes["context_window"] = context
+        changes["images_per_request"] = images_for(context)
+    return replace(model, **changes)
+
+
+def merge(table: Catalog, doc: Mapping[str, Any]) -> Catalog:
+    """The table with the cache over it: the API's models in its order (newest first), then the
+    table's models it did not list; reported edges over the tiers."""
+    listed = doc.get("models")
+    models: list[Model] = []
+    used: set[str] = set()
+    if isinstance(listed, list):
+        entries = [e for e in listed if isinstance(e, dict) and isinstance(e.get("id"), str)]
+        ids = [e["id"] for e in entries]
+        boundary = ids.index(HIGH_RES_SINCE) if HIGH_RES_SINCE in ids else None
+        for position, entry in enumerate(entries):
+            try:
+                known = table.get(entry["id"])
+            except KeyError:
+                known = None
+            if known is not None and known.id in used:
+                continue  # an alias the API lists beside its dated id
+            if known is not None:
+                used.add(known.id)
+                models.append(_update(known, entry))
+            else:
+                high_res = boundary is None or position < boundary
+                models.append(_api_model(entry, high_res))
+        models += [m for m in table.models if m.id not in used]
+    else:
+        models = list(table.models)
+    edges = doc.get("edges")
+    if isinstance(edges, dict):
+        for index, m in enumerate(models):
+            seen = edges.get(m.id)
+            if not isinstance(seen, dict):
+                continue
+            edge = seen.get("max_side_length_pixels")
+            if isinstance(edge, int) and edge > 0:
+                models[index] = replace(
+                    m,
+                    tier=edge_tier(m.tier, edge),
+                    tier_source=f"API: {edge} px (image_dimensions_too_large, "
+                    f"{str(seen.get('recorded_at', ''))[:10]})",
+                )
+    fetched = doc.get("fetched_at") if isinstance(listed, list) else None
+    return replace(
+        table, models=tuple(models), fetched_at=fetched if isinstance(fetched, str) else None
+    )
+
+
+def load() -> Catalog:
+    """The merged view every command uses: the table, and the cache over it (if there is one).
+    Read once per process and cache folder (``VISION_CLI_CACHE_DIR`` may change in between)."""
+    return _merged(cache_path())
+
+
+@cache
+def _merged(path: Path) -> Catalog:
+    return merge(bundled(), read_cache(path))
+
+
+def forget() -> None:
+    """Read the cache again at the next :func:`load` (after it was written)."""
+    _merged.cache_clear()
 
 
 def resolve(name: str) -> Model:
-    """The model called ``name``; :class:`UnknownModelError` (listing the known ones) otherwise."""
+    """The model called ``name`` (id, alias or line); :class:`UnknownModelError` otherwise."""
     cat = load()
     try:
         return cat.get(name)
     except KeyError:
-        raise UnknownModelError(name, [m.short_name for m in cat.models]) from None
+        raise UnknownModelError(name, cat.known()) from None
+
+
+# --------------------------------------------------------------------------------------------------
+# What to say about a model's lifecycle
+# --------------------------------------------------------------------------------------------------
+
+
+def _instead(cat: Catalog, model: Model) -> str:
+    other = cat.replacement(model)
+    if other is None:
+        return "another model (`vision-cli models` lists them)"
+    return f"{other.short_name} (--model {other.short_name})"
+
+
+def refusal(model: Model, cat: Catalog | None = None) -> str:
+    """Why a retired model is not sent, and what to use instead (one line)."""
+    when = f" on {model.retires_at}" if model.retires_at else ""
+    return (
+        f"{model.short_name} was retired{when} and the API no longer serves it: use "
+        f"{_instead(cat or load(), model)}"
+    )
+
+
+def deprecation_warning(model: Model, cat: Catalog | None = None) -> str:
+    cat = cat or load()
+    when = f" and retires on {model.retires_at}" if model.retires_at else ""
+    return f"{model.short_name} is deprecated{when}: switch to {_instead(cat, model)}"
+
+
+def retired_note(model: Model, cat: Catalog | None = None) -> str:
+    cat = cat or load()
+    when = f" on {model.retires_at}" if model.retires_at else ""
+    return (
+        f"{model.short_name} was retired{when}: its tier and prices are shown as history, but "
+        f"the API no longer serves it; use {_instead(cat, model)}"
+    )

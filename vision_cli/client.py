@@ -72,8 +72,20 @@ def file_source(file_id: str) -> dict[str, str]:
     return {"type": "file", "file_id": file_id}
 
 
-def image_block(source: Mapping[str, str]) -> Block:
-    return {"type": "image", "source": dict(source)}
+#: ``transformations`` of an image block that makes the API refuse (400) an image it would
+#: otherwise shrink silently: the model then sees exactly the pixels that were sent.
+OVERSIZED_ERROR: Final = {"oversized_image": "error"}
+#: The structured 400 for such an image: ``details.max_side_length_pixels`` and ``details.paths``.
+IMAGE_TOO_LARGE: Final = "image_dimensions_too_large"
+
+
+def image_block(source: Mapping[str, str], *, oversized_error: bool = False) -> Block:
+    """An image block; ``oversized_error`` adds ``transformations: {"oversized_image":
+    "error"}`` (without it the API's default, ``downsize``, applies)."""
+    block: Block = {"type": "image", "source": dict(source)}
+    if oversized_error:
+        block["transformations"] = dict(OVERSIZED_ERROR)
+    return block
 
 
 def text_block(text: str) -> Block:
@@ -201,8 +213,13 @@ class APIFailure(Exception):
         message: str,
         request_id: str | None = None,
         retry_after: float | None = None,
+        code: str | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         self.status = status
+        #: ``error.details.error_code`` of a structured error (``image_dimensions_too_large``).
+        self.code = code
+        self.details: dict[str, Any] = dict(details or {})
         self.type = type
         self.message = redact(" ".join(message.split()))
         self.request_id = request_id
@@ -252,12 +269,16 @@ def api_failure(exc: BaseException) -> APIFailure:
         status: int | None = exc.status_code
         if status is not None and status < 400:  # an `event: error` inside a 200 stream
             status = _STATUS_OF_TYPE.get(kind or "")
+        details = _details(exc.body)
+        code = details.get("error_code")
         return APIFailure(
             status,
             kind or "api_error",
             message or _first_line(exc.message),
             exc.request_id,
             retry_after=_retry_after(exc),
+            code=code if isinstance(code, str) else None,
+            details=details,
         )
     if isinstance(exc, anthropic.APITimeoutError):
         return APIFailure(
@@ -277,6 +298,24 @@ def api_failure(exc: BaseException) -> APIFailure:
     if isinstance(exc, anthropic.APIError):
         return APIFailure(None, "api_error", _first_line(exc.message))
     return APIFailure(None, type(exc).__name__, _first_line(str(exc)) or type(exc).__name__)
+
+
+def _details(body: Any) -> dict[str, Any]:
+    """``error.details`` of an error body (the SDK's ``err.details``, as plain JSON)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    details = error.get("details") if isinstance(error, dict) else None
+    return details if isinstance(details, dict) else {}
+
+
+def too_large(failure: APIFailure) -> tuple[int, tuple[str, ...]] | None:
+    """``(max_side_length_pixels, paths)`` of an ``image_dimensions_too_large`` 400, else None."""
+    if failure.code != IMAGE_TOO_LARGE:
+        return None
+    edge = failure.details.get("max_side_length_pixels")
+    paths = failure.details.get("paths")
+    if not isinstance(edge, int) or edge < 1 or not isinstance(paths, list):
+        return None
+    return edge, tuple(p for p in paths if isinstance(p, str))
 
 
 def _retry_after(exc: Any) -> float | None:
@@ -579,6 +618,35 @@ def count_image_tokens(
 
 
 # --------------------------------------------------------------------------------------------------
+# Models API
+# --------------------------------------------------------------------------------------------------
+
+#: The fields of the Models API's ``ModelInfo`` that ``models --refresh`` keeps.
+MODEL_FIELDS: Final = (
+    "id",
+    "display_name",
+    "created_at",
+    "lifecycle",
+    "deprecated_at",
+    "retires_at",
+    "line",
+    "max_input_tokens",
+    "max_tokens",
+)
+
+
+def list_models(client: anthropic.Anthropic) -> list[dict[str, Any]]:
+    """Every model the Models API lists, retired ones included, newest first (every page), as
+    plain JSON with :data:`MODEL_FIELDS`. Raises :class:`APIFailure`."""
+    try:
+        page = client.models.list(lifecycle=["active", "deprecated", "retired"], limit=1000)
+        listed = [info.model_dump(mode="json") for info in page]
+    except Exception as exc:
+        raise api_failure(exc) from None
+    return [{name: info.get(name) for name in MODEL_FIELDS} for info in listed]
+
+
+# --------------------------------------------------------------------------------------------------
 # Message Batches
 # --------------------------------------------------------------------------------------------------
 
@@ -689,7 +757,17 @@ def _batch_result(line: Any) -> BatchResult:
         error_type = str(getattr(error, "type", "") or "api_error")
         message = str(getattr(error, "message", "") or error_type)
         status = _STATUS_OF_TYPE.get(error_type)
-        return BatchResult(line.custom_id, kind, error=APIFailure(status, error_type, message))
+        raw = error.model_dump() if hasattr(error, "model_dump") else {}
+        details = _details({"error": raw})
+        code = details.get("error_code")
+        failure = APIFailure(
+            status,
+            error_type,
+            message,
+            code=code if isinstance(code, str) else None,
+            details=details,
+        )
+        return BatchResult(line.custom_id, kind, error=failure)
     why = {
         "canceled": "the batch was canceled before this request was processed",
         "expired": "the batch expired (24 hours) before this request was processed",
@@ -715,13 +793,6 @@ def upload_file(client: anthropic.Anthropic, data: bytes, *, filename: str, medi
     return str(meta.id)
 
 
-def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/vision-cli`` or ``~/.cache/vision-cli``."""
-    root = os.environ.get("XDG_CACHE_HOME", "").strip()
-    base = Path(root) if root and Path(root).is_absolute() else Path.home() / ".cache"
-    return base / "vision-cli"
-
-
 class FileCache:
     """Uploaded file ids by the SHA-256 of the bytes sent, per API endpoint, in one JSON file.
 
@@ -733,7 +804,7 @@ class FileCache:
     FILENAME: Final = "files.json"
 
     def __init__(self, path: Path | None = None, *, endpoint: str | None = None) -> None:
-        self.path = path or cache_dir() / self.FILENAME
+        self.path = path or fsutil.cache_dir() / self.FILENAME
         self.endpoint = (endpoint or base_url()).rstrip("/")
         self._lock = threading.Lock()
 

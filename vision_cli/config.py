@@ -62,11 +62,14 @@ PROJECT_OPTIONS: Final[Mapping[str, frozenset[str]]] = {
         "per",
         "batch",
         "output-tokens",
+        "include-retired",
     },
     "ask": _REPORT | {"model", "max-bytes", "policy", "jobs"},
     "compare": _REPORT | {"model", "max-bytes", "policy"},
     "locate": _REPORT | {"model", "max-bytes", "policy", "jobs", "frame"},
     "results": _REPORT,
+    # never ``refresh``: a repository must not make a command reach the network
+    "models": frozenset({"format", "json", "include-retired"}),
 }
 
 

@@ -95,6 +95,17 @@ class PricedModel:
     output_price: float | None  # USD per million output tokens (None: not known, not needed)
     known: bool = True  # in the price table
     overridden: bool = False  # its prices come from --price
+    #: Haiku 5.5's step: the whole request at other prices above so many input tokens.
+    long_context: catalog.LongContext | None = None
+    #: The model's entry (None when only --price knows it): lifecycle, where its facts came from.
+    model: catalog.Model | None = None
+
+    def prices(self, input_tokens: int) -> tuple[float, float | None]:
+        """Input and output USD per million tokens for a request of ``input_tokens``."""
+        step = self.long_context
+        if step is not None and input_tokens > step.over_input_tokens:
+            return step.input_price, step.output_price
+        return self.input_price, self.output_price
 
 
 def _lookup(cat: catalog.Catalog, name: str) -> catalog.Model | None:
@@ -120,8 +131,10 @@ def choose_models(
     tier: str | None = None,
     output_tokens: int = 0,
     cat: catalog.Catalog | None = None,
+    include_retired: bool = False,
 ) -> tuple[PricedModel, ...]:
-    """The models to price, in order: those named, then (``all_models``) every current one.
+    """The models to price, in order: those named, then (``all_models``) every active one that
+    has a price (or is given one), every model with ``include_retired``.
 
     ``--price`` pairs with models like this: ``MODEL=IN/OUT`` prices that model (which must be
     one of the chosen ones, by id or alias), and a bare ``IN/OUT`` prices the only model when
@@ -130,7 +143,13 @@ def choose_models(
     """
     cat = cat or catalog.load()
     chosen: list[str] = []
-    for name in [*names, *([m.short_name for m in cat.current()] if all_models else [])]:
+    priced_here = {p.model for p in prices if p.model is not None}
+    every = [
+        m.short_name
+        for m in (cat.models if include_retired else cat.active())
+        if m.priced or any(_same_model(cat, m.short_name, p) for p in priced_here)
+    ]
+    for name in [*names, *(every if all_models else [])]:
         if not any(_same_model(cat, name, other) for other in chosen):
             chosen.append(name)
     if not chosen:
@@ -167,17 +186,26 @@ def choose_models(
     for name in chosen:
         spec = given.get(name)
         m = _lookup(cat, name)
-        if m is not None:
-            if spec is None:
-                out.append(PricedModel(name, m.tier, m.input_price, m.output_price))
-            else:
+        if m is not None and (m.priced or spec is not None):
+            if spec is not None:
                 m = m.with_price(spec.input, spec.output)
-                out.append(
-                    PricedModel(name, m.tier, m.input_price, m.output_price, overridden=True)
+            assert m.input_price is not None
+            out.append(
+                PricedModel(
+                    name,
+                    m.tier,
+                    m.input_price,
+                    m.output_price,
+                    overridden=spec is not None,
+                    long_context=m.long_context,
+                    model=m,
                 )
+            )
             continue
+        if m is not None:
+            raise PlanError(str(catalog.UnpricedModelError(m)), "--price")
         if spec is None:
-            known = [x.short_name for x in cat.models]
+            known = cat.known()
             raise PlanError(
                 str(catalog.UnknownModelError(name, known))
                 + f"; or give its price: --price {name}=INPUT/OUTPUT",
@@ -245,9 +273,10 @@ class Plan:
 
     def cost(self, tokens: int, model: PricedModel) -> float:
         """USD for one request holding one image of ``tokens`` tokens."""
-        usd = policy.cost_usd(tokens, model.input_price)
+        input_price, output_price = model.prices(tokens)
+        usd = policy.cost_usd(tokens, input_price)
         if self.output_tokens:
-            usd += policy.cost_usd(self.output_tokens, model.output_price or 0.0)
+            usd += policy.cost_usd(self.output_tokens, output_price or 0.0)
         return usd * self.multiplier
 
     def per_n(self, usd: float) -> float:

@@ -44,3 +44,12 @@ class ResultsFormat(StrEnum):
     jsonl = "jsonl"
     csv = "csv"
     markdown = "markdown"
+
+
+class ModelsFormat(StrEnum):
+    """The formats of ``models``."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"

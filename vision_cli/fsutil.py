@@ -266,3 +266,19 @@ def _link_hidden(source: str, name: str, folder: int) -> str | None:
             return None
         return temp
     return None
+
+
+#: Overrides the cache folder (the Files API ids, the refreshed model list).
+CACHE_DIR_ENV = "VISION_CLI_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """vision-cli's cache folder: ``$VISION_CLI_CACHE_DIR``, else the platform's user cache folder
+    (platformdirs: ``$XDG_CACHE_HOME/vision-cli`` or ``~/.cache/vision-cli`` on Linux,
+    ``~/Library/Caches/vision-cli`` on macOS, ``%LOCALAPPDATA%\\vision-cli\\Cache`` on Windows)."""
+    override = os.environ.get(CACHE_DIR_ENV, "").strip()
+    if override:
+        return Path(override).expanduser()
+    import platformdirs  # only when a cache is really read or written
+
+    return Path(platformdirs.user_cache_dir("vision-cli", appauthor=False))

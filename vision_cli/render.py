@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO
@@ -593,13 +593,22 @@ class ResizeReport:
             f"{policy.format_bytes(t.bytes_before)} → {policy.format_bytes(t.bytes_after)} "
             f"({policy.format_bytes(max(0, t.bytes_before - t.bytes_after))} saved); "
             f"{t.tokens_before:,} → {t.tokens_after:,} tokens ({saved:,} saved: "
-            f"{money(t.usd_saved_per_1000)} per 1,000 sends to {t.model} at "
-            f"${t.price:g}/MTok)",
+            + _saved_money(t)
+            + ")",
         ]
         if t.files:
             self.out.write("\n")
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()
+
+
+def _saved_money(t: Totals, *, short: bool = False) -> str:
+    usd = t.usd_saved_per_1000
+    if usd is None or t.price is None:
+        return "no price known" if short else f"no price known for {t.model}"
+    if short:
+        return money(usd)
+    return f"{money(usd)} per 1,000 sends to {t.model} at ${t.price:g}/MTok"
 
 
 def resize_markdown(t: Totals, failed: Sequence[Outcome], *, interrupted: bool = False) -> str:
@@ -616,7 +625,7 @@ def resize_markdown(t: Totals, failed: Sequence[Outcome], *, interrupted: bool =
                     *t.shown_counts().values(),
                     f"{policy.format_bytes(t.bytes_before)} → {policy.format_bytes(t.bytes_after)}",
                     f"{t.tokens_before:,} → {t.tokens_after:,}",
-                    money(t.usd_saved_per_1000),
+                    _saved_money(t, short=True),
                 ]
             ],
         ),
@@ -663,6 +672,12 @@ def estimate_footer(plan: Plan, totals: EstimateTotals) -> list[str]:
             out = f", ${m.output_price:g} output" if m.output_price is not None else ""
             extra = "" if m.known else f", not in the table: {m.tier.name} tier assumed"
             lines.append(f"  {m.name}: your --price, ${m.input_price:g} input{out}{extra}.")
+        step = m.long_context
+        if step is not None:
+            lines.append(
+                f"  {m.name}: a request over {step.over_input_tokens:,} input tokens is priced "
+                f"whole at ${step.input_price:g} input, ${step.output_price:g} output."
+            )
     if plan.rule == "legacy":
         rule = (
             "legacy (the older w*h/750 tokens of Anthropic's earlier guide, downscaled above "
@@ -869,6 +884,43 @@ def _print_rich_grid(stream: TextIO, grid: _Grid, footer: list[str], notes: list
         out.print(Text(line, style="red"))
 
 
+def simple_table(
+    stream: TextIO,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    footer: Sequence[str] = (),
+    *,
+    right: Collection[str] = (),
+) -> None:
+    """A table with lines under it: rich on a terminal, plain aligned text otherwise."""
+    if is_tty(stream):
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        for header in headers:
+            table.add_column(Text(header), justify="right" if header in right else "left")
+        for cells in rows:
+            table.add_row(*(Text(c) for c in cells))
+        out = console(stream)
+        out.print(table)
+        for line in footer:
+            out.print(Text(line, style="dim"))
+        return
+    table_rows = [list(headers), *(list(r) for r in rows)]
+    widths = [max(len(r[i]) for r in table_rows) for i in range(len(headers))]
+    for cells in table_rows:
+        parts = [
+            c.rjust(w) if h in right else c.ljust(w)
+            for c, w, h in zip(cells, widths, headers, strict=True)
+        ]
+        stream.write("  ".join(parts).rstrip() + "\n")
+    if footer:
+        stream.write("\n" + "\n".join(footer) + "\n")
+    stream.flush()
+
+
 @dataclass
 class EstimateReport:
     """Writes ``estimate`` results: JSONL and CSV row by row, JSON and the table at the end."""
@@ -1014,7 +1066,7 @@ def ask_usage(answer: Answer, *, stream: TextIO | None = None) -> None:
                 f"{r.input_tokens + r.output_tokens:,}",
                 money(answer.cost_usd),
                 f"{answer.model_name} at {_per_mtok(answer.input_price)} in, "
-                f"{_per_mtok(answer.output_price)} out per million tokens "
+                f"{_per_mtok(answer.output_price)} out per million tokens{answer.price_note} "
                 f"(prices of {answer.prices_date})",
             ),
         ],

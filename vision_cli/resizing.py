@@ -138,7 +138,7 @@ class Totals:
     """Running totals over outcomes; money is per 1,000 sends of every output at ``price``."""
 
     model: str
-    price: float  # USD per million input tokens
+    price: float | None  # USD per million input tokens (None: no price known for the model)
     dry_run: bool = False
     files: int = 0
     counts: dict[str, int] = field(
@@ -169,10 +169,13 @@ class Totals:
         return {a: n for a, n in self.counts.items() if n or a != "skipped"}
 
     @property
-    def usd_saved_per_1000(self) -> float:
+    def usd_saved_per_1000(self) -> float | None:
+        if self.price is None:
+            return None
         return policy.cost_usd((self.tokens_before - self.tokens_after) * 1000, self.price)
 
     def as_dict(self) -> dict[str, Any]:
+        saved = self.usd_saved_per_1000
         return {
             "files": self.files,
             **self.counts,
@@ -184,7 +187,7 @@ class Totals:
             "tokens_saved": self.tokens_before - self.tokens_after,
             "model": self.model,
             "usd_per_mtok": self.price,
-            "usd_saved_per_1000_sends": round(self.usd_saved_per_1000, 6),
+            "usd_saved_per_1000_sends": None if saved is None else round(saved, 6),
             "dry_run": self.dry_run,
         }
 

@@ -21,6 +21,9 @@ from vision_cli.cli.inspect import inspect
 from vision_cli.cli.locate import EPILOG as LOCATE_EPILOG
 from vision_cli.cli.locate import HELP as LOCATE_HELP
 from vision_cli.cli.locate import locate
+from vision_cli.cli.models import EPILOG as MODELS_EPILOG
+from vision_cli.cli.models import HELP as MODELS_HELP
+from vision_cli.cli.models import models
 from vision_cli.cli.resize import EPILOG as RESIZE_EPILOG
 from vision_cli.cli.resize import HELP as RESIZE_HELP
 from vision_cli.cli.resize import resize
@@ -141,13 +144,11 @@ def command_options() -> dict[str, dict[str, config.Option]]:
     A run builds only the command it invokes (:func:`app_for`), but a configuration is checked
     against every command's options, so the whole group is built here (only when there is one).
     """
-    from vision_cli import catalog, config, policy
+    from vision_cli import config, policy
 
-    domain = {
-        "max-bytes": policy.parse_bytes,
-        "model": catalog.resolve,
-        "ignore": policy.ignorable_code,
-    }
+    # The model is not checked here: an unknown one is reported when (and only when) a command
+    # needs the model, so a bad name never breaks an unrelated command or --help.
+    domain = {"max-bytes": policy.parse_bytes, "ignore": policy.ignorable_code}
     result: dict[str, dict[str, config.Option]] = {}
     for name, command in getattr(typer.main.get_command(app), "commands", {}).items():
         options: dict[str, config.Option] = {}
@@ -174,6 +175,7 @@ command(ask_cmd.ask, ask_cmd.ASK_HELP, ask_cmd.ASK_EPILOG)
 command(ask_cmd.compare, ask_cmd.COMPARE_HELP, ask_cmd.COMPARE_EPILOG)
 command(locate, LOCATE_HELP, LOCATE_EPILOG)
 command(results, RESULTS_HELP, RESULTS_EPILOG)
+command(models, MODELS_HELP, MODELS_EPILOG)
 # Commands register here, one line each.
 # FOUNDATION READY
 

@@ -7,6 +7,7 @@ heavy is imported until the command runs; the SDK only when something is really 
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ from vision_cli.exitcodes import ExitStatus
 if TYPE_CHECKING:
     import anthropic
 
-    from vision_cli import asking, catalog, client
+    from vision_cli import asking, client
     from vision_cli.sources import Selection
 
 EXIT_LINE = (
@@ -321,6 +322,29 @@ RerunOpt = Annotated[
         rich_help_panel=MANY_PANEL,
     ),
 ]
+AskPriceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--price",
+        help="Your price in USD per million tokens, input and optionally output, as in "
+        "estimate: 3/15 or MODEL=3/15. Needed for a model whose price is not known (one the "
+        "Models API listed after the table was made).",
+        metavar="[MODEL=]INPUT[/OUTPUT]",
+        show_default=False,
+        rich_help_panel=SEND_PANEL,
+    ),
+]
+AllowDownsizeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-downsize",
+        help="Let the API shrink an image it finds too large, silently (its default). Without "
+        'it, images are sent with transformations: {"oversized_image": "error"}, so the model '
+        "sees exactly the pixels sent; if the API still finds one too large, it is shrunk to "
+        "the size the API names and sent again, once.",
+        rich_help_panel=IMAGES_PANEL,
+    ),
+]
 NoWaitOpt = Annotated[
     bool,
     typer.Option(
@@ -357,6 +381,8 @@ class Options:
     conversation: Path | None
     max_bytes: str
     schema: str | None = None
+    price: str | None = None
+    allow_downsize: bool = False
     selection: Selection | None = None  # --files-from, -0, --exclude, --hidden, private URLs
     each: bool = False
     batch: bool = False
@@ -411,6 +437,8 @@ def ask(
     dry_run: DryRunOpt = False,
     conversation: ConversationOpt = None,
     max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
+    price: AskPriceOpt = None,
+    allow_downsize: AllowDownsizeOpt = False,
     files_from: common.FilesFromOpt = None,
     null: common.NullOpt = False,
     exclude: common.ExcludeOpt = None,
@@ -456,6 +484,8 @@ def compare(
     dry_run: DryRunOpt = False,
     conversation: ConversationOpt = None,
     max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
+    price: AskPriceOpt = None,
+    allow_downsize: AllowDownsizeOpt = False,
     files_from: common.FilesFromOpt = None,
     null: common.NullOpt = False,
     exclude: common.ExcludeOpt = None,
@@ -527,9 +557,7 @@ def run(opts: Options) -> None:
         except asking.PreflightError as exc:
             _preflight_failed(exc, ExitStatus.USAGE)  # the file named by an option is unusable
     model_name = opts.model or history.model
-    the_model = common.resolve_model(model_name)
-    if not opts.quiet and not opts.json:
-        warn_end_of_life(the_model)
+    the_model = common.resolve_model(model_name, sending=True, price=opts.price)
     try:
         items = list(sources.iter_inputs(opts.inputs, opts.selection or sources.Selection()))
     except sources.UsageError as exc:
@@ -555,6 +583,7 @@ def run(opts: Options) -> None:
         download=opts.download,
         max_bytes=common.max_bytes(opts.max_bytes),
         schema=common.load_schema(opts.schema),
+        oversized="downsize" if opts.allow_downsize or opts.no_resize else "error",
     )
     try:
         asking.check_sources(items, settings)
@@ -713,17 +742,6 @@ def _check_writable(path: Path) -> None:
         )
 
 
-def warn_end_of_life(model: catalog.Model) -> None:
-    """Say so when the model's end of life is announced (the SDK's own warning is silenced)."""
-    from datetime import date
-
-    from vision_cli import render
-
-    warning = model.end_of_life_warning(date.today())
-    if warning is not None:
-        render.warn(warning)
-
-
 def _notes(images: tuple[asking.Image, ...]) -> None:
     from vision_cli import render
 
@@ -789,8 +807,11 @@ def _send(
                 f"POST {client.base_url()}/v1/messages: {request.size:,} bytes, "
                 f"{request.total_images} images"
             )
+            fix = functools.partial(_corrected, settings)
             try:
-                reply = asking.send(api, request, on_text=writer)
+                request, reply = asking.send_correcting(
+                    api, request, settings, on_text=writer, on_correction=fix
+                )
             except client.APIFailure as failure:
                 if not (asking.stale_file(failure) and request.cached_file_ids):
                     raise
@@ -799,7 +820,9 @@ def _send(
                 if cache is not None:
                     cache.forget(request.cached_file_ids)
                 request = _upload(api, request, build, cache, opts, refresh=True)
-                reply = asking.send(api, request, on_text=writer)
+                request, reply = asking.send_correcting(
+                    api, request, settings, on_text=writer, on_correction=fix
+                )
             _debug(f"answered: {reply.id}, stop_reason {reply.stop_reason}")
     except client.SetupError as exc:
         _fail(str(exc), ExitStatus.USAGE)
@@ -815,6 +838,14 @@ def _send(
     if writer is not None:
         writer.end()
     return asking.answer(reply, request, settings), request
+
+
+def _corrected(settings: asking.Settings, correction: asking.Correction) -> None:
+    """Say on stderr (even with -q and --json: the data was wrong) what was shrunk and resent."""
+    from vision_cli import asking, render
+
+    remembered = asking.remember(settings.model, correction)
+    render.warn(f"{correction.describe(settings.model_name)}; {remembered}")
 
 
 def _upload(

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from vision_cli.sources import Selection
 
 MODEL_ENV = "VISION_CLI_MODEL"
+#: How ``--help`` names the default model (chosen from the model data, never a literal).
+DEFAULT_MODEL_HELP = "the newest active Sonnet"
 DEBUG_ENV = "VISION_CLI_DEBUG"
 INPUTS_PANEL = "Inputs"
 OUTPUT_PANEL = "Output"
@@ -94,7 +96,8 @@ ModelOpt = Annotated[
     typer.Option(
         "--model",
         "-m",
-        help=f"Model id or alias (default: claude-sonnet-4-5, or ${MODEL_ENV}).",
+        help=f"Model id, alias, or line (opus, sonnet, haiku, fable, mythos: its newest active "
+        f"model). Default: {DEFAULT_MODEL_HELP}, or ${MODEL_ENV}. `vision-cli models` lists them.",
         envvar=MODEL_ENV,
         autocompletion=_complete_model,
         show_default=False,
@@ -189,19 +192,82 @@ def selection(
 
 
 def model_name(name: str | None) -> str:
+    """The name a model goes by here and in requests: as given (an id or alias), the newest
+    active model's for a line (``sonnet``), the default's when none is given."""
     from vision_cli import catalog
 
-    return name or catalog.load().default
+    cat = catalog.load()
+    name = name or cat.default
+    if name in catalog.LINES:
+        try:
+            return cat.get(name).short_name
+        except KeyError:
+            return name
+    return name
 
 
-def resolve_model(name: str | None) -> catalog.Model:
-    """The model for ``--model`` (or the default); a usage error listing the known ones."""
+def resolve_model(
+    name: str | None, *, sending: bool = False, price: str | None = None
+) -> catalog.Model:
+    """The model for ``--model`` (or the default), checked only now that a command needs it: a
+    usage error for an unknown one; a retired one stops a command that sends (exit 2) and is
+    noted by the others; a deprecated one is warned about. ``price``: ``--price`` of ``ask``."""
     from vision_cli import catalog
 
     try:
-        return catalog.resolve(model_name(name))
+        model = catalog.resolve(model_name(name))
     except catalog.UnknownModelError as exc:
         usage_error(str(exc), "--model")
+    note_lifecycle(model, sending=sending)
+    if price is not None:
+        model = priced(model, price)
+    if sending and not model.priced:
+        usage_error(str(catalog.UnpricedModelError(model)), "--price")
+    return model
+
+
+def priced(model: catalog.Model, text: str) -> catalog.Model:
+    """``model`` at the price of one ``--price [MODEL=]INPUT[/OUTPUT]`` (estimate's parser)."""
+    from vision_cli import catalog, estimating
+
+    try:
+        spec = estimating.parse_price(text)
+    except estimating.PlanError as exc:
+        usage_error(str(exc), "--price")
+    if spec.model is not None:
+        try:
+            named = catalog.resolve(model_name(spec.model))
+        except catalog.UnknownModelError:
+            named = None
+        if named is None or named.id != model.id:
+            usage_error(
+                f"{spec.model} has a price but the model is {model.short_name}: use "
+                f"--price {model.short_name}=INPUT/OUTPUT or a bare --price INPUT/OUTPUT",
+                "--price",
+            )
+    if spec.output is None and model.output_price is None:
+        usage_error(
+            f"{model.short_name} has no known output price: --price "
+            f"{model.short_name}=INPUT/OUTPUT",
+            "--price",
+        )
+    return model.with_price(spec.input, spec.output)
+
+
+def note_lifecycle(model: catalog.Model, *, sending: bool) -> None:
+    """Say on stderr what the model's lifecycle means here (never hidden by -q or --json:
+    stderr is not the result). A retired model stops a command that sends, with exit 2."""
+    from vision_cli import catalog, render
+
+    if model.retired:
+        if sending:
+            from vision_cli.exitcodes import ExitStatus
+
+            render.error(catalog.refusal(model))
+            raise typer.Exit(ExitStatus.USAGE)
+        render.note(catalog.retired_note(model))
+    elif model.deprecated:
+        render.warn(catalog.deprecation_warning(model))
 
 
 def output_format(fmt: Format | ReportFormat, json_flag: bool) -> Format:

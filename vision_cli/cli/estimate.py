@@ -32,7 +32,7 @@ HELP = (
     "Give image files, folders, globs, URLs or -, and/or --size WxH to plan for sizes without "
     "files. Each image is priced as one request: its tokens at the model's input price, plus "
     "--output-tokens at the output price, halved with --batch. Prices come from the table of "
-    f"{catalog.load().date} (override them with --price). Images the API would reject are "
+    f"{catalog.bundled().date} (override them with --price). Images the API would reject are "
     "listed, marked and not priced.\n\n"
     f"{EXIT_HELP} The table still prints when an input has an error; exit 3 only with --exact."
 )
@@ -70,8 +70,9 @@ def estimate(
         typer.Option(
             "--model",
             "-m",
-            help=f"Model id or alias (default: claude-sonnet-4-5, or ${common.MODEL_ENV}). "
-            "Repeatable: one cost column each.",
+            help=f"Model id, alias or line (default: {common.DEFAULT_MODEL_HELP}, or "
+            f"${common.MODEL_ENV}). Repeatable: one cost column each. A retired model is "
+            "priced as history.",
             envvar=common.MODEL_ENV,
             autocompletion=common._complete_model,
             show_default=False,
@@ -82,7 +83,15 @@ def estimate(
         bool,
         typer.Option(
             "--all-models",
-            help="Every current model of the price table, side by side (after any --model).",
+            help="Every active model with a price, side by side (after any --model).",
+            rich_help_panel=PRICING_PANEL,
+        ),
+    ] = False,
+    include_retired: Annotated[
+        bool,
+        typer.Option(
+            "--include-retired",
+            help="With --all-models: deprecated and retired models too.",
             rich_help_panel=PRICING_PANEL,
         ),
     ] = False,
@@ -192,9 +201,16 @@ def estimate(
             tier=tier,
             output_tokens=output_tokens,
             cat=cat,
+            include_retired=include_retired,
         )
     except estimating.PlanError as exc:
         common.usage_error(str(exc), exc.param)
+    if include_retired and not all_models:
+        common.usage_error("--include-retired goes with --all-models", "--include-retired")
+    for index, m in enumerate(models):  # those named (--include-retired lists them knowingly)
+        if m.model is not None and m.name in (model or [common.model_name(None)]):
+            # --exact asks the API about the first model: a retired one would only get a 404
+            common.note_lifecycle(m.model, sending=exact and index == 0)
     plan = estimating.Plan(
         models=models,
         rule=the_rule,

@@ -182,9 +182,7 @@ def locate(
         common.usage_error(str(exc))
     if not items:
         common.usage_error("give at least one image, folder, glob, URL or -", "IMAGE")
-    the_model = common.resolve_model(model)
-    if not (quiet or json_flag or fmt is LocateFormat.json):
-        ask_cmd.warn_end_of_life(the_model)
+    the_model = common.resolve_model(model, sending=True)
     settings = asking.Settings(
         model=the_model,
         model_name=common.model_name(model),

@@ -120,6 +120,7 @@ def _run(
                 progress=update,
                 note=note,
                 created=render.note,
+                warn=render.warn,
             )
             summary = run.run(jobs)
     else:
@@ -129,7 +130,8 @@ def _run(
         if the_plan.skipped:
             note(f"{n_images(len(the_plan.skipped))} answered before: skipped (--rerun asks again)")
         with render.bulk_progress("asking", enabled=show) as update:
-            summary = bulk.EachRun(config, log, progress=update, note=note).run(the_plan)
+            each = bulk.EachRun(config, log, progress=update, note=note, warn=render.warn)
+            summary = each.run(the_plan)
     if log.ignored:
         render.warn(f"{config.output}: {log.ignored:,} lines are not results and were ignored")
     return summary

@@ -21,7 +21,7 @@ from PIL import Image, ImageChops
 from tests.conftest import ORIENTATION, MakeImage, Run
 from tests.fakeapi import FakeClaudeAPI, SeenImage
 from tests.imagekit import upright_box
-from vision_cli import bulk, drawing
+from vision_cli import bulk, catalog, drawing, fsutil
 from vision_cli.cli.locate import COLUMNS
 
 Json = dict[str, Any]
@@ -329,3 +329,69 @@ def test_draw_into_a_new_folder_named_with_a_slash(
     result = run("locate", image, "--find", "x", "--draw", f"{tmp_path / 'new'}/")
     assert result.exit_code == 0, result.stderr
     assert [p.name for p in (tmp_path / "new").iterdir()] == ["one.webp"]
+
+
+@pytest.fixture
+def own_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A cache folder of this test's own (a corrected edge is remembered there)."""
+    folder = tmp_path / "vc-cache"
+    monkeypatch.setenv(fsutil.CACHE_DIR_ENV, str(folder))
+    catalog.forget()
+    return folder
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_an_edge_shrunk_by_the_api_is_the_size_recorded_and_mapped(
+    run: Run, api: FakeClaudeAPI, tmp_path: Path, own_cache: Path, orientation: int
+) -> None:
+    # The model's data says 1568 px; the API says 1000 (one 400, one resend): the line's
+    # ``sent`` must be the size of the resent image, or every box would be off by half.
+    api.set_max_side("claude-sonnet-4-6", 1000)
+    image = photo(tmp_path / "photo.jpg", orientation)
+    upright, size = upright_box(DRAWN, STORED, orientation)
+    seen = answer_boxes(api, {"red box": upright}, size)
+    out = tmp_path / "boxes.jsonl"
+    args = ["locate", image, "--find", "red box", "-m", "claude-sonnet-4-6", "-o", out, "--json"]
+    result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    assert [r.status for r in api.messages_requests()] == [400, 200]
+    assert all(
+        b["transformations"] == {"oversized_image": "error"}
+        for r in api.messages_requests()
+        for b in r.body["messages"][0]["content"]
+        if b["type"] == "image"
+    )
+    assert max(seen[-1]) == 1000 and "at most 1000 px a side" in result.stderr
+    (line,) = [json.loads(x) for x in out.read_text().splitlines()]
+    assert (line["sent"]["width"], line["sent"]["height"]) == seen[-1]
+    (found,) = boxes_of(result.stdout)
+    assert close(corners(found), upright), (corners(found), upright)
+    stored = run(*args, "--frame", "stored")
+    assert stored.exit_code == 0 and len(api.messages_requests()) == 2
+    assert close(corners(boxes_of(stored.stdout)[0]), DRAWN)
+
+
+def test_allow_downsize_is_refused_it_would_lose_the_size(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    result = run("locate", make_image("a.png"), "--find", "a", "--allow-downsize")
+    assert result.exit_code == 2 and "--allow-downsize" in result.stderr
+    assert api.messages_requests() == []
+
+
+def test_the_model_is_checked_like_ask(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    image = make_image("a.png")
+    retired = run("locate", image, "--find", "a", "-m", "claude-sonnet-4-20250514")
+    assert retired.exit_code == 2 and "retired" in retired.stderr
+    assert api.messages_requests() == []
+    api.structured = lambda _s, images: {"objects": []}
+    out = tmp_path / "o.jsonl"
+    by_line = run("locate", image, "--find", "a", "-m", "haiku", "-o", out, "-q")
+    assert by_line.exit_code == 0, by_line.stderr
+    newest_haiku = catalog.resolve("haiku").id
+    assert api.messages_requests()[-1].body["model"] == newest_haiku
+    default = run("locate", image, "--find", "a", "-q", "--rerun", "-o", out)
+    assert default.exit_code == 0, default.stderr
+    assert api.messages_requests()[-1].body["model"] == catalog.load().default

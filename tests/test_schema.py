@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import MakeImage, Run
 from tests.fakeapi import FakeClaudeAPI, example_of
-from vision_cli import bulk, schema
+from vision_cli import bulk, catalog, fsutil, schema
 
 Json = dict[str, Any]
 RECEIPT = "total: number, date: string, vendor"
@@ -335,3 +335,32 @@ def test_batch_lines_gain_data_and_mismatches_are_error_lines(
     assert all(r["data"] == example_of(schema.load(RECEIPT)) for r in records if not r["error"])
     params = [req["params"] for req in api.requests_to("/v1/messages/batches")[0].body["requests"]]
     assert all(p["output_config"]["format"]["schema"] == schema.load(RECEIPT) for p in params)
+
+
+@pytest.mark.parametrize("each", [False, True])
+def test_a_schema_survives_the_resend_of_an_image_too_large(
+    run: Run,
+    api: FakeClaudeAPI,
+    make_image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    each: bool,
+) -> None:
+    # One 400 image_dimensions_too_large, one resend with the image shrunk: the resent request
+    # still carries the schema and the answer is still checked against it.
+    monkeypatch.setenv(fsutil.CACHE_DIR_ENV, str(tmp_path / "vc-cache"))
+    catalog.forget()
+    api.set_max_side("claude-sonnet-5-5", 1000)
+    api.structured = lambda s, images: {"total": float(images[0].width or 0), "vendor": "Acme"}
+    image = make_image("r.png", (2000, 900))
+    out = tmp_path / "r.jsonl"
+    extra = ["--each", "-o", str(out)] if each else ["--json"]
+    result = run(
+        "ask", image, "--schema", "total: number, vendor", "-m", "claude-sonnet-5-5", *extra
+    )
+    assert result.exit_code == 0, result.stderr
+    requests = api.messages_requests()
+    assert [r.status for r in requests] == [400, 200]
+    assert all("output_config" in r.body for r in requests)
+    doc = json.loads(out.read_text()) if each else json.loads(result.stdout)
+    assert doc["data"] == {"total": 1000.0, "vendor": "Acme"} and doc["error"] is None

@@ -159,3 +159,22 @@ def test_images_waiting_in_batches_are_pending(
     assert json.loads(run("results", out, "--json").stdout)["summary"]["pending"] == 2
     assert run("ask", folder, "--batch", "-o", out).exit_code == 0  # collected
     assert json.loads(run("results", out, "--json").stdout)["summary"]["pending"] == 0
+
+
+def test_haiku_55_step_is_in_the_cost_of_locate_lines(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    # A question over 100K input tokens: the whole request at Haiku 5.5's long-context prices
+    # ($0.5 / $2.5), in the line written by locate and so in the total results gives.
+    api.structured = lambda _s, _i: {"objects": [{"label": "x", "box": [1, 2, 3, 4]}]}
+    out = tmp_path / "l.jsonl"
+    long = "Find every word. " + "word " * 81_000
+    result = run("locate", make_image("a.png"), "-p", long, "-m", "haiku", "-o", out, "-q")
+    assert result.exit_code == 0, result.stderr
+    (line,) = [json.loads(x) for x in out.read_text().splitlines()]
+    assert line["model"] == "claude-haiku-5-5" and line["usage"]["input_tokens"] > 100_000
+    want = (line["usage"]["input_tokens"] * 0.5 + line["usage"]["output_tokens"] * 2.5) / 1e6
+    assert line["cost_usd"] == pytest.approx(want)
+    summary = json.loads(run("results", out, "--json").stdout)["summary"]
+    assert summary["cost_usd"] == pytest.approx(want)
+    assert summary["models"]["claude-haiku-5-5"] == {"images": 1, "cost_usd": pytest.approx(want)}

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from PIL import ExifTags, Image, ImageChops, ImageCms, ImageOps
 
 from tests import imagekit as k
-from vision_cli import limits, policy, transform
-from vision_cli.transform import Prepared, TransformError, prepare
+from vision_cli import limits, policy
+from vision_cli.imaging import transform
+from vision_cli.imaging.transform import Prepared, TransformError, prepare
 
 RECOMMENDED = policy.SizePolicy.recommended()
 HIGH_RES = policy.SizePolicy.native(policy.tier("high-res"))
@@ -280,7 +281,7 @@ def test_quality_is_used() -> None:
 
 
 def test_heif_without_the_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    from vision_cli import imaging
+    from vision_cli.imaging import probe as imaging
 
     monkeypatch.setattr(imaging, "heif_available", lambda: False)
     data = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 64

@@ -268,7 +268,7 @@ def fit_bytes(
     max_dimension = limits.MANY_IMAGES_MAX_DIMENSION if many else limits.MAX_DIMENSION
     if not settings.resize:
         return _as_is(data, settings, many=many, extension=extension, label=label)
-    from vision_cli import transform
+    from vision_cli.imaging import transform
 
     try:
         prepared = transform.prepare(
@@ -295,11 +295,11 @@ def fit_bytes(
 
 
 def _as_is(data: bytes, settings: Settings, *, many: bool, extension: str, label: str) -> Image:
-    from vision_cli import imaging
+    from vision_cli.imaging import probe
 
     try:
-        facts = imaging.probe_bytes(data, extension).facts
-    except imaging.ProbeError as exc:
+        facts = probe.probe_bytes(data, extension).facts
+    except probe.ProbeError as exc:
         raise PreflightError([Failure(label, exc.message)]) from None
     found = policy.judge(
         facts,
@@ -484,11 +484,11 @@ def _base64_bytes(source: Mapping[str, Any]) -> bytes | None:
 
 
 def _dimensions(raw: bytes) -> tuple[int, int] | None:
-    from vision_cli import imaging
+    from vision_cli.imaging import probe
 
     try:
-        facts = imaging.probe_bytes(raw).facts
-    except imaging.ProbeError:
+        facts = probe.probe_bytes(raw).facts
+    except probe.ProbeError:
         return None
     return (facts.width, facts.height)
 

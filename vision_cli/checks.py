@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vision_cli import imaging, policy, sources
+from vision_cli import policy, sources
+from vision_cli.imaging import probe as reader
 from vision_cli.policy import Code, Finding
 
 
@@ -95,13 +96,13 @@ def check_keeping_data(
     data: bytes | None = None
     try:
         if item.path is not None:
-            probe = imaging.probe_path(item.path)
+            probe = reader.probe_path(item.path)
         else:
             data = sources.read_bytes(item, cap=2 * opts.limits.max_bytes)
-            probe = imaging.probe_bytes(data, item.extension)
+            probe = reader.probe_bytes(data, item.extension)
     except sources.SourceError as exc:
         return failed(item.label, opts.model, exc.code, exc.message), data
-    except imaging.ProbeError as exc:
+    except reader.ProbeError as exc:
         return failed(item.label, opts.model, exc.code, exc.message, format=exc.format), data
     facts = probe.facts
     known: dict[str, Any] = {
@@ -116,7 +117,7 @@ def check_keeping_data(
         "base64_bytes": facts.base64_bytes,
     }
     if opts.verify:
-        damage = imaging.verify(
+        damage = reader.verify(
             data if data is not None else item.path,  # type: ignore[arg-type]
             facts.width * facts.height,
         )
@@ -161,7 +162,7 @@ def check_all(
     memory stays flat.
     """
     if opts.verify:
-        imaging.reuse_memory()
+        reader.reuse_memory()
     threshold = VERIFY_PARALLEL_FROM if opts.verify else PARALLEL_FROM
     stream = iter(items)
     head = list(itertools.islice(stream, threshold if jobs > 1 else 0))

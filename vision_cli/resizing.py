@@ -20,8 +20,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from vision_cli import imaging, limits, policy, sources, transform, workers
+from vision_cli import limits, policy, sources, workers
 from vision_cli.fsutil import hidden_temp_name, sync_folder, write_atomic
+from vision_cli.imaging import probe, transform
 
 Action = Literal["resized", "converted", "copied", "skipped", "failed"]
 
@@ -214,7 +215,7 @@ def run(
     items = [i for i in items if not _inside_out(i, opts.out)]
     plan = _Planner(opts, items)
     paths = sum(1 for i in items if isinstance(i, sources.Input))
-    imaging.reuse_memory()  # before the workers are forked, so they inherit it
+    probe.reuse_memory()  # before the workers are forked, so they inherit it
     try:
         with _executor(opts.jobs, paths) as pool:
             yield _outcomes(pool, items, plan, opts, stdin)

@@ -19,7 +19,8 @@ from typing import Final, Literal
 
 from PIL import Image, ImageChops, ImageCms, ImageFile, UnidentifiedImageError
 
-from vision_cli import imaging, jpegscale, limits, policy
+from vision_cli import limits, policy
+from vision_cli.imaging import jpegscale, probe
 
 Target = Literal["auto", "jpeg", "png", "webp"]
 OutputFormat = Literal["JPEG", "PNG", "WEBP", "GIF"]
@@ -122,7 +123,7 @@ def prepare(
     max_bytes: int = limits.DEFAULT_MAX_BYTES,
     reencode: bool = False,
     max_dimension: int = limits.MAX_DIMENSION,
-    max_source_pixels: int = imaging.SAFE_DECODE_PIXELS,
+    max_source_pixels: int = probe.SAFE_DECODE_PIXELS,
 ) -> Prepared:
     """Make ``data`` ready for the API; :class:`TransformError` when it cannot be done.
 
@@ -137,12 +138,12 @@ def prepare(
         raise ValueError(f"unknown target format {to!r}")
     with _pillow_errors():
         im = _open(data)
-        head = _header(im, data[-imaging.PNG_EXIF_TAIL :])
+        head = _header(im, data[-probe.PNG_EXIF_TAIL :])
         target = _target(head.upright_size, size_policy, max_dimension)
         if not reencode and _complies(head, target, len(data), to, max_bytes):
             return _copy(data, head)
         frame = _decode(im, head, target, max_source_pixels)
-        late = imaging.orientation_of(im) if head.format == "PNG" else head.orientation
+        late = probe.orientation_of(im) if head.format == "PNG" else head.orientation
         if late != head.orientation:  # an eXIf chunk after the image data, read with it
             head = replace(head, orientation=late)
             target = _target(head.upright_size, size_policy, max_dimension)
@@ -207,10 +208,10 @@ def _pillow_errors() -> Iterator[None]:
 
 
 def _open(data: bytes) -> ImageFile.ImageFile:
-    heif = imaging.heif_brand(data[:32])
-    if heif and not imaging.heif_available():
+    heif = probe.heif_brand(data[:32])
+    if heif and not probe.heif_available():
         raise TransformError(
-            f"HEIC/HEIF cannot be read without pillow-heif: {imaging.HEIF_EXTRA_HINT}"
+            f"HEIC/HEIF cannot be read without pillow-heif: {probe.HEIF_EXTRA_HINT}"
         )
     try:
         return Image.open(io.BytesIO(data), formats=[*READ_FORMATS, *(["HEIF"] if heif else [])])
@@ -226,7 +227,7 @@ def _header(im: Image.Image, tail: bytes) -> _Header:
         format=im.format or "",
         width=im.width,
         height=im.height,
-        orientation=imaging.orientation_of(im, tail),
+        orientation=probe.orientation_of(im, tail),
         animated=bool(getattr(im, "is_animated", False)),
     )
 
@@ -270,7 +271,7 @@ def _decode(
     im: ImageFile.ImageFile, head: _Header, target: policy.Size, max_pixels: int
 ) -> Image.Image:
     """The first frame, decoded (a JPEG at the smallest DCT scale that is still at least the target
-    size, which is the big saving: see :mod:`vision_cli.jpegscale`), in one of the modes L, LA,
+    size, which is the big saving: see :mod:`.jpegscale`), in one of the modes L, LA,
     RGB, RGBA or CMYK.
 
     The size to be decoded is checked against ``max_pixels`` first: a decompression bomb is refused

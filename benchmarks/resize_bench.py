@@ -373,7 +373,7 @@ def shot_breakdown(files: list[Path], count: int = 8) -> None:
     at zlib's default and at level 1 with run-length matching (vision-cli's choice)."""
     import zlib
 
-    from vision_cli import transform
+    from vision_cli.imaging import transform
 
     datas = [f.read_bytes() for f in files[:count]]
     frames = [Image.open(io.BytesIO(d)) for d in datas]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vision_cli import policy, sources
-from vision_cli.imaging import probe as reader
+from vision_cli.imaging import preflight, probe
 from vision_cli.policy import Code, Finding
 
 
@@ -95,16 +95,20 @@ def check_keeping_data(
         return failed(item.label, opts.model, item.code, item.message), None
     data: bytes | None = None
     try:
-        if item.path is not None:
-            probe = reader.probe_path(item.path)
-        else:
-            data = sources.read_bytes(item, cap=2 * opts.limits.max_bytes)
-            probe = reader.probe_bytes(data, item.extension)
+        if item.path is None:
+            data = sources.read_bytes(item)
     except sources.SourceError as exc:
         return failed(item.label, opts.model, exc.code, exc.message), data
-    except reader.ProbeError as exc:
-        return failed(item.label, opts.model, exc.code, exc.message, format=exc.format), data
-    facts = probe.facts
+    lim = opts.limits
+    gated = preflight.judge(
+        item.path if data is None else data,  # type: ignore[arg-type]  # one of them is set
+        lim,
+        extension=item.extension,
+        verify=opts.verify,
+    )
+    if gated.probe is None:
+        return Record(path=item.label, model=opts.model, findings=gated.findings), data
+    facts = gated.probe.facts
     known: dict[str, Any] = {
         "format": facts.format,
         "media_type": facts.media_type,
@@ -112,27 +116,18 @@ def check_keeping_data(
         "height": facts.height,
         "orientation": facts.orientation,
         "frames": facts.frames,
-        "mode": probe.mode,
+        "mode": gated.probe.mode,
         "bytes": facts.bytes,
         "base64_bytes": facts.base64_bytes,
     }
-    if opts.verify:
-        damage = reader.verify(
-            data if data is not None else item.path,  # type: ignore[arg-type]
-            facts.width * facts.height,
-        )
-        if damage:
-            return failed(item.label, opts.model, Code.UNREADABLE, damage, **known), data
-    pred = policy.predict(facts.width, facts.height, opts.limits.tier)
+    pred = policy.predict(facts.width, facts.height, lim.tier)
     record = Record(
         path=item.label,
         model=opts.model,
         api_width=pred.api_width,
         api_height=pred.api_height,
         tokens=pred.tokens,
-        findings=tuple(
-            f for f in policy.judge(facts, opts.limits, pred) if f.code not in opts.ignore
-        ),
+        findings=tuple(f for f in gated.findings if f.code not in opts.ignore),
         **known,
     )
     return record, data
@@ -162,7 +157,7 @@ def check_all(
     memory stays flat.
     """
     if opts.verify:
-        reader.reuse_memory()
+        probe.reuse_memory()
     threshold = VERIFY_PARALLEL_FROM if opts.verify else PARALLEL_FROM
     stream = iter(items)
     head = list(itertools.islice(stream, threshold if jobs > 1 else 0))

@@ -187,6 +187,15 @@ NoResizeOpt = Annotated[
         rich_help_panel=IMAGES_PANEL,
     ),
 ]
+VerifyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verify/--no-verify",
+        help="Decode every image before it is sent, so that nothing damaged is paid for "
+        "(the same check as inspect --verify).",
+        rich_help_panel=IMAGES_PANEL,
+    ),
+]
 SourceOpt = Annotated[
     SourceChoice,
     typer.Option(
@@ -352,6 +361,7 @@ class Options:
     timeout: float | None
     policy: PolicyChoice
     no_resize: bool
+    verify: bool
     source: SourceChoice
     download: bool
     no_cache: bool
@@ -407,6 +417,7 @@ def ask(
     timeout: TimeoutOpt = None,
     policy: PolicyOpt = PolicyChoice.native,
     no_resize: NoResizeOpt = False,
+    verify: VerifyOpt = True,
     source: SourceOpt = SourceChoice.auto,
     download: DownloadOpt = False,
     no_cache: NoCacheOpt = False,
@@ -453,6 +464,7 @@ def compare(
     timeout: TimeoutOpt = None,
     policy: PolicyOpt = PolicyChoice.native,
     no_resize: NoResizeOpt = False,
+    verify: VerifyOpt = True,
     source: SourceOpt = SourceChoice.auto,
     download: DownloadOpt = False,
     no_cache: NoCacheOpt = False,
@@ -560,6 +572,7 @@ def run(opts: Options) -> None:
         download=opts.download,
         max_bytes=common.max_bytes(opts.max_bytes),
         oversized="downsize" if opts.allow_downsize or opts.no_resize else "error",
+        verify=opts.verify,
     )
     try:
         asking.check_sources(items, settings)

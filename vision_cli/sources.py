@@ -268,11 +268,11 @@ def collect(args: Sequence[str], sel: Selection) -> list[Input | Problem]:
 # --------------------------------------------------------------------------------------------------
 
 
-def read_bytes(
-    item: Input, *, cap: int = limits.MAX_INPUT_BYTES, stdin: BinaryIO | None = None
-) -> bytes:
-    """The input's bytes, at most ``cap`` (one limit for files, pipes, devices, standard input
-    and URLs alike: never more is read). Raises SourceError."""
+def read_bytes(item: Input, *, cap: int | None = None, stdin: BinaryIO | None = None) -> bytes:
+    """The input's bytes, at most ``cap`` (by default :data:`vision_cli.limits.MAX_INPUT_BYTES`,
+    one limit for files, pipes, devices, standard input and URLs alike: never more is read).
+    Raises SourceError."""
+    cap = limits.MAX_INPUT_BYTES if cap is None else cap
     if item.path is not None:
         try:
             with item.path.open("rb") as fh:

@@ -138,7 +138,7 @@ def probe_path(path: Path) -> Probe:
     with fh:
         info = os.fstat(fh.fileno())
         if not stat.S_ISREG(info.st_mode):  # a pipe or a device: read it, within the limit
-            return probe_bytes(read_capped(fh, str(path)), path.suffix.lower())
+            return probe_bytes(read_capped(fh), path.suffix.lower())
         return _probe(fh, info.st_size, path.suffix.lower())
 
 
@@ -147,8 +147,9 @@ def probe_bytes(data: bytes, extension: str = "") -> Probe:
     return _probe(io.BytesIO(data), len(data), extension)
 
 
-def read_capped(fh: IO[bytes], what: str = "the input", cap: int = limits.MAX_INPUT_BYTES) -> bytes:
-    """All of ``fh``, or ProbeError ``file-too-large`` past ``cap`` bytes (never more is read)."""
+def read_capped(fh: IO[bytes]) -> bytes:
+    """All of ``fh``, or ProbeError ``file-too-large`` past the byte limit (never more is read)."""
+    cap = limits.MAX_INPUT_BYTES
     data = fh.read(cap + 1)
     if len(data) > cap:
         raise ProbeError(Code.FILE_TOO_LARGE, policy.too_large_input(cap))

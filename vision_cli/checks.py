@@ -107,7 +107,10 @@ def check_keeping_data(
         verify=opts.verify,
     )
     if gated.probe is None:
-        return Record(path=item.label, model=opts.model, findings=gated.findings), data
+        record = Record(
+            path=item.label, model=opts.model, format=gated.format, findings=gated.findings
+        )
+        return record, data
     facts = gated.probe.facts
     known: dict[str, Any] = {
         "format": facts.format,

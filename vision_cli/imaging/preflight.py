@@ -23,6 +23,8 @@ class Gated:
 
     probe: probe.Probe | None
     findings: tuple[Finding, ...]
+    #: The format, when it is known although the input could not be read (HEIF without the extra).
+    format: str | None = None
 
     @property
     def refusal(self) -> Finding | None:
@@ -53,7 +55,7 @@ def judge(
             else probe.probe_bytes(source, extension)
         )
     except probe.ProbeError as exc:
-        return Gated(None, (exc.finding,))
+        return Gated(None, (exc.finding,), exc.format)
     if verify:
         damage = probe.verify(source, found)
         if damage:

@@ -73,8 +73,8 @@ def _jsonl(result: Result) -> dict[str, dict[str, Any]]:
 
 
 def check_all(inputs: list[Path], work: Path, *, ask: bool = True) -> Counts:
-    """Run the four contracts over ``inputs`` (each in a folder of its own, so that output names
-    never collide); ``work`` is an empty scratch folder."""
+    """Run the four contracts over ``inputs`` (named so that no two outputs collide: ``resize``
+    refuses a second input for one output name); ``work`` is an empty scratch folder."""
     runner = CliRunner()
     lim = policy.Limits(tier=catalog.resolve(catalog.load().default).tier)
     work.mkdir(parents=True, exist_ok=True)

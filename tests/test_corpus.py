@@ -12,6 +12,7 @@ refusals by code, the slowest file) and the run's time are printed in the test o
 
 from __future__ import annotations
 
+import resource
 import shutil
 import subprocess
 import sys
@@ -77,8 +78,8 @@ def test_pillow_test_images_keep_the_four_contracts(tmp_path: Path) -> None:
     assert len(files) > 1000, f"only {len(files)} files in {source}: delete it to fetch again"
     inputs = []
     for i, path in enumerate(files):
-        copy = tmp_path / "in" / f"{i:04}" / path.name  # a folder each: output names never clash
-        copy.parent.mkdir(parents=True)
+        copy = tmp_path / "in" / f"{i:04}-{path.name}"  # numbered: output names never clash
+        copy.parent.mkdir(exist_ok=True)
         shutil.copyfile(path, copy)
         inputs.append(copy)
     started = time.perf_counter()

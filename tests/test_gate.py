@@ -114,7 +114,7 @@ def test_damaged_files_keep_the_four_contracts(tmp_path: Path) -> None:
     assert len(files) >= 250
     inputs = []
     for i, (name, data) in enumerate(sorted(files.items())):
-        inputs.append(k.write(tmp_path / "in" / f"{i:03}" / name, data))
+        inputs.append(k.write(tmp_path / "in" / f"{i:03}-{name}", data))
     counts = contracts.check_all(inputs, tmp_path / "work")
     print(f"\ndamaged files: {counts}")
     # the run found both sides: damage refused, and repairable files repaired
@@ -316,8 +316,7 @@ def test_tiff_orientation_is_applied_once(orientation: int) -> None:
     prepared = transform.prepare(out.getvalue(), size_policy=None)
     assert (prepared.width, prepared.height) == (60, 40)
     got = k.opened(prepared.data).convert("RGB")
-    assert k.near(got.getpixel((2, 2)), upright.getpixel((2, 2)))
-    assert k.near(got.getpixel((57, 37)), upright.getpixel((57, 37)))
+    assert k.near(got.getpixel((2, 2)), k.RED) and k.near(got.getpixel((57, 37)), k.BLUE)
 
 
 def test_panorama_sliver_is_reported_by_resize_and_ask(run: Run, tmp_path: Path) -> None:

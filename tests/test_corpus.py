@@ -84,6 +84,9 @@ def test_pillow_test_images_keep_the_four_contracts(tmp_path: Path) -> None:
         inputs.append(copy)
     started = time.perf_counter()
     counts = contracts.check_all(inputs, tmp_path / "work")
+    took = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     print(
-        f"\nPillow {PIL.__version__} Tests/images: {counts}; {time.perf_counter() - started:.0f} s"
+        f"\nPillow {PIL.__version__} Tests/images: {counts}; {took:.0f} s; "
+        f"peak RSS of the test process {peak} MB"
     )

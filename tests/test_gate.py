@@ -291,6 +291,19 @@ def test_progressive_jpeg_counts_at_full_size(run: Run, tmp_path: Path) -> None:
     assert baseline.facts.decode_pixels == 1125 * 1125  # decodable at 1/8
 
 
+def test_a_decoder_written_in_python_counts_each_pixel_many_times(run: Run, tmp_path: Path) -> None:
+    """Pillow decodes QOI (and uncompressed DDS, RLE BMP ...) in Python, microseconds a pixel:
+    a 1200x1200 QOI would take a minute, so the budget refuses it from its header."""
+    small = probe.probe_bytes(k.encode(k.gradient((64, 48)), "QOI"))
+    assert small.facts.decode_pixels == 64 * 48 * probe.SLOW_DECODER_COST
+    src = k.write(tmp_path / "big.qoi", k.encode(Image.new("RGB", (1200, 1200)), "QOI"))
+    (rec,) = records(run("inspect", src, "--format", "jsonl"))
+    (error,) = [f for f in rec["findings"] if f["code"] == "dimensions-too-large"]
+    assert "decoder is slow" in error["message"]
+    result = run("resize", src, "--out", tmp_path / "out")
+    assert result.exit_code == 1 and not (tmp_path / "out").exists()
+
+
 def test_png_text_chunks_up_to_the_byte_limit_are_read(tmp_path: Path) -> None:
     png = k.encode(k.gradient((300, 200)), "PNG")
     text = zlib.compress(os.urandom(2 * 1024 * 1024), 0)

@@ -503,7 +503,11 @@ def over_budget(facts: ImageFacts, budget: int = limits.PIXEL_BUDGET) -> Finding
     """An image no command decodes: what decoding it would allocate is over the pixel budget."""
     w, h = facts.width, facts.height
     pixels = facts.decode_pixels or w * h
-    why = " (a progressive JPEG decodes at full size)" if facts.format in ("JPEG", "MPO") else ""
+    why = ""
+    if facts.format in ("JPEG", "MPO"):
+        why = " (a progressive JPEG decodes at full size)"
+    elif pixels > w * h:
+        why = " (its decoder is slow, so each pixel counts many times)"
     return Finding(
         Code.DIMENSIONS_TOO_LARGE,
         f"{w}x{h} would need {pixels:,} pixels decoded{why}, over the "

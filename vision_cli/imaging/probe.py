@@ -55,6 +55,10 @@ READ_FORMAT_NAMES: Final = (
 )
 #: The most pixels one decode may allocate (:func:`decode_pixels` counts them).
 PIXEL_BUDGET: Final = limits.PIXEL_BUDGET
+#: A decoder written in Python (Pillow's PyDecoder: an uncompressed DDS, QOI, an RLE BMP, a PPM
+#: with 16-bit samples ...) spends microseconds on each pixel (an 800x600 DDS takes 2 s): each
+#: pixel counts this many times against the budget, so one decode stays within seconds.
+SLOW_DECODER_COST: Final = 64
 #: Frames are counted up to this many: enough to say ``animated`` and how long, bounded in time
 #: for a TIFF with 300,000 pages.
 FRAME_CAP: Final = 100
@@ -191,6 +195,7 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
             frames = _frames(im)
             mode = im.mode
             progressive = bool(im.info.get("progressive") or im.info.get("progression"))
+            slow = any(tile[0] in Image.DECODERS for tile in im.tile)
             icc = bool(im.info.get("icc_profile"))
     except ProbeError:
         raise
@@ -207,7 +212,7 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
         orientation=orientation,
         frames=frames,
         extension=extension,
-        decode_pixels=decode_pixels(fmt, width, height, progressive=progressive),
+        decode_pixels=decode_pixels(fmt, width, height, progressive=progressive, slow=slow),
     )
     return Probe(facts, mode, upright_on_load=fmt == "TIFF", progressive=progressive, icc=icc)
 
@@ -304,13 +309,16 @@ def _stored_size(im: Image.Image) -> tuple[int, int]:
     return im.size
 
 
-def decode_pixels(fmt: str, width: int, height: int, *, progressive: bool = False) -> int:
-    """The pixels a decode of this image allocates at the least: a baseline JPEG decodes at 1/8
-    scale if need be, a progressive one holds coefficient buffers for the full size, everything
-    else decodes at full size."""
+def decode_pixels(
+    fmt: str, width: int, height: int, *, progressive: bool = False, slow: bool = False
+) -> int:
+    """What a decode of this image costs, in pixels, at the least: a baseline JPEG decodes at 1/8
+    scale if need be, a progressive one holds coefficient buffers for the full size, a decoder
+    written in Python counts :data:`SLOW_DECODER_COST` times, everything else decodes at full
+    size."""
     if fmt in ("JPEG", "MPO") and not progressive:
         return -(-width // 8) * -(-height // 8)
-    return width * height
+    return width * height * (SLOW_DECODER_COST if slow else 1)
 
 
 def header_damaged(exc: BaseException) -> str:

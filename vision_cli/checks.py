@@ -123,7 +123,7 @@ def check_keeping_data(
         "bytes": facts.bytes,
         "base64_bytes": facts.base64_bytes,
     }
-    pred = policy.predict(facts.width, facts.height, lim.tier)
+    pred = gated.prediction or policy.predict(facts.width, facts.height, lim.tier)
     record = Record(
         path=item.label,
         model=opts.model,

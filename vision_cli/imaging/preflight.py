@@ -25,6 +25,8 @@ class Gated:
     findings: tuple[Finding, ...]
     #: The format, when it is known although the input could not be read (HEIF without the extra).
     format: str | None = None
+    #: What the API does with it (None when it could not be read).
+    prediction: policy.Prediction | None = None
 
     @property
     def refusal(self) -> Finding | None:
@@ -41,7 +43,6 @@ def judge(
     *,
     extension: str = "",
     verify: bool = False,
-    prediction: policy.Prediction | None = None,
 ) -> Gated:
     """Probe ``source`` (a file, or bytes already read) and judge it against ``lim``.
 
@@ -60,7 +61,9 @@ def judge(
         damage = probe.verify(source, found)
         if damage:
             return Gated(found, (Finding(Code.UNREADABLE, damage, final=True),))
-    return Gated(found, tuple(policy.judge(found.facts, lim, prediction)))
+    facts = found.facts
+    pred = policy.predict(facts.width, facts.height, lim.tier)
+    return Gated(found, tuple(policy.judge(facts, lim, pred)), prediction=pred)
 
 
 def output_findings(

@@ -195,7 +195,7 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
             frames = _frames(im)
             mode = im.mode
             progressive = bool(im.info.get("progressive") or im.info.get("progression"))
-            slow = any(tile[0] in Image.DECODERS for tile in im.tile)
+            slow = fmt not in API_FORMATS and any(t[0] in Image.DECODERS for t in im.tile)
             icc = bool(im.info.get("icc_profile"))
     except ProbeError:
         raise
@@ -260,12 +260,9 @@ def _unguarded() -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = saved
 
 
-@contextmanager
-def quiet() -> Iterator[None]:
+def quiet() -> warnings.catch_warnings[None]:
     """Pillow's warnings about odd files silenced (they are read correctly, or fail plainly)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+    return warnings.catch_warnings(action="ignore")
 
 
 def _bomb(exc: Exception) -> str:
@@ -303,8 +300,10 @@ def _not_readable(head: bytes) -> tuple[Code, str]:
 
 def _stored_size(im: Image.Image) -> tuple[int, int]:
     """Width and height as stored (a TIFF's ``size`` is already turned by its orientation)."""
+    if im.format != "TIFF":
+        return im.size
     tile = getattr(im, "_tile_size", None)
-    if im.format == "TIFF" and isinstance(tile, tuple) and len(tile) == 2:
+    if isinstance(tile, tuple) and len(tile) == 2:
         return (int(tile[0]), int(tile[1]))
     return im.size
 

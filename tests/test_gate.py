@@ -32,6 +32,7 @@ from PIL import Image
 from tests import contracts
 from tests import imagekit as k
 from tests.conftest import Run, records
+from tests.fakeapi import FakeClaudeAPI
 from vision_cli import limits, policy
 from vision_cli.imaging import probe, transform
 
@@ -120,6 +121,41 @@ def test_damaged_files_keep_the_four_contracts(tmp_path: Path) -> None:
     # the run found both sides: damage refused, and repairable files repaired
     assert counts.refused["unreadable"] > 50 and counts.written > 50
     assert counts.refused["dimensions-too-large"] >= 2  # huge-claim.png, huge-progressive.jpg
+
+
+def _cut_jpeg(path: Path) -> tuple[Path, str]:
+    data = k.photo((800, 600))
+    cut = k.write(path, data[: len(data) * 2 // 3])
+    return (
+        cut,
+        "truncated: the JPEG end marker is missing, so the file was cut short; copy it again.",
+    )
+
+
+def test_a_cut_jpeg_gets_one_verdict_from_every_command(
+    run: Run, tmp_path: Path, api: FakeClaudeAPI
+) -> None:
+    """The issue's first case: inspect, resize, ask, compare, --each and --batch (run and plan)
+    all refuse it with one code and sentence, and nothing is written or sent."""
+    cut, sentence = _cut_jpeg(tmp_path / "in" / "cut.jpg")
+    (rec,) = records(run("inspect", cut, "--format", "jsonl"))
+    assert rec["findings"] == [{"code": "unreadable", "severity": "error", "message": sentence}]
+    result = run("resize", cut, "--out", tmp_path / "out", "--format", "jsonl")
+    (done,) = [r for r in records(result) if "input" in r]
+    assert result.exit_code == 1 and done["findings"] == rec["findings"]
+    assert not (tmp_path / "out").exists()
+    for args in (("ask", cut), ("ask", cut, "--dry-run"), ("compare", cut, cut)):
+        result = run(*args)
+        assert result.exit_code == 1 and f"{sentence} [unreadable]" in result.stderr, args
+    for mode in ("--each", "--batch"):
+        for dry in ((), ("--dry-run",)):
+            out = tmp_path / f"r{mode}{len(dry)}.jsonl"
+            result = run("ask", cut.parent, mode, "-o", out, *dry)
+            assert result.exit_code == 1, (mode, dry, result.stderr)
+            assert sentence in result.stdout + result.stderr + (
+                out.read_text() if out.exists() else ""
+            )
+    assert api.requests == []  # nothing was ever sent
 
 
 # --------------------------------------------------------------------------------------------------

@@ -19,10 +19,11 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import IO, Final
 
-from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from vision_cli import limits, policy
 from vision_cli.policy import Code, Finding, ImageFacts
@@ -90,10 +91,19 @@ HEIF_EXTRA_HINT = (
 # Pillow's own guard stays on, at the budget, for every decode in the process; the reader lifts it
 # only to read a header (see _open_header), never to decode.
 Image.MAX_IMAGE_PIXELS = PIXEL_BUDGET
-# A PNG text chunk may be as large as the API's byte limit allows (Pillow's 1 MB default made a
-# photo with a large XMP packet "damaged"); larger ones are refused before they are read.
-PngImagePlugin.MAX_TEXT_CHUNK = limits.DIRECT_API_MAX_BYTES
-PngImagePlugin.MAX_TEXT_MEMORY = 2 * limits.DIRECT_API_MAX_BYTES
+#: A PNG text chunk may be as large as the API's byte limit allows (Pillow's 1 MB default made a
+#: photo with a large XMP packet "damaged"); larger ones are refused before they are read.
+MAX_TEXT_CHUNK: Final = limits.DIRECT_API_MAX_BYTES
+
+
+@cache
+def _png_text_limits() -> None:
+    """Raise Pillow's PNG text limits, once, when the first image is opened (its PNG plugin is
+    imported then anyway: importing it earlier would cost start-up time)."""
+    from PIL import PngImagePlugin
+
+    PngImagePlugin.MAX_TEXT_CHUNK = MAX_TEXT_CHUNK
+    PngImagePlugin.MAX_TEXT_MEMORY = 2 * MAX_TEXT_CHUNK
 
 
 class ProbeError(Exception):
@@ -182,7 +192,7 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
     ):
         # libwebp refuses a cut file before its header is read: say what is really wrong
         raise ProbeError(Code.UNREADABLE, _cut("WebP", "RIFF length"), format="WEBP")
-    if head[:8] == b"\x89PNG\r\n\x1a\n" and size > PngImagePlugin.MAX_TEXT_CHUNK:
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and size > MAX_TEXT_CHUNK:
         _check_png_text(fh)
     try:
         with quiet():
@@ -225,6 +235,7 @@ def open_image(fh: IO[bytes], *, heif: bool = False) -> ImageFile.ImageFile:
     Raises ProbeError for bytes in no format it reads, or a header over the budget that cannot
     be read without decoding.
     """
+    _png_text_limits()
     formats = [*READ_FORMATS, *(["HEIF"] if heif else [])]
     start = fh.tell()
     try:
@@ -348,7 +359,7 @@ def _check_png_text(fh: IO[bytes]) -> None:
         length, kind = int.from_bytes(header[:4], "big"), header[4:]
         if kind in (b"IDAT", b"IEND"):
             break
-        if kind in _TEXT_CHUNKS and length > PngImagePlugin.MAX_TEXT_CHUNK:
+        if kind in _TEXT_CHUNKS and length > MAX_TEXT_CHUNK:
             fh.seek(0)
             raise ProbeError(
                 Code.FILE_TOO_LARGE,

@@ -373,7 +373,7 @@ def shot_breakdown(files: list[Path], count: int = 8) -> None:
     at zlib's default and at level 1 with run-length matching (vision-cli's choice)."""
     import zlib
 
-    from vision_cli import transform
+    from vision_cli.imaging import transform
 
     datas = [f.read_bytes() for f in files[:count]]
     frames = [Image.open(io.BytesIO(d)) for d in datas]
@@ -417,7 +417,7 @@ def breakdown(exe: str, files: list[Path], count: int = 20) -> None:
     the reduced-scale decode and the LANCZOS pass after it, with Pillow's own 1/2 scale beside
     vision-cli's 3/8; the encode; the CPU of the whole command with and without Pillow keeping
     freed memory blocks; and the command's start-up."""
-    from vision_cli import jpegscale
+    from vision_cli.imaging import jpegscale
 
     target = policy.SizePolicy.recommended().target(*Image.open(files[0]).size)
     datas = [f.read_bytes() for f in files[:count]]

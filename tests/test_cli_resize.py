@@ -262,7 +262,7 @@ def test_json_report(run: Run, zoo: Path, tmp_path: Path) -> None:
     assert list(doc["images"][0]) == [
         "input", "output", "action", "format_before", "format_after", "width_before",
         "height_before", "width_after", "height_after", "bytes_before", "bytes_after",
-        "tokens_before", "tokens_after", "quality", "error",
+        "tokens_before", "tokens_after", "quality", "error", "findings",
     ]  # fmt: skip
     s = doc["summary"]
     assert s["files"] == 16 and s["failed"] == 0
@@ -578,7 +578,7 @@ def test_skip_existing_prepares_only_what_it_cannot_tell_from_the_header(
     """The JPEG and the PNG (output named by their header) are not decoded at all, which is
     what makes the step fast; the BMP (the content decides PNG or JPEG) is prepared, then
     skipped."""
-    from vision_cli import transform
+    from vision_cli.imaging import transform
 
     out = tmp_path / "out"
     assert run("resize", small_set, "--out", out).exit_code == 0

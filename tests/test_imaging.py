@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests import imagekit as k
-from vision_cli import imaging
+from vision_cli.imaging import probe as imaging
 
 BODY = k.exif_bytes(6).removeprefix(b"Exif\x00\x00")
 IEND = k.png_chunk(b"IEND", b"")

@@ -12,7 +12,8 @@ from PIL import Image, ImageChops, ImageFile
 
 from tests import imagekit as k
 from tests.conftest import encode
-from vision_cli import jpegscale, policy, transform
+from vision_cli import policy
+from vision_cli.imaging import jpegscale, transform
 
 
 def opened_jpeg(data: bytes) -> ImageFile.ImageFile:

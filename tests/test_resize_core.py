@@ -217,7 +217,7 @@ def test_problems_and_bad_files_fail_alone(tmp_path: Path) -> None:
     outcomes = resize(items, options(out=tmp_path / "out", jobs=2))
     assert [o.action for o in outcomes] == ["failed", "failed", "resized", "failed"]
     assert all(o.error and "\n" not in o.error for o in outcomes if o.action == "failed")
-    assert "corrupt" in (outcomes[1].error or "") and "no such file" in (outcomes[3].error or "")
+    assert "truncated" in (outcomes[1].error or "") and "no such file" in (outcomes[3].error or "")
 
 
 def test_stdin_input(tmp_path: Path) -> None:

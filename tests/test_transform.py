@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from PIL import ExifTags, Image, ImageChops, ImageCms, ImageOps
 
 from tests import imagekit as k
-from vision_cli import limits, policy, transform
-from vision_cli.transform import Prepared, TransformError, prepare
+from vision_cli import limits, policy
+from vision_cli.imaging import transform
+from vision_cli.imaging.transform import Prepared, TransformError, prepare
 
 RECOMMENDED = policy.SizePolicy.recommended()
 HIGH_RES = policy.SizePolicy.native(policy.tier("high-res"))
@@ -280,7 +281,7 @@ def test_quality_is_used() -> None:
 
 
 def test_heif_without_the_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    from vision_cli import imaging
+    from vision_cli.imaging import probe as imaging
 
     monkeypatch.setattr(imaging, "heif_available", lambda: False)
     data = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 64
@@ -506,7 +507,7 @@ def test_impossible_fit_is_an_error() -> None:
 
 def test_bomb_is_refused_from_its_header() -> None:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with pytest.raises(TransformError, match="safety limit"):
+    with pytest.raises(TransformError, match="pixel budget"):
         run(k.png_header_only(60_000, 60_000))
     grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grown_kb < 100_000  # 60000^2 RGB would be 10 GB
@@ -517,7 +518,7 @@ def test_pixel_limit_counts_what_is_decoded() -> None:
     png = k.encode(k.gradient((3000, 3000)), "PNG")
     # the JPEG is decoded at 1/2 scale (1500 x 1500) for the recommended policy; the PNG in full
     assert run(data, max_source_pixels=2_300_000).action == "resized"
-    with pytest.raises(TransformError, match="safety limit"):
+    with pytest.raises(TransformError, match="pixel budget"):
         run(png, max_source_pixels=2_300_000)
 
 

@@ -39,8 +39,6 @@ Kind = Literal["base64", "url", "file"]
 DEFAULT_PROMPT_ONE: Final = "Describe this image."
 DEFAULT_PROMPT_MANY: Final = "Describe these images."
 COMPARE_PROMPT: Final = "How are these images different?"
-#: The most bytes read from standard input or a download before it is resized in memory.
-INPUT_CAP: Final = 100 * 1024 * 1024
 #: Rough characters per token, for the text share of an estimate (the API counts exactly).
 CHARS_PER_TOKEN: Final = 4
 CONVERSATION_VERSION: Final = 1
@@ -80,6 +78,9 @@ class Settings:
     #: ``error``: image blocks carry ``transformations: {"oversized_image": "error"}``;
     #: ``downsize`` (``--allow-downsize``): no transformations, the API's default.
     oversized: Literal["error", "downsize"] = "error"
+    #: Decode every image before it is sent (``--no-verify`` turns it off): money is about to be
+    #: spent on it.
+    verify: bool = True
 
     def size_policy(self) -> policy.SizePolicy | None:
         if not self.resize:
@@ -174,9 +175,12 @@ class Failure:
 
     label: str | None
     message: str
+    #: The gate's code, when the failure is one of its findings (the same as ``inspect``'s).
+    code: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.label}: {self.message}" if self.label else self.message
+        text = f"{self.message} [{self.code}]" if self.code else self.message
+        return f"{self.label}: {text}" if self.label else text
 
 
 class PreflightError(Exception):
@@ -258,32 +262,42 @@ def prepare_image(
 
 
 def read_input(item: sources.Input, *, stdin: BinaryIO | None = None) -> bytes:
-    """The input's bytes (a download or standard input at most :data:`INPUT_CAP`);
+    """The input's bytes (at most :data:`vision_cli.limits.MAX_INPUT_BYTES`, as every command);
     :class:`PreflightError` when they cannot be read."""
     try:
-        return sources.read_bytes(item, cap=INPUT_CAP, stdin=stdin)
+        return sources.read_bytes(item, stdin=stdin)
     except sources.SourceError as exc:
-        raise PreflightError([Failure(item.label, exc.message)]) from None
+        raise PreflightError([Failure(item.label, exc.message, exc.code.value)]) from None
 
 
 def fit_bytes(
     data: bytes, settings: Settings, *, many: bool = False, extension: str = "", label: str = "-"
 ) -> Image:
-    """Bytes brought into shape in memory (or, with ``--no-resize``, checked as they are)."""
-    max_dimension = limits.MANY_IMAGES_MAX_DIMENSION if many else limits.MAX_DIMENSION
-    if not settings.resize:
-        return _as_is(data, settings, many=many, extension=extension, label=label)
-    from vision_cli import transform
+    """Bytes passed through the gate and brought into shape in memory (or, with
+    ``--no-resize``, checked as they are). Nothing the gate calls an error that cannot be fixed is
+    ever sent: :class:`PreflightError` with the gate's code and sentence instead."""
+    from vision_cli.imaging import preflight, transform
 
+    lim = policy.Limits(tier=settings.model.tier, max_bytes=settings.max_bytes, many_images=many)
+    gated = preflight.judge(data, lim, extension=extension, verify=settings.verify)
+    if gated.refusal is not None:
+        raise PreflightError([_failure(label, gated.refusal)])
+    assert gated.probe is not None  # a finding without a probe is always final
+    if not settings.resize:
+        return _as_is(data, gated, settings, label=label)
     try:
         prepared = transform.prepare(
             data,
+            found=gated.probe,
             size_policy=settings.size_policy(),
             max_bytes=settings.max_bytes,
-            max_dimension=max_dimension,
+            max_dimension=lim.max_dimension if not many else limits.MANY_IMAGES_MAX_DIMENSION,
         )
     except transform.TransformError as exc:
-        raise PreflightError([Failure(label, str(exc))]) from None
+        raise PreflightError([_failure(label, exc.finding)]) from None
+    found = preflight.output_findings(
+        prepared.format, prepared.width, prepared.height, len(prepared.data), lim
+    )
     return Image(
         label,
         "base64",
@@ -297,26 +311,34 @@ def fit_bytes(
         source_height=prepared.source_height,
         source_format=prepared.source_format,
         source_orientation=prepared.source_orientation,
+        warnings=_warnings(found),
     )
 
 
-def _as_is(data: bytes, settings: Settings, *, many: bool, extension: str, label: str) -> Image:
-    from vision_cli import imaging
+def _failure(label: str, finding: policy.Finding) -> Failure:
+    return Failure(label, finding.message, finding.code.value)
 
-    try:
-        facts = imaging.probe_bytes(data, extension).facts
-    except imaging.ProbeError as exc:
-        raise PreflightError([Failure(label, exc.message)]) from None
-    found = policy.judge(
-        facts,
-        policy.Limits(tier=settings.model.tier, max_bytes=settings.max_bytes, many_images=many),
+
+def _warnings(found: Iterable[policy.Finding]) -> tuple[str, ...]:
+    return tuple(
+        f"{f.message} [{f.code.value}]" for f in found if f.severity is policy.Severity.WARNING
     )
-    errors = [f.message for f in found if f.severity is policy.Severity.ERROR]
+
+
+def _as_is(data: bytes, gated: Any, settings: Settings, *, label: str) -> Image:
+    """``--no-resize``: the bytes go as they are, so every error stops them (the gate's
+    sentence, and how vision-cli would fix it)."""
+    facts = gated.probe.facts
+    errors = [f for f in gated.findings if f.severity is policy.Severity.ERROR]
     if errors:
         raise PreflightError(
             [
-                Failure(label, f"{m.rstrip('.')} (or drop --no-resize to let vision-cli fix it)")
-                for m in errors
+                Failure(
+                    label,
+                    f"{f.message.rstrip('.')} (or drop --no-resize to let vision-cli fix it)",
+                    f.code.value,
+                )
+                for f in errors
             ]
         )
     assert facts.media_type is not None  # an unsupported format is an error above
@@ -332,7 +354,7 @@ def _as_is(data: bytes, settings: Settings, *, many: bool, extension: str, label
         source_width=facts.width,
         source_height=facts.height,
         source_format=facts.format,
-        warnings=tuple(f.message for f in found if f.severity is policy.Severity.WARNING),
+        warnings=_warnings(gated.findings),
     )
 
 
@@ -490,11 +512,11 @@ def _base64_bytes(source: Mapping[str, Any]) -> bytes | None:
 
 
 def _dimensions(raw: bytes) -> tuple[int, int] | None:
-    from vision_cli import imaging
+    from vision_cli.imaging import probe
 
     try:
-        facts = imaging.probe_bytes(raw).facts
-    except imaging.ProbeError:
+        facts = probe.probe_bytes(raw).facts
+    except probe.ProbeError:
         return None
     return (facts.width, facts.height)
 
@@ -911,7 +933,7 @@ def correct_oversized(
     if found is None or settings.oversized != "error":
         return None
     edge, paths = found
-    from vision_cli import transform
+    from vision_cli.imaging import transform
 
     body = json.loads(json.dumps(request.body))  # a deep copy of plain JSON
     messages = body["messages"]

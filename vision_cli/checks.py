@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vision_cli import imaging, policy, sources
+from vision_cli import policy, sources
+from vision_cli.imaging import preflight, probe
 from vision_cli.policy import Code, Finding
 
 
@@ -94,16 +95,23 @@ def check_keeping_data(
         return failed(item.label, opts.model, item.code, item.message), None
     data: bytes | None = None
     try:
-        if item.path is not None:
-            probe = imaging.probe_path(item.path)
-        else:
-            data = sources.read_bytes(item, cap=2 * opts.limits.max_bytes)
-            probe = imaging.probe_bytes(data, item.extension)
+        if item.path is None:
+            data = sources.read_bytes(item)
     except sources.SourceError as exc:
         return failed(item.label, opts.model, exc.code, exc.message), data
-    except imaging.ProbeError as exc:
-        return failed(item.label, opts.model, exc.code, exc.message, format=exc.format), data
-    facts = probe.facts
+    lim = opts.limits
+    gated = preflight.judge(
+        item.path if data is None else data,  # type: ignore[arg-type]  # one of them is set
+        lim,
+        extension=item.extension,
+        verify=opts.verify,
+    )
+    if gated.probe is None:
+        record = Record(
+            path=item.label, model=opts.model, format=gated.format, findings=gated.findings
+        )
+        return record, data
+    facts = gated.probe.facts
     known: dict[str, Any] = {
         "format": facts.format,
         "media_type": facts.media_type,
@@ -111,27 +119,18 @@ def check_keeping_data(
         "height": facts.height,
         "orientation": facts.orientation,
         "frames": facts.frames,
-        "mode": probe.mode,
+        "mode": gated.probe.mode,
         "bytes": facts.bytes,
         "base64_bytes": facts.base64_bytes,
     }
-    if opts.verify:
-        damage = imaging.verify(
-            data if data is not None else item.path,  # type: ignore[arg-type]
-            facts.width * facts.height,
-        )
-        if damage:
-            return failed(item.label, opts.model, Code.UNREADABLE, damage, **known), data
-    pred = policy.predict(facts.width, facts.height, opts.limits.tier)
+    pred = gated.prediction or policy.predict(facts.width, facts.height, lim.tier)
     record = Record(
         path=item.label,
         model=opts.model,
         api_width=pred.api_width,
         api_height=pred.api_height,
         tokens=pred.tokens,
-        findings=tuple(
-            f for f in policy.judge(facts, opts.limits, pred) if f.code not in opts.ignore
-        ),
+        findings=tuple(f for f in gated.findings if f.code not in opts.ignore),
         **known,
     )
     return record, data
@@ -161,7 +160,7 @@ def check_all(
     memory stays flat.
     """
     if opts.verify:
-        imaging.reuse_memory()
+        probe.reuse_memory()
     threshold = VERIFY_PARALLEL_FROM if opts.verify else PARALLEL_FROM
     stream = iter(items)
     head = list(itertools.islice(stream, threshold if jobs > 1 else 0))

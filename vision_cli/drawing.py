@@ -13,7 +13,8 @@ from typing import Final
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from vision_cli import fsutil, imaging
+from vision_cli import fsutil, limits
+from vision_cli.imaging import probe
 
 #: Distinct colours, well apart from each other on photos (Tableau 10).
 PALETTE: Final = (
@@ -59,7 +60,7 @@ def draw(
     atomically (its format from its extension). DrawError."""
     try:
         im = _upright(data)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except (OSError, ValueError, SyntaxError, probe.ProbeError) as exc:
         raise DrawError(f"cannot read the image to draw on ({exc})") from None
     pen = ImageDraw.Draw(im)
     width = line_width(im.size)
@@ -86,8 +87,9 @@ def draw(
 def _upright(data: bytes) -> Image.Image:
     import io
 
-    with Image.open(io.BytesIO(data)) as opened:
-        if opened.width * opened.height > imaging.SAFE_DECODE_PIXELS:
+    # Opened through the gate's reader (its formats only, Pillow's guard at the budget).
+    with probe.open_image(io.BytesIO(data), heif=probe.heif_brand(data[:32])) as opened:
+        if opened.width * opened.height > limits.PIXEL_BUDGET:
             raise ValueError(
                 f"{opened.width}x{opened.height} is more pixels than vision-cli decodes"
             )

@@ -110,7 +110,8 @@ THUMBNAIL_EDGE = 160
 
 def thumbnail_uri(data: bytes) -> str | None:
     """A small upright JPEG of the image as a data: URI; None when it cannot be made safely."""
-    from vision_cli import policy, transform
+    from vision_cli import policy
+    from vision_cli.imaging import transform
 
     try:
         thumb = transform.prepare(

@@ -36,6 +36,15 @@ MESSAGES_REQUEST_MAX_BYTES: Final = 32 * 1024 * 1024
 BATCH_MAX_BYTES: Final = 256 * 1024 * 1024
 BATCH_MAX_REQUESTS: Final = 100_000
 
+#: The most bytes vision-cli reads from one input of any kind (a file, a pipe or device, standard
+#: input, a download), in every command: enough for a 200-megapixel original, and a bound on memory.
+MAX_INPUT_BYTES: Final = 256 * 1024 * 1024
+#: The most pixels one decode may allocate (Pillow's own default bomb threshold). What a decoder
+#: really allocates is what counts: a baseline JPEG can decode at 1/8 scale, a progressive one
+#: holds full-size coefficient buffers; a decoder written in Python counts each pixel 64 times
+#: (``imaging.probe.SLOW_DECODER_COST``). Over it, an image is never decoded, by any command.
+PIXEL_BUDGET: Final = 89_478_485
+
 #: Images under this many pixels on an edge may degrade accuracy.
 MIN_USEFUL_DIMENSION: Final = 200
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
 from typing import Literal
@@ -265,14 +265,38 @@ def ignorable_code(text: str) -> Code:
     return code
 
 
+#: Codes of problems `resize` fixes (by converting, shrinking, turning, taking the first frame,
+#: re-encoding), unless the finding is ``final``.
+FIXABLE: frozenset[Code] = frozenset(
+    {
+        Code.UNSUPPORTED_FORMAT,
+        Code.FILE_TOO_LARGE,
+        Code.DIMENSIONS_TOO_LARGE,
+        Code.MANY_IMAGE_DIMENSIONS,
+        Code.WILL_BE_DOWNSCALED,
+        Code.EXIF_ROTATED,
+        Code.ANIMATED,
+        Code.EXTENSION_MISMATCH,
+    }
+)
+
+
 @dataclass(frozen=True)
 class Finding:
     code: Code
     message: str
+    #: No command can fix it (the bytes cannot be read, or not within the budget), whatever the
+    #: code usually means.
+    final: bool = field(default=False, compare=False)
 
     @property
     def severity(self) -> Severity:
         return SEVERITY[self.code]
+
+    @property
+    def fixable(self) -> bool:
+        """Whether ``resize`` fixes it (the gate lets such an image through to the transform)."""
+        return not self.final and self.code in FIXABLE
 
     def as_dict(self) -> dict[str, str]:
         return {"code": self.code.value, "severity": self.severity.value, "message": self.message}
@@ -305,6 +329,21 @@ EXTENSION_FORMATS: dict[str, frozenset[str]] = {
     ".heif": frozenset({"HEIF", "HEIC"}),
     ".avif": frozenset({"AVIF", "HEIF"}),
     ".ico": frozenset({"ICO"}),
+    ".dib": frozenset({"DIB", "BMP"}),
+    ".tga": frozenset({"TGA"}),
+    ".ppm": frozenset({"PPM"}),
+    ".pgm": frozenset({"PPM"}),
+    ".pbm": frozenset({"PPM"}),
+    ".pnm": frozenset({"PPM"}),
+    ".pcx": frozenset({"PCX"}),
+    ".dds": frozenset({"DDS"}),
+    ".jp2": frozenset({"JPEG2000"}),
+    ".j2k": frozenset({"JPEG2000"}),
+    ".jpx": frozenset({"JPEG2000"}),
+    ".psd": frozenset({"PSD"}),
+    ".sgi": frozenset({"SGI"}),
+    ".rgb": frozenset({"SGI"}),
+    ".qoi": frozenset({"QOI"}),
 }
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(EXTENSION_FORMATS)
 
@@ -323,6 +362,8 @@ class ImageFacts:
     orientation: int = 1
     frames: int = 1
     extension: str = ""
+    #: Pixels a decode of it allocates at the least (0: not known, judged as width x height).
+    decode_pixels: int = 0
 
     @property
     def media_type(self) -> str | None:
@@ -347,6 +388,9 @@ def judge(facts: ImageFacts, lim: Limits, prediction: Prediction | None = None) 
     """Every finding for one readable image, errors first."""
     found: list[Finding] = []
     w, h = facts.width, facts.height
+    unbudgeted = (facts.decode_pixels or w * h) > limits.PIXEL_BUDGET
+    if unbudgeted:
+        found.append(over_budget(facts))
     if facts.media_type is None:
         found.append(
             Finding(
@@ -365,7 +409,7 @@ def judge(facts: ImageFacts, lim: Limits, prediction: Prediction | None = None) 
                 "`--max-bytes 10MB` if you only use the direct API.",
             )
         )
-    if max(w, h) > lim.max_dimension:
+    if max(w, h) > lim.max_dimension and not unbudgeted:
         found.append(
             Finding(
                 Code.DIMENSIONS_TOO_LARGE,
@@ -373,6 +417,8 @@ def judge(facts: ImageFacts, lim: Limits, prediction: Prediction | None = None) 
                 "not resized: run `vision-cli resize`.",
             )
         )
+    elif max(w, h) > lim.max_dimension:
+        pass  # over the budget, said above
     elif lim.many_images and max(w, h) > limits.MANY_IMAGES_MAX_DIMENSION:
         found.append(
             Finding(
@@ -392,14 +438,9 @@ def judge(facts: ImageFacts, lim: Limits, prediction: Prediction | None = None) 
                 "`vision-cli resize`.",
             )
         )
-    if min(w, h) < limits.MIN_USEFUL_DIMENSION:
-        found.append(
-            Finding(
-                Code.TOO_SMALL,
-                f"{w}x{h} is under {limits.MIN_USEFUL_DIMENSION} px on an edge, which may hurt "
-                "accuracy: use a larger original if you have one.",
-            )
-        )
+    small = too_small(w, h, pred.api_size)
+    if small is not None:
+        found.append(small)
     if facts.orientation != 1:
         found.append(
             Finding(
@@ -428,6 +469,52 @@ def judge(facts: ImageFacts, lim: Limits, prediction: Prediction | None = None) 
         )
     found.sort(key=lambda f: f.severity != Severity.ERROR)
     return found
+
+
+def too_small(width: int, height: int, api_size: Size) -> Finding | None:
+    """``too-small`` when the image, or the size the API shrinks it to, is under 200 px on an edge
+    (a 9000x300 panorama becomes a 1568x53 sliver): None otherwise."""
+    if min(api_size) >= limits.MIN_USEFUL_DIMENSION:
+        return None
+    long_thin = max(api_size) >= 4 * min(api_size)
+    advice = (
+        "crop it, or split it into tiles" if long_thin else "use a larger original if you have one"
+    )
+    if api_size != (width, height) and min(width, height) >= limits.MIN_USEFUL_DIMENSION:
+        what = f"{width}x{height} is shrunk to {api_size[0]}x{api_size[1]} for the API, "
+    else:
+        what = f"{width}x{height} is "
+    return Finding(
+        Code.TOO_SMALL,
+        f"{what}under {limits.MIN_USEFUL_DIMENSION} px on an edge, which may hurt accuracy: "
+        f"{advice}.",
+    )
+
+
+def too_large_input(cap: int = limits.MAX_INPUT_BYTES) -> str:
+    """The one sentence for an input over the byte limit, whatever kind of input it is."""
+    return (
+        f"it holds more than {cap:,} bytes, the most vision-cli reads from one input: "
+        "shrink it with another tool first."
+    )
+
+
+def over_budget(facts: ImageFacts, budget: int = limits.PIXEL_BUDGET) -> Finding:
+    """An image no command decodes: what decoding it would allocate is over the pixel budget."""
+    w, h = facts.width, facts.height
+    pixels = facts.decode_pixels or w * h
+    why = ""
+    if facts.format in ("JPEG", "MPO"):
+        why = " (a progressive JPEG decodes at full size)"
+    elif pixels > w * h:
+        why = " (its decoder is slow, so each pixel counts many times)"
+    return Finding(
+        Code.DIMENSIONS_TOO_LARGE,
+        f"{w}x{h} would need {pixels:,} pixels decoded{why}, over the "
+        f"{budget:,}-pixel budget vision-cli decodes, so no command reads or "
+        "converts it: shrink it with another tool if it is genuine.",
+        final=True,
+    )
 
 
 def judge_request(images: int, base64_bytes: int, max_images: int) -> list[Finding]:

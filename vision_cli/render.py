@@ -511,7 +511,8 @@ _ACTION_MARKS = {
 
 def _resize_cells(o: Outcome) -> list[str]:
     if o.action == "failed":
-        return [visible(o.input), visible(o.error or "")]
+        codes = "".join(f" [{f.code.value}]" for f in o.findings[:1])
+        return [visible(o.input), visible(o.error or "") + codes]
     if o.action == "skipped":
         return [f"{visible(o.input)} → {visible(o.output or '')}", "up to date"]
     size = f"{o.width_before}x{o.height_before}"
@@ -572,6 +573,10 @@ class ResizeReport:
             console(self.out).print(text)
         else:
             self.out.write(head + "  " + "  ".join(cells) + "\n")
+            self.out.flush()
+        if outcome.action != "failed":
+            for finding in outcome.findings:  # the output's warnings travel with it
+                self.out.write(f"  ! {finding.code.value}: {finding.message}\n")
             self.out.flush()
 
     def finish(self, totals: Totals, *, interrupted: bool = False) -> None:

@@ -20,15 +20,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from vision_cli import imaging, limits, policy, sources, transform, workers
+from vision_cli import limits, policy, sources, workers
 from vision_cli.fsutil import hidden_temp_name, sync_folder, write_atomic
+from vision_cli.imaging import preflight, probe, transform
+from vision_cli.policy import Finding
 
 Action = Literal["resized", "converted", "copied", "skipped", "failed"]
 
 #: The file-name extension each output format gets when the input's own does not name it.
 EXTENSIONS: dict[str, str] = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif"}
-#: A download or standard input larger than this is refused (it is read into memory whole).
-MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
 #: Tasks handed to the pool ahead of the one being written, per worker: enough to keep every
 #: worker busy, few enough that results wait in input order without piling up in memory.
 _AHEAD_PER_JOB = 4
@@ -56,6 +56,8 @@ class Options:
     jobs: int = 1
     #: An output that exists and is newer than its input is ``skipped`` (not read, not written).
     skip_existing: bool = False
+    #: Decode every input before it is copied or converted (``--verify``), as ``inspect --verify``.
+    verify: bool = False
 
 
 def size_policy_for(
@@ -112,6 +114,8 @@ class Outcome:
     tokens_after: int | None = None
     quality: int | None = None
     error: str | None = None
+    #: The gate's findings: the error that failed the input, or the warnings of its output.
+    findings: tuple[Finding, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -130,6 +134,7 @@ class Outcome:
             "tokens_after": self.tokens_after,
             "quality": self.quality,
             "error": self.error,
+            "findings": [f.as_dict() for f in self.findings],
         }
 
 
@@ -214,7 +219,7 @@ def run(
     items = [i for i in items if not _inside_out(i, opts.out)]
     plan = _Planner(opts, items)
     paths = sum(1 for i in items if isinstance(i, sources.Input))
-    imaging.reuse_memory()  # before the workers are forked, so they inherit it
+    probe.reuse_memory()  # before the workers are forked, so they inherit it
     try:
         with _executor(opts.jobs, paths) as pool:
             yield _outcomes(pool, items, plan, opts, stdin)
@@ -253,7 +258,12 @@ def _result(future: Future[_Done] | None) -> _Done | None:
         return _Done(
             None,
             None,
-            "the worker process preparing it died (out of memory?): run again with fewer --jobs.",
+            Finding(
+                policy.Code.UNREADABLE,
+                "the worker process preparing it died (out of memory?): run again with fewer "
+                "--jobs.",
+                final=True,
+            ),
         )
 
 
@@ -284,13 +294,17 @@ class _Job:
     quality: int | None
     max_bytes: int
     reencode: bool
+    tier: policy.Tier
+    verify: bool
 
 
 @dataclass(frozen=True)
 class _Done:
     prepared: transform.Prepared | None
     bytes_before: int | None
-    error: str | None
+    failure: Finding | None
+    #: The gate's warnings about the output (``too-small`` for a panorama's sliver).
+    warnings: tuple[Finding, ...] = ()
     #: Which file was read (device, inode, size, mtime): in place, only that file is replaced,
     #: and only it becomes the backup.
     identity: tuple[int, int, int, int] | None = None
@@ -320,15 +334,27 @@ def _submit(
     data = None
     if item.stdin:
         try:
-            data = sources.read_bytes(item, cap=MAX_DOWNLOAD_BYTES, stdin=stdin)
+            data = sources.read_bytes(item, stdin=stdin)
         except sources.SourceError as exc:
-            return _finished(_Done(None, None, exc.message))
-    job = _Job(item, data, opts.to, opts.size_policy, opts.quality, opts.max_bytes, opts.reencode)
+            return _finished(_Done(None, None, Finding(exc.code, exc.message, final=True)))
+    job = _Job(
+        item,
+        data,
+        opts.to,
+        opts.size_policy,
+        opts.quality,
+        opts.max_bytes,
+        opts.reencode,
+        opts.tier,
+        opts.verify,
+    )
     return pool.submit(_prepare, job)
 
 
 def _prepare(job: _Job) -> _Done:
-    """In a worker: read one input and prepare it. Holds one image at a time."""
+    """In a worker: read one input, pass it through the gate, prepare it. Holds one image at a
+    time. What the gate refuses (an error ``resize`` cannot fix) fails here, with the gate's
+    code and sentence, and nothing is written."""
     path = job.item.path
     seen = None
     try:
@@ -337,19 +363,25 @@ def _prepare(job: _Job) -> _Done:
             if path is not None:
                 with contextlib.suppress(OSError):
                     seen = identity(os.stat(path))
-            data = sources.read_bytes(job.item, cap=MAX_DOWNLOAD_BYTES)
+            data = sources.read_bytes(job.item)
             if path is not None and seen is not None:
                 try:
                     after = identity(os.stat(path))
                 except OSError:
                     after = None
                 if after != seen:
-                    return _Done(None, None, "it changed while it was read: try again.")
+                    changed = "it changed while it was read: try again."
+                    return _Done(None, None, Finding(policy.Code.UNREADABLE, changed, final=True))
     except sources.SourceError as exc:
-        return _Done(None, None, exc.message)
+        return _Done(None, None, Finding(exc.code, exc.message, final=True))
+    lim = policy.Limits(tier=job.tier, max_bytes=job.max_bytes)
+    gated = preflight.judge(data, lim, extension=job.item.extension, verify=job.verify)
+    if gated.refusal is not None:
+        return _Done(None, len(data), gated.refusal)
     try:
         prepared = transform.prepare(
             data,
+            found=gated.probe,
             size_policy=job.size_policy,
             to=job.to,
             quality=job.quality,
@@ -357,8 +389,11 @@ def _prepare(job: _Job) -> _Done:
             reencode=job.reencode,
         )
     except transform.TransformError as exc:
-        return _Done(None, len(data), str(exc) + ".")
-    return _Done(prepared, len(data), None, seen)
+        return _Done(None, len(data), exc.finding)
+    warnings = preflight.output_findings(
+        prepared.format, prepared.width, prepared.height, len(prepared.data), lim
+    )
+    return _Done(prepared, len(data), None, warnings, seen)
 
 
 class _Inline(Executor):
@@ -434,7 +469,14 @@ class _Planner:
             self.claimed[_key(done.existing)] = item.label
             return Outcome(item.label, "skipped", output=str(done.existing))
         if done.prepared is None:
-            return Outcome(item.label, "failed", bytes_before=done.bytes_before, error=done.error)
+            assert done.failure is not None
+            return Outcome(
+                item.label,
+                "failed",
+                bytes_before=done.bytes_before,
+                error=done.failure.message,
+                findings=(done.failure,),
+            )
         p = done.prepared
         outcome = Outcome(
             input=item.label,
@@ -450,6 +492,7 @@ class _Planner:
             tokens_before=policy.predict(p.source_width, p.source_height, self.opts.tier).tokens,
             tokens_after=policy.predict(p.width, p.height, self.opts.tier).tokens,
             quality=p.quality,
+            findings=done.warnings,
         )
         target = self._target(item, p.format)
         outcome = replace(outcome, output=str(target))
@@ -480,8 +523,8 @@ class _Planner:
         if not isinstance(item, sources.Input) or item.path is None or self.opts.out is None:
             return None
         try:
-            head = imaging.probe_path(item.path).facts.format
-        except imaging.ProbeError:
+            head = probe.probe_path(item.path).facts.format
+        except probe.ProbeError:
             return None  # the worker reports it
         fmt = transform.output_format_of(head, self.opts.to)
         if fmt is None:

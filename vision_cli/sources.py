@@ -20,7 +20,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Final
 from urllib.parse import urlsplit
 
-from vision_cli.policy import IMAGE_EXTENSIONS, Code
+from vision_cli import limits
+from vision_cli.policy import IMAGE_EXTENSIONS, Code, too_large_input
 
 STDIN = "-"
 _GLOB_CHARS = frozenset("*?[")
@@ -146,8 +147,16 @@ def _walk(folder: Path, sel: Selection, root: Path) -> Iterator[Input | Problem]
             if entry.is_symlink() and _is_cycle(path):
                 continue
             yield from _walk(path, sel, root)
-        elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
+        elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS and _regular(entry):
             yield Input(str(path), path=path, root=root)
+
+
+def _regular(entry: os.DirEntry[str]) -> bool:
+    """Only regular files are read from a folder walk: a FIFO named ``pipe.png`` would block."""
+    try:
+        return entry.is_file()  # follows links; False for pipes, sockets and devices
+    except OSError:
+        return False
 
 
 def _is_cycle(link: Path) -> bool:
@@ -259,21 +268,26 @@ def collect(args: Sequence[str], sel: Selection) -> list[Input | Problem]:
 # --------------------------------------------------------------------------------------------------
 
 
-def read_bytes(item: Input, *, cap: int, stdin: BinaryIO | None = None) -> bytes:
-    """The input's bytes (a URL or standard input at most ``cap`` bytes). Raises SourceError."""
+def read_bytes(item: Input, *, cap: int | None = None, stdin: BinaryIO | None = None) -> bytes:
+    """The input's bytes, at most ``cap`` (by default :data:`vision_cli.limits.MAX_INPUT_BYTES`,
+    one limit for files, pipes, devices, standard input and URLs alike: never more is read).
+    Raises SourceError."""
+    cap = limits.MAX_INPUT_BYTES if cap is None else cap
     if item.path is not None:
         try:
-            return item.path.read_bytes()
+            with item.path.open("rb") as fh:
+                return _capped(fh.read(cap + 1), cap)
         except OSError as exc:
             raise SourceError(Code.NOT_FOUND, _file_error(exc)) from None
     if item.url is not None:
         return fetch(item.url, cap=cap, allow_private=item.allow_private)
     stream = stdin if stdin is not None else sys.stdin.buffer
-    data = stream.read(cap + 1)
+    return _capped(stream.read(cap + 1), cap)
+
+
+def _capped(data: bytes, cap: int) -> bytes:
     if len(data) > cap:
-        raise SourceError(
-            Code.FILE_TOO_LARGE, f"standard input holds more than {cap:,} bytes: resize it first."
-        )
+        raise SourceError(Code.FILE_TOO_LARGE, too_large_input(cap))
     return data
 
 
@@ -452,9 +466,5 @@ def _read_capped(chunks: Iterable[bytes], cap: int) -> bytes:
     for chunk in chunks:
         buf += chunk
         if len(buf) > cap:
-            raise SourceError(
-                Code.FILE_TOO_LARGE,
-                f"the download is over the {cap:,}-byte cap for this command: download it "
-                "yourself and resize it first.",
-            )
+            raise SourceError(Code.FILE_TOO_LARGE, too_large_input(cap))
     return bytes(buf)

@@ -187,6 +187,15 @@ NoResizeOpt = Annotated[
         rich_help_panel=IMAGES_PANEL,
     ),
 ]
+VerifyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verify/--no-verify",
+        help="Decode every image before it is sent, so that nothing damaged is paid for "
+        "(the same check as inspect --verify).",
+        rich_help_panel=IMAGES_PANEL,
+    ),
+]
 SourceOpt = Annotated[
     SourceChoice,
     typer.Option(
@@ -372,6 +381,7 @@ class Options:
     timeout: float | None
     policy: PolicyChoice
     no_resize: bool
+    verify: bool
     source: SourceChoice
     download: bool
     no_cache: bool
@@ -429,6 +439,7 @@ def ask(
     timeout: TimeoutOpt = None,
     policy: PolicyOpt = PolicyChoice.native,
     no_resize: NoResizeOpt = False,
+    verify: VerifyOpt = True,
     source: SourceOpt = SourceChoice.auto,
     download: DownloadOpt = False,
     no_cache: NoCacheOpt = False,
@@ -476,6 +487,7 @@ def compare(
     timeout: TimeoutOpt = None,
     policy: PolicyOpt = PolicyChoice.native,
     no_resize: NoResizeOpt = False,
+    verify: VerifyOpt = True,
     source: SourceOpt = SourceChoice.auto,
     download: DownloadOpt = False,
     no_cache: NoCacheOpt = False,
@@ -584,6 +596,7 @@ def run(opts: Options) -> None:
         max_bytes=common.max_bytes(opts.max_bytes),
         schema=common.load_schema(opts.schema),
         oversized="downsize" if opts.allow_downsize or opts.no_resize else "error",
+        verify=opts.verify,
     )
     try:
         asking.check_sources(items, settings)

@@ -139,6 +139,15 @@ def resize(
             rich_help_panel=ENCODING_PANEL,
         ),
     ] = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Decode every image first (as inspect --verify), so that nothing damaged is "
+            "copied.",
+            rich_help_panel=ENCODING_PANEL,
+        ),
+    ] = False,
     overwrite: Annotated[
         bool,
         typer.Option(
@@ -225,6 +234,7 @@ def resize(
         dry_run=dry_run,
         jobs=jobs or workers.cpus(),
         skip_existing=skip_existing,
+        verify=verify,
     )
     try:
         items = sources.collect(

@@ -9,7 +9,6 @@ byte limit.
 from __future__ import annotations
 
 import io
-import warnings
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,17 +16,16 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Final, Literal
 
-from PIL import Image, ImageChops, ImageCms, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageCms, ImageFile
 
-from vision_cli import imaging, jpegscale, limits, policy
+from vision_cli import limits, policy
+from vision_cli.imaging import jpegscale, probe
+from vision_cli.policy import Code, Finding
 
 Target = Literal["auto", "jpeg", "png", "webp"]
 OutputFormat = Literal["JPEG", "PNG", "WEBP", "GIF"]
 Action = Literal["copied", "resized", "converted"]
 
-#: Formats :func:`prepare` opens. Pillow tries only these, so no file reaches a plugin that runs an
-#: external program (EPS) or parses something exotic.
-READ_FORMATS: Final = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "DIB", "TIFF", "ICO", "AVIF")
 #: Pillow format -> the output format that keeps it when ``to`` is ``auto``.
 _KEPT: Final[dict[str, OutputFormat]] = {
     "JPEG": "JPEG",
@@ -76,7 +74,12 @@ _DECODE_ERRORS: Final = (
 
 
 class TransformError(Exception):
-    """What went wrong with one image and what to do, in one sentence; the caller names the file."""
+    """Why one image cannot be made ready: ``finding`` holds the same code and sentence the gate
+    gives every command (the caller names the file)."""
+
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(finding.message)
+        self.finding = finding
 
 
 @dataclass(frozen=True)
@@ -117,39 +120,60 @@ def prepare(
     data: bytes,
     *,
     size_policy: policy.SizePolicy | None,
+    found: probe.Probe | None = None,
     to: Target = "auto",
     quality: int | None = None,
     max_bytes: int = limits.DEFAULT_MAX_BYTES,
     reencode: bool = False,
     max_dimension: int = limits.MAX_DIMENSION,
-    max_source_pixels: int = imaging.SAFE_DECODE_PIXELS,
+    max_source_pixels: int = limits.PIXEL_BUDGET,
+    verify: bool = False,
 ) -> Prepared:
     """Make ``data`` ready for the API; :class:`TransformError` when it cannot be done.
 
-    ``size_policy`` None applies only ``max_dimension`` (the API's hard limit, or the 2000 px limit
-    of a many-image request). ``quality`` None means 85 for JPEG and 80 for WebP; it is lowered
-    step by step while the base64 length is over ``max_bytes``. An image that would decode to more
+    ``found`` is the gate's probe of ``data`` (probed here when None). ``size_policy`` None
+    applies only ``max_dimension`` (the API's hard limit, or the 2000 px limit of a many-image
+    request). ``quality`` None means 85 for JPEG and 80 for WebP; it is lowered step by step
+    while the base64 length is over ``max_bytes``. An image whose decode would allocate more
     than ``max_source_pixels`` pixels is refused from its header, before anything is decoded (a
-    JPEG counts at the reduced scale it is decoded at, so a 100-megapixel photo still works).
-    The result of ``prepare`` on its own output, with the same arguments, is a copy.
+    baseline JPEG counts at the reduced scale it is decoded at, so a 100-megapixel photo still
+    works; a progressive one at full size). ``verify`` decodes an image that would be copied as
+    it is, so that nothing damaged is copied. The result of ``prepare`` on its own output, with
+    the same arguments, is a copy.
     """
     if to not in ("auto", *_FORCED):
         raise ValueError(f"unknown target format {to!r}")
     with _pillow_errors():
-        im = _open(data)
-        head = _header(im, data[-imaging.PNG_EXIF_TAIL :])
+        if found is None:
+            found = probe.probe_bytes(data)
+        facts = found.facts
+        if (facts.decode_pixels or facts.width * facts.height) > max_source_pixels:
+            raise TransformError(policy.over_budget(facts, max_source_pixels))
+        head = _Header(
+            format=facts.format,
+            width=facts.width,
+            height=facts.height,
+            orientation=facts.orientation,
+            animated=facts.frames > 1,
+        )
         target = _target(head.upright_size, size_policy, max_dimension)
         if not reencode and _complies(head, target, len(data), to, max_bytes):
+            damage = probe.verify(data, found) if verify else None
+            if damage:
+                raise TransformError(Finding(Code.UNREADABLE, damage, final=True))
             return _copy(data, head)
-        frame = _decode(im, head, target, max_source_pixels)
-        late = imaging.orientation_of(im) if head.format == "PNG" else head.orientation
+        im = probe.open_image(io.BytesIO(data), heif=probe.heif_brand(data[:32]))
+        frame = _decode(im, head, target, max_source_pixels, found.progressive)
+        late = probe.orientation_of(im) if head.format == "PNG" else head.orientation
         if late != head.orientation:  # an eXIf chunk after the image data, read with it
             head = replace(head, orientation=late)
             target = _target(head.upright_size, size_policy, max_dimension)
+        # Pillow turns a TIFF's pixels upright while loading them: never turn them twice.
+        pixels = replace(head, orientation=1) if found.upright_on_load else head
         out_format = _choose_format(head.format, frame, to)
         screen = out_format == "PNG" and _colours_at_most(frame, SCREEN_COLOURS)
-        frame = _resize(frame, head, target, screen)
-        frame = _upright(_to_srgb(frame, im.info.get("icc_profile")), head)
+        frame = _resize(frame, pixels, target, screen)
+        frame = _upright(_to_srgb(frame, im.info.get("icc_profile")), pixels)
         encoded, out_format, used_quality = _encode_fitting(
             frame, out_format, quality, max_bytes, switch=to == "auto", screen=screen
         )
@@ -186,49 +210,18 @@ def output_format_of(head_format: str, to: Target) -> OutputFormat | None:
 
 @contextmanager
 def _pillow_errors() -> Iterator[None]:
-    """Turn Pillow's exceptions on bad input into one :class:`TransformError`; silence its warnings
-    (the pixel limit is checked by :func:`_check_pixels`, and the rest are about odd files that are
-    read correctly anyway)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    """Turn what goes wrong while reading into one :class:`TransformError` holding the gate's
+    finding; silence Pillow's warnings (the pixel budget is checked from the header, and the rest
+    are about odd files that are read correctly anyway)."""
+    with probe.quiet():
         try:
             yield
         except TransformError:
             raise
-        except MemoryError:
-            raise TransformError(
-                "not enough memory to decode the image: run with fewer jobs or shrink it first"
-            ) from None
+        except probe.ProbeError as exc:
+            raise TransformError(exc.finding) from None
         except _DECODE_ERRORS as exc:
-            detail = str(exc).strip().rstrip(".") or type(exc).__name__
-            raise TransformError(
-                f"the image data is truncated or corrupt ({detail}): re-export or re-download it"
-            ) from None
-
-
-def _open(data: bytes) -> ImageFile.ImageFile:
-    heif = imaging.heif_brand(data[:32])
-    if heif and not imaging.heif_available():
-        raise TransformError(
-            f"HEIC/HEIF cannot be read without pillow-heif: {imaging.HEIF_EXTRA_HINT}"
-        )
-    try:
-        return Image.open(io.BytesIO(data), formats=[*READ_FORMATS, *(["HEIF"] if heif else [])])
-    except UnidentifiedImageError:
-        raise TransformError(
-            "not an image vision-cli can read (JPEG, PNG, GIF, WebP, BMP, TIFF, ICO, AVIF or "
-            "HEIC): check that the file is an image"
-        ) from None
-
-
-def _header(im: Image.Image, tail: bytes) -> _Header:
-    return _Header(
-        format=im.format or "",
-        width=im.width,
-        height=im.height,
-        orientation=imaging.orientation_of(im, tail),
-        animated=bool(getattr(im, "is_animated", False)),
-    )
+            raise TransformError(Finding(Code.UNREADABLE, probe.damaged(exc), final=True)) from None
 
 
 def _target(
@@ -267,10 +260,10 @@ def _copy(data: bytes, head: _Header) -> Prepared:
 
 
 def _decode(
-    im: ImageFile.ImageFile, head: _Header, target: policy.Size, max_pixels: int
+    im: ImageFile.ImageFile, head: _Header, target: policy.Size, max_pixels: int, progressive: bool
 ) -> Image.Image:
     """The first frame, decoded (a JPEG at the smallest DCT scale that is still at least the target
-    size, which is the big saving: see :mod:`vision_cli.jpegscale`), in one of the modes L, LA,
+    size, which is the big saving: see :mod:`.jpegscale`), in one of the modes L, LA,
     RGB, RGBA or CMYK.
 
     The size to be decoded is checked against ``max_pixels`` first: a decompression bomb is refused
@@ -279,12 +272,11 @@ def _decode(
     jpeg = im.format in ("JPEG", "MPO")
     if jpeg:
         jpegscale.draft(im, (target[1], target[0]) if head.orientation >= 5 else target)
-    if im.width * im.height > max_pixels:
-        raise TransformError(
-            f"{head.width}x{head.height} would decode to {im.width * im.height:,} pixels, over the "
-            f"{max_pixels:,}-pixel safety limit, so it is not decoded: shrink it with another tool "
-            "if it is genuine"
-        )
+    # A progressive JPEG's decoder holds coefficients for the full size, whatever the scale.
+    pixels = head.width * head.height if progressive else im.width * im.height
+    if pixels > max_pixels:
+        facts = policy.ImageFacts(head.format, head.width, head.height, 0, decode_pixels=pixels)
+        raise TransformError(policy.over_budget(facts, max_pixels))
     im.load()
     if jpeg and im.mode == "CMYK" and "adobe" not in im.info:
         # Pillow reads every CMYK JPEG with Adobe's inverted polarity; without Adobe's APP14
@@ -447,9 +439,13 @@ def _encode_fitting(
             return data, attempt_format, attempt_quality
         smallest = size if not smallest else min(smallest, size)
     raise TransformError(
-        f"even the smallest encoding tried is {smallest:,} bytes of base64, over the "
-        f"{policy.format_bytes(max_bytes)} limit ({max_bytes:,} bytes): lower --max-edge, "
-        "--max-megapixels or --quality, or raise --max-bytes"
+        Finding(
+            Code.FILE_TOO_LARGE,
+            f"even the smallest encoding tried is {smallest:,} bytes of base64, over the "
+            f"{policy.format_bytes(max_bytes)} limit ({max_bytes:,} bytes): lower --max-edge, "
+            "--max-megapixels or --quality, or raise --max-bytes.",
+            final=True,
+        )
     )
 
 

@@ -1,0 +1,385 @@
+"""Hostile inputs, kept together: one gate for every command (issue 12).
+
+- A seeded damaged-file test: a few hundred copies of small valid images (JPEG baseline and
+  progressive, CMYK JPEG, PNG RGB / palette / 16-bit grey / with EXIF, GIF and WebP animated,
+  WebP, TIFF), cut anywhere, with bits flipped in the header and anywhere, zeroed runs, garbage
+  appended and headers claiming huge sizes, through inspect, inspect --verify, resize,
+  resize --verify and ask --dry-run, checked against the four contracts (``tests/contracts.py``).
+- EPS/PostScript named ``.jpg`` and ``.png``: no process is started (a stub ``gs`` first on PATH
+  records being called).
+- The allow-list: every format vision-cli reads is converted by resize, and inspect's advice says
+  so; a format outside it is unsupported-format with a sentence resize never contradicts.
+- Limits: one byte limit for every kind of input, FIFOs skipped by folder walks, frames counted
+  up to a cap, pixel budgets from the header (ICO holding a huge PNG, progressive JPEG), PNG
+  text chunks, TIFF orientation applied once.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import stat
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests import contracts
+from tests import imagekit as k
+from tests.conftest import Run, records
+from tests.fakeapi import FakeClaudeAPI
+from vision_cli import limits, policy
+from vision_cli.imaging import probe, transform
+
+SEED = 12
+
+
+def _png_ihdr(data: bytes, width: int, height: int) -> bytes:
+    """``data`` (a PNG) claiming ``width`` x ``height``, with a correct CRC."""
+    body = struct.pack(">II", width, height) + data[24:29]
+    return data[:16] + body + struct.pack(">I", zlib.crc32(b"IHDR" + body)) + data[33:]
+
+
+def _jpeg_sof(data: bytes, width: int, height: int) -> bytes:
+    """``data`` (a JPEG) whose frame header claims ``width`` x ``height``."""
+    i = 2
+    while i < len(data) - 9:
+        marker = data[i + 1]
+        if marker in (0xC0, 0xC1, 0xC2):
+            return data[: i + 5] + struct.pack(">HH", height, width) + data[i + 9 :]
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+    raise AssertionError("no SOF")
+
+
+def _bases() -> dict[str, bytes]:
+    grad = k.gradient((96, 64))
+    frames = [Image.new("RGB", (80, 60), c) for c in ("red", "green", "blue")]
+    gif, webp_anim = io.BytesIO(), io.BytesIO()
+    frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:])
+    frames[0].save(webp_anim, "WEBP", save_all=True, append_images=frames[1:])
+    sixteen = Image.linear_gradient("L").resize((64, 48)).convert("I").point(lambda v: v * 250)
+    return {
+        "base.jpg": k.encode(grad, "JPEG"),
+        "progressive.jpg": k.encode(grad, "JPEG", progressive=True),
+        "cmyk.jpg": k.encode(grad.convert("CMYK"), "JPEG"),
+        "rotated.jpg": k.photo((96, 64), orientation=6),
+        "rgb.png": k.encode(grad, "PNG"),
+        "palette.png": k.encode(grad.convert("P"), "PNG"),
+        "grey16.png": k.encode(sixteen.convert("I;16"), "PNG"),
+        "anim.gif": gif.getvalue(),
+        "still.webp": k.encode(grad, "WEBP"),
+        "anim.webp": webp_anim.getvalue(),
+        "scan.tif": k.encode(grad, "TIFF"),
+    }
+
+
+def _damaged(rng: random.Random) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    for name, data in _bases().items():
+        stem, ext = os.path.splitext(name)
+        out[name] = data
+        for i in range(7):
+            out[f"{stem}-cut{i}{ext}"] = data[: rng.randrange(1, len(data))]
+        for i in range(5):
+            b = bytearray(data)
+            pos = rng.randrange(min(64, len(b)))
+            b[pos] ^= 1 << rng.randrange(8)
+            out[f"{stem}-headflip{i}{ext}"] = bytes(b)
+        for i in range(6):
+            b = bytearray(data)
+            for _ in range(rng.randrange(1, 4)):
+                b[rng.randrange(len(b))] ^= 1 << rng.randrange(8)
+            out[f"{stem}-flip{i}{ext}"] = bytes(b)
+        for i in range(3):
+            b = bytearray(data)
+            start = rng.randrange(len(b))
+            b[start : start + rng.randrange(1, 200)] = bytes(len(b[start : start + 200]))[:200]
+            out[f"{stem}-zero{i}{ext}"] = bytes(b[: len(data)])
+        out[f"{stem}-garbage{ext}"] = data + rng.randbytes(rng.randrange(1, 500))
+    png, jpeg = out["rgb.png"], out["base.jpg"]
+    out["huge-claim.png"] = _png_ihdr(png, 60000, 60000)
+    out["wide-claim.png"] = _png_ihdr(png, 9000, 300)
+    out["huge-progressive.jpg"] = _jpeg_sof(out["progressive.jpg"], 65500, 65500)
+    out["big-baseline.jpg"] = _jpeg_sof(jpeg, 12000, 9000)
+    out["empty.png"] = b""
+    return out
+
+
+def test_damaged_files_keep_the_four_contracts(tmp_path: Path) -> None:
+    files = _damaged(random.Random(SEED))
+    assert len(files) >= 250
+    inputs = []
+    for i, (name, data) in enumerate(sorted(files.items())):
+        inputs.append(k.write(tmp_path / "in" / f"{i:03}-{name}", data))
+    counts = contracts.check_all(inputs, tmp_path / "work")
+    print(f"\ndamaged files: {counts}")
+    # the run found both sides: damage refused, and repairable files repaired
+    assert counts.refused["unreadable"] > 50 and counts.written > 50
+    assert counts.refused["dimensions-too-large"] >= 2  # huge-claim.png, huge-progressive.jpg
+
+
+def _cut_jpeg(path: Path) -> tuple[Path, str]:
+    data = k.photo((800, 600))
+    cut = k.write(path, data[: len(data) * 2 // 3])
+    return (
+        cut,
+        "truncated: the JPEG end marker is missing, so the file was cut short; copy it again.",
+    )
+
+
+def test_a_cut_jpeg_gets_one_verdict_from_every_command(
+    run: Run, tmp_path: Path, api: FakeClaudeAPI
+) -> None:
+    """The issue's first case: inspect, resize, ask, compare, --each and --batch (run and plan)
+    all refuse it with one code and sentence, and nothing is written or sent."""
+    cut, sentence = _cut_jpeg(tmp_path / "in" / "cut.jpg")
+    (rec,) = records(run("inspect", cut, "--format", "jsonl"))
+    assert rec["findings"] == [{"code": "unreadable", "severity": "error", "message": sentence}]
+    result = run("resize", cut, "--out", tmp_path / "out", "--format", "jsonl")
+    (done,) = [r for r in records(result) if "input" in r]
+    assert result.exit_code == 1 and done["findings"] == rec["findings"]
+    assert not (tmp_path / "out").exists()
+    for args in (("ask", cut), ("ask", cut, "--dry-run"), ("compare", cut, cut)):
+        result = run(*args)
+        assert result.exit_code == 1 and f"{sentence} [unreadable]" in result.stderr, args
+    for mode in ("--each", "--batch"):
+        for dry in ((), ("--dry-run",)):
+            out = tmp_path / f"r{mode}{len(dry)}.jsonl"
+            result = run("ask", cut.parent, mode, "-o", out, *dry)
+            assert result.exit_code == 1, (mode, dry, result.stderr)
+            assert sentence in result.stdout + result.stderr + (
+                out.read_text() if out.exists() else ""
+            )
+    assert api.requests == []  # nothing was ever sent
+
+
+# --------------------------------------------------------------------------------------------------
+# No external program
+# --------------------------------------------------------------------------------------------------
+
+EPS = (
+    b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\n0 0 moveto 64 64 lineto stroke\nshowpage\n"
+)
+
+
+def test_eps_never_reaches_ghostscript(tmp_path: Path) -> None:
+    """Bytes of an EPS file named .jpg and .png through every command, with a stub ``gs`` first
+    on PATH that records being called: it never is."""
+    stub_dir, called = tmp_path / "bin", tmp_path / "gs-called"
+    stub_dir.mkdir()
+    gs = stub_dir / "gs"
+    gs.write_text(f'#!/bin/sh\necho "$@" >> {called}\nexit 1\n')
+    gs.chmod(gs.stat().st_mode | stat.S_IXUSR)
+    photo, shot = k.write(tmp_path / "photo.jpg", EPS), k.write(tmp_path / "shot.png", EPS)
+    binary = Path(sys.executable).with_name("vision-cli")
+    env = {**os.environ, "PATH": f"{stub_dir}{os.pathsep}{os.environ['PATH']}"}
+    for args in (
+        ["inspect", photo, shot],
+        ["inspect", "--verify", photo, shot],
+        ["resize", "--verify", photo, shot, "--out", tmp_path / "out"],
+        ["ask", "--dry-run", photo],
+        ["estimate", photo],
+    ):
+        proc = subprocess.run(
+            [str(binary), *map(str, args)], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 1, (args, proc.stdout, proc.stderr)
+        assert "EPS is not a format vision-cli reads" in proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert not called.exists()
+    assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# The allow-list
+# --------------------------------------------------------------------------------------------------
+
+#: Every converted format Pillow can write, with its extension (PSD only reads: see the corpus).
+WRITABLE = {
+    "BMP": ".bmp",
+    "TIFF": ".tif",
+    "ICO": ".ico",
+    "AVIF": ".avif",
+    "TGA": ".tga",
+    "PPM": ".ppm",
+    "PCX": ".pcx",
+    "DDS": ".dds",
+    "JPEG2000": ".jp2",
+    "SGI": ".sgi",
+    "QOI": ".qoi",
+}
+
+
+def test_the_allow_list_is_the_api_formats_and_what_resize_converts() -> None:
+    assert set(probe.READ_FORMATS) == {"JPEG", "PNG", "GIF", "WEBP", "DIB", "PSD", *WRITABLE}
+    assert "EPS" not in probe.READ_FORMATS and "ICNS" not in probe.READ_FORMATS
+    for ext in WRITABLE.values():
+        assert ext in policy.IMAGE_EXTENSIONS  # folder walks find them
+
+
+@pytest.mark.parametrize("fmt", sorted(WRITABLE))
+def test_inspect_advice_holds_for_every_format_read(run: Run, tmp_path: Path, fmt: str) -> None:
+    """inspect says resize converts it, and resize does: the output passes inspect."""
+    src = k.write(tmp_path / f"pic{WRITABLE[fmt]}", k.encode(k.gradient((300, 240)), fmt))
+    first = records(run("inspect", src, "--format", "jsonl"))[0]
+    errors = [f for f in first["findings"] if f["severity"] == "error"]
+    assert [f["code"] for f in errors] == ["unsupported-format"]
+    assert "run `vision-cli resize` to convert it" in errors[0]["message"]
+    result = run("resize", src, "--out", tmp_path / "out", "--format", "jsonl")
+    (done,) = [r for r in records(result) if "input" in r]
+    assert result.exit_code == 0 and done["action"] == "converted", done
+    after = records(run("inspect", done["output"], "--format", "jsonl"))[0]
+    assert after["status"] != "error" and after["format"] in ("PNG", "JPEG"), after
+
+
+def test_a_format_outside_the_list_is_named_with_what_can_be_done(run: Run, tmp_path: Path) -> None:
+    xbm = k.write(tmp_path / "icon.png", b"#define i_width 8\n#define i_height 8\n")
+    im = Image.new("1", (8, 8))
+    im.save(xbm, "XBM")
+    result = run("inspect", xbm, "--format", "jsonl")
+    (finding,) = records(result)[0]["findings"]
+    assert finding["code"] == "unsupported-format"
+    assert finding["message"].startswith("XBM is not a format vision-cli reads (JPEG, PNG")
+    assert "convert it to PNG or JPEG with another program" in finding["message"]
+    resized = run("resize", xbm, "--out", tmp_path / "out")
+    assert resized.exit_code == 1 and finding["message"] in resized.stdout.replace("\n", " ")
+
+
+# --------------------------------------------------------------------------------------------------
+# Limits of the reader
+# --------------------------------------------------------------------------------------------------
+
+
+def test_one_byte_limit_for_every_kind_of_input(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "MAX_INPUT_BYTES", 1000)
+    big = k.write(tmp_path / "big.png", k.encode(k.noise((100, 100)), "PNG"))
+    assert big.stat().st_size > 1000
+    sentence = policy.too_large_input(1000)
+    (rec,) = records(run("inspect", "-", "--format", "jsonl", input=big.read_bytes()))
+    assert rec["findings"][0] == {
+        "code": "file-too-large",
+        "severity": "error",
+        "message": sentence,
+    }
+    result = run("resize", big, "--out", tmp_path / "out")
+    assert result.exit_code == 1 and sentence in result.stdout.replace("\n", " ")
+    result = run("ask", big, "--dry-run")
+    assert result.exit_code == 1 and f"{sentence} [file-too-large]" in result.stderr.replace(
+        "\n", " "
+    )
+
+
+def test_dev_zero_is_refused_not_read_forever(run: Run, tmp_path: Path) -> None:
+    result = run("resize", "/dev/zero", "--out", tmp_path / "out", "--format", "jsonl")
+    (done,) = [r for r in records(result) if "input" in r]
+    assert result.exit_code == 1 and done["findings"][0]["code"] == "file-too-large"
+    (rec,) = records(run("inspect", "/dev/zero", "--format", "jsonl"))
+    assert rec["findings"][0]["code"] == "file-too-large"
+
+
+def test_folder_walks_read_regular_files_only(run: Run, tmp_path: Path) -> None:
+    folder = tmp_path / "shots"
+    k.write(folder / "a.png", k.encode(k.gradient((300, 200)), "PNG"))
+    os.mkfifo(folder / "pipe.png")
+    result = run("inspect", folder, "--format", "jsonl")
+    assert [Path(r["path"]).name for r in records(result)] == ["a.png"]
+    result = run("resize", folder, "--out", tmp_path / "out", "--format", "jsonl")
+    assert [Path(r["input"]).name for r in records(result) if "input" in r] == ["a.png"]
+
+
+def test_frames_are_counted_up_to_a_cap(tmp_path: Path) -> None:
+    pages = [Image.new("L", (4, 4), i % 256) for i in range(probe.FRAME_CAP + 20)]
+    out = io.BytesIO()
+    pages[0].save(out, "TIFF", save_all=True, append_images=pages[1:])
+    assert probe.probe_bytes(out.getvalue()).facts.frames == probe.FRAME_CAP
+
+
+def test_ico_holding_a_huge_png_is_refused_from_its_header() -> None:
+    """Pillow's ICO opener decodes while opening: a 16x16 directory entry holding a PNG that
+    claims 60000x60000 is refused under the budget, never allocated."""
+    png = _png_ihdr(k.encode(k.gradient((16, 16)), "PNG"), 60000, 60000)
+    entry = struct.pack("<BBBBHHII", 16, 16, 0, 0, 1, 32, len(png), 22)
+    ico = struct.pack("<HHH", 0, 1, 1) + entry + png
+    with pytest.raises(probe.ProbeError) as caught:
+        probe.probe_bytes(ico, ".ico")
+    assert caught.value.code is policy.Code.DIMENSIONS_TOO_LARGE
+    assert "3,600,000,000 pixels" in caught.value.message
+
+
+def test_progressive_jpeg_counts_at_full_size(run: Run, tmp_path: Path) -> None:
+    """libjpeg holds coefficients for the full size of a progressive JPEG whatever the scale:
+    a 541-byte-style file claiming 65500x65500 is refused from its header by every command."""
+    data = _jpeg_sof(k.encode(k.gradient((64, 64)), "JPEG", progressive=True), 65500, 65500)
+    src = k.write(tmp_path / "claim.jpg", data)
+    (rec,) = records(run("inspect", src, "--format", "jsonl"))
+    (finding,) = [f for f in rec["findings"] if f["severity"] == "error"]
+    assert finding["code"] == "dimensions-too-large" and "progressive" in finding["message"]
+    result = run("resize", src, "--out", tmp_path / "out")
+    assert result.exit_code == 1 and not (tmp_path / "out").exists()
+    baseline = probe.probe_bytes(_jpeg_sof(k.encode(k.gradient((64, 64)), "JPEG"), 9000, 9000))
+    assert baseline.facts.decode_pixels == 1125 * 1125  # decodable at 1/8
+
+
+def test_a_decoder_written_in_python_counts_each_pixel_many_times(run: Run, tmp_path: Path) -> None:
+    """Pillow decodes QOI (and uncompressed DDS, RLE BMP ...) in Python, microseconds a pixel:
+    a 1200x1200 QOI would take a minute, so the budget refuses it from its header."""
+    small = probe.probe_bytes(k.encode(k.gradient((64, 48)), "QOI"))
+    assert small.facts.decode_pixels == 64 * 48 * probe.SLOW_DECODER_COST
+    src = k.write(tmp_path / "big.qoi", k.encode(Image.new("RGB", (1200, 1200)), "QOI"))
+    (rec,) = records(run("inspect", src, "--format", "jsonl"))
+    (error,) = [f for f in rec["findings"] if f["code"] == "dimensions-too-large"]
+    assert "decoder is slow" in error["message"]
+    result = run("resize", src, "--out", tmp_path / "out")
+    assert result.exit_code == 1 and not (tmp_path / "out").exists()
+
+
+def test_png_text_chunks_up_to_the_byte_limit_are_read(tmp_path: Path) -> None:
+    png = k.encode(k.gradient((300, 200)), "PNG")
+    text = zlib.compress(os.urandom(2 * 1024 * 1024), 0)
+    chunk = k.png_chunk(b"zTXt", b"Comment\0\0" + text)
+    data = png[:33] + chunk + png[33:]
+    facts = probe.probe_bytes(data).facts
+    assert (facts.width, facts.height) == (300, 200)
+    huge = png[:33] + struct.pack(">I", 20 * 1024 * 1024) + b"tEXt" + png[33:]
+    big = png[:33] + struct.pack(">I", 20 * 1024 * 1024) + b"tEXt"
+    big += b"x" * (limits.DIRECT_API_MAX_BYTES + 10) + png[33:]
+    assert huge  # a lying length alone is damage, read as such below
+    with pytest.raises(probe.ProbeError) as caught:
+        probe.probe_bytes(big)
+    assert caught.value.code is policy.Code.FILE_TOO_LARGE
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_tiff_orientation_is_applied_once(orientation: int) -> None:
+    upright = k.marked((60, 40))
+    stored = k.stored_for(upright, orientation)
+    out = io.BytesIO()
+    stored.save(out, "TIFF", compression="tiff_deflate", tiffinfo={0x0112: orientation})
+    prepared = transform.prepare(out.getvalue(), size_policy=None)
+    assert (prepared.width, prepared.height) == (60, 40)
+    got = k.opened(prepared.data).convert("RGB")
+    assert k.near(got.getpixel((2, 2)), k.RED) and k.near(got.getpixel((57, 37)), k.BLUE)
+
+
+def test_panorama_sliver_is_reported_by_resize_and_ask(run: Run, tmp_path: Path) -> None:
+    src = k.write(tmp_path / "pano.png", k.encode(k.gradient((6000, 300)), "PNG"))
+    (rec,) = records(run("inspect", src, "--format", "jsonl"))
+    assert "too-small" in [f["code"] for f in rec["findings"]]
+    result = run("resize", src, "--out", tmp_path / "out", "--format", "jsonl")
+    (done,) = [r for r in records(result) if "input" in r]
+    (warning,) = done["findings"]
+    assert warning["code"] == "too-small" and "split it into tiles" in warning["message"]
+    after = records(run("inspect", done["output"], "--format", "jsonl"))[0]
+    assert after["findings"] == [warning]  # the same sentence from inspect of the output
+    asked = run("ask", src, "--dry-run")
+    assert asked.exit_code == 0 and "[too-small]" in asked.stderr
+    icon = k.write(tmp_path / "icon.png", k.encode(k.gradient((50, 50)), "PNG"))
+    asked = run("ask", icon, "--dry-run")
+    assert asked.exit_code == 0 and "[too-small]" in asked.stderr

@@ -1,0 +1,75 @@
+"""The gate every command calls: probe + policy -> findings, one judgement per input.
+
+``inspect`` and ``estimate`` report what :func:`judge` finds; ``resize`` and ``ask`` (``compare``,
+``--each``, ``--batch``) first ask :func:`judge` and go on only when :meth:`Gated.refusal` is None,
+so nothing the gate calls an error that ``resize`` cannot fix is ever copied, written or sent,
+and the same problem gets the same code and sentence everywhere. :func:`output_findings` judges
+what ``resize`` and ``ask`` produce, so their warnings (``too-small``) travel with the output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from vision_cli import policy
+from vision_cli.imaging import probe
+from vision_cli.policy import Code, Finding, Severity
+
+
+@dataclass(frozen=True)
+class Gated:
+    """One input judged: its probe (None when it could not be read) and every finding."""
+
+    probe: probe.Probe | None
+    findings: tuple[Finding, ...]
+    #: The format, when it is known although the input could not be read (HEIF without the extra).
+    format: str | None = None
+    #: What the API does with it (None when it could not be read).
+    prediction: policy.Prediction | None = None
+
+    @property
+    def refusal(self) -> Finding | None:
+        """The first error that ``resize`` cannot fix, if any: the input stops here."""
+        for finding in self.findings:
+            if finding.severity is Severity.ERROR and not finding.fixable:
+                return finding
+        return None
+
+
+def judge(
+    source: Path | bytes,
+    lim: policy.Limits,
+    *,
+    extension: str = "",
+    verify: bool = False,
+) -> Gated:
+    """Probe ``source`` (a file, or bytes already read) and judge it against ``lim``.
+
+    ``verify`` decodes the whole image (within the pixel budget) and turns damage inside the
+    data into an ``unreadable`` finding, the same one for every command.
+    """
+    try:
+        found = (
+            probe.probe_path(source)
+            if isinstance(source, Path)
+            else probe.probe_bytes(source, extension)
+        )
+    except probe.ProbeError as exc:
+        return Gated(None, (exc.finding,), exc.format)
+    if verify:
+        damage = probe.verify(source, found)
+        if damage:
+            return Gated(found, (Finding(Code.UNREADABLE, damage, final=True),))
+    facts = found.facts
+    pred = policy.predict(facts.width, facts.height, lim.tier)
+    return Gated(found, tuple(policy.judge(facts, lim, pred)), prediction=pred)
+
+
+def output_findings(
+    fmt: str, width: int, height: int, n_bytes: int, lim: policy.Limits
+) -> tuple[Finding, ...]:
+    """What the gate says about an image ``resize`` or ``ask`` produced (``too-small`` for the
+    sliver a panorama becomes): the same judgement ``inspect`` makes of that output."""
+    facts = policy.ImageFacts(format=fmt, width=width, height=height, bytes=n_bytes)
+    return tuple(policy.judge(facts, lim))

@@ -1,0 +1,541 @@
+"""The one reader: what an input is, from its header, without decoding its pixels.
+
+:func:`probe_path` and :func:`probe_bytes` open an input with Pillow restricted to
+:data:`READ_FORMATS` (so no plugin that hands bytes to an external program, such as EPS to
+Ghostscript, is ever reached), take the EXIF orientation the cheap way for each format, count
+frames up to :data:`FRAME_CAP`, and check the file's end for truncation (a JPEG's EOI marker, a
+PNG's IEND chunk, a GIF's trailer; a WebP's RIFF length, before opening). :func:`decode_pixels`
+says what a decode of it would allocate, and every decode anywhere (``verify`` here, the
+transform) is refused from the header when that is over :data:`PIXEL_BUDGET`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import warnings
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import IO, Final
+
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from vision_cli import limits, policy
+from vision_cli.policy import Code, Finding, ImageFacts
+
+#: The formats vision-cli reads, by the names of Pillow's openers: the API's four (the JPEG opener
+#: also gives MPO, a phone's multi-picture JPEG) and what ``resize`` converts, each decoded by
+#: Pillow in this process (no external program). Decided once, for every command: ``inspect``
+#: and ``resize`` are tested against it (README, "Formats").
+API_FORMATS: Final = ("JPEG", "PNG", "GIF", "WEBP")
+CONVERTED_FORMATS: Final = (
+    "BMP",
+    "DIB",
+    "TIFF",
+    "ICO",
+    "AVIF",
+    "TGA",
+    "PPM",
+    "PCX",
+    "DDS",
+    "JPEG2000",
+    "PSD",
+    "SGI",
+    "QOI",
+)
+READ_FORMATS: Final = (*API_FORMATS, *CONVERTED_FORMATS)
+#: Said to users (README too): the formats vision-cli reads, in their everyday names.
+READ_FORMAT_NAMES: Final = (
+    "JPEG, PNG, GIF, WebP, BMP, TIFF, ICO, AVIF, HEIC (with the heif extra), TGA, PPM/PGM/PBM, "
+    "PCX, DDS, JPEG 2000, PSD, SGI and QOI"
+)
+#: The most pixels one decode may allocate (:func:`decode_pixels` counts them).
+PIXEL_BUDGET: Final = limits.PIXEL_BUDGET
+#: A decoder written in Python (Pillow's PyDecoder: an uncompressed DDS, QOI, an RLE BMP, a PPM
+#: with 16-bit samples ...) spends microseconds on each pixel (an 800x600 DDS takes 2 s): each
+#: pixel counts this many times against the budget, so one decode stays within seconds.
+SLOW_DECODER_COST: Final = 64
+#: Frames are counted up to this many: enough to say ``animated`` and how long, bounded in time
+#: for a TIFF with 300,000 pages.
+FRAME_CAP: Final = 100
+#: Freed image-memory blocks Pillow keeps for the next image (its default is none): a batch that
+#: decodes reuses them instead of mapping and faulting in fresh memory for every image (the system
+#: time this saves: ``benchmarks/resize_bench.py``). Peak memory is unchanged: one image needs
+#: about this many at once.
+KEPT_BLOCKS = 4
+_TAIL = 64 * 1024
+#: How far from a PNG's end an eXIf chunk written after the image data is looked for: writers put
+#: it just before IEND, and reading this much costs no more than reading the IEND chunk itself.
+PNG_EXIF_TAIL = 4096
+_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+_JPEG_EOI = b"\xff\xd9"
+_ORIENTATION_TAG = 0x0112
+_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
+#: Formats whose counts of frames Pillow knows from the header (counting others means seeking).
+_COUNTED_FRAMES = frozenset({"PNG", "WEBP", "MPO", "AVIF", "HEIF"})
+#: Formats whose Pillow opener decodes while opening (an ICO's sub-image): opened only under
+#: Pillow's own pixel guard, set to the budget.
+_DECODE_ON_OPEN = frozenset({"ICO"})
+#: ISO base media brands of HEIC / HEIF files (AVIF is read by Pillow itself).
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"})
+HEIF_EXTRA_HINT = (
+    "install the optional `heif` extra (`pip install pillow-heif` in vision-cli's environment) "
+    "to read it"
+)
+
+# Pillow's own guard stays on, at the budget, for every decode in the process; the reader lifts it
+# only to read a header (see _open_header), never to decode.
+Image.MAX_IMAGE_PIXELS = PIXEL_BUDGET
+#: A PNG text chunk may be as large as the API's byte limit allows (Pillow's 1 MB default made a
+#: photo with a large XMP packet "damaged"); larger ones are refused before they are read.
+MAX_TEXT_CHUNK: Final = limits.DIRECT_API_MAX_BYTES
+
+
+@cache
+def _png_text_limits() -> None:
+    """Raise Pillow's PNG text limits, once, when the first image is opened (its PNG plugin is
+    imported then anyway: importing it earlier would cost start-up time)."""
+    from PIL import PngImagePlugin
+
+    PngImagePlugin.MAX_TEXT_CHUNK = MAX_TEXT_CHUNK
+    PngImagePlugin.MAX_TEXT_MEMORY = 2 * MAX_TEXT_CHUNK
+
+
+class ProbeError(Exception):
+    """The input cannot be read as an image: ``finding`` says why, for every command alike.
+
+    No command can fix it (``finding.final`` is set).
+    """
+
+    def __init__(self, code: Code, message: str, format: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.format = format
+
+    @property
+    def finding(self) -> Finding:
+        return Finding(self.code, self.message, final=True)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one input is: the facts the policy judges, and what a decoder needs to know."""
+
+    facts: ImageFacts
+    mode: str
+    #: The pixels are stored upright already, or Pillow turns them while loading (TIFF).
+    upright_on_load: bool = False
+    progressive: bool = False
+    icc: bool = False
+
+
+def probe_path(path: Path) -> Probe:
+    """Probe a local file. Raises ProbeError (not-found, unreadable, unsupported-format, ...)."""
+    try:
+        fh = path.open("rb")
+    except IsADirectoryError:
+        raise ProbeError(Code.NOT_FOUND, "this is a folder, not a file.") from None
+    except FileNotFoundError:
+        raise ProbeError(Code.NOT_FOUND, "no such file: check the path.") from None
+    except PermissionError:
+        raise ProbeError(
+            Code.NOT_FOUND, "permission denied: check the file's permissions."
+        ) from None
+    except OSError as exc:
+        raise ProbeError(Code.NOT_FOUND, f"cannot open it ({exc.strerror}).") from None
+    with fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):  # a pipe or a device: read it, within the limit
+            return probe_bytes(read_capped(fh), path.suffix.lower())
+        return _probe(fh, info.st_size, path.suffix.lower())
+
+
+def probe_bytes(data: bytes, extension: str = "") -> Probe:
+    """Probe an image held in memory (standard input, a download)."""
+    return _probe(io.BytesIO(data), len(data), extension)
+
+
+def read_capped(fh: IO[bytes]) -> bytes:
+    """All of ``fh``, or ProbeError ``file-too-large`` past the byte limit (never more is read)."""
+    cap = limits.MAX_INPUT_BYTES
+    data = fh.read(cap + 1)
+    if len(data) > cap:
+        raise ProbeError(Code.FILE_TOO_LARGE, policy.too_large_input(cap))
+    return data
+
+
+def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
+    if size == 0:
+        raise ProbeError(Code.UNREADABLE, "the file is empty: replace it with a real image.")
+    if size > limits.MAX_INPUT_BYTES:
+        raise ProbeError(Code.FILE_TOO_LARGE, policy.too_large_input(limits.MAX_INPUT_BYTES))
+    head = fh.read(32)
+    fh.seek(0)
+    heif = heif_brand(head)
+    if heif and not heif_available():
+        raise ProbeError(
+            Code.UNSUPPORTED_FORMAT,
+            f"HEIF/HEIC images cannot be read without pillow-heif: {HEIF_EXTRA_HINT}, "
+            "then `vision-cli resize` converts it.",
+            format="HEIF",
+        )
+    if (
+        head[:4] == b"RIFF"
+        and head[8:12] == b"WEBP"
+        and size < int.from_bytes(head[4:8], "little") + 8
+    ):
+        # libwebp refuses a cut file before its header is read: say what is really wrong
+        raise ProbeError(Code.UNREADABLE, _cut("WebP", "RIFF length"), format="WEBP")
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and size > MAX_TEXT_CHUNK:
+        _check_png_text(fh)
+    try:
+        with quiet():
+            im = open_image(fh, heif=heif)
+            fmt = im.format or "unknown"
+            width, height = _stored_size(im)
+            data_start = fh.tell()
+            tail = _png_tail(fh, fmt, size, data_start)
+            orientation = orientation_of(im, tail)
+            frames = _frames(im)
+            mode = im.mode
+            progressive = bool(im.info.get("progressive") or im.info.get("progression"))
+            slow = fmt not in API_FORMATS and any(t[0] in Image.DECODERS for t in im.tile)
+            icc = bool(im.info.get("icc_profile"))
+    except ProbeError:
+        raise
+    except Exception as exc:  # Pillow's plugins raise many types on damaged headers
+        raise ProbeError(Code.UNREADABLE, header_damaged(exc)) from None
+    damage = _end_check(fmt, fh, size, data_start, tail)
+    if damage:
+        raise ProbeError(Code.UNREADABLE, damage, format=fmt)
+    facts = ImageFacts(
+        format=fmt,
+        width=width,
+        height=height,
+        bytes=size,
+        orientation=orientation,
+        frames=frames,
+        extension=extension,
+        decode_pixels=decode_pixels(fmt, width, height, progressive=progressive, slow=slow),
+    )
+    return Probe(facts, mode, upright_on_load=fmt == "TIFF", progressive=progressive, icc=icc)
+
+
+def open_image(fh: IO[bytes], *, heif: bool = False) -> ImageFile.ImageFile:
+    """Open with Pillow, trying only :data:`READ_FORMATS` (and HEIF when the extra is there):
+    the only way vision-cli opens an image. Reads the header; decodes nothing, except what
+    Pillow's ICO opener decodes, which stays under Pillow's guard set to the budget.
+
+    Raises ProbeError for bytes in no format it reads, or a header over the budget that cannot
+    be read without decoding.
+    """
+    _png_text_limits()
+    formats = [*READ_FORMATS, *(["HEIF"] if heif else [])]
+    start = fh.tell()
+    try:
+        try:
+            return _open(fh, formats)
+        except Image.DecompressionBombError as exc:
+            # Over twice the budget: read the header with the guard lifted (its size is judged
+            # by the policy), except from openers that would decode while opening.
+            fh.seek(start)
+            with _unguarded():
+                try:
+                    return _open(fh, [f for f in formats if f not in _DECODE_ON_OPEN])
+                except UnidentifiedImageError:
+                    raise ProbeError(Code.DIMENSIONS_TOO_LARGE, _bomb(exc)) from None
+    except UnidentifiedImageError:
+        fh.seek(start)
+        raise ProbeError(*_not_readable(fh.read(64))) from None
+
+
+def _open(fh: IO[bytes], formats: list[str]) -> ImageFile.ImageFile:
+    im = Image.open(fh, formats=formats)
+    assert isinstance(im, ImageFile.ImageFile)
+    return im
+
+
+@contextmanager
+def _unguarded() -> Iterator[None]:
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def quiet() -> warnings.catch_warnings[None]:
+    """Pillow's warnings about odd files silenced (they are read correctly, or fail plainly)."""
+    return warnings.catch_warnings(action="ignore")
+
+
+def _bomb(exc: Exception) -> str:
+    pixels = "".join(c for c in str(exc).split("pixels")[0] if c.isdigit())
+    held = f"{int(pixels):,} pixels" if pixels else "more pixels than that"
+    return (
+        f"an image inside it holds {held}, over the {PIXEL_BUDGET:,}-pixel budget vision-cli "
+        "decodes, so it is not read: shrink it with another tool if it is genuine."
+    )
+
+
+def _not_readable(head: bytes) -> tuple[Code, str]:
+    """Bytes Pillow cannot open as any format vision-cli reads: named when another of Pillow's
+    formats recognises them (by their first bytes only; that format's opener is never run)."""
+    Image.init()
+    for name, (_factory, accept) in Image.OPEN.items():
+        if name in READ_FORMATS or name == "HEIF" or accept is None:
+            continue
+        try:
+            known = bool(accept(head))
+        except Exception:  # an accept function that cannot judge these bytes
+            known = False
+        if known:
+            return (
+                Code.UNSUPPORTED_FORMAT,
+                f"{name} is not a format vision-cli reads ({READ_FORMAT_NAMES}): convert it to "
+                "PNG or JPEG with another program first.",
+            )
+    return (
+        Code.UNREADABLE,
+        "not an image vision-cli can read: check that this is the right file "
+        f"(vision-cli reads {READ_FORMAT_NAMES}).",
+    )
+
+
+def _stored_size(im: Image.Image) -> tuple[int, int]:
+    """Width and height as stored (a TIFF's ``size`` is already turned by its orientation)."""
+    if im.format != "TIFF":
+        return im.size
+    tile = getattr(im, "_tile_size", None)
+    if isinstance(tile, tuple) and len(tile) == 2:
+        return (int(tile[0]), int(tile[1]))
+    return im.size
+
+
+def decode_pixels(
+    fmt: str, width: int, height: int, *, progressive: bool = False, slow: bool = False
+) -> int:
+    """What a decode of this image costs, in pixels, at the least: a baseline JPEG decodes at 1/8
+    scale if need be, a progressive one holds coefficient buffers for the full size, a decoder
+    written in Python counts :data:`SLOW_DECODER_COST` times, everything else decodes at full
+    size."""
+    if fmt in ("JPEG", "MPO") and not progressive:
+        return -(-width // 8) * -(-height // 8)
+    return width * height * (SLOW_DECODER_COST if slow else 1)
+
+
+def header_damaged(exc: BaseException) -> str:
+    """The sentence for a header Pillow cannot parse."""
+    if isinstance(exc, ValueError) and "MAX_TEXT" in str(exc):
+        return (
+            "a PNG text chunk is larger than the API's byte limit allows: remove its metadata "
+            "(or re-export it)."
+        )
+    return f"the header is damaged ({_describe(exc)}): re-export or replace it."
+
+
+def damaged(exc: BaseException) -> str:
+    """The sentence for image data that fails to decode, from every command."""
+    if isinstance(exc, MemoryError):
+        return "not enough memory to decode the image: run with fewer jobs or shrink it first."
+    return f"the image data is damaged ({_describe(exc)}): re-export or replace it."
+
+
+def _check_png_text(fh: IO[bytes]) -> None:
+    """Refuse a PNG whose text chunk before the image data is larger than Pillow may read (it
+    would be read whole into memory): walks the chunk headers only."""
+    fh.seek(8)
+    while True:
+        header = fh.read(8)
+        if len(header) < 8:
+            break
+        length, kind = int.from_bytes(header[:4], "big"), header[4:]
+        if kind in (b"IDAT", b"IEND"):
+            break
+        if kind in _TEXT_CHUNKS and length > MAX_TEXT_CHUNK:
+            fh.seek(0)
+            raise ProbeError(
+                Code.FILE_TOO_LARGE,
+                f"a PNG text chunk holds {length:,} bytes, more than the API's "
+                f"{limits.DIRECT_API_MAX_BYTES:,}-byte limit allows for a whole image: remove "
+                "its metadata (or re-export it).",
+                format="PNG",
+            )
+        fh.seek(length + 4, io.SEEK_CUR)
+    fh.seek(0)
+
+
+def _png_tail(fh: IO[bytes], fmt: str, size: int, data_start: int) -> bytes:
+    """A PNG's last :data:`PNG_EXIF_TAIL` bytes after its header (empty for other formats): read
+    once for a late eXIf chunk and for the IEND chunk that shows the file is whole."""
+    if fmt != "PNG":
+        return b""
+    fh.seek(max(data_start, size - PNG_EXIF_TAIL))
+    return fh.read()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().rstrip(".")
+    return text if text else type(exc).__name__
+
+
+def heif_brand(head: bytes) -> bool:
+    return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
+
+
+def heif_available() -> bool:
+    """Register pillow-heif's opener when it is installed (the optional `heif` extra)."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return False
+    register_heif_opener()
+    return True
+
+
+def reuse_memory() -> None:
+    """Make Pillow keep freed image memory for the next image: call once before decoding many
+    (and before forking workers, which inherit it). Pillow's own ``PILLOW_BLOCKS_MAX``, when
+    set, is left to rule."""
+    if "PILLOW_BLOCKS_MAX" not in os.environ:
+        Image.core.set_blocks_max(KEPT_BLOCKS)  # type: ignore[attr-defined]  # documented API
+
+
+def orientation_of(im: Image.Image, png_tail: bytes = b"") -> int:
+    """EXIF orientation 1-8 (1 when absent or nonsense), read without decoding pixels.
+
+    For PNG, ``getexif()`` would decompress the whole image looking for an eXIf chunk after the
+    image data, so the chunk seen before it (``info["exif"]``) is used, else one found in
+    ``png_tail``, the file's last :data:`PNG_EXIF_TAIL` bytes (see :func:`png_tail_exif`).
+    """
+    if im.format in ("JPEG", "MPO", "TIFF"):
+        value = im.getexif().get(_ORIENTATION_TAG, 1)
+        return value if isinstance(value, int) and 1 <= value <= 8 else 1
+    raw = im.info.get("exif") or (png_tail_exif(png_tail) if im.format == "PNG" else None)
+    return _orientation_in(raw) if isinstance(raw, bytes) else 1
+
+
+def _orientation_in(raw: bytes) -> int:
+    exif = Image.Exif()
+    try:
+        exif.load(raw)
+    except Exception:  # Pillow's EXIF parser raises many types on damaged data
+        return 1
+    value = exif.get(_ORIENTATION_TAG, 1)
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def png_tail_exif(tail: bytes) -> bytes | None:
+    """The body of an eXIf chunk that lies whole in ``tail`` (a PNG's last bytes), or None.
+
+    A match counts only with its length and CRC right, so image data that happens to contain the
+    letters ``eXIf`` is not taken for a chunk.
+    """
+    pos = tail.rfind(b"eXIf")
+    while pos >= 4:
+        end = pos + 4 + int.from_bytes(tail[pos - 4 : pos], "big")
+        if end + 4 <= len(tail):
+            body = tail[pos + 4 : end]
+            if zlib.crc32(b"eXIf" + body) == int.from_bytes(tail[end : end + 4], "big"):
+                return body
+        pos = tail.rfind(b"eXIf", 0, pos)
+    return None
+
+
+def _frames(im: Image.Image) -> int:
+    """Frames, counted up to :data:`FRAME_CAP` (from the header where Pillow knows the count,
+    otherwise by seeking, which reads frame headers but decodes nothing)."""
+    if im.format in _COUNTED_FRAMES:
+        return min(int(getattr(im, "n_frames", 1)), FRAME_CAP)
+    if not getattr(im, "is_animated", False):
+        return 1
+    count = 1
+    try:
+        while count < FRAME_CAP:
+            im.seek(count)
+            count += 1
+    except EOFError:
+        pass
+    im.seek(0)
+    return count
+
+
+def _end_check(fmt: str, fh: IO[bytes], size: int, data_start: int, tail: bytes) -> str | None:
+    """A sentence when the file's end shows it was cut short, else None. Needs no decoding.
+
+    ``tail`` is a PNG's end as already read (:func:`_png_tail`): its IEND is usually there.
+    """
+    if fmt in ("JPEG", "MPO"):
+        return None if _has_after(fh, size, data_start, _JPEG_EOI) else _cut("JPEG", "end marker")
+    if fmt == "PNG":
+        whole = _PNG_IEND in tail[-32:] or _has_after(fh, size, data_start, _PNG_IEND)
+        return None if whole else _cut("PNG", "IEND chunk")
+    if fmt == "GIF":
+        fh.seek(max(0, size - 256))
+        return None if fh.read().rstrip(b"\0").endswith(b";") else _cut("GIF", "trailer")
+    return None  # WebP's RIFF length is checked before opening; other formats have no end mark
+
+
+def _cut(fmt: str, what: str) -> str:
+    return f"truncated: the {fmt} {what} is missing, so the file was cut short; copy it again."
+
+
+def _has_after(fh: IO[bytes], size: int, start: int, marker: bytes) -> bool:
+    """Whether ``marker`` occurs after ``start``: the end first, the whole rest if need be.
+
+    Phones append whole videos after a JPEG's end (motion photos), so a marker that is not in the
+    last 64 KB is looked for in the rest of the file too, with ordinary reads (a memory map would
+    kill the process with SIGBUS if the file were cut while it is read).
+    """
+    fh.seek(max(start, size - 32))
+    if marker in fh.read():  # the common case: the marker ends the file
+        return True
+    tail_start = max(start, size - _TAIL)
+    fh.seek(tail_start)
+    if marker in fh.read():
+        return True
+    if tail_start <= start:
+        return False
+    fh.seek(start)
+    carry = b""
+    while chunk := fh.read(1024 * 1024):
+        if marker in carry + chunk:
+            return True
+        carry = chunk[-len(marker) :]
+    return False
+
+
+def verify(source: Path | bytes, found: Probe) -> str | None:
+    """Decode the whole image to find damage inside the data; a sentence when it is damaged.
+
+    PNG chunks' CRCs are checked too; a JPEG's data is decoded in full at 1/8 scale (every bit
+    is still read). Nothing over :data:`PIXEL_BUDGET` is decoded (the gate refuses it anyway).
+    """
+    if found.facts.decode_pixels > PIXEL_BUDGET:
+        return None
+    try:
+        opened: IO[bytes] = io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
+    except OSError as exc:
+        return f"cannot read it again ({_describe(exc)}): check the file."
+    try:
+        with opened, quiet():
+            im = open_image(opened)
+            if im.format == "PNG":
+                im.verify()  # checks every chunk's CRC
+                opened.seek(0)
+                im = open_image(opened)
+            elif im.format in ("JPEG", "MPO"):
+                im.draft(im.mode, (1, 1))
+            im.load()
+    except ProbeError as exc:
+        return exc.message
+    except Exception as exc:
+        return damaged(exc)
+    return None

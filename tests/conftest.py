@@ -11,11 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from PIL import Image
 from typer.testing import CliRunner, Result
 
 from tests.fakeapi import FakeClaudeAPI, fake_api, openapi_validator
 from vision_cli.cli.app import app_for
+
+#: Hypothesis's per-example deadline is a timing assertion, which a loaded machine fails at
+#: random (a 0.06 ms example took 268 ms once): off for every property test in the suite.
+settings.register_profile("vision-cli", deadline=None)
+settings.load_profile("vision-cli")
 
 __all__ = ["fake_api", "openapi_validator"]  # the fake API's fixtures, for every test module
 pytest_plugins = ["tests.strict_skips", "pytester"]

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from vision_cli import catalog, estimating, policy
@@ -211,8 +211,6 @@ def test_size_rows_are_judged_like_images() -> None:
 # Properties of the arithmetic
 # --------------------------------------------------------------------------------------------------
 
-#: Hypothesis's per-example deadline is a timing assertion: off, since a loaded machine is slow.
-untimed = settings(deadline=None)
 
 sizes = st.tuples(st.integers(1, 9000), st.integers(1, 9000))
 prices = st.floats(0, 100, allow_nan=False, allow_infinity=False)
@@ -224,7 +222,6 @@ model_sets = st.lists(
 )
 
 
-@untimed
 @given(
     size=sizes,
     names=model_sets,
@@ -239,7 +236,6 @@ def test_batch_exactly_halves(
     assert usd(*size, half) == [u / 2 for u in usd(*size, full)]
 
 
-@untimed
 @given(size=sizes, names=model_sets, per=st.integers(1, 10**7))
 def test_per_n_is_per_image_times_n(size: tuple[int, int], names: list[str], per: int) -> None:
     plan = plan_for(*names, per=per)
@@ -247,7 +243,6 @@ def test_per_n_is_per_image_times_n(size: tuple[int, int], names: list[str], per
         assert plan.per_n(c.usd) == c.usd * per
 
 
-@untimed
 @given(tokens=st.integers(0, 10**6), n=st.integers(1, 1000), inp=prices, out=prices)
 def test_cost_is_linear_in_tokens(tokens: int, n: int, inp: float, out: float) -> None:
     plan = Plan(models=(PricedModel("m", STANDARD, inp, out),))
@@ -256,7 +251,6 @@ def test_cost_is_linear_in_tokens(tokens: int, n: int, inp: float, out: float) -
     assert plan.cost(tokens, m) == pytest.approx(tokens * inp / 1e6, rel=1e-12, abs=1e-18)
 
 
-@untimed
 @given(output_tokens=st.integers(0, 10**5), inp=prices, out=prices, tokens=st.integers(0, 5000))
 def test_output_tokens_add_their_price(
     output_tokens: int, inp: float, out: float, tokens: int
@@ -267,7 +261,6 @@ def test_output_tokens_add_their_price(
     assert more - base == pytest.approx(output_tokens * out / 1e6, rel=1e-9, abs=1e-12)
 
 
-@untimed
 @given(
     rows=st.lists(sizes, max_size=30),
     bad=st.lists(st.booleans(), max_size=30),
@@ -301,7 +294,6 @@ def test_totals_are_sums_over_priced_rows(
     assert list(summary["costs"]) == plan.names == list(summary["costs_per"])
 
 
-@untimed
 @given(size=sizes, names=model_sets)
 def test_identical_images_per_n_equals_one_times_n(size: tuple[int, int], names: list[str]) -> None:
     plan = plan_for(*names, per=1000)

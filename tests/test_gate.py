@@ -340,6 +340,26 @@ def test_a_decoder_written_in_python_counts_each_pixel_many_times(run: Run, tmp_
     assert result.exit_code == 1 and not (tmp_path / "out").exists()
 
 
+def test_a_webp_counts_the_buffers_its_decoder_holds(run: Run, tmp_path: Path) -> None:
+    """libwebp's animation decoder, which Pillow uses for every WebP, holds RGBA canvases beside
+    the image: a 3 KB lossless 9000x9000 WebP took 1.28 GB to load. It is refused from its
+    header by every command; a 3000x2000 WebP is still read and converted."""
+    small = probe.probe_bytes(k.encode(k.gradient((64, 48)), "WEBP"))
+    assert small.facts.decode_pixels == 64 * 48 * probe.WEBP_DECODE_COST
+    data = io.BytesIO()
+    Image.new("RGB", (9000, 9000), (10, 20, 30)).save(data, "WEBP", lossless=True)
+    assert len(data.getvalue()) < 10_000
+    src = k.write(tmp_path / "bomb.webp", data.getvalue())
+    (rec,) = records(run("inspect", src, "--format", "jsonl"))
+    (error,) = [f for f in rec["findings"] if f["code"] == "dimensions-too-large"]
+    assert "WebP decoder" in error["message"]
+    result = run("resize", src, "--out", tmp_path / "out")
+    assert result.exit_code == 1 and not (tmp_path / "out").exists()
+    ok = k.write(tmp_path / "fine.webp", k.encode(k.gradient((3000, 2000)), "WEBP"))
+    assert run("resize", ok, "--out", tmp_path / "out").exit_code == 0
+    assert any((tmp_path / "out").iterdir())
+
+
 def test_png_text_chunks_up_to_the_byte_limit_are_read(tmp_path: Path) -> None:
     png = k.encode(k.gradient((300, 200)), "PNG")
     text = zlib.compress(os.urandom(2 * 1024 * 1024), 0)

@@ -506,6 +506,8 @@ def over_budget(facts: ImageFacts, budget: int = limits.PIXEL_BUDGET) -> Finding
     why = ""
     if facts.format in ("JPEG", "MPO"):
         why = " (a progressive JPEG decodes at full size)"
+    elif facts.format == "WEBP":
+        why = " (the WebP decoder holds four image-sized buffers)"
     elif pixels > w * h:
         why = " (its decoder is slow, so each pixel counts many times)"
     return Finding(

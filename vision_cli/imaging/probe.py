@@ -60,6 +60,10 @@ PIXEL_BUDGET: Final = limits.PIXEL_BUDGET
 #: with 16-bit samples ...) spends microseconds on each pixel (an 800x600 DDS takes 2 s): each
 #: pixel counts this many times against the budget, so one decode stays within seconds.
 SLOW_DECODER_COST: Final = 64
+#: Pillow decodes a WebP (still or animated) through libwebp's animation decoder, which holds
+#: RGBA canvases beside the image it hands over: 16 bytes a pixel where other formats take 4
+#: (a 3 KB lossless 9000x9000 WebP took 1.28 GB). Each pixel counts this many times.
+WEBP_DECODE_COST: Final = 4
 #: Frames are counted up to this many: enough to say ``animated`` and how long, bounded in time
 #: for a TIFF with 300,000 pages.
 FRAME_CAP: Final = 100
@@ -324,10 +328,12 @@ def decode_pixels(
 ) -> int:
     """What a decode of this image costs, in pixels, at the least: a baseline JPEG decodes at 1/8
     scale if need be, a progressive one holds coefficient buffers for the full size, a decoder
-    written in Python counts :data:`SLOW_DECODER_COST` times, everything else decodes at full
-    size."""
+    written in Python counts :data:`SLOW_DECODER_COST` times, a WebP :data:`WEBP_DECODE_COST`
+    times, everything else decodes at full size."""
     if fmt in ("JPEG", "MPO") and not progressive:
         return -(-width // 8) * -(-height // 8)
+    if fmt == "WEBP":
+        return width * height * WEBP_DECODE_COST
     return width * height * (SLOW_DECODER_COST if slow else 1)
 
 

@@ -1,4 +1,5 @@
-"""Turn command-line arguments into inputs: files, folders, globs, URLs, standard input, lists.
+"""Turn command-line arguments into inputs: files, folders, globs, URLs, standard input, lists and
+the clipboard (``clip:``).
 
 Inputs are produced lazily and in a stable order (arguments in the order given, folders walked in
 sorted order), so a run over a hundred thousand files holds one at a time. A problem with one
@@ -24,6 +25,10 @@ from vision_cli import limits
 from vision_cli.policy import IMAGE_EXTENSIONS, Code, too_large_input
 
 STDIN = "-"
+#: The argument that names the image on the clipboard (``--clipboard`` adds it).
+CLIPBOARD = "clip:"
+#: Seconds to wait for ``wl-paste`` or ``xclip``.
+CLIPBOARD_TIMEOUT = 10.0
 _GLOB_CHARS = frozenset("*?[")
 #: Seconds to wait for a URL, for connecting and between bytes.
 URL_TIMEOUT = 30.0
@@ -34,12 +39,14 @@ URL_DEADLINE: float = 60.0
 
 @dataclass(frozen=True)
 class Input:
-    """One image to process. Exactly one of ``path``, ``url`` or ``stdin`` says where it is."""
+    """One image to process. Exactly one of ``path``, ``url``, ``stdin`` or ``data`` (the
+    clipboard's image, read once when the arguments are expanded) says where it is."""
 
-    label: str  # as given (a path as typed or found under a folder, the URL, or ``-``)
+    label: str  # as given (a path as typed or found under a folder, the URL, ``-`` or ``clip:``)
     path: Path | None = None
     url: str | None = None
     stdin: bool = False
+    data: bytes | None = field(default=None, compare=False, repr=False)
     #: The folder argument (or glob base) it was found under; outputs mirror the tree below it.
     root: Path | None = field(default=None, compare=False)
     #: A URL that may be downloaded from a loopback, private or link-local address.
@@ -51,7 +58,7 @@ class Input:
             return self.path.suffix.lower()
         if self.url is not None:
             return PurePosixPath(self.url.split("?", 1)[0].split("#", 1)[0]).suffix.lower()
-        return ""
+        return ".png" if self.label == CLIPBOARD else ""
 
     @property
     def relative(self) -> Path:
@@ -65,7 +72,7 @@ class Input:
             return Path(self.path.name)
         if self.url is not None:
             return Path(PurePosixPath(self.url.split("?", 1)[0]).name or "download")
-        return Path("stdin")
+        return Path("clipboard.png" if self.label == CLIPBOARD else "stdin")
 
 
 @dataclass(frozen=True)
@@ -185,6 +192,9 @@ def _expand_arg(arg: str, sel: Selection) -> Iterator[Input | Problem]:
     if arg == STDIN:
         yield Input(STDIN, stdin=True)
         return
+    if arg == CLIPBOARD:
+        yield Input(CLIPBOARD, data=read_clipboard())
+        return
     if is_url(arg):
         yield Input(arg, url=arg, allow_private=sel.allow_private_urls)
         return
@@ -238,6 +248,8 @@ def check_arguments(args: Sequence[str], sel: Selection) -> None:
         raise UsageError("`-` and `--files-from -` both want standard input: use one of them")
     if list(args).count(STDIN) > 1:
         raise UsageError("`-` (standard input) can be given only once")
+    if list(args).count(CLIPBOARD) > 1:
+        raise UsageError("`clip:` (the clipboard) can be given only once")
     if sel.null and sel.files_from is None:
         raise UsageError("-0/--null goes with --files-from")
 
@@ -273,6 +285,8 @@ def read_bytes(item: Input, *, cap: int | None = None, stdin: BinaryIO | None = 
     one limit for files, pipes, devices, standard input and URLs alike: never more is read).
     Raises SourceError."""
     cap = limits.MAX_INPUT_BYTES if cap is None else cap
+    if item.data is not None:  # the clipboard, read once when the inputs were collected
+        return _capped(item.data, cap)
     if item.path is not None:
         try:
             with item.path.open("rb") as fh:
@@ -468,3 +482,74 @@ def _read_capped(chunks: Iterable[bytes], cap: int) -> bytes:
         if len(buf) > cap:
             raise SourceError(Code.FILE_TOO_LARGE, too_large_input(cap))
     return bytes(buf)
+
+
+# --------------------------------------------------------------------------------------------------
+# The clipboard
+# --------------------------------------------------------------------------------------------------
+
+
+class ClipboardError(UsageError):
+    """No image on the clipboard, or no way to read it (a usage error: exit 2)."""
+
+
+def read_clipboard(platform: str = sys.platform) -> bytes:
+    """The image on the clipboard, as bytes (PNG, or the file copied when files were copied).
+
+    macOS and Windows: Pillow's ``ImageGrab.grabclipboard()``. Elsewhere: ``wl-paste`` (first
+    when a Wayland session is running) or ``xclip``, asked for ``image/png``. Raises
+    :class:`ClipboardError` with one sentence naming what to do or install.
+    """
+    if platform in ("darwin", "win32"):
+        return _grab_with_pillow()
+    import shutil
+    import subprocess
+
+    tools = {
+        "wl-paste": ["wl-paste", "--no-newline", "--type", "image/png"],
+        "xclip": ["xclip", "-selection", "clipboard", "-target", "image/png", "-out"],
+    }
+    order = ["wl-paste", "xclip"] if os.environ.get("WAYLAND_DISPLAY") else ["xclip", "wl-paste"]
+    found = next((name for name in order if shutil.which(name)), None)
+    if found is None:
+        raise ClipboardError(
+            "clip: needs a clipboard tool, and neither wl-paste nor xclip is installed: install "
+            "wl-clipboard (Wayland) or xclip (X11), e.g. `sudo apt install wl-clipboard xclip`"
+        )
+    try:
+        done = subprocess.run(tools[found], capture_output=True, timeout=CLIPBOARD_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ClipboardError(f"clip: {found} could not be run ({exc}): check the tool") from None
+    if done.returncode != 0 or not done.stdout:
+        said = " ".join(os.fsdecode(done.stderr).split())
+        why = f" ({found}: {said})" if said else ""
+        raise ClipboardError(
+            f"clip: the clipboard holds no image{why}: copy an image (or take a screenshot to "
+            "the clipboard) and try again"
+        )
+    return done.stdout
+
+
+def _grab_with_pillow() -> bytes:
+    import io
+
+    from PIL import Image, ImageGrab
+
+    try:
+        grabbed = ImageGrab.grabclipboard()
+    except (OSError, NotImplementedError) as exc:
+        raise ClipboardError(f"clip: the clipboard could not be read ({exc})") from None
+    if isinstance(grabbed, Image.Image):
+        buffer = io.BytesIO()
+        grabbed.save(buffer, "PNG")
+        return buffer.getvalue()
+    for name in grabbed or []:  # files copied in the file manager: the first image among them
+        if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+            try:
+                return Path(name).read_bytes()
+            except OSError:
+                continue
+    raise ClipboardError(
+        "clip: the clipboard holds no image: copy an image (or take a screenshot to the "
+        "clipboard) and try again"
+    )

@@ -407,6 +407,7 @@ def _options(given: dict[str, Any], *, compare: bool) -> Options:
     differ only in the name of their images and in ``--each``/``--batch``."""
     given = dict(given)
     inputs = given.pop("images" if compare else "inputs") or []
+    inputs = common.with_clipboard(inputs, given.pop("clipboard")) or []
     selection = common.selection(
         given.pop("files_from"),
         given.pop("null"),
@@ -455,6 +456,7 @@ def ask(
     exclude: common.ExcludeOpt = None,
     hidden: common.HiddenOpt = False,
     allow_private_urls: common.AllowPrivateUrlsOpt = False,
+    clipboard: common.ClipboardOpt = False,
     each: EachOpt = False,
     batch: BatchOpt = False,
     output: ResultsOpt = None,
@@ -470,8 +472,8 @@ def compare(
     images: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Two or more images: files, folders, globs, http(s) URLs, or - for standard "
-            "input.",
+            help="Two or more images: files, folders, globs, http(s) URLs, - for standard "
+            "input, or clip: for the clipboard.",
             metavar="IMAGE",
             show_default=False,
         ),
@@ -503,6 +505,7 @@ def compare(
     exclude: common.ExcludeOpt = None,
     hidden: common.HiddenOpt = False,
     allow_private_urls: common.AllowPrivateUrlsOpt = False,
+    clipboard: common.ClipboardOpt = False,
 ) -> None:
     with common.sigterm_interrupts():
         run(_options(locals(), compare=True))

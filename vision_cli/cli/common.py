@@ -44,8 +44,8 @@ def _complete_model(incomplete: str) -> list[str]:
 InputsArg = Annotated[
     list[str] | None,
     typer.Argument(
-        help="Image files, folders (walked recursively), glob patterns, http(s) URLs, or - for "
-        "standard input.",
+        help="Image files, folders (walked recursively), glob patterns, http(s) URLs, - for "
+        "standard input, or clip: for the clipboard.",
         show_default=False,
     ),
 ]
@@ -88,6 +88,14 @@ AllowPrivateUrlsOpt = Annotated[
         "--allow-private-urls",
         help="Download URLs on loopback, private and link-local addresses too (refused by "
         "default: a URL from a file list must not reach your network's own services).",
+        rich_help_panel=INPUTS_PANEL,
+    ),
+]
+ClipboardOpt = Annotated[
+    bool,
+    typer.Option(
+        "--clipboard",
+        help="Add the image on the clipboard to the inputs (the same as the input clip:).",
         rich_help_panel=INPUTS_PANEL,
     ),
 ]
@@ -189,6 +197,16 @@ def selection(
         hidden=hidden,
         allow_private_urls=allow_private_urls,
     )
+
+
+def with_clipboard(inputs: list[str] | None, clipboard: bool) -> list[str] | None:
+    """The inputs, with ``clip:`` added last for ``--clipboard`` (once)."""
+    if not clipboard:
+        return inputs
+    from vision_cli.sources import CLIPBOARD
+
+    given = list(inputs or [])
+    return given if CLIPBOARD in given else [*given, CLIPBOARD]
 
 
 def model_name(name: str | None) -> str:

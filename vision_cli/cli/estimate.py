@@ -174,9 +174,11 @@ def estimate(
     exclude: common.ExcludeOpt = None,
     hidden: common.HiddenOpt = False,
     allow_private_urls: common.AllowPrivateUrlsOpt = False,
+    clipboard: common.ClipboardOpt = False,
 ) -> None:
     from vision_cli import estimating, policy, render, sources
 
+    inputs = common.with_clipboard(inputs, clipboard)
     chosen = common.output_format(fmt, json_flag)
     if rule not in ("current", "legacy"):
         common.usage_error(f"{rule!r} is not a rule: use current or legacy", "--rule")

@@ -76,12 +76,14 @@ def inspect(
     exclude: common.ExcludeOpt = None,
     hidden: common.HiddenOpt = False,
     allow_private_urls: common.AllowPrivateUrlsOpt = False,
+    clipboard: common.ClipboardOpt = False,
 ) -> None:
     import contextlib
 
     from vision_cli import checks, fsutil, limits, policy, sources, workers
     from vision_cli.render import is_tty, progress
 
+    inputs = common.with_clipboard(inputs, clipboard)
     chosen = common.output_format(fmt, json_flag)
     the_model = common.resolve_model(model)
     ignored = common.ignored_codes(ignore)

@@ -201,10 +201,12 @@ def resize(
     exclude: common.ExcludeOpt = None,
     hidden: common.HiddenOpt = False,
     allow_private_urls: common.AllowPrivateUrlsOpt = False,
+    clipboard: common.ClipboardOpt = False,
 ) -> None:
     from vision_cli import resizing, sources, workers
     from vision_cli.render import ResizeReport, is_tty, progress, warn
 
+    inputs = common.with_clipboard(inputs, clipboard)
     chosen = common.output_format(fmt, json_flag)
     _check_destination(out, in_place, backup)
     if skip_existing and in_place:
@@ -212,8 +214,12 @@ def resize(
     the_model = common.resolve_model(model)
     if not inputs and files_from is None:
         common.usage_error("give at least one image, folder, glob, URL or -", "INPUTS")
-    if in_place and any(a == sources.STDIN or sources.is_url(a) for a in inputs or []):
-        common.usage_error("standard input and URLs cannot be resized in place: use --out DIR")
+    if in_place and any(
+        a in (sources.STDIN, sources.CLIPBOARD) or sources.is_url(a) for a in inputs or []
+    ):
+        common.usage_error(
+            "standard input, the clipboard and URLs cannot be resized in place: use --out DIR"
+        )
     size_policy, notes = resizing.size_policy_for(
         the_model.tier,
         native=model is not None,

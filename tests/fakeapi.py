@@ -5,7 +5,8 @@ shapes, so the official ``anthropic`` SDK can be driven against it (``base_url=f
 It never contacts a remote host and never fetches ``url`` image sources.
 
 Endpoints: ``POST /v1/messages`` (JSON, or server-sent events with ``"stream": true``),
-``POST /v1/messages/count_tokens``, ``POST /v1/files`` (multipart), ``GET /v1/files/{id}``,
+``POST /v1/messages/count_tokens``, ``POST /v1/files`` (multipart, ``expires_in_seconds``),
+``GET /v1/files`` (``ids[]``, ``limit``, ``page``), ``GET`` and ``DELETE /v1/files/{id}``,
 ``POST /v1/messages/batches``, ``GET /v1/messages/batches`` (the list, newest first),
 ``GET /v1/messages/batches/{id}``,
 ``GET /v1/messages/batches/{id}/results`` (JSONL), ``POST /v1/messages/batches/{id}/cancel``,
@@ -41,7 +42,9 @@ not match (as an answer cut short would not).
 
 Failures: ``fail_next`` queues error answers, ``fail_every`` throttles one request in n,
 ``fail_stream_next`` breaks the next stream with an ``event: error``, ``delay`` slows answers,
-``hold`` freezes every answer until ``release``; ``end_batches`` ends every batch at its next poll.
+``hold`` freezes every answer until ``release``; ``end_batches`` ends every batch at its next poll;
+``expire_file`` moves a file past its ``expires_at``, after which a message using it is answered
+400 with ``details.error_code`` ``file_expired``.
 Every answer carries a ``request-id`` header (the SDK's ``err.request_id``).
 
 Fixtures: ``fake_api`` (a fresh running fake per test) and ``openapi_validator`` (the vendored
@@ -121,6 +124,9 @@ MANY_IMAGES_MAX_DIMENSION: Final = 2000
 MANY_IMAGES_THRESHOLD: Final = 20
 DEFAULT_MAX_IMAGES: Final = 100
 PATCH_SIZE: Final = 28
+#: ``expires_in_seconds`` bounds of a Files API upload (one hour to ninety days).
+FILE_MIN_EXPIRY: Final = 3_600
+FILE_MAX_EXPIRY: Final = 7_776_000
 MESSAGES_BODY_LIMIT: Final = 32 * MB
 BODY_LIMITS: Final = {"/v1/messages/batches": 256 * MB, "/v1/files": 500 * MB}
 CUSTOM_ID_PATTERN: Final = "^[a-zA-Z0-9_-]{1,64}$"
@@ -452,6 +458,11 @@ class StoredFile:
     mime_type: str
     data: bytes
     created_at: datetime
+    expires_at: datetime | None = None
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= _now()
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -461,6 +472,7 @@ class StoredFile:
             "mime_type": self.mime_type,
             "size_bytes": len(self.data),
             "created_at": _rfc3339(self.created_at),
+            "expires_at": _rfc3339(self.expires_at),
             "downloadable": False,
         }
 
@@ -986,9 +998,11 @@ class FakeClaudeAPI:
             ("GET", re.compile(r"/v1/messages/batches/([^/]+)/results"), self._batch_results),
             ("POST", re.compile(r"/v1/messages/batches/([^/]+)/cancel"), self._cancel_batch),
             ("POST", re.compile(r"/v1/files"), self._upload_file),
+            ("GET", re.compile(r"/v1/files"), self._list_files),
             ("GET", re.compile(r"/v1/files/([^/]+)"), self._file_metadata),
             ("GET", re.compile(r"/v1/models"), self._list_models),
             ("GET", re.compile(r"/v1/models/([^/]+)"), self._retrieve_model),
+            ("DELETE", re.compile(r"/v1/files/([^/]+)"), self._delete_file),
         ]
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -1134,13 +1148,28 @@ class FakeClaudeAPI:
         with self._lock:
             return dict(self._files)
 
-    def add_file(self, data: bytes, filename: str, mime_type: str | None = None) -> StoredFile:
+    def add_file(
+        self,
+        data: bytes,
+        filename: str,
+        mime_type: str | None = None,
+        expires_in_seconds: int | None = None,
+    ) -> StoredFile:
         """Store a file as if uploaded through the Files API."""
         mime = mime_type or sniff_media_type(data) or "application/octet-stream"
-        stored = StoredFile(new_id("file_"), PurePosixPath(filename).name, mime, data, _now())
+        now = _now()
+        expires = (
+            None if expires_in_seconds is None else now + timedelta(seconds=expires_in_seconds)
+        )
+        stored = StoredFile(new_id("file_"), PurePosixPath(filename).name, mime, data, now, expires)
         with self._lock:
             self._files[stored.id] = stored
         return stored
+
+    def expire_file(self, file_id: str) -> None:
+        """Move a file past its expiry (as if its ``expires_in_seconds`` had run out)."""
+        with self._lock:
+            self._files[file_id] = replace(self._files[file_id], expires_at=_now())
 
     def max_images_for(self, model: str) -> int:
         return self.model_max_images.get(model, self.default_max_images)
@@ -1312,6 +1341,12 @@ class FakeClaudeAPI:
         stored = self.files.get(file_id) if isinstance(file_id, str) else None
         if stored is None:
             raise ApiError(404, f"File not found: {file_id}")
+        if stored.expired:
+            raise invalid(
+                f"{ref.field}.file_id: the file {file_id} has expired and its content is no "
+                "longer available",
+                details={"error_code": "file_expired"},
+            )
         image = self._measure(ref, stored.data, "file", field=f"{ref.field}.file")
         return replace(image, reference=stored.id)
 
@@ -1488,7 +1523,19 @@ class FakeClaudeAPI:
         part = request.form.get("file")
         if part is None:
             raise invalid("file: Field required")
-        stored = self.add_file(part.data, part.filename or "unnamed", part.content_type)
+        expires: int | None = None
+        field = request.form.get("expires_in_seconds")
+        if field is not None:
+            try:
+                expires = int(field.data)
+            except ValueError:
+                raise invalid("expires_in_seconds: Input should be a valid integer") from None
+            if not FILE_MIN_EXPIRY <= expires <= FILE_MAX_EXPIRY:
+                raise invalid(
+                    f"expires_in_seconds: Input should be between {FILE_MIN_EXPIRY} and "
+                    f"{FILE_MAX_EXPIRY}"
+                )
+        stored = self.add_file(part.data, part.filename or "unnamed", part.content_type, expires)
         return _json_reply(stored.metadata())
 
     def _list_models(self, request: _Incoming, _match: re.Match[str]) -> _Reply:
@@ -1529,6 +1576,33 @@ class FakeClaudeAPI:
         if info is None:
             raise ApiError(404, f"model: {match[1]}")
         return _json_reply(_public(info))
+
+    def _list_files(self, request: _Incoming, _match: re.Match[str]) -> _Reply:
+        """Newest first; ``ids[]`` picks files (one page, unknown ids left out), else ``limit``
+        (default 20) per page and ``page`` the cursor (the id after which the page starts)."""
+        files = sorted(self.files.values(), key=lambda f: (f.created_at, f.id), reverse=True)
+        ids = [value for name, value in request.query_pairs if name in ("ids[]", "ids")]
+        if ids:
+            if len(set(ids)) > 100:
+                raise invalid("ids: at most 100 entries")
+            chosen = [f for f in files if f.id in set(ids)]
+            return _json_reply({"data": [f.metadata() for f in chosen], "next_page": None})
+        limit = int(request.query.get("limit") or 20)
+        cursor = request.query.get("page")
+        start = 0
+        if cursor:
+            start = next((n + 1 for n, f in enumerate(files) if f"page_{f.id}" == cursor), 0)
+        chosen = files[start : start + limit]
+        more = start + limit < len(files)
+        next_page = f"page_{chosen[-1].id}" if more and chosen else None
+        return _json_reply({"data": [f.metadata() for f in chosen], "next_page": next_page})
+
+    def _delete_file(self, _request: _Incoming, match: re.Match[str]) -> _Reply:
+        with self._lock:
+            stored = self._files.pop(match[1], None)
+        if stored is None:
+            raise ApiError(404, f"File not found: {match[1]}")
+        return _json_reply({"id": stored.id, "type": "file_deleted"})
 
     def _file_metadata(self, _request: _Incoming, match: re.Match[str]) -> _Reply:
         stored = self.files.get(match[1])

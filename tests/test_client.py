@@ -238,7 +238,7 @@ def test_upload_stores_the_bytes_through_the_beta(api: FakeClaudeAPI) -> None:
     data = png()
     file_id = client.upload_file(
         client.make_client(), data, filename="a.png", media_type="image/png"
-    )
+    ).id
     stored = api.files[file_id]
     assert stored.data == data and stored.mime_type == "image/png" and stored.filename == "a.png"
     (upload,) = api.requests_to("/v1/files")

@@ -81,6 +81,8 @@ class Settings:
     #: Decode every image before it is sent (``--no-verify`` turns it off): money is about to be
     #: spent on it.
     verify: bool = True
+    #: ``--expires``: seconds an upload (``--source file``) lasts on the API.
+    expires: int = limits.FILE_DEFAULT_EXPIRY_SECONDS
 
     def size_policy(self) -> policy.SizePolicy | None:
         if not self.resize:
@@ -873,9 +875,11 @@ def resolve_files(
     cache: client.FileCache | None,
     *,
     refresh: bool = False,
+    expires: int | None = limits.FILE_DEFAULT_EXPIRY_SECONDS,
 ) -> Files:
     """Upload every ``file`` image the cache does not know (``refresh``: ignore what it knows),
-    once per distinct content, and remember the new ids. Raises APIFailure."""
+    once per distinct content, to expire after ``expires`` seconds, and remember the new ids and
+    when they expire. Raises APIFailure."""
     known = Files({}) if refresh else cached_files(images, cache)
     ids = dict(known.ids)
     uploaded = 0
@@ -883,18 +887,31 @@ def resolve_files(
         if image.kind != "file" or image.sha256 is None or image.sha256 in ids:
             continue
         assert image.data is not None and image.media_type is not None
-        file_id = client.upload_file(
-            api, image.data, filename=image.filename, media_type=image.media_type
+        remote = client.upload_file(
+            api,
+            image.data,
+            filename=image.filename,
+            media_type=image.media_type,
+            expires_in_seconds=expires,
         )
         uploaded += 1
-        ids[image.sha256] = file_id
+        ids[image.sha256] = remote.id
         if cache is not None:
-            cache.put(image.sha256, file_id, media_type=image.media_type, size=len(image.data))
+            cache.put(
+                image.sha256,
+                remote.id,
+                media_type=image.media_type,
+                size=len(image.data),
+                filename=remote.filename,
+                expires_at=remote.expires_at,
+            )
     return Files(ids, known.cached, uploaded)
 
 
 def stale_file(failure: client.APIFailure) -> bool:
-    """Whether the API no longer knows a file id we sent (it was deleted or expired)."""
+    """Whether the API no longer has a file id we sent: expired (``file_expired``) or deleted."""
+    if failure.code == "file_expired":
+        return True
     return failure.status == 404 and "file" in failure.message.lower()
 
 

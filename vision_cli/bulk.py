@@ -1021,7 +1021,8 @@ class EachRun:
         api = self._api
         cache = self.config.cache
         if request.pending_uploads:
-            request = self._rebuild(request, asking.resolve_files(api, request.images, cache))
+            files = asking.resolve_files(api, request.images, cache, expires=self._expires)
+            request = self._rebuild(request, files)
         settings = self.config.settings
         try:
             return asking.send_correcting(api, request, settings, on_correction=self._corrected)
@@ -1031,7 +1032,9 @@ class EachRun:
         # A cached file id the API no longer knows: upload again, once (as ``ask`` does).
         if cache is not None:
             cache.forget(request.cached_file_ids)
-        files = asking.resolve_files(api, request.images, cache, refresh=True)
+        files = asking.resolve_files(
+            api, request.images, cache, refresh=True, expires=self._expires
+        )
         request = self._rebuild(request, files)
         return asking.send_correcting(api, request, settings, on_correction=self._corrected)
 
@@ -1046,6 +1049,10 @@ class EachRun:
         tier = catalog.edge_tier(settings.model.tier, correction.max_side)
         fitted = replace(settings, model=replace(settings.model, tier=tier))
         self.config = replace(self.config, settings=fitted)
+
+    @property
+    def _expires(self) -> int:
+        return self.config.settings.expires
 
     def _rebuild(self, request: asking.Request, files: asking.Files) -> asking.Request:
         return asking.build_request(

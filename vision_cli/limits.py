@@ -66,5 +66,12 @@ LEGACY_MAX_TOKENS: Final = 1600
 RECOMMENDED_MAX_EDGE: Final = 1568
 RECOMMENDED_MAX_PIXELS: Final = 1_150_000
 
+#: Files API uploads: ``expires_in_seconds`` bounds, and what vision-cli asks for by default.
+FILE_MIN_EXPIRY_SECONDS: Final = 3_600
+FILE_MAX_EXPIRY_SECONDS: Final = 7_776_000
+FILE_DEFAULT_EXPIRY_SECONDS: Final = 7 * 24 * 3_600
+#: ``files.list(ids=...)`` takes at most this many ids per call.
+FILE_LIST_MAX_IDS: Final = 100
+
 #: Message Batches: 50% off input and output.
 BATCH_DISCOUNT: Final = 0.5

@@ -866,6 +866,32 @@ def parse_bytes(text: str) -> int:
     return int(value * _BYTE_UNITS[unit])
 
 
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> int:
+    """Parse ``7d``, ``12h``, ``90m``, ``2w``, ``3600s`` or ``3600`` into whole seconds.
+    Raises ValueError with a sentence on anything else."""
+    s = text.strip().lower().replace(" ", "")
+    unit = s[-1:] if s[-1:] in _DURATION_UNITS else "s"
+    number = s[:-1] if s[-1:] in _DURATION_UNITS else s
+    try:
+        value = Fraction(number)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"{text!r} is not a duration: use e.g. 7d, 12h, 90m or 3600s") from None
+    if value <= 0:
+        raise ValueError(f"{text!r} is not a duration: use e.g. 7d, 12h, 90m or 3600s")
+    return math.ceil(value * _DURATION_UNITS[unit])
+
+
+def format_duration(seconds: int) -> str:
+    """``7d``, ``36h``, ``90m``, ``45s``: the largest unit that divides it."""
+    for unit in ("d", "h", "m"):
+        if seconds and seconds % _DURATION_UNITS[unit] == 0:
+            return f"{seconds // _DURATION_UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
 def format_bytes(n: int) -> str:
     """``5 MB``, ``1.5 MB``, ``730 KB``, ``12 B`` (binary units, as the API counts)."""
     for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):

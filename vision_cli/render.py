@@ -852,13 +852,20 @@ def pad(text: str, width: int, *, right: bool = False) -> str:
 
 
 def _write_plain_grid(stream: TextIO, grid: _Grid) -> None:
-    table = [grid.headers, *grid.rows, grid.total]
-    widths = [max(display_width(r[i]) for r in table) for i in range(len(grid.headers))]
+    _write_aligned(stream, [grid.headers, *grid.rows, grid.total], grid.right)
+
+
+def _write_aligned(stream: TextIO, table: list[list[str]], right: list[bool]) -> None:
+    widths = [max(display_width(r[i]) for r in table) for i in range(len(right))]
     for cells in table:
-        parts = [
-            pad(c, w, right=right) for c, w, right in zip(cells, widths, grid.right, strict=True)
+        parts = [pad(c, w, right=r) for c, w, r in zip(cells, widths, right, strict=True)
         ]
         stream.write("  ".join(parts).rstrip() + "\n")
+
+
+def files_table(headers: list[str], rows: list[list[str]], *, stream: TextIO | None = None) -> None:
+    """``files list``: aligned text (bytes right-aligned)."""
+    _write_aligned(stream or sys.stdout, [headers, *rows], [h == "bytes" for h in headers])
 
 
 def _print_rich_grid(stream: TextIO, grid: _Grid, footer: list[str], notes: list[str]) -> None:

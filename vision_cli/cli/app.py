@@ -15,6 +15,7 @@ from vision_cli.cli import common
 from vision_cli.cli.estimate import EPILOG as ESTIMATE_EPILOG
 from vision_cli.cli.estimate import HELP as ESTIMATE_HELP
 from vision_cli.cli.estimate import estimate
+from vision_cli.cli.files import files_app
 from vision_cli.cli.inspect import EPILOG as INSPECT_EPILOG
 from vision_cli.cli.inspect import HELP as INSPECT_HELP
 from vision_cli.cli.inspect import inspect
@@ -176,6 +177,7 @@ command(ask_cmd.compare, ask_cmd.COMPARE_HELP, ask_cmd.COMPARE_EPILOG)
 command(locate, LOCATE_HELP, LOCATE_EPILOG)
 command(results, RESULTS_HELP, RESULTS_EPILOG)
 command(models, MODELS_HELP, MODELS_EPILOG)
+app.add_typer(files_app)
 # Commands register here, one line each.
 # FOUNDATION READY
 

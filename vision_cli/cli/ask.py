@@ -242,6 +242,17 @@ NoCacheOpt = Annotated[
         rich_help_panel=IMAGES_PANEL,
     ),
 ]
+ExpiresOpt = Annotated[
+    str,
+    typer.Option(
+        "--expires",
+        help="--source file: how long an upload lasts on the API before it is deleted "
+        "(1h to 90d, e.g. 12h, 7d).",
+        metavar="DURATION",
+        rich_help_panel=IMAGES_PANEL,
+    ),
+]
+DEFAULT_EXPIRES = "7d"
 AskJsonOpt = Annotated[
     bool,
     typer.Option(
@@ -400,6 +411,7 @@ class Options:
     jobs: int | None = None
     rerun: bool = False
     no_wait: bool = False
+    expires: str = DEFAULT_EXPIRES
 
 
 def _options(given: dict[str, Any], *, compare: bool) -> Options:
@@ -444,6 +456,7 @@ def ask(
     source: SourceOpt = SourceChoice.auto,
     download: DownloadOpt = False,
     no_cache: NoCacheOpt = False,
+    expires: ExpiresOpt = DEFAULT_EXPIRES,
     json_flag: AskJsonOpt = False,
     quiet: AskQuietOpt = False,
     dry_run: DryRunOpt = False,
@@ -493,6 +506,7 @@ def compare(
     source: SourceOpt = SourceChoice.auto,
     download: DownloadOpt = False,
     no_cache: NoCacheOpt = False,
+    expires: ExpiresOpt = DEFAULT_EXPIRES,
     json_flag: AskJsonOpt = False,
     quiet: AskQuietOpt = False,
     dry_run: DryRunOpt = False,
@@ -531,6 +545,24 @@ def _preflight_failed(
     for failure in exc.failures:
         render.error(client.redact(str(failure)))
     raise typer.Exit(status)
+
+
+def _expires(text: str) -> int:
+    """``--expires`` in seconds, within what the Files API accepts (a usage error otherwise)."""
+    from vision_cli import limits, policy
+
+    try:
+        seconds = policy.parse_duration(text)
+    except ValueError as exc:
+        common.usage_error(str(exc), "--expires")
+    low, high = limits.FILE_MIN_EXPIRY_SECONDS, limits.FILE_MAX_EXPIRY_SECONDS
+    if not low <= seconds <= high:
+        common.usage_error(
+            f"{text} is {seconds:,} seconds, and the Files API keeps an upload from {low:,} "
+            f"(1h) to {high:,} seconds (90d)",
+            "--expires",
+        )
+    return seconds
 
 
 def _read_prompt(opts: Options) -> str | None:
@@ -600,6 +632,7 @@ def run(opts: Options) -> None:
         schema=common.load_schema(opts.schema),
         oversized="downsize" if opts.allow_downsize or opts.no_resize else "error",
         verify=opts.verify,
+        expires=_expires(opts.expires),
     )
     try:
         asking.check_sources(items, settings)
@@ -818,7 +851,7 @@ def _send(
     try:
         with _debug_log():
             api = client.make_client(max_retries=opts.max_retries, timeout=opts.timeout)
-            request = _upload(api, request, build, cache, opts)
+            request = _upload(api, request, build, cache, opts, expires=settings.expires)
             _debug(
                 f"POST {client.base_url()}/v1/messages: {request.size:,} bytes, "
                 f"{request.total_images} images"
@@ -835,7 +868,9 @@ def _send(
                 _debug(f"stale cached file ids, uploading again: {failure}")
                 if cache is not None:
                     cache.forget(request.cached_file_ids)
-                request = _upload(api, request, build, cache, opts, refresh=True)
+                request = _upload(
+                    api, request, build, cache, opts, expires=settings.expires, refresh=True
+                )
                 request, reply = asking.send_correcting(
                     api, request, settings, on_text=writer, on_correction=fix
                 )
@@ -871,14 +906,16 @@ def _upload(
     cache: client.FileCache | None,
     opts: Options,
     *,
+    expires: int,
     refresh: bool = False,
 ) -> asking.Request:
-    """The request with every ``file`` image uploaded (those the cache knows are not)."""
+    """The request with every ``file`` image uploaded (those the cache knows are not), each to
+    expire after ``expires`` seconds."""
     from vision_cli import asking, render
 
     if not request.pending_uploads and not refresh:
         return request
-    files = asking.resolve_files(api, request.images, cache, refresh=refresh)
+    files = asking.resolve_files(api, request.images, cache, refresh=refresh, expires=expires)
     if not opts.quiet and not opts.json and files.uploaded:
         noun = "image" if files.uploaded == 1 else "images"
         render.note(f"uploaded {files.uploaded} {noun} through the Files API")

@@ -1,0 +1,204 @@
+"""Uploads that clean up after themselves: --expires, file_expired, and ``vision-cli files``."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.conftest import MakeImage, Run
+from tests.fakeapi import FakeClaudeAPI
+from vision_cli import asking, client, limits, policy
+
+DAY = 86_400
+
+
+def cache_file() -> Path:
+    return Path(os.environ["XDG_CACHE_HOME"]) / "vision-cli" / "files.json"
+
+
+def listed(run: Run) -> list[dict[str, Any]]:
+    result = run("files", "list", "--json")
+    assert result.exit_code == 0, result.stderr
+    rows: list[dict[str, Any]] = json.loads(result.stdout)
+    return rows
+
+
+def upload(run: Run, path: Path, *extra: str) -> None:
+    result = run("ask", path, "--source", "file", *extra)
+    assert result.exit_code == 0, result.stderr
+
+
+# -- --expires --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("7d", 7 * DAY), ("12h", 43_200), ("90m", 5_400), ("3600", 3_600)]
+)
+def test_parse_duration(text: str, seconds: int) -> None:
+    assert policy.parse_duration(text) == seconds
+
+
+@given(st.integers(min_value=1, max_value=10**8))
+def test_durations_read_back(seconds: int) -> None:
+    assert policy.parse_duration(policy.format_duration(seconds)) == seconds
+
+
+def test_uploads_expire_after_seven_days_unless_told(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    upload(run, make_image("a.png"))
+    upload(run, make_image("b.png", (300, 200)), "--expires", "12h")
+    first, second = api.requests_to("/v1/files")
+    assert first.body["expires_in_seconds"] == str(limits.FILE_DEFAULT_EXPIRY_SECONDS)
+    assert second.body["expires_in_seconds"] == "43200"
+    a, b = sorted(api.files.values(), key=lambda f: f.created_at)
+    assert a.expires_at is not None and b.expires_at is not None
+    entries = {e.file_id: e for e in client.FileCache(endpoint=api.base_url).entries()}
+    assert entries[a.id].expires_at == a.expires_at.replace(microsecond=0)
+    assert entries[b.id].expires_at == b.expires_at.replace(microsecond=0)
+    assert entries[a.id].filename == "a.png"
+
+
+@pytest.mark.parametrize("value", ["30m", "91d", "soon", "0"])
+def test_expires_out_of_range_is_a_usage_error(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, value: str
+) -> None:
+    result = run("ask", make_image("a.png"), "--source", "file", "--expires", value)
+    assert result.exit_code == 2
+    assert "--expires" in result.stderr
+    assert not api.requests
+
+
+def test_an_expired_upload_is_dropped_and_sent_again_once(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    path = make_image("a.png")
+    upload(run, path)
+    (old,) = api.files
+    api.expire_file(old)
+    upload(run, path)
+    assert [r.status for r in api.messages_requests()] == [200, 400, 200]
+    assert len(api.requests_to("/v1/files")) == 2
+    assert old not in cache_file().read_text()
+    (bad,) = [r for r in api.messages_requests() if r.status == 400]
+    assert bad.body["messages"][0]["content"][0]["source"]["file_id"] == old
+
+
+def test_the_api_failure_carries_the_error_code(api: FakeClaudeAPI, make_image: MakeImage) -> None:
+    stored = api.add_file(make_image("a.png").read_bytes(), "a.png", expires_in_seconds=3600)
+    api.expire_file(stored.id)
+    image = client.image_block(client.file_source(stored.id))
+    body = client.request_body(
+        model="claude-sonnet-4-6", max_tokens=10, messages=[client.user_turn([image], "Hi")]
+    )
+    with pytest.raises(client.APIFailure) as raised:
+        client.create_message(client.make_client(max_retries=0), body)
+    assert raised.value.code == "file_expired" and raised.value.status == 400
+    assert asking.stale_file(raised.value)
+
+
+def test_the_cache_does_not_offer_an_upload_about_to_expire(tmp_path: Path) -> None:
+    cache = client.FileCache(tmp_path / "files.json", endpoint="http://one")
+    now = datetime.now(UTC)
+    cache.put("a", "file_a", media_type="image/png", size=1, expires_at=now + timedelta(days=1))
+    cache.put("b", "file_b", media_type="image/png", size=1, expires_at=now + timedelta(minutes=1))
+    cache.put("c", "file_c", media_type="image/png", size=1)  # an old entry: no expiry known
+    assert cache.get("a") == "file_a"
+    assert cache.get("b") is None
+    assert cache.get("c") == "file_c"
+    assert [e.file_id for e in cache.entries()] == ["file_a", "file_b", "file_c"]
+
+
+# -- files list | delete | prune --------------------------------------------------------------
+
+
+def test_files_list_joins_the_cache_with_the_api(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    assert listed(run) == []
+    for name, size in (("a.png", (300, 200)), ("b.png", (200, 300)), ("c.png", (100, 100))):
+        upload(run, make_image(name, size))
+    ids = [row["id"] for row in listed(run)]
+    assert len(ids) == 3 and {row["state"] for row in listed(run)} == {"present"}
+    api.expire_file(ids[1])
+    client.delete_file(client.make_client(), ids[2])
+    rows = {row["id"]: row for row in listed(run)}
+    assert [rows[i]["state"] for i in ids] == ["present", "expired", "gone"]
+    assert rows[ids[0]]["filename"] == "a.png" and rows[ids[0]]["bytes"] > 0
+    assert rows[ids[0]]["expires_at"] > rows[ids[0]]["uploaded_at"]
+    table = run("files", "list")
+    assert table.exit_code == 0
+    header, *lines = table.stdout.splitlines()
+    assert header.split() == ["id", "name", "bytes", "uploaded", "expires", "state"]
+    assert [line.split()[0] for line in lines] == ids
+    assert [line.split()[-1] for line in lines] == ["present", "expired", "gone"]
+
+
+def test_files_delete_some_or_all(run: Run, api: FakeClaudeAPI, make_image: MakeImage) -> None:
+    for name in ("a.png", "b.png", "c.png"):
+        upload(run, make_image(name, (100 + len(api.files) * 10, 100)))
+    first, *rest = [row["id"] for row in listed(run)]
+    result = run("files", "delete", first, "file_unknown")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"deleted {first} (deleted on request)",
+        "forgotten file_unknown (the API no longer has it)",
+    ]
+    assert first not in api.files and [row["id"] for row in listed(run)] == rest
+    everything = run("files", "delete", "--all", "--json")
+    assert [c["id"] for c in json.loads(everything.stdout)] == rest
+    assert not api.files and listed(run) == []
+
+
+def test_files_delete_needs_ids_or_all(run: Run, api: FakeClaudeAPI) -> None:
+    assert run("files", "delete").exit_code == 2
+    assert run("files", "delete", "file_x", "--all").exit_code == 2
+    assert not api.requests
+
+
+def test_files_prune_deletes_the_expired_and_forgets_the_gone(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    for name in ("a.png", "b.png", "c.png"):
+        upload(run, make_image(name, (100 + len(api.files) * 10, 100)))
+    kept, old, gone = [row["id"] for row in listed(run)]
+    api.expire_file(old)
+    client.delete_file(client.make_client(), gone)
+    before = cache_file().read_text()
+    dry = run("files", "prune", "--dry-run", "--json")
+    assert json.loads(dry.stdout) == [
+        {"id": old, "action": "would-delete", "reason": "past its expiry"},
+        {"id": gone, "action": "would-forget", "reason": "the API no longer has it"},
+    ]
+    assert cache_file().read_text() == before and old in api.files
+    result = run("files", "prune")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"deleted {old} (past its expiry)",
+        f"forgotten {gone} (the API no longer has it)",
+    ]
+    assert list(api.files) == [kept]
+    assert [row["id"] for row in listed(run)] == [kept]
+    assert run("files", "prune").stdout == ""
+
+
+def test_files_without_a_key_or_with_a_failing_api(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upload(run, make_image("a.png"))
+    api.fail_next(500, times=5)
+    failed = run("files", "list")
+    assert failed.exit_code == 3 and "HTTP 500" in failed.stderr
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    for command in (["list"], ["prune"], ["delete", "--all"]):
+        result = run("files", *command)
+        assert result.exit_code == 2
+        assert "ANTHROPIC_API_KEY is not set" in result.stderr
+        assert "--dry-run" not in result.stderr

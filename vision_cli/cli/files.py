@@ -1,0 +1,157 @@
+"""``vision-cli files``: the images uploaded with ``--source file``, and cleaning them up."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+from vision_cli.cli import common
+from vision_cli.exitcodes import ExitStatus
+
+if TYPE_CHECKING:
+    import anthropic
+
+    from vision_cli import client as client_module
+
+HELP = (
+    "List and delete the images uploaded with --source file (Files API).\n\n"
+    "vision-cli remembers each upload (by the SHA-256 of the bytes sent) with when it expires "
+    "(ask --expires, 7 days unless told). These commands join that record with what the API "
+    "still has."
+)
+EPILOG = """Examples:
+
+  vision-cli files list
+
+  vision-cli files delete file_011CNha8iCJcU1wXNR6q4V8w
+
+  vision-cli files delete --all
+
+  vision-cli files prune --dry-run
+"""
+
+files_app = typer.Typer(
+    name="files",
+    help=HELP,
+    epilog=EPILOG,
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _fail(message: str, status: ExitStatus) -> NoReturn:
+    from vision_cli import client, render
+
+    render.error(client.redact(message))
+    raise typer.Exit(status)
+
+
+def _connect() -> tuple[anthropic.Anthropic, client_module.FileCache]:
+    from vision_cli import client
+
+    try:
+        return client.make_client(), client.FileCache()
+    except client.MissingKeyError:
+        _fail(client.NO_KEY_MESSAGE, ExitStatus.USAGE)
+
+
+def _when(moment: object) -> str:
+    from datetime import datetime
+
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if isinstance(moment, datetime) else "-"
+
+
+@files_app.command("list", epilog="Example:\n\n  vision-cli files list --json | jq '.[].id'")
+def list_files(json_flag: common.JsonOpt = False) -> None:
+    """The uploads vision-cli made: id, name, bytes, uploaded, expires, and whether the API still
+    has them (present, expired or gone)."""
+    from vision_cli import client, render, uploads
+
+    api, cache = _connect()
+    try:
+        found = uploads.listing(api, cache)
+    except client.APIFailure as failure:
+        _fail(str(failure), ExitStatus.API)
+    if json_flag:
+        typer.echo(render.dumps([u.as_dict() for u in found]))
+        return
+    if not found:
+        render.note("no uploads remembered: ask --source file uploads images")
+        return
+    render.files_table(
+        ["id", "name", "bytes", "uploaded", "expires", "state"],
+        [
+            [
+                u.file_id,
+                u.filename,
+                f"{u.bytes:,}",
+                _when(u.uploaded_at),
+                _when(u.expires_at),
+                u.state,
+            ]
+            for u in found
+        ],
+    )
+
+
+def _report(changes: list[object], json_flag: bool) -> None:
+    from vision_cli import render, uploads
+
+    done = [c for c in changes if isinstance(c, uploads.Change)]
+    if json_flag:
+        typer.echo(render.dumps([c.as_dict() for c in done]))
+        return
+    for change in done:
+        typer.echo(f"{change.action} {change.file_id} ({change.reason})")
+
+
+@files_app.command(
+    "delete",
+    epilog="Examples:\n\n  vision-cli files delete file_011CNha8iCJcU1wXNR6q4V8w\n\n"
+    "  vision-cli files delete --all",
+)
+def delete_files(
+    file_ids: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="File ids to delete (see files list).", metavar="ID...", show_default=False
+        ),
+    ] = None,
+    all_files: Annotated[
+        bool, typer.Option("--all", help="Delete every upload vision-cli remembers.")
+    ] = False,
+    json_flag: common.JsonOpt = False,
+) -> None:
+    """Delete uploaded files on the API and forget them (one the API no longer has is only
+    forgotten)."""
+    from vision_cli import client, uploads
+
+    if bool(file_ids) == all_files:
+        common.usage_error("give file ids or --all (not both)", "ID...")
+    api, cache = _connect()
+    ids = uploads.cached_ids(cache) if all_files else list(file_ids or [])
+    try:
+        changes = uploads.delete(api, cache, ids)
+    except client.APIFailure as failure:
+        _fail(str(failure), ExitStatus.API)
+    _report(list(changes), json_flag)
+
+
+@files_app.command("prune", epilog="Example:\n\n  vision-cli files prune --dry-run")
+def prune_files(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", "-n", help="Say what would be done, change nothing.")
+    ] = False,
+    json_flag: common.JsonOpt = False,
+) -> None:
+    """Delete the uploads past their expiry, and forget those the API no longer has."""
+    from vision_cli import client, uploads
+
+    api, cache = _connect()
+    try:
+        changes = uploads.prune(api, cache, dry_run=dry_run)
+    except client.APIFailure as failure:
+        _fail(str(failure), ExitStatus.API)
+    _report(list(changes), json_flag)

@@ -22,6 +22,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal
@@ -83,13 +84,17 @@ class Settings:
     verify: bool = True
     #: ``--expires``: seconds an upload (``--source file``) lasts on the API.
     expires: int = limits.FILE_DEFAULT_EXPIRY_SECONDS
+    #: ``--snap``: the most an edge may shrink to drop a patch row or column (None: off).
+    snap_max: Fraction | None = None
 
     def size_policy(self) -> policy.SizePolicy | None:
         if not self.resize:
             return None
         if self.resize_policy == "recommended":
-            return policy.SizePolicy.recommended()
-        return policy.SizePolicy.native(self.model.tier)
+            chosen = policy.SizePolicy.recommended()
+        else:
+            chosen = policy.SizePolicy.native(self.model.tier)
+        return replace(chosen, snap_max=self.snap_max)
 
     def kind_of(self, item: sources.Input) -> Kind:
         """How an input is sent: URLs as ``url`` sources unless downloaded; the rest as chosen."""

@@ -412,6 +412,8 @@ class Options:
     rerun: bool = False
     no_wait: bool = False
     expires: str = DEFAULT_EXPIRES
+    snap: bool = False
+    snap_max: str = common.DEFAULT_SNAP_MAX
 
 
 def _options(given: dict[str, Any], *, compare: bool) -> Options:
@@ -453,6 +455,8 @@ def ask(
     policy: PolicyOpt = PolicyChoice.native,
     no_resize: NoResizeOpt = False,
     verify: VerifyOpt = True,
+    snap: common.SnapOpt = False,
+    snap_max: common.SnapMaxOpt = common.DEFAULT_SNAP_MAX,
     source: SourceOpt = SourceChoice.auto,
     download: DownloadOpt = False,
     no_cache: NoCacheOpt = False,
@@ -503,6 +507,8 @@ def compare(
     policy: PolicyOpt = PolicyChoice.native,
     no_resize: NoResizeOpt = False,
     verify: VerifyOpt = True,
+    snap: common.SnapOpt = False,
+    snap_max: common.SnapMaxOpt = common.DEFAULT_SNAP_MAX,
     source: SourceOpt = SourceChoice.auto,
     download: DownloadOpt = False,
     no_cache: NoCacheOpt = False,
@@ -633,6 +639,7 @@ def run(opts: Options) -> None:
         oversized="downsize" if opts.allow_downsize or opts.no_resize else "error",
         verify=opts.verify,
         expires=_expires(opts.expires),
+        snap_max=common.snap_max(opts.snap, opts.snap_max),
     )
     try:
         asking.check_sources(items, settings)

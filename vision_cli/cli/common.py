@@ -24,6 +24,8 @@ from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import Format, ReportFormat
 
 if TYPE_CHECKING:
+    from fractions import Fraction
+
     from vision_cli import catalog, policy
     from vision_cli.sources import Selection
 
@@ -174,6 +176,28 @@ OutputOpt = Annotated[
         rich_help_panel=OUTPUT_PANEL,
     ),
 ]
+
+
+SAVERS_PANEL = "Token savers"
+SnapOpt = Annotated[
+    bool,
+    typer.Option(
+        "--snap",
+        help="Shrink an edge to the multiple of 28 px below it when that drops a row or column "
+        "of patches the API would charge for (at most --snap-max); never enlarges.",
+        rich_help_panel=SAVERS_PANEL,
+    ),
+]
+SnapMaxOpt = Annotated[
+    str,
+    typer.Option(
+        "--snap-max",
+        help="--snap: the most an edge may shrink.",
+        metavar="PERCENT",
+        rich_help_panel=SAVERS_PANEL,
+    ),
+]
+DEFAULT_SNAP_MAX = "3%"
 
 
 def usage_error(message: str, param: str | None = None) -> NoReturn:
@@ -355,6 +379,17 @@ def load_schema(value: str | None) -> dict[str, object] | None:
         return schema.load(value)
     except schema.SchemaError as exc:
         usage_error(str(exc), "--schema")
+
+
+def snap_max(snap: bool, text: str) -> Fraction | None:
+    """``--snap`` and ``--snap-max`` as the policy's share (None: off); a usage error if bad."""
+    from vision_cli import policy
+
+    try:
+        share = policy.parse_share(text)
+    except ValueError as exc:
+        usage_error(str(exc), "--snap-max")
+    return share if snap else None
 
 
 def debug() -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -202,6 +203,8 @@ def resize(
     hidden: common.HiddenOpt = False,
     allow_private_urls: common.AllowPrivateUrlsOpt = False,
     clipboard: common.ClipboardOpt = False,
+    snap: common.SnapOpt = False,
+    snap_max: common.SnapMaxOpt = common.DEFAULT_SNAP_MAX,
 ) -> None:
     from vision_cli import resizing, sources, workers
     from vision_cli.render import ResizeReport, is_tty, progress, warn
@@ -228,7 +231,7 @@ def resize(
         max_tokens=max_tokens,
     )
     opts = resizing.Options(
-        size_policy=size_policy,
+        size_policy=replace(size_policy, snap_max=common.snap_max(snap, snap_max)),
         tier=the_model.tier,
         out=out,
         to=to.value,

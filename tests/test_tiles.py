@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 from fractions import Fraction
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from PIL import Image, ImageDraw
 
+from tests.conftest import Run, records
 from vision_cli import policy
 from vision_cli.policy import SizePolicy
 
@@ -203,3 +209,92 @@ def test_placement_maps_tile_corners_back(w: int, h: int, rows: int, cols: int, 
         x, y = where.to_original(*size)
         assert x == pytest.approx(tile.left + tile.width)
         assert y == pytest.approx(tile.top + tile.height)
+
+
+# -- resize --tile ---------------------------------------------------------------------------
+
+
+def _scroll_with_marker(path: Path, size: tuple[int, int], marker: tuple[int, int]) -> Path:
+    im = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(im)
+    for y in range(0, size[1], 40):  # lines of "text", so there is something to read
+        draw.line([(20, y), (size[0] - 20, y)], fill=(200, 200, 200), width=2)
+    x, y = marker
+    draw.rectangle([x, y, x + 39, y + 39], fill="black")
+    im.save(path)
+    return path
+
+
+def _dark_box(path: Path) -> tuple[int, int, int, int] | None:
+    grey = Image.open(path).convert("L")
+    return grey.point(lambda v: 255 if v < 60 else 0).getbbox()
+
+
+def test_resize_tile_auto_writes_tiles_and_a_sidecar_that_maps_back(
+    run: Run, tmp_path: Path
+) -> None:
+    src = _scroll_with_marker(tmp_path / "scroll.png", (1080, 12000), (500, 7000))
+    out = tmp_path / "out"
+    result = run("resize", src, "--out", out, "--tile", "auto", "-f", "jsonl")
+    assert result.exit_code == 0, result.stderr
+    (rec,) = records(result)
+    assert rec["action"] == "tiled" and rec["tiles"] == 8
+    assert rec["output"] == str(out / "scroll.tiles.json")
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [f"scroll.tile-0{n}.png" for n in range(1, 9)] + ["scroll.tiles.json"]
+    doc = json.loads((out / "scroll.tiles.json").read_text())
+    assert (doc["width"], doc["height"], doc["rows"], doc["columns"]) == (1080, 12000, 8, 1)
+    tiles = doc["tiles"]
+    assert [t["file"] for t in tiles] == names[:-1]
+    assert tiles[0]["label"] == "tile 1 of 8, top" and tiles[-1]["label"] == "tile 8 of 8, bottom"
+    overlap = doc["overlap"][1]
+    for upper, lower in itertools.pairwise(tiles):  # exact overlap, in original pixels
+        bottom = upper["offset"][1] + upper["size"][1] * upper["scale"][1]
+        assert bottom - lower["offset"][1] == pytest.approx(overlap)
+    found = []
+    for tile in tiles:
+        w, h = Image.open(out / tile["file"]).size
+        assert [w, h] == tile["size"]
+        assert max(w, h) <= 1568 and policy.patch_tokens(w, h) <= 1568
+        box = _dark_box(out / tile["file"])
+        if box is not None:
+            sx, sy = tile["scale"]
+            ox, oy = tile["offset"]
+            found.append((ox + box[0] * sx, oy + box[1] * sy))
+    assert found  # the marker is in a tile, at its place in the original (within a pixel or two)
+    for x, y in found:
+        assert abs(x - 500) <= 3 and abs(y - 7000) <= 3
+    assert rec["tokens_after"] == sum(
+        policy.patch_tokens(*Image.open(out / t["file"]).size) for t in tiles
+    )
+
+
+def test_resize_tile_grid_photo_and_refusals(run: Run, tmp_path: Path, make_image: Any) -> None:
+    photo = make_image("photo.jpg", (3000, 2000))
+    out = tmp_path / "out"
+    grid = records(run("resize", photo, "--out", out, "--tile", "2x2", "-f", "jsonl"))
+    assert grid[0]["tiles"] == 4 and grid[0]["format_after"] == "JPEG"
+    assert (out / "photo.tile-04.jpg").exists()
+    labels = [t["label"] for t in json.loads((out / "photo.tiles.json").read_text())["tiles"]]
+    assert labels[0] == "tile 1 of 4, top left" and labels[3] == "tile 4 of 4, bottom right"
+    again = records(run("resize", photo, "--out", out, "--tile", "2x2", "-f", "jsonl"))
+    assert again[0]["action"] == "failed" and "exists" in again[0]["error"]
+    auto = records(
+        run("resize", photo, "--out", tmp_path / "auto", "--tile", "auto", "-f", "jsonl")
+    )
+    assert auto[0]["action"] == "resized" and auto[0]["tiles"] is None  # a photo needs no tiles
+    dry = run("resize", photo, "--out", tmp_path / "dry", "--tile", "3x1", "--dry-run")
+    assert dry.exit_code == 0 and not (tmp_path / "dry").exists()
+    assert "3 tiles" in dry.stdout
+    for bad in (["--tile", "3"], ["--tile", "2x2", "--in-place"], ["--tile-overlap", "10"]):
+        result = run(
+            "resize",
+            photo,
+            *(["--out", str(tmp_path / "o")] if "--in-place" not in bad else []),
+            *bad,
+        )
+        assert result.exit_code == 2, bad
+    too_fine = records(
+        run("resize", photo, "--out", tmp_path / "f", "--tile", "1x200", "-f", "jsonl")
+    )
+    assert too_fine[0]["action"] == "failed" and "--tile-overlap" in too_fine[0]["error"]

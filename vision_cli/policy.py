@@ -425,6 +425,28 @@ def parse_grid(text: str) -> tuple[int, int]:
 
 
 @dataclass(frozen=True)
+class TileSpec:
+    """``--tile`` and ``--tile-overlap``: a forced ``grid`` (rows, columns), or None for auto."""
+
+    grid: tuple[int, int] | None = None
+    overlap: int | None = None
+
+    @classmethod
+    def parse(cls, text: str, overlap: int | None = None) -> TileSpec:
+        """``auto`` (or empty) or ``ROWSxCOLS``; ValueError with a sentence otherwise."""
+        if text.strip().lower() in ("", "auto"):
+            return cls(None, overlap)
+        return cls(parse_grid(text), overlap)
+
+    def grid_for(self, width: int, height: int, size_policy: SizePolicy) -> TileGrid:
+        """The tiles of an image of ``width`` x ``height`` (ValueError when the grid cannot be
+        cut from it)."""
+        if self.grid is None:
+            return auto_grid(width, height, size_policy, overlap=self.overlap)
+        return tile_grid(width, height, *self.grid, self.overlap)
+
+
+@dataclass(frozen=True)
 class TilePlacement:
     """Where a tile sent at ``width`` x ``height`` sits in the original image: a point ``(x, y)``
     in the tile as sent is ``(left + x * scale_x, top + y * scale_y)`` in the original.

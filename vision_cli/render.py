@@ -498,6 +498,7 @@ RESIZE_CSV_COLUMNS = (
     "tokens_after",
     "quality",
     "error",
+    "tiles",
 )
 
 _ACTION_MARKS = {
@@ -505,6 +506,7 @@ _ACTION_MARKS = {
     "converted": ("✓", "green"),
     "copied": ("=", "dim"),
     "skipped": ("-", "dim"),
+    "tiled": ("✓", "green"),
     "failed": ("✗", "red"),
 }
 
@@ -516,7 +518,9 @@ def _resize_cells(o: Outcome) -> list[str]:
     if o.action == "skipped":
         return [f"{visible(o.input)} → {visible(o.output or '')}", "up to date"]
     size = f"{o.width_before}x{o.height_before}"
-    if (o.width_after, o.height_after) != (o.width_before, o.height_before):
+    if o.tiles is not None:
+        size += f" → {o.tiles} tiles of at most {o.width_after}x{o.height_after}"
+    elif (o.width_after, o.height_after) != (o.width_before, o.height_before):
         size += f" → {o.width_after}x{o.height_after}"
     fmt = o.format_before or ""
     if o.format_after != o.format_before:
@@ -858,8 +862,7 @@ def _write_plain_grid(stream: TextIO, grid: _Grid) -> None:
 def _write_aligned(stream: TextIO, table: list[list[str]], right: list[bool]) -> None:
     widths = [max(display_width(r[i]) for r in table) for i in range(len(right))]
     for cells in table:
-        parts = [pad(c, w, right=r) for c, w, r in zip(cells, widths, right, strict=True)
-        ]
+        parts = [pad(c, w, right=r) for c, w, r in zip(cells, widths, right, strict=True)]
         stream.write("  ".join(parts).rstrip() + "\n")
 
 

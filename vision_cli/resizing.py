@@ -25,7 +25,7 @@ from vision_cli.fsutil import hidden_temp_name, sync_folder, write_atomic
 from vision_cli.imaging import preflight, probe, transform
 from vision_cli.policy import Finding
 
-Action = Literal["resized", "converted", "copied", "skipped", "failed"]
+Action = Literal["resized", "converted", "copied", "skipped", "tiled", "failed"]
 
 #: The file-name extension each output format gets when the input's own does not name it.
 EXTENSIONS: dict[str, str] = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif"}
@@ -58,6 +58,8 @@ class Options:
     skip_existing: bool = False
     #: Decode every input before it is copied or converted (``--verify``), as ``inspect --verify``.
     verify: bool = False
+    #: ``--tile``: cut images into tiles (``NAME.tile-01.jpg`` ... and ``NAME.tiles.json``).
+    tile: policy.TileSpec | None = None
 
 
 def size_policy_for(
@@ -116,6 +118,8 @@ class Outcome:
     error: str | None = None
     #: The gate's findings: the error that failed the input, or the warnings of its output.
     findings: tuple[Finding, ...] = ()
+    #: ``tiled``: how many tiles were written (``output`` is then the ``NAME.tiles.json`` sidecar).
+    tiles: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -135,6 +139,7 @@ class Outcome:
             "quality": self.quality,
             "error": self.error,
             "findings": [f.as_dict() for f in self.findings],
+            "tiles": self.tiles,
         }
 
 
@@ -158,7 +163,7 @@ class Totals:
 
     def add(self, outcome: Outcome) -> None:
         self.files += 1
-        self.counts[outcome.action] += 1
+        self.counts[outcome.action] = self.counts.get(outcome.action, 0) + 1  # tiled: when any
         if outcome.action not in ("failed", "skipped"):
             self.bytes_before += outcome.bytes_before or 0
             self.bytes_after += outcome.bytes_after or 0
@@ -296,6 +301,7 @@ class _Job:
     reencode: bool
     tier: policy.Tier
     verify: bool
+    tile: policy.TileSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -310,6 +316,7 @@ class _Done:
     identity: tuple[int, int, int, int] | None = None
     #: With --skip-existing: the output that is already up to date (nothing was prepared).
     existing: Path | None = None
+    tiled: transform.Tiled | None = None
 
 
 def _finished(done: _Done) -> Future[_Done]:
@@ -347,6 +354,7 @@ def _submit(
         opts.reencode,
         opts.tier,
         opts.verify,
+        opts.tile,
     )
     return pool.submit(_prepare, job)
 
@@ -379,6 +387,25 @@ def _prepare(job: _Job) -> _Done:
     if gated.refusal is not None:
         return _Done(None, len(data), gated.refusal)
     try:
+        if job.tile is not None:
+            tiled = transform.prepare_tiles(
+                data,
+                job.tile,
+                found=gated.probe,
+                size_policy=job.size_policy,
+                to=job.to,
+                quality=job.quality,
+                max_bytes=job.max_bytes,
+            )
+            if tiled is not None:  # each tile judged as the output of a resize is
+                judged = tuple(
+                    f
+                    for t in tiled.tiles
+                    for f in preflight.output_findings(
+                        t.format, t.width, t.height, len(t.data), lim
+                    )
+                )
+                return _Done(None, len(data), None, judged, seen, tiled=tiled)
         prepared = transform.prepare(
             data,
             found=gated.probe,
@@ -433,6 +460,28 @@ def _ready() -> None:
 # --------------------------------------------------------------------------------------------------
 
 
+def sidecar_document(source: str, tiled: transform.Tiled, names: Sequence[str]) -> str:
+    """``NAME.tiles.json``: where each tile lies in the original, so coordinates found in a tile
+    map back: ``original = offset + point_in_tile * scale`` (per axis)."""
+    import json
+
+    grid = tiled.grid
+    doc = {
+        "version": 1,
+        "source": source,
+        "width": grid.width,
+        "height": grid.height,
+        "rows": grid.rows,
+        "columns": grid.columns,
+        "overlap": [grid.overlap_x, grid.overlap_y],
+        "tiles": [
+            {"file": name, **where.as_dict()}
+            for name, where in zip(names, tiled.placements(), strict=True)
+        ],
+    }
+    return json.dumps(doc, indent=1) + "\n"
+
+
 def output_name(path: Path, fmt: str) -> Path:
     """``path`` with the extension of ``fmt``; an extension that already names it is kept as
     written (``.JPG``, ``.jpeg``)."""
@@ -468,6 +517,8 @@ class _Planner:
         if done.existing is not None:
             self.claimed[_key(done.existing)] = item.label
             return Outcome(item.label, "skipped", output=str(done.existing))
+        if done.tiled is not None:
+            return self._finish_tiles(item, done.tiled, done.bytes_before)
         if done.prepared is None:
             assert done.failure is not None
             return Outcome(
@@ -534,6 +585,62 @@ class _Planner:
             return None
         return target
 
+    def _finish_tiles(
+        self, item: sources.Input, tiled: transform.Tiled, bytes_before: int | None
+    ) -> Outcome:
+        """Write every tile and the sidecar, or none of them (a refusal for any one fails all)."""
+        grid, tiles = tiled.grid, tiled.tiles
+        base = self._target(item, tiles[0].format)
+        stem = base.name[: -len(base.suffix)] if base.suffix else base.name
+        digits = max(2, len(str(len(tiles))))
+        names = [
+            base.with_name(f"{stem}.tile-{n:0{digits}d}{EXTENSIONS[p.format]}")
+            for n, p in enumerate(tiles, 1)
+        ]
+        sidecar = base.with_name(f"{stem}.tiles.json")
+        outcome = Outcome(
+            input=item.label,
+            action="tiled",
+            output=str(sidecar),
+            format_before=tiled.source_format,
+            format_after=tiles[0].format,
+            width_before=grid.width,
+            height_before=grid.height,
+            width_after=max(p.width for p in tiles),
+            height_after=max(p.height for p in tiles),
+            bytes_before=bytes_before,
+            bytes_after=sum(len(p.data) for p in tiles),
+            tokens_before=policy.predict(grid.width, grid.height, self.opts.tier).tokens,
+            tokens_after=sum(
+                policy.predict(p.width, p.height, self.opts.tier).tokens for p in tiles
+            ),
+            quality=tiles[0].quality,
+            tiles=len(tiles),
+        )
+        refusal = next(
+            (r for target in (*names, sidecar) if (r := self._refusal(item, target)) is not None),
+            None,
+        )
+        if refusal is None and not self.opts.dry_run:
+            doc = sidecar_document(item.label, tiled, [n.name for n in names])
+            refusal = self._write_files(
+                [*zip(names, (p.data for p in tiles), strict=True), (sidecar, doc.encode())]
+            )
+        if refusal is not None:
+            return replace(outcome, action="failed", output=None, error=refusal, tiles=None)
+        return outcome
+
+    def _write_files(self, files: list[tuple[Path, bytes]]) -> str | None:
+        """Write new files into ``--out`` (a sentence on the first failure)."""
+        for target, data in files:
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(target, data, replace=self.opts.overwrite, sync_parent=False)
+                self.written.add(target.parent)
+            except OSError as exc:
+                return _write_failure(exc, target)
+        return None
+
     def _target(self, item: sources.Input, fmt: str) -> Path:
         if self.opts.out is None:
             assert item.path is not None  # the command refuses --in-place for stdin and URLs
@@ -589,12 +696,8 @@ class _Planner:
                 f"{item.label} changed since it was read (another run, or an editor?): left as "
                 "it is, and its backup too; run again to resize what it holds now."
             )
-        except FileExistsError:
-            return f"{target} appeared while resizing: pass --overwrite to replace it."
         except OSError as exc:
-            reason = (exc.strerror or type(exc).__name__).lower()
-            where = exc.filename or target
-            return f"cannot write {where} ({reason}): check the folder's permissions and space."
+            return _write_failure(exc, target)
         return None
 
     def _write_in_place(
@@ -642,6 +745,15 @@ def _newer(target: Path, item: sources.Input) -> bool:
         return target.is_file() and target.stat().st_mtime >= item.path.stat().st_mtime
     except OSError:
         return False
+
+
+def _write_failure(exc: OSError, target: Path) -> str:
+    """The sentence for an output that could not be written."""
+    if isinstance(exc, FileExistsError):
+        return f"{target} appeared while resizing: pass --overwrite to replace it."
+    reason = (exc.strerror or type(exc).__name__).lower()
+    where = exc.filename or target
+    return f"cannot write {where} ({reason}): check the folder's permissions and space."
 
 
 def _key(path: Path) -> Path:

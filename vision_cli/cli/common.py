@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from fractions import Fraction
 
     from vision_cli import catalog, policy
+    from vision_cli.policy import TileSpec
     from vision_cli.sources import Selection
 
 MODEL_ENV = "VISION_CLI_MODEL"
@@ -198,6 +199,28 @@ SnapMaxOpt = Annotated[
     ),
 ]
 DEFAULT_SNAP_MAX = "3%"
+TILES_PANEL = "Tiles"
+TileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tile",
+        help="Cut long or huge images into tiles, each within the model's native size: auto "
+        "(only images that would shrink below 200 px on the short edge or to under a quarter "
+        "of their resolution) or ROWSxCOLS (e.g. 3x1).",
+        metavar="auto|ROWSxCOLS",
+        rich_help_panel=TILES_PANEL,
+    ),
+]
+TileOverlapOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--tile-overlap",
+        help="--tile: pixels neighbouring tiles share (default: 3% of a tile, at least 28).",
+        metavar="PX",
+        min=0,
+        rich_help_panel=TILES_PANEL,
+    ),
+]
 
 
 def usage_error(message: str, param: str | None = None) -> NoReturn:
@@ -390,6 +413,20 @@ def snap_max(snap: bool, text: str) -> Fraction | None:
     except ValueError as exc:
         usage_error(str(exc), "--snap-max")
     return share if snap else None
+
+
+def tile_spec(tile: str | None, overlap: int | None) -> TileSpec | None:
+    """``--tile`` and ``--tile-overlap`` as a spec (None: no tiling); a usage error if bad."""
+    from vision_cli import policy
+
+    if tile is None:
+        if overlap is not None:
+            usage_error("--tile-overlap goes with --tile", "--tile-overlap")
+        return None
+    try:
+        return policy.TileSpec.parse(tile, overlap)
+    except ValueError as exc:
+        usage_error(str(exc), "--tile")
 
 
 def debug() -> bool:

@@ -205,6 +205,8 @@ def resize(
     clipboard: common.ClipboardOpt = False,
     snap: common.SnapOpt = False,
     snap_max: common.SnapMaxOpt = common.DEFAULT_SNAP_MAX,
+    tile: common.TileOpt = None,
+    tile_overlap: common.TileOverlapOpt = None,
 ) -> None:
     from vision_cli import resizing, sources, workers
     from vision_cli.render import ResizeReport, is_tty, progress, warn
@@ -223,6 +225,10 @@ def resize(
         common.usage_error(
             "standard input, the clipboard and URLs cannot be resized in place: use --out DIR"
         )
+    if in_place and tile is not None:
+        common.usage_error(
+            "--tile writes new files (NAME.tile-01.jpg ...): use --out DIR", "--tile"
+        )
     size_policy, notes = resizing.size_policy_for(
         the_model.tier,
         native=model is not None,
@@ -232,6 +238,7 @@ def resize(
     )
     opts = resizing.Options(
         size_policy=replace(size_policy, snap_max=common.snap_max(snap, snap_max)),
+        tile=common.tile_spec(tile, tile_overlap),
         tier=the_model.tier,
         out=out,
         to=to.value,

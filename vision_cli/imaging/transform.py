@@ -490,3 +490,87 @@ def _flatten(im: Image.Image) -> Image.Image:
     rgba = im.convert("RGBA")
     white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
     return Image.alpha_composite(white, rgba).convert("RGB")
+
+
+# --------------------------------------------------------------------------------------------------
+# Tiles
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tiled:
+    """An image cut into tiles, each prepared like a whole image; ``tiles`` in reading order."""
+
+    grid: policy.TileGrid
+    tiles: tuple[Prepared, ...]
+    source_format: str
+
+    def placements(self) -> list[policy.TilePlacement]:
+        """Each tile's offset and scale in the original (see :class:`policy.TilePlacement`)."""
+        return [
+            policy.placement(self.grid, tile, (p.width, p.height))
+            for tile, p in zip(self.grid.tiles, self.tiles, strict=True)
+        ]
+
+
+def prepare_tiles(
+    data: bytes,
+    spec: policy.TileSpec,
+    *,
+    size_policy: policy.SizePolicy,
+    found: probe.Probe | None = None,
+    to: Target = "auto",
+    quality: int | None = None,
+    max_bytes: int = limits.DEFAULT_MAX_BYTES,
+    max_source_pixels: int = limits.PIXEL_BUDGET,
+) -> Tiled | None:
+    """Cut ``data`` (upright, as a viewer shows it) into the tiles ``spec`` asks for and prepare
+    each one; None when the grid is a single tile (``--tile auto`` on an image that needs none).
+    ``found`` is the gate's probe of ``data``: the caller has let it through the gate, and each
+    tile goes through :func:`prepare` as a whole image would. A photo's tiles stay JPEG under
+    ``to="auto"``. :class:`TransformError` when it cannot be done.
+    """
+    with _pillow_errors():
+        if found is None:
+            found = probe.probe_bytes(data)
+        facts = found.facts
+        head = _Header(
+            format=facts.format,
+            width=facts.width,
+            height=facts.height,
+            orientation=facts.orientation,
+            animated=facts.frames > 1,
+        )
+        try:
+            grid = spec.grid_for(*head.upright_size, size_policy)
+        except ValueError as exc:  # a grid finer than the image allows
+            raise TransformError(Finding(Code.TOO_SMALL, str(exc), final=True)) from None
+        if len(grid) == 1:
+            return None
+        if (facts.decode_pixels or facts.width * facts.height) > max_source_pixels:
+            raise TransformError(policy.over_budget(facts, max_source_pixels))
+        im = probe.open_image(io.BytesIO(data), heif=probe.heif_brand(data[:32]))
+        decoded = _decode(im, head, head.upright_size, max_source_pixels, found.progressive)
+        # Pillow turns a TIFF's pixels upright while loading them: never turn them twice.
+        pixels = replace(head, orientation=1) if found.upright_on_load else head
+        frame = _upright(decoded, pixels)
+        if frame.mode == "CMYK":
+            frame = frame.convert("RGB")
+        icc = im.info.get("icc_profile")
+        tile_to: Target = "jpeg" if to == "auto" and head.format in ("JPEG", "MPO") else to
+        tiles = []
+        for tile in grid.tiles:
+            buffer = io.BytesIO()
+            frame.crop(tile.box).save(buffer, "PNG", compress_level=1, icc_profile=icc)
+            tiles.append(
+                prepare(
+                    buffer.getvalue(),
+                    size_policy=size_policy,
+                    to=tile_to,
+                    quality=quality,
+                    max_bytes=max_bytes,
+                    reencode=True,  # the crop is a quick PNG: always encode it properly
+                    max_source_pixels=max_source_pixels,
+                )
+            )
+    return Tiled(grid, tuple(tiles), head.format)

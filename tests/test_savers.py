@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.conftest import MakeImage, Run, records
 from tests.fakeapi import FakeClaudeAPI
+from vision_cli import policy
 
 
 def test_resize_snap_drops_the_partial_patch_row_and_column(
@@ -43,3 +45,35 @@ def test_ask_snap_sends_the_snapped_size(
     snapped, plain = api.messages_requests()
     assert [(i.width, i.height, i.tokens) for i in snapped.images] == [(980, 980, 1225)]
     assert [(i.width, i.height, i.tokens) for i in plain.images] == [(1000, 1000, 1296)]
+
+
+def test_estimate_shows_what_snap_would_save_and_prices_it_when_asked(run: Run) -> None:
+    plain = run("estimate", "--size", "1000x1000", "--size", "1120x840")
+    assert plain.exit_code == 0
+    assert "With --snap: 2,425 tokens (71 fewer)." in plain.stdout  # 1,225 + 1,200
+    snapped = json.loads(run("estimate", "--size", "1000x1000", "--snap", "--json").stdout)
+    (row,) = snapped["images"]
+    assert (row["api_width"], row["api_height"], row["tokens"]) == (980, 980, 1225)
+    assert "With --snap" not in run("estimate", "--size", "1000x1000", "--snap").stdout
+    assert "With --snap" not in run("estimate", "--size", "1120x840").stdout  # nothing to gain
+
+
+def test_estimate_tile_prices_the_tiles_next_to_the_whole(run: Run) -> None:
+    result = run("estimate", "--size", "9000x300", "--size", "640x480", "--tile", "auto", "--json")
+    assert result.exit_code == 0, result.stderr  # 9000 px wide is over 8000, but its tiles are not
+    panorama, small = json.loads(result.stdout)["images"]
+    standard = policy.SizePolicy.native(policy.tier("standard"))
+    grid = policy.auto_grid(9000, 300, standard)
+    assert panorama["tiles"] == len(grid) == 6
+    tier = policy.tier("standard")
+    assert panorama["tokens"] == sum(
+        policy.predict(t.width, t.height, tier).tokens for t in grid.tiles
+    )
+    assert panorama["whole_tokens"] == policy.predict(9000, 300, tier).tokens
+    assert (small["tiles"], small["tokens"], small["whole_tokens"]) == (1, 414, 414)
+    forced = json.loads(run("estimate", "--size", "640x480", "--tile", "1x2", "--json").stdout)
+    assert forced["images"][0]["tiles"] == 2
+    table = run("estimate", "--size", "9000x300", "--tile", "auto")
+    assert "Tiled (--tile):" in table.stdout and "whole" in table.stdout.splitlines()[0]
+    assert run("estimate", "--size", "640x480", "--tile-overlap", "10").exit_code == 2
+    assert run("estimate", "--size", "640x480", "--tile", "three").exit_code == 2

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -245,6 +246,10 @@ class Plan:
     prices_date: str = ""
     prices_source: str = ""
     exact: bool = False
+    #: ``--snap``: the most an edge may shrink to drop a patch row or column (None: off).
+    snap_max: Fraction | None = None
+    #: ``--tile``: price each image as its tiles (None: whole).
+    tile: policy.TileSpec | None = None
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -291,6 +296,11 @@ class ModelCost:
     api_height: int
     tokens: int
     usd: float
+    #: ``--tile``: the tiles and what the image costs whole (None without --tile).
+    tiles: int | None = None
+    whole_tokens: int | None = None
+    #: What ``--snap`` would make ``tokens`` (equal when it would not help, or is on).
+    snap_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -341,27 +351,62 @@ class Row:
         }
         if plan.exact:
             doc["exact_tokens"] = self.exact_tokens
+        if plan.tile is not None:
+            doc["tiles"] = ref.tiles if ref else None
+            doc["whole_tokens"] = ref.whole_tokens if ref else None
         return doc
+
+
+def _sent(width: int, height: int, tier: policy.Tier, plan: Plan) -> tuple[policy.Size, int, int]:
+    """The size the API processes, its tokens, and its tokens with ``--snap`` (current rule)."""
+    pred = policy.predict(width, height, tier, plan.rule)
+    if plan.rule == "legacy":
+        return pred.api_size, pred.tokens, pred.tokens
+    share = policy.DEFAULT_SNAP_MAX if plan.snap_max is None else plan.snap_max
+    snapped_size = policy.snap(*pred.api_size, share)
+    snapped = policy.patch_tokens(*snapped_size)
+    if plan.snap_max is None:
+        return pred.api_size, pred.tokens, snapped
+    return snapped_size, snapped, snapped
+
+
+def _tiles(width: int, height: int, tier: policy.Tier, plan: Plan) -> list[policy.Tile]:
+    assert plan.tile is not None
+    try:
+        return list(plan.tile.grid_for(width, height, policy.SizePolicy.native(tier)).tiles)
+    except ValueError:  # a grid finer than the image: priced whole, as resize would fail it
+        return []
+
+
+def _cost(width: int, height: int, m: PricedModel, plan: Plan) -> ModelCost:
+    size, tokens, snap_tokens = _sent(width, height, m.tier, plan)
+    if plan.tile is None:
+        return ModelCost(size[0], size[1], tokens, plan.cost(tokens, m), snap_tokens=snap_tokens)
+    tiles = _tiles(width, height, m.tier, plan)
+    if len(tiles) < 2:
+        return ModelCost(size[0], size[1], tokens, plan.cost(tokens, m), 1, tokens, snap_tokens)
+    parts = [_sent(t.width, t.height, m.tier, plan) for t in tiles]
+    tiled = sum(p[1] for p in parts)
+    return ModelCost(
+        size[0],
+        size[1],
+        tiled,
+        plan.cost(tiled, m),
+        tiles=len(tiles),
+        whole_tokens=tokens,
+        snap_tokens=sum(p[2] for p in parts),
+    )
 
 
 def price(width: int, height: int, plan: Plan) -> tuple[ModelCost, ...]:
     """Every model's size, tokens and cost for an image of ``width`` x ``height``."""
-    cache: dict[str, policy.Prediction] = {}
-    out = []
-    for m in plan.models:
-        pred = cache.get(m.tier.name)
-        if pred is None:
-            pred = cache[m.tier.name] = policy.predict(width, height, m.tier, plan.rule)
-        out.append(
-            ModelCost(pred.api_width, pred.api_height, pred.tokens, plan.cost(pred.tokens, m))
-        )
-    return tuple(out)
+    return tuple(_cost(width, height, m, plan) for m in plan.models)
 
 
 def row_from_record(rec: Record, plan: Plan) -> Row:
     """The row of a checked input: one with an error finding is listed but not priced."""
-    findings = tuple(rec.findings)
     w, h = rec.width, rec.height
+    findings = _without_fixed_by_tiles(tuple(rec.findings), w, h, plan)
     costs: tuple[ModelCost, ...] = ()
     if policy.status_of(findings) != "error" and w is not None and h is not None:
         costs = price(w, h, plan)
@@ -373,6 +418,19 @@ def row_from_record(rec: Record, plan: Plan) -> Row:
         findings=findings,
         media_type=rec.media_type,
     )
+
+
+def _without_fixed_by_tiles(
+    findings: tuple[Finding, ...], width: int | None, height: int | None, plan: Plan
+) -> tuple[Finding, ...]:
+    """With ``--tile``, an image over the API's 8000 px whose tiles are all within it is sent as
+    those tiles: its ``dimensions-too-large`` no longer applies."""
+    if plan.tile is None or width is None or height is None:
+        return findings
+    tiles = _tiles(width, height, plan.models[0].tier, plan)
+    if len(tiles) < 2 or max(max(t.width, t.height) for t in tiles) > limits.MAX_DIMENSION:
+        return findings
+    return tuple(f for f in findings if f.code is not policy.Code.DIMENSIONS_TOO_LARGE)
 
 
 def size_label(size: policy.Size) -> str:
@@ -389,6 +447,7 @@ def row_from_size(
     pred = policy.predict(w, h, first.tier, plan.rule)
     judged = policy.judge(facts, replace(lim, tier=first.tier), pred)
     findings = tuple(f for f in judged if f.code not in ignore)
+    findings = _without_fixed_by_tiles(findings, w, h, plan)
     priced = policy.status_of(findings) != "error"
     return Row(
         path=size_label(size),
@@ -416,6 +475,9 @@ class Totals:
     costs: tuple[float, ...]  # per model, summed
     exact_tokens: int | None = None
     exact_skipped: int = 0
+    #: First model: the tokens with ``--snap``, and (``--tile``) whole.
+    snap_tokens: int = 0
+    whole_tokens: int = 0
 
     def costs_per(self, plan: Plan) -> tuple[float, ...]:
         """Per model: the average priced image times N (0 when nothing was priced)."""
@@ -436,6 +498,8 @@ class Totals:
         }
         if plan.exact:
             doc["exact_tokens"] = self.exact_tokens
+        if plan.tile is not None:
+            doc["whole_tokens"] = self.whole_tokens
         return doc
 
 
@@ -451,6 +515,8 @@ class Tally:
     costs: list[float] = field(default_factory=list)
     exact_tokens: int | None = None
     exact_skipped: int = 0
+    snap_tokens: int = 0
+    whole_tokens: int = 0
 
     def __post_init__(self) -> None:
         self.costs = [0.0 for _ in self.plan.models]
@@ -461,7 +527,10 @@ class Tally:
             self.errors += 1
         if row.costs:
             self.count += 1
-            self.tokens += row.costs[0].tokens
+            first = row.costs[0]
+            self.tokens += first.tokens
+            self.snap_tokens += first.tokens if first.snap_tokens is None else first.snap_tokens
+            self.whole_tokens += first.tokens if first.whole_tokens is None else first.whole_tokens
             for i, c in enumerate(row.costs):
                 self.costs[i] += c.usd
         if row.exact_tokens is not None:
@@ -478,6 +547,8 @@ class Tally:
             tuple(self.costs),
             self.exact_tokens,
             self.exact_skipped,
+            self.snap_tokens,
+            self.whole_tokens,
         )
 
 

@@ -656,6 +656,8 @@ def estimate_csv_columns(plan: Plan) -> list[str]:
     cols = ["path", "status", "codes", "width", "height", "api_width", "api_height", "tokens"]
     if plan.exact:
         cols.append("exact_tokens")
+    if plan.tile is not None:
+        cols += ["tiles", "whole_tokens"]
     return cols + [f"cost_{name}" for name in plan.names]
 
 
@@ -701,6 +703,14 @@ def estimate_footer(plan: Plan, totals: EstimateTotals) -> list[str]:
         f"Each image priced as one request{output}; per {plan.per:,}: that cost x {plan.per:,} "
         "(total row: the average image)."
     )
+    if plan.tile is not None:
+        lines.append(
+            f"Tiled (--tile): {totals.tokens:,} tokens; whole: {totals.whole_tokens:,} tokens "
+            "(each tile within the model's native size, priced as one image)."
+        )
+    if plan.snap_max is None and plan.rule == "current" and totals.snap_tokens < totals.tokens:
+        saved = totals.tokens - totals.snap_tokens
+        lines.append(f"With --snap: {totals.snap_tokens:,} tokens ({saved:,} fewer).")
     if plan.exact:
         skipped = (
             f"; {_plural(totals.exact_skipped, 'row')} not counted (errors or --size)"
@@ -739,6 +749,8 @@ def _estimate_grid(
     headers = ["image", "size"]
     for name, _ in groups:
         headers += [f"API size ({name})", f"tokens ({name})"] if several else ["API size", "tokens"]
+    if plan.tile is not None:
+        headers += ["tiles", "whole"]
     if plan.exact:
         headers += ["exact", "diff"]
     per = f"per {plan.per:,}"
@@ -762,6 +774,12 @@ def _estimate_grid(
                 cells += [f"{c.api_width}x{c.api_height}", f"{c.tokens:,}"]
             else:
                 cells += ["rejected" if g == 0 else "-", "-"]
+        if plan.tile is not None:
+            ref = row.reference
+            if ref is not None and ref.tiles is not None and ref.whole_tokens is not None:
+                cells += [f"{ref.tiles:,}", f"{ref.whole_tokens:,}"]
+            else:
+                cells += ["-", "-"]
         if plan.exact:
             diff = exact_difference(row)
             if diff is not None and row.exact_tokens is not None:
@@ -781,6 +799,8 @@ def _estimate_grid(
     total = [label, ""]
     for g in range(len(groups)):
         total += ["", f"{group_tokens[g]:,}"]
+    if plan.tile is not None:
+        total += ["", f"{totals.whole_tokens:,}"]
     if plan.exact:
         if totals.exact_tokens is None:
             total += ["-", "-"]

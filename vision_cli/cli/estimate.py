@@ -175,6 +175,10 @@ def estimate(
     hidden: common.HiddenOpt = False,
     allow_private_urls: common.AllowPrivateUrlsOpt = False,
     clipboard: common.ClipboardOpt = False,
+    snap: common.SnapOpt = False,
+    snap_max: common.SnapMaxOpt = common.DEFAULT_SNAP_MAX,
+    tile: common.TileOpt = None,
+    tile_overlap: common.TileOverlapOpt = None,
 ) -> None:
     from vision_cli import estimating, policy, render, sources
 
@@ -222,6 +226,8 @@ def estimate(
         prices_date=cat.date,
         prices_source=cat.source,
         exact=exact,
+        snap_max=common.snap_max(snap, snap_max),
+        tile=common.tile_spec(tile, tile_overlap),
     )
     lim = policy.Limits(tier=models[0].tier, max_bytes=common.max_bytes(max_bytes))
     ignored = common.ignored_codes(ignore)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from tests.conftest import Run, records
+from tests.fakeapi import FakeClaudeAPI
 from vision_cli import policy
 from vision_cli.policy import SizePolicy
 
@@ -298,3 +299,84 @@ def test_resize_tile_grid_photo_and_refusals(run: Run, tmp_path: Path, make_imag
         run("resize", photo, "--out", tmp_path / "f", "--tile", "1x200", "-f", "jsonl")
     )
     assert too_fine[0]["action"] == "failed" and "--tile-overlap" in too_fine[0]["error"]
+
+
+# -- ask / compare --tile --------------------------------------------------------------------
+
+
+def _labels(body: dict[str, Any]) -> list[str]:
+    content = body["messages"][-1]["content"]
+    return [b["text"] for b in content if b["type"] == "text"]
+
+
+def test_ask_tile_sends_the_tiles_of_one_image_together_labelled(
+    run: Run, api: FakeClaudeAPI, tmp_path: Path, make_image: Any
+) -> None:
+    scroll = _scroll_with_marker(tmp_path / "scroll.png", (1080, 12000), (500, 7000))
+    result = run("ask", scroll, "--tile", "auto", "-p", "Read it.")
+    assert result.exit_code == 0, result.stderr
+    (request,) = api.messages_requests()
+    assert _labels(request.body) == [
+        "Image 1 (tile 1 of 8, top):",
+        *[f"Image 1 (tile {n} of 8, row {n}):" for n in range(2, 8)],
+        "Image 1 (tile 8 of 8, bottom):",
+        "Read it.",
+    ]
+    for image in request.images:
+        assert image.width is not None and image.height is not None
+        assert max(image.width, image.height) <= 1568 and image.tokens <= 1568
+        assert image.width > 800  # readable, where the whole image would be 141 px wide
+    photo = make_image("photo.png", (800, 600))
+    both = run("compare", photo, scroll, "--tile", "auto")
+    assert both.exit_code == 0, both.stderr
+    labels = _labels(api.messages_requests()[-1].body)
+    assert labels[:3] == [
+        "Image 1:",
+        "Image 2 (tile 1 of 8, top):",
+        "Image 2 (tile 2 of 8, row 2):",
+    ]
+
+
+def test_ask_tile_respects_the_many_image_rules(
+    run: Run, api: FakeClaudeAPI, tmp_path: Path
+) -> None:
+    tall = [
+        _scroll_with_marker(tmp_path / f"tall{n}.png", (600, 8000), (100, 100)) for n in range(6)
+    ]
+    result = run("ask", *tall, "--tile", "auto", "-m", "claude-opus-4-7")
+    assert result.exit_code == 0, result.stderr
+    (request,) = api.messages_requests()
+    assert len(request.images) > 20  # so the fake checked every image against 2000 px
+    assert all(max(i.width or 0, i.height or 0) <= 2000 for i in request.images)
+    few = run("ask", *tall[:2], "--tile", "auto", "-m", "claude-opus-4-7", "--dry-run", "--json")
+    sizes = json.loads(few.stdout)["estimate"]
+    assert sizes["image_blocks"] < 20
+
+
+def test_ask_tile_dry_run_says_how_many_blocks_and_the_whole_cost(run: Run, tmp_path: Path) -> None:
+    scroll = _scroll_with_marker(tmp_path / "scroll.png", (1080, 12000), (500, 7000))
+    dry = run("ask", scroll, "--tile", "auto", "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.stderr
+    doc = json.loads(dry.stdout)
+    est = doc["estimate"]
+    standard = policy.tier("standard")
+    assert est["image_blocks"] == 8
+    assert est["whole_image_tokens"] == policy.predict(1080, 12000, standard).tokens
+    assert est["image_tokens"] > 7 * est["whole_image_tokens"]
+    human = run("ask", scroll, "--tile", "auto", "--dry-run")
+    assert "Tiled: 8 image blocks" in human.stderr
+    assert run("ask", scroll, "--tile", "auto", "--no-resize", "--dry-run").exit_code == 2
+
+
+def test_ask_each_tiles_each_image_in_its_own_request(
+    run: Run, api: FakeClaudeAPI, tmp_path: Path, make_image: Any
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _scroll_with_marker(folder / "a.png", (9000, 300), (4000, 100))
+    make_image("b.png", (640, 480), folder=folder)
+    out = tmp_path / "results.jsonl"
+    result = run("ask", folder, "--each", "--tile", "auto", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    counts = sorted(len(r.images) for r in api.messages_requests())
+    assert counts == [1, 6]

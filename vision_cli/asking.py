@@ -86,6 +86,8 @@ class Settings:
     expires: int = limits.FILE_DEFAULT_EXPIRY_SECONDS
     #: ``--snap``: the most an edge may shrink to drop a patch row or column (None: off).
     snap_max: Fraction | None = None
+    #: ``--tile``: send long or huge images as tiles (None: whole).
+    tile: policy.TileSpec | None = None
 
     def size_policy(self) -> policy.SizePolicy | None:
         if not self.resize:
@@ -144,6 +146,11 @@ class Image:
     #: The EXIF orientation vision-cli applied to make the pixels upright (1: none).
     source_orientation: int = 1
     warnings: tuple[str, ...] = ()
+    #: ``--tile``: where this tile lies (``tile 1 of 4, top``), its number (1 for the first tile
+    #: of an image) and the tokens of its image sent whole; None and 0 for a whole image.
+    tile: str | None = None
+    tile_index: int = 0
+    whole_tokens: int | None = None
 
     @cached_property
     def sha256(self) -> str | None:
@@ -167,13 +174,16 @@ class Image:
 
     def record(self) -> dict[str, Any]:
         """The ``images`` entry of ``--json``: what was sent for this input."""
-        return {
+        doc: dict[str, Any] = {
             "path": self.label,
             "media_type": self.media_type,
             "width": self.width,
             "height": self.height,
             "bytes": self.size,
         }
+        if self.tile is not None:
+            doc["tile"] = self.tile
+        return doc
 
 
 @dataclass(frozen=True)
@@ -228,6 +238,8 @@ def preflight(
     too_many = too_many_images(total, settings, earlier_images)
     if too_many is not None:
         raise PreflightError([too_many])
+    if settings.tile is not None:
+        return _preflight_tiles(items, settings, earlier_images, stdin=stdin, offline=offline)
     many = total > limits.MANY_IMAGES_THRESHOLD
     images: list[Image] = []
     failures: list[Failure] = []
@@ -242,6 +254,123 @@ def preflight(
     if failures:
         raise PreflightError(failures)
     return tuple(images)
+
+
+def _preflight_tiles(
+    items: Sequence[sources.Input | sources.Problem],
+    settings: Settings,
+    earlier_images: int,
+    *,
+    stdin: BinaryIO | None,
+    offline: bool,
+) -> tuple[Image, ...]:
+    """Preflight with ``--tile``: the tiles are counted once cut, so every input is read first;
+    when the tiles take the request over 20 images, they are cut again within 2000 px."""
+    read: dict[int, bytes] = {}
+    failures: list[Failure] = []
+    for n, item in enumerate(items):
+        if isinstance(item, sources.Problem):
+            failures.append(Failure(item.label, item.message))
+        elif settings.kind_of(item) != "url" and not (item.url is not None and offline):
+            try:
+                read[n] = read_input(item, stdin=stdin)
+            except PreflightError as exc:
+                failures.extend(exc.failures)
+    if failures:
+        raise PreflightError(failures)
+
+    def cut(many: bool) -> list[Image]:
+        images: list[Image] = []
+        for n, item in enumerate(items):
+            assert isinstance(item, sources.Input)
+            try:
+                if n in read:
+                    images += tile_image(item, read[n], settings, many=many)
+                else:
+                    images.append(prepare_image(item, settings, many=many, offline=offline))
+            except PreflightError as exc:
+                failures.extend(exc.failures)
+        if failures:
+            raise PreflightError(failures)
+        return images
+
+    many = len(items) + earlier_images > limits.MANY_IMAGES_THRESHOLD
+    images = cut(many)
+    total = len(images) + earlier_images
+    if not many and total > limits.MANY_IMAGES_THRESHOLD:
+        images = cut(True)
+    too_many = too_many_images(total, settings, earlier_images)
+    if too_many is not None:
+        raise PreflightError([too_many])
+    return tuple(images)
+
+
+def tile_image(item: sources.Input, data: bytes, settings: Settings, *, many: bool) -> list[Image]:
+    """One input as its tiles (or whole, when ``--tile auto`` finds it needs none)."""
+    from vision_cli import transform
+
+    assert settings.tile is not None
+    size_policy = settings.size_policy() or policy.SizePolicy.native(settings.model.tier)
+    try:
+        tiled = transform.prepare_tiles(
+            data,
+            settings.tile,
+            size_policy=size_policy,
+            max_bytes=settings.max_bytes,
+            max_dimension=limits.MANY_IMAGES_MAX_DIMENSION if many else limits.MAX_DIMENSION,
+        )
+    except transform.TransformError as exc:
+        raise PreflightError([Failure(item.label, str(exc))]) from None
+    if tiled is None:
+        return [prepare_image(item, settings, many=many, data=data)]
+    tier = settings.model.tier
+    grid = tiled.grid
+    whole = policy.predict(grid.width, grid.height, tier).tokens
+    return [
+        Image(
+            item.label,
+            settings.kind_of(item),
+            data=p.data,
+            url=item.url,
+            media_type=p.media_type,
+            width=p.width,
+            height=p.height,
+            tokens=policy.predict(p.width, p.height, tier).tokens,
+            action="tiled",
+            source_width=grid.width,
+            source_height=grid.height,
+            source_format=tiled.source_format,
+            tile=grid.label(tile),
+            tile_index=tile.index,
+            whole_tokens=whole,
+        )
+        for tile, p in zip(grid.tiles, tiled.tiles, strict=True)
+    ]
+
+
+def prepare_input(
+    item: sources.Input, settings: Settings, *, data: bytes | None = None, offline: bool = False
+) -> list[Image]:
+    """One input alone in its request (``ask --each``, ``--batch``): its image, or its tiles
+    (cut again within 2000 px when there are more than 20)."""
+    if settings.tile is None or data is None:
+        return [prepare_image(item, settings, data=data, offline=offline)]
+    images = tile_image(item, data, settings, many=False)
+    if len(images) > limits.MANY_IMAGES_THRESHOLD:
+        images = tile_image(item, data, settings, many=True)
+    return images
+
+
+def image_labels(images: Sequence[Image]) -> list[str]:
+    """``Image N:`` before each image, ``Image N (tile 1 of 4, top):`` before each tile; the tiles
+    of one input share its number."""
+    labels: list[str] = []
+    number = 0
+    for image in images:
+        if image.tile_index <= 1:
+            number += 1
+        labels.append(f"Image {number} ({image.tile}):" if image.tile else f"Image {number}:")
+    return labels
 
 
 def prepare_image(
@@ -605,7 +734,7 @@ def build_request(
     blocks = [
         client.image_block(image_source(image, ids), oversized_error=strict) for image in images
     ]
-    messages = [*history.messages, client.user_turn(blocks, prompt)]
+    messages = [*history.messages, client.user_turn(blocks, prompt, image_labels(images))]
     body = client.request_body(
         model=settings.model_name,
         max_tokens=settings.max_tokens,
@@ -712,6 +841,9 @@ class Estimate:
     input_cost_usd: float
     max_output_cost_usd: float
     prices_date: str
+    #: Image blocks in this turn, and (``--tile``) what its images would cost sent whole.
+    image_blocks: int = 0
+    whole_image_tokens: int | None = None
 
     @property
     def input_tokens(self) -> int:
@@ -733,7 +865,19 @@ class Estimate:
             "max_output_cost_usd": self.max_output_cost_usd,
             "max_cost_usd": self.max_cost_usd,
             "prices_date": self.prices_date,
+            "image_blocks": self.image_blocks,
+            "whole_image_tokens": self.whole_image_tokens,
         }
+
+
+def whole_tokens(images: Sequence[Image], image_tokens: int) -> int | None:
+    """``image_tokens`` with each tiled image counted whole instead (None when none is tiled)."""
+    tiles = [image for image in images if image.tile is not None]
+    if not tiles:
+        return None
+    tiled = sum(image.tokens or 0 for image in tiles)
+    whole = sum(image.whole_tokens or 0 for image in tiles if image.tile_index == 1)
+    return image_tokens - tiled + whole
 
 
 def estimate(request: Request, settings: Settings) -> Estimate:
@@ -749,6 +893,8 @@ def estimate(request: Request, settings: Settings) -> Estimate:
         input_cost_usd=policy.cost_usd(input_tokens, input_price),
         max_output_cost_usd=policy.cost_usd(settings.max_tokens, output_price),
         prices_date=catalog.load().date,
+        image_blocks=len(request.images),
+        whole_image_tokens=whole_tokens(request.images, request.image_tokens),
     )
 
 

@@ -637,9 +637,9 @@ def prepare(job: Job, config: Config, *, offline: bool = False) -> Prepared:
         if data is None and job.sha256 is not None:
             data = asking.read_input(item)  # read again: the bytes are not kept for files
         sha = client.sha256(data) if data is not None else None
-        image = asking.prepare_image(item, settings, data=data, offline=offline)
-        files = asking.cached_files([image], config.cache)
-        request = asking.build_request([image], settings, prompt=config.prompt, files=files)
+        images = asking.prepare_input(item, settings, data=data, offline=offline)
+        files = asking.cached_files(images, config.cache)
+        request = asking.build_request(images, settings, prompt=config.prompt, files=files)
         asking.check_request(request, settings)
     except asking.PreflightError as exc:
         return Prepared(job, job.sha256, failure="; ".join(f.message for f in exc.failures))

@@ -93,20 +93,23 @@ def text_block(text: str) -> Block:
     return {"type": "text", "text": text}
 
 
-def user_content(images: Sequence[Block], prompt: str) -> list[Block]:
+def user_content(
+    images: Sequence[Block], prompt: str, labels: Sequence[str] | None = None
+) -> list[Block]:
     """The content of one user turn as the guide recommends: images first, then the prompt; with
-    several images, a text block ``Image N:`` before each (numbered within the turn)."""
+    several images, a text block before each: ``labels`` when given, else ``Image N:`` (numbered
+    within the turn)."""
     content: list[Block] = []
     for number, image in enumerate(images, 1):
         if len(images) > 1:
-            content.append(text_block(f"Image {number}:"))
+            content.append(text_block(labels[number - 1] if labels else f"Image {number}:"))
         content.append(image)
     content.append(text_block(prompt))
     return content
 
 
-def user_turn(images: Sequence[Block], prompt: str) -> Turn:
-    return {"role": "user", "content": user_content(images, prompt)}
+def user_turn(images: Sequence[Block], prompt: str, labels: Sequence[str] | None = None) -> Turn:
+    return {"role": "user", "content": user_content(images, prompt, labels)}
 
 
 def assistant_turn(text: str) -> Turn:

@@ -1131,6 +1131,11 @@ def ask_estimate(est: Estimate, *, stream: TextIO | None = None) -> None:
             ("total", "", f"≤ {money(est.max_cost_usd)}", ""),
         ],
     )
+    if est.whole_image_tokens is not None:
+        out.write(
+            f"Tiled: {_plural(est.image_blocks, 'image block')}, images ≈ {est.image_tokens:,} "
+            f"tokens; sent whole they would be ≈ {est.whole_image_tokens:,}.\n"
+        )
 
 
 def ask_image_line(image: Image) -> str:

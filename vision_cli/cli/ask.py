@@ -414,6 +414,8 @@ class Options:
     expires: str = DEFAULT_EXPIRES
     snap: bool = False
     snap_max: str = common.DEFAULT_SNAP_MAX
+    tile: str | None = None
+    tile_overlap: int | None = None
 
 
 def _options(given: dict[str, Any], *, compare: bool) -> Options:
@@ -457,6 +459,8 @@ def ask(
     verify: VerifyOpt = True,
     snap: common.SnapOpt = False,
     snap_max: common.SnapMaxOpt = common.DEFAULT_SNAP_MAX,
+    tile: common.TileOpt = None,
+    tile_overlap: common.TileOverlapOpt = None,
     source: SourceOpt = SourceChoice.auto,
     download: DownloadOpt = False,
     no_cache: NoCacheOpt = False,
@@ -509,6 +513,8 @@ def compare(
     verify: VerifyOpt = True,
     snap: common.SnapOpt = False,
     snap_max: common.SnapMaxOpt = common.DEFAULT_SNAP_MAX,
+    tile: common.TileOpt = None,
+    tile_overlap: common.TileOverlapOpt = None,
     source: SourceOpt = SourceChoice.auto,
     download: DownloadOpt = False,
     no_cache: NoCacheOpt = False,
@@ -640,7 +646,10 @@ def run(opts: Options) -> None:
         verify=opts.verify,
         expires=_expires(opts.expires),
         snap_max=common.snap_max(opts.snap, opts.snap_max),
+        tile=common.tile_spec(opts.tile, opts.tile_overlap),
     )
+    if settings.tile is not None and opts.no_resize:
+        common.usage_error("--tile resizes each tile: drop --no-resize", "--tile")
     try:
         asking.check_sources(items, settings)
     except sources.UsageError as exc:

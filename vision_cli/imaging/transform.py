@@ -522,6 +522,7 @@ def prepare_tiles(
     to: Target = "auto",
     quality: int | None = None,
     max_bytes: int = limits.DEFAULT_MAX_BYTES,
+    max_dimension: int = limits.MAX_DIMENSION,
     max_source_pixels: int = limits.PIXEL_BUDGET,
 ) -> Tiled | None:
     """Cut ``data`` (upright, as a viewer shows it) into the tiles ``spec`` asks for and prepare
@@ -570,6 +571,7 @@ def prepare_tiles(
                     quality=quality,
                     max_bytes=max_bytes,
                     reencode=True,  # the crop is a quick PNG: always encode it properly
+                    max_dimension=max_dimension,
                     max_source_pixels=max_source_pixels,
                 )
             )

@@ -262,7 +262,7 @@ def test_json_report(run: Run, zoo: Path, tmp_path: Path) -> None:
     assert list(doc["images"][0]) == [
         "input", "output", "action", "format_before", "format_after", "width_before",
         "height_before", "width_after", "height_after", "bytes_before", "bytes_after",
-        "tokens_before", "tokens_after", "quality", "error", "findings", "tiles",
+        "tokens_before", "tokens_after", "quality", "error", "findings", "tiles", "trim",
     ]  # fmt: skip
     s = doc["summary"]
     assert s["files"] == 16 and s["failed"] == 0

@@ -88,6 +88,8 @@ class Settings:
     snap_max: Fraction | None = None
     #: ``--tile``: send long or huge images as tiles (None: whole).
     tile: policy.TileSpec | None = None
+    #: ``--trim``: levels a border may stray from its colour (None: no trimming).
+    trim_fuzz: int | None = None
 
     def size_policy(self) -> policy.SizePolicy | None:
         if not self.resize:
@@ -306,21 +308,27 @@ def _preflight_tiles(
 
 
 def tile_image(item: sources.Input, data: bytes, settings: Settings, *, many: bool) -> list[Image]:
-    """One input as its tiles (or whole, when ``--tile auto`` finds it needs none)."""
-    from vision_cli import transform
+    """One input as its tiles (or whole, when ``--tile auto`` finds it needs none). The image
+    passes the gate first: nothing the gate calls an error is tiled or sent."""
+    from vision_cli.imaging import preflight, transform
 
     assert settings.tile is not None
+    lim = policy.Limits(tier=settings.model.tier, max_bytes=settings.max_bytes, many_images=many)
+    gated = preflight.judge(data, lim, extension=item.extension, verify=settings.verify)
+    if gated.refusal is not None:
+        raise PreflightError([_failure(item.label, gated.refusal)])
     size_policy = settings.size_policy() or policy.SizePolicy.native(settings.model.tier)
     try:
         tiled = transform.prepare_tiles(
             data,
             settings.tile,
+            found=gated.probe,
             size_policy=size_policy,
             max_bytes=settings.max_bytes,
             max_dimension=limits.MANY_IMAGES_MAX_DIMENSION if many else limits.MAX_DIMENSION,
         )
     except transform.TransformError as exc:
-        raise PreflightError([Failure(item.label, str(exc))]) from None
+        raise PreflightError([_failure(item.label, exc.finding)]) from None
     if tiled is None:
         return [prepare_image(item, settings, many=many, data=data)]
     tier = settings.model.tier
@@ -428,6 +436,7 @@ def fit_bytes(
             size_policy=settings.size_policy(),
             max_bytes=settings.max_bytes,
             max_dimension=lim.max_dimension if not many else limits.MANY_IMAGES_MAX_DIMENSION,
+            trim_fuzz=settings.trim_fuzz,
         )
     except transform.TransformError as exc:
         raise PreflightError([_failure(label, exc.finding)]) from None

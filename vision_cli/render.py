@@ -499,6 +499,7 @@ RESIZE_CSV_COLUMNS = (
     "quality",
     "error",
     "tiles",
+    "trim",
 )
 
 _ACTION_MARKS = {
@@ -518,6 +519,9 @@ def _resize_cells(o: Outcome) -> list[str]:
     if o.action == "skipped":
         return [f"{visible(o.input)} → {visible(o.output or '')}", "up to date"]
     size = f"{o.width_before}x{o.height_before}"
+    if o.trim is not None:
+        left, top, right, bottom = o.trim
+        size += f" → trimmed to {right - left}x{bottom - top}"
     if o.tiles is not None:
         size += f" → {o.tiles} tiles of at most {o.width_after}x{o.height_after}"
     elif (o.width_after, o.height_after) != (o.width_before, o.height_before):

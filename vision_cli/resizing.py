@@ -60,6 +60,8 @@ class Options:
     verify: bool = False
     #: ``--tile``: cut images into tiles (``NAME.tile-01.jpg`` ... and ``NAME.tiles.json``).
     tile: policy.TileSpec | None = None
+    #: ``--trim``: levels a border may stray from its colour (None: no trimming).
+    trim_fuzz: int | None = None
 
 
 def size_policy_for(
@@ -120,6 +122,8 @@ class Outcome:
     findings: tuple[Finding, ...] = ()
     #: ``tiled``: how many tiles were written (``output`` is then the ``NAME.tiles.json`` sidecar).
     tiles: int | None = None
+    #: ``--trim``: the box kept, ``[left, top, right, bottom]`` in the upright original.
+    trim: tuple[int, int, int, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -140,6 +144,7 @@ class Outcome:
             "error": self.error,
             "findings": [f.as_dict() for f in self.findings],
             "tiles": self.tiles,
+            "trim": list(self.trim) if self.trim is not None else None,
         }
 
 
@@ -302,6 +307,7 @@ class _Job:
     tier: policy.Tier
     verify: bool
     tile: policy.TileSpec | None = None
+    trim_fuzz: int | None = None
 
 
 @dataclass(frozen=True)
@@ -355,6 +361,7 @@ def _submit(
         opts.tier,
         opts.verify,
         opts.tile,
+        opts.trim_fuzz,
     )
     return pool.submit(_prepare, job)
 
@@ -414,6 +421,7 @@ def _prepare(job: _Job) -> _Done:
             quality=job.quality,
             max_bytes=job.max_bytes,
             reencode=job.reencode,
+            trim_fuzz=job.trim_fuzz,
         )
     except transform.TransformError as exc:
         return _Done(None, len(data), exc.finding)
@@ -544,6 +552,7 @@ class _Planner:
             tokens_after=policy.predict(p.width, p.height, self.opts.tier).tokens,
             quality=p.quality,
             findings=done.warnings,
+            trim=p.trim,
         )
         target = self._target(item, p.format)
         outcome = replace(outcome, output=str(target))

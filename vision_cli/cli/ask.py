@@ -416,6 +416,8 @@ class Options:
     snap_max: str = common.DEFAULT_SNAP_MAX
     tile: str | None = None
     tile_overlap: int | None = None
+    trim: bool = False
+    trim_fuzz: str = common.DEFAULT_TRIM_FUZZ
 
 
 def _options(given: dict[str, Any], *, compare: bool) -> Options:
@@ -461,6 +463,8 @@ def ask(
     snap_max: common.SnapMaxOpt = common.DEFAULT_SNAP_MAX,
     tile: common.TileOpt = None,
     tile_overlap: common.TileOverlapOpt = None,
+    trim: common.TrimOpt = False,
+    trim_fuzz: common.TrimFuzzOpt = common.DEFAULT_TRIM_FUZZ,
     source: SourceOpt = SourceChoice.auto,
     download: DownloadOpt = False,
     no_cache: NoCacheOpt = False,
@@ -515,6 +519,8 @@ def compare(
     snap_max: common.SnapMaxOpt = common.DEFAULT_SNAP_MAX,
     tile: common.TileOpt = None,
     tile_overlap: common.TileOverlapOpt = None,
+    trim: common.TrimOpt = False,
+    trim_fuzz: common.TrimFuzzOpt = common.DEFAULT_TRIM_FUZZ,
     source: SourceOpt = SourceChoice.auto,
     download: DownloadOpt = False,
     no_cache: NoCacheOpt = False,
@@ -647,9 +653,16 @@ def run(opts: Options) -> None:
         expires=_expires(opts.expires),
         snap_max=common.snap_max(opts.snap, opts.snap_max),
         tile=common.tile_spec(opts.tile, opts.tile_overlap),
+        trim_fuzz=common.trim_fuzz(opts.trim, opts.trim_fuzz),
     )
-    if settings.tile is not None and opts.no_resize:
-        common.usage_error("--tile resizes each tile: drop --no-resize", "--tile")
+    if (settings.tile is not None or opts.trim) and opts.no_resize:
+        common.usage_error("--tile and --trim change the image: drop --no-resize", "--no-resize")
+    if settings.tile is not None and opts.trim:
+        common.usage_error(
+            "--trim and --tile do not combine yet: trim first (resize --trim), then tile the "
+            "result",
+            "--trim",
+        )
     try:
         asking.check_sources(items, settings)
     except sources.UsageError as exc:

@@ -199,6 +199,25 @@ SnapMaxOpt = Annotated[
     ),
 ]
 DEFAULT_SNAP_MAX = "3%"
+TrimOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trim",
+        help="Cut near-uniform borders (letterboxing, scanner margins, one-colour window "
+        "chrome) before fitting; a line holding any content is kept.",
+        rich_help_panel=SAVERS_PANEL,
+    ),
+]
+TrimFuzzOpt = Annotated[
+    str,
+    typer.Option(
+        "--trim-fuzz",
+        help="--trim: how far a border pixel may stray from the border's colour, per channel.",
+        metavar="PERCENT",
+        rich_help_panel=SAVERS_PANEL,
+    ),
+]
+DEFAULT_TRIM_FUZZ = "10%"
 TILES_PANEL = "Tiles"
 TileOpt = Annotated[
     str | None,
@@ -413,6 +432,17 @@ def snap_max(snap: bool, text: str) -> Fraction | None:
     except ValueError as exc:
         usage_error(str(exc), "--snap-max")
     return share if snap else None
+
+
+def trim_fuzz(trim: bool, text: str) -> int | None:
+    """``--trim`` and ``--trim-fuzz`` in levels 0-255 (None: off); a usage error if bad."""
+    from vision_cli import policy
+
+    try:
+        share = policy.parse_share(text)
+    except ValueError as exc:
+        usage_error(str(exc), "--trim-fuzz")
+    return round(share * 255) if trim else None
 
 
 def tile_spec(tile: str | None, overlap: int | None) -> TileSpec | None:

@@ -207,6 +207,8 @@ def resize(
     snap_max: common.SnapMaxOpt = common.DEFAULT_SNAP_MAX,
     tile: common.TileOpt = None,
     tile_overlap: common.TileOverlapOpt = None,
+    trim: common.TrimOpt = False,
+    trim_fuzz: common.TrimFuzzOpt = common.DEFAULT_TRIM_FUZZ,
 ) -> None:
     from vision_cli import resizing, sources, workers
     from vision_cli.render import ResizeReport, is_tty, progress, warn
@@ -225,6 +227,12 @@ def resize(
         common.usage_error(
             "standard input, the clipboard and URLs cannot be resized in place: use --out DIR"
         )
+    if trim and tile is not None:
+        common.usage_error(
+            "--trim and --tile do not combine yet: trim first (resize --trim), then tile the "
+            "result",
+            "--trim",
+        )
     if in_place and tile is not None:
         common.usage_error(
             "--tile writes new files (NAME.tile-01.jpg ...): use --out DIR", "--tile"
@@ -239,6 +247,7 @@ def resize(
     opts = resizing.Options(
         size_policy=replace(size_policy, snap_max=common.snap_max(snap, snap_max)),
         tile=common.tile_spec(tile, tile_overlap),
+        trim_fuzz=common.trim_fuzz(trim, trim_fuzz),
         tier=the_model.tier,
         out=out,
         to=to.value,

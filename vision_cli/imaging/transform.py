@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Final, Literal
+from typing import Final, Literal, cast
 
 from PIL import Image, ImageChops, ImageCms, ImageFile
 
@@ -98,6 +98,9 @@ class Prepared:
     source_format: str  # Pillow's name: JPEG, MPO, PNG, GIF, WEBP, BMP, TIFF, ...
     source_orientation: int = 1
     source_animated: bool = False
+    #: ``--trim``: the box kept, ``(left, top, right, bottom)`` in the upright source (None:
+    #: nothing trimmed).
+    trim: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ def prepare(
     max_dimension: int = limits.MAX_DIMENSION,
     max_source_pixels: int = limits.PIXEL_BUDGET,
     verify: bool = False,
+    trim_fuzz: int | None = None,
 ) -> Prepared:
     """Make ``data`` ready for the API; :class:`TransformError` when it cannot be done.
 
@@ -140,22 +144,40 @@ def prepare(
     works; a progressive one at full size). ``verify`` decodes an image that would be copied as
     it is, so that nothing damaged is copied. The result of ``prepare`` on its own output, with
     the same arguments, is a copy.
+    ``trim_fuzz`` (``--trim``): near-uniform borders, within that many levels of their colour,
+    are cut off first (see :func:`trim_box`).
     """
     if to not in ("auto", *_FORCED):
         raise ValueError(f"unknown target format {to!r}")
+    if trim_fuzz is not None:
+        cut = _trimmed(data, trim_fuzz, max_source_pixels, found)
+        if cut is not None:
+            crop, head, box = cut
+            inner = prepare(
+                crop,
+                size_policy=size_policy,
+                to=_like_source(head.format, to),
+                quality=quality,
+                max_bytes=max_bytes,
+                reencode=True,
+                max_dimension=max_dimension,
+                max_source_pixels=max_source_pixels,
+            )
+            return replace(
+                inner,
+                action="resized",
+                source_width=head.width,
+                source_height=head.height,
+                source_format=head.format,
+                source_orientation=head.orientation,
+                source_animated=head.animated,
+                trim=box,
+            )
     with _pillow_errors():
         if found is None:
             found = probe.probe_bytes(data)
-        facts = found.facts
-        if (facts.decode_pixels or facts.width * facts.height) > max_source_pixels:
-            raise TransformError(policy.over_budget(facts, max_source_pixels))
-        head = _Header(
-            format=facts.format,
-            width=facts.width,
-            height=facts.height,
-            orientation=facts.orientation,
-            animated=facts.frames > 1,
-        )
+        _within_budget(found, max_source_pixels)
+        head = _head_of(found)
         target = _target(head.upright_size, size_policy, max_dimension)
         if not reencode and _complies(head, target, len(data), to, max_bytes):
             damage = probe.verify(data, found) if verify else None
@@ -534,31 +556,16 @@ def prepare_tiles(
     with _pillow_errors():
         if found is None:
             found = probe.probe_bytes(data)
-        facts = found.facts
-        head = _Header(
-            format=facts.format,
-            width=facts.width,
-            height=facts.height,
-            orientation=facts.orientation,
-            animated=facts.frames > 1,
-        )
+        head = _head_of(found)
         try:
             grid = spec.grid_for(*head.upright_size, size_policy)
         except ValueError as exc:  # a grid finer than the image allows
             raise TransformError(Finding(Code.TOO_SMALL, str(exc), final=True)) from None
         if len(grid) == 1:
             return None
-        if (facts.decode_pixels or facts.width * facts.height) > max_source_pixels:
-            raise TransformError(policy.over_budget(facts, max_source_pixels))
-        im = probe.open_image(io.BytesIO(data), heif=probe.heif_brand(data[:32]))
-        decoded = _decode(im, head, head.upright_size, max_source_pixels, found.progressive)
-        # Pillow turns a TIFF's pixels upright while loading them: never turn them twice.
-        pixels = replace(head, orientation=1) if found.upright_on_load else head
-        frame = _upright(decoded, pixels)
-        if frame.mode == "CMYK":
-            frame = frame.convert("RGB")
-        icc = im.info.get("icc_profile")
-        tile_to: Target = "jpeg" if to == "auto" and head.format in ("JPEG", "MPO") else to
+        frame, head = _upright_frame(data, max_source_pixels, found)
+        icc = frame.info.get("icc_profile")
+        tile_to = _like_source(head.format, to)
         tiles = []
         for tile in grid.tiles:
             buffer = io.BytesIO()
@@ -576,3 +583,98 @@ def prepare_tiles(
                 )
             )
     return Tiled(grid, tuple(tiles), head.format)
+
+
+# --------------------------------------------------------------------------------------------------
+# Trim
+# --------------------------------------------------------------------------------------------------
+
+Box = tuple[int, int, int, int]
+
+
+def _like_source(source_format: str, to: Target) -> Target:
+    """A crop travels as PNG; under ``auto`` a photo's crop still comes out as JPEG."""
+    return "jpeg" if to == "auto" and source_format in ("JPEG", "MPO") else to
+
+
+def _head_of(found: probe.Probe) -> _Header:
+    facts = found.facts
+    return _Header(
+        format=facts.format,
+        width=facts.width,
+        height=facts.height,
+        orientation=facts.orientation,
+        animated=facts.frames > 1,
+    )
+
+
+def _within_budget(found: probe.Probe, max_source_pixels: int) -> None:
+    """Refuse from the header an image whose decode would allocate too many pixels."""
+    facts = found.facts
+    if (facts.decode_pixels or facts.width * facts.height) > max_source_pixels:
+        raise TransformError(policy.over_budget(facts, max_source_pixels))
+
+
+def _upright_frame(
+    data: bytes, max_source_pixels: int, found: probe.Probe | None = None
+) -> tuple[Image.Image, _Header]:
+    """The whole first frame, decoded at full size and turned upright (RGB, L or RGBA), with its
+    colour profile in ``info``. ``found``: the gate's probe of ``data`` (probed here when None)."""
+    if found is None:
+        found = probe.probe_bytes(data)
+    _within_budget(found, max_source_pixels)
+    head = _head_of(found)
+    im = probe.open_image(io.BytesIO(data), heif=probe.heif_brand(data[:32]))
+    decoded = _decode(im, head, head.upright_size, max_source_pixels, found.progressive)
+    # Pillow turns a TIFF's pixels upright while loading them: never turn them twice.
+    frame = _upright(decoded, replace(head, orientation=1) if found.upright_on_load else head)
+    if frame.mode == "CMYK":
+        frame = frame.convert("RGB")
+    icc = im.info.get("icc_profile")
+    if icc:
+        frame.info["icc_profile"] = icc
+    return frame, head
+
+
+def trim_box(im: Image.Image, fuzz: int) -> Box:
+    """The box inside the image's near-uniform borders, ``(left, top, right, bottom)``.
+
+    Each side is judged on its own: its colour is the commonest colour of its outermost line, and
+    lines are cut from that side while every pixel in them is within ``fuzz`` levels (0-255, on
+    every channel) of it. A line holding a single pixel of content stops the cut, so content is
+    never trimmed. A uniform image keeps its full box.
+    """
+    rgb = im.convert("RGB")
+    w, h = rgb.size
+    edges: tuple[Box, ...] = ((0, 0, 1, h), (0, 0, w, 1), (w - 1, 0, w, h), (0, h - 1, w, h))
+    table = [0] * (fuzz + 1) + [255] * (255 - fuzz)
+    kept = [0, 0, w, h]
+    for side, edge in enumerate(edges):
+        colours = rgb.crop(edge).getcolors(maxcolors=w * h) or []
+        colour = cast(tuple[int, int, int], max(colours, key=lambda c: c[0])[1])
+        diff = ImageChops.difference(rgb, Image.new("RGB", rgb.size, colour))
+        red, green, blue = diff.split()
+        content = ImageChops.lighter(ImageChops.lighter(red, green), blue).point(table)
+        box = content.getbbox()
+        if box is None:
+            return (0, 0, w, h)
+        kept[side] = box[side]
+    left, top, right, bottom = kept
+    if right - left < 1 or bottom - top < 1:
+        return (0, 0, w, h)
+    return (left, top, right, bottom)
+
+
+def _trimmed(
+    data: bytes, fuzz: int, max_source_pixels: int, found: probe.Probe | None
+) -> tuple[bytes, _Header, Box] | None:
+    """The image without its borders, as a lossless PNG (None when there is nothing to trim)."""
+    with _pillow_errors():
+        frame, head = _upright_frame(data, max_source_pixels, found)
+        box = trim_box(frame, fuzz)
+        if box == (0, 0, *frame.size):
+            return None
+        buffer = io.BytesIO()
+        icc = frame.info.get("icc_profile")
+        frame.crop(box).save(buffer, "PNG", compress_level=1, icc_profile=icc)
+        return buffer.getvalue(), head, box

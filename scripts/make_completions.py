@@ -41,6 +41,8 @@ class Cmd:
     help: str
     options: tuple[Opt, ...]
     takes_files: bool
+    #: A command group's subcommands (``files list|delete|prune``), completed as words.
+    words: tuple[str, ...] = ()
 
 
 def _first_sentence(text: str | None) -> str:
@@ -80,17 +82,24 @@ def _options(params: Iterable[Any]) -> tuple[Opt, ...]:
     return tuple(opts)
 
 
+def _command(name: str, cmd: Any) -> Cmd:
+    subcommands = getattr(cmd, "commands", {})
+    if subcommands:  # a group: its subcommands' options, one of each name
+        params = {p.name: p for sub in subcommands.values() for p in sub.params}
+        return Cmd(
+            name, _first_sentence(cmd.help), _options(params.values()), False, (*subcommands,)
+        )
+    return Cmd(
+        name=name,
+        help=_first_sentence(cmd.help),
+        options=_options(cmd.params),
+        takes_files=any(p.param_type_name == "argument" for p in cmd.params),
+    )
+
+
 def tree() -> tuple[tuple[Opt, ...], tuple[Cmd, ...]]:
     group: Any = typer.main.get_command(app)
-    commands = tuple(
-        Cmd(
-            name=name,
-            help=_first_sentence(cmd.help),
-            options=_options(cmd.params),
-            takes_files=any(p.param_type_name == "argument" for p in cmd.params),
-        )
-        for name, cmd in group.commands.items()
-    )
+    commands = tuple(_command(name, cmd) for name, cmd in group.commands.items())
     return _options(group.params), commands
 
 
@@ -104,7 +113,11 @@ def bash(global_opts: tuple[Opt, ...], commands: tuple[Cmd, ...]) -> str:
     top = " ".join([*[c.name for c in commands], *(n for o in global_opts for n in o.names)])
     value_cases: list[str] = []
     option_cases: list[str] = []
+    word_cases: list[str] = []
     for cmd in commands:
+        if cmd.words:
+            complete_subs = f'COMPREPLY=($(compgen -W "{" ".join(cmd.words)}" -- "$cur"))'
+            word_cases.append(f"        {cmd.name}) {complete_subs}; return ;;")
         for opt in (o for o in cmd.options if o.takes_value):
             pattern = "|".join(f"{cmd.name}:{n}" for n in opt.names)
             if opt.choices:
@@ -144,6 +157,9 @@ _vision_cli() {{
         esac
         return
     fi
+    case "$cmd" in
+{chr(10).join(word_cases)}
+    esac
     COMPREPLY=($(compgen -f -- "$cur"))
 }}
 complete -o filenames -o bashdefault -F _vision_cli {PROG}
@@ -188,6 +204,8 @@ def zsh(global_opts: tuple[Opt, ...], commands: tuple[Cmd, ...]) -> str:
         specs = [_zsh_spec(o) for o in cmd.options]
         if cmd.takes_files:
             specs.append("'*:input:_files'")
+        if cmd.words:
+            specs.append(f"'1:subcommand:({' '.join(cmd.words)})'")
         body = " \\\n                ".join(specs)
         cases.append(
             f"            {cmd.name})\n                _arguments -s {body}\n                ;;"
@@ -263,6 +281,8 @@ def fish(global_opts: tuple[Opt, ...], commands: tuple[Cmd, ...]) -> str:
         lines += [_fish_line(condition, o) for o in cmd.options]
         if cmd.takes_files:
             lines.append(f"complete -c {PROG} -n '{condition}' -F")
+        if cmd.words:
+            lines.append(f"complete -c {PROG} -n '{condition}' -a '{' '.join(cmd.words)}'")
     return "\n".join(lines) + "\n"
 
 

@@ -246,7 +246,7 @@ ExpiresOpt = Annotated[
     str,
     typer.Option(
         "--expires",
-        help="--source file: how long an upload lasts on the API before it is deleted "
+        help="How long an upload (--source file) lasts on the API before it is deleted "
         "(1h to 90d, e.g. 12h, 7d).",
         metavar="DURATION",
         rich_help_panel=IMAGES_PANEL,

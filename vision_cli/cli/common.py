@@ -193,7 +193,7 @@ SnapMaxOpt = Annotated[
     str,
     typer.Option(
         "--snap-max",
-        help="--snap: the most an edge may shrink.",
+        help="The most an edge may shrink with --snap.",
         metavar="PERCENT",
         rich_help_panel=SAVERS_PANEL,
     ),
@@ -212,7 +212,7 @@ TrimFuzzOpt = Annotated[
     str,
     typer.Option(
         "--trim-fuzz",
-        help="--trim: how far a border pixel may stray from the border's colour, per channel.",
+        help="How far a border pixel may stray from the border's colour, per channel (--trim).",
         metavar="PERCENT",
         rich_help_panel=SAVERS_PANEL,
     ),
@@ -234,7 +234,7 @@ TileOverlapOpt = Annotated[
     int | None,
     typer.Option(
         "--tile-overlap",
-        help="--tile: pixels neighbouring tiles share (default: 3% of a tile, at least 28).",
+        help="Pixels neighbouring tiles share, with --tile (default: 3% of a tile, at least 28).",
         metavar="PX",
         min=0,
         rich_help_panel=TILES_PANEL,

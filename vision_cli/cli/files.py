@@ -63,10 +63,15 @@ def _when(moment: object) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if isinstance(moment, datetime) else "-"
 
 
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")]
+
+
 @files_app.command("list", epilog="Example:\n\n  vision-cli files list --json | jq '.[].id'")
-def list_files(json_flag: common.JsonOpt = False) -> None:
-    """The uploads vision-cli made: id, name, bytes, uploaded, expires, and whether the API still
-    has them (present, expired or gone)."""
+def list_files(json_flag: JsonFlag = False) -> None:
+    """List the uploads vision-cli made, and whether the API still has them.
+
+    Columns: id, name, bytes, uploaded, expires, state (present, expired or gone).
+    """
     from vision_cli import client, render, uploads
 
     api, cache = _connect()
@@ -122,10 +127,12 @@ def delete_files(
     all_files: Annotated[
         bool, typer.Option("--all", help="Delete every upload vision-cli remembers.")
     ] = False,
-    json_flag: common.JsonOpt = False,
+    json_flag: JsonFlag = False,
 ) -> None:
-    """Delete uploaded files on the API and forget them (one the API no longer has is only
-    forgotten)."""
+    """Delete uploaded files on the API and forget them.
+
+    An id the API no longer has is only forgotten.
+    """
     from vision_cli import client, uploads
 
     if bool(file_ids) == all_files:
@@ -144,7 +151,7 @@ def prune_files(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", "-n", help="Say what would be done, change nothing.")
     ] = False,
-    json_flag: common.JsonOpt = False,
+    json_flag: JsonFlag = False,
 ) -> None:
     """Delete the uploads past their expiry, and forget those the API no longer has."""
     from vision_cli import client, uploads

@@ -202,3 +202,21 @@ def test_files_without_a_key_or_with_a_failing_api(
         assert result.exit_code == 2
         assert "ANTHROPIC_API_KEY is not set" in result.stderr
         assert "--dry-run" not in result.stderr
+
+
+def test_ask_each_uploads_with_the_expiry_and_sends_an_expired_one_again(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    for name in ("a.png", "b.png"):
+        make_image(name, (200 + len(name) * 10, 100), folder=folder)
+    out = tmp_path / "results.jsonl"
+    first = run("ask", folder, "--each", "--source", "file", "--expires", "2h", "-o", out)
+    assert first.exit_code == 0, first.stderr
+    assert {r.body["expires_in_seconds"] for r in api.requests_to("/v1/files")} == {"7200"}
+    for file_id in api.files:
+        api.expire_file(file_id)
+    again = run("ask", folder, "--each", "--source", "file", "--rerun", "-o", out)
+    assert again.exit_code == 0, again.stderr
+    assert len(api.requests_to("/v1/files")) == 4  # each expired upload sent again, once
+    assert sorted(r.status for r in api.messages_requests()) == [200] * 4 + [400] * 2

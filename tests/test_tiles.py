@@ -231,6 +231,29 @@ def _dark_box(path: Path) -> tuple[int, int, int, int] | None:
     return grey.point(lambda v: 255 if v < 60 else 0).getbbox()
 
 
+def test_a_sidecar_names_tiles_of_a_name_that_is_not_utf8_as_json_records_do(
+    run: Run, tmp_path: Path
+) -> None:
+    """Names are bytes: the tiles keep the original's bytes, and the sidecar gives each name
+    with ``\\udcff`` escapes and its bytes in base64 (``source_bytes``, ``file_bytes``)."""
+    import base64
+    import os
+
+    raw = b"scan\xff"
+    src = _scroll_with_marker(tmp_path / os.fsdecode(raw + b".png"), (600, 6000), (100, 100))
+    out = tmp_path / "out"
+    result = run("resize", src, "--out", out, "--tile", "2x1")
+    assert result.exit_code == 0, result.stderr
+    written = sorted(os.listdir(os.fsencode(out)))
+    assert written == [raw + b".tile-01.png", raw + b".tile-02.png", raw + b".tiles.json"]
+    doc = json.loads((out / os.fsdecode(raw + b".tiles.json")).read_bytes().decode("utf-8"))
+    assert os.fsencode(doc["source"]).endswith(raw + b".png")
+    assert base64.b64decode(doc["source_bytes"]) == os.fsencode(doc["source"])
+    for tile, name in zip(doc["tiles"], written, strict=False):
+        assert os.fsencode(tile["file"]) == name
+        assert base64.b64decode(tile["file_bytes"]) == name
+
+
 def test_resize_tile_auto_writes_tiles_and_a_sidecar_that_maps_back(
     run: Run, tmp_path: Path
 ) -> None:

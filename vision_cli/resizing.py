@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from vision_cli import limits, policy, sources, workers
+from vision_cli import limits, names, policy, sources, workers
 from vision_cli.fsutil import hidden_temp_name, sync_folder, write_atomic
 from vision_cli.imaging import preflight, probe, transform
 from vision_cli.policy import Finding
@@ -468,11 +468,11 @@ def _ready() -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def sidecar_document(source: str, tiled: transform.Tiled, names: Sequence[str]) -> str:
+def sidecar_document(source: str, tiled: transform.Tiled, files: Sequence[str]) -> str:
     """``NAME.tiles.json``: where each tile lies in the original, so coordinates found in a tile
-    map back: ``original = offset + point_in_tile * scale`` (per axis)."""
-    import json
-
+    map back: ``original = offset + point_in_tile * scale`` (per axis). A name that is not UTF-8
+    is written as JSON records write it: ``\\udcff`` escapes, and ``source_bytes`` or
+    ``file_bytes`` beside it with the name's bytes in base64 (:mod:`vision_cli.names`)."""
     grid = tiled.grid
     doc = {
         "version": 1,
@@ -484,10 +484,10 @@ def sidecar_document(source: str, tiled: transform.Tiled, names: Sequence[str]) 
         "overlap": [grid.overlap_x, grid.overlap_y],
         "tiles": [
             {"file": name, **where.as_dict()}
-            for name, where in zip(names, tiled.placements(), strict=True)
+            for name, where in zip(files, tiled.placements(), strict=True)
         ],
     }
-    return json.dumps(doc, indent=1) + "\n"
+    return names.dumps(doc, indent=1) + "\n"
 
 
 def output_name(path: Path, fmt: str) -> Path:
@@ -602,7 +602,7 @@ class _Planner:
         base = self._target(item, tiles[0].format)
         stem = base.name[: -len(base.suffix)] if base.suffix else base.name
         digits = max(2, len(str(len(tiles))))
-        names = [
+        paths = [
             base.with_name(f"{stem}.tile-{n:0{digits}d}{EXTENSIONS[p.format]}")
             for n, p in enumerate(tiles, 1)
         ]
@@ -627,13 +627,13 @@ class _Planner:
             tiles=len(tiles),
         )
         refusal = next(
-            (r for target in (*names, sidecar) if (r := self._refusal(item, target)) is not None),
+            (r for target in (*paths, sidecar) if (r := self._refusal(item, target)) is not None),
             None,
         )
         if refusal is None and not self.opts.dry_run:
-            doc = sidecar_document(item.label, tiled, [n.name for n in names])
+            doc = sidecar_document(item.label, tiled, [n.name for n in paths])
             refusal = self._write_files(
-                [*zip(names, (p.data for p in tiles), strict=True), (sidecar, doc.encode())]
+                [*zip(paths, (p.data for p in tiles), strict=True), (sidecar, doc.encode())]
             )
         if refusal is not None:
             return replace(outcome, action="failed", output=None, error=refusal, tiles=None)

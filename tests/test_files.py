@@ -220,3 +220,31 @@ def test_ask_each_uploads_with_the_expiry_and_sends_an_expired_one_again(
     assert again.exit_code == 0, again.stderr
     assert len(api.requests_to("/v1/files")) == 4  # each expired upload sent again, once
     assert sorted(r.status for r in api.messages_requests()) == [200] * 4 + [400] * 2
+
+
+def test_files_refuses_a_key_of_the_wrong_shape_without_echoing_it(
+    run: Run, api: FakeClaudeAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret\nX-Injected: 1")
+    result = run("files", "list")
+    assert result.exit_code == 2
+    assert "secret" not in result.stderr and "is not set" not in result.stderr
+    assert not api.requests
+
+
+def test_files_shows_names_and_ids_from_outside_escaped(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    """A name with an escape sequence (or bytes that are not UTF-8) cannot drive the terminal
+    from ``files list``, nor an id given to ``files delete``; JSON keeps the name exact."""
+    name = os.fsdecode(b"evil\x1b[2J\xff.png")
+    path = make_image("plain.png", (120, 80)).rename(tmp_path / name)
+    upload(run, path)
+    table = run("files", "list")
+    assert table.exit_code == 0, table.stderr
+    assert "\x1b" not in table.stdout and "evil\\x1b[2J" in table.stdout
+    (row,) = listed(run)
+    assert row["filename"].startswith("evil\x1b[2J")  # JSON: exact (the escape is JSON's own)
+    deleted = run("files", "delete", "file_\x1b]0;pwned\x07")
+    assert deleted.exit_code == 0, deleted.stderr
+    assert "\x1b" not in deleted.stdout and "file_\\x1b]0;pwned\\x07" in deleted.stdout

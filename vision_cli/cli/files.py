@@ -53,8 +53,12 @@ def _connect() -> tuple[anthropic.Anthropic, client_module.FileCache]:
 
     try:
         return client.make_client(), client.FileCache()
+    except client.BadKeyError as exc:  # a key that cannot be one: said without the key
+        _fail(str(exc), ExitStatus.USAGE)
     except client.MissingKeyError:
         _fail(client.NO_KEY_MESSAGE, ExitStatus.USAGE)
+    except client.SetupError as exc:  # ANTHROPIC_BASE_URL that cannot be used
+        _fail(str(exc), ExitStatus.USAGE)
 
 
 def _when(moment: object) -> str:
@@ -67,6 +71,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of li
 
 
 @files_app.command("list", epilog="Example:\n\n  vision-cli files list --json | jq '.[].id'")
+@common.quiet_on_closed_pipe
 def list_files(json_flag: JsonFlag = False) -> None:
     """List the uploads vision-cli made, and whether the API still has them.
 
@@ -89,8 +94,8 @@ def list_files(json_flag: JsonFlag = False) -> None:
         ["id", "name", "bytes", "uploaded", "expires", "state"],
         [
             [
-                u.file_id,
-                u.filename,
+                render.visible(u.file_id),
+                render.visible(u.filename),
                 f"{u.bytes:,}",
                 _when(u.uploaded_at),
                 _when(u.expires_at),
@@ -108,8 +113,8 @@ def _report(changes: list[object], json_flag: bool) -> None:
     if json_flag:
         typer.echo(render.dumps([c.as_dict() for c in done]))
         return
-    for change in done:
-        typer.echo(f"{change.action} {change.file_id} ({change.reason})")
+    for change in done:  # an id given on the command line may hold anything: shown escaped
+        typer.echo(f"{change.action} {render.visible(change.file_id)} ({change.reason})")
 
 
 @files_app.command(
@@ -117,6 +122,7 @@ def _report(changes: list[object], json_flag: bool) -> None:
     epilog="Examples:\n\n  vision-cli files delete file_011CNha8iCJcU1wXNR6q4V8w\n\n"
     "  vision-cli files delete --all",
 )
+@common.quiet_on_closed_pipe
 def delete_files(
     file_ids: Annotated[
         list[str] | None,
@@ -147,6 +153,7 @@ def delete_files(
 
 
 @files_app.command("prune", epilog="Example:\n\n  vision-cli files prune --dry-run")
+@common.quiet_on_closed_pipe
 def prune_files(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", "-n", help="Say what would be done, change nothing.")

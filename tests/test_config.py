@@ -134,11 +134,15 @@ def test_a_run_builds_one_command_but_checks_the_configuration_against_all(
     (``to``) and a ``[resize]`` table are still known, and still checked."""
     from vision_cli.cli.app import app_for
 
-    slim = app_for(["inspect", "."]).registered_commands
-    assert [getattr(c.callback, "__name__", None) for c in slim] == ["inspect"]
+    slim = app_for(["inspect", "."])
+    assert [getattr(c.callback, "__name__", None) for c in slim.registered_commands] == ["inspect"]
+    assert slim.registered_groups == []  # nor the files group's subcommands
+    files = app_for(["files", "list"])
+    assert files.registered_commands == [] and len(files.registered_groups) == 1
     for listing in (["--help"], [], ["inspectx"], ["--no-config"]):  # names and help only
-        listed = app_for(listing).registered_commands
-        assert [c.name for c in listed] == [
+        listed = app_for(listing)
+        names = [c.name for c in listed.registered_commands]
+        assert names == [
             "inspect",
             "resize",
             "estimate",
@@ -148,6 +152,9 @@ def test_a_run_builds_one_command_but_checks_the_configuration_against_all(
             "results",
             "models",
         ]
+        [group] = listed.registered_groups
+        assert group.typer_instance is not None
+        assert group.typer_instance.registered_commands == []  # listed by name, not built
     config = project / "vision-cli.toml"
     config.write_text('to = "png"\n[resize]\nquality = 90\n')
     code, doc = summary(run)

@@ -197,9 +197,31 @@ def app_for(args: Sequence[str]) -> typer.Typer:
     """
     invoked = next((a for a in args if not a.startswith("-")), None)
     chosen = [c for c in app.registered_commands if _name(c) == invoked]
+    groups = [g for g in app.registered_groups if _group_name(g) == invoked]
     slim = copy.copy(app)
-    slim.registered_commands = chosen or [_listed(c) for c in app.registered_commands]
+    if chosen or groups:  # a command, or a group of subcommands (``files``): only that one
+        slim.registered_commands, slim.registered_groups = chosen, groups
+    else:
+        slim.registered_commands = [_listed(c) for c in app.registered_commands]
+        slim.registered_groups = [_listed_group(g) for g in app.registered_groups]
     return slim
+
+
+def _group_name(info: typer.models.TyperInfo) -> str | None:
+    name = info.name
+    if isinstance(name, str):
+        return name
+    return info.typer_instance.info.name if info.typer_instance else None
+
+
+def _listed_group(info: typer.models.TyperInfo) -> typer.models.TyperInfo:
+    """A group as the list of commands shows it: its name and help; its subcommands (which the
+    listing does not show) are not built at all."""
+    assert info.typer_instance is not None
+    listed = copy.copy(info)
+    listed.typer_instance = copy.copy(info.typer_instance)
+    listed.typer_instance.registered_commands = []
+    return listed
 
 
 def _listed(info: typer.models.CommandInfo) -> typer.models.CommandInfo:

@@ -388,6 +388,12 @@ def test_a_streamed_answer_on_a_terminal_shows_escape_sequences(
         "[ask]\nrerun = true\n",
         "[ask]\nmax-tokens = 64000\n",
         "[estimate]\nexact = true\n",
+        "clipboard = true\n",
+        '[resize]\ntile = "auto"\n',
+        '[ask]\ntile = "auto"\n',
+        "[ask]\ntrim = true\n",
+        "[compare]\nsnap = true\n",
+        '[ask]\nexpires = "90d"\n',
     ],
 )
 def test_a_project_configuration_cannot_write_files_or_change_what_is_sent(
@@ -1122,3 +1128,19 @@ def test_locate_shows_a_hostile_label_escaped_and_keeps_it_exact_in_json(
         csv.DictReader(io.StringIO(run("locate", image, "--find", "car", "-f", "csv").stdout))
     )
     assert rows[0]["label"] == label
+
+
+def test_a_project_may_set_the_savers_of_resize_and_the_tiles_of_estimate(
+    run: Run, make_image: MakeImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``resize``'s ``snap`` is output policy and ``estimate``'s ``tile`` only a report: allowed."""
+    repo = tmp_path / "repo"
+    make_image("wide.png", (9000, 300), folder=repo / "assets")
+    (repo / "vision-cli.toml").write_text(
+        '[estimate]\ntile = "auto"\n\n[resize]\nsnap = true\nsnap-max = "3%"\n'
+    )
+    monkeypatch.chdir(repo)
+    estimated = run("estimate", "assets", "--json")
+    assert estimated.exit_code == 0, estimated.stderr
+    assert json.loads(estimated.stdout)["images"][0]["tiles"] > 1
+    assert run("resize", "assets", "--out", str(tmp_path / "out")).exit_code == 0

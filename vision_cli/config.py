@@ -34,7 +34,11 @@ _REPORT = frozenset({"format", "json", "quiet", "exclude", "hidden"})
 #: files, or change what is sent and paid for (``output``, ``in-place``, ``overwrite``,
 #: ``backup``, ``conversation``, ``system``, ``prompt``, ``rerun``, ``each``, ``batch`` of
 #: ``ask``, ``exact``, ``max-tokens`` of ``ask`` ...) belong on the command line or in the
-#: user configuration.
+#: user configuration. So do ``clipboard`` (reads what the user copied), ``tile``/``tile-overlap``
+#: of ``resize`` (writes a set of tiles and a sidecar instead of one file) and ``ask``/``compare``'s
+#: ``tile``, ``trim``, ``snap`` and ``expires`` (they change what is sent). ``resize``'s ``trim``
+#: and ``snap`` are output policy like ``max-edge``, and ``estimate``'s ``tile`` and ``snap`` only
+#: change the report.
 PROJECT_OPTIONS: Final[Mapping[str, frozenset[str]]] = {
     "inspect": _REPORT | {"model", "strict", "ignore", "request", "verify", "max-bytes", "jobs"},
     "resize": _REPORT
@@ -48,6 +52,10 @@ PROJECT_OPTIONS: Final[Mapping[str, frozenset[str]]] = {
         "to",
         "quality",
         "reencode",
+        "trim",
+        "trim-fuzz",
+        "snap",
+        "snap-max",
     },
     "estimate": _REPORT
     | {
@@ -63,6 +71,10 @@ PROJECT_OPTIONS: Final[Mapping[str, frozenset[str]]] = {
         "batch",
         "output-tokens",
         "include-retired",
+        "tile",
+        "tile-overlap",
+        "snap",
+        "snap-max",
     },
     "ask": _REPORT | {"model", "max-bytes", "policy", "jobs"},
     "compare": _REPORT | {"model", "max-bytes", "policy"},

@@ -9,11 +9,11 @@ _vision_cli() {
     cmd=""
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            inspect|resize|estimate|ask|compare|locate|results|models) cmd="${COMP_WORDS[i]}"; break ;;
+            inspect|resize|estimate|ask|compare|locate|results|models|files) cmd="${COMP_WORDS[i]}"; break ;;
         esac
     done
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "inspect resize estimate ask compare locate results models -V --version --no-config -h --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "inspect resize estimate ask compare locate results models files -V --version --no-config -h --help" -- "$cur"))
         return
     fi
     case "$cmd:$prev" in
@@ -38,6 +38,10 @@ _vision_cli() {
         resize:-f|resize:--format) COMPREPLY=($(compgen -W "table json jsonl csv markdown" -- "$cur")); return ;;
         resize:--files-from) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         resize:--exclude) COMPREPLY=(); return ;;
+        resize:--snap-max) COMPREPLY=(); return ;;
+        resize:--tile) COMPREPLY=(); return ;;
+        resize:--tile-overlap) COMPREPLY=(); return ;;
+        resize:--trim-fuzz) COMPREPLY=(); return ;;
         estimate:-s|estimate:--size) COMPREPLY=(); return ;;
         estimate:-m|estimate:--model) COMPREPLY=($(compgen -W "claude-fable-5-2 claude-mythos-5-2 claude-haiku-5-5 claude-sonnet-5-5 claude-fable-5-1 claude-opus-5-5 claude-mythos-5-1 claude-sonnet-5 claude-fable-5 claude-mythos-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-mythos-preview claude-opus-4-6 claude-sonnet-4-6 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514 claude-sonnet-4-0 claude-sonnet-4-20250514 opus sonnet haiku fable mythos" -- "$cur")); return ;;
         estimate:--price) COMPREPLY=(); return ;;
@@ -50,6 +54,9 @@ _vision_cli() {
         estimate:-f|estimate:--format) COMPREPLY=($(compgen -W "table json jsonl csv markdown" -- "$cur")); return ;;
         estimate:--files-from) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         estimate:--exclude) COMPREPLY=(); return ;;
+        estimate:--snap-max) COMPREPLY=(); return ;;
+        estimate:--tile) COMPREPLY=(); return ;;
+        estimate:--tile-overlap) COMPREPLY=(); return ;;
         ask:-p|ask:--prompt) COMPREPLY=(); return ;;
         ask:--prompt-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         ask:--system) COMPREPLY=(); return ;;
@@ -60,7 +67,12 @@ _vision_cli() {
         ask:--max-retries) COMPREPLY=(); return ;;
         ask:--timeout) COMPREPLY=(); return ;;
         ask:--policy) COMPREPLY=($(compgen -W "native recommended" -- "$cur")); return ;;
+        ask:--snap-max) COMPREPLY=(); return ;;
+        ask:--tile) COMPREPLY=(); return ;;
+        ask:--tile-overlap) COMPREPLY=(); return ;;
+        ask:--trim-fuzz) COMPREPLY=(); return ;;
         ask:--source) COMPREPLY=($(compgen -W "auto base64 url file" -- "$cur")); return ;;
+        ask:--expires) COMPREPLY=(); return ;;
         ask:--conversation) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         ask:--max-bytes) COMPREPLY=(); return ;;
         ask:--price) COMPREPLY=(); return ;;
@@ -78,7 +90,12 @@ _vision_cli() {
         compare:--max-retries) COMPREPLY=(); return ;;
         compare:--timeout) COMPREPLY=(); return ;;
         compare:--policy) COMPREPLY=($(compgen -W "native recommended" -- "$cur")); return ;;
+        compare:--snap-max) COMPREPLY=(); return ;;
+        compare:--tile) COMPREPLY=(); return ;;
+        compare:--tile-overlap) COMPREPLY=(); return ;;
+        compare:--trim-fuzz) COMPREPLY=(); return ;;
         compare:--source) COMPREPLY=($(compgen -W "auto base64 url file" -- "$cur")); return ;;
+        compare:--expires) COMPREPLY=(); return ;;
         compare:--conversation) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         compare:--max-bytes) COMPREPLY=(); return ;;
         compare:--price) COMPREPLY=(); return ;;
@@ -104,17 +121,21 @@ _vision_cli() {
     esac
     if [[ "$cur" == -* ]]; then
         case "$cmd" in
-            inspect) COMPREPLY=($(compgen -W "-m --model -f --format --json -q --quiet --strict --request --verify --max-bytes --ignore -j --jobs -o --output --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
-            resize) COMPREPLY=($(compgen -W "-o --out --in-place --max-edge --max-megapixels -m --model --max-tokens --to --quality --max-bytes --reencode --verify --overwrite --skip-existing --backup -n --dry-run -j --jobs -f --format --json --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
-            estimate) COMPREPLY=($(compgen -W "-s --size -m --model --all-models --include-retired --price --tier --rule --per --batch --output-tokens --exact --max-bytes --ignore -f --format --json --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
-            ask) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --schema --max-retries --timeout --policy --no-resize --verify --source --download --no-cache --json -q --quiet --dry-run --conversation --max-bytes --price --allow-downsize --files-from -0 --null --exclude --hidden --allow-private-urls --each --batch -o --output -j --jobs --rerun --no-wait -h --help" -- "$cur")) ;;
-            compare) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --schema --max-retries --timeout --policy --no-resize --verify --source --download --no-cache --json -q --quiet --dry-run --conversation --max-bytes --price --allow-downsize --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
+            inspect) COMPREPLY=($(compgen -W "-m --model -f --format --json -q --quiet --strict --request --verify --max-bytes --ignore -j --jobs -o --output --files-from -0 --null --exclude --hidden --allow-private-urls --clipboard -h --help" -- "$cur")) ;;
+            resize) COMPREPLY=($(compgen -W "-o --out --in-place --max-edge --max-megapixels -m --model --max-tokens --to --quality --max-bytes --reencode --verify --overwrite --skip-existing --backup -n --dry-run -j --jobs -f --format --json --files-from -0 --null --exclude --hidden --allow-private-urls --clipboard --snap --snap-max --tile --tile-overlap --trim --trim-fuzz -h --help" -- "$cur")) ;;
+            estimate) COMPREPLY=($(compgen -W "-s --size -m --model --all-models --include-retired --price --tier --rule --per --batch --output-tokens --exact --max-bytes --ignore -f --format --json --files-from -0 --null --exclude --hidden --allow-private-urls --clipboard --snap --snap-max --tile --tile-overlap -h --help" -- "$cur")) ;;
+            ask) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --schema --max-retries --timeout --policy --no-resize --verify --snap --snap-max --tile --tile-overlap --trim --trim-fuzz --source --download --no-cache --expires --json -q --quiet --dry-run --conversation --max-bytes --price --allow-downsize --files-from -0 --null --exclude --hidden --allow-private-urls --clipboard --each --batch -o --output -j --jobs --rerun --no-wait -h --help" -- "$cur")) ;;
+            compare) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --schema --max-retries --timeout --policy --no-resize --verify --snap --snap-max --tile --tile-overlap --trim --trim-fuzz --source --download --no-cache --expires --json -q --quiet --dry-run --conversation --max-bytes --price --allow-downsize --files-from -0 --null --exclude --hidden --allow-private-urls --clipboard -h --help" -- "$cur")) ;;
             locate) COMPREPLY=($(compgen -W "--find -p --prompt --frame --draw -m --model --max-tokens --policy --max-retries --timeout --max-bytes -o --output -j --jobs --rerun -f --format --json --dry-run -q --quiet --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
             results) COMPREPLY=($(compgen -W "-f --format --json --failed -0 --null -h --help" -- "$cur")) ;;
             models) COMPREPLY=($(compgen -W "--refresh --include-retired -f --format --json -h --help" -- "$cur")) ;;
+            files) COMPREPLY=($(compgen -W "--json --all -n --dry-run -h --help" -- "$cur")) ;;
         esac
         return
     fi
+    case "$cmd" in
+        files) COMPREPLY=($(compgen -W "list delete prune" -- "$cur")); return ;;
+    esac
     COMPREPLY=($(compgen -f -- "$cur"))
 }
 complete -o filenames -o bashdefault -F _vision_cli vision-cli

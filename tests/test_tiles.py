@@ -403,3 +403,49 @@ def test_ask_each_tiles_each_image_in_its_own_request(
     assert result.exit_code == 0, result.stderr
     counts = sorted(len(r.images) for r in api.messages_requests())
     assert counts == [1, 6]
+
+
+# -- a bare --tile means auto ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["a.png", "--tile"], ["a.png", "--tile=auto"]),
+        (["--tile", "a.png"], ["--tile=auto", "a.png"]),
+        (["--tile", "--json", "a.png"], ["--tile=auto", "--json", "a.png"]),
+        (["--tile", "3x1", "a.png"], ["--tile", "3x1", "a.png"]),
+        (["--tile", "AUTO"], ["--tile", "AUTO"]),
+        (["--tile", "0x3"], ["--tile", "0x3"]),  # refused later as a grid, not read as a file
+        (["--tile=2x2", "a.png"], ["--tile=2x2", "a.png"]),
+        (["-p", "--tile", "a.png"], ["-p", "--tile", "a.png"]),  # the prompt is "--tile"
+        (["a.png", "--", "--tile"], ["a.png", "--", "--tile"]),  # after --, an input
+    ],
+)
+def test_bare_tile_means_auto(args: list[str], expected: list[str]) -> None:
+    from vision_cli.cli.common import bare_tile_means_auto
+
+    assert bare_tile_means_auto(args, frozenset({"--tile", "-p"})) == expected
+
+
+def test_a_bare_tile_tiles_in_every_command(run: Run, tmp_path: Path) -> None:
+    """``--tile`` alone, before an input or last, is ``--tile auto`` for estimate and resize (and
+    ask and compare, which share the command class); a grid after it is still its value."""
+    wide = tmp_path / "wide.png"
+    Image.new("RGB", (9000, 300), "white").save(wide)
+    before = run("estimate", "--tile", wide, "--json")
+    assert before.exit_code == 0, before.stderr
+    last = run("estimate", wide, "--json", "--tile")
+    assert json.loads(before.stdout)["images"][0]["tiles"] > 1
+    assert json.loads(last.stdout) == json.loads(before.stdout)
+    out = tmp_path / "out"
+    resized = run("resize", wide, "--out", out, "-f", "jsonl", "--tile")
+    assert resized.exit_code == 0, resized.stderr
+    assert records(resized)[0]["action"] == "tiled"
+    grid = run("estimate", "--tile", "1x2", wide, "--json")
+    assert json.loads(grid.stdout)["images"][0]["tiles"] == 2
+    bad = run("estimate", "--tile", "0x3", wide)
+    assert bad.exit_code == 2 and "grid" in bad.stderr
+    dry = run("ask", "--tile", wide, "-p", "Read it", "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert "tile 1 of" in dry.stdout

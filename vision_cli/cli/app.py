@@ -166,7 +166,9 @@ def command_options() -> dict[str, dict[str, config.Option]]:
 
 def command(function: Callable[..., None], help: str, epilog: str) -> None:
     """Register a command; every command stops quietly with 141 when its reader goes away."""
-    app.command(help=help, epilog=epilog)(common.quiet_on_closed_pipe(function))
+    app.command(help=help, epilog=epilog, cls=common.BareTileCommand)(
+        common.quiet_on_closed_pipe(function)
+    )
 
 
 command(inspect, INSPECT_HELP, INSPECT_EPILOG)

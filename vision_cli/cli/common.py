@@ -11,6 +11,7 @@ import errno
 import functools
 import math
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -225,8 +226,8 @@ TileOpt = Annotated[
         "--tile",
         help="Cut long or huge images into tiles, each within the model's native size: auto "
         "(only images that would shrink below 200 px on the short edge or to under a quarter "
-        "of their resolution) or ROWSxCOLS (e.g. 3x1).",
-        metavar="auto|ROWSxCOLS",
+        "of their resolution; --tile alone means auto) or ROWSxCOLS (e.g. 3x1).",
+        metavar="[auto|ROWSxCOLS]",
         rich_help_panel=TILES_PANEL,
     ),
 ]
@@ -554,3 +555,57 @@ def quiet_on_closed_pipe(command: Callable[_P, _R]) -> Callable[_P, _R]:
             raise
 
     return run
+
+
+# --------------------------------------------------------------------------------------------------
+# A bare --tile means --tile auto
+# --------------------------------------------------------------------------------------------------
+
+TILE_OPTION = "--tile"
+#: What ``--tile`` takes as its value when one follows: ``auto`` or a grid (``3x1``, ``2X2``; a
+#: grid of zeros too, so that it is refused as a grid rather than read as an input's name).
+_TILE_VALUE = re.compile(r"\s*(auto|\d+\s*[xX*×]\s*\d+)\s*", re.IGNORECASE)
+
+
+def bare_tile_means_auto(args: list[str], takes_value: frozenset[str]) -> list[str]:
+    """``args`` with a ``--tile`` that has no value of its own written ``--tile=auto``.
+
+    The issue asks that ``--tile`` alone mean ``auto``. Click (typer 0.29 vendors it, without
+    ``flag_value`` for options that take a value) would take the next argument as the value,
+    so ``ask --tile shot.png`` would fail with "'shot.png' is not a grid", and a last ``--tile``
+    with "requires an argument". Here, before the parser runs, a ``--tile`` followed by nothing,
+    by another option or by anything that is not ``auto`` or ``ROWSxCOLS`` gets ``auto``; the
+    word after it stays an input. The values of other options (``-p --tile`` asks about the
+    text "--tile") and everything after ``--`` are left alone: ``takes_value`` names the
+    options that take one.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg, following = args[i], args[i + 1 : i + 2]
+        i += 1
+        if arg == "--":
+            return [*out, *args[i - 1 :]]
+        if arg == TILE_OPTION and not (following and _TILE_VALUE.fullmatch(following[0])):
+            out.append(f"{TILE_OPTION}=auto")  # what follows is read as usual
+            continue
+        out.append(arg)
+        if arg in takes_value and following:
+            out += following
+            i += 1
+    return out
+
+
+class BareTileCommand(typer.core.TyperCommand):
+    """A command whose ``--tile`` may be given without a value (:func:`bare_tile_means_auto`)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        takes_value = frozenset(
+            opt
+            for param in self.params
+            if isinstance(param, typer.core.TyperOption) and not (param.is_flag or param.count)
+            for opt in param.opts
+        )
+        if TILE_OPTION in takes_value:
+            args = bare_tile_means_auto(args, takes_value)
+        return super().parse_args(ctx, args)

@@ -20,7 +20,9 @@ DAY = 86_400
 
 
 def cache_file() -> Path:
-    return Path(os.environ["XDG_CACHE_HOME"]) / "vision-cli" / "files.json"
+    from vision_cli import fsutil
+
+    return fsutil.cache_dir() / client.FileCache.FILENAME
 
 
 def listed(run: Run) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tests.conftest import MakeImage, Run, records
 from tests.fakeapi import FakeClaudeAPI
+from tests.test_tiles import standard_tier_model  # noqa: F401 (autouse: the standard tier)
 from vision_cli import policy
 
 
@@ -76,4 +77,6 @@ def test_estimate_tile_prices_the_tiles_next_to_the_whole(run: Run) -> None:
     table = run("estimate", "--size", "9000x300", "--tile", "auto")
     assert "Tiled (--tile):" in table.stdout and "whole" in table.stdout.splitlines()[0]
     assert run("estimate", "--size", "640x480", "--tile-overlap", "10").exit_code == 2
-    assert run("estimate", "--size", "640x480", "--tile", "three").exit_code == 2
+    assert run("estimate", "--size", "640x480", "--tile=three").exit_code == 2
+    as_input = run("estimate", "--size", "640x480", "--tile", "three")  # a bare --tile, an input
+    assert as_input.exit_code == 1 and "three" in as_input.stdout + as_input.stderr

@@ -20,6 +20,16 @@ from vision_cli.policy import SizePolicy
 
 STANDARD = SizePolicy.native(policy.tier("standard"))
 HIGH_RES = SizePolicy.native(policy.tier("high-res"))
+#: An active model of the standard tier.
+STANDARD_MODEL = "claude-sonnet-4-6"
+
+
+@pytest.fixture(autouse=True)
+def standard_tier_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The counts here are for a model of the standard tier (1568 px); the default model (the
+    newest of its line in the table) may be of another tier."""
+    monkeypatch.setenv("VISION_CLI_MODEL", STANDARD_MODEL)
+
 
 lengths = st.integers(min_value=1, max_value=12000)
 shares = st.fractions(min_value=0, max_value=Fraction(99, 100))
@@ -417,6 +427,10 @@ def test_ask_each_tiles_each_image_in_its_own_request(
         (["--tile", "3x1", "a.png"], ["--tile", "3x1", "a.png"]),
         (["--tile", "AUTO"], ["--tile", "AUTO"]),
         (["--tile", "0x3"], ["--tile", "0x3"]),  # refused later as a grid, not read as a file
+        (["--tile", "3"], ["--tile", "3"]),
+        (["--tile", "3x1.png"], ["--tile=auto", "3x1.png"]),
+        (["--tile", "clip:"], ["--tile=auto", "clip:"]),
+        (["--tile", "-"], ["--tile=auto", "-"]),
         (["--tile=2x2", "a.png"], ["--tile=2x2", "a.png"]),
         (["-p", "--tile", "a.png"], ["-p", "--tile", "a.png"]),  # the prompt is "--tile"
         (["a.png", "--", "--tile"], ["a.png", "--", "--tile"]),  # after --, an input

@@ -562,9 +562,10 @@ def quiet_on_closed_pipe(command: Callable[_P, _R]) -> Callable[_P, _R]:
 # --------------------------------------------------------------------------------------------------
 
 TILE_OPTION = "--tile"
-#: What ``--tile`` takes as its value when one follows: ``auto`` or a grid (``3x1``, ``2X2``; a
-#: grid of zeros too, so that it is refused as a grid rather than read as an input's name).
-_TILE_VALUE = re.compile(r"\s*(auto|\d+\s*[xX*×]\s*\d+)\s*", re.IGNORECASE)
+#: What ``--tile`` takes as its value when one follows: ``auto``, or digits and grid separators
+#: (``3x1``, ``2X2``; also ``0x3`` or ``3``, so that a bad grid is refused as a grid rather than
+#: read as an input's name). ``shot.png``, ``3x1.png``, ``-`` and ``clip:`` are inputs.
+_TILE_VALUE = re.compile(r"\s*(auto|\d[\d\sxX*×]*)", re.IGNORECASE)
 
 
 def bare_tile_means_auto(args: list[str], takes_value: frozenset[str]) -> list[str]:

@@ -463,3 +463,23 @@ def test_a_bare_tile_tiles_in_every_command(run: Run, tmp_path: Path) -> None:
     dry = run("ask", "--tile", wide, "-p", "Read it", "--dry-run")
     assert dry.exit_code == 0, dry.stderr
     assert "tile 1 of" in dry.stdout
+
+
+def test_nothing_the_gate_refuses_is_tiled_written_or_sent(
+    run: Run, api: FakeClaudeAPI, tmp_path: Path
+) -> None:
+    """Tiles go through the one gate: a long image whose bytes are cut short is refused with the
+    gate's code and sentence by resize and ask alike, no tile is written and nothing is sent."""
+    whole = _scroll_with_marker(tmp_path / "whole.png", (1080, 12000), (500, 7000))
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    out = tmp_path / "out"
+    resized = run("resize", cut, "--out", out, "--tile", "--verify", "-f", "jsonl")
+    assert resized.exit_code == 1, resized.stderr
+    (rec,) = records(resized)
+    assert rec["action"] == "failed" and rec["findings"][0]["code"] == "unreadable"
+    assert not out.exists() or not any(out.iterdir())
+    asked = run("ask", cut, "--tile", "-p", "Read it.")
+    assert asked.exit_code == 1
+    assert "cut.png" in asked.stderr and "unreadable" in asked.stderr
+    assert api.messages_requests() == []

@@ -210,8 +210,8 @@ def test_ask_each_uploads_with_the_expiry_and_sends_an_expired_one_again(
     run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
 ) -> None:
     folder = tmp_path / "in"
-    for name in ("a.png", "b.png"):
-        make_image(name, (200 + len(name) * 10, 100), folder=folder)
+    for n, name in enumerate(("a.png", "b.png")):  # two different images: two uploads
+        make_image(name, (200 + n * 10, 100), folder=folder)
     out = tmp_path / "results.jsonl"
     first = run("ask", folder, "--each", "--source", "file", "--expires", "2h", "-o", out)
     assert first.exit_code == 0, first.stderr

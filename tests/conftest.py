@@ -149,3 +149,14 @@ def batch_api(monkeypatch: pytest.MonkeyPatch, api: FakeClaudeAPI) -> FakeClaude
     monkeypatch.setattr(batching, "POLL_FIRST", 0.0)
     monkeypatch.setattr(batching, "POLL_MAX", 0.0)
     return api
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print what a test recorded as its ``summary`` property (the Pillow corpus's counts) at the
+    end of every run, passed or failed: pytest captures a test's own output, and pytest-xdist
+    hands the controller only the reports, which carry these properties."""
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for key, value in getattr(report, "user_properties", ()):
+                if key == "summary":
+                    terminalreporter.write_line(f"{report.nodeid}: {value}")

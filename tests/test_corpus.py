@@ -19,6 +19,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import PIL
@@ -72,7 +73,9 @@ def pillow_test_images() -> Path:
 
 
 @pytest.mark.slow
-def test_pillow_test_images_keep_the_four_contracts(tmp_path: Path) -> None:
+def test_pillow_test_images_keep_the_four_contracts(
+    tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
     source = pillow_test_images()
     files = sorted(p for p in source.rglob("*") if p.is_file() and p.name != ".complete")
     assert len(files) > 1000, f"only {len(files)} files in {source}: delete it to fetch again"
@@ -86,7 +89,8 @@ def test_pillow_test_images_keep_the_four_contracts(tmp_path: Path) -> None:
     counts = contracts.check_all(inputs, tmp_path / "work")
     took = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    print(
-        f"\nPillow {PIL.__version__} Tests/images: {counts}; {took:.0f} s; "
-        f"peak RSS of the test process {peak} MB"
+    record_property(
+        "summary",
+        f"Pillow {PIL.__version__} Tests/images: {counts}; {took:.0f} s; "
+        f"peak RSS of the test process {peak} MB",
     )

@@ -120,14 +120,6 @@ class Model:
             price_source="--price",
         )
 
-    def lifecycle_dates(self) -> str:
-        """``active``, ``deprecated, retires 2027-01-22`` or ``retired 2026-11-30``."""
-        if self.retired:
-            return f"retired {self.retires_at}" if self.retires_at else "retired"
-        if self.deprecated:
-            return f"deprecated, retires {self.retires_at}" if self.retires_at else "deprecated"
-        return "active"
-
 
 class UnknownModelError(ValueError):
     """A model name that neither the table nor the last refresh knows."""
@@ -186,10 +178,6 @@ class Catalog:
 
     def active(self) -> tuple[Model, ...]:
         return tuple(m for m in self.models if m.lifecycle == "active")
-
-    def current(self) -> tuple[Model, ...]:
-        """Models the API still serves (active and deprecated)."""
-        return tuple(m for m in self.models if not m.retired)
 
     def replacement(self, model: Model) -> Model | None:
         """What to use instead of a deprecated or retired model: the one the models page names,

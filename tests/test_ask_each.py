@@ -216,7 +216,7 @@ def test_a_bug_with_one_image_is_recorded_and_the_others_go_on(
     out = tmp_path / "r.jsonl"
     prepare = bulk.prepare
 
-    def buggy(job: bulk.Job, config: bulk.Config, **kw: Any) -> bulk.Prepared:
+    def buggy(job: bulk.Job, config: bulk.Config, **kw: Any) -> bulk.EachRequest:
         if job.label.endswith("001.png"):
             raise RuntimeError("boom")
         return prepare(job, config, **kw)

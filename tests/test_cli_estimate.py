@@ -383,7 +383,7 @@ def test_table_on_a_terminal_uses_rich_and_cuts_nothing(monkeypatch: pytest.Monk
         def isatty(self) -> bool:
             return True
 
-    plan = estimating.Plan(
+    plan = estimating.EstimatePlan(
         models=estimating.choose_models(["claude-sonnet-4-6", "claude-opus-4-7"], all_models=True),
         prices_date="2026-11-01",
     )

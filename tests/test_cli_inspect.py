@@ -592,13 +592,13 @@ def test_inspect_never_imports_the_sdk(make_image: MakeImage) -> None:
 def test_internal_error_is_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], make_image: MakeImage
 ) -> None:
-    from vision_cli import checks
+    from vision_cli import inspecting
     from vision_cli.cli.app import entrypoint
 
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr(checks, "check_keeping_data", boom)
+    monkeypatch.setattr(inspecting, "check_keeping_data", boom)
     with pytest.raises(SystemExit) as exc:
         entrypoint(["inspect", str(make_image("a.png"))])
     assert exc.value.code == 70
@@ -643,12 +643,12 @@ def test_output_file(run: Run, mixed: Path, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def crowd(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Enough small images for inspect to use its worker pool (checks.PARALLEL_FROM)."""
-    from vision_cli import checks
+    """Enough small images for inspect to use its worker pool (inspecting.PARALLEL_FROM)."""
+    from vision_cli import inspecting
 
     folder = tmp_path_factory.mktemp("crowd")
     data = [encode(picture((100 + i, 250)), "PNG") for i in range(7)]
-    for i in range(checks.PARALLEL_FROM + 40):
+    for i in range(inspecting.PARALLEL_FROM + 40):
         (folder / f"{i:04}.png").write_bytes(data[i % 7])
     (folder / "0100.png").write_bytes(b"broken")
     return folder
@@ -761,9 +761,9 @@ def test_estimate_ignores_too(run: Run, make_image: MakeImage) -> None:
 
 def test_worker_hand_off_keeps_every_field(crowd: Path) -> None:
     """What a worker sends back (plain values) makes the same record, findings included."""
-    from vision_cli import checks, policy, sources
+    from vision_cli import inspecting, policy, sources
 
-    opts = checks.CheckOptions(
+    opts = inspecting.CheckOptions(
         model="claude-opus-4-7", limits=policy.Limits(tier=policy.tier("high-res"))
     )
     paths = [crowd / "0000.png", crowd / "0100.png", crowd / "missing.png"]
@@ -772,7 +772,7 @@ def test_worker_hand_off_keeps_every_field(crowd: Path) -> None:
     ]
     items.append(sources.Problem("nothing/*.png", policy.Code.NOT_FOUND, "no match"))
     for item in items:
-        record, data = checks.check_keeping_data(item, opts)
-        packed = checks._checked_packed(checks._pack_input(item), opts)
-        assert checks._unpack_record(packed[0]) == record and packed[1] == data
-    assert checks.check(items[1], opts).findings[0].code is policy.Code.UNREADABLE  # exercised
+        record, data = inspecting.check_keeping_data(item, opts)
+        packed = inspecting._checked_packed(inspecting._pack_input(item), opts)
+        assert inspecting._unpack_record(packed[0]) == record and packed[1] == data
+    assert inspecting.check(items[1], opts).findings[0].code is policy.Code.UNREADABLE  # exercised

@@ -585,7 +585,7 @@ def test_skip_existing_prepares_only_what_it_cannot_tell_from_the_header(
     prepared: list[int] = []
     real = transform.prepare
 
-    def counting(data: bytes, *args: Any, **kwargs: Any) -> transform.Prepared:
+    def counting(data: bytes, *args: Any, **kwargs: Any) -> transform.PreparedImage:
         prepared.append(len(data))
         return real(data, *args, **kwargs)
 

@@ -15,18 +15,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vision_cli import catalog, estimating, policy
-from vision_cli.estimating import Plan, PlanError, PricedModel, PriceSpec, Row
+from vision_cli.estimating import EstimatePlan, EstimateRow, PlanError, PricedModel, PriceSpec
 
 STANDARD = policy.tier("standard")
 HIGH_RES = policy.tier("high-res")
 
 
-def plan_for(*names: str, **kwargs: object) -> Plan:
+def plan_for(*names: str, **kwargs: object) -> EstimatePlan:
     models = estimating.choose_models(names)
-    return Plan(models=models, **kwargs)  # type: ignore[arg-type]
+    return EstimatePlan(models=models, **kwargs)  # type: ignore[arg-type]
 
 
-def usd(width: int, height: int, plan: Plan) -> list[float]:
+def usd(width: int, height: int, plan: EstimatePlan) -> list[float]:
     return [c.usd for c in estimating.price(width, height, plan)]
 
 
@@ -96,7 +96,7 @@ def test_all_models_are_the_current_ones_after_those_named() -> None:
 
 def test_the_long_context_step_prices_the_whole_request() -> None:
     (haiku,) = estimating.choose_models(["claude-haiku-5-5"])
-    plan = estimating.Plan(models=(haiku,), output_tokens=100)
+    plan = estimating.EstimatePlan(models=(haiku,), output_tokens=100)
     assert plan.cost(100_000, haiku) == pytest.approx((100_000 * 0.1 + 100 * 0.5) / 1e6)
     assert plan.cost(100_001, haiku) == pytest.approx((100_001 * 0.5 + 100 * 2.5) / 1e6)
     (mine,) = estimating.choose_models(["claude-haiku-5-5"], prices=[PriceSpec(None, 1.0, 2.0)])
@@ -245,7 +245,7 @@ def test_per_n_is_per_image_times_n(size: tuple[int, int], names: list[str], per
 
 @given(tokens=st.integers(0, 10**6), n=st.integers(1, 1000), inp=prices, out=prices)
 def test_cost_is_linear_in_tokens(tokens: int, n: int, inp: float, out: float) -> None:
-    plan = Plan(models=(PricedModel("m", STANDARD, inp, out),))
+    plan = EstimatePlan(models=(PricedModel("m", STANDARD, inp, out),))
     m = plan.models[0]
     assert plan.cost(tokens * n, m) == pytest.approx(plan.cost(tokens, m) * n, rel=1e-9, abs=1e-15)
     assert plan.cost(tokens, m) == pytest.approx(tokens * inp / 1e6, rel=1e-12, abs=1e-18)
@@ -256,8 +256,8 @@ def test_output_tokens_add_their_price(
     output_tokens: int, inp: float, out: float, tokens: int
 ) -> None:
     m = PricedModel("m", STANDARD, inp, out)
-    base = Plan(models=(m,)).cost(tokens, m)
-    more = Plan(models=(m,), output_tokens=output_tokens).cost(tokens, m)
+    base = EstimatePlan(models=(m,)).cost(tokens, m)
+    more = EstimatePlan(models=(m,), output_tokens=output_tokens).cost(tokens, m)
     assert more - base == pytest.approx(output_tokens * out / 1e6, rel=1e-9, abs=1e-12)
 
 
@@ -272,11 +272,11 @@ def test_totals_are_sums_over_priced_rows(
 ) -> None:
     plan = plan_for(*names, per=per)
     lim = policy.Limits(tier=plan.models[0].tier)
-    made: list[Row] = []
+    made: list[EstimateRow] = []
     for i, size in enumerate(rows):
         row = estimating.row_from_size(size, plan, lim)
         if i < len(bad) and bad[i]:  # an unreadable file: listed, never priced
-            row = Row(path=f"bad{i}", width=None, height=None, findings=row.errors)
+            row = EstimateRow(path=f"bad{i}", width=None, height=None, findings=row.errors)
         made.append(row)
     totals = estimating.total(made, plan)
     priced = [r for r in made if r.priced]
@@ -310,15 +310,15 @@ def test_identical_images_per_n_equals_one_times_n(size: tuple[int, int], names:
 # --------------------------------------------------------------------------------------------------
 
 
-def _rows_and_files(tmp_path: Path, n: int) -> tuple[list[Row], list[Path | None]]:
+def _rows_and_files(tmp_path: Path, n: int) -> tuple[list[EstimateRow], list[Path | None]]:
     plan = plan_for("claude-sonnet-4-5")
-    rows: list[Row] = []
+    rows: list[EstimateRow] = []
     paths: list[Path | None] = []
     for i in range(n):
         path = tmp_path / f"{i}.bin"
         path.write_bytes(bytes([i]) * (i + 1))
         rows.append(
-            Row(
+            EstimateRow(
                 path=str(path),
                 width=10,
                 height=10,
@@ -332,7 +332,7 @@ def _rows_and_files(tmp_path: Path, n: int) -> tuple[list[Row], list[Path | None
 
 def test_count_exact_keeps_rows_in_place_and_skips_what_it_cannot_count(tmp_path: Path) -> None:
     rows, paths = _rows_and_files(tmp_path, 9)
-    rows[2] = Row(path="bad", width=None, height=None)  # not priced
+    rows[2] = EstimateRow(path="bad", width=None, height=None)  # not priced
     paths[5] = None  # no file (a --size row)
     seen: list[int] = []
     lock = threading.Lock()

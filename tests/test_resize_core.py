@@ -13,23 +13,23 @@ from PIL import Image
 
 from tests import imagekit as k
 from vision_cli import policy, resizing, sources
-from vision_cli.resizing import Options, Outcome
+from vision_cli.resizing import Outcome, ResizeOptions
 
 STANDARD = policy.tier("standard")
 HIGH_RES = policy.tier("high-res")
 
 
-def options(**kw: object) -> Options:
+def options(**kw: object) -> ResizeOptions:
     kw.setdefault("size_policy", policy.SizePolicy.recommended())
     kw.setdefault("tier", STANDARD)
-    return Options(**kw)  # type: ignore[arg-type]
+    return ResizeOptions(**kw)  # type: ignore[arg-type]
 
 
 def inputs(*paths: Path, root: Path | None = None) -> list[sources.Input | sources.Problem]:
     return [sources.Input(str(p), path=p, root=root or p.parent) for p in paths]
 
 
-def resize(items: Sequence[sources.Input | sources.Problem], opts: Options) -> list[Outcome]:
+def resize(items: Sequence[sources.Input | sources.Problem], opts: ResizeOptions) -> list[Outcome]:
     with resizing.run(items, opts) as outcomes:
         return list(outcomes)
 
@@ -316,7 +316,7 @@ def test_unwritable_folder_fails_the_file_and_keeps_the_original(
 
 
 def test_totals_count_what_was_produced() -> None:
-    totals = resizing.Totals("claude-sonnet-4-5", 3.0)
+    totals = resizing.ResizeTotals("claude-sonnet-4-5", 3.0)
     totals.add(Outcome("a", "resized", bytes_before=1000, bytes_after=400, tokens_before=1600,
                        tokens_after=1500))  # fmt: skip
     totals.add(Outcome("b", "copied", bytes_before=10, bytes_after=10, tokens_before=5,

@@ -14,13 +14,13 @@ from PIL import ExifTags, Image, ImageChops, ImageCms, ImageOps
 from tests import imagekit as k
 from vision_cli import limits, policy
 from vision_cli.imaging import transform
-from vision_cli.imaging.transform import Prepared, TransformError, prepare
+from vision_cli.imaging.transform import PreparedImage, TransformError, prepare
 
 RECOMMENDED = policy.SizePolicy.recommended()
 HIGH_RES = policy.SizePolicy.native(policy.tier("high-res"))
 
 
-def run(data: bytes, **kw: object) -> Prepared:
+def run(data: bytes, **kw: object) -> PreparedImage:
     kw.setdefault("size_policy", RECOMMENDED)
     return prepare(data, **kw)  # type: ignore[arg-type]
 

@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from vision_cli import asking, catalog, client, fsutil, limits, names
 from vision_cli.bulk import (
     Config,
+    EachRequest,
+    EachSummary,
+    EachTally,
     Job,
     Note,
     OutputError,
-    Prepared,
     Progress,
     ResultsLog,
-    Summary,
-    Tally,
     Tick,
     answered,
     custom_id,
@@ -244,8 +244,8 @@ class BatchRun:
         #: run must say which batch it paid for, in case the id cannot be saved).
         self.created = created or note
         self.sleep = sleep
-        self.summary = Summary()
-        self.tally = Tally(self.summary)
+        self.summary = EachSummary()
+        self.tally = EachTally(self.summary)
         self._api: anthropic.Anthropic | None = None
         #: Images whose collected result was an error (they are submitted again).
         self._failed: set[tuple[str, str | None]] = set()
@@ -258,7 +258,7 @@ class BatchRun:
             )
         return self._api
 
-    def run(self, jobs: Sequence[Job]) -> Summary:
+    def run(self, jobs: Sequence[Job]) -> EachSummary:
         """Everything, in the order that keeps each result written once: first collect the
         batches that have ended (a collection cut short resumes before anything else is
         written), then plan against the file, submit, and wait."""
@@ -297,7 +297,7 @@ class BatchRun:
         model, prompt_hash = cfg.settings.model_name, cfg.prompt_sha256
         with ThreadPoolExecutor(max(1, cfg.jobs), thread_name_prefix="vision-cli-prep") as pool:
             prepared = ordered_map(pool, lambda job: prepare(job, cfg), todo, 2 * cfg.jobs)
-            ready: Iterator[tuple[dict[str, Any], Prepared]] = (
+            ready: Iterator[tuple[dict[str, Any], EachRequest]] = (
                 ({"custom_id": custom_id(p.job.label, p.sha256), "params": p.request.params}, p)
                 for p in self._failures(prepared, model, prompt_hash)
                 if p.request is not None
@@ -307,8 +307,8 @@ class BatchRun:
                     break  # interrupted: the batch just created is saved; stop here
 
     def _failures(
-        self, prepared: Iterable[Prepared], model: str, prompt_hash: str
-    ) -> Iterator[Prepared]:
+        self, prepared: Iterable[EachRequest], model: str, prompt_hash: str
+    ) -> Iterator[EachRequest]:
         for p in prepared:
             if p.request is None:
                 error = preflight_error(p.failure or "cannot be sent")
@@ -317,7 +317,7 @@ class BatchRun:
             yield p
 
     def _create(
-        self, chunk: list[tuple[dict[str, Any], Prepared]], model: str, prompt_hash: str
+        self, chunk: list[tuple[dict[str, Any], EachRequest]], model: str, prompt_hash: str
     ) -> bool:
         """Create one batch and save it at once; True when Ctrl-C (or SIGTERM) came meanwhile.
 

@@ -583,7 +583,7 @@ def parallel(work: Callable[[T], U], items: Iterable[T], threads: int) -> list[U
 
 
 @dataclass(frozen=True)
-class Plan:
+class EachPlan:
     """The images of a run: those to send, those answered before, those in a saved batch."""
 
     todo: tuple[Job, ...]
@@ -601,7 +601,7 @@ def plan(
     *,
     rerun: bool = False,
     in_batches: set[tuple[str, str | None]] | None = None,
-) -> Plan:
+) -> EachPlan:
     """Set aside what is answered (unless ``rerun``) and what waits in a saved batch."""
     todo: list[Job] = []
     skipped: list[Job] = []
@@ -613,11 +613,11 @@ def plan(
             waiting.append(job)
         else:
             todo.append(job)
-    return Plan(tuple(todo), tuple(skipped), tuple(waiting))
+    return EachPlan(tuple(todo), tuple(skipped), tuple(waiting))
 
 
 @dataclass(frozen=True)
-class Prepared:
+class EachRequest:
     """A job's request, ready to send, or the preflight failure that stops it."""
 
     job: Job
@@ -626,10 +626,10 @@ class Prepared:
     failure: str | None = None
 
 
-def prepare(job: Job, config: Config, *, offline: bool = False) -> Prepared:
+def prepare(job: Job, config: Config, *, offline: bool = False) -> EachRequest:
     """Preflight one image and build its request, as ``ask`` does for one image."""
     if job.problem is not None or job.item is None:
-        return Prepared(job, job.sha256, failure=job.problem or "cannot be read")
+        return EachRequest(job, job.sha256, failure=job.problem or "cannot be read")
     item = job.item
     settings = config.settings
     try:
@@ -642,8 +642,8 @@ def prepare(job: Job, config: Config, *, offline: bool = False) -> Prepared:
         request = asking.build_request(images, settings, prompt=config.prompt, files=files)
         asking.check_request(request, settings)
     except asking.PreflightError as exc:
-        return Prepared(job, job.sha256, failure="; ".join(f.message for f in exc.failures))
-    return Prepared(job, sha, request=request)
+        return EachRequest(job, job.sha256, failure="; ".join(f.message for f in exc.failures))
+    return EachRequest(job, sha, request=request)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -652,7 +652,7 @@ def prepare(job: Job, config: Config, *, offline: bool = False) -> Prepared:
 
 
 @dataclass
-class Summary:
+class EachSummary:
     """What a run did. ``pending``: images neither answered nor failed when it ended (not
     started when interrupted, or waiting in a batch)."""
 
@@ -713,7 +713,7 @@ class Tick:
     cost_usd: float
 
     @classmethod
-    def of(cls, summary: Summary, done: int | None = None, total: int | None = None) -> Tick:
+    def of(cls, summary: EachSummary, done: int | None = None, total: int | None = None) -> Tick:
         return cls(
             summary.done if done is None else done,
             summary.to_send if total is None else total,
@@ -731,10 +731,10 @@ def _nothing(_: Any) -> None:
     return None
 
 
-class Tally:
+class EachTally:
     """The summary, updated from many threads."""
 
-    def __init__(self, summary: Summary) -> None:
+    def __init__(self, summary: EachSummary) -> None:
         self.summary = summary
         self.lock = threading.Lock()
 
@@ -862,8 +862,8 @@ class EachRun:
         self.note = note
         #: What must be said even with --quiet (the model data was wrong); ``note`` by default.
         self.warn = warn or note
-        self.summary = Summary()
-        self.tally = Tally(self.summary)
+        self.summary = EachSummary()
+        self.tally = EachTally(self.summary)
         self.limiter = Limiter(config.jobs)
         self.stop = threading.Event()
         self._queue: deque[Job] = deque()
@@ -876,7 +876,7 @@ class EachRun:
         self._live = 0
         self._ended = threading.Event()
 
-    def run(self, the_plan: Plan) -> Summary:
+    def run(self, the_plan: EachPlan) -> EachSummary:
         s = self.summary
         s.images, s.skipped, s.to_send = the_plan.images, len(the_plan.skipped), len(the_plan.todo)
         self._queue.extend(the_plan.todo)
@@ -1128,7 +1128,7 @@ def request_size(item: Mapping[str, Any]) -> int:
     return len(json.dumps(item).encode()) + 2
 
 
-def dry_run(the_plan: Plan, config: Config, *, batch: bool = False) -> list[PlanRow]:
+def dry_run(the_plan: EachPlan, config: Config, *, batch: bool = False) -> list[PlanRow]:
     """What a run would do, with each request's estimate (no network, nothing written).
     ``batch``: at batch prices."""
     scale = limits.BATCH_DISCOUNT if batch else 1.0

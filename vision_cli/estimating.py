@@ -25,7 +25,7 @@ from vision_cli import catalog, limits, policy, sources
 from vision_cli.policy import Finding
 
 if TYPE_CHECKING:
-    from vision_cli.checks import Record
+    from vision_cli.inspecting import Record
 
 #: Token-counting requests in flight at once with ``--exact``.
 EXACT_WORKERS: Final = 4
@@ -235,7 +235,7 @@ def choose_models(
 
 
 @dataclass(frozen=True)
-class Plan:
+class EstimatePlan:
     """Everything an estimate depends on, resolved from the command line."""
 
     models: tuple[PricedModel, ...]
@@ -304,7 +304,7 @@ class ModelCost:
 
 
 @dataclass(frozen=True)
-class Row:
+class EstimateRow:
     """One image (or ``--size``) of the estimate. ``costs`` is empty when it is not priced."""
 
     path: str
@@ -333,7 +333,7 @@ class Row:
         """The first model's figures: what ``api_width``, ``api_height`` and ``tokens`` show."""
         return self.costs[0] if self.costs else None
 
-    def as_dict(self, plan: Plan) -> dict[str, Any]:
+    def as_dict(self, plan: EstimatePlan) -> dict[str, Any]:
         """The JSON record, with exactly the documented names (``exact_tokens`` with --exact)."""
         ref = self.reference
         doc: dict[str, Any] = {
@@ -357,7 +357,9 @@ class Row:
         return doc
 
 
-def _sent(width: int, height: int, tier: policy.Tier, plan: Plan) -> tuple[policy.Size, int, int]:
+def _sent(
+    width: int, height: int, tier: policy.Tier, plan: EstimatePlan
+) -> tuple[policy.Size, int, int]:
     """The size the API processes, its tokens, and its tokens with ``--snap`` (current rule)."""
     pred = policy.predict(width, height, tier, plan.rule)
     if plan.rule == "legacy":
@@ -370,7 +372,7 @@ def _sent(width: int, height: int, tier: policy.Tier, plan: Plan) -> tuple[polic
     return snapped_size, snapped, snapped
 
 
-def _tiles(width: int, height: int, tier: policy.Tier, plan: Plan) -> list[policy.Tile]:
+def _tiles(width: int, height: int, tier: policy.Tier, plan: EstimatePlan) -> list[policy.Tile]:
     assert plan.tile is not None
     try:
         return list(plan.tile.grid_for(width, height, policy.SizePolicy.native(tier)).tiles)
@@ -378,7 +380,7 @@ def _tiles(width: int, height: int, tier: policy.Tier, plan: Plan) -> list[polic
         return []
 
 
-def _cost(width: int, height: int, m: PricedModel, plan: Plan) -> ModelCost:
+def _cost(width: int, height: int, m: PricedModel, plan: EstimatePlan) -> ModelCost:
     size, tokens, snap_tokens = _sent(width, height, m.tier, plan)
     if plan.tile is None:
         return ModelCost(size[0], size[1], tokens, plan.cost(tokens, m), snap_tokens=snap_tokens)
@@ -398,19 +400,19 @@ def _cost(width: int, height: int, m: PricedModel, plan: Plan) -> ModelCost:
     )
 
 
-def price(width: int, height: int, plan: Plan) -> tuple[ModelCost, ...]:
+def price(width: int, height: int, plan: EstimatePlan) -> tuple[ModelCost, ...]:
     """Every model's size, tokens and cost for an image of ``width`` x ``height``."""
     return tuple(_cost(width, height, m, plan) for m in plan.models)
 
 
-def row_from_record(rec: Record, plan: Plan) -> Row:
+def row_from_record(rec: Record, plan: EstimatePlan) -> EstimateRow:
     """The row of a checked input: one with an error finding is listed but not priced."""
     w, h = rec.width, rec.height
     findings = _without_fixed_by_tiles(tuple(rec.findings), w, h, plan)
     costs: tuple[ModelCost, ...] = ()
     if policy.status_of(findings) != "error" and w is not None and h is not None:
         costs = price(w, h, plan)
-    return Row(
+    return EstimateRow(
         path=rec.path,
         width=w,
         height=h,
@@ -421,7 +423,7 @@ def row_from_record(rec: Record, plan: Plan) -> Row:
 
 
 def _without_fixed_by_tiles(
-    findings: tuple[Finding, ...], width: int | None, height: int | None, plan: Plan
+    findings: tuple[Finding, ...], width: int | None, height: int | None, plan: EstimatePlan
 ) -> tuple[Finding, ...]:
     """With ``--tile``, an image over the API's 8000 px whose tiles are all within it is sent as
     those tiles: its ``dimensions-too-large`` no longer applies."""
@@ -438,8 +440,11 @@ def size_label(size: policy.Size) -> str:
 
 
 def row_from_size(
-    size: policy.Size, plan: Plan, lim: policy.Limits, ignore: frozenset[policy.Code] = frozenset()
-) -> Row:
+    size: policy.Size,
+    plan: EstimatePlan,
+    lim: policy.Limits,
+    ignore: frozenset[policy.Code] = frozenset(),
+) -> EstimateRow:
     """The row of a ``--size``: judged as an acceptable image of that size would be."""
     w, h = size
     facts = policy.ImageFacts(format="PNG", width=w, height=h, bytes=0)
@@ -449,7 +454,7 @@ def row_from_size(
     findings = tuple(f for f in judged if f.code not in ignore)
     findings = _without_fixed_by_tiles(findings, w, h, plan)
     priced = policy.status_of(findings) != "error"
-    return Row(
+    return EstimateRow(
         path=size_label(size),
         width=w,
         height=h,
@@ -465,7 +470,7 @@ def row_from_size(
 
 
 @dataclass(frozen=True)
-class Totals:
+class EstimateTotals:
     """The summary of an estimate: sums over the priced rows."""
 
     rows: int  # every row, errors included
@@ -479,13 +484,13 @@ class Totals:
     snap_tokens: int = 0
     whole_tokens: int = 0
 
-    def costs_per(self, plan: Plan) -> tuple[float, ...]:
+    def costs_per(self, plan: EstimatePlan) -> tuple[float, ...]:
         """Per model: the average priced image times N (0 when nothing was priced)."""
         if not self.count:
             return tuple(0.0 for _ in self.costs)
         return tuple(plan.per_n(c / self.count) for c in self.costs)
 
-    def as_dict(self, plan: Plan) -> dict[str, Any]:
+    def as_dict(self, plan: EstimatePlan) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "count": self.count,
             "tokens": self.tokens,
@@ -504,10 +509,10 @@ class Totals:
 
 
 @dataclass
-class Tally:
+class EstimateTally:
     """Running totals, kept as rows stream past (nothing holds every row)."""
 
-    plan: Plan
+    plan: EstimatePlan
     rows: int = 0
     count: int = 0
     errors: int = 0
@@ -521,7 +526,7 @@ class Tally:
     def __post_init__(self) -> None:
         self.costs = [0.0 for _ in self.plan.models]
 
-    def add(self, row: Row) -> None:
+    def add(self, row: EstimateRow) -> None:
         self.rows += 1
         if row.errors:
             self.errors += 1
@@ -538,8 +543,8 @@ class Tally:
         elif self.plan.exact:
             self.exact_skipped += 1
 
-    def totals(self) -> Totals:
-        return Totals(
+    def totals(self) -> EstimateTotals:
+        return EstimateTotals(
             self.rows,
             self.count,
             self.errors,
@@ -552,8 +557,8 @@ class Tally:
         )
 
 
-def total(rows: Iterable[Row], plan: Plan) -> Totals:
-    tally = Tally(plan)
+def total(rows: Iterable[EstimateRow], plan: EstimatePlan) -> EstimateTotals:
+    tally = EstimateTally(plan)
     for row in rows:
         tally.add(row)
     return tally.totals()
@@ -587,19 +592,19 @@ def scratch_folder() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="vision-cli-estimate-")
 
 
-def countable(row: Row, path: Path | None) -> bool:
+def countable(row: EstimateRow, path: Path | None) -> bool:
     """Whether ``--exact`` can count this row: a priced image with a file and a media type."""
     return row.priced and path is not None and row.media_type is not None
 
 
 def count_exact(
-    rows: Sequence[Row],
+    rows: Sequence[EstimateRow],
     paths: Sequence[Path | None],
     count: Callable[[bytes, str], int],
     *,
     workers: int = EXACT_WORKERS,
     advance: Callable[[int], None] = lambda n: None,
-) -> list[Row]:
+) -> list[EstimateRow]:
     """``rows`` with ``exact_tokens`` from ``count(data, media_type)`` wherever :func:`countable`.
 
     At most ``workers`` counts run at once, each reading its own file when it starts; the first
@@ -646,7 +651,7 @@ def count_exact(
     return out
 
 
-def exact_difference(row: Row) -> int | None:
+def exact_difference(row: EstimateRow) -> int | None:
     """Exact count minus the estimate (first model), when both are known."""
     if row.exact_tokens is None or row.reference is None:
         return None

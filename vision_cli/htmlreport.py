@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
 
-from vision_cli.checks import Record, Summary
+from vision_cli.inspecting import InspectSummary, Record
 from vision_cli.policy import Code
 from vision_cli.render import visible
 
@@ -63,7 +63,7 @@ document.querySelectorAll("th button[data-key]").forEach(function (button) {
 
 
 @dataclass(frozen=True)
-class Row:
+class HtmlRow:
     record: Record
     index: int
     thumbnail: str | None  # a data: URI, or None when there is nothing safe to show
@@ -83,7 +83,7 @@ def _size(rec: Record) -> str:
     return text
 
 
-def _row(row: Row) -> str:
+def _row(row: HtmlRow) -> str:
     rec = row.record
     thumb = (
         f'<img src="{row.thumbnail}" alt="thumbnail of {_e(rec.path)}">' if row.thumbnail else "–"
@@ -129,12 +129,12 @@ class HtmlReport:
         self.stream = stream
         self.model = model
         self.quiet = quiet
-        self.rows: list[Row] = []
+        self.rows: list[HtmlRow] = []
 
     def add(self, rec: Record, item: object = None, data: bytes | None = None) -> None:
         if self.quiet and not rec.findings:
             return
-        self.rows.append(Row(rec, len(self.rows), self._thumbnail(rec, item, data)))
+        self.rows.append(HtmlRow(rec, len(self.rows), self._thumbnail(rec, item, data)))
 
     @staticmethod
     def _thumbnail(rec: Record, item: object, data: bytes | None) -> str | None:
@@ -150,13 +150,15 @@ class HtmlReport:
                 return None
         return thumbnail_uri(data)
 
-    def finish(self, summary: Summary) -> None:
+    def finish(self, summary: InspectSummary) -> None:
         when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         write(self.rows, summary, self.model, self.stream, when)
         self.stream.flush()
 
 
-def write(rows: Sequence[Row], summary: Summary, model: str, stream: TextIO, when: str) -> None:
+def write(
+    rows: Sequence[HtmlRow], summary: InspectSummary, model: str, stream: TextIO, when: str
+) -> None:
     s = summary
     request = "".join(
         f'<li><span class="error">{_e(f.code.value)}</span>: {_e(f.message)}</li>'

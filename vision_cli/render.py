@@ -25,10 +25,9 @@ if TYPE_CHECKING:
 
     from vision_cli.asking import Answer, Estimate, Image
     from vision_cli.bulk import Tick
-    from vision_cli.checks import Record, Summary
-    from vision_cli.estimating import Plan, Row
-    from vision_cli.estimating import Totals as EstimateTotals
-    from vision_cli.resizing import Outcome, Totals
+    from vision_cli.estimating import EstimatePlan, EstimateRow, EstimateTotals
+    from vision_cli.inspecting import InspectSummary, Record
+    from vision_cli.resizing import Outcome, ResizeTotals
 
 
 # --------------------------------------------------------------------------------------------------
@@ -283,7 +282,7 @@ class InspectSink(Protocol):
 
     def add(self, rec: Record, item: object = None, data: bytes | None = None) -> None: ...
 
-    def finish(self, summary: Summary) -> None: ...
+    def finish(self, summary: InspectSummary) -> None: ...
 
 
 @dataclass
@@ -359,7 +358,7 @@ class InspectReport:
                 text.append("  " + cells[1], style="dim")
             out.print(text)
 
-    def finish(self, summary: Summary) -> None:
+    def finish(self, summary: InspectSummary) -> None:
         if self._writer is not None:
             self._writer.close(summary.as_dict())
             return
@@ -412,7 +411,7 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def inspect_markdown(summary: Summary, problems: Sequence[Record]) -> str:
+def inspect_markdown(summary: InspectSummary, problems: Sequence[Record]) -> str:
     """Totals first, then only the images with findings: fit for a pull-request comment."""
     s = summary
     icon = "❌" if s.error or s.request_findings else ("⚠️" if s.warning else "✅")
@@ -587,7 +586,7 @@ class ResizeReport:
                 self.out.write(f"  ! {finding.code.value}: {finding.message}\n")
             self.out.flush()
 
-    def finish(self, totals: Totals, *, interrupted: bool = False) -> None:
+    def finish(self, totals: ResizeTotals, *, interrupted: bool = False) -> None:
         if self._writer is not None:
             self._writer.close({**totals.as_dict(), "interrupted": interrupted})
             return
@@ -615,7 +614,7 @@ class ResizeReport:
         self.out.flush()
 
 
-def _saved_money(t: Totals, *, short: bool = False) -> str:
+def _saved_money(t: ResizeTotals, *, short: bool = False) -> str:
     usd = t.usd_saved_per_1000
     if usd is None or t.price is None:
         return "no price known" if short else f"no price known for {t.model}"
@@ -624,7 +623,9 @@ def _saved_money(t: Totals, *, short: bool = False) -> str:
     return f"{money(usd)} per 1,000 sends to {t.model} at ${t.price:g}/MTok"
 
 
-def resize_markdown(t: Totals, failed: Sequence[Outcome], *, interrupted: bool = False) -> str:
+def resize_markdown(
+    t: ResizeTotals, failed: Sequence[Outcome], *, interrupted: bool = False
+) -> str:
     """Totals first, then the files that failed."""
     icon = "❌" if t.failed else "✅"
     state = " (dry run)" if t.dry_run else ""
@@ -654,7 +655,7 @@ def resize_markdown(t: Totals, failed: Sequence[Outcome], *, interrupted: bool =
 # --------------------------------------------------------------------------------------------------
 
 
-def estimate_csv_columns(plan: Plan) -> list[str]:
+def estimate_csv_columns(plan: EstimatePlan) -> list[str]:
     """``path, status, codes, width, height, api_width, api_height, tokens[, exact_tokens]``, then
     ``cost_<model>`` (USD per image) for each model."""
     cols = ["path", "status", "codes", "width", "height", "api_width", "api_height", "tokens"]
@@ -665,7 +666,7 @@ def estimate_csv_columns(plan: Plan) -> list[str]:
     return cols + [f"cost_{name}" for name in plan.names]
 
 
-def _estimate_csv_row(row: Row, plan: Plan) -> dict[str, Any]:
+def _estimate_csv_row(row: EstimateRow, plan: EstimatePlan) -> dict[str, Any]:
     doc = row.as_dict(plan)
     out = {k: v for k, v in doc.items() if k != "costs"}
     out["status"] = row.status
@@ -679,7 +680,7 @@ def _plural(n: int, noun: str) -> str:
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
-def estimate_footer(plan: Plan, totals: EstimateTotals) -> list[str]:
+def estimate_footer(plan: EstimatePlan, totals: EstimateTotals) -> list[str]:
     """The lines under the table: where the prices come from, the rule, batch or not."""
     lines = [f"Prices: USD per million tokens, table of {plan.prices_date} ({plan.prices_source})."]
     for m in plan.models:
@@ -738,7 +739,7 @@ class _Grid:
 
 
 def _estimate_grid(
-    plan: Plan, rows: Sequence[Row], totals: EstimateTotals, *, costs: bool = True
+    plan: EstimatePlan, rows: Sequence[EstimateRow], totals: EstimateTotals, *, costs: bool = True
 ) -> _Grid:
     """A row per image; ``costs`` False leaves out the two columns per model (see
     :func:`_model_grid`)."""
@@ -815,7 +816,7 @@ def _estimate_grid(
     return _Grid(headers, right, body, errors, total)
 
 
-def _model_grid(plan: Plan, rows: Sequence[Row], totals: EstimateTotals) -> _Grid:
+def _model_grid(plan: EstimatePlan, rows: Sequence[EstimateRow], totals: EstimateTotals) -> _Grid:
     """A row per model: its tier, prices, the images' tokens for it, their cost and the cost
     per N images (the layout of several models when a column per model does not fit)."""
     headers = ["model", "tier", "$/MTok in", "$/MTok out", "tokens", "cost", f"per {plan.per:,}"]
@@ -852,7 +853,7 @@ def available_width(stream: TextIO) -> int:
         return PIPED_WIDTH
 
 
-def _estimate_notes(rows: Sequence[Row]) -> list[str]:
+def _estimate_notes(rows: Sequence[EstimateRow]) -> list[str]:
     return [
         visible(f"✗ {row.path}: {f.code.value}: {f.message}") for row in rows for f in row.errors
     ]
@@ -965,12 +966,12 @@ class EstimateReport:
     """Writes ``estimate`` results: JSONL and CSV row by row, JSON and the table at the end."""
 
     fmt: Format
-    plan: Plan
+    plan: EstimatePlan
     stream: TextIO = None  # type: ignore[assignment]  # sys.stdout at construction time
 
     def __post_init__(self) -> None:
         self.stream = self.stream or sys.stdout
-        self._rows: list[Row] = []
+        self._rows: list[EstimateRow] = []
         self._writer: RecordWriter | None = None
 
     def _records(self) -> RecordWriter:
@@ -984,7 +985,7 @@ class EstimateReport:
             )
         return self._writer
 
-    def add(self, row: Row) -> None:
+    def add(self, row: EstimateRow) -> None:
         if self.fmt is Format.table or (self.fmt is Format.markdown and row.errors):
             self._rows.append(row)
         elif self.fmt is Format.markdown:
@@ -1026,7 +1027,9 @@ class EstimateReport:
         self.stream.flush()
 
 
-def estimate_markdown(plan: Plan, totals: EstimateTotals, rejected: Sequence[Row]) -> str:
+def estimate_markdown(
+    plan: EstimatePlan, totals: EstimateTotals, rejected: Sequence[EstimateRow]
+) -> str:
     """Totals per model first, then the images the API would reject."""
     icon = "❌" if totals.errors else "✅"
     head = f"vision-cli estimate: {_plural(totals.count, 'image')}"

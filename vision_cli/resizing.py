@@ -40,7 +40,7 @@ _AHEAD_PER_JOB = 4
 
 
 @dataclass(frozen=True)
-class Options:
+class ResizeOptions:
     """Everything one run needs; ``out`` None means in place."""
 
     size_policy: policy.SizePolicy
@@ -149,7 +149,7 @@ class Outcome:
 
 
 @dataclass
-class Totals:
+class ResizeTotals:
     """Running totals over outcomes; money is per 1,000 sends of every output at ``price``."""
 
     model: str
@@ -216,7 +216,7 @@ Item = sources.Input | sources.Problem
 
 @contextlib.contextmanager
 def run(
-    items: Sequence[Item], opts: Options, *, stdin: BinaryIO | None = None
+    items: Sequence[Item], opts: ResizeOptions, *, stdin: BinaryIO | None = None
 ) -> Iterator[Iterator[Outcome]]:
     """Start the workers and give an iterator of one outcome per item, in the items' order.
 
@@ -238,7 +238,11 @@ def run(
 
 
 def _outcomes(
-    pool: Executor, items: Sequence[Item], plan: _Planner, opts: Options, stdin: BinaryIO | None
+    pool: Executor,
+    items: Sequence[Item],
+    plan: _Planner,
+    opts: ResizeOptions,
+    stdin: BinaryIO | None,
 ) -> Iterator[Outcome]:
     pending: deque[tuple[Item, Future[_Done] | None]] = deque()
     queue = iter(items)
@@ -312,7 +316,7 @@ class _Job:
 
 @dataclass(frozen=True)
 class _Done:
-    prepared: transform.Prepared | None
+    prepared: transform.PreparedImage | None
     bytes_before: int | None
     failure: Finding | None
     #: The gate's warnings about the output (``too-small`` for a panorama's sliver).
@@ -340,7 +344,7 @@ class _Changed(Exception):
 
 
 def _submit(
-    pool: Executor, item: Item, opts: Options, stdin: BinaryIO | None
+    pool: Executor, item: Item, opts: ResizeOptions, stdin: BinaryIO | None
 ) -> Future[_Done] | None:
     if isinstance(item, sources.Problem):
         return None
@@ -503,7 +507,7 @@ def output_name(path: Path, fmt: str) -> Path:
 class _Planner:
     """Decides each output's name, refuses unsafe ones, and writes (unless a dry run)."""
 
-    def __init__(self, opts: Options, items: Iterable[Item]) -> None:
+    def __init__(self, opts: ResizeOptions, items: Iterable[Item]) -> None:
         self.opts = opts
         self.inputs = {
             _key(i.path) for i in items if isinstance(i, sources.Input) and i.path is not None
@@ -688,7 +692,7 @@ class _Planner:
         self,
         item: sources.Input,
         target: Path,
-        p: transform.Prepared,
+        p: transform.PreparedImage,
         seen: tuple[int, int, int, int] | None,
     ) -> str | None:
         """Write one output; a sentence on failure (the input is then untouched)."""
@@ -713,7 +717,7 @@ class _Planner:
         self,
         source: Path,
         target: Path,
-        p: transform.Prepared,
+        p: transform.PreparedImage,
         seen: tuple[int, int, int, int] | None,
     ) -> None:
         """Replace ``source`` by the resized image (under ``target``'s name), keeping its mode,

@@ -34,7 +34,7 @@ COLUMNS: Final = (
 
 
 @dataclass(frozen=True)
-class Row:
+class ResultsRow:
     """One image as the file has it last."""
 
     record: Mapping[str, Any]
@@ -87,10 +87,10 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 
 
 @dataclass
-class Report:
+class ResultsReport:
     """The whole file: rows, totals and the notable images."""
 
-    rows: list[Row] = field(default_factory=list)
+    rows: list[ResultsRow] = field(default_factory=list)
     #: Lines that are results but not the row of their image (earlier attempts).
     skipped: int = 0
     #: Lines that are not results at all.
@@ -112,11 +112,11 @@ class Report:
         counts = Counter(row.error_type for row in self.rows if not row.ok)
         return {str(k): v for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))}
 
-    def slowest(self, top: int = TOP) -> list[Row]:
+    def slowest(self, top: int = TOP) -> list[ResultsRow]:
         timed = [row for row in self.rows if isinstance(row.record.get("seconds"), int | float)]
         return sorted(timed, key=lambda row: -float(row.record["seconds"]))[:top]
 
-    def most_expensive(self, top: int = TOP) -> list[Row]:
+    def most_expensive(self, top: int = TOP) -> list[ResultsRow]:
         paid = [row for row in self.rows if float(row.record.get("cost_usd") or 0) > 0]
         return sorted(paid, key=lambda row: -float(row.record["cost_usd"]))[:top]
 
@@ -169,11 +169,11 @@ def _column(key: str) -> str:
     return f"data.{key}" if key in COLUMNS or key == "text" else key
 
 
-def summarise(records: Sequence[Mapping[str, Any]], ignored: int = 0) -> Report:
+def summarise(records: Sequence[Mapping[str, Any]], ignored: int = 0) -> ResultsReport:
     """The report of a file's results lines (``ignored``: its other lines)."""
-    report = Report(ignored=ignored)
+    report = ResultsReport(ignored=ignored)
     kept = bulk.latest(records)
-    report.rows = [Row(r) for r in kept.values()]
+    report.rows = [ResultsRow(r) for r in kept.values()]
     report.skipped = len(records) - len(kept)
     for r in records:
         usage = r.get("usage") or {}
@@ -188,6 +188,6 @@ def summarise(records: Sequence[Mapping[str, Any]], ignored: int = 0) -> Report:
     return report
 
 
-def failed_paths(report: Report) -> list[str]:
+def failed_paths(report: ResultsReport) -> list[str]:
     """The paths of the images whose last line is a failure, once each, in file order."""
     return list(dict.fromkeys(row.path for row in report.rows if not row.ok))

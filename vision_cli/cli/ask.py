@@ -377,7 +377,7 @@ NoWaitOpt = Annotated[
 
 
 @dataclass(frozen=True)
-class Options:
+class AskOptions:
     """The command line, as typed (before anything is resolved)."""
 
     inputs: list[str]
@@ -420,7 +420,7 @@ class Options:
     trim_fuzz: str = common.DEFAULT_TRIM_FUZZ
 
 
-def _options(given: dict[str, Any], *, compare: bool) -> Options:
+def _options(given: dict[str, Any], *, compare: bool) -> AskOptions:
     """The command's parameters (its ``locals()``) as :class:`Options`; ``ask`` and ``compare``
     differ only in the name of their images and in ``--each``/``--batch``."""
     given = dict(given)
@@ -436,7 +436,7 @@ def _options(given: dict[str, Any], *, compare: bool) -> Options:
     if given["max_retries"] is None:
         many = given.get("each") or given.get("batch")
         given["max_retries"] = BULK_MAX_RETRIES if many else DEFAULT_MAX_RETRIES
-    return Options(
+    return AskOptions(
         inputs=inputs,
         compare=compare,
         json=given.pop("json_flag"),
@@ -583,7 +583,7 @@ def _expires(text: str) -> int:
     return seconds
 
 
-def _read_prompt(opts: Options) -> str | None:
+def _read_prompt(opts: AskOptions) -> str | None:
     from vision_cli import sources
 
     if opts.prompt is not None and opts.prompt_file is not None:
@@ -610,7 +610,7 @@ def _read_prompt(opts: Options) -> str | None:
     return text.strip() if text is not None else None
 
 
-def run(opts: Options) -> None:
+def run(opts: AskOptions) -> None:
     from vision_cli import asking, client, sources
 
     _check_many(opts)
@@ -746,7 +746,7 @@ def import_sdk_early() -> None:
     threading.Thread(target=load, name="vision-cli-import-sdk", daemon=True).start()
 
 
-def _check_many(opts: Options) -> None:
+def _check_many(opts: AskOptions) -> None:
     """The options of --each and --batch, and how they combine with the rest."""
     if opts.each and opts.batch:
         common.usage_error(
@@ -829,7 +829,7 @@ def _notes(images: tuple[asking.Image, ...]) -> None:
             render.warn(f"{image.label}: {warning}")
 
 
-def _dry_run(request: asking.Request, settings: asking.Settings, opts: Options) -> None:
+def _dry_run(request: asking.Request, settings: asking.Settings, opts: AskOptions) -> None:
     from vision_cli import asking, client, render
 
     body = client.shorten_base64(request.body)
@@ -866,7 +866,7 @@ class _StreamWriter:
 
 
 def _send(
-    opts: Options,
+    opts: AskOptions,
     settings: asking.Settings,
     request: asking.Request,
     build: Callable[[asking.Files], asking.Request],
@@ -933,7 +933,7 @@ def _upload(
     request: asking.Request,
     build: Callable[[asking.Files], asking.Request],
     cache: client.FileCache | None,
-    opts: Options,
+    opts: AskOptions,
     *,
     expires: int,
     refresh: bool = False,
@@ -951,13 +951,13 @@ def _upload(
     return build(files)
 
 
-def _streams(opts: Options) -> bool:
+def _streams(opts: AskOptions) -> bool:
     """The answer streams to stdout, unless it is printed whole: --json, or --schema (whose
     object is checked before it is printed)."""
     return not (opts.json or opts.schema is not None)
 
 
-def _output(answer: asking.Answer, opts: Options) -> None:
+def _output(answer: asking.Answer, opts: AskOptions) -> None:
     from vision_cli import asking, render
 
     if opts.json:

@@ -16,7 +16,7 @@ from vision_cli.exitcodes import EXIT_HELP, ExitStatus
 from vision_cli.formats import Format, ReportFormat
 
 if TYPE_CHECKING:
-    from vision_cli.estimating import Plan, Row
+    from vision_cli.estimating import EstimatePlan, EstimateRow
     from vision_cli.policy import Code, Limits, Size
     from vision_cli.sources import Selection
 
@@ -217,7 +217,7 @@ def estimate(
         if m.model is not None and m.name in (model or [common.model_name(None)]):
             # --exact asks the API about the first model: a retired one would only get a 404
             common.note_lifecycle(m.model, sending=exact and index == 0)
-    plan = estimating.Plan(
+    plan = estimating.EstimatePlan(
         models=models,
         rule=the_rule,
         batch=batch,
@@ -239,10 +239,10 @@ def estimate(
 
     counter = _exact_counter(models[0].name) if exact else None  # no key: stop before any work
     report = render.EstimateReport(chosen, plan)
-    tally = estimating.Tally(plan)
+    tally = estimating.EstimateTally(plan)
     machine = chosen not in (Format.table, Format.markdown)  # those list rejections themselves
 
-    def emit(row: Row) -> None:
+    def emit(row: EstimateRow) -> None:
         tally.add(row)
         report.add(row)
         if machine:  # the table lists them itself
@@ -299,33 +299,35 @@ def _rows(
     inputs: list[str],
     sel: Selection,
     sizes: list[Size],
-    plan: Plan,
+    plan: EstimatePlan,
     lim: Limits,
     ignored: frozenset[Code],
     scratch: Path | None,
-) -> Iterator[tuple[Row, Path | None]]:
+) -> Iterator[tuple[EstimateRow, Path | None]]:
     """Each input's row (checked as ``inspect`` checks it), then each ``--size``'s, with the file
     holding the image (for ``--exact``, URL and standard-input images are kept in ``scratch``)."""
     from vision_cli import estimating, render, sources
 
     if inputs or sel.files_from is not None:
-        from vision_cli import checks  # Pillow: only when there are files to read
+        from vision_cli import inspecting  # Pillow: only when there are files to read
 
         items = sources.iter_inputs(inputs, sel)
         if scratch is not None:
             items = estimating.materialize(items, scratch, cap=2 * lim.max_bytes)
-        opts = checks.CheckOptions(model=plan.models[0].name, limits=lim, ignore=ignored)
+        opts = inspecting.CheckOptions(model=plan.models[0].name, limits=lim, ignore=ignored)
         show = render.is_tty(sys.stderr) and not render.is_tty(sys.stdout)
         with render.progress(None, "estimating", enabled=show) as advance:
             for item in items:
                 path = item.path if isinstance(item, sources.Input) else None
-                yield estimating.row_from_record(checks.check(item, opts), plan), path
+                yield estimating.row_from_record(inspecting.check(item, opts), plan), path
                 advance(1)
     for size in sizes:
         yield estimating.row_from_size(size, plan, lim, ignored), None
 
 
-def _count(rows: Sequence[Row], paths: Sequence[Path | None], counter: Counter) -> list[Row]:
+def _count(
+    rows: Sequence[EstimateRow], paths: Sequence[Path | None], counter: Counter
+) -> list[EstimateRow]:
     """Exact counts, or exit 3 on the first API failure (nothing is printed on stdout then)."""
     from vision_cli import client, estimating, render
 

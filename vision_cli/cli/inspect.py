@@ -80,7 +80,7 @@ def inspect(
 ) -> None:
     import contextlib
 
-    from vision_cli import checks, fsutil, limits, policy, sources, workers
+    from vision_cli import fsutil, inspecting, limits, policy, sources, workers
     from vision_cli.render import is_tty, progress
 
     inputs = common.with_clipboard(inputs, clipboard)
@@ -92,7 +92,7 @@ def inspect(
         common.usage_error("give at least one image, folder, glob, URL or -", "INPUTS")
     if chosen is Format.html and output is None and is_tty(sys.stdout):
         common.usage_error("an HTML report goes to a file: add --output report.html", "--format")
-    summary = checks.Summary()
+    summary = inspecting.InspectSummary()
     try:
         items = sources.iter_inputs(inputs or [], sel)
         total: int | None = None
@@ -105,7 +105,7 @@ def inspect(
             max_bytes=common.max_bytes(max_bytes),
             many_images=bool(total and total > limits.MANY_IMAGES_THRESHOLD),
         )
-        opts = checks.CheckOptions(
+        opts = inspecting.CheckOptions(
             model=common.model_name(model), limits=lim, verify=verify, ignore=ignored
         )
         with contextlib.ExitStack() as stack:
@@ -113,7 +113,7 @@ def inspect(
             report = _report(chosen, quiet, stream, opts.model)
             show_progress = is_tty(sys.stderr) and (output is not None or not is_tty(sys.stdout))
             with progress(total, "inspecting", enabled=show_progress) as advance:
-                for item, rec, data in checks.check_all(items, opts, jobs or workers.cpus()):
+                for item, rec, data in inspecting.check_all(items, opts, jobs or workers.cpus()):
                     summary.add(rec)
                     report.add(rec, item, data)
                     advance(1)

@@ -243,7 +243,7 @@ def _dry_run(items: list[Any], config: bulk.Config, *, json: bool, quiet: bool) 
 
 def _run(
     items: list[Any], config: bulk.Config, *, quiet: bool
-) -> tuple[list[bulk.Job], bulk.Summary, list[dict[str, Any]]]:
+) -> tuple[list[bulk.Job], bulk.EachSummary, list[dict[str, Any]]]:
     """Ask about every image not answered before; the jobs, the summary and every line."""
     from vision_cli import bulk, client, render
 
@@ -419,7 +419,7 @@ def _draw_target(job: bulk.Job, folder: Path, used: set[Path]) -> Path:
     return target
 
 
-def _status(summary: bulk.Summary, images: list[_Image]) -> int:
+def _status(summary: bulk.EachSummary, images: list[_Image]) -> int:
     if summary.interrupted:
         return ExitStatus.INTERRUPTED
     if summary.stopped is not None:
@@ -429,7 +429,7 @@ def _status(summary: bulk.Summary, images: list[_Image]) -> int:
     return ExitStatus.OK
 
 
-def _summary(images: list[_Image], summary: bulk.Summary, config: bulk.Config) -> None:
+def _summary(images: list[_Image], summary: bulk.EachSummary, config: bulk.Config) -> None:
     from vision_cli import catalog, render
     from vision_cli.cli import many
 

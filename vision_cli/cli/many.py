@@ -24,7 +24,7 @@ from vision_cli.exitcodes import ExitStatus
 
 if TYPE_CHECKING:
     from vision_cli import asking, bulk, sources
-    from vision_cli.cli.ask import Options
+    from vision_cli.cli.ask import AskOptions
 
 
 def _fail(message: str, status: ExitStatus) -> NoReturn:
@@ -35,7 +35,7 @@ def _fail(message: str, status: ExitStatus) -> NoReturn:
 
 
 def run(
-    opts: Options,
+    opts: AskOptions,
     items: list[sources.Input | sources.Problem],
     settings: asking.Settings,
     prompt: str | None,
@@ -86,7 +86,7 @@ def run(
     raise typer.Exit(_status(summary))
 
 
-def _note(opts: Options) -> bulk.Note:
+def _note(opts: AskOptions) -> bulk.Note:
     from vision_cli import render
 
     if opts.quiet:
@@ -95,8 +95,8 @@ def _note(opts: Options) -> bulk.Note:
 
 
 def _run(
-    jobs: list[bulk.Job], config: bulk.Config, log: bulk.ResultsLog, opts: Options
-) -> bulk.Summary:
+    jobs: list[bulk.Job], config: bulk.Config, log: bulk.ResultsLog, opts: AskOptions
+) -> bulk.EachSummary:
     from vision_cli import bulk, render
 
     note = _note(opts)
@@ -141,7 +141,7 @@ def n_images(count: int) -> str:
     return f"{count:,} image" + ("" if count == 1 else "s")
 
 
-def _status(summary: bulk.Summary) -> ExitStatus:
+def _status(summary: bulk.EachSummary) -> ExitStatus:
     if summary.interrupted:
         return ExitStatus.INTERRUPTED
     if summary.stopped is not None:
@@ -151,7 +151,7 @@ def _status(summary: bulk.Summary) -> ExitStatus:
     return ExitStatus.OK
 
 
-def _report(summary: bulk.Summary, config: bulk.Config, opts: Options) -> None:
+def _report(summary: bulk.EachSummary, config: bulk.Config, opts: AskOptions) -> None:
     """Errors first, then the summary on stderr (unless --quiet), and --json's object on stdout."""
     from vision_cli import catalog, client, render
 

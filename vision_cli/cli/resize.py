@@ -244,7 +244,7 @@ def resize(
         max_megapixels=max_megapixels,
         max_tokens=max_tokens,
     )
-    opts = resizing.Options(
+    opts = resizing.ResizeOptions(
         size_policy=replace(size_policy, snap_max=common.snap_max(snap, snap_max)),
         tile=common.tile_spec(tile, tile_overlap),
         trim_fuzz=common.trim_fuzz(trim, trim_fuzz),
@@ -272,7 +272,7 @@ def resize(
 
     table_on_terminal = chosen is Format.table and is_tty(sys.stdout)
     report = ResizeReport(chosen, stream=None if table_on_terminal else sys.stdout)
-    totals = resizing.Totals(common.model_name(model), the_model.input_price, dry_run=dry_run)
+    totals = resizing.ResizeTotals(common.model_name(model), the_model.input_price, dry_run=dry_run)
     show_progress = is_tty(sys.stderr) and (table_on_terminal or not is_tty(sys.stdout))
     interrupted = False
     with common.sigterm_interrupts():

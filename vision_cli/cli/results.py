@@ -15,7 +15,7 @@ from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import ResultsFormat
 
 if TYPE_CHECKING:
-    from vision_cli.results import Report
+    from vision_cli.results import ResultsReport
 
 HELP = (
     "Summarise or export a results file of ask --each, ask --batch or locate.\n\n"
@@ -142,7 +142,7 @@ def _pending(file: Path) -> int:
     return sum(len(batch["requests"]) for batch in state.uncollected())
 
 
-def _summary(file: Path, report: Report, prices_date: str) -> None:
+def _summary(file: Path, report: ResultsReport, prices_date: str) -> None:
     from vision_cli import render
     from vision_cli.cli.many import n_images
 

@@ -83,7 +83,7 @@ class TransformError(Exception):
 
 
 @dataclass(frozen=True)
-class Prepared:
+class PreparedImage:
     """The bytes to write or send, and what was done to get them."""
 
     data: bytes
@@ -132,7 +132,7 @@ def prepare(
     max_source_pixels: int = limits.PIXEL_BUDGET,
     verify: bool = False,
     trim_fuzz: int | None = None,
-) -> Prepared:
+) -> PreparedImage:
     """Make ``data`` ready for the API; :class:`TransformError` when it cannot be done.
 
     ``found`` is the gate's probe of ``data`` (probed here when None). ``size_policy`` None
@@ -199,7 +199,7 @@ def prepare(
         encoded, out_format, used_quality = _encode_fitting(
             frame, out_format, quality, max_bytes, switch=to == "auto", screen=screen
         )
-    return Prepared(
+    return PreparedImage(
         data=encoded,
         format=out_format,
         media_type=limits.FORMAT_MEDIA_TYPES[out_format],
@@ -265,9 +265,9 @@ def _complies(head: _Header, target: policy.Size, n_bytes: int, to: Target, max_
     )
 
 
-def _copy(data: bytes, head: _Header) -> Prepared:
+def _copy(data: bytes, head: _Header) -> PreparedImage:
     fmt: OutputFormat = _KEPT.get(head.format, "GIF")
-    return Prepared(
+    return PreparedImage(
         data=data,
         format=fmt,
         media_type=limits.FORMAT_MEDIA_TYPES[fmt],
@@ -524,7 +524,7 @@ class Tiled:
     """An image cut into tiles, each prepared like a whole image; ``tiles`` in reading order."""
 
     grid: policy.TileGrid
-    tiles: tuple[Prepared, ...]
+    tiles: tuple[PreparedImage, ...]
     source_format: str
 
     def placements(self) -> list[policy.TilePlacement]:

@@ -231,7 +231,7 @@ def _checked_packed(packed: _Packed, opts: CheckOptions) -> tuple[_PackedRecord,
 
 
 @dataclass
-class Summary:
+class InspectSummary:
     """Running totals over records (kept as they stream, so nothing holds every record)."""
 
     count: int = 0

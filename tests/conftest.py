@@ -144,10 +144,10 @@ def imported_by(*args: str | Path, timeout: float = 120) -> set[str]:
 @pytest.fixture
 def batch_api(monkeypatch: pytest.MonkeyPatch, api: FakeClaudeAPI) -> FakeClaudeAPI:
     """The fake API, with ``ask --batch`` polling it without waiting."""
-    from vision_cli import batching
+    from vision_cli.bulk import batch
 
-    monkeypatch.setattr(batching, "POLL_FIRST", 0.0)
-    monkeypatch.setattr(batching, "POLL_MAX", 0.0)
+    monkeypatch.setattr(batch, "POLL_FIRST", 0.0)
+    monkeypatch.setattr(batch, "POLL_MAX", 0.0)
     return api
 
 

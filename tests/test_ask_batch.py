@@ -1,7 +1,7 @@
 """``vision-cli ask --batch``: Message Batches at half price, resumable from the state file,
 against the local fake Claude API (its batches end after ``batch_polls_until_ended`` polls).
 
-Polling waits are set to zero in-process (``batching.POLL_FIRST``); the subprocess test waits for
+Polling waits are set to zero in-process (``bulk_batch.POLL_FIRST``); the subprocess test waits for
 the state file, not for a clock.
 """
 
@@ -30,7 +30,10 @@ from tests.test_ask_each import (
     standard_model,
     wait_for,
 )
-from vision_cli import batching, bulk
+from vision_cli.bulk import batch as bulk_batch
+from vision_cli.bulk.log import ResultsLog
+from vision_cli.bulk.records import FIELDS, prompt_sha256
+from vision_cli.bulk.state import state_path
 
 __all__ = ["standard_model"]  # the autouse fixture: a standard-tier model at $3/$15
 
@@ -41,8 +44,8 @@ Json = dict[str, Any]
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch, api: FakeClaudeAPI) -> FakeClaudeAPI:
     """conftest's fake API, polled without waiting."""
-    monkeypatch.setattr(batching, "POLL_FIRST", 0.0)
-    monkeypatch.setattr(batching, "POLL_MAX", 0.0)
+    monkeypatch.setattr(bulk_batch, "POLL_FIRST", 0.0)
+    monkeypatch.setattr(bulk_batch, "POLL_MAX", 0.0)
     return api
 
 
@@ -58,7 +61,7 @@ def polls(fake: FakeClaudeAPI) -> int:
 
 
 def state_of(out: Path) -> Json:
-    doc: Json = json.loads(bulk.state_path(out).read_text())
+    doc: Json = json.loads(state_path(out).read_text())
     return doc
 
 
@@ -86,7 +89,7 @@ def test_the_batch_flow_create_in_progress_ended_results(
     records = lines(out)
     assert sorted(r["path"] for r in records) == sorted(str(p) for p in folder.iterdir())
     for r in records:
-        assert list(r) == list(bulk.FIELDS) and r["error"] is None
+        assert list(r) == list(FIELDS) and r["error"] is None
         assert r["text"] == f"I see 1 image(s): {size_of(r['path'])} image/png. Prompt: What is it?"
         assert r["sha256"] == sha(Path(r["path"]))
         assert r["cost_usd"] == pytest.approx(half_price(r["usage"]))
@@ -108,7 +111,7 @@ def test_a_batch_is_split_at_the_request_limit(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(batching, "BATCH_MAX_REQUESTS", 3)
+    monkeypatch.setattr(bulk_batch, "BATCH_MAX_REQUESTS", 3)
     folder = make_folder(make_image, tmp_path, 5)
     out = tmp_path / "results.jsonl"
     result = run("ask", folder, "--batch", "-o", out)
@@ -129,7 +132,9 @@ def test_a_batch_is_split_at_the_byte_limit(
     out = tmp_path / "results.jsonl"
     one = run("ask", folder / "000.png", "--batch", "--dry-run", "--json", "-o", out)
     size = json.loads(one.stdout)["images"][0]["request_bytes"]
-    monkeypatch.setattr(batching, "BATCH_MAX_BYTES", 2 * size + 100)  # two requests fit, not three
+    monkeypatch.setattr(
+        bulk_batch, "BATCH_MAX_BYTES", 2 * size + 100
+    )  # two requests fit, not three
     result = run("ask", folder, "--batch", "-o", out)
     assert result.exit_code == 0, result.stderr
     sent = creates(api)
@@ -140,14 +145,14 @@ def test_a_batch_is_split_at_the_byte_limit(
 def test_dry_run_shows_the_split_and_batch_prices(
     run: Run, make_image: MakeImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(batching, "BATCH_MAX_REQUESTS", 2)
+    monkeypatch.setattr(bulk_batch, "BATCH_MAX_REQUESTS", 2)
     folder = make_folder(make_image, tmp_path, 5)
     out = tmp_path / "r.jsonl"
     each = json.loads(run("ask", folder, "--each", "-o", out, "--dry-run", "--json").stdout)
     batch = json.loads(run("ask", folder, "--batch", "-o", out, "--dry-run", "--json").stdout)
     assert batch["summary"]["batches"] == 3 and batch["summary"]["send"] == 5
     assert batch["summary"]["max_cost_usd"] == pytest.approx(each["summary"]["max_cost_usd"] / 2)
-    assert not out.exists() and not bulk.state_path(out).exists()
+    assert not out.exists() and not state_path(out).exists()
 
 
 def test_no_wait_submits_and_a_later_run_collects(
@@ -158,7 +163,7 @@ def test_no_wait_submits_and_a_later_run_collects(
     api.batch_polls_until_ended = 1
     first = run("ask", folder, "--batch", "--no-wait", "-o", out)
     assert first.exit_code == 0, first.stderr
-    assert first.stdout == f"{bulk.state_path(out)}\n"
+    assert first.stdout == f"{state_path(out)}\n"
     assert len(creates(api)) == 1 and lines(out) == []
     assert "run the same command again to collect" in first.stderr
 
@@ -253,20 +258,20 @@ def test_a_collection_cut_short_writes_each_result_once(
 ) -> None:
     folder = make_folder(make_image, tmp_path, 6)
     out = tmp_path / "results.jsonl"
-    append = bulk.ResultsLog.append
+    append = ResultsLog.append
     calls: list[int] = []
 
-    def dies_on_the_fourth_line(self: bulk.ResultsLog, record: Any, written: Any = None) -> bool:
+    def dies_on_the_fourth_line(self: ResultsLog, record: Any, written: Any = None) -> bool:
         calls.append(1)
         if len(calls) == 4:
             raise KeyboardInterrupt
         return append(self, record, written)
 
-    monkeypatch.setattr(bulk.ResultsLog, "append", dies_on_the_fourth_line)
+    monkeypatch.setattr(ResultsLog, "append", dies_on_the_fourth_line)
     first = run("ask", folder, "--batch", "-o", out)
     assert first.exit_code == 130
     assert len(lines(out)) == 3
-    monkeypatch.setattr(bulk.ResultsLog, "append", append)
+    monkeypatch.setattr(ResultsLog, "append", append)
     second = run("ask", folder, "--batch", "-o", out)
     assert second.exit_code == 0, second.stderr
     records = lines(out)
@@ -289,7 +294,7 @@ def test_a_refused_create_is_retried_and_a_bad_key_stops_with_exit_3(
     result = run("ask", folder, "--batch", "-o", other)
     assert result.exit_code == 3
     assert "Error: HTTP 401 authentication_error" in result.stderr
-    assert not bulk.state_path(other).exists() and lines(other) == []
+    assert not state_path(other).exists() and lines(other) == []
     assert KEY not in result.output
 
 
@@ -297,7 +302,7 @@ def test_a_damaged_state_file_stops_before_anything_is_submitted(
     run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
 ) -> None:
     out = tmp_path / "results.jsonl"
-    bulk.state_path(out).write_text("{not json")
+    state_path(out).write_text("{not json")
     result = run("ask", make_image("a.png", (20, 20)), "--batch", "-o", out)
     assert result.exit_code == 2
     assert "cannot read the batch state file" in result.stderr
@@ -311,12 +316,12 @@ def test_a_saved_batch_the_api_does_not_know_stops_with_exit_3(
     saved = {
         "id": "msgbatch_gone",
         "model": "claude-sonnet-4-6",
-        "prompt_sha256": bulk.prompt_sha256("Describe this image."),
+        "prompt_sha256": prompt_sha256("Describe this image."),
         "requests": {"img-1": {"path": "a.png", "sha256": None}},
         "collect_offset": None,
         "collected": False,
     }
-    bulk.state_path(out).write_text(json.dumps({"version": 1, "batches": [saved]}))
+    state_path(out).write_text(json.dumps({"version": 1, "batches": [saved]}))
     result = run("ask", make_image("a.png", (20, 20)), "--batch", "-o", out)
     assert result.exit_code == 3
     assert "HTTP 404" in result.stderr and "remove it from that file" in result.stderr
@@ -332,7 +337,7 @@ def test_a_killed_run_resumes_from_the_state_file(
     api.batch_polls_until_ended = 10**6  # in progress until the test ends it
     proc = cli("ask", folder, "--batch", "-o", out, env=child_env(api, tmp_path))
     try:
-        state = bulk.state_path(out)
+        state = state_path(out)
         wait_for(lambda: state.exists(), proc, "the state file")
         wait_for(lambda: polls(api) >= 1, proc, "a poll")
         proc.send_signal(signal.SIGKILL)

@@ -23,7 +23,10 @@ import pytest
 
 from tests.conftest import API_KEY, MakeImage, Run, encode, picture
 from tests.fakeapi import FakeClaudeAPI, RecordedRequest
-from vision_cli import bulk
+from vision_cli.bulk import plan
+from vision_cli.bulk.each import STOP_AFTER_FAILURES
+from vision_cli.bulk.limiter import Abandoned, Limiter
+from vision_cli.bulk.records import FIELDS, prompt_sha256
 
 KEY = API_KEY
 
@@ -92,7 +95,7 @@ def test_200_images_with_8_jobs_are_each_answered_exactly_once(
     assert sorted(r["path"] for r in records) == sorted(str(p) for p in folder.iterdir())
     assert sorted(answered_sizes(api)) == sorted(size_of(r["path"]) for r in records)
     for r in records:
-        assert list(r) == list(bulk.FIELDS)
+        assert list(r) == list(FIELDS)
         assert r["error"] is None and r["stop_reason"] == "end_turn"
         assert r["text"] == f"I see 1 image(s): {size_of(r['path'])} image/png. Prompt: {PROMPT}"
         assert r["sha256"] == sha(Path(r["path"]))
@@ -214,14 +217,14 @@ def test_a_bug_with_one_image_is_recorded_and_the_others_go_on(
 ) -> None:
     folder = make_folder(make_image, tmp_path, 3)
     out = tmp_path / "r.jsonl"
-    prepare = bulk.prepare
+    prepare = plan.prepare
 
-    def buggy(job: bulk.Job, config: bulk.Config, **kw: Any) -> bulk.EachRequest:
+    def buggy(job: plan.Job, config: plan.Config, **kw: Any) -> plan.EachRequest:
         if job.label.endswith("001.png"):
             raise RuntimeError("boom")
         return prepare(job, config, **kw)
 
-    monkeypatch.setattr(bulk, "prepare", buggy)
+    monkeypatch.setattr(plan, "prepare", buggy)
     result = run("ask", folder, "--each", "-o", out)
     assert result.exit_code == 1
     errors = {Path(r["path"]).name: r["error"] for r in lines(out)}
@@ -352,8 +355,8 @@ def test_an_api_that_keeps_failing_stops_the_run(
     api.fail_every(1, 500)
     result = run("ask", folder, "--each", "-j", "1", "--max-retries", "0", "-o", out)
     assert result.exit_code == 3
-    assert f"{bulk.STOP_AFTER_FAILURES} requests in a row failed" in result.stderr
-    assert len(lines(out)) == bulk.STOP_AFTER_FAILURES
+    assert f"{STOP_AFTER_FAILURES} requests in a row failed" in result.stderr
+    assert len(lines(out)) == STOP_AFTER_FAILURES
 
 
 @pytest.mark.parametrize(
@@ -424,7 +427,7 @@ def test_dry_run_prints_the_plan_and_needs_no_key(
     done = folder / "000.png"
     out.write_text(json.dumps({  # an earlier answer for one image
         "path": str(done), "sha256": sha(done), "model": "claude-sonnet-4-6",
-        "prompt_sha256": bulk.prompt_sha256("Describe this image."), "text": "red",
+        "prompt_sha256": prompt_sha256("Describe this image."), "text": "red",
         "stop_reason": "end_turn", "usage": {"input_tokens": 1, "output_tokens": 1},
         "cost_usd": 0.0, "error": None,
     }) + "\n")  # fmt: skip
@@ -443,7 +446,7 @@ def test_dry_run_prints_the_plan_and_needs_no_key(
 
 
 def test_the_limiter_halves_on_throttling_once_per_generation_and_grows_back() -> None:
-    limiter = bulk.Limiter(8)
+    limiter = Limiter(8)
     slots = [limiter.acquire() for _ in range(8)]
     assert slots == [0] * 8 and limiter.in_flight == 8
     limiter.release(0, 429)  # the first throttled answer halves the limit
@@ -467,7 +470,7 @@ def test_the_limiter_halves_on_throttling_once_per_generation_and_grows_back() -
 
 
 def test_the_limiter_holds_attempts_beyond_the_limit_and_stops_cleanly() -> None:
-    limiter = bulk.Limiter(1)
+    limiter = Limiter(1)
     pace = limiter.middleware()
 
     class Answer:
@@ -484,7 +487,7 @@ def test_the_limiter_holds_attempts_beyond_the_limit_and_stops_cleanly() -> None
     waiter.join()
     assert len(got) == 1 and limiter.limit == 1 and limiter.cuts == 1
     limiter.stop()
-    with pytest.raises(bulk.Abandoned):
+    with pytest.raises(Abandoned):
         pace(None, lambda _: Answer())
 
 

@@ -31,7 +31,9 @@ import pytest
 
 from tests.conftest import MakeImage, Run
 from tests.fakeapi import FakeClaudeAPI
-from vision_cli import batching, bulk
+from vision_cli.bulk import log
+from vision_cli.bulk.records import OutputError
+from vision_cli.bulk.state import BatchState, state_path
 
 Json = dict[str, Any]
 
@@ -67,7 +69,7 @@ def test_a_foreign_output_file_is_refused_and_left_byte_for_byte(
     assert str(out) in result.stderr
     assert "not a vision-cli results file" in result.stderr
     assert batch_api.messages_requests() == []
-    assert not bulk.state_path(out).exists()
+    assert not state_path(out).exists()
 
 
 def test_a_torn_last_line_of_a_results_file_is_still_cut(
@@ -152,7 +154,7 @@ def test_a_batch_state_file_with_bad_values_is_a_clear_error(
     folder = tmp_path / "imgs"
     make_image("a.png", (16, 16), folder=folder)
     out = tmp_path / "results.jsonl"
-    state = bulk.state_path(out)
+    state = state_path(out)
     state.write_text(
         json.dumps(
             {
@@ -449,7 +451,7 @@ def batch_creates(fake: FakeClaudeAPI) -> int:
 
 def intent_saved(out: Path) -> bool:
     try:
-        doc = json.loads(bulk.state_path(out).read_text())
+        doc = json.loads(state_path(out).read_text())
     except (FileNotFoundError, ValueError):
         return False
     return any(b["id"] is None for b in doc["batches"])
@@ -516,16 +518,16 @@ def test_a_signal_during_the_batch_create_never_pays_twice(
 
 def disk_full_after(monkeypatch: pytest.MonkeyPatch, saves: int) -> Any:
     """The batch state file is written ``saves`` times, then the disk is full; the real save."""
-    real_save = batching.BatchState.save
+    real_save = BatchState.save
     done: list[int] = []
 
-    def save(self: batching.BatchState) -> None:
+    def save(self: BatchState) -> None:
         if len(done) >= saves:
-            raise bulk.OutputError(f"cannot write {self.path} (No space left on device)")
+            raise OutputError(f"cannot write {self.path} (No space left on device)")
         done.append(1)
         real_save(self)
 
-    monkeypatch.setattr(batching.BatchState, "save", save)
+    monkeypatch.setattr(BatchState, "save", save)
     return real_save
 
 
@@ -549,7 +551,7 @@ def test_a_state_file_that_cannot_be_written_never_pays_twice(
     assert batch_creates(batch_api) == saves  # no intent saved: nothing created
     created = re.findall(r"submitted batch (msgbatch_\w+)", full.stderr)
     assert len(created) == saves  # the id is on stderr the moment it exists
-    monkeypatch.setattr(batching.BatchState, "save", real_save)
+    monkeypatch.setattr(BatchState, "save", real_save)
     again = run("ask", folder, "--batch", "-o", out)
     assert again.exit_code == 0, again.stderr
     if created:
@@ -564,7 +566,7 @@ def test_a_create_that_never_reached_the_api_is_submitted_again(
 
     folder = make_folder(make_image, tmp_path, 2)
     out = tmp_path / "results.jsonl"
-    bulk.state_path(out).write_text(
+    state_path(out).write_text(
         json.dumps(
             {
                 "version": 1,
@@ -715,7 +717,7 @@ def test_an_answer_that_cannot_be_saved_stops_the_run(
 
     folder = make_folder(make_image, tmp_path, 12)
     out = tmp_path / "results.jsonl"
-    real = bulk._write_all
+    real = log._write_all
     calls: list[int] = []
 
     def disk_fills(fd: int, data: bytes) -> None:
@@ -726,12 +728,12 @@ def test_an_answer_that_cannot_be_saved_stops_the_run(
         real(fd, data[: len(data) // 2])  # what fitted
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(bulk, "_write_all", disk_fills)
+    monkeypatch.setattr(log, "_write_all", disk_fills)
     full = run("ask", folder, "--each", "-j", "1", "-o", out, "-p", "hi")
     assert full.exit_code == 1, full.stderr
     assert "No space left on device" in full.stderr and "no further request" in full.stderr
     assert len(api.messages_requests()) == 3  # nothing sent after the answer that was lost
-    monkeypatch.setattr(bulk, "_write_all", real)
+    monkeypatch.setattr(log, "_write_all", real)
     again = run("ask", folder, "--each", "-j", "1", "-o", out, "-p", "hi")
     assert again.exit_code == 0, again.stderr
     assert "disk was full" in again.stderr

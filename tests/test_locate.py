@@ -21,7 +21,8 @@ from PIL import Image, ImageChops
 from tests.conftest import ORIENTATION, MakeImage, Run
 from tests.fakeapi import FakeClaudeAPI, SeenImage
 from tests.imagekit import upright_box
-from vision_cli import bulk, catalog, drawing, fsutil
+from vision_cli import catalog, drawing, fsutil
+from vision_cli.bulk.records import read_records
 from vision_cli.cli.locate import COLUMNS
 
 Json = dict[str, Any]
@@ -218,7 +219,7 @@ def test_a_mismatch_or_an_api_error_fails_that_image_only(
     assert again.exit_code == 0, again.stderr
     assert len(api.messages_requests()) == 3  # only the failed one asked again
     assert len(again.stdout.splitlines()) == 2
-    records, _ = bulk.read_records(out)
+    records, _ = read_records(out)
     assert all("sent" in r for r in records if r["error"] is None)
 
 

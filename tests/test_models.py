@@ -18,7 +18,8 @@ from PIL import Image
 from tests.conftest import API_KEY, MakeImage, Run
 from tests.fakeapi import FakeClaudeAPI, OpenApiValidator, RecordedRequest
 from tests.test_ask_batch import creates
-from vision_cli import asking, batching, catalog, client, fsutil
+from vision_cli import asking, catalog, client, fsutil
+from vision_cli.bulk import batch
 
 Json = dict[str, Any]
 
@@ -470,8 +471,8 @@ def test_a_batch_records_the_edge_and_the_next_run_fits(
     monkeypatch: pytest.MonkeyPatch,
     own_cache: Path,
 ) -> None:
-    monkeypatch.setattr(batching, "POLL_FIRST", 0.0)
-    monkeypatch.setattr(batching, "POLL_MAX", 0.0)
+    monkeypatch.setattr(batch, "POLL_FIRST", 0.0)
+    monkeypatch.setattr(batch, "POLL_MAX", 0.0)
     api.set_max_side("claude-sonnet-5-5", 1568)
     folder = tmp_path / "imgs"
     make_image("wide.png", WIDE, folder=folder)

@@ -75,7 +75,7 @@ def test_progress_draws_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_bulk_progress_shows_failures_tokens_and_cost(monkeypatch: pytest.MonkeyPatch) -> None:
-    from vision_cli.bulk import Tick
+    from vision_cli.bulk.summary import Tick
 
     terminal = on_terminal(monkeypatch)
     with render.bulk_progress("asking", enabled=True) as update:

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import MakeImage, Run
 from tests.fakeapi import FakeClaudeAPI, example_of
-from vision_cli import bulk, catalog, fsutil, schema
+from vision_cli import catalog, fsutil, schema
+from vision_cli.bulk.records import FIELDS, prompt_sha256
 
 Json = dict[str, Any]
 RECEIPT = "total: number, date: string, vendor"
@@ -276,7 +277,7 @@ def test_each_lines_gain_data_beside_text(
     records = lines(out)
     assert len(records) == 3
     for r in records:
-        assert list(r) == list(bulk.FIELDS)
+        assert list(r) == list(FIELDS)
         assert r["data"] == json.loads(r["text"]) == example_of(schema.load(RECEIPT))
         assert r["error"] is None and r["seconds"] >= 0
 
@@ -315,7 +316,7 @@ def test_the_resume_key_holds_the_schema(
     assert len(api.messages_requests()) == 6  # no schema is another key again
     keys = {r["prompt_sha256"] for r in lines(out)}
     assert len(keys) == 3
-    assert bulk.prompt_sha256("x") == bulk.prompt_sha256("x", None)  # old files still resume
+    assert prompt_sha256("x") == prompt_sha256("x", None)  # old files still resume
 
 
 def test_batch_lines_gain_data_and_mismatches_are_error_lines(

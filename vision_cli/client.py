@@ -30,12 +30,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from vision_cli import fsutil
 
 if TYPE_CHECKING:
     import anthropic
+
+    #: The SDK's client, for the annotations of modules that must not import ``anthropic``.
+    Anthropic: TypeAlias = anthropic.Anthropic
 
 API_KEY_ENV: Final = "ANTHROPIC_API_KEY"
 BASE_URL_ENV: Final = "ANTHROPIC_BASE_URL"

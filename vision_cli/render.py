@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from vision_cli.asking import Answer, Estimate, Image
-    from vision_cli.bulk import Tick
+    from vision_cli.bulk.summary import Tick
     from vision_cli.estimating import EstimatePlan, EstimateRow, EstimateTotals
     from vision_cli.inspecting import InspectSummary, Record
     from vision_cli.resizing import Outcome, ResizeTotals

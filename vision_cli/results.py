@@ -3,8 +3,8 @@
 
 A results file is append-only: an image asked again (a failure retried on resume, ``--rerun``)
 has several lines. One row per image, model and prompt is kept as resuming sees it
-(:func:`vision_cli.bulk.latest`: the last answer, else the last failure); the other lines are
-``skipped``. Tokens and cost add up every line, since every line that was answered was paid for.
+(:func:`vision_cli.bulk.records.latest`: the last answer, else the last failure); the other lines
+are ``skipped``. Tokens and cost add up every line, since every line that was answered was paid for.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from vision_cli import bulk
+from vision_cli.bulk import records as bulk_records
 
 #: How many of the slowest and of the most expensive images the summary names.
 TOP: Final = 5
@@ -172,7 +172,7 @@ def _column(key: str) -> str:
 def summarise(records: Sequence[Mapping[str, Any]], ignored: int = 0) -> ResultsReport:
     """The report of a file's results lines (``ignored``: its other lines)."""
     report = ResultsReport(ignored=ignored)
-    kept = bulk.latest(records)
+    kept = bulk_records.latest(records)
     report.rows = [ResultsRow(r) for r in kept.values()]
     report.skipped = len(records) - len(kept)
     for r in records:

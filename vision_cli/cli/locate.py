@@ -24,7 +24,9 @@ from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import LocateFormat
 
 if TYPE_CHECKING:
-    from vision_cli import bulk, locating
+    from vision_cli import locating
+    from vision_cli.bulk import plan
+    from vision_cli.bulk.summary import EachSummary
 
 HELP = (
     "Find things in images and give their boxes on the original's pixel grid.\n\n"
@@ -166,7 +168,8 @@ def locate(
     hidden: common.HiddenOpt = False,
     allow_private_urls: common.AllowPrivateUrlsOpt = False,
 ) -> None:
-    from vision_cli import asking, bulk, client, locating, sources
+    from vision_cli import asking, client, locating, sources
+    from vision_cli.bulk import plan
 
     if (find is None) == (prompt is None):
         common.usage_error(
@@ -197,13 +200,13 @@ def locate(
         common.usage_error("the boxes go to standard output: give --output a file name", "--output")
     if not dry_run and client.api_key() is None:
         _fail(client.MISSING_KEY_MESSAGE, ExitStatus.USAGE)
-    config = bulk.Config(
+    config = plan.Config(
         settings=settings,
         prompt=locating.question(find, prompt),
         output=output,
-        jobs=jobs or bulk.DEFAULT_JOBS,
+        jobs=jobs or plan.DEFAULT_JOBS,
         rerun=rerun,
-        max_retries=bulk.BULK_MAX_RETRIES if max_retries is None else max_retries,
+        max_retries=plan.BULK_MAX_RETRIES if max_retries is None else max_retries,
         timeout=timeout,
         keep_sent=True,
     )
@@ -230,40 +233,44 @@ def _fail(message: str, status: ExitStatus) -> NoReturn:
     raise typer.Exit(status)
 
 
-def _dry_run(items: list[Any], config: bulk.Config, *, json: bool, quiet: bool) -> None:
-    from vision_cli import bulk
+def _dry_run(items: list[Any], config: plan.Config, *, json: bool, quiet: bool) -> None:
+    from vision_cli.bulk import plan
     from vision_cli.cli import many
 
     try:
-        jobs = bulk.read_jobs(items, config.settings, threads=config.jobs, offline=True)
+        jobs = plan.read_jobs(items, config.settings, threads=config.jobs, offline=True)
         many.dry_run(jobs, config, batch=False, json=json, quiet=quiet)
     except KeyboardInterrupt:
         _fail("interrupted: nothing was sent", ExitStatus.INTERRUPTED)
 
 
 def _run(
-    items: list[Any], config: bulk.Config, *, quiet: bool
-) -> tuple[list[bulk.Job], bulk.EachSummary, list[dict[str, Any]]]:
+    items: list[Any], config: plan.Config, *, quiet: bool
+) -> tuple[list[plan.Job], EachSummary, list[dict[str, Any]]]:
     """Ask about every image not answered before; the jobs, the summary and every line."""
-    from vision_cli import bulk, client, render
+    from vision_cli import client, render
+    from vision_cli.bulk import plan
+    from vision_cli.bulk.each import EachRun
+    from vision_cli.bulk.log import ResultsLog
+    from vision_cli.bulk.records import OutputError, answered, parse_record, read_records
 
     note = (lambda message: None) if quiet else render.note
     try:
-        jobs = bulk.read_jobs(items, config.settings, threads=config.jobs)
+        jobs = plan.read_jobs(items, config.settings, threads=config.jobs)
     except KeyboardInterrupt:
         _fail("interrupted while reading the images: nothing was sent", ExitStatus.INTERRUPTED)
     buffer = io.StringIO()
-    log = bulk.ResultsLog(config.output, stream=buffer)
+    log = ResultsLog(config.output, stream=buffer)
     try:
         log.open()
-        done = bulk.answered(log.entries(), config.settings.model_name, config.prompt_sha256)
-        the_plan = bulk.plan(jobs, done, rerun=config.rerun)
+        done = answered(log.entries(), config.settings.model_name, config.prompt_sha256)
+        the_plan = plan.plan(jobs, done, rerun=config.rerun)
         if the_plan.skipped:
             note(f"{len(the_plan.skipped):,} answered before: not asked again (--rerun asks)")
         show = render.is_tty(sys.stderr) and not quiet
         with render.bulk_progress("locating", enabled=show) as update:
-            summary = bulk.EachRun(config, log, progress=update, note=note).run(the_plan)
-    except bulk.OutputError as exc:
+            summary = EachRun(config, log, progress=update, note=note).run(the_plan)
+    except OutputError as exc:
         _fail(str(exc), ExitStatus.USAGE)
     except KeyboardInterrupt:
         _fail("interrupted before any request was sent", ExitStatus.INTERRUPTED)
@@ -274,9 +281,9 @@ def _run(
     if summary.write_error is not None:
         render.error(summary.write_error)
     if config.output is not None:
-        records, _ = bulk.read_records(config.output)
+        records, _ = read_records(config.output)
     else:
-        parsed = (bulk.parse_record(line) for line in buffer.getvalue().splitlines())
+        parsed = (parse_record(line) for line in buffer.getvalue().splitlines())
         records = [r for r in parsed if r is not None]
     return jobs, summary, records
 
@@ -285,7 +292,7 @@ class _Image:
     """One image of the run: its boxes, or why it has none."""
 
     def __init__(
-        self, job: bulk.Job, located: locating.Located | None = None, error: str | None = None
+        self, job: plan.Job, located: locating.Located | None = None, error: str | None = None
     ) -> None:
         self.job = job
         self.located = located
@@ -293,14 +300,15 @@ class _Image:
 
 
 def _collect(
-    jobs: list[bulk.Job], records: list[dict[str, Any]], config: bulk.Config, frame: str
+    jobs: list[plan.Job], records: list[dict[str, Any]], config: plan.Config, frame: str
 ) -> list[_Image]:
-    from vision_cli import boxes, bulk, locating, render
+    from vision_cli import boxes, locating, render
+    from vision_cli.bulk.records import latest, model_key
 
-    model = bulk.model_key(config.settings.model_name)
+    model = model_key(config.settings.model_name)
     chosen = {
         (k[0], k[1]): r
-        for k, r in bulk.latest(records).items()
+        for k, r in latest(records).items()
         if k[2] == model and k[3] == config.prompt_sha256
     }
     where: boxes.Frame = "stored" if frame == "stored" else "upright"
@@ -396,7 +404,7 @@ def _draw(images: list[_Image], given: str) -> int:
     return failed
 
 
-def _draw_target(job: bulk.Job, folder: Path, used: set[Path]) -> Path:
+def _draw_target(job: plan.Job, folder: Path, used: set[Path]) -> Path:
     """``folder/NAME`` for the image: its own name (``stdin.png`` for standard input, the URL's
     last part), with ``-2``, ``-3`` ... when two images share a name."""
     from pathlib import PurePosixPath
@@ -419,7 +427,7 @@ def _draw_target(job: bulk.Job, folder: Path, used: set[Path]) -> Path:
     return target
 
 
-def _status(summary: bulk.EachSummary, images: list[_Image]) -> int:
+def _status(summary: EachSummary, images: list[_Image]) -> int:
     if summary.interrupted:
         return ExitStatus.INTERRUPTED
     if summary.stopped is not None:
@@ -429,7 +437,7 @@ def _status(summary: bulk.EachSummary, images: list[_Image]) -> int:
     return ExitStatus.OK
 
 
-def _summary(images: list[_Image], summary: bulk.EachSummary, config: bulk.Config) -> None:
+def _summary(images: list[_Image], summary: EachSummary, config: plan.Config) -> None:
     from vision_cli import catalog, render
     from vision_cli.cli import many
 

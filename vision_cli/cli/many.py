@@ -23,7 +23,10 @@ from vision_cli.cli import common
 from vision_cli.exitcodes import ExitStatus
 
 if TYPE_CHECKING:
-    from vision_cli import asking, bulk, sources
+    from vision_cli import asking, sources
+    from vision_cli.bulk import plan
+    from vision_cli.bulk.log import ResultsLog
+    from vision_cli.bulk.summary import EachSummary, Note
     from vision_cli.cli.ask import AskOptions
 
 
@@ -40,21 +43,24 @@ def run(
     settings: asking.Settings,
     prompt: str | None,
 ) -> None:
-    from vision_cli import asking, bulk, client, render
+    from vision_cli import asking, client, render
+    from vision_cli.bulk import plan
+    from vision_cli.bulk.log import ResultsLog
+    from vision_cli.bulk.records import OutputError
 
     output = None if opts.output is None or str(opts.output) == "-" else opts.output
-    config = bulk.Config(
+    config = plan.Config(
         settings=settings,
         prompt=prompt or asking.default_prompt(1),
         output=output,
-        jobs=opts.jobs or bulk.DEFAULT_JOBS,
+        jobs=opts.jobs or plan.DEFAULT_JOBS,
         rerun=opts.rerun,
         max_retries=opts.max_retries,
         timeout=opts.timeout,
         cache=None if opts.no_cache else client.FileCache(),
     )
     try:
-        jobs = bulk.read_jobs(items, settings, threads=config.jobs, offline=opts.dry_run)
+        jobs = plan.read_jobs(items, settings, threads=config.jobs, offline=opts.dry_run)
     except KeyboardInterrupt:
         render.error("interrupted while reading the images: nothing was sent")
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
@@ -64,14 +70,14 @@ def run(
         except KeyboardInterrupt:
             _fail("interrupted: nothing was sent", ExitStatus.INTERRUPTED)
         return
-    log = bulk.ResultsLog(config.output)
+    log = ResultsLog(config.output)
     try:
         log.open()
-    except bulk.OutputError as exc:
+    except OutputError as exc:
         _fail(str(exc), ExitStatus.USAGE)
     try:
         summary = _run(jobs, config, log, opts)
-    except bulk.OutputError as exc:
+    except OutputError as exc:
         _fail(str(exc), ExitStatus.USAGE)
     except KeyboardInterrupt:  # before the requests began (the runs handle it after)
         _fail(
@@ -86,7 +92,7 @@ def run(
     raise typer.Exit(_status(summary))
 
 
-def _note(opts: AskOptions) -> bulk.Note:
+def _note(opts: AskOptions) -> Note:
     from vision_cli import render
 
     if opts.quiet:
@@ -95,9 +101,12 @@ def _note(opts: AskOptions) -> bulk.Note:
 
 
 def _run(
-    jobs: list[bulk.Job], config: bulk.Config, log: bulk.ResultsLog, opts: AskOptions
-) -> bulk.EachSummary:
-    from vision_cli import bulk, render
+    jobs: list[plan.Job], config: plan.Config, log: ResultsLog, opts: AskOptions
+) -> EachSummary:
+    from vision_cli import render
+    from vision_cli.bulk import plan
+    from vision_cli.bulk.each import EachRun
+    from vision_cli.bulk.records import answered
 
     note = _note(opts)
     show = render.is_tty(sys.stderr) and not opts.quiet
@@ -107,12 +116,13 @@ def _run(
             "stopped while writing it (killed, or the disk was full); that image is asked again"
         )
     if opts.batch:
-        from vision_cli import batching
+        from vision_cli.bulk.batch import BatchRun
+        from vision_cli.bulk.state import BatchState
 
         assert config.output is not None
-        state = batching.BatchState.load(config.state_path, config.output)
+        state = BatchState.load(config.state_path, config.output)
         with render.bulk_progress("batches", enabled=show) as update:
-            run = batching.BatchRun(
+            run = BatchRun(
                 config,
                 log,
                 state,
@@ -125,12 +135,12 @@ def _run(
             summary = run.run(jobs)
     else:
         entries = log.entries()
-        done = bulk.answered(entries, config.settings.model_name, config.prompt_sha256)
-        the_plan = bulk.plan(jobs, done, rerun=config.rerun)
+        done = answered(entries, config.settings.model_name, config.prompt_sha256)
+        the_plan = plan.plan(jobs, done, rerun=config.rerun)
         if the_plan.skipped:
             note(f"{n_images(len(the_plan.skipped))} answered before: skipped (--rerun asks again)")
         with render.bulk_progress("asking", enabled=show) as update:
-            each = bulk.EachRun(config, log, progress=update, note=note, warn=render.warn)
+            each = EachRun(config, log, progress=update, note=note, warn=render.warn)
             summary = each.run(the_plan)
     if log.ignored:
         render.warn(f"{config.output}: {log.ignored:,} lines are not results and were ignored")
@@ -141,7 +151,7 @@ def n_images(count: int) -> str:
     return f"{count:,} image" + ("" if count == 1 else "s")
 
 
-def _status(summary: bulk.EachSummary) -> ExitStatus:
+def _status(summary: EachSummary) -> ExitStatus:
     if summary.interrupted:
         return ExitStatus.INTERRUPTED
     if summary.stopped is not None:
@@ -151,7 +161,7 @@ def _status(summary: bulk.EachSummary) -> ExitStatus:
     return ExitStatus.OK
 
 
-def _report(summary: bulk.EachSummary, config: bulk.Config, opts: AskOptions) -> None:
+def _report(summary: EachSummary, config: plan.Config, opts: AskOptions) -> None:
     """Errors first, then the summary on stderr (unless --quiet), and --json's object on stdout."""
     from vision_cli import catalog, client, render
 
@@ -210,36 +220,39 @@ def _report(summary: bulk.EachSummary, config: bulk.Config, opts: AskOptions) ->
 # --------------------------------------------------------------------------------------------------
 
 
-def _batches(rows: list[bulk.PlanRow]) -> int:
+def _batches(rows: list[plan.PlanRow]) -> int:
     """How many batches these requests would be split into."""
-    from vision_cli import batching
+    from vision_cli.bulk.batch import chunks
 
-    return sum(1 for _ in batching.chunks(rows, lambda r: r.request_bytes))
+    return sum(1 for _ in chunks(rows, lambda r: r.request_bytes))
 
 
 def dry_run(
-    jobs: list[bulk.Job], config: bulk.Config, *, batch: bool, json: bool, quiet: bool
+    jobs: list[plan.Job], config: plan.Config, *, batch: bool, json: bool, quiet: bool
 ) -> None:
     """The plan: what would be sent, skipped or held back, each request's estimate, the total.
     Reads the results file (and the batch state file) but writes nothing and sends nothing."""
-    from vision_cli import bulk, catalog, limits, render
+    from vision_cli import catalog, limits, render
+    from vision_cli.bulk import plan
+    from vision_cli.bulk.log import ResultsLog
+    from vision_cli.bulk.records import OutputError, answered
 
-    log = bulk.ResultsLog(config.output)
+    log = ResultsLog(config.output)
     try:
         entries = log.entries()
         waiting: set[tuple[str, str | None]] = set()
         if batch:
-            from vision_cli import batching
+            from vision_cli.bulk.state import BatchState
 
             assert config.output is not None
-            state = batching.BatchState.load(config.state_path, config.output)
+            state = BatchState.load(config.state_path, config.output)
             waiting = state.waiting(config.settings.model_name, config.prompt_sha256)
-    except bulk.OutputError as exc:
+    except OutputError as exc:
         _fail(str(exc), ExitStatus.USAGE)
-    done = bulk.answered(entries, config.settings.model_name, config.prompt_sha256)
-    the_plan = bulk.plan(jobs, done, rerun=config.rerun, in_batches=waiting)
+    done = answered(entries, config.settings.model_name, config.prompt_sha256)
+    the_plan = plan.plan(jobs, done, rerun=config.rerun, in_batches=waiting)
     order = {job.label: index for index, job in enumerate(jobs)}
-    rows = sorted(bulk.dry_run(the_plan, config, batch=batch), key=lambda r: order[r.path])
+    rows = sorted(plan.dry_run(the_plan, config, batch=batch), key=lambda r: order[r.path])
     sent = [r for r in rows if r.action == "send"]
     input_cost = sum(r.input_cost_usd for r in sent)
     max_cost = sum(r.input_cost_usd + r.max_output_cost_usd for r in sent)
@@ -266,9 +279,9 @@ def dry_run(
 
 
 def _dry_run_lines(
-    rows: list[bulk.PlanRow],
+    rows: list[plan.PlanRow],
     totals: dict[str, Any],
-    config: bulk.Config,
+    config: plan.Config,
     *,
     batch: bool,
     quiet: bool,

@@ -78,16 +78,17 @@ def results(
         ),
     ] = False,
 ) -> None:
-    from vision_cli import bulk, catalog, export, render
+    from vision_cli import catalog, export, render
     from vision_cli import results as core
+    from vision_cli.bulk.records import OutputError, read_records
 
     if null and not failed:
         common.usage_error("-0 goes with --failed", "-0")
     if failed and (fmt is not None or json_flag):
         common.usage_error("--failed prints paths: drop --format", "--failed")
     try:
-        records, ignored = bulk.read_records(file)
-    except bulk.OutputError as exc:
+        records, ignored = read_records(file)
+    except OutputError as exc:
         render.error(str(exc))
         raise typer.Exit(ExitStatus.USAGE) from None
     pending = _pending(file)
@@ -132,11 +133,13 @@ def _write_paths(paths: list[str], end: bytes) -> None:
 
 def _pending(file: Path) -> int:
     """Images waiting in batches not collected yet (``FILE.batches.json``); 0 without one."""
-    from vision_cli import batching, bulk, render
+    from vision_cli import render
+    from vision_cli.bulk.records import OutputError
+    from vision_cli.bulk.state import BatchState, state_path
 
     try:
-        state = batching.BatchState.load(bulk.state_path(file), file)
-    except bulk.OutputError as exc:
+        state = BatchState.load(state_path(file), file)
+    except OutputError as exc:
         render.warn(f"{exc}: pending batches are not counted")
         return 0
     return sum(len(batch["requests"]) for batch in state.uncollected())

@@ -1,59 +1,34 @@
 """``ask --batch``: one request per image through the Message Batches API, at half price.
 
-Built on :mod:`vision_cli.bulk` (the same plan, preflight, results file and JSONL lines as
-``ask --each``); this module adds what batches need:
+The same plan, preflight, results log and records as ``ask --each`` (:mod:`.plan`, :mod:`.log`,
+:mod:`.records`); this module adds what batches need:
 
-- :class:`BatchState`: the state file beside the results (``results.jsonl.batches.json``),
-  written atomically after every change: each batch's id, model, prompt and the ``custom_id`` ->
-  ``{path, sha256}`` map of its requests, and where the results file stood when its results
-  began to be written (so a collection cut short writes nothing twice when it resumes).
 - :func:`chunks`: requests cut into batches of at most 100,000 requests or 256 MB of body.
 - :class:`BatchRun`: collect what has ended, plan against the results file, submit what is in no
   batch yet (a create is never interrupted half-way, and is retried only when the API says no
-  batch was made), then poll with backoff until every batch has ended.
+  batch was made), then poll with backoff until every batch has ended. Every batch is saved in
+  the state file (:mod:`.state`) before it is created, so a run that dies finds it again instead
+  of paying for it twice.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import Any, Final, TypeVar
 
-from vision_cli import asking, catalog, client, fsutil, limits, names
-from vision_cli.bulk import (
-    Config,
-    EachRequest,
-    EachSummary,
-    EachTally,
-    Job,
-    Note,
-    OutputError,
-    Progress,
-    ResultsLog,
-    Tick,
-    answered,
-    custom_id,
-    error_record,
-    model_key,
-    plan,
-    preflight_error,
-    prepare,
-    request_size,
-    success_record,
-)
-
-if TYPE_CHECKING:
-    import anthropic
+from vision_cli import asking, catalog, client, limits
+from vision_cli.bulk import plan, records
+from vision_cli.bulk.log import ResultsLog
+from vision_cli.bulk.plan import Config, EachRequest, Job
+from vision_cli.bulk.state import BatchState
+from vision_cli.bulk.summary import EachSummary, EachTally, Note, Progress, Tick, nothing
 
 T = TypeVar("T")
-U = TypeVar("U")
 
 #: Where a batch is split: the API's limits. Module globals so that tests can lower them.
 BATCH_MAX_REQUESTS: int = limits.BATCH_MAX_REQUESTS
@@ -66,117 +41,8 @@ POLL_MAX: float = 60.0
 CREATE_TRIES: Final = 6
 #: Statuses after which a batch was certainly not created, so creating it again is safe.
 _CREATE_RETRY: Final = frozenset({429, 500, 529})
-STATE_VERSION: Final = 1
 #: How far the API's clock and ours may disagree when a batch is matched to a saved intent.
 CLOCK_SLACK: Final = timedelta(minutes=5)
-
-
-def _nothing(_: Any) -> None:
-    return None
-
-
-# --------------------------------------------------------------------------------------------------
-# ask --batch: the state file
-# --------------------------------------------------------------------------------------------------
-
-
-class BatchState:
-    """The batches submitted for one results file, in ``results.jsonl.batches.json``.
-
-    ``{"version": 1, "results": NAME, "batches": [{"id", "model", "prompt_sha256",
-    "submitted_at", "requests": {custom_id: {"path", "sha256"}}, "collect_offset",
-    "collected"}]}``. ``collect_offset`` is where the results file ended when the batch's
-    results began to be written: a run that dies while writing them knows, on the next run,
-    which are written already. Written atomically after every change.
-    """
-
-    def __init__(self, path: Path, results: Path) -> None:
-        self.path = path
-        self.results = results
-        self.batches: list[dict[str, Any]] = []
-
-    @classmethod
-    def load(cls, path: Path, results: Path) -> BatchState:
-        state = cls(path, results)
-        try:
-            doc = json.loads(path.read_text("utf-8"))
-        except FileNotFoundError:
-            return state
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise OutputError(f"cannot read the batch state file {path} ({exc})") from None
-        batches = doc.get("batches") if isinstance(doc, dict) else None
-        if not isinstance(batches, list) or not all(_valid_batch(b) for b in batches):
-            raise OutputError(
-                f"{path} is not a vision-cli batch state file: move it away (the batches it "
-                "names would be submitted again)"
-            )
-        state.batches = batches
-        return state
-
-    def save(self) -> None:
-        """Write the file atomically; with no batch left, remove it. OutputError."""
-        doc = {"version": STATE_VERSION, "results": self.results.name, "batches": self.batches}
-        try:
-            if not self.batches:
-                self.path.unlink(missing_ok=True)
-                return
-            fsutil.write_text(self.path, names.dumps(doc, indent=1) + "\n")
-        except OSError as exc:
-            raise OutputError(f"cannot write {self.path} ({exc.strerror or exc})") from None
-
-    def uncollected(self) -> list[dict[str, Any]]:
-        return [b for b in self.batches if not b.get("collected") and b.get("id")]
-
-    def unconfirmed(self) -> list[dict[str, Any]]:
-        """Batches whose create was sent but whose id was never saved (the run was killed, or
-        the state file could not be written, during the create)."""
-        return [b for b in self.batches if not b.get("id")]
-
-    def waiting(self, model: str, prompt_hash: str) -> set[tuple[str, str | None]]:
-        """``(path, sha256)`` of the images in uncollected batches for this model and prompt."""
-        key = model_key(model)
-        return {
-            (ref["path"], ref.get("sha256"))
-            for b in self.uncollected()
-            if model_key(b["model"]) == key and b["prompt_sha256"] == prompt_hash
-            for ref in b["requests"].values()
-        }
-
-
-def _valid_batch(batch: Any) -> bool:
-    return (
-        isinstance(batch, dict)
-        and (
-            isinstance(batch.get("id"), str)
-            or (batch.get("id") is None and isinstance(batch.get("submission"), str))
-        )
-        and isinstance(batch.get("submitted_at"), str | None)
-        and isinstance(batch.get("model"), str)
-        and isinstance(batch.get("prompt_sha256"), str)
-        and isinstance(batch.get("requests"), dict)
-        and isinstance(batch.get("collect_offset"), int | None)
-        and isinstance(batch.get("collected", False), bool)
-        and all(
-            isinstance(ref, dict)
-            and isinstance(ref.get("path"), str)
-            and isinstance(ref.get("sha256"), str | None)
-            for ref in batch["requests"].values()
-        )
-    )
-
-
-def ordered_map(
-    pool: ThreadPoolExecutor, work: Callable[[T], U], items: Iterable[T], window: int
-) -> Iterator[U]:
-    """``pool.map`` that keeps at most ``window`` items under way: prepared images wait to be
-    submitted, and a whole folder of them must not sit in memory at once."""
-    pending: deque[Future[U]] = deque()
-    for item in items:
-        pending.append(pool.submit(work, item))
-        if len(pending) >= max(1, window):
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
 
 
 def _now() -> str:
@@ -226,8 +92,8 @@ class BatchRun:
         state: BatchState,
         *,
         no_wait: bool = False,
-        progress: Progress = _nothing,
-        note: Note = _nothing,
+        progress: Progress = nothing,
+        note: Note = nothing,
         created: Note | None = None,
         warn: Note | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -246,12 +112,12 @@ class BatchRun:
         self.sleep = sleep
         self.summary = EachSummary()
         self.tally = EachTally(self.summary)
-        self._api: anthropic.Anthropic | None = None
+        self._api: client.Anthropic | None = None
         #: Images whose collected result was an error (they are submitted again).
         self._failed: set[tuple[str, str | None]] = set()
 
     @property
-    def api(self) -> anthropic.Anthropic:
+    def api(self) -> client.Anthropic:
         if self._api is None:
             self._api = client.make_client(
                 max_retries=self.config.max_retries, timeout=self.config.timeout
@@ -268,9 +134,9 @@ class BatchRun:
             self._check(wait=False)
             entries = self.log.entries()
             cfg = self.config
-            done = answered(entries, cfg.settings.model_name, cfg.prompt_sha256)
+            done = records.answered(entries, cfg.settings.model_name, cfg.prompt_sha256)
             waiting = self.state.waiting(cfg.settings.model_name, cfg.prompt_sha256)
-            the_plan = plan(jobs, done, rerun=cfg.rerun, in_batches=waiting)
+            the_plan = plan.plan(jobs, done, rerun=cfg.rerun, in_batches=waiting)
             s.images, s.skipped = the_plan.images, len(the_plan.skipped)
             s.to_send = len(the_plan.todo)
             # Errors just collected are retried now: they are not this run's failures.
@@ -296,13 +162,21 @@ class BatchRun:
         cfg = self.config
         model, prompt_hash = cfg.settings.model_name, cfg.prompt_sha256
         with ThreadPoolExecutor(max(1, cfg.jobs), thread_name_prefix="vision-cli-prep") as pool:
-            prepared = ordered_map(pool, lambda job: prepare(job, cfg), todo, 2 * cfg.jobs)
+            prepared = plan.ordered_map(
+                pool, lambda job: plan.prepare(job, cfg), todo, 2 * cfg.jobs
+            )
             ready: Iterator[tuple[dict[str, Any], EachRequest]] = (
-                ({"custom_id": custom_id(p.job.label, p.sha256), "params": p.request.params}, p)
+                (
+                    {
+                        "custom_id": plan.custom_id(p.job.label, p.sha256),
+                        "params": p.request.params,
+                    },
+                    p,
+                )
                 for p in self._failures(prepared, model, prompt_hash)
                 if p.request is not None
             )
-            for chunk in chunks(ready, lambda pair: request_size(pair[0])):
+            for chunk in chunks(ready, lambda pair: plan.request_size(pair[0])):
                 if self._create(chunk, model, prompt_hash):
                     break  # interrupted: the batch just created is saved; stop here
 
@@ -311,8 +185,8 @@ class BatchRun:
     ) -> Iterator[EachRequest]:
         for p in prepared:
             if p.request is None:
-                error = preflight_error(p.failure or "cannot be sent")
-                record = error_record(p.job.label, p.sha256, model, prompt_hash, error)
+                error = records.preflight_error(p.failure or "cannot be sent")
+                record = records.error_record(p.job.label, p.sha256, model, prompt_hash, error)
                 self.log.append(record, self.tally.failure)
             yield p
 
@@ -331,7 +205,7 @@ class BatchRun:
         requests = []
         refs = {}
         for item, p in chunk:
-            cid = custom_id(p.job.label, p.sha256, submission)
+            cid = plan.custom_id(p.job.label, p.sha256, submission)
             requests.append({**item, "custom_id": cid})
             refs[cid] = {"path": p.job.label, "sha256": p.sha256}
         entry: dict[str, Any] = {
@@ -347,7 +221,7 @@ class BatchRun:
         self.state.batches.append(entry)
         try:
             self.state.save()
-        except OutputError:
+        except records.OutputError:
             self.state.batches.remove(entry)
             raise
         try:
@@ -386,7 +260,7 @@ class BatchRun:
             ]
             if len(found) > 1:
                 ids = ", ".join(b.id for b in found)
-                raise OutputError(
+                raise records.OutputError(
                     f"an earlier run stopped while submitting a batch, and {len(found)} batches "
                     f"could be it ({ids}): look at them in the Console, then put the right id "
                     f"in {self.state.path} (its entry with submission {entry['submission']}) "
@@ -480,7 +354,7 @@ class BatchRun:
             written = {
                 (e.path, e.sha256)
                 for e in self.log.entries(offset)
-                if e.model == model_key(model) and e.prompt_sha256 == prompt_hash
+                if e.model == records.model_key(model) and e.prompt_sha256 == prompt_hash
             }
         else:
             batch["collect_offset"] = self.log.size()
@@ -534,12 +408,14 @@ class BatchRun:
             # A batch submitted with another --schema is not checked against this one.
             same = prompt_hash == self.config.prompt_sha256
             settings = self.config.settings if same else None
-            record = success_record(path, sha, model, prompt_hash, reply, cost, settings=settings)
+            record = records.success_record(
+                path, sha, model, prompt_hash, reply, cost, settings=settings
+            )
             self.log.append(record, lambda: self.tally.answered(record, reply))
             return
         error = result.error or client.APIFailure(None, result.type, "no answer")
         self._too_large(error, path, priced)
-        if self.log.append(error_record(path, sha, model, prompt_hash, error.as_dict())):
+        if self.log.append(records.error_record(path, sha, model, prompt_hash, error.as_dict())):
             self.tally.failure()  # one thread here: no race with the count
             self._failed.add(key)
 

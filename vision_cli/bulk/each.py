@@ -1,0 +1,286 @@
+"""``ask --each``: one request per image, ``--jobs`` at a time, each answer appended as it comes.
+
+:class:`EachRun` runs ``--jobs`` threads sharing one SDK client, paced by the
+:class:`~vision_cli.bulk.limiter.Limiter`. Ctrl-C stops new requests, lets those in flight
+finish (a second Ctrl-C abandons them) and leaves the results file valid. A run of failures
+after every retry, or a failure that is the run's rather than the image's (the key, the account,
+the model), stops it.
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+import time
+from collections import deque
+from dataclasses import replace
+from typing import Final
+
+from vision_cli import asking, catalog, client
+from vision_cli.bulk import plan, records
+from vision_cli.bulk.limiter import Abandoned, Limiter
+from vision_cli.bulk.log import ResultsLog
+from vision_cli.bulk.plan import Config, EachPlan, Job
+from vision_cli.bulk.summary import EachSummary, EachTally, Note, Progress, Tick, nothing
+
+#: This many requests in a row failing after all their retries (429, 5xx, timeouts) stop the run:
+#: the API is down, and every further image would only add an error line.
+STOP_AFTER_FAILURES: Final = 10
+#: Statuses that stop a whole run: the key, the account or the model is wrong for every image.
+_FATAL: Final = frozenset({401, 402, 403, 404})
+
+
+def _fatal(failure: client.APIFailure) -> bool:
+    """Whether a failure is the run's, not the image's: the key, the account, the model, or no
+    network at all."""
+    return failure.status in _FATAL or failure.type == "connection_error"
+
+
+def _abandoned(failure: client.APIFailure) -> bool:
+    return failure.type == Abandoned.__name__
+
+
+class EachRun:
+    """One request per image, ``config.jobs`` at a time, each answer appended as it arrives."""
+
+    def __init__(
+        self,
+        config: Config,
+        log: ResultsLog,
+        *,
+        progress: Progress = nothing,
+        note: Note = nothing,
+        warn: Note | None = None,
+    ) -> None:
+        self.config = config
+        self.log = log
+        self.progress = progress
+        self.note = note
+        #: What must be said even with --quiet (the model data was wrong); ``note`` by default.
+        self.warn = warn or note
+        self.summary = EachSummary()
+        self.tally = EachTally(self.summary)
+        self.limiter = Limiter(config.jobs)
+        self.stop = threading.Event()
+        self._queue: deque[Job] = deque()
+        self._failures_in_a_row = 0
+        self._model = config.settings.model_name
+        self._prompt_hash = config.prompt_sha256
+        self._api: client.Anthropic | None = None
+        #: Workers still running, and set when none is. (Not ``Thread.join``: a Ctrl-C inside
+        #: it can leave a running thread marked as ended on CPython 3.11.)
+        self._live = 0
+        self._ended = threading.Event()
+
+    def run(self, the_plan: EachPlan) -> EachSummary:
+        s = self.summary
+        s.images, s.skipped, s.to_send = the_plan.images, len(the_plan.skipped), len(the_plan.todo)
+        self._queue.extend(the_plan.todo)
+        if the_plan.todo:
+            self._api = client.make_client(
+                max_retries=self.config.max_retries,
+                timeout=self.config.timeout,
+                middleware=[self.limiter.middleware()],
+            )
+            threads = [
+                threading.Thread(target=self._worker, name=f"vision-cli-{n}", daemon=True)
+                for n in range(min(self.config.jobs, len(the_plan.todo)))
+            ]
+            self._live = len(threads)
+            for thread in threads:
+                thread.start()
+            self._wait()
+        with self.tally.lock:
+            s.pending = s.to_send - s.done
+        self.progress(Tick.of(s))
+        return s
+
+    def _wait(self) -> None:
+        """Until the workers end. Ctrl-C: stop starting requests and let those in flight finish;
+        a second Ctrl-C abandons them (their answers are lost, the file stays whole)."""
+        try:
+            self._join()
+            return
+        except KeyboardInterrupt:
+            self.summary.interrupted = True
+            self._halt()
+            if not self._ended.is_set():
+                self.note(
+                    f"stopping: no new requests; waiting for the {self.limiter.in_flight} in "
+                    "flight (press Ctrl-C again to abandon them)"
+                )
+        try:
+            self._join()
+        except KeyboardInterrupt:
+            self.log.close()  # late answers are dropped whole, never half written
+            self.note("abandoned the requests in flight")
+
+    def _join(self) -> None:
+        while not self._ended.wait(0.1):
+            self.progress(Tick.of(self.summary))
+
+    def _halt(self) -> None:
+        self.stop.set()
+        self.limiter.stop()
+
+    def _next(self) -> Job | None:
+        if self.stop.is_set():
+            return None
+        try:
+            return self._queue.popleft()
+        except IndexError:
+            return None
+
+    def _worker(self) -> None:
+        try:
+            while (job := self._next()) is not None:
+                try:
+                    try:
+                        self._process(job)
+                    except OSError:
+                        raise
+                    except Exception as exc:  # a bug: the image gets a line saying so
+                        record = records.error_record(
+                            job.label,
+                            job.sha256,
+                            self._model,
+                            self._prompt_hash,
+                            records.internal_error(exc),
+                        )
+                        self.log.append(record, self.tally.failure)
+                except Exception as exc:  # the results file cannot be written: stop everything
+                    closed = isinstance(exc, OSError) and exc.errno == errno.EPIPE
+                    if closed and self.config.output is None:  # | head: a quiet stop
+                        with self.tally.lock:
+                            self.summary.stdout_closed = True
+                        self._halt()
+                        continue
+                    reason = exc.strerror if isinstance(exc, OSError) else None
+                    self._cannot_write(reason or str(exc))
+        finally:
+            with self.tally.lock:
+                self._live -= 1
+                if self._live == 0:
+                    self._ended.set()
+
+    def _cannot_write(self, reason: str) -> None:
+        """An answer (or an error line) that cannot be saved stops the run: no new requests,
+        the reason said once, exit 1. The answers saved so far are not asked again."""
+        with self.tally.lock:
+            if self.summary.write_error is None:
+                where = self.config.output or "standard output"
+                self.summary.write_error = (
+                    f"cannot write {where} ({reason}): the run stopped, and no further request "
+                    "was sent; free the space (or fix the file) and run the same command again"
+                )
+        self._halt()
+
+    def _process(self, job: Job) -> None:
+        prepared = plan.prepare(job, self.config)
+        if prepared.request is None:
+            record = records.error_record(
+                job.label,
+                prepared.sha256,
+                self._model,
+                self._prompt_hash,
+                records.preflight_error(prepared.failure or "cannot be sent"),
+            )
+            self.log.append(record, self.tally.failure)
+            return
+        started = time.monotonic()
+        try:
+            request, reply = self._send(prepared.request)
+        except client.APIFailure as failure:
+            self._failed(job, prepared.sha256, failure)
+            return
+        answer = asking.answer(reply, request, self.config.settings)
+        record = records.success_record(
+            job.label,
+            prepared.sha256,
+            self._model,
+            self._prompt_hash,
+            reply,
+            answer.cost_usd,
+            settings=self.config.settings,
+            seconds=time.monotonic() - started,
+        )
+        if self.config.keep_sent:
+            record["sent"] = records.sent_geometry(request.images[0])
+        self.log.append(record, lambda: self.tally.answered(record, reply))
+        with self.tally.lock:
+            self._failures_in_a_row = 0
+
+    def _send(self, request: asking.Request) -> tuple[asking.Request, client.Reply]:
+        assert self._api is not None
+        api = self._api
+        cache = self.config.cache
+        if request.pending_uploads:
+            files = asking.resolve_files(api, request.images, cache, expires=self._expires)
+            request = self._rebuild(request, files)
+        settings = self.config.settings
+        try:
+            return asking.send_correcting(api, request, settings, on_correction=self._corrected)
+        except client.APIFailure as failure:
+            if not (asking.stale_file(failure) and request.cached_file_ids):
+                raise
+        # A cached file id the API no longer knows: upload again, once (as ``ask`` does).
+        if cache is not None:
+            cache.forget(request.cached_file_ids)
+        files = asking.resolve_files(
+            api, request.images, cache, refresh=True, expires=self._expires
+        )
+        request = self._rebuild(request, files)
+        return asking.send_correcting(api, request, settings, on_correction=self._corrected)
+
+    def _corrected(self, correction: asking.Correction) -> None:
+        settings = self.config.settings
+        remembered = asking.remember(settings.model, correction)
+        self.warn(f"{correction.describe(settings.model_name)}; {remembered}")
+        if not correction.model_edge:
+            return
+        # The images still to prepare are fitted to the edge the API gave: the requests in
+        # flight may each get the 400 once, the rest not at all.
+        tier = catalog.edge_tier(settings.model.tier, correction.max_side)
+        fitted = replace(settings, model=replace(settings.model, tier=tier))
+        self.config = replace(self.config, settings=fitted)
+
+    @property
+    def _expires(self) -> int:
+        return self.config.settings.expires
+
+    def _rebuild(self, request: asking.Request, files: asking.Files) -> asking.Request:
+        return asking.build_request(
+            request.images, self.config.settings, prompt=self.config.prompt, files=files
+        )
+
+    def _failed(self, job: Job, sha256: str | None, failure: client.APIFailure) -> None:
+        if _abandoned(failure) or (self.stop.is_set() and failure.status is None):
+            return  # never sent, or cut off by the stop: the next run sends it
+        if _fatal(failure):
+            self._stop_run(failure)
+            return
+        record = records.error_record(
+            job.label, sha256, self._model, self._prompt_hash, failure.as_dict()
+        )
+        self.log.append(record, self.tally.failure)
+        if failure.retryable:
+            with self.tally.lock:
+                self._failures_in_a_row += 1
+                many = self._failures_in_a_row >= STOP_AFTER_FAILURES
+            if many:
+                self._stop_run(
+                    client.APIFailure(
+                        failure.status,
+                        failure.type,
+                        f"{STOP_AFTER_FAILURES} requests in a row failed after every retry "
+                        f"(the last: {failure.message}): try again later, and the same command "
+                        "goes on where this run stopped",
+                        failure.request_id,
+                    )
+                )
+
+    def _stop_run(self, failure: client.APIFailure) -> None:
+        with self.tally.lock:
+            if self.summary.stopped is None:
+                self.summary.stopped = failure
+        self._halt()

@@ -32,7 +32,9 @@ class OutputError(Exception):
 @dataclass(frozen=True)
 class Record:
     """One results line. The members, in the line's order, with what a line that got no answer
-    holds (nothing is billed for it, so ``cost_usd`` is 0)."""
+    holds (nothing is billed for it, so ``cost_usd`` is 0). A ``locate`` line has one more
+    member after these, ``sent`` (:func:`sent_geometry`); readers ignore members they do not
+    know."""
 
     path: str
     sha256: str | None

@@ -22,6 +22,7 @@ from tests.conftest import API_KEY, MakeImage, Run, encode, imported_by, picture
 from tests.fakeapi import FakeClaudeAPI, OpenApiValidator
 from tests.known_answers import CURRENT_TABLE
 from vision_cli import catalog, render
+from vision_cli.render.text import display_width, pad
 
 SEED = ("--size", "200x200", "--size", "1000x1000", "--size", "1092x1092")
 
@@ -376,8 +377,9 @@ def test_table_footer_and_tiers(run: Run) -> None:
 
 
 def test_table_on_a_terminal_uses_rich_and_cuts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    from vision_cli import estimating, policy, render
+    from vision_cli import estimating, policy
     from vision_cli.formats import Format
+    from vision_cli.render.estimate import EstimateReport
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -389,7 +391,7 @@ def test_table_on_a_terminal_uses_rich_and_cuts_nothing(monkeypatch: pytest.Monk
     )
     stream = Terminal()
     monkeypatch.setenv("COLUMNS", "60")
-    report = render.EstimateReport(Format.table, plan, stream=stream)
+    report = EstimateReport(Format.table, plan, stream=stream)
     lim = policy.Limits(tier=plan.models[0].tier)
     rows = [estimating.row_from_size(s, plan, lim) for s in [(3840, 2160), (9000, 10)]]
     for row in rows:
@@ -640,10 +642,10 @@ def test_wide_characters_keep_the_columns_aligned(
     text = run("estimate", folder).stdout
     lines = [line for line in text.splitlines() if "300x240" in line]
     assert len(lines) == 4
-    starts = {render.display_width(line[: line.index("300x240")]) for line in lines}
+    starts = {display_width(line[: line.index("300x240")]) for line in lines}
     assert len(starts) == 1, text  # every size starts in the same terminal column
     header = text.splitlines()[0]
-    assert render.display_width(header[: header.index("size")]) in starts
+    assert display_width(header[: header.index("size")]) in starts
 
 
 @pytest.mark.parametrize(
@@ -651,5 +653,5 @@ def test_wide_characters_keep_the_columns_aligned(
     [("abc", 3), ("日本", 4), ("café", 4), ("cafe\u0301", 4), ("한국어", 6), ("a\u200bb", 2)],
 )
 def test_display_width(text: str, width: int) -> None:
-    assert render.display_width(text) == width
-    assert render.display_width(render.pad(text, 10)) == 10
+    assert display_width(text) == width
+    assert display_width(pad(text, 10)) == 10

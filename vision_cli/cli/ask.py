@@ -822,15 +822,17 @@ def _check_writable(path: Path) -> None:
 
 def _notes(images: tuple[asking.Image, ...]) -> None:
     from vision_cli import render
+    from vision_cli.render.ask import ask_image_line
 
     for image in images:
-        render.note(render.ask_image_line(image))
+        render.note(ask_image_line(image))
         for warning in image.warnings:
             render.warn(f"{image.label}: {warning}")
 
 
 def _dry_run(request: asking.Request, settings: asking.Settings, opts: AskOptions) -> None:
     from vision_cli import asking, client, render
+    from vision_cli.render.ask import ask_estimate
 
     body = client.shorten_base64(request.body)
     est = asking.estimate(request, settings)
@@ -839,7 +841,7 @@ def _dry_run(request: asking.Request, settings: asking.Settings, opts: AskOption
         return
     typer.echo(render.dumps(body))
     if not opts.quiet:
-        render.ask_estimate(est)
+        ask_estimate(est)
 
 
 class _StreamWriter:
@@ -959,13 +961,14 @@ def _streams(opts: AskOptions) -> bool:
 
 def _output(answer: asking.Answer, opts: AskOptions) -> None:
     from vision_cli import asking, render
+    from vision_cli.render.ask import ask_usage
 
     if opts.json:
         typer.echo(render.dumps(answer.as_dict()))
     elif answer.structured and answer.mismatch is None:
         typer.echo(render.dumps(answer.data))
     if not opts.quiet and not opts.json:
-        render.ask_usage(answer)
+        ask_usage(answer)
     if answer.mismatch is not None:
         message = asking.schema_error(answer.mismatch)["message"]
         text = " ".join(answer.reply.text.split())

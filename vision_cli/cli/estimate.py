@@ -181,6 +181,7 @@ def estimate(
     tile_overlap: common.TileOverlapOpt = None,
 ) -> None:
     from vision_cli import estimating, policy, render, sources
+    from vision_cli.render.estimate import EstimateReport
 
     inputs = common.with_clipboard(inputs, clipboard)
     chosen = common.output_format(fmt, json_flag)
@@ -238,7 +239,7 @@ def estimate(
         common.usage_error(str(exc))
 
     counter = _exact_counter(models[0].name) if exact else None  # no key: stop before any work
-    report = render.EstimateReport(chosen, plan)
+    report = EstimateReport(chosen, plan)
     tally = estimating.EstimateTally(plan)
     machine = chosen not in (Format.table, Format.markdown)  # those list rejections themselves
 
@@ -307,6 +308,7 @@ def _rows(
     """Each input's row (checked as ``inspect`` checks it), then each ``--size``'s, with the file
     holding the image (for ``--exact``, URL and standard-input images are kept in ``scratch``)."""
     from vision_cli import estimating, render, sources
+    from vision_cli.render import bars
 
     if inputs or sel.files_from is not None:
         from vision_cli import inspecting  # Pillow: only when there are files to read
@@ -316,7 +318,7 @@ def _rows(
             items = estimating.materialize(items, scratch, cap=2 * lim.max_bytes)
         opts = inspecting.CheckOptions(model=plan.models[0].name, limits=lim, ignore=ignored)
         show = render.is_tty(sys.stderr) and not render.is_tty(sys.stdout)
-        with render.progress(None, "estimating", enabled=show) as advance:
+        with bars.progress(None, "estimating", enabled=show) as advance:
             for item in items:
                 path = item.path if isinstance(item, sources.Input) else None
                 yield estimating.row_from_record(inspecting.check(item, opts), plan), path
@@ -330,10 +332,11 @@ def _count(
 ) -> list[EstimateRow]:
     """Exact counts, or exit 3 on the first API failure (nothing is printed on stdout then)."""
     from vision_cli import client, estimating, render
+    from vision_cli.render import bars
 
     todo = sum(estimating.countable(r, p) for r, p in zip(rows, paths, strict=True))
     try:
-        with render.progress(todo, "counting", enabled=render.is_tty(sys.stderr)) as step:
+        with bars.progress(todo, "counting", enabled=render.is_tty(sys.stderr)) as step:
             return estimating.count_exact(rows, paths, counter, advance=step)
     except client.APIFailure as exc:
         render.error(f"token counting failed: {exc}")

@@ -78,6 +78,7 @@ def list_files(json_flag: JsonFlag = False) -> None:
     Columns: id, name, bytes, uploaded, expires, state (present, expired or gone).
     """
     from vision_cli import client, render, uploads
+    from vision_cli.render import tables
 
     api, cache = _connect()
     try:
@@ -90,7 +91,7 @@ def list_files(json_flag: JsonFlag = False) -> None:
     if not found:
         render.note("no uploads remembered: ask --source file uploads images")
         return
-    render.files_table(
+    tables.files_table(
         ["id", "name", "bytes", "uploaded", "expires", "state"],
         [
             [

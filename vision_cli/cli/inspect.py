@@ -12,7 +12,7 @@ from vision_cli.exitcodes import EXIT_HELP, ExitStatus
 from vision_cli.formats import Format
 
 if TYPE_CHECKING:
-    from vision_cli.render import InspectSink
+    from vision_cli.render.inspect import InspectSink
 
 HELP = (
     "Check images before they are sent: what they are, whether the API takes them, what they "
@@ -81,7 +81,8 @@ def inspect(
     import contextlib
 
     from vision_cli import fsutil, inspecting, limits, policy, sources, workers
-    from vision_cli.render import is_tty, progress
+    from vision_cli.render import is_tty
+    from vision_cli.render.bars import progress
 
     inputs = common.with_clipboard(inputs, clipboard)
     chosen = common.output_format(fmt, json_flag)
@@ -145,9 +146,9 @@ def inspect(
 
 def _report(fmt: Format, quiet: bool, stream: TextIO, model: str) -> InspectSink:
     if fmt is Format.html:
-        from vision_cli.htmlreport import HtmlReport
+        from vision_cli.render.html import HtmlReport
 
         return HtmlReport(stream, model=model, quiet=quiet)
-    from vision_cli.render import InspectReport
+    from vision_cli.render.inspect import InspectReport
 
     return InspectReport(fmt, quiet=quiet, stream=stream)

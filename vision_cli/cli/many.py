@@ -107,6 +107,7 @@ def _run(
     from vision_cli.bulk import plan
     from vision_cli.bulk.each import EachRun
     from vision_cli.bulk.records import answered
+    from vision_cli.render import bars
 
     note = _note(opts)
     show = render.is_tty(sys.stderr) and not opts.quiet
@@ -121,7 +122,7 @@ def _run(
 
         assert config.output is not None
         state = BatchState.load(config.state_path, config.output)
-        with render.bulk_progress("batches", enabled=show) as update:
+        with bars.bulk_progress("batches", enabled=show) as update:
             run = BatchRun(
                 config,
                 log,
@@ -139,7 +140,7 @@ def _run(
         the_plan = plan.plan(jobs, done, rerun=config.rerun)
         if the_plan.skipped:
             note(f"{n_images(len(the_plan.skipped))} answered before: skipped (--rerun asks again)")
-        with render.bulk_progress("asking", enabled=show) as update:
+        with bars.bulk_progress("asking", enabled=show) as update:
             each = EachRun(config, log, progress=update, note=note, warn=render.warn)
             summary = each.run(the_plan)
     if log.ignored:

@@ -96,6 +96,8 @@ def models(
     json_flag: common.JsonOpt = False,
 ) -> None:
     from vision_cli import catalog, render
+    from vision_cli.render.tables import simple_table
+    from vision_cli.render.text import md_table
 
     chosen = ModelsFormat.json if json_flag else fmt
     if refresh:
@@ -117,11 +119,11 @@ def models(
         _csv(records)
     elif chosen is ModelsFormat.markdown:
         rows = [[r["id"], *_cells(r)] for r in records]
-        out.write(render.md_table(_HEADERS, rows))
+        out.write(md_table(_HEADERS, rows))
         out.write("\n" + "  \n".join(_footer(cat)) + "\n")
     else:
         rows = [[r["id"], *_cells(r)] for r in records]
-        render.simple_table(out, _HEADERS, rows, _footer(cat), right=_RIGHT)
+        simple_table(out, _HEADERS, rows, _footer(cat), right=_RIGHT)
 
 
 _HEADERS = [

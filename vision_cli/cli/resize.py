@@ -211,7 +211,9 @@ def resize(
     trim_fuzz: common.TrimFuzzOpt = common.DEFAULT_TRIM_FUZZ,
 ) -> None:
     from vision_cli import resizing, sources, workers
-    from vision_cli.render import ResizeReport, is_tty, progress, warn
+    from vision_cli.render import is_tty, warn
+    from vision_cli.render.bars import progress
+    from vision_cli.render.resize import ResizeReport
 
     inputs = common.with_clipboard(inputs, clipboard)
     chosen = common.output_format(fmt, json_flag)

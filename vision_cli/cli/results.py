@@ -1,6 +1,6 @@
 """``vision-cli results``: summarise or export a results file of ``ask --each``, ``ask --batch``
 or ``locate``. Thin: the file is read by :mod:`vision_cli.bulk`, summed up by
-:mod:`vision_cli.results`, and written by :mod:`vision_cli.export`."""
+:mod:`vision_cli.results`, and written by :mod:`vision_cli.render.tables`."""
 
 from __future__ import annotations
 
@@ -78,9 +78,10 @@ def results(
         ),
     ] = False,
 ) -> None:
-    from vision_cli import catalog, export, render
+    from vision_cli import catalog, render
     from vision_cli import results as core
     from vision_cli.bulk.records import OutputError, read_records
+    from vision_cli.render import tables
 
     if null and not failed:
         common.usage_error("-0 goes with --failed", "-0")
@@ -110,7 +111,9 @@ def results(
     if chosen is ResultsFormat.json:
         typer.echo(render.dumps({"images": rows, "summary": report.summary(date)}))
         return
-    export.write(chosen.value, header, rows, right=("input_tokens", "output_tokens", "cost_usd"))
+    tables.write_rows(
+        chosen.value, header, rows, right=("input_tokens", "output_tokens", "cost_usd")
+    )
 
 
 def _write_paths(paths: list[str], end: bytes) -> None:

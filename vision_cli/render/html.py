@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
 
+from vision_cli import policy
 from vision_cli.inspecting import InspectSummary, Record
 from vision_cli.policy import Code
-from vision_cli.render import visible
+from vision_cli.render.inspect import size_text
+from vision_cli.render.text import visible
 
 _RANK = {"error": 0, "warning": 1, "ok": 2}
 
@@ -74,15 +76,6 @@ def _e(text: object) -> str:
     return html.escape(visible(text), quote=True)
 
 
-def _size(rec: Record) -> str:
-    if rec.width is None:
-        return "–"
-    text = f"{rec.width}×{rec.height}"
-    if rec.api_width is not None and (rec.api_width, rec.api_height) != (rec.width, rec.height):
-        text += f" → {rec.api_width}×{rec.api_height}"
-    return text
-
-
 def _row(row: HtmlRow) -> str:
     rec = row.record
     thumb = (
@@ -99,7 +92,7 @@ def _row(row: HtmlRow) -> str:
         f'<td><span class="status {rec.status}">{rec.status}</span></td>'
         f"<td><code>{_e(rec.path)}</code></td>"
         f"<td>{_e(rec.format or '–')}</td>"
-        f"<td>{_size(rec)}</td>"
+        f"<td>{size_text(rec, by='×', unknown='–')}</td>"
         f'<td class="num">{rec.tokens if rec.tokens is not None else "–"}</td>'
         f"<td><ul>{findings}</ul></td></tr>"
     )
@@ -110,8 +103,7 @@ THUMBNAIL_EDGE = 160
 
 def thumbnail_uri(data: bytes) -> str | None:
     """A small upright JPEG of the image as a data: URI; None when it cannot be made safely."""
-    from vision_cli import policy
-    from vision_cli.imaging import transform
+    from vision_cli.imaging import transform  # lazy: start-up, it imports Pillow
 
     try:
         thumb = transform.prepare(

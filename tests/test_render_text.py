@@ -1,0 +1,41 @@
+"""vision_cli.render.text: escapes for GitHub annotations and Markdown that are easy to get subtly
+wrong."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vision_cli.render.text import gh_annotation, gh_escape_data, gh_escape_property, md_cell
+
+
+def test_github_annotation_escaping() -> None:
+    line = gh_annotation("error", "50% done\r\nnext line", file="dir,x/a:b%.png", title="too-small")
+    assert line == "::error file=dir%2Cx/a%3Ab%25.png,title=too-small::50%25 done%0D%0Anext line"
+
+
+def unescape(text: str) -> str:
+    for code, char in (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%")):
+        text = text.replace(code, char)
+    return text
+
+
+@given(st.text())
+def test_annotation_message_round_trips_and_stays_one_line(message: str) -> None:
+    escaped = gh_escape_data(message)
+    assert "\n" not in escaped and "\r" not in escaped
+    assert unescape(escaped) == message
+
+
+@given(st.text())
+def test_annotation_property_has_no_separators(name: str) -> None:
+    escaped = gh_escape_property(name)
+    assert "," not in escaped and ":" not in escaped and "\n" not in escaped
+    assert unescape(escaped) == name
+
+
+@given(st.text())
+def test_markdown_cell_never_breaks_a_row(text: str) -> None:
+    cell = md_cell(text)
+    assert "\n" not in cell and "\r" not in cell
+    assert "|" not in cell.replace("\\|", "")

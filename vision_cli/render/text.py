@@ -1,0 +1,166 @@
+"""Text made fit to show: outside text escaped for terminals, Markdown and GitHub annotations,
+CSV cells no spreadsheet runs, display widths, money. Pure functions over strings; no rich."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from vision_cli import names, policy
+
+# --------------------------------------------------------------------------------------------------
+# Text from outside (file names, messages, answers) made safe to show
+# --------------------------------------------------------------------------------------------------
+
+#: Characters never shown raw to a person: C0 controls, DEL, C1 controls (ESC starts terminal
+#: escape sequences, a line break lets a name forge a line of its own, such as a GitHub
+#: workflow command), and the bidirectional overrides that reorder what is shown.
+_INVISIBLE: Final = (
+    *range(0x20),
+    0x7F,
+    *range(0x80, 0xA0),
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+)
+_NAMED_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(code: int) -> str:
+    char = chr(code)
+    if char in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[char]
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of a file name that is not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+_VISIBLE: Final = {code: _escape(code) for code in [*_INVISIBLE, *range(0xD800, 0xE000)]}
+#: In an answer, line breaks and tabs are the text's own.
+_VISIBLE_ANSWER: Final = {
+    code: text for code, text in _VISIBLE.items() if chr(code) not in "\n\t" and code < 0x2000
+}
+
+
+def visible(text: object, *, keep: str = "") -> str:
+    """``text`` with every control character, bidirectional override and lone surrogate shown as
+    an escape (``\\x1b``, ``\\n``, ``\\u202e``; a byte of a non-UTF-8 file name as ``\\xff``):
+    what every human-readable output shows of text that came from outside. ``keep``: characters
+    left as they are (the caller escapes them its own way)."""
+    table = {code: esc for code, esc in _VISIBLE.items() if chr(code) not in keep}
+    return str(text).translate(table if keep else _VISIBLE)
+
+
+def visible_answer(text: str) -> str:
+    """An answer shown on a terminal: escape sequences shown, not obeyed; lines kept."""
+    return text.translate(_VISIBLE_ANSWER)
+
+
+#: The first characters of a CSV cell that a spreadsheet reads as a formula.
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell that no spreadsheet runs: text starting like a formula gets a leading ``'``
+    (OWASP's guard); numbers, and text that is only a number, are left as they are."""
+    if not isinstance(value, str):
+        return value
+    value = names.escape(value)
+    if not value.startswith(_FORMULA_START):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return "'" + value
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# Markdown
+# --------------------------------------------------------------------------------------------------
+
+
+def md_cell(text: object) -> str:
+    """A Markdown table cell: control characters shown as escapes, pipes escaped."""
+    return visible(text).replace("\\", "\\\\").replace("|", "\\|")
+
+
+def md_code(text: object) -> str:
+    """``text`` as a Markdown code span that no backtick in it can end (CommonMark: a fence
+    longer than any run of backticks inside, padded with spaces when it touches one)."""
+    shown = visible(text)
+    longest = run = 0
+    for char in shown:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if shown.startswith("`") or shown.endswith("`") else ""
+    return f"{fence}{pad}{shown}{pad}{fence}"
+
+
+def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# GitHub Actions workflow commands
+# --------------------------------------------------------------------------------------------------
+
+
+def gh_escape_data(text: str) -> str:
+    """Escape a workflow command's message, as GitHub's toolkit does."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def gh_escape_property(text: str) -> str:
+    """Escape a workflow command's property value (``file=``, ``title=``)."""
+    return gh_escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def gh_annotation(severity: str, message: str, *, file: str | None = None, title: str = "") -> str:
+    props = []
+    if file is not None:
+        props.append(f"file={gh_escape_property(visible(file))}")
+    if title:
+        props.append(f"title={gh_escape_property(visible(title))}")
+    prop_text = (" " + ",".join(props)) if props else ""
+    lines = visible(message, keep="\r\n")  # GitHub shows %0A as a line break in the message
+    return f"::{severity}{prop_text}::{gh_escape_data(lines)}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Widths and figures
+# --------------------------------------------------------------------------------------------------
+
+
+def display_width(text: str) -> int:
+    """The columns ``text`` takes in a terminal: 2 for a wide character (CJK, most emoji), 0 for
+    a combining mark or a zero-width one, 1 otherwise (what ``len`` gets wrong)."""
+    import unicodedata  # lazy: start-up, only a table with non-ASCII text needs it
+
+    if text.isascii():
+        return len(text)
+    width = 0
+    for ch in text:
+        if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+            continue
+        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return width
+
+
+def pad(
+    text: str, width: int, *, right: bool = False, measure: Callable[[str], int] = display_width
+) -> str:
+    """``text`` padded with spaces to ``width`` display columns (see :func:`display_width`;
+    ``measure=len`` counts characters instead)."""
+    fill = " " * max(0, width - measure(text))
+    return fill + text if right else text + fill
+
+
+def money(amount: float) -> str:
+    return policy.format_usd(amount)
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

@@ -8,7 +8,7 @@ from typing import TextIO
 
 from vision_cli import policy
 from vision_cli.asking import Answer, Estimate, Image
-from vision_cli.render.output import colour, console
+from vision_cli.render.output import console, wants_colour
 from vision_cli.render.tables import rich_table, write_aligned
 from vision_cli.render.text import money, plural
 
@@ -21,7 +21,7 @@ def _ask_table(stream: TextIO, rows: list[tuple[str, str, str, str]]) -> None:
     """Rows of (label, tokens, cost, note): a rich table on a terminal, aligned text otherwise."""
     headers = ("", "tokens", "cost", "")
     right = [False, True, True, False]
-    if colour(stream):
+    if wants_colour(stream):
         table = rich_table(headers, right, ruled=False)
         table.columns[-1].style = "dim"
         for row in rows:

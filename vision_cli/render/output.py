@@ -29,7 +29,7 @@ def is_tty(stream: TextIO) -> bool:
         return False
 
 
-def colour(stream: TextIO) -> bool:
+def wants_colour(stream: TextIO) -> bool:
     """Colour on ``stream``: a terminal, and NO_COLOR not set."""
     return is_tty(stream) and not os.environ.get("NO_COLOR")
 
@@ -64,7 +64,7 @@ def note(message: str, *, stream: TextIO | None = None) -> None:
 
 def _line(stream: TextIO, prefix: str, style: str, message: str) -> None:
     message = visible(message)
-    if colour(stream):
+    if wants_colour(stream):
         from rich.text import Text  # lazy: start-up, piped output never needs rich
 
         text = Text(prefix, style=style) if prefix else Text()

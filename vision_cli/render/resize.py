@@ -9,7 +9,7 @@ from typing import TextIO
 
 from vision_cli import policy
 from vision_cli.formats import Format
-from vision_cli.render.output import RecordWriter, colour, console
+from vision_cli.render.output import RecordWriter, console, wants_colour
 from vision_cli.render.text import md_code, md_table, money, plural, visible
 from vision_cli.resizing import Outcome, ResizeTotals
 
@@ -86,7 +86,7 @@ class ResizeReport:
             self._writer = RecordWriter(
                 self.fmt, key="images", columns=RESIZE_CSV_COLUMNS, stream=self.stream
             )
-        self._color = colour(self.out)
+        self._color = wants_colour(self.out)
         self._failed: list[Outcome] = []
 
     @property

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from vision_cli.formats import Format
-from vision_cli.render.output import RecordWriter, colour, console, is_tty
+from vision_cli.render.output import RecordWriter, console, is_tty, wants_colour
 from vision_cli.render.text import display_width, md_table, pad, visible
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ def write_rows(
 def _rows_table(
     out: TextIO, header: Sequence[str], rows: list[list[str]], right: Sequence[str]
 ) -> None:
-    if colour(out):
+    if wants_colour(out):
         from rich.text import Text  # lazy: start-up, piped output never needs rich
 
         table = rich_table(header, [name in right for name in header], ruled=False)

@@ -488,10 +488,10 @@ def test_the_sdk_is_imported_while_the_images_are_prepared(
 ) -> None:
     """The background import starts before the images are read and prepared, not after."""
     from vision_cli import asking
-    from vision_cli.cli import ask as ask_cmd
+    from vision_cli.cli import sending
 
     order: list[str] = []
-    started, prepare = ask_cmd.import_sdk_early, asking.preflight
+    started, prepare = sending.import_sdk_early, asking.preflight
 
     def start() -> None:
         order.append("import")
@@ -501,7 +501,7 @@ def test_the_sdk_is_imported_while_the_images_are_prepared(
         order.append("prepare")
         return prepare(*args, **kwargs)
 
-    monkeypatch.setattr(ask_cmd, "import_sdk_early", start)
+    monkeypatch.setattr(sending, "import_sdk_early", start)
     monkeypatch.setattr(asking, "preflight", preflight)
     result = run(command, make_image("a.png"), make_image("b.png"))
     assert result.exit_code == 0, result.stderr
@@ -514,11 +514,11 @@ def test_the_sdk_is_imported_while_the_images_are_prepared(
 def test_a_failed_background_import_is_silent_and_fails_where_the_sdk_is_used(
     monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from vision_cli.cli import ask as ask_cmd
+    from vision_cli.cli import sending
 
     monkeypatch.setitem(sys.modules, "anthropic", None)  # `import anthropic` now fails
     before = set(threading.enumerate())
-    ask_cmd.import_sdk_early()
+    sending.import_sdk_early()
     for thread in set(threading.enumerate()) - before:
         thread.join(timeout=30)
     assert capfd.readouterr().err == ""  # no thread traceback

@@ -29,12 +29,11 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal
 
 from vision_cli import catalog, client, fsutil, limits, names, policy, sources
 from vision_cli import schema as schema_mod
+from vision_cli.formats import ResizePolicy, Source
 
 if TYPE_CHECKING:
     import anthropic
 
-Policy = Literal["native", "recommended"]
-SourceChoice = Literal["auto", "base64", "url", "file"]
 Kind = Literal["base64", "url", "file"]
 
 DEFAULT_PROMPT_ONE: Final = "Describe this image."
@@ -68,10 +67,10 @@ class Settings:
     max_tokens: int = 1024
     system: str | None = None
     temperature: float | None = None
-    resize_policy: Policy = "native"
+    resize_policy: ResizePolicy = ResizePolicy.native
     #: False (``--no-resize``): the bytes go as they are, after the same checks.
     resize: bool = True
-    source: SourceChoice = "auto"
+    source: Source = Source.auto
     download: bool = False
     max_bytes: int = limits.DEFAULT_MAX_BYTES
     #: ``--schema``: the JSON Schema the answer must match (sent as structured output).

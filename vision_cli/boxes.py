@@ -16,12 +16,13 @@ Pillow's ``getbbox`` gives them. A box the model gives in the image as sent maps
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
+
+from vision_cli.formats import Frame as Frame  # boxes.Frame: the frame a box is given in
 
 Box = tuple[float, float, float, float]
 Point = tuple[float, float]
 Size = tuple[int, int]
-Frame = Literal["upright", "stored"]
 FRAMES: Final = ("upright", "stored")
 #: EXIF orientations (1: as stored; 2-8: mirrored and/or turned).
 ORIENTATIONS: Final = range(1, 9)
@@ -143,7 +144,7 @@ class Mapped:
 
 
 def to_original(
-    box: Box, view: View, *, orientation: int, stored: Size, frame: Frame = "upright"
+    box: Box, view: View, *, orientation: int, stored: Size, frame: Frame = Frame.upright
 ) -> Mapped:
     """A box the model gave in sent pixels, on the original's grid in ``frame``, clamped."""
     upright = upright_size(stored, orientation)

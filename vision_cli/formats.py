@@ -53,3 +53,39 @@ class ModelsFormat(StrEnum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
+
+
+# The other choice sets of the command line, each declared once: the options offer these, and the
+# cores take them as they are (a StrEnum member equals its value: records and JSON are unchanged).
+
+
+class ResizePolicy(StrEnum):
+    """``--policy`` of ``ask``, ``compare`` and ``locate``: the size an image is fitted to."""
+
+    native = "native"
+    recommended = "recommended"
+
+
+class Source(StrEnum):
+    """``--source`` of ``ask`` and ``compare``: how an image is sent."""
+
+    auto = "auto"
+    base64 = "base64"
+    url = "url"
+    file = "file"
+
+
+class Target(StrEnum):
+    """``--to`` of ``resize``: the output format."""
+
+    auto = "auto"
+    jpeg = "jpeg"
+    png = "png"
+    webp = "webp"
+
+
+class Frame(StrEnum):
+    """``--frame`` of ``locate``: upright (as shown) or stored (the file's own pixel grid)."""
+
+    upright = "upright"
+    stored = "stored"

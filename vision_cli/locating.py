@@ -106,7 +106,7 @@ class NotALocateLine(ValueError):
     """The line holds no ``sent`` geometry or no ``objects``: not written by ``locate``."""
 
 
-def found_in(record: Mapping[str, Any], frame: boxes.Frame = "upright") -> Located:
+def found_in(record: Mapping[str, Any], frame: boxes.Frame = boxes.Frame.upright) -> Located:
     """The boxes of an answered ``locate`` line, on the original in ``frame``. NotALocateLine."""
     sent = record.get("sent")
     data = record.get("data")

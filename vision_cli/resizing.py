@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from vision_cli import limits, names, policy, sources, workers
+from vision_cli.formats import Target
 from vision_cli.fsutil import hidden_temp_name, sync_folder, write_atomic
 from vision_cli.imaging import preflight, probe, transform
 from vision_cli.policy import Finding
@@ -46,7 +47,7 @@ class ResizeOptions:
     size_policy: policy.SizePolicy
     tier: policy.Tier
     out: Path | None = None
-    to: transform.Target = "auto"
+    to: Target = Target.auto
     quality: int | None = None
     max_bytes: int = limits.DEFAULT_MAX_BYTES
     reencode: bool = False
@@ -303,7 +304,7 @@ def _inside_out(item: Item, out: Path | None) -> bool:
 class _Job:
     item: sources.Input
     data: bytes | None  # standard input, read here; files and URLs are read by the worker
-    to: transform.Target
+    to: Target
     size_policy: policy.SizePolicy
     quality: int | None
     max_bytes: int

@@ -1,32 +1,66 @@
 """``vision-cli ask`` and ``vision-cli compare``: images to Claude, the way the guide recommends.
 
-Thin: options are parsed here, the work is done by :mod:`vision_cli.asking` (preflight, request,
-cost) and :mod:`vision_cli.client` (the SDK), and the output by :mod:`vision_cli.render`. Nothing
-heavy is imported until the command runs; the SDK only when something is really sent.
+Thin: the options are declared in :mod:`vision_cli.cli.ask_options` (one declaration serves both
+commands), the work is done by :mod:`vision_cli.asking` (preflight, request, cost) and
+:mod:`vision_cli.cli.sending` (the call), many images by :mod:`vision_cli.cli.many`, and the
+output by :mod:`vision_cli.render`. Nothing heavy is imported until the command runs; the SDK only
+when something is really sent.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
+import inspect
+import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from vision_cli.cli import common
+from vision_cli.cli import common, many, options, sending
+from vision_cli.cli.ask_options import (
+    DEFAULT_EXPIRES,
+    MANY_PARAMETERS,
+    AllowDownsizeOpt,
+    AskJsonOpt,
+    AskOptions,
+    AskPriceOpt,
+    AskQuietOpt,
+    BatchOpt,
+    ConversationOpt,
+    DownloadOpt,
+    DryRunOpt,
+    EachOpt,
+    ExpiresOpt,
+    ImageOptions,
+    JobsOpt,
+    ManyOptions,
+    MaxRetriesOpt,
+    MaxTokensOpt,
+    NoCacheOpt,
+    NoResizeOpt,
+    NoWaitOpt,
+    PolicyOpt,
+    PromptFileOpt,
+    PromptOpt,
+    PromptOptions,
+    RerunOpt,
+    ResultsOpt,
+    SchemaOpt,
+    ShowOptions,
+    SourceOpt,
+    SystemOpt,
+    TemperatureOpt,
+    TimeoutOpt,
+    VerifyOpt,
+    send_options,
+)
 from vision_cli.exitcodes import ExitStatus
+from vision_cli.formats import ResizePolicy, Source
 
 if TYPE_CHECKING:
-    import anthropic
-
-    from vision_cli import asking, client
-    from vision_cli.sources import Selection
+    from vision_cli import asking
 
 EXIT_LINE = (
     "Exit status: 0 answered; 1 preflight failed and nothing was sent; 2 usage error (a missing "
@@ -80,479 +114,126 @@ COMPARE_EPILOG = """Examples:
   vision-cli compare v1.png v2.png v3.png -p "Which layout reads best, and why?"
 """
 
-#: ``--max-retries`` when not given: 2 for one request (fail fast), more for a long run.
-DEFAULT_MAX_RETRIES = 2
-BULK_MAX_RETRIES = 8
 
-SEND_PANEL = "Request"
-IMAGES_PANEL = "Images"
-MANY_PANEL = "Many images (one request each)"
-
-
-class PolicyChoice(StrEnum):
-    native = "native"
-    recommended = "recommended"
-
-
-class SourceChoice(StrEnum):
-    auto = "auto"
-    base64 = "base64"
-    url = "url"
-    file = "file"
-
-
-PromptOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--prompt",
-        "-p",
-        help='The question. Default: "Describe this image." (one image), "Describe these '
-        'images." (several); compare: "How are these images different?". - reads it from '
-        "standard input.",
+ImagesArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Two or more images: files, folders, globs, http(s) URLs, - for standard "
+        "input, or clip: for the clipboard.",
+        metavar="IMAGE",
         show_default=False,
-        rich_help_panel=SEND_PANEL,
-    ),
-]
-PromptFileOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--prompt-file",
-        help="Read the prompt from FILE.",
-        metavar="FILE",
-        rich_help_panel=SEND_PANEL,
-    ),
-]
-SystemOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--system",
-        help="System prompt (sent in the top-level system field).",
-        rich_help_panel=SEND_PANEL,
-    ),
-]
-MaxTokensOpt = Annotated[
-    int,
-    typer.Option(
-        "--max-tokens", help="Most tokens in the answer.", min=1, rich_help_panel=SEND_PANEL
-    ),
-]
-TemperatureOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--temperature",
-        callback=common.finite,
-        help="Sampling temperature, 0 to 1 (the API's default when not given).",
-        min=0.0,
-        max=1.0,
-        rich_help_panel=SEND_PANEL,
-    ),
-]
-MaxRetriesOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--max-retries",
-        help="Retries of 429, 529, 5xx and dropped connections (retry-after is honoured). "
-        "Default: 2; 8 with --each and --batch.",
-        min=0,
-        show_default=False,
-        rich_help_panel=SEND_PANEL,
-    ),
-]
-TimeoutOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--timeout",
-        callback=common.finite,
-        help="Seconds to wait for the API (default: the SDK's, 10 minutes).",
-        min=0.001,
-        metavar="SECONDS",
-        rich_help_panel=SEND_PANEL,
-    ),
-]
-PolicyOpt = Annotated[
-    PolicyChoice,
-    typer.Option(
-        "--policy",
-        help="native: the largest size the model sees without shrinking it; recommended: the "
-        "guide's 1568 px / 1.15 MP for a faster first token.",
-        case_sensitive=False,
-        rich_help_panel=IMAGES_PANEL,
-    ),
-]
-NoResizeOpt = Annotated[
-    bool,
-    typer.Option(
-        "--no-resize",
-        help="Send the bytes as they are (still checked; what does not pass stops the command).",
-        rich_help_panel=IMAGES_PANEL,
-    ),
-]
-VerifyOpt = Annotated[
-    bool,
-    typer.Option(
-        "--verify/--no-verify",
-        help="Decode every image before it is sent, so that nothing damaged is paid for "
-        "(the same check as inspect --verify).",
-        rich_help_panel=IMAGES_PANEL,
-    ),
-]
-SourceOpt = Annotated[
-    SourceChoice,
-    typer.Option(
-        "--source",
-        help="auto: files and stdin as base64, URLs as url sources; base64; url (URLs only); "
-        "file: upload once through the Files API and send the file id.",
-        case_sensitive=False,
-        rich_help_panel=IMAGES_PANEL,
-    ),
-]
-DownloadOpt = Annotated[
-    bool,
-    typer.Option(
-        "--download",
-        help="Download URL images, check and fix them, and send them as base64.",
-        rich_help_panel=IMAGES_PANEL,
-    ),
-]
-#: The grammar of ``--schema`` (:func:`vision_cli.schema.load`), as ``--help`` says it; kept
-#: here so that ``--help`` does not import the schema module.
-SCHEMA_GRAMMAR = (
-    "FILE.json (a JSON Schema), inline JSON, or fields separated by commas: "
-    "'total: number, date: string, vendor' (a field without a type is a string; types: "
-    "string, number, integer, boolean, or TYPE[] for a list; a.b nests). Every field is "
-    "required."
-)
-SchemaOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--schema",
-        help="Ask for a JSON object of this shape (the API's structured output), printed on "
-        "stdout; --each/--batch lines get it as data. SCHEMA: "
-        + SCHEMA_GRAMMAR
-        + " An answer that does not match is an error (schema_mismatch).",
-        metavar="SCHEMA",
-        rich_help_panel=SEND_PANEL,
-    ),
-]
-NoCacheOpt = Annotated[
-    bool,
-    typer.Option(
-        "--no-cache",
-        help="--source file: upload again even if the same bytes were uploaded before.",
-        rich_help_panel=IMAGES_PANEL,
-    ),
-]
-ExpiresOpt = Annotated[
-    str,
-    typer.Option(
-        "--expires",
-        help="How long an upload (--source file) lasts on the API before it is deleted "
-        "(1h to 90d, e.g. 12h, 7d).",
-        metavar="DURATION",
-        rich_help_panel=IMAGES_PANEL,
-    ),
-]
-DEFAULT_EXPIRES = "7d"
-AskJsonOpt = Annotated[
-    bool,
-    typer.Option(
-        "--json",
-        help="No streaming: print one JSON object (id, model, text, stop_reason, usage, "
-        "cost_usd, images).",
-        rich_help_panel=common.OUTPUT_PANEL,
-    ),
-]
-AskQuietOpt = Annotated[
-    bool,
-    typer.Option(
-        "--quiet",
-        "-q",
-        help="Print only the answer: no notes, no usage table.",
-        rich_help_panel=common.OUTPUT_PANEL,
-    ),
-]
-DryRunOpt = Annotated[
-    bool,
-    typer.Option(
-        "--dry-run",
-        help="Print the exact request body (base64 shortened) and the estimate; send nothing. "
-        "Needs no API key and no network.",
-        rich_help_panel=common.OUTPUT_PANEL,
-    ),
-]
-ConversationOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--conversation",
-        help="Continue the conversation saved in FILE (created if missing): earlier turns are "
-        "sent again, and this turn and the answer are saved back.",
-        metavar="FILE",
-        rich_help_panel=SEND_PANEL,
-    ),
-]
-EachOpt = Annotated[
-    bool,
-    typer.Option(
-        "--each",
-        help="One request per image, --jobs at a time; each answer is appended to --output as "
-        "a JSON line. Run again to resume: images answered for the same model and prompt are "
-        "skipped, failed ones retried.",
-        rich_help_panel=MANY_PANEL,
-    ),
-]
-BatchOpt = Annotated[
-    bool,
-    typer.Option(
-        "--batch",
-        help="One request per image through the Message Batches API (half price, answers "
-        "within 24 hours), written to --output like --each. Batch ids are kept in "
-        "FILE.batches.json: run again to collect, nothing is submitted twice.",
-        rich_help_panel=MANY_PANEL,
-    ),
-]
-ResultsOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--output",
-        "-o",
-        help="The JSONL results file of --each and --batch (appended to, never rewritten). "
-        "--each also takes - (standard output, without resuming).",
-        metavar="FILE",
-        rich_help_panel=MANY_PANEL,
-    ),
-]
-JobsOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--jobs",
-        "-j",
-        help="--each: requests at once (fewer while the API throttles). --batch: images "
-        "prepared at once. Default: 4.",
-        min=1,
-        max=256,
-        show_default=False,
-        rich_help_panel=MANY_PANEL,
-    ),
-]
-RerunOpt = Annotated[
-    bool,
-    typer.Option(
-        "--rerun",
-        help="Ask again about every image, even those already answered in --output.",
-        rich_help_panel=MANY_PANEL,
-    ),
-]
-AskPriceOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--price",
-        help="Your price in USD per million tokens, input and optionally output, as in "
-        "estimate: 3/15 or MODEL=3/15. Needed for a model whose price is not known (one the "
-        "Models API listed after the table was made).",
-        metavar="[MODEL=]INPUT[/OUTPUT]",
-        show_default=False,
-        rich_help_panel=SEND_PANEL,
-    ),
-]
-AllowDownsizeOpt = Annotated[
-    bool,
-    typer.Option(
-        "--allow-downsize",
-        help="Let the API shrink an image it finds too large, silently (its default). Without "
-        'it, images are sent with transformations: {"oversized_image": "error"}, so the model '
-        "sees exactly the pixels sent; if the API still finds one too large, it is shrunk to "
-        "the size the API names and sent again, once.",
-        rich_help_panel=IMAGES_PANEL,
-    ),
-]
-NoWaitOpt = Annotated[
-    bool,
-    typer.Option(
-        "--no-wait",
-        help="--batch: submit, collect what has ended, and exit without waiting; the same "
-        "command collects the rest later.",
-        rich_help_panel=MANY_PANEL,
     ),
 ]
 
 
-@dataclass(frozen=True)
-class AskOptions:
-    """The command line, as typed (before anything is resolved)."""
+def _command(*, compare: bool) -> Callable[..., None]:
+    """``ask`` (``compare=False``) or ``compare``: one declaration of their parameters, and of
+    how the options are built from them; compare's signature is cut from it (:func:`_compare`)."""
 
-    inputs: list[str]
-    compare: bool
-    prompt: str | None
-    prompt_file: Path | None
-    system: str | None
-    model: str | None
-    max_tokens: int
-    temperature: float | None
-    max_retries: int
-    timeout: float | None
-    policy: PolicyChoice
-    no_resize: bool
-    verify: bool
-    source: SourceChoice
-    download: bool
-    no_cache: bool
-    json: bool
-    quiet: bool
-    dry_run: bool
-    conversation: Path | None
-    max_bytes: str
-    schema: str | None = None
-    price: str | None = None
-    allow_downsize: bool = False
-    selection: Selection | None = None  # --files-from, -0, --exclude, --hidden, private URLs
-    each: bool = False
-    batch: bool = False
-    output: Path | None = None
-    jobs: int | None = None
-    rerun: bool = False
-    no_wait: bool = False
-    expires: str = DEFAULT_EXPIRES
-    snap: bool = False
-    snap_max: str = common.DEFAULT_SNAP_MAX
-    tile: str | None = None
-    tile_overlap: int | None = None
-    trim: bool = False
-    trim_fuzz: str = common.DEFAULT_TRIM_FUZZ
+    def command(
+        inputs: options.InputsArg = None,
+        prompt: PromptOpt = None,
+        prompt_file: PromptFileOpt = None,
+        system: SystemOpt = None,
+        model: options.ModelOpt = None,
+        max_tokens: MaxTokensOpt = 1024,
+        temperature: TemperatureOpt = None,
+        schema: SchemaOpt = None,
+        max_retries: MaxRetriesOpt = None,
+        timeout: TimeoutOpt = None,
+        policy: PolicyOpt = ResizePolicy.native,
+        no_resize: NoResizeOpt = False,
+        verify: VerifyOpt = True,
+        snap: options.SnapOpt = False,
+        snap_max: options.SnapMaxOpt = options.DEFAULT_SNAP_MAX,
+        tile: options.TileOpt = None,
+        tile_overlap: options.TileOverlapOpt = None,
+        trim: options.TrimOpt = False,
+        trim_fuzz: options.TrimFuzzOpt = options.DEFAULT_TRIM_FUZZ,
+        source: SourceOpt = Source.auto,
+        download: DownloadOpt = False,
+        no_cache: NoCacheOpt = False,
+        expires: ExpiresOpt = DEFAULT_EXPIRES,
+        json_flag: AskJsonOpt = False,
+        quiet: AskQuietOpt = False,
+        dry_run: DryRunOpt = False,
+        conversation: ConversationOpt = None,
+        max_bytes: options.MaxBytesOpt = options.DEFAULT_MAX_BYTES,
+        price: AskPriceOpt = None,
+        allow_downsize: AllowDownsizeOpt = False,
+        files_from: options.FilesFromOpt = None,
+        null: options.NullOpt = False,
+        exclude: options.ExcludeOpt = None,
+        hidden: options.HiddenOpt = False,
+        allow_private_urls: options.AllowPrivateUrlsOpt = False,
+        clipboard: options.ClipboardOpt = False,
+        each: EachOpt = False,
+        batch: BatchOpt = False,
+        output: ResultsOpt = None,
+        jobs: JobsOpt = None,
+        rerun: RerunOpt = False,
+        no_wait: NoWaitOpt = False,
+    ) -> None:
+        with common.sigterm_interrupts():
+            many_opts = ManyOptions(each, batch, output, jobs, rerun, no_wait)
+            opts = AskOptions(
+                compare=compare,
+                inputs=options.input_options(
+                    inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard
+                ),
+                model=model,
+                price=price,
+                prompt=PromptOptions(
+                    prompt, prompt_file, system, max_tokens, temperature, schema, conversation
+                ),
+                images=ImageOptions(
+                    policy=policy,
+                    no_resize=no_resize,
+                    verify=verify,
+                    source=source,
+                    download=download,
+                    expires=expires,
+                    max_bytes=max_bytes,
+                    allow_downsize=allow_downsize,
+                    snap=snap,
+                    snap_max=snap_max,
+                    tile=tile,
+                    tile_overlap=tile_overlap,
+                    trim=trim,
+                    trim_fuzz=trim_fuzz,
+                ),
+                send=send_options(max_retries, timeout, no_cache, many=many_opts.active),
+                show=ShowOptions(json_flag, quiet, dry_run),
+                many=many_opts,
+            )
+            run(opts)
 
-
-def _options(given: dict[str, Any], *, compare: bool) -> AskOptions:
-    """The command's parameters (its ``locals()``) as :class:`Options`; ``ask`` and ``compare``
-    differ only in the name of their images and in ``--each``/``--batch``."""
-    given = dict(given)
-    inputs = given.pop("images" if compare else "inputs") or []
-    inputs = common.with_clipboard(inputs, given.pop("clipboard")) or []
-    selection = common.selection(
-        given.pop("files_from"),
-        given.pop("null"),
-        given.pop("exclude"),
-        given.pop("hidden"),
-        given.pop("allow_private_urls"),
-    )
-    if given["max_retries"] is None:
-        many = given.get("each") or given.get("batch")
-        given["max_retries"] = BULK_MAX_RETRIES if many else DEFAULT_MAX_RETRIES
-    return AskOptions(
-        inputs=inputs,
-        compare=compare,
-        json=given.pop("json_flag"),
-        selection=selection,
-        **given,
-    )
-
-
-def ask(
-    inputs: common.InputsArg = None,
-    prompt: PromptOpt = None,
-    prompt_file: PromptFileOpt = None,
-    system: SystemOpt = None,
-    model: common.ModelOpt = None,
-    max_tokens: MaxTokensOpt = 1024,
-    temperature: TemperatureOpt = None,
-    schema: SchemaOpt = None,
-    max_retries: MaxRetriesOpt = None,
-    timeout: TimeoutOpt = None,
-    policy: PolicyOpt = PolicyChoice.native,
-    no_resize: NoResizeOpt = False,
-    verify: VerifyOpt = True,
-    snap: common.SnapOpt = False,
-    snap_max: common.SnapMaxOpt = common.DEFAULT_SNAP_MAX,
-    tile: common.TileOpt = None,
-    tile_overlap: common.TileOverlapOpt = None,
-    trim: common.TrimOpt = False,
-    trim_fuzz: common.TrimFuzzOpt = common.DEFAULT_TRIM_FUZZ,
-    source: SourceOpt = SourceChoice.auto,
-    download: DownloadOpt = False,
-    no_cache: NoCacheOpt = False,
-    expires: ExpiresOpt = DEFAULT_EXPIRES,
-    json_flag: AskJsonOpt = False,
-    quiet: AskQuietOpt = False,
-    dry_run: DryRunOpt = False,
-    conversation: ConversationOpt = None,
-    max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
-    price: AskPriceOpt = None,
-    allow_downsize: AllowDownsizeOpt = False,
-    files_from: common.FilesFromOpt = None,
-    null: common.NullOpt = False,
-    exclude: common.ExcludeOpt = None,
-    hidden: common.HiddenOpt = False,
-    allow_private_urls: common.AllowPrivateUrlsOpt = False,
-    clipboard: common.ClipboardOpt = False,
-    each: EachOpt = False,
-    batch: BatchOpt = False,
-    output: ResultsOpt = None,
-    jobs: JobsOpt = None,
-    rerun: RerunOpt = False,
-    no_wait: NoWaitOpt = False,
-) -> None:
-    with common.sigterm_interrupts():
-        run(_options(locals(), compare=False))
+    return command
 
 
-def compare(
-    images: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="Two or more images: files, folders, globs, http(s) URLs, - for standard "
-            "input, or clip: for the clipboard.",
-            metavar="IMAGE",
-            show_default=False,
-        ),
-    ] = None,
-    prompt: PromptOpt = None,
-    prompt_file: PromptFileOpt = None,
-    system: SystemOpt = None,
-    model: common.ModelOpt = None,
-    max_tokens: MaxTokensOpt = 1024,
-    temperature: TemperatureOpt = None,
-    schema: SchemaOpt = None,
-    max_retries: MaxRetriesOpt = None,
-    timeout: TimeoutOpt = None,
-    policy: PolicyOpt = PolicyChoice.native,
-    no_resize: NoResizeOpt = False,
-    verify: VerifyOpt = True,
-    snap: common.SnapOpt = False,
-    snap_max: common.SnapMaxOpt = common.DEFAULT_SNAP_MAX,
-    tile: common.TileOpt = None,
-    tile_overlap: common.TileOverlapOpt = None,
-    trim: common.TrimOpt = False,
-    trim_fuzz: common.TrimFuzzOpt = common.DEFAULT_TRIM_FUZZ,
-    source: SourceOpt = SourceChoice.auto,
-    download: DownloadOpt = False,
-    no_cache: NoCacheOpt = False,
-    expires: ExpiresOpt = DEFAULT_EXPIRES,
-    json_flag: AskJsonOpt = False,
-    quiet: AskQuietOpt = False,
-    dry_run: DryRunOpt = False,
-    conversation: ConversationOpt = None,
-    max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
-    price: AskPriceOpt = None,
-    allow_downsize: AllowDownsizeOpt = False,
-    files_from: common.FilesFromOpt = None,
-    null: common.NullOpt = False,
-    exclude: common.ExcludeOpt = None,
-    hidden: common.HiddenOpt = False,
-    allow_private_urls: common.AllowPrivateUrlsOpt = False,
-    clipboard: common.ClipboardOpt = False,
-) -> None:
-    with common.sigterm_interrupts():
-        run(_options(locals(), compare=True))
+def _compare(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` as typer should see compare: its images are ``IMAGE``, and the options of
+    --each and --batch are left out (their defaults apply)."""
+    signature = inspect.signature(command, eval_str=True)
+    kept = [p for p in signature.parameters.values() if p.name not in MANY_PARAMETERS]
+    kept[0] = kept[0].replace(annotation=ImagesArg)
+    command.__signature__ = signature.replace(parameters=kept)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in kept} | {"return": None}
+    return command
+
+
+def _named(command: Callable[..., None], name: str) -> Callable[..., None]:
+    command.__name__ = command.__qualname__ = name
+    return command
+
+
+ask = _named(_command(compare=False), "ask")
+compare = _named(_compare(_command(compare=True)), "compare")
 
 
 # --------------------------------------------------------------------------------------------------
 # The run
 # --------------------------------------------------------------------------------------------------
-
-
-def _fail(message: str, status: ExitStatus) -> NoReturn:
-    from vision_cli import client, render
-
-    render.error(client.redact(message))
-    raise typer.Exit(status)
 
 
 def _preflight_failed(
@@ -586,11 +267,11 @@ def _expires(text: str) -> int:
 def _read_prompt(opts: AskOptions) -> str | None:
     from vision_cli import sources
 
-    if opts.prompt is not None and opts.prompt_file is not None:
+    if opts.prompt.prompt is not None and opts.prompt.prompt_file is not None:
         common.usage_error("give the prompt with -p/--prompt or --prompt-file, not both")
-    if opts.prompt == sources.STDIN:
-        listed = opts.selection.files_from if opts.selection else None
-        if sources.STDIN in opts.inputs or listed == sources.STDIN:
+    if opts.prompt.prompt == sources.STDIN:
+        listed = opts.inputs.selection.files_from
+        if sources.STDIN in opts.inputs.inputs or listed == sources.STDIN:
             common.usage_error(
                 "`-p -` and the image `-` (or `--files-from -`) both want standard input: put the "
                 "prompt in a file "
@@ -598,13 +279,13 @@ def _read_prompt(opts: AskOptions) -> str | None:
                 "--prompt",
             )
         text: str | None = sys.stdin.read()
-    elif opts.prompt_file is not None:
+    elif opts.prompt.prompt_file is not None:
         try:
-            text = opts.prompt_file.read_text("utf-8")
+            text = opts.prompt.prompt_file.read_text("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            common.usage_error(f"cannot read {opts.prompt_file} ({exc})", "--prompt-file")
+            common.usage_error(f"cannot read {opts.prompt.prompt_file} ({exc})", "--prompt-file")
     else:
-        text = opts.prompt
+        text = opts.prompt.prompt
     if text is not None and not text.strip():
         common.usage_error("the prompt is empty", "--prompt")
     return text.strip() if text is not None else None
@@ -613,18 +294,18 @@ def _read_prompt(opts: AskOptions) -> str | None:
 def run(opts: AskOptions) -> None:
     from vision_cli import asking, client, sources
 
-    _check_many(opts)
+    opts.check()
     prompt = _read_prompt(opts)
     history = asking.Conversation()
-    if opts.conversation is not None:
+    if opts.prompt.conversation is not None:
         try:
-            history = asking.load_conversation(opts.conversation)
+            history = asking.load_conversation(opts.prompt.conversation)
         except asking.PreflightError as exc:
             _preflight_failed(exc, ExitStatus.USAGE)  # the file named by an option is unusable
     model_name = opts.model or history.model
     the_model = common.resolve_model(model_name, sending=True, price=opts.price)
     try:
-        items = list(sources.iter_inputs(opts.inputs, opts.selection or sources.Selection()))
+        items = list(sources.iter_inputs(opts.inputs.inputs, opts.inputs.selection))
     except sources.UsageError as exc:
         common.usage_error(str(exc))
     if opts.compare and len(items) < 2:
@@ -632,32 +313,32 @@ def run(opts: AskOptions) -> None:
             f"compare needs at least two images, and {len(items)} given: use ask for one",
             "IMAGE",
         )
-    if not items and opts.conversation is None:
+    if not items and opts.prompt.conversation is None:
         common.usage_error("give at least one image, folder, glob, URL or -", "INPUTS")
     if not items and prompt is None:
         common.usage_error("a turn without images needs a prompt (-p)", "--prompt")
     settings = asking.Settings(
         model=the_model,
         model_name=common.model_name(model_name),
-        max_tokens=opts.max_tokens,
-        system=opts.system if opts.system is not None else history.system,
-        temperature=opts.temperature,
-        resize_policy="recommended" if opts.policy is PolicyChoice.recommended else "native",
-        resize=not opts.no_resize,
-        source=_SOURCES[opts.source],
-        download=opts.download,
-        max_bytes=common.max_bytes(opts.max_bytes),
-        schema=common.load_schema(opts.schema),
-        oversized="downsize" if opts.allow_downsize or opts.no_resize else "error",
-        verify=opts.verify,
-        expires=_expires(opts.expires),
-        snap_max=common.snap_max(opts.snap, opts.snap_max),
-        tile=common.tile_spec(opts.tile, opts.tile_overlap),
-        trim_fuzz=common.trim_fuzz(opts.trim, opts.trim_fuzz),
+        max_tokens=opts.prompt.max_tokens,
+        system=opts.prompt.system if opts.prompt.system is not None else history.system,
+        temperature=opts.prompt.temperature,
+        resize_policy=opts.images.policy,
+        resize=not opts.images.no_resize,
+        source=opts.images.source,
+        download=opts.images.download,
+        max_bytes=common.max_bytes(opts.images.max_bytes),
+        schema=common.load_schema(opts.prompt.schema),
+        oversized="downsize" if opts.images.allow_downsize or opts.images.no_resize else "error",
+        verify=opts.images.verify,
+        expires=_expires(opts.images.expires),
+        snap_max=common.snap_max(opts.images.snap, opts.images.snap_max),
+        tile=common.tile_spec(opts.images.tile, opts.images.tile_overlap),
+        trim_fuzz=common.trim_fuzz(opts.images.trim, opts.images.trim_fuzz),
     )
-    if (settings.tile is not None or opts.trim) and opts.no_resize:
+    if (settings.tile is not None or opts.images.trim) and opts.images.no_resize:
         common.usage_error("--tile and --trim change the image: drop --no-resize", "--no-resize")
-    if settings.tile is not None and opts.trim:
+    if settings.tile is not None and opts.images.trim:
         common.usage_error(
             "--trim and --tile do not combine yet: trim first (resize --trim), then tile the "
             "result",
@@ -667,24 +348,22 @@ def run(opts: AskOptions) -> None:
         asking.check_sources(items, settings)
     except sources.UsageError as exc:
         common.usage_error(str(exc), "--source")
-    if not opts.dry_run:
+    if not opts.show.dry_run:
         try:
             client.check_setup()
         except client.SetupError as exc:
-            _fail(str(exc), ExitStatus.USAGE)
-        import_sdk_early()
-    if opts.each or opts.batch:
-        from vision_cli.cli import many
-
-        many.run(opts, items, settings, prompt)
+            common.fail(str(exc), ExitStatus.USAGE)
+        sending.import_sdk_early()
+    if opts.many.active:
+        many.run(opts.many, opts.send, opts.show, items, settings, prompt)
         return
-    if opts.conversation is not None and not opts.dry_run:
-        _check_writable(opts.conversation)
+    if opts.prompt.conversation is not None and not opts.show.dry_run:
+        _check_writable(opts.prompt.conversation)
 
-    cache = None if opts.no_cache else client.FileCache()
+    cache = None if opts.send.no_cache else client.FileCache()
     try:
         images = asking.preflight(
-            items, settings, earlier_images=history.images, offline=opts.dry_run
+            items, settings, earlier_images=history.images, offline=opts.show.dry_run
         )
         text = prompt or asking.default_prompt(len(images), compare=opts.compare)
 
@@ -695,126 +374,41 @@ def run(opts: AskOptions) -> None:
                 prompt=text,
                 conversation=history,
                 files=files,
-                stream=_streams(opts),
+                stream=opts.streams,
             )
 
         request = build(asking.cached_files(images, cache))
         asking.check_request(request, settings)
     except asking.PreflightError as exc:
         _preflight_failed(exc)
-    if not opts.quiet and not opts.json:
+    if not opts.show.quiet and not opts.show.json:
         _notes(images)
-    if opts.dry_run:
+    if opts.show.dry_run:
         _dry_run(request, settings, opts)
         return
-    answer, sent = _send(opts, settings, request, build, cache)
-    if opts.conversation is not None:
+    answer, sent = sending.send(opts, settings, request, build, cache)
+    if opts.prompt.conversation is not None:
         try:
             asking.save_conversation(
-                opts.conversation,
+                opts.prompt.conversation,
                 sent,
                 answer.reply,
                 model_name=settings.model_name,
                 system=settings.system,
             )
         except OSError as exc:
-            _fail(
+            common.fail(
                 f"the answer was printed but the conversation could not be saved "
-                f"({opts.conversation}): {exc.strerror or exc}",
+                f"({opts.prompt.conversation}): {exc.strerror or exc}",
                 ExitStatus.FAILED,
             )
     _output(answer, opts)
 
 
-def import_sdk_early() -> None:
-    """Start importing the SDK (about 1.2 s, most of it ``anthropic.types``) in a background
-    thread, so that it overlaps with reading, checking and preparing the images (Pillow decodes
-    and resizes without holding the GIL) instead of following them.
-
-    Called once the run is known to send (never for ``--dry-run``, ``--help`` or a usage error).
-    The first use of the SDK in the main thread imports it as usual: Python's import lock makes it
-    wait for this import, or do it itself if this one failed (its error is then raised there, in
-    the ordinary way). A daemon thread: an early exit does not wait for it.
-    """
-    import importlib
-    import threading
-
-    def load() -> None:
-        with suppress(BaseException):
-            importlib.import_module("anthropic")
-
-    threading.Thread(target=load, name="vision-cli-import-sdk", daemon=True).start()
-
-
-def _check_many(opts: AskOptions) -> None:
-    """The options of --each and --batch, and how they combine with the rest."""
-    if opts.each and opts.batch:
-        common.usage_error(
-            "--each sends the requests itself and --batch hands them to the Message Batches "
-            "API: pick one",
-            "--batch",
-        )
-    if not (opts.each or opts.batch):
-        given = {
-            "--output": opts.output is not None,
-            "--jobs": opts.jobs is not None,
-            "--rerun": opts.rerun,
-            "--no-wait": opts.no_wait,
-        }
-        for name, is_given in given.items():
-            if is_given:
-                common.usage_error(f"{name} goes with --each or --batch", name)
-        return
-    if opts.no_wait and not opts.batch:
-        common.usage_error(
-            "--no-wait goes with --batch (--each waits for its answers)", "--no-wait"
-        )
-    if opts.output is None:
-        hint = " (or --output - for standard output, without resuming)" if opts.each else ""
-        common.usage_error(
-            "--each and --batch write one JSON line per image: give the file with --output "
-            f"results.jsonl{hint}",
-            "--output",
-        )
-    stdout = str(opts.output) == "-"
-    if stdout and opts.batch:
-        common.usage_error(
-            "--batch keeps its batch ids beside the results file: give --output a file name",
-            "--output",
-        )
-    if stdout and opts.json:
-        common.usage_error(
-            "--json prints the summary on standard output, where --output - writes the "
-            "results: give --output a file name",
-            "--json",
-        )
-    if opts.conversation is not None:
-        common.usage_error(
-            "--conversation continues one conversation, and --each and --batch ask about each "
-            "image on its own: drop one of them",
-            "--conversation",
-        )
-    if opts.batch and opts.source is SourceChoice.file:
-        common.usage_error(
-            "--batch sends images inline (base64) or as URLs; --source file works with --each",
-            "--source",
-        )
-
-
-_SOURCES: dict[SourceChoice, asking.SourceChoice] = {
-    SourceChoice.auto: "auto",
-    SourceChoice.base64: "base64",
-    SourceChoice.url: "url",
-    SourceChoice.file: "file",
-}
-
-
 def _check_writable(path: Path) -> None:
-    import os
-
     folder = path.parent
     if not folder.is_dir() or not os.access(folder, os.W_OK):
-        _fail(
+        common.fail(
             f"cannot write the conversation ({path}): its folder is missing or read-only",
             ExitStatus.FAILED,
         )
@@ -836,184 +430,30 @@ def _dry_run(request: asking.Request, settings: asking.Settings, opts: AskOption
 
     body = client.shorten_base64(request.body)
     est = asking.estimate(request, settings)
-    if opts.json:
+    if opts.show.json:
         typer.echo(render.dumps({"request": body, "estimate": est.as_dict()}))
         return
     typer.echo(render.dumps(body))
-    if not opts.quiet:
-        ask_estimate(est)
-
-
-class _StreamWriter:
-    """Writes the answer to stdout as it arrives; ``end`` closes the line. On a terminal, control
-    characters in it are shown as escapes, never obeyed (piped, the answer is exact)."""
-
-    def __init__(self) -> None:
-        from vision_cli import render
-
-        self.last = "\n"
-        self.shown = render.visible_answer if render.is_tty(sys.stdout) else None
-
-    def __call__(self, text: str) -> None:
-        if text:
-            sys.stdout.write(self.shown(text) if self.shown else text)
-            sys.stdout.flush()
-            self.last = text[-1]
-
-    def end(self) -> None:
-        if self.last != "\n":
-            sys.stdout.write("\n")
-            sys.stdout.flush()
-            self.last = "\n"
-
-
-def _send(
-    opts: AskOptions,
-    settings: asking.Settings,
-    request: asking.Request,
-    build: Callable[[asking.Files], asking.Request],
-    cache: client.FileCache | None,
-) -> tuple[asking.Answer, asking.Request]:
-    """Upload what needs it, send, stream; every failure becomes one line and its exit status.
-    The answer, and the request as it was sent (with the file ids it got)."""
-    from vision_cli import asking, client, render
-
-    writer = _StreamWriter() if _streams(opts) else None
-    try:
-        with _debug_log():
-            api = client.make_client(max_retries=opts.max_retries, timeout=opts.timeout)
-            request = _upload(api, request, build, cache, opts, expires=settings.expires)
-            _debug(
-                f"POST {client.base_url()}/v1/messages: {request.size:,} bytes, "
-                f"{request.total_images} images"
-            )
-            fix = functools.partial(_corrected, settings)
-            try:
-                request, reply = asking.send_correcting(
-                    api, request, settings, on_text=writer, on_correction=fix
-                )
-            except client.APIFailure as failure:
-                if not (asking.stale_file(failure) and request.cached_file_ids):
-                    raise
-                # A cached file id the API no longer knows (deleted, expired): upload again, once.
-                _debug(f"stale cached file ids, uploading again: {failure}")
-                if cache is not None:
-                    cache.forget(request.cached_file_ids)
-                request = _upload(
-                    api, request, build, cache, opts, expires=settings.expires, refresh=True
-                )
-                request, reply = asking.send_correcting(
-                    api, request, settings, on_text=writer, on_correction=fix
-                )
-            _debug(f"answered: {reply.id}, stop_reason {reply.stop_reason}")
-    except client.SetupError as exc:
-        _fail(str(exc), ExitStatus.USAGE)
-    except client.APIFailure as failure:
-        if writer is not None:
-            writer.end()
-        _fail(str(failure), ExitStatus.API)
-    except KeyboardInterrupt:
-        if writer is not None:
-            writer.end()
-        render.error("interrupted: the answer is incomplete and nothing was saved")
-        raise typer.Exit(ExitStatus.INTERRUPTED) from None
-    if writer is not None:
-        writer.end()
-    return asking.answer(reply, request, settings), request
-
-
-def _corrected(settings: asking.Settings, correction: asking.Correction) -> None:
-    """Say on stderr (even with -q and --json: the data was wrong) what was shrunk and resent."""
-    from vision_cli import asking, render
-
-    remembered = asking.remember(settings.model, correction)
-    render.warn(f"{correction.describe(settings.model_name)}; {remembered}")
-
-
-def _upload(
-    api: anthropic.Anthropic,
-    request: asking.Request,
-    build: Callable[[asking.Files], asking.Request],
-    cache: client.FileCache | None,
-    opts: AskOptions,
-    *,
-    expires: int,
-    refresh: bool = False,
-) -> asking.Request:
-    """The request with every ``file`` image uploaded (those the cache knows are not), each to
-    expire after ``expires`` seconds."""
-    from vision_cli import asking, render
-
-    if not request.pending_uploads and not refresh:
-        return request
-    files = asking.resolve_files(api, request.images, cache, refresh=refresh, expires=expires)
-    if not opts.quiet and not opts.json and files.uploaded:
-        noun = "image" if files.uploaded == 1 else "images"
-        render.note(f"uploaded {files.uploaded} {noun} through the Files API")
-    return build(files)
-
-
-def _streams(opts: AskOptions) -> bool:
-    """The answer streams to stdout, unless it is printed whole: --json, or --schema (whose
-    object is checked before it is printed)."""
-    return not (opts.json or opts.schema is not None)
+    if not opts.show.quiet:
+        render.ask_estimate(est)
 
 
 def _output(answer: asking.Answer, opts: AskOptions) -> None:
     from vision_cli import asking, render
     from vision_cli.render.ask import ask_usage
 
-    if opts.json:
+    if opts.show.json:
         typer.echo(render.dumps(answer.as_dict()))
     elif answer.structured and answer.mismatch is None:
         typer.echo(render.dumps(answer.data))
-    if not opts.quiet and not opts.json:
-        ask_usage(answer)
+    if not opts.show.quiet and not opts.show.json:
+        render.ask_usage(answer)
     if answer.mismatch is not None:
         message = asking.schema_error(answer.mismatch)["message"]
         text = " ".join(answer.reply.text.split())
         shown = text if len(text) <= 200 else text[:199] + "…"
-        _fail(
+        common.fail(
             f"{message}; ask again, or raise --max-tokens if it was cut short. The answer: "
             f"{shown!r}",
             ExitStatus.FAILED,
         )
-
-
-# --------------------------------------------------------------------------------------------------
-# VISION_CLI_DEBUG=1
-# --------------------------------------------------------------------------------------------------
-
-
-def _debug(message: str) -> None:
-    if common.debug():
-        from vision_cli import client
-
-        sys.stderr.write(f"debug: {client.redact(message)}\n")
-        sys.stderr.flush()
-
-
-class _StderrHandler(logging.Handler):
-    """Log records on whatever ``sys.stderr`` is now, the API key redacted."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        _debug(f"{record.name}: {record.getMessage()}")
-
-
-@contextmanager
-def _debug_log() -> Iterator[None]:
-    """With VISION_CLI_DEBUG=1, the SDK's retries and requests show on stderr (INFO: the bodies,
-    which hold whole images, are not dumped)."""
-    if not common.debug():
-        yield
-        return
-    logger = logging.getLogger("anthropic")
-    handler = _StderrHandler(logging.INFO)
-    previous = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)

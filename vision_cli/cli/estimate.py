@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from vision_cli import catalog
-from vision_cli.cli import common
+from vision_cli.cli import common, options
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
 from vision_cli.formats import Format, ReportFormat
 
@@ -54,7 +54,7 @@ EPILOG = """Examples:
 
 
 def estimate(
-    inputs: common.InputsArg = None,
+    inputs: options.InputsArg = None,
     size: Annotated[
         list[str] | None,
         typer.Option(
@@ -70,11 +70,11 @@ def estimate(
         typer.Option(
             "--model",
             "-m",
-            help=f"Model id, alias or line (default: {common.DEFAULT_MODEL_HELP}, or "
-            f"${common.MODEL_ENV}). Repeatable: one cost column each. A retired model is "
+            help=f"Model id, alias or line (default: {options.DEFAULT_MODEL_HELP}, or "
+            f"${options.MODEL_ENV}). Repeatable: one cost column each. A retired model is "
             "priced as history.",
-            envvar=common.MODEL_ENV,
-            autocompletion=common._complete_model,
+            envvar=options.MODEL_ENV,
+            autocompletion=options.complete_model,
             show_default=False,
             rich_help_panel=PRICING_PANEL,
         ),
@@ -165,25 +165,27 @@ def estimate(
             "ANTHROPIC_API_KEY; counting is free) and show the difference.",
         ),
     ] = False,
-    max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
-    ignore: common.IgnoreOpt = None,
-    fmt: common.ReportFormatOpt = ReportFormat.table,
-    json_flag: common.JsonOpt = False,
-    files_from: common.FilesFromOpt = None,
-    null: common.NullOpt = False,
-    exclude: common.ExcludeOpt = None,
-    hidden: common.HiddenOpt = False,
-    allow_private_urls: common.AllowPrivateUrlsOpt = False,
-    clipboard: common.ClipboardOpt = False,
-    snap: common.SnapOpt = False,
-    snap_max: common.SnapMaxOpt = common.DEFAULT_SNAP_MAX,
-    tile: common.TileOpt = None,
-    tile_overlap: common.TileOverlapOpt = None,
+    max_bytes: options.MaxBytesOpt = options.DEFAULT_MAX_BYTES,
+    ignore: options.IgnoreOpt = None,
+    fmt: options.ReportFormatOpt = ReportFormat.table,
+    json_flag: options.JsonOpt = False,
+    files_from: options.FilesFromOpt = None,
+    null: options.NullOpt = False,
+    exclude: options.ExcludeOpt = None,
+    hidden: options.HiddenOpt = False,
+    allow_private_urls: options.AllowPrivateUrlsOpt = False,
+    clipboard: options.ClipboardOpt = False,
+    snap: options.SnapOpt = False,
+    snap_max: options.SnapMaxOpt = options.DEFAULT_SNAP_MAX,
+    tile: options.TileOpt = None,
+    tile_overlap: options.TileOverlapOpt = None,
 ) -> None:
     from vision_cli import estimating, policy, render, sources
     from vision_cli.render.estimate import EstimateReport
 
-    inputs = common.with_clipboard(inputs, clipboard)
+    given = options.input_options(
+        inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard
+    )
     chosen = common.output_format(fmt, json_flag)
     if rule not in ("current", "legacy"):
         common.usage_error(f"{rule!r} is not a rule: use current or legacy", "--rule")
@@ -194,7 +196,7 @@ def estimate(
             sizes.append(policy.parse_size(text))
         except ValueError as exc:
             common.usage_error(str(exc), "--size")
-    if not inputs and files_from is None and not sizes:
+    if not given.inputs and files_from is None and not sizes:
         common.usage_error(
             "give at least one image, folder, glob, URL or -, or a size with --size WxH", "INPUTS"
         )
@@ -232,9 +234,8 @@ def estimate(
     )
     lim = policy.Limits(tier=models[0].tier, max_bytes=common.max_bytes(max_bytes))
     ignored = common.ignored_codes(ignore)
-    sel = common.selection(files_from, null, exclude, hidden, allow_private_urls)
     try:
-        sources.check_arguments(inputs or [], sel)
+        sources.check_arguments(given.inputs, given.selection)
     except sources.UsageError as exc:
         common.usage_error(str(exc))
 
@@ -253,7 +254,13 @@ def estimate(
     try:
         with estimating.scratch_folder() if counter else contextlib.nullcontext("") as scratch:
             produced = _rows(
-                inputs or [], sel, sizes, plan, lim, ignored, Path(scratch) if scratch else None
+                given.inputs,
+                given.selection,
+                sizes,
+                plan,
+                lim,
+                ignored,
+                Path(scratch) if scratch else None,
             )
             if counter is None:
                 for row, _ in produced:

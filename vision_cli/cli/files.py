@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -41,24 +41,17 @@ files_app = typer.Typer(
 )
 
 
-def _fail(message: str, status: ExitStatus) -> NoReturn:
-    from vision_cli import client, render
-
-    render.error(client.redact(message))
-    raise typer.Exit(status)
-
-
 def _connect() -> tuple[anthropic.Anthropic, client_module.FileCache]:
     from vision_cli import client
 
     try:
         return client.make_client(), client.FileCache()
     except client.BadKeyError as exc:  # a key that cannot be one: said without the key
-        _fail(str(exc), ExitStatus.USAGE)
+        common.fail(str(exc), ExitStatus.USAGE)
     except client.MissingKeyError:
-        _fail(client.NO_KEY_MESSAGE, ExitStatus.USAGE)
+        common.fail(client.NO_KEY_MESSAGE, ExitStatus.USAGE)
     except client.SetupError as exc:  # ANTHROPIC_BASE_URL that cannot be used
-        _fail(str(exc), ExitStatus.USAGE)
+        common.fail(str(exc), ExitStatus.USAGE)
 
 
 def _when(moment: object) -> str:
@@ -84,7 +77,7 @@ def list_files(json_flag: JsonFlag = False) -> None:
     try:
         found = uploads.listing(api, cache)
     except client.APIFailure as failure:
-        _fail(str(failure), ExitStatus.API)
+        common.fail(str(failure), ExitStatus.API)
     if json_flag:
         typer.echo(render.dumps([u.as_dict() for u in found]))
         return
@@ -149,7 +142,7 @@ def delete_files(
     try:
         changes = uploads.delete(api, cache, ids)
     except client.APIFailure as failure:
-        _fail(str(failure), ExitStatus.API)
+        common.fail(str(failure), ExitStatus.API)
     _report(list(changes), json_flag)
 
 
@@ -168,5 +161,5 @@ def prune_files(
     try:
         changes = uploads.prune(api, cache, dry_run=dry_run)
     except client.APIFailure as failure:
-        _fail(str(failure), ExitStatus.API)
+        common.fail(str(failure), ExitStatus.API)
     _report(list(changes), json_flag)

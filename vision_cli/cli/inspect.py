@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from vision_cli.cli import common
+from vision_cli.cli import common, options
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
 from vision_cli.formats import Format
 
@@ -37,11 +37,11 @@ EPILOG = """Examples:
 
 
 def inspect(
-    inputs: common.InputsArg = None,
-    model: common.ModelOpt = None,
-    fmt: common.InspectFormatOpt = Format.table,
-    json_flag: common.JsonOpt = False,
-    quiet: common.QuietOpt = False,
+    inputs: options.InputsArg = None,
+    model: options.ModelOpt = None,
+    fmt: options.InspectFormatOpt = Format.table,
+    json_flag: options.JsonOpt = False,
+    quiet: options.QuietOpt = False,
     strict: Annotated[
         bool, typer.Option("--strict", help="Warnings fail the run too (exit 1).")
     ] = False,
@@ -57,8 +57,8 @@ def inspect(
         bool,
         typer.Option("--verify", help="Also decode each image to catch damage inside the data."),
     ] = False,
-    max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
-    ignore: common.IgnoreOpt = None,
+    max_bytes: options.MaxBytesOpt = options.DEFAULT_MAX_BYTES,
+    ignore: options.IgnoreOpt = None,
     jobs: Annotated[
         int | None,
         typer.Option(
@@ -70,13 +70,13 @@ def inspect(
             show_default=False,
         ),
     ] = None,
-    output: common.OutputOpt = None,
-    files_from: common.FilesFromOpt = None,
-    null: common.NullOpt = False,
-    exclude: common.ExcludeOpt = None,
-    hidden: common.HiddenOpt = False,
-    allow_private_urls: common.AllowPrivateUrlsOpt = False,
-    clipboard: common.ClipboardOpt = False,
+    output: options.OutputOpt = None,
+    files_from: options.FilesFromOpt = None,
+    null: options.NullOpt = False,
+    exclude: options.ExcludeOpt = None,
+    hidden: options.HiddenOpt = False,
+    allow_private_urls: options.AllowPrivateUrlsOpt = False,
+    clipboard: options.ClipboardOpt = False,
 ) -> None:
     import contextlib
 
@@ -84,18 +84,19 @@ def inspect(
     from vision_cli.render import is_tty
     from vision_cli.render.bars import progress
 
-    inputs = common.with_clipboard(inputs, clipboard)
+    given = options.input_options(
+        inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard
+    )
     chosen = common.output_format(fmt, json_flag)
     the_model = common.resolve_model(model)
     ignored = common.ignored_codes(ignore)
-    sel = common.selection(files_from, null, exclude, hidden, allow_private_urls)
-    if not inputs and files_from is None:
+    if not given.inputs and files_from is None:
         common.usage_error("give at least one image, folder, glob, URL or -", "INPUTS")
     if chosen is Format.html and output is None and is_tty(sys.stdout):
         common.usage_error("an HTML report goes to a file: add --output report.html", "--format")
     summary = inspecting.InspectSummary()
     try:
-        items = sources.iter_inputs(inputs or [], sel)
+        items = sources.iter_inputs(given.inputs, given.selection)
         total: int | None = None
         if request:
             listed = list(items)  # the request's size decides the per-image limit

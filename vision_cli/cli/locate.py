@@ -12,16 +12,15 @@ from __future__ import annotations
 import io
 import os
 import sys
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from vision_cli.cli import ask as ask_cmd
-from vision_cli.cli import common
+from vision_cli.cli import ask_options as ask_opts
+from vision_cli.cli import common, options
 from vision_cli.exitcodes import ExitStatus
-from vision_cli.formats import LocateFormat
+from vision_cli.formats import Frame, LocateFormat, ResizePolicy, Source
 
 if TYPE_CHECKING:
     from vision_cli import locating
@@ -61,11 +60,6 @@ COLUMNS = ("path", "label", "x1", "y1", "x2", "y2", "frame")
 NOT_ANSWERED = "not answered: the run stopped before it"
 
 
-class FrameChoice(StrEnum):
-    upright = "upright"
-    stored = "stored"
-
-
 def locate(
     images: Annotated[
         list[str] | None,
@@ -95,7 +89,7 @@ def locate(
         ),
     ] = None,
     frame: Annotated[
-        FrameChoice,
+        Frame,
         typer.Option(
             "--frame",
             help="upright: coordinates on the image as a viewer shows it (EXIF orientation "
@@ -103,7 +97,7 @@ def locate(
             case_sensitive=False,
             rich_help_panel=PANEL,
         ),
-    ] = FrameChoice.upright,
+    ] = Frame.upright,
     draw: Annotated[
         str | None,
         typer.Option(
@@ -115,12 +109,12 @@ def locate(
             rich_help_panel=PANEL,
         ),
     ] = None,
-    model: common.ModelOpt = None,
-    max_tokens: ask_cmd.MaxTokensOpt = DEFAULT_MAX_TOKENS,
-    policy: ask_cmd.PolicyOpt = ask_cmd.PolicyChoice.native,
-    max_retries: ask_cmd.MaxRetriesOpt = None,
-    timeout: ask_cmd.TimeoutOpt = None,
-    max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
+    model: options.ModelOpt = None,
+    max_tokens: ask_opts.MaxTokensOpt = DEFAULT_MAX_TOKENS,
+    policy: ask_opts.PolicyOpt = ResizePolicy.native,
+    max_retries: ask_opts.MaxRetriesOpt = None,
+    timeout: ask_opts.TimeoutOpt = None,
+    max_bytes: options.MaxBytesOpt = options.DEFAULT_MAX_BYTES,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -130,11 +124,11 @@ def locate(
             "resume: images answered for the same model and question are not asked again.",
             metavar="FILE",
             dir_okay=False,
-            rich_help_panel=ask_cmd.MANY_PANEL,
+            rich_help_panel=ask_opts.MANY_PANEL,
         ),
     ] = None,
-    jobs: ask_cmd.JobsOpt = None,
-    rerun: ask_cmd.RerunOpt = False,
+    jobs: ask_opts.JobsOpt = None,
+    rerun: ask_opts.RerunOpt = False,
     fmt: Annotated[
         LocateFormat,
         typer.Option(
@@ -143,30 +137,30 @@ def locate(
             help="table; json (per image, with its size and boxes); jsonl or csv (one box a "
             "line: path, label, x1, y1, x2, y2, frame).",
             case_sensitive=False,
-            rich_help_panel=common.OUTPUT_PANEL,
+            rich_help_panel=options.OUTPUT_PANEL,
         ),
     ] = LocateFormat.table,
-    json_flag: common.JsonOpt = False,
+    json_flag: options.JsonOpt = False,
     dry_run: Annotated[
         bool,
         typer.Option(
             "--dry-run",
             help="Show what would be sent or skipped and the estimate; send nothing (no API key "
             "needed).",
-            rich_help_panel=common.OUTPUT_PANEL,
+            rich_help_panel=options.OUTPUT_PANEL,
         ),
     ] = False,
     quiet: Annotated[
         bool,
         typer.Option(
-            "--quiet", "-q", help="No summary on stderr.", rich_help_panel=common.OUTPUT_PANEL
+            "--quiet", "-q", help="No summary on stderr.", rich_help_panel=options.OUTPUT_PANEL
         ),
     ] = False,
-    files_from: common.FilesFromOpt = None,
-    null: common.NullOpt = False,
-    exclude: common.ExcludeOpt = None,
-    hidden: common.HiddenOpt = False,
-    allow_private_urls: common.AllowPrivateUrlsOpt = False,
+    files_from: options.FilesFromOpt = None,
+    null: options.NullOpt = False,
+    exclude: options.ExcludeOpt = None,
+    hidden: options.HiddenOpt = False,
+    allow_private_urls: options.AllowPrivateUrlsOpt = False,
 ) -> None:
     from vision_cli import asking, client, locating, sources
     from vision_cli.bulk import plan
@@ -178,9 +172,11 @@ def locate(
     text = find if find is not None else prompt
     if not (text or "").strip():
         common.usage_error("the question is empty", "--find" if find is not None else "--prompt")
-    selection = common.selection(files_from, null, exclude, hidden, allow_private_urls)
+    given = options.input_options(
+        images, files_from, null, exclude, hidden, allow_private_urls, clipboard=False
+    )
     try:
-        items = list(sources.iter_inputs(images or [], selection))
+        items = list(sources.iter_inputs(given.inputs, given.selection))
     except sources.UsageError as exc:
         common.usage_error(str(exc))
     if not items:
@@ -190,8 +186,8 @@ def locate(
         model=the_model,
         model_name=common.model_name(model),
         max_tokens=max_tokens,
-        resize_policy="recommended" if policy is ask_cmd.PolicyChoice.recommended else "native",
-        source="base64",
+        resize_policy=policy,
+        source=Source.base64,
         download=True,
         max_bytes=common.max_bytes(max_bytes),
         schema=locating.SCHEMA,
@@ -199,8 +195,8 @@ def locate(
     if output is not None and str(output) == "-":
         common.usage_error("the boxes go to standard output: give --output a file name", "--output")
     if not dry_run and client.api_key() is None:
-        _fail(client.MISSING_KEY_MESSAGE, ExitStatus.USAGE)
-    config = plan.Config(
+        common.fail(client.MISSING_KEY_MESSAGE, ExitStatus.USAGE)
+    config = bulk.Config(
         settings=settings,
         prompt=locating.question(find, prompt),
         output=output,
@@ -215,7 +211,7 @@ def locate(
         _dry_run(items, config, json=fmt is LocateFormat.json, quiet=quiet)
         return
     the_jobs, summary, records = _run(items, config, quiet=quiet)
-    located = _collect(the_jobs, records, config, FrameChoice(frame).value)
+    located = _collect(the_jobs, records, config, frame)
     _print(located, fmt)
     drawn_failures = _draw(located, draw) if draw is not None else 0
     if not quiet:
@@ -226,22 +222,15 @@ def locate(
     raise typer.Exit(status)
 
 
-def _fail(message: str, status: ExitStatus) -> NoReturn:
-    from vision_cli import client, render
-
-    render.error(client.redact(message))
-    raise typer.Exit(status)
-
-
-def _dry_run(items: list[Any], config: plan.Config, *, json: bool, quiet: bool) -> None:
-    from vision_cli.bulk import plan
+def _dry_run(items: list[Any], config: bulk.Config, *, json: bool, quiet: bool) -> None:
+    from vision_cli import bulk
     from vision_cli.cli import many
 
     try:
         jobs = plan.read_jobs(items, config.settings, threads=config.jobs, offline=True)
         many.dry_run(jobs, config, batch=False, json=json, quiet=quiet)
     except KeyboardInterrupt:
-        _fail("interrupted: nothing was sent", ExitStatus.INTERRUPTED)
+        common.fail("interrupted: nothing was sent", ExitStatus.INTERRUPTED)
 
 
 def _run(
@@ -259,7 +248,9 @@ def _run(
     try:
         jobs = plan.read_jobs(items, config.settings, threads=config.jobs)
     except KeyboardInterrupt:
-        _fail("interrupted while reading the images: nothing was sent", ExitStatus.INTERRUPTED)
+        common.fail(
+            "interrupted while reading the images: nothing was sent", ExitStatus.INTERRUPTED
+        )
     buffer = io.StringIO()
     log = ResultsLog(config.output, stream=buffer)
     try:
@@ -269,12 +260,12 @@ def _run(
         if the_plan.skipped:
             note(f"{len(the_plan.skipped):,} answered before: not asked again (--rerun asks)")
         show = render.is_tty(sys.stderr) and not quiet
-        with bars.bulk_progress("locating", enabled=show) as update:
-            summary = EachRun(config, log, progress=update, note=note).run(the_plan)
-    except OutputError as exc:
-        _fail(str(exc), ExitStatus.USAGE)
+        with render.bulk_progress("locating", enabled=show) as update:
+            summary = bulk.EachRun(config, log, progress=update, note=note).run(the_plan)
+    except bulk.OutputError as exc:
+        common.fail(str(exc), ExitStatus.USAGE)
     except KeyboardInterrupt:
-        _fail("interrupted before any request was sent", ExitStatus.INTERRUPTED)
+        common.fail("interrupted before any request was sent", ExitStatus.INTERRUPTED)
     finally:
         log.close()
     if summary.stopped is not None:
@@ -301,10 +292,9 @@ class _Image:
 
 
 def _collect(
-    jobs: list[plan.Job], records: list[dict[str, Any]], config: plan.Config, frame: str
+    jobs: list[bulk.Job], records: list[dict[str, Any]], config: bulk.Config, frame: Frame
 ) -> list[_Image]:
-    from vision_cli import boxes, locating, render
-    from vision_cli.bulk.records import latest, model_key
+    from vision_cli import bulk, locating, render
 
     model = model_key(config.settings.model_name)
     chosen = {
@@ -312,7 +302,6 @@ def _collect(
         for k, r in latest(records).items()
         if k[2] == model and k[3] == config.prompt_sha256
     }
-    where: boxes.Frame = "stored" if frame == "stored" else "upright"
     images: list[_Image] = []
     for job in jobs:
         record = chosen.get(job.key) or chosen.get((job.label, None))
@@ -322,7 +311,7 @@ def _collect(
             images.append(_Image(job, error=str(record["error"].get("message"))))
         else:
             try:
-                found = locating.found_in(record, where)
+                found = locating.found_in(record, frame)
             except locating.NotALocateLine as exc:
                 images.append(_Image(job, error=str(exc)))
                 continue

@@ -1,9 +1,10 @@
 """``vision-cli ask --each`` and ``vision-cli ask --batch``: one request per image, results in a
 JSONL file, resumable.
 
-Thin, like the other commands: :mod:`vision_cli.cli.ask` parses and checks the options and builds
-the settings; the work is done by :mod:`vision_cli.bulk`; this module shows progress, prints the
-summary and chooses the exit status.
+Thin, like the other commands: :mod:`vision_cli.cli.ask` parses the options (their groups, and how
+they combine, are in :mod:`vision_cli.cli.ask_options`) and builds the settings; the work is done
+by :mod:`vision_cli.bulk`; this module shows progress, prints the summary and chooses the exit
+status.
 
 Exit status: 0 every image answered (or answered before); 1 some images failed (preflight, or the
 API refused them: their lines hold the error) while the others were done, or the results file
@@ -15,30 +16,22 @@ be created); 130 interrupted.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from vision_cli.cli import common
+from vision_cli.cli.ask_options import ManyOptions, SendOptions, ShowOptions
 from vision_cli.exitcodes import ExitStatus
 
 if TYPE_CHECKING:
-    from vision_cli import asking, sources
-    from vision_cli.bulk import plan
-    from vision_cli.bulk.log import ResultsLog
-    from vision_cli.bulk.summary import EachSummary, Note
-    from vision_cli.cli.ask import AskOptions
-
-
-def _fail(message: str, status: ExitStatus) -> NoReturn:
-    from vision_cli import client, render
-
-    render.error(client.redact(message))
-    raise typer.Exit(status)
+    from vision_cli import asking, bulk, sources
 
 
 def run(
-    opts: AskOptions,
+    opts: ManyOptions,
+    send: SendOptions,
+    show: ShowOptions,
     items: list[sources.Input | sources.Problem],
     settings: asking.Settings,
     prompt: str | None,
@@ -55,32 +48,32 @@ def run(
         output=output,
         jobs=opts.jobs or plan.DEFAULT_JOBS,
         rerun=opts.rerun,
-        max_retries=opts.max_retries,
-        timeout=opts.timeout,
-        cache=None if opts.no_cache else client.FileCache(),
+        max_retries=send.max_retries,
+        timeout=send.timeout,
+        cache=None if send.no_cache else client.FileCache(),
     )
     try:
-        jobs = plan.read_jobs(items, settings, threads=config.jobs, offline=opts.dry_run)
+        jobs = bulk.read_jobs(items, settings, threads=config.jobs, offline=show.dry_run)
     except KeyboardInterrupt:
         render.error("interrupted while reading the images: nothing was sent")
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
-    if opts.dry_run:
+    if show.dry_run:
         try:
-            dry_run(jobs, config, batch=opts.batch, json=opts.json, quiet=opts.quiet)
+            dry_run(jobs, config, batch=opts.batch, json=show.json, quiet=show.quiet)
         except KeyboardInterrupt:
-            _fail("interrupted: nothing was sent", ExitStatus.INTERRUPTED)
+            common.fail("interrupted: nothing was sent", ExitStatus.INTERRUPTED)
         return
     log = ResultsLog(config.output)
     try:
         log.open()
-    except OutputError as exc:
-        _fail(str(exc), ExitStatus.USAGE)
+    except bulk.OutputError as exc:
+        common.fail(str(exc), ExitStatus.USAGE)
     try:
-        summary = _run(jobs, config, log, opts)
-    except OutputError as exc:
-        _fail(str(exc), ExitStatus.USAGE)
+        summary = _run(jobs, config, log, opts, show.quiet)
+    except bulk.OutputError as exc:
+        common.fail(str(exc), ExitStatus.USAGE)
     except KeyboardInterrupt:  # before the requests began (the runs handle it after)
-        _fail(
+        common.fail(
             "interrupted before any request was sent: the results file is as it was",
             ExitStatus.INTERRUPTED,
         )
@@ -88,29 +81,25 @@ def run(
         log.close()
     if summary.stdout_closed:
         common.stdout_closed()
-    _report(summary, config, opts)
+    _report(summary, config, opts, show)
     raise typer.Exit(_status(summary))
 
 
-def _note(opts: AskOptions) -> Note:
+def _note(quiet: bool) -> bulk.Note:
     from vision_cli import render
 
-    if opts.quiet:
+    if quiet:
         return lambda message: None
     return lambda message: render.note(message)
 
 
 def _run(
-    jobs: list[plan.Job], config: plan.Config, log: ResultsLog, opts: AskOptions
-) -> EachSummary:
-    from vision_cli import render
-    from vision_cli.bulk import plan
-    from vision_cli.bulk.each import EachRun
-    from vision_cli.bulk.records import answered
-    from vision_cli.render import bars
+    jobs: list[bulk.Job], config: bulk.Config, log: bulk.ResultsLog, opts: ManyOptions, quiet: bool
+) -> bulk.EachSummary:
+    from vision_cli import bulk, render
 
-    note = _note(opts)
-    show = render.is_tty(sys.stderr) and not opts.quiet
+    note = _note(quiet)
+    show = render.is_tty(sys.stderr) and not quiet
     if log.cut:
         render.warn(
             f"{config.output}: cut a torn last line ({log.cut:,} bytes) left by a run that "
@@ -162,7 +151,9 @@ def _status(summary: EachSummary) -> ExitStatus:
     return ExitStatus.OK
 
 
-def _report(summary: EachSummary, config: plan.Config, opts: AskOptions) -> None:
+def _report(
+    summary: bulk.EachSummary, config: bulk.Config, opts: ManyOptions, show: ShowOptions
+) -> None:
     """Errors first, then the summary on stderr (unless --quiet), and --json's object on stdout."""
     from vision_cli import catalog, client, render
 
@@ -172,7 +163,7 @@ def _report(summary: EachSummary, config: plan.Config, opts: AskOptions) -> None
         render.error(summary.write_error)
     where = str(config.output) if config.output is not None else "standard output"
     state = str(config.state_path) if opts.batch else None
-    if opts.json:
+    if show.json:
         doc = {
             **summary.as_dict(),
             "model": config.settings.model_name,
@@ -183,7 +174,7 @@ def _report(summary: EachSummary, config: plan.Config, opts: AskOptions) -> None
         typer.echo(render.dumps(doc))
     elif opts.no_wait and summary.batches and not summary.interrupted:
         typer.echo(state)
-    if opts.quiet:
+    if show.quiet:
         return
     s = summary
     prices = "batch prices (50% off)" if opts.batch else "the model's prices"
@@ -248,10 +239,10 @@ def dry_run(
             assert config.output is not None
             state = BatchState.load(config.state_path, config.output)
             waiting = state.waiting(config.settings.model_name, config.prompt_sha256)
-    except OutputError as exc:
-        _fail(str(exc), ExitStatus.USAGE)
-    done = answered(entries, config.settings.model_name, config.prompt_sha256)
-    the_plan = plan.plan(jobs, done, rerun=config.rerun, in_batches=waiting)
+    except bulk.OutputError as exc:
+        common.fail(str(exc), ExitStatus.USAGE)
+    done = bulk.answered(entries, config.settings.model_name, config.prompt_sha256)
+    the_plan = bulk.plan(jobs, done, rerun=config.rerun, in_batches=waiting)
     order = {job.label: index for index, job in enumerate(jobs)}
     rows = sorted(plan.dry_run(the_plan, config, batch=batch), key=lambda r: order[r.path])
     sent = [r for r in rows if r.action == "send"]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from vision_cli.cli import common
+from vision_cli.cli import common, options
 from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import ModelsFormat
 
@@ -90,10 +90,10 @@ def models(
             "-f",
             help="Output format.",
             case_sensitive=False,
-            rich_help_panel=common.OUTPUT_PANEL,
+            rich_help_panel=options.OUTPUT_PANEL,
         ),
     ] = ModelsFormat.table,
-    json_flag: common.JsonOpt = False,
+    json_flag: options.JsonOpt = False,
 ) -> None:
     from vision_cli import catalog, render
     from vision_cli.render.tables import simple_table

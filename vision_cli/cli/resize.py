@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import replace
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from vision_cli.cli import common
+from vision_cli.cli import common, options
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
-from vision_cli.formats import Format, ReportFormat
+from vision_cli.formats import Format, ReportFormat, Target
 
 HELP = "\n\n".join(
     (
@@ -46,15 +45,8 @@ ENCODING_PANEL = "Encoding"
 WRITING_PANEL = "Writing"
 
 
-class To(StrEnum):
-    auto = "auto"
-    jpeg = "jpeg"
-    png = "png"
-    webp = "webp"
-
-
 def resize(
-    inputs: common.InputsArg = None,
+    inputs: options.InputsArg = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -97,7 +89,7 @@ def resize(
             show_default=False,
         ),
     ] = None,
-    model: common.ModelOpt = None,
+    model: options.ModelOpt = None,
     max_tokens: Annotated[
         int | None,
         typer.Option(
@@ -110,7 +102,7 @@ def resize(
         ),
     ] = None,
     to: Annotated[
-        To,
+        Target,
         typer.Option(
             "--to",
             case_sensitive=False,
@@ -118,7 +110,7 @@ def resize(
             "few colours) or JPEG of the rest.",
             rich_help_panel=ENCODING_PANEL,
         ),
-    ] = To.auto,
+    ] = Target.auto,
     quality: Annotated[
         int | None,
         typer.Option(
@@ -131,7 +123,7 @@ def resize(
             show_default=False,
         ),
     ] = None,
-    max_bytes: common.MaxBytesOpt = common.DEFAULT_MAX_BYTES,
+    max_bytes: options.MaxBytesOpt = options.DEFAULT_MAX_BYTES,
     reencode: Annotated[
         bool,
         typer.Option(
@@ -195,36 +187,38 @@ def resize(
             show_default=False,
         ),
     ] = None,
-    fmt: common.ReportFormatOpt = ReportFormat.table,
-    json_flag: common.JsonOpt = False,
-    files_from: common.FilesFromOpt = None,
-    null: common.NullOpt = False,
-    exclude: common.ExcludeOpt = None,
-    hidden: common.HiddenOpt = False,
-    allow_private_urls: common.AllowPrivateUrlsOpt = False,
-    clipboard: common.ClipboardOpt = False,
-    snap: common.SnapOpt = False,
-    snap_max: common.SnapMaxOpt = common.DEFAULT_SNAP_MAX,
-    tile: common.TileOpt = None,
-    tile_overlap: common.TileOverlapOpt = None,
-    trim: common.TrimOpt = False,
-    trim_fuzz: common.TrimFuzzOpt = common.DEFAULT_TRIM_FUZZ,
+    fmt: options.ReportFormatOpt = ReportFormat.table,
+    json_flag: options.JsonOpt = False,
+    files_from: options.FilesFromOpt = None,
+    null: options.NullOpt = False,
+    exclude: options.ExcludeOpt = None,
+    hidden: options.HiddenOpt = False,
+    allow_private_urls: options.AllowPrivateUrlsOpt = False,
+    clipboard: options.ClipboardOpt = False,
+    snap: options.SnapOpt = False,
+    snap_max: options.SnapMaxOpt = options.DEFAULT_SNAP_MAX,
+    tile: options.TileOpt = None,
+    tile_overlap: options.TileOverlapOpt = None,
+    trim: options.TrimOpt = False,
+    trim_fuzz: options.TrimFuzzOpt = options.DEFAULT_TRIM_FUZZ,
 ) -> None:
     from vision_cli import resizing, sources, workers
     from vision_cli.render import is_tty, warn
     from vision_cli.render.bars import progress
     from vision_cli.render.resize import ResizeReport
 
-    inputs = common.with_clipboard(inputs, clipboard)
+    given = options.input_options(
+        inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard
+    )
     chosen = common.output_format(fmt, json_flag)
     _check_destination(out, in_place, backup)
     if skip_existing and in_place:
         common.usage_error("--skip-existing goes with --out DIR", "--skip-existing")
     the_model = common.resolve_model(model)
-    if not inputs and files_from is None:
+    if not given.inputs and files_from is None:
         common.usage_error("give at least one image, folder, glob, URL or -", "INPUTS")
     if in_place and any(
-        a in (sources.STDIN, sources.CLIPBOARD) or sources.is_url(a) for a in inputs or []
+        a in (sources.STDIN, sources.CLIPBOARD) or sources.is_url(a) for a in given.inputs
     ):
         common.usage_error(
             "standard input, the clipboard and URLs cannot be resized in place: use --out DIR"
@@ -252,7 +246,7 @@ def resize(
         trim_fuzz=common.trim_fuzz(trim, trim_fuzz),
         tier=the_model.tier,
         out=out,
-        to=to.value,
+        to=to,
         quality=quality,
         max_bytes=common.max_bytes(max_bytes),
         reencode=reencode,
@@ -264,9 +258,7 @@ def resize(
         verify=verify,
     )
     try:
-        items = sources.collect(
-            inputs or [], common.selection(files_from, null, exclude, hidden, allow_private_urls)
-        )
+        items = sources.collect(given.inputs, given.selection)
     except sources.UsageError as exc:
         common.usage_error(str(exc))
     for note in notes:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vision_cli.cli import common
+from vision_cli.cli import common, options
 from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import ResultsFormat
 
@@ -56,16 +56,16 @@ def results(
             "summary).",
             case_sensitive=False,
             show_default=False,
-            rich_help_panel=common.OUTPUT_PANEL,
+            rich_help_panel=options.OUTPUT_PANEL,
         ),
     ] = None,
-    json_flag: common.JsonOpt = False,
+    json_flag: options.JsonOpt = False,
     failed: Annotated[
         bool,
         typer.Option(
             "--failed",
             help="Print only the paths of the images that failed, one a line.",
-            rich_help_panel=common.OUTPUT_PANEL,
+            rich_help_panel=options.OUTPUT_PANEL,
         ),
     ] = False,
     null: Annotated[
@@ -74,7 +74,7 @@ def results(
             "-0",
             "--null",
             help="--failed: end each path with NUL instead of a newline (for --files-from - -0).",
-            rich_help_panel=common.OUTPUT_PANEL,
+            rich_help_panel=options.OUTPUT_PANEL,
         ),
     ] = False,
 ) -> None:

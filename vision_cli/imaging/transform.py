@@ -19,10 +19,10 @@ from typing import Final, Literal, cast
 from PIL import Image, ImageChops, ImageCms, ImageFile
 
 from vision_cli import limits, policy
+from vision_cli.formats import Target as Target  # transform.Target: the output format
 from vision_cli.imaging import jpegscale, probe
 from vision_cli.policy import Code, Finding
 
-Target = Literal["auto", "jpeg", "png", "webp"]
 OutputFormat = Literal["JPEG", "PNG", "WEBP", "GIF"]
 Action = Literal["copied", "resized", "converted"]
 
@@ -124,7 +124,7 @@ def prepare(
     *,
     size_policy: policy.SizePolicy | None,
     found: probe.Probe | None = None,
-    to: Target = "auto",
+    to: Target = Target.auto,
     quality: int | None = None,
     max_bytes: int = limits.DEFAULT_MAX_BYTES,
     reencode: bool = False,
@@ -541,7 +541,7 @@ def prepare_tiles(
     *,
     size_policy: policy.SizePolicy,
     found: probe.Probe | None = None,
-    to: Target = "auto",
+    to: Target = Target.auto,
     quality: int | None = None,
     max_bytes: int = limits.DEFAULT_MAX_BYTES,
     max_dimension: int = limits.MAX_DIMENSION,
@@ -594,7 +594,7 @@ Box = tuple[int, int, int, int]
 
 def _like_source(source_format: str, to: Target) -> Target:
     """A crop travels as PNG; under ``auto`` a photo's crop still comes out as JPEG."""
-    return "jpeg" if to == "auto" and source_format in ("JPEG", "MPO") else to
+    return Target.jpeg if to == "auto" and source_format in ("JPEG", "MPO") else to
 
 
 def _head_of(found: probe.Probe) -> _Header:

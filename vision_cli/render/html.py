@@ -107,7 +107,10 @@ def thumbnail_uri(data: bytes) -> str | None:
 
     try:
         thumb = transform.prepare(
-            data, size_policy=policy.SizePolicy(THUMBNAIL_EDGE), to="jpeg", reencode=True
+            data,
+            size_policy=policy.SizePolicy(THUMBNAIL_EDGE),
+            to=transform.Target.jpeg,
+            reencode=True,
         )
     except transform.TransformError:
         return None

@@ -1,0 +1,192 @@
+"""Sending one request of ``ask`` or ``compare``: uploads, the call, the streamed answer, and what
+``VISION_CLI_DEBUG=1`` shows of it. The SDK is imported only here, and only when something is
+really sent.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING
+
+import typer
+
+from vision_cli.cli import common
+from vision_cli.cli.ask_options import AskOptions
+from vision_cli.exitcodes import ExitStatus
+
+if TYPE_CHECKING:
+    import anthropic
+
+    from vision_cli import asking, client
+
+
+def import_sdk_early() -> None:
+    """Start importing the SDK (about 1.2 s, most of it ``anthropic.types``) in a background
+    thread, so that it overlaps with reading, checking and preparing the images (Pillow decodes
+    and resizes without holding the GIL) instead of following them.
+
+    Called once the run is known to send (never for ``--dry-run``, ``--help`` or a usage error).
+    The first use of the SDK in the main thread imports it as usual: Python's import lock makes it
+    wait for this import, or do it itself if this one failed (its error is then raised there, in
+    the ordinary way). A daemon thread: an early exit does not wait for it.
+    """
+
+    def load() -> None:
+        with suppress(BaseException):
+            importlib.import_module("anthropic")
+
+    threading.Thread(target=load, name="vision-cli-import-sdk", daemon=True).start()
+
+
+class _StreamWriter:
+    """Writes the answer to stdout as it arrives; ``end`` closes the line. On a terminal, control
+    characters in it are shown as escapes, never obeyed (piped, the answer is exact)."""
+
+    def __init__(self) -> None:
+        from vision_cli import render
+
+        self.last = "\n"
+        self.shown = render.visible_answer if render.is_tty(sys.stdout) else None
+
+    def __call__(self, text: str) -> None:
+        if text:
+            sys.stdout.write(self.shown(text) if self.shown else text)
+            sys.stdout.flush()
+            self.last = text[-1]
+
+    def end(self) -> None:
+        if self.last != "\n":
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            self.last = "\n"
+
+
+def send(
+    opts: AskOptions,
+    settings: asking.Settings,
+    request: asking.Request,
+    build: Callable[[asking.Files], asking.Request],
+    cache: client.FileCache | None,
+) -> tuple[asking.Answer, asking.Request]:
+    """Upload what needs it, send, stream; every failure becomes one line and its exit status.
+    The answer, and the request as it was sent (with the file ids it got)."""
+    from vision_cli import asking, client, render
+
+    writer = _StreamWriter() if opts.streams else None
+    try:
+        with _debug_log():
+            api = client.make_client(max_retries=opts.send.max_retries, timeout=opts.send.timeout)
+            request = _upload(api, request, build, cache, opts, expires=settings.expires)
+            _debug(
+                f"POST {client.base_url()}/v1/messages: {request.size:,} bytes, "
+                f"{request.total_images} images"
+            )
+            fix = functools.partial(_corrected, settings)
+            try:
+                request, reply = asking.send_correcting(
+                    api, request, settings, on_text=writer, on_correction=fix
+                )
+            except client.APIFailure as failure:
+                if not (asking.stale_file(failure) and request.cached_file_ids):
+                    raise
+                # A cached file id the API no longer knows (deleted, expired): upload again, once.
+                _debug(f"stale cached file ids, uploading again: {failure}")
+                if cache is not None:
+                    cache.forget(request.cached_file_ids)
+                request = _upload(
+                    api, request, build, cache, opts, expires=settings.expires, refresh=True
+                )
+                request, reply = asking.send_correcting(
+                    api, request, settings, on_text=writer, on_correction=fix
+                )
+            _debug(f"answered: {reply.id}, stop_reason {reply.stop_reason}")
+    except client.SetupError as exc:
+        common.fail(str(exc), ExitStatus.USAGE)
+    except client.APIFailure as failure:
+        if writer is not None:
+            writer.end()
+        common.fail(str(failure), ExitStatus.API)
+    except KeyboardInterrupt:
+        if writer is not None:
+            writer.end()
+        render.error("interrupted: the answer is incomplete and nothing was saved")
+        raise typer.Exit(ExitStatus.INTERRUPTED) from None
+    if writer is not None:
+        writer.end()
+    return asking.answer(reply, request, settings), request
+
+
+def _corrected(settings: asking.Settings, correction: asking.Correction) -> None:
+    """Say on stderr (even with -q and --json: the data was wrong) what was shrunk and resent."""
+    from vision_cli import asking, render
+
+    remembered = asking.remember(settings.model, correction)
+    render.warn(f"{correction.describe(settings.model_name)}; {remembered}")
+
+
+def _upload(
+    api: anthropic.Anthropic,
+    request: asking.Request,
+    build: Callable[[asking.Files], asking.Request],
+    cache: client.FileCache | None,
+    opts: AskOptions,
+    *,
+    expires: int,
+    refresh: bool = False,
+) -> asking.Request:
+    """The request with every ``file`` image uploaded (those the cache knows are not), each to
+    expire after ``expires`` seconds."""
+    from vision_cli import asking, render
+
+    if not request.pending_uploads and not refresh:
+        return request
+    files = asking.resolve_files(api, request.images, cache, refresh=refresh, expires=expires)
+    if not opts.show.quiet and not opts.show.json and files.uploaded:
+        noun = "image" if files.uploaded == 1 else "images"
+        render.note(f"uploaded {files.uploaded} {noun} through the Files API")
+    return build(files)
+
+
+# --------------------------------------------------------------------------------------------------
+# VISION_CLI_DEBUG=1
+# --------------------------------------------------------------------------------------------------
+
+
+def _debug(message: str) -> None:
+    if common.debug():
+        from vision_cli import client
+
+        sys.stderr.write(f"debug: {client.redact(message)}\n")
+        sys.stderr.flush()
+
+
+class _StderrHandler(logging.Handler):
+    """Log records on whatever ``sys.stderr`` is now, the API key redacted."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _debug(f"{record.name}: {record.getMessage()}")
+
+
+@contextmanager
+def _debug_log() -> Iterator[None]:
+    """With VISION_CLI_DEBUG=1, the SDK's retries and requests show on stderr (INFO: the bodies,
+    which hold whole images, are not dumped)."""
+    if not common.debug():
+        yield
+        return
+    logger = logging.getLogger("anthropic")
+    handler = _StderrHandler(logging.INFO)
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)

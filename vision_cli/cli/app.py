@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO, cast
 import typer
 
 import vision_cli
+from vision_cli import policy
 from vision_cli.cli import ask as ask_cmd
 from vision_cli.cli import common
 from vision_cli.cli.estimate import EPILOG as ESTIMATE_EPILOG
@@ -107,6 +108,7 @@ def project_defaults() -> dict[str, dict[str, object]] | None:
     (which may set report and policy options only); a bad one stops with exit 2."""
     from pathlib import Path
 
+    # lazy: start-up, --help imports none of these
     from vision_cli import config
 
     try:
@@ -122,6 +124,7 @@ def project_defaults() -> dict[str, dict[str, object]] | None:
                 defaults.setdefault(name, {}).update(values)
         return defaults
     except config.ConfigError as exc:
+        # lazy: start-up, --help imports none of these
         from vision_cli import render
 
         render.error(f"{exc}")
@@ -145,7 +148,8 @@ def command_options() -> dict[str, dict[str, config.Option]]:
     A run builds only the command it invokes (:func:`app_for`), but a configuration is checked
     against every command's options, so the whole group is built here (only when there is one).
     """
-    from vision_cli import config, policy
+    # lazy: start-up, --help imports none of these
+    from vision_cli import config
 
     # The model is not checked here: an unknown one is reported when (and only when) a command
     # needs the model, so a bad name never breaks an unrelated command or --help.
@@ -253,6 +257,7 @@ def entrypoint(argv: Sequence[str] | None = None) -> None:
     except Exception as exc:  # a bug: no traceback for users unless they ask for it
         if common.debug():
             raise
+        # lazy: start-up, --help imports none of these
         from vision_cli import render
 
         render.error(

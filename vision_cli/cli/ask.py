@@ -21,32 +21,24 @@ import typer
 from vision_cli.cli import common, many, options, sending
 from vision_cli.cli.ask_options import (
     DEFAULT_EXPIRES,
-    MANY_PARAMETERS,
     AllowDownsizeOpt,
     AskJsonOpt,
     AskOptions,
     AskPriceOpt,
     AskQuietOpt,
-    BatchOpt,
     ConversationOpt,
     DownloadOpt,
     DryRunOpt,
-    EachOpt,
     ExpiresOpt,
     ImageOptions,
-    JobsOpt,
-    ManyOptions,
     MaxRetriesOpt,
     MaxTokensOpt,
     NoCacheOpt,
     NoResizeOpt,
-    NoWaitOpt,
     PolicyOpt,
     PromptFileOpt,
     PromptOpt,
     PromptOptions,
-    RerunOpt,
-    ResultsOpt,
     SchemaOpt,
     ShowOptions,
     SourceOpt,
@@ -55,6 +47,16 @@ from vision_cli.cli.ask_options import (
     TimeoutOpt,
     VerifyOpt,
     send_options,
+)
+from vision_cli.cli.many_options import (
+    MANY_PARAMETERS,
+    BatchOpt,
+    EachOpt,
+    JobsOpt,
+    ManyOptions,
+    NoWaitOpt,
+    RerunOpt,
+    ResultsOpt,
 )
 from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import ResizePolicy, Source
@@ -195,12 +197,9 @@ def _command(*, compare: bool) -> Callable[..., None]:
                     expires=expires,
                     max_bytes=max_bytes,
                     allow_downsize=allow_downsize,
-                    snap=snap,
-                    snap_max=snap_max,
-                    tile=tile,
-                    tile_overlap=tile_overlap,
-                    trim=trim,
-                    trim_fuzz=trim_fuzz,
+                    savers=options.SaverOptions(
+                        snap, snap_max, tile, tile_overlap, trim, trim_fuzz
+                    ),
                 ),
                 send=send_options(max_retries, timeout, no_cache, many=many_opts.active),
                 show=ShowOptions(json_flag, quiet, dry_run),
@@ -239,6 +238,7 @@ compare = _named(_compare(_command(compare=True)), "compare")
 def _preflight_failed(
     exc: asking.PreflightError, status: ExitStatus = ExitStatus.FAILED
 ) -> NoReturn:
+    # lazy: start-up, --help imports none of these
     from vision_cli import client, render
 
     for failure in exc.failures:
@@ -246,25 +246,8 @@ def _preflight_failed(
     raise typer.Exit(status)
 
 
-def _expires(text: str) -> int:
-    """``--expires`` in seconds, within what the Files API accepts (a usage error otherwise)."""
-    from vision_cli import limits, policy
-
-    try:
-        seconds = policy.parse_duration(text)
-    except ValueError as exc:
-        common.usage_error(str(exc), "--expires")
-    low, high = limits.FILE_MIN_EXPIRY_SECONDS, limits.FILE_MAX_EXPIRY_SECONDS
-    if not low <= seconds <= high:
-        common.usage_error(
-            f"{text} is {seconds:,} seconds, and the Files API keeps an upload from {low:,} "
-            f"(1h) to {high:,} seconds (90d)",
-            "--expires",
-        )
-    return seconds
-
-
 def _read_prompt(opts: AskOptions) -> str | None:
+    # lazy: start-up, --help imports none of these
     from vision_cli import sources
 
     if opts.prompt.prompt is not None and opts.prompt.prompt_file is not None:
@@ -292,6 +275,7 @@ def _read_prompt(opts: AskOptions) -> str | None:
 
 
 def run(opts: AskOptions) -> None:
+    # lazy: start-up, --help imports none of these
     from vision_cli import asking, client, sources
 
     opts.check()
@@ -331,19 +315,14 @@ def run(opts: AskOptions) -> None:
         schema=common.load_schema(opts.prompt.schema),
         oversized="downsize" if opts.images.allow_downsize or opts.images.no_resize else "error",
         verify=opts.images.verify,
-        expires=_expires(opts.images.expires),
-        snap_max=common.snap_max(opts.images.snap, opts.images.snap_max),
-        tile=common.tile_spec(opts.images.tile, opts.images.tile_overlap),
-        trim_fuzz=common.trim_fuzz(opts.images.trim, opts.images.trim_fuzz),
+        expires=opts.images.expiry_seconds(),
+        snap_max=opts.images.savers.snap_share(),
+        tile=opts.images.savers.tile_spec(),
+        trim_fuzz=opts.images.savers.trim_level(),
     )
-    if (settings.tile is not None or opts.images.trim) and opts.images.no_resize:
+    if (settings.tile is not None or opts.images.savers.trim) and opts.images.no_resize:
         common.usage_error("--tile and --trim change the image: drop --no-resize", "--no-resize")
-    if settings.tile is not None and opts.images.trim:
-        common.usage_error(
-            "--trim and --tile do not combine yet: trim first (resize --trim), then tile the "
-            "result",
-            "--trim",
-        )
+    opts.images.savers.refuse_trim_with_tile()
     try:
         asking.check_sources(items, settings)
     except sources.UsageError as exc:
@@ -415,6 +394,7 @@ def _check_writable(path: Path) -> None:
 
 
 def _notes(images: tuple[asking.Image, ...]) -> None:
+    # lazy: start-up, --help imports none of these
     from vision_cli import render
     from vision_cli.render.ask import ask_image_line
 
@@ -425,6 +405,7 @@ def _notes(images: tuple[asking.Image, ...]) -> None:
 
 
 def _dry_run(request: asking.Request, settings: asking.Settings, opts: AskOptions) -> None:
+    # lazy: start-up, --help imports none of these
     from vision_cli import asking, client, render
     from vision_cli.render.ask import ask_estimate
 
@@ -439,6 +420,7 @@ def _dry_run(request: asking.Request, settings: asking.Settings, opts: AskOption
 
 
 def _output(answer: asking.Answer, opts: AskOptions) -> None:
+    # lazy: start-up, --help imports none of these
     from vision_cli import asking, render
     from vision_cli.render.ask import ask_usage
 

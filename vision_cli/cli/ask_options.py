@@ -2,8 +2,8 @@
 
 Each group is a frozen dataclass built by the command from its parameters: what the request says
 (:class:`PromptOptions`), how images are fitted and sent (:class:`ImageOptions`), how the API is
-called (:class:`SendOptions`), what is printed (:class:`ShowOptions`) and the many-image run
-(:class:`ManyOptions`, with the rules of how its options combine). Declaring them imports
+called (:class:`SendOptions`), what is printed (:class:`ShowOptions`); the many-image run's
+are in :mod:`vision_cli.cli.many_options`. Declaring them imports
 nothing heavy: ``--help`` stays fast.
 """
 
@@ -15,7 +15,9 @@ from typing import Annotated
 
 import typer
 
+from vision_cli import limits, policy
 from vision_cli.cli import common, options
+from vision_cli.cli.many_options import ManyOptions
 from vision_cli.formats import ResizePolicy, Source
 
 #: ``--max-retries`` when not given: 2 for one request (fail fast), more for a long run.
@@ -23,7 +25,6 @@ DEFAULT_MAX_RETRIES = 2
 
 SEND_PANEL = "Request"
 IMAGES_PANEL = "Images"
-MANY_PANEL = "Many images (one request each)"
 
 
 PromptOpt = Annotated[
@@ -215,58 +216,6 @@ ConversationOpt = Annotated[
         rich_help_panel=SEND_PANEL,
     ),
 ]
-EachOpt = Annotated[
-    bool,
-    typer.Option(
-        "--each",
-        help="One request per image, --jobs at a time; each answer is appended to --output as "
-        "a JSON line. Run again to resume: images answered for the same model and prompt are "
-        "skipped, failed ones retried.",
-        rich_help_panel=MANY_PANEL,
-    ),
-]
-BatchOpt = Annotated[
-    bool,
-    typer.Option(
-        "--batch",
-        help="One request per image through the Message Batches API (half price, answers "
-        "within 24 hours), written to --output like --each. Batch ids are kept in "
-        "FILE.batches.json: run again to collect, nothing is submitted twice.",
-        rich_help_panel=MANY_PANEL,
-    ),
-]
-ResultsOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--output",
-        "-o",
-        help="The JSONL results file of --each and --batch (appended to, never rewritten). "
-        "--each also takes - (standard output, without resuming).",
-        metavar="FILE",
-        rich_help_panel=MANY_PANEL,
-    ),
-]
-JobsOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--jobs",
-        "-j",
-        help="--each: requests at once (fewer while the API throttles). --batch: images "
-        "prepared at once. Default: 4.",
-        min=1,
-        max=256,
-        show_default=False,
-        rich_help_panel=MANY_PANEL,
-    ),
-]
-RerunOpt = Annotated[
-    bool,
-    typer.Option(
-        "--rerun",
-        help="Ask again about every image, even those already answered in --output.",
-        rich_help_panel=MANY_PANEL,
-    ),
-]
 AskPriceOpt = Annotated[
     str | None,
     typer.Option(
@@ -290,19 +239,6 @@ AllowDownsizeOpt = Annotated[
         rich_help_panel=IMAGES_PANEL,
     ),
 ]
-NoWaitOpt = Annotated[
-    bool,
-    typer.Option(
-        "--no-wait",
-        help="--batch: submit, collect what has ended, and exit without waiting; the same "
-        "command collects the rest later.",
-        rich_help_panel=MANY_PANEL,
-    ),
-]
-
-
-#: The parameters of ``ask`` that ``compare`` does not take (compare sends one request).
-MANY_PARAMETERS = ("each", "batch", "output", "jobs", "rerun", "no_wait")
 
 
 @dataclass(frozen=True)
@@ -331,12 +267,22 @@ class ImageOptions:
     expires: str
     max_bytes: str
     allow_downsize: bool
-    snap: bool
-    snap_max: str
-    tile: str | None
-    tile_overlap: int | None
-    trim: bool
-    trim_fuzz: str
+    savers: options.SaverOptions
+
+    def expiry_seconds(self) -> int:
+        """``--expires`` in seconds, within what the Files API accepts (a usage error otherwise)."""
+        try:
+            seconds = policy.parse_duration(self.expires)
+        except ValueError as exc:
+            common.usage_error(str(exc), "--expires")
+        low, high = limits.FILE_MIN_EXPIRY_SECONDS, limits.FILE_MAX_EXPIRY_SECONDS
+        if not low <= seconds <= high:
+            common.usage_error(
+                f"{self.expires} is {seconds:,} seconds, and the Files API keeps an upload from "
+                f"{low:,} (1h) to {high:,} seconds (90d)",
+                "--expires",
+            )
+        return seconds
 
 
 @dataclass(frozen=True)
@@ -369,76 +315,6 @@ class ShowOptions:
     json: bool
     quiet: bool
     dry_run: bool
-
-
-@dataclass(frozen=True)
-class ManyOptions:
-    """``--each`` and ``--batch``: one request per image, answers appended to ``--output``."""
-
-    each: bool = False
-    batch: bool = False
-    output: Path | None = None
-    jobs: int | None = None
-    rerun: bool = False
-    no_wait: bool = False
-
-    @property
-    def active(self) -> bool:
-        return self.each or self.batch
-
-    def check(self, *, json: bool, conversation: Path | None, source: Source) -> None:
-        """How these options combine with each other and with the rest (a usage error if not)."""
-        if self.each and self.batch:
-            common.usage_error(
-                "--each sends the requests itself and --batch hands them to the Message Batches "
-                "API: pick one",
-                "--batch",
-            )
-        if not self.active:
-            given = {
-                "--output": self.output is not None,
-                "--jobs": self.jobs is not None,
-                "--rerun": self.rerun,
-                "--no-wait": self.no_wait,
-            }
-            for name, is_given in given.items():
-                if is_given:
-                    common.usage_error(f"{name} goes with --each or --batch", name)
-            return
-        if self.no_wait and not self.batch:
-            common.usage_error(
-                "--no-wait goes with --batch (--each waits for its answers)", "--no-wait"
-            )
-        if self.output is None:
-            hint = " (or --output - for standard output, without resuming)" if self.each else ""
-            common.usage_error(
-                "--each and --batch write one JSON line per image: give the file with --output "
-                f"results.jsonl{hint}",
-                "--output",
-            )
-        stdout = str(self.output) == "-"
-        if stdout and self.batch:
-            common.usage_error(
-                "--batch keeps its batch ids beside the results file: give --output a file name",
-                "--output",
-            )
-        if stdout and json:
-            common.usage_error(
-                "--json prints the summary on standard output, where --output - writes the "
-                "results: give --output a file name",
-                "--json",
-            )
-        if conversation is not None:
-            common.usage_error(
-                "--conversation continues one conversation, and --each and --batch ask about "
-                "each image on its own: drop one of them",
-                "--conversation",
-            )
-        if self.batch and source is Source.file:
-            common.usage_error(
-                "--batch sends images inline (base64) or as URLs; --source file works with --each",
-                "--source",
-            )
 
 
 @dataclass(frozen=True)

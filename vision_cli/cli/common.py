@@ -20,14 +20,12 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TextIO, TypeVar
 
 import typer
 
+from vision_cli import catalog, limits, policy
 from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import Format, ReportFormat
 
 if TYPE_CHECKING:
-    from fractions import Fraction
-
     from vision_cli import catalog, policy
-    from vision_cli.policy import TileSpec
 
 DEBUG_ENV = "VISION_CLI_DEBUG"
 
@@ -49,7 +47,6 @@ def fail(message: str, status: ExitStatus) -> NoReturn:
 def model_name(name: str | None) -> str:
     """The name a model goes by here and in requests: as given (an id or alias), the newest
     active model's for a line (``sonnet``), the default's when none is given."""
-    from vision_cli import catalog
 
     cat = catalog.load()
     name = name or cat.default
@@ -67,7 +64,6 @@ def resolve_model(
     """The model for ``--model`` (or the default), checked only now that a command needs it: a
     usage error for an unknown one; a retired one stops a command that sends (exit 2) and is
     noted by the others; a deprecated one is warned about. ``price``: ``--price`` of ``ask``."""
-    from vision_cli import catalog
 
     try:
         model = catalog.resolve(model_name(name))
@@ -83,7 +79,8 @@ def resolve_model(
 
 def priced(model: catalog.Model, text: str) -> catalog.Model:
     """``model`` at the price of one ``--price [MODEL=]INPUT[/OUTPUT]`` (estimate's parser)."""
-    from vision_cli import catalog, estimating
+    # lazy: start-up, --help imports none of these
+    from vision_cli import estimating
 
     try:
         spec = estimating.parse_price(text)
@@ -112,12 +109,11 @@ def priced(model: catalog.Model, text: str) -> catalog.Model:
 def note_lifecycle(model: catalog.Model, *, sending: bool) -> None:
     """Say on stderr what the model's lifecycle means here (never hidden by -q or --json:
     stderr is not the result). A retired model stops a command that sends, with exit 2."""
-    from vision_cli import catalog, render
+    # lazy: start-up, --help imports none of these
+    from vision_cli import render
 
     if model.retired:
         if sending:
-            from vision_cli.exitcodes import ExitStatus
-
             render.error(catalog.refusal(model))
             raise typer.Exit(ExitStatus.USAGE)
         render.note(catalog.retired_note(model))
@@ -131,7 +127,6 @@ def output_format(fmt: Format | ReportFormat, json_flag: bool) -> Format:
 
 
 def max_bytes(text: str) -> int:
-    from vision_cli import limits, policy
 
     try:
         value = policy.parse_bytes(text)
@@ -174,7 +169,6 @@ def sigterm_interrupts() -> Iterator[None]:
 
 def ignored_codes(values: list[str] | None) -> frozenset[policy.Code]:
     """The codes of ``--ignore``; an unknown one is a usage error that lists the codes."""
-    from vision_cli import policy
 
     try:
         return frozenset(policy.ignorable_code(v) for v in values or ())
@@ -186,48 +180,13 @@ def load_schema(value: str | None) -> dict[str, object] | None:
     """``--schema`` as a JSON Schema (None when not given); a usage error says what is wrong."""
     if value is None:
         return None
+    # lazy: start-up, --help imports none of these
     from vision_cli import schema
 
     try:
         return schema.load(value)
     except schema.SchemaError as exc:
         usage_error(str(exc), "--schema")
-
-
-def snap_max(snap: bool, text: str) -> Fraction | None:
-    """``--snap`` and ``--snap-max`` as the policy's share (None: off); a usage error if bad."""
-    from vision_cli import policy
-
-    try:
-        share = policy.parse_share(text)
-    except ValueError as exc:
-        usage_error(str(exc), "--snap-max")
-    return share if snap else None
-
-
-def trim_fuzz(trim: bool, text: str) -> int | None:
-    """``--trim`` and ``--trim-fuzz`` in levels 0-255 (None: off); a usage error if bad."""
-    from vision_cli import policy
-
-    try:
-        share = policy.parse_share(text)
-    except ValueError as exc:
-        usage_error(str(exc), "--trim-fuzz")
-    return round(share * 255) if trim else None
-
-
-def tile_spec(tile: str | None, overlap: int | None) -> TileSpec | None:
-    """``--tile`` and ``--tile-overlap`` as a spec (None: no tiling); a usage error if bad."""
-    from vision_cli import policy
-
-    if tile is None:
-        if overlap is not None:
-            usage_error("--tile-overlap goes with --tile", "--tile-overlap")
-        return None
-    try:
-        return policy.TileSpec.parse(tile, overlap)
-    except ValueError as exc:
-        usage_error(str(exc), "--tile")
 
 
 def debug() -> bool:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vision_cli import catalog
+from vision_cli import catalog, policy
 from vision_cli.cli import common, options
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
 from vision_cli.formats import Format, ReportFormat
@@ -180,8 +180,8 @@ def estimate(
     tile: options.TileOpt = None,
     tile_overlap: options.TileOverlapOpt = None,
 ) -> None:
-    from vision_cli import estimating, policy, render, sources
-    from vision_cli.render.estimate import EstimateReport
+    # lazy: start-up, --help imports none of these
+    from vision_cli import estimating, render, sources
 
     given = options.input_options(
         inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard
@@ -220,6 +220,7 @@ def estimate(
         if m.model is not None and m.name in (model or [common.model_name(None)]):
             # --exact asks the API about the first model: a retired one would only get a 404
             common.note_lifecycle(m.model, sending=exact and index == 0)
+    savers = options.SaverOptions(snap, snap_max, tile, tile_overlap)
     plan = estimating.EstimatePlan(
         models=models,
         rule=the_rule,
@@ -229,8 +230,8 @@ def estimate(
         prices_date=cat.date,
         prices_source=cat.source,
         exact=exact,
-        snap_max=common.snap_max(snap, snap_max),
-        tile=common.tile_spec(tile, tile_overlap),
+        snap_max=savers.snap_share(),
+        tile=savers.tile_spec(),
     )
     lim = policy.Limits(tier=models[0].tier, max_bytes=common.max_bytes(max_bytes))
     ignored = common.ignored_codes(ignore)
@@ -279,6 +280,7 @@ def estimate(
 def _exact_counter(model: str) -> Counter:
     """``count(data, media_type)`` against the API for ``model``; exits 2 without a key, before
     any input is read or any request is made."""
+    # lazy: start-up, --help imports none of these
     from vision_cli import client, render
 
     try:
@@ -314,10 +316,12 @@ def _rows(
 ) -> Iterator[tuple[EstimateRow, Path | None]]:
     """Each input's row (checked as ``inspect`` checks it), then each ``--size``'s, with the file
     holding the image (for ``--exact``, URL and standard-input images are kept in ``scratch``)."""
+    # lazy: start-up, --help imports none of these
     from vision_cli import estimating, render, sources
     from vision_cli.render import bars
 
     if inputs or sel.files_from is not None:
+        # lazy: start-up, these import Pillow
         from vision_cli import inspecting  # Pillow: only when there are files to read
 
         items = sources.iter_inputs(inputs, sel)
@@ -338,6 +342,7 @@ def _count(
     rows: Sequence[EstimateRow], paths: Sequence[Path | None], counter: Counter
 ) -> list[EstimateRow]:
     """Exact counts, or exit 3 on the first API failure (nothing is printed on stdout then)."""
+    # lazy: start-up, --help imports none of these
     from vision_cli import client, estimating, render
     from vision_cli.render import bars
 

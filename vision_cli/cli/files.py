@@ -42,6 +42,7 @@ files_app = typer.Typer(
 
 
 def _connect() -> tuple[anthropic.Anthropic, client_module.FileCache]:
+    # lazy: start-up, --help imports none of these
     from vision_cli import client
 
     try:
@@ -70,6 +71,7 @@ def list_files(json_flag: JsonFlag = False) -> None:
 
     Columns: id, name, bytes, uploaded, expires, state (present, expired or gone).
     """
+    # lazy: start-up, --help imports none of these
     from vision_cli import client, render, uploads
     from vision_cli.render import tables
 
@@ -101,6 +103,7 @@ def list_files(json_flag: JsonFlag = False) -> None:
 
 
 def _report(changes: list[object], json_flag: bool) -> None:
+    # lazy: start-up, --help imports none of these
     from vision_cli import render, uploads
 
     done = [c for c in changes if isinstance(c, uploads.Change)]
@@ -133,6 +136,7 @@ def delete_files(
 
     An id the API no longer has is only forgotten.
     """
+    # lazy: start-up, --help imports none of these
     from vision_cli import client, uploads
 
     if bool(file_ids) == all_files:
@@ -155,6 +159,7 @@ def prune_files(
     json_flag: JsonFlag = False,
 ) -> None:
     """Delete the uploads past their expiry, and forget those the API no longer has."""
+    # lazy: start-up, --help imports none of these
     from vision_cli import client, uploads
 
     api, cache = _connect()

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
+from vision_cli import limits, policy
 from vision_cli.cli import common, options
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
 from vision_cli.formats import Format
@@ -80,9 +81,9 @@ def inspect(
 ) -> None:
     import contextlib
 
-    from vision_cli import fsutil, inspecting, limits, policy, sources, workers
-    from vision_cli.render import is_tty
-    from vision_cli.render.bars import progress
+    # lazy: start-up, these import Pillow
+    from vision_cli import fsutil, inspecting, sources, workers
+    from vision_cli.render import is_tty, progress
 
     given = options.input_options(
         inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard
@@ -133,6 +134,7 @@ def inspect(
     except OSError as exc:  # the --output file could not be written
         if common.is_closed_pipe(exc):
             raise
+        # lazy: start-up, --help imports none of these
         from vision_cli import render
 
         render.error(

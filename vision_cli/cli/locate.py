@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from vision_cli import catalog
 from vision_cli.cli import ask_options as ask_opts
-from vision_cli.cli import common, options
+from vision_cli.cli import common, many, many_options, options
 from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import Frame, LocateFormat, ResizePolicy, Source
 
@@ -124,11 +125,11 @@ def locate(
             "resume: images answered for the same model and question are not asked again.",
             metavar="FILE",
             dir_okay=False,
-            rich_help_panel=ask_opts.MANY_PANEL,
+            rich_help_panel=many_options.MANY_PANEL,
         ),
     ] = None,
-    jobs: ask_opts.JobsOpt = None,
-    rerun: ask_opts.RerunOpt = False,
+    jobs: many_options.JobsOpt = None,
+    rerun: many_options.RerunOpt = False,
     fmt: Annotated[
         LocateFormat,
         typer.Option(
@@ -162,8 +163,8 @@ def locate(
     hidden: options.HiddenOpt = False,
     allow_private_urls: options.AllowPrivateUrlsOpt = False,
 ) -> None:
-    from vision_cli import asking, client, locating, sources
-    from vision_cli.bulk import plan
+    # lazy: start-up, --help imports none of these
+    from vision_cli import asking, bulk, client, locating, sources
 
     if (find is None) == (prompt is None):
         common.usage_error(
@@ -196,14 +197,15 @@ def locate(
         common.usage_error("the boxes go to standard output: give --output a file name", "--output")
     if not dry_run and client.api_key() is None:
         common.fail(client.MISSING_KEY_MESSAGE, ExitStatus.USAGE)
+    send = ask_opts.send_options(max_retries, timeout, no_cache=False, many=True)
     config = bulk.Config(
         settings=settings,
         prompt=locating.question(find, prompt),
         output=output,
         jobs=jobs or plan.DEFAULT_JOBS,
         rerun=rerun,
-        max_retries=plan.BULK_MAX_RETRIES if max_retries is None else max_retries,
-        timeout=timeout,
+        max_retries=send.max_retries,
+        timeout=send.timeout,
         keep_sent=True,
     )
     fmt = LocateFormat.json if json_flag else fmt
@@ -223,8 +225,8 @@ def locate(
 
 
 def _dry_run(items: list[Any], config: bulk.Config, *, json: bool, quiet: bool) -> None:
+    # lazy: start-up, --help imports none of these
     from vision_cli import bulk
-    from vision_cli.cli import many
 
     try:
         jobs = plan.read_jobs(items, config.settings, threads=config.jobs, offline=True)
@@ -237,12 +239,8 @@ def _run(
     items: list[Any], config: plan.Config, *, quiet: bool
 ) -> tuple[list[plan.Job], EachSummary, list[dict[str, Any]]]:
     """Ask about every image not answered before; the jobs, the summary and every line."""
-    from vision_cli import client, render
-    from vision_cli.bulk import plan
-    from vision_cli.bulk.each import EachRun
-    from vision_cli.bulk.log import ResultsLog
-    from vision_cli.bulk.records import OutputError, answered, parse_record, read_records
-    from vision_cli.render import bars
+    # lazy: start-up, --help imports none of these
+    from vision_cli import bulk, client, render
 
     note = (lambda message: None) if quiet else render.note
     try:
@@ -294,6 +292,7 @@ class _Image:
 def _collect(
     jobs: list[bulk.Job], records: list[dict[str, Any]], config: bulk.Config, frame: Frame
 ) -> list[_Image]:
+    # lazy: start-up, --help imports none of these
     from vision_cli import bulk, locating, render
 
     model = model_key(config.settings.model_name)
@@ -322,9 +321,8 @@ def _collect(
 
 
 def _print(images: list[_Image], fmt: LocateFormat) -> None:
-    from vision_cli import render
-    from vision_cli.cli import many
-    from vision_cli.render import tables
+    # lazy: start-up, --help imports none of these
+    from vision_cli import export, render
 
     for image in images:
         if image.error is not None and image.error != NOT_ANSWERED:
@@ -361,6 +359,7 @@ def _print(images: list[_Image], fmt: LocateFormat) -> None:
 def _draw(images: list[_Image], given: str) -> int:
     """Draw every answered image; the number that could not be drawn (each said on stderr).
     ``given`` is OUT as typed (a str: a Path would drop the trailing / that makes it a folder)."""
+    # lazy: start-up, these import Pillow
     from vision_cli import asking, drawing, render
 
     answered = [i for i in images if i.located is not None]
@@ -428,9 +427,9 @@ def _status(summary: EachSummary, images: list[_Image]) -> int:
     return ExitStatus.OK
 
 
-def _summary(images: list[_Image], summary: EachSummary, config: plan.Config) -> None:
-    from vision_cli import catalog, render
-    from vision_cli.cli import many
+def _summary(images: list[_Image], summary: bulk.EachSummary, config: bulk.Config) -> None:
+    # lazy: start-up, --help imports none of these
+    from vision_cli import render
 
     count = sum(len(i.located.found) for i in images if i.located)
     failed = sum(i.error is not None for i in images)

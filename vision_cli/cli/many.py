@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from vision_cli import catalog, limits
 from vision_cli.cli import common
-from vision_cli.cli.ask_options import ManyOptions, SendOptions, ShowOptions
+from vision_cli.cli.ask_options import SendOptions, ShowOptions
+from vision_cli.cli.many_options import ManyOptions
 from vision_cli.exitcodes import ExitStatus
 
 if TYPE_CHECKING:
@@ -36,10 +38,8 @@ def run(
     settings: asking.Settings,
     prompt: str | None,
 ) -> None:
-    from vision_cli import asking, client, render
-    from vision_cli.bulk import plan
-    from vision_cli.bulk.log import ResultsLog
-    from vision_cli.bulk.records import OutputError
+    # lazy: start-up, --help imports none of these
+    from vision_cli import asking, bulk, client, render
 
     output = None if opts.output is None or str(opts.output) == "-" else opts.output
     config = plan.Config(
@@ -86,6 +86,7 @@ def run(
 
 
 def _note(quiet: bool) -> bulk.Note:
+    # lazy: start-up, --help imports none of these
     from vision_cli import render
 
     if quiet:
@@ -96,6 +97,7 @@ def _note(quiet: bool) -> bulk.Note:
 def _run(
     jobs: list[bulk.Job], config: bulk.Config, log: bulk.ResultsLog, opts: ManyOptions, quiet: bool
 ) -> bulk.EachSummary:
+    # lazy: start-up, --help imports none of these
     from vision_cli import bulk, render
 
     note = _note(quiet)
@@ -106,8 +108,8 @@ def _run(
             "stopped while writing it (killed, or the disk was full); that image is asked again"
         )
     if opts.batch:
-        from vision_cli.bulk.batch import BatchRun
-        from vision_cli.bulk.state import BatchState
+        # lazy: start-up, --help imports none of these
+        from vision_cli import batching
 
         assert config.output is not None
         state = BatchState.load(config.state_path, config.output)
@@ -155,7 +157,8 @@ def _report(
     summary: bulk.EachSummary, config: bulk.Config, opts: ManyOptions, show: ShowOptions
 ) -> None:
     """Errors first, then the summary on stderr (unless --quiet), and --json's object on stdout."""
-    from vision_cli import catalog, client, render
+    # lazy: start-up, --help imports none of these
+    from vision_cli import client, render
 
     if summary.stopped is not None:
         render.error(client.redact(str(summary.stopped)))
@@ -214,7 +217,8 @@ def _report(
 
 def _batches(rows: list[plan.PlanRow]) -> int:
     """How many batches these requests would be split into."""
-    from vision_cli.bulk.batch import chunks
+    # lazy: start-up, --help imports none of these
+    from vision_cli import batching
 
     return sum(1 for _ in chunks(rows, lambda r: r.request_bytes))
 
@@ -224,17 +228,16 @@ def dry_run(
 ) -> None:
     """The plan: what would be sent, skipped or held back, each request's estimate, the total.
     Reads the results file (and the batch state file) but writes nothing and sends nothing."""
-    from vision_cli import catalog, limits, render
-    from vision_cli.bulk import plan
-    from vision_cli.bulk.log import ResultsLog
-    from vision_cli.bulk.records import OutputError, answered
+    # lazy: start-up, --help imports none of these
+    from vision_cli import bulk, render
 
     log = ResultsLog(config.output)
     try:
         entries = log.entries()
         waiting: set[tuple[str, str | None]] = set()
         if batch:
-            from vision_cli.bulk.state import BatchState
+            # lazy: start-up, --help imports none of these
+            from vision_cli import batching
 
             assert config.output is not None
             state = BatchState.load(config.state_path, config.output)
@@ -278,6 +281,7 @@ def _dry_run_lines(
     batch: bool,
     quiet: bool,
 ) -> None:
+    # lazy: start-up, --help imports none of these
     from vision_cli import render
 
     for r in rows:

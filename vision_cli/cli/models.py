@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from vision_cli import catalog
 from vision_cli.cli import common, options
 from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import ModelsFormat
@@ -95,9 +96,8 @@ def models(
     ] = ModelsFormat.table,
     json_flag: options.JsonOpt = False,
 ) -> None:
-    from vision_cli import catalog, render
-    from vision_cli.render.tables import simple_table
-    from vision_cli.render.text import md_table
+    # lazy: start-up, --help imports none of these
+    from vision_cli import render
 
     chosen = ModelsFormat.json if json_flag else fmt
     if refresh:
@@ -143,7 +143,8 @@ _RIGHT = {"images", "input", "output", "batch"}
 
 def _refresh() -> None:
     """Ask the Models API and keep its answer (exit 2 without a key, 3 when it fails)."""
-    from vision_cli import catalog, client, render
+    # lazy: start-up, --help imports none of these
+    from vision_cli import client, render
 
     try:
         api = client.make_client()

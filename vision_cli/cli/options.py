@@ -14,9 +14,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from vision_cli import catalog, policy
+from vision_cli.cli.common import usage_error
 from vision_cli.formats import Format, ReportFormat
 
 if TYPE_CHECKING:
+    from fractions import Fraction
+
+    from vision_cli.policy import TileSpec
     from vision_cli.sources import Selection
 
 MODEL_ENV = "VISION_CLI_MODEL"
@@ -27,7 +32,6 @@ OUTPUT_PANEL = "Output"
 
 
 def complete_model(incomplete: str) -> list[str]:
-    from vision_cli import catalog
 
     return [n for n in catalog.load().names() if n.startswith(incomplete)]
 
@@ -138,7 +142,6 @@ DEFAULT_MAX_BYTES = "5MB"
 
 
 def _complete_code(incomplete: str) -> list[str]:
-    from vision_cli import policy
 
     return [c for c in policy.IGNORABLE if c.startswith(incomplete)]
 
@@ -263,3 +266,55 @@ def input_options(
         allow_private_urls=allow_private_urls,
     )
     return InputOptions(given, selection)
+
+
+@dataclass(frozen=True)
+class SaverOptions:
+    """The token savers and tiles (--snap, --snap-max, --tile, --tile-overlap, --trim,
+    --trim-fuzz) as typed; each method turns its pair into what the core takes, or stops with a
+    usage error naming the option. A command without --trim leaves it off."""
+
+    snap: bool
+    snap_max: str
+    tile: str | None
+    tile_overlap: int | None
+    trim: bool = False
+    trim_fuzz: str = DEFAULT_TRIM_FUZZ
+
+    def snap_share(self) -> Fraction | None:
+        """``--snap`` and ``--snap-max`` as the policy's share (None: off)."""
+
+        try:
+            share = policy.parse_share(self.snap_max)
+        except ValueError as exc:
+            usage_error(str(exc), "--snap-max")
+        return share if self.snap else None
+
+    def trim_level(self) -> int | None:
+        """``--trim`` and ``--trim-fuzz`` in levels 0-255 (None: off)."""
+
+        try:
+            share = policy.parse_share(self.trim_fuzz)
+        except ValueError as exc:
+            usage_error(str(exc), "--trim-fuzz")
+        return round(share * 255) if self.trim else None
+
+    def tile_spec(self) -> TileSpec | None:
+        """``--tile`` and ``--tile-overlap`` as a spec (None: no tiling)."""
+
+        if self.tile is None:
+            if self.tile_overlap is not None:
+                usage_error("--tile-overlap goes with --tile", "--tile-overlap")
+            return None
+        try:
+            return policy.TileSpec.parse(self.tile, self.tile_overlap)
+        except ValueError as exc:
+            usage_error(str(exc), "--tile")
+
+    def refuse_trim_with_tile(self) -> None:
+        if self.trim and self.tile is not None:
+            usage_error(
+                "--trim and --tile do not combine yet: trim first (resize --trim), then tile "
+                "the result",
+                "--trim",
+            )

@@ -202,6 +202,7 @@ def resize(
     trim: options.TrimOpt = False,
     trim_fuzz: options.TrimFuzzOpt = options.DEFAULT_TRIM_FUZZ,
 ) -> None:
+    # lazy: start-up, these import Pillow
     from vision_cli import resizing, sources, workers
     from vision_cli.render import is_tty, warn
     from vision_cli.render.bars import progress
@@ -223,12 +224,8 @@ def resize(
         common.usage_error(
             "standard input, the clipboard and URLs cannot be resized in place: use --out DIR"
         )
-    if trim and tile is not None:
-        common.usage_error(
-            "--trim and --tile do not combine yet: trim first (resize --trim), then tile the "
-            "result",
-            "--trim",
-        )
+    savers = options.SaverOptions(snap, snap_max, tile, tile_overlap, trim, trim_fuzz)
+    savers.refuse_trim_with_tile()
     if in_place and tile is not None:
         common.usage_error(
             "--tile writes new files (NAME.tile-01.jpg ...): use --out DIR", "--tile"
@@ -241,9 +238,9 @@ def resize(
         max_tokens=max_tokens,
     )
     opts = resizing.ResizeOptions(
-        size_policy=replace(size_policy, snap_max=common.snap_max(snap, snap_max)),
-        tile=common.tile_spec(tile, tile_overlap),
-        trim_fuzz=common.trim_fuzz(trim, trim_fuzz),
+        size_policy=replace(size_policy, snap_max=savers.snap_share()),
+        tile=savers.tile_spec(),
+        trim_fuzz=savers.trim_level(),
         tier=the_model.tier,
         out=out,
         to=to,

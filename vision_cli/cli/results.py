@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vision_cli.cli import common, options
+from vision_cli import catalog
+from vision_cli.cli import common, many, options
 from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import ResultsFormat
 
@@ -78,7 +79,8 @@ def results(
         ),
     ] = False,
 ) -> None:
-    from vision_cli import catalog, render
+    # lazy: start-up, --help imports none of these
+    from vision_cli import bulk, export, render
     from vision_cli import results as core
     from vision_cli.bulk.records import OutputError, read_records
     from vision_cli.render import tables
@@ -136,9 +138,8 @@ def _write_paths(paths: list[str], end: bytes) -> None:
 
 def _pending(file: Path) -> int:
     """Images waiting in batches not collected yet (``FILE.batches.json``); 0 without one."""
-    from vision_cli import render
-    from vision_cli.bulk.records import OutputError
-    from vision_cli.bulk.state import BatchState, state_path
+    # lazy: start-up, --help imports none of these
+    from vision_cli import batching, bulk, render
 
     try:
         state = BatchState.load(state_path(file), file)
@@ -149,8 +150,10 @@ def _pending(file: Path) -> int:
 
 
 def _summary(file: Path, report: ResultsReport, prices_date: str) -> None:
+    # lazy: start-up, --help imports none of these
     from vision_cli import render
-    from vision_cli.cli.many import n_images
+
+    n_images = many.n_images
 
     s = report.summary(prices_date)
     failed = ", ".join(f"{n:,} {kind}" for kind, n in report.failed_by_type.items())

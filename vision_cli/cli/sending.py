@@ -49,6 +49,7 @@ class _StreamWriter:
     characters in it are shown as escapes, never obeyed (piped, the answer is exact)."""
 
     def __init__(self) -> None:
+        # lazy: start-up, --help imports none of these
         from vision_cli import render
 
         self.last = "\n"
@@ -76,6 +77,7 @@ def send(
 ) -> tuple[asking.Answer, asking.Request]:
     """Upload what needs it, send, stream; every failure becomes one line and its exit status.
     The answer, and the request as it was sent (with the file ids it got)."""
+    # lazy: start-up, --help imports none of these
     from vision_cli import asking, client, render
 
     writer = _StreamWriter() if opts.streams else None
@@ -124,6 +126,7 @@ def send(
 
 def _corrected(settings: asking.Settings, correction: asking.Correction) -> None:
     """Say on stderr (even with -q and --json: the data was wrong) what was shrunk and resent."""
+    # lazy: start-up, --help imports none of these
     from vision_cli import asking, render
 
     remembered = asking.remember(settings.model, correction)
@@ -142,6 +145,7 @@ def _upload(
 ) -> asking.Request:
     """The request with every ``file`` image uploaded (those the cache knows are not), each to
     expire after ``expires`` seconds."""
+    # lazy: start-up, --help imports none of these
     from vision_cli import asking, render
 
     if not request.pending_uploads and not refresh:
@@ -160,6 +164,7 @@ def _upload(
 
 def _debug(message: str) -> None:
     if common.debug():
+        # lazy: start-up, --help imports none of these
         from vision_cli import client
 
         sys.stderr.write(f"debug: {client.redact(message)}\n")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from vision_cli.cli import common, many, options, sending
+from vision_cli.cli import common, options
 from vision_cli.cli.ask_options import (
     DEFAULT_EXPIRES,
     AllowDownsizeOpt,
@@ -277,6 +277,7 @@ def _read_prompt(opts: AskOptions) -> str | None:
 def run(opts: AskOptions) -> None:
     # lazy: start-up, --help imports none of these
     from vision_cli import asking, client, sources
+    from vision_cli.cli import many, sending
 
     opts.check()
     prompt = _read_prompt(opts)

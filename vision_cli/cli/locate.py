@@ -19,7 +19,7 @@ import typer
 
 from vision_cli import catalog
 from vision_cli.cli import ask_options as ask_opts
-from vision_cli.cli import common, many, many_options, options
+from vision_cli.cli import common, many_options, options
 from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import Frame, LocateFormat, ResizePolicy, Source
 
@@ -227,6 +227,7 @@ def locate(
 def _dry_run(items: list[Any], config: bulk.Config, *, json: bool, quiet: bool) -> None:
     # lazy: start-up, --help imports none of these
     from vision_cli import bulk
+    from vision_cli.cli import many
 
     try:
         jobs = plan.read_jobs(items, config.settings, threads=config.jobs, offline=True)
@@ -323,6 +324,7 @@ def _collect(
 def _print(images: list[_Image], fmt: LocateFormat) -> None:
     # lazy: start-up, --help imports none of these
     from vision_cli import export, render
+    from vision_cli.cli import many
 
     for image in images:
         if image.error is not None and image.error != NOT_ANSWERED:
@@ -430,6 +432,7 @@ def _status(summary: EachSummary, images: list[_Image]) -> int:
 def _summary(images: list[_Image], summary: bulk.EachSummary, config: bulk.Config) -> None:
     # lazy: start-up, --help imports none of these
     from vision_cli import render
+    from vision_cli.cli import many
 
     count = sum(len(i.located.found) for i in images if i.located)
     failed = sum(i.error is not None for i in images)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from vision_cli import catalog
-from vision_cli.cli import common, many, options
+from vision_cli.cli import common, options
 from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import ResultsFormat
 
@@ -152,8 +152,7 @@ def _pending(file: Path) -> int:
 def _summary(file: Path, report: ResultsReport, prices_date: str) -> None:
     # lazy: start-up, --help imports none of these
     from vision_cli import render
-
-    n_images = many.n_images
+    from vision_cli.cli.many import n_images
 
     s = report.summary(prices_date)
     failed = ", ".join(f"{n:,} {kind}" for kind, n in report.failed_by_type.items())

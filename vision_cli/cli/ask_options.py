@@ -1,30 +1,22 @@
-"""The options of ``ask`` and ``compare`` (one declaration for both) and of ``--each``/``--batch``.
-
-Each group is a frozen dataclass built by the command from its parameters: what the request says
-(:class:`PromptOptions`), how images are fitted and sent (:class:`ImageOptions`), how the API is
-called (:class:`SendOptions`), what is printed (:class:`ShowOptions`); the many-image run's
-are in :mod:`vision_cli.cli.many_options`. Declaring them imports
-nothing heavy: ``--help`` stays fast.
+"""The options of ``ask`` and ``compare`` (one declaration for both, in :mod:`vision_cli.cli.ask`)
+and of ``--each``/``--batch``, as typer ``Annotated`` aliases; ``locate`` takes some of them too.
+The objects they are built into are in :mod:`vision_cli.cli.ask_groups`, imported when the command
+runs: ``--help`` reads these declarations and nothing more.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from vision_cli import limits, policy
 from vision_cli.cli import common, options
-from vision_cli.cli.many_options import ManyOptions
 from vision_cli.formats import ResizePolicy, Source
-
-#: ``--max-retries`` when not given: 2 for one request (fail fast), more for a long run.
-DEFAULT_MAX_RETRIES = 2
 
 SEND_PANEL = "Request"
 IMAGES_PANEL = "Images"
+MANY_PANEL = "Many images (one request each)"
 
 
 PromptOpt = Annotated[
@@ -240,104 +232,69 @@ AllowDownsizeOpt = Annotated[
     ),
 ]
 
+EachOpt = Annotated[
+    bool,
+    typer.Option(
+        "--each",
+        help="One request per image, --jobs at a time; each answer is appended to --output as "
+        "a JSON line. Run again to resume: images answered for the same model and prompt are "
+        "skipped, failed ones retried.",
+        rich_help_panel=MANY_PANEL,
+    ),
+]
+BatchOpt = Annotated[
+    bool,
+    typer.Option(
+        "--batch",
+        help="One request per image through the Message Batches API (half price, answers "
+        "within 24 hours), written to --output like --each. Batch ids are kept in "
+        "FILE.batches.json: run again to collect, nothing is submitted twice.",
+        rich_help_panel=MANY_PANEL,
+    ),
+]
+ResultsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="The JSONL results file of --each and --batch (appended to, never rewritten). "
+        "--each also takes - (standard output, without resuming).",
+        metavar="FILE",
+        rich_help_panel=MANY_PANEL,
+    ),
+]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        help="--each: requests at once (fewer while the API throttles). --batch: images "
+        "prepared at once. Default: 4.",
+        min=1,
+        max=256,
+        show_default=False,
+        rich_help_panel=MANY_PANEL,
+    ),
+]
+RerunOpt = Annotated[
+    bool,
+    typer.Option(
+        "--rerun",
+        help="Ask again about every image, even those already answered in --output.",
+        rich_help_panel=MANY_PANEL,
+    ),
+]
 
-@dataclass(frozen=True)
-class PromptOptions:
-    """What the request says: the question, the system prompt, the answer's shape and length,
-    and the conversation it continues."""
-
-    prompt: str | None
-    prompt_file: Path | None
-    system: str | None
-    max_tokens: int
-    temperature: float | None
-    schema: str | None
-    conversation: Path | None
-
-
-@dataclass(frozen=True)
-class ImageOptions:
-    """How each image is fitted and sent (and the token savers, as typed)."""
-
-    policy: ResizePolicy
-    no_resize: bool
-    verify: bool
-    source: Source
-    download: bool
-    expires: str
-    max_bytes: str
-    allow_downsize: bool
-    savers: options.SaverOptions
-
-    def expiry_seconds(self) -> int:
-        """``--expires`` in seconds, within what the Files API accepts (a usage error otherwise)."""
-        try:
-            seconds = policy.parse_duration(self.expires)
-        except ValueError as exc:
-            common.usage_error(str(exc), "--expires")
-        low, high = limits.FILE_MIN_EXPIRY_SECONDS, limits.FILE_MAX_EXPIRY_SECONDS
-        if not low <= seconds <= high:
-            common.usage_error(
-                f"{self.expires} is {seconds:,} seconds, and the Files API keeps an upload from "
-                f"{low:,} (1h) to {high:,} seconds (90d)",
-                "--expires",
-            )
-        return seconds
-
-
-@dataclass(frozen=True)
-class SendOptions:
-    """How the API is called: retries, timeout, and whether the upload cache is used."""
-
-    max_retries: int
-    timeout: float | None
-    no_cache: bool
-
-
-def send_options(
-    max_retries: int | None, timeout: float | None, no_cache: bool, *, many: bool
-) -> SendOptions:
-    """``--max-retries`` when not given: 2 for one request (fail fast), more for a long run."""
-    if max_retries is None:
-        if many:
-            from vision_cli import bulk  # lazy: start-up, only --each and --batch need it
-
-            max_retries = bulk.BULK_MAX_RETRIES
-        else:
-            max_retries = DEFAULT_MAX_RETRIES
-    return SendOptions(max_retries, timeout, no_cache)
+NoWaitOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-wait",
+        help="--batch: submit, collect what has ended, and exit without waiting; the same "
+        "command collects the rest later.",
+        rich_help_panel=MANY_PANEL,
+    ),
+]
 
 
-@dataclass(frozen=True)
-class ShowOptions:
-    """What is printed: --json (no streaming), --quiet, --dry-run."""
-
-    json: bool
-    quiet: bool
-    dry_run: bool
-
-
-@dataclass(frozen=True)
-class AskOptions:
-    """The command line of ``ask`` or ``compare``, as typed (before anything is resolved)."""
-
-    compare: bool
-    inputs: options.InputOptions
-    model: str | None
-    price: str | None
-    prompt: PromptOptions
-    images: ImageOptions
-    send: SendOptions
-    show: ShowOptions
-    many: ManyOptions
-
-    def check(self) -> None:
-        self.many.check(
-            json=self.show.json, conversation=self.prompt.conversation, source=self.images.source
-        )
-
-    @property
-    def streams(self) -> bool:
-        """The answer streams to stdout, unless it is printed whole: --json, or --schema (whose
-        object is checked before it is printed)."""
-        return not (self.show.json or self.prompt.schema is not None)
+#: The parameters of ``ask`` that ``compare`` does not take (compare sends one request).
+MANY_PARAMETERS = ("each", "batch", "output", "jobs", "rerun", "no_wait")

@@ -182,8 +182,9 @@ def estimate(
 ) -> None:
     # lazy: start-up, --help imports none of these
     from vision_cli import estimating, render, sources
+    from vision_cli.cli import groups
 
-    given = options.input_options(
+    given = groups.input_options(
         inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard
     )
     chosen = common.output_format(fmt, json_flag)
@@ -220,7 +221,7 @@ def estimate(
         if m.model is not None and m.name in (model or [common.model_name(None)]):
             # --exact asks the API about the first model: a retired one would only get a 404
             common.note_lifecycle(m.model, sending=exact and index == 0)
-    savers = options.SaverOptions(snap, snap_max, tile, tile_overlap)
+    savers = groups.SaverOptions(snap, snap_max, tile, tile_overlap)
     plan = estimating.EstimatePlan(
         models=models,
         rule=the_rule,

@@ -83,9 +83,10 @@ def inspect(
 
     # lazy: start-up, these import Pillow
     from vision_cli import fsutil, inspecting, sources, workers
+    from vision_cli.cli import groups
     from vision_cli.render import is_tty, progress
 
-    given = options.input_options(
+    given = groups.input_options(
         inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard
     )
     chosen = common.output_format(fmt, json_flag)

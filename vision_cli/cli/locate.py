@@ -19,7 +19,7 @@ import typer
 
 from vision_cli import catalog
 from vision_cli.cli import ask_options as ask_opts
-from vision_cli.cli import common, many_options, options
+from vision_cli.cli import common, options
 from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import Frame, LocateFormat, ResizePolicy, Source
 
@@ -125,11 +125,11 @@ def locate(
             "resume: images answered for the same model and question are not asked again.",
             metavar="FILE",
             dir_okay=False,
-            rich_help_panel=many_options.MANY_PANEL,
+            rich_help_panel=ask_opts.MANY_PANEL,
         ),
     ] = None,
-    jobs: many_options.JobsOpt = None,
-    rerun: many_options.RerunOpt = False,
+    jobs: ask_opts.JobsOpt = None,
+    rerun: ask_opts.RerunOpt = False,
     fmt: Annotated[
         LocateFormat,
         typer.Option(
@@ -165,6 +165,7 @@ def locate(
 ) -> None:
     # lazy: start-up, --help imports none of these
     from vision_cli import asking, bulk, client, locating, sources
+    from vision_cli.cli import ask_groups, groups
 
     if (find is None) == (prompt is None):
         common.usage_error(
@@ -173,7 +174,7 @@ def locate(
     text = find if find is not None else prompt
     if not (text or "").strip():
         common.usage_error("the question is empty", "--find" if find is not None else "--prompt")
-    given = options.input_options(
+    given = groups.input_options(
         images, files_from, null, exclude, hidden, allow_private_urls, clipboard=False
     )
     try:
@@ -197,7 +198,7 @@ def locate(
         common.usage_error("the boxes go to standard output: give --output a file name", "--output")
     if not dry_run and client.api_key() is None:
         common.fail(client.MISSING_KEY_MESSAGE, ExitStatus.USAGE)
-    send = ask_opts.send_options(max_retries, timeout, no_cache=False, many=True)
+    send = ask_groups.send_options(max_retries, timeout, no_cache=False, many=True)
     config = bulk.Config(
         settings=settings,
         prompt=locating.question(find, prompt),

@@ -22,8 +22,7 @@ import typer
 
 from vision_cli import catalog, limits
 from vision_cli.cli import common
-from vision_cli.cli.ask_options import SendOptions, ShowOptions
-from vision_cli.cli.many_options import ManyOptions
+from vision_cli.cli.ask_groups import ManyOptions, SendOptions, ShowOptions
 from vision_cli.exitcodes import ExitStatus
 
 if TYPE_CHECKING:

@@ -1,28 +1,18 @@
-"""The options commands share, declared once: typer ``Annotated`` aliases, grouped by panel, and
-one dataclass per group with the function that builds it from a command's parameters.
+"""The options commands share, declared once: typer ``Annotated`` aliases, grouped by panel.
 
-Declaring an option costs no imports beyond typer and :mod:`vision_cli.formats`: ``--help`` must
-stay fast. A group's builder only collects what was typed; checking and converting the values
-(a usage error names the option) stays where the command does it, in the same order as before.
+What they are built into (one object per group) is in :mod:`vision_cli.cli.groups`, imported
+when a command runs: ``--help`` reads these declarations and nothing more.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from vision_cli import catalog, policy
-from vision_cli.cli.common import usage_error
 from vision_cli.formats import Format, ReportFormat
-
-if TYPE_CHECKING:
-    from fractions import Fraction
-
-    from vision_cli.policy import TileSpec
-    from vision_cli.sources import Selection
 
 MODEL_ENV = "VISION_CLI_MODEL"
 #: How ``--help`` names the default model (chosen from the model data, never a literal).
@@ -231,90 +221,3 @@ TileOverlapOpt = Annotated[
         rich_help_panel=TILES_PANEL,
     ),
 ]
-
-
-@dataclass(frozen=True)
-class InputOptions:
-    """The images a command reads: its arguments (``clip:`` added last for ``--clipboard``) and
-    how they are listed and filtered (--files-from, -0, --exclude, --hidden,
-    --allow-private-urls)."""
-
-    inputs: list[str]
-    selection: Selection
-
-
-def input_options(
-    inputs: list[str] | None,
-    files_from: str | None,
-    null: bool,
-    exclude: list[str] | None,
-    hidden: bool,
-    allow_private_urls: bool,
-    clipboard: bool,
-) -> InputOptions:
-    # lazy: start-up, --help declares these options without importing sources and policy
-    from vision_cli.sources import CLIPBOARD, Selection
-
-    given = list(inputs or [])
-    if clipboard and CLIPBOARD not in given:
-        given.append(CLIPBOARD)
-    selection = Selection(
-        files_from=files_from,
-        null=null,
-        exclude=tuple(exclude or ()),
-        hidden=hidden,
-        allow_private_urls=allow_private_urls,
-    )
-    return InputOptions(given, selection)
-
-
-@dataclass(frozen=True)
-class SaverOptions:
-    """The token savers and tiles (--snap, --snap-max, --tile, --tile-overlap, --trim,
-    --trim-fuzz) as typed; each method turns its pair into what the core takes, or stops with a
-    usage error naming the option. A command without --trim leaves it off."""
-
-    snap: bool
-    snap_max: str
-    tile: str | None
-    tile_overlap: int | None
-    trim: bool = False
-    trim_fuzz: str = DEFAULT_TRIM_FUZZ
-
-    def snap_share(self) -> Fraction | None:
-        """``--snap`` and ``--snap-max`` as the policy's share (None: off)."""
-
-        try:
-            share = policy.parse_share(self.snap_max)
-        except ValueError as exc:
-            usage_error(str(exc), "--snap-max")
-        return share if self.snap else None
-
-    def trim_level(self) -> int | None:
-        """``--trim`` and ``--trim-fuzz`` in levels 0-255 (None: off)."""
-
-        try:
-            share = policy.parse_share(self.trim_fuzz)
-        except ValueError as exc:
-            usage_error(str(exc), "--trim-fuzz")
-        return round(share * 255) if self.trim else None
-
-    def tile_spec(self) -> TileSpec | None:
-        """``--tile`` and ``--tile-overlap`` as a spec (None: no tiling)."""
-
-        if self.tile is None:
-            if self.tile_overlap is not None:
-                usage_error("--tile-overlap goes with --tile", "--tile-overlap")
-            return None
-        try:
-            return policy.TileSpec.parse(self.tile, self.tile_overlap)
-        except ValueError as exc:
-            usage_error(str(exc), "--tile")
-
-    def refuse_trim_with_tile(self) -> None:
-        if self.trim and self.tile is not None:
-            usage_error(
-                "--trim and --tile do not combine yet: trim first (resize --trim), then tile "
-                "the result",
-                "--trim",
-            )

@@ -204,11 +204,10 @@ def resize(
 ) -> None:
     # lazy: start-up, these import Pillow
     from vision_cli import resizing, sources, workers
-    from vision_cli.render import is_tty, warn
-    from vision_cli.render.bars import progress
-    from vision_cli.render.resize import ResizeReport
+    from vision_cli.cli import groups
+    from vision_cli.render import ResizeReport, is_tty, progress, warn
 
-    given = options.input_options(
+    given = groups.input_options(
         inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard
     )
     chosen = common.output_format(fmt, json_flag)
@@ -224,7 +223,7 @@ def resize(
         common.usage_error(
             "standard input, the clipboard and URLs cannot be resized in place: use --out DIR"
         )
-    savers = options.SaverOptions(snap, snap_max, tile, tile_overlap, trim, trim_fuzz)
+    savers = groups.SaverOptions(snap, snap_max, tile, tile_overlap, trim, trim_fuzz)
     savers.refuse_trim_with_tile()
     if in_place and tile is not None:
         common.usage_error(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from vision_cli.cli import common
-from vision_cli.cli.ask_options import AskOptions
+from vision_cli.cli.ask_groups import AskOptions
 from vision_cli.exitcodes import ExitStatus
 
 if TYPE_CHECKING:

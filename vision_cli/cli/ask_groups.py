@@ -149,9 +149,9 @@ def send_options(
     """``--max-retries`` when not given: 2 for one request (fail fast), more for a long run."""
     if max_retries is None:
         if many:
-            from vision_cli import bulk  # lazy: start-up, only --each and --batch need it
+            from vision_cli.bulk import plan  # lazy: start-up, only many-image runs need it
 
-            max_retries = bulk.BULK_MAX_RETRIES
+            max_retries = plan.BULK_MAX_RETRIES
         else:
             max_retries = DEFAULT_MAX_RETRIES
     return SendOptions(max_retries, timeout, no_cache)

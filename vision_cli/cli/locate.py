@@ -164,7 +164,8 @@ def locate(
     allow_private_urls: options.AllowPrivateUrlsOpt = False,
 ) -> None:
     # lazy: start-up, --help imports none of these
-    from vision_cli import asking, bulk, client, locating, sources
+    from vision_cli import asking, client, locating, sources
+    from vision_cli.bulk import plan
     from vision_cli.cli import ask_groups, groups
 
     if (find is None) == (prompt is None):
@@ -199,7 +200,7 @@ def locate(
     if not dry_run and client.api_key() is None:
         common.fail(client.MISSING_KEY_MESSAGE, ExitStatus.USAGE)
     send = ask_groups.send_options(max_retries, timeout, no_cache=False, many=True)
-    config = bulk.Config(
+    config = plan.Config(
         settings=settings,
         prompt=locating.question(find, prompt),
         output=output,
@@ -225,9 +226,9 @@ def locate(
     raise typer.Exit(status)
 
 
-def _dry_run(items: list[Any], config: bulk.Config, *, json: bool, quiet: bool) -> None:
+def _dry_run(items: list[Any], config: plan.Config, *, json: bool, quiet: bool) -> None:
     # lazy: start-up, --help imports none of these
-    from vision_cli import bulk
+    from vision_cli.bulk import plan
     from vision_cli.cli import many
 
     try:
@@ -242,7 +243,11 @@ def _run(
 ) -> tuple[list[plan.Job], EachSummary, list[dict[str, Any]]]:
     """Ask about every image not answered before; the jobs, the summary and every line."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import bulk, client, render
+    from vision_cli import client, render
+    from vision_cli.bulk import plan
+    from vision_cli.bulk.each import EachRun
+    from vision_cli.bulk.log import ResultsLog
+    from vision_cli.bulk.records import OutputError, answered, parse_record, read_records
 
     note = (lambda message: None) if quiet else render.note
     try:
@@ -261,8 +266,8 @@ def _run(
             note(f"{len(the_plan.skipped):,} answered before: not asked again (--rerun asks)")
         show = render.is_tty(sys.stderr) and not quiet
         with render.bulk_progress("locating", enabled=show) as update:
-            summary = bulk.EachRun(config, log, progress=update, note=note).run(the_plan)
-    except bulk.OutputError as exc:
+            summary = EachRun(config, log, progress=update, note=note).run(the_plan)
+    except OutputError as exc:
         common.fail(str(exc), ExitStatus.USAGE)
     except KeyboardInterrupt:
         common.fail("interrupted before any request was sent", ExitStatus.INTERRUPTED)
@@ -292,10 +297,11 @@ class _Image:
 
 
 def _collect(
-    jobs: list[bulk.Job], records: list[dict[str, Any]], config: bulk.Config, frame: Frame
+    jobs: list[plan.Job], records: list[dict[str, Any]], config: plan.Config, frame: Frame
 ) -> list[_Image]:
     # lazy: start-up, --help imports none of these
-    from vision_cli import bulk, locating, render
+    from vision_cli import locating, render
+    from vision_cli.bulk.records import latest, model_key
 
     model = model_key(config.settings.model_name)
     chosen = {
@@ -430,7 +436,7 @@ def _status(summary: EachSummary, images: list[_Image]) -> int:
     return ExitStatus.OK
 
 
-def _summary(images: list[_Image], summary: bulk.EachSummary, config: bulk.Config) -> None:
+def _summary(images: list[_Image], summary: EachSummary, config: plan.Config) -> None:
     # lazy: start-up, --help imports none of these
     from vision_cli import render
     from vision_cli.cli import many

@@ -2,7 +2,7 @@
 JSONL file, resumable.
 
 Thin, like the other commands: :mod:`vision_cli.cli.ask` parses the options (their groups, and how
-they combine, are in :mod:`vision_cli.cli.ask_options`) and builds the settings; the work is done
+they combine, are in :mod:`vision_cli.cli.ask_groups`) and builds the settings; the work is done
 by :mod:`vision_cli.bulk`; this module shows progress, prints the summary and chooses the exit
 status.
 
@@ -26,7 +26,10 @@ from vision_cli.cli.ask_groups import ManyOptions, SendOptions, ShowOptions
 from vision_cli.exitcodes import ExitStatus
 
 if TYPE_CHECKING:
-    from vision_cli import asking, bulk, sources
+    from vision_cli import asking, sources
+    from vision_cli.bulk import plan
+    from vision_cli.bulk.log import ResultsLog
+    from vision_cli.bulk.summary import EachSummary, Note
 
 
 def run(
@@ -38,7 +41,10 @@ def run(
     prompt: str | None,
 ) -> None:
     # lazy: start-up, --help imports none of these
-    from vision_cli import asking, bulk, client, render
+    from vision_cli import asking, client, render
+    from vision_cli.bulk import plan
+    from vision_cli.bulk.log import ResultsLog
+    from vision_cli.bulk.records import OutputError
 
     output = None if opts.output is None or str(opts.output) == "-" else opts.output
     config = plan.Config(
@@ -52,7 +58,7 @@ def run(
         cache=None if send.no_cache else client.FileCache(),
     )
     try:
-        jobs = bulk.read_jobs(items, settings, threads=config.jobs, offline=show.dry_run)
+        jobs = plan.read_jobs(items, settings, threads=config.jobs, offline=show.dry_run)
     except KeyboardInterrupt:
         render.error("interrupted while reading the images: nothing was sent")
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
@@ -65,11 +71,11 @@ def run(
     log = ResultsLog(config.output)
     try:
         log.open()
-    except bulk.OutputError as exc:
+    except OutputError as exc:
         common.fail(str(exc), ExitStatus.USAGE)
     try:
         summary = _run(jobs, config, log, opts, show.quiet)
-    except bulk.OutputError as exc:
+    except OutputError as exc:
         common.fail(str(exc), ExitStatus.USAGE)
     except KeyboardInterrupt:  # before the requests began (the runs handle it after)
         common.fail(
@@ -84,7 +90,7 @@ def run(
     raise typer.Exit(_status(summary))
 
 
-def _note(quiet: bool) -> bulk.Note:
+def _note(quiet: bool) -> Note:
     # lazy: start-up, --help imports none of these
     from vision_cli import render
 
@@ -94,10 +100,13 @@ def _note(quiet: bool) -> bulk.Note:
 
 
 def _run(
-    jobs: list[bulk.Job], config: bulk.Config, log: bulk.ResultsLog, opts: ManyOptions, quiet: bool
-) -> bulk.EachSummary:
+    jobs: list[plan.Job], config: plan.Config, log: ResultsLog, opts: ManyOptions, quiet: bool
+) -> EachSummary:
     # lazy: start-up, --help imports none of these
-    from vision_cli import bulk, render
+    from vision_cli import render
+    from vision_cli.bulk import plan
+    from vision_cli.bulk.each import EachRun
+    from vision_cli.bulk.records import answered
 
     note = _note(quiet)
     show = render.is_tty(sys.stderr) and not quiet
@@ -108,7 +117,8 @@ def _run(
         )
     if opts.batch:
         # lazy: start-up, --help imports none of these
-        from vision_cli import batching
+        from vision_cli.bulk.batch import BatchRun
+        from vision_cli.bulk.state import BatchState
 
         assert config.output is not None
         state = BatchState.load(config.state_path, config.output)
@@ -153,7 +163,7 @@ def _status(summary: EachSummary) -> ExitStatus:
 
 
 def _report(
-    summary: bulk.EachSummary, config: bulk.Config, opts: ManyOptions, show: ShowOptions
+    summary: EachSummary, config: plan.Config, opts: ManyOptions, show: ShowOptions
 ) -> None:
     """Errors first, then the summary on stderr (unless --quiet), and --json's object on stdout."""
     # lazy: start-up, --help imports none of these
@@ -217,7 +227,7 @@ def _report(
 def _batches(rows: list[plan.PlanRow]) -> int:
     """How many batches these requests would be split into."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import batching
+    from vision_cli.bulk.batch import chunks
 
     return sum(1 for _ in chunks(rows, lambda r: r.request_bytes))
 
@@ -228,7 +238,10 @@ def dry_run(
     """The plan: what would be sent, skipped or held back, each request's estimate, the total.
     Reads the results file (and the batch state file) but writes nothing and sends nothing."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import bulk, render
+    from vision_cli import render
+    from vision_cli.bulk import plan
+    from vision_cli.bulk.log import ResultsLog
+    from vision_cli.bulk.records import OutputError, answered
 
     log = ResultsLog(config.output)
     try:
@@ -236,15 +249,15 @@ def dry_run(
         waiting: set[tuple[str, str | None]] = set()
         if batch:
             # lazy: start-up, --help imports none of these
-            from vision_cli import batching
+            from vision_cli.bulk.state import BatchState
 
             assert config.output is not None
             state = BatchState.load(config.state_path, config.output)
             waiting = state.waiting(config.settings.model_name, config.prompt_sha256)
-    except bulk.OutputError as exc:
+    except OutputError as exc:
         common.fail(str(exc), ExitStatus.USAGE)
-    done = bulk.answered(entries, config.settings.model_name, config.prompt_sha256)
-    the_plan = bulk.plan(jobs, done, rerun=config.rerun, in_batches=waiting)
+    done = answered(entries, config.settings.model_name, config.prompt_sha256)
+    the_plan = plan.plan(jobs, done, rerun=config.rerun, in_batches=waiting)
     order = {job.label: index for index, job in enumerate(jobs)}
     rows = sorted(plan.dry_run(the_plan, config, batch=batch), key=lambda r: order[r.path])
     sent = [r for r in rows if r.action == "send"]

@@ -80,7 +80,7 @@ def results(
     ] = False,
 ) -> None:
     # lazy: start-up, --help imports none of these
-    from vision_cli import bulk, export, render
+    from vision_cli import export, render
     from vision_cli import results as core
     from vision_cli.bulk.records import OutputError, read_records
     from vision_cli.render import tables
@@ -139,7 +139,9 @@ def _write_paths(paths: list[str], end: bytes) -> None:
 def _pending(file: Path) -> int:
     """Images waiting in batches not collected yet (``FILE.batches.json``); 0 without one."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import batching, bulk, render
+    from vision_cli import render
+    from vision_cli.bulk.records import OutputError
+    from vision_cli.bulk.state import BatchState, state_path
 
     try:
         state = BatchState.load(state_path(file), file)

@@ -411,7 +411,7 @@ def _dry_run(request: asking.Request, settings: asking.Settings, opts: AskOption
         return
     typer.echo(render.dumps(body))
     if not opts.show.quiet:
-        render.ask_estimate(est)
+        ask_estimate(est)
 
 
 def _output(answer: asking.Answer, opts: AskOptions) -> None:
@@ -424,7 +424,7 @@ def _output(answer: asking.Answer, opts: AskOptions) -> None:
     elif answer.structured and answer.mismatch is None:
         typer.echo(render.dumps(answer.data))
     if not opts.show.quiet and not opts.show.json:
-        render.ask_usage(answer)
+        ask_usage(answer)
     if answer.mismatch is not None:
         message = asking.schema_error(answer.mismatch)["message"]
         text = " ".join(answer.reply.text.split())

@@ -183,6 +183,7 @@ def estimate(
     # lazy: start-up, --help imports none of these
     from vision_cli import estimating, render, sources
     from vision_cli.cli import groups
+    from vision_cli.render.estimate import EstimateReport
 
     given = groups.input_options(
         inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard
@@ -322,8 +323,9 @@ def _rows(
     from vision_cli.render import bars
 
     if inputs or sel.files_from is not None:
-        # lazy: start-up, these import Pillow
-        from vision_cli import inspecting  # Pillow: only when there are files to read
+        from vision_cli import (
+            inspecting,  # lazy: start-up, Pillow: only when there are files to read
+        )
 
         items = sources.iter_inputs(inputs, sel)
         if scratch is not None:

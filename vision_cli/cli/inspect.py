@@ -84,7 +84,8 @@ def inspect(
     # lazy: start-up, these import Pillow
     from vision_cli import fsutil, inspecting, sources, workers
     from vision_cli.cli import groups
-    from vision_cli.render import is_tty, progress
+    from vision_cli.render import is_tty
+    from vision_cli.render.bars import progress
 
     given = groups.input_options(
         inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard

@@ -248,6 +248,7 @@ def _run(
     from vision_cli.bulk.each import EachRun
     from vision_cli.bulk.log import ResultsLog
     from vision_cli.bulk.records import OutputError, answered, parse_record, read_records
+    from vision_cli.render import bars
 
     note = (lambda message: None) if quiet else render.note
     try:
@@ -265,7 +266,7 @@ def _run(
         if the_plan.skipped:
             note(f"{len(the_plan.skipped):,} answered before: not asked again (--rerun asks)")
         show = render.is_tty(sys.stderr) and not quiet
-        with render.bulk_progress("locating", enabled=show) as update:
+        with bars.bulk_progress("locating", enabled=show) as update:
             summary = EachRun(config, log, progress=update, note=note).run(the_plan)
     except OutputError as exc:
         common.fail(str(exc), ExitStatus.USAGE)
@@ -330,8 +331,9 @@ def _collect(
 
 def _print(images: list[_Image], fmt: LocateFormat) -> None:
     # lazy: start-up, --help imports none of these
-    from vision_cli import export, render
+    from vision_cli import render
     from vision_cli.cli import many
+    from vision_cli.render import tables
 
     for image in images:
         if image.error is not None and image.error != NOT_ANSWERED:

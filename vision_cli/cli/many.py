@@ -107,6 +107,7 @@ def _run(
     from vision_cli.bulk import plan
     from vision_cli.bulk.each import EachRun
     from vision_cli.bulk.records import answered
+    from vision_cli.render import bars
 
     note = _note(quiet)
     show = render.is_tty(sys.stderr) and not quiet

@@ -98,6 +98,8 @@ def models(
 ) -> None:
     # lazy: start-up, --help imports none of these
     from vision_cli import render
+    from vision_cli.render.tables import simple_table
+    from vision_cli.render.text import md_table
 
     chosen = ModelsFormat.json if json_flag else fmt
     if refresh:

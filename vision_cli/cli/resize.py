@@ -205,7 +205,9 @@ def resize(
     # lazy: start-up, these import Pillow
     from vision_cli import resizing, sources, workers
     from vision_cli.cli import groups
-    from vision_cli.render import ResizeReport, is_tty, progress, warn
+    from vision_cli.render import is_tty, warn
+    from vision_cli.render.bars import progress
+    from vision_cli.render.resize import ResizeReport
 
     given = groups.input_options(
         inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard

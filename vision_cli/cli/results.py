@@ -80,7 +80,7 @@ def results(
     ] = False,
 ) -> None:
     # lazy: start-up, --help imports none of these
-    from vision_cli import export, render
+    from vision_cli import render
     from vision_cli import results as core
     from vision_cli.bulk.records import OutputError, read_records
     from vision_cli.render import tables

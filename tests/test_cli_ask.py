@@ -24,7 +24,8 @@ from PIL import Image
 from tests.conftest import API_KEY, MakeImage, Run, encode, imported_by, picture
 from tests.fakeapi import FakeClaudeAPI, OpenApiValidator, RecordedRequest
 from tests.imagekit import BLUE, RED, marked, near, noise, stored_for
-from vision_cli import catalog, client, policy
+from vision_cli import catalog, policy
+from vision_cli.client import bodies, messages
 
 KEY = API_KEY
 
@@ -442,7 +443,7 @@ def test_dry_run_needs_no_key_sends_nothing_and_prints_the_exact_body(
     # The same command for real sends exactly that body.
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
     assert run(*args).exit_code == 0
-    assert client.shorten_base64(only_request(fake_api).body) == body
+    assert bodies.shorten_base64(only_request(fake_api).body) == body
     sent = images_of(last_turn(only_request(fake_api)))[1]["source"]["data"]
     assert data == f"<{len(sent)} bytes base64>"
 
@@ -650,10 +651,10 @@ def test_interrupt_exits_130_and_saves_nothing(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def interrupted(*args: object, **kwargs: object) -> client.Reply:
+    def interrupted(*args: object, **kwargs: object) -> messages.Reply:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(client, "stream_message", interrupted)
+    monkeypatch.setattr(messages, "stream_message", interrupted)
     conversation = tmp_path / "chat.json"
     result = run("ask", make_image("a.png"), "--conversation", conversation)
     assert result.exit_code == 130
@@ -764,7 +765,7 @@ def test_files_api_uploads_once_and_the_cache_remembers(
     ids = [b["source"]["file_id"] for b in images_of(last_turn(one))]
     assert ids == [b["source"]["file_id"] for b in images_of(last_turn(two))]
     assert set(ids) == set(api.files)
-    assert client.FILES_BETA in two.headers.get("anthropic-beta", "")
+    assert bodies.FILES_BETA in two.headers.get("anthropic-beta", "")
     assert [i.source_type for i in two.images] == ["file", "file"]
     cache = Path(os.environ["XDG_CACHE_HOME"]) / "vision-cli" / "files.json"
     entries = json.loads(cache.read_text())["files"].values()

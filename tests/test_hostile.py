@@ -234,7 +234,7 @@ def test_a_key_of_the_wrong_shape_is_refused_before_any_request_and_never_echoed
 
 
 def test_every_form_of_the_key_is_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
-    from vision_cli import client
+    from vision_cli.client import keys
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     forms = [
@@ -245,11 +245,11 @@ def test_every_form_of_the_key_is_redacted(monkeypatch: pytest.MonkeyPatch) -> N
         SECRET[: len(SECRET) // 2],
     ]
     for form in forms:
-        text = client.redact(f"Illegal header value b'x-api-key: {form}' (seen)")
+        text = keys.redact(f"Illegal header value b'x-api-key: {form}' (seen)")
         assert SECRET[13:29] not in text, form
         assert "[redacted]" in text
         assert text.endswith("(seen)")
-    assert client.redact("sk-ant-api03 keys look like this") == "sk-ant-api03 keys look like this"
+    assert keys.redact("sk-ant-api03 keys look like this") == "sk-ant-api03 keys look like this"
 
 
 def test_an_api_message_that_echoes_the_key_is_redacted(

@@ -27,8 +27,9 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal
 
-from vision_cli import catalog, client, fsutil, limits, names, policy, sources
+from vision_cli import catalog, fsutil, limits, names, policy, sources
 from vision_cli import schema as schema_mod
+from vision_cli.client import bodies, failures, filesapi, messages
 
 if TYPE_CHECKING:
     import anthropic
@@ -156,7 +157,7 @@ class Image:
 
     @cached_property
     def sha256(self) -> str | None:
-        return client.sha256(self.data) if self.data is not None else None
+        return filesapi.sha256(self.data) if self.data is not None else None
 
     @property
     def size(self) -> int | None:
@@ -512,13 +513,13 @@ def _as_is(data: bytes, gated: Any, settings: Settings, *, label: str) -> Image:
 class Conversation:
     """Earlier turns, as they were sent (base64 images included), and the settings they used."""
 
-    messages: tuple[client.Turn, ...] = ()
+    messages: tuple[bodies.Turn, ...] = ()
     system: str | None = None
     model: str | None = None
 
     @property
     def images(self) -> int:
-        return client.count_images(self.messages)
+        return bodies.count_images(self.messages)
 
 
 def load_conversation(path: Path) -> Conversation:
@@ -602,10 +603,10 @@ def _block_problem(block: Any) -> str | None:
 
 
 def save_conversation(
-    path: Path, request: Request, reply: client.Reply, *, model_name: str, system: str | None
+    path: Path, request: Request, reply: messages.Reply, *, model_name: str, system: str | None
 ) -> None:
     """Write the earlier turns, this turn and the reply back to ``path``, atomically."""
-    messages = [*request.body["messages"], client.assistant_turn(reply.text)]
+    messages = [*request.body["messages"], bodies.assistant_turn(reply.text)]
     doc = {
         "version": CONVERSATION_VERSION,
         "model": model_name,
@@ -622,7 +623,7 @@ def fit_history(conversation: Conversation, settings: Settings, total_images: in
         return conversation
     history = json.loads(json.dumps(list(conversation.messages)))  # a deep copy
     failures: list[Failure] = []
-    for number, block in enumerate(client.iter_image_blocks(history), 1):
+    for number, block in enumerate(bodies.iter_image_blocks(history), 1):
         source = block.get("source", {})
         raw = _base64_bytes(source)
         if raw is None:
@@ -641,7 +642,7 @@ def fit_history(conversation: Conversation, settings: Settings, total_images: in
             failures.extend(exc.failures)
             continue
         assert image.data is not None and image.media_type is not None
-        block["source"] = client.base64_source(image.data, image.media_type)
+        block["source"] = bodies.base64_source(image.data, image.media_type)
     if failures:
         raise PreflightError(failures)
     return replace(conversation, messages=tuple(history))
@@ -675,7 +676,7 @@ def _dimensions(raw: bytes) -> tuple[int, int] | None:
 class Request:
     """The exact body to send, and what is known about it before it is sent."""
 
-    body: client.Body
+    body: bodies.Body
     images: tuple[Image, ...]  # this turn's
     #: Estimated tokens of every image in the request, earlier turns included.
     image_tokens: int
@@ -690,14 +691,14 @@ class Request:
 
     @property
     def size(self) -> int:
-        return client.body_size(self.body)
+        return bodies.body_size(self.body)
 
     @property
     def total_images(self) -> int:
-        return client.count_images(self.body["messages"])
+        return bodies.count_images(self.body["messages"])
 
     @property
-    def params(self) -> client.Body:
+    def params(self) -> bodies.Body:
         """The body without ``stream``: a Message Batch request's ``params``."""
         return {k: v for k, v in self.body.items() if k != "stream"}
 
@@ -706,10 +707,10 @@ def image_source(image: Image, file_ids: Mapping[str, str]) -> dict[str, str]:
     """The ``source`` of an image block; placeholders (``"<...>"``) for what a dry run lacks."""
     if image.kind == "url":
         assert image.url is not None
-        return client.url_source(image.url)
+        return bodies.url_source(image.url)
     if image.data is None:  # a download a dry run did not make
         if image.kind == "file":
-            return client.file_source(f"<upload after downloading {image.url}>")
+            return bodies.file_source(f"<upload after downloading {image.url}>")
         return {
             "type": "base64",
             "media_type": "<detected after download>",
@@ -717,11 +718,11 @@ def image_source(image: Image, file_ids: Mapping[str, str]) -> dict[str, str]:
         }
     assert image.media_type is not None and image.sha256 is not None
     if image.kind == "base64":
-        return client.base64_source(image.data, image.media_type)
+        return bodies.base64_source(image.data, image.media_type)
     file_id = file_ids.get(image.sha256)
     if file_id is None:
         file_id = f"<upload of {image.size} bytes, sha256 {image.sha256[:16]}>"
-    return client.file_source(file_id)
+    return bodies.file_source(file_id)
 
 
 def build_request(
@@ -741,10 +742,10 @@ def build_request(
     ids = files.ids if files is not None else {}
     strict = settings.oversized == "error"
     blocks = [
-        client.image_block(image_source(image, ids), oversized_error=strict) for image in images
+        bodies.image_block(image_source(image, ids), oversized_error=strict) for image in images
     ]
-    messages = [*history.messages, client.user_turn(blocks, prompt, image_labels(images))]
-    body = client.request_body(
+    messages = [*history.messages, bodies.user_turn(blocks, prompt, image_labels(images))]
+    body = bodies.request_body(
         model=settings.model_name,
         max_tokens=settings.max_tokens,
         messages=messages,
@@ -754,7 +755,7 @@ def build_request(
         output_config=schema_mod.output_config(settings.schema) if settings.schema else None,
     )
     earlier = [
-        _history_tokens(block, settings) for block in client.iter_image_blocks(history.messages)
+        _history_tokens(block, settings) for block in bodies.iter_image_blocks(history.messages)
     ]
     now = [image.tokens for image in images]
     counted = [t for t in (*earlier, *now) if t is not None]
@@ -911,7 +912,7 @@ def estimate(request: Request, settings: Settings) -> Estimate:
 class Answer:
     """A reply, priced, with the request's image share estimated."""
 
-    reply: client.Reply
+    reply: messages.Reply
     images: tuple[Image, ...]
     image_tokens: int
     uncounted_images: int
@@ -973,7 +974,7 @@ def structured(text: str, settings: Settings) -> tuple[Any, str | None]:
         return None, str(exc)
 
 
-def answer(reply: client.Reply, request: Request, settings: Settings) -> Answer:
+def answer(reply: messages.Reply, request: Request, settings: Settings) -> Answer:
     model = settings.model
     data, mismatch = structured(reply.text, settings)
     input_price, output_price = model.prices(reply.input_tokens)
@@ -1001,11 +1002,11 @@ def answer(reply: client.Reply, request: Request, settings: Settings) -> Answer:
 
 def send(
     api: anthropic.Anthropic, request: Request, *, on_text: Callable[[str], None] | None = None
-) -> client.Reply:
+) -> messages.Reply:
     """Send the request: streamed to ``on_text`` when given, else in one piece. APIFailure."""
     if on_text is not None:
-        return client.stream_message(api, {**request.body, "stream": True}, on_text)
-    return client.create_message(api, request.params)
+        return messages.stream_message(api, {**request.body, "stream": True}, on_text)
+    return messages.create_message(api, request.params)
 
 
 @dataclass(frozen=True)
@@ -1017,7 +1018,7 @@ class Files:
     uploaded: int = 0
 
 
-def cached_files(images: Iterable[Image], cache: client.FileCache | None) -> Files:
+def cached_files(images: Iterable[Image], cache: filesapi.FileCache | None) -> Files:
     """The ids the cache already has (no network: what a dry run can show)."""
     ids: dict[str, str] = {}
     if cache is not None:
@@ -1032,7 +1033,7 @@ def cached_files(images: Iterable[Image], cache: client.FileCache | None) -> Fil
 def resolve_files(
     api: anthropic.Anthropic,
     images: Sequence[Image],
-    cache: client.FileCache | None,
+    cache: filesapi.FileCache | None,
     *,
     refresh: bool = False,
     expires: int | None = limits.FILE_DEFAULT_EXPIRY_SECONDS,
@@ -1047,7 +1048,7 @@ def resolve_files(
         if image.kind != "file" or image.sha256 is None or image.sha256 in ids:
             continue
         assert image.data is not None and image.media_type is not None
-        remote = client.upload_file(
+        remote = filesapi.upload_file(
             api,
             image.data,
             filename=image.filename,
@@ -1068,7 +1069,7 @@ def resolve_files(
     return Files(ids, known.cached, uploaded)
 
 
-def stale_file(failure: client.APIFailure) -> bool:
+def stale_file(failure: failures.APIFailure) -> bool:
     """Whether the API no longer has a file id we sent: expired (``file_expired``) or deleted."""
     if failure.code == "file_expired":
         return True
@@ -1101,12 +1102,12 @@ class Correction:
 
 
 def correct_oversized(
-    failure: client.APIFailure, request: Request, settings: Settings
+    failure: failures.APIFailure, request: Request, settings: Settings
 ) -> Correction | None:
     """The request with exactly the images the 400 names shrunk to its
     ``max_side_length_pixels``; None when the failure is not that 400, the request did not ask
     for it (``--allow-downsize``), or a named image cannot be shrunk here (a URL or a file id)."""
-    found = client.too_large(failure)
+    found = failures.too_large(failure)
     if found is None or settings.oversized != "error":
         return None
     edge, paths = found
@@ -1132,7 +1133,7 @@ def correct_oversized(
         except transform.TransformError:
             return None
         before = _history_tokens(block, settings)
-        block["source"] = client.base64_source(done.data, done.media_type)
+        block["source"] = bodies.base64_source(done.data, done.media_type)
         after = policy.predict(done.width, done.height, tier).tokens
         tokens += after - (before or 0)
         turn, index = (int(part) for part in path.split(".")[1::2][:2])
@@ -1195,12 +1196,12 @@ def send_correcting(
     *,
     on_text: Callable[[str], None] | None = None,
     on_correction: Callable[[Correction], None] | None = None,
-) -> tuple[Request, client.Reply]:
+) -> tuple[Request, messages.Reply]:
     """:func:`send`, and if the API answers that images are too large, shrink exactly those,
     remember the model's edge and send once more. The request as sent, and the reply."""
     try:
         return request, send(api, request, on_text=on_text)
-    except client.APIFailure as failure:
+    except failures.APIFailure as failure:
         correction = correct_oversized(failure, request, settings)
         if correction is None:
             raise

@@ -32,7 +32,7 @@ from vision_cli import schema as schema_mod
 from vision_cli.client import bodies, failures, filesapi, messages
 
 if TYPE_CHECKING:
-    import anthropic
+    from vision_cli.client.connect import API
 
 Policy = Literal["native", "recommended"]
 SourceChoice = Literal["auto", "base64", "url", "file"]
@@ -1001,7 +1001,7 @@ def answer(reply: messages.Reply, request: Request, settings: Settings) -> Answe
 
 
 def send(
-    api: anthropic.Anthropic, request: Request, *, on_text: Callable[[str], None] | None = None
+    api: API, request: Request, *, on_text: Callable[[str], None] | None = None
 ) -> messages.Reply:
     """Send the request: streamed to ``on_text`` when given, else in one piece. APIFailure."""
     if on_text is not None:
@@ -1031,7 +1031,7 @@ def cached_files(images: Iterable[Image], cache: filesapi.FileCache | None) -> F
 
 
 def resolve_files(
-    api: anthropic.Anthropic,
+    api: API,
     images: Sequence[Image],
     cache: filesapi.FileCache | None,
     *,
@@ -1190,7 +1190,7 @@ def remember_edge(model: catalog.Model, edge: int) -> str:
 
 
 def send_correcting(
-    api: anthropic.Anthropic,
+    api: API,
     request: Request,
     settings: Settings,
     *,

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-if TYPE_CHECKING:
-    import anthropic
 from vision_cli.client.failures import STATUS_OF_TYPE, APIFailure, api_failure, error_details
 from vision_cli.client.messages import Reply, reply_from
+
+if TYPE_CHECKING:
+    import anthropic
 
 #: The ``request_counts`` members of a batch that mean "done with" (the rest is ``processing``).
 BATCH_DONE_COUNTS: Final = ("succeeded", "errored", "canceled", "expired")

@@ -7,12 +7,16 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from vision_cli.client.failures import MISSING_KEY_MESSAGE, BadKeyError, MissingKeyError, SetupError
+from vision_cli.client.keys import BASE_URL_ENV, api_key, base_url_problem, guard_logs, key_problem
 
 if TYPE_CHECKING:
     import anthropic
-from vision_cli.client.failures import MISSING_KEY_MESSAGE, BadKeyError, MissingKeyError, SetupError
-from vision_cli.client.keys import BASE_URL_ENV, api_key, base_url_problem, guard_logs, key_problem
+
+    #: The SDK client, for annotations outside this package (only ``client`` imports ``anthropic``).
+    API: TypeAlias = anthropic.Anthropic
 
 
 def check_key() -> str:

@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-if TYPE_CHECKING:
-    pass
 from vision_cli.client.bodies import IMAGE_TOO_LARGE
 from vision_cli.client.keys import API_KEY_ENV, BASE_URL_ENV, base_url, redact
+
+if TYPE_CHECKING:
+    pass
 
 
 class SetupError(Exception):

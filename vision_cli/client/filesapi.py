@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from vision_cli import fsutil
-
-if TYPE_CHECKING:
-    import anthropic
 from vision_cli.client.bodies import FILES_BETA
 from vision_cli.client.failures import api_failure
 from vision_cli.client.keys import base_url
+
+if TYPE_CHECKING:
+    import anthropic
 
 
 def sha256(data: bytes) -> str:

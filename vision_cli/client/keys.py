@@ -10,9 +10,10 @@ import os
 import re
 from typing import TYPE_CHECKING, Final
 
+from vision_cli.client.bodies import REDACTED
+
 if TYPE_CHECKING:
     pass
-from vision_cli.client.bodies import REDACTED
 
 API_KEY_ENV: Final = "ANTHROPIC_API_KEY"
 

@@ -6,10 +6,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-if TYPE_CHECKING:
-    import anthropic
 from vision_cli.client.bodies import FILES_BETA, base64_source, image_block, uses_files
 from vision_cli.client.failures import api_failure
+
+if TYPE_CHECKING:
+    import anthropic
 
 
 @dataclass(frozen=True)

@@ -488,11 +488,11 @@ def test_the_sdk_is_imported_while_the_images_are_prepared(
     command: str,
 ) -> None:
     """The background import starts before the images are read and prepared, not after."""
-    from vision_cli import asking
+    from vision_cli.asking import fitting
     from vision_cli.cli import ask as ask_cmd
 
     order: list[str] = []
-    started, prepare = ask_cmd.import_sdk_early, asking.preflight
+    started, prepare = ask_cmd.import_sdk_early, fitting.preflight
 
     def start() -> None:
         order.append("import")
@@ -503,7 +503,7 @@ def test_the_sdk_is_imported_while_the_images_are_prepared(
         return prepare(*args, **kwargs)
 
     monkeypatch.setattr(ask_cmd, "import_sdk_early", start)
-    monkeypatch.setattr(asking, "preflight", preflight)
+    monkeypatch.setattr(fitting, "preflight", preflight)
     result = run(command, make_image("a.png"), make_image("b.png"))
     assert result.exit_code == 0, result.stderr
     assert order == ["import", "prepare"] and len(api.requests) == 1

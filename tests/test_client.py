@@ -15,7 +15,8 @@ from PIL import Image
 
 from tests.conftest import API_KEY, encode, picture
 from tests.fakeapi import FakeClaudeAPI, OpenApiValidator
-from vision_cli import asking, catalog, sources
+from vision_cli import catalog, sources
+from vision_cli.asking import building, conversations, fitting, preparing, pricing, running
 from vision_cli.client import bodies, connect, failures, filesapi, messages
 
 KEY = API_KEY
@@ -26,9 +27,9 @@ def png(size: tuple[int, int] = (64, 48)) -> bytes:
     return encode(picture(size), "PNG")
 
 
-def settings(**changes: Any) -> asking.Settings:
+def settings(**changes: Any) -> preparing.Settings:
     model = catalog.resolve(changes.pop("model_name", MODEL))
-    return asking.Settings(model=model, model_name=changes.pop("name", MODEL), **changes)
+    return preparing.Settings(model=model, model_name=changes.pop("name", MODEL), **changes)
 
 
 def body_with(*blocks: bodies.Block, prompt: str = "What is this?", **kw: Any) -> bodies.Body:
@@ -270,13 +271,13 @@ def test_a_damaged_cache_counts_as_empty_and_is_rewritten(tmp_path: Path) -> Non
 
 def test_resolve_files_uploads_each_content_once(api: FakeClaudeAPI, tmp_path: Path) -> None:
     data = png()
-    same = [asking.Image(f"{n}.png", "file", data=data, media_type="image/png") for n in "ab"]
-    other = asking.Image("c.png", "file", data=png((30, 30)), media_type="image/png")
+    same = [fitting.Image(f"{n}.png", "file", data=data, media_type="image/png") for n in "ab"]
+    other = fitting.Image("c.png", "file", data=png((30, 30)), media_type="image/png")
     cache = filesapi.FileCache(tmp_path / "files.json")
     sdk = connect.make_client()
-    files = asking.resolve_files(sdk, [*same, other], cache)
+    files = running.resolve_files(sdk, [*same, other], cache)
     assert files.uploaded == 2 and len(api.files) == 2 and not files.cached
-    again = asking.resolve_files(sdk, [*same, other], cache)
+    again = running.resolve_files(sdk, [*same, other], cache)
     assert (
         again.uploaded == 0 and again.ids == files.ids and again.cached == set(files.ids.values())
     )
@@ -311,25 +312,25 @@ def test_built_bodies_match_the_openapi_description(openapi_validator: OpenApiVa
 
 
 def test_default_prompts_are_the_guides() -> None:
-    assert asking.default_prompt(1) == "Describe this image."
-    assert asking.default_prompt(2) == "Describe these images."
-    assert asking.default_prompt(2, compare=True) == "How are these images different?"
+    assert preparing.default_prompt(1) == "Describe this image."
+    assert preparing.default_prompt(2) == "Describe these images."
+    assert preparing.default_prompt(2, compare=True) == "How are these images different?"
 
 
 def test_too_many_images_is_found_before_any_file_is_read(tmp_path: Path) -> None:
     items = [
         sources.Input(f"missing{i}.png", path=tmp_path / f"missing{i}.png") for i in range(101)
     ]
-    with pytest.raises(asking.PreflightError) as caught:
-        asking.preflight(items, settings(model_name="claude-haiku-4-5"))
+    with pytest.raises(preparing.PreflightError) as caught:
+        fitting.preflight(items, settings(model_name="claude-haiku-4-5"))
     (failure,) = caught.value.failures
     assert "101 images" in failure.message and "at most 100" in failure.message
 
 
 def test_earlier_images_count_toward_the_limit(tmp_path: Path) -> None:
     items = [sources.Input("a.png", path=tmp_path / "a.png")]
-    with pytest.raises(asking.PreflightError) as caught:
-        asking.preflight(items, settings(model_name="claude-haiku-4-5"), earlier_images=100)
+    with pytest.raises(preparing.PreflightError) as caught:
+        fitting.preflight(items, settings(model_name="claude-haiku-4-5"), earlier_images=100)
     assert "100 of them in earlier turns" in str(caught.value)
 
 
@@ -341,8 +342,8 @@ def test_every_unfixable_input_is_reported(tmp_path: Path) -> None:
         sources.Input("ok.png", path=tmp_path / "ok.png"),
         sources.Input("gone.png", path=tmp_path / "gone.png"),
     ]
-    with pytest.raises(asking.PreflightError) as caught:
-        asking.preflight(items, settings())
+    with pytest.raises(preparing.PreflightError) as caught:
+        fitting.preflight(items, settings())
     assert [f.label for f in caught.value.failures] == ["junk.png", "gone.png"]
 
 
@@ -350,62 +351,66 @@ def test_no_resize_sends_the_bytes_unless_they_break_a_limit(tmp_path: Path) -> 
     data = png((2400, 100))
     (tmp_path / "wide.png").write_bytes(data)
     item = sources.Input("wide.png", path=tmp_path / "wide.png")
-    (image,) = asking.preflight([item], settings(resize=False))
+    (image,) = fitting.preflight([item], settings(resize=False))
     assert image.data == data and image.action == "as-is"
     assert any("shrink" in w for w in image.warnings)
-    with pytest.raises(asking.PreflightError) as caught:
-        asking.prepare_image(item, settings(resize=False), many=True)
+    with pytest.raises(preparing.PreflightError) as caught:
+        fitting.prepare_image(item, settings(resize=False), many=True)
     assert "2000 px" in str(caught.value) and "--no-resize" in str(caught.value)
 
 
 def test_request_estimate_and_cost() -> None:
     data = png((1000, 1000))
-    image = asking.fit_bytes(data, settings())
+    image = fitting.fit_bytes(data, settings())
     assert image.tokens == 1296  # the documented answer for 1000 x 1000
-    request = asking.build_request([image], settings(), prompt="x" * 40)
+    request = building.build_request([image], settings(), prompt="x" * 40)
     assert request.image_tokens == 1296 and request.text_tokens == 10
-    est = asking.estimate(request, settings(max_tokens=1000))
+    est = pricing.estimate(request, settings(max_tokens=1000))
     assert est.input_tokens == 1306
     assert est.input_cost_usd == pytest.approx(1306 * 3 / 1e6)
     assert est.max_output_cost_usd == pytest.approx(1000 * 15 / 1e6)
     model = catalog.resolve(MODEL)
-    assert asking.cost_usd(model, 1_000_000, 1_000_000) == pytest.approx(18.0)
-    assert asking.cost_usd(model, 1_000_000, 1_000_000, batch=True) == pytest.approx(9.0)
+    assert pricing.cost_usd(model, 1_000_000, 1_000_000) == pytest.approx(18.0)
+    assert pricing.cost_usd(model, 1_000_000, 1_000_000, batch=True) == pytest.approx(9.0)
     assert request.params == {k: v for k, v in request.body.items() if k != "stream"}
 
 
 def test_request_over_32_megabytes_is_refused() -> None:
-    big = asking.Image("a.png", "base64", data=b"\0" * (9 * 1024 * 1024), media_type="image/png")
-    request = asking.build_request([big] * 3, settings(), prompt="?")
-    with pytest.raises(asking.PreflightError) as caught:
-        asking.check_request(request, settings())
+    big = fitting.Image("a.png", "base64", data=b"\0" * (9 * 1024 * 1024), media_type="image/png")
+    request = building.build_request([big] * 3, settings(), prompt="?")
+    with pytest.raises(preparing.PreflightError) as caught:
+        building.check_request(request, settings())
     assert "32 MB" in str(caught.value) and "--source file" in str(caught.value)
 
 
 def test_conversation_files_are_checked(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
-    assert asking.load_conversation(path) == asking.Conversation()
+    assert conversations.load_conversation(path) == conversations.Conversation()
     path.write_text(json.dumps([{"role": "user", "content": "hi"}]))
-    with pytest.raises(asking.PreflightError, match="no answer"):
-        asking.load_conversation(path)
+    with pytest.raises(preparing.PreflightError, match="no answer"):
+        conversations.load_conversation(path)
     path.write_text(json.dumps({"messages": [{"role": "assistant", "content": "hi"}]}))
-    with pytest.raises(asking.PreflightError, match="turn 1 should be a user turn"):
-        asking.load_conversation(path)
+    with pytest.raises(preparing.PreflightError, match="turn 1 should be a user turn"):
+        conversations.load_conversation(path)
     path.write_text("[")
-    with pytest.raises(asking.PreflightError, match="not valid JSON"):
-        asking.load_conversation(path)
+    with pytest.raises(preparing.PreflightError, match="not valid JSON"):
+        conversations.load_conversation(path)
     turns = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
     path.write_text(json.dumps({"version": 1, "model": "m", "system": "s", "messages": turns}))
-    assert asking.load_conversation(path) == asking.Conversation(tuple(turns), "s", "m")
+    assert conversations.load_conversation(path) == conversations.Conversation(
+        tuple(turns), "s", "m"
+    )
 
 
 def test_earlier_images_are_shrunk_when_the_request_passes_20() -> None:
     wide = png((2400, 200))
     block = bodies.image_block(bodies.base64_source(wide, "image/png"))
-    history = asking.Conversation((bodies.user_turn([block], "first"), bodies.assistant_turn("ok")))
-    few = asking.fit_history(history, settings(), 20)
+    history = conversations.Conversation(
+        (bodies.user_turn([block], "first"), bodies.assistant_turn("ok"))
+    )
+    few = conversations.fit_history(history, settings(), 20)
     assert few == history
-    fitted = asking.fit_history(history, settings(), 21)
+    fitted = conversations.fit_history(history, settings(), 21)
     source = next(bodies.iter_image_blocks(fitted.messages))["source"]
     with Image.open(io.BytesIO(base64.b64decode(source["data"]))) as im:
         assert max(im.size) <= 2000

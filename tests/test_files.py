@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import MakeImage, Run
 from tests.fakeapi import FakeClaudeAPI
-from vision_cli import asking, limits, policy
+from vision_cli import limits, policy
+from vision_cli.asking import running
 from vision_cli.client import bodies, connect, failures, filesapi, messages
 
 DAY = 86_400
@@ -104,7 +105,7 @@ def test_the_api_failure_carries_the_error_code(api: FakeClaudeAPI, make_image: 
     with pytest.raises(failures.APIFailure) as raised:
         messages.create_message(connect.make_client(max_retries=0), body)
     assert raised.value.code == "file_expired" and raised.value.status == 400
-    assert asking.stale_file(raised.value)
+    assert running.stale_file(raised.value)
 
 
 def test_the_cache_does_not_offer_an_upload_about_to_expire(tmp_path: Path) -> None:

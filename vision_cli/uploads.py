@@ -86,9 +86,7 @@ def listing(api: API, cache: filesapi.FileCache) -> list[Upload]:
     return uploads
 
 
-def delete(
-    api: API, cache: filesapi.FileCache, file_ids: Iterable[str]
-) -> list[Change]:
+def delete(api: API, cache: filesapi.FileCache, file_ids: Iterable[str]) -> list[Change]:
     """Delete each file on the API (one it no longer has is only forgotten) and drop it from the
     cache. Raises APIFailure at the first failure; what was done before it stays done."""
     changes = []
@@ -101,9 +99,7 @@ def delete(
     return changes
 
 
-def prune(
-    api: API, cache: filesapi.FileCache, *, dry_run: bool = False
-) -> list[Change]:
+def prune(api: API, cache: filesapi.FileCache, *, dry_run: bool = False) -> list[Change]:
     """Delete the uploads past their expiry and forget those the API no longer has. APIFailure."""
     changes = []
     for upload in listing(api, cache):

@@ -24,7 +24,7 @@ from PIL import Image
 from tests.conftest import API_KEY, MakeImage, Run, encode, imported_by, picture
 from tests.fakeapi import FakeClaudeAPI, OpenApiValidator, RecordedRequest
 from tests.imagekit import BLUE, RED, marked, near, noise, stored_for
-from vision_cli import catalog, policy
+from vision_cli import catalog, policy, units
 from vision_cli.client import bodies, messages
 
 KEY = API_KEY
@@ -382,10 +382,10 @@ def test_answer_streams_to_stdout_and_usage_goes_to_stderr(
     table = result.stderr.splitlines()[-4:]
     assert table[0].split() == ["tokens", "cost"]
     # the fake's usage: 1296 image tokens + ceil(11 chars / 4) = 1299; 10 words out
-    assert table[1].split()[:3] == ["input", "1,299", policy.format_usd(1299 * 3 / 1e6)]
+    assert table[1].split()[:3] == ["input", "1,299", units.format_usd(1299 * 3 / 1e6)]
     assert "images ≈ 1,296 (estimated)" in table[1]
-    assert table[2].split()[:3] == ["output", "10", policy.format_usd(10 * 15 / 1e6)]
-    assert table[3].split()[:3] == ["total", "1,309", policy.format_usd((1299 * 3 + 150) / 1e6)]
+    assert table[2].split()[:3] == ["output", "10", units.format_usd(10 * 15 / 1e6)]
+    assert table[3].split()[:3] == ["total", "1,309", units.format_usd((1299 * 3 + 150) / 1e6)]
     assert "claude-sonnet-4-6" in table[3] and catalog.load().date in table[3]
 
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vision_cli import catalog, estimating, policy
+from vision_cli import catalog, estimating, judging, policy
 from vision_cli.estimating import EstimatePlan, EstimateRow, PlanError, PricedModel, PriceSpec
 
 STANDARD = policy.tier("standard")
@@ -198,11 +198,11 @@ def test_legacy_rule_ignores_the_tier() -> None:
 
 def test_size_rows_are_judged_like_images() -> None:
     plan = plan_for("claude-sonnet-4-5")
-    lim = policy.Limits(tier=STANDARD)
+    lim = judging.Limits(tier=STANDARD)
     ok = estimating.row_from_size((1000, 1000), plan, lim)
     assert ok.path == "1000x1000" and ok.priced and ok.status == "ok" and ok.is_size
     big = estimating.row_from_size((9000, 400), plan, lim)
-    assert not big.priced and [f.code for f in big.errors] == [policy.Code.DIMENSIONS_TOO_LARGE]
+    assert not big.priced and [f.code for f in big.errors] == [judging.Code.DIMENSIONS_TOO_LARGE]
     assert big.as_dict(plan)["costs"] == {"claude-sonnet-4-5": None}
     assert big.as_dict(plan)["tokens"] is None
 
@@ -271,7 +271,7 @@ def test_totals_are_sums_over_priced_rows(
     rows: list[tuple[int, int]], bad: list[bool], names: list[str], per: int
 ) -> None:
     plan = plan_for(*names, per=per)
-    lim = policy.Limits(tier=plan.models[0].tier)
+    lim = judging.Limits(tier=plan.models[0].tier)
     made: list[EstimateRow] = []
     for i, size in enumerate(rows):
         row = estimating.row_from_size(size, plan, lim)
@@ -297,7 +297,7 @@ def test_totals_are_sums_over_priced_rows(
 @given(size=sizes, names=model_sets)
 def test_identical_images_per_n_equals_one_times_n(size: tuple[int, int], names: list[str]) -> None:
     plan = plan_for(*names, per=1000)
-    row = estimating.row_from_size(size, plan, policy.Limits(tier=plan.models[0].tier))
+    row = estimating.row_from_size(size, plan, judging.Limits(tier=plan.models[0].tier))
     if not row.priced:
         return
     totals = estimating.total([row] * 7, plan)

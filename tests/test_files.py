@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import MakeImage, Run
 from tests.fakeapi import FakeClaudeAPI
-from vision_cli import limits, policy
+from vision_cli import limits, units
 from vision_cli.asking import running
 from vision_cli.client import bodies, connect, failures, filesapi, messages
 
@@ -46,12 +46,12 @@ def upload(run: Run, path: Path, *extra: str) -> None:
     ("text", "seconds"), [("7d", 7 * DAY), ("12h", 43_200), ("90m", 5_400), ("3600", 3_600)]
 )
 def test_parse_duration(text: str, seconds: int) -> None:
-    assert policy.parse_duration(text) == seconds
+    assert units.parse_duration(text) == seconds
 
 
 @given(st.integers(min_value=1, max_value=10**8))
 def test_durations_read_back(seconds: int) -> None:
-    assert policy.parse_duration(policy.format_duration(seconds)) == seconds
+    assert units.parse_duration(units.format_duration(seconds)) == seconds
 
 
 def test_uploads_expire_after_seven_days_unless_told(

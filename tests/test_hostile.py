@@ -919,7 +919,7 @@ def test_a_gzip_bomb_is_capped_on_decoded_bytes(web: str) -> None:
     import tracemalloc
 
     from vision_cli import sources
-    from vision_cli.policy import Code
+    from vision_cli.judging import Code
 
     gzip_bomb()  # built before measuring
     tracemalloc.start()

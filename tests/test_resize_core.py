@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from tests import imagekit as k
-from vision_cli import policy, resizing, sources
+from vision_cli import judging, policy, resizing, sources
 from vision_cli.resizing import Outcome, ResizeOptions
 
 STANDARD = policy.tier("standard")
@@ -210,7 +210,7 @@ def test_problems_and_bad_files_fail_alone(tmp_path: Path) -> None:
     good = k.write(tmp_path / "good.jpg", k.photo())
     bad = k.write(tmp_path / "bad.jpg", k.photo()[:5000])
     items: list[sources.Input | sources.Problem] = [
-        sources.Problem("missing/*.png", policy.Code.NOT_FOUND, "no file matches this pattern."),
+        sources.Problem("missing/*.png", judging.Code.NOT_FOUND, "no file matches this pattern."),
         *inputs(bad, good),
         sources.Input(str(tmp_path / "gone.jpg"), path=tmp_path / "gone.jpg"),
     ]

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import MakeImage, Run, encode, picture, records
 from vision_cli import sources
-from vision_cli.policy import Code
+from vision_cli.judging import Code
 
 PNG = encode(picture((640, 480)), "PNG")
 

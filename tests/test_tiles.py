@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 
 from tests.conftest import Run, records
 from tests.fakeapi import FakeClaudeAPI
-from vision_cli import policy
+from vision_cli import policy, tiling
 from vision_cli.policy import SizePolicy
 
 STANDARD = SizePolicy.native(policy.tier("standard"))
@@ -113,7 +113,7 @@ def test_tiles_cover_the_image_in_reading_order_with_exact_overlap(
     w: int, h: int, rows: int, cols: int, overlap: int | None
 ) -> None:
     try:
-        grid = policy.tile_grid(w, h, rows, cols, overlap)
+        grid = tiling.tile_grid(w, h, rows, cols, overlap)
     except ValueError as exc:
         assert "cannot be cut" in str(exc)
         return
@@ -147,9 +147,9 @@ def test_tiles_cover_the_image_in_reading_order_with_exact_overlap(
 @example(9000, 300, STANDARD)
 @example(1080, 12000, STANDARD)
 def test_auto_grid_tiles_within_limits(w: int, h: int, size_policy: SizePolicy) -> None:
-    grid = policy.auto_grid(w, h, size_policy)
-    assert 1 <= len(grid) <= policy.TILE_AUTO_MAX_TILES
-    if not policy.needs_tiles(w, h, size_policy):
+    grid = tiling.auto_grid(w, h, size_policy)
+    assert 1 <= len(grid) <= tiling.TILE_AUTO_MAX_TILES
+    if not tiling.needs_tiles(w, h, size_policy):
         assert len(grid) == 1
     for tile in grid.tiles:  # each tile, fitted by the policy, is within the policy's limits
         tw, th = size_policy.target(tile.width, tile.height)
@@ -159,63 +159,63 @@ def test_auto_grid_tiles_within_limits(w: int, h: int, size_policy: SizePolicy) 
 
 
 def test_auto_grid_on_the_issues_extreme_shapes() -> None:
-    panorama = policy.auto_grid(9000, 300, STANDARD)
+    panorama = tiling.auto_grid(9000, 300, STANDARD)
     assert (panorama.rows, panorama.columns) == (1, 6)
     assert all(STANDARD.target(t.width, t.height) == (t.width, t.height) for t in panorama.tiles)
-    scroll = policy.auto_grid(1080, 12000, STANDARD)
-    assert scroll.columns == 1 and scroll.rows == policy.TILE_AUTO_MAX_TILES
+    scroll = tiling.auto_grid(1080, 12000, STANDARD)
+    assert scroll.columns == 1 and scroll.rows == tiling.TILE_AUTO_MAX_TILES
     # a tall screenshot fitted whole is 141 px wide; each of its tiles keeps most of its width
     assert STANDARD.target(1080, 12000)[0] < 200
     assert all(STANDARD.target(t.width, t.height)[0] > 800 for t in scroll.tiles)
-    assert len(policy.auto_grid(4032, 3024, STANDARD)) == 1  # a photo is not tiled
+    assert len(tiling.auto_grid(4032, 3024, STANDARD)) == 1  # a photo is not tiled
 
 
 def test_labels_and_positions() -> None:
-    column = policy.tile_grid(100, 1000, 4, 1)
+    column = tiling.tile_grid(100, 1000, 4, 1)
     assert [column.label(t) for t in column.tiles] == [
         "tile 1 of 4, top",
         "tile 2 of 4, row 2",
         "tile 3 of 4, row 3",
         "tile 4 of 4, bottom",
     ]
-    square = policy.tile_grid(1000, 1000, 2, 2)
+    square = tiling.tile_grid(1000, 1000, 2, 2)
     assert [square.position(t) for t in square.tiles] == [
         "top left",
         "top right",
         "bottom left",
         "bottom right",
     ]
-    row = policy.tile_grid(1000, 100, 1, 3)
+    row = tiling.tile_grid(1000, 100, 1, 3)
     assert [row.position(t) for t in row.tiles] == ["left", "middle", "right"]
-    assert policy.tile_grid(50, 50, 1, 1).position(policy.tile_grid(50, 50, 1, 1).tiles[0]) == (
+    assert tiling.tile_grid(50, 50, 1, 1).position(tiling.tile_grid(50, 50, 1, 1).tiles[0]) == (
         "whole"
     )
 
 
 def test_a_grid_too_fine_for_the_image_is_a_sentence() -> None:
     with pytest.raises(ValueError, match="use fewer tiles or a smaller --tile-overlap"):
-        policy.tile_grid(100, 100, 1, 5, overlap=100)
+        tiling.tile_grid(100, 100, 1, 5, overlap=100)
 
 
 @pytest.mark.parametrize(("text", "grid"), [("3x1", (3, 1)), ("2X4", (2, 4))])
 def test_parse_grid(text: str, grid: tuple[int, int]) -> None:
-    assert policy.parse_grid(text) == grid
+    assert tiling.parse_grid(text) == grid
 
 
 def test_parse_grid_refuses() -> None:
     with pytest.raises(ValueError, match="ROWSxCOLS"):
-        policy.parse_grid("three")
+        tiling.parse_grid("three")
 
 
 @given(lengths, lengths, grids, grids, st.integers(min_value=1, max_value=4000))
 def test_placement_maps_tile_corners_back(w: int, h: int, rows: int, cols: int, sent: int) -> None:
     try:
-        grid = policy.tile_grid(w, h, rows, cols)
+        grid = tiling.tile_grid(w, h, rows, cols)
     except ValueError:
         return
     for tile in grid.tiles:
         size = (max(1, min(sent, tile.width)), max(1, min(sent, tile.height)))
-        where = policy.placement(grid, tile, size)
+        where = tiling.placement(grid, tile, size)
         assert where.to_original(0, 0) == (tile.left, tile.top)
         x, y = where.to_original(*size)
         assert x == pytest.approx(tile.left + tile.width)

@@ -21,8 +21,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from vision_cli import catalog, limits, policy, sources
-from vision_cli.policy import Finding
+from vision_cli import catalog, judging, limits, policy, sources, tiling
+from vision_cli.judging import Finding
 
 if TYPE_CHECKING:
     from vision_cli.inspecting import Record
@@ -249,7 +249,7 @@ class EstimatePlan:
     #: ``--snap``: the most an edge may shrink to drop a patch row or column (None: off).
     snap_max: Fraction | None = None
     #: ``--tile``: price each image as its tiles (None: whole).
-    tile: policy.TileSpec | None = None
+    tile: tiling.TileSpec | None = None
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -317,8 +317,8 @@ class EstimateRow:
     exact_tokens: int | None = None
 
     @property
-    def status(self) -> policy.Status:
-        return policy.status_of(self.findings)
+    def status(self) -> judging.Status:
+        return judging.status_of(self.findings)
 
     @property
     def priced(self) -> bool:
@@ -326,7 +326,7 @@ class EstimateRow:
 
     @property
     def errors(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.severity is policy.Severity.ERROR)
+        return tuple(f for f in self.findings if f.severity is judging.Severity.ERROR)
 
     @property
     def reference(self) -> ModelCost | None:
@@ -372,7 +372,7 @@ def _sent(
     return snapped_size, snapped, snapped
 
 
-def _tiles(width: int, height: int, tier: policy.Tier, plan: EstimatePlan) -> list[policy.Tile]:
+def _tiles(width: int, height: int, tier: policy.Tier, plan: EstimatePlan) -> list[tiling.Tile]:
     assert plan.tile is not None
     try:
         return list(plan.tile.grid_for(width, height, policy.SizePolicy.native(tier)).tiles)
@@ -410,7 +410,7 @@ def row_from_record(rec: Record, plan: EstimatePlan) -> EstimateRow:
     w, h = rec.width, rec.height
     findings = _without_fixed_by_tiles(tuple(rec.findings), w, h, plan)
     costs: tuple[ModelCost, ...] = ()
-    if policy.status_of(findings) != "error" and w is not None and h is not None:
+    if judging.status_of(findings) != "error" and w is not None and h is not None:
         costs = price(w, h, plan)
     return EstimateRow(
         path=rec.path,
@@ -432,7 +432,7 @@ def _without_fixed_by_tiles(
     tiles = _tiles(width, height, plan.models[0].tier, plan)
     if len(tiles) < 2 or max(max(t.width, t.height) for t in tiles) > limits.MAX_DIMENSION:
         return findings
-    return tuple(f for f in findings if f.code is not policy.Code.DIMENSIONS_TOO_LARGE)
+    return tuple(f for f in findings if f.code is not judging.Code.DIMENSIONS_TOO_LARGE)
 
 
 def size_label(size: policy.Size) -> str:
@@ -442,18 +442,18 @@ def size_label(size: policy.Size) -> str:
 def row_from_size(
     size: policy.Size,
     plan: EstimatePlan,
-    lim: policy.Limits,
-    ignore: frozenset[policy.Code] = frozenset(),
+    lim: judging.Limits,
+    ignore: frozenset[judging.Code] = frozenset(),
 ) -> EstimateRow:
     """The row of a ``--size``: judged as an acceptable image of that size would be."""
     w, h = size
-    facts = policy.ImageFacts(format="PNG", width=w, height=h, bytes=0)
+    facts = judging.ImageFacts(format="PNG", width=w, height=h, bytes=0)
     first = plan.models[0]
     pred = policy.predict(w, h, first.tier, plan.rule)
-    judged = policy.judge(facts, replace(lim, tier=first.tier), pred)
+    judged = judging.judge(facts, replace(lim, tier=first.tier), pred)
     findings = tuple(f for f in judged if f.code not in ignore)
     findings = _without_fixed_by_tiles(findings, w, h, plan)
-    priced = policy.status_of(findings) != "error"
+    priced = judging.status_of(findings) != "error"
     return EstimateRow(
         path=size_label(size),
         width=w,

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from vision_cli import limits, names, policy, sources, workers
+from vision_cli import judging, limits, names, policy, sources, tiling, workers
 from vision_cli.fsutil import hidden_temp_name, sync_folder, write_atomic
 from vision_cli.imaging import preflight, probe, transform
-from vision_cli.policy import Finding
+from vision_cli.judging import Finding
 
 Action = Literal["resized", "converted", "copied", "skipped", "tiled", "failed"]
 
@@ -59,7 +59,7 @@ class ResizeOptions:
     #: Decode every input before it is copied or converted (``--verify``), as ``inspect --verify``.
     verify: bool = False
     #: ``--tile``: cut images into tiles (``NAME.tile-01.jpg`` ... and ``NAME.tiles.json``).
-    tile: policy.TileSpec | None = None
+    tile: tiling.TileSpec | None = None
     #: ``--trim``: levels a border may stray from its colour (None: no trimming).
     trim_fuzz: int | None = None
 
@@ -273,7 +273,7 @@ def _result(future: Future[_Done] | None) -> _Done | None:
             None,
             None,
             Finding(
-                policy.Code.UNREADABLE,
+                judging.Code.UNREADABLE,
                 "the worker process preparing it died (out of memory?): run again with fewer "
                 "--jobs.",
                 final=True,
@@ -310,7 +310,7 @@ class _Job:
     reencode: bool
     tier: policy.Tier
     verify: bool
-    tile: policy.TileSpec | None = None
+    tile: tiling.TileSpec | None = None
     trim_fuzz: int | None = None
 
 
@@ -390,10 +390,10 @@ def _prepare(job: _Job) -> _Done:
                     after = None
                 if after != seen:
                     changed = "it changed while it was read: try again."
-                    return _Done(None, None, Finding(policy.Code.UNREADABLE, changed, final=True))
+                    return _Done(None, None, Finding(judging.Code.UNREADABLE, changed, final=True))
     except sources.SourceError as exc:
         return _Done(None, None, Finding(exc.code, exc.message, final=True))
-    lim = policy.Limits(tier=job.tier, max_bytes=job.max_bytes)
+    lim = judging.Limits(tier=job.tier, max_bytes=job.max_bytes)
     gated = preflight.judge(data, lim, extension=job.item.extension, verify=job.verify)
     if gated.refusal is not None:
         return _Done(None, len(data), gated.refusal)
@@ -498,9 +498,9 @@ def output_name(path: Path, fmt: str) -> Path:
     """``path`` with the extension of ``fmt``; an extension that already names it is kept as
     written (``.JPG``, ``.jpeg``)."""
     suffix = path.suffix.lower()
-    if fmt in policy.EXTENSION_FORMATS.get(suffix, frozenset()):
+    if fmt in judging.EXTENSION_FORMATS.get(suffix, frozenset()):
         return path
-    stem = path.stem if suffix in policy.IMAGE_EXTENSIONS else path.name
+    stem = path.stem if suffix in judging.IMAGE_EXTENSIONS else path.name
     return path.with_name(stem + EXTENSIONS[fmt])
 
 

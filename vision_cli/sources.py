@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, Final
 from urllib.parse import urlsplit
 
 from vision_cli import limits
-from vision_cli.policy import IMAGE_EXTENSIONS, Code, too_large_input
+from vision_cli.judging import IMAGE_EXTENSIONS, Code, too_large_input
 
 STDIN = "-"
 #: The argument that names the image on the clipboard (``--clipboard`` adds it).

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from vision_cli import limits, policy
+from vision_cli import limits, policy, units
 from vision_cli import schema as schema_mod
 from vision_cli.asking.conversations import (
     Conversation,
@@ -169,7 +169,7 @@ def check_request(request: Request, settings: Settings) -> None:
                 Failure(
                     None,
                     f"the request would be {size:,} bytes, over the "
-                    f"{policy.format_bytes(limits.MESSAGES_REQUEST_MAX_BYTES)} limit of a Messages "
+                    f"{units.format_bytes(limits.MESSAGES_REQUEST_MAX_BYTES)} limit of a Messages "
                     "request: send fewer images, lower --max-bytes, or upload them with "
                     "--source file",
                 )

@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
-from vision_cli import limits, names, policy, sources
+from vision_cli import judging, limits, names, policy, sources
 from vision_cli.asking.preparing import (
     Failure,
     Kind,
@@ -185,7 +185,7 @@ def tile_image(item: sources.Input, data: bytes, settings: Settings, *, many: bo
     from vision_cli.imaging import preflight, transform  # lazy: start-up, Pillow
 
     assert settings.tile is not None
-    lim = policy.Limits(tier=settings.model.tier, max_bytes=settings.max_bytes, many_images=many)
+    lim = judging.Limits(tier=settings.model.tier, max_bytes=settings.max_bytes, many_images=many)
     gated = preflight.judge(data, lim, extension=item.extension, verify=settings.verify)
     if gated.refusal is not None:
         raise PreflightError([_failure(item.label, gated.refusal)])
@@ -285,7 +285,7 @@ def fit_bytes(
     ever sent: :class:`PreflightError` with the gate's code and sentence instead."""
     from vision_cli.imaging import preflight, transform  # lazy: start-up, Pillow
 
-    lim = policy.Limits(tier=settings.model.tier, max_bytes=settings.max_bytes, many_images=many)
+    lim = judging.Limits(tier=settings.model.tier, max_bytes=settings.max_bytes, many_images=many)
     gated = preflight.judge(data, lim, extension=extension, verify=settings.verify)
     if gated.refusal is not None:
         raise PreflightError([_failure(label, gated.refusal)])
@@ -323,13 +323,13 @@ def fit_bytes(
     )
 
 
-def _failure(label: str, finding: policy.Finding) -> Failure:
+def _failure(label: str, finding: judging.Finding) -> Failure:
     return Failure(label, finding.message, finding.code.value)
 
 
-def _warnings(found: Iterable[policy.Finding]) -> tuple[str, ...]:
+def _warnings(found: Iterable[judging.Finding]) -> tuple[str, ...]:
     return tuple(
-        f"{f.message} [{f.code.value}]" for f in found if f.severity is policy.Severity.WARNING
+        f"{f.message} [{f.code.value}]" for f in found if f.severity is judging.Severity.WARNING
     )
 
 
@@ -337,7 +337,7 @@ def _as_is(data: bytes, gated: Any, settings: Settings, *, label: str) -> Image:
     """``--no-resize``: the bytes go as they are, so every error stops them (the gate's
     sentence, and how vision-cli would fix it)."""
     facts = gated.probe.facts
-    errors = [f for f in gated.findings if f.severity is policy.Severity.ERROR]
+    errors = [f for f in gated.findings if f.severity is judging.Severity.ERROR]
     if errors:
         raise PreflightError(
             [

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal
 
-from vision_cli import catalog, limits, policy, sources
+from vision_cli import catalog, limits, policy, sources, tiling
 
 if TYPE_CHECKING:
     pass
@@ -69,7 +69,7 @@ class Settings:
     #: ``--snap``: the most an edge may shrink to drop a patch row or column (None: off).
     snap_max: Fraction | None = None
     #: ``--tile``: send long or huge images as tiles (None: whole).
-    tile: policy.TileSpec | None = None
+    tile: tiling.TileSpec | None = None
     #: ``--trim``: levels a border may stray from its colour (None: no trimming).
     trim_fuzz: int | None = None
 

@@ -145,11 +145,11 @@ def command_options() -> dict[str, dict[str, config.Option]]:
     A run builds only the command it invokes (:func:`app_for`), but a configuration is checked
     against every command's options, so the whole group is built here (only when there is one).
     """
-    from vision_cli import config, policy
+    from vision_cli import config, judging, units
 
     # The model is not checked here: an unknown one is reported when (and only when) a command
     # needs the model, so a bad name never breaks an unrelated command or --help.
-    domain = {"max-bytes": policy.parse_bytes, "ignore": policy.ignorable_code}
+    domain = {"max-bytes": units.parse_bytes, "ignore": judging.ignorable_code}
     result: dict[str, dict[str, config.Option]] = {}
     for name, command in getattr(typer.main.get_command(app), "commands", {}).items():
         options: dict[str, config.Option] = {}

@@ -567,10 +567,10 @@ def _preflight_failed(
 
 def _expires(text: str) -> int:
     """``--expires`` in seconds, within what the Files API accepts (a usage error otherwise)."""
-    from vision_cli import limits, policy
+    from vision_cli import limits, units
 
     try:
-        seconds = policy.parse_duration(text)
+        seconds = units.parse_duration(text)
     except ValueError as exc:
         common.usage_error(str(exc), "--expires")
     low, high = limits.FILE_MIN_EXPIRY_SECONDS, limits.FILE_MAX_EXPIRY_SECONDS

@@ -27,9 +27,9 @@ from vision_cli.formats import Format, ReportFormat
 if TYPE_CHECKING:
     from fractions import Fraction
 
-    from vision_cli import catalog, policy
-    from vision_cli.policy import TileSpec
+    from vision_cli import catalog, judging
     from vision_cli.sources import Selection
+    from vision_cli.tiling import TileSpec
 
 MODEL_ENV = "VISION_CLI_MODEL"
 #: How ``--help`` names the default model (chosen from the model data, never a literal).
@@ -151,9 +151,9 @@ DEFAULT_MAX_BYTES = "5MB"
 
 
 def _complete_code(incomplete: str) -> list[str]:
-    from vision_cli import policy
+    from vision_cli import judging
 
-    return [c for c in policy.IGNORABLE if c.startswith(incomplete)]
+    return [c for c in judging.IGNORABLE if c.startswith(incomplete)]
 
 
 IgnoreOpt = Annotated[
@@ -361,16 +361,16 @@ def output_format(fmt: Format | ReportFormat, json_flag: bool) -> Format:
 
 
 def max_bytes(text: str) -> int:
-    from vision_cli import limits, policy
+    from vision_cli import limits, units
 
     try:
-        value = policy.parse_bytes(text)
+        value = units.parse_bytes(text)
     except ValueError as exc:
         usage_error(str(exc), "--max-bytes")
     if value > limits.DIRECT_API_MAX_BYTES:
         usage_error(
             f"{text} is over the largest limit any platform accepts "
-            f"({policy.format_bytes(limits.DIRECT_API_MAX_BYTES)})",
+            f"({units.format_bytes(limits.DIRECT_API_MAX_BYTES)})",
             "--max-bytes",
         )
     return value
@@ -402,12 +402,12 @@ def sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def ignored_codes(values: list[str] | None) -> frozenset[policy.Code]:
+def ignored_codes(values: list[str] | None) -> frozenset[judging.Code]:
     """The codes of ``--ignore``; an unknown one is a usage error that lists the codes."""
-    from vision_cli import policy
+    from vision_cli import judging
 
     try:
-        return frozenset(policy.ignorable_code(v) for v in values or ())
+        return frozenset(judging.ignorable_code(v) for v in values or ())
     except ValueError as exc:
         usage_error(str(exc), "--ignore")
 
@@ -448,14 +448,14 @@ def trim_fuzz(trim: bool, text: str) -> int | None:
 
 def tile_spec(tile: str | None, overlap: int | None) -> TileSpec | None:
     """``--tile`` and ``--tile-overlap`` as a spec (None: no tiling); a usage error if bad."""
-    from vision_cli import policy
+    from vision_cli import tiling
 
     if tile is None:
         if overlap is not None:
             usage_error("--tile-overlap goes with --tile", "--tile-overlap")
         return None
     try:
-        return policy.TileSpec.parse(tile, overlap)
+        return tiling.TileSpec.parse(tile, overlap)
     except ValueError as exc:
         usage_error(str(exc), "--tile")
 

@@ -25,8 +25,8 @@ from typing import IO, Final
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from vision_cli import limits, policy
-from vision_cli.policy import Code, Finding, ImageFacts
+from vision_cli import judging, limits
+from vision_cli.judging import Code, Finding, ImageFacts
 
 #: The formats vision-cli reads, by the names of Pillow's openers: the API's four (the JPEG opener
 #: also gives MPO, a phone's multi-picture JPEG) and what ``resize`` converts, each decoded by
@@ -170,7 +170,7 @@ def read_capped(fh: IO[bytes]) -> bytes:
     cap = limits.MAX_INPUT_BYTES
     data = fh.read(cap + 1)
     if len(data) > cap:
-        raise ProbeError(Code.FILE_TOO_LARGE, policy.too_large_input(cap))
+        raise ProbeError(Code.FILE_TOO_LARGE, judging.too_large_input(cap))
     return data
 
 
@@ -178,7 +178,7 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
     if size == 0:
         raise ProbeError(Code.UNREADABLE, "the file is empty: replace it with a real image.")
     if size > limits.MAX_INPUT_BYTES:
-        raise ProbeError(Code.FILE_TOO_LARGE, policy.too_large_input(limits.MAX_INPUT_BYTES))
+        raise ProbeError(Code.FILE_TOO_LARGE, judging.too_large_input(limits.MAX_INPUT_BYTES))
     head = fh.read(32)
     fh.seek(0)
     heif = heif_brand(head)

@@ -18,9 +18,9 @@ from typing import Final, Literal, cast
 
 from PIL import Image, ImageChops, ImageCms, ImageFile
 
-from vision_cli import limits, policy
+from vision_cli import judging, limits, policy, tiling, units
 from vision_cli.imaging import jpegscale, probe
-from vision_cli.policy import Code, Finding
+from vision_cli.judging import Code, Finding
 
 Target = Literal["auto", "jpeg", "png", "webp"]
 OutputFormat = Literal["JPEG", "PNG", "WEBP", "GIF"]
@@ -297,8 +297,8 @@ def _decode(
     # A progressive JPEG's decoder holds coefficients for the full size, whatever the scale.
     pixels = head.width * head.height if progressive else im.width * im.height
     if pixels > max_pixels:
-        facts = policy.ImageFacts(head.format, head.width, head.height, 0, decode_pixels=pixels)
-        raise TransformError(policy.over_budget(facts, max_pixels))
+        facts = judging.ImageFacts(head.format, head.width, head.height, 0, decode_pixels=pixels)
+        raise TransformError(judging.over_budget(facts, max_pixels))
     im.load()
     if jpeg and im.mode == "CMYK" and "adobe" not in im.info:
         # Pillow reads every CMYK JPEG with Adobe's inverted polarity; without Adobe's APP14
@@ -464,7 +464,7 @@ def _encode_fitting(
         Finding(
             Code.FILE_TOO_LARGE,
             f"even the smallest encoding tried is {smallest:,} bytes of base64, over the "
-            f"{policy.format_bytes(max_bytes)} limit ({max_bytes:,} bytes): lower --max-edge, "
+            f"{units.format_bytes(max_bytes)} limit ({max_bytes:,} bytes): lower --max-edge, "
             "--max-megapixels or --quality, or raise --max-bytes.",
             final=True,
         )
@@ -523,21 +523,21 @@ def _flatten(im: Image.Image) -> Image.Image:
 class Tiled:
     """An image cut into tiles, each prepared like a whole image; ``tiles`` in reading order."""
 
-    grid: policy.TileGrid
+    grid: tiling.TileGrid
     tiles: tuple[PreparedImage, ...]
     source_format: str
 
-    def placements(self) -> list[policy.TilePlacement]:
-        """Each tile's offset and scale in the original (see :class:`policy.TilePlacement`)."""
+    def placements(self) -> list[tiling.TilePlacement]:
+        """Each tile's offset and scale in the original (see :class:`tiling.TilePlacement`)."""
         return [
-            policy.placement(self.grid, tile, (p.width, p.height))
+            tiling.placement(self.grid, tile, (p.width, p.height))
             for tile, p in zip(self.grid.tiles, self.tiles, strict=True)
         ]
 
 
 def prepare_tiles(
     data: bytes,
-    spec: policy.TileSpec,
+    spec: tiling.TileSpec,
     *,
     size_policy: policy.SizePolicy,
     found: probe.Probe | None = None,
@@ -612,7 +612,7 @@ def _within_budget(found: probe.Probe, max_source_pixels: int) -> None:
     """Refuse from the header an image whose decode would allocate too many pixels."""
     facts = found.facts
     if (facts.decode_pixels or facts.width * facts.height) > max_source_pixels:
-        raise TransformError(policy.over_budget(facts, max_source_pixels))
+        raise TransformError(judging.over_budget(facts, max_source_pixels))
 
 
 def _upright_frame(

@@ -981,21 +981,21 @@ def test_a_backup_that_is_a_hard_link_to_the_image_leaves_nothing_behind(
 def test_a_file_that_changes_after_it_was_read_is_left_with_its_backup(
     run: Run, make_image: MakeImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vision_cli import resizing
+    from vision_cli.resizing import jobs
 
     folder = tmp_path / "edited"
     wide_jpegs(make_image, folder, 1)
     image = folder / "00.jpg"
     backup = folder / "00.jpg.orig"
     backup.write_bytes(b"the user's older backup")
-    real = resizing._prepare
+    real = jobs._prepare
 
     def edited_meanwhile(job: Any) -> Any:
         done = real(job)
         image.write_bytes(image.read_bytes() + b"edited")  # another run, or an editor
         return done
 
-    monkeypatch.setattr(resizing, "_prepare", edited_meanwhile)
+    monkeypatch.setattr(jobs, "_prepare", edited_meanwhile)
     result = run("resize", image, "--in-place", "--backup", ".orig", "--overwrite")
     assert result.exit_code == 1
     assert "changed since it was read" in result.output

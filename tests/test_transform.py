@@ -13,8 +13,9 @@ from PIL import ExifTags, Image, ImageChops, ImageCms, ImageOps
 
 from tests import imagekit as k
 from vision_cli import limits, policy
-from vision_cli.imaging import transform
-from vision_cli.imaging.transform import PreparedImage, TransformError, prepare
+from vision_cli.imaging import decode
+from vision_cli.imaging.decode import TransformError
+from vision_cli.imaging.transform import PreparedImage, prepare
 
 RECOMMENDED = policy.SizePolicy.recommended()
 HIGH_RES = policy.SizePolicy.native(policy.tier("high-res"))
@@ -441,7 +442,7 @@ def test_screen_content_stays_close_to_lanczos_and_as_small() -> None:
     within 35 dB of the Lanczos result and its file no bigger than zlib's default would make."""
     im = screenshot()
     source = k.encode(im, "PNG")
-    assert 256 < len(im.getcolors(1 << 16) or ()) <= transform.SCREEN_COLOURS
+    assert 256 < len(im.getcolors(1 << 16) or ()) <= decode.SCREEN_COLOURS
     result = run(source)
     out = k.opened(result.data)
     assert result.format == "PNG" and out.size == (1356, 848)

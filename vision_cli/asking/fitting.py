@@ -182,7 +182,7 @@ def _preflight_tiles(
 def tile_image(item: sources.Input, data: bytes, settings: Settings, *, many: bool) -> list[Image]:
     """One input as its tiles (or whole, when ``--tile auto`` finds it needs none). The image
     passes the gate first: nothing the gate calls an error is tiled or sent."""
-    from vision_cli.imaging import preflight, transform  # lazy: start-up, Pillow
+    from vision_cli.imaging import decode, preflight, tiles  # lazy: start-up, Pillow
 
     assert settings.tile is not None
     lim = judging.Limits(tier=settings.model.tier, max_bytes=settings.max_bytes, many_images=many)
@@ -191,7 +191,7 @@ def tile_image(item: sources.Input, data: bytes, settings: Settings, *, many: bo
         raise PreflightError([_failure(item.label, gated.refusal)])
     size_policy = settings.size_policy() or policy.SizePolicy.native(settings.model.tier)
     try:
-        tiled = transform.prepare_tiles(
+        tiled = tiles.prepare_tiles(
             data,
             settings.tile,
             found=gated.probe,
@@ -199,7 +199,7 @@ def tile_image(item: sources.Input, data: bytes, settings: Settings, *, many: bo
             max_bytes=settings.max_bytes,
             max_dimension=limits.MANY_IMAGES_MAX_DIMENSION if many else limits.MAX_DIMENSION,
         )
-    except transform.TransformError as exc:
+    except decode.TransformError as exc:
         raise PreflightError([_failure(item.label, exc.finding)]) from None
     if tiled is None:
         return [prepare_image(item, settings, many=many, data=data)]
@@ -283,7 +283,7 @@ def fit_bytes(
     """Bytes passed through the gate and brought into shape in memory (or, with
     ``--no-resize``, checked as they are). Nothing the gate calls an error that cannot be fixed is
     ever sent: :class:`PreflightError` with the gate's code and sentence instead."""
-    from vision_cli.imaging import preflight, transform  # lazy: start-up, Pillow
+    from vision_cli.imaging import decode, preflight, transform  # lazy: start-up, Pillow
 
     lim = judging.Limits(tier=settings.model.tier, max_bytes=settings.max_bytes, many_images=many)
     gated = preflight.judge(data, lim, extension=extension, verify=settings.verify)
@@ -301,7 +301,7 @@ def fit_bytes(
             max_dimension=lim.max_dimension if not many else limits.MANY_IMAGES_MAX_DIMENSION,
             trim_fuzz=settings.trim_fuzz,
         )
-    except transform.TransformError as exc:
+    except decode.TransformError as exc:
         raise PreflightError([_failure(label, exc.finding)]) from None
     found = preflight.output_findings(
         prepared.format, prepared.width, prepared.height, len(prepared.data), lim

@@ -105,7 +105,7 @@ def correct_oversized(
     if found is None or settings.oversized != "error":
         return None
     edge, paths = found
-    from vision_cli.imaging import transform  # lazy: start-up, Pillow
+    from vision_cli.imaging import decode, transform  # lazy: start-up, Pillow
 
     body = json.loads(json.dumps(request.body))  # a deep copy of plain JSON
     messages = body["messages"]
@@ -124,7 +124,7 @@ def correct_oversized(
             return None
         try:
             done = transform.prepare(raw, size_policy=size_policy, max_bytes=settings.max_bytes)
-        except transform.TransformError:
+        except decode.TransformError:
             return None
         before = history_tokens(block, settings)
         block["source"] = bodies.base64_source(done.data, done.media_type)

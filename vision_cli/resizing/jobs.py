@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from vision_cli import judging, policy, sources, tiling, workers
-from vision_cli.imaging import preflight, transform
+from vision_cli.imaging import decode, preflight, tiles, transform
 from vision_cli.judging import Finding
 from vision_cli.resizing.summary import Item, ResizeOptions
 
@@ -22,7 +22,7 @@ from vision_cli.resizing.summary import Item, ResizeOptions
 class _Job:
     item: sources.Input
     data: bytes | None  # standard input, read here; files and URLs are read by the worker
-    to: transform.Target
+    to: decode.Target
     size_policy: policy.SizePolicy
     quality: int | None
     max_bytes: int
@@ -45,7 +45,7 @@ class Done:
     identity: tuple[int, int, int, int] | None = None
     #: With --skip-existing: the output that is already up to date (nothing was prepared).
     existing: Path | None = None
-    tiled: transform.Tiled | None = None
+    tiled: tiles.Tiled | None = None
 
 
 def finished(done: Done) -> Future[Done]:
@@ -118,7 +118,7 @@ def _prepare(job: _Job) -> Done:
         return Done(None, len(data), gated.refusal)
     try:
         if job.tile is not None:
-            tiled = transform.prepare_tiles(
+            tiled = tiles.prepare_tiles(
                 data,
                 job.tile,
                 found=gated.probe,
@@ -146,7 +146,7 @@ def _prepare(job: _Job) -> Done:
             reencode=job.reencode,
             trim_fuzz=job.trim_fuzz,
         )
-    except transform.TransformError as exc:
+    except decode.TransformError as exc:
         return Done(None, len(data), exc.finding)
     warnings = preflight.output_findings(
         prepared.format, prepared.width, prepared.height, len(prepared.data), lim

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from vision_cli import judging, names, policy, sources
 from vision_cli.fsutil import hidden_temp_name, sync_folder, write_atomic
-from vision_cli.imaging import probe, transform
+from vision_cli.imaging import encode, probe, tiles, transform
 from vision_cli.resizing.jobs import Changed, Done, identity
 from vision_cli.resizing.summary import EXTENSIONS, Item, Outcome, ResizeOptions
 
 
-def sidecar_document(source: str, tiled: transform.Tiled, files: Sequence[str]) -> str:
+def sidecar_document(source: str, tiled: tiles.Tiled, files: Sequence[str]) -> str:
     """``NAME.tiles.json``: where each tile lies in the original, so coordinates found in a tile
     map back: ``original = offset + point_in_tile * scale`` (per axis). A name that is not UTF-8
     is written as JSON records write it: ``\\udcff`` escapes, and ``source_bytes`` or
@@ -139,7 +139,7 @@ class Planner:
             head = probe.probe_path(item.path).facts.format
         except probe.ProbeError:
             return None  # the worker reports it
-        fmt = transform.output_format_of(head, self.opts.to)
+        fmt = encode.output_format_of(head, self.opts.to)
         if fmt is None:
             return None
         target = self._target(item, fmt)
@@ -148,7 +148,7 @@ class Planner:
         return target
 
     def _finish_tiles(
-        self, item: sources.Input, tiled: transform.Tiled, bytes_before: int | None
+        self, item: sources.Input, tiled: tiles.Tiled, bytes_before: int | None
     ) -> Outcome:
         """Write every tile and the sidecar, or none of them (a refusal for any one fails all)."""
         grid, tiles = tiled.grid, tiled.tiles

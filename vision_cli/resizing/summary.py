@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from vision_cli import limits, policy, sources, tiling
-from vision_cli.imaging import transform
+from vision_cli.imaging import decode
 from vision_cli.judging import Finding
 
 Action = Literal["resized", "converted", "copied", "skipped", "tiled", "failed"]
@@ -31,7 +31,7 @@ class ResizeOptions:
     size_policy: policy.SizePolicy
     tier: policy.Tier
     out: Path | None = None
-    to: transform.Target = "auto"
+    to: decode.Target = "auto"
     quality: int | None = None
     max_bytes: int = limits.DEFAULT_MAX_BYTES
     reencode: bool = False

@@ -313,11 +313,12 @@ def resolve_model(
 
 def priced(model: catalog.Model, text: str) -> catalog.Model:
     """``model`` at the price of one ``--price [MODEL=]INPUT[/OUTPUT]`` (estimate's parser)."""
-    from vision_cli import catalog, estimating
+    from vision_cli import catalog
+    from vision_cli.estimating import choosing
 
     try:
-        spec = estimating.parse_price(text)
-    except estimating.PlanError as exc:
+        spec = choosing.parse_price(text)
+    except choosing.PlanError as exc:
         usage_error(str(exc), "--price")
     if spec.model is not None:
         try:

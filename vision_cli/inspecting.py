@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vision_cli import judging, policy, sources
+from vision_cli import fetching, judging, policy, sources
 from vision_cli.imaging import preflight, probe
 from vision_cli.judging import Code, Finding
 
@@ -96,7 +96,7 @@ def check_keeping_data(
     data: bytes | None = None
     try:
         if item.path is None:
-            data = sources.read_bytes(item)
+            data = fetching.read_bytes(item)
     except sources.SourceError as exc:
         return failed(item.label, opts.model, exc.code, exc.message), data
     lim = opts.limits

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal
 
-from vision_cli import catalog, limits, policy, sources, tiling
+from vision_cli import catalog, fetching, limits, policy, sources, tiling
 
 if TYPE_CHECKING:
     pass
@@ -142,6 +142,6 @@ def read_input(item: sources.Input, *, stdin: BinaryIO | None = None) -> bytes:
     """The input's bytes (at most :data:`vision_cli.limits.MAX_INPUT_BYTES`, as every command);
     :class:`PreflightError` when they cannot be read."""
     try:
-        return sources.read_bytes(item, stdin=stdin)
+        return fetching.read_bytes(item, stdin=stdin)
     except sources.SourceError as exc:
         raise PreflightError([Failure(item.label, exc.message, exc.code.value)]) from None

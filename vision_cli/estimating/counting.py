@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from vision_cli import sources
+from vision_cli import fetching, sources
 from vision_cli.estimating.costing import EstimateRow
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def materialize(
             yield item
             continue
         try:
-            data = sources.read_bytes(item, cap=cap)
+            data = fetching.read_bytes(item, cap=cap)
         except sources.SourceError as exc:
             yield sources.Problem(item.label, exc.code, exc.message)
             continue

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from vision_cli import judging, policy, sources, tiling, workers
+from vision_cli import fetching, judging, policy, sources, tiling, workers
 from vision_cli.imaging import decode, preflight, tiles, transform
 from vision_cli.judging import Finding
 from vision_cli.resizing.summary import Item, ResizeOptions
@@ -70,7 +70,7 @@ def submit(
     data = None
     if item.stdin:
         try:
-            data = sources.read_bytes(item, stdin=stdin)
+            data = fetching.read_bytes(item, stdin=stdin)
         except sources.SourceError as exc:
             return finished(Done(None, None, Finding(exc.code, exc.message, final=True)))
     job = _Job(
@@ -101,7 +101,7 @@ def _prepare(job: _Job) -> Done:
             if path is not None:
                 with contextlib.suppress(OSError):
                     seen = identity(os.stat(path))
-            data = sources.read_bytes(job.item)
+            data = fetching.read_bytes(job.item)
             if path is not None and seen is not None:
                 try:
                     after = identity(os.stat(path))

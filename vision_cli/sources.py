@@ -5,6 +5,7 @@ Inputs are produced lazily and in a stable order (arguments in the order given, 
 sorted order), so a run over a hundred thousand files holds one at a time. A problem with one
 argument (a missing file, an unreadable folder, a glob that matches nothing) becomes a
 :class:`Problem` in the stream, in its place, and the other arguments go on.
+
 Reading the bytes of an input (files, standard input, URLs) lives in :mod:`vision_cli.fetching`.
 """
 

@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass, replace
 
 from vision_cli import limits, policy
-from vision_cli.imaging import probe
+from vision_cli.imaging import probe, tails
 from vision_cli.imaging.decode import (
     FORCED,
     KEPT,
@@ -122,7 +122,7 @@ def prepare(
             return _copy(data, head)
         im = probe.open_image(io.BytesIO(data), heif=probe.heif_brand(data[:32]))
         frame = decode_first_frame(im, head, target, max_source_pixels, found.progressive)
-        late = probe.orientation_of(im) if head.format == "PNG" else head.orientation
+        late = tails.orientation_of(im) if head.format == "PNG" else head.orientation
         if late != head.orientation:  # an eXIf chunk after the image data, read with it
             head = replace(head, orientation=late)
             target = target_format(head.upright_size, size_policy, max_dimension)

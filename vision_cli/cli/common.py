@@ -343,17 +343,17 @@ def priced(model: catalog.Model, text: str) -> catalog.Model:
 def note_lifecycle(model: catalog.Model, *, sending: bool) -> None:
     """Say on stderr what the model's lifecycle means here (never hidden by -q or --json:
     stderr is not the result). A retired model stops a command that sends, with exit 2."""
-    from vision_cli import catalog, render
+    from vision_cli import lifecycle, render
 
     if model.retired:
         if sending:
             from vision_cli.exitcodes import ExitStatus
 
-            render.error(catalog.refusal(model))
+            render.error(lifecycle.refusal(model))
             raise typer.Exit(ExitStatus.USAGE)
-        render.note(catalog.retired_note(model))
+        render.note(lifecycle.retired_note(model))
     elif model.deprecated:
-        render.warn(catalog.deprecation_warning(model))
+        render.warn(lifecycle.deprecation_warning(model))
 
 
 def output_format(fmt: Format | ReportFormat, json_flag: bool) -> Format:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vision_cli import fetching, judging, policy, sources
+from vision_cli import fetching, judging, policy, sources, workers
 from vision_cli.imaging import preflight, probe
 from vision_cli.judging import Code, Finding
 
@@ -168,8 +168,6 @@ def check_all(
         for item in itertools.chain(head, stream):
             yield _checked(item, opts)
         return
-    from vision_cli import workers
-
     pool = workers.context().Pool(jobs, initializer=workers.start_worker)
     sent: collections.deque[sources.Input | sources.Problem] = collections.deque()
 

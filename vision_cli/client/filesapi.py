@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from vision_cli import fsutil
+from vision_cli import fsutil, limits
 from vision_cli.client.bodies import FILES_BETA
 from vision_cli.client.failures import api_failure
 from vision_cli.client.keys import base_url
@@ -73,8 +73,6 @@ def upload_file(
 def list_files(client: anthropic.Anthropic, file_ids: Iterable[str]) -> dict[str, RemoteFile]:
     """The files among ``file_ids`` that the API still has, by id (deleted ones are left out).
     Raises :class:`APIFailure`."""
-    from vision_cli import limits
-
     wanted = sorted(set(file_ids))
     found: dict[str, RemoteFile] = {}
     step = limits.FILE_LIST_MAX_IDS

@@ -117,7 +117,7 @@ def test_prepare_decodes_a_phone_photo_at_three_eighths(
         decoded.append(im.size)
         return real_resize(im, head, target, screen)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(decode, "_resize", spy)
+    monkeypatch.setattr(transform, "shrink", spy)
     result = transform.prepare(data, size_policy=policy.SizePolicy.recommended())
     assert decoded == [(1512, 1134)]  # stored orientation: 4032x3024 at 3/8
     out = k.opened(result.data)

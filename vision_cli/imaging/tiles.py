@@ -8,9 +8,9 @@ import io
 from dataclasses import dataclass
 
 from vision_cli import limits, policy, tiling
-from vision_cli.imaging import probe
+from vision_cli.imaging import probe, transform
 from vision_cli.imaging.decode import Target, TransformError, pillow_errors
-from vision_cli.imaging.transform import PreparedImage, prepare
+from vision_cli.imaging.transform import PreparedImage
 from vision_cli.imaging.trim import head_of, like_source, upright_frame
 from vision_cli.judging import Code, Finding
 
@@ -67,7 +67,7 @@ def prepare_tiles(
             buffer = io.BytesIO()
             frame.crop(tile.box).save(buffer, "PNG", compress_level=1, icc_profile=icc)
             tiles.append(
-                prepare(
+                transform.prepare(
                     buffer.getvalue(),
                     size_policy=size_policy,
                     to=tile_to,

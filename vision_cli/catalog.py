@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from vision_cli import fsutil, limits, policy
+from vision_cli import limits, policy
 
 Lifecycle = Literal["active", "deprecated", "retired"]
 LIFECYCLES: Final = ("active", "deprecated", "retired")
@@ -227,7 +227,6 @@ def _price(value: Any) -> float | None:
 
 
 def _from_table(m: Mapping[str, Any]) -> Model:
-
     step = m.get("long_context")
     context = m.get("context_window")
     return Model(
@@ -267,6 +266,9 @@ def bundled() -> Catalog:
 
 
 def cache_path() -> Path:
+    from vision_cli import (
+        fsutil,
+    )  # lazy: start-up, fsutil imports tempfile, which --help never needs
 
     return fsutil.cache_dir() / CACHE_FILE
 
@@ -282,6 +284,7 @@ def read_cache(path: Path | None = None) -> dict[str, Any]:
 
 def _write_cache(change: Any, path: Path | None = None) -> Path:
     """Read, change and write the cache atomically (OSError when it cannot be written)."""
+    from vision_cli import fsutil  # lazy: start-up, as in cache_path
 
     target = path or cache_path()
     with _WRITING:
@@ -323,7 +326,6 @@ def record_edge(model_id: str, max_side: int) -> Path:
 
 def edge_tier(tier: policy.Tier, edge: int) -> policy.Tier:
     """``tier`` with the edge the API reported (a known tier's name when the edge is its own)."""
-
     for name, (max_edge, _tokens) in limits.TIERS.items():
         if max_edge == edge:
             return policy.tier(name)
@@ -331,7 +333,6 @@ def edge_tier(tier: policy.Tier, edge: int) -> policy.Tier:
 
 
 def _api_model(entry: Mapping[str, Any], high_res: bool) -> Model:
-
     context = entry.get("max_input_tokens")
     context = context if isinstance(context, int) else None
     return Model(

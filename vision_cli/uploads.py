@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from vision_cli.client import filesapi
 
 if TYPE_CHECKING:
-    from vision_cli.client.connect import API
+    from vision_cli.client.connect import Anthropic
 
 #: ``present``: the API has it; ``expired``: past its ``expires_at`` (its bytes are gone);
 #: ``gone``: the API no longer lists it (deleted elsewhere, or removed after expiring).
@@ -62,7 +62,7 @@ class Change:
         return {"id": self.file_id, "action": self.action, "reason": self.reason}
 
 
-def listing(api: API, cache: filesapi.FileCache) -> list[Upload]:
+def listing(api: Anthropic, cache: filesapi.FileCache) -> list[Upload]:
     """Every upload the cache remembers, oldest first, with its state on the API. APIFailure."""
     entries = cache.entries()
     remote = filesapi.list_files(api, (e.file_id for e in entries))
@@ -86,7 +86,7 @@ def listing(api: API, cache: filesapi.FileCache) -> list[Upload]:
     return uploads
 
 
-def delete(api: API, cache: filesapi.FileCache, file_ids: Iterable[str]) -> list[Change]:
+def delete(api: Anthropic, cache: filesapi.FileCache, file_ids: Iterable[str]) -> list[Change]:
     """Delete each file on the API (one it no longer has is only forgotten) and drop it from the
     cache. Raises APIFailure at the first failure; what was done before it stays done."""
     changes = []
@@ -99,7 +99,7 @@ def delete(api: API, cache: filesapi.FileCache, file_ids: Iterable[str]) -> list
     return changes
 
 
-def prune(api: API, cache: filesapi.FileCache, *, dry_run: bool = False) -> list[Change]:
+def prune(api: Anthropic, cache: filesapi.FileCache, *, dry_run: bool = False) -> list[Change]:
     """Delete the uploads past their expiry and forget those the API no longer has. APIFailure."""
     changes = []
     for upload in listing(api, cache):

@@ -17,11 +17,11 @@ from vision_cli.asking.preparing import Settings
 from vision_cli.client import bodies, failures, filesapi, messages
 
 if TYPE_CHECKING:
-    from vision_cli.client.connect import API
+    from vision_cli.client.connect import Anthropic
 
 
 def send(
-    api: API, request: Request, *, on_text: Callable[[str], None] | None = None
+    api: Anthropic, request: Request, *, on_text: Callable[[str], None] | None = None
 ) -> messages.Reply:
     """Send the request: streamed to ``on_text`` when given, else in one piece. APIFailure."""
     if on_text is not None:
@@ -30,7 +30,7 @@ def send(
 
 
 def resolve_files(
-    api: API,
+    api: Anthropic,
     images: Sequence[Image],
     cache: filesapi.FileCache | None,
     *,
@@ -184,7 +184,7 @@ def remember_edge(model: catalog.Model, edge: int) -> str:
 
 
 def send_correcting(
-    api: API,
+    api: Anthropic,
     request: Request,
     settings: Settings,
     *,

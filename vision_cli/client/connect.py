@@ -15,8 +15,8 @@ from vision_cli.client.keys import BASE_URL_ENV, api_key, base_url_problem, guar
 if TYPE_CHECKING:
     import anthropic
 
-    #: The SDK client, for annotations outside this package (only ``client`` imports ``anthropic``).
-    API: TypeAlias = anthropic.Anthropic
+    #: The SDK client, for the annotations of modules that must not import ``anthropic``.
+    Anthropic: TypeAlias = anthropic.Anthropic
 
 
 def check_key() -> str:

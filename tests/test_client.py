@@ -425,7 +425,9 @@ def test_the_module_never_imports_the_sdk_at_import_time() -> None:
     import sys
 
     code = (
-        "import sys, vision_cli.client, vision_cli.asking, vision_cli.cli.ask;"
+        "import sys, pkgutil, importlib, vision_cli.client, vision_cli.asking, vision_cli.cli.ask;"
+        "[importlib.import_module(f'{p.__name__}.{m.name}') for p in (vision_cli.client,"
+        " vision_cli.asking) for m in pkgutil.iter_modules(p.__path__)];"
         "print('anthropic' in sys.modules)"
     )
     out = subprocess.run(

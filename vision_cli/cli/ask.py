@@ -25,7 +25,14 @@ from vision_cli.exitcodes import ExitStatus
 if TYPE_CHECKING:
     import anthropic
 
-    from vision_cli import asking, client
+    from vision_cli.asking import (
+        answering,
+        building,
+        fitting,
+        preparing,
+        running,
+    )
+    from vision_cli.client import filesapi
     from vision_cli.sources import Selection
 
 EXIT_LINE = (
@@ -549,19 +556,21 @@ def compare(
 
 
 def _fail(message: str, status: ExitStatus) -> NoReturn:
-    from vision_cli import client, render
+    from vision_cli import render
+    from vision_cli.client import keys
 
-    render.error(client.redact(message))
+    render.error(keys.redact(message))
     raise typer.Exit(status)
 
 
 def _preflight_failed(
-    exc: asking.PreflightError, status: ExitStatus = ExitStatus.FAILED
+    exc: preparing.PreflightError, status: ExitStatus = ExitStatus.FAILED
 ) -> NoReturn:
-    from vision_cli import client, render
+    from vision_cli import render
+    from vision_cli.client import keys
 
     for failure in exc.failures:
-        render.error(client.redact(str(failure)))
+        render.error(keys.redact(str(failure)))
     raise typer.Exit(status)
 
 
@@ -611,15 +620,22 @@ def _read_prompt(opts: AskOptions) -> str | None:
 
 
 def run(opts: AskOptions) -> None:
-    from vision_cli import asking, client, sources
+    from vision_cli import sources
+    from vision_cli.asking import (
+        building,
+        conversations,
+        fitting,
+        preparing,
+    )
+    from vision_cli.client import connect, failures, filesapi
 
     _check_many(opts)
     prompt = _read_prompt(opts)
-    history = asking.Conversation()
+    history = conversations.Conversation()
     if opts.conversation is not None:
         try:
-            history = asking.load_conversation(opts.conversation)
-        except asking.PreflightError as exc:
+            history = conversations.load_conversation(opts.conversation)
+        except preparing.PreflightError as exc:
             _preflight_failed(exc, ExitStatus.USAGE)  # the file named by an option is unusable
     model_name = opts.model or history.model
     the_model = common.resolve_model(model_name, sending=True, price=opts.price)
@@ -636,7 +652,7 @@ def run(opts: AskOptions) -> None:
         common.usage_error("give at least one image, folder, glob, URL or -", "INPUTS")
     if not items and prompt is None:
         common.usage_error("a turn without images needs a prompt (-p)", "--prompt")
-    settings = asking.Settings(
+    settings = preparing.Settings(
         model=the_model,
         model_name=common.model_name(model_name),
         max_tokens=opts.max_tokens,
@@ -664,13 +680,13 @@ def run(opts: AskOptions) -> None:
             "--trim",
         )
     try:
-        asking.check_sources(items, settings)
+        preparing.check_sources(items, settings)
     except sources.UsageError as exc:
         common.usage_error(str(exc), "--source")
     if not opts.dry_run:
         try:
-            client.check_setup()
-        except client.SetupError as exc:
+            connect.check_setup()
+        except failures.SetupError as exc:
             _fail(str(exc), ExitStatus.USAGE)
         import_sdk_early()
     if opts.each or opts.batch:
@@ -681,15 +697,15 @@ def run(opts: AskOptions) -> None:
     if opts.conversation is not None and not opts.dry_run:
         _check_writable(opts.conversation)
 
-    cache = None if opts.no_cache else client.FileCache()
+    cache = None if opts.no_cache else filesapi.FileCache()
     try:
-        images = asking.preflight(
+        images = fitting.preflight(
             items, settings, earlier_images=history.images, offline=opts.dry_run
         )
-        text = prompt or asking.default_prompt(len(images), compare=opts.compare)
+        text = prompt or preparing.default_prompt(len(images), compare=opts.compare)
 
-        def build(files: asking.Files) -> asking.Request:
-            return asking.build_request(
+        def build(files: building.Files) -> building.Request:
+            return building.build_request(
                 images,
                 settings,
                 prompt=text,
@@ -698,9 +714,9 @@ def run(opts: AskOptions) -> None:
                 stream=_streams(opts),
             )
 
-        request = build(asking.cached_files(images, cache))
-        asking.check_request(request, settings)
-    except asking.PreflightError as exc:
+        request = build(building.cached_files(images, cache))
+        building.check_request(request, settings)
+    except preparing.PreflightError as exc:
         _preflight_failed(exc)
     if not opts.quiet and not opts.json:
         _notes(images)
@@ -710,7 +726,7 @@ def run(opts: AskOptions) -> None:
     answer, sent = _send(opts, settings, request, build, cache)
     if opts.conversation is not None:
         try:
-            asking.save_conversation(
+            conversations.save_conversation(
                 opts.conversation,
                 sent,
                 answer.reply,
@@ -801,7 +817,7 @@ def _check_many(opts: AskOptions) -> None:
         )
 
 
-_SOURCES: dict[SourceChoice, asking.SourceChoice] = {
+_SOURCES: dict[SourceChoice, preparing.SourceChoice] = {
     SourceChoice.auto: "auto",
     SourceChoice.base64: "base64",
     SourceChoice.url: "url",
@@ -820,7 +836,7 @@ def _check_writable(path: Path) -> None:
         )
 
 
-def _notes(images: tuple[asking.Image, ...]) -> None:
+def _notes(images: tuple[fitting.Image, ...]) -> None:
     from vision_cli import render
     from vision_cli.render.ask import ask_image_line
 
@@ -830,12 +846,16 @@ def _notes(images: tuple[asking.Image, ...]) -> None:
             render.warn(f"{image.label}: {warning}")
 
 
-def _dry_run(request: asking.Request, settings: asking.Settings, opts: AskOptions) -> None:
-    from vision_cli import asking, client, render
+def _dry_run(request: building.Request, settings: preparing.Settings, opts: AskOptions) -> None:
+    from vision_cli import render
+    from vision_cli.asking import (
+        pricing,
+    )
+    from vision_cli.client import bodies
     from vision_cli.render.ask import ask_estimate
 
-    body = client.shorten_base64(request.body)
-    est = asking.estimate(request, settings)
+    body = bodies.shorten_base64(request.body)
+    est = pricing.estimate(request, settings)
     if opts.json:
         typer.echo(render.dumps({"request": body, "estimate": est.as_dict()}))
         return
@@ -869,31 +889,36 @@ class _StreamWriter:
 
 def _send(
     opts: AskOptions,
-    settings: asking.Settings,
-    request: asking.Request,
-    build: Callable[[asking.Files], asking.Request],
-    cache: client.FileCache | None,
-) -> tuple[asking.Answer, asking.Request]:
+    settings: preparing.Settings,
+    request: building.Request,
+    build: Callable[[building.Files], building.Request],
+    cache: filesapi.FileCache | None,
+) -> tuple[answering.Answer, building.Request]:
     """Upload what needs it, send, stream; every failure becomes one line and its exit status.
     The answer, and the request as it was sent (with the file ids it got)."""
-    from vision_cli import asking, client, render
+    from vision_cli import render
+    from vision_cli.asking import (
+        answering,
+        running,
+    )
+    from vision_cli.client import connect, failures, keys
 
     writer = _StreamWriter() if _streams(opts) else None
     try:
         with _debug_log():
-            api = client.make_client(max_retries=opts.max_retries, timeout=opts.timeout)
+            api = connect.make_client(max_retries=opts.max_retries, timeout=opts.timeout)
             request = _upload(api, request, build, cache, opts, expires=settings.expires)
             _debug(
-                f"POST {client.base_url()}/v1/messages: {request.size:,} bytes, "
+                f"POST {keys.base_url()}/v1/messages: {request.size:,} bytes, "
                 f"{request.total_images} images"
             )
             fix = functools.partial(_corrected, settings)
             try:
-                request, reply = asking.send_correcting(
+                request, reply = running.send_correcting(
                     api, request, settings, on_text=writer, on_correction=fix
                 )
-            except client.APIFailure as failure:
-                if not (asking.stale_file(failure) and request.cached_file_ids):
+            except failures.APIFailure as failure:
+                if not (running.stale_file(failure) and request.cached_file_ids):
                     raise
                 # A cached file id the API no longer knows (deleted, expired): upload again, once.
                 _debug(f"stale cached file ids, uploading again: {failure}")
@@ -902,13 +927,13 @@ def _send(
                 request = _upload(
                     api, request, build, cache, opts, expires=settings.expires, refresh=True
                 )
-                request, reply = asking.send_correcting(
+                request, reply = running.send_correcting(
                     api, request, settings, on_text=writer, on_correction=fix
                 )
             _debug(f"answered: {reply.id}, stop_reason {reply.stop_reason}")
-    except client.SetupError as exc:
+    except failures.SetupError as exc:
         _fail(str(exc), ExitStatus.USAGE)
-    except client.APIFailure as failure:
+    except failures.APIFailure as failure:
         if writer is not None:
             writer.end()
         _fail(str(failure), ExitStatus.API)
@@ -919,34 +944,40 @@ def _send(
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
     if writer is not None:
         writer.end()
-    return asking.answer(reply, request, settings), request
+    return answering.answer(reply, request, settings), request
 
 
-def _corrected(settings: asking.Settings, correction: asking.Correction) -> None:
+def _corrected(settings: preparing.Settings, correction: running.Correction) -> None:
     """Say on stderr (even with -q and --json: the data was wrong) what was shrunk and resent."""
-    from vision_cli import asking, render
+    from vision_cli import render
+    from vision_cli.asking import (
+        running,
+    )
 
-    remembered = asking.remember(settings.model, correction)
+    remembered = running.remember(settings.model, correction)
     render.warn(f"{correction.describe(settings.model_name)}; {remembered}")
 
 
 def _upload(
     api: anthropic.Anthropic,
-    request: asking.Request,
-    build: Callable[[asking.Files], asking.Request],
-    cache: client.FileCache | None,
+    request: building.Request,
+    build: Callable[[building.Files], building.Request],
+    cache: filesapi.FileCache | None,
     opts: AskOptions,
     *,
     expires: int,
     refresh: bool = False,
-) -> asking.Request:
+) -> building.Request:
     """The request with every ``file`` image uploaded (those the cache knows are not), each to
     expire after ``expires`` seconds."""
-    from vision_cli import asking, render
+    from vision_cli import render
+    from vision_cli.asking import (
+        running,
+    )
 
     if not request.pending_uploads and not refresh:
         return request
-    files = asking.resolve_files(api, request.images, cache, refresh=refresh, expires=expires)
+    files = running.resolve_files(api, request.images, cache, refresh=refresh, expires=expires)
     if not opts.quiet and not opts.json and files.uploaded:
         noun = "image" if files.uploaded == 1 else "images"
         render.note(f"uploaded {files.uploaded} {noun} through the Files API")
@@ -959,8 +990,11 @@ def _streams(opts: AskOptions) -> bool:
     return not (opts.json or opts.schema is not None)
 
 
-def _output(answer: asking.Answer, opts: AskOptions) -> None:
-    from vision_cli import asking, render
+def _output(answer: answering.Answer, opts: AskOptions) -> None:
+    from vision_cli import render
+    from vision_cli.asking import (
+        answering,
+    )
     from vision_cli.render.ask import ask_usage
 
     if opts.json:
@@ -970,7 +1004,7 @@ def _output(answer: asking.Answer, opts: AskOptions) -> None:
     if not opts.quiet and not opts.json:
         ask_usage(answer)
     if answer.mismatch is not None:
-        message = asking.schema_error(answer.mismatch)["message"]
+        message = answering.schema_error(answer.mismatch)["message"]
         text = " ".join(answer.reply.text.split())
         shown = text if len(text) <= 200 else text[:199] + "…"
         _fail(
@@ -987,9 +1021,9 @@ def _output(answer: asking.Answer, opts: AskOptions) -> None:
 
 def _debug(message: str) -> None:
     if common.debug():
-        from vision_cli import client
+        from vision_cli.client import keys
 
-        sys.stderr.write(f"debug: {client.redact(message)}\n")
+        sys.stderr.write(f"debug: {keys.redact(message)}\n")
         sys.stderr.flush()
 
 

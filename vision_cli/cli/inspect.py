@@ -80,7 +80,7 @@ def inspect(
 ) -> None:
     import contextlib
 
-    from vision_cli import fsutil, inspecting, limits, policy, sources, workers
+    from vision_cli import fsutil, inspecting, judging, limits, sources, workers
     from vision_cli.render import is_tty
     from vision_cli.render.bars import progress
 
@@ -101,7 +101,7 @@ def inspect(
             listed = list(items)  # the request's size decides the per-image limit
             total = len(listed)
             items = iter(listed)
-        lim = policy.Limits(
+        lim = judging.Limits(
             tier=the_model.tier,
             max_bytes=common.max_bytes(max_bytes),
             many_images=bool(total and total > limits.MANY_IMAGES_THRESHOLD),
@@ -121,7 +121,7 @@ def inspect(
             if request:
                 summary.request_findings = [
                     f
-                    for f in policy.judge_request(
+                    for f in judging.judge_request(
                         summary.count, summary.base64_bytes, the_model.images_per_request
                     )
                     if f.code not in ignored

@@ -168,8 +168,10 @@ def locate(
     hidden: common.HiddenOpt = False,
     allow_private_urls: common.AllowPrivateUrlsOpt = False,
 ) -> None:
-    from vision_cli import asking, client, locating, sources
+    from vision_cli import locating, sources
+    from vision_cli.asking import preparing
     from vision_cli.bulk import plan
+    from vision_cli.client import failures, keys
 
     if (find is None) == (prompt is None):
         common.usage_error(
@@ -186,7 +188,7 @@ def locate(
     if not items:
         common.usage_error("give at least one image, folder, glob, URL or -", "IMAGE")
     the_model = common.resolve_model(model, sending=True)
-    settings = asking.Settings(
+    settings = preparing.Settings(
         model=the_model,
         model_name=common.model_name(model),
         max_tokens=max_tokens,
@@ -198,8 +200,8 @@ def locate(
     )
     if output is not None and str(output) == "-":
         common.usage_error("the boxes go to standard output: give --output a file name", "--output")
-    if not dry_run and client.api_key() is None:
-        _fail(client.MISSING_KEY_MESSAGE, ExitStatus.USAGE)
+    if not dry_run and keys.api_key() is None:
+        _fail(failures.MISSING_KEY_MESSAGE, ExitStatus.USAGE)
     config = plan.Config(
         settings=settings,
         prompt=locating.question(find, prompt),
@@ -227,9 +229,10 @@ def locate(
 
 
 def _fail(message: str, status: ExitStatus) -> NoReturn:
-    from vision_cli import client, render
+    from vision_cli import render
+    from vision_cli.client import keys
 
-    render.error(client.redact(message))
+    render.error(keys.redact(message))
     raise typer.Exit(status)
 
 
@@ -248,11 +251,12 @@ def _run(
     items: list[Any], config: plan.Config, *, quiet: bool
 ) -> tuple[list[plan.Job], EachSummary, list[dict[str, Any]]]:
     """Ask about every image not answered before; the jobs, the summary and every line."""
-    from vision_cli import client, render
+    from vision_cli import render
     from vision_cli.bulk import plan
     from vision_cli.bulk.each import EachRun
     from vision_cli.bulk.log import ResultsLog
     from vision_cli.bulk.records import OutputError, answered, parse_record, read_records
+    from vision_cli.client import keys
     from vision_cli.render import bars
 
     note = (lambda message: None) if quiet else render.note
@@ -278,7 +282,7 @@ def _run(
     finally:
         log.close()
     if summary.stopped is not None:
-        render.error(client.redact(str(summary.stopped)))
+        render.error(keys.redact(str(summary.stopped)))
     if summary.write_error is not None:
         render.error(summary.write_error)
     if config.output is not None:
@@ -372,7 +376,8 @@ def _print(images: list[_Image], fmt: LocateFormat) -> None:
 def _draw(images: list[_Image], given: str) -> int:
     """Draw every answered image; the number that could not be drawn (each said on stderr).
     ``given`` is OUT as typed (a str: a Path would drop the trailing / that makes it a folder)."""
-    from vision_cli import asking, drawing, render
+    from vision_cli import drawing, render
+    from vision_cli.asking import preparing
 
     answered = [i for i in images if i.located is not None]
     labels = [f.label for i in answered if i.located for f in i.located.found]
@@ -393,14 +398,14 @@ def _draw(images: list[_Image], given: str) -> int:
                 )
             data = job.data
             if data is None and job.item is not None:
-                data = asking.read_input(job.item)
+                data = preparing.read_input(job.item)
             assert data is not None
             pairs = [
                 (f.label, box)
                 for f, box in zip(image.located.found, image.located.upright, strict=True)
             ]
             drawing.draw(data, pairs, palette, target)
-        except (drawing.DrawError, asking.PreflightError) as exc:
+        except (drawing.DrawError, preparing.PreflightError) as exc:
             render.error(f"{job.label}: {exc}")
             failed += 1
     return failed

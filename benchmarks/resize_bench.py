@@ -373,7 +373,7 @@ def shot_breakdown(files: list[Path], count: int = 8) -> None:
     at zlib's default and at level 1 with run-length matching (vision-cli's choice)."""
     import zlib
 
-    from vision_cli.imaging import transform
+    from vision_cli.imaging import decode, encode
 
     datas = [f.read_bytes() for f in files[:count]]
     frames = [Image.open(io.BytesIO(d)) for d in datas]
@@ -397,7 +397,7 @@ def shot_breakdown(files: list[Path], count: int = 8) -> None:
 
     steps = {
         "decode": lambda i: Image.open(io.BytesIO(datas[i])).load(),
-        "colour count": lambda i: transform._colours_at_most(frames[i], transform.SCREEN_COLOURS),
+        "colour count": lambda i: encode.colours_at_most(frames[i], decode.SCREEN_COLOURS),
         "LANCZOS": lambda i: frames[i].resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0),
         "HAMMING": lambda i: frames[i].resize(target, Image.Resampling.HAMMING, reducing_gap=2.0),
         "PNG level 6": lambda i: png(small[i]),

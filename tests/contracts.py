@@ -29,7 +29,7 @@ from typing import Any
 from PIL import Image
 from typer.testing import CliRunner, Result
 
-from vision_cli import catalog, policy
+from vision_cli import catalog, judging
 from vision_cli.cli.app import app
 from vision_cli.imaging import preflight
 
@@ -76,7 +76,7 @@ def check_all(inputs: list[Path], work: Path, *, ask: bool = True) -> Counts:
     """Run the four contracts over ``inputs`` (named so that no two outputs collide: ``resize``
     refuses a second input for one output name); ``work`` is an empty scratch folder."""
     runner = CliRunner()
-    lim = policy.Limits(tier=catalog.resolve(catalog.load().default).tier)
+    lim = judging.Limits(tier=catalog.resolve(catalog.load().default).tier)
     work.mkdir(parents=True, exist_ok=True)
     listing = work / "inputs.txt"
     listing.write_text("".join(f"{p}\n" for p in inputs))
@@ -149,7 +149,7 @@ def _outputs_pass(runner: CliRunner, folder: Path) -> None:
         assert row["status"] != "error" and not codes & FIXED_BY_RESIZE, row
 
 
-def _ask(runner: CliRunner, path: Path, refusal: policy.Finding | None, counts: Counts) -> None:
+def _ask(runner: CliRunner, path: Path, refusal: judging.Finding | None, counts: Counts) -> None:
     """Contract 2: ask --dry-run plans exactly what the gate (verifying) lets through."""
     started = time.perf_counter()
     result = _invoke(runner, "ask", path, "--dry-run", "-p", "what is this?")

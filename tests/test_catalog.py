@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vision_cli import catalog, fsutil
+from vision_cli import catalog, fsutil, lifecycle
 
 
 @pytest.fixture(autouse=True)
@@ -46,9 +46,9 @@ def test_lifecycle_comes_from_the_data() -> None:
 
 
 def test_messages_name_the_replacement() -> None:
-    refusal = catalog.refusal(catalog.resolve("claude-sonnet-4-5"))
+    refusal = lifecycle.refusal(catalog.resolve("claude-sonnet-4-5"))
     assert "retired on 2026-11-30" in refusal and "claude-sonnet-5-5" in refusal
-    warning = catalog.deprecation_warning(catalog.resolve("claude-opus-4-5"))
+    warning = lifecycle.deprecation_warning(catalog.resolve("claude-opus-4-5"))
     assert "2027-01-22" in warning and "claude-opus-5-5" in warning
 
 

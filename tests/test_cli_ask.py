@@ -24,7 +24,8 @@ from PIL import Image
 from tests.conftest import API_KEY, MakeImage, Run, encode, imported_by, picture
 from tests.fakeapi import FakeClaudeAPI, OpenApiValidator, RecordedRequest
 from tests.imagekit import BLUE, RED, marked, near, noise, stored_for
-from vision_cli import catalog, client, policy
+from vision_cli import catalog, policy, units
+from vision_cli.client import bodies, messages
 
 KEY = API_KEY
 
@@ -381,10 +382,10 @@ def test_answer_streams_to_stdout_and_usage_goes_to_stderr(
     table = result.stderr.splitlines()[-4:]
     assert table[0].split() == ["tokens", "cost"]
     # the fake's usage: 1296 image tokens + ceil(11 chars / 4) = 1299; 10 words out
-    assert table[1].split()[:3] == ["input", "1,299", policy.format_usd(1299 * 3 / 1e6)]
+    assert table[1].split()[:3] == ["input", "1,299", units.format_usd(1299 * 3 / 1e6)]
     assert "images ≈ 1,296 (estimated)" in table[1]
-    assert table[2].split()[:3] == ["output", "10", policy.format_usd(10 * 15 / 1e6)]
-    assert table[3].split()[:3] == ["total", "1,309", policy.format_usd((1299 * 3 + 150) / 1e6)]
+    assert table[2].split()[:3] == ["output", "10", units.format_usd(10 * 15 / 1e6)]
+    assert table[3].split()[:3] == ["total", "1,309", units.format_usd((1299 * 3 + 150) / 1e6)]
     assert "claude-sonnet-4-6" in table[3] and catalog.load().date in table[3]
 
 
@@ -442,7 +443,7 @@ def test_dry_run_needs_no_key_sends_nothing_and_prints_the_exact_body(
     # The same command for real sends exactly that body.
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
     assert run(*args).exit_code == 0
-    assert client.shorten_base64(only_request(fake_api).body) == body
+    assert bodies.shorten_base64(only_request(fake_api).body) == body
     sent = images_of(last_turn(only_request(fake_api)))[1]["source"]["data"]
     assert data == f"<{len(sent)} bytes base64>"
 
@@ -487,11 +488,11 @@ def test_the_sdk_is_imported_while_the_images_are_prepared(
     command: str,
 ) -> None:
     """The background import starts before the images are read and prepared, not after."""
-    from vision_cli import asking
+    from vision_cli.asking import fitting
     from vision_cli.cli import sending
 
     order: list[str] = []
-    started, prepare = sending.import_sdk_early, asking.preflight
+    started, prepare = sending.import_sdk_early, fitting.preflight
 
     def start() -> None:
         order.append("import")
@@ -502,7 +503,7 @@ def test_the_sdk_is_imported_while_the_images_are_prepared(
         return prepare(*args, **kwargs)
 
     monkeypatch.setattr(sending, "import_sdk_early", start)
-    monkeypatch.setattr(asking, "preflight", preflight)
+    monkeypatch.setattr(fitting, "preflight", preflight)
     result = run(command, make_image("a.png"), make_image("b.png"))
     assert result.exit_code == 0, result.stderr
     assert order == ["import", "prepare"] and len(api.requests) == 1
@@ -650,10 +651,10 @@ def test_interrupt_exits_130_and_saves_nothing(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def interrupted(*args: object, **kwargs: object) -> client.Reply:
+    def interrupted(*args: object, **kwargs: object) -> messages.Reply:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(client, "stream_message", interrupted)
+    monkeypatch.setattr(messages, "stream_message", interrupted)
     conversation = tmp_path / "chat.json"
     result = run("ask", make_image("a.png"), "--conversation", conversation)
     assert result.exit_code == 130
@@ -764,7 +765,7 @@ def test_files_api_uploads_once_and_the_cache_remembers(
     ids = [b["source"]["file_id"] for b in images_of(last_turn(one))]
     assert ids == [b["source"]["file_id"] for b in images_of(last_turn(two))]
     assert set(ids) == set(api.files)
-    assert client.FILES_BETA in two.headers.get("anthropic-beta", "")
+    assert bodies.FILES_BETA in two.headers.get("anthropic-beta", "")
     assert [i.source_type for i in two.images] == ["file", "file"]
     cache = Path(os.environ["XDG_CACHE_HOME"]) / "vision-cli" / "files.json"
     entries = json.loads(cache.read_text())["files"].values()

@@ -377,7 +377,8 @@ def test_table_footer_and_tiers(run: Run) -> None:
 
 
 def test_table_on_a_terminal_uses_rich_and_cuts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    from vision_cli import estimating, policy
+    from vision_cli import judging
+    from vision_cli.estimating import choosing, costing, tallying
     from vision_cli.formats import Format
     from vision_cli.render.estimate import EstimateReport
 
@@ -385,18 +386,18 @@ def test_table_on_a_terminal_uses_rich_and_cuts_nothing(monkeypatch: pytest.Monk
         def isatty(self) -> bool:
             return True
 
-    plan = estimating.EstimatePlan(
-        models=estimating.choose_models(["claude-sonnet-4-6", "claude-opus-4-7"], all_models=True),
+    plan = costing.EstimatePlan(
+        models=choosing.choose_models(["claude-sonnet-4-6", "claude-opus-4-7"], all_models=True),
         prices_date="2026-11-01",
     )
     stream = Terminal()
     monkeypatch.setenv("COLUMNS", "60")
     report = EstimateReport(Format.table, plan, stream=stream)
-    lim = policy.Limits(tier=plan.models[0].tier)
-    rows = [estimating.row_from_size(s, plan, lim) for s in [(3840, 2160), (9000, 10)]]
+    lim = judging.Limits(tier=plan.models[0].tier)
+    rows = [costing.row_from_size(s, plan, lim) for s in [(3840, 2160), (9000, 10)]]
     for row in rows:
         report.add(row)
-    report.finish(estimating.total(rows, plan))
+    report.finish(tallying.total(rows, plan))
     text = stream.getvalue()
     assert "…" not in text  # nothing truncated, however narrow the terminal
     assert "claude-mythos-5" in text and "$0.02" in text and "✗ 9000x10" in text

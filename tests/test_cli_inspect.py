@@ -761,18 +761,18 @@ def test_estimate_ignores_too(run: Run, make_image: MakeImage) -> None:
 
 def test_worker_hand_off_keeps_every_field(crowd: Path) -> None:
     """What a worker sends back (plain values) makes the same record, findings included."""
-    from vision_cli import inspecting, policy, sources
+    from vision_cli import inspecting, judging, policy, sources
 
     opts = inspecting.CheckOptions(
-        model="claude-opus-4-7", limits=policy.Limits(tier=policy.tier("high-res"))
+        model="claude-opus-4-7", limits=judging.Limits(tier=policy.tier("high-res"))
     )
     paths = [crowd / "0000.png", crowd / "0100.png", crowd / "missing.png"]
     items: list[sources.Input | sources.Problem] = [
         sources.Input(str(p), path=p, root=crowd) for p in paths
     ]
-    items.append(sources.Problem("nothing/*.png", policy.Code.NOT_FOUND, "no match"))
+    items.append(sources.Problem("nothing/*.png", judging.Code.NOT_FOUND, "no match"))
     for item in items:
         record, data = inspecting.check_keeping_data(item, opts)
         packed = inspecting._checked_packed(inspecting._pack_input(item), opts)
         assert inspecting._unpack_record(packed[0]) == record and packed[1] == data
-    assert inspecting.check(items[1], opts).findings[0].code is policy.Code.UNREADABLE  # exercised
+    assert inspecting.check(items[1], opts).findings[0].code is judging.Code.UNREADABLE  # exercised

@@ -14,20 +14,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vision_cli import catalog, estimating, policy
-from vision_cli.estimating import EstimatePlan, EstimateRow, PlanError, PricedModel, PriceSpec
+from vision_cli import catalog, judging, policy
+from vision_cli.estimating import choosing, costing, counting, tallying
+from vision_cli.estimating.choosing import PlanError, PricedModel, PriceSpec
+from vision_cli.estimating.costing import EstimatePlan, EstimateRow
 
 STANDARD = policy.tier("standard")
 HIGH_RES = policy.tier("high-res")
 
 
 def plan_for(*names: str, **kwargs: object) -> EstimatePlan:
-    models = estimating.choose_models(names)
+    models = choosing.choose_models(names)
     return EstimatePlan(models=models, **kwargs)  # type: ignore[arg-type]
 
 
 def usd(width: int, height: int, plan: EstimatePlan) -> list[float]:
-    return [c.usd for c in estimating.price(width, height, plan)]
+    return [c.usd for c in costing.price(width, height, plan)]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -47,13 +49,13 @@ def usd(width: int, height: int, plan: EstimatePlan) -> list[float]:
     ],
 )
 def test_parse_price(text: str, spec: PriceSpec) -> None:
-    assert estimating.parse_price(text) == spec
+    assert choosing.parse_price(text) == spec
 
 
 @pytest.mark.parametrize("text", ["", "free", "3/", "/15", "-1", "nan", "inf/1", "=3", "a=b"])
 def test_parse_price_rejects(text: str) -> None:
     with pytest.raises(PlanError) as exc:
-        estimating.parse_price(text)
+        choosing.parse_price(text)
     assert exc.value.param == "--price"
 
 
@@ -63,14 +65,14 @@ def test_parse_price_rejects(text: str) -> None:
 
 
 def test_default_model_is_the_tables_default() -> None:
-    (m,) = estimating.choose_models([])
+    (m,) = choosing.choose_models([])
     assert m.name == catalog.load().default == "claude-sonnet-5-5"
     assert (m.input_price, m.output_price, m.tier) == (2.0, 10.0, HIGH_RES)
     assert m.known and not m.overridden
 
 
 def test_models_keep_their_order_and_lose_duplicates_by_id() -> None:
-    got = estimating.choose_models(
+    got = choosing.choose_models(
         ["claude-opus-4-7", "claude-sonnet-4-5", "claude-sonnet-4-5-20250929", "claude-opus-4-7"]
     )
     assert [m.name for m in got] == ["claude-opus-4-7", "claude-sonnet-4-5"]
@@ -79,54 +81,54 @@ def test_models_keep_their_order_and_lose_duplicates_by_id() -> None:
 
 def test_all_models_are_the_current_ones_after_those_named() -> None:
     cat = catalog.load()
-    got = estimating.choose_models(["claude-opus-4-1"], all_models=True)
+    got = choosing.choose_models(["claude-opus-4-1"], all_models=True)
     names = [m.name for m in got]
     assert names[0] == "claude-opus-4-1"  # retired, but asked for by name
     active = [m.short_name for m in cat.active() if m.priced]  # no price: nothing to show
     assert names[1:] == active
     for gone in ("claude-opus-4-0", "claude-sonnet-4-5", "claude-opus-4-5", "claude-fable-5-2"):
         assert gone not in names
-    every = estimating.choose_models([], all_models=True, include_retired=True)
+    every = choosing.choose_models([], all_models=True, include_retired=True)
     assert {"claude-sonnet-4-5", "claude-opus-4-5"} <= {m.name for m in every}
-    priced = estimating.choose_models(
+    priced = choosing.choose_models(
         [], all_models=True, prices=[PriceSpec("claude-fable-5-2", 8.0, 40.0)]
     )
     assert "claude-fable-5-2" in [m.name for m in priced]
 
 
 def test_the_long_context_step_prices_the_whole_request() -> None:
-    (haiku,) = estimating.choose_models(["claude-haiku-5-5"])
-    plan = estimating.EstimatePlan(models=(haiku,), output_tokens=100)
+    (haiku,) = choosing.choose_models(["claude-haiku-5-5"])
+    plan = costing.EstimatePlan(models=(haiku,), output_tokens=100)
     assert plan.cost(100_000, haiku) == pytest.approx((100_000 * 0.1 + 100 * 0.5) / 1e6)
     assert plan.cost(100_001, haiku) == pytest.approx((100_001 * 0.5 + 100 * 2.5) / 1e6)
-    (mine,) = estimating.choose_models(["claude-haiku-5-5"], prices=[PriceSpec(None, 1.0, 2.0)])
+    (mine,) = choosing.choose_models(["claude-haiku-5-5"], prices=[PriceSpec(None, 1.0, 2.0)])
     assert mine.long_context is None  # your price is the price
 
 
 def test_unknown_model_needs_a_price() -> None:
     with pytest.raises(PlanError) as exc:
-        estimating.choose_models(["gpt-4o"])
+        choosing.choose_models(["gpt-4o"])
     message = str(exc.value)
     assert "unknown model 'gpt-4o'" in message and "claude-sonnet-4-6" in message
     assert "--price gpt-4o=" in message and exc.value.param == "--model"
 
 
 def test_a_price_makes_an_unknown_model_usable() -> None:
-    (m,) = estimating.choose_models(["my-model"], prices=[PriceSpec("my-model", 2.0, 10.0)])
+    (m,) = choosing.choose_models(["my-model"], prices=[PriceSpec("my-model", 2.0, 10.0)])
     assert m == PricedModel("my-model", STANDARD, 2.0, 10.0, known=False, overridden=True)
-    (m,) = estimating.choose_models(
+    (m,) = choosing.choose_models(
         ["my-model"], prices=[PriceSpec(None, 2.0, None)], tier="high-res"
     )
     assert (m.tier, m.output_price) == (HIGH_RES, None)
 
 
 def test_a_bare_price_goes_to_the_only_model_and_keeps_its_output_price() -> None:
-    (m,) = estimating.choose_models(["claude-haiku-4-5"], prices=[PriceSpec(None, 0.8)])
+    (m,) = choosing.choose_models(["claude-haiku-4-5"], prices=[PriceSpec(None, 0.8)])
     assert (m.input_price, m.output_price, m.overridden) == (0.8, 5.0, True)
 
 
 def test_a_named_price_matches_an_alias_or_the_id() -> None:
-    got = estimating.choose_models(
+    got = choosing.choose_models(
         ["claude-sonnet-4-5", "claude-opus-4-7"],
         prices=[PriceSpec("claude-sonnet-4-5-20250929", 1.5, 7.5)],
     )
@@ -162,7 +164,7 @@ def test_choose_models_refuses(
     words: str,
 ) -> None:
     with pytest.raises(PlanError) as exc:
-        estimating.choose_models(names, prices=prices, tier=tier, output_tokens=output_tokens)
+        choosing.choose_models(names, prices=prices, tier=tier, output_tokens=output_tokens)
     assert exc.value.param == param and words in str(exc.value)
 
 
@@ -190,7 +192,7 @@ def test_output_tokens_and_batch_by_hand() -> None:
 
 def test_legacy_rule_ignores_the_tier() -> None:
     plan = plan_for("claude-sonnet-4-5", "claude-opus-4-7", rule="legacy")
-    costs = estimating.price(1000, 1000, plan)
+    costs = costing.price(1000, 1000, plan)
     assert [c.tokens for c in costs] == [1334, 1334]
     assert plan.tiers() == [STANDARD]
     assert plan_for("claude-sonnet-4-5", "claude-opus-4-7").tiers() == [STANDARD, HIGH_RES]
@@ -198,11 +200,11 @@ def test_legacy_rule_ignores_the_tier() -> None:
 
 def test_size_rows_are_judged_like_images() -> None:
     plan = plan_for("claude-sonnet-4-5")
-    lim = policy.Limits(tier=STANDARD)
-    ok = estimating.row_from_size((1000, 1000), plan, lim)
+    lim = judging.Limits(tier=STANDARD)
+    ok = costing.row_from_size((1000, 1000), plan, lim)
     assert ok.path == "1000x1000" and ok.priced and ok.status == "ok" and ok.is_size
-    big = estimating.row_from_size((9000, 400), plan, lim)
-    assert not big.priced and [f.code for f in big.errors] == [policy.Code.DIMENSIONS_TOO_LARGE]
+    big = costing.row_from_size((9000, 400), plan, lim)
+    assert not big.priced and [f.code for f in big.errors] == [judging.Code.DIMENSIONS_TOO_LARGE]
     assert big.as_dict(plan)["costs"] == {"claude-sonnet-4-5": None}
     assert big.as_dict(plan)["tokens"] is None
 
@@ -239,7 +241,7 @@ def test_batch_exactly_halves(
 @given(size=sizes, names=model_sets, per=st.integers(1, 10**7))
 def test_per_n_is_per_image_times_n(size: tuple[int, int], names: list[str], per: int) -> None:
     plan = plan_for(*names, per=per)
-    for c in estimating.price(*size, plan):
+    for c in costing.price(*size, plan):
         assert plan.per_n(c.usd) == c.usd * per
 
 
@@ -271,14 +273,14 @@ def test_totals_are_sums_over_priced_rows(
     rows: list[tuple[int, int]], bad: list[bool], names: list[str], per: int
 ) -> None:
     plan = plan_for(*names, per=per)
-    lim = policy.Limits(tier=plan.models[0].tier)
+    lim = judging.Limits(tier=plan.models[0].tier)
     made: list[EstimateRow] = []
     for i, size in enumerate(rows):
-        row = estimating.row_from_size(size, plan, lim)
+        row = costing.row_from_size(size, plan, lim)
         if i < len(bad) and bad[i]:  # an unreadable file: listed, never priced
             row = EstimateRow(path=f"bad{i}", width=None, height=None, findings=row.errors)
         made.append(row)
-    totals = estimating.total(made, plan)
+    totals = tallying.total(made, plan)
     priced = [r for r in made if r.priced]
     assert totals.rows == len(made) and totals.count == len(priced)
     assert totals.tokens == sum(r.costs[0].tokens for r in priced)
@@ -297,10 +299,10 @@ def test_totals_are_sums_over_priced_rows(
 @given(size=sizes, names=model_sets)
 def test_identical_images_per_n_equals_one_times_n(size: tuple[int, int], names: list[str]) -> None:
     plan = plan_for(*names, per=1000)
-    row = estimating.row_from_size(size, plan, policy.Limits(tier=plan.models[0].tier))
+    row = costing.row_from_size(size, plan, judging.Limits(tier=plan.models[0].tier))
     if not row.priced:
         return
-    totals = estimating.total([row] * 7, plan)
+    totals = tallying.total([row] * 7, plan)
     for c, per in zip(row.costs, totals.costs_per(plan), strict=True):
         assert per == pytest.approx(c.usd * 1000, rel=1e-12)
 
@@ -322,7 +324,7 @@ def _rows_and_files(tmp_path: Path, n: int) -> tuple[list[EstimateRow], list[Pat
                 path=str(path),
                 width=10,
                 height=10,
-                costs=estimating.price(10, 10, plan),
+                costs=costing.price(10, 10, plan),
                 media_type="image/png",
             )
         )
@@ -343,12 +345,12 @@ def test_count_exact_keeps_rows_in_place_and_skips_what_it_cannot_count(tmp_path
             seen.append(len(data))
         return len(data) * 100
 
-    got = estimating.count_exact(rows, paths, count, workers=3)
+    got = counting.count_exact(rows, paths, count, workers=3)
     assert [r.exact_tokens for r in got] == [
         None if i in (2, 5) else (i + 1) * 100 for i in range(9)
     ]
     assert sorted(seen) == [i + 1 for i in range(9) if i not in (2, 5)]
-    assert estimating.exact_difference(got[0]) == 100 - got[0].costs[0].tokens
+    assert counting.exact_difference(got[0]) == 100 - got[0].costs[0].tokens
 
 
 def test_count_exact_stops_at_the_first_failure(tmp_path: Path) -> None:
@@ -364,7 +366,7 @@ def test_count_exact_stops_at_the_first_failure(tmp_path: Path) -> None:
         return 1
 
     with pytest.raises(RuntimeError, match="boom"):
-        estimating.count_exact(rows, paths, count, workers=1)
+        counting.count_exact(rows, paths, count, workers=1)
     assert calls == [1]  # one worker: nothing after the failure was started
 
 
@@ -384,6 +386,6 @@ def test_count_exact_runs_at_most_workers_at_once(tmp_path: Path) -> None:
             active -= 1
         return 1
 
-    got = estimating.count_exact(rows, paths, count, workers=4)
+    got = counting.count_exact(rows, paths, count, workers=4)
     assert all(r.exact_tokens == 1 for r in got)
     assert 1 <= most <= 4

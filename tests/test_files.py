@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 from tests.conftest import MakeImage, Run
 from tests.fakeapi import FakeClaudeAPI
-from vision_cli import asking, client, limits, policy
+from vision_cli import limits, units
+from vision_cli.asking import running
+from vision_cli.client import bodies, connect, failures, filesapi, messages
 
 DAY = 86_400
 
@@ -22,7 +24,7 @@ DAY = 86_400
 def cache_file() -> Path:
     from vision_cli import fsutil
 
-    return fsutil.cache_dir() / client.FileCache.FILENAME
+    return fsutil.cache_dir() / filesapi.FileCache.FILENAME
 
 
 def listed(run: Run) -> list[dict[str, Any]]:
@@ -44,12 +46,12 @@ def upload(run: Run, path: Path, *extra: str) -> None:
     ("text", "seconds"), [("7d", 7 * DAY), ("12h", 43_200), ("90m", 5_400), ("3600", 3_600)]
 )
 def test_parse_duration(text: str, seconds: int) -> None:
-    assert policy.parse_duration(text) == seconds
+    assert units.parse_duration(text) == seconds
 
 
 @given(st.integers(min_value=1, max_value=10**8))
 def test_durations_read_back(seconds: int) -> None:
-    assert policy.parse_duration(policy.format_duration(seconds)) == seconds
+    assert units.parse_duration(units.format_duration(seconds)) == seconds
 
 
 def test_uploads_expire_after_seven_days_unless_told(
@@ -62,7 +64,7 @@ def test_uploads_expire_after_seven_days_unless_told(
     assert second.body["expires_in_seconds"] == "43200"
     a, b = sorted(api.files.values(), key=lambda f: f.created_at)
     assert a.expires_at is not None and b.expires_at is not None
-    entries = {e.file_id: e for e in client.FileCache(endpoint=api.base_url).entries()}
+    entries = {e.file_id: e for e in filesapi.FileCache(endpoint=api.base_url).entries()}
     assert entries[a.id].expires_at == a.expires_at.replace(microsecond=0)
     assert entries[b.id].expires_at == b.expires_at.replace(microsecond=0)
     assert entries[a.id].filename == "a.png"
@@ -96,18 +98,18 @@ def test_an_expired_upload_is_dropped_and_sent_again_once(
 def test_the_api_failure_carries_the_error_code(api: FakeClaudeAPI, make_image: MakeImage) -> None:
     stored = api.add_file(make_image("a.png").read_bytes(), "a.png", expires_in_seconds=3600)
     api.expire_file(stored.id)
-    image = client.image_block(client.file_source(stored.id))
-    body = client.request_body(
-        model="claude-sonnet-4-6", max_tokens=10, messages=[client.user_turn([image], "Hi")]
+    image = bodies.image_block(bodies.file_source(stored.id))
+    body = bodies.request_body(
+        model="claude-sonnet-4-6", max_tokens=10, messages=[bodies.user_turn([image], "Hi")]
     )
-    with pytest.raises(client.APIFailure) as raised:
-        client.create_message(client.make_client(max_retries=0), body)
+    with pytest.raises(failures.APIFailure) as raised:
+        messages.create_message(connect.make_client(max_retries=0), body)
     assert raised.value.code == "file_expired" and raised.value.status == 400
-    assert asking.stale_file(raised.value)
+    assert running.stale_file(raised.value)
 
 
 def test_the_cache_does_not_offer_an_upload_about_to_expire(tmp_path: Path) -> None:
-    cache = client.FileCache(tmp_path / "files.json", endpoint="http://one")
+    cache = filesapi.FileCache(tmp_path / "files.json", endpoint="http://one")
     now = datetime.now(UTC)
     cache.put("a", "file_a", media_type="image/png", size=1, expires_at=now + timedelta(days=1))
     cache.put("b", "file_b", media_type="image/png", size=1, expires_at=now + timedelta(minutes=1))
@@ -130,7 +132,7 @@ def test_files_list_joins_the_cache_with_the_api(
     ids = [row["id"] for row in listed(run)]
     assert len(ids) == 3 and {row["state"] for row in listed(run)} == {"present"}
     api.expire_file(ids[1])
-    client.delete_file(client.make_client(), ids[2])
+    filesapi.delete_file(connect.make_client(), ids[2])
     rows = {row["id"]: row for row in listed(run)}
     assert [rows[i]["state"] for i in ids] == ["present", "expired", "gone"]
     assert rows[ids[0]]["filename"] == "a.png" and rows[ids[0]]["bytes"] > 0
@@ -172,7 +174,7 @@ def test_files_prune_deletes_the_expired_and_forgets_the_gone(
         upload(run, make_image(name, (100 + len(api.files) * 10, 100)))
     kept, old, gone = [row["id"] for row in listed(run)]
     api.expire_file(old)
-    client.delete_file(client.make_client(), gone)
+    filesapi.delete_file(connect.make_client(), gone)
     before = cache_file().read_text()
     dry = run("files", "prune", "--dry-run", "--json")
     assert json.loads(dry.stdout) == [

@@ -33,7 +33,7 @@ from tests import contracts
 from tests import imagekit as k
 from tests.conftest import Run, records
 from tests.fakeapi import FakeClaudeAPI
-from vision_cli import limits, policy
+from vision_cli import judging, limits
 from vision_cli.imaging import probe, transform
 
 SEED = 12
@@ -219,7 +219,7 @@ def test_the_allow_list_is_the_api_formats_and_what_resize_converts() -> None:
     assert set(probe.READ_FORMATS) == {"JPEG", "PNG", "GIF", "WEBP", "DIB", "PSD", *WRITABLE}
     assert "EPS" not in probe.READ_FORMATS and "ICNS" not in probe.READ_FORMATS
     for ext in WRITABLE.values():
-        assert ext in policy.IMAGE_EXTENSIONS  # folder walks find them
+        assert ext in judging.IMAGE_EXTENSIONS  # folder walks find them
 
 
 @pytest.mark.parametrize("fmt", sorted(WRITABLE))
@@ -261,7 +261,7 @@ def test_one_byte_limit_for_every_kind_of_input(
     monkeypatch.setattr(limits, "MAX_INPUT_BYTES", 1000)
     big = k.write(tmp_path / "big.png", k.encode(k.noise((100, 100)), "PNG"))
     assert big.stat().st_size > 1000
-    sentence = policy.too_large_input(1000)
+    sentence = judging.too_large_input(1000)
     (rec,) = records(run("inspect", "-", "--format", "jsonl", input=big.read_bytes()))
     assert rec["findings"][0] == {
         "code": "file-too-large",
@@ -309,7 +309,7 @@ def test_ico_holding_a_huge_png_is_refused_from_its_header() -> None:
     ico = struct.pack("<HHH", 0, 1, 1) + entry + png
     with pytest.raises(probe.ProbeError) as caught:
         probe.probe_bytes(ico, ".ico")
-    assert caught.value.code is policy.Code.DIMENSIONS_TOO_LARGE
+    assert caught.value.code is judging.Code.DIMENSIONS_TOO_LARGE
     assert "3,600,000,000 pixels" in caught.value.message
 
 
@@ -373,7 +373,7 @@ def test_png_text_chunks_up_to_the_byte_limit_are_read(tmp_path: Path) -> None:
     assert huge  # a lying length alone is damage, read as such below
     with pytest.raises(probe.ProbeError) as caught:
         probe.probe_bytes(big)
-    assert caught.value.code is policy.Code.FILE_TOO_LARGE
+    assert caught.value.code is judging.Code.FILE_TOO_LARGE
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))

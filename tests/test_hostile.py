@@ -234,7 +234,7 @@ def test_a_key_of_the_wrong_shape_is_refused_before_any_request_and_never_echoed
 
 
 def test_every_form_of_the_key_is_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
-    from vision_cli import client
+    from vision_cli.client import keys
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     forms = [
@@ -245,11 +245,11 @@ def test_every_form_of_the_key_is_redacted(monkeypatch: pytest.MonkeyPatch) -> N
         SECRET[: len(SECRET) // 2],
     ]
     for form in forms:
-        text = client.redact(f"Illegal header value b'x-api-key: {form}' (seen)")
+        text = keys.redact(f"Illegal header value b'x-api-key: {form}' (seen)")
         assert SECRET[13:29] not in text, form
         assert "[redacted]" in text
         assert text.endswith("(seen)")
-    assert client.redact("sk-ant-api03 keys look like this") == "sk-ant-api03 keys look like this"
+    assert keys.redact("sk-ant-api03 keys look like this") == "sk-ant-api03 keys look like this"
 
 
 def test_an_api_message_that_echoes_the_key_is_redacted(
@@ -852,63 +852,63 @@ def test_a_loopback_url_is_refused_unless_allowed(
     ],
 )
 def test_private_and_link_local_hosts_are_refused_before_connecting(url: str) -> None:
-    from vision_cli import sources
+    from vision_cli import fetching, sources
 
     with pytest.raises(sources.SourceError, match="--allow-private-urls"):
-        sources._check_host(url)
-    sources._check_host("http://8.8.8.8/x.png")  # a public address passes (no connection made)
+        fetching._check_host(url)
+    fetching._check_host("http://8.8.8.8/x.png")  # a public address passes (no connection made)
 
 
 def test_a_redirect_to_loopback_is_refused(web: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from vision_cli import sources
+    from vision_cli import fetching, sources
 
     checked: list[str] = []
-    real = sources._check_host
+    real = fetching._check_host
 
     def first_hop_is_public(url: str) -> None:
         checked.append(url)
         if len(checked) > 1:
             real(url)
 
-    monkeypatch.setattr(sources, "_check_host", first_hop_is_public)
-    monkeypatch.setattr(sources, "_check_peer", lambda resp: None)  # the first hop "is" public
+    monkeypatch.setattr(fetching, "_check_host", first_hop_is_public)
+    monkeypatch.setattr(fetching, "_check_peer", lambda resp: None)  # the first hop "is" public
     with pytest.raises(sources.SourceError, match="loopback"):
-        sources.fetch(f"{web}/to/{web}/img.png", cap=10_000_000)
+        fetching.fetch(f"{web}/to/{web}/img.png", cap=10_000_000)
     assert checked == [f"{web}/to/{web}/img.png", f"{web}/img.png"]
 
 
 def test_a_connection_that_reaches_loopback_is_refused(
     web: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vision_cli import sources
+    from vision_cli import fetching, sources
 
-    monkeypatch.setattr(sources, "_check_host", lambda url: None)  # DNS said "public"
+    monkeypatch.setattr(fetching, "_check_host", lambda url: None)  # DNS said "public"
     with pytest.raises(sources.SourceError, match="loopback"):
-        sources.fetch(f"{web}/img.png", cap=10_000_000)
+        fetching.fetch(f"{web}/img.png", cap=10_000_000)
 
 
 def test_https_is_never_downgraded_to_http() -> None:
     from types import SimpleNamespace
 
-    from vision_cli import sources
+    from vision_cli import fetching, sources
 
     def redirect(target: str) -> Any:
         return SimpleNamespace(next_request=SimpleNamespace(url=target))
 
     with pytest.raises(sources.SourceError, match="https to plain http"):
-        sources._redirect_target("https://a.example/x.png", redirect("http://a.example/x.png"))
+        fetching._redirect_target("https://a.example/x.png", redirect("http://a.example/x.png"))
     with pytest.raises(sources.SourceError, match="not http"):
-        sources._redirect_target("https://a.example/x.png", redirect("file:///etc/passwd"))
+        fetching._redirect_target("https://a.example/x.png", redirect("file:///etc/passwd"))
     target = "https://b.example/y.png"
-    assert sources._redirect_target("http://a.example/x.png", redirect(target)) == target
+    assert fetching._redirect_target("http://a.example/x.png", redirect(target)) == target
 
 
 def test_a_slow_drip_stops_at_the_deadline(
     run: Run, web: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vision_cli import sources
+    from vision_cli import fetching
 
-    monkeypatch.setattr(sources, "URL_DEADLINE", 0.5)
+    monkeypatch.setattr(fetching, "URL_DEADLINE", 0.5)
     result = run("inspect", f"{web}/drip.png", "--allow-private-urls", "--json")
     assert result.exit_code == 1
     (image,) = json.loads(result.stdout)["images"]
@@ -918,14 +918,14 @@ def test_a_slow_drip_stops_at_the_deadline(
 def test_a_gzip_bomb_is_capped_on_decoded_bytes(web: str) -> None:
     import tracemalloc
 
-    from vision_cli import sources
-    from vision_cli.policy import Code
+    from vision_cli import fetching, sources
+    from vision_cli.judging import Code
 
     gzip_bomb()  # built before measuring
     tracemalloc.start()
     try:
         with pytest.raises(sources.SourceError) as caught:
-            sources.fetch(f"{web}/bomb.png", cap=8_000_000, allow_private=True)
+            fetching.fetch(f"{web}/bomb.png", cap=8_000_000, allow_private=True)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -981,21 +981,21 @@ def test_a_backup_that_is_a_hard_link_to_the_image_leaves_nothing_behind(
 def test_a_file_that_changes_after_it_was_read_is_left_with_its_backup(
     run: Run, make_image: MakeImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vision_cli import resizing
+    from vision_cli.resizing import jobs
 
     folder = tmp_path / "edited"
     wide_jpegs(make_image, folder, 1)
     image = folder / "00.jpg"
     backup = folder / "00.jpg.orig"
     backup.write_bytes(b"the user's older backup")
-    real = resizing._prepare
+    real = jobs._prepare
 
     def edited_meanwhile(job: Any) -> Any:
         done = real(job)
         image.write_bytes(image.read_bytes() + b"edited")  # another run, or an editor
         return done
 
-    monkeypatch.setattr(resizing, "_prepare", edited_meanwhile)
+    monkeypatch.setattr(jobs, "_prepare", edited_meanwhile)
     result = run("resize", image, "--in-place", "--backup", ".orig", "--overwrite")
     assert result.exit_code == 1
     assert "changed since it was read" in result.output

@@ -9,6 +9,7 @@ import pytest
 
 from tests import imagekit as k
 from vision_cli.imaging import probe as imaging
+from vision_cli.imaging import tails
 
 BODY = k.exif_bytes(6).removeprefix(b"Exif\x00\x00")
 IEND = k.png_chunk(b"IEND", b"")
@@ -16,25 +17,25 @@ IEND = k.png_chunk(b"IEND", b"")
 
 def test_an_exif_chunk_in_the_tail_is_found() -> None:
     tail = os.urandom(300) + k.png_chunk(b"eXIf", BODY) + IEND
-    assert imaging.png_tail_exif(tail) == BODY
+    assert tails.png_tail_exif(tail) == BODY
 
 
 def test_the_letters_alone_are_not_a_chunk() -> None:
     fake = len(BODY).to_bytes(4, "big") + b"eXIf" + BODY + b"\x00\x00\x00\x00"  # CRC wrong
-    assert imaging.png_tail_exif(os.urandom(100) + fake + IEND) is None
-    assert imaging.png_tail_exif(b"eXIf" + BODY) is None  # no length before it
+    assert tails.png_tail_exif(os.urandom(100) + fake + IEND) is None
+    assert tails.png_tail_exif(b"eXIf" + BODY) is None  # no length before it
 
 
 def test_a_chunk_cut_by_the_start_or_end_of_the_tail_is_not_read() -> None:
     chunk = k.png_chunk(b"eXIf", BODY)
-    assert imaging.png_tail_exif(chunk[:-2]) is None  # its CRC is not all there
-    assert imaging.png_tail_exif(chunk[2:] + IEND) is None  # its length is not all there
+    assert tails.png_tail_exif(chunk[:-2]) is None  # its CRC is not all there
+    assert tails.png_tail_exif(chunk[2:] + IEND) is None  # its length is not all there
 
 
 def test_the_last_of_two_candidates_that_checks_out_wins() -> None:
     other = k.exif_bytes(3).removeprefix(b"Exif\x00\x00")
     tail = k.png_chunk(b"eXIf", other) + b"junk eXIf junk" + IEND
-    assert imaging.png_tail_exif(tail) == other
+    assert tails.png_tail_exif(tail) == other
 
 
 def test_memory_reuse_leaves_pillows_own_setting_alone(monkeypatch: pytest.MonkeyPatch) -> None:

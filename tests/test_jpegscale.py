@@ -13,7 +13,7 @@ from PIL import Image, ImageChops, ImageFile
 from tests import imagekit as k
 from tests.conftest import encode
 from vision_cli import policy
-from vision_cli.imaging import jpegscale, transform
+from vision_cli.imaging import decode, jpegscale, transform
 
 
 def opened_jpeg(data: bytes) -> ImageFile.ImageFile:
@@ -111,13 +111,13 @@ def test_prepare_decodes_a_phone_photo_at_three_eighths(
     upright = k.marked((4032, 3024) if orientation == 1 else (3024, 4032))
     data = encode(k.stored_for(upright, orientation), "JPEG", exif=k.exif_bytes(orientation))
     decoded: list[tuple[int, int]] = []
-    real_resize = transform._resize
+    real_resize = decode.shrink
 
     def spy(im: Image.Image, head: object, target: policy.Size, screen: bool) -> Image.Image:
         decoded.append(im.size)
         return real_resize(im, head, target, screen)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(transform, "_resize", spy)
+    monkeypatch.setattr(transform, "shrink", spy)
     result = transform.prepare(data, size_policy=policy.SizePolicy.recommended())
     assert decoded == [(1512, 1134)]  # stored orientation: 4032x3024 at 3/8
     out = k.opened(result.data)

@@ -18,8 +18,10 @@ from PIL import Image
 from tests.conftest import API_KEY, MakeImage, Run
 from tests.fakeapi import FakeClaudeAPI, OpenApiValidator, RecordedRequest
 from tests.test_ask_batch import creates
-from vision_cli import asking, catalog, client, fsutil
+from vision_cli import catalog, fsutil
+from vision_cli.asking import building, fitting, preparing, running
 from vision_cli.bulk import batch
+from vision_cli.client import bodies, failures
 
 Json = dict[str, Any]
 
@@ -527,41 +529,41 @@ def test_a_structured_400_reaches_the_client_as_the_sdk_reads_it(
 
 def test_a_many_image_limit_is_not_taken_for_the_models_edge(make_image: MakeImage) -> None:
     model = catalog.resolve("claude-sonnet-5-5")
-    settings = asking.Settings(model=model, model_name=model.id)
+    settings = preparing.Settings(model=model, model_name=model.id)
     data = make_image("w.png", (2100, 100)).read_bytes()
     images = [
-        asking.Image(
+        fitting.Image(
             f"{i}.png", "base64", data=data, media_type="image/png", width=2100, height=100
         )
         for i in range(21)
     ]
-    request = asking.build_request(images, settings, prompt="x")
+    request = building.build_request(images, settings, prompt="x")
 
-    def too_large(edge: int, paths: list[str]) -> client.APIFailure:
-        details = {"error_code": client.IMAGE_TOO_LARGE, "max_side_length_pixels": edge}
-        return client.APIFailure(
-            400, "invalid_request_error", "too large", code=client.IMAGE_TOO_LARGE,
+    def too_large(edge: int, paths: list[str]) -> failures.APIFailure:
+        details = {"error_code": bodies.IMAGE_TOO_LARGE, "max_side_length_pixels": edge}
+        return failures.APIFailure(
+            400, "invalid_request_error", "too large", code=bodies.IMAGE_TOO_LARGE,
             details={**details, "paths": paths},
         )  # fmt: skip
 
     named = [f"messages.0.content.{2 * i + 1}" for i in range(21)]  # after each "Image N:"
-    fixed = asking.correct_oversized(too_large(2000, named), request, settings)
+    fixed = running.correct_oversized(too_large(2000, named), request, settings)
     assert fixed is not None and not fixed.model_edge
     assert [im.width for im in fixed.request.images] == [2000] * 21
     assert all(abs(2100 / 100 - 2000 / (im.height or 1)) < 0.3 for im in fixed.request.images)
-    assert asking.remember(model, fixed) == "the model's own limit is unchanged"
+    assert running.remember(model, fixed) == "the model's own limit is unchanged"
     assert "in this request" in fixed.describe(model.id)
 
-    one = asking.build_request(images[:1], settings, prompt="x")
-    single = asking.correct_oversized(too_large(1568, ["messages.0.content.0"]), one, settings)
+    one = building.build_request(images[:1], settings, prompt="x")
+    single = running.correct_oversized(too_large(1568, ["messages.0.content.0"]), one, settings)
     assert single is not None and single.model_edge
-    url = asking.build_request(
-        [asking.Image("u", "url", url="https://example.com/a.png")], settings, prompt="x"
+    url = building.build_request(
+        [fitting.Image("u", "url", url="https://example.com/a.png")], settings, prompt="x"
     )
     assert (
-        asking.correct_oversized(too_large(1568, ["messages.0.content.0"]), url, settings) is None
+        running.correct_oversized(too_large(1568, ["messages.0.content.0"]), url, settings) is None
     )
     downsize = replace(settings, oversized="downsize")
     assert (
-        asking.correct_oversized(too_large(1568, ["messages.0.content.0"]), one, downsize) is None
+        running.correct_oversized(too_large(1568, ["messages.0.content.0"]), one, downsize) is None
     )

@@ -9,8 +9,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.known_answers import CURRENT_TABLE, LARGEST_UNRESIZED, LEGACY_TABLE
-from vision_cli import limits, policy
-from vision_cli.policy import Code, ImageFacts, Limits, SizePolicy
+from vision_cli import judging, limits, policy, units
+from vision_cli.judging import Code, ImageFacts, Limits
+from vision_cli.policy import SizePolicy
 
 STANDARD = policy.tier("standard")
 HIGH_RES = policy.tier("high-res")
@@ -159,13 +160,13 @@ def test_base64_length(n: int) -> None:
 
 
 def test_byte_limit_numbers() -> None:
-    assert policy.parse_bytes("5MB") == 5_242_880 == limits.DEFAULT_MAX_BYTES
-    assert policy.parse_bytes("10MB") == 10_485_760
-    assert policy.parse_bytes("750 KB") == 768_000
-    assert policy.parse_bytes("1234") == 1234
+    assert units.parse_bytes("5MB") == 5_242_880 == limits.DEFAULT_MAX_BYTES
+    assert units.parse_bytes("10MB") == 10_485_760
+    assert units.parse_bytes("750 KB") == 768_000
+    assert units.parse_bytes("1234") == 1234
     for bad in ("", "MB", "-1MB", "5XB", "nan"):
         with pytest.raises(ValueError):
-            policy.parse_bytes(bad)
+            units.parse_bytes(bad)
 
 
 @given(st.integers(min_value=1, max_value=20_000_000))
@@ -176,11 +177,11 @@ def test_a_bare_number_is_bytes_from_1kb_on(n: int) -> None:
     the message suggests one; with a unit, any size counts."""
     if n < 1024:
         with pytest.raises(ValueError, match=rf"e\.g\. {n}MB"):
-            policy.parse_bytes(str(n))
+            units.parse_bytes(str(n))
     else:
-        assert policy.parse_bytes(str(n)) == n
-    assert policy.parse_bytes(f"{n}KB") == n * 1024
-    assert policy.parse_bytes(f"{n} B") == n
+        assert units.parse_bytes(str(n)) == n
+    assert units.parse_bytes(f"{n}KB") == n * 1024
+    assert units.parse_bytes(f"{n} B") == n
 
 
 @pytest.mark.parametrize(
@@ -197,12 +198,12 @@ def test_a_bare_number_is_bytes_from_1kb_on(n: int) -> None:
     ],
 )
 def test_money(amount: float, text: str) -> None:
-    assert policy.format_usd(amount) == text
+    assert units.format_usd(amount) == text
 
 
 @given(st.floats(min_value=1e-9, max_value=1e6, allow_nan=False))
 def test_money_keeps_two_significant_digits(amount: float) -> None:
-    text = policy.format_usd(amount)
+    text = units.format_usd(amount)
     value = float(text.lstrip("$").replace(",", ""))
     assert abs(value - amount) <= max(0.005, amount * 0.05 + 1e-12)
 
@@ -214,7 +215,7 @@ def facts(**kw: object) -> ImageFacts:
 
 
 def codes(f: ImageFacts, **kw: object) -> list[Code]:
-    return [x.code for x in policy.judge(f, Limits(tier=STANDARD, **kw))]  # type: ignore[arg-type]
+    return [x.code for x in judging.judge(f, Limits(tier=STANDARD, **kw))]  # type: ignore[arg-type]
 
 
 def test_judge_every_image_code() -> None:
@@ -237,23 +238,23 @@ def test_judge_every_image_code() -> None:
 
 
 def test_errors_come_first_and_set_the_status() -> None:
-    found = policy.judge(facts(format="BMP", width=150), Limits(tier=STANDARD))
-    assert [f.severity for f in found] == [policy.Severity.ERROR, policy.Severity.WARNING]
-    assert policy.status_of(found) == "error"
-    assert policy.status_of(found[1:]) == "warning"
-    assert policy.status_of([]) == "ok"
+    found = judging.judge(facts(format="BMP", width=150), Limits(tier=STANDARD))
+    assert [f.severity for f in found] == [judging.Severity.ERROR, judging.Severity.WARNING]
+    assert judging.status_of(found) == "error"
+    assert judging.status_of(found[1:]) == "warning"
+    assert judging.status_of([]) == "ok"
 
 
 def test_request_findings() -> None:
-    assert policy.judge_request(100, 1000, 100) == []
-    assert [f.code for f in policy.judge_request(101, 1000, 100)] == [Code.TOO_MANY_IMAGES]
+    assert judging.judge_request(100, 1000, 100) == []
+    assert [f.code for f in judging.judge_request(101, 1000, 100)] == [Code.TOO_MANY_IMAGES]
     big = limits.MESSAGES_REQUEST_MAX_BYTES + 1
-    assert [f.code for f in policy.judge_request(2, big, 100)] == [Code.REQUEST_TOO_LARGE]
+    assert [f.code for f in judging.judge_request(2, big, 100)] == [Code.REQUEST_TOO_LARGE]
 
 
 def test_parse_size() -> None:
-    assert policy.parse_size("1920x1080") == (1920, 1080)
-    assert policy.parse_size("10X20") == (10, 20)
+    assert units.parse_size("1920x1080") == (1920, 1080)
+    assert units.parse_size("10X20") == (10, 20)
     for bad in ("1920", "0x10", "ax3", "10x-3"):
         with pytest.raises(ValueError):
-            policy.parse_size(bad)
+            units.parse_size(bad)

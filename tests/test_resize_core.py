@@ -12,8 +12,9 @@ import pytest
 from PIL import Image
 
 from tests import imagekit as k
-from vision_cli import policy, resizing, sources
-from vision_cli.resizing import Outcome, ResizeOptions
+from vision_cli import judging, policy, sources
+from vision_cli.resizing import outputs, runner, summary
+from vision_cli.resizing.summary import Outcome, ResizeOptions, ResizeTotals
 
 STANDARD = policy.tier("standard")
 HIGH_RES = policy.tier("high-res")
@@ -30,7 +31,7 @@ def inputs(*paths: Path, root: Path | None = None) -> list[sources.Input | sourc
 
 
 def resize(items: Sequence[sources.Input | sources.Problem], opts: ResizeOptions) -> list[Outcome]:
-    with resizing.run(items, opts) as outcomes:
+    with runner.run(items, opts) as outcomes:
         return list(outcomes)
 
 
@@ -48,25 +49,25 @@ def files_in(folder: Path) -> list[str]:
 
 
 def test_default_policy_is_the_recommendation_within_the_tier() -> None:
-    pol, notes = resizing.size_policy_for(STANDARD, native=False)
+    pol, notes = summary.size_policy_for(STANDARD, native=False)
     assert (pol.max_edge, pol.max_pixels, pol.max_tokens) == (1568, 1_150_000, 1568)
     assert notes == []
     assert pol.target(4032, 3024) == policy.SizePolicy.recommended().target(4032, 3024)
 
 
 def test_model_policy_is_its_native_size() -> None:
-    pol, _ = resizing.size_policy_for(HIGH_RES, native=True)
+    pol, _ = summary.size_policy_for(HIGH_RES, native=True)
     assert (pol.max_edge, pol.max_pixels, pol.max_tokens) == (2576, None, 4784)
     assert pol.target(3840, 2160) == (2576, 1449)  # the documented example
 
 
 def test_options_replace_bounds_and_are_clamped_to_the_tier() -> None:
-    pol, notes = resizing.size_policy_for(
+    pol, notes = summary.size_policy_for(
         STANDARD, native=False, max_edge=3000, max_megapixels=0.5, max_tokens=9999
     )
     assert (pol.max_edge, pol.max_pixels, pol.max_tokens) == (1568, 500_000, 1568)
     assert len(notes) == 2 and "--max-edge 3000" in notes[0] and "--max-tokens 9999" in notes[1]
-    pol, notes = resizing.size_policy_for(HIGH_RES, native=True, max_edge=1000, max_tokens=300)
+    pol, notes = summary.size_policy_for(HIGH_RES, native=True, max_edge=1000, max_tokens=300)
     assert (pol.max_edge, pol.max_pixels, pol.max_tokens) == (1000, None, 300)
     assert notes == []
 
@@ -90,7 +91,7 @@ def test_options_replace_bounds_and_are_clamped_to_the_tier() -> None:
     ],
 )
 def test_output_name(name: str, fmt: str, expected: str) -> None:
-    assert resizing.output_name(Path(name), fmt) == Path(expected)
+    assert outputs.output_name(Path(name), fmt) == Path(expected)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -146,7 +147,7 @@ def test_each_output_folder_is_flushed_once_after_its_files(
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(resizing, "sync_folder", lambda folder: events.append(str(folder)))
+    monkeypatch.setattr(outputs, "sync_folder", lambda folder: events.append(str(folder)))
     monkeypatch.setattr(fsutil, "sync_folder", lambda folder: events.append(f"per-file {folder}"))
     out = tmp_path / "out"
     outcomes = resize(inputs(*made, root=src), options(out=out, reencode=True))
@@ -210,7 +211,7 @@ def test_problems_and_bad_files_fail_alone(tmp_path: Path) -> None:
     good = k.write(tmp_path / "good.jpg", k.photo())
     bad = k.write(tmp_path / "bad.jpg", k.photo()[:5000])
     items: list[sources.Input | sources.Problem] = [
-        sources.Problem("missing/*.png", policy.Code.NOT_FOUND, "no file matches this pattern."),
+        sources.Problem("missing/*.png", judging.Code.NOT_FOUND, "no file matches this pattern."),
         *inputs(bad, good),
         sources.Input(str(tmp_path / "gone.jpg"), path=tmp_path / "gone.jpg"),
     ]
@@ -223,7 +224,7 @@ def test_problems_and_bad_files_fail_alone(tmp_path: Path) -> None:
 def test_stdin_input(tmp_path: Path) -> None:
     item = sources.Input(sources.STDIN, stdin=True)
     data = k.photo()
-    with resizing.run([item], options(out=tmp_path), stdin=io.BytesIO(data)) as outcomes:
+    with runner.run([item], options(out=tmp_path), stdin=io.BytesIO(data)) as outcomes:
         (outcome,) = list(outcomes)
     assert outcome.action == "resized" and outcome.output == str(tmp_path / "stdin.jpg")
     assert outcome.bytes_before == len(data)
@@ -304,7 +305,7 @@ def test_unwritable_folder_fails_the_file_and_keeps_the_original(
     def full(path: Path, data: bytes, **kw: object) -> None:
         raise OSError(28, "No space left on device", str(path))
 
-    monkeypatch.setattr(resizing, "write_atomic", full)
+    monkeypatch.setattr(outputs, "write_atomic", full)
     (outcome,) = resize(inputs(src), options())
     assert outcome.action == "failed" and "no space left on device" in (outcome.error or "")
     assert digest(src) == original
@@ -316,7 +317,7 @@ def test_unwritable_folder_fails_the_file_and_keeps_the_original(
 
 
 def test_totals_count_what_was_produced() -> None:
-    totals = resizing.ResizeTotals("claude-sonnet-4-5", 3.0)
+    totals = ResizeTotals("claude-sonnet-4-5", 3.0)
     totals.add(Outcome("a", "resized", bytes_before=1000, bytes_after=400, tokens_before=1600,
                        tokens_after=1500))  # fmt: skip
     totals.add(Outcome("b", "copied", bytes_before=10, bytes_after=10, tokens_before=5,

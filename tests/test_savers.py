@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.conftest import MakeImage, Run, records
 from tests.fakeapi import FakeClaudeAPI
 from tests.test_tiles import standard_tier_model  # noqa: F401 (autouse: the standard tier)
-from vision_cli import policy
+from vision_cli import policy, tiling
 
 
 def test_resize_snap_drops_the_partial_patch_row_and_column(
@@ -64,7 +64,7 @@ def test_estimate_tile_prices_the_tiles_next_to_the_whole(run: Run) -> None:
     assert result.exit_code == 0, result.stderr  # 9000 px wide is over 8000, but its tiles are not
     panorama, small = json.loads(result.stdout)["images"]
     standard = policy.SizePolicy.native(policy.tier("standard"))
-    grid = policy.auto_grid(9000, 300, standard)
+    grid = tiling.auto_grid(9000, 300, standard)
     assert panorama["tiles"] == len(grid) == 6
     tier = policy.tier("standard")
     assert panorama["tokens"] == sum(

@@ -11,8 +11,8 @@ from typing import ClassVar
 import pytest
 
 from tests.conftest import MakeImage, Run, encode, picture, records
-from vision_cli import sources
-from vision_cli.policy import Code
+from vision_cli import fetching, sources
+from vision_cli.judging import Code
 
 PNG = encode(picture((640, 480)), "PNG")
 
@@ -66,16 +66,16 @@ def test_url_inputs(run: Run, web: str) -> None:
 
 def test_url_redirect_to_another_scheme_and_loops(web: str) -> None:
     with pytest.raises(sources.SourceError, match="not http"):
-        sources.fetch(f"{web}/to-ftp", cap=10_000_000, allow_private=True)
+        fetching.fetch(f"{web}/to-ftp", cap=10_000_000, allow_private=True)
     with pytest.raises(sources.SourceError, match="too many redirects"):
-        sources.fetch(f"{web}/loop", cap=10_000_000, allow_private=True)
+        fetching.fetch(f"{web}/loop", cap=10_000_000, allow_private=True)
 
 
 def test_url_size_cap(web: str) -> None:
     with pytest.raises(sources.SourceError) as exc:
-        sources.fetch(f"{web}/huge.png", cap=100_000, allow_private=True)
+        fetching.fetch(f"{web}/huge.png", cap=100_000, allow_private=True)
     assert exc.value.code is Code.FILE_TOO_LARGE
-    whole = sources.fetch(f"{web}/huge.png", cap=1_000_000, allow_private=True)
+    whole = fetching.fetch(f"{web}/huge.png", cap=1_000_000, allow_private=True)
     assert len(whole) == len(PNG) + 200_000
 
 

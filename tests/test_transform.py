@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import io
-import math
 import resource
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import ExifTags, Image, ImageChops, ImageCms, ImageOps
+from PIL import ExifTags, Image, ImageCms, ImageOps
 
 from tests import imagekit as k
 from vision_cli import limits, policy
-from vision_cli.imaging import transform
-from vision_cli.imaging.transform import PreparedImage, TransformError, prepare
+from vision_cli.imaging.decode import TransformError
+from vision_cli.imaging.transform import PreparedImage, prepare
 
 RECOMMENDED = policy.SizePolicy.recommended()
 HIGH_RES = policy.SizePolicy.native(policy.tier("high-res"))
@@ -407,97 +406,6 @@ def test_sizes_follow_the_policy(
     assert policy.aspect_error((w, h), size) <= 1 + slack or min(size) == 1
     assert result.action == ("copied" if size == (w, h) else "resized")
     assert prepare(result.data, size_policy=pol).action == "copied"
-
-
-# --------------------------------------------------------------------------------------------------
-# Screen content
-# --------------------------------------------------------------------------------------------------
-
-
-def screenshot(size: tuple[int, int] = (2560, 1600)) -> Image.Image:
-    """Bars and lines of antialiased text on flat colours: a few hundred colours."""
-    from PIL import ImageDraw, ImageFont
-
-    im = Image.new("RGB", size, (245, 246, 248))
-    draw = ImageDraw.Draw(im)
-    draw.rectangle((0, 0, size[0], 72), fill=(36, 41, 47))
-    font = ImageFont.load_default(size=22)
-    for row in range(size[1] // 40):
-        y = 100 + row * 36
-        draw.rectangle((360, y, 360 + 300 + row * 37 % 1500, y + 10), fill=(87, 96, 106))
-        ink = (20, 90, 200) if row % 2 else (0, 0, 0)  # links and text
-        draw.text((360, y + 12), f"line {row}: The quick brown fox, 42", font=font, fill=ink)
-    return im
-
-
-def psnr(a: Image.Image, b: Image.Image) -> float:
-    diff = ImageChops.difference(a.convert("RGB"), b.convert("RGB")).histogram()
-    mse = sum(n * (i % 256) ** 2 for i, n in enumerate(diff)) / (a.width * a.height * 3)
-    return 10 * math.log10(255**2 / mse) if mse else math.inf
-
-
-def test_screen_content_stays_close_to_lanczos_and_as_small() -> None:
-    """A screenshot takes the faster path (Hamming window, run-length deflate): its pixels stay
-    within 35 dB of the Lanczos result and its file no bigger than zlib's default would make."""
-    im = screenshot()
-    source = k.encode(im, "PNG")
-    assert 256 < len(im.getcolors(1 << 16) or ()) <= transform.SCREEN_COLOURS
-    result = run(source)
-    out = k.opened(result.data)
-    assert result.format == "PNG" and out.size == (1356, 848)
-    reference = im.resize(out.size, Image.Resampling.LANCZOS)
-    assert psnr(out, reference) >= 35
-    assert out.tobytes() != reference.tobytes()  # the faster kernel was used
-    assert len(result.data) <= 1.05 * len(k.encode(out, "PNG"))
-
-
-def test_photographs_in_png_keep_lanczos_and_default_deflate() -> None:
-    im = k.gradient((2400, 1800))
-    im = ImageChops.add(im, k.noise(im.size), scale=8.0)  # a few thousand colours and more
-    result = run(k.encode(im, "PNG"))
-    out = k.opened(result.data)
-    assert result.format == "PNG"
-    assert out.tobytes() == im.resize(out.size, Image.Resampling.LANCZOS).tobytes()
-    assert result.data == k.encode(out, "PNG")
-
-
-# --------------------------------------------------------------------------------------------------
-# The byte limit
-# --------------------------------------------------------------------------------------------------
-
-
-def test_quality_steps_down_until_it_fits() -> None:
-    im = k.noise((1200, 900))  # within the policy: only the quality can change
-    at_85 = policy.base64_length(len(k.encode(im, "JPEG", quality=85)))
-    at_45 = policy.base64_length(len(k.encode(im, "JPEG", quality=45)))
-    limit = (at_85 + at_45) // 2
-    result = run(k.encode(im, "JPEG", quality=95), max_bytes=limit)
-    assert result.format == "JPEG" and result.quality is not None and 45 <= result.quality < 85
-    assert policy.base64_length(len(result.data)) <= limit
-
-
-def test_opaque_png_switches_to_jpeg_to_fit() -> None:
-    data = k.encode(k.noise((1400, 1000)), "PNG")
-    result = run(data, max_bytes=1_000_000)
-    assert result.format == "JPEG" and policy.base64_length(len(result.data)) <= 1_000_000
-
-
-def test_transparent_png_switches_to_webp_to_fit() -> None:
-    im = k.noise((1400, 1000)).convert("RGBA")
-    im.putalpha(Image.linear_gradient("L").resize((1400, 1000)))
-    result = run(k.encode(im, "PNG"), max_bytes=1_000_000)
-    assert result.format == "WEBP" and k.opened(result.data).mode == "RGBA"
-    assert policy.base64_length(len(result.data)) <= 1_000_000
-
-
-def test_forced_png_does_not_switch_format() -> None:
-    with pytest.raises(TransformError, match="over the"):
-        run(k.encode(k.noise((1400, 1000)), "PNG"), to="png", max_bytes=1_000_000)
-
-
-def test_impossible_fit_is_an_error() -> None:
-    with pytest.raises(TransformError, match=r"--max-bytes"):
-        run(k.encode(k.noise((1400, 1000)), "JPEG"), max_bytes=2000)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from tests.conftest import Run, picture, records
 from tests.fakeapi import FakeClaudeAPI
-from vision_cli.imaging.transform import trim_box
+from vision_cli.imaging.trim import trim_box
 
 FUZZ = 25  # the default 10%, in levels
 

@@ -19,10 +19,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Any, Final, Literal
 
-if TYPE_CHECKING:
-    from vision_cli import policy
+from vision_cli import limits, policy
 
 Lifecycle = Literal["active", "deprecated", "retired"]
 LIFECYCLES: Final = ("active", "deprecated", "retired")
@@ -228,8 +227,6 @@ def _price(value: Any) -> float | None:
 
 
 def _from_table(m: Mapping[str, Any]) -> Model:
-    from vision_cli import policy
-
     step = m.get("long_context")
     context = m.get("context_window")
     return Model(
@@ -269,7 +266,9 @@ def bundled() -> Catalog:
 
 
 def cache_path() -> Path:
-    from vision_cli import fsutil
+    from vision_cli import (
+        fsutil,
+    )  # lazy: start-up, fsutil imports tempfile, which --help never needs
 
     return fsutil.cache_dir() / CACHE_FILE
 
@@ -285,7 +284,7 @@ def read_cache(path: Path | None = None) -> dict[str, Any]:
 
 def _write_cache(change: Any, path: Path | None = None) -> Path:
     """Read, change and write the cache atomically (OSError when it cannot be written)."""
-    from vision_cli import fsutil
+    from vision_cli import fsutil  # lazy: start-up, as in cache_path
 
     target = path or cache_path()
     with _WRITING:
@@ -327,8 +326,6 @@ def record_edge(model_id: str, max_side: int) -> Path:
 
 def edge_tier(tier: policy.Tier, edge: int) -> policy.Tier:
     """``tier`` with the edge the API reported (a known tier's name when the edge is its own)."""
-    from vision_cli import limits, policy
-
     for name, (max_edge, _tokens) in limits.TIERS.items():
         if max_edge == edge:
             return policy.tier(name)
@@ -336,8 +333,6 @@ def edge_tier(tier: policy.Tier, edge: int) -> policy.Tier:
 
 
 def _api_model(entry: Mapping[str, Any], high_res: bool) -> Model:
-    from vision_cli import policy
-
     context = entry.get("max_input_tokens")
     context = context if isinstance(context, int) else None
     return Model(
@@ -454,39 +449,3 @@ def resolve(name: str) -> Model:
         return cat.get(name)
     except KeyError:
         raise UnknownModelError(name, cat.known()) from None
-
-
-# --------------------------------------------------------------------------------------------------
-# What to say about a model's lifecycle
-# --------------------------------------------------------------------------------------------------
-
-
-def _instead(cat: Catalog, model: Model) -> str:
-    other = cat.replacement(model)
-    if other is None:
-        return "another model (`vision-cli models` lists them)"
-    return f"{other.short_name} (--model {other.short_name})"
-
-
-def refusal(model: Model, cat: Catalog | None = None) -> str:
-    """Why a retired model is not sent, and what to use instead (one line)."""
-    when = f" on {model.retires_at}" if model.retires_at else ""
-    return (
-        f"{model.short_name} was retired{when} and the API no longer serves it: use "
-        f"{_instead(cat or load(), model)}"
-    )
-
-
-def deprecation_warning(model: Model, cat: Catalog | None = None) -> str:
-    cat = cat or load()
-    when = f" and retires on {model.retires_at}" if model.retires_at else ""
-    return f"{model.short_name} is deprecated{when}: switch to {_instead(cat, model)}"
-
-
-def retired_note(model: Model, cat: Catalog | None = None) -> str:
-    cat = cat or load()
-    when = f" on {model.retires_at}" if model.retires_at else ""
-    return (
-        f"{model.short_name} was retired{when}: its tier and prices are shown as history, but "
-        f"the API no longer serves it; use {_instead(cat, model)}"
-    )

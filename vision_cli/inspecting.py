@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vision_cli import policy, sources
+from vision_cli import fetching, judging, policy, sources, workers
 from vision_cli.imaging import preflight, probe
-from vision_cli.policy import Code, Finding
+from vision_cli.judging import Code, Finding
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,8 @@ class Record:
     findings: tuple[Finding, ...] = field(default_factory=tuple)
 
     @property
-    def status(self) -> policy.Status:
-        return policy.status_of(self.findings)
+    def status(self) -> judging.Status:
+        return judging.status_of(self.findings)
 
     @property
     def codes(self) -> list[str]:
@@ -72,7 +72,7 @@ class Record:
 @dataclass(frozen=True)
 class CheckOptions:
     model: str  # the name the user gave (id or alias)
-    limits: policy.Limits
+    limits: judging.Limits
     verify: bool = False
     #: Codes left out of every record (``--ignore``): they neither show nor decide the status.
     ignore: frozenset[Code] = frozenset()
@@ -96,7 +96,7 @@ def check_keeping_data(
     data: bytes | None = None
     try:
         if item.path is None:
-            data = sources.read_bytes(item)
+            data = fetching.read_bytes(item)
     except sources.SourceError as exc:
         return failed(item.label, opts.model, exc.code, exc.message), data
     lim = opts.limits
@@ -168,8 +168,6 @@ def check_all(
         for item in itertools.chain(head, stream):
             yield _checked(item, opts)
         return
-    from vision_cli import workers
-
     pool = workers.context().Pool(jobs, initializer=workers.start_worker)
     sent: collections.deque[sources.Input | sources.Problem] = collections.deque()
 

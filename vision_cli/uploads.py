@@ -1,6 +1,6 @@
 """The core of ``vision-cli files``: the uploads vision-cli made, and cleaning them up.
 
-The local cache (:class:`client.FileCache`) knows what was uploaded, from which bytes, and when
+The local cache (:class:`filesapi.FileCache`) knows what was uploaded, from which bytes, and when
 each upload expires; the Files API knows what still exists. :func:`listing` joins the two;
 :func:`delete` and :func:`prune` change both. Results are frozen records; nothing is printed here.
 """
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from vision_cli import client
+from vision_cli.client import filesapi
 
 if TYPE_CHECKING:
-    import anthropic
+    from vision_cli.client.connect import Anthropic
 
 #: ``present``: the API has it; ``expired``: past its ``expires_at`` (its bytes are gone);
 #: ``gone``: the API no longer lists it (deleted elsewhere, or removed after expiring).
@@ -62,17 +62,17 @@ class Change:
         return {"id": self.file_id, "action": self.action, "reason": self.reason}
 
 
-def listing(api: anthropic.Anthropic, cache: client.FileCache) -> list[Upload]:
+def listing(api: Anthropic, cache: filesapi.FileCache) -> list[Upload]:
     """Every upload the cache remembers, oldest first, with its state on the API. APIFailure."""
     entries = cache.entries()
-    remote = client.list_files(api, (e.file_id for e in entries))
+    remote = filesapi.list_files(api, (e.file_id for e in entries))
     uploads = []
     for entry in entries:
         found = remote.get(entry.file_id)
         expires = found.expires_at if found is not None else entry.expires_at
         state: State = "gone"
         if found is not None:
-            state = "expired" if client.expired(expires) else "present"
+            state = "expired" if filesapi.expired(expires) else "present"
         uploads.append(
             Upload(
                 file_id=entry.file_id,
@@ -86,14 +86,12 @@ def listing(api: anthropic.Anthropic, cache: client.FileCache) -> list[Upload]:
     return uploads
 
 
-def delete(
-    api: anthropic.Anthropic, cache: client.FileCache, file_ids: Iterable[str]
-) -> list[Change]:
+def delete(api: Anthropic, cache: filesapi.FileCache, file_ids: Iterable[str]) -> list[Change]:
     """Delete each file on the API (one it no longer has is only forgotten) and drop it from the
     cache. Raises APIFailure at the first failure; what was done before it stays done."""
     changes = []
     for file_id in dict.fromkeys(file_ids):
-        if client.delete_file(api, file_id):
+        if filesapi.delete_file(api, file_id):
             changes.append(Change(file_id, "deleted", "deleted on request"))
         else:
             changes.append(Change(file_id, "forgotten", "the API no longer has it"))
@@ -101,16 +99,14 @@ def delete(
     return changes
 
 
-def prune(
-    api: anthropic.Anthropic, cache: client.FileCache, *, dry_run: bool = False
-) -> list[Change]:
+def prune(api: Anthropic, cache: filesapi.FileCache, *, dry_run: bool = False) -> list[Change]:
     """Delete the uploads past their expiry and forget those the API no longer has. APIFailure."""
     changes = []
     for upload in listing(api, cache):
         if upload.state == "present":
             continue
         if upload.state == "expired":
-            if not dry_run and not client.delete_file(api, upload.file_id):
+            if not dry_run and not filesapi.delete_file(api, upload.file_id):
                 changes.append(Change(upload.file_id, "forgotten", "the API no longer has it"))
             else:
                 action: Action = "would-delete" if dry_run else "deleted"
@@ -123,6 +119,6 @@ def prune(
     return changes
 
 
-def cached_ids(cache: client.FileCache) -> Sequence[str]:
+def cached_ids(cache: filesapi.FileCache) -> Sequence[str]:
     """Every file id the cache remembers (``files delete --all``)."""
     return [entry.file_id for entry in cache.entries()]

@@ -21,12 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
 
-from vision_cli import asking, catalog, client, limits
+from vision_cli import catalog, limits
+from vision_cli.asking import pricing, running
 from vision_cli.bulk import plan, records
 from vision_cli.bulk.log import ResultsLog
 from vision_cli.bulk.plan import Config, EachRequest, Job
 from vision_cli.bulk.state import BatchState
 from vision_cli.bulk.summary import EachSummary, EachTally, Note, Progress, Tick, nothing
+from vision_cli.client import batches, connect, failures
 
 T = TypeVar("T")
 
@@ -112,14 +114,14 @@ class BatchRun:
         self.sleep = sleep
         self.summary = EachSummary()
         self.tally = EachTally(self.summary)
-        self._api: client.Anthropic | None = None
+        self._api: connect.Anthropic | None = None
         #: Images whose collected result was an error (they are submitted again).
         self._failed: set[tuple[str, str | None]] = set()
 
     @property
-    def api(self) -> client.Anthropic:
+    def api(self) -> connect.Anthropic:
         if self._api is None:
-            self._api = client.make_client(
+            self._api = connect.make_client(
                 max_retries=self.config.max_retries, timeout=self.config.timeout
             )
         return self._api
@@ -144,7 +146,7 @@ class BatchRun:
             self._submit(the_plan.todo)
             if not s.interrupted:
                 self._check(wait=not self.no_wait)
-        except client.APIFailure as failure:
+        except failures.APIFailure as failure:
             s.stopped = failure
         except KeyboardInterrupt:
             s.interrupted = True
@@ -226,7 +228,7 @@ class BatchRun:
             raise
         try:
             status, interrupted = _shielded(lambda: self._create_with_retries(requests), self.note)
-        except client.APIFailure as failure:
+        except failures.APIFailure as failure:
             if failure.status is not None:  # the API answered: no batch was made
                 self.state.batches.remove(entry)
                 self.state.save()
@@ -247,7 +249,7 @@ class BatchRun:
         if not pending:
             return
         since = min(_parse_time(b["submitted_at"]) for b in pending) - CLOCK_SLACK
-        listed = client.list_batches(self.api, since)
+        listed = batches.list_batches(self.api, since)
         for entry in pending:
             known = {b["id"] for b in self.state.batches if b.get("id")}
             start = _parse_time(entry["submitted_at"]) - CLOCK_SLACK
@@ -280,18 +282,18 @@ class BatchRun:
                 )
         self.state.save()
 
-    def _create_with_retries(self, requests: list[dict[str, Any]]) -> client.BatchStatus:
+    def _create_with_retries(self, requests: list[dict[str, Any]]) -> batches.BatchStatus:
         """Create, retrying only answers that say no batch was made (429, 500, 529), after the
         wait the API asks for. A timeout or a dropped connection is not retried: the batch may
         exist, and a second one would be paid for again."""
         api = self.api.with_options(max_retries=0)
         for attempt in range(CREATE_TRIES):
             try:
-                return client.create_batch(api, requests)
-            except client.APIFailure as failure:
+                return batches.create_batch(api, requests)
+            except failures.APIFailure as failure:
                 if failure.status not in _CREATE_RETRY or attempt == CREATE_TRIES - 1:
                     if failure.status is None:
-                        raise client.APIFailure(
+                        raise failures.APIFailure(
                             None,
                             failure.type,
                             f"{failure.message}. The batch may have been created: running "
@@ -330,13 +332,13 @@ class BatchRun:
             self.sleep(delay)
             delay = min(POLL_MAX, delay * POLL_FACTOR)
 
-    def _retrieve(self, batch_id: str) -> client.BatchStatus:
+    def _retrieve(self, batch_id: str) -> batches.BatchStatus:
         try:
-            return client.retrieve_batch(self.api, batch_id)
-        except client.APIFailure as failure:
+            return batches.retrieve_batch(self.api, batch_id)
+        except failures.APIFailure as failure:
             if failure.status != 404:
                 raise
-            raise client.APIFailure(
+            raise failures.APIFailure(
                 404,
                 failure.type,
                 f"{failure.message}. The batch is saved in {self.state.path}: with the key and "
@@ -364,7 +366,7 @@ class BatchRun:
         except catalog.UnknownModelError:
             priced = self.config.settings.model
         refs = batch["requests"]
-        for result in client.batch_results(self.api, batch["id"]):
+        for result in batches.batch_results(self.api, batch["id"]):
             ref = refs.get(result.custom_id)
             if ref is None:
                 continue
@@ -377,14 +379,14 @@ class BatchRun:
         self.state.save()
         self.note(f"collected batch {batch['id']}")
 
-    def _too_large(self, error: client.APIFailure, path: str, model: catalog.Model) -> None:
+    def _too_large(self, error: failures.APIFailure, path: str, model: catalog.Model) -> None:
         """A batch request the API refused as too large: remember the model's edge, so that the
         next run (which asks again about failed images) prepares them to fit. Nothing is resent
         from here: a batch answers within 24 hours, and a new one is the next run's to make."""
-        found = client.too_large(error)
+        found = failures.too_large(error)
         if found is None:
             return
-        remembered = asking.remember_edge(model, found[0])
+        remembered = running.remember_edge(model, found[0])
         self.warn(
             f"{path}: the API takes images of at most {found[0]} px a side for "
             f"{model.short_name} ({remembered}); run the same command again to send it "
@@ -393,7 +395,7 @@ class BatchRun:
 
     def _write_result(
         self,
-        result: client.BatchResult,
+        result: batches.BatchResult,
         key: tuple[str, str | None],
         model: str,
         prompt_hash: str,
@@ -403,7 +405,7 @@ class BatchRun:
         reply = result.reply
         if reply is not None:
             cost = round(
-                asking.cost_usd(priced, reply.input_tokens, reply.output_tokens, batch=True), 10
+                pricing.cost_usd(priced, reply.input_tokens, reply.output_tokens, batch=True), 10
             )
             # A batch submitted with another --schema is not checked against this one.
             same = prompt_hash == self.config.prompt_sha256
@@ -413,7 +415,7 @@ class BatchRun:
             )
             self.log.append(record, lambda: self.tally.answered(record, reply))
             return
-        error = result.error or client.APIFailure(None, result.type, "no answer")
+        error = result.error or failures.APIFailure(None, result.type, "no answer")
         self._too_large(error, path, priced)
         if self.log.append(records.error_record(path, sha, model, prompt_hash, error.as_dict())):
             self.tally.failure()  # one thread here: no race with the count

@@ -16,12 +16,14 @@ from collections import deque
 from dataclasses import replace
 from typing import Final
 
-from vision_cli import asking, catalog, client
+from vision_cli import catalog
+from vision_cli.asking import answering, building, running
 from vision_cli.bulk import plan, records
 from vision_cli.bulk.limiter import Abandoned, Limiter
 from vision_cli.bulk.log import ResultsLog
 from vision_cli.bulk.plan import Config, EachPlan, Job
 from vision_cli.bulk.summary import EachSummary, EachTally, Note, Progress, Tick, nothing
+from vision_cli.client import connect, failures, messages
 
 #: This many requests in a row failing after all their retries (429, 5xx, timeouts) stop the run:
 #: the API is down, and every further image would only add an error line.
@@ -30,13 +32,13 @@ STOP_AFTER_FAILURES: Final = 10
 _FATAL: Final = frozenset({401, 402, 403, 404})
 
 
-def _fatal(failure: client.APIFailure) -> bool:
+def _fatal(failure: failures.APIFailure) -> bool:
     """Whether a failure is the run's, not the image's: the key, the account, the model, or no
     network at all."""
     return failure.status in _FATAL or failure.type == "connection_error"
 
 
-def _abandoned(failure: client.APIFailure) -> bool:
+def _abandoned(failure: failures.APIFailure) -> bool:
     return failure.type == Abandoned.__name__
 
 
@@ -66,7 +68,7 @@ class EachRun:
         self._failures_in_a_row = 0
         self._model = config.settings.model_name
         self._prompt_hash = config.prompt_sha256
-        self._api: client.Anthropic | None = None
+        self._api: connect.Anthropic | None = None
         #: Workers still running, and set when none is. (Not ``Thread.join``: a Ctrl-C inside
         #: it can leave a running thread marked as ended on CPython 3.11.)
         self._live = 0
@@ -77,7 +79,7 @@ class EachRun:
         s.images, s.skipped, s.to_send = the_plan.images, len(the_plan.skipped), len(the_plan.todo)
         self._queue.extend(the_plan.todo)
         if the_plan.todo:
-            self._api = client.make_client(
+            self._api = connect.make_client(
                 max_retries=self.config.max_retries,
                 timeout=self.config.timeout,
                 middleware=[self.limiter.middleware()],
@@ -190,10 +192,10 @@ class EachRun:
         started = time.monotonic()
         try:
             request, reply = self._send(prepared.request)
-        except client.APIFailure as failure:
+        except failures.APIFailure as failure:
             self._failed(job, prepared.sha256, failure)
             return
-        answer = asking.answer(reply, request, self.config.settings)
+        answer = answering.answer(reply, request, self.config.settings)
         record = records.success_record(
             job.label,
             prepared.sha256,
@@ -210,31 +212,31 @@ class EachRun:
         with self.tally.lock:
             self._failures_in_a_row = 0
 
-    def _send(self, request: asking.Request) -> tuple[asking.Request, client.Reply]:
+    def _send(self, request: building.Request) -> tuple[building.Request, messages.Reply]:
         assert self._api is not None
         api = self._api
         cache = self.config.cache
         if request.pending_uploads:
-            files = asking.resolve_files(api, request.images, cache, expires=self._expires)
+            files = running.resolve_files(api, request.images, cache, expires=self._expires)
             request = self._rebuild(request, files)
         settings = self.config.settings
         try:
-            return asking.send_correcting(api, request, settings, on_correction=self._corrected)
-        except client.APIFailure as failure:
-            if not (asking.stale_file(failure) and request.cached_file_ids):
+            return running.send_correcting(api, request, settings, on_correction=self._corrected)
+        except failures.APIFailure as failure:
+            if not (running.stale_file(failure) and request.cached_file_ids):
                 raise
         # A cached file id the API no longer knows: upload again, once (as ``ask`` does).
         if cache is not None:
             cache.forget(request.cached_file_ids)
-        files = asking.resolve_files(
+        files = running.resolve_files(
             api, request.images, cache, refresh=True, expires=self._expires
         )
         request = self._rebuild(request, files)
-        return asking.send_correcting(api, request, settings, on_correction=self._corrected)
+        return running.send_correcting(api, request, settings, on_correction=self._corrected)
 
-    def _corrected(self, correction: asking.Correction) -> None:
+    def _corrected(self, correction: running.Correction) -> None:
         settings = self.config.settings
-        remembered = asking.remember(settings.model, correction)
+        remembered = running.remember(settings.model, correction)
         self.warn(f"{correction.describe(settings.model_name)}; {remembered}")
         if not correction.model_edge:
             return
@@ -248,12 +250,12 @@ class EachRun:
     def _expires(self) -> int:
         return self.config.settings.expires
 
-    def _rebuild(self, request: asking.Request, files: asking.Files) -> asking.Request:
-        return asking.build_request(
+    def _rebuild(self, request: building.Request, files: building.Files) -> building.Request:
+        return building.build_request(
             request.images, self.config.settings, prompt=self.config.prompt, files=files
         )
 
-    def _failed(self, job: Job, sha256: str | None, failure: client.APIFailure) -> None:
+    def _failed(self, job: Job, sha256: str | None, failure: failures.APIFailure) -> None:
         if _abandoned(failure) or (self.stop.is_set() and failure.status is None):
             return  # never sent, or cut off by the stop: the next run sends it
         if _fatal(failure):
@@ -269,7 +271,7 @@ class EachRun:
                 many = self._failures_in_a_row >= STOP_AFTER_FAILURES
             if many:
                 self._stop_run(
-                    client.APIFailure(
+                    failures.APIFailure(
                         failure.status,
                         failure.type,
                         f"{STOP_AFTER_FAILURES} requests in a row failed after every retry "
@@ -279,7 +281,7 @@ class EachRun:
                     )
                 )
 
-    def _stop_run(self, failure: client.APIFailure) -> None:
+    def _stop_run(self, failure: failures.APIFailure) -> None:
         with self.tally.lock:
             if self.summary.stopped is None:
                 self.summary.stopped = failure

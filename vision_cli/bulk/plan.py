@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from vision_cli import asking, client, limits, sources
+from vision_cli import limits, sources
+from vision_cli.asking import building, fitting, preparing, pricing
 from vision_cli.bulk import records, state
+from vision_cli.client import filesapi
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -38,14 +40,14 @@ BULK_MAX_RETRIES: Final = 8
 class Config:
     """A bulk run: the settings of each request, the prompt, where results go and how."""
 
-    settings: asking.Settings
+    settings: preparing.Settings
     prompt: str
     output: Path | None  # None: standard output
     jobs: int = DEFAULT_JOBS
     rerun: bool = False
     max_retries: int = BULK_MAX_RETRIES
     timeout: float | None = None
-    cache: client.FileCache | None = None
+    cache: filesapi.FileCache | None = None
     #: Each answer's line also says what was sent (``sent``: size and orientation), which
     #: ``locate`` needs to map coordinates back to the original.
     keep_sent: bool = False
@@ -78,23 +80,23 @@ class Job:
 
 
 def _read_job(
-    item: sources.Input | sources.Problem, settings: asking.Settings, offline: bool
+    item: sources.Input | sources.Problem, settings: preparing.Settings, offline: bool
 ) -> Job:
     if isinstance(item, sources.Problem):
         return Job(item.label, None, problem=item.message)
     if settings.kind_of(item) == "url" or (item.url is not None and offline):
         return Job(item.label, item)
     try:
-        data = asking.read_input(item)
-    except asking.PreflightError as exc:
+        data = preparing.read_input(item)
+    except preparing.PreflightError as exc:
         return Job(item.label, item, problem="; ".join(f.message for f in exc.failures))
     keep = data if item.path is None else None
-    return Job(item.label, item, client.sha256(data), data=keep)
+    return Job(item.label, item, filesapi.sha256(data), data=keep)
 
 
 def read_jobs(
     items: Iterable[sources.Input | sources.Problem],
-    settings: asking.Settings,
+    settings: preparing.Settings,
     *,
     threads: int = DEFAULT_JOBS,
     offline: bool = False,
@@ -171,7 +173,7 @@ class EachRequest:
 
     job: Job
     sha256: str | None
-    request: asking.Request | None = None
+    request: building.Request | None = None
     failure: str | None = None
 
 
@@ -184,13 +186,13 @@ def prepare(job: Job, config: Config, *, offline: bool = False) -> EachRequest:
     try:
         data = job.data
         if data is None and job.sha256 is not None:
-            data = asking.read_input(item)  # read again: the bytes are not kept for files
-        sha = client.sha256(data) if data is not None else None
-        images = asking.prepare_input(item, settings, data=data, offline=offline)
-        files = asking.cached_files(images, config.cache)
-        request = asking.build_request(images, settings, prompt=config.prompt, files=files)
-        asking.check_request(request, settings)
-    except asking.PreflightError as exc:
+            data = preparing.read_input(item)  # read again: the bytes are not kept for files
+        sha = filesapi.sha256(data) if data is not None else None
+        images = fitting.prepare_input(item, settings, data=data, offline=offline)
+        files = building.cached_files(images, config.cache)
+        request = building.build_request(images, settings, prompt=config.prompt, files=files)
+        building.check_request(request, settings)
+    except preparing.PreflightError as exc:
         return EachRequest(job, job.sha256, failure="; ".join(f.message for f in exc.failures))
     return EachRequest(job, sha, request=request)
 
@@ -255,7 +257,7 @@ def dry_run(the_plan: EachPlan, config: Config, *, batch: bool = False) -> list[
         prepared = prepare(job, config, offline=True)
         if prepared.request is None:
             return PlanRow(job.label, job.sha256, "fail", error=prepared.failure)
-        est = asking.estimate(prepared.request, config.settings)
+        est = pricing.estimate(prepared.request, config.settings)
         item = {"custom_id": custom_id(job.label, prepared.sha256), "params": {}}
         return PlanRow(
             job.label,

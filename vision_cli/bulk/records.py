@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
-from vision_cli import asking, catalog, client
+from vision_cli import catalog
 from vision_cli import schema as schema_mod
+from vision_cli.asking import answering, fitting, preparing
+from vision_cli.client import messages
 
 #: The ``error.type`` of an image that failed preflight (it was not sent).
 PREFLIGHT_ERROR: Final = "preflight_error"
@@ -83,16 +85,16 @@ def success_record(
     sha256: str | None,
     model: str,
     prompt_hash: str,
-    reply: client.Reply,
+    reply: messages.Reply,
     cost: float,
     *,
-    settings: asking.Settings | None = None,
+    settings: preparing.Settings | None = None,
     seconds: float | None = None,
 ) -> dict[str, Any]:
     """The line of an answer. With ``--schema`` (in ``settings``), ``data`` holds the parsed
     object, and an answer that does not match is a ``schema_mismatch`` error line that keeps
     the text, usage and cost (it was paid for) and is asked again on resume."""
-    data, mismatch = asking.structured(reply.text, settings) if settings else (None, None)
+    data, mismatch = answering.structured(reply.text, settings) if settings else (None, None)
     return Record(
         path,
         sha256,
@@ -104,7 +106,7 @@ def success_record(
         usage={"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
         cost_usd=cost,
         seconds=None if seconds is None else round(seconds, 3),
-        error=asking.schema_error(mismatch) if mismatch else None,
+        error=answering.schema_error(mismatch) if mismatch else None,
     ).as_dict()
 
 
@@ -129,7 +131,7 @@ def internal_error(exc: Exception) -> dict[str, Any]:
     }
 
 
-def sent_geometry(image: asking.Image) -> dict[str, Any]:
+def sent_geometry(image: fitting.Image) -> dict[str, Any]:
     """The ``sent`` member of a ``locate`` line: the size of the image the model saw, the size
     of the original as stored, and the EXIF orientation applied to make it upright."""
     return {

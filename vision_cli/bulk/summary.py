@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vision_cli import client
+from vision_cli.client import failures, messages
 
 
 @dataclass
@@ -31,7 +31,7 @@ class EachSummary:
     to_send: int = 0
     interrupted: bool = False
     #: The API failure that stopped the whole run (exit 3).
-    stopped: client.APIFailure | None = None
+    stopped: failures.APIFailure | None = None
     #: The results file could not be written (the run stopped).
     write_error: str | None = None
     #: The reader of standard output (the results) went away: the run stopped quietly.
@@ -105,7 +105,7 @@ class EachTally:
         with self.lock:
             self.summary.failed += 1
 
-    def answered(self, record: Mapping[str, Any], reply: client.Reply) -> None:
+    def answered(self, record: Mapping[str, Any], reply: messages.Reply) -> None:
         """An answer's line was written: a success, or a paid-for failure (``schema_mismatch``)."""
         with self.lock:
             if record["error"] is None:

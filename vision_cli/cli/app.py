@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO, cast
 import typer
 
 import vision_cli
-from vision_cli import policy
+from vision_cli import judging, units
 from vision_cli.cli import ask as ask_cmd
 from vision_cli.cli import common
 from vision_cli.cli.estimate import EPILOG as ESTIMATE_EPILOG
@@ -153,7 +153,7 @@ def command_options() -> dict[str, dict[str, config.Option]]:
 
     # The model is not checked here: an unknown one is reported when (and only when) a command
     # needs the model, so a bad name never breaks an unrelated command or --help.
-    domain = {"max-bytes": policy.parse_bytes, "ignore": policy.ignorable_code}
+    domain = {"max-bytes": units.parse_bytes, "ignore": judging.ignorable_code}
     result: dict[str, dict[str, config.Option]] = {}
     for name, command in getattr(typer.main.get_command(app), "commands", {}).items():
         options: dict[str, config.Option] = {}

@@ -54,7 +54,7 @@ from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import ResizePolicy, Source
 
 if TYPE_CHECKING:
-    from vision_cli import asking
+    from vision_cli.asking import answering, building, fitting, preparing
     from vision_cli.cli.ask_groups import AskOptions
 
 EXIT_LINE = (
@@ -230,13 +230,14 @@ compare = _named(_compare(_command(compare=True)), "compare")
 
 
 def _preflight_failed(
-    exc: asking.PreflightError, status: ExitStatus = ExitStatus.FAILED
+    exc: preparing.PreflightError, status: ExitStatus = ExitStatus.FAILED
 ) -> NoReturn:
     # lazy: start-up, --help imports none of these
-    from vision_cli import client, render
+    from vision_cli import render
+    from vision_cli.client import keys
 
     for failure in exc.failures:
-        render.error(client.redact(str(failure)))
+        render.error(keys.redact(str(failure)))
     raise typer.Exit(status)
 
 
@@ -270,16 +271,18 @@ def _read_prompt(opts: AskOptions) -> str | None:
 
 def run(opts: AskOptions) -> None:
     # lazy: start-up, --help imports none of these
-    from vision_cli import asking, client, sources
+    from vision_cli import sources
+    from vision_cli.asking import building, conversations, fitting, preparing
     from vision_cli.cli import many, sending
+    from vision_cli.client import connect, failures, filesapi
 
     opts.check()
     prompt = _read_prompt(opts)
-    history = asking.Conversation()
+    history = conversations.Conversation()
     if opts.prompt.conversation is not None:
         try:
-            history = asking.load_conversation(opts.prompt.conversation)
-        except asking.PreflightError as exc:
+            history = conversations.load_conversation(opts.prompt.conversation)
+        except preparing.PreflightError as exc:
             _preflight_failed(exc, ExitStatus.USAGE)  # the file named by an option is unusable
     model_name = opts.model or history.model
     the_model = common.resolve_model(model_name, sending=True, price=opts.price)
@@ -296,7 +299,7 @@ def run(opts: AskOptions) -> None:
         common.usage_error("give at least one image, folder, glob, URL or -", "INPUTS")
     if not items and prompt is None:
         common.usage_error("a turn without images needs a prompt (-p)", "--prompt")
-    settings = asking.Settings(
+    settings = preparing.Settings(
         model=the_model,
         model_name=common.model_name(model_name),
         max_tokens=opts.prompt.max_tokens,
@@ -319,13 +322,13 @@ def run(opts: AskOptions) -> None:
         common.usage_error("--tile and --trim change the image: drop --no-resize", "--no-resize")
     opts.images.savers.refuse_trim_with_tile()
     try:
-        asking.check_sources(items, settings)
+        preparing.check_sources(items, settings)
     except sources.UsageError as exc:
         common.usage_error(str(exc), "--source")
     if not opts.show.dry_run:
         try:
-            client.check_setup()
-        except client.SetupError as exc:
+            connect.check_setup()
+        except failures.SetupError as exc:
             common.fail(str(exc), ExitStatus.USAGE)
         sending.import_sdk_early()
     if opts.many.active:
@@ -334,15 +337,15 @@ def run(opts: AskOptions) -> None:
     if opts.prompt.conversation is not None and not opts.show.dry_run:
         _check_writable(opts.prompt.conversation)
 
-    cache = None if opts.send.no_cache else client.FileCache()
+    cache = None if opts.send.no_cache else filesapi.FileCache()
     try:
-        images = asking.preflight(
+        images = fitting.preflight(
             items, settings, earlier_images=history.images, offline=opts.show.dry_run
         )
-        text = prompt or asking.default_prompt(len(images), compare=opts.compare)
+        text = prompt or preparing.default_prompt(len(images), compare=opts.compare)
 
-        def build(files: asking.Files) -> asking.Request:
-            return asking.build_request(
+        def build(files: building.Files) -> building.Request:
+            return building.build_request(
                 images,
                 settings,
                 prompt=text,
@@ -351,9 +354,9 @@ def run(opts: AskOptions) -> None:
                 stream=opts.streams,
             )
 
-        request = build(asking.cached_files(images, cache))
-        asking.check_request(request, settings)
-    except asking.PreflightError as exc:
+        request = build(building.cached_files(images, cache))
+        building.check_request(request, settings)
+    except preparing.PreflightError as exc:
         _preflight_failed(exc)
     if not opts.show.quiet and not opts.show.json:
         _notes(images)
@@ -363,7 +366,7 @@ def run(opts: AskOptions) -> None:
     answer, sent = sending.send(opts, settings, request, build, cache)
     if opts.prompt.conversation is not None:
         try:
-            asking.save_conversation(
+            conversations.save_conversation(
                 opts.prompt.conversation,
                 sent,
                 answer.reply,
@@ -388,7 +391,7 @@ def _check_writable(path: Path) -> None:
         )
 
 
-def _notes(images: tuple[asking.Image, ...]) -> None:
+def _notes(images: tuple[fitting.Image, ...]) -> None:
     # lazy: start-up, --help imports none of these
     from vision_cli import render
     from vision_cli.render.ask import ask_image_line
@@ -399,13 +402,15 @@ def _notes(images: tuple[asking.Image, ...]) -> None:
             render.warn(f"{image.label}: {warning}")
 
 
-def _dry_run(request: asking.Request, settings: asking.Settings, opts: AskOptions) -> None:
+def _dry_run(request: building.Request, settings: preparing.Settings, opts: AskOptions) -> None:
     # lazy: start-up, --help imports none of these
-    from vision_cli import asking, client, render
+    from vision_cli import render
+    from vision_cli.asking import pricing
+    from vision_cli.client import bodies
     from vision_cli.render.ask import ask_estimate
 
-    body = client.shorten_base64(request.body)
-    est = asking.estimate(request, settings)
+    body = bodies.shorten_base64(request.body)
+    est = pricing.estimate(request, settings)
     if opts.show.json:
         typer.echo(render.dumps({"request": body, "estimate": est.as_dict()}))
         return
@@ -414,9 +419,10 @@ def _dry_run(request: asking.Request, settings: asking.Settings, opts: AskOption
         ask_estimate(est)
 
 
-def _output(answer: asking.Answer, opts: AskOptions) -> None:
+def _output(answer: answering.Answer, opts: AskOptions) -> None:
     # lazy: start-up, --help imports none of these
-    from vision_cli import asking, render
+    from vision_cli import render
+    from vision_cli.asking import answering
     from vision_cli.render.ask import ask_usage
 
     if opts.show.json:
@@ -426,7 +432,7 @@ def _output(answer: asking.Answer, opts: AskOptions) -> None:
     if not opts.show.quiet and not opts.show.json:
         ask_usage(answer)
     if answer.mismatch is not None:
-        message = asking.schema_error(answer.mismatch)["message"]
+        message = answering.schema_error(answer.mismatch)["message"]
         text = " ".join(answer.reply.text.split())
         shown = text if len(text) <= 200 else text[:199] + "…"
         common.fail(

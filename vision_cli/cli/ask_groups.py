@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from vision_cli import limits, policy
+from vision_cli import limits, units
 from vision_cli.cli import common
 from vision_cli.cli.groups import InputOptions, SaverOptions
 from vision_cli.formats import ResizePolicy, Source
@@ -121,7 +121,7 @@ class ImageOptions:
     def expiry_seconds(self) -> int:
         """``--expires`` in seconds, within what the Files API accepts (a usage error otherwise)."""
         try:
-            seconds = policy.parse_duration(self.expires)
+            seconds = units.parse_duration(self.expires)
         except ValueError as exc:
             common.usage_error(str(exc), "--expires")
         low, high = limits.FILE_MIN_EXPIRY_SECONDS, limits.FILE_MAX_EXPIRY_SECONDS

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TextIO, TypeVar
 
 import typer
 
-from vision_cli import catalog, limits, policy
+from vision_cli import catalog, judging, lifecycle, limits, units
 from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import Format, ReportFormat
 
 if TYPE_CHECKING:
-    from vision_cli import catalog, policy
+    from vision_cli import catalog, judging, lifecycle, units
 
 DEBUG_ENV = "VISION_CLI_DEBUG"
 
@@ -38,9 +38,10 @@ def usage_error(message: str, param: str | None = None) -> NoReturn:
 def fail(message: str, status: ExitStatus) -> NoReturn:
     """Stop with one ``Error:`` line on stderr (the API key redacted) and ``status``."""
     # lazy: start-up, render imports rich (client is light, but only failures need it)
-    from vision_cli import client, render
+    from vision_cli import render
+    from vision_cli.client import keys
 
-    render.error(client.redact(message))
+    render.error(keys.redact(message))
     raise typer.Exit(status)
 
 
@@ -80,11 +81,11 @@ def resolve_model(
 def priced(model: catalog.Model, text: str) -> catalog.Model:
     """``model`` at the price of one ``--price [MODEL=]INPUT[/OUTPUT]`` (estimate's parser)."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import estimating
+    from vision_cli.estimating import choosing
 
     try:
-        spec = estimating.parse_price(text)
-    except estimating.PlanError as exc:
+        spec = choosing.parse_price(text)
+    except choosing.PlanError as exc:
         usage_error(str(exc), "--price")
     if spec.model is not None:
         try:
@@ -114,11 +115,11 @@ def note_lifecycle(model: catalog.Model, *, sending: bool) -> None:
 
     if model.retired:
         if sending:
-            render.error(catalog.refusal(model))
+            render.error(lifecycle.refusal(model))
             raise typer.Exit(ExitStatus.USAGE)
-        render.note(catalog.retired_note(model))
+        render.note(lifecycle.retired_note(model))
     elif model.deprecated:
-        render.warn(catalog.deprecation_warning(model))
+        render.warn(lifecycle.deprecation_warning(model))
 
 
 def output_format(fmt: Format | ReportFormat, json_flag: bool) -> Format:
@@ -129,13 +130,13 @@ def output_format(fmt: Format | ReportFormat, json_flag: bool) -> Format:
 def max_bytes(text: str) -> int:
 
     try:
-        value = policy.parse_bytes(text)
+        value = units.parse_bytes(text)
     except ValueError as exc:
         usage_error(str(exc), "--max-bytes")
     if value > limits.DIRECT_API_MAX_BYTES:
         usage_error(
             f"{text} is over the largest limit any platform accepts "
-            f"({policy.format_bytes(limits.DIRECT_API_MAX_BYTES)})",
+            f"({units.format_bytes(limits.DIRECT_API_MAX_BYTES)})",
             "--max-bytes",
         )
     return value
@@ -167,11 +168,11 @@ def sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def ignored_codes(values: list[str] | None) -> frozenset[policy.Code]:
+def ignored_codes(values: list[str] | None) -> frozenset[judging.Code]:
     """The codes of ``--ignore``; an unknown one is a usage error that lists the codes."""
 
     try:
-        return frozenset(policy.ignorable_code(v) for v in values or ())
+        return frozenset(judging.ignorable_code(v) for v in values or ())
     except ValueError as exc:
         usage_error(str(exc), "--ignore")
 

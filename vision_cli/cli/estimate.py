@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vision_cli import catalog, policy
+from vision_cli import catalog, judging, policy, units
 from vision_cli.cli import common, options
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
 from vision_cli.formats import Format, ReportFormat
 
 if TYPE_CHECKING:
-    from vision_cli.estimating import EstimatePlan, EstimateRow
-    from vision_cli.policy import Code, Limits, Size
+    from vision_cli.estimating.costing import EstimatePlan, EstimateRow
+    from vision_cli.judging import Code, Limits
+    from vision_cli.policy import Size
     from vision_cli.sources import Selection
 
 #: ``count(data, media_type)``: an image's exact input tokens.
@@ -181,8 +182,9 @@ def estimate(
     tile_overlap: options.TileOverlapOpt = None,
 ) -> None:
     # lazy: start-up, --help imports none of these
-    from vision_cli import estimating, render, sources
+    from vision_cli import render, sources
     from vision_cli.cli import groups
+    from vision_cli.estimating import choosing, costing, counting, tallying
     from vision_cli.render.estimate import EstimateReport
 
     given = groups.input_options(
@@ -195,7 +197,7 @@ def estimate(
     sizes: list[policy.Size] = []
     for text in size or ():
         try:
-            sizes.append(policy.parse_size(text))
+            sizes.append(units.parse_size(text))
         except ValueError as exc:
             common.usage_error(str(exc), "--size")
     if not given.inputs and files_from is None and not sizes:
@@ -204,8 +206,8 @@ def estimate(
         )
     cat = catalog.load()
     try:
-        specs = [estimating.parse_price(p) for p in price or ()]
-        models = estimating.choose_models(
+        specs = [choosing.parse_price(p) for p in price or ()]
+        models = choosing.choose_models(
             model or (),
             all_models=all_models,
             prices=specs,
@@ -214,7 +216,7 @@ def estimate(
             cat=cat,
             include_retired=include_retired,
         )
-    except estimating.PlanError as exc:
+    except choosing.PlanError as exc:
         common.usage_error(str(exc), exc.param)
     if include_retired and not all_models:
         common.usage_error("--include-retired goes with --all-models", "--include-retired")
@@ -223,7 +225,7 @@ def estimate(
             # --exact asks the API about the first model: a retired one would only get a 404
             common.note_lifecycle(m.model, sending=exact and index == 0)
     savers = groups.SaverOptions(snap, snap_max, tile, tile_overlap)
-    plan = estimating.EstimatePlan(
+    plan = costing.EstimatePlan(
         models=models,
         rule=the_rule,
         batch=batch,
@@ -235,7 +237,7 @@ def estimate(
         snap_max=savers.snap_share(),
         tile=savers.tile_spec(),
     )
-    lim = policy.Limits(tier=models[0].tier, max_bytes=common.max_bytes(max_bytes))
+    lim = judging.Limits(tier=models[0].tier, max_bytes=common.max_bytes(max_bytes))
     ignored = common.ignored_codes(ignore)
     try:
         sources.check_arguments(given.inputs, given.selection)
@@ -244,7 +246,7 @@ def estimate(
 
     counter = _exact_counter(models[0].name) if exact else None  # no key: stop before any work
     report = EstimateReport(chosen, plan)
-    tally = estimating.EstimateTally(plan)
+    tally = tallying.EstimateTally(plan)
     machine = chosen not in (Format.table, Format.markdown)  # those list rejections themselves
 
     def emit(row: EstimateRow) -> None:
@@ -255,7 +257,7 @@ def estimate(
                 render.error(f"{f.code.value} ({row.path}): {f.message}")
 
     try:
-        with estimating.scratch_folder() if counter else contextlib.nullcontext("") as scratch:
+        with counting.scratch_folder() if counter else contextlib.nullcontext("") as scratch:
             produced = _rows(
                 given.inputs,
                 given.selection,
@@ -283,26 +285,27 @@ def _exact_counter(model: str) -> Counter:
     """``count(data, media_type)`` against the API for ``model``; exits 2 without a key, before
     any input is read or any request is made."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import client, render
+    from vision_cli import render
+    from vision_cli.client import connect, failures, keys, messages
 
     try:
         # a count is small and quick: a stalled connection should not hold the run for minutes
-        api = client.make_client(timeout=COUNT_TIMEOUT)
-    except client.BadKeyError as exc:
+        api = connect.make_client(timeout=COUNT_TIMEOUT)
+    except failures.BadKeyError as exc:
         render.error(str(exc))
         raise typer.Exit(ExitStatus.USAGE) from None
-    except client.MissingKeyError:
+    except failures.MissingKeyError:
         render.error(
-            f"{client.API_KEY_ENV} is not set: --exact asks the API's token-counting endpoint, "
+            f"{keys.API_KEY_ENV} is not set: --exact asks the API's token-counting endpoint, "
             "which needs your API key (export it); without --exact the estimate needs no key."
         )
         raise typer.Exit(ExitStatus.USAGE) from None
-    except client.SetupError as exc:
+    except failures.SetupError as exc:
         render.error(str(exc))
         raise typer.Exit(ExitStatus.USAGE) from None
 
     def count(data: bytes, media_type: str) -> int:
-        return client.count_image_tokens(api, model, data, media_type)
+        return messages.count_image_tokens(api, model, data, media_type)
 
     return count
 
@@ -319,7 +322,8 @@ def _rows(
     """Each input's row (checked as ``inspect`` checks it), then each ``--size``'s, with the file
     holding the image (for ``--exact``, URL and standard-input images are kept in ``scratch``)."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import estimating, render, sources
+    from vision_cli import render, sources
+    from vision_cli.estimating import costing, counting
     from vision_cli.render import bars
 
     if inputs or sel.files_from is not None:
@@ -329,16 +333,16 @@ def _rows(
 
         items = sources.iter_inputs(inputs, sel)
         if scratch is not None:
-            items = estimating.materialize(items, scratch, cap=2 * lim.max_bytes)
+            items = counting.materialize(items, scratch, cap=2 * lim.max_bytes)
         opts = inspecting.CheckOptions(model=plan.models[0].name, limits=lim, ignore=ignored)
         show = render.is_tty(sys.stderr) and not render.is_tty(sys.stdout)
         with bars.progress(None, "estimating", enabled=show) as advance:
             for item in items:
                 path = item.path if isinstance(item, sources.Input) else None
-                yield estimating.row_from_record(inspecting.check(item, opts), plan), path
+                yield costing.row_from_record(inspecting.check(item, opts), plan), path
                 advance(1)
     for size in sizes:
-        yield estimating.row_from_size(size, plan, lim, ignored), None
+        yield costing.row_from_size(size, plan, lim, ignored), None
 
 
 def _count(
@@ -346,14 +350,16 @@ def _count(
 ) -> list[EstimateRow]:
     """Exact counts, or exit 3 on the first API failure (nothing is printed on stdout then)."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import client, estimating, render
+    from vision_cli import render
+    from vision_cli.client import failures
+    from vision_cli.estimating import counting
     from vision_cli.render import bars
 
-    todo = sum(estimating.countable(r, p) for r, p in zip(rows, paths, strict=True))
+    todo = sum(counting.countable(r, p) for r, p in zip(rows, paths, strict=True))
     try:
         with bars.progress(todo, "counting", enabled=render.is_tty(sys.stderr)) as step:
-            return estimating.count_exact(rows, paths, counter, advance=step)
-    except client.APIFailure as exc:
+            return counting.count_exact(rows, paths, counter, advance=step)
+    except failures.APIFailure as exc:
         render.error(f"token counting failed: {exc}")
         raise typer.Exit(ExitStatus.API) from None
     except OSError as exc:

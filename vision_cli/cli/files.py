@@ -10,9 +10,7 @@ from vision_cli.cli import common
 from vision_cli.exitcodes import ExitStatus
 
 if TYPE_CHECKING:
-    import anthropic
-
-    from vision_cli import client as client_module
+    from vision_cli.client import connect, filesapi
 
 HELP = (
     "List and delete the images uploaded with --source file (Files API).\n\n"
@@ -41,17 +39,17 @@ files_app = typer.Typer(
 )
 
 
-def _connect() -> tuple[anthropic.Anthropic, client_module.FileCache]:
+def _connect() -> tuple[connect.Anthropic, filesapi.FileCache]:
     # lazy: start-up, --help imports none of these
-    from vision_cli import client
+    from vision_cli.client import connect, failures, filesapi
 
     try:
-        return client.make_client(), client.FileCache()
-    except client.BadKeyError as exc:  # a key that cannot be one: said without the key
+        return connect.make_client(), filesapi.FileCache()
+    except failures.BadKeyError as exc:  # a key that cannot be one: said without the key
         common.fail(str(exc), ExitStatus.USAGE)
-    except client.MissingKeyError:
-        common.fail(client.NO_KEY_MESSAGE, ExitStatus.USAGE)
-    except client.SetupError as exc:  # ANTHROPIC_BASE_URL that cannot be used
+    except failures.MissingKeyError:
+        common.fail(failures.NO_KEY_MESSAGE, ExitStatus.USAGE)
+    except failures.SetupError as exc:  # ANTHROPIC_BASE_URL that cannot be used
         common.fail(str(exc), ExitStatus.USAGE)
 
 
@@ -72,13 +70,14 @@ def list_files(json_flag: JsonFlag = False) -> None:
     Columns: id, name, bytes, uploaded, expires, state (present, expired or gone).
     """
     # lazy: start-up, --help imports none of these
-    from vision_cli import client, render, uploads
+    from vision_cli import render, uploads
+    from vision_cli.client import failures
     from vision_cli.render import tables
 
     api, cache = _connect()
     try:
         found = uploads.listing(api, cache)
-    except client.APIFailure as failure:
+    except failures.APIFailure as failure:
         common.fail(str(failure), ExitStatus.API)
     if json_flag:
         typer.echo(render.dumps([u.as_dict() for u in found]))
@@ -137,7 +136,8 @@ def delete_files(
     An id the API no longer has is only forgotten.
     """
     # lazy: start-up, --help imports none of these
-    from vision_cli import client, uploads
+    from vision_cli import uploads
+    from vision_cli.client import failures
 
     if bool(file_ids) == all_files:
         common.usage_error("give file ids or --all (not both)", "ID...")
@@ -145,7 +145,7 @@ def delete_files(
     ids = uploads.cached_ids(cache) if all_files else list(file_ids or [])
     try:
         changes = uploads.delete(api, cache, ids)
-    except client.APIFailure as failure:
+    except failures.APIFailure as failure:
         common.fail(str(failure), ExitStatus.API)
     _report(list(changes), json_flag)
 
@@ -160,11 +160,12 @@ def prune_files(
 ) -> None:
     """Delete the uploads past their expiry, and forget those the API no longer has."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import client, uploads
+    from vision_cli import uploads
+    from vision_cli.client import failures
 
     api, cache = _connect()
     try:
         changes = uploads.prune(api, cache, dry_run=dry_run)
-    except client.APIFailure as failure:
+    except failures.APIFailure as failure:
         common.fail(str(failure), ExitStatus.API)
     _report(list(changes), json_flag)

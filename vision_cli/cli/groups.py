@@ -11,15 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vision_cli import policy
+from vision_cli import policy, tiling
 from vision_cli.cli.common import usage_error
 from vision_cli.cli.options import DEFAULT_TRIM_FUZZ
 
 if TYPE_CHECKING:
     from fractions import Fraction
 
-    from vision_cli.policy import TileSpec
     from vision_cli.sources import Selection
+    from vision_cli.tiling import TileSpec
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class SaverOptions:
                 usage_error("--tile-overlap goes with --tile", "--tile-overlap")
             return None
         try:
-            return policy.TileSpec.parse(self.tile, self.tile_overlap)
+            return tiling.TileSpec.parse(self.tile, self.tile_overlap)
         except ValueError as exc:
             usage_error(str(exc), "--tile")
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from vision_cli import limits, policy
+from vision_cli import judging, limits
 from vision_cli.cli import common, options
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
 from vision_cli.formats import Format
@@ -105,7 +105,7 @@ def inspect(
             listed = list(items)  # the request's size decides the per-image limit
             total = len(listed)
             items = iter(listed)
-        lim = policy.Limits(
+        lim = judging.Limits(
             tier=the_model.tier,
             max_bytes=common.max_bytes(max_bytes),
             many_images=bool(total and total > limits.MANY_IMAGES_THRESHOLD),
@@ -125,7 +125,7 @@ def inspect(
             if request:
                 summary.request_findings = [
                     f
-                    for f in policy.judge_request(
+                    for f in judging.judge_request(
                         summary.count, summary.base64_bytes, the_model.images_per_request
                     )
                     if f.code not in ignored

@@ -10,7 +10,6 @@ coordinates map back exactly (no ``--no-resize``, no URL sources: URLs are downl
 from __future__ import annotations
 
 import io
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,7 +18,7 @@ import typer
 
 from vision_cli import catalog
 from vision_cli.cli import ask_options as ask_opts
-from vision_cli.cli import common, options
+from vision_cli.cli import common, locate_draw, options
 from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import Frame, LocateFormat, ResizePolicy, Source
 
@@ -164,9 +163,11 @@ def locate(
     allow_private_urls: options.AllowPrivateUrlsOpt = False,
 ) -> None:
     # lazy: start-up, --help imports none of these
-    from vision_cli import asking, client, locating, sources
+    from vision_cli import locating, sources
+    from vision_cli.asking import preparing
     from vision_cli.bulk import plan
     from vision_cli.cli import ask_groups, groups
+    from vision_cli.client import failures, keys
 
     if (find is None) == (prompt is None):
         common.usage_error(
@@ -185,7 +186,7 @@ def locate(
     if not items:
         common.usage_error("give at least one image, folder, glob, URL or -", "IMAGE")
     the_model = common.resolve_model(model, sending=True)
-    settings = asking.Settings(
+    settings = preparing.Settings(
         model=the_model,
         model_name=common.model_name(model),
         max_tokens=max_tokens,
@@ -197,8 +198,8 @@ def locate(
     )
     if output is not None and str(output) == "-":
         common.usage_error("the boxes go to standard output: give --output a file name", "--output")
-    if not dry_run and client.api_key() is None:
-        common.fail(client.MISSING_KEY_MESSAGE, ExitStatus.USAGE)
+    if not dry_run and keys.api_key() is None:
+        common.fail(failures.MISSING_KEY_MESSAGE, ExitStatus.USAGE)
     send = ask_groups.send_options(max_retries, timeout, no_cache=False, many=True)
     config = plan.Config(
         settings=settings,
@@ -217,7 +218,7 @@ def locate(
     the_jobs, summary, records = _run(items, config, quiet=quiet)
     located = _collect(the_jobs, records, config, frame)
     _print(located, fmt)
-    drawn_failures = _draw(located, draw) if draw is not None else 0
+    drawn_failures = locate_draw.draw(located, draw) if draw is not None else 0
     if not quiet:
         _summary(located, summary, config)
     status = ExitStatus(_status(summary, located))
@@ -243,11 +244,12 @@ def _run(
 ) -> tuple[list[plan.Job], EachSummary, list[dict[str, Any]]]:
     """Ask about every image not answered before; the jobs, the summary and every line."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import client, render
+    from vision_cli import render
     from vision_cli.bulk import plan
     from vision_cli.bulk.each import EachRun
     from vision_cli.bulk.log import ResultsLog
     from vision_cli.bulk.records import OutputError, answered, parse_record, read_records
+    from vision_cli.client import keys
     from vision_cli.render import bars
 
     note = (lambda message: None) if quiet else render.note
@@ -275,7 +277,7 @@ def _run(
     finally:
         log.close()
     if summary.stopped is not None:
-        render.error(client.redact(str(summary.stopped)))
+        render.error(keys.redact(str(summary.stopped)))
     if summary.write_error is not None:
         render.error(summary.write_error)
     if config.output is not None:
@@ -286,7 +288,7 @@ def _run(
     return jobs, summary, records
 
 
-class _Image:
+class LocatedImage:
     """One image of the run: its boxes, or why it has none."""
 
     def __init__(
@@ -299,7 +301,7 @@ class _Image:
 
 def _collect(
     jobs: list[plan.Job], records: list[dict[str, Any]], config: plan.Config, frame: Frame
-) -> list[_Image]:
+) -> list[LocatedImage]:
     # lazy: start-up, --help imports none of these
     from vision_cli import locating, render
     from vision_cli.bulk.records import latest, model_key
@@ -310,26 +312,26 @@ def _collect(
         for k, r in latest(records).items()
         if k[2] == model and k[3] == config.prompt_sha256
     }
-    images: list[_Image] = []
+    images: list[LocatedImage] = []
     for job in jobs:
         record = chosen.get(job.key) or chosen.get((job.label, None))
         if record is None:
-            images.append(_Image(job, error=NOT_ANSWERED))
+            images.append(LocatedImage(job, error=NOT_ANSWERED))
         elif record.get("error") is not None:
-            images.append(_Image(job, error=str(record["error"].get("message"))))
+            images.append(LocatedImage(job, error=str(record["error"].get("message"))))
         else:
             try:
                 found = locating.found_in(record, frame)
             except locating.NotALocateLine as exc:
-                images.append(_Image(job, error=str(exc)))
+                images.append(LocatedImage(job, error=str(exc)))
                 continue
             for why in found.skipped:
                 render.warn(f"{job.label}: {why}")
-            images.append(_Image(job, found))
+            images.append(LocatedImage(job, found))
     return images
 
 
-def _print(images: list[_Image], fmt: LocateFormat) -> None:
+def _print(images: list[LocatedImage], fmt: LocateFormat) -> None:
     # lazy: start-up, --help imports none of these
     from vision_cli import render
     from vision_cli.cli import many
@@ -367,68 +369,7 @@ def _print(images: list[_Image], fmt: LocateFormat) -> None:
     tables.write_rows(fmt.value, header, found, right=("x1", "y1", "x2", "y2"))
 
 
-def _draw(images: list[_Image], given: str) -> int:
-    """Draw every answered image; the number that could not be drawn (each said on stderr).
-    ``given`` is OUT as typed (a str: a Path would drop the trailing / that makes it a folder)."""
-    # lazy: start-up, these import Pillow
-    from vision_cli import asking, drawing, render
-
-    answered = [i for i in images if i.located is not None]
-    labels = [f.label for i in answered if i.located for f in i.located.found]
-    palette = drawing.colours(labels)
-    out = Path(given)
-    folder = out.is_dir() or given.endswith(("/", os.sep)) or len(images) > 1
-    used: set[Path] = set()
-    failed = 0
-    for image in answered:
-        assert image.located is not None
-        job = image.job
-        target = _draw_target(job, out, used) if folder else out
-        try:
-            source = job.item.path if job.item is not None else None
-            if source is not None and target.resolve() == source.resolve():
-                raise drawing.DrawError(
-                    f"--draw would overwrite the image itself ({target}): choose another OUT"
-                )
-            data = job.data
-            if data is None and job.item is not None:
-                data = asking.read_input(job.item)
-            assert data is not None
-            pairs = [
-                (f.label, box)
-                for f, box in zip(image.located.found, image.located.upright, strict=True)
-            ]
-            drawing.draw(data, pairs, palette, target)
-        except (drawing.DrawError, asking.PreflightError) as exc:
-            render.error(f"{job.label}: {exc}")
-            failed += 1
-    return failed
-
-
-def _draw_target(job: plan.Job, folder: Path, used: set[Path]) -> Path:
-    """``folder/NAME`` for the image: its own name (``stdin.png`` for standard input, the URL's
-    last part), with ``-2``, ``-3`` ... when two images share a name."""
-    from pathlib import PurePosixPath
-
-    item = job.item
-    if item is not None and item.path is not None:
-        name = item.path.name
-    elif item is not None and item.url is not None:
-        name = PurePosixPath(item.url.split("?", 1)[0]).name or "image.png"
-    else:
-        name = "stdin.png"
-    if Path(name).suffix.lower() not in (".jpg", ".jpeg", ".png", ".webp"):
-        name = Path(name).stem + ".png"
-    target = folder / name
-    n = 2
-    while target in used:
-        target = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
-        n += 1
-    used.add(target)
-    return target
-
-
-def _status(summary: EachSummary, images: list[_Image]) -> int:
+def _status(summary: EachSummary, images: list[LocatedImage]) -> int:
     if summary.interrupted:
         return ExitStatus.INTERRUPTED
     if summary.stopped is not None:
@@ -438,7 +379,7 @@ def _status(summary: EachSummary, images: list[_Image]) -> int:
     return ExitStatus.OK
 
 
-def _summary(images: list[_Image], summary: EachSummary, config: plan.Config) -> None:
+def _summary(images: list[LocatedImage], summary: EachSummary, config: plan.Config) -> None:
     # lazy: start-up, --help imports none of these
     from vision_cli import render
     from vision_cli.cli import many

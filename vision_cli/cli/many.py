@@ -26,7 +26,8 @@ from vision_cli.cli.ask_groups import ManyOptions, SendOptions, ShowOptions
 from vision_cli.exitcodes import ExitStatus
 
 if TYPE_CHECKING:
-    from vision_cli import asking, sources
+    from vision_cli import sources
+    from vision_cli.asking import preparing
     from vision_cli.bulk import plan
     from vision_cli.bulk.log import ResultsLog
     from vision_cli.bulk.summary import EachSummary, Note
@@ -37,25 +38,27 @@ def run(
     send: SendOptions,
     show: ShowOptions,
     items: list[sources.Input | sources.Problem],
-    settings: asking.Settings,
+    settings: preparing.Settings,
     prompt: str | None,
 ) -> None:
     # lazy: start-up, --help imports none of these
-    from vision_cli import asking, client, render
+    from vision_cli import render
+    from vision_cli.asking import preparing
     from vision_cli.bulk import plan
     from vision_cli.bulk.log import ResultsLog
     from vision_cli.bulk.records import OutputError
+    from vision_cli.client import filesapi
 
     output = None if opts.output is None or str(opts.output) == "-" else opts.output
     config = plan.Config(
         settings=settings,
-        prompt=prompt or asking.default_prompt(1),
+        prompt=prompt or preparing.default_prompt(1),
         output=output,
         jobs=opts.jobs or plan.DEFAULT_JOBS,
         rerun=opts.rerun,
         max_retries=send.max_retries,
         timeout=send.timeout,
-        cache=None if send.no_cache else client.FileCache(),
+        cache=None if send.no_cache else filesapi.FileCache(),
     )
     try:
         jobs = plan.read_jobs(items, settings, threads=config.jobs, offline=show.dry_run)
@@ -168,10 +171,11 @@ def _report(
 ) -> None:
     """Errors first, then the summary on stderr (unless --quiet), and --json's object on stdout."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import client, render
+    from vision_cli import render
+    from vision_cli.client import keys
 
     if summary.stopped is not None:
-        render.error(client.redact(str(summary.stopped)))
+        render.error(keys.redact(str(summary.stopped)))
     if summary.write_error is not None:
         render.error(summary.write_error)
     where = str(config.output) if config.output is not None else "standard output"

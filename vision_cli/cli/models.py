@@ -146,15 +146,16 @@ _RIGHT = {"images", "input", "output", "batch"}
 def _refresh() -> None:
     """Ask the Models API and keep its answer (exit 2 without a key, 3 when it fails)."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import client, render
+    from vision_cli import render
+    from vision_cli.client import connect, failures, keys, messages
 
     try:
-        api = client.make_client()
-        listed = client.list_models(api)
-    except client.MissingKeyError as exc:
+        api = connect.make_client()
+        listed = messages.list_models(api)
+    except failures.MissingKeyError as exc:
         render.error(str(exc).replace("--dry-run", "`vision-cli models` without --refresh"))
         raise typer.Exit(ExitStatus.USAGE) from None
-    except client.APIFailure as failure:
+    except failures.APIFailure as failure:
         render.error(f"the Models API failed: {failure}")
         raise typer.Exit(ExitStatus.API) from None
     table = catalog.bundled()
@@ -165,11 +166,11 @@ def _refresh() -> None:
         except KeyError:
             new.append(str(entry["id"]))
     try:
-        path = catalog.store_refresh(listed, client.base_url())
+        path = catalog.store_refresh(listed, keys.base_url())
     except OSError as exc:
         render.error(f"could not keep the list in the cache folder ({exc})")
         raise typer.Exit(ExitStatus.FAILED) from None
-    render.note(f"{len(listed)} models from the Models API at {client.base_url()}, kept in {path}")
+    render.note(f"{len(listed)} models from the Models API at {keys.base_url()}, kept in {path}")
     if new:
         render.note(
             f"not in the table of {table.date}: {', '.join(new)}; usable now, with the tier of "

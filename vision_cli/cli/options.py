@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from vision_cli import catalog, policy
+from vision_cli import catalog, judging
 from vision_cli.formats import Format, ReportFormat
 
 MODEL_ENV = "VISION_CLI_MODEL"
@@ -133,7 +133,7 @@ DEFAULT_MAX_BYTES = "5MB"
 
 def _complete_code(incomplete: str) -> list[str]:
 
-    return [c for c in policy.IGNORABLE if c.startswith(incomplete)]
+    return [c for c in judging.IGNORABLE if c.startswith(incomplete)]
 
 
 IgnoreOpt = Annotated[

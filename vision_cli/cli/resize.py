@@ -203,11 +203,12 @@ def resize(
     trim_fuzz: options.TrimFuzzOpt = options.DEFAULT_TRIM_FUZZ,
 ) -> None:
     # lazy: start-up, these import Pillow
-    from vision_cli import resizing, sources, workers
+    from vision_cli import sources, workers
     from vision_cli.cli import groups
     from vision_cli.render import is_tty, warn
     from vision_cli.render.bars import progress
     from vision_cli.render.resize import ResizeReport
+    from vision_cli.resizing import runner, summary
 
     given = groups.input_options(
         inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard
@@ -231,14 +232,14 @@ def resize(
         common.usage_error(
             "--tile writes new files (NAME.tile-01.jpg ...): use --out DIR", "--tile"
         )
-    size_policy, notes = resizing.size_policy_for(
+    size_policy, notes = summary.size_policy_for(
         the_model.tier,
         native=model is not None,
         max_edge=max_edge,
         max_megapixels=max_megapixels,
         max_tokens=max_tokens,
     )
-    opts = resizing.ResizeOptions(
+    opts = summary.ResizeOptions(
         size_policy=replace(size_policy, snap_max=savers.snap_share()),
         tile=savers.tile_spec(),
         trim_fuzz=savers.trim_level(),
@@ -264,13 +265,13 @@ def resize(
 
     table_on_terminal = chosen is Format.table and is_tty(sys.stdout)
     report = ResizeReport(chosen, stream=None if table_on_terminal else sys.stdout)
-    totals = resizing.ResizeTotals(common.model_name(model), the_model.input_price, dry_run=dry_run)
+    totals = summary.ResizeTotals(common.model_name(model), the_model.input_price, dry_run=dry_run)
     show_progress = is_tty(sys.stderr) and (table_on_terminal or not is_tty(sys.stdout))
     interrupted = False
     with common.sigterm_interrupts():
         try:
             with (
-                resizing.run(items, opts) as outcomes,
+                runner.run(items, opts) as outcomes,
                 progress(len(items), "resizing", enabled=show_progress) as advance,
             ):
                 for outcome in outcomes:

@@ -21,9 +21,8 @@ from vision_cli.cli.ask_groups import AskOptions
 from vision_cli.exitcodes import ExitStatus
 
 if TYPE_CHECKING:
-    import anthropic
-
-    from vision_cli import asking, client
+    from vision_cli.asking import answering, building, preparing, running
+    from vision_cli.client import connect, filesapi
 
 
 def import_sdk_early() -> None:
@@ -70,32 +69,34 @@ class _StreamWriter:
 
 def send(
     opts: AskOptions,
-    settings: asking.Settings,
-    request: asking.Request,
-    build: Callable[[asking.Files], asking.Request],
-    cache: client.FileCache | None,
-) -> tuple[asking.Answer, asking.Request]:
+    settings: preparing.Settings,
+    request: building.Request,
+    build: Callable[[building.Files], building.Request],
+    cache: filesapi.FileCache | None,
+) -> tuple[answering.Answer, building.Request]:
     """Upload what needs it, send, stream; every failure becomes one line and its exit status.
     The answer, and the request as it was sent (with the file ids it got)."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import asking, client, render
+    from vision_cli import render
+    from vision_cli.asking import answering, running
+    from vision_cli.client import connect, failures, keys
 
     writer = _StreamWriter() if opts.streams else None
     try:
         with _debug_log():
-            api = client.make_client(max_retries=opts.send.max_retries, timeout=opts.send.timeout)
+            api = connect.make_client(max_retries=opts.send.max_retries, timeout=opts.send.timeout)
             request = _upload(api, request, build, cache, opts, expires=settings.expires)
             _debug(
-                f"POST {client.base_url()}/v1/messages: {request.size:,} bytes, "
+                f"POST {keys.base_url()}/v1/messages: {request.size:,} bytes, "
                 f"{request.total_images} images"
             )
             fix = functools.partial(_corrected, settings)
             try:
-                request, reply = asking.send_correcting(
+                request, reply = running.send_correcting(
                     api, request, settings, on_text=writer, on_correction=fix
                 )
-            except client.APIFailure as failure:
-                if not (asking.stale_file(failure) and request.cached_file_ids):
+            except failures.APIFailure as failure:
+                if not (running.stale_file(failure) and request.cached_file_ids):
                     raise
                 # A cached file id the API no longer knows (deleted, expired): upload again, once.
                 _debug(f"stale cached file ids, uploading again: {failure}")
@@ -104,13 +105,13 @@ def send(
                 request = _upload(
                     api, request, build, cache, opts, expires=settings.expires, refresh=True
                 )
-                request, reply = asking.send_correcting(
+                request, reply = running.send_correcting(
                     api, request, settings, on_text=writer, on_correction=fix
                 )
             _debug(f"answered: {reply.id}, stop_reason {reply.stop_reason}")
-    except client.SetupError as exc:
+    except failures.SetupError as exc:
         common.fail(str(exc), ExitStatus.USAGE)
-    except client.APIFailure as failure:
+    except failures.APIFailure as failure:
         if writer is not None:
             writer.end()
         common.fail(str(failure), ExitStatus.API)
@@ -121,36 +122,38 @@ def send(
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
     if writer is not None:
         writer.end()
-    return asking.answer(reply, request, settings), request
+    return answering.answer(reply, request, settings), request
 
 
-def _corrected(settings: asking.Settings, correction: asking.Correction) -> None:
+def _corrected(settings: preparing.Settings, correction: running.Correction) -> None:
     """Say on stderr (even with -q and --json: the data was wrong) what was shrunk and resent."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import asking, render
+    from vision_cli import render
+    from vision_cli.asking import running
 
-    remembered = asking.remember(settings.model, correction)
+    remembered = running.remember(settings.model, correction)
     render.warn(f"{correction.describe(settings.model_name)}; {remembered}")
 
 
 def _upload(
-    api: anthropic.Anthropic,
-    request: asking.Request,
-    build: Callable[[asking.Files], asking.Request],
-    cache: client.FileCache | None,
+    api: connect.Anthropic,
+    request: building.Request,
+    build: Callable[[building.Files], building.Request],
+    cache: filesapi.FileCache | None,
     opts: AskOptions,
     *,
     expires: int,
     refresh: bool = False,
-) -> asking.Request:
+) -> building.Request:
     """The request with every ``file`` image uploaded (those the cache knows are not), each to
     expire after ``expires`` seconds."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import asking, render
+    from vision_cli import render
+    from vision_cli.asking import running
 
     if not request.pending_uploads and not refresh:
         return request
-    files = asking.resolve_files(api, request.images, cache, refresh=refresh, expires=expires)
+    files = running.resolve_files(api, request.images, cache, refresh=refresh, expires=expires)
     if not opts.show.quiet and not opts.show.json and files.uploaded:
         noun = "image" if files.uploaded == 1 else "images"
         render.note(f"uploaded {files.uploaded} {noun} through the Files API")
@@ -165,9 +168,9 @@ def _upload(
 def _debug(message: str) -> None:
     if common.debug():
         # lazy: start-up, --help imports none of these
-        from vision_cli import client
+        from vision_cli.client import keys
 
-        sys.stderr.write(f"debug: {client.redact(message)}\n")
+        sys.stderr.write(f"debug: {keys.redact(message)}\n")
         sys.stderr.flush()
 
 

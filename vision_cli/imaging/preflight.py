@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from vision_cli import policy
+from vision_cli import judging, policy
 from vision_cli.imaging import probe
-from vision_cli.policy import Code, Finding, Severity
+from vision_cli.judging import Code, Finding, Severity
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Gated:
 
 def judge(
     source: Path | bytes,
-    lim: policy.Limits,
+    lim: judging.Limits,
     *,
     extension: str = "",
     verify: bool = False,
@@ -63,13 +63,13 @@ def judge(
             return Gated(found, (Finding(Code.UNREADABLE, damage, final=True),))
     facts = found.facts
     pred = policy.predict(facts.width, facts.height, lim.tier)
-    return Gated(found, tuple(policy.judge(facts, lim, pred)), prediction=pred)
+    return Gated(found, tuple(judging.judge(facts, lim, pred)), prediction=pred)
 
 
 def output_findings(
-    fmt: str, width: int, height: int, n_bytes: int, lim: policy.Limits
+    fmt: str, width: int, height: int, n_bytes: int, lim: judging.Limits
 ) -> tuple[Finding, ...]:
     """What the gate says about an image ``resize`` or ``ask`` produced (``too-small`` for the
     sliver a panorama becomes): the same judgement ``inspect`` makes of that output."""
-    facts = policy.ImageFacts(format=fmt, width=width, height=height, bytes=n_bytes)
-    return tuple(policy.judge(facts, lim))
+    facts = judging.ImageFacts(format=fmt, width=width, height=height, bytes=n_bytes)
+    return tuple(judging.judge(facts, lim))

@@ -15,18 +15,25 @@ import io
 import os
 import stat
 import warnings
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import IO, Final
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from vision_cli import limits, policy
-from vision_cli.policy import Code, Finding, ImageFacts
+from vision_cli import judging, limits
+from vision_cli.imaging.tails import (
+    MAX_TEXT_CHUNK,
+    TEXT_CHUNKS,
+    cut_at,
+    end_check,
+    orientation_of,
+    png_text_limits,
+    read_png_tail,
+)
+from vision_cli.judging import Code, Finding, ImageFacts
 
 #: The formats vision-cli reads, by the names of Pillow's openers: the API's four (the JPEG opener
 #: also gives MPO, a phone's multi-picture JPEG) and what ``resize`` converts, each decoded by
@@ -67,19 +74,6 @@ WEBP_DECODE_COST: Final = 4
 #: Frames are counted up to this many: enough to say ``animated`` and how long, bounded in time
 #: for a TIFF with 300,000 pages.
 FRAME_CAP: Final = 100
-#: Freed image-memory blocks Pillow keeps for the next image (its default is none): a batch that
-#: decodes reuses them instead of mapping and faulting in fresh memory for every image (the system
-#: time this saves: ``benchmarks/resize_bench.py``). Peak memory is unchanged: one image needs
-#: about this many at once.
-KEPT_BLOCKS = 4
-_TAIL = 64 * 1024
-#: How far from a PNG's end an eXIf chunk written after the image data is looked for: writers put
-#: it just before IEND, and reading this much costs no more than reading the IEND chunk itself.
-PNG_EXIF_TAIL = 4096
-_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
-_JPEG_EOI = b"\xff\xd9"
-_ORIENTATION_TAG = 0x0112
-_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
 #: Formats whose counts of frames Pillow knows from the header (counting others means seeking).
 _COUNTED_FRAMES = frozenset({"PNG", "WEBP", "MPO", "AVIF", "HEIF"})
 #: Formats whose Pillow opener decodes while opening (an ICO's sub-image): opened only under
@@ -91,23 +85,16 @@ HEIF_EXTRA_HINT = (
     "install the optional `heif` extra (`pip install pillow-heif` in vision-cli's environment) "
     "to read it"
 )
+#: Freed image-memory blocks Pillow keeps for the next image (its default is none): a batch that
+#: decodes reuses them instead of mapping and faulting in fresh memory for every image (the system
+#: time this saves: ``benchmarks/resize_bench.py``). Peak memory is unchanged: one image needs
+#: about this many at once.
+KEPT_BLOCKS = 4
+
 
 # Pillow's own guard stays on, at the budget, for every decode in the process; the reader lifts it
 # only to read a header (see _open_header), never to decode.
 Image.MAX_IMAGE_PIXELS = PIXEL_BUDGET
-#: A PNG text chunk may be as large as the API's byte limit allows (Pillow's 1 MB default made a
-#: photo with a large XMP packet "damaged"); larger ones are refused before they are read.
-MAX_TEXT_CHUNK: Final = limits.DIRECT_API_MAX_BYTES
-
-
-@cache
-def _png_text_limits() -> None:
-    """Raise Pillow's PNG text limits, once, when the first image is opened (its PNG plugin is
-    imported then anyway: importing it earlier would cost start-up time)."""
-    from PIL import PngImagePlugin
-
-    PngImagePlugin.MAX_TEXT_CHUNK = MAX_TEXT_CHUNK
-    PngImagePlugin.MAX_TEXT_MEMORY = 2 * MAX_TEXT_CHUNK
 
 
 class ProbeError(Exception):
@@ -170,7 +157,7 @@ def read_capped(fh: IO[bytes]) -> bytes:
     cap = limits.MAX_INPUT_BYTES
     data = fh.read(cap + 1)
     if len(data) > cap:
-        raise ProbeError(Code.FILE_TOO_LARGE, policy.too_large_input(cap))
+        raise ProbeError(Code.FILE_TOO_LARGE, judging.too_large_input(cap))
     return data
 
 
@@ -178,7 +165,7 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
     if size == 0:
         raise ProbeError(Code.UNREADABLE, "the file is empty: replace it with a real image.")
     if size > limits.MAX_INPUT_BYTES:
-        raise ProbeError(Code.FILE_TOO_LARGE, policy.too_large_input(limits.MAX_INPUT_BYTES))
+        raise ProbeError(Code.FILE_TOO_LARGE, judging.too_large_input(limits.MAX_INPUT_BYTES))
     head = fh.read(32)
     fh.seek(0)
     heif = heif_brand(head)
@@ -195,7 +182,7 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
         and size < int.from_bytes(head[4:8], "little") + 8
     ):
         # libwebp refuses a cut file before its header is read: say what is really wrong
-        raise ProbeError(Code.UNREADABLE, _cut("WebP", "RIFF length"), format="WEBP")
+        raise ProbeError(Code.UNREADABLE, cut_at("WebP", "RIFF length"), format="WEBP")
     if head[:8] == b"\x89PNG\r\n\x1a\n" and size > MAX_TEXT_CHUNK:
         _check_png_text(fh)
     try:
@@ -204,7 +191,7 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
             fmt = im.format or "unknown"
             width, height = _stored_size(im)
             data_start = fh.tell()
-            tail = _png_tail(fh, fmt, size, data_start)
+            tail = read_png_tail(fh, fmt, size, data_start)
             orientation = orientation_of(im, tail)
             frames = _frames(im)
             mode = im.mode
@@ -215,7 +202,7 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
         raise
     except Exception as exc:  # Pillow's plugins raise many types on damaged headers
         raise ProbeError(Code.UNREADABLE, header_damaged(exc)) from None
-    damage = _end_check(fmt, fh, size, data_start, tail)
+    damage = end_check(fmt, fh, size, data_start, tail)
     if damage:
         raise ProbeError(Code.UNREADABLE, damage, format=fmt)
     facts = ImageFacts(
@@ -239,7 +226,7 @@ def open_image(fh: IO[bytes], *, heif: bool = False) -> ImageFile.ImageFile:
     Raises ProbeError for bytes in no format it reads, or a header over the budget that cannot
     be read without decoding.
     """
-    _png_text_limits()
+    png_text_limits()
     formats = [*READ_FORMATS, *(["HEIF"] if heif else [])]
     start = fh.tell()
     try:
@@ -365,7 +352,7 @@ def _check_png_text(fh: IO[bytes]) -> None:
         length, kind = int.from_bytes(header[:4], "big"), header[4:]
         if kind in (b"IDAT", b"IEND"):
             break
-        if kind in _TEXT_CHUNKS and length > MAX_TEXT_CHUNK:
+        if kind in TEXT_CHUNKS and length > MAX_TEXT_CHUNK:
             fh.seek(0)
             raise ProbeError(
                 Code.FILE_TOO_LARGE,
@@ -376,15 +363,6 @@ def _check_png_text(fh: IO[bytes]) -> None:
             )
         fh.seek(length + 4, io.SEEK_CUR)
     fh.seek(0)
-
-
-def _png_tail(fh: IO[bytes], fmt: str, size: int, data_start: int) -> bytes:
-    """A PNG's last :data:`PNG_EXIF_TAIL` bytes after its header (empty for other formats): read
-    once for a late eXIf chunk and for the IEND chunk that shows the file is whole."""
-    if fmt != "PNG":
-        return b""
-    fh.seek(max(data_start, size - PNG_EXIF_TAIL))
-    return fh.read()
 
 
 def _describe(exc: BaseException) -> str:
@@ -414,47 +392,6 @@ def reuse_memory() -> None:
         Image.core.set_blocks_max(KEPT_BLOCKS)  # type: ignore[attr-defined]  # documented API
 
 
-def orientation_of(im: Image.Image, png_tail: bytes = b"") -> int:
-    """EXIF orientation 1-8 (1 when absent or nonsense), read without decoding pixels.
-
-    For PNG, ``getexif()`` would decompress the whole image looking for an eXIf chunk after the
-    image data, so the chunk seen before it (``info["exif"]``) is used, else one found in
-    ``png_tail``, the file's last :data:`PNG_EXIF_TAIL` bytes (see :func:`png_tail_exif`).
-    """
-    if im.format in ("JPEG", "MPO", "TIFF"):
-        value = im.getexif().get(_ORIENTATION_TAG, 1)
-        return value if isinstance(value, int) and 1 <= value <= 8 else 1
-    raw = im.info.get("exif") or (png_tail_exif(png_tail) if im.format == "PNG" else None)
-    return _orientation_in(raw) if isinstance(raw, bytes) else 1
-
-
-def _orientation_in(raw: bytes) -> int:
-    exif = Image.Exif()
-    try:
-        exif.load(raw)
-    except Exception:  # Pillow's EXIF parser raises many types on damaged data
-        return 1
-    value = exif.get(_ORIENTATION_TAG, 1)
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
-
-
-def png_tail_exif(tail: bytes) -> bytes | None:
-    """The body of an eXIf chunk that lies whole in ``tail`` (a PNG's last bytes), or None.
-
-    A match counts only with its length and CRC right, so image data that happens to contain the
-    letters ``eXIf`` is not taken for a chunk.
-    """
-    pos = tail.rfind(b"eXIf")
-    while pos >= 4:
-        end = pos + 4 + int.from_bytes(tail[pos - 4 : pos], "big")
-        if end + 4 <= len(tail):
-            body = tail[pos + 4 : end]
-            if zlib.crc32(b"eXIf" + body) == int.from_bytes(tail[end : end + 4], "big"):
-                return body
-        pos = tail.rfind(b"eXIf", 0, pos)
-    return None
-
-
 def _frames(im: Image.Image) -> int:
     """Frames, counted up to :data:`FRAME_CAP` (from the header where Pillow knows the count,
     otherwise by seeking, which reads frame headers but decodes nothing)."""
@@ -471,51 +408,6 @@ def _frames(im: Image.Image) -> int:
         pass
     im.seek(0)
     return count
-
-
-def _end_check(fmt: str, fh: IO[bytes], size: int, data_start: int, tail: bytes) -> str | None:
-    """A sentence when the file's end shows it was cut short, else None. Needs no decoding.
-
-    ``tail`` is a PNG's end as already read (:func:`_png_tail`): its IEND is usually there.
-    """
-    if fmt in ("JPEG", "MPO"):
-        return None if _has_after(fh, size, data_start, _JPEG_EOI) else _cut("JPEG", "end marker")
-    if fmt == "PNG":
-        whole = _PNG_IEND in tail[-32:] or _has_after(fh, size, data_start, _PNG_IEND)
-        return None if whole else _cut("PNG", "IEND chunk")
-    if fmt == "GIF":
-        fh.seek(max(0, size - 256))
-        return None if fh.read().rstrip(b"\0").endswith(b";") else _cut("GIF", "trailer")
-    return None  # WebP's RIFF length is checked before opening; other formats have no end mark
-
-
-def _cut(fmt: str, what: str) -> str:
-    return f"truncated: the {fmt} {what} is missing, so the file was cut short; copy it again."
-
-
-def _has_after(fh: IO[bytes], size: int, start: int, marker: bytes) -> bool:
-    """Whether ``marker`` occurs after ``start``: the end first, the whole rest if need be.
-
-    Phones append whole videos after a JPEG's end (motion photos), so a marker that is not in the
-    last 64 KB is looked for in the rest of the file too, with ordinary reads (a memory map would
-    kill the process with SIGBUS if the file were cut while it is read).
-    """
-    fh.seek(max(start, size - 32))
-    if marker in fh.read():  # the common case: the marker ends the file
-        return True
-    tail_start = max(start, size - _TAIL)
-    fh.seek(tail_start)
-    if marker in fh.read():
-        return True
-    if tail_start <= start:
-        return False
-    fh.seek(start)
-    carry = b""
-    while chunk := fh.read(1024 * 1024):
-        if marker in carry + chunk:
-            return True
-        carry = chunk[-len(marker) :]
-    return False
 
 
 def verify(source: Path | bytes, found: Probe) -> str | None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from vision_cli import policy
-from vision_cli.asking import Answer, Estimate, Image
+from vision_cli import policy, units
+from vision_cli.asking.answering import Answer
+from vision_cli.asking.fitting import Image
+from vision_cli.asking.pricing import Estimate
 from vision_cli.render.output import console, wants_colour
 from vision_cli.render.tables import rich_table, write_aligned
 from vision_cli.render.text import money, plural
@@ -114,5 +116,5 @@ def ask_image_line(image: Image) -> str:
     how = " (uploaded as a file)" if image.kind == "file" else ""
     return (
         f"{image.label}: {size} {image.media_type}, "
-        f"{policy.format_bytes(image.size or 0)}{tokens}, {what}{how}"
+        f"{units.format_bytes(image.size or 0)}{tokens}, {what}{how}"
     )

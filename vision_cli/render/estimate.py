@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from vision_cli.estimating import EstimatePlan, EstimateRow, EstimateTotals, exact_difference
+from vision_cli.estimating.costing import EstimatePlan, EstimateRow
+from vision_cli.estimating.counting import exact_difference
+from vision_cli.estimating.tallying import EstimateTotals
 from vision_cli.formats import Format
 from vision_cli.render.output import RecordWriter, is_tty
 from vision_cli.render.tables import Grid, available_width

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from vision_cli import policy
 from vision_cli.inspecting import InspectSummary, Record
-from vision_cli.policy import Code
+from vision_cli.judging import Code
 from vision_cli.render.inspect import size_text
 from vision_cli.render.text import visible
 
@@ -103,16 +103,16 @@ THUMBNAIL_EDGE = 160
 
 def thumbnail_uri(data: bytes) -> str | None:
     """A small upright JPEG of the image as a data: URI; None when it cannot be made safely."""
-    from vision_cli.imaging import transform  # lazy: start-up, it imports Pillow
+    from vision_cli.imaging import decode, transform  # lazy: start-up, it imports Pillow
 
     try:
         thumb = transform.prepare(
             data,
             size_policy=policy.SizePolicy(THUMBNAIL_EDGE),
-            to=transform.Target.jpeg,
+            to=decode.Target.jpeg,
             reencode=True,
         )
-    except transform.TransformError:
+    except decode.TransformError:
         return None
     return "data:image/jpeg;base64," + base64.b64encode(thumb.data).decode("ascii")
 

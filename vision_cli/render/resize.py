@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from vision_cli import policy
+from vision_cli import units
 from vision_cli.formats import Format
 from vision_cli.render.output import RecordWriter, console, wants_colour
 from vision_cli.render.text import md_code, md_table, money, plural, visible
-from vision_cli.resizing import Outcome, ResizeTotals
+from vision_cli.resizing.summary import Outcome, ResizeTotals
 
 RESIZE_CSV_COLUMNS = (
     "input",
@@ -64,7 +64,7 @@ def _resize_cells(o: Outcome) -> list[str]:
         visible(f"{o.input} → {o.output}"),
         size,
         fmt,
-        f"{policy.format_bytes(o.bytes_before or 0)} → {policy.format_bytes(o.bytes_after or 0)}",
+        f"{units.format_bytes(o.bytes_before or 0)} → {units.format_bytes(o.bytes_after or 0)}",
         f"{o.tokens_before or 0:,} → {o.tokens_after or 0:,} tokens",
     ]
 
@@ -134,8 +134,8 @@ class ResizeReport:
         saved = t.tokens_before - t.tokens_after
         lines = [
             f"{t.files} {noun}: {counts}{tail}",
-            f"{policy.format_bytes(t.bytes_before)} → {policy.format_bytes(t.bytes_after)} "
-            f"({policy.format_bytes(max(0, t.bytes_before - t.bytes_after))} saved); "
+            f"{units.format_bytes(t.bytes_before)} → {units.format_bytes(t.bytes_after)} "
+            f"({units.format_bytes(max(0, t.bytes_before - t.bytes_after))} saved); "
             f"{t.tokens_before:,} → {t.tokens_after:,} tokens ({saved:,} saved: "
             + _saved_money(t)
             + ")",
@@ -169,7 +169,7 @@ def resize_markdown(
             [
                 [
                     *t.shown_counts().values(),
-                    f"{policy.format_bytes(t.bytes_before)} → {policy.format_bytes(t.bytes_after)}",
+                    f"{units.format_bytes(t.bytes_before)} → {units.format_bytes(t.bytes_after)}",
                     f"{t.tokens_before:,} → {t.tokens_after:,}",
                     _saved_money(t, short=True),
                 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from vision_cli import names, policy
+from vision_cli import names, units
 
 # --------------------------------------------------------------------------------------------------
 # Text from outside (file names, messages, answers) made safe to show
@@ -159,7 +159,7 @@ def pad(
 
 
 def money(amount: float) -> str:
-    return policy.format_usd(amount)
+    return units.format_usd(amount)
 
 
 def plural(n: int, noun: str) -> str:

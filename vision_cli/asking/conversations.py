@@ -1,0 +1,182 @@
+"""Saved conversations (``--continue``/``--save``): load and check one, fit its earlier images
+to the model, save it again.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from vision_cli import fsutil, limits, names
+from vision_cli.asking.fitting import fit_bytes
+from vision_cli.asking.preparing import Failure, PreflightError, Settings
+from vision_cli.client import bodies, messages
+
+if TYPE_CHECKING:
+    from vision_cli.asking.building import Request
+
+
+CONVERSATION_VERSION: Final = 1
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Earlier turns, as they were sent (base64 images included), and the settings they used."""
+
+    messages: tuple[bodies.Turn, ...] = ()
+    system: str | None = None
+    model: str | None = None
+
+    @property
+    def images(self) -> int:
+        return bodies.count_images(self.messages)
+
+
+def load_conversation(path: Path) -> Conversation:
+    """The conversation saved in ``path``; an empty one when the file does not exist yet.
+
+    Accepts vision-cli's own file (``{"version", "model", "system", "messages"}``) or a bare
+    JSON list of Messages API turns. :class:`PreflightError` when it cannot be used.
+    """
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        return Conversation()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PreflightError(
+            [Failure(str(path), f"cannot read the conversation ({exc})")]
+        ) from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PreflightError(
+            [Failure(str(path), f"the conversation is not valid JSON ({exc}): fix or remove it")]
+        ) from None
+    except RecursionError:
+        raise PreflightError(
+            [Failure(str(path), "the conversation is nested too deeply to be one: remove it")]
+        ) from None
+    if isinstance(doc, list):
+        doc = {"messages": doc}
+    messages = doc.get("messages") if isinstance(doc, dict) else None
+    problem = _turns_problem(messages)
+    if problem:
+        raise PreflightError([Failure(str(path), problem)])
+    system = doc.get("system")
+    model = doc.get("model")
+    return Conversation(
+        messages=tuple(messages or ()),
+        system=system if isinstance(system, str) and system else None,
+        model=model if isinstance(model, str) and model else None,
+    )
+
+
+def _turns_problem(messages: Any) -> str | None:
+    hint = ": it must hold the Messages API turns vision-cli wrote"
+    if not isinstance(messages, list):
+        return "no list of messages in the conversation" + hint
+    expected = "user"
+    for index, turn in enumerate(messages):
+        if not isinstance(turn, dict) or turn.get("role") != expected:
+            return f"turn {index + 1} should be a {expected} turn" + hint
+        content = turn.get("content")
+        if not isinstance(content, str | list):
+            return f"turn {index + 1} has no content" + hint
+        for block in content if isinstance(content, list) else ():
+            problem = _block_problem(block)
+            if problem:
+                return f"turn {index + 1}: {problem}" + hint
+        expected = "assistant" if expected == "user" else "user"
+    if expected == "assistant":
+        return "the conversation ends with a question that has no answer" + hint
+    return None
+
+
+#: What each kind of image source must hold (the API's own shapes).
+_SOURCE_FIELDS: Final = {"base64": ("media_type", "data"), "url": ("url",), "file": ("file_id",)}
+
+
+def _block_problem(block: Any) -> str | None:
+    """Why one content block cannot be sent again as it is, or None."""
+    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+        return "a content block is not an object with a type"
+    if block["type"] == "text" and not isinstance(block.get("text"), str):
+        return "a text block has no text"
+    if block["type"] == "image":
+        source = block.get("source")
+        kind = source.get("type") if isinstance(source, dict) else None
+        if not isinstance(source, dict) or kind not in _SOURCE_FIELDS:
+            return "an image block has no base64, url or file source"
+        if not all(isinstance(source.get(name), str) for name in _SOURCE_FIELDS[kind]):
+            return f"an image's {kind} source is incomplete"
+    return None
+
+
+def save_conversation(
+    path: Path, request: Request, reply: messages.Reply, *, model_name: str, system: str | None
+) -> None:
+    """Write the earlier turns, this turn and the reply back to ``path``, atomically."""
+    messages = [*request.body["messages"], bodies.assistant_turn(reply.text)]
+    doc = {
+        "version": CONVERSATION_VERSION,
+        "model": model_name,
+        "system": system,
+        "messages": messages,
+    }
+    fsutil.write_text(path, names.dumps(doc, indent=1) + "\n")
+
+
+def fit_history(conversation: Conversation, settings: Settings, total_images: int) -> Conversation:
+    """Earlier turns made fit for a request of ``total_images``: above 20 images, every earlier
+    base64 image is brought within 2000 px too (a URL or file image cannot be, and is left)."""
+    if total_images <= limits.MANY_IMAGES_THRESHOLD:
+        return conversation
+    history = json.loads(json.dumps(list(conversation.messages)))  # a deep copy
+    failures: list[Failure] = []
+    for number, block in enumerate(bodies.iter_image_blocks(history), 1):
+        source = block.get("source", {})
+        raw = source_bytes(source)
+        if raw is None:
+            continue
+        size = image_dimensions(raw)
+        if size is None or max(size) <= limits.MANY_IMAGES_MAX_DIMENSION:
+            continue
+        try:
+            image = fit_bytes(
+                raw,
+                replace(settings, resize=True),
+                many=True,
+                label=f"earlier image {number}",
+            )
+        except PreflightError as exc:
+            failures.extend(exc.failures)
+            continue
+        assert image.data is not None and image.media_type is not None
+        block["source"] = bodies.base64_source(image.data, image.media_type)
+    if failures:
+        raise PreflightError(failures)
+    return replace(conversation, messages=tuple(history))
+
+
+def source_bytes(source: Mapping[str, Any]) -> bytes | None:
+    if source.get("type") != "base64" or not isinstance(source.get("data"), str):
+        return None
+    try:
+        return base64.b64decode(source["data"], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def image_dimensions(raw: bytes) -> tuple[int, int] | None:
+    from vision_cli.imaging import probe  # lazy: start-up, Pillow
+
+    try:
+        facts = probe.probe_bytes(raw).facts
+    except probe.ProbeError:
+        return None
+    return (facts.width, facts.height)

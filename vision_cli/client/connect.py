@@ -1,0 +1,73 @@
+"""The checks made before anything is sent (key, base URL) and :func:`make_client`, the one place
+the SDK client is built.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from vision_cli.client.failures import MISSING_KEY_MESSAGE, BadKeyError, MissingKeyError, SetupError
+from vision_cli.client.keys import BASE_URL_ENV, api_key, base_url_problem, guard_logs, key_problem
+
+if TYPE_CHECKING:
+    import anthropic
+
+    #: The SDK client, for the annotations of modules that must not import ``anthropic``.
+    Anthropic: TypeAlias = anthropic.Anthropic
+
+
+def check_key() -> str:
+    """The API key, checked before anything is sent: :class:`MissingKeyError` when none is set,
+    :class:`BadKeyError` when it cannot be one."""
+    key = api_key()
+    if key is None:
+        raise MissingKeyError(MISSING_KEY_MESSAGE)
+    problem = key_problem(key)
+    if problem:
+        raise BadKeyError(problem)
+    return key
+
+
+def check_setup() -> str:
+    """The API key (:func:`check_key`), and a base URL that is a URL (:class:`SetupError`),
+    checked before anything is sent."""
+    key = check_key()
+    problem = base_url_problem()
+    if problem is not None:
+        raise SetupError(problem)
+    return key
+
+
+def make_client(
+    *, max_retries: int = 2, timeout: float | None = None, middleware: Sequence[Any] = ()
+) -> anthropic.Anthropic:
+    """A client for ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL``.
+
+    Raises :class:`MissingKeyError` (message starting ``ANTHROPIC_API_KEY is not set``) before
+    anything is sent. The key is passed explicitly, so the SDK never falls back to profiles or
+    other credentials on disk. ``timeout`` None keeps the SDK's default. ``middleware``: the
+    SDK's middleware callables ``(request, call_next) -> response``, run once per HTTP attempt
+    (retries included); ``ask --each`` paces and watches its requests with one.
+    """
+    key = check_setup()
+    import anthropic
+
+    guard_logs()
+    # The SDK warns about deprecated model names through `warnings`; the model table knows them.
+    warnings.filterwarnings(
+        "ignore", message="The model .* is deprecated", category=DeprecationWarning
+    )
+    options: dict[str, Any] = {}
+    if timeout is not None:
+        options["timeout"] = timeout
+    if middleware:
+        options["middleware"] = list(middleware)
+    return anthropic.Anthropic(
+        api_key=key,
+        base_url=os.environ.get(BASE_URL_ENV) or None,
+        max_retries=max_retries,
+        **options,
+    )

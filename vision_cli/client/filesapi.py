@@ -1,0 +1,239 @@
+"""The Files API: upload (with an expiry), list, delete, and :class:`FileCache`, which remembers
+uploaded ids and their expiry by the SHA-256 of the bytes sent, so the same image is never
+uploaded twice while its upload lasts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from vision_cli import fsutil, limits
+from vision_cli.client.bodies import FILES_BETA
+from vision_cli.client.failures import api_failure
+from vision_cli.client.keys import base_url
+
+if TYPE_CHECKING:
+    import anthropic
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """What the Files API says about one file."""
+
+    id: str
+    filename: str
+    bytes: int
+    created_at: datetime | None
+    expires_at: datetime | None
+
+
+def _remote_file(meta: Any) -> RemoteFile:
+    return RemoteFile(
+        id=str(meta.id),
+        filename=str(meta.filename),
+        bytes=int(meta.size_bytes),
+        created_at=meta.created_at,
+        expires_at=getattr(meta, "expires_at", None),
+    )
+
+
+def upload_file(
+    client: anthropic.Anthropic,
+    data: bytes,
+    *,
+    filename: str,
+    media_type: str,
+    expires_in_seconds: int | None = None,
+) -> RemoteFile:
+    """Upload ``data`` through the Files API, to expire after ``expires_in_seconds`` (None: never,
+    as the API decides). Raises :class:`APIFailure`."""
+    options: dict[str, Any] = {}
+    if expires_in_seconds is not None:
+        options["expires_in_seconds"] = expires_in_seconds
+    try:
+        meta = client.beta.files.upload(
+            file=(filename, data, media_type), betas=[FILES_BETA], **options
+        )
+    except Exception as exc:
+        raise api_failure(exc) from None
+    return _remote_file(meta)
+
+
+def list_files(client: anthropic.Anthropic, file_ids: Iterable[str]) -> dict[str, RemoteFile]:
+    """The files among ``file_ids`` that the API still has, by id (deleted ones are left out).
+    Raises :class:`APIFailure`."""
+    wanted = sorted(set(file_ids))
+    found: dict[str, RemoteFile] = {}
+    step = limits.FILE_LIST_MAX_IDS
+    try:
+        for start in range(0, len(wanted), step):
+            page = client.beta.files.list(ids=wanted[start : start + step], betas=[FILES_BETA])
+            for meta in page.data:
+                found[str(meta.id)] = _remote_file(meta)
+    except Exception as exc:
+        raise api_failure(exc) from None
+    return found
+
+
+def delete_file(client: anthropic.Anthropic, file_id: str) -> bool:
+    """Delete a file: True when deleted, False when the API did not have it (any more).
+    Raises :class:`APIFailure` for anything else."""
+    try:
+        client.beta.files.delete(file_id, betas=[FILES_BETA])
+    except Exception as exc:
+        failure = api_failure(exc)
+        if failure.status == 404:
+            return False
+        raise failure from None
+    return True
+
+
+def expired(moment: datetime | None, *, margin: float = 0.0) -> bool:
+    """Whether ``moment`` (an expiry) is past, or within ``margin`` seconds of now."""
+    return moment is not None and moment.timestamp() <= datetime.now(UTC).timestamp() + margin
+
+
+@dataclass(frozen=True)
+class CachedUpload:
+    """One upload vision-cli remembers (for this endpoint)."""
+
+    sha256: str
+    file_id: str
+    filename: str
+    media_type: str
+    bytes: int
+    uploaded_at: datetime | None
+    expires_at: datetime | None
+
+
+def _moment(value: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+class FileCache:
+    """Uploaded file ids by the SHA-256 of the bytes sent, per API endpoint, in one JSON file.
+
+    Each entry records when the upload expires; an entry within :attr:`EXPIRY_MARGIN` seconds of
+    its expiry counts as gone, so a request never starts with a file about to disappear.
+
+    Written atomically (a temporary file in the same folder, then a rename), and merged with what
+    is on disk at each write, so concurrent runs lose nothing but a race on the same image. An
+    unreadable or damaged cache counts as empty; one that cannot be written is left alone.
+    """
+
+    FILENAME: Final = "files.json"
+    EXPIRY_MARGIN: Final = 300.0
+
+    def __init__(self, path: Path | None = None, *, endpoint: str | None = None) -> None:
+        self.path = path or fsutil.cache_dir() / self.FILENAME
+        self.endpoint = (endpoint or base_url()).rstrip("/")
+        self._lock = threading.Lock()
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            doc = json.loads(self.path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        files = doc.get("files") if isinstance(doc, dict) else None
+        return files if isinstance(files, dict) else {}
+
+    def get(self, digest: str) -> str | None:
+        """The file id uploaded for these bytes, unless it has expired (or is about to)."""
+        entry = self._read().get(digest, {}).get(self.endpoint)
+        if not isinstance(entry, dict):
+            return None
+        upload = self._entry(digest, entry)
+        if upload is None or expired(upload.expires_at, margin=self.EXPIRY_MARGIN):
+            return None
+        return upload.file_id
+
+    def entries(self) -> list[CachedUpload]:
+        """Every upload remembered for this endpoint, oldest first."""
+        found = []
+        for digest, endpoints in self._read().items():
+            entry = endpoints.get(self.endpoint) if isinstance(endpoints, dict) else None
+            upload = self._entry(digest, entry) if isinstance(entry, dict) else None
+            if upload is not None:
+                found.append(upload)
+        epoch = datetime.min.replace(tzinfo=UTC)
+        return sorted(found, key=lambda u: u.uploaded_at or epoch)  # stable: upload order
+
+    @staticmethod
+    def _entry(digest: str, entry: dict[str, Any]) -> CachedUpload | None:
+        file_id = entry.get("file_id")
+        if not isinstance(file_id, str) or not file_id:
+            return None
+        size = entry.get("bytes")
+        return CachedUpload(
+            sha256=digest,
+            file_id=file_id,
+            filename=str(entry.get("filename") or ""),
+            media_type=str(entry.get("media_type") or ""),
+            bytes=size if isinstance(size, int) else 0,
+            uploaded_at=_moment(entry.get("uploaded_at")),
+            expires_at=_moment(entry.get("expires_at")),
+        )
+
+    def put(
+        self,
+        digest: str,
+        file_id: str,
+        *,
+        media_type: str,
+        size: int,
+        filename: str = "",
+        expires_at: datetime | None = None,
+    ) -> bool:
+        """Remember an upload; False when the cache could not be written."""
+        entry = {
+            "file_id": file_id,
+            "filename": filename,
+            "media_type": media_type,
+            "bytes": size,
+            "uploaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "expires_at": expires_at.isoformat(timespec="seconds") if expires_at else None,
+        }
+        return self._update(
+            lambda files: files.setdefault(digest, {}).__setitem__(self.endpoint, entry)
+        )
+
+    def forget(self, file_ids: Iterable[str]) -> bool:
+        """Drop entries for these ids (the API no longer knows them)."""
+        gone = set(file_ids)
+
+        def drop(files: dict[str, Any]) -> None:
+            for digest, endpoints in list(files.items()):
+                entry = endpoints.get(self.endpoint) if isinstance(endpoints, dict) else None
+                if isinstance(entry, dict) and entry.get("file_id") in gone:
+                    del endpoints[self.endpoint]
+                    if not endpoints:
+                        del files[digest]
+
+        return self._update(drop)
+
+    def _update(self, change: Callable[[dict[str, Any]], None]) -> bool:
+        with self._lock:
+            files = self._read()
+            change(files)
+            try:
+                fsutil.write_text(self.path, json.dumps({"version": 1, "files": files}, indent=1))
+            except OSError:
+                return False
+            return True

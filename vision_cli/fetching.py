@@ -1,0 +1,233 @@
+"""Reading an input's bytes: a file (capped, with one clear error), standard input, the clipboard,
+or a URL, fetched over HTTPS or HTTP with a deadline, a size cap, checked redirects, no private
+addresses, and bounded decompression.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, BinaryIO, Final
+from urllib.parse import urlsplit
+
+from vision_cli import limits
+from vision_cli.judging import Code, too_large_input
+from vision_cli.sources import Input, SourceError, is_url, os_reason
+
+#: Seconds to wait for a URL, for connecting and between bytes.
+URL_TIMEOUT = 30.0
+
+
+_MAX_REDIRECTS = 5
+
+
+#: Seconds a whole download may take, redirects included (a module global: tests lower it).
+URL_DEADLINE: float = 60.0
+
+
+def read_bytes(item: Input, *, cap: int | None = None, stdin: BinaryIO | None = None) -> bytes:
+    """The input's bytes, at most ``cap`` (by default :data:`vision_cli.limits.MAX_INPUT_BYTES`,
+    one limit for files, pipes, devices, standard input and URLs alike: never more is read).
+    Raises SourceError."""
+    cap = limits.MAX_INPUT_BYTES if cap is None else cap
+    if item.data is not None:  # the clipboard, read once when the inputs were collected
+        return _capped(item.data, cap)
+    if item.path is not None:
+        try:
+            with item.path.open("rb") as fh:
+                return _capped(fh.read(cap + 1), cap)
+        except OSError as exc:
+            raise SourceError(Code.NOT_FOUND, _file_error(exc)) from None
+    if item.url is not None:
+        return fetch(item.url, cap=cap, allow_private=item.allow_private)
+    stream = stdin if stdin is not None else sys.stdin.buffer
+    return _capped(stream.read(cap + 1), cap)
+
+
+def _capped(data: bytes, cap: int) -> bytes:
+    if len(data) > cap:
+        raise SourceError(Code.FILE_TOO_LARGE, too_large_input(cap))
+    return data
+
+
+def _file_error(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "no such file: check the path."
+    if isinstance(exc, PermissionError):
+        return "permission denied: check the file's permissions."
+    if isinstance(exc, IsADirectoryError):
+        return "this is a folder, not a file."
+    return f"cannot read it ({os_reason(exc)})."
+
+
+def fetch(
+    url: str, *, cap: int, timeout: float = URL_TIMEOUT, allow_private: bool = False
+) -> bytes:
+    """Download ``url``: at most ``cap`` bytes once decoded, within :data:`URL_DEADLINE` seconds
+    in all, redirects only to http(s) and never from https to http, and (unless
+    ``allow_private``) never from a loopback, private, link-local or reserved address, checked
+    for every hop both before connecting and on the connection itself. Raises SourceError."""
+    import httpx  # imported here: only URL inputs pay for it
+
+    deadline = time.monotonic() + URL_DEADLINE
+    headers = {"Accept-Encoding": "gzip, deflate"}  # only what is decoded here, within the cap
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False, headers=headers) as client:
+            for _ in range(_MAX_REDIRECTS + 1):
+                if not allow_private:
+                    _check_host(url)
+                left = max(0.001, deadline - time.monotonic())
+                with client.stream("GET", url, timeout=min(timeout, left)) as resp:
+                    if not allow_private:
+                        _check_peer(resp)
+                    if resp.is_redirect:
+                        url = _redirect_target(url, resp)
+                        continue
+                    if resp.status_code >= 400:
+                        raise SourceError(
+                            Code.NOT_FOUND,
+                            f"the server answered HTTP {resp.status_code}: check the URL.",
+                        )
+                    encodings = _encodings(resp.headers.get("content-encoding", ""))
+                    raw = _before(deadline, resp.iter_raw())
+                    return _read_capped(_decoded(raw, encodings, cap), cap)
+            raise SourceError(Code.NOT_FOUND, "too many redirects: check the URL.")
+    except httpx.TimeoutException:
+        raise SourceError(
+            Code.NOT_FOUND, f"the server did not answer within {timeout:g} s: try again later."
+        ) from None
+    except httpx.HTTPError as exc:
+        raise SourceError(
+            Code.NOT_FOUND, f"download failed ({type(exc).__name__}: {exc}): check the URL."
+        ) from None
+
+
+def _redirect_target(url: str, resp: Any) -> str:
+    target = str(resp.next_request.url) if resp.next_request else ""
+    if not is_url(target):
+        raise SourceError(
+            Code.NOT_FOUND,
+            f"redirected to {target or 'nowhere'}, which is not http(s): download it yourself.",
+        )
+    if url.startswith("https://") and target.startswith("http://"):
+        raise SourceError(
+            Code.NOT_FOUND,
+            f"redirected from https to plain http ({target}): refused, as a browser would; "
+            "download it yourself if you trust it.",
+        )
+    return target
+
+
+def _private(address: str) -> bool:
+    """Whether an IP address is one a download must not reach by default."""
+    import ipaddress  # only downloads pay for it
+
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def _refuse(host: str, address: str) -> SourceError:
+    return SourceError(
+        Code.NOT_FOUND,
+        f"{host} is a loopback, private or link-local address ({address}): refused; give "
+        "--allow-private-urls to download from your own network.",
+    )
+
+
+def _check_host(url: str) -> None:
+    """Refuse a URL whose host is, or resolves to, an address that is not public."""
+    import socket  # only downloads pay for it
+
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return  # the download itself says the host is unknown
+    for info in infos:
+        address = str(info[4][0])
+        if _private(address):
+            raise _refuse(host, address)
+
+
+def _check_peer(resp: Any) -> None:
+    """Refuse a connection that reached an address that is not public after all (a name that
+    resolved again differently: DNS rebinding)."""
+    stream = resp.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    if peer and _private(str(peer[0])):
+        raise _refuse(urlsplit(str(resp.url)).hostname or "", str(peer[0]))
+
+
+def _encodings(header: str) -> list[str]:
+    """The content codings to undo, the last applied first. SourceError for one not handled."""
+    names = [name.strip().lower() for name in header.split(",") if name.strip()]
+    names = [name for name in names if name != "identity"]
+    for name in names:
+        if name not in _WBITS:
+            raise SourceError(
+                Code.UNSUPPORTED_FORMAT,
+                f"the server sent it as {name!r}, which vision-cli does not decode: download it "
+                "yourself.",
+            )
+    return names[::-1]
+
+
+#: zlib's window bits for each content coding (gzip; deflate as zlib or gzip, auto-detected).
+_WBITS: Final = {"gzip": 16 + 15, "x-gzip": 16 + 15, "deflate": 32 + 15}
+
+
+_DECODE_STEP: Final = 64 * 1024
+
+
+def _decoded(chunks: Iterable[bytes], encodings: Sequence[str], cap: int) -> Iterator[bytes]:
+    """``chunks`` with each content coding undone in turn, never more than ``cap`` + 1 bytes of
+    any layer and never more than a step at a time in memory (a gzip bomb stops at the cap)."""
+    stream: Iterable[bytes] = chunks
+    for name in encodings:
+        stream = _inflate(stream, _WBITS[name], cap)
+    yield from stream
+
+
+def _inflate(chunks: Iterable[bytes], wbits: int, cap: int) -> Iterator[bytes]:
+    decoder = zlib.decompressobj(wbits)
+    produced = 0
+    try:
+        for chunk in chunks:
+            data = chunk
+            while data and produced <= cap:
+                out = decoder.decompress(data, _DECODE_STEP)
+                produced += len(out)
+                yield out
+                data = decoder.unconsumed_tail
+            if produced > cap:
+                return  # the reader stops at the cap
+        yield decoder.flush()
+    except zlib.error as exc:
+        raise SourceError(
+            Code.UNREADABLE, f"the server's compressed data is damaged ({exc}): try again."
+        ) from None
+
+
+def _before(deadline: float, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """``chunks`` until the deadline: a server that sends a byte now and then cannot hold a
+    run for ever."""
+    for chunk in chunks:
+        if time.monotonic() > deadline:
+            raise SourceError(
+                Code.NOT_FOUND,
+                f"the download took more than {URL_DEADLINE:g} s: download it yourself.",
+            )
+        yield chunk
+
+
+def _read_capped(chunks: Iterable[bytes], cap: int) -> bytes:
+    buf = bytearray()
+    for chunk in chunks:
+        buf += chunk
+        if len(buf) > cap:
+            raise SourceError(Code.FILE_TOO_LARGE, too_large_input(cap))
+    return bytes(buf)

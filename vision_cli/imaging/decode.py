@@ -1,0 +1,257 @@
+"""Reading and pixel work (Pillow only): the output choices and the error every step shares, the
+header read before decoding, the decode of the first frame, and shrink, sRGB and upright.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Final, Literal
+
+from PIL import Image, ImageChops, ImageCms, ImageFile
+
+from vision_cli import judging, policy
+from vision_cli.formats import Target as Target  # decode.Target: the output format
+from vision_cli.imaging import jpegscale, probe
+from vision_cli.judging import Code, Finding
+
+OutputFormat = Literal["JPEG", "PNG", "WEBP", "GIF"]
+
+
+Action = Literal["copied", "resized", "converted"]
+
+
+#: Pillow format -> the output format that keeps it when ``to`` is ``auto``.
+KEPT: Final[dict[str, OutputFormat]] = {
+    "JPEG": "JPEG",
+    "MPO": "JPEG",
+    "PNG": "PNG",
+    "WEBP": "WEBP",
+}
+
+
+FORCED: Final[dict[str, OutputFormat]] = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+
+
+DEFAULT_QUALITY: Final[dict[str, int]] = {"JPEG": 85, "WEBP": 80}
+
+
+#: Qualities tried in turn when an encoding is over the byte limit (those below the starting one).
+QUALITY_STEPS: Final = (75, 65, 55, 45, 35)
+
+
+#: At most this many distinct colours counts as "few" (a screenshot or drawing: PNG keeps it exact).
+FEW_COLOURS: Final = 256
+
+
+#: Colours are counted on a sample of about this many pixels (nearest neighbour adds no new ones).
+COLOUR_SAMPLE_PIXELS: Final = 512 * 512
+
+
+#: A PNG output whose source has at most this many colours (in the sample) is screen content: UI,
+#: text, charts, drawings, antialiased text included. It is resized with a Hamming window instead
+#: of Lanczos and its PNG deflated with run-length matching, which together take about half the
+#: time on a 2560x1600 screenshot, for 38.8 dB PSNR against the Lanczos result (vipsthumbnail's
+#: own output is at 36.5 dB) and the same size of file. Photographs stay on Lanczos and default
+#: deflate (run-length matching would make their PNGs a third bigger):
+#: ``benchmarks/resize_bench.py`` measures both.
+SCREEN_COLOURS: Final = 4096
+
+
+#: EXIF orientation -> the transpose that makes the pixels upright (as ImageOps.exif_transpose).
+_UPRIGHT: Final = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+#: Exceptions Pillow raises on malformed input (its plugins are not uniform about it).
+_DECODE_ERRORS: Final = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    ZeroDivisionError,
+    Image.DecompressionBombError,
+    MemoryError,
+)
+
+
+class TransformError(Exception):
+    """Why one image cannot be made ready: ``finding`` holds the same code and sentence the gate
+    gives every command (the caller names the file)."""
+
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(finding.message)
+        self.finding = finding
+
+
+@dataclass(frozen=True)
+class Header:
+    format: str
+    width: int
+    height: int
+    orientation: int
+    animated: bool
+
+    @property
+    def upright_size(self) -> policy.Size:
+        """The size a viewer shows: width and height swap for orientations 5 to 8."""
+        if self.orientation >= 5:
+            return (self.height, self.width)
+        return (self.width, self.height)
+
+
+@contextmanager
+def pillow_errors() -> Iterator[None]:
+    """Turn what goes wrong while reading into one :class:`TransformError` holding the gate's
+    finding; silence Pillow's warnings (the pixel budget is checked from the header, and the rest
+    are about odd files that are read correctly anyway)."""
+    with probe.quiet():
+        try:
+            yield
+        except TransformError:
+            raise
+        except probe.ProbeError as exc:
+            raise TransformError(exc.finding) from None
+        except _DECODE_ERRORS as exc:
+            raise TransformError(Finding(Code.UNREADABLE, probe.damaged(exc), final=True)) from None
+
+
+def target_format(
+    upright: policy.Size, size_policy: policy.SizePolicy | None, max_dimension: int
+) -> policy.Size:
+    size = upright if size_policy is None else size_policy.target(*upright)
+    return policy.fit_pixels(*size, max_dimension, size[0] * size[1])
+
+
+def decode_first_frame(
+    im: ImageFile.ImageFile, head: Header, target: policy.Size, max_pixels: int, progressive: bool
+) -> Image.Image:
+    """The first frame, decoded (a JPEG at the smallest DCT scale that is still at least the target
+    size, which is the big saving: see :mod:`.jpegscale`), in one of the modes L, LA,
+    RGB, RGBA or CMYK.
+
+    The size to be decoded is checked against ``max_pixels`` first: a decompression bomb is refused
+    from its header, never allocated.
+    """
+    jpeg = im.format in ("JPEG", "MPO")
+    if jpeg:
+        jpegscale.draft(im, (target[1], target[0]) if head.orientation >= 5 else target)
+    # A progressive JPEG's decoder holds coefficients for the full size, whatever the scale.
+    pixels = head.width * head.height if progressive else im.width * im.height
+    if pixels > max_pixels:
+        facts = judging.ImageFacts(head.format, head.width, head.height, 0, decode_pixels=pixels)
+        raise TransformError(judging.over_budget(facts, max_pixels))
+    im.load()
+    if jpeg and im.mode == "CMYK" and "adobe" not in im.info:
+        # Pillow reads every CMYK JPEG with Adobe's inverted polarity; without Adobe's APP14
+        # segment the ink values are stored as they are.
+        return ImageChops.invert(im)
+    return _normal_mode(im)
+
+
+def _normal_mode(im: Image.Image) -> Image.Image:
+    """L, LA, RGB, RGBA or CMYK, with nothing washed out or black on the way.
+
+    16-bit and 32-bit grey are scaled down (a plain convert would clip them to white); palette and
+    colour-key transparency become alpha; an alpha channel that is opaque everywhere is dropped.
+    """
+    mode = im.mode
+    if mode.startswith("I;16") or mode == "I":
+        im = _grey_to_8bit(im)
+    elif mode == "F":
+        high = im.getextrema()[1]
+        im = im.point(lambda v: v * 255) if isinstance(high, float) and high <= 1.0 else im
+        im = im.convert("L")
+    elif mode == "1":
+        im = im.convert("L")
+    elif mode in ("P", "PA") or "transparency" in im.info:
+        grey = mode in ("L", "LA")
+        if _has_alpha(im):
+            im = im.convert("LA" if grey else "RGBA")
+        else:
+            im = im.convert("L" if grey else "RGB")
+    elif mode in ("La", "RGBa"):
+        im = im.convert("LA" if mode == "La" else "RGBA")
+    elif mode not in ("L", "LA", "RGB", "RGBA", "CMYK"):
+        im = im.convert("RGB")
+    if im.mode in ("LA", "RGBA") and not _is_translucent(im):
+        im = im.convert(im.mode[:-1])
+    return im
+
+
+def _grey_to_8bit(im: Image.Image) -> Image.Image:
+    """16-bit grey (``I;16*``, or ``I`` holding values above 255) scaled to 0-255."""
+    im = im.convert("I") if im.mode != "I" else im
+    high = im.getextrema()[1]
+    if im.mode == "I" and isinstance(high, int) and high > 255:
+        im = im.point(lambda v: v * (1 / 257))
+    return im.convert("L")
+
+
+def _has_alpha(im: Image.Image) -> bool:
+    return im.mode in ("PA", "LA", "RGBA") or "transparency" in im.info
+
+
+def _is_translucent(im: Image.Image) -> bool:
+    low = im.getchannel("A").getextrema()[0]
+    return isinstance(low, int) and low < 255
+
+
+def shrink(im: Image.Image, head: Header, target: policy.Size, screen: bool) -> Image.Image:
+    """To the target: Lanczos, or for screen content (:data:`SCREEN_COLOURS`) a Hamming window."""
+    stored = (target[1], target[0]) if head.orientation >= 5 else target
+    if im.size == stored:
+        return im
+    kernel = Image.Resampling.HAMMING if screen else Image.Resampling.LANCZOS
+    return im.resize(stored, kernel, reducing_gap=2.0)
+
+
+def to_srgb(im: Image.Image, icc: object) -> Image.Image:
+    """Convert an RGB(A) or CMYK image with an embedded profile to sRGB; CMYK without one by
+    Pillow's formula. Grey stays grey (a grey profile is close enough to sRGB's curve), and a
+    profile littlecms cannot use is ignored."""
+    if isinstance(icc, bytes) and icc and im.mode in ("RGB", "RGBA", "CMYK"):
+        transform = _srgb_transform(icc, im.mode)
+        if transform is not None:
+            try:
+                converted = ImageCms.applyTransform(im, transform)
+            except ImageCms.PyCMSError:
+                converted = None
+            if converted is not None:
+                im = converted
+    if im.mode == "CMYK":
+        im = im.convert("RGB")
+    return im
+
+
+@lru_cache(maxsize=16)
+def _srgb_transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
+    """A cached transform from ``icc`` to sRGB (None when the profile is sRGB or unusable)."""
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in ImageCms.getProfileDescription(source).lower().replace(" ", ""):
+            return None
+        out_mode = "RGBA" if mode == "RGBA" else "RGB"
+        return ImageCms.buildTransform(source, _SRGB, mode, out_mode)
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
+
+
+_SRGB: Final = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def make_upright(im: Image.Image, head: Header) -> Image.Image:
+    method = _UPRIGHT.get(head.orientation)
+    return im if method is None else im.transpose(method)

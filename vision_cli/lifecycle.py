@@ -1,0 +1,38 @@
+"""What to say about a model's lifecycle: why a retired model is not sent, the warning for a
+deprecated one, and what to use instead.
+"""
+
+from __future__ import annotations
+
+from vision_cli.catalog import Catalog, Model, load
+
+
+def _instead(cat: Catalog, model: Model) -> str:
+    other = cat.replacement(model)
+    if other is None:
+        return "another model (`vision-cli models` lists them)"
+    return f"{other.short_name} (--model {other.short_name})"
+
+
+def refusal(model: Model, cat: Catalog | None = None) -> str:
+    """Why a retired model is not sent, and what to use instead (one line)."""
+    when = f" on {model.retires_at}" if model.retires_at else ""
+    return (
+        f"{model.short_name} was retired{when} and the API no longer serves it: use "
+        f"{_instead(cat or load(), model)}"
+    )
+
+
+def deprecation_warning(model: Model, cat: Catalog | None = None) -> str:
+    cat = cat or load()
+    when = f" and retires on {model.retires_at}" if model.retires_at else ""
+    return f"{model.short_name} is deprecated{when}: switch to {_instead(cat, model)}"
+
+
+def retired_note(model: Model, cat: Catalog | None = None) -> str:
+    cat = cat or load()
+    when = f" on {model.retires_at}" if model.retires_at else ""
+    return (
+        f"{model.short_name} was retired{when}: its tier and prices are shown as history, but "
+        f"the API no longer serves it; use {_instead(cat, model)}"
+    )

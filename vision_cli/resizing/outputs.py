@@ -1,0 +1,370 @@
+"""Outputs: their names, the claims that keep two inputs off one name, sidecars, backups, and the
+write that puts a complete file in place or nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from vision_cli import judging, names, policy, sources
+from vision_cli.fsutil import hidden_temp_name, sync_folder, write_atomic
+from vision_cli.imaging import encode, probe, tiles, transform
+from vision_cli.resizing.jobs import Changed, Done, identity
+from vision_cli.resizing.summary import EXTENSIONS, Item, Outcome, ResizeOptions
+
+
+def sidecar_document(source: str, tiled: tiles.Tiled, files: Sequence[str]) -> str:
+    """``NAME.tiles.json``: where each tile lies in the original, so coordinates found in a tile
+    map back: ``original = offset + point_in_tile * scale`` (per axis). A name that is not UTF-8
+    is written as JSON records write it: ``\\udcff`` escapes, and ``source_bytes`` or
+    ``file_bytes`` beside it with the name's bytes in base64 (:mod:`vision_cli.names`)."""
+    grid = tiled.grid
+    doc = {
+        "version": 1,
+        "source": source,
+        "width": grid.width,
+        "height": grid.height,
+        "rows": grid.rows,
+        "columns": grid.columns,
+        "overlap": [grid.overlap_x, grid.overlap_y],
+        "tiles": [
+            {"file": name, **where.as_dict()}
+            for name, where in zip(files, tiled.placements(), strict=True)
+        ],
+    }
+    return names.dumps(doc, indent=1) + "\n"
+
+
+def output_name(path: Path, fmt: str) -> Path:
+    """``path`` with the extension of ``fmt``; an extension that already names it is kept as
+    written (``.JPG``, ``.jpeg``)."""
+    suffix = path.suffix.lower()
+    if fmt in judging.EXTENSION_FORMATS.get(suffix, frozenset()):
+        return path
+    stem = path.stem if suffix in judging.IMAGE_EXTENSIONS else path.name
+    return path.with_name(stem + EXTENSIONS[fmt])
+
+
+class Planner:
+    """Decides each output's name, refuses unsafe ones, and writes (unless a dry run)."""
+
+    def __init__(self, opts: ResizeOptions, items: Iterable[Item]) -> None:
+        self.opts = opts
+        self.inputs = {
+            claim_key(i.path) for i in items if isinstance(i, sources.Input) and i.path is not None
+        }
+        self.claimed: dict[Path, str] = {}
+        #: Folders written into with --out: their entries are flushed once, at the end.
+        self.written: set[Path] = set()
+
+    def sync(self) -> None:
+        """Flush the entries of every folder written into (each file's data already is)."""
+        for folder in sorted(self.written):
+            sync_folder(folder)
+        self.written.clear()
+
+    def finish(self, item: Item, done: Done | None) -> Outcome:
+        if isinstance(item, sources.Problem):
+            return Outcome(item.label, "failed", error=item.message)
+        assert done is not None
+        if done.existing is not None:
+            self.claimed[claim_key(done.existing)] = item.label
+            return Outcome(item.label, "skipped", output=str(done.existing))
+        if done.tiled is not None:
+            return self._finish_tiles(item, done.tiled, done.bytes_before)
+        if done.prepared is None:
+            assert done.failure is not None
+            return Outcome(
+                item.label,
+                "failed",
+                bytes_before=done.bytes_before,
+                error=done.failure.message,
+                findings=(done.failure,),
+            )
+        p = done.prepared
+        outcome = Outcome(
+            input=item.label,
+            action=p.action,
+            format_before=p.source_format,
+            format_after=p.format,
+            width_before=p.source_width,
+            height_before=p.source_height,
+            width_after=p.width,
+            height_after=p.height,
+            bytes_before=done.bytes_before,
+            bytes_after=len(p.data),
+            tokens_before=policy.predict(p.source_width, p.source_height, self.opts.tier).tokens,
+            tokens_after=policy.predict(p.width, p.height, self.opts.tier).tokens,
+            quality=p.quality,
+            findings=done.warnings,
+            trim=p.trim,
+        )
+        target = self._target(item, p.format)
+        outcome = replace(outcome, output=str(target))
+        if (
+            self.opts.skip_existing
+            and _newer(target, item)
+            and claim_key(target) not in self.claimed
+        ):
+            self.claimed[claim_key(target)] = item.label
+            return Outcome(item.label, "skipped", output=str(target))
+        refusal = self._refusal(item, target)
+        if refusal is None and not self.opts.dry_run:
+            refusal = self._write(item, target, p, done.identity)
+        if refusal is not None:
+            return Outcome(
+                item.label,
+                "failed",
+                format_before=p.source_format,
+                width_before=p.source_width,
+                height_before=p.source_height,
+                bytes_before=done.bytes_before,
+                tokens_before=outcome.tokens_before,
+                error=refusal,
+            )
+        return outcome
+
+    def up_to_date(self, item: Item) -> Path | None:
+        """With --skip-existing, before any work: the output of ``item`` when it exists and is
+        newer than ``item``. Read from the header alone, so only when the source format decides
+        the output's (``--to`` given, or JPEG, PNG, WebP and GIF under ``auto``); the rest are
+        checked once prepared."""
+        if not isinstance(item, sources.Input) or item.path is None or self.opts.out is None:
+            return None
+        try:
+            head = probe.probe_path(item.path).facts.format
+        except probe.ProbeError:
+            return None  # the worker reports it
+        fmt = encode.output_format_of(head, self.opts.to)
+        if fmt is None:
+            return None
+        target = self._target(item, fmt)
+        if claim_key(target) in self.claimed or not _newer(target, item):
+            return None
+        return target
+
+    def _finish_tiles(
+        self, item: sources.Input, tiled: tiles.Tiled, bytes_before: int | None
+    ) -> Outcome:
+        """Write every tile and the sidecar, or none of them (a refusal for any one fails all)."""
+        grid, tiles = tiled.grid, tiled.tiles
+        base = self._target(item, tiles[0].format)
+        stem = base.name[: -len(base.suffix)] if base.suffix else base.name
+        digits = max(2, len(str(len(tiles))))
+        paths = [
+            base.with_name(f"{stem}.tile-{n:0{digits}d}{EXTENSIONS[p.format]}")
+            for n, p in enumerate(tiles, 1)
+        ]
+        sidecar = base.with_name(f"{stem}.tiles.json")
+        outcome = Outcome(
+            input=item.label,
+            action="tiled",
+            output=str(sidecar),
+            format_before=tiled.source_format,
+            format_after=tiles[0].format,
+            width_before=grid.width,
+            height_before=grid.height,
+            width_after=max(p.width for p in tiles),
+            height_after=max(p.height for p in tiles),
+            bytes_before=bytes_before,
+            bytes_after=sum(len(p.data) for p in tiles),
+            tokens_before=policy.predict(grid.width, grid.height, self.opts.tier).tokens,
+            tokens_after=sum(
+                policy.predict(p.width, p.height, self.opts.tier).tokens for p in tiles
+            ),
+            quality=tiles[0].quality,
+            tiles=len(tiles),
+        )
+        refusal = next(
+            (r for target in (*paths, sidecar) if (r := self._refusal(item, target)) is not None),
+            None,
+        )
+        if refusal is None and not self.opts.dry_run:
+            doc = sidecar_document(item.label, tiled, [n.name for n in paths])
+            refusal = self._write_files(
+                [*zip(paths, (p.data for p in tiles), strict=True), (sidecar, doc.encode())]
+            )
+        if refusal is not None:
+            return replace(outcome, action="failed", output=None, error=refusal, tiles=None)
+        return outcome
+
+    def _write_files(self, files: list[tuple[Path, bytes]]) -> str | None:
+        """Write new files into ``--out`` (a sentence on the first failure)."""
+        for target, data in files:
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(target, data, replace=self.opts.overwrite, sync_parent=False)
+                self.written.add(target.parent)
+            except OSError as exc:
+                return _write_failure(exc, target)
+        return None
+
+    def _target(self, item: sources.Input, fmt: str) -> Path:
+        if self.opts.out is None:
+            assert item.path is not None  # the command refuses --in-place for stdin and URLs
+            return output_name(item.path, fmt)
+        return output_name(self.opts.out / item.relative, fmt)
+
+    def _refusal(self, item: sources.Input, target: Path) -> str | None:
+        """Why ``target`` must not be written for ``item`` (None when it may)."""
+        key = claim_key(target)
+        in_place = self.opts.out is None
+        own = in_place and item.path is not None and key == claim_key(item.path)
+        if key in self.claimed:
+            return (
+                f"{target} is already the output of {self.claimed[key]}: rename one of them or "
+                "resize them into different folders."
+            )
+        self.claimed[key] = item.label
+        if own:
+            return None  # in place, under the same name
+        if key in self.inputs:
+            hint = "" if in_place else " into another folder"
+            return f"{target} is an input, which is never overwritten: resize{hint} with --out."
+        if not self.opts.overwrite and os.path.lexists(target):
+            return f"{target} exists: pass --overwrite to replace it."
+        backup = self._backup_path(item.path)
+        if backup is not None and not self.opts.overwrite and os.path.lexists(backup):
+            return f"the backup {backup} exists: pass --overwrite or another --backup suffix."
+        return None
+
+    def _backup_path(self, source: Path | None) -> Path | None:
+        if self.opts.backup is None or source is None or self.opts.out is not None:
+            return None
+        return source.with_name(source.name + self.opts.backup)
+
+    def _write(
+        self,
+        item: sources.Input,
+        target: Path,
+        p: transform.PreparedImage,
+        seen: tuple[int, int, int, int] | None,
+    ) -> str | None:
+        """Write one output; a sentence on failure (the input is then untouched)."""
+        try:
+            if self.opts.out is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(target, p.data, replace=self.opts.overwrite, sync_parent=False)
+                self.written.add(target.parent)
+            else:
+                assert item.path is not None
+                self._write_in_place(item.path, target, p, seen)
+        except Changed:
+            return (
+                f"{item.label} changed since it was read (another run, or an editor?): left as "
+                "it is, and its backup too; run again to resize what it holds now."
+            )
+        except OSError as exc:
+            return _write_failure(exc, target)
+        return None
+
+    def _write_in_place(
+        self,
+        source: Path,
+        target: Path,
+        p: transform.PreparedImage,
+        seen: tuple[int, int, int, int] | None,
+    ) -> None:
+        """Replace ``source`` by the resized image (under ``target``'s name), keeping its mode,
+        owner and extended attributes. The file is opened once and checked to be the one that
+        was read: only that file is replaced, and only that file becomes the backup (a backup
+        is never replaced by anything but the original it backs up, even when two runs work
+        on one folder at once)."""
+        same = claim_key(target) == claim_key(source)
+        if same and p.action == "copied":
+            return  # nothing to change
+        real = Path(os.path.realpath(source))  # through a symbolic link: the file it points to
+        fd = os.open(real, os.O_RDONLY)
+        try:
+            st = os.fstat(fd)
+            if seen is not None and identity(st) != seen:
+                raise Changed(source)
+            mode = st.st_mode & 0o7777
+            backup = self._backup_path(source)
+            if same:
+                if backup is not None:
+                    _backup(fd, real, backup, replace=self.opts.overwrite)
+                write_atomic(real, p.data, replace=True, mode=mode, like=fd)
+                return
+            write_atomic(target, p.data, replace=self.opts.overwrite, mode=mode, like=fd)
+            if backup is not None:
+                _backup(fd, real, backup, replace=self.opts.overwrite)
+            _unlink_if(source, st)
+        finally:
+            os.close(fd)
+        sync_folder(source.parent)
+
+
+def _newer(target: Path, item: sources.Input) -> bool:
+    """Whether ``target`` is a file at least as new as the input file it would be made from."""
+    if item.path is None:
+        return False  # standard input and URLs have no date to compare
+    try:
+        return target.is_file() and target.stat().st_mtime >= item.path.stat().st_mtime
+    except OSError:
+        return False
+
+
+def _write_failure(exc: OSError, target: Path) -> str:
+    """The sentence for an output that could not be written."""
+    if isinstance(exc, FileExistsError):
+        return f"{target} appeared while resizing: pass --overwrite to replace it."
+    reason = (exc.strerror or type(exc).__name__).lower()
+    where = exc.filename or target
+    return f"cannot write {where} ({reason}): check the folder's permissions and space."
+
+
+def claim_key(path: Path) -> Path:
+    """One spelling per file: absolute, with symbolic links in its folders resolved."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.parent.resolve() / absolute.name
+    except OSError:
+        return absolute
+
+
+def _unlink_if(path: Path, st: os.stat_result) -> None:
+    """Remove ``path`` if it is still the file ``st`` describes."""
+    try:
+        if identity(os.lstat(path)) == identity(st) or os.path.islink(path):
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _backup(fd: int, source: Path, backup: Path, *, replace: bool) -> None:
+    """Make ``backup`` a second name for the open file ``fd`` (the original that was read): a
+    hard link to that very file (through ``/proc/self/fd``, so never to whatever the name
+    ``source`` holds by then), or a copy of it where links fail. A backup that already is that
+    file is left as it is; another is replaced only with ``replace``."""
+    try:
+        if os.path.samestat(os.stat(backup), os.fstat(fd)):
+            return  # already a link to the original (a hard link made by hand, or a rerun)
+    except FileNotFoundError:
+        pass
+    original = f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else str(source)
+    temp = backup.with_name(hidden_temp_name(backup.name))
+    try:
+        os.link(original, temp, follow_symlinks=True)
+    except OSError:  # no hard links on this file system (or no /proc): a copy of the same bytes
+        size = os.fstat(fd).st_size
+        write_atomic(
+            backup,
+            os.pread(fd, size, 0),
+            replace=replace,
+            mode=os.fstat(fd).st_mode & 0o7777,
+            like=fd,
+        )
+        return
+    try:
+        if replace:
+            os.replace(temp, backup)
+        else:
+            os.link(temp, backup)  # refuses to clobber, atomically
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)

@@ -1,0 +1,105 @@
+"""The run: start the workers, hand them the inputs a few at a time, and turn what comes back into
+one :class:`~vision_cli.resizing.summary.Outcome` per input, in the inputs' order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, Future
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import BinaryIO
+
+from vision_cli import judging, sources
+from vision_cli.imaging import probe
+from vision_cli.judging import Finding
+from vision_cli.resizing.jobs import Done, executor, finished, submit
+from vision_cli.resizing.outputs import Planner, claim_key
+from vision_cli.resizing.summary import AHEAD_PER_JOB, Item, Outcome, ResizeOptions
+
+
+@contextlib.contextmanager
+def run(
+    items: Sequence[Item], opts: ResizeOptions, *, stdin: BinaryIO | None = None
+) -> Iterator[Iterator[Outcome]]:
+    """Start the workers and give an iterator of one outcome per item, in the items' order.
+
+    Images are prepared in ``opts.jobs`` worker processes, started on entering (so before any
+    thread, such as a progress bar's, exists to be forked); outputs are checked and written here,
+    one at a time, so that claims on output names are decided in input order. Leaving the block
+    early (a KeyboardInterrupt included) stops the workers; nothing half-written is left under an
+    output's name.
+    """
+    items = [i for i in items if not _inside_out(i, opts.out)]
+    plan = Planner(opts, items)
+    paths = sum(1 for i in items if isinstance(i, sources.Input))
+    probe.reuse_memory()  # before the workers are forked, so they inherit it
+    try:
+        with executor(opts.jobs, paths) as pool:
+            yield _outcomes(pool, items, plan, opts, stdin)
+    finally:
+        plan.sync()
+
+
+def _outcomes(
+    pool: Executor,
+    items: Sequence[Item],
+    plan: Planner,
+    opts: ResizeOptions,
+    stdin: BinaryIO | None,
+) -> Iterator[Outcome]:
+    pending: deque[tuple[Item, Future[Done] | None]] = deque()
+    queue = iter(items)
+    window = max(1, opts.jobs) * AHEAD_PER_JOB
+    while True:
+        while len(pending) < window:
+            item = next(queue, None)
+            if item is None:
+                break
+            existing = plan.up_to_date(item) if opts.skip_existing else None
+            if existing is not None:
+                pending.append((item, finished(Done(None, None, None, existing=existing))))
+            else:
+                pending.append((item, submit(pool, item, opts, stdin)))
+        if not pending:
+            return
+        item, future = pending.popleft()
+        yield plan.finish(item, _result(future))
+
+
+def _result(future: Future[Done] | None) -> Done | None:
+    if future is None:
+        return None
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        return Done(
+            None,
+            None,
+            Finding(
+                judging.Code.UNREADABLE,
+                "the worker process preparing it died (out of memory?): run again with fewer "
+                "--jobs.",
+                final=True,
+            ),
+        )
+
+
+def _inside_out(item: Item, out: Path | None) -> bool:
+    """Whether ``item`` was found below an output folder that lies inside the folder walked: it
+    is an earlier run's output, never an input."""
+    if out is None or not isinstance(item, sources.Input):
+        return False
+    if item.path is None or item.root is None:
+        return False
+    try:
+        out_dir, root = out.resolve(), item.root.resolve()
+        return (
+            out_dir != root
+            and out_dir.is_relative_to(root)
+            and claim_key(item.path).is_relative_to(out_dir)
+        )
+    except OSError:
+        return False

@@ -248,13 +248,16 @@ class TilePlacement:
         }
 
 
-def placement(grid: TileGrid, tile: Tile, sent: Size) -> TilePlacement:
-    """The placement of ``tile`` (from ``grid``) once it is sent at ``sent`` pixels."""
+def placement(
+    grid: TileGrid, tile: Tile, sent: Size, origin: tuple[int, int] = (0, 0)
+) -> TilePlacement:
+    """The placement of ``tile`` (from ``grid``) once it is sent at ``sent`` pixels; ``origin``
+    is where the grid's image lies in the original (``--trim``: the trim box's top left)."""
     return TilePlacement(
         tile.index,
         grid.label(tile),
-        tile.left,
-        tile.top,
+        origin[0] + tile.left,
+        origin[1] + tile.top,
         sent[0],
         sent[1],
         Fraction(tile.width, sent[0]),

@@ -198,6 +198,7 @@ def tile_image(item: sources.Input, data: bytes, settings: Settings, *, many: bo
             size_policy=size_policy,
             max_bytes=settings.max_bytes,
             max_dimension=limits.MANY_IMAGES_MAX_DIMENSION if many else limits.MAX_DIMENSION,
+            trim_fuzz=settings.trim_fuzz,
         )
     except decode.TransformError as exc:
         raise PreflightError([_failure(item.label, exc.finding)]) from None
@@ -217,8 +218,8 @@ def tile_image(item: sources.Input, data: bytes, settings: Settings, *, many: bo
             height=p.height,
             tokens=policy.predict(p.width, p.height, tier).tokens,
             action="tiled",
-            source_width=grid.width,
-            source_height=grid.height,
+            source_width=tiled.width,
+            source_height=tiled.height,
             source_format=tiled.source_format,
             tile=grid.label(tile),
             tile_index=tile.index,

@@ -16,4 +16,5 @@ This ``__init__`` imports nothing. The modules:
   per image (from a gate record or a ``--size``).
 - :mod:`.tallying`: the :class:`~.tallying.EstimateTotals` over all rows.
 - :mod:`.counting`: ``--exact``: the API's own count of the same bytes.
+- :mod:`.trimming`: ``--trim``: each image decoded to find the borders ``resize --trim`` cuts.
 """

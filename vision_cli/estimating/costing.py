@@ -12,6 +12,9 @@ from vision_cli import judging, limits, policy, tiling
 from vision_cli.estimating.choosing import DEFAULT_PER, PricedModel
 from vision_cli.judging import Finding
 
+#: ``(left, top, right, bottom)``, right and bottom exclusive.
+Box = tuple[int, int, int, int]
+
 if TYPE_CHECKING:
     from vision_cli.inspecting import Record
 
@@ -32,6 +35,8 @@ class EstimatePlan:
     snap_max: Fraction | None = None
     #: ``--tile``: price each image as its tiles (None: whole).
     tile: tiling.TileSpec | None = None
+    #: ``--trim``: levels a border may stray from its colour (None: off, headers only).
+    trim_fuzz: int | None = None
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -97,6 +102,10 @@ class EstimateRow:
     media_type: str | None = None
     is_size: bool = False
     exact_tokens: int | None = None
+    #: ``--trim``: the box kept ``(left, top, right, bottom)`` in the upright image (None:
+    #: nothing to trim), and the first model's tokens without trimming.
+    trim: Box | None = None
+    untrimmed_tokens: int | None = None
 
     @property
     def status(self) -> judging.Status:
@@ -136,6 +145,9 @@ class EstimateRow:
         if plan.tile is not None:
             doc["tiles"] = ref.tiles if ref else None
             doc["whole_tokens"] = ref.whole_tokens if ref else None
+        if plan.trim_fuzz is not None:
+            doc["trim"] = list(self.trim) if self.trim is not None else None
+            doc["untrimmed_tokens"] = self.untrimmed_tokens
         return doc
 
 
@@ -187,20 +199,40 @@ def price(width: int, height: int, plan: EstimatePlan) -> tuple[ModelCost, ...]:
     return tuple(_cost(width, height, m, plan) for m in plan.models)
 
 
-def row_from_record(rec: Record, plan: EstimatePlan) -> EstimateRow:
-    """The row of a checked input: one with an error finding is listed but not priced."""
+def row_from_record(
+    rec: Record,
+    plan: EstimatePlan,
+    trim: Box | None = None,
+    trim_failure: Finding | None = None,
+) -> EstimateRow:
+    """The row of a checked input: one with an error finding is listed but not priced.
+
+    With ``--trim``, ``trim`` is the box :func:`~vision_cli.imaging.trim.trimmed_frame` keeps
+    (None: no border) and the image is priced at that size, as ``resize --trim`` and
+    ``ask --trim`` would send it; ``trim_failure`` is why it could not be decoded to look.
+    """
     w, h = rec.width, rec.height
+    if trim is not None:
+        w, h = trim[2] - trim[0], trim[3] - trim[1]
     findings = _without_fixed_by_tiles(tuple(rec.findings), w, h, plan)
+    if trim_failure is not None:
+        findings += (trim_failure,)
     costs: tuple[ModelCost, ...] = ()
+    untrimmed: int | None = None
     if judging.status_of(findings) != "error" and w is not None and h is not None:
         costs = price(w, h, plan)
+        untrimmed = costs[0].tokens
+        if trim is not None and rec.width is not None and rec.height is not None:
+            untrimmed = _cost(rec.width, rec.height, plan.models[0], plan).tokens
     return EstimateRow(
         path=rec.path,
-        width=w,
-        height=h,
+        width=rec.width,
+        height=rec.height,
         costs=costs,
         findings=findings,
         media_type=rec.media_type,
+        trim=trim,
+        untrimmed_tokens=untrimmed if plan.trim_fuzz is not None else None,
     )
 
 

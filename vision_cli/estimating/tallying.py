@@ -28,6 +28,9 @@ class EstimateTotals:
     #: First model: the tokens with ``--snap``, and (``--tile``) whole.
     snap_tokens: int = 0
     whole_tokens: int = 0
+    #: First model, ``--trim``: the tokens without trimming, and how many images had a border.
+    untrimmed_tokens: int = 0
+    trimmed: int = 0
 
     def costs_per(self, plan: EstimatePlan) -> tuple[float, ...]:
         """Per model: the average priced image times N (0 when nothing was priced)."""
@@ -50,6 +53,9 @@ class EstimateTotals:
             doc["exact_tokens"] = self.exact_tokens
         if plan.tile is not None:
             doc["whole_tokens"] = self.whole_tokens
+        if plan.trim_fuzz is not None:
+            doc["untrimmed_tokens"] = self.untrimmed_tokens
+            doc["trimmed"] = self.trimmed
         return doc
 
 
@@ -67,6 +73,8 @@ class EstimateTally:
     exact_skipped: int = 0
     snap_tokens: int = 0
     whole_tokens: int = 0
+    untrimmed_tokens: int = 0
+    trimmed: int = 0
 
     def __post_init__(self) -> None:
         self.costs = [0.0 for _ in self.plan.models]
@@ -81,6 +89,9 @@ class EstimateTally:
             self.tokens += first.tokens
             self.snap_tokens += first.tokens if first.snap_tokens is None else first.snap_tokens
             self.whole_tokens += first.tokens if first.whole_tokens is None else first.whole_tokens
+            untrimmed = row.untrimmed_tokens
+            self.untrimmed_tokens += first.tokens if untrimmed is None else untrimmed
+            self.trimmed += row.trim is not None
             for i, c in enumerate(row.costs):
                 self.costs[i] += c.usd
         if row.exact_tokens is not None:
@@ -99,6 +110,8 @@ class EstimateTally:
             self.exact_skipped,
             self.snap_tokens,
             self.whole_tokens,
+            self.untrimmed_tokens,
+            self.trimmed,
         )
 
 

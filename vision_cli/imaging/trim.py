@@ -97,15 +97,26 @@ def trim_box(im: Image.Image, fuzz: int) -> Box:
     return (left, top, right, bottom)
 
 
+def trimmed_frame(
+    data: bytes, fuzz: int, max_source_pixels: int, found: probe.Probe | None
+) -> tuple[Image.Image, Header, Box | None]:
+    """The upright first frame (see :func:`upright_frame`) and the box :func:`trim_box` keeps of
+    it (None when there is nothing to trim): what every ``--trim`` decides from, ``resize``,
+    ``ask`` and ``estimate`` alike. :class:`TransformError` when it cannot be decoded."""
+    with pillow_errors():
+        frame, head = upright_frame(data, max_source_pixels, found)
+        box = trim_box(frame, fuzz)
+    return frame, head, None if box == (0, 0, *frame.size) else box
+
+
 def trimmed(
     data: bytes, fuzz: int, max_source_pixels: int, found: probe.Probe | None
 ) -> tuple[bytes, Header, Box] | None:
     """The image without its borders, as a lossless PNG (None when there is nothing to trim)."""
+    frame, head, box = trimmed_frame(data, fuzz, max_source_pixels, found)
+    if box is None:
+        return None
     with pillow_errors():
-        frame, head = upright_frame(data, max_source_pixels, found)
-        box = trim_box(frame, fuzz)
-        if box == (0, 0, *frame.size):
-            return None
         buffer = io.BytesIO()
         icc = frame.info.get("icc_profile")
         frame.crop(box).save(buffer, "PNG", compress_level=1, icc_profile=icc)

@@ -25,6 +25,8 @@ def estimate_csv_columns(plan: EstimatePlan) -> list[str]:
         cols.append("exact_tokens")
     if plan.tile is not None:
         cols += ["tiles", "whole_tokens"]
+    if plan.trim_fuzz is not None:
+        cols += ["trim", "untrimmed_tokens"]
     return cols + [f"cost_{name}" for name in plan.names]
 
 
@@ -71,6 +73,8 @@ def estimate_footer(plan: EstimatePlan, totals: EstimateTotals) -> list[str]:
             f"Tiled (--tile): {totals.tokens:,} tokens; whole: {totals.whole_tokens:,} tokens "
             "(each tile within the model's native size, priced as one image)."
         )
+    if plan.trim_fuzz is not None:
+        lines.append(_trim_line(plan.trim_fuzz, totals))
     if plan.snap_max is None and plan.rule == "current" and totals.snap_tokens < totals.tokens:
         saved = totals.tokens - totals.snap_tokens
         lines.append(f"With --snap: {totals.snap_tokens:,} tokens ({saved:,} fewer).")
@@ -85,6 +89,18 @@ def estimate_footer(plan: EstimatePlan, totals: EstimateTotals) -> list[str]:
             f"the image; diff = exact - estimate{skipped}."
         )
     return lines
+
+
+def _trim_line(fuzz: int, totals: EstimateTotals) -> str:
+    """What ``--trim`` saves over the priced images (the first model's tokens)."""
+    if not totals.trimmed:
+        return f"With --trim (fuzz {fuzz} of 255 levels): no borders to cut."
+    saved = totals.untrimmed_tokens - totals.tokens
+    return (
+        f"With --trim (fuzz {fuzz} of 255 levels): {totals.tokens:,} tokens; untrimmed "
+        f"{totals.untrimmed_tokens:,} ({saved:,} fewer; borders cut on {totals.trimmed:,} of "
+        f"{plural(totals.count, 'image')})."
+    )
 
 
 def _estimate_grid(
@@ -103,6 +119,8 @@ def _estimate_grid(
         headers += [f"API size ({name})", f"tokens ({name})"] if several else ["API size", "tokens"]
     if plan.tile is not None:
         headers += ["tiles", "whole"]
+    if plan.trim_fuzz is not None:
+        headers += ["trimmed", "untrimmed"]
     if plan.exact:
         headers += ["exact", "diff"]
     per = f"per {plan.per:,}"
@@ -132,6 +150,8 @@ def _estimate_grid(
                 cells += [f"{ref.tiles:,}", f"{ref.whole_tokens:,}"]
             else:
                 cells += ["-", "-"]
+        if plan.trim_fuzz is not None:
+            cells += _trim_cells(row)
         if plan.exact:
             diff = exact_difference(row)
             if diff is not None and row.exact_tokens is not None:
@@ -153,6 +173,8 @@ def _estimate_grid(
         total += ["", f"{group_tokens[g]:,}"]
     if plan.tile is not None:
         total += ["", f"{totals.whole_tokens:,}"]
+    if plan.trim_fuzz is not None:
+        total += [f"{totals.trimmed:,}", f"{totals.untrimmed_tokens:,}"]
     if plan.exact:
         if totals.exact_tokens is None:
             total += ["-", "-"]
@@ -161,6 +183,15 @@ def _estimate_grid(
     for usd, usd_per in list(zip(totals.costs, totals.costs_per(plan), strict=True))[: len(priced)]:
         total += [money(usd), money(usd_per)]
     return Grid(headers, right, body, errors, total)
+
+
+def _trim_cells(row: EstimateRow) -> list[str]:
+    """The size ``--trim`` leaves (``-``: no border) and the tokens without trimming."""
+    if row.untrimmed_tokens is None:
+        return ["-", "-"]
+    box = row.trim
+    kept = "-" if box is None else f"{box[2] - box[0]}x{box[3] - box[1]}"
+    return [kept, f"{row.untrimmed_tokens:,}"]
 
 
 def _model_grid(plan: EstimatePlan, rows: Sequence[EstimateRow], totals: EstimateTotals) -> Grid:

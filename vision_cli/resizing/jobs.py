@@ -127,6 +127,7 @@ def _prepare(job: _Job) -> Done:
                 to=job.to,
                 quality=job.quality,
                 max_bytes=job.max_bytes,
+                trim_fuzz=job.trim_fuzz,
             )
             if tiled is not None:  # each tile judged as the output of a resize is
                 judged = tuple(

@@ -26,8 +26,9 @@ def sidecar_document(source: str, tiled: tiles.Tiled, files: Sequence[str]) -> s
     doc = {
         "version": 1,
         "source": source,
-        "width": grid.width,
-        "height": grid.height,
+        "width": tiled.width,
+        "height": tiled.height,
+        "trim": list(tiled.trim) if tiled.trim is not None else None,
         "rows": grid.rows,
         "columns": grid.columns,
         "overlap": [grid.overlap_x, grid.overlap_y],
@@ -151,7 +152,7 @@ class Planner:
         self, item: sources.Input, tiled: tiles.Tiled, bytes_before: int | None
     ) -> Outcome:
         """Write every tile and the sidecar, or none of them (a refusal for any one fails all)."""
-        grid, tiles = tiled.grid, tiled.tiles
+        tiles = tiled.tiles
         base = self._target(item, tiles[0].format)
         stem = base.name[: -len(base.suffix)] if base.suffix else base.name
         digits = max(2, len(str(len(tiles))))
@@ -166,18 +167,19 @@ class Planner:
             output=str(sidecar),
             format_before=tiled.source_format,
             format_after=tiles[0].format,
-            width_before=grid.width,
-            height_before=grid.height,
+            width_before=tiled.width,
+            height_before=tiled.height,
             width_after=max(p.width for p in tiles),
             height_after=max(p.height for p in tiles),
             bytes_before=bytes_before,
             bytes_after=sum(len(p.data) for p in tiles),
-            tokens_before=policy.predict(grid.width, grid.height, self.opts.tier).tokens,
+            tokens_before=policy.predict(tiled.width, tiled.height, self.opts.tier).tokens,
             tokens_after=sum(
                 policy.predict(p.width, p.height, self.opts.tier).tokens for p in tiles
             ),
             quality=tiles[0].quality,
             tiles=len(tiles),
+            trim=tiled.trim,
         )
         refusal = next(
             (r for target in (*paths, sidecar) if (r := self._refusal(item, target)) is not None),

@@ -361,3 +361,46 @@ def test_nothing_the_gate_refuses_is_tiled_written_or_sent(
     assert asked.exit_code == 1
     assert "cut.png" in asked.stderr and "unreadable" in asked.stderr
     assert api.messages_requests() == []
+
+
+# -- resize --skip-existing --tile -----------------------------------------------------------
+
+
+def test_skip_existing_with_tiles(run: Run, tmp_path: Path, make_image: Any) -> None:
+    """A set is up to date when its sidecar and every tile it lists are newer than the input;
+    an incomplete set is tiled again, replacing what is left of it only with --overwrite."""
+    import os
+
+    src = _scroll_with_marker(tmp_path / "scroll.png", (600, 6000), (100, 100))
+    out = tmp_path / "out"
+    args = ["resize", src, "--out", out, "--tile", "2x1", "--skip-existing", "-f", "jsonl"]
+    assert records(run(*args))[0]["action"] == "tiled"
+    files = sorted(out.iterdir())
+    stamps = [p.stat().st_mtime_ns for p in files]
+    again = run(*args)
+    assert again.exit_code == 0, again.stderr
+    (rec,) = records(again)
+    assert (rec["action"], rec["output"]) == ("skipped", str(out / "scroll.tiles.json"))
+    assert [p.stat().st_mtime_ns for p in files] == stamps  # nothing read, nothing written
+
+    (out / "scroll.tile-02.png").unlink()  # a tile missing: the set is tiled again
+    refused = run(*args)
+    assert refused.exit_code == 1
+    assert "scroll.tile-01.png exists: pass --overwrite" in records(refused)[0]["error"]
+    assert records(run(*args, "--overwrite"))[0]["action"] == "tiled"
+    assert (out / "scroll.tile-02.png").exists()
+
+    (out / "scroll.tiles.json").unlink()  # a run cut short before its sidecar
+    assert records(run(*args))[0]["action"] == "failed"
+    assert records(run(*args, "--overwrite"))[0]["action"] == "tiled"
+    assert records(run(*args))[0]["action"] == "skipped"
+
+    later = (out / "scroll.tiles.json").stat().st_mtime + 10
+    os.utime(src, (later, later))  # the input changed since: not up to date
+    assert records(run(*args, "--overwrite"))[0]["action"] == "tiled"
+
+    photo = make_image("photo.png", (800, 600))  # --tile auto needs no tiles: a whole output
+    auto = ["resize", photo, "--out", out, "--tile", "auto", "--skip-existing", "-f", "jsonl"]
+    assert records(run(*auto))[0]["action"] == "copied"
+    (rec,) = records(run(*auto))
+    assert (rec["action"], rec["output"]) == ("skipped", str(out / "photo.png"))

@@ -4,7 +4,9 @@ write that puts a complete file in place or nothing.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -13,6 +15,7 @@ from pathlib import Path
 from vision_cli import judging, names, policy, sources
 from vision_cli.fsutil import hidden_temp_name, sync_folder, write_atomic
 from vision_cli.imaging import encode, probe, tiles, transform
+from vision_cli.imaging.trim import head_of
 from vision_cli.resizing.jobs import Changed, Done, identity
 from vision_cli.resizing.summary import EXTENSIONS, Item, Outcome, ResizeOptions
 
@@ -133,14 +136,27 @@ class Planner:
         """With --skip-existing, before any work: the output of ``item`` when it exists and is
         newer than ``item``. Read from the header alone, so only when the source format decides
         the output's (``--to`` given, or JPEG, PNG, WebP and GIF under ``auto``); the rest are
-        checked once prepared."""
+        checked once prepared.
+
+        With ``--tile``, a set of tiles is up to date when its sidecar and every tile the sidecar
+        lists exist and are newer than ``item`` (the sidecar is written last, so a run cut short
+        leaves none); the sidecar is then the output. An incomplete set is tiled again, and its
+        files left over are replaced only with ``--overwrite``. A whole output counts only when
+        the header shows that ``--tile auto`` would not tile the image (never with ``--trim``,
+        whose size is known only once decoded)."""
         if not isinstance(item, sources.Input) or item.path is None or self.opts.out is None:
             return None
         try:
-            head = probe.probe_path(item.path).facts.format
+            found = probe.probe_path(item.path)
         except probe.ProbeError:
             return None  # the worker reports it
-        fmt = encode.output_format_of(head, self.opts.to)
+        if self.opts.tile is not None:
+            sidecar = self._sidecar(item)
+            if claim_key(sidecar) not in self.claimed and _complete_set(sidecar, item):
+                return sidecar
+            if self.opts.trim_fuzz is not None or _tiled(found, self.opts):
+                return None
+        fmt = encode.output_format_of(found.facts.format, self.opts.to)
         if fmt is None:
             return None
         target = self._target(item, fmt)
@@ -153,14 +169,13 @@ class Planner:
     ) -> Outcome:
         """Write every tile and the sidecar, or none of them (a refusal for any one fails all)."""
         tiles = tiled.tiles
-        base = self._target(item, tiles[0].format)
-        stem = base.name[: -len(base.suffix)] if base.suffix else base.name
+        sidecar = self._sidecar(item)
+        stem = sidecar.name.removesuffix(".tiles.json")
         digits = max(2, len(str(len(tiles))))
         paths = [
-            base.with_name(f"{stem}.tile-{n:0{digits}d}{EXTENSIONS[p.format]}")
+            sidecar.with_name(f"{stem}.tile-{n:0{digits}d}{EXTENSIONS[p.format]}")
             for n, p in enumerate(tiles, 1)
         ]
-        sidecar = base.with_name(f"{stem}.tiles.json")
         outcome = Outcome(
             input=item.label,
             action="tiled",
@@ -204,6 +219,12 @@ class Planner:
             except OSError as exc:
                 return _write_failure(exc, target)
         return None
+
+    def _sidecar(self, item: sources.Input) -> Path:
+        """``NAME.tiles.json``: ``NAME`` is the output's name without its image extension."""
+        base = self._target(item, "PNG")
+        stem = base.name[: -len(base.suffix)] if base.suffix else base.name
+        return base.with_name(f"{stem}.tiles.json")
 
     def _target(self, item: sources.Input, fmt: str) -> Path:
         if self.opts.out is None:
@@ -309,6 +330,30 @@ def _newer(target: Path, item: sources.Input) -> bool:
         return target.is_file() and target.stat().st_mtime >= item.path.stat().st_mtime
     except OSError:
         return False
+
+
+def _tiled(found: probe.Probe, opts: ResizeOptions) -> bool:
+    """Whether ``--tile`` cuts this image (from its header; a grid it cannot cut fails later)."""
+    assert opts.tile is not None
+    try:
+        return len(opts.tile.grid_for(*head_of(found).upright_size, opts.size_policy)) > 1
+    except ValueError:
+        return True
+
+
+def _complete_set(sidecar: Path, item: sources.Input) -> bool:
+    """Whether ``sidecar`` and every tile it lists are files newer than ``item``'s."""
+    if not _newer(sidecar, item):
+        return False
+    try:
+        doc = json.loads(sidecar.read_bytes())
+        files = [
+            os.fsdecode(base64.b64decode(t["file_bytes"])) if "file_bytes" in t else t["file"]
+            for t in doc["tiles"]
+        ]
+        return bool(files) and all(_newer(sidecar.with_name(f), item) for f in files)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # not a sidecar vision-cli wrote: tiled again (and refused unless --overwrite)
 
 
 def _write_failure(exc: OSError, target: Path) -> str:

@@ -103,7 +103,7 @@ def test_resize_and_ask_trim(run: Run, api: FakeClaudeAPI, tmp_path: Path) -> No
     assert run("ask", src, "--trim").exit_code == 0
     (request,) = api.messages_requests()
     assert [(i.width, i.height) for i in request.images] == [(1200, 500)]
-    for bad in (["--trim-fuzz", "much"], ["--tile", "auto"], ["--no-resize"]):
+    for bad in (["--trim-fuzz", "much"], ["--no-resize"]):
         assert run("ask", src, "--trim", *bad, "--dry-run").exit_code == 2, bad
     photo = tmp_path / "photo.jpg"
     framed((800, 600), (0, 100, 0, 100), "black").save(photo, quality=90)

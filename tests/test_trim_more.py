@@ -3,14 +3,17 @@ with --tile (trim first, then tile the trimmed image; offsets stay in the origin
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 import random
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.conftest import picture
+from tests.conftest import Run, picture, records
+from tests.fakeapi import FakeClaudeAPI
 from tests.test_tiles import STANDARD, STANDARD_MODEL, standard_tier_model  # noqa: F401
 from vision_cli import inspecting, judging, limits, policy, sources, tiling
 from vision_cli.estimating import choosing, costing, tallying, trimming
@@ -158,3 +161,129 @@ def test_trim_then_tile_offsets_are_in_the_original(tmp_path: Path) -> None:
         assert abs(x - marker[0]) <= 3 and abs(y - marker[1]) <= 3
     first = tiled.placements()[0]
     assert (first.left, first.top) == (150, 500)
+
+
+# -- through the commands --------------------------------------------------------------------
+
+
+def _inputs(folder: Path) -> list[Path]:
+    folder.mkdir()
+    photo = folder / "photo.jpg"
+    Image.open(framed(folder / "tmp.png", (1600, 900), (0, 180, 0, 180), "black")).save(
+        photo, quality=92
+    )
+    (folder / "tmp.png").unlink()
+    return [
+        framed(folder / "letterbox.png", (1400, 700), (0, 300, 0, 300), "black"),
+        framed(folder / "margins.png", (900, 1200), (120, 90, 150, 240), "white"),
+        framed(folder / "chrome.png", (1200, 800), (0, 56, 0, 0), (40, 44, 52)),
+        noisy_scan(folder / "scan.png"),
+        framed(folder / "plain.png", (900, 600), (0, 0, 0, 0), "white"),
+        photo,
+    ]
+
+
+def test_estimate_trim_equals_what_resize_trim_writes(run: Run, tmp_path: Path) -> None:
+    srcs = _inputs(tmp_path / "in")
+    doc = json.loads(run("estimate", *srcs, "--trim", "--json").stdout)
+    rows = {Path(r["path"]).name: r for r in doc["images"]}
+    result = run("resize", *srcs, "--out", tmp_path / "out", "--trim", "-f", "jsonl")
+    assert result.exit_code == 0, result.stderr
+    written = {Path(r["input"]).name: r for r in records(result)}
+    for name, rec in written.items():
+        out = Image.open(rec["output"])
+        assert rows[name]["tokens"] == _tokens(*out.size), name  # the tokens of the written file
+        assert rows[name]["trim"] == rec["trim"], name
+        assert rows[name]["untrimmed_tokens"] == _tokens(rec["width_before"], rec["height_before"])
+    assert rows["plain.png"]["trim"] is None
+    assert rows["photo.jpg"]["trim"] is not None
+    summary = doc["summary"]
+    assert summary["tokens"] == sum(r["tokens"] for r in doc["images"])
+    assert summary["untrimmed_tokens"] == sum(r["untrimmed_tokens"] for r in doc["images"])
+    assert summary["untrimmed_tokens"] > summary["tokens"]
+    assert summary["trimmed"] == 5
+
+
+def test_estimate_trim_in_every_format(run: Run, tmp_path: Path) -> None:
+    src = framed(tmp_path / "letterbox.png", (1400, 700), (0, 300, 0, 300), "black")
+    plain = framed(tmp_path / "plain.png", (900, 600), (0, 0, 0, 0), "white")
+    trimmed, untrimmed = _tokens(1400, 700), _tokens(1400, 1300)
+    whole = _tokens(900, 600)
+    table = run("estimate", src, plain, "--trim")
+    assert table.exit_code == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[5:7] == ["trimmed", "untrimmed"]
+    assert f"1400x700 {untrimmed:,}" in " ".join(lines[1].split())
+    assert f"- {whole:,}" in " ".join(lines[2].split())
+    saved = untrimmed - trimmed
+    footer = (
+        f"With --trim (fuzz 26 of 255 levels): {trimmed + whole:,} tokens; untrimmed "
+        f"{untrimmed + whole:,} ({saved:,} fewer; borders cut on 1 of 2 images)."
+    )
+    assert footer in table.stdout
+    md = run("estimate", src, plain, "--trim", "-f", "markdown")
+    assert footer in md.stdout
+    csv_rows = list(csv.DictReader(io.StringIO(run("estimate", src, "--trim", "-f", "csv").stdout)))
+    assert csv_rows[0]["trim"] == "[0, 300, 1400, 1000]"
+    assert csv_rows[0]["untrimmed_tokens"] == str(untrimmed)
+    assert csv_rows[0]["tokens"] == str(trimmed)
+    jsonl = records(run("estimate", src, "--trim", "-f", "jsonl"))
+    assert jsonl[0]["trim"] == [0, 300, 1400, 1000]
+    nothing = run("estimate", plain, "--trim")
+    assert "With --trim (fuzz 26 of 255 levels): no borders to cut." in nothing.stdout
+
+
+def test_estimate_reads_headers_only_without_trim(run: Run, tmp_path: Path) -> None:
+    src = framed(tmp_path / "cut.png", (600, 400), (0, 50, 0, 50), "black")
+    data = src.read_bytes()
+    src.write_bytes(data[: len(data) // 2] + data[-12:])
+    plain = run("estimate", src, "--json")
+    assert plain.exit_code == 0  # the header is fine: nothing was decoded
+    row = json.loads(plain.stdout)["images"][0]
+    assert "trim" not in row and "untrimmed_tokens" not in row
+    trimmed = run("estimate", src, "--trim", "--json")
+    assert trimmed.exit_code == 1 and "unreadable" in trimmed.stderr and "cut.png" in trimmed.stderr
+
+
+def test_resize_trim_then_tile_marker_maps_back_to_the_original(run: Run, tmp_path: Path) -> None:
+    marker = (650, 7500)
+    src = _bordered_scroll(tmp_path / "scroll.png", marker)
+    out = tmp_path / "out"
+    result = run("resize", src, "--out", out, "--tile", "--trim", "-f", "jsonl")
+    assert result.exit_code == 0, result.stderr
+    (rec,) = records(result)
+    assert rec["action"] == "tiled" and rec["trim"] == [150, 500, 1230, 12500]
+    assert (rec["width_before"], rec["height_before"]) == (1320, 13200)
+    doc = json.loads((out / "scroll.tiles.json").read_text())
+    assert (doc["width"], doc["height"], doc["trim"]) == (1320, 13200, [150, 500, 1230, 12500])
+    assert doc["tiles"][0]["offset"] == [150, 500]
+    found = []
+    for tile in doc["tiles"]:
+        box = _dark_box(Image.open(out / tile["file"]))
+        if box is not None:
+            (ox, oy), (sx, sy) = tile["offset"], tile["scale"]
+            found.append((tile["index"], ox + box[0] * sx, oy + box[1] * sy))
+    assert found
+    for _, x, y in found:
+        assert abs(x - marker[0]) <= 3 and abs(y - marker[1]) <= 3
+    grid = tiling.auto_grid(1080, 12000, STANDARD)
+    inside = [t.index for t in grid.tiles if t.top <= marker[1] - 500 < t.top + t.height]
+    assert [i for i, _, _ in found] == inside  # the right tile(s): those holding its place
+    estimate = json.loads(run("estimate", src, "--tile", "--trim", "--json").stdout)["images"][0]
+    assert estimate["tokens"] == rec["tokens_after"] and estimate["tiles"] == rec["tiles"]
+    assert estimate["trim"] == rec["trim"]
+
+
+def test_ask_and_compare_trim_then_tile(run: Run, api: FakeClaudeAPI, tmp_path: Path) -> None:
+    src = _bordered_scroll(tmp_path / "scroll.png", (650, 7500))
+    assert run("ask", src, "--tile", "--trim", "-p", "Read it.").exit_code == 0
+    (request,) = api.messages_requests()
+    grid = tiling.auto_grid(1080, 12000, STANDARD)
+    assert len(request.images) == len(grid)
+    assert sum(i.tokens for i in request.images) == sum(
+        _tokens(t.width, t.height) for t in grid.tiles
+    )
+    photo = framed(tmp_path / "photo.png", (800, 600), (0, 0, 0, 0), "white")
+    both = run("compare", photo, src, "--tile", "--trim")
+    assert both.exit_code == 0, both.stderr
+    assert len(api.messages_requests()[-1].images) == 1 + len(grid)

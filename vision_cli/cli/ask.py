@@ -320,7 +320,6 @@ def run(opts: AskOptions) -> None:
     )
     if (settings.tile is not None or opts.images.savers.trim) and opts.images.no_resize:
         common.usage_error("--tile and --trim change the image: drop --no-resize", "--no-resize")
-    opts.images.savers.refuse_trim_with_tile()
     try:
         preparing.check_sources(items, settings)
     except sources.UsageError as exc:

@@ -180,6 +180,8 @@ def estimate(
     snap_max: options.SnapMaxOpt = options.DEFAULT_SNAP_MAX,
     tile: options.TileOpt = None,
     tile_overlap: options.TileOverlapOpt = None,
+    trim: options.TrimOpt = False,
+    trim_fuzz: options.TrimFuzzOpt = options.DEFAULT_TRIM_FUZZ,
 ) -> None:
     # lazy: start-up, --help imports none of these
     from vision_cli import render, sources
@@ -224,7 +226,7 @@ def estimate(
         if m.model is not None and m.name in (model or [common.model_name(None)]):
             # --exact asks the API about the first model: a retired one would only get a 404
             common.note_lifecycle(m.model, sending=exact and index == 0)
-    savers = groups.SaverOptions(snap, snap_max, tile, tile_overlap)
+    savers = groups.SaverOptions(snap, snap_max, tile, tile_overlap, trim, trim_fuzz)
     plan = costing.EstimatePlan(
         models=models,
         rule=the_rule,
@@ -236,6 +238,7 @@ def estimate(
         exact=exact,
         snap_max=savers.snap_share(),
         tile=savers.tile_spec(),
+        trim_fuzz=savers.trim_level(),
     )
     lim = judging.Limits(tier=models[0].tier, max_bytes=common.max_bytes(max_bytes))
     ignored = common.ignored_codes(ignore)
@@ -327,9 +330,8 @@ def _rows(
     from vision_cli.render import bars
 
     if inputs or sel.files_from is not None:
-        from vision_cli import (
-            inspecting,  # lazy: start-up, Pillow: only when there are files to read
-        )
+        from vision_cli import inspecting  # lazy: start-up, Pillow: only when there are files
+        from vision_cli.estimating import trimming  # lazy: start-up, Pillow
 
         items = sources.iter_inputs(inputs, sel)
         if scratch is not None:
@@ -339,7 +341,7 @@ def _rows(
         with bars.progress(None, "estimating", enabled=show) as advance:
             for item in items:
                 path = item.path if isinstance(item, sources.Input) else None
-                yield costing.row_from_record(inspecting.check(item, opts), plan), path
+                yield trimming.checked_row(item, opts, plan), path
                 advance(1)
     for size in sizes:
         yield costing.row_from_size(size, plan, lim, ignored), None

@@ -99,11 +99,3 @@ class SaverOptions:
             return tiling.TileSpec.parse(self.tile, self.tile_overlap)
         except ValueError as exc:
             usage_error(str(exc), "--tile")
-
-    def refuse_trim_with_tile(self) -> None:
-        if self.trim and self.tile is not None:
-            usage_error(
-                "--trim and --tile do not combine yet: trim first (resize --trim), then tile "
-                "the result",
-                "--trim",
-            )

@@ -227,7 +227,6 @@ def resize(
             "standard input, the clipboard and URLs cannot be resized in place: use --out DIR"
         )
     savers = groups.SaverOptions(snap, snap_max, tile, tile_overlap, trim, trim_fuzz)
-    savers.refuse_trim_with_tile()
     if in_place and tile is not None:
         common.usage_error(
             "--tile writes new files (NAME.tile-01.jpg ...): use --out DIR", "--tile"

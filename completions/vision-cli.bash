@@ -57,6 +57,7 @@ _vision_cli() {
         estimate:--snap-max) COMPREPLY=(); return ;;
         estimate:--tile) COMPREPLY=(); return ;;
         estimate:--tile-overlap) COMPREPLY=(); return ;;
+        estimate:--trim-fuzz) COMPREPLY=(); return ;;
         ask:-p|ask:--prompt) COMPREPLY=(); return ;;
         ask:--prompt-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         ask:--system) COMPREPLY=(); return ;;
@@ -123,7 +124,7 @@ _vision_cli() {
         case "$cmd" in
             inspect) COMPREPLY=($(compgen -W "-m --model -f --format --json -q --quiet --strict --request --verify --max-bytes --ignore -j --jobs -o --output --files-from -0 --null --exclude --hidden --allow-private-urls --clipboard -h --help" -- "$cur")) ;;
             resize) COMPREPLY=($(compgen -W "-o --out --in-place --max-edge --max-megapixels -m --model --max-tokens --to --quality --max-bytes --reencode --verify --overwrite --skip-existing --backup -n --dry-run -j --jobs -f --format --json --files-from -0 --null --exclude --hidden --allow-private-urls --clipboard --snap --snap-max --tile --tile-overlap --trim --trim-fuzz -h --help" -- "$cur")) ;;
-            estimate) COMPREPLY=($(compgen -W "-s --size -m --model --all-models --include-retired --price --tier --rule --per --batch --output-tokens --exact --max-bytes --ignore -f --format --json --files-from -0 --null --exclude --hidden --allow-private-urls --clipboard --snap --snap-max --tile --tile-overlap -h --help" -- "$cur")) ;;
+            estimate) COMPREPLY=($(compgen -W "-s --size -m --model --all-models --include-retired --price --tier --rule --per --batch --output-tokens --exact --max-bytes --ignore -f --format --json --files-from -0 --null --exclude --hidden --allow-private-urls --clipboard --snap --snap-max --tile --tile-overlap --trim --trim-fuzz -h --help" -- "$cur")) ;;
             ask) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --schema --max-retries --timeout --policy --no-resize --verify --snap --snap-max --tile --tile-overlap --trim --trim-fuzz --source --download --no-cache --expires --json -q --quiet --dry-run --conversation --max-bytes --price --allow-downsize --files-from -0 --null --exclude --hidden --allow-private-urls --clipboard --each --batch -o --output -j --jobs --rerun --no-wait -h --help" -- "$cur")) ;;
             compare) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --temperature --schema --max-retries --timeout --policy --no-resize --verify --snap --snap-max --tile --tile-overlap --trim --trim-fuzz --source --download --no-cache --expires --json -q --quiet --dry-run --conversation --max-bytes --price --allow-downsize --files-from -0 --null --exclude --hidden --allow-private-urls --clipboard -h --help" -- "$cur")) ;;
             locate) COMPREPLY=($(compgen -W "--find -p --prompt --frame --draw -m --model --max-tokens --policy --max-retries --timeout --max-bytes -o --output -j --jobs --rerun -f --format --json --dry-run -q --quiet --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;

@@ -90,6 +90,8 @@ complete -c vision-cli -n '__fish_seen_subcommand_from estimate' -l snap -d 'Shr
 complete -c vision-cli -n '__fish_seen_subcommand_from estimate' -l snap-max -x -d 'The most an edge may shrink with --snap'
 complete -c vision-cli -n '__fish_seen_subcommand_from estimate' -l tile -x -d 'Cut long or huge images into tiles, each within the model\'s native size'
 complete -c vision-cli -n '__fish_seen_subcommand_from estimate' -l tile-overlap -x -d 'Pixels neighbouring tiles share, with --tile (default: 3% of a tile, at least 28'
+complete -c vision-cli -n '__fish_seen_subcommand_from estimate' -l trim -d 'Cut near-uniform borders (letterboxing, scanner margins, one-colour window chrom'
+complete -c vision-cli -n '__fish_seen_subcommand_from estimate' -l trim-fuzz -x -d 'How far a border pixel may stray from the border\'s colour, per channel (--trim)'
 complete -c vision-cli -n '__fish_seen_subcommand_from estimate' -s h -l help -d 'Show help and exit'
 complete -c vision-cli -n '__fish_seen_subcommand_from estimate' -F
 complete -c vision-cli -n '__fish_seen_subcommand_from ask' -s p -l prompt -x -d 'The question'

@@ -37,8 +37,8 @@ _REPORT = frozenset({"format", "json", "quiet", "exclude", "hidden"})
 #: user configuration. So do ``clipboard`` (reads what the user copied), ``tile``/``tile-overlap``
 #: of ``resize`` (writes a set of tiles and a sidecar instead of one file) and ``ask``/``compare``'s
 #: ``tile``, ``trim``, ``snap`` and ``expires`` (they change what is sent). ``resize``'s ``trim``
-#: and ``snap`` are output policy like ``max-edge``, and ``estimate``'s ``tile`` and ``snap`` only
-#: change the report.
+#: and ``snap`` are output policy like ``max-edge``, and ``estimate``'s ``tile``, ``snap`` and
+#: ``trim`` only change the report.
 PROJECT_OPTIONS: Final[Mapping[str, frozenset[str]]] = {
     "inspect": _REPORT | {"model", "strict", "ignore", "request", "verify", "max-bytes", "jobs"},
     "resize": _REPORT
@@ -75,6 +75,8 @@ PROJECT_OPTIONS: Final[Mapping[str, frozenset[str]]] = {
         "tile-overlap",
         "snap",
         "snap-max",
+        "trim",
+        "trim-fuzz",
     },
     "ask": _REPORT | {"model", "max-bytes", "policy", "jobs"},
     "compare": _REPORT | {"model", "max-bytes", "policy"},

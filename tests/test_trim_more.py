@@ -272,6 +272,10 @@ def test_resize_trim_then_tile_marker_maps_back_to_the_original(run: Run, tmp_pa
     estimate = json.loads(run("estimate", src, "--tile", "--trim", "--json").stdout)["images"][0]
     assert estimate["tokens"] == rec["tokens_after"] and estimate["tiles"] == rec["tiles"]
     assert estimate["trim"] == rec["trim"]
+    table = run("estimate", src, "--tile", "--trim").stdout
+    change = estimate["untrimmed_tokens"] - estimate["tokens"]
+    said = f"{change:,} fewer" if change >= 0 else f"{-change:,} more"
+    assert f"untrimmed {estimate['untrimmed_tokens']:,} ({said};" in table
 
 
 def test_ask_and_compare_trim_then_tile(run: Run, api: FakeClaudeAPI, tmp_path: Path) -> None:

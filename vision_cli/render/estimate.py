@@ -96,9 +96,11 @@ def _trim_line(fuzz: int, totals: EstimateTotals) -> str:
     if not totals.trimmed:
         return f"With --trim (fuzz {fuzz} of 255 levels): no borders to cut."
     saved = totals.untrimmed_tokens - totals.tokens
+    # with --tile, the tiles of a trimmed image may cost more than those of the whole one
+    change = f"{saved:,} fewer" if saved >= 0 else f"{-saved:,} more"
     return (
         f"With --trim (fuzz {fuzz} of 255 levels): {totals.tokens:,} tokens; untrimmed "
-        f"{totals.untrimmed_tokens:,} ({saved:,} fewer; borders cut on {totals.trimmed:,} of "
+        f"{totals.untrimmed_tokens:,} ({change}; borders cut on {totals.trimmed:,} of "
         f"{plural(totals.count, 'image')})."
     )
 

@@ -51,6 +51,8 @@ EPILOG = """Examples:
   vision-cli estimate --size 1568x1568 -m my-model --price my-model=2/10 --tier high-res
 
   vision-cli estimate scan.png --exact
+
+  vision-cli estimate scans/ --trim
 """
 
 

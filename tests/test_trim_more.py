@@ -291,3 +291,17 @@ def test_ask_and_compare_trim_then_tile(run: Run, api: FakeClaudeAPI, tmp_path: 
     both = run("compare", photo, src, "--tile", "--trim")
     assert both.exit_code == 0, both.stderr
     assert len(api.messages_requests()[-1].images) == 1 + len(grid)
+
+
+def test_ask_each_trims_then_tiles_each_image(run: Run, api: FakeClaudeAPI, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _bordered_scroll(folder / "a.png", (650, 7500))
+    framed(folder / "b.png", (640, 480), (0, 60, 0, 60), "black")
+    result = run("ask", folder, "--each", "--tile", "--trim", "-o", tmp_path / "out.jsonl")
+    assert result.exit_code == 0, result.stderr
+    sent = sorted(
+        ([(i.width, i.height) for i in r.images] for r in api.messages_requests()), key=len
+    )
+    assert sent[0] == [(640, 480)]  # trimmed, and too small to tile
+    assert len(sent[1]) == len(tiling.auto_grid(1080, 12000, STANDARD))

@@ -53,7 +53,9 @@ _DOCS = st.recursive(
 
 
 @given(_DOCS, st.sampled_from([None, 2]))
-def test_names_dumps_shortcut_writes_what_the_full_path_writes(doc: object, indent: int | None) -> None:
+def test_names_dumps_shortcut_writes_what_the_full_path_writes(
+    doc: object, indent: int | None
+) -> None:
     """JSON with every name UTF-8 skips the scan for names that are not; the output is the same
     as the scan's, whichever names the document holds."""
     full = names.escape(json.dumps(names.with_bytes(doc), ensure_ascii=False, indent=indent))

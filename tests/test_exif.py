@@ -4,6 +4,7 @@ without an orientation, and over malformed and randomly damaged IFDs."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import struct
 import warnings
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageFile
 
 from tests.test_corpus import pillow_test_images
-from vision_cli.imaging import exif, tails
+from vision_cli.imaging import exif, probe, tails
 
 TAG = exif.ORIENTATION_TAG
 
@@ -167,3 +168,62 @@ def test_pillow_test_images_orientation_equals_pillow() -> None:
                 ours = "raises"
             assert ours == expected, path
     assert checked > 50
+
+
+def outcome(path: Path) -> object:
+    """All the reader says of a file: its probe, or its refusal's code and sentence."""
+    try:
+        return probe.probe_path(path)
+    except probe.ProbeError as exc:
+        return (exc.code, exc.message, exc.format)
+
+
+def odd_jpegs(folder: Path) -> list[Path]:
+    """JPEGs whose EXIF makes Pillow's JPEG opener take each of its paths for a DPI."""
+    base = Image.new("RGB", (16, 8))
+    unit, unit_be = (0x0128, 3, 1, short("<", 2)), (0x0128, 3, 1, short(">", 2))
+    blocks = {
+        "ascii-resolution": tiff("<", [(0x011A, 2, 1, b"7\0\0\0"), (TAG, 3, 1, short("<", 6))]),
+        "one-letter-resolution": tiff("<", [(0x011A, 2, 2, b"7\0\0\0"), unit]),  # IndexError
+        "undefined-resolution": tiff(">", [(0x011A, 7, 1, b"\x07\0\0\0"), unit_be]),
+        "short-resolutions": tiff(
+            "<", [(0x011A, 3, 2, short("<", 0)), (0x0128, 3, 1, short("<", 3))]
+        ),
+        "rational-resolution": tiff(
+            "<",
+            [(0x011A, 5, 1, struct.pack("<L", 38)), (TAG, 3, 1, short("<", 8))],
+            extra=struct.pack("<LL", 300, 0),
+        ),
+        "not-tiff": b"Exif\x00\x00XX*\x00\x08\x00\x00\x00",
+        "cut-ifd": tiff("<", [(TAG, 3, 1, short("<", 6))])[:20],
+    }
+    made = []
+    for name, block in blocks.items():
+        for jfif in (False, True):
+            path = folder / f"{name}-{'jfif' if jfif else 'plain'}.jpg"
+            out = io.BytesIO()
+            base.save(out, "JPEG", exif=block, **({"dpi": (96, 96)} if jfif else {}))
+            path.write_bytes(out.getvalue())
+            made.append(path)
+    return made
+
+
+def test_deferring_the_dpi_changes_no_verdict_on_odd_exif(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = odd_jpegs(tmp_path)
+    deferred = [outcome(p) for p in paths]
+    monkeypatch.setattr(probe, "dpi_deferred", contextlib.nullcontext)
+    assert deferred == [outcome(p) for p in paths]
+    assert any(isinstance(o, tuple) for o in deferred)  # some are refused, as Pillow refuses them
+
+
+@pytest.mark.slow
+def test_deferring_the_dpi_changes_no_verdict_on_pillow_test_images(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    paths = sorted(p for p in pillow_test_images().rglob("*") if p.is_file())
+    deferred = [outcome(p) for p in paths]
+    monkeypatch.setattr(probe, "dpi_deferred", contextlib.nullcontext)
+    for path, ours in zip(paths, deferred, strict=True):
+        assert ours == outcome(path), path

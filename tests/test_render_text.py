@@ -3,9 +3,12 @@ wrong."""
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given
 from hypothesis import strategies as st
 
+from vision_cli import names
 from vision_cli.render.text import gh_annotation, gh_escape_data, gh_escape_property, md_cell
 
 
@@ -39,3 +42,21 @@ def test_markdown_cell_never_breaks_a_row(text: str) -> None:
     cell = md_cell(text)
     assert "\n" not in cell and "\r" not in cell
     assert "|" not in cell.replace("\\|", "")
+
+
+_NAMES = st.text(alphabet=st.sampled_from(["a", "é", " ", "\udcff", "\udc80", '"', "\\"]))
+_DOCS = st.recursive(
+    st.none() | st.integers() | _NAMES,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_NAMES, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(_DOCS, st.sampled_from([None, 2]))
+def test_names_dumps_shortcut_writes_what_the_full_path_writes(
+    doc: object, indent: int | None
+) -> None:
+    """JSON with every name UTF-8 skips the scan for names that are not; the output is the same
+    as the scan's, whichever names the document holds."""
+    full = names.escape(json.dumps(names.with_bytes(doc), ensure_ascii=False, indent=indent))
+    assert names.dumps(doc, indent=indent) == full

@@ -78,4 +78,7 @@ def with_bytes(doc: Any) -> Any:
 def dumps(doc: Any, *, indent: int | None = None) -> str:
     """JSON for ``doc`` that is always valid UTF-8, with names that are not UTF-8 escaped and
     given their ``_bytes`` member. Non-ASCII text stays readable (``ensure_ascii`` off)."""
+    text = json.dumps(doc, ensure_ascii=False, indent=indent)
+    if _SURROGATE.search(text) is None:  # every name is UTF-8: nothing to add or escape
+        return text
     return escape(json.dumps(with_bytes(doc), ensure_ascii=False, indent=indent))

@@ -27,7 +27,9 @@ from vision_cli import judging, limits
 from vision_cli.imaging.tails import (
     MAX_TEXT_CHUNK,
     TEXT_CHUNKS,
+    NotThisFormat,
     cut_at,
+    dpi_deferred,
     end_check,
     orientation_of,
     png_text_limits,
@@ -74,6 +76,9 @@ WEBP_DECODE_COST: Final = 4
 #: Frames are counted up to this many: enough to say ``animated`` and how long, bounded in time
 #: for a TIFF with 300,000 pages.
 FRAME_CAP: Final = 100
+#: A file up to this size is read whole, at once: its header, end and tail then come from memory
+#: (half the system calls per small JPEG; ``docs/performance.md``); larger ones are read in parts.
+READ_WHOLE: Final = 64 * 1024
 #: Formats whose counts of frames Pillow knows from the header (counting others means seeking).
 _COUNTED_FRAMES = frozenset({"PNG", "WEBP", "MPO", "AVIF", "HEIF"})
 #: Formats whose Pillow opener decodes while opening (an ICO's sub-image): opened only under
@@ -144,6 +149,11 @@ def probe_path(path: Path) -> Probe:
         info = os.fstat(fh.fileno())
         if not stat.S_ISREG(info.st_mode):  # a pipe or a device: read it, within the limit
             return probe_bytes(read_capped(fh), path.suffix.lower())
+        if 0 < info.st_size <= READ_WHOLE:
+            data = fh.read(READ_WHOLE + 1)
+            if len(data) <= READ_WHOLE:  # (a file that grew meanwhile is read as a large one)
+                return probe_bytes(data, path.suffix.lower())
+            fh.seek(0)
         return _probe(fh, info.st_size, path.suffix.lower())
 
 
@@ -186,7 +196,7 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
     if head[:8] == b"\x89PNG\r\n\x1a\n" and size > MAX_TEXT_CHUNK:
         _check_png_text(fh)
     try:
-        with quiet():
+        with quiet(), dpi_deferred():
             im = open_image(fh, heif=heif)
             fmt = im.format or "unknown"
             width, height = _stored_size(im)
@@ -200,6 +210,9 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
             icc = bool(im.info.get("icc_profile"))
     except ProbeError:
         raise
+    except NotThisFormat:  # as Pillow's opener would have failed (see tails.dpi_deferred)
+        fh.seek(0)
+        raise ProbeError(*_not_readable(fh.read(64))) from None
     except Exception as exc:  # Pillow's plugins raise many types on damaged headers
         raise ProbeError(Code.UNREADABLE, header_damaged(exc)) from None
     damage = end_check(fmt, fh, size, data_start, tail)

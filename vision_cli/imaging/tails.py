@@ -4,13 +4,18 @@ PNG text chunks and the EXIF orientation, read without decoding the image.
 
 from __future__ import annotations
 
+import contextvars
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
-from typing import IO, Final
+from typing import IO, Any, Final
 
 from PIL import Image
 
 from vision_cli import limits
+from vision_cli.imaging import exif
+from vision_cli.imaging.exif import ORIENTATION_TAG
 
 _TAIL = 64 * 1024
 
@@ -26,7 +31,9 @@ _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 _JPEG_EOI = b"\xff\xd9"
 
 
-_ORIENTATION_TAG = 0x0112
+#: What else Pillow's ``getexif()`` reads an orientation from when EXIF has none (XMP; a PNG's
+#: raw-profile text).
+_XMP_OR_RAW = frozenset({"xmp", "XML:com.adobe.xmp", "Raw profile type exif"})
 
 
 TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
@@ -47,6 +54,53 @@ def png_text_limits() -> None:
     PngImagePlugin.MAX_TEXT_MEMORY = 2 * MAX_TEXT_CHUNK
 
 
+#: Set while the reader opens an image: Pillow's JPEG opener then leaves its DPI to
+#: :func:`orientation_of` (see :func:`dpi_deferred`).
+_DEFER_DPI: contextvars.ContextVar[bool] = contextvars.ContextVar("defer_dpi", default=False)
+
+
+class NotThisFormat(Exception):
+    """Pillow's JPEG opener would have failed in a way that makes Pillow try the other formats
+    (and so call the file no image it reads)."""
+
+
+@cache
+def _pillow_read_dpi() -> Any:
+    """Pillow's own DPI reader of its JPEG opener, replaced once by one that does nothing while
+    :func:`dpi_deferred` is in force (and what Pillow does otherwise)."""
+    from PIL import JpegImagePlugin
+
+    original = JpegImagePlugin.JpegImageFile._read_dpi_from_exif
+
+    def read_dpi_unless_deferred(self: JpegImagePlugin.JpegImageFile) -> None:
+        if not _DEFER_DPI.get():
+            original(self)
+
+    JpegImagePlugin.JpegImageFile._read_dpi_from_exif = read_dpi_unless_deferred  # type: ignore[method-assign]
+    return original
+
+
+@contextmanager
+def dpi_deferred() -> Iterator[None]:
+    """Within it, Pillow's JPEG opener does not read a DPI from EXIF. That read parses every tag
+    of IFD0 when the JFIF header gives no density (a fifth of the time per photo), for a DPI
+    vision-cli never uses. :func:`orientation_of` runs it whenever Pillow must answer, so what
+    it would have refused is refused as before, and with the same words."""
+    _pillow_read_dpi()
+    token = _DEFER_DPI.set(True)
+    try:
+        yield
+    finally:
+        _DEFER_DPI.reset(token)
+
+
+def _read_dpi_now(im: Image.Image) -> None:
+    try:
+        _pillow_read_dpi()(im)
+    except IndexError:  # Image.open takes this one for "another format": see NotThisFormat
+        raise NotThisFormat from None
+
+
 def read_png_tail(fh: IO[bytes], fmt: str, size: int, data_start: int) -> bytes:
     """A PNG's last :data:`PNG_EXIF_TAIL` bytes after its header (empty for other formats): read
     once for a late eXIf chunk and for the IEND chunk that shows the file is whole."""
@@ -59,25 +113,41 @@ def read_png_tail(fh: IO[bytes], fmt: str, size: int, data_start: int) -> bytes:
 def orientation_of(im: Image.Image, png_tail: bytes = b"") -> int:
     """EXIF orientation 1-8 (1 when absent or nonsense), read without decoding pixels.
 
+    The orientation entry is read from the raw EXIF bytes (:mod:`vision_cli.imaging.exif`);
+    Pillow's parser answers whenever they are unusual, so the answer is always Pillow's.
+    For JPEG that means ``getexif()``, which also looks in XMP when EXIF has no orientation.
     For PNG, ``getexif()`` would decompress the whole image looking for an eXIf chunk after the
     image data, so the chunk seen before it (``info["exif"]``) is used, else one found in
     ``png_tail``, the file's last :data:`PNG_EXIF_TAIL` bytes (see :func:`png_tail_exif`).
     """
+    if im.format in ("JPEG", "MPO"):
+        raw = im.info.get("exif")
+        found = exif.raw_orientation(raw) if isinstance(raw, bytes) else exif.ABSENT
+        if found == exif.ABSENT and not _XMP_OR_RAW.intersection(im.info):
+            return 1
+        if found is not exif.ASK_PILLOW and found != exif.ABSENT:
+            return _valid(found)
+        _read_dpi_now(im)  # what the opener left for later, as it would have done it
     if im.format in ("JPEG", "MPO", "TIFF"):
-        value = im.getexif().get(_ORIENTATION_TAG, 1)
-        return value if isinstance(value, int) and 1 <= value <= 8 else 1
+        return _valid(im.getexif().get(ORIENTATION_TAG, 1))
     raw = im.info.get("exif") or (png_tail_exif(png_tail) if im.format == "PNG" else None)
     return _orientation_in(raw) if isinstance(raw, bytes) else 1
 
 
+def _valid(value: object) -> int:
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
 def _orientation_in(raw: bytes) -> int:
-    exif = Image.Exif()
+    found = exif.raw_orientation(raw)
+    if found is not exif.ASK_PILLOW:
+        return _valid(found)  # ABSENT is not valid: 1
+    parsed = Image.Exif()
     try:
-        exif.load(raw)
+        parsed.load(raw)
     except Exception:  # Pillow's EXIF parser raises many types on damaged data
         return 1
-    value = exif.get(_ORIENTATION_TAG, 1)
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+    return _valid(parsed.get(ORIENTATION_TAG, 1))
 
 
 def png_tail_exif(tail: bytes) -> bytes | None:

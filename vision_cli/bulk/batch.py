@@ -122,7 +122,9 @@ class BatchRun:
     def api(self) -> connect.Anthropic:
         if self._api is None:
             self._api = connect.make_client(
-                max_retries=self.config.max_retries, timeout=self.config.timeout
+                max_retries=self.config.max_retries,
+                timeout=self.config.timeout,
+                vars=self.config.vars,
             )
         return self._api
 

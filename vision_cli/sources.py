@@ -301,6 +301,7 @@ def read_clipboard(platform: str = sys.platform) -> bytes:
         "wl-paste": ["wl-paste", "--no-newline", "--type", "image/png"],
         "xclip": ["xclip", "-selection", "clipboard", "-target", "image/png", "-out"],
     }
+    # the process's variables, not a run's: the tools run in them and find the display there
     order = ["wl-paste", "xclip"] if os.environ.get("WAYLAND_DISPLAY") else ["xclip", "wl-paste"]
     found = next((name for name in order if shutil.which(name)), None)
     if found is None:

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Final, TypeVar
 
@@ -53,6 +54,8 @@ class Config:
     keep_sent: bool = False
     #: The run's environment variables (the API key and base URL); the process's when None.
     vars: Mapping[str, str] | None = None
+    #: The run's clock (UTC): when a batch was submitted. The system's when None.
+    clock: Callable[[], datetime] | None = None
 
     @property
     def prompt_sha256(self) -> str:

@@ -86,7 +86,7 @@ def file_cache(run: Environment) -> filesapi.FileCache:
 
     folder = fsutil.cache_dir(run.vars)
     return filesapi.FileCache(
-        folder / filesapi.FileCache.FILENAME, endpoint=keys.base_url(run.vars)
+        folder / filesapi.FileCache.FILENAME, endpoint=keys.base_url(run.vars), clock=run.clock
     )
 
 

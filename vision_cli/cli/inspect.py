@@ -12,6 +12,7 @@ from vision_cli.exitcodes import EXIT_HELP, ExitStatus
 from vision_cli.formats import Format
 
 if TYPE_CHECKING:
+    from vision_cli.environment import Environment
     from vision_cli.render.inspect import InspectSink
 
 HELP = (
@@ -114,7 +115,7 @@ def inspect(
         )
         with contextlib.ExitStack() as stack:
             stream = stack.enter_context(fsutil.atomic_text(output)) if output else env.stdout
-            report = _report(chosen, quiet, stream, opts.model)
+            report = _report(chosen, quiet, stream, opts.model, env)
             show_progress = env.stderr_isatty and (output is not None or not env.stdout_isatty)
             with progress(total, "inspecting", enabled=show_progress, stream=env.stderr) as advance:
                 checked = inspecting.check_all(
@@ -148,11 +149,11 @@ def inspect(
     raise typer.Exit(ExitStatus.FAILED if failed else ExitStatus.OK)
 
 
-def _report(fmt: Format, quiet: bool, stream: TextIO, model: str) -> InspectSink:
+def _report(fmt: Format, quiet: bool, stream: TextIO, model: str, env: Environment) -> InspectSink:
     if fmt is Format.html:
         from vision_cli.render.html import HtmlReport
 
-        return HtmlReport(stream, model=model, quiet=quiet)
+        return HtmlReport(stream, model=model, quiet=quiet, clock=env.clock)
     from vision_cli.render.inspect import InspectReport
 
     return InspectReport(fmt, quiet=quiet, stream=stream)

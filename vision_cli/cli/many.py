@@ -61,6 +61,7 @@ def run(
         timeout=send.timeout,
         cache=None if send.no_cache else common.file_cache(env),
         vars=env.vars,
+        clock=env.clock,
     )
     try:
         jobs = plan.read_jobs(

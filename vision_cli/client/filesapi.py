@@ -99,9 +99,7 @@ def delete_file(client: anthropic.Anthropic, file_id: str) -> bool:
     return True
 
 
-def expired(
-    moment: datetime | None, *, margin: float = 0.0, now: datetime | None = None
-) -> bool:
+def expired(moment: datetime | None, *, margin: float = 0.0, now: datetime | None = None) -> bool:
     """Whether ``moment`` (an expiry) is past, or within ``margin`` seconds of ``now`` (the
     system's time when None)."""
     now = now or datetime.now(UTC)
@@ -173,7 +171,9 @@ class FileCache:
         if not isinstance(entry, dict):
             return None
         upload = self._entry(digest, entry)
-        if upload is None or expired(upload.expires_at, margin=self.EXPIRY_MARGIN, now=self.clock()):
+        if upload is None or expired(
+            upload.expires_at, margin=self.EXPIRY_MARGIN, now=self.clock()
+        ):
             return None
         return upload.file_id
 

@@ -20,7 +20,6 @@ from vision_cli.cli import ask_options as ask_opts
 from vision_cli.cli import common, locate_draw, options
 from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import Frame, LocateFormat, ResizePolicy, Source
-from vision_cli.render.text import n_images
 
 if TYPE_CHECKING:
     from vision_cli import locating
@@ -346,6 +345,7 @@ def _print(images: list[LocatedImage], fmt: LocateFormat) -> None:
     # lazy: start-up, --help imports none of these
     from vision_cli import render
     from vision_cli.render import tables
+    from vision_cli.render.text import n_images
 
     for image in images:
         if image.error is not None and image.error != NOT_ANSWERED:
@@ -394,6 +394,7 @@ def _status(summary: EachSummary, images: list[LocatedImage]) -> int:
 def _summary(images: list[LocatedImage], summary: EachSummary, config: plan.Config) -> None:
     # lazy: start-up, --help imports none of these
     from vision_cli import render
+    from vision_cli.render.text import n_images
 
     count = sum(len(i.located.found) for i in images if i.located)
     failed = sum(i.error is not None for i in images)

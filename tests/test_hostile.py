@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MakeImage, Run
+from tests.conftest import API_KEY, MakeImage, Run
 from tests.fakeapi import FakeClaudeAPI
 from vision_cli.bulk import log
 from vision_cli.bulk.records import OutputError
@@ -360,18 +360,24 @@ def test_json_keeps_hostile_names_exact(run: Run, make_image: MakeImage, tmp_pat
 
 
 def test_a_streamed_answer_on_a_terminal_shows_escape_sequences(
-    run: Run, api: FakeClaudeAPI, make_image: MakeImage, monkeypatch: pytest.MonkeyPatch
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
 ) -> None:
-    from vision_cli import render
+    import dataclasses
+
+    from tests.test_environment import memory
+    from vision_cli.cli.app import main
 
     api.reply_text = "fine\n\x1b]52;c;cHduZWQ=\x07\x1b[2Jline two\tend"
     image = make_image("a.png", (16, 16))
     piped = run("ask", image, "-p", "hi", "-q")
     assert piped.stdout == api.reply_text + "\n"  # piped: the answer, exact
-    monkeypatch.setattr(render, "is_tty", lambda stream: True)
-    shown = run("ask", image, "-p", "hi", "-q")
-    assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
-    assert shown.stdout == "fine\n\\x1b]52;c;cHduZWQ=\\x07\\x1b[2Jline two\tend\n"
+    # a terminal: an Environment that says its stdout is one
+    env = memory(vars={"ANTHROPIC_API_KEY": API_KEY, "ANTHROPIC_BASE_URL": api.base_url})
+    env = dataclasses.replace(env, stdout_isatty=True)
+    assert main(["ask", str(image), "-p", "hi", "-q"], env) == 0
+    shown = env.stdout.getvalue()  # type: ignore[attr-defined]  # a StringIO
+    assert "\x1b" not in shown and "\x07" not in shown
+    assert shown == "fine\n\\x1b]52;c;cHduZWQ=\\x07\\x1b[2Jline two\tend\n"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -66,6 +66,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "vision_cli.exitcodes",
             "vision_cli.fsutil",
             "vision_cli.workers",
+            "vision_cli.environment",
             "vision_cli",
         ),
     ),

@@ -301,12 +301,16 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def store_refresh(models: list[dict[str, Any]], endpoint: str) -> Path:
-    """Keep what the Models API listed (newest first), with the time it was fetched."""
+def store_refresh(
+    models: list[dict[str, Any]], endpoint: str, *, fetched_at: datetime | None = None
+) -> Path:
+    """Keep what the Models API listed (newest first), with the time it was fetched
+    (``fetched_at``, the run's clock; now when None)."""
+    when = fetched_at or datetime.now(UTC)
 
     def change(doc: dict[str, Any]) -> None:
         doc["models"] = models
-        doc["fetched_at"] = _now()
+        doc["fetched_at"] = when.isoformat(timespec="seconds")
         doc["endpoint"] = endpoint
 
     return _write_cache(change)

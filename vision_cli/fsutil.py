@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -272,11 +272,12 @@ def _link_hidden(source: str, name: str, folder: int) -> str | None:
 CACHE_DIR_ENV = "VISION_CLI_CACHE_DIR"
 
 
-def cache_dir() -> Path:
+def cache_dir(vars: Mapping[str, str] | None = None) -> Path:
     """vision-cli's cache folder: ``$VISION_CLI_CACHE_DIR``, else the platform's user cache folder
     (platformdirs: ``$XDG_CACHE_HOME/vision-cli`` or ``~/.cache/vision-cli`` on Linux,
-    ``~/Library/Caches/vision-cli`` on macOS, ``%LOCALAPPDATA%\\vision-cli\\Cache`` on Windows)."""
-    override = os.environ.get(CACHE_DIR_ENV, "").strip()
+    ``~/Library/Caches/vision-cli`` on macOS, ``%LOCALAPPDATA%\\vision-cli\\Cache`` on Windows).
+    ``vars``: the run's variables (the process's when None; platformdirs reads the process's)."""
+    override = (os.environ if vars is None else vars).get(CACHE_DIR_ENV, "").strip()
     if override:
         return Path(override).expanduser()
     import platformdirs  # only when a cache is really read or written

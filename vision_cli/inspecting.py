@@ -13,9 +13,9 @@ import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from vision_cli import fetching, judging, policy, sources, workers
+from vision_cli import fetching, judging, limits, policy, sources, workers
 from vision_cli.imaging import preflight, probe
 from vision_cli.judging import Code, Finding
 
@@ -150,7 +150,11 @@ _FIELDS = tuple(f.name for f in dataclasses.fields(Record) if f.name != "finding
 
 
 def check_all(
-    items: Iterable[sources.Input | sources.Problem], opts: CheckOptions, jobs: int = 1
+    items: Iterable[sources.Input | sources.Problem],
+    opts: CheckOptions,
+    jobs: int = 1,
+    *,
+    stdin: BinaryIO | None = None,
 ) -> Iterator[Checked]:
     """Each input with its record (and its bytes when they were read), in input order.
 
@@ -162,7 +166,7 @@ def check_all(
     if opts.verify:
         probe.reuse_memory()
     threshold = VERIFY_PARALLEL_FROM if opts.verify else PARALLEL_FROM
-    stream = iter(items)
+    stream = (_read_stdin(item, stdin) for item in items)
     head = list(itertools.islice(stream, threshold if jobs > 1 else 0))
     if len(head) < threshold or jobs <= 1:
         for item in itertools.chain(head, stream):
@@ -184,6 +188,16 @@ def check_all(
     finally:
         pool.terminate()
         pool.join()
+
+
+def _read_stdin(
+    item: sources.Input | sources.Problem, stdin: BinaryIO | None
+) -> sources.Input | sources.Problem:
+    """Standard input's image read here, from the run's ``stdin`` (a worker has none); at most
+    one byte over the limit, so that the check still refuses it as too large."""
+    if stdin is None or not isinstance(item, sources.Input) or not item.stdin:
+        return item
+    return dataclasses.replace(item, data=stdin.read(limits.MAX_INPUT_BYTES + 1))
 
 
 def _checked(item: sources.Input | sources.Problem, opts: CheckOptions) -> Checked:

@@ -252,6 +252,7 @@ def iter_inputs(
 ) -> Iterator[Input | Problem]:
     """Every input the arguments name, in order, then those listed by ``--files-from``."""
     check_arguments(args, sel)
+    # the process's standard input only for a caller that gives none (the CLI gives the run's)
     stdin = stdin if stdin is not None else sys.stdin.buffer
     for arg in args:
         yield from _expand_arg(arg, sel)
@@ -264,8 +265,10 @@ def iter_inputs(
                 yield Input(line, path=path, root=path.parent)
 
 
-def collect(args: Sequence[str], sel: Selection) -> list[Input | Problem]:
-    return list(iter_inputs(args, sel))
+def collect(
+    args: Sequence[str], sel: Selection, stdin: BinaryIO | None = None
+) -> list[Input | Problem]:
+    return list(iter_inputs(args, sel, stdin))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -298,6 +301,7 @@ def read_clipboard(platform: str = sys.platform) -> bytes:
         "wl-paste": ["wl-paste", "--no-newline", "--type", "image/png"],
         "xclip": ["xclip", "-selection", "clipboard", "-target", "image/png", "-out"],
     }
+    # the process's variables, not a run's: the tools run in them and find the display there
     order = ["wl-paste", "xclip"] if os.environ.get("WAYLAND_DISPLAY") else ["xclip", "wl-paste"]
     found = next((name for name in order if shutil.which(name)), None)
     if found is None:

@@ -72,7 +72,7 @@ def listing(api: Anthropic, cache: filesapi.FileCache) -> list[Upload]:
         expires = found.expires_at if found is not None else entry.expires_at
         state: State = "gone"
         if found is not None:
-            state = "expired" if filesapi.expired(expires) else "present"
+            state = "expired" if filesapi.expired(expires, now=cache.clock()) else "present"
         uploads.append(
             Upload(
                 file_id=entry.file_id,

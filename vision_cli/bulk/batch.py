@@ -47,8 +47,8 @@ _CREATE_RETRY: Final = frozenset({429, 500, 529})
 CLOCK_SLACK: Final = timedelta(minutes=5)
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def _now(clock: Callable[[], datetime] | None = None) -> str:
+    return (clock or (lambda: datetime.now(UTC)))().isoformat(timespec="seconds")
 
 
 def _parse_time(text: str | None) -> datetime:
@@ -122,7 +122,9 @@ class BatchRun:
     def api(self) -> connect.Anthropic:
         if self._api is None:
             self._api = connect.make_client(
-                max_retries=self.config.max_retries, timeout=self.config.timeout
+                max_retries=self.config.max_retries,
+                timeout=self.config.timeout,
+                vars=self.config.vars,
             )
         return self._api
 
@@ -215,7 +217,7 @@ class BatchRun:
             "submission": submission,
             "model": model,
             "prompt_sha256": prompt_hash,
-            "submitted_at": _now(),
+            "submitted_at": _now(self.config.clock),
             "requests": refs,
             "collect_offset": None,
             "collected": False,

@@ -83,6 +83,7 @@ class EachRun:
                 max_retries=self.config.max_retries,
                 timeout=self.config.timeout,
                 middleware=[self.limiter.middleware()],
+                vars=self.config.vars,
             )
             threads = [
                 threading.Thread(target=self._worker, name=f"vision-cli-{n}", daemon=True)

@@ -17,8 +17,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, BinaryIO, Final, TypeVar
 
 from vision_cli import limits, sources
 from vision_cli.asking import building, fitting, preparing, pricing
@@ -51,6 +52,10 @@ class Config:
     #: Each answer's line also says what was sent (``sent``: size and orientation), which
     #: ``locate`` needs to map coordinates back to the original.
     keep_sent: bool = False
+    #: The run's environment variables (the API key and base URL); the process's when None.
+    vars: Mapping[str, str] | None = None
+    #: The run's clock (UTC): when a batch was submitted. The system's when None.
+    clock: Callable[[], datetime] | None = None
 
     @property
     def prompt_sha256(self) -> str:
@@ -80,14 +85,17 @@ class Job:
 
 
 def _read_job(
-    item: sources.Input | sources.Problem, settings: preparing.Settings, offline: bool
+    item: sources.Input | sources.Problem,
+    settings: preparing.Settings,
+    offline: bool,
+    stdin: BinaryIO | None,
 ) -> Job:
     if isinstance(item, sources.Problem):
         return Job(item.label, None, problem=item.message)
     if settings.kind_of(item) == "url" or (item.url is not None and offline):
         return Job(item.label, item)
     try:
-        data = preparing.read_input(item)
+        data = preparing.read_input(item, stdin=stdin)
     except preparing.PreflightError as exc:
         return Job(item.label, item, problem="; ".join(f.message for f in exc.failures))
     keep = data if item.path is None else None
@@ -100,13 +108,17 @@ def read_jobs(
     *,
     threads: int = DEFAULT_JOBS,
     offline: bool = False,
+    stdin: BinaryIO | None = None,
 ) -> list[Job]:
     """Every distinct input, in order, read and hashed (``threads`` at a time). An input named
-    twice (the same label) is taken once. ``offline``: URLs to download stay unread."""
+    twice (the same label) is taken once. ``offline``: URLs to download stay unread. ``stdin``:
+    where the image ``-`` is read from."""
     unique: dict[str, sources.Input | sources.Problem] = {}
     for item in items:
         unique.setdefault(item.label, item)
-    return parallel(lambda item: _read_job(item, settings, offline), unique.values(), threads)
+    return parallel(
+        lambda item: _read_job(item, settings, offline, stdin), unique.values(), threads
+    )
 
 
 def ordered_map(

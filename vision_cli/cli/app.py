@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, TextIO, cast
 
 import typer
+from typer._click.exceptions import ClickException
 
 import vision_cli
 from vision_cli import judging, units
@@ -32,6 +35,7 @@ from vision_cli.cli.resize import resize
 from vision_cli.cli.results import EPILOG as RESULTS_EPILOG
 from vision_cli.cli.results import HELP as RESULTS_HELP
 from vision_cli.cli.results import results
+from vision_cli.environment import Environment
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
 
 if TYPE_CHECKING:
@@ -77,12 +81,12 @@ def version_text() -> str:
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(version_text())
+        common.echo(version_text())
         raise typer.Exit()
 
 
 @app.callback()
-def main(
+def root(
     ctx: typer.Context,
     version: Annotated[
         bool,
@@ -124,10 +128,7 @@ def project_defaults() -> dict[str, dict[str, object]] | None:
                 defaults.setdefault(name, {}).update(values)
         return defaults
     except config.ConfigError as exc:
-        # lazy: start-up, --help imports none of these
-        from vision_cli import render
-
-        render.error(f"{exc}")
+        common.error(f"{exc}")
         raise typer.Exit(ExitStatus.USAGE) from None
 
 
@@ -242,26 +243,58 @@ def _listed_only() -> None:  # pragma: no cover - never run: a listing only name
     raise AssertionError("a listed command ran")
 
 
-def entrypoint(argv: Sequence[str] | None = None) -> None:
-    """The console script: runs the app and turns an unexpected error into one line (exit 70).
-    A closed standard output ends it at once with 141 (:class:`common.StdoutGuard`)."""
-    if not isinstance(sys.stdout, common.StdoutGuard):
-        sys.stdout = cast(TextIO, common.StdoutGuard(sys.stdout))
+def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
+    """Run the app on ``argv`` (the process's arguments when None) in ``env`` (the process's when
+    None) and return the exit status; nothing here calls ``sys.exit``. Every command reads and
+    writes only ``env``'s streams (typer's own ``--help`` pages excepted: typer prints those on
+    the process's standard output). An unexpected error is one line (exit 70), or raised when
+    ``VISION_CLI_DEBUG`` is set in ``env.vars``."""
+    env = env or Environment.from_process()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app_for(args)(args=args, prog_name="vision-cli")
+        status = app_for(args)(args=args, prog_name="vision-cli", obj=env, standalone_mode=False)
     except KeyboardInterrupt:  # Ctrl-C while the command line is still being read
-        if common.debug():
+        if common.debug(env.vars):
             raise
-        sys.exit(ExitStatus.INTERRUPTED)
+        return ExitStatus.INTERRUPTED
+    except typer.Abort:
+        _on_stderr(env, _typer_rich().rich_abort_error)
+        return 1
+    except ClickException as exc:  # a usage error: typer's own message, on env's stderr
+        _on_stderr(env, functools.partial(_typer_rich().rich_format_error, exc))
+        return exc.exit_code
     except Exception as exc:  # a bug: no traceback for users unless they ask for it
-        if common.debug():
+        if common.debug(env.vars):
             raise
         # lazy: start-up, --help imports none of these
         from vision_cli import render
 
         render.error(
             f"internal error ({type(exc).__name__}: {exc}). Please report it; "
-            f"set {common.DEBUG_ENV}=1 to see the traceback."
+            f"set {common.DEBUG_ENV}=1 to see the traceback.",
+            stream=env.stderr,
         )
-        sys.exit(ExitStatus.INTERNAL)
+        return ExitStatus.INTERNAL
+    return status if isinstance(status, int) else ExitStatus.OK
+
+
+def _typer_rich() -> Any:
+    # lazy: start-up, only a usage error draws typer's rich panel
+    from typer import rich_utils
+
+    return rich_utils
+
+
+def _on_stderr(env: Environment, draw: Callable[[], None]) -> None:
+    """typer draws its usage errors on whatever ``sys.stderr`` is: point it at ``env``'s while
+    it does (typer's console offers no other way)."""
+    with contextlib.redirect_stderr(env.stderr):
+        draw()
+
+
+def entrypoint(argv: Sequence[str] | None = None) -> None:
+    """The console script: :func:`main` with this process's environment, its status the
+    process's. A closed standard output ends it at once with 141 (:class:`common.StdoutGuard`)."""
+    if not isinstance(sys.stdout, common.StdoutGuard):
+        sys.stdout = cast(TextIO, common.StdoutGuard(sys.stdout))
+    sys.exit(main(argv, Environment.from_process()))

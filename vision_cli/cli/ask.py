@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -233,11 +232,10 @@ def _preflight_failed(
     exc: preparing.PreflightError, status: ExitStatus = ExitStatus.FAILED
 ) -> NoReturn:
     # lazy: start-up, --help imports none of these
-    from vision_cli import render
     from vision_cli.client import keys
 
     for failure in exc.failures:
-        render.error(keys.redact(str(failure)))
+        common.error(keys.redact(str(failure)))
     raise typer.Exit(status)
 
 
@@ -256,7 +254,7 @@ def _read_prompt(opts: AskOptions) -> str | None:
                 "and use --prompt-file",
                 "--prompt",
             )
-        text: str | None = sys.stdin.read()
+        text: str | None = common.env().stdin.read()
     elif opts.prompt.prompt_file is not None:
         try:
             text = opts.prompt.prompt_file.read_text("utf-8")
@@ -274,7 +272,7 @@ def run(opts: AskOptions) -> None:
     from vision_cli import sources
     from vision_cli.asking import building, conversations, fitting, preparing
     from vision_cli.cli import many, sending
-    from vision_cli.client import connect, failures, filesapi
+    from vision_cli.client import connect, failures
 
     opts.check()
     prompt = _read_prompt(opts)
@@ -287,7 +285,9 @@ def run(opts: AskOptions) -> None:
     model_name = opts.model or history.model
     the_model = common.resolve_model(model_name, sending=True, price=opts.price)
     try:
-        items = list(sources.iter_inputs(opts.inputs.inputs, opts.inputs.selection))
+        items = list(
+            sources.iter_inputs(opts.inputs.inputs, opts.inputs.selection, common.env().stdin_bytes)
+        )
     except sources.UsageError as exc:
         common.usage_error(str(exc))
     if opts.compare and len(items) < 2:
@@ -326,7 +326,7 @@ def run(opts: AskOptions) -> None:
         common.usage_error(str(exc), "--source")
     if not opts.show.dry_run:
         try:
-            connect.check_setup()
+            connect.check_setup(common.env().vars)
         except failures.SetupError as exc:
             common.fail(str(exc), ExitStatus.USAGE)
         sending.import_sdk_early()
@@ -336,10 +336,14 @@ def run(opts: AskOptions) -> None:
     if opts.prompt.conversation is not None and not opts.show.dry_run:
         _check_writable(opts.prompt.conversation)
 
-    cache = None if opts.send.no_cache else filesapi.FileCache()
+    cache = None if opts.send.no_cache else common.file_cache(common.env())
     try:
         images = fitting.preflight(
-            items, settings, earlier_images=history.images, offline=opts.show.dry_run
+            items,
+            settings,
+            earlier_images=history.images,
+            stdin=common.env().stdin_bytes,
+            offline=opts.show.dry_run,
         )
         text = prompt or preparing.default_prompt(len(images), compare=opts.compare)
 
@@ -392,13 +396,12 @@ def _check_writable(path: Path) -> None:
 
 def _notes(images: tuple[fitting.Image, ...]) -> None:
     # lazy: start-up, --help imports none of these
-    from vision_cli import render
     from vision_cli.render.ask import ask_image_line
 
     for image in images:
-        render.note(ask_image_line(image))
+        common.note(ask_image_line(image))
         for warning in image.warnings:
-            render.warn(f"{image.label}: {warning}")
+            common.warn(f"{image.label}: {warning}")
 
 
 def _dry_run(request: building.Request, settings: preparing.Settings, opts: AskOptions) -> None:
@@ -411,11 +414,11 @@ def _dry_run(request: building.Request, settings: preparing.Settings, opts: AskO
     body = bodies.shorten_base64(request.body)
     est = pricing.estimate(request, settings)
     if opts.show.json:
-        typer.echo(render.dumps({"request": body, "estimate": est.as_dict()}))
+        common.echo(render.dumps({"request": body, "estimate": est.as_dict()}))
         return
-    typer.echo(render.dumps(body))
+    common.echo(render.dumps(body))
     if not opts.show.quiet:
-        ask_estimate(est)
+        ask_estimate(est, stream=common.env().stderr)
 
 
 def _output(answer: answering.Answer, opts: AskOptions) -> None:
@@ -425,11 +428,11 @@ def _output(answer: answering.Answer, opts: AskOptions) -> None:
     from vision_cli.render.ask import ask_usage
 
     if opts.show.json:
-        typer.echo(render.dumps(answer.as_dict()))
+        common.echo(render.dumps(answer.as_dict()))
     elif answer.structured and answer.mismatch is None:
-        typer.echo(render.dumps(answer.data))
+        common.echo(render.dumps(answer.data))
     if not opts.show.quiet and not opts.show.json:
-        ask_usage(answer)
+        ask_usage(answer, stream=common.env().stderr)
     if answer.mismatch is not None:
         message = answering.schema_error(answer.mismatch)["message"]
         text = " ".join(answer.reply.text.split())

@@ -14,20 +14,80 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TextIO, TypeVar
 
 import typer
+from typer._click.globals import get_current_context
 
 from vision_cli import catalog, judging, lifecycle, limits, units
+from vision_cli.environment import Environment
 from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import Format, ReportFormat
 
 if TYPE_CHECKING:
     from vision_cli import catalog, judging, lifecycle, units
+    from vision_cli.client import filesapi
 
 DEBUG_ENV = "VISION_CLI_DEBUG"
+
+
+def env() -> Environment:
+    """The run's :class:`Environment`: the one ``app.main(argv, env)`` put in the typer
+    context (``ctx.obj``); an app invoked without one (``CliRunner``) gets this process's, as it
+    is when the command first asks, kept on the root context for the rest of the run."""
+    # typer exposes the context only as a command parameter; this is its own accessor for the
+    # helpers (messages, the model, failures) that run inside a command but are not given it
+    ctx = get_current_context(silent=True)
+    found = ctx.find_object(Environment) if ctx is not None else None
+    if found is None:
+        found = Environment.from_process()
+        if ctx is not None:
+            ctx.find_root().obj = found
+    return found
+
+
+def echo(text: str) -> None:
+    """One result line (or block) on the run's standard output."""
+    out = env().stdout
+    out.write(f"{text}\n")
+    out.flush()
+
+
+def error(message: str, run: Environment | None = None) -> None:
+    """One ``Error: ...`` line on the run's standard error. ``run``: the Environment, given by a
+    caller on another thread (a worker has no typer context)."""
+    # lazy: start-up, render imports rich only when it draws, but --help needs none of it
+    from vision_cli import render
+
+    render.error(message, stream=(run or env()).stderr)
+
+
+def warn(message: str, run: Environment | None = None) -> None:
+    # lazy: start-up, as error
+    from vision_cli import render
+
+    render.warn(message, stream=(run or env()).stderr)
+
+
+def note(message: str, run: Environment | None = None) -> None:
+    # lazy: start-up, as error
+    from vision_cli import render
+
+    render.note(message, stream=(run or env()).stderr)
+
+
+def file_cache(run: Environment) -> filesapi.FileCache:
+    """The Files API's record of uploads, in the run's cache folder, for the run's API."""
+    # lazy: start-up, only commands that send need it
+    from vision_cli import fsutil
+    from vision_cli.client import filesapi, keys
+
+    folder = fsutil.cache_dir(run.vars)
+    return filesapi.FileCache(
+        folder / filesapi.FileCache.FILENAME, endpoint=keys.base_url(run.vars), clock=run.clock
+    )
 
 
 def usage_error(message: str, param: str | None = None) -> NoReturn:
@@ -37,11 +97,10 @@ def usage_error(message: str, param: str | None = None) -> NoReturn:
 
 def fail(message: str, status: ExitStatus) -> NoReturn:
     """Stop with one ``Error:`` line on stderr (the API key redacted) and ``status``."""
-    # lazy: start-up, render imports rich (client is light, but only failures need it)
-    from vision_cli import render
+    # lazy: start-up, only failures need it
     from vision_cli.client import keys
 
-    render.error(keys.redact(message))
+    error(keys.redact(message))
     raise typer.Exit(status)
 
 
@@ -110,16 +169,13 @@ def priced(model: catalog.Model, text: str) -> catalog.Model:
 def note_lifecycle(model: catalog.Model, *, sending: bool) -> None:
     """Say on stderr what the model's lifecycle means here (never hidden by -q or --json:
     stderr is not the result). A retired model stops a command that sends, with exit 2."""
-    # lazy: start-up, --help imports none of these
-    from vision_cli import render
-
     if model.retired:
         if sending:
-            render.error(lifecycle.refusal(model))
+            error(lifecycle.refusal(model))
             raise typer.Exit(ExitStatus.USAGE)
-        render.note(lifecycle.retired_note(model))
+        note(lifecycle.retired_note(model))
     elif model.deprecated:
-        render.warn(lifecycle.deprecation_warning(model))
+        warn(lifecycle.deprecation_warning(model))
 
 
 def output_format(fmt: Format | ReportFormat, json_flag: bool) -> Format:
@@ -190,8 +246,9 @@ def load_schema(value: str | None) -> dict[str, object] | None:
         usage_error(str(exc), "--schema")
 
 
-def debug() -> bool:
-    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
+def debug(vars: Mapping[str, str]) -> bool:
+    """Whether ``VISION_CLI_DEBUG`` asks for tracebacks instead of one-line errors."""
+    return vars.get(DEBUG_ENV, "") not in ("", "0")
 
 
 def is_closed_pipe(exc: BaseException) -> bool:
@@ -199,12 +256,12 @@ def is_closed_pipe(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno == errno.EPIPE
 
 
-def _silence_stdout() -> None:
+def _silence_stdout(stream: TextIO) -> None:
     """Point standard output at /dev/null, so that nothing still buffered (nor the
     interpreter's final flush) can fail again and print a message."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, stream.fileno())
         os.close(devnull)
     except (OSError, ValueError):  # no real file descriptor (a test runner's stream)
         pass
@@ -212,7 +269,7 @@ def _silence_stdout() -> None:
 
 def stdout_closed() -> NoReturn:
     """The reader of standard output went away: stop quietly with status 141."""
-    _silence_stdout()
+    _silence_stdout(env().stdout)
     raise typer.Exit(ExitStatus.CLOSED_PIPE)
 
 
@@ -248,10 +305,9 @@ class StdoutGuard:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 
-    @staticmethod
-    def _failed(exc: OSError) -> NoReturn:
+    def _failed(self, exc: OSError) -> NoReturn:
         if is_closed_pipe(exc):
-            _silence_stdout()
+            _silence_stdout(self._stream)
             _stop_workers()
             os._exit(ExitStatus.CLOSED_PIPE)
         raise exc

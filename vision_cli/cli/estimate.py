@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,6 +15,7 @@ from vision_cli.exitcodes import EXIT_HELP, ExitStatus
 from vision_cli.formats import Format, ReportFormat
 
 if TYPE_CHECKING:
+    from vision_cli.environment import Environment
     from vision_cli.estimating.costing import EstimatePlan, EstimateRow
     from vision_cli.judging import Code, Limits
     from vision_cli.policy import Size
@@ -186,11 +186,12 @@ def estimate(
     trim_fuzz: options.TrimFuzzOpt = options.DEFAULT_TRIM_FUZZ,
 ) -> None:
     # lazy: start-up, --help imports none of these
-    from vision_cli import render, sources
+    from vision_cli import sources
     from vision_cli.cli import groups
     from vision_cli.estimating import choosing, costing, counting, tallying
     from vision_cli.render.estimate import EstimateReport
 
+    env = common.env()
     given = groups.input_options(
         inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard
     )
@@ -250,7 +251,7 @@ def estimate(
         common.usage_error(str(exc))
 
     counter = _exact_counter(models[0].name) if exact else None  # no key: stop before any work
-    report = EstimateReport(chosen, plan)
+    report = EstimateReport(chosen, plan, stream=env.stdout)
     tally = tallying.EstimateTally(plan)
     machine = chosen not in (Format.table, Format.markdown)  # those list rejections themselves
 
@@ -259,7 +260,7 @@ def estimate(
         report.add(row)
         if machine:  # the table lists them itself
             for f in row.errors:
-                render.error(f"{f.code.value} ({row.path}): {f.message}")
+                common.error(f"{f.code.value} ({row.path}): {f.message}")
 
     try:
         with counting.scratch_folder() if counter else contextlib.nullcontext("") as scratch:
@@ -271,13 +272,15 @@ def estimate(
                 lim,
                 ignored,
                 Path(scratch) if scratch else None,
+                env,
             )
             if counter is None:
                 for row, _ in produced:
                     emit(row)
             else:
                 pairs = list(produced)
-                for row in _count([r for r, _ in pairs], [p for _, p in pairs], counter):
+                rows = [r for r, _ in pairs]
+                for row in _count(rows, [p for _, p in pairs], counter, env):
                     emit(row)
     except sources.UsageError as exc:
         common.usage_error(str(exc))
@@ -290,23 +293,22 @@ def _exact_counter(model: str) -> Counter:
     """``count(data, media_type)`` against the API for ``model``; exits 2 without a key, before
     any input is read or any request is made."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import render
     from vision_cli.client import connect, failures, keys, messages
 
     try:
         # a count is small and quick: a stalled connection should not hold the run for minutes
-        api = connect.make_client(timeout=COUNT_TIMEOUT)
+        api = connect.make_client(timeout=COUNT_TIMEOUT, vars=common.env().vars)
     except failures.BadKeyError as exc:
-        render.error(str(exc))
+        common.error(str(exc))
         raise typer.Exit(ExitStatus.USAGE) from None
     except failures.MissingKeyError:
-        render.error(
+        common.error(
             f"{keys.API_KEY_ENV} is not set: --exact asks the API's token-counting endpoint, "
             "which needs your API key (export it); without --exact the estimate needs no key."
         )
         raise typer.Exit(ExitStatus.USAGE) from None
     except failures.SetupError as exc:
-        render.error(str(exc))
+        common.error(str(exc))
         raise typer.Exit(ExitStatus.USAGE) from None
 
     def count(data: bytes, media_type: str) -> int:
@@ -323,49 +325,55 @@ def _rows(
     lim: Limits,
     ignored: frozenset[Code],
     scratch: Path | None,
+    env: Environment,
 ) -> Iterator[tuple[EstimateRow, Path | None]]:
     """Each input's row (checked as ``inspect`` checks it), then each ``--size``'s, with the file
     holding the image (for ``--exact``, URL and standard-input images are kept in ``scratch``)."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import render, sources
+    from vision_cli import sources
     from vision_cli.estimating import costing, counting
     from vision_cli.render import bars
 
     if inputs or sel.files_from is not None:
         from vision_cli import inspecting  # lazy: start-up, Pillow: only when there are files
         from vision_cli.estimating import trimming  # lazy: start-up, Pillow
+        from vision_cli.limits import PIXEL_BUDGET
 
-        items = sources.iter_inputs(inputs, sel)
+        items = sources.iter_inputs(inputs, sel, env.stdin_bytes)
         if scratch is not None:
-            items = counting.materialize(items, scratch, cap=2 * lim.max_bytes)
+            items = counting.materialize(
+                items, scratch, cap=2 * lim.max_bytes, stdin=env.stdin_bytes
+            )
         opts = inspecting.CheckOptions(model=plan.models[0].name, limits=lim, ignore=ignored)
-        show = render.is_tty(sys.stderr) and not render.is_tty(sys.stdout)
-        with bars.progress(None, "estimating", enabled=show) as advance:
-            for item in items:
+        show = env.stderr_isatty and not env.stdout_isatty
+        with bars.progress(None, "estimating", enabled=show, stream=env.stderr) as advance:
+            for item, record, data in inspecting.check_all(items, opts, stdin=env.stdin_bytes):
                 path = item.path if isinstance(item, sources.Input) else None
-                yield trimming.checked_row(item, opts, plan), path
+                if plan.trim_fuzz is None:
+                    yield costing.row_from_record(record, plan), path
+                else:
+                    yield trimming.trimmed_row(item, record, data, plan, PIXEL_BUDGET), path
                 advance(1)
     for size in sizes:
         yield costing.row_from_size(size, plan, lim, ignored), None
 
 
 def _count(
-    rows: Sequence[EstimateRow], paths: Sequence[Path | None], counter: Counter
+    rows: Sequence[EstimateRow], paths: Sequence[Path | None], counter: Counter, env: Environment
 ) -> list[EstimateRow]:
     """Exact counts, or exit 3 on the first API failure (nothing is printed on stdout then)."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import render
     from vision_cli.client import failures
     from vision_cli.estimating import counting
     from vision_cli.render import bars
 
     todo = sum(counting.countable(r, p) for r, p in zip(rows, paths, strict=True))
     try:
-        with bars.progress(todo, "counting", enabled=render.is_tty(sys.stderr)) as step:
+        with bars.progress(todo, "counting", enabled=env.stderr_isatty, stream=env.stderr) as step:
             return counting.count_exact(rows, paths, counter, advance=step)
     except failures.APIFailure as exc:
-        render.error(f"token counting failed: {exc}")
+        common.error(f"token counting failed: {exc}")
         raise typer.Exit(ExitStatus.API) from None
     except OSError as exc:
-        render.error(f"cannot read an image again for --exact ({exc}): check that it still exists.")
+        common.error(f"cannot read an image again for --exact ({exc}): check that it still exists.")
         raise typer.Exit(ExitStatus.FAILED) from None

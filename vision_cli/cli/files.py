@@ -41,10 +41,11 @@ files_app = typer.Typer(
 
 def _connect() -> tuple[connect.Anthropic, filesapi.FileCache]:
     # lazy: start-up, --help imports none of these
-    from vision_cli.client import connect, failures, filesapi
+    from vision_cli.client import connect, failures
 
     try:
-        return connect.make_client(), filesapi.FileCache()
+        env = common.env()
+        return connect.make_client(vars=env.vars), common.file_cache(env)
     except failures.BadKeyError as exc:  # a key that cannot be one: said without the key
         common.fail(str(exc), ExitStatus.USAGE)
     except failures.MissingKeyError:
@@ -80,10 +81,10 @@ def list_files(json_flag: JsonFlag = False) -> None:
     except failures.APIFailure as failure:
         common.fail(str(failure), ExitStatus.API)
     if json_flag:
-        typer.echo(render.dumps([u.as_dict() for u in found]))
+        common.echo(render.dumps([u.as_dict() for u in found]))
         return
     if not found:
-        render.note("no uploads remembered: ask --source file uploads images")
+        common.note("no uploads remembered: ask --source file uploads images")
         return
     tables.files_table(
         ["id", "name", "bytes", "uploaded", "expires", "state"],
@@ -107,10 +108,10 @@ def _report(changes: list[object], json_flag: bool) -> None:
 
     done = [c for c in changes if isinstance(c, uploads.Change)]
     if json_flag:
-        typer.echo(render.dumps([c.as_dict() for c in done]))
+        common.echo(render.dumps([c.as_dict() for c in done]))
         return
     for change in done:  # an id given on the command line may hold anything: shown escaped
-        typer.echo(f"{change.action} {render.visible(change.file_id)} ({change.reason})")
+        common.echo(f"{change.action} {render.visible(change.file_id)} ({change.reason})")
 
 
 @files_app.command(

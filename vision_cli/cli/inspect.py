@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
@@ -13,6 +12,7 @@ from vision_cli.exitcodes import EXIT_HELP, ExitStatus
 from vision_cli.formats import Format
 
 if TYPE_CHECKING:
+    from vision_cli.environment import Environment
     from vision_cli.render.inspect import InspectSink
 
 HELP = (
@@ -84,9 +84,9 @@ def inspect(
     # lazy: start-up, these import Pillow
     from vision_cli import fsutil, inspecting, sources, workers
     from vision_cli.cli import groups
-    from vision_cli.render import is_tty
     from vision_cli.render.bars import progress
 
+    env = common.env()
     given = groups.input_options(
         inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard
     )
@@ -95,11 +95,11 @@ def inspect(
     ignored = common.ignored_codes(ignore)
     if not given.inputs and files_from is None:
         common.usage_error("give at least one image, folder, glob, URL or -", "INPUTS")
-    if chosen is Format.html and output is None and is_tty(sys.stdout):
+    if chosen is Format.html and output is None and env.stdout_isatty:
         common.usage_error("an HTML report goes to a file: add --output report.html", "--format")
     summary = inspecting.InspectSummary()
     try:
-        items = sources.iter_inputs(given.inputs, given.selection)
+        items = sources.iter_inputs(given.inputs, given.selection, env.stdin_bytes)
         total: int | None = None
         if request:
             listed = list(items)  # the request's size decides the per-image limit
@@ -114,11 +114,14 @@ def inspect(
             model=common.model_name(model), limits=lim, verify=verify, ignore=ignored
         )
         with contextlib.ExitStack() as stack:
-            stream = stack.enter_context(fsutil.atomic_text(output)) if output else sys.stdout
-            report = _report(chosen, quiet, stream, opts.model)
-            show_progress = is_tty(sys.stderr) and (output is not None or not is_tty(sys.stdout))
-            with progress(total, "inspecting", enabled=show_progress) as advance:
-                for item, rec, data in inspecting.check_all(items, opts, jobs or workers.cpus()):
+            stream = stack.enter_context(fsutil.atomic_text(output)) if output else env.stdout
+            report = _report(chosen, quiet, stream, opts.model, env)
+            show_progress = env.stderr_isatty and (output is not None or not env.stdout_isatty)
+            with progress(total, "inspecting", enabled=show_progress, stream=env.stderr) as advance:
+                checked = inspecting.check_all(
+                    items, opts, jobs or workers.cpus(), stdin=env.stdin_bytes
+                )
+                for item, rec, data in checked:
                     summary.add(rec)
                     report.add(rec, item, data)
                     advance(1)
@@ -136,10 +139,7 @@ def inspect(
     except OSError as exc:  # the --output file could not be written
         if common.is_closed_pipe(exc):
             raise
-        # lazy: start-up, --help imports none of these
-        from vision_cli import render
-
-        render.error(
+        common.error(
             f"cannot write {output} ({exc.strerror}): check the folder and its permissions."
         )
         raise typer.Exit(ExitStatus.FAILED) from None
@@ -149,11 +149,11 @@ def inspect(
     raise typer.Exit(ExitStatus.FAILED if failed else ExitStatus.OK)
 
 
-def _report(fmt: Format, quiet: bool, stream: TextIO, model: str) -> InspectSink:
+def _report(fmt: Format, quiet: bool, stream: TextIO, model: str, env: Environment) -> InspectSink:
     if fmt is Format.html:
         from vision_cli.render.html import HtmlReport
 
-        return HtmlReport(stream, model=model, quiet=quiet)
+        return HtmlReport(stream, model=model, quiet=quiet, clock=env.clock)
     from vision_cli.render.inspect import InspectReport
 
     return InspectReport(fmt, quiet=quiet, stream=stream)

@@ -10,7 +10,6 @@ coordinates map back exactly (no ``--no-resize``, no URL sources: URLs are downl
 from __future__ import annotations
 
 import io
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -180,7 +179,7 @@ def locate(
         images, files_from, null, exclude, hidden, allow_private_urls, clipboard=False
     )
     try:
-        items = list(sources.iter_inputs(given.inputs, given.selection))
+        items = list(sources.iter_inputs(given.inputs, given.selection, common.env().stdin_bytes))
     except sources.UsageError as exc:
         common.usage_error(str(exc))
     if not items:
@@ -198,7 +197,7 @@ def locate(
     )
     if output is not None and str(output) == "-":
         common.usage_error("the boxes go to standard output: give --output a file name", "--output")
-    if not dry_run and keys.api_key() is None:
+    if not dry_run and keys.api_key(common.env().vars) is None:
         common.fail(failures.MISSING_KEY_MESSAGE, ExitStatus.USAGE)
     send = ask_groups.send_options(max_retries, timeout, no_cache=False, many=True)
     config = plan.Config(
@@ -210,6 +209,7 @@ def locate(
         max_retries=send.max_retries,
         timeout=send.timeout,
         keep_sent=True,
+        vars=common.env().vars,
     )
     fmt = LocateFormat.json if json_flag else fmt
     if dry_run:
@@ -233,7 +233,13 @@ def _dry_run(items: list[Any], config: plan.Config, *, json: bool, quiet: bool) 
     from vision_cli.cli import many
 
     try:
-        jobs = plan.read_jobs(items, config.settings, threads=config.jobs, offline=True)
+        jobs = plan.read_jobs(
+            items,
+            config.settings,
+            threads=config.jobs,
+            offline=True,
+            stdin=common.env().stdin_bytes,
+        )
         many.dry_run(jobs, config, batch=False, json=json, quiet=quiet)
     except KeyboardInterrupt:
         common.fail("interrupted: nothing was sent", ExitStatus.INTERRUPTED)
@@ -244,7 +250,6 @@ def _run(
 ) -> tuple[list[plan.Job], EachSummary, list[dict[str, Any]]]:
     """Ask about every image not answered before; the jobs, the summary and every line."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import render
     from vision_cli.bulk import plan
     from vision_cli.bulk.each import EachRun
     from vision_cli.bulk.log import ResultsLog
@@ -252,9 +257,14 @@ def _run(
     from vision_cli.client import keys
     from vision_cli.render import bars
 
-    note = (lambda message: None) if quiet else render.note
+    env = common.env()
+
+    def note(message: str) -> None:  # from the workers' threads too: env is given
+        if not quiet:
+            common.note(message, env)
+
     try:
-        jobs = plan.read_jobs(items, config.settings, threads=config.jobs)
+        jobs = plan.read_jobs(items, config.settings, threads=config.jobs, stdin=env.stdin_bytes)
     except KeyboardInterrupt:
         common.fail(
             "interrupted while reading the images: nothing was sent", ExitStatus.INTERRUPTED
@@ -267,8 +277,8 @@ def _run(
         the_plan = plan.plan(jobs, done, rerun=config.rerun)
         if the_plan.skipped:
             note(f"{len(the_plan.skipped):,} answered before: not asked again (--rerun asks)")
-        show = render.is_tty(sys.stderr) and not quiet
-        with bars.bulk_progress("locating", enabled=show) as update:
+        show = env.stderr_isatty and not quiet
+        with bars.bulk_progress("locating", enabled=show, stream=env.stderr) as update:
             summary = EachRun(config, log, progress=update, note=note).run(the_plan)
     except OutputError as exc:
         common.fail(str(exc), ExitStatus.USAGE)
@@ -277,9 +287,9 @@ def _run(
     finally:
         log.close()
     if summary.stopped is not None:
-        render.error(keys.redact(str(summary.stopped)))
+        common.error(keys.redact(str(summary.stopped)))
     if summary.write_error is not None:
-        render.error(summary.write_error)
+        common.error(summary.write_error)
     if config.output is not None:
         records, _ = read_records(config.output)
     else:
@@ -303,7 +313,7 @@ def _collect(
     jobs: list[plan.Job], records: list[dict[str, Any]], config: plan.Config, frame: Frame
 ) -> list[LocatedImage]:
     # lazy: start-up, --help imports none of these
-    from vision_cli import locating, render
+    from vision_cli import locating
     from vision_cli.bulk.records import latest, model_key
 
     model = model_key(config.settings.model_name)
@@ -326,7 +336,7 @@ def _collect(
                 images.append(LocatedImage(job, error=str(exc)))
                 continue
             for why in found.skipped:
-                render.warn(f"{job.label}: {why}")
+                common.warn(f"{job.label}: {why}")
             images.append(LocatedImage(job, found))
     return images
 
@@ -334,16 +344,16 @@ def _collect(
 def _print(images: list[LocatedImage], fmt: LocateFormat) -> None:
     # lazy: start-up, --help imports none of these
     from vision_cli import render
-    from vision_cli.cli import many
     from vision_cli.render import tables
+    from vision_cli.render.text import n_images
 
     for image in images:
         if image.error is not None and image.error != NOT_ANSWERED:
-            render.error(f"{image.job.label}: {image.error}")
+            common.error(f"{image.job.label}: {image.error}")
     unanswered = sum(image.error == NOT_ANSWERED for image in images)
     if unanswered:
-        render.warn(
-            f"{many.n_images(unanswered)} not asked: the run stopped first; the same command "
+        common.warn(
+            f"{n_images(unanswered)} not asked: the run stopped first; the same command "
             "(with --output) goes on where it stopped"
         )
     found = [f.as_dict() for i in images if i.located for f in i.located.found]
@@ -362,11 +372,13 @@ def _print(images: list[LocatedImage], fmt: LocateFormat) -> None:
             }
             for i in images
         ]
-        typer.echo(render.dumps({"images": doc}))
+        common.echo(render.dumps({"images": doc}))
         return
     extra = {LocateFormat.table: ["note"], LocateFormat.jsonl: ["note", "clamped"]}
     header = [*COLUMNS, *extra.get(fmt, [])]
-    tables.write_rows(fmt.value, header, found, right=("x1", "y1", "x2", "y2"))
+    tables.write_rows(
+        fmt.value, header, found, right=("x1", "y1", "x2", "y2"), stream=common.env().stdout
+    )
 
 
 def _status(summary: EachSummary, images: list[LocatedImage]) -> int:
@@ -382,15 +394,15 @@ def _status(summary: EachSummary, images: list[LocatedImage]) -> int:
 def _summary(images: list[LocatedImage], summary: EachSummary, config: plan.Config) -> None:
     # lazy: start-up, --help imports none of these
     from vision_cli import render
-    from vision_cli.cli import many
+    from vision_cli.render.text import n_images
 
     count = sum(len(i.located.found) for i in images if i.located)
     failed = sum(i.error is not None for i in images)
-    render.note(
-        f"{many.n_images(len(images))}: {count:,} boxes, {failed:,} failed, {summary.skipped:,} "
+    common.note(
+        f"{n_images(len(images))}: {count:,} boxes, {failed:,} failed, {summary.skipped:,} "
         f"answered before; {summary.input_tokens:,} input and {summary.output_tokens:,} output "
         f"tokens: {render.money(summary.cost_usd)} for {config.settings.model_name} (prices of "
         f"{catalog.load().date})"
     )
     if config.output is not None:
-        render.note(f"results: {config.output}")
+        common.note(f"results: {config.output}")

@@ -8,6 +8,8 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from vision_cli.cli import common
+
 if TYPE_CHECKING:
     from vision_cli.bulk import plan
     from vision_cli.cli.locate import LocatedImage
@@ -17,7 +19,7 @@ def draw(images: list[LocatedImage], given: str) -> int:
     """Draw every answered image; the number that could not be drawn (each said on stderr).
     ``given`` is OUT as typed (a str: a Path would drop the trailing / that makes it a folder)."""
     # lazy: start-up, these import Pillow
-    from vision_cli import drawing, render
+    from vision_cli import drawing
     from vision_cli.asking import preparing
 
     answered = [i for i in images if i.located is not None]
@@ -47,7 +49,7 @@ def draw(images: list[LocatedImage], given: str) -> int:
             ]
             drawing.draw(data, pairs, palette, target)
         except (drawing.DrawError, preparing.PreflightError) as exc:
-            render.error(f"{job.label}: {exc}")
+            common.error(f"{job.label}: {exc}")
             failed += 1
     return failed
 

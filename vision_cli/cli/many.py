@@ -15,7 +15,7 @@ be created); 130 interrupted.
 
 from __future__ import annotations
 
-import sys
+import functools
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -24,6 +24,7 @@ from vision_cli import catalog, limits
 from vision_cli.cli import common
 from vision_cli.cli.ask_groups import ManyOptions, SendOptions, ShowOptions
 from vision_cli.exitcodes import ExitStatus
+from vision_cli.render.text import n_images
 
 if TYPE_CHECKING:
     from vision_cli import sources
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from vision_cli.bulk import plan
     from vision_cli.bulk.log import ResultsLog
     from vision_cli.bulk.summary import EachSummary, Note
+    from vision_cli.environment import Environment
 
 
 def run(
@@ -42,13 +44,12 @@ def run(
     prompt: str | None,
 ) -> None:
     # lazy: start-up, --help imports none of these
-    from vision_cli import render
     from vision_cli.asking import preparing
     from vision_cli.bulk import plan
     from vision_cli.bulk.log import ResultsLog
     from vision_cli.bulk.records import OutputError
-    from vision_cli.client import filesapi
 
+    env = common.env()
     output = None if opts.output is None or str(opts.output) == "-" else opts.output
     config = plan.Config(
         settings=settings,
@@ -58,12 +59,16 @@ def run(
         rerun=opts.rerun,
         max_retries=send.max_retries,
         timeout=send.timeout,
-        cache=None if send.no_cache else filesapi.FileCache(),
+        cache=None if send.no_cache else common.file_cache(env),
+        vars=env.vars,
+        clock=env.clock,
     )
     try:
-        jobs = plan.read_jobs(items, settings, threads=config.jobs, offline=show.dry_run)
+        jobs = plan.read_jobs(
+            items, settings, threads=config.jobs, offline=show.dry_run, stdin=env.stdin_bytes
+        )
     except KeyboardInterrupt:
-        render.error("interrupted while reading the images: nothing was sent")
+        common.error("interrupted while reading the images: nothing was sent")
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
     if show.dry_run:
         try:
@@ -71,7 +76,7 @@ def run(
         except KeyboardInterrupt:
             common.fail("interrupted: nothing was sent", ExitStatus.INTERRUPTED)
         return
-    log = ResultsLog(config.output)
+    log = ResultsLog(config.output, stream=env.stdout)
     try:
         log.open()
     except OutputError as exc:
@@ -93,29 +98,27 @@ def run(
     raise typer.Exit(_status(summary))
 
 
-def _note(quiet: bool) -> Note:
-    # lazy: start-up, --help imports none of these
-    from vision_cli import render
-
+def _note(quiet: bool, env: Environment) -> Note:
+    """Notes on the run's stderr (from the workers' threads too, which have no typer context)."""
     if quiet:
         return lambda message: None
-    return lambda message: render.note(message)
+    return functools.partial(common.note, run=env)
 
 
 def _run(
     jobs: list[plan.Job], config: plan.Config, log: ResultsLog, opts: ManyOptions, quiet: bool
 ) -> EachSummary:
     # lazy: start-up, --help imports none of these
-    from vision_cli import render
     from vision_cli.bulk import plan
     from vision_cli.bulk.each import EachRun
     from vision_cli.bulk.records import answered
     from vision_cli.render import bars
 
-    note = _note(quiet)
-    show = render.is_tty(sys.stderr) and not quiet
+    env = common.env()
+    note = _note(quiet, env)
+    show = env.stderr_isatty and not quiet
     if log.cut:
-        render.warn(
+        common.warn(
             f"{config.output}: cut a torn last line ({log.cut:,} bytes) left by a run that "
             "stopped while writing it (killed, or the disk was full); that image is asked again"
         )
@@ -126,7 +129,7 @@ def _run(
 
         assert config.output is not None
         state = BatchState.load(config.state_path, config.output)
-        with bars.bulk_progress("batches", enabled=show) as update:
+        with bars.bulk_progress("batches", enabled=show, stream=env.stderr) as update:
             run = BatchRun(
                 config,
                 log,
@@ -134,8 +137,8 @@ def _run(
                 no_wait=opts.no_wait,
                 progress=update,
                 note=note,
-                created=render.note,
-                warn=render.warn,
+                created=functools.partial(common.note, run=env),
+                warn=functools.partial(common.warn, run=env),
             )
             summary = run.run(jobs)
     else:
@@ -144,16 +147,13 @@ def _run(
         the_plan = plan.plan(jobs, done, rerun=config.rerun)
         if the_plan.skipped:
             note(f"{n_images(len(the_plan.skipped))} answered before: skipped (--rerun asks again)")
-        with bars.bulk_progress("asking", enabled=show) as update:
-            each = EachRun(config, log, progress=update, note=note, warn=render.warn)
+        with bars.bulk_progress("asking", enabled=show, stream=env.stderr) as update:
+            warn = functools.partial(common.warn, run=env)
+            each = EachRun(config, log, progress=update, note=note, warn=warn)
             summary = each.run(the_plan)
     if log.ignored:
-        render.warn(f"{config.output}: {log.ignored:,} lines are not results and were ignored")
+        common.warn(f"{config.output}: {log.ignored:,} lines are not results and were ignored")
     return summary
-
-
-def n_images(count: int) -> str:
-    return f"{count:,} image" + ("" if count == 1 else "s")
 
 
 def _status(summary: EachSummary) -> ExitStatus:
@@ -175,9 +175,9 @@ def _report(
     from vision_cli.client import keys
 
     if summary.stopped is not None:
-        render.error(keys.redact(str(summary.stopped)))
+        common.error(keys.redact(str(summary.stopped)))
     if summary.write_error is not None:
-        render.error(summary.write_error)
+        common.error(summary.write_error)
     where = str(config.output) if config.output is not None else "standard output"
     state = str(config.state_path) if opts.batch else None
     if show.json:
@@ -188,9 +188,9 @@ def _report(
             "state_file": state,
             "batches": summary.batches,
         }
-        typer.echo(render.dumps(doc))
+        common.echo(render.dumps(doc))
     elif opts.no_wait and summary.batches and not summary.interrupted:
-        typer.echo(state)
+        common.echo(state or "")
     if show.quiet:
         return
     s = summary
@@ -221,7 +221,7 @@ def _report(
     elif s.failed and not opts.batch:
         lines.append("run the same command again to retry the images that failed")
     for line in lines:
-        render.note(line)
+        common.note(line)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -248,7 +248,7 @@ def dry_run(
     from vision_cli.bulk.log import ResultsLog
     from vision_cli.bulk.records import OutputError, answered
 
-    log = ResultsLog(config.output)
+    log = ResultsLog(config.output)  # read only: nothing is written in a dry run
     try:
         entries = log.entries()
         waiting: set[tuple[str, str | None]] = set()
@@ -283,7 +283,7 @@ def dry_run(
         "batch_discount": limits.BATCH_DISCOUNT if batch else None,
     }
     if json:
-        typer.echo(render.dumps({"images": [r.as_dict() for r in rows], "summary": totals}))
+        common.echo(render.dumps({"images": [r.as_dict() for r in rows], "summary": totals}))
     else:
         _dry_run_lines(rows, totals, config, batch=batch, quiet=quiet)
     if totals["fail"]:  # the one --dry-run rule: the real run would fail those images too
@@ -310,17 +310,17 @@ def _dry_run_lines(
             detail = "answered before"
         else:
             detail = "waiting in a submitted batch"
-        typer.echo(f"{r.action:<7} {r.path}  {detail}".rstrip())
+        common.echo(f"{r.action:<7} {r.path}  {detail}".rstrip())
     if quiet:
         return
     prices = "at batch prices (50% off)" if batch else "at the model's prices"
     batches = totals["batches"]
     split = f" in {batches} batch{'' if batches == 1 else 'es'}" if batch and batches else ""
-    render.note(
+    common.note(
         f"dry run: {n_images(totals['send'])} to send{split}, {totals['skip']:,} skipped, "
         f"{totals['pending']:,} waiting in batches, {totals['fail']:,} failing preflight"
     )
-    render.note(
+    common.note(
         f"estimate {prices} for {config.settings.model_name} (prices of "
         f"{totals['prices_date']}): ≈ {totals['input_tokens']:,} input tokens, "
         f"≈ {render.money(totals['input_cost_usd'])} input, at most "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -205,11 +204,11 @@ def resize(
     # lazy: start-up, these import Pillow
     from vision_cli import sources, workers
     from vision_cli.cli import groups
-    from vision_cli.render import is_tty, warn
     from vision_cli.render.bars import progress
     from vision_cli.render.resize import ResizeReport
     from vision_cli.resizing import runner, summary
 
+    env = common.env()
     given = groups.input_options(
         inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard
     )
@@ -256,22 +255,26 @@ def resize(
         verify=verify,
     )
     try:
-        items = sources.collect(given.inputs, given.selection)
+        items = sources.collect(given.inputs, given.selection, env.stdin_bytes)
     except sources.UsageError as exc:
         common.usage_error(str(exc))
     for note in notes:
-        warn(note)
+        common.warn(note)
 
-    table_on_terminal = chosen is Format.table and is_tty(sys.stdout)
-    report = ResizeReport(chosen, stream=None if table_on_terminal else sys.stdout)
+    table_on_terminal = chosen is Format.table and env.stdout_isatty
+    # A table on a terminal goes to sys.stdout as it is at each write: the progress bar (rich)
+    # points sys.stdout past itself while it runs, so rows and bar do not tear each other.
+    report = ResizeReport(chosen, stream=None if table_on_terminal else env.stdout)
     totals = summary.ResizeTotals(common.model_name(model), the_model.input_price, dry_run=dry_run)
-    show_progress = is_tty(sys.stderr) and (table_on_terminal or not is_tty(sys.stdout))
+    show_progress = env.stderr_isatty and (table_on_terminal or not env.stdout_isatty)
     interrupted = False
     with common.sigterm_interrupts():
         try:
             with (
-                runner.run(items, opts) as outcomes,
-                progress(len(items), "resizing", enabled=show_progress) as advance,
+                runner.run(items, opts, stdin=env.stdin_bytes) as outcomes,
+                progress(
+                    len(items), "resizing", enabled=show_progress, stream=env.stderr
+                ) as advance,
             ):
                 for outcome in outcomes:
                     totals.add(outcome)

@@ -4,7 +4,6 @@ or ``locate``. Thin: the file is read by :mod:`vision_cli.bulk`, summed up by
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,7 +15,7 @@ from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import ResultsFormat
 
 if TYPE_CHECKING:
-    from vision_cli.results import ResultsReport
+    pass
 
 HELP = (
     "Summarise or export a results file of ask --each, ask --batch or locate.\n\n"
@@ -80,10 +79,9 @@ def results(
     ] = False,
 ) -> None:
     # lazy: start-up, --help imports none of these
-    from vision_cli import render
     from vision_cli import results as core
     from vision_cli.bulk.records import OutputError, read_records
-    from vision_cli.render import tables
+    from vision_cli.render.results import write_paths, write_results, write_summary
 
     if null and not failed:
         common.usage_error("-0 goes with --failed", "-0")
@@ -92,104 +90,36 @@ def results(
     try:
         records, ignored = read_records(file)
     except OutputError as exc:
-        render.error(str(exc))
+        common.error(str(exc))
         raise typer.Exit(ExitStatus.USAGE) from None
     pending = _pending(file)
     if not records and not pending:
         what = f"its {ignored:,} lines are not vision-cli results" if ignored else "it is empty"
-        render.error(f"{file} holds no results ({what}): give the --output of a run")
+        common.error(f"{file} holds no results ({what}): give the --output of a run")
         raise typer.Exit(ExitStatus.USAGE)
     report = core.summarise(records, ignored)
     report.pending = pending
+    out = common.env().stdout
     if failed:
-        _write_paths(core.failed_paths(report), b"\0" if null else b"\n")
+        write_paths(out, core.failed_paths(report), b"\0" if null else b"\n")
         return
     chosen = ResultsFormat.json if json_flag else fmt
     date = catalog.load().date
     if chosen is None:
-        _summary(file, report, date)
-        return
-    header, rows = report.export_rows()
-    if chosen is ResultsFormat.json:
-        typer.echo(render.dumps({"images": rows, "summary": report.summary(date)}))
-        return
-    tables.write_rows(
-        chosen.value, header, rows, right=("input_tokens", "output_tokens", "cost_usd")
-    )
-
-
-def _write_paths(paths: list[str], end: bytes) -> None:
-    """Paths as the bytes of their names (a name that is not UTF-8 comes out as it is on disk,
-    so --files-from reads back the same file)."""
-    import os
-
-    data = b"".join(os.fsencode(path) + end for path in paths)
-    buffer = getattr(sys.stdout, "buffer", None)
-    if buffer is None:  # a text-only stream (an embedding program): the names as text
-        sys.stdout.write(data.decode("utf-8", "surrogateescape"))
+        write_summary(out, file, report, date)
     else:
-        sys.stdout.flush()
-        try:
-            buffer.write(data)
-            buffer.flush()
-        except OSError as exc:  # a closed pipe ends the run with 141, as every other output
-            common.StdoutGuard._failed(exc)
+        write_results(out, chosen, report, date)
 
 
 def _pending(file: Path) -> int:
     """Images waiting in batches not collected yet (``FILE.batches.json``); 0 without one."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import render
     from vision_cli.bulk.records import OutputError
     from vision_cli.bulk.state import BatchState, state_path
 
     try:
         state = BatchState.load(state_path(file), file)
     except OutputError as exc:
-        render.warn(f"{exc}: pending batches are not counted")
+        common.warn(f"{exc}: pending batches are not counted")
         return 0
     return sum(len(batch["requests"]) for batch in state.uncollected())
-
-
-def _summary(file: Path, report: ResultsReport, prices_date: str) -> None:
-    # lazy: start-up, --help imports none of these
-    from vision_cli import render
-    from vision_cli.cli.many import n_images
-
-    s = report.summary(prices_date)
-    failed = ", ".join(f"{n:,} {kind}" for kind, n in report.failed_by_type.items())
-    lines = [
-        f"{file}: {n_images(s['images'])}, {s['answered']:,} answered, {s['failed']:,} failed"
-        + (f" ({failed})" if failed else ""),
-        f"lines: {s['skipped']:,} skipped (earlier attempts of an image with a later line)"
-        + (f", {s['ignored']:,} not results" if s["ignored"] else ""),
-        f"tokens: {s['input_tokens']:,} input, {s['output_tokens']:,} output",
-        *(
-            [
-                f"pending: {n_images(report.pending)} in batches not collected yet (run the same "
-                "ask --batch command to collect them)"
-            ]
-            if report.pending
-            else []
-        ),
-        f"cost: {render.money(report.cost_usd)} ("
-        + ", ".join(
-            f"{model}: {render.money(m['cost_usd'])} for {n_images(m['images'])}"
-            for model, m in report.models.items()
-        )
-        + f"; prices of {prices_date})",
-    ]
-    if report.slowest():
-        lines.append(
-            "slowest: "
-            + ", ".join(f"{r.path} ({r.record['seconds']:.1f} s)" for r in report.slowest())
-        )
-    if report.most_expensive():
-        lines.append(
-            "most expensive: "
-            + ", ".join(
-                f"{r.path} ({render.money(float(r.record['cost_usd']))})"
-                for r in report.most_expensive()
-            )
-        )
-    typer.echo("\n".join(lines))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -18,6 +17,7 @@ import typer
 
 from vision_cli.cli import common
 from vision_cli.cli.ask_groups import AskOptions
+from vision_cli.environment import Environment
 from vision_cli.exitcodes import ExitStatus
 
 if TYPE_CHECKING:
@@ -51,19 +51,21 @@ class _StreamWriter:
         # lazy: start-up, --help imports none of these
         from vision_cli import render
 
+        env = common.env()
+        self.out = env.stdout
         self.last = "\n"
-        self.shown = render.visible_answer if render.is_tty(sys.stdout) else None
+        self.shown = render.visible_answer if env.stdout_isatty else None
 
     def __call__(self, text: str) -> None:
         if text:
-            sys.stdout.write(self.shown(text) if self.shown else text)
-            sys.stdout.flush()
+            self.out.write(self.shown(text) if self.shown else text)
+            self.out.flush()
             self.last = text[-1]
 
     def end(self) -> None:
         if self.last != "\n":
-            sys.stdout.write("\n")
-            sys.stdout.flush()
+            self.out.write("\n")
+            self.out.flush()
             self.last = "\n"
 
 
@@ -77,17 +79,19 @@ def send(
     """Upload what needs it, send, stream; every failure becomes one line and its exit status.
     The answer, and the request as it was sent (with the file ids it got)."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import render
     from vision_cli.asking import answering, running
     from vision_cli.client import connect, failures, keys
 
     writer = _StreamWriter() if opts.streams else None
     try:
         with _debug_log():
-            api = connect.make_client(max_retries=opts.send.max_retries, timeout=opts.send.timeout)
+            env = common.env()
+            api = connect.make_client(
+                max_retries=opts.send.max_retries, timeout=opts.send.timeout, vars=env.vars
+            )
             request = _upload(api, request, build, cache, opts, expires=settings.expires)
             _debug(
-                f"POST {keys.base_url()}/v1/messages: {request.size:,} bytes, "
+                f"POST {keys.base_url(env.vars)}/v1/messages: {request.size:,} bytes, "
                 f"{request.total_images} images"
             )
             fix = functools.partial(_corrected, settings)
@@ -118,7 +122,7 @@ def send(
     except KeyboardInterrupt:
         if writer is not None:
             writer.end()
-        render.error("interrupted: the answer is incomplete and nothing was saved")
+        common.error("interrupted: the answer is incomplete and nothing was saved")
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
     if writer is not None:
         writer.end()
@@ -128,11 +132,10 @@ def send(
 def _corrected(settings: preparing.Settings, correction: running.Correction) -> None:
     """Say on stderr (even with -q and --json: the data was wrong) what was shrunk and resent."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import render
     from vision_cli.asking import running
 
     remembered = running.remember(settings.model, correction)
-    render.warn(f"{correction.describe(settings.model_name)}; {remembered}")
+    common.warn(f"{correction.describe(settings.model_name)}; {remembered}")
 
 
 def _upload(
@@ -148,7 +151,6 @@ def _upload(
     """The request with every ``file`` image uploaded (those the cache knows are not), each to
     expire after ``expires`` seconds."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import render
     from vision_cli.asking import running
 
     if not request.pending_uploads and not refresh:
@@ -156,7 +158,7 @@ def _upload(
     files = running.resolve_files(api, request.images, cache, refresh=refresh, expires=expires)
     if not opts.show.quiet and not opts.show.json and files.uploaded:
         noun = "image" if files.uploaded == 1 else "images"
-        render.note(f"uploaded {files.uploaded} {noun} through the Files API")
+        common.note(f"uploaded {files.uploaded} {noun} through the Files API")
     return build(files)
 
 
@@ -165,31 +167,38 @@ def _upload(
 # --------------------------------------------------------------------------------------------------
 
 
-def _debug(message: str) -> None:
-    if common.debug():
+def _debug(message: str, env: Environment | None = None) -> None:
+    env = env or common.env()
+    if common.debug(env.vars):
         # lazy: start-up, --help imports none of these
         from vision_cli.client import keys
 
-        sys.stderr.write(f"debug: {keys.redact(message)}\n")
-        sys.stderr.flush()
+        env.stderr.write(f"debug: {keys.redact(message)}\n")
+        env.stderr.flush()
 
 
 class _StderrHandler(logging.Handler):
-    """Log records on whatever ``sys.stderr`` is now, the API key redacted."""
+    """Log records on the run's stderr (the SDK may log from another thread, which has no typer
+    context: the Environment is taken when the handler is made), the API key redacted."""
+
+    def __init__(self, env: Environment) -> None:
+        super().__init__(logging.INFO)
+        self.env = env
 
     def emit(self, record: logging.LogRecord) -> None:
-        _debug(f"{record.name}: {record.getMessage()}")
+        _debug(f"{record.name}: {record.getMessage()}", self.env)
 
 
 @contextmanager
 def _debug_log() -> Iterator[None]:
     """With VISION_CLI_DEBUG=1, the SDK's retries and requests show on stderr (INFO: the bodies,
     which hold whole images, are not dumped)."""
-    if not common.debug():
+    env = common.env()
+    if not common.debug(env.vars):
         yield
         return
     logger = logging.getLogger("anthropic")
-    handler = _StderrHandler(logging.INFO)
+    handler = _StderrHandler(env)
     previous = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

@@ -4,13 +4,18 @@ the SDK client is built.
 
 from __future__ import annotations
 
-import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from vision_cli.client.failures import MISSING_KEY_MESSAGE, BadKeyError, MissingKeyError, SetupError
-from vision_cli.client.keys import BASE_URL_ENV, api_key, base_url_problem, guard_logs, key_problem
+from vision_cli.client.keys import (
+    api_key,
+    base_url,
+    base_url_problem,
+    guard_logs,
+    key_problem,
+)
 
 if TYPE_CHECKING:
     import anthropic
@@ -19,10 +24,10 @@ if TYPE_CHECKING:
     Anthropic: TypeAlias = anthropic.Anthropic
 
 
-def check_key() -> str:
+def check_key(vars: Mapping[str, str] | None = None) -> str:
     """The API key, checked before anything is sent: :class:`MissingKeyError` when none is set,
     :class:`BadKeyError` when it cannot be one."""
-    key = api_key()
+    key = api_key(vars)
     if key is None:
         raise MissingKeyError(MISSING_KEY_MESSAGE)
     problem = key_problem(key)
@@ -31,20 +36,25 @@ def check_key() -> str:
     return key
 
 
-def check_setup() -> str:
+def check_setup(vars: Mapping[str, str] | None = None) -> str:
     """The API key (:func:`check_key`), and a base URL that is a URL (:class:`SetupError`),
-    checked before anything is sent."""
-    key = check_key()
-    problem = base_url_problem()
+    checked before anything is sent. ``vars``: the run's variables (the process's when None)."""
+    key = check_key(vars)
+    problem = base_url_problem(vars)
     if problem is not None:
         raise SetupError(problem)
     return key
 
 
 def make_client(
-    *, max_retries: int = 2, timeout: float | None = None, middleware: Sequence[Any] = ()
+    *,
+    max_retries: int = 2,
+    timeout: float | None = None,
+    middleware: Sequence[Any] = (),
+    vars: Mapping[str, str] | None = None,
 ) -> anthropic.Anthropic:
-    """A client for ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL``.
+    """A client for ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL`` of ``vars`` (the run's
+    variables; the process's when None).
 
     Raises :class:`MissingKeyError` (message starting ``ANTHROPIC_API_KEY is not set``) before
     anything is sent. The key is passed explicitly, so the SDK never falls back to profiles or
@@ -52,7 +62,7 @@ def make_client(
     SDK's middleware callables ``(request, call_next) -> response``, run once per HTTP attempt
     (retries included); ``ask --each`` paces and watches its requests with one.
     """
-    key = check_setup()
+    key = check_setup(vars)
     import anthropic
 
     guard_logs()
@@ -67,7 +77,9 @@ def make_client(
         options["middleware"] = list(middleware)
     return anthropic.Anthropic(
         api_key=key,
-        base_url=os.environ.get(BASE_URL_ENV) or None,
+        # always given: the SDK would read the process's ANTHROPIC_BASE_URL itself otherwise
+        # (it and httpx still read their own settings there: ANTHROPIC_LOG, proxies, CA files)
+        base_url=base_url(vars),
         max_retries=max_retries,
         **options,
     )

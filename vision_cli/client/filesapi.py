@@ -99,9 +99,11 @@ def delete_file(client: anthropic.Anthropic, file_id: str) -> bool:
     return True
 
 
-def expired(moment: datetime | None, *, margin: float = 0.0) -> bool:
-    """Whether ``moment`` (an expiry) is past, or within ``margin`` seconds of now."""
-    return moment is not None and moment.timestamp() <= datetime.now(UTC).timestamp() + margin
+def expired(moment: datetime | None, *, margin: float = 0.0, now: datetime | None = None) -> bool:
+    """Whether ``moment`` (an expiry) is past, or within ``margin`` seconds of ``now`` (the
+    system's time when None)."""
+    now = now or datetime.now(UTC)
+    return moment is not None and moment.timestamp() <= now.timestamp() + margin
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,16 @@ class FileCache:
     FILENAME: Final = "files.json"
     EXPIRY_MARGIN: Final = 300.0
 
-    def __init__(self, path: Path | None = None, *, endpoint: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        endpoint: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """``clock``: the run's (UTC), which dates uploads and decides expiry; the system's
+        when None."""
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.path = path or fsutil.cache_dir() / self.FILENAME
         self.endpoint = (endpoint or base_url()).rstrip("/")
         self._lock = threading.Lock()
@@ -160,7 +171,9 @@ class FileCache:
         if not isinstance(entry, dict):
             return None
         upload = self._entry(digest, entry)
-        if upload is None or expired(upload.expires_at, margin=self.EXPIRY_MARGIN):
+        if upload is None or expired(
+            upload.expires_at, margin=self.EXPIRY_MARGIN, now=self.clock()
+        ):
             return None
         return upload.file_id
 
@@ -207,7 +220,7 @@ class FileCache:
             "filename": filename,
             "media_type": media_type,
             "bytes": size,
-            "uploaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "uploaded_at": self.clock().isoformat(timespec="seconds"),
             "expires_at": expires_at.isoformat(timespec="seconds") if expires_at else None,
         }
         return self._update(

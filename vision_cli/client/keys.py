@@ -8,12 +8,10 @@ import json
 import logging
 import os
 import re
-from typing import TYPE_CHECKING, Final
+from collections.abc import Mapping
+from typing import Final
 
 from vision_cli.client.bodies import REDACTED
-
-if TYPE_CHECKING:
-    pass
 
 API_KEY_ENV: Final = "ANTHROPIC_API_KEY"
 
@@ -24,8 +22,21 @@ BASE_URL_ENV: Final = "ANTHROPIC_BASE_URL"
 DEFAULT_BASE_URL: Final = "https://api.anthropic.com"
 
 
-def api_key() -> str | None:
-    key = os.environ.get(API_KEY_ENV, "").strip()
+#: Every key read (from the process's variables or a run's): :func:`redact` hides them all.
+_SEEN: set[str] = set()
+
+
+def _vars(given: Mapping[str, str] | None) -> Mapping[str, str]:
+    """The variables a run was given; the process's for a caller that gives none (a library
+    use, or a test of one function)."""
+    return os.environ if given is None else given
+
+
+def api_key(vars: Mapping[str, str] | None = None) -> str | None:
+    """``ANTHROPIC_API_KEY`` from ``vars`` (the process's when None), or None."""
+    key = _vars(vars).get(API_KEY_ENV, "").strip()
+    if key:
+        _SEEN.add(key)
     return key or None
 
 
@@ -55,11 +66,11 @@ def key_problem(key: str) -> str | None:
     return None
 
 
-def base_url_problem() -> str | None:
+def base_url_problem(vars: Mapping[str, str] | None = None) -> str | None:
     """What is wrong with ``ANTHROPIC_BASE_URL`` (a scheme or host missing), or None."""
     from urllib.parse import urlsplit
 
-    raw = os.environ.get(BASE_URL_ENV, "").strip()
+    raw = _vars(vars).get(BASE_URL_ENV, "").strip()
     if not raw:
         return None
     parts = urlsplit(raw)
@@ -72,8 +83,10 @@ def base_url_problem() -> str | None:
     )
 
 
-def base_url() -> str:
-    return (os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
+def base_url(vars: Mapping[str, str] | None = None) -> str:
+    """The API's address: ``ANTHROPIC_BASE_URL`` from ``vars`` (the process's when None), or
+    the default."""
+    return (_vars(vars).get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
 
 
 #: The shortest piece of the key's start that is hidden wherever it appears. Longer than the
@@ -112,10 +125,10 @@ def _hide(text: str, form: str) -> str:
 def redact(text: str) -> str:
     """``text`` without the API key in any form (raw, escaped, cut short) and without the
     credentials of any URL: neither may reach any output."""
-    key = api_key()
-    if key and len(key) >= 4:
-        for form in sorted(_key_forms(key), key=len, reverse=True):
-            text = _hide(text, form)
+    api_key()  # the process's, even before anything asked for it
+    forms = {form for key in _SEEN if len(key) >= 4 for form in _key_forms(key)}
+    for form in sorted(forms, key=len, reverse=True):
+        text = _hide(text, form)
     return _USERINFO.sub(rf"\1{REDACTED}@", text)
 
 

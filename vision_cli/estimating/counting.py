@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, BinaryIO, Final
 
 from vision_cli import fetching, sources
 from vision_cli.estimating.costing import EstimateRow
@@ -21,7 +21,11 @@ EXACT_WORKERS: Final = 4
 
 
 def materialize(
-    items: Iterable[sources.Input | sources.Problem], folder: Path, *, cap: int
+    items: Iterable[sources.Input | sources.Problem],
+    folder: Path,
+    *,
+    cap: int,
+    stdin: BinaryIO | None = None,
 ) -> Iterator[sources.Input | sources.Problem]:
     """URL and standard-input images read once into files under ``folder``, so the image that is
     checked is the image that is counted; files pass through. A failed read becomes a Problem."""
@@ -30,7 +34,7 @@ def materialize(
             yield item
             continue
         try:
-            data = fetching.read_bytes(item, cap=cap)
+            data = fetching.read_bytes(item, cap=cap, stdin=stdin)
         except sources.SourceError as exc:
             yield sources.Problem(item.label, exc.code, exc.message)
             continue

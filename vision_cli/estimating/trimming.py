@@ -9,21 +9,10 @@ with, so the box and the tokens are the ones they would produce). One image at a
 
 from __future__ import annotations
 
-from vision_cli import fetching, inspecting, judging, limits, sources
+from vision_cli import fetching, inspecting, judging, sources
 from vision_cli.estimating.costing import EstimatePlan, EstimateRow, row_from_record
 from vision_cli.imaging import decode, trim
 from vision_cli.judging import Finding
-
-
-def checked_row(
-    item: sources.Input | sources.Problem, opts: inspecting.CheckOptions, plan: EstimatePlan
-) -> EstimateRow:
-    """One input's row: checked as ``inspect`` checks it (the header), and with ``--trim`` (the
-    plan's ``trim_fuzz``) decoded by :func:`trimmed_row`."""
-    if plan.trim_fuzz is None:
-        return row_from_record(inspecting.check(item, opts), plan)
-    rec, data = inspecting.check_keeping_data(item, opts)
-    return trimmed_row(item, rec, data, plan, limits.PIXEL_BUDGET)
 
 
 def trimmed_row(

@@ -401,6 +401,7 @@ def reuse_memory() -> None:
     """Make Pillow keep freed image memory for the next image: call once before decoding many
     (and before forking workers, which inherit it). Pillow's own ``PILLOW_BLOCKS_MAX``, when
     set, is left to rule."""
+    # the process's variables, not a run's: Pillow reads its own from there when it is imported
     if "PILLOW_BLOCKS_MAX" not in os.environ:
         Image.core.set_blocks_max(KEPT_BLOCKS)  # type: ignore[attr-defined]  # documented API
 

@@ -12,7 +12,7 @@ Results go to stdout; progress, warnings and errors go to stderr. Shared helpers
 
 One module per command: :mod:`~vision_cli.render.inspect`, :mod:`~vision_cli.render.html`
 (``inspect --format html``), :mod:`~vision_cli.render.resize`, :mod:`~vision_cli.render.estimate`,
-:mod:`~vision_cli.render.ask`.
+:mod:`~vision_cli.render.ask`, :mod:`~vision_cli.render.models`, :mod:`~vision_cli.render.results`.
 
 The helpers every command uses are named here too (``render.error(...)``). This module stays
 light: it loads the two shared modules (the standard library, :mod:`vision_cli.names`,

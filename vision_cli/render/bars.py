@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from vision_cli.render.output import console
 from vision_cli.render.text import money
@@ -18,23 +18,28 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def progress(total: int | None, label: str, *, enabled: bool) -> Iterator[Callable[[int], None]]:
-    """A transient progress bar on stderr; yields ``advance(n)``. Does nothing when disabled."""
+def progress(
+    total: int | None, label: str, *, enabled: bool, stream: TextIO | None = None
+) -> Iterator[Callable[[int], None]]:
+    """A transient progress bar on ``stream`` (stderr); yields ``advance(n)``. Does nothing
+    when disabled."""
     if not enabled:
         yield lambda n: None
         return
-    with _bar(label, total, detail=False) as (bar, task):
+    with _bar(label, total, detail=False, stream=stream) as (bar, task):
         yield lambda n: bar.advance(task, n)
 
 
 @contextmanager
-def bulk_progress(label: str, *, enabled: bool) -> Iterator[Callable[[Tick], None]]:
+def bulk_progress(
+    label: str, *, enabled: bool, stream: TextIO | None = None
+) -> Iterator[Callable[[Tick], None]]:
     """A transient bar on stderr: requests done of all, failures, tokens and cost so far, and
     the time left. Yields ``update(tick)``; does nothing when disabled (not a terminal)."""
     if not enabled:
         yield lambda tick: None
         return
-    with _bar(label, None, detail=True) as (bar, task):
+    with _bar(label, None, detail=True, stream=stream) as (bar, task):
 
         def update(tick: Tick) -> None:
             so_far = f"{tick.failed:,} failed, {tick.tokens:,} tokens, {money(tick.cost_usd)}"
@@ -44,7 +49,9 @@ def bulk_progress(label: str, *, enabled: bool) -> Iterator[Callable[[Tick], Non
 
 
 @contextmanager
-def _bar(label: str, total: int | None, *, detail: bool) -> Iterator[tuple[Progress, TaskID]]:
+def _bar(
+    label: str, total: int | None, *, detail: bool, stream: TextIO | None
+) -> Iterator[tuple[Progress, TaskID]]:
     """rich's transient bar on stderr: label, bar, done of all, [a ``detail`` field], time left."""
     # lazy: start-up, rich.progress pulls in rich.live and more; only a terminal needs it
     from rich.progress import (
@@ -60,5 +67,5 @@ def _bar(label: str, total: int | None, *, detail: bool) -> Iterator[tuple[Progr
     if detail:
         columns.append(TextColumn("{task.fields[detail]}"))
     columns.append(TimeRemainingColumn())
-    with Progress(*columns, console=console(sys.stderr), transient=True) as bar:
+    with Progress(*columns, console=console(stream or sys.stderr), transient=True) as bar:
         yield bar, bar.add_task(label, total=total, detail="")

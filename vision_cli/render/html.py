@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
@@ -120,8 +120,17 @@ def thumbnail_uri(data: bytes) -> str | None:
 class HtmlReport:
     """Collects rows (with thumbnails) as ``inspect`` goes, and writes the page at the end."""
 
-    def __init__(self, stream: TextIO, *, model: str, quiet: bool = False) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        model: str,
+        quiet: bool = False,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """``clock``: the run's (UTC), which dates the report; the system's when None."""
         self.stream = stream
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.model = model
         self.quiet = quiet
         self.rows: list[HtmlRow] = []
@@ -146,7 +155,7 @@ class HtmlReport:
         return thumbnail_uri(data)
 
     def finish(self, summary: InspectSummary) -> None:
-        when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        when = self.clock().strftime("%Y-%m-%d %H:%M UTC")
         write(self.rows, summary, self.model, self.stream, when)
         self.stream.flush()
 

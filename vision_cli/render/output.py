@@ -30,7 +30,8 @@ def is_tty(stream: TextIO) -> bool:
 
 
 def wants_colour(stream: TextIO) -> bool:
-    """Colour on ``stream``: a terminal, and NO_COLOR not set."""
+    """Colour on ``stream``: a terminal, and NO_COLOR not set (in the process's variables, where
+    rich reads it too: a test's streams are never terminals)."""
     return is_tty(stream) and not os.environ.get("NO_COLOR")
 
 

@@ -32,7 +32,7 @@ def available_width(stream: TextIO) -> int:
     """The columns a table has: the terminal's, else $COLUMNS, else :data:`PIPED_WIDTH`."""
     if is_tty(stream):
         return console(stream).width
-    try:
+    try:  # the process's variables: rich reads COLUMNS (and NO_COLOR) there too, so both agree
         return int(os.environ.get("COLUMNS", ""))
     except ValueError:
         return PIPED_WIDTH

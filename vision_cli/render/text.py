@@ -164,3 +164,8 @@ def money(amount: float) -> str:
 
 def plural(n: int, noun: str) -> str:
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def n_images(count: int) -> str:
+    """``1 image``, ``2 images``, ``1,000 images``."""
+    return f"{count:,} image" + ("" if count == 1 else "s")

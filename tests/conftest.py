@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -128,17 +129,34 @@ def api(monkeypatch: pytest.MonkeyPatch, fake_api: FakeClaudeAPI) -> FakeClaudeA
     return fake_api
 
 
+#: Runs ``python -m vision_cli ARGS`` and, at exit, writes every module in ``sys.modules`` to
+#: the file named by its first argument: whatever imported them (``import``, ``importlib``, a
+#: background thread), which ``-X importtime`` would not all show.
+_MODULES_AT_EXIT = """
+import atexit, runpy, sys
+out = sys.argv.pop(1)
+def write():
+    with open(out, "w", encoding="utf-8") as fh:
+        fh.write("\\n".join(sorted(sys.modules)))
+atexit.register(write)
+sys.argv[0] = "vision-cli"
+runpy.run_module("vision_cli", run_name="__main__", alter_sys=True)
+"""
+
+
 def imported_by(*args: str | Path, timeout: float = 120) -> set[str]:
-    """The modules a fresh ``python -m vision_cli ARGS`` imports (``-X importtime``); the run
-    must succeed."""
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "vision_cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    """The modules a fresh ``python -m vision_cli ARGS`` has imported when it exits (its
+    ``sys.modules``); the run must succeed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "modules.txt"
+        proc = subprocess.run(
+            [sys.executable, "-c", _MODULES_AT_EXIT, str(out), *map(str, args)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return set(out.read_text(encoding="utf-8").split())
 
 
 @pytest.fixture

@@ -9,7 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vision_cli import names
-from vision_cli.render.text import gh_annotation, gh_escape_data, gh_escape_property, md_cell
+from vision_cli.render.text import (
+    gh_annotation,
+    gh_escape_data,
+    gh_escape_property,
+    md_cell,
+    visible,
+    visible_answer,
+)
 
 
 def test_github_annotation_escaping() -> None:
@@ -60,3 +67,30 @@ def test_names_dumps_shortcut_writes_what_the_full_path_writes(
     as the scan's, whichever names the document holds."""
     full = names.escape(json.dumps(names.with_bytes(doc), ensure_ascii=False, indent=indent))
     assert names.dumps(doc, indent=indent) == full
+
+
+def _shown(code: int, *, answer: bool = False) -> str:
+    """What a person is shown for one code point, the rule written out plainly."""
+    control = code < 0x20 or 0x7F <= code < 0xA0
+    hidden = 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069 or 0xD800 <= code <= 0xDFFF
+    if answer and (chr(code) in "\n\t" or not control):
+        return chr(code)
+    if not (control or hidden):
+        return chr(code)
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(chr(code))
+    if named:
+        return named
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def test_every_code_point_is_shown_raw_or_escaped_by_the_rule() -> None:
+    every = range(0x110000)
+    text = "".join(map(chr, every))
+    assert visible(text) == "".join(_shown(c) for c in every)
+    assert visible_answer(text) == "".join(_shown(c, answer=True) for c in every)
+    kept = "|\n\u202e"
+    assert visible(text, keep=kept) == "".join(
+        chr(c) if chr(c) in kept else _shown(c) for c in every
+    )

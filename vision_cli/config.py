@@ -17,7 +17,6 @@ set every option; where both set one, the project's wins.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +132,8 @@ def find_user() -> tuple[Path, dict[str, Any]] | None:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    import tomllib  # only when there is a file to read: most runs have none
+
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)

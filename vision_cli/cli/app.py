@@ -13,35 +13,17 @@ import typer
 from typer._click.exceptions import ClickException
 
 import vision_cli
-from vision_cli import judging, units
-from vision_cli.cli import ask as ask_cmd
 from vision_cli.cli import common
-from vision_cli.cli.estimate import EPILOG as ESTIMATE_EPILOG
-from vision_cli.cli.estimate import HELP as ESTIMATE_HELP
-from vision_cli.cli.estimate import estimate
-from vision_cli.cli.files import files_app
-from vision_cli.cli.inspect import EPILOG as INSPECT_EPILOG
-from vision_cli.cli.inspect import HELP as INSPECT_HELP
-from vision_cli.cli.inspect import inspect
-from vision_cli.cli.locate import EPILOG as LOCATE_EPILOG
-from vision_cli.cli.locate import HELP as LOCATE_HELP
-from vision_cli.cli.locate import locate
-from vision_cli.cli.models import EPILOG as MODELS_EPILOG
-from vision_cli.cli.models import HELP as MODELS_HELP
-from vision_cli.cli.models import models
-from vision_cli.cli.resize import EPILOG as RESIZE_EPILOG
-from vision_cli.cli.resize import HELP as RESIZE_HELP
-from vision_cli.cli.resize import resize
-from vision_cli.cli.results import EPILOG as RESULTS_EPILOG
-from vision_cli.cli.results import HELP as RESULTS_HELP
-from vision_cli.cli.results import results
+from vision_cli.cli.commands import COMMANDS, GROUPS, SUMMARY
 from vision_cli.environment import Environment
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
 
 if TYPE_CHECKING:
     from vision_cli import config
 
-app = typer.Typer(
+#: The app without its commands: the global options. :func:`app_for` adds what a run needs;
+#: ``app`` (this module's attribute, built on first use) has every command.
+root = typer.Typer(
     name="vision-cli",
     help="Check, fix, price and send images for Claude's vision API.\n\n" + EXIT_HELP,
     no_args_is_help=True,
@@ -85,8 +67,8 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
-def root(
+@root.callback()
+def global_options(
     ctx: typer.Context,
     version: Annotated[
         bool,
@@ -147,16 +129,17 @@ def command_options() -> dict[str, dict[str, config.Option]]:
     """Every command's options by long name, with how a configured value is checked.
 
     A run builds only the command it invokes (:func:`app_for`), but a configuration is checked
-    against every command's options, so the whole group is built here (only when there is one).
+    against every command's options, so every command is imported and built here (only when
+    there is a configuration).
     """
-    # lazy: start-up, --help imports none of these
-    from vision_cli import config
+    # lazy: start-up, only a run with a configuration file checks its values
+    from vision_cli import config, judging, units
 
     # The model is not checked here: an unknown one is reported when (and only when) a command
     # needs the model, so a bad name never breaks an unrelated command or --help.
     domain = {"max-bytes": units.parse_bytes, "ignore": judging.ignorable_code}
     result: dict[str, dict[str, config.Option]] = {}
-    for name, command in getattr(typer.main.get_command(app), "commands", {}).items():
+    for name, command in getattr(typer.main.get_command(whole()), "commands", {}).items():
         options: dict[str, config.Option] = {}
         for param in command.params:
             longs = [o[2:] for o in param.opts if o.startswith("--")]
@@ -169,74 +152,66 @@ def command_options() -> dict[str, dict[str, config.Option]]:
     return result
 
 
-def command(function: Callable[..., None], help: str, epilog: str) -> None:
-    """Register a command; every command stops quietly with 141 when its reader goes away."""
-    app.command(help=help, epilog=epilog, cls=common.BareTileCommand)(
-        common.quiet_on_closed_pipe(function)
-    )
+def __getattr__(name: str) -> typer.Typer:
+    """``app``: the application with every command (the docs, completions and the configuration
+    check use it); a run builds only what it needs (:func:`app_for`)."""
+    if name == "app":
+        return whole()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-command(inspect, INSPECT_HELP, INSPECT_EPILOG)
-command(resize, RESIZE_HELP, RESIZE_EPILOG)
-command(estimate, ESTIMATE_HELP, ESTIMATE_EPILOG)
-command(ask_cmd.ask, ask_cmd.ASK_HELP, ask_cmd.ASK_EPILOG)
-command(ask_cmd.compare, ask_cmd.COMPARE_HELP, ask_cmd.COMPARE_EPILOG)
-command(locate, LOCATE_HELP, LOCATE_EPILOG)
-command(results, RESULTS_HELP, RESULTS_EPILOG)
-command(models, MODELS_HELP, MODELS_EPILOG)
-app.add_typer(files_app)
-# Commands register here, one line each.
-# FOUNDATION READY
-
-
-def _name(info: typer.models.CommandInfo) -> str:
-    return info.name or getattr(info.callback, "__name__", "").replace("_", "-")
+def whole() -> typer.Typer:
+    """The application with every command and group, in the listing's order."""
+    return _with([*COMMANDS, *GROUPS])
 
 
 def app_for(args: Sequence[str]) -> typer.Typer:
     """The app with only the command ``args`` invoke, or a listing of the commands.
 
     typer builds every registered command's parameters before it runs any (and typer 0.29
-    builds a pydantic validator for each value it converts): a run that names its command needs
-    only that command's. Without one (``--help``, no arguments, ``--version``, an unknown
-    command) only the commands' names and help are used, so each is given a stand-in without
-    parameters: the help and typer's "No such command" are the same, built in a fraction.
+    builds a pydantic validator for each value it converts), and each command's module of
+    ``cli/`` imports what its options need: a run that names its command imports and builds only
+    that one (the table in :mod:`vision_cli.cli.commands`). Without one (``--help``, no
+    arguments, ``--version``, an unknown command) only the commands' names and summaries are
+    used, so each is given a stand-in without parameters: the help and typer's "No such
+    command" are the same as the whole app's, and no command's module is imported.
     """
     invoked = next((a for a in args if not a.startswith("-")), None)
-    chosen = [c for c in app.registered_commands if _name(c) == invoked]
-    groups = [g for g in app.registered_groups if _group_name(g) == invoked]
-    slim = copy.copy(app)
-    if chosen or groups:  # a command, or a group of subcommands (``files``): only that one
-        slim.registered_commands, slim.registered_groups = chosen, groups
-    else:
-        slim.registered_commands = [_listed(c) for c in app.registered_commands]
-        slim.registered_groups = [_listed_group(g) for g in app.registered_groups]
+    if invoked in COMMANDS or invoked in GROUPS:
+        return _with([invoked])
+    slim = _with([])
+    for name in COMMANDS:
+        slim.command(name, help=SUMMARY[name])(_listed_only)
+    for name in GROUPS:  # its subcommands (which the listing does not show) are not built
+        slim.add_typer(typer.Typer(name=name, help=SUMMARY[name], add_completion=False))
     return slim
 
 
-def _group_name(info: typer.models.TyperInfo) -> str | None:
-    name = info.name
-    if isinstance(name, str):
-        return name
-    return info.typer_instance.info.name if info.typer_instance else None
+def _with(names: Sequence[str]) -> typer.Typer:
+    """:data:`root` with the commands and groups ``names``, each module imported now."""
+    built = copy.copy(root)
+    built.registered_commands, built.registered_groups = [], []
+    for name in names:
+        if name in GROUPS:
+            module, attribute = GROUPS[name]
+            built.add_typer(getattr(_module(module), attribute))
+            continue
+        module, function, prefix = COMMANDS[name]
+        found = _module(module)
+        built.command(
+            name,
+            help=getattr(found, f"{prefix}HELP"),
+            epilog=getattr(found, f"{prefix}EPILOG"),
+            cls=common.BareTileCommand,
+        )(common.quiet_on_closed_pipe(getattr(found, function)))
+    return built
 
 
-def _listed_group(info: typer.models.TyperInfo) -> typer.models.TyperInfo:
-    """A group as the list of commands shows it: its name and help; its subcommands (which the
-    listing does not show) are not built at all."""
-    assert info.typer_instance is not None
-    listed = copy.copy(info)
-    listed.typer_instance = copy.copy(info.typer_instance)
-    listed.typer_instance.registered_commands = []
-    return listed
-
-
-def _listed(info: typer.models.CommandInfo) -> typer.models.CommandInfo:
-    """``info`` as the list of commands shows it: name and help, no parameters."""
-    listed = copy.copy(info)
-    listed.name = _name(info)
-    listed.callback = _listed_only
-    return listed
+def _module(name: str) -> Any:
+    # lazy: start-up, only the invoked command's module (see vision_cli.cli.commands)
+    full = f"vision_cli.cli.{name}"
+    __import__(full)  # not importlib.import_module, which ``-X importtime`` does not see
+    return sys.modules[full]
 
 
 def _listed_only() -> None:  # pragma: no cover - never run: a listing only names commands

@@ -49,6 +49,7 @@ from vision_cli.cli.ask_options import (
     TimeoutOpt,
     VerifyOpt,
 )
+from vision_cli.cli.commands import SUMMARY
 from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import ResizePolicy, Source
 
@@ -62,7 +63,7 @@ EXIT_LINE = (
 )
 
 ASK_HELP = (
-    "Ask Claude about images: checked, fixed and priced before they are sent.\n\n"
+    SUMMARY["ask"] + "\n\n"
     "Each image is read, turned upright, shrunk to the model's native size, converted to a "
     "format the API takes and fitted under the byte limit, in memory. The request is built as "
     'the guide recommends: images first, "Image N:" before each when there are several, then '
@@ -96,7 +97,7 @@ ASK_EPILOG = """Examples:
 """
 
 COMPARE_HELP = (
-    "Ask Claude how two or more images differ.\n\n"
+    SUMMARY["compare"] + "\n\n"
     'The same as ask with at least two images, each introduced by "Image N:", and the default '
     'prompt "How are these images different?". Every option of ask applies.\n\n' + EXIT_LINE
 )

@@ -21,14 +21,13 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TextIO, TypeVar
 import typer
 from typer._click.globals import get_current_context
 
-from vision_cli import catalog, judging, lifecycle, limits, units
 from vision_cli.environment import Environment
 from vision_cli.exitcodes import ExitStatus
-from vision_cli.formats import Format, ReportFormat
 
 if TYPE_CHECKING:
-    from vision_cli import catalog, judging, lifecycle, units
+    from vision_cli import catalog, judging
     from vision_cli.client import filesapi
+    from vision_cli.formats import Format, ReportFormat
 
 DEBUG_ENV = "VISION_CLI_DEBUG"
 
@@ -107,6 +106,8 @@ def fail(message: str, status: ExitStatus) -> NoReturn:
 def model_name(name: str | None) -> str:
     """The name a model goes by here and in requests: as given (an id or alias), the newest
     active model's for a line (``sonnet``), the default's when none is given."""
+    # lazy: start-up, the listing (--help) imports this module but needs none of these
+    from vision_cli import catalog
 
     cat = catalog.load()
     name = name or cat.default
@@ -124,6 +125,8 @@ def resolve_model(
     """The model for ``--model`` (or the default), checked only now that a command needs it: a
     usage error for an unknown one; a retired one stops a command that sends (exit 2) and is
     noted by the others; a deprecated one is warned about. ``price``: ``--price`` of ``ask``."""
+    # lazy: start-up, the listing (--help) imports this module but needs none of these
+    from vision_cli import catalog
 
     try:
         model = catalog.resolve(model_name(name))
@@ -140,6 +143,7 @@ def resolve_model(
 def priced(model: catalog.Model, text: str) -> catalog.Model:
     """``model`` at the price of one ``--price [MODEL=]INPUT[/OUTPUT]`` (estimate's parser)."""
     # lazy: start-up, --help imports none of these
+    from vision_cli import catalog
     from vision_cli.estimating import choosing
 
     try:
@@ -169,6 +173,8 @@ def priced(model: catalog.Model, text: str) -> catalog.Model:
 def note_lifecycle(model: catalog.Model, *, sending: bool) -> None:
     """Say on stderr what the model's lifecycle means here (never hidden by -q or --json:
     stderr is not the result). A retired model stops a command that sends, with exit 2."""
+    from vision_cli import lifecycle  # lazy: start-up, --help imports none of these
+
     if model.retired:
         if sending:
             error(lifecycle.refusal(model))
@@ -180,10 +186,15 @@ def note_lifecycle(model: catalog.Model, *, sending: bool) -> None:
 
 def output_format(fmt: Format | ReportFormat, json_flag: bool) -> Format:
     """The format chosen with ``--format`` or ``--json`` (the command's enum holds its choices)."""
+    # lazy: start-up, the listing (--help) imports this module but needs none of these
+    from vision_cli.formats import Format
+
     return Format.json if json_flag else Format(fmt.value)
 
 
 def max_bytes(text: str) -> int:
+    # lazy: start-up, the listing (--help) imports this module but needs none of these
+    from vision_cli import limits, units
 
     try:
         value = units.parse_bytes(text)
@@ -226,6 +237,8 @@ def sigterm_interrupts() -> Iterator[None]:
 
 def ignored_codes(values: list[str] | None) -> frozenset[judging.Code]:
     """The codes of ``--ignore``; an unknown one is a usage error that lists the codes."""
+    # lazy: start-up, the listing (--help) imports this module but needs none of these
+    from vision_cli import judging
 
     try:
         return frozenset(judging.ignorable_code(v) for v in values or ())

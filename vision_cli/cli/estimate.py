@@ -11,6 +11,7 @@ import typer
 
 from vision_cli import catalog, judging, policy, units
 from vision_cli.cli import common, options
+from vision_cli.cli.commands import SUMMARY
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
 from vision_cli.formats import Format, ReportFormat
 
@@ -28,8 +29,7 @@ COUNT_TIMEOUT = 60.0
 PRICING_PANEL = "Pricing"
 
 HELP = (
-    "What images will cost, before anything is sent: tokens and USD per image and per N images, "
-    "for one model or several side by side.\n\n"
+    SUMMARY["estimate"] + "\n\n"
     "Give image files, folders, globs, URLs or -, and/or --size WxH to plan for sizes without "
     "files. Each image is priced as one request: its tokens at the model's input price, plus "
     "--output-tokens at the output price, halved with --batch. Prices come from the table of "

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from vision_cli.cli import common
+from vision_cli.cli.commands import SUMMARY
 from vision_cli.exitcodes import ExitStatus
 
 if TYPE_CHECKING:
     from vision_cli.client import connect, filesapi
 
 HELP = (
-    "List and delete the images uploaded with --source file (Files API).\n\n"
+    SUMMARY["files"] + "\n\n"
     "vision-cli remembers each upload (by the SHA-256 of the bytes sent) with when it expires "
     "(ask --expires, 7 days unless told). These commands join that record with what the API "
     "still has."

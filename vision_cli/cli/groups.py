@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vision_cli import policy, tiling
+from vision_cli import policy
 from vision_cli.cli.common import usage_error
 from vision_cli.cli.options import DEFAULT_TRIM_FUZZ
 
@@ -90,6 +90,8 @@ class SaverOptions:
 
     def tile_spec(self) -> TileSpec | None:
         """``--tile`` and ``--tile-overlap`` as a spec (None: no tiling)."""
+        # lazy: start-up, inspect builds these groups and never tiles
+        from vision_cli import tiling
 
         if self.tile is None:
             if self.tile_overlap is not None:

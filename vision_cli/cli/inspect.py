@@ -8,6 +8,7 @@ import typer
 
 from vision_cli import judging, limits
 from vision_cli.cli import common, options
+from vision_cli.cli.commands import SUMMARY
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
 from vision_cli.formats import Format
 
@@ -16,8 +17,7 @@ if TYPE_CHECKING:
     from vision_cli.render.inspect import InspectSink
 
 HELP = (
-    "Check images before they are sent: what they are, whether the API takes them, what they "
-    "cost.\n\n"
+    SUMMARY["inspect"] + "\n\n"
     "For each image: format, real media type, size, orientation, frames, whether the API "
     "accepts it, whether it will shrink it, and its tokens for the model. Reads headers only "
     "(plus a check of each file's end for truncation), so it is fast on thousands of files; "

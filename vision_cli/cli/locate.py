@@ -18,6 +18,7 @@ import typer
 from vision_cli import catalog
 from vision_cli.cli import ask_options as ask_opts
 from vision_cli.cli import common, locate_draw, options
+from vision_cli.cli.commands import SUMMARY
 from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import Frame, LocateFormat, ResizePolicy, Source
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from vision_cli.bulk.summary import EachSummary
 
 HELP = (
-    "Find things in images and give their boxes on the original's pixel grid.\n\n"
+    SUMMARY["locate"] + "\n\n"
     'Asks Claude, one request per image, for the box of everything that fits --find "car" '
     "(or the question in -p), in the image as sent; every box is then mapped back to the "
     "original exactly: the resize undone, and the EXIF orientation too with --frame stored "

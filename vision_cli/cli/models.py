@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from vision_cli import catalog
 from vision_cli.cli import common, options
+from vision_cli.cli.commands import SUMMARY
 from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import ModelsFormat
 
-if TYPE_CHECKING:
-    from vision_cli import catalog
-
 HELP = (
-    "The models vision-cli knows: id, aliases, line, tier (the largest image edge and token "
-    "budget the model sees unshrunk), images per request, input/output/batch prices, lifecycle "
-    "with its dates, and where each fact came from (the bundled table or a refresh).\n\n"
+    SUMMARY["models"] + "\n\n"
     "Nothing is fetched unless you ask: --refresh asks the Models API (needs "
     "ANTHROPIC_API_KEY) and keeps what it says in the cache folder ($VISION_CLI_CACHE_DIR, or "
     "the platform's user cache folder); every command then uses it. A model only the API knows "

@@ -10,12 +10,13 @@ from typing import Annotated
 import typer
 
 from vision_cli.cli import common, options
+from vision_cli.cli.commands import SUMMARY
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
 from vision_cli.formats import Format, ReportFormat, Target
 
 HELP = "\n\n".join(
     (
-        "Shrink, rotate, convert and clean images so the API takes them as they are.",
+        SUMMARY["resize"],
         "By default each image is brought within Anthropic's recommendation (1568 px, 1.15 "
         "megapixels), which no model shrinks again; --model targets that model's "
         "exact native size instead. EXIF orientation is applied to the pixels, metadata is "

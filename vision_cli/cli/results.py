@@ -11,6 +11,7 @@ import typer
 
 from vision_cli import catalog
 from vision_cli.cli import common, options
+from vision_cli.cli.commands import SUMMARY
 from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import ResultsFormat
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     pass
 
 HELP = (
-    "Summarise or export a results file of ask --each, ask --batch or locate.\n\n"
+    SUMMARY["results"] + "\n\n"
     "Without --format: a summary of the images in it (answered, failed by error type, lines "
     "skipped because a later line is about the same image, images pending in batches not "
     "collected yet), tokens, cost per model, and the slowest and most expensive images. With "

@@ -227,3 +227,28 @@ def test_deferring_the_dpi_changes_no_verdict_on_pillow_test_images(
     monkeypatch.setattr(probe, "dpi_deferred", contextlib.nullcontext)
     for path, ours in zip(paths, deferred, strict=True):
         assert ours == outcome(path), path
+
+
+def test_the_dpi_read_is_deferred_only_where_an_opener_has_one() -> None:
+    """The deferral hooks a private method of Pillow's JPEG opener: an opener with it reads no
+    DPI while deferred and reads it otherwise; one without it (another Pillow) is left alone,
+    instead of every JPEG becoming unreadable."""
+    calls: list[str] = []
+
+    class WithDpi:
+        def _read_dpi_from_exif(self) -> None:
+            calls.append("read")
+
+    original = tails.defer_dpi_of(WithDpi)
+    with tails.dpi_deferred():
+        WithDpi()._read_dpi_from_exif()
+    assert calls == []
+    WithDpi()._read_dpi_from_exif()
+    original(WithDpi())
+    assert calls == ["read", "read"]
+
+    class WithoutDpi:
+        pass
+
+    assert tails.defer_dpi_of(WithoutDpi) is tails.no_dpi_read
+    assert not hasattr(WithoutDpi, "_read_dpi_from_exif")

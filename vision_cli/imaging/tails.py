@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextvars
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from typing import IO, Any, Final
@@ -65,19 +65,32 @@ class NotThisFormat(Exception):
 
 
 @cache
-def _pillow_read_dpi() -> Any:
-    """Pillow's own DPI reader of its JPEG opener, replaced once by one that does nothing while
-    :func:`dpi_deferred` is in force (and what Pillow does otherwise)."""
+def _pillow_read_dpi() -> Callable[[Any], None]:
+    """Pillow's own DPI reader of its JPEG opener, which :func:`defer_dpi_of` replaces once."""
     from PIL import JpegImagePlugin
 
-    original = JpegImagePlugin.JpegImageFile._read_dpi_from_exif
+    return defer_dpi_of(JpegImagePlugin.JpegImageFile)
 
-    def read_dpi_unless_deferred(self: JpegImagePlugin.JpegImageFile) -> None:
+
+def defer_dpi_of(opener: type) -> Callable[[Any], None]:
+    """Make ``opener``'s DPI-from-EXIF read do nothing while :func:`dpi_deferred` is in force
+    (and what it did otherwise); return the read itself. An opener without one (a Pillow that
+    reads no DPI this way) is left as it is: there is nothing to defer."""
+    original: Callable[[Any], None] | None = getattr(opener, "_read_dpi_from_exif", None)
+    if original is None:
+        return no_dpi_read
+    read = original
+
+    def read_dpi_unless_deferred(self: Any) -> None:
         if not _DEFER_DPI.get():
-            original(self)
+            read(self)
 
-    JpegImagePlugin.JpegImageFile._read_dpi_from_exif = read_dpi_unless_deferred  # type: ignore[method-assign]
-    return original
+    opener._read_dpi_from_exif = read_dpi_unless_deferred  # type: ignore[attr-defined]
+    return read
+
+
+def no_dpi_read(im: Any) -> None:
+    """The DPI read of an opener that has none."""
 
 
 @contextmanager

@@ -66,10 +66,6 @@ class Environment:
             clock=_utc_now,
         )
 
-    def var(self, name: str) -> str:
-        """The variable ``name`` stripped, ``""`` when unset."""
-        return self.vars.get(name, "").strip()
-
     def now(self) -> datetime:
         """The current time, in UTC."""
         return self.clock()

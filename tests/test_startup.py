@@ -8,10 +8,17 @@ for. The listing (``--help``) imports no command's module, a command imports onl
 
 from __future__ import annotations
 
+import gc
+import subprocess
+import sys
+from collections.abc import Iterator
+
 import pytest
 
 from tests import imagekit as k
 from tests.conftest import MakeImage, imported_by
+from tests.test_environment import run_in_process
+from vision_cli.cli import common, launch
 from vision_cli.cli.commands import COMMANDS, GROUPS
 
 #: Every command's (and group's) module of ``cli/``.
@@ -55,3 +62,60 @@ def test_compare_help_builds_compare_from_the_ask_module_only() -> None:
     imported = imported_by("compare", "--help")
     assert imported & COMMAND_MODULES == {"vision_cli.cli.ask"}
     assert not sdk(imported)
+
+
+# --------------------------------------------------------------------------------------------------
+# The cyclic collector rests while the app starts (vision_cli.cli.launch)
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def collector() -> Iterator[None]:
+    """Leave the collector as it was found: on, nothing frozen, no pause pending."""
+    yield
+    launch.resume()
+    gc.unfreeze()
+    gc.enable()
+
+
+def test_a_command_runs_with_the_collector_on_after_a_paused_start(collector: None) -> None:
+    launch.pause()
+    assert not gc.isenabled()
+    during = common.quiet_on_closed_pipe(gc.isenabled)  # how every command is wrapped
+    assert during() is True
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > 0  # what start-up made is out of the collector's sight
+
+
+def test_main_turns_the_collector_back_on_when_no_command_runs(collector: None) -> None:
+    launch.pause()
+    ran = run_in_process("--version")
+    assert ran.status == 0 and "vision-cli" in ran.stdout
+    assert gc.isenabled()
+
+
+def test_an_embedder_who_turned_the_collector_off_keeps_it_off(
+    collector: None, make_image: MakeImage
+) -> None:
+    gc.disable()
+    assert run_in_process("inspect", make_image("one.png")).status == 0
+    assert not gc.isenabled()
+
+
+def test_the_console_script_pauses_the_collector_before_importing_the_app() -> None:
+    probe = (
+        "import gc, sys\n"
+        "from vision_cli.cli import launch\n"
+        "seen = []\n"
+        "class Watch:\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'typer': seen.append(gc.isenabled())\n"
+        "sys.meta_path.insert(0, Watch())\n"
+        "sys.argv = ['vision-cli', '--version']\n"
+        "try:\n"
+        "    launch.entrypoint()\n"
+        "except SystemExit as end:\n"
+        "    print(seen, gc.isenabled(), end.code)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert proc.stdout.strip().splitlines()[-1] == "[False] True 0", proc.stderr

@@ -1,3 +1,3 @@
-from vision_cli.cli.app import entrypoint
+from vision_cli.cli.launch import entrypoint
 
 entrypoint()

@@ -13,7 +13,7 @@ import typer
 from typer._click.exceptions import ClickException
 
 import vision_cli
-from vision_cli.cli import common
+from vision_cli.cli import common, converters, launch
 from vision_cli.cli.commands import COMMANDS, GROUPS, SUMMARY
 from vision_cli.environment import Environment
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus
@@ -28,6 +28,7 @@ root = typer.Typer(
     help="Check, fix, price and send images for Claude's vision API.\n\n" + EXIT_HELP,
     no_args_is_help=True,
     add_completion=False,
+    cls=common.QuickGroup,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -141,6 +142,7 @@ def command_options() -> dict[str, dict[str, config.Option]]:
     result: dict[str, dict[str, config.Option]] = {}
     for name, command in getattr(typer.main.get_command(whole()), "commands", {}).items():
         options: dict[str, config.Option] = {}
+        converters.seed(command.params)
         for param in command.params:
             longs = [o[2:] for o in param.opts if o.startswith("--")]
             if param.param_type_name != "option" or not longs or longs[0] == "help":
@@ -224,6 +226,13 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     writes only ``env``'s streams (typer's own ``--help`` pages excepted: typer prints those on
     the process's standard output). An unexpected error is one line (exit 70), or raised when
     ``VISION_CLI_DEBUG`` is set in ``env.vars``."""
+    try:
+        return _run(argv, env)
+    finally:
+        launch.resume()  # the command did not start (help, a usage error): the start-up is over
+
+
+def _run(argv: Sequence[str] | None, env: Environment | None) -> int:
     env = env or Environment.from_process()
     args = list(sys.argv[1:] if argv is None else argv)
     try:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TextIO, TypeVar
 import typer
 from typer._click.globals import get_current_context
 
+from vision_cli.cli import converters, launch
 from vision_cli.environment import Environment
 from vision_cli.exitcodes import ExitStatus
 
@@ -346,6 +347,7 @@ def quiet_on_closed_pipe(command: Callable[_P, _R]) -> Callable[_P, _R]:
 
     @functools.wraps(command)
     def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        launch.resume()  # the command's own work starts: the start-up is over
         try:
             return command(*args, **kwargs)
         except OSError as exc:
@@ -408,4 +410,13 @@ class BareTileCommand(typer.core.TyperCommand):
         )
         if TILE_OPTION in takes_value:
             args = bare_tile_means_auto(args, takes_value)
+        converters.seed(self.get_params(ctx))
+        return super().parse_args(ctx, args)
+
+
+class QuickGroup(typer.core.TyperGroup):
+    """The application's group: its own options get :mod:`converters`' quick converters."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        converters.seed(self.get_params(ctx))
         return super().parse_args(ctx, args)

@@ -1,0 +1,44 @@
+"""The console script's entry: the cyclic garbage collector rests while the app starts.
+
+Starting a command imports typer, pydantic (typer 0.29 converts values through it), Pillow and
+vision-cli's own modules: tens of thousands of objects that live as long as the process. The
+cyclic collector would walk them again and again as they are made (about 20 ms of a 300 ms
+start, see docs/performance.md), and can free none of them. So :func:`entrypoint` pauses it
+before the first import, and :func:`resume` (called as the command's own code starts, and
+whenever :func:`vision_cli.cli.app.main` returns) freezes what exists so far, out of the
+collector's sight for good, and turns it back on: a long run collects its garbage as usual.
+Only a pause made here is resumed, so a program that embeds :func:`~vision_cli.cli.app.main`
+with the collector off keeps it off.
+"""
+
+from __future__ import annotations
+
+import gc
+
+_paused = False
+
+
+def pause() -> None:
+    """Turn the cyclic collector off for the start-up, if it is on."""
+    global _paused
+    if gc.isenabled():
+        gc.disable()
+        _paused = True
+
+
+def resume() -> None:
+    """Undo :func:`pause`: freeze the objects made while starting and turn the collector on."""
+    global _paused
+    if _paused:
+        _paused = False
+        gc.freeze()
+        gc.enable()
+
+
+def entrypoint() -> None:
+    """The ``vision-cli`` console script."""
+    pause()
+    # lazy: start-up, imported with the collector paused
+    from vision_cli.cli.app import entrypoint as run
+
+    run()

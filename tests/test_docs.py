@@ -121,7 +121,8 @@ def test_every_install_line_installs_this_project() -> None:
 def test_the_distribution_is_not_named_vision_cli() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert re.search(r'^name = "claude-vision-cli"$', pyproject, re.M)
-    assert 'vision-cli = "vision_cli.cli.launch:entrypoint"' in pyproject  # the command keeps its name
+    # the command keeps its name
+    assert 'vision-cli = "vision_cli.cli.launch:entrypoint"' in pyproject
 
 
 def test_the_precommit_recipe_uses_the_hook_this_repository_defines() -> None:

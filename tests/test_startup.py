@@ -12,6 +12,7 @@ import gc
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -54,6 +55,19 @@ def test_a_piped_inspect_over_a_folder_loads_no_progress_bar(make_image: MakeIma
         k.write(folder / f"p{i}.jpg", k.photo((64, 48)))
     imported = imported_by("inspect", folder, "--format", "jsonl")
     assert "vision_cli.inspecting" in imported  # the measurement works
+    assert not imported & PROGRESS
+    assert not sdk(imported)
+
+
+def test_a_piped_resize_loads_no_progress_bar_and_never_the_sdk(
+    make_image: MakeImage, tmp_path: Path
+) -> None:
+    folder = make_image("a.png").parent
+    for i in range(3):
+        k.write(folder / f"p{i}.jpg", k.photo((640, 480)))
+    imported = imported_by("resize", folder, "--out", tmp_path / "out", "--max-edge", "100")
+    assert "vision_cli.resizing" in imported  # the measurement works
+    assert len(list((tmp_path / "out").iterdir())) == 4  # and the images were written
     assert not imported & PROGRESS
     assert not sdk(imported)
 

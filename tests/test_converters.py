@@ -11,6 +11,7 @@ bounds, paths, text of any kind, lists, the defaults, and values of the wrong ty
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -75,6 +76,8 @@ def outcome(runtime: RuntimeParam, value: Any, param: Any, ctx: Any) -> tuple[ob
     except Exception as exc:  # typer's errors: the same type and the same words
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         return ("error", type(exc), message)
+    if isinstance(result, float) and math.isnan(result):
+        return ("ok", float, "nan")  # nan equals nothing, itself included
     return ("ok", type(result), result)
 
 
@@ -216,3 +219,15 @@ def test_a_value_typer_must_read_still_gets_typers_message(tmp_path: Path) -> No
     assert "Invalid value for '--jobs' / '-j': Input should be greater than or equal to 1" in words
     good = subprocess.run([*cmd, "+2"], capture_output=True, text=True)
     assert good.returncode == 0, good.stderr
+
+
+@pytest.mark.parametrize(
+    "value", [math.nan, math.inf, -math.inf, "nan", "inf", "-inf", "NaN", 1.5, "1.5", "0.0"]
+)
+def test_a_decimal_that_is_not_finite_is_typers_to_judge(value: object) -> None:
+    """A bounded decimal option (``--timeout``) given nan or infinity: typer's answer, whatever
+    the form (a configuration file gives floats, the command line text)."""
+    (_, param, ctx) = next(p for p in PARAMS if p[0].endswith(" ask --timeout"))
+    assert param.type_descriptor.parameter_info.min is not None  # bounded, as the test needs
+    quick, slow = both(param, ctx, value)
+    assert quick == slow

@@ -21,6 +21,7 @@ start-up test then fails, so the loss of speed is noticed.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable
 from enum import Enum
@@ -66,7 +67,7 @@ def _number(kind: type[int] | type[float], pattern: re.Pattern[str], info: Any) 
     low, high = info.min, info.max
 
     def convert(value: Any, param: Any, ctx: Any) -> Any:
-        if isinstance(value, kind) and not isinstance(value, bool):
+        if isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value):
             number: int | float = value
         elif isinstance(value, str) and pattern.fullmatch(value):
             number = kind(value)

@@ -128,6 +128,12 @@ def pillow_errors() -> Iterator[None]:
             raise TransformError(Finding(Code.UNREADABLE, probe.damaged(exc), final=True)) from None
 
 
+def load_readers() -> None:
+    """Import Pillow's common format plugins now rather than on the first open: called before
+    workers are forked, it spares each of them the import (~20 ms of CPU apiece)."""
+    Image.preinit()
+
+
 def target_format(
     upright: policy.Size, size_policy: policy.SizePolicy | None, max_dimension: int
 ) -> policy.Size:

@@ -16,9 +16,9 @@ photos comes where vision-cli's time goes per photo: the decode at Pillow's 1/2 
 the LANCZOS pass after each, the encode, the CPU of the whole command with and without Pillow
 keeping freed memory blocks (``PILLOW_BLOCKS_MAX=0``), and the command's start-up. CPU time is the
 user + system time of all child processes (resource.getrusage(RUSAGE_CHILDREN)), so worker
-processes and libvips' threads count. For the screenshots, the PSNR of vision-cli's output and of
-vipsthumbnail's against a full LANCZOS reference (Pillow, whole image) says whether text stayed
-sharp.
+processes and libvips' threads count. For the screenshots, the PSNR and SSIM of vision-cli's
+output and of vipsthumbnail's against a full LANCZOS reference (Pillow, whole image) say whether
+text stayed sharp, and where the time goes per screenshot follows (decode, resize, PNG encode).
 
     python benchmarks/resize_bench.py [--runs 3] [--photos 60] [--screenshots 20] [--grain 6]
                                       [--no-magick] [--no-breakdown]
@@ -30,6 +30,7 @@ Targets, against two vipsthumbnail processes (a PASS/FAIL line each, at the end)
 from __future__ import annotations
 
 import argparse
+import array
 import io
 import math
 import os
@@ -46,7 +47,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from PIL import Image, ImageChops, ImageDraw, ImageFilter
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageMath
 
 from vision_cli import policy
 
@@ -340,10 +341,34 @@ def psnr(a: Image.Image, b: Image.Image) -> float:
     return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
 
 
+def ssim(a: Image.Image, b: Image.Image, window: int = 8) -> float:
+    """Mean structural similarity of ``a`` and ``b`` (1: equal), on luma, over non-overlapping
+    ``window`` x ``window`` blocks (the cheap form of Wang et al.'s index, with its constants).
+
+    The blocks' means, mean squares and mean products come from Pillow (``reduce`` of float
+    images), so only one number per block is handled in Python."""
+    x, y = (im.convert("L").convert("F") for im in (a, b))
+
+    def mean(p: Image.Image, q: Image.Image | None = None) -> list[float]:
+        im = p if q is None else ImageMath.lambda_eval(lambda v: v["p"] * v["q"], p=p, q=q)
+        assert isinstance(im, Image.Image)
+        return array.array("f", im.reduce(window).tobytes()).tolist()  # F: native floats
+
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    blocks = zip(mean(x), mean(y), mean(x, x), mean(y, y), mean(x, y), strict=True)
+    total = 0.0
+    count = 0
+    for mx, my, xx, yy, xy in blocks:
+        vx, vy, cov = xx - mx * mx, yy - my * my, xy - mx * my
+        total += (2 * mx * my + c1) * (2 * cov + c2) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+        count += 1
+    return total / count
+
+
 def quality(files: list[Path], tools: tuple[str, str, str], scratch: Path, count: int = 4) -> None:
-    """PSNR of vision-cli's and vipsthumbnail's screenshots against a full LANCZOS reference
-    (Pillow, the whole image decoded, no reducing gap), over the first ``count`` files: text that
-    blurs or rings loses decibels."""
+    """PSNR and SSIM of vision-cli's and vipsthumbnail's screenshots against a full LANCZOS
+    reference (Pillow, the whole image decoded, no reducing gap), over the first ``count`` files:
+    text that blurs or rings loses decibels and similarity."""
     sample = files[:count]
     ours, vips = fresh(scratch / "q-ours"), fresh(scratch / "q-vips")
     folder = fresh(scratch / "q-in")
@@ -351,26 +376,33 @@ def quality(files: list[Path], tools: tuple[str, str, str], scratch: Path, count
         shutil.copy(f, folder / f.name)
     run_ours(tools[0], folder, ours)
     run_vips(tools[1], sample, vips)
-    scores: dict[str, list[float]] = {OURS: [], "vipsthumbnail": []}
+    scores: dict[str, list[tuple[float, float, int]]] = {OURS: [], "vipsthumbnail": []}
     for f in sample:
         with Image.open(f) as src:
             src.load()
             for label, out in ((OURS, ours), ("vipsthumbnail", vips)):
-                with Image.open(out / f"{f.stem}.png") as got:
+                made = out / f"{f.stem}.png"
+                with Image.open(made) as got:
                     # each against the reference at its own size (libvips may round a pixel off)
                     ref = src.resize(got.size, Image.Resampling.LANCZOS)
-                    scores[label].append(psnr(got, ref))
+                    scores[label].append((psnr(got, ref), ssim(got, ref), made.stat().st_size))
     print(
-        f"  PSNR against a full LANCZOS reference ({len(sample)} files, higher is closer): "
-        + ", ".join(f"{label} {statistics.mean(v):.1f} dB" for label, v in scores.items())
+        f"  against a full LANCZOS reference ({len(sample)} files, higher is closer): "
+        + ", ".join(
+            f"{label} PSNR {statistics.mean(v[0] for v in got):.1f} dB, "
+            f"SSIM {statistics.mean(v[1] for v in got):.4f}, "
+            f"{statistics.mean(v[2] for v in got):,.0f} bytes"
+            for label, got in scores.items()
+        )
     )
 
 
 def shot_breakdown(files: list[Path], count: int = 8) -> None:
     """Where a screenshot's time goes, in one process (medians over ``count`` files, ms): the
     decode (zlib inflate and PNG unfiltering), the colour count that finds screen content, the
-    resize with LANCZOS (before) and HAMMING (vision-cli's choice for screens), and the PNG encode
-    at zlib's default and at level 1 with run-length matching (vision-cli's choice)."""
+    resize with LANCZOS and with HAMMING (vision-cli's choice for screens), and the PNG encode:
+    Pillow's (every filter tried on every row) at zlib's default level and at level 1 with
+    run-length matching, and vision-cli's (rows unfiltered, level 3); with the bytes of each."""
     import zlib
 
     from vision_cli.imaging import decode, encode
@@ -385,9 +417,9 @@ def shot_breakdown(files: list[Path], count: int = 8) -> None:
     def timed(step: Callable[[int], object]) -> float:
         times = []
         for i in range(len(datas)):
-            start = time.perf_counter()
+            start = time.process_time()
             step(i)
-            times.append(time.perf_counter() - start)
+            times.append(time.process_time() - start)
         return statistics.median(times) * 1000
 
     def png(im: Image.Image, **options: int) -> int:
@@ -395,21 +427,22 @@ def shot_breakdown(files: list[Path], count: int = 8) -> None:
         im.save(out, "PNG", **options)
         return out.tell()
 
-    steps = {
+    encoders: dict[str, Callable[[Image.Image], int]] = {
+        "Pillow PNG level 6": png,
+        "Pillow PNG level 1 Z_RLE": partial(png, compress_level=1, compress_type=zlib.Z_RLE),
+        "unfiltered level 3 (vision-cli)": lambda im: len(encode.screen_png(im)),
+    }
+    steps: dict[str, Callable[[int], object]] = {
         "decode": lambda i: Image.open(io.BytesIO(datas[i])).load(),
         "colour count": lambda i: encode.colours_at_most(frames[i], decode.SCREEN_COLOURS),
         "LANCZOS": lambda i: frames[i].resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0),
         "HAMMING": lambda i: frames[i].resize(target, Image.Resampling.HAMMING, reducing_gap=2.0),
-        "PNG level 6": lambda i: png(small[i]),
-        "PNG level 1 Z_RLE": lambda i: png(small[i], compress_level=1, compress_type=zlib.Z_RLE),
     }
+    steps.update({name: partial(lambda f, i: f(small[i]), f) for name, f in encoders.items()})
     cells = [f"{name} {timed(step):.1f}" for name, step in steps.items()]
-    sizes = (
-        statistics.mean(png(im) for im in small),
-        statistics.mean(png(im, compress_level=1, compress_type=zlib.Z_RLE) for im in small),
-    )
-    print(f"  where the time goes per screenshot (ms, one process): {', '.join(cells)}")
-    print(f"  PNG bytes: level 6 {sizes[0]:,.0f}, level 1 Z_RLE {sizes[1]:,.0f}")
+    sizes = [f"{name} {statistics.mean(map(f, small)):,.0f}" for name, f in encoders.items()]
+    print(f"  where the time goes per screenshot (CPU ms, one process): {', '.join(cells)}")
+    print(f"  PNG bytes: {', '.join(sizes)}")
 
 
 def breakdown(exe: str, files: list[Path], count: int = 20) -> None:

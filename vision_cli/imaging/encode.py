@@ -108,7 +108,7 @@ def _encode(
 ) -> bytes:
     """Encode with no metadata at all: no EXIF, XMP, comment, ICC profile, DPI or text chunks.
 
-    A PNG of screen content (:data:`SCREEN_COLOURS`) is written by :func:`_screen_png`;
+    A PNG of screen content (:data:`SCREEN_COLOURS`) is written by :func:`screen_png`;
     ``optimize`` (the fallback over the byte limit) is Pillow's and zlib's smallest, whatever the
     content."""
     if fmt == "JPEG" and im.mode not in ("L", "RGB"):
@@ -118,7 +118,7 @@ def _encode(
     im.info = {}
     out = io.BytesIO()
     if fmt == "PNG" and screen and not optimize and im.mode in _PNG_COLOUR_TYPES:
-        return _screen_png(im)
+        return screen_png(im)
     if fmt == "PNG":
         im.save(out, "PNG", optimize=optimize)
     else:
@@ -135,7 +135,7 @@ def _flatten(im: Image.Image) -> Image.Image:
     return Image.alpha_composite(white, rgba).convert("RGB")
 
 
-#: PNG colour type of each 8-bit mode :func:`_screen_png` writes.
+#: PNG colour type of each 8-bit mode :func:`screen_png` writes.
 _PNG_COLOUR_TYPES: Final = {"L": 0, "RGB": 2, "LA": 4, "RGBA": 6}
 
 #: zlib level of screen PNGs: level 3 is the last of zlib's fast levels (no lazy matching).
@@ -145,7 +145,7 @@ SCREEN_PNG_LEVEL: Final = 3
 _BAND_BYTES: Final = 64 * 1024
 
 
-def _screen_png(im: Image.Image) -> bytes:
+def screen_png(im: Image.Image) -> bytes:
     """A PNG of screen content with every row unfiltered (filter type 0), deflated at
     :data:`SCREEN_PNG_LEVEL`: the same pixels as Pillow's PNG, in half the time.
 

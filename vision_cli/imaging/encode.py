@@ -151,9 +151,9 @@ def screen_png(im: Image.Image) -> bytes:
 
     Pillow tries every PNG filter on every row and keeps the likeliest; on a screenshot that
     choice is most of its encode time (14 of 15 ms on a 1356x848 one, at any zlib level), and
-    buys nothing: flat colours and text repeat exactly, so deflate matches them as they are, and
-    the unfiltered file is about as small (smaller on most real screenshots, larger on flat
-    drawings: ``benchmarks/resize_bench.py`` reports the bytes)."""
+    buys little: flat colours and text repeat exactly, so deflate matches them as they are. The
+    unfiltered file is smaller on most real screenshots and larger on flat synthetic ones
+    (``benchmarks/resize_bench.py`` reports the bytes)."""
     width, height = im.size
     stride = width * len(im.mode)
     band = max(1, _BAND_BYTES // stride)  # rows at a time: no copy of the whole image in memory

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _common import load, verdict, vision_cli, wall  # noqa: E402
-from resize_bench import GRAIN, make_corpus  # noqa: E402
+from _resize_corpus import GRAIN, make_corpus  # noqa: E402
 
 from tests.fakeapi import FakeClaudeAPI  # noqa: E402
 

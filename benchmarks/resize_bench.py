@@ -16,9 +16,9 @@ photos comes where vision-cli's time goes per photo: the decode at Pillow's 1/2 
 the LANCZOS pass after each, the encode, the CPU of the whole command with and without Pillow
 keeping freed memory blocks (``PILLOW_BLOCKS_MAX=0``), and the command's start-up. CPU time is the
 user + system time of all child processes (resource.getrusage(RUSAGE_CHILDREN)), so worker
-processes and libvips' threads count. For the screenshots, the PSNR of vision-cli's output and of
-vipsthumbnail's against a full LANCZOS reference (Pillow, whole image) says whether text stayed
-sharp.
+processes and libvips' threads count. For the screenshots, the PSNR and SSIM of vision-cli's
+output and of vipsthumbnail's against a full LANCZOS reference (Pillow, whole image) say whether
+text stayed sharp, and where the time goes per screenshot follows (decode, resize, PNG encode).
 
     python benchmarks/resize_bench.py [--runs 3] [--photos 60] [--screenshots 20] [--grain 6]
                                       [--no-magick] [--no-breakdown]
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import math
 import os
 import resource
 import shutil
@@ -46,95 +45,17 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from PIL import Image, ImageChops, ImageDraw, ImageFilter
+from PIL import Image
 
 from vision_cli import policy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load, verdict, vision_cli
+from _resize_corpus import CORPUS, GRAIN, make_corpus
+from _screens import psnr, shot_breakdown, ssim
 
 HERE = Path(__file__).resolve().parent
-CORPUS = HERE / ".corpus-resize"
-PHOTO_SIZE = (4032, 3024)
-#: Laptop screenshots: a 16:10 panel at 2560x1600 and a 15" Retina one at 2880x1800.
-SHOT_SIZES = ((2560, 1600), (2880, 1800))
-ORIENTATION = 0x0112
 QUALITY = 85
-#: Film-grain strength of the photos: 6 gives about 3.8 MB per 12 MP photo at quality 92, what a
-#: phone writes (more grain means bigger files, and decoding, which every tool shares, dominates).
-GRAIN = 6
-
-
-# --------------------------------------------------------------------------------------------------
-# Corpus
-# --------------------------------------------------------------------------------------------------
-
-
-def _photo_base(grain: int) -> Image.Image:
-    """A photo-like picture: smooth sky and ground, shapes with soft edges, and fine grain (which
-    is what makes camera JPEGs big and slow to decode)."""
-    w, h = PHOTO_SIZE
-    sky = Image.linear_gradient("L").resize((w, h))
-    im = Image.merge(
-        "RGB",
-        (
-            sky.point(lambda v: 80 + v // 3),
-            sky.point(lambda v: 120 + v // 4),
-            sky.point(lambda v: 230 - v // 4),
-        ),
-    )
-    draw = ImageDraw.Draw(im)
-    draw.rectangle((0, h * 2 // 3, w, h), fill=(70, 110, 55))
-    for i in range(14):
-        x, y, r = (i * 577) % w, h // 3 + (i * 331) % (h // 2), 120 + (i * 53) % 300
-        draw.ellipse((x - r, y - r, x + r, y + r), fill=(200 - i * 9, 90 + i * 8, 60 + i * 5))
-    im = im.filter(ImageFilter.GaussianBlur(3))
-    noise = Image.effect_noise((w, h), grain).convert("RGB")
-    return ImageChops.add(im, noise, scale=1.0, offset=-128)
-
-
-def _screenshot(i: int, size: tuple[int, int] = SHOT_SIZES[0]) -> Image.Image:
-    """Flat colours, bars and text, as a UI screenshot has."""
-    w, h = size
-    im = Image.new("RGB", (w, h), (245, 246, 248))
-    draw = ImageDraw.Draw(im)
-    draw.rectangle((0, 0, w, 72), fill=(36, 41, 47))
-    draw.rectangle((0, 72, 320, h), fill=(230, 233, 237))
-    for row in range(40):
-        y = 110 + row * 36
-        width = 300 + (row * 131 + i * 17) % 1500
-        draw.rectangle((360, y, 360 + width, y + 14), fill=(87, 96, 106))
-        draw.text((360, y + 16), f"line {row} of screenshot {i}: some text", fill=(40, 40, 40))
-    return im
-
-
-def make_corpus(photos: int, shots: int, grain: int) -> tuple[list[Path], list[list[Path]]]:
-    """``photos`` photos, and ``shots`` screenshots of each size in :data:`SHOT_SIZES`."""
-    photo_dir = CORPUS / f"photos-{photos}-grain{grain}"
-    made_photos = sorted(photo_dir.glob("*.jpg"))
-    if len(made_photos) < photos:
-        print(f"making {photos} photos in {photo_dir} (once) ...", file=sys.stderr)
-        photo_dir.mkdir(parents=True, exist_ok=True)
-        base = _photo_base(grain)
-        for i in range(photos):
-            im = ImageChops.offset(base, (i * 211) % PHOTO_SIZE[0], (i * 97) % PHOTO_SIZE[1])
-            exif = Image.Exif()
-            exif[ORIENTATION] = 6 if i % 4 == 0 else 1
-            im.save(photo_dir / f"IMG_{i:04}.jpg", quality=92, exif=exif.tobytes())
-        made_photos = sorted(photo_dir.glob("*.jpg"))
-    return made_photos[:photos], [_screenshots(shots, size) for size in SHOT_SIZES]
-
-
-def _screenshots(count: int, size: tuple[int, int]) -> list[Path]:
-    folder = CORPUS / f"screenshots-{size[0]}x{size[1]}-{count}"
-    made = sorted(folder.glob("*.png"))
-    if count and len(made) < count:
-        print(f"making {count} screenshots in {folder} (once) ...", file=sys.stderr)
-        folder.mkdir(parents=True, exist_ok=True)
-        for i in range(count):
-            _screenshot(i, size).save(folder / f"shot-{i:03}.png")
-        made = sorted(folder.glob("*.png"))
-    return made[:count]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -332,18 +253,10 @@ def report(name: str, files: list[Path], samples: dict[str, list[Sample]]) -> fl
     return ratios[ANCHOR]
 
 
-def psnr(a: Image.Image, b: Image.Image) -> float:
-    """Peak signal-to-noise ratio of ``a`` against ``b`` over R, G and B, in dB (inf: equal)."""
-    diff = ImageChops.difference(a.convert("RGB"), b.convert("RGB")).histogram()
-    squares = sum(count * (i % 256) ** 2 for i, count in enumerate(diff))
-    mse = squares / (a.width * a.height * 3)
-    return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
-
-
 def quality(files: list[Path], tools: tuple[str, str, str], scratch: Path, count: int = 4) -> None:
-    """PSNR of vision-cli's and vipsthumbnail's screenshots against a full LANCZOS reference
-    (Pillow, the whole image decoded, no reducing gap), over the first ``count`` files: text that
-    blurs or rings loses decibels."""
+    """PSNR and SSIM of vision-cli's and vipsthumbnail's screenshots against a full LANCZOS
+    reference (Pillow, the whole image decoded, no reducing gap), over the first ``count`` files:
+    text that blurs or rings loses decibels and similarity."""
     sample = files[:count]
     ours, vips = fresh(scratch / "q-ours"), fresh(scratch / "q-vips")
     folder = fresh(scratch / "q-in")
@@ -351,65 +264,25 @@ def quality(files: list[Path], tools: tuple[str, str, str], scratch: Path, count
         shutil.copy(f, folder / f.name)
     run_ours(tools[0], folder, ours)
     run_vips(tools[1], sample, vips)
-    scores: dict[str, list[float]] = {OURS: [], "vipsthumbnail": []}
+    scores: dict[str, list[tuple[float, float, int]]] = {OURS: [], "vipsthumbnail": []}
     for f in sample:
         with Image.open(f) as src:
             src.load()
             for label, out in ((OURS, ours), ("vipsthumbnail", vips)):
-                with Image.open(out / f"{f.stem}.png") as got:
+                made = out / f"{f.stem}.png"
+                with Image.open(made) as got:
                     # each against the reference at its own size (libvips may round a pixel off)
                     ref = src.resize(got.size, Image.Resampling.LANCZOS)
-                    scores[label].append(psnr(got, ref))
+                    scores[label].append((psnr(got, ref), ssim(got, ref), made.stat().st_size))
     print(
-        f"  PSNR against a full LANCZOS reference ({len(sample)} files, higher is closer): "
-        + ", ".join(f"{label} {statistics.mean(v):.1f} dB" for label, v in scores.items())
+        f"  against a full LANCZOS reference ({len(sample)} files, higher is closer): "
+        + ", ".join(
+            f"{label} PSNR {statistics.mean(v[0] for v in got):.1f} dB, "
+            f"SSIM {statistics.mean(v[1] for v in got):.4f}, "
+            f"{statistics.mean(v[2] for v in got):,.0f} bytes"
+            for label, got in scores.items()
+        )
     )
-
-
-def shot_breakdown(files: list[Path], count: int = 8) -> None:
-    """Where a screenshot's time goes, in one process (medians over ``count`` files, ms): the
-    decode (zlib inflate and PNG unfiltering), the colour count that finds screen content, the
-    resize with LANCZOS (before) and HAMMING (vision-cli's choice for screens), and the PNG encode
-    at zlib's default and at level 1 with run-length matching (vision-cli's choice)."""
-    import zlib
-
-    from vision_cli.imaging import decode, encode
-
-    datas = [f.read_bytes() for f in files[:count]]
-    frames = [Image.open(io.BytesIO(d)) for d in datas]
-    for im in frames:
-        im.load()
-    target = policy.SizePolicy.recommended().target(*frames[0].size)
-    small = [im.resize(target, Image.Resampling.HAMMING) for im in frames]
-
-    def timed(step: Callable[[int], object]) -> float:
-        times = []
-        for i in range(len(datas)):
-            start = time.perf_counter()
-            step(i)
-            times.append(time.perf_counter() - start)
-        return statistics.median(times) * 1000
-
-    def png(im: Image.Image, **options: int) -> int:
-        out = io.BytesIO()
-        im.save(out, "PNG", **options)
-        return out.tell()
-
-    steps = {
-        "decode": lambda i: Image.open(io.BytesIO(datas[i])).load(),
-        "colour count": lambda i: encode.colours_at_most(frames[i], decode.SCREEN_COLOURS),
-        "LANCZOS": lambda i: frames[i].resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0),
-        "HAMMING": lambda i: frames[i].resize(target, Image.Resampling.HAMMING, reducing_gap=2.0),
-        "PNG level 6": lambda i: png(small[i]),
-        "PNG level 1 Z_RLE": lambda i: png(small[i], compress_level=1, compress_type=zlib.Z_RLE),
-    }
-    cells = [f"{name} {timed(step):.1f}" for name, step in steps.items()]
-    sizes = (
-        statistics.mean(png(im) for im in small),
-        statistics.mean(png(im, compress_level=1, compress_type=zlib.Z_RLE) for im in small),
-    )
-    print(f"  where the time goes per screenshot (ms, one process): {', '.join(cells)}")
-    print(f"  PNG bytes: level 6 {sizes[0]:,.0f}, level 1 Z_RLE {sizes[1]:,.0f}")
 
 
 def breakdown(exe: str, files: list[Path], count: int = 20) -> None:

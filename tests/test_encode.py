@@ -50,8 +50,9 @@ def psnr(a: Image.Image, b: Image.Image) -> float:
 
 
 def test_screen_content_stays_close_to_lanczos_and_as_small() -> None:
-    """A screenshot takes the faster path (Hamming window, run-length deflate): its pixels stay
-    within 35 dB of the Lanczos result and its file no bigger than zlib's default would make."""
+    """A screenshot takes the faster path (Hamming window, unfiltered rows at a fast zlib level):
+    its pixels stay within 35 dB of the Lanczos result and its file about as small as Pillow's
+    PNG at zlib's default level."""
     im = screenshot()
     source = k.encode(im, "PNG")
     assert 256 < len(im.getcolors(1 << 16) or ()) <= decode.SCREEN_COLOURS
@@ -62,6 +63,59 @@ def test_screen_content_stays_close_to_lanczos_and_as_small() -> None:
     assert psnr(out, reference) >= 35
     assert out.tobytes() != reference.tobytes()  # the faster kernel was used
     assert len(result.data) <= 1.05 * len(k.encode(out, "PNG"))
+
+
+def screen_image(mode: str, size: tuple[int, int]) -> Image.Image:
+    """Flat colours with a translucent band where the mode has alpha: screen content in ``mode``."""
+    im = k.flat_drawing(size).convert("RGBA")
+    alpha = Image.new("L", size, 255)
+    alpha.paste(96, (0, size[1] // 3, size[0], size[1] // 2))
+    im.putalpha(alpha)
+    return im.convert(mode)
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA"])
+@pytest.mark.parametrize("size", [(333, 211), (1, 300), (1500, 7)])
+def test_screen_png_is_lossless_and_bare(mode: str, size: tuple[int, int]) -> None:
+    """The screen PNG holds exactly the pixels, in the source's mode, at odd widths and over
+    several bands of rows, with no chunk but the image's own."""
+    im = screen_image(mode, size)
+    result = run(k.encode(im, "PNG"), reencode=True)
+    out = k.opened(result.data)
+    assert result.format == "PNG" and out.mode == mode and out.size == size
+    assert out.tobytes() == im.tobytes()
+    assert k.png_chunks(result.data) == [b"IHDR", b"IDAT", b"IEND"]
+
+
+@pytest.mark.parametrize("transparency", [None, 0])
+def test_palette_screenshot_comes_out_exact(transparency: int | None) -> None:
+    """A palette PNG (with a transparent colour or none) is resized as its RGB(A) pixels are, and
+    those pixels are written exactly."""
+    im = screenshot((2000, 1250)).quantize(64)
+    params = {} if transparency is None else {"transparency": transparency}
+    source = k.encode(im, "PNG", **params)
+    result = run(source)
+    out = k.opened(result.data)
+    mode = "RGB" if transparency is None else "RGBA"
+    expected = k.opened(source).convert(mode)
+    expected = expected.resize(out.size, Image.Resampling.HAMMING, reducing_gap=2.0)
+    assert result.format == "PNG" and out.mode == mode
+    assert out.tobytes() == expected.tobytes()
+
+
+def test_screen_png_over_the_limit_is_made_smaller_or_jpeg() -> None:
+    """Over the byte limit, a screenshot's PNG falls back to zlib's smallest, then to JPEG; what
+    comes out fits, and a PNG that comes out is still exact."""
+    free = run(k.encode(screenshot(), "PNG"))
+    limit = policy.base64_length(len(free.data)) - 1
+    result = run(k.encode(screenshot(), "PNG"), max_bytes=limit)
+    assert policy.base64_length(len(result.data)) <= limit
+    if result.format == "PNG":
+        assert k.opened(result.data).tobytes() == k.opened(free.data).tobytes()
+    else:
+        assert result.format == "JPEG"
+    with pytest.raises(TransformError, match="over the"):
+        run(k.encode(screenshot(), "PNG"), to="png", max_bytes=1000)
 
 
 def test_photographs_in_png_keep_lanczos_and_default_deflate() -> None:

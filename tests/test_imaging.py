@@ -42,14 +42,19 @@ def test_memory_reuse_leaves_pillows_own_setting_alone(monkeypatch: pytest.Monke
     from PIL import Image
 
     core: Any = Image.core  # type: ignore[attr-defined]  # documented, not re-exported
-    previous = core.get_blocks_max()
+    previous = core.get_blocks_max(), core.get_block_size()
     try:
         core.set_blocks_max(1)
+        core.set_block_size(1 << 16)
         monkeypatch.setenv("PILLOW_BLOCKS_MAX", "1")
+        monkeypatch.setenv("PILLOW_BLOCK_SIZE", "64k")
         imaging.reuse_memory()
-        assert core.get_blocks_max() == 1
+        assert (core.get_blocks_max(), core.get_block_size()) == (1, 1 << 16)
         monkeypatch.delenv("PILLOW_BLOCKS_MAX")
+        monkeypatch.delenv("PILLOW_BLOCK_SIZE")
         imaging.reuse_memory()
         assert core.get_blocks_max() == imaging.KEPT_BLOCKS
+        assert core.get_block_size() == imaging.BLOCK_BYTES
     finally:
-        core.set_blocks_max(previous)
+        core.set_blocks_max(previous[0])
+        core.set_block_size(previous[1])

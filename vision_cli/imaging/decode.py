@@ -53,11 +53,10 @@ COLOUR_SAMPLE_PIXELS: Final = 512 * 512
 
 #: A PNG output whose source has at most this many colours (in the sample) is screen content: UI,
 #: text, charts, drawings, antialiased text included. It is resized with a Hamming window instead
-#: of Lanczos and its PNG deflated with run-length matching, which together take about half the
-#: time on a 2560x1600 screenshot, for 38.8 dB PSNR against the Lanczos result (vipsthumbnail's
-#: own output is at 36.5 dB) and the same size of file. Photographs stay on Lanczos and default
-#: deflate (run-length matching would make their PNGs a third bigger):
-#: ``benchmarks/resize_bench.py`` measures both.
+#: of Lanczos (38.8 dB PSNR and 0.994 SSIM against the Lanczos result on a 2560x1600 screenshot,
+#: where vipsthumbnail's own output has 36.5 dB, in half the time) and written by
+#: :func:`~vision_cli.imaging.encode.screen_png`. Photographs stay on Lanczos and Pillow's PNG
+#: encoder: ``benchmarks/resize_bench.py`` measures both.
 SCREEN_COLOURS: Final = 4096
 
 
@@ -126,6 +125,12 @@ def pillow_errors() -> Iterator[None]:
             raise TransformError(exc.finding) from None
         except _DECODE_ERRORS as exc:
             raise TransformError(Finding(Code.UNREADABLE, probe.damaged(exc), final=True)) from None
+
+
+def load_readers() -> None:
+    """Import Pillow's common format plugins now rather than on the first open: called before
+    workers are forked, it spares each of them the import (~20 ms of CPU apiece)."""
+    Image.preinit()
 
 
 def target_format(

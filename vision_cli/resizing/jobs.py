@@ -171,10 +171,11 @@ def executor(jobs: int, inputs: int) -> Iterator[Executor]:
     if jobs <= 1 or inputs <= 1:
         yield _Inline()
         return
+    context = workers.context()
+    if context.get_start_method() == "fork":
+        decode.load_readers()  # once, inherited by every worker
     pool = ProcessPoolExecutor(
-        max_workers=min(jobs, inputs),
-        mp_context=workers.context(),
-        initializer=workers.start_worker,
+        max_workers=min(jobs, inputs), mp_context=context, initializer=workers.start_worker
     )
     try:
         pool.submit(_ready).result()  # start the workers now

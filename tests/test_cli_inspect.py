@@ -664,7 +664,51 @@ def test_worker_processes_give_the_same_records_in_order(run: Run, crowd: Path) 
     assert recs[100]["findings"][0]["code"] == "unreadable"
 
 
-def test_ctrl_c_stops_the_workers(crowd: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "extra",
+    [("-f", "json"), ("-f", "csv"), ("-f", "table"), ("-f", "jsonl", "-q"), ("-f", "markdown")],
+    ids=lambda a: " ".join(a),
+)
+def test_worker_processes_give_the_same_output_in_every_format(
+    run: Run, crowd: Path, extra: tuple[str, ...]
+) -> None:
+    """JSONL lines are made in the workers; every other format from the records they send."""
+    one = run("inspect", crowd, *extra, "-j", "1")
+    two = run("inspect", crowd, *extra, "-j", "2")
+    assert one.exit_code == two.exit_code == 1
+    assert two.stdout == one.stdout and two.stderr == one.stderr
+
+
+def test_worker_processes_after_an_input_that_is_not_an_image(
+    run: Run, crowd: Path, tmp_path: Path
+) -> None:
+    """The main process checks the first input itself before starting the workers: a first
+    input that is missing or broken changes nothing in the records, their order or the status."""
+    listing = tmp_path / "list.txt"
+    crowded = sorted(str(p) for p in crowd.iterdir())
+    listing.write_text("\n".join([str(tmp_path / "missing.png"), crowded[100], *crowded]) + "\n")
+    one = run("inspect", "--files-from", listing, "-f", "jsonl", "-j", "1")
+    two = run("inspect", "--files-from", listing, "-f", "jsonl", "-j", "2")
+    assert one.exit_code == two.exit_code == 1 and two.stdout == one.stdout
+    recs = records(two)
+    assert len(recs) == len(crowded) + 2
+    assert [codes_of(r) for r in recs[:2]] == [["not-found"], ["unreadable"]]
+
+
+def _processes_running(needle: str) -> list[int]:
+    """The processes whose command line holds ``needle`` (a forked worker keeps its parent's)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and needle in (entry / "cmdline").read_text():
+                found.append(int(entry.name))
+        except OSError:  # ended meanwhile
+            continue
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_the_workers(crowd: Path, tmp_path: Path, sig: signal.Signals) -> None:
     listing = tmp_path / "list.txt"
     names = "\n".join(str(p) for p in sorted(crowd.iterdir()))
     listing.write_text("\n".join([names] * 300))  # long enough to be interrupted
@@ -679,10 +723,15 @@ def test_ctrl_c_stops_the_workers(crowd: Path, tmp_path: Path) -> None:
         )  # fmt: skip
         while out.stat().st_size < 100_000 and proc.poll() is None:
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err
+    # SIGTERM ends inspect as it ends any tool that writes no file (exitcodes.ExitStatus)
+    assert proc.returncode == (130 if sig == signal.SIGINT else -signal.SIGTERM), err
+    assert err == "" if sig == signal.SIGTERM else "Traceback" not in err
+    deadline = time.monotonic() + 10
+    while _processes_running(str(listing)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _processes_running(str(listing)) == []  # no worker left behind
     lines = out.read_text().splitlines()
     assert 0 < len(lines) < 300 * len(names.splitlines())
     assert all(json.loads(line)["path"] for line in lines)  # every line whole
@@ -760,8 +809,9 @@ def test_estimate_ignores_too(run: Run, make_image: MakeImage) -> None:
 
 
 def test_worker_hand_off_keeps_every_field(crowd: Path) -> None:
-    """What a worker sends back (plain values) makes the same record, findings included."""
-    from vision_cli import inspecting, judging, policy, sources
+    """What a worker sends back (plain values) makes the same record, findings included, and its
+    JSON line is the one the main process would have written."""
+    from vision_cli import inspecting, judging, names, policy, sources
 
     opts = inspecting.CheckOptions(
         model="claude-opus-4-7", limits=judging.Limits(tier=policy.tier("high-res"))
@@ -773,6 +823,9 @@ def test_worker_hand_off_keeps_every_field(crowd: Path) -> None:
     items.append(sources.Problem("nothing/*.png", judging.Code.NOT_FOUND, "no match"))
     for item in items:
         record, data = inspecting.check_keeping_data(item, opts)
-        packed = inspecting._checked_packed(inspecting._pack_input(item), opts)
+        packed = inspecting._checked_packed(inspecting._pack_input(item), opts, lines=True)
         assert inspecting._unpack_record(packed[0]) == record and packed[1] == data
+        assert packed[2] == names.dumps(record.as_dict())
+        plain = inspecting._checked_packed(inspecting._pack_input(item), opts, lines=False)
+        assert plain[2] is None
     assert inspecting.check(items[1], opts).findings[0].code is judging.Code.UNREADABLE  # exercised

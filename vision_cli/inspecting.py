@@ -9,13 +9,14 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
+import gc
 import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from vision_cli import fetching, judging, limits, policy, sources, workers
+from vision_cli import fetching, judging, limits, names, policy, sources, workers
 from vision_cli.imaging import preflight, probe
 from vision_cli.judging import Code, Finding
 
@@ -136,15 +137,17 @@ def check_keeping_data(
     return record, data
 
 
-Checked = tuple[sources.Input | sources.Problem, Record, bytes | None]
+#: An input, its record, its bytes when they were read, its JSON line when asked for.
+Checked = tuple[sources.Input | sources.Problem, Record, bytes | None, str | None]
 
 #: Below this many inputs a pool costs more than it saves (a check takes about 0.1 ms).
 PARALLEL_FROM = 500
 #: The same with ``verify``, which decodes every image (tens of milliseconds each).
 VERIFY_PARALLEL_FROM = 4
-#: Inputs handed to a worker at a time: large enough that pickling is cheap per input (one at a
-#: time with ``verify``, so that a few images are still shared out).
-_CHUNK = 64
+#: Inputs handed to a worker at a time: large enough that the hand-off is cheap per input (256
+#: took a fifth less CPU than 64 over 3,000 JPEGs; ``docs/performance.md``), one at a time with
+#: ``verify``, so that a few images are still shared out.
+_CHUNK = 256
 #: Record fields in order, the findings (the last) apart: what a worker sends back.
 _FIELDS = tuple(f.name for f in dataclasses.fields(Record) if f.name != "findings")
 
@@ -155,13 +158,14 @@ def check_all(
     jobs: int = 1,
     *,
     stdin: BinaryIO | None = None,
+    lines: bool = False,
 ) -> Iterator[Checked]:
-    """Each input with its record (and its bytes when they were read), in input order.
+    """Each input with its record (and its bytes when they were read), in input order, and with
+    ``lines`` its JSON line (:func:`json_line`), made where the check ran.
 
     With ``jobs`` > 1 and at least :data:`PARALLEL_FROM` inputs (:data:`VERIFY_PARALLEL_FROM`
-    with ``verify``), the checks are spread over
-    worker processes; the records still come back one by one, in order, so output streams and
-    memory stays flat.
+    with ``verify``), the checks are spread over worker processes; the records still come back
+    one by one, in order, so output streams and memory stays flat.
     """
     if opts.verify:
         probe.reuse_memory()
@@ -170,24 +174,31 @@ def check_all(
     head = list(itertools.islice(stream, threshold if jobs > 1 else 0))
     if len(head) < threshold or jobs <= 1:
         for item in itertools.chain(head, stream):
-            yield _checked(item, opts)
+            yield _checked(item, opts, lines)
         return
-    pool = workers.context().Pool(jobs, initializer=workers.start_worker)
+    # The first input is checked here: that loads what a check needs (Pillow's openers), once,
+    # before the workers are forked, so they inherit it instead of each loading it again.
+    yield _checked(head[0], opts, lines)
+    gc.freeze()  # workers' collections leave the inherited objects (and their pages) alone
+    pool = None
     sent: collections.deque[sources.Input | sources.Problem] = collections.deque()
 
     def feed() -> Iterator[_Packed]:  # runs in the pool's feeder thread; results come in order
-        for item in itertools.chain(head, stream):
+        for item in itertools.chain(head[1:], stream):
             sent.append(item)
             yield _pack_input(item)
 
     try:
-        work = functools.partial(_checked_packed, opts=opts)
+        pool = workers.context().Pool(jobs, initializer=workers.start_worker)
+        work = functools.partial(_checked_packed, opts=opts, lines=lines)
         chunk = 1 if opts.verify else _CHUNK
-        for packed, data in pool.imap(work, feed(), chunksize=chunk):
-            yield sent.popleft(), _unpack_record(packed), data
+        for packed, data, line in pool.imap(work, feed(), chunksize=chunk):
+            yield sent.popleft(), _unpack_record(packed), data, line
     finally:
-        pool.terminate()
-        pool.join()
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+        gc.unfreeze()
 
 
 def _read_stdin(
@@ -200,8 +211,14 @@ def _read_stdin(
     return dataclasses.replace(item, data=stdin.read(limits.MAX_INPUT_BYTES + 1))
 
 
-def _checked(item: sources.Input | sources.Problem, opts: CheckOptions) -> Checked:
-    return (item, *check_keeping_data(item, opts))
+def _checked(item: sources.Input | sources.Problem, opts: CheckOptions, lines: bool) -> Checked:
+    record, data = check_keeping_data(item, opts)
+    return item, record, data, json_line(record) if lines else None
+
+
+def json_line(record: Record) -> str:
+    """The record as one line of JSON (no newline): what ``--format jsonl`` writes."""
+    return names.dumps(record.as_dict())
 
 
 # Worker hand-off. Pickling an Input (its Path) and a Record (its enums and dataclasses) costs
@@ -236,10 +253,12 @@ def _unpack_record(packed: _PackedRecord) -> Record:
     return Record(**dict(zip(_FIELDS, values, strict=True)), findings=found)
 
 
-def _checked_packed(packed: _Packed, opts: CheckOptions) -> tuple[_PackedRecord, bytes | None]:
-    """In a worker: the check of one input, packed for the way back."""
+def _checked_packed(
+    packed: _Packed, opts: CheckOptions, lines: bool
+) -> tuple[_PackedRecord, bytes | None, str | None]:
+    """In a worker: the check of one input, packed for the way back (with its JSON line)."""
     record, data = check_keeping_data(_unpack_input(packed), opts)
-    return _pack_record(record), data
+    return _pack_record(record), data, json_line(record) if lines else None
 
 
 @dataclass

@@ -32,10 +32,12 @@ def context() -> multiprocessing.context.BaseContext:
 
 def start_worker() -> None:
     """The initializer of every worker: Ctrl-C is the main process's business (no worker
-    tracebacks), SIGTERM simply ends it, and it exits when its main process is gone (killed with
-    SIGKILL) instead of waiting for work, or blocking on a full pipe, forever."""
+    tracebacks), SIGTERM simply ends it, so does a result sent to a main process that is gone
+    (SIGPIPE: no broken-pipe traceback), and it exits when its main process is gone (killed with
+    SIGKILL or SIGTERM) instead of waiting for work, or blocking on a full pipe, forever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 

@@ -347,7 +347,7 @@ def _rows(
         opts = inspecting.CheckOptions(model=plan.models[0].name, limits=lim, ignore=ignored)
         show = env.stderr_isatty and not env.stdout_isatty
         with bars.progress(None, "estimating", enabled=show, stream=env.stderr) as advance:
-            for item, record, data in inspecting.check_all(items, opts, stdin=env.stdin_bytes):
+            for item, record, data, _ in inspecting.check_all(items, opts, stdin=env.stdin_bytes):
                 path = item.path if isinstance(item, sources.Input) else None
                 if plan.trim_fuzz is None:
                     yield costing.row_from_record(record, plan), path

@@ -119,11 +119,15 @@ def inspect(
             show_progress = env.stderr_isatty and (output is not None or not env.stdout_isatty)
             with progress(total, "inspecting", enabled=show_progress, stream=env.stderr) as advance:
                 checked = inspecting.check_all(
-                    items, opts, jobs or workers.cpus(), stdin=env.stdin_bytes
+                    items,
+                    opts,
+                    jobs or workers.cpus(),
+                    stdin=env.stdin_bytes,
+                    lines=chosen is Format.jsonl,
                 )
-                for item, rec, data in checked:
+                for item, rec, data, line in checked:
                     summary.add(rec)
-                    report.add(rec, item, data)
+                    report.add(rec, item, data, line)
                     advance(1)
             if request:
                 summary.request_findings = [

@@ -135,7 +135,9 @@ class HtmlReport:
         self.quiet = quiet
         self.rows: list[HtmlRow] = []
 
-    def add(self, rec: Record, item: object = None, data: bytes | None = None) -> None:
+    def add(
+        self, rec: Record, item: object = None, data: bytes | None = None, line: str | None = None
+    ) -> None:
         if self.quiet and not rec.findings:
             return
         self.rows.append(HtmlRow(rec, len(self.rows), self._thumbnail(rec, item, data)))

@@ -54,7 +54,9 @@ def size_text(rec: Record, *, by: str = "x", unknown: str = "-") -> str:
 class InspectSink(Protocol):
     """Where ``inspect`` results go: one call per input, then the summary."""
 
-    def add(self, rec: Record, item: object = None, data: bytes | None = None) -> None: ...
+    def add(
+        self, rec: Record, item: object = None, data: bytes | None = None, line: str | None = None
+    ) -> None: ...
 
     def finish(self, summary: InspectSummary) -> None: ...
 
@@ -84,12 +86,17 @@ class InspectReport:
         self._color = self.fmt is Format.table and is_tty(self.stream)
         self._problems: list[Record] = []
 
-    def add(self, rec: Record, item: object = None, data: bytes | None = None) -> None:
+    def add(
+        self, rec: Record, item: object = None, data: bytes | None = None, line: str | None = None
+    ) -> None:
+        """``line``: the record's JSON line, when it was made already (``inspecting.json_line``)."""
         if self.quiet and not rec.findings:
             return
         if self.fmt is Format.markdown:
             if rec.findings:
                 self._problems.append(rec)
+        elif self._writer is not None and line is not None:
+            self._writer.add_line(line)
         elif self._writer is not None:
             self._writer.add(rec.as_dict())
         elif self.fmt is Format.github:

@@ -119,13 +119,17 @@ class RecordWriter:
 
     def add(self, record: dict[str, Any]) -> None:
         if self.fmt is Format.jsonl:
-            self.stream.write(names.dumps(record) + "\n")
-            self.stream.flush()
+            self.add_line(names.dumps(record))
         elif self._csv is not None:
             row = names.with_bytes(self.flatten(record))
             self._csv.writerow({k: csv_cell(v) for k, v in row.items()})
         else:
             self.rows.append(record)
+
+    def add_line(self, line: str) -> None:
+        """A JSONL record already made (by :func:`vision_cli.names.dumps`)."""
+        self.stream.write(line + "\n")
+        self.stream.flush()
 
     def close(self, summary: dict[str, Any] | None = None) -> None:
         if self.fmt is Format.json:

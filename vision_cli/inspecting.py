@@ -176,8 +176,8 @@ def check_all(
         for item in itertools.chain(head, stream):
             yield _checked(item, opts, lines)
         return
-    # The first input is checked here: that loads what a check needs (Pillow's openers), once,
-    # before the workers are forked, so they inherit it instead of each loading it again.
+    # The first input is checked here: what its check loads (Pillow's openers, unless it is a
+    # plain JPEG) is loaded once, before the workers are forked, and they inherit it.
     yield _checked(head[0], opts, lines)
     gc.freeze()  # workers' collections leave the inherited objects (and their pages) alone
     pool = None

@@ -24,6 +24,8 @@ from typing import IO, Final
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from vision_cli import judging, limits
+from vision_cli.imaging import jpeghead
+from vision_cli.imaging.jpeghead import Header
 from vision_cli.imaging.tails import (
     MAX_TEXT_CHUNK,
     TEXT_CHUNKS,
@@ -197,6 +199,37 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
         raise ProbeError(Code.UNREADABLE, cut_at("WebP", "RIFF length"), format="WEBP")
     if head[:8] == b"\x89PNG\r\n\x1a\n" and size > MAX_TEXT_CHUNK:
         _check_png_text(fh)
+    header = jpeghead.read(fh) if head[:3] == b"\xff\xd8\xff" else None
+    if header is None:
+        fh.seek(0)
+        header = _read_header(fh, size, heif)
+    damage = end_check(header.format, fh, size, header.data_start, header.tail)
+    if damage:
+        raise ProbeError(Code.UNREADABLE, damage, format=header.format)
+    fmt, width, height = header.format, header.width, header.height
+    facts = ImageFacts(
+        format=fmt,
+        width=width,
+        height=height,
+        bytes=size,
+        orientation=header.orientation,
+        frames=header.frames,
+        extension=extension,
+        decode_pixels=decode_pixels(
+            fmt, width, height, progressive=header.progressive, slow=header.slow
+        ),
+    )
+    return Probe(
+        facts,
+        header.mode,
+        upright_on_load=fmt == "TIFF",
+        progressive=header.progressive,
+        icc=header.icc,
+    )
+
+
+def _read_header(fh: IO[bytes], size: int, heif: bool) -> Header:
+    """The header as Pillow reads it."""
     try:
         with quiet(), dpi_deferred():
             im = open_image(fh, heif=heif)
@@ -204,12 +237,19 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
             width, height = _stored_size(im)
             data_start = fh.tell()
             tail = read_png_tail(fh, fmt, size, data_start)
-            orientation = orientation_of(im, tail)
-            frames = _frames(im)
-            mode = im.mode
-            progressive = bool(im.info.get("progressive") or im.info.get("progression"))
-            slow = fmt not in API_FORMATS and any(t[0] in Image.DECODERS for t in im.tile)
-            icc = bool(im.info.get("icc_profile"))
+            return Header(
+                fmt,
+                width,
+                height,
+                im.mode,
+                orientation_of(im, tail),
+                _frames(im),
+                bool(im.info.get("progressive") or im.info.get("progression")),
+                bool(im.info.get("icc_profile")),
+                fmt not in API_FORMATS and any(t[0] in Image.DECODERS for t in im.tile),
+                data_start,
+                tail,
+            )
     except ProbeError:
         raise
     except NotThisFormat:  # as Pillow's opener would have failed (see tails.dpi_deferred)
@@ -217,20 +257,6 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
         raise ProbeError(*_not_readable(fh.read(64))) from None
     except Exception as exc:  # Pillow's plugins raise many types on damaged headers
         raise ProbeError(Code.UNREADABLE, header_damaged(exc)) from None
-    damage = end_check(fmt, fh, size, data_start, tail)
-    if damage:
-        raise ProbeError(Code.UNREADABLE, damage, format=fmt)
-    facts = ImageFacts(
-        format=fmt,
-        width=width,
-        height=height,
-        bytes=size,
-        orientation=orientation,
-        frames=frames,
-        extension=extension,
-        decode_pixels=decode_pixels(fmt, width, height, progressive=progressive, slow=slow),
-    )
-    return Probe(facts, mode, upright_on_load=fmt == "TIFF", progressive=progressive, icc=icc)
 
 
 def open_image(fh: IO[bytes], *, heif: bool = False) -> ImageFile.ImageFile:
@@ -346,14 +372,14 @@ def header_damaged(exc: BaseException) -> str:
             "a PNG text chunk is larger than the API's byte limit allows: remove its metadata "
             "(or re-export it)."
         )
-    return f"the header is damaged ({_describe(exc)}): re-export or replace it."
+    return f"the header is damaged ({describe(exc)}): re-export or replace it."
 
 
 def damaged(exc: BaseException) -> str:
     """The sentence for image data that fails to decode, from every command."""
     if isinstance(exc, MemoryError):
         return "not enough memory to decode the image: run with fewer jobs or shrink it first."
-    return f"the image data is damaged ({_describe(exc)}): re-export or replace it."
+    return f"the image data is damaged ({describe(exc)}): re-export or replace it."
 
 
 def _check_png_text(fh: IO[bytes]) -> None:
@@ -380,7 +406,8 @@ def _check_png_text(fh: IO[bytes]) -> None:
     fh.seek(0)
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
+    """An exception's text for a sentence: its message, or its type's name when it has none."""
     text = str(exc).strip().rstrip(".")
     return text if text else type(exc).__name__
 
@@ -426,32 +453,3 @@ def _frames(im: Image.Image) -> int:
         pass
     im.seek(0)
     return count
-
-
-def verify(source: Path | bytes, found: Probe) -> str | None:
-    """Decode the whole image to find damage inside the data; a sentence when it is damaged.
-
-    PNG chunks' CRCs are checked too; a JPEG's data is decoded in full at 1/8 scale (every bit
-    is still read). Nothing over :data:`PIXEL_BUDGET` is decoded (the gate refuses it anyway).
-    """
-    if found.facts.decode_pixels > PIXEL_BUDGET:
-        return None
-    try:
-        opened: IO[bytes] = io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
-    except OSError as exc:
-        return f"cannot read it again ({_describe(exc)}): check the file."
-    try:
-        with opened, quiet():
-            im = open_image(opened)
-            if im.format == "PNG":
-                im.verify()  # checks every chunk's CRC
-                opened.seek(0)
-                im = open_image(opened)
-            elif im.format in ("JPEG", "MPO"):
-                im.draft(im.mode, (1, 1))
-            im.load()
-    except ProbeError as exc:
-        return exc.message
-    except Exception as exc:
-        return damaged(exc)
-    return None

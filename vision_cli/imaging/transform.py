@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass, replace
 
 from vision_cli import limits, policy
-from vision_cli.imaging import probe, tails
+from vision_cli.imaging import preflight, probe, tails
 from vision_cli.imaging.decode import (
     FORCED,
     KEPT,
@@ -116,7 +116,7 @@ def prepare(
         head = head_of(found)
         target = target_format(head.upright_size, size_policy, max_dimension)
         if not reencode and _complies(head, target, len(data), to, max_bytes):
-            damage = probe.verify(data, found) if verify else None
+            damage = preflight.find_damage(data, found) if verify else None
             if damage:
                 raise TransformError(Finding(Code.UNREADABLE, damage, final=True))
             return _copy(data, head)

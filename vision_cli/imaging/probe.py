@@ -4,9 +4,10 @@
 :data:`READ_FORMATS` (so no plugin that hands bytes to an external program, such as EPS to
 Ghostscript, is ever reached), take the EXIF orientation the cheap way for each format, count
 frames up to :data:`FRAME_CAP`, and check the file's end for truncation (a JPEG's EOI marker, a
-PNG's IEND chunk, a GIF's trailer; a WebP's RIFF length, before opening). :func:`decode_pixels`
-says what a decode of it would allocate, and every decode anywhere (``verify`` here, the
-transform) is refused from the header when that is over :data:`PIXEL_BUDGET`.
+PNG's IEND chunk, a GIF's trailer; a WebP's RIFF length, before opening). A JPEG laid out the
+ordinary way has its header read by :mod:`~vision_cli.imaging.jpeghead` instead, with Pillow's
+answers. :func:`decode_pixels` says what a decode of it would allocate, and every decode
+anywhere (``--verify``, the transform) is refused from the header when that is over the budget.
 """
 
 from __future__ import annotations

@@ -179,7 +179,9 @@ def check_all(
     # The first input is checked here: what its check loads (Pillow's openers, unless it is a
     # plain JPEG) is loaded once, before the workers are forked, and they inherit it.
     yield _checked(head[0], opts, lines)
-    gc.freeze()  # workers' collections leave the inherited objects (and their pages) alone
+    # What exists now is kept out of the collector's sight for good (as cli/launch.py does after
+    # start-up): the workers' collections then leave the pages they inherit alone.
+    gc.freeze()
     pool = None
     sent: collections.deque[sources.Input | sources.Problem] = collections.deque()
 
@@ -198,7 +200,6 @@ def check_all(
         if pool is not None:
             pool.terminate()
             pool.join()
-        gc.unfreeze()
 
 
 def _read_stdin(

@@ -220,13 +220,8 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
             fmt, width, height, progressive=header.progressive, slow=header.slow
         ),
     )
-    return Probe(
-        facts,
-        header.mode,
-        upright_on_load=fmt == "TIFF",
-        progressive=header.progressive,
-        icc=header.icc,
-    )
+    # (a TIFF's pixels are turned upright by Pillow while loading)
+    return Probe(facts, header.mode, fmt == "TIFF", header.progressive, header.icc)
 
 
 def _read_header(fh: IO[bytes], size: int, heif: bool) -> Header:

@@ -17,7 +17,7 @@ class ExitStatus(IntEnum):
     API = 3
     #: A bug in vision-cli: please report it (``VISION_CLI_DEBUG=1`` shows the traceback).
     INTERNAL = 70
-    #: Interrupted (Ctrl-C, or SIGTERM for the commands that write or send).
+    #: Interrupted (Ctrl-C, or SIGTERM: ``kill``, ``timeout``, a cancelled CI job), every command.
     INTERRUPTED = 130
     #: Standard output was closed before the run ended (``| head``): 128 + SIGPIPE, what the
     #: shell reports for ``git log | head -1``. The run stops without a message.

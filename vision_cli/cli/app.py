@@ -236,8 +236,11 @@ def _run(argv: Sequence[str] | None, env: Environment | None) -> int:
     env = env or Environment.from_process()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        status = app_for(args)(args=args, prog_name="vision-cli", obj=env, standalone_mode=False)
-    except KeyboardInterrupt:  # Ctrl-C while the command line is still being read
+        with common.sigterm_interrupts():  # SIGTERM stops every command as Ctrl-C does: 130
+            status = app_for(args)(
+                args=args, prog_name="vision-cli", obj=env, standalone_mode=False
+            )
+    except KeyboardInterrupt:  # Ctrl-C (or SIGTERM) not handled by the command itself
         if common.debug(env.vars):
             raise
         return ExitStatus.INTERRUPTED

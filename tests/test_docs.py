@@ -147,3 +147,34 @@ def test_ci_runs_the_readme_test_command() -> None:
 def test_changelog_has_an_unreleased_section() -> None:
     text = (ROOT / "CHANGELOG.md").read_text()
     assert "## [Unreleased]" in text and "### Added" in text
+
+
+def test_the_readmes_speed_figures_come_from_one_benchmark_run() -> None:
+    """Every figure the README quotes is a row of the table ``benchmarks/run_all.py --readme``
+    writes (one run, its date, and the load beside each figure), and every target the scripts
+    check has its row: a figure typed by hand, or a target left out, fails here."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run_all
+
+    found = run_all.BLOCK.search(README)
+    assert found, "README.md lost its <!-- BEGIN benchmarks --> block"
+    block = found.group(0)
+    assert re.search(
+        r"Measured \d{4}-\d{2}-\d{2} by `python benchmarks/run_all.py --readme`", block
+    )
+    rows = re.findall(r"^\| (.+?) \| ([0-9.]+)x \| ([0-9.]+)x \| (met|\*\*not met\*\*) \| (.+) \|$",
+                      block, re.M)  # fmt: skip
+    assert {name for name, *_ in rows} >= {
+        "start-up --help",
+        "start-up inspect one.png",
+        "inspect jpegs, against identify -ping",
+        "inspect mixed, against identify -ping",
+        "resize -j 2, 2560x1600 screenshots, against two vipsthumbnail",
+        "resize -j 2, 2880x1800 screenshots, against two vipsthumbnail",
+        "ask, 1 photo, against import anthropic",
+    }
+    for name, ratio, limit, mark, load in rows:
+        assert (mark == "met") == (float(ratio) <= float(limit)), name
+        assert re.fullmatch(r"[0-9.]+ → [0-9.]+", load), f"{name}: no load beside it"
+    outside = README.replace(block, "")
+    assert not re.search(r"\b\d+(\.\d+)?x\b", outside), "a speed ratio outside the measured table"

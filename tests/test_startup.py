@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
 
 from tests import imagekit as k
 from tests.conftest import MakeImage, imported_by
@@ -133,3 +134,22 @@ def test_the_console_script_pauses_the_collector_before_importing_the_app() -> N
     )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert proc.stdout.strip().splitlines()[-1] == "[False] True 0", proc.stderr
+
+
+def test_a_groups_command_runs_with_the_collector_on(
+    collector: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``files list``, a group's command, starts its work with the collector on too (the
+    group's commands are wrapped by ``quiet_on_closed_pipe`` as the top-level ones are)."""
+    from vision_cli.cli import files
+
+    seen: list[bool] = []
+
+    def connect() -> None:
+        seen.append(gc.isenabled())
+        raise typer.Exit()
+
+    monkeypatch.setattr(files, "_connect", connect)
+    launch.pause()
+    run_in_process("files", "list")
+    assert seen == [True]

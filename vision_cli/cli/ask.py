@@ -172,34 +172,33 @@ def _command(*, compare: bool) -> Callable[..., None]:
         # lazy: start-up, --help does not create the groups' dataclasses (~0.5 ms each)
         from vision_cli.cli import ask_groups, groups
 
-        with common.sigterm_interrupts():
-            many_opts = ask_groups.ManyOptions(each, batch, output, jobs, rerun, no_wait)
-            opts = ask_groups.AskOptions(
-                compare=compare,
-                inputs=groups.input_options(
-                    inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard
-                ),
-                model=model,
-                price=price,
-                prompt=ask_groups.PromptOptions(
-                    prompt, prompt_file, system, max_tokens, temperature, schema, conversation
-                ),
-                images=ask_groups.ImageOptions(
-                    policy=policy,
-                    no_resize=no_resize,
-                    verify=verify,
-                    source=source,
-                    download=download,
-                    expires=expires,
-                    max_bytes=max_bytes,
-                    allow_downsize=allow_downsize,
-                    savers=groups.SaverOptions(snap, snap_max, tile, tile_overlap, trim, trim_fuzz),
-                ),
-                send=ask_groups.send_options(max_retries, timeout, no_cache, many=many_opts.active),
-                show=ask_groups.ShowOptions(json_flag, quiet, dry_run),
-                many=many_opts,
-            )
-            run(opts)
+        many_opts = ask_groups.ManyOptions(each, batch, output, jobs, rerun, no_wait)
+        opts = ask_groups.AskOptions(
+            compare=compare,
+            inputs=groups.input_options(
+                inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard
+            ),
+            model=model,
+            price=price,
+            prompt=ask_groups.PromptOptions(
+                prompt, prompt_file, system, max_tokens, temperature, schema, conversation
+            ),
+            images=ask_groups.ImageOptions(
+                policy=policy,
+                no_resize=no_resize,
+                verify=verify,
+                source=source,
+                download=download,
+                expires=expires,
+                max_bytes=max_bytes,
+                allow_downsize=allow_downsize,
+                savers=groups.SaverOptions(snap, snap_max, tile, tile_overlap, trim, trim_fuzz),
+            ),
+            send=ask_groups.send_options(max_retries, timeout, no_cache, many=many_opts.active),
+            show=ask_groups.ShowOptions(json_flag, quiet, dry_run),
+            many=many_opts,
+        )
+        run(opts)
 
     return command
 

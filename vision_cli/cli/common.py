@@ -220,7 +220,8 @@ def finite(value: float | None) -> float | None:
 @contextlib.contextmanager
 def sigterm_interrupts() -> Iterator[None]:
     """SIGTERM (``kill``, ``timeout``, a cancelled CI job, ``docker stop``) stops the run as
-    Ctrl-C does: no half-written file is left, and a batch being created is saved."""
+    Ctrl-C does: no half-written file is left, and a batch being created is saved. ``app.main``
+    puts every command inside it."""
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -399,7 +400,8 @@ def bare_tile_means_auto(args: list[str], takes_value: frozenset[str]) -> list[s
 
 
 class BareTileCommand(typer.core.TyperCommand):
-    """A command whose ``--tile`` may be given without a value (:func:`bare_tile_means_auto`)."""
+    """A command whose ``--tile`` may be given without a value (:func:`bare_tile_means_auto`)
+    and whose options get :mod:`converters`' quick converters."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         takes_value = frozenset(

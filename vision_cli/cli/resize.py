@@ -269,20 +269,17 @@ def resize(
     totals = summary.ResizeTotals(common.model_name(model), the_model.input_price, dry_run=dry_run)
     show_progress = env.stderr_isatty and (table_on_terminal or not env.stdout_isatty)
     interrupted = False
-    with common.sigterm_interrupts():
-        try:
-            with (
-                runner.run(items, opts, stdin=env.stdin_bytes) as outcomes,
-                progress(
-                    len(items), "resizing", enabled=show_progress, stream=env.stderr
-                ) as advance,
-            ):
-                for outcome in outcomes:
-                    totals.add(outcome)
-                    report.add(outcome)
-                    advance(1)
-        except KeyboardInterrupt:
-            interrupted = True
+    try:
+        with (
+            runner.run(items, opts, stdin=env.stdin_bytes) as outcomes,
+            progress(len(items), "resizing", enabled=show_progress, stream=env.stderr) as advance,
+        ):
+            for outcome in outcomes:
+                totals.add(outcome)
+                report.add(outcome)
+                advance(1)
+    except KeyboardInterrupt:
+        interrupted = True
     report.finish(totals, interrupted=interrupted)
     if interrupted:
         raise typer.Exit(ExitStatus.INTERRUPTED)

@@ -222,3 +222,37 @@ def test_the_layer_check_catches_an_upward_import(tmp_path: Path) -> None:
     found = {own_module(t) for _, t in imports(fake, module=here)} - {None, "vision_cli"}
     assert found == {"vision_cli.cli", "vision_cli.cli.app", "vision_cli.render"}
     assert all(layer_of(str(own)) < layer_of(here) for own in found)
+
+
+def _runtime_imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    """The imports of a module outside ``if TYPE_CHECKING:`` blocks."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            continue
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+        else:
+            yield from _runtime_imports(node)
+
+
+def _imports_pil_image(node: ast.Import | ast.ImportFrom) -> bool:
+    if isinstance(node, ast.Import):
+        return any(alias.name == "PIL.Image" for alias in node.names)
+    if node.module == "PIL":
+        return any(alias.name == "Image" for alias in node.names)
+    return node.module == "PIL.Image"
+
+
+def test_pillow_image_comes_from_imaging_pillow() -> None:
+    """Pillow's ``Image`` is taken from ``vision_cli.imaging.pillow`` everywhere, which sets its
+    decompression-bomb guard to the pixel budget on import: so the guard holds however the first
+    image of a run is opened (type-only imports aside)."""
+    home = "vision_cli.imaging.pillow"
+    strays = [
+        f"{module_name(path)}:{node.lineno}"
+        for path in sources()
+        if module_name(path) != home
+        for node in _runtime_imports(ast.parse(path.read_text(encoding="utf-8")))
+        if _imports_pil_image(node)
+    ]
+    assert strays == [], "take Image from vision_cli.imaging.pillow:\n" + "\n".join(strays)

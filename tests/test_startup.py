@@ -60,6 +60,18 @@ def test_a_piped_inspect_over_a_folder_loads_no_progress_bar(make_image: MakeIma
     assert not sdk(imported)
 
 
+def test_inspect_over_plain_jpegs_never_imports_pillow(tmp_path: Path) -> None:
+    """A plain JPEG's header is read without Pillow (imaging.jpeghead): a run over such files
+    pays nothing for importing it (about 20 ms); one over a PNG does."""
+    for i in range(3):
+        k.write(tmp_path / f"p{i}.jpg", k.photo((64, 48)))
+    imported = imported_by("inspect", tmp_path, "--format", "jsonl")
+    assert "vision_cli.imaging.jpeghead" in imported  # the measurement works
+    assert not {m for m in imported if m.split(".")[0] == "PIL"}
+    k.write(tmp_path / "shot.png", k.encode(k.gradient((64, 48)), "PNG"))
+    assert "PIL.Image" in imported_by("inspect", tmp_path, "--format", "jsonl")
+
+
 def test_a_piped_resize_loads_no_progress_bar_and_never_the_sdk(
     make_image: MakeImage, tmp_path: Path
 ) -> None:

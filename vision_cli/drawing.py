@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import ImageDraw, ImageFont, ImageOps
 
 from vision_cli import fsutil, limits
 from vision_cli.imaging import probe
+from vision_cli.imaging.pillow import Image
 
 #: Distinct colours, well apart from each other on photos (Tableau 10).
 PALETTE: Final = (

@@ -13,8 +13,9 @@ from typing import Any, BinaryIO, Final
 from urllib.parse import urlsplit
 
 from vision_cli import limits
+from vision_cli.fsutil import file_error
 from vision_cli.judging import Code, too_large_input
-from vision_cli.sources import Input, SourceError, is_url, os_reason
+from vision_cli.sources import Input, SourceError, is_url
 
 #: Seconds to wait for a URL, for connecting and between bytes.
 URL_TIMEOUT = 30.0
@@ -39,7 +40,7 @@ def read_bytes(item: Input, *, cap: int | None = None, stdin: BinaryIO | None = 
             with item.path.open("rb") as fh:
                 return _capped(fh.read(cap + 1), cap)
         except OSError as exc:
-            raise SourceError(Code.NOT_FOUND, _file_error(exc)) from None
+            raise SourceError(Code.NOT_FOUND, file_error(exc)) from None
     if item.url is not None:
         return fetch(item.url, cap=cap, allow_private=item.allow_private)
     stream = stdin if stdin is not None else sys.stdin.buffer
@@ -50,16 +51,6 @@ def _capped(data: bytes, cap: int) -> bytes:
     if len(data) > cap:
         raise SourceError(Code.FILE_TOO_LARGE, too_large_input(cap))
     return data
-
-
-def _file_error(exc: OSError) -> str:
-    if isinstance(exc, FileNotFoundError):
-        return "no such file: check the path."
-    if isinstance(exc, PermissionError):
-        return "permission denied: check the file's permissions."
-    if isinstance(exc, IsADirectoryError):
-        return "this is a folder, not a file."
-    return f"cannot read it ({os_reason(exc)})."
 
 
 def fetch(

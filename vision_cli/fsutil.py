@@ -4,6 +4,9 @@ The data goes to a temporary file in the target's folder, is flushed to disk, an
 the target's name (a link that refuses to clobber, or a rename over the old file). Where the
 system allows, the temporary file has no name at all until it is complete (O_TMPFILE), so even
 ``kill -9`` leaves nothing behind; elsewhere it is a hidden ``.NAME.*.vision-cli-tmp``.
+
+It also holds the words for a file that cannot be opened or read (:func:`file_error`), the same
+in every command.
 """
 
 from __future__ import annotations
@@ -35,6 +38,22 @@ def default_mode() -> int:
     """The permissions a new file gets from ``open()``: 0666 less the umask (0600 if unknown)."""
     mask = umask()
     return 0o600 if mask is None else 0o666 & ~mask
+
+
+def os_reason(exc: OSError) -> str:
+    """The system's reason for ``exc``, for a sentence (``permission denied``)."""
+    return (exc.strerror or type(exc).__name__).lower()
+
+
+def file_error(exc: OSError) -> str:
+    """Why a file could not be opened or read, and what to do: the same words in every command."""
+    if isinstance(exc, FileNotFoundError):
+        return "no such file: check the path."
+    if isinstance(exc, PermissionError):
+        return "permission denied: check the file's permissions."
+    if isinstance(exc, IsADirectoryError):
+        return "this is a folder, not a file."
+    return f"cannot read it ({os_reason(exc)})."
 
 
 def existing_mode(path: Path) -> int | None:

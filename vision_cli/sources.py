@@ -20,6 +20,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from vision_cli.fsutil import os_reason
 from vision_cli.judging import IMAGE_EXTENSIONS, Code
 
 STDIN = "-"
@@ -133,11 +134,13 @@ def _walk(folder: Path, sel: Selection, root: Path) -> Iterator[Input | Problem]
             f"cannot read this folder ({os_reason(exc)}): check its permissions.",
         )
         return
+    hidden, exclude = sel.hidden, sel.exclude
     for entry in entries:
-        if not sel.hidden and _hidden(entry.name):
+        name = entry.name
+        if not hidden and _hidden(name):
             continue
-        path = folder / entry.name
-        if _excluded(path, sel.exclude):
+        path = folder / name
+        if exclude and _excluded(path, exclude):
             continue
         try:
             is_dir = entry.is_dir()  # follows links, as `find -L` would; cycles are cut below
@@ -147,7 +150,7 @@ def _walk(folder: Path, sel: Selection, root: Path) -> Iterator[Input | Problem]
             if entry.is_symlink() and _is_cycle(path):
                 continue
             yield from _walk(path, sel, root)
-        elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS and _regular(entry):
+        elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS and _regular(entry):
             yield Input(str(path), path=path, root=root)
 
 
@@ -165,10 +168,6 @@ def _is_cycle(link: Path) -> bool:
     except OSError:
         return True
     return target in link.parent.resolve().parents or target == link.parent.resolve()
-
-
-def os_reason(exc: OSError) -> str:
-    return (exc.strerror or type(exc).__name__).lower()
 
 
 def _glob_base(pattern: str) -> Path:
@@ -326,7 +325,9 @@ def read_clipboard(platform: str = sys.platform) -> bytes:
 def _grab_with_pillow() -> bytes:
     import io
 
-    from PIL import Image, ImageGrab
+    from PIL import ImageGrab
+
+    from vision_cli.imaging.pillow import Image  # (the guard: ImageGrab opens what it finds)
 
     try:
         grabbed = ImageGrab.grabclipboard()

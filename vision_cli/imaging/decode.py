@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final, Literal
 
-from PIL import Image, ImageChops, ImageCms, ImageFile
+from PIL import ImageChops, ImageCms, ImageFile
 
 from vision_cli import judging, policy
 from vision_cli.formats import Target as Target  # decode.Target: the output format
 from vision_cli.imaging import jpegscale, probe
+from vision_cli.imaging.pillow import Image
 from vision_cli.judging import Code, Finding
 
 OutputFormat = Literal["JPEG", "PNG", "WEBP", "GIF"]

@@ -9,8 +9,6 @@ import struct
 import zlib
 from typing import Final
 
-from PIL import Image
-
 from vision_cli import policy, units
 from vision_cli.imaging.decode import (
     COLOUR_SAMPLE_PIXELS,
@@ -23,6 +21,7 @@ from vision_cli.imaging.decode import (
     Target,
     TransformError,
 )
+from vision_cli.imaging.pillow import Image
 from vision_cli.judging import Code, Finding
 
 

@@ -23,6 +23,8 @@ ABSENT: Final = -1
 ASK_PILLOW: Final = None
 _EXIF_HEADER = b"Exif\x00\x00"
 _ENDIAN = {b"II*\x00": "<", b"MM\x00*": ">"}
+#: An IFD entry (tag, type, count, value or offset), by byte order: made once.
+_ENTRY = {e: struct.Struct(e + "HHLL") for e in _ENDIAN.values()}
 #: Bytes per value of each TIFF type Pillow reads (the other types it skips).
 _UNIT = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8}
 _SHORT = 3
@@ -49,7 +51,7 @@ def raw_orientation(raw: bytes) -> int | None:
     if offset + 2 > size:
         return ASK_PILLOW
     (count,) = struct.unpack_from(endian + "H", data, offset)
-    entry = struct.Struct(endian + "HHLL")
+    entry = _ENTRY[endian]
     found = ABSENT
     for pos in range(offset + 2, offset + 2 + 12 * count, 12):
         if pos + 12 > size:  # Pillow's parse of IFD0 ends here, keeping what came before

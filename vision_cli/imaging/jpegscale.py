@@ -22,7 +22,9 @@ import io
 from functools import cache
 from typing import Final
 
-from PIL import Image, ImageFile
+from PIL import ImageFile
+
+from vision_cli.imaging.pillow import Image
 
 #: The probe: a white JPEG this size, decoded at 3/8 into a tile as wide as a 1/2 decode.
 _PROBE_SIZE: Final = (64, 48)

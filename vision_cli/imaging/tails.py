@@ -9,13 +9,14 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import IO, Any, Final
-
-from PIL import Image
+from typing import IO, TYPE_CHECKING, Any, Final
 
 from vision_cli import limits
 from vision_cli.imaging import exif
 from vision_cli.imaging.exif import ORIENTATION_TAG
+
+if TYPE_CHECKING:  # Pillow is imported by whoever opened the image (see imaging.pillow)
+    from PIL import Image
 
 _TAIL = 64 * 1024
 
@@ -155,6 +156,8 @@ def _orientation_in(raw: bytes) -> int:
     found = exif.raw_orientation(raw)
     if found is not exif.ASK_PILLOW:
         return _valid(found)  # ABSENT is not valid: 1
+    from vision_cli.imaging.pillow import Image
+
     parsed = Image.Exif()
     try:
         parsed.load(raw)

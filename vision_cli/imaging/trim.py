@@ -8,7 +8,7 @@ import io
 from dataclasses import replace
 from typing import cast
 
-from PIL import Image, ImageChops
+from PIL import ImageChops
 
 from vision_cli import judging
 from vision_cli.imaging import probe
@@ -20,6 +20,7 @@ from vision_cli.imaging.decode import (
     make_upright,
     pillow_errors,
 )
+from vision_cli.imaging.pillow import Image
 
 Box = tuple[int, int, int, int]
 

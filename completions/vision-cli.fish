@@ -23,7 +23,7 @@ complete -c vision-cli -n '__fish_seen_subcommand_from inspect' -l request -d 'J
 complete -c vision-cli -n '__fish_seen_subcommand_from inspect' -l verify -d 'Also decode each image to catch damage inside the data'
 complete -c vision-cli -n '__fish_seen_subcommand_from inspect' -l max-bytes -x -d 'Per-image limit on the base64 size'
 complete -c vision-cli -n '__fish_seen_subcommand_from inspect' -l ignore -x -d 'Leave out findings with this CODE (e.g. too-small)'
-complete -c vision-cli -n '__fish_seen_subcommand_from inspect' -s j -l jobs -x -d 'Worker processes for long runs (from 500 images on, from 4 with --verify; defaul'
+complete -c vision-cli -n '__fish_seen_subcommand_from inspect' -s j -l jobs -x -d 'Worker processes for long runs'
 complete -c vision-cli -n '__fish_seen_subcommand_from inspect' -s o -l output -r -F -d 'Write the results to FILE (atomically) instead of standard output'
 complete -c vision-cli -n '__fish_seen_subcommand_from inspect' -l files-from -r -F -d 'Read input paths from FILE, one per line (- for standard input)'
 complete -c vision-cli -n '__fish_seen_subcommand_from inspect' -s 0 -l null -d '--files-from is NUL-separated (find -print0)'

@@ -31,6 +31,36 @@ pytest_plugins = ["tests.strict_skips", "pytester"]
 API_KEY = "sk-ant-api03-SECRET-test-key-do-not-print-0123456789"
 
 ORIENTATION = 0x0112
+
+#: The console script with ``inspect``'s worker pool started at its first decision
+#: (``inspecting.POOL_FROM_SECONDS`` 0): for tests of the workers over inputs so cheap to check
+#: that the main process would check them all itself.
+POOLED_CLI = [
+    sys.executable,
+    "-c",
+    "from vision_cli import inspecting; inspecting.POOL_FROM_SECONDS = 0.0; "
+    "from vision_cli.cli.launch import entrypoint; entrypoint()",
+]
+
+
+@pytest.fixture
+def pooled(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """In-process runs start ``inspect``'s workers at the first decision (see POOLED_CLI); the
+    list grows by one for each pool started, so a test can check that it used one."""
+    from vision_cli import inspecting, workers
+
+    monkeypatch.setattr(inspecting, "POOL_FROM_SECONDS", 0.0)
+    started: list[int] = []
+    context = workers.context
+
+    def counted() -> Any:
+        started.append(1)
+        return context()
+
+    monkeypatch.setattr(workers, "context", counted)
+    return started
+
+
 MakeImage = Callable[..., Path]
 
 

@@ -16,11 +16,12 @@ import sys
 import time
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
-from tests.conftest import MakeImage, Run, encode, imported_by, picture, records
+from tests.conftest import POOLED_CLI, MakeImage, Run, encode, imported_by, picture, records
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -657,9 +658,12 @@ def crowd(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_worker_processes_give_the_same_records_in_order(run: Run, crowd: Path) -> None:
+def test_worker_processes_give_the_same_records_in_order(
+    run: Run, crowd: Path, pooled: list[int]
+) -> None:
     one = run("inspect", crowd, "-f", "jsonl", "-j", "1")
     two = run("inspect", crowd, "-f", "jsonl", "-j", "2")
+    assert pooled == [1]  # only -j 2 used workers
     assert one.exit_code == two.exit_code == 1
     assert two.stdout == one.stdout
     recs = records(two)
@@ -673,17 +677,18 @@ def test_worker_processes_give_the_same_records_in_order(run: Run, crowd: Path) 
     ids=lambda a: " ".join(a),
 )
 def test_worker_processes_give_the_same_output_in_every_format(
-    run: Run, crowd: Path, extra: tuple[str, ...]
+    run: Run, crowd: Path, extra: tuple[str, ...], pooled: list[int]
 ) -> None:
     """JSONL lines are made in the workers; every other format from the records they send."""
     one = run("inspect", crowd, *extra, "-j", "1")
     two = run("inspect", crowd, *extra, "-j", "2")
+    assert pooled == [1]
     assert one.exit_code == two.exit_code == 1
     assert two.stdout == one.stdout and two.stderr == one.stderr
 
 
 def test_worker_processes_after_an_input_that_is_not_an_image(
-    run: Run, crowd: Path, tmp_path: Path
+    run: Run, crowd: Path, tmp_path: Path, pooled: list[int]
 ) -> None:
     """The main process checks the first input itself before starting the workers: a first
     input that is missing or broken changes nothing in the records, their order or the status."""
@@ -692,10 +697,67 @@ def test_worker_processes_after_an_input_that_is_not_an_image(
     listing.write_text("\n".join([str(tmp_path / "missing.png"), crowded[100], *crowded]) + "\n")
     one = run("inspect", "--files-from", listing, "-f", "jsonl", "-j", "1")
     two = run("inspect", "--files-from", listing, "-f", "jsonl", "-j", "2")
+    assert pooled == [1]
     assert one.exit_code == two.exit_code == 1 and two.stdout == one.stdout
     recs = records(two)
     assert len(recs) == len(crowded) + 2
     assert [codes_of(r) for r in recs[:2]] == [["not-found"], ["unreadable"]]
+
+
+def test_cheap_checks_stay_in_the_main_process(
+    run: Run, crowd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --verify the workers start only once checks take POOL_FROM_SECONDS each on
+    average: checks far cheaper than that never start them, whatever -j says."""
+    from vision_cli import inspecting, workers
+
+    monkeypatch.setattr(inspecting, "POOL_FROM_SECONDS", 3600.0)
+    started: list[int] = []
+    monkeypatch.setattr(workers, "context", lambda: started.append(1))
+    one = run("inspect", crowd, "-f", "jsonl", "-j", "1")
+    two = run("inspect", crowd, "-f", "jsonl", "-j", "2")
+    assert started == [] and two.stdout == one.stdout and two.exit_code == 1
+
+
+def _decided(costs: list[float], limit: float = 100e-6) -> tuple[int, int]:
+    """How many of len(costs) inputs ``_while_cheap`` checks here, and how many it leaves to
+    the workers, when input i takes costs[i] seconds (on a clock that only checks move)."""
+    from vision_cli import inspecting
+
+    now = [0.0]
+
+    def check(i: Any) -> Any:
+        now[0] += costs[i]
+        return i
+
+    inputs: Any = iter(range(len(costs)))  # (indexes stand for inputs)
+    decision = inspecting._while_cheap(inputs, check, limit, lambda: now[0])
+    here = 0
+    try:
+        while True:
+            next(decision)
+            here += 1
+    except StopIteration as stop:
+        return here, len(list(stop.value))
+
+
+def test_the_pool_decision_follows_what_checks_cost() -> None:
+    from vision_cli.inspecting import _RESAMPLE, _SAMPLE, _WARM_UP
+
+    first = _WARM_UP + _SAMPLE
+    cheap, dear = 50e-6, 200e-6
+    assert _decided([cheap] * 2000) == (2000, 0)  # never worth it: all here
+    assert _decided([dear] * 2000) == (first, 2000 - first)  # at the first decision
+    # the warm-up is not timed: a slow first few change nothing
+    assert _decided([1.0] * _WARM_UP + [cheap] * 2000) == (_WARM_UP + 2000, 0)
+    # a tree that turns dear is handed over at the end of the first window that costs
+    turn = first + 2 * _RESAMPLE
+    assert _decided([cheap] * turn + [dear] * 2000) == (turn + _RESAMPLE, 2000 - _RESAMPLE)
+    # the average over a window decides: one input 40 times dearer is not enough, one whose
+    # time alone is more than the window may take is
+    window = [cheap] * first + [cheap] * (_RESAMPLE - 1)
+    assert _decided([*window, 2e-3, *[cheap] * 100]) == (len(window) + 101, 0)
+    assert _decided([*window, _RESAMPLE * 1e-4, *[cheap] * 100]) == (len(window) + 1, 100)
 
 
 def _processes_running(needle: str) -> list[int]:
@@ -718,8 +780,7 @@ def test_ctrl_c_stops_the_workers(crowd: Path, tmp_path: Path, sig: signal.Signa
     out = tmp_path / "out.jsonl"
     with out.open("w") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "vision_cli", "inspect", "--files-from", str(listing),
-             "-f", "jsonl", "-j", "2"],
+            [*POOLED_CLI, "inspect", "--files-from", str(listing), "-f", "jsonl", "-j", "2"],
             stdout=fh,
             stderr=subprocess.PIPE,
             text=True,
@@ -790,7 +851,7 @@ def test_ignore_in_the_configuration_file(run: Run, make_image: MakeImage, chdir
 
 
 def test_ignore_reaches_the_worker_processes(
-    run: Run, make_image: MakeImage, tmp_path: Path
+    run: Run, make_image: MakeImage, tmp_path: Path, pooled: list[int]
 ) -> None:
     folder = tmp_path / "icons"
     first = make_image("000.png", (64, 64), folder=folder)
@@ -800,6 +861,7 @@ def test_ignore_reaches_the_worker_processes(
     assert (
         run("inspect", folder, "--strict", "-q", "-j", "2", "--ignore", "too-small").exit_code == 0
     )
+    assert pooled == [1, 1]
 
 
 def test_estimate_ignores_too(run: Run, make_image: MakeImage) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.conftest import POOLED_CLI
 from tests.fakeapi import FakeClaudeAPI
 from vision_cli.exitcodes import ExitStatus
 
@@ -55,8 +56,10 @@ def through_head(
     """Run ``vision-cli ARGS | head -LINES``: the command's status, what head printed, the
     command's standard error."""
     assert HEAD is not None, "head is missing"
+    # inspect with -j 2 starts its workers at once (their inputs would be checked here else)
+    pooled = args[0] == "inspect" and "-j" in args
     producer = subprocess.Popen(
-        [sys.executable, "-m", "vision_cli", *map(str, args)],
+        [*(POOLED_CLI if pooled else [sys.executable, "-m", "vision_cli"]), *map(str, args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,

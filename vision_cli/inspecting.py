@@ -11,7 +11,8 @@ import dataclasses
 import functools
 import gc
 import itertools
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -41,7 +42,7 @@ class Record:
     tokens: int | None = None
     findings: tuple[Finding, ...] = field(default_factory=tuple)
 
-    @property
+    @functools.cached_property  # (asked three times per record: counted, written, shown)
     def status(self) -> judging.Status:
         return judging.status_of(self.findings)
 
@@ -137,13 +138,25 @@ def check_keeping_data(
     return record, data
 
 
+_Item = sources.Input | sources.Problem
 #: An input, its record, its bytes when they were read, its JSON line when asked for.
-Checked = tuple[sources.Input | sources.Problem, Record, bytes | None, str | None]
+Checked = tuple[_Item, Record, bytes | None, str | None]
 
 #: Below this many inputs a pool costs more than it saves (a check takes about 0.1 ms).
 PARALLEL_FROM = 500
 #: The same with ``verify``, which decodes every image (tens of milliseconds each).
 VERIFY_PARALLEL_FROM = 4
+#: Handing an input to a worker costs the main process about 40 us and the worker about 15
+#: (the walk, pickling, the pool's threads): a plain JPEG, checked in about 60 us, is checked
+#: no faster by two workers than here. So without ``verify`` the main process checks inputs
+#: itself and times them, and starts the workers only once checks take at least this long on
+#: average (in seconds, wall time: slow disks count too); ``docs/performance.md``.
+POOL_FROM_SECONDS = 120e-6
+#: Checks made before timing any (the interpreter and the caches warm up: the first few take
+#: two to five times as long), the checks timed for the first decision, and for each next one.
+_WARM_UP = 16
+_SAMPLE = 48
+_RESAMPLE = 500
 #: Inputs handed to a worker at a time: large enough that the hand-off is cheap per input (256
 #: took a fifth less CPU than 64 over 3,000 JPEGs; ``docs/performance.md``), one at a time with
 #: ``verify``, so that a few images are still shared out.
@@ -164,8 +177,9 @@ def check_all(
     ``lines`` its JSON line (:func:`json_line`), made where the check ran.
 
     With ``jobs`` > 1 and at least :data:`PARALLEL_FROM` inputs (:data:`VERIFY_PARALLEL_FROM`
-    with ``verify``), the checks are spread over worker processes; the records still come back
-    one by one, in order, so output streams and memory stays flat.
+    with ``verify``), the checks may be spread over worker processes: at once with ``verify``,
+    otherwise once the checks made here take :data:`POOL_FROM_SECONDS` each on average. The
+    records still come back one by one, in order, so output streams and memory stays flat.
     """
     if opts.verify:
         probe.reuse_memory()
@@ -176,9 +190,50 @@ def check_all(
         for item in itertools.chain(head, stream):
             yield _checked(item, opts, lines)
         return
+    rest: Iterator[sources.Input | sources.Problem] = itertools.chain(head, stream)
     # The first input is checked here: what its check loads (Pillow's openers, unless it is a
-    # plain JPEG) is loaded once, before the workers are forked, and they inherit it.
-    yield _checked(head[0], opts, lines)
+    # plain JPEG) is loaded once, before any worker is forked, and they inherit it.
+    yield _checked(next(rest), opts, lines)
+    if not opts.verify:
+        here = functools.partial(_checked, opts=opts, lines=lines)
+        rest = yield from _while_cheap(rest, here, POOL_FROM_SECONDS)
+        upcoming = next(rest, None)
+        if upcoming is None:
+            return  # every input was cheap: no worker was needed
+        rest = itertools.chain([upcoming], rest)
+    yield from _pooled(rest, opts, jobs, lines)
+
+
+def _while_cheap(
+    rest: Iterator[_Item],
+    check: Callable[[_Item], Checked],
+    limit: float,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Generator[Checked, None, Iterator[_Item]]:
+    """Check inputs here while they take less than ``limit`` seconds each on average, timed
+    over :data:`_SAMPLE` checks after :data:`_WARM_UP` untimed ones, then over every
+    :data:`_RESAMPLE`; return the inputs left once they do not (none, if they never do)."""
+    for item in itertools.islice(rest, _WARM_UP):
+        yield check(item)
+    window = _SAMPLE
+    while True:
+        spent = 0.0  # in the checks alone: what is done with each record stays here anyway
+        batch = list(itertools.islice(rest, window))
+        for item in batch:
+            start = clock()
+            done = check(item)
+            spent += clock() - start
+            yield done
+        if len(batch) < window:
+            return iter(())
+        if spent >= limit * window:
+            return rest
+        window = _RESAMPLE
+
+
+def _pooled(
+    rest: Iterator[sources.Input | sources.Problem], opts: CheckOptions, jobs: int, lines: bool
+) -> Iterator[Checked]:
     # What exists now is kept out of the collector's sight for good (as cli/launch.py does after
     # start-up): the workers' collections then leave the pages they inherit alone.
     gc.freeze()
@@ -186,7 +241,7 @@ def check_all(
     sent: collections.deque[sources.Input | sources.Problem] = collections.deque()
 
     def feed() -> Iterator[_Packed]:  # runs in the pool's feeder thread; results come in order
-        for item in itertools.chain(head[1:], stream):
+        for item in rest:
             sent.append(item)
             yield _pack_input(item)
 
@@ -276,7 +331,8 @@ class InspectSummary:
 
     def add(self, rec: Record) -> None:
         self.count += 1
-        setattr(self, rec.status, getattr(self, rec.status) + 1)
+        status = rec.status
+        setattr(self, status, getattr(self, status) + 1)
         self.tokens += rec.tokens or 0
         self.base64_bytes += rec.base64_bytes or 0
 

@@ -66,8 +66,8 @@ def inspect(
             "--jobs",
             "-j",
             min=1,
-            help="Worker processes for long runs (from 500 images on, from 4 with --verify; "
-            "default: the CPUs).",
+            help="Worker processes for long runs: from 500 images on, once checks take over "
+            "0.12 ms each (from 4 on with --verify); default: the CPUs.",
             show_default=False,
         ),
     ] = None,

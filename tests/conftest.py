@@ -44,12 +44,11 @@ POOLED_CLI = [
 
 
 @pytest.fixture
-def pooled(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """In-process runs start ``inspect``'s workers at the first decision (see POOLED_CLI); the
-    list grows by one for each pool started, so a test can check that it used one."""
-    from vision_cli import inspecting, workers
+def pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one for each worker pool a run starts (``workers.context`` is
+    counted), so a test can check whether it used one."""
+    from vision_cli import workers
 
-    monkeypatch.setattr(inspecting, "POOL_FROM_SECONDS", 0.0)
     started: list[int] = []
     context = workers.context
 
@@ -59,6 +58,16 @@ def pooled(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(workers, "context", counted)
     return started
+
+
+@pytest.fixture
+def pooled(monkeypatch: pytest.MonkeyPatch, pools: list[int]) -> list[int]:
+    """In-process runs start ``inspect``'s workers at the first decision (see POOLED_CLI);
+    the pools started are counted (:func:`pools`)."""
+    from vision_cli import inspecting
+
+    monkeypatch.setattr(inspecting, "POOL_FROM_SECONDS", 0.0)
+    return pools
 
 
 MakeImage = Callable[..., Path]

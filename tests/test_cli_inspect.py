@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import multiprocessing.context
 import os
 import random
 import shutil
@@ -175,24 +174,13 @@ def test_damage_inside_the_data_needs_verify(run: Run, tmp_path: Path) -> None:
 
 
 def test_verify_shares_a_few_images_out_with_the_same_records(
-    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run: Run, tmp_path: Path, pools: list[int]
 ) -> None:
-    from vision_cli import workers
-
     for i in range(6):
         (tmp_path / f"{i}.png").write_bytes(encode(picture((300 + i, 200)), "PNG"))
     damaged = bytearray((tmp_path / "3.png").read_bytes())
     damaged[len(damaged) // 2] ^= 0xFF
     (tmp_path / "3.png").write_bytes(bytes(damaged))
-    pools: list[int] = []
-
-    context = workers.context
-
-    def counted() -> multiprocessing.context.BaseContext:
-        pools.append(1)
-        return context()
-
-    monkeypatch.setattr(workers, "context", counted)
     one = run("inspect", tmp_path, "--verify", "-f", "jsonl", "-j", "1")
     two = run("inspect", tmp_path, "--verify", "-f", "jsonl", "-j", "2")
     assert pools == [1]  # only -j 2 started workers, for six images
@@ -705,18 +693,16 @@ def test_worker_processes_after_an_input_that_is_not_an_image(
 
 
 def test_cheap_checks_stay_in_the_main_process(
-    run: Run, crowd: Path, monkeypatch: pytest.MonkeyPatch
+    run: Run, crowd: Path, monkeypatch: pytest.MonkeyPatch, pools: list[int]
 ) -> None:
     """Without --verify the workers start only once checks take POOL_FROM_SECONDS each on
     average: checks far cheaper than that never start them, whatever -j says."""
-    from vision_cli import inspecting, workers
+    from vision_cli import inspecting
 
     monkeypatch.setattr(inspecting, "POOL_FROM_SECONDS", 3600.0)
-    started: list[int] = []
-    monkeypatch.setattr(workers, "context", lambda: started.append(1))
     one = run("inspect", crowd, "-f", "jsonl", "-j", "1")
     two = run("inspect", crowd, "-f", "jsonl", "-j", "2")
-    assert started == [] and two.stdout == one.stdout and two.exit_code == 1
+    assert pools == [] and two.stdout == one.stdout and two.exit_code == 1
 
 
 def _decided(costs: list[float], limit: float = 100e-6) -> tuple[int, int]:

@@ -190,7 +190,7 @@ def check_all(
         for item in itertools.chain(head, stream):
             yield _checked(item, opts, lines)
         return
-    rest: Iterator[sources.Input | sources.Problem] = itertools.chain(head, stream)
+    rest: Iterator[_Item] = itertools.chain(head, stream)
     # The first input is checked here: what its check loads (Pillow's openers, unless it is a
     # plain JPEG) is loaded once, before any worker is forked, and they inherit it.
     yield _checked(next(rest), opts, lines)
@@ -231,9 +231,7 @@ def _while_cheap(
         window = _RESAMPLE
 
 
-def _pooled(
-    rest: Iterator[sources.Input | sources.Problem], opts: CheckOptions, jobs: int, lines: bool
-) -> Iterator[Checked]:
+def _pooled(rest: Iterator[_Item], opts: CheckOptions, jobs: int, lines: bool) -> Iterator[Checked]:
     # What exists now is kept out of the collector's sight for good (as cli/launch.py does after
     # start-up): the workers' collections then leave the pages they inherit alone.
     gc.freeze()

@@ -13,7 +13,7 @@ with the collector off keeps it off.
 
 from __future__ import annotations
 
-import gc
+from vision_cli import collector
 
 _paused = False
 
@@ -21,9 +21,7 @@ _paused = False
 def pause() -> None:
     """Turn the cyclic collector off for the start-up, if it is on."""
     global _paused
-    if gc.isenabled():
-        gc.disable()
-        _paused = True
+    _paused = collector.pause() or _paused
 
 
 def resume() -> None:
@@ -31,8 +29,7 @@ def resume() -> None:
     global _paused
     if _paused:
         _paused = False
-        gc.freeze()
-        gc.enable()
+        collector.resume()
 
 
 def entrypoint() -> None:

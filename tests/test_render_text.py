@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -53,7 +54,7 @@ def test_markdown_cell_never_breaks_a_row(text: str) -> None:
 
 _NAMES = st.text(alphabet=st.sampled_from(["a", "é", " ", "\udcff", "\udc80", '"', "\\"]))
 _DOCS = st.recursive(
-    st.none() | st.integers() | _NAMES,
+    st.none() | st.booleans() | st.integers() | st.floats() | _NAMES,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_NAMES, inner, max_size=3),
     max_leaves=8,
 )
@@ -67,6 +68,24 @@ def test_names_dumps_shortcut_writes_what_the_full_path_writes(
     as the scan's, whichever names the document holds."""
     full = names.escape(json.dumps(names.with_bytes(doc), ensure_ascii=False, indent=indent))
     assert names.dumps(doc, indent=indent) == full
+
+
+def test_the_line_encoder_without_json_s_c_encoder_is_json_s_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another Python (no C encoder, or one that takes other arguments) gets ``json``'s encoder,
+    and the same line."""
+    doc = {"path": "a\udcff.png", "n": [1, 2.5, None, True]}
+    made = names._line_encoder()
+    assert made is not names._ENCODER.encode  # this Python has json's C encoder
+    assert made(doc) == names._ENCODER.encode(doc) == json.dumps(doc, ensure_ascii=False)
+
+    def other(*args: object) -> None:
+        raise TypeError("c_make_encoder() takes 10 arguments")
+
+    for stand_in in (None, other):
+        monkeypatch.setattr(json.encoder, "c_make_encoder", stand_in)
+        assert names._line_encoder() == names._ENCODER.encode
 
 
 def _shown(code: int, *, answer: bool = False) -> str:

@@ -23,16 +23,39 @@ import base64
 import json
 import os
 import re
+from collections.abc import Callable
 from typing import Any, Final
 
 #: A lone surrogate: a byte of a name that is not UTF-8 (or, rarely, text that was never valid).
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 BYTES_SUFFIX: Final = "_bytes"
+#: The fields of vision-cli's records that hold file names (CSV gives each a ``_bytes`` column).
+NAME_FIELDS: Final = ("path", "input", "output")
 #: The encoder of single lines, made once (``json.dumps`` with any option makes a new one each
 #: call: a third of a JSONL line's time).
 _ENCODER: Final = json.JSONEncoder(ensure_ascii=False)
-#: The fields of vision-cli's records that hold file names (CSV gives each a ``_bytes`` column).
-NAME_FIELDS: Final = ("path", "input", "output")
+
+
+def _line_encoder() -> Callable[[Any], str]:
+    """``_ENCODER.encode``, less the work it repeats for every document: it makes ``json``'s C
+    encoder afresh each call (a third of a record's time), so here it is made once.
+
+    Made without the cycle check: these documents are trees of plain values built here (a cycle
+    would end in RecursionError rather than ValueError). ``_ENCODER.encode`` itself where
+    ``json`` has no C encoder (another Python) or a different one."""
+    make: Any = getattr(json.encoder, "c_make_encoder", None)
+    try:
+        # (markers, default, encoder, indent, separators, sort_keys, skipkeys, allow_nan)
+        encode = make(
+            None, _ENCODER.default, json.encoder.encode_basestring, None, ": ", ", ", False,
+            False, True,
+        )  # fmt: skip
+    except TypeError:  # None, or its arguments changed
+        return _ENCODER.encode
+    return lambda doc: "".join(encode(doc, 0))
+
+
+_LINE: Final = _line_encoder()
 
 
 def is_utf8(text: str) -> bool:
@@ -82,11 +105,7 @@ def with_bytes(doc: Any) -> Any:
 def dumps(doc: Any, *, indent: int | None = None) -> str:
     """JSON for ``doc`` that is always valid UTF-8, with names that are not UTF-8 escaped and
     given their ``_bytes`` member. Non-ASCII text stays readable (``ensure_ascii`` off)."""
-    encode = (
-        _ENCODER.encode
-        if indent is None
-        else json.JSONEncoder(ensure_ascii=False, indent=indent).encode
-    )
+    encode = _LINE if indent is None else json.JSONEncoder(ensure_ascii=False, indent=indent).encode
     text = encode(doc)
     if is_utf8(text):  # every name is UTF-8: nothing to add or escape
         return text

@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from tests.conftest import POOLED_CLI, MakeImage, Run, encode, imported_by, picture, records
+from vision_cli import inspecting, judging, names
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -880,3 +883,38 @@ def test_worker_hand_off_keeps_every_field(crowd: Path) -> None:
         plain = inspecting._checked_packed(inspecting._pack_input(item), opts, lines=False)
         assert plain[2] is None
     assert inspecting.check(items[1], opts).findings[0].code is judging.Code.UNREADABLE  # exercised
+
+
+_ANY_TEXT = st.text(alphabet=st.sampled_from(["a", ".", "/", " ", '"', "\\", "\n", "é", "\udcff"]))
+_MAYBE_TEXT = st.none() | _ANY_TEXT | st.sampled_from(["JPEG", "image/jpeg", "RGB"])
+_MAYBE_NUMBER = st.none() | st.integers(min_value=0, max_value=2**40)
+_FINDINGS = st.lists(
+    st.builds(judging.Finding, st.sampled_from(list(judging.Code)), _ANY_TEXT), max_size=2
+)
+
+
+@given(
+    st.builds(
+        inspecting.Record,
+        path=_ANY_TEXT,
+        model=_ANY_TEXT | st.just("claude-sonnet-5-5"),
+        format=_MAYBE_TEXT,
+        media_type=_MAYBE_TEXT,
+        width=_MAYBE_NUMBER,
+        height=_MAYBE_NUMBER,
+        orientation=st.integers(min_value=1, max_value=8),
+        frames=st.integers(min_value=1, max_value=1000),
+        mode=_MAYBE_TEXT,
+        bytes=_MAYBE_NUMBER,
+        base64_bytes=_MAYBE_NUMBER,
+        api_width=_MAYBE_NUMBER,
+        api_height=_MAYBE_NUMBER,
+        tokens=_MAYBE_NUMBER,
+        findings=_FINDINGS.map(tuple),
+    )
+)
+def test_a_record_s_json_line_is_its_dict_encoded(record: inspecting.Record) -> None:
+    """The line ``--format jsonl`` writes, made directly for the common record, is the text of
+    the documented dict as ``names.dumps`` writes it, whatever the record holds: names that are
+    not UTF-8, quotes, control characters, findings, missing values."""
+    assert inspecting.json_line(record) == names.dumps(record.as_dict())

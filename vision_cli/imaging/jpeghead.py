@@ -113,7 +113,7 @@ def scan(data: bytes) -> JpegHeader | None:
         start, pos = pos + 4, pos + 2 + length
         if length < 2 or pos > end:
             return None
-        body = data[start:pos]
+        # (a segment's body is data[start:pos]; it is copied out only where it is kept)
         if marker == _SOS:
             if frame is None:
                 return None
@@ -123,44 +123,48 @@ def scan(data: bytes) -> JpegHeader | None:
                 return None
             return JpegHeader(width, height, mode, progressive, profile, exif, xmp, pos)
         if marker in _FRAMES:
-            if frame is not None or len(body) < 6 or (len(body) - 6) % 3:  # whole components
+            if frame is not None or length < 8 or (length - 8) % 3:  # whole components
                 return None
-            if body[0] != 8 or body[5] not in _MODES:
+            if data[start] != 8 or data[start + 5] not in _MODES:
                 return None
-            height, width = (body[1] << 8) | body[2], (body[3] << 8) | body[4]
+            height = (data[start + 1] << 8) | data[start + 2]
+            width = (data[start + 3] << 8) | data[start + 4]
             if not width or not height:
                 return None
-            frame = (width, height, _MODES[body[5]], _FRAMES[marker])
+            frame = (width, height, _MODES[data[start + 5]], _FRAMES[marker])
         elif marker not in _PLAIN:
             return None
         elif marker == 0xDB:
-            if not _quantization_ok(body):
+            if not _quantization_ok(data, start, pos):
                 return None
         elif marker == 0xE1:
-            if body.startswith(b"Exif\0\0"):
+            if data.startswith(b"Exif\0\0", start, pos):
                 if exif is not None:
                     return None
-                exif = body
-            elif body.startswith(b"http://ns.adobe.com/xap/1.0/\x00"):
+                exif = data[start:pos]
+            elif data.startswith(b"http://ns.adobe.com/xap/1.0/\x00", start, pos):
                 xmp = True
         elif marker == 0xE2:
-            if body.startswith(b"MPF\0") or (body.startswith(b"ICC_PROFILE\0") and frame):
+            if data.startswith(b"MPF\0", start, pos):
                 return None
-            if body.startswith(b"ICC_PROFILE\0"):
-                icc.append(body)
-        elif marker == 0xED and body.startswith(b"Photoshop 3.0\0"):
+            if data.startswith(b"ICC_PROFILE\0", start, pos):
+                if frame:
+                    return None
+                icc.append(data[start:pos])
+        elif marker == 0xED and data.startswith(b"Photoshop 3.0\0", start, pos):
             return None
-        elif len(body) < 7 and body.startswith(_SHORT_HEADERS.get(marker, b"\xff")):
+        elif length < 9 and data.startswith(_SHORT_HEADERS.get(marker, b"\xff"), start, pos):
             return None  # Pillow reads a JFIF or Adobe segment's version from bytes 5 and 6
     return None
 
 
-def _quantization_ok(body: bytes) -> bool:
-    """Whether Pillow's DQT reader takes these tables (each whole, 64 one- or two-byte values)."""
-    at = 0
-    while at < len(body):
-        at += 1 + (1 if body[at] < 16 else 2) * 64
-        if at > len(body):
+def _quantization_ok(data: bytes, start: int, end: int) -> bool:
+    """Whether Pillow's DQT reader takes the tables in ``data[start:end]`` (each whole, 64 one-
+    or two-byte values)."""
+    at = start
+    while at < end:
+        at += 1 + (1 if data[at] < 16 else 2) * 64
+        if at > end:
             return False
     return True
 

@@ -51,6 +51,9 @@ class LongContext:
 
 @dataclass(frozen=True)
 class Model:
+    """One model of the catalogue: its names, its token tier, its request limit, its prices and
+    its lifecycle."""
+
     id: str
     name: str
     aliases: tuple[str, ...]
@@ -144,6 +147,9 @@ class UnpricedModelError(ValueError):
 
 @dataclass(frozen=True)
 class Catalog:
+    """The models known on a date: the bundled table, merged with what ``models --refresh``
+    last fetched."""
+
     date: str
     source: str
     default_line: str

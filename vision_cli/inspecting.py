@@ -74,6 +74,8 @@ class Record:
 
 @dataclass(frozen=True)
 class CheckOptions:
+    """What every input of one run is checked against."""
+
     model: str  # the name the user gave (id or alias)
     limits: judging.Limits
     verify: bool = False

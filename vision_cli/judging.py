@@ -94,6 +94,9 @@ FIXABLE: frozenset[Code] = frozenset(
 
 @dataclass(frozen=True)
 class Finding:
+    """One thing the gate says about an input: its code, the sentence shown, and whether any
+    command could still fix it."""
+
     code: Code
     message: str
     #: No command can fix it (the bytes cannot be read, or not within the budget), whatever the

@@ -98,6 +98,8 @@ class TransformError(Exception):
 
 @dataclass(frozen=True)
 class Header:
+    """What preparing an image needs of its header (taken from the probe, not read again)."""
+
     format: str
     width: int
     height: int

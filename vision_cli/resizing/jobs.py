@@ -21,6 +21,8 @@ from vision_cli.resizing.summary import Item, ResizeOptions
 
 @dataclass(frozen=True)
 class _Job:
+    """One input's work for a worker, with the run's options (it is pickled to the worker)."""
+
     item: sources.Input
     data: bytes | None  # standard input, read here; files and URLs are read by the worker
     to: Target
@@ -36,6 +38,8 @@ class _Job:
 
 @dataclass(frozen=True)
 class Done:
+    """What a worker sends back for one input: the prepared image, or why there is none."""
+
     prepared: transform.PreparedImage | None
     bytes_before: int | None
     failure: Finding | None

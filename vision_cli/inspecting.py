@@ -16,15 +16,14 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from vision_cli import fetching, judging, limits, names, policy, sources, workers
 from vision_cli.imaging import preflight, probe
 from vision_cli.judging import Code, Finding
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One input's result. ``as_dict`` gives the JSON record, with exactly the documented names."""
 
     path: str
@@ -41,7 +40,7 @@ class Record:
     api_width: int | None = None
     api_height: int | None = None
     tokens: int | None = None
-    findings: tuple[Finding, ...] = field(default_factory=tuple)
+    findings: tuple[Finding, ...] = ()
 
     @property
     def status(self) -> judging.Status:
@@ -162,7 +161,7 @@ _RESAMPLE = 500
 #: ``verify``, so that a few images are still shared out.
 _CHUNK = 256
 #: Record fields in order, the findings (the last) apart: what a worker sends back.
-_FIELDS = tuple(f.name for f in dataclasses.fields(Record) if f.name != "findings")
+_FIELDS = tuple(name for name in Record._fields if name != "findings")
 
 
 def check_all(
@@ -322,9 +321,9 @@ def _pack_input(item: sources.Input | sources.Problem) -> _Packed:
 
 
 def _unpack_input(packed: _Packed) -> sources.Input | sources.Problem:
-    if isinstance(packed, tuple):
-        return sources.Input(packed[0], path=Path(packed[1]))
-    return packed
+    if isinstance(packed, sources.Input | sources.Problem):  # (a Problem is a tuple too)
+        return packed
+    return sources.Input(packed[0], path=Path(packed[1]))
 
 
 def _pack_record(rec: Record) -> _PackedRecord:

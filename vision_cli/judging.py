@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from vision_cli import limits
 from vision_cli.policy import Prediction, Size, Tier, base64_length, predict
@@ -170,8 +170,7 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(EXTENSION_FORMATS)
 CONVERT_HINT = "run `vision-cli resize` to convert it to PNG or JPEG"
 
 
-@dataclass(frozen=True)
-class ImageFacts:
+class ImageFacts(NamedTuple):
     """What was read from one file's header: the input of :func:`judge`."""
 
     format: str

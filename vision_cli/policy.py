@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from vision_cli import limits
 
@@ -133,8 +133,7 @@ def legacy_api_size(width: int, height: int) -> Size:
     )
 
 
-@dataclass(frozen=True)
-class Prediction:
+class Prediction(NamedTuple):
     """What the API will do with an image: the size it processes and what it costs."""
 
     api_width: int

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from vision_cli.fsutil import os_reason
 from vision_cli.judging import IMAGE_EXTENSIONS, Code
@@ -69,8 +69,7 @@ class Input:
         return Path("clipboard.png" if self.label == CLIPBOARD else "stdin")
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """An argument that yields no image: the record says so, and the others go on."""
 
     label: str

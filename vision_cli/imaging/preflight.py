@@ -10,17 +10,15 @@ what ``resize`` and ``ask`` produce, so their warnings (``too-small``) travel wi
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from vision_cli import judging, policy
 from vision_cli.imaging import probe
 from vision_cli.judging import Code, Finding, Severity
 
 
-@dataclass(frozen=True)
-class Gated:
+class Gated(NamedTuple):
     """One input judged: its probe (None when it could not be read) and every finding."""
 
     probe: probe.Probe | None

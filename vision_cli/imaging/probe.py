@@ -18,9 +18,8 @@ import stat
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Final
+from typing import IO, TYPE_CHECKING, Final, NamedTuple
 
 from vision_cli import fsutil, judging, limits
 from vision_cli.imaging import jpeghead
@@ -120,8 +119,7 @@ class ProbeError(Exception):
         return Finding(self.code, self.message, final=True)
 
 
-@dataclass(frozen=True)
-class Probe:
+class Probe(NamedTuple):
     """What one input is: the facts the policy judges, and what a decoder needs to know."""
 
     facts: ImageFacts

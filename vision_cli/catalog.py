@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from vision_cli import limits, policy
 
@@ -40,8 +40,7 @@ BATCH_DISCOUNT: Final = 0.5
 _WRITING: Final = threading.Lock()
 
 
-@dataclass(frozen=True)
-class LongContext:
+class LongContext(NamedTuple):
     """Prices for the whole request when its input is over ``over_input_tokens``."""
 
     over_input_tokens: int

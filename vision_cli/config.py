@@ -18,9 +18,8 @@ set every option; where both set one, the project's wins.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 DEDICATED = "vision-cli.toml"
 PYPROJECT = "pyproject.toml"
@@ -90,8 +89,7 @@ class ConfigError(Exception):
     """A configuration file that cannot be used; the message names the file and the key."""
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     """What the validation needs to know of one command-line option."""
 
     name: str  # the parameter's name in the command's function

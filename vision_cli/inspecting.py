@@ -71,8 +71,7 @@ class Record(NamedTuple):
         }
 
 
-@dataclass(frozen=True)
-class CheckOptions:
+class CheckOptions(NamedTuple):
     """What every input of one run is checked against."""
 
     model: str  # the name the user gave (id or alias)

@@ -192,8 +192,7 @@ class ImageFacts(NamedTuple):
         return base64_length(self.bytes)
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     """The limits one check is made against (command-line options resolved)."""
 
     tier: Tier

@@ -10,7 +10,6 @@ its arguments, which is what lets the property tests in ``tests/test_policy.py``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final, Literal, NamedTuple
 
@@ -25,8 +24,7 @@ Rule = Literal["current", "legacy"]
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Tier:
+class Tier(NamedTuple):
     """A resize tier of the current rule: the API shrinks anything beyond either bound."""
 
     name: str
@@ -154,8 +152,7 @@ def predict(width: int, height: int, tier_: Tier, rule: Rule = "current") -> Pre
     return Prediction(w, h, patch_tokens(w, h))
 
 
-@dataclass(frozen=True)
-class SizePolicy:
+class SizePolicy(NamedTuple):
     """A local resize target: every bound that is set must hold; unset bounds do not apply."""
 
     max_edge: int

@@ -90,8 +90,7 @@ class UsageError(ValueError):
     """The arguments cannot be combined (reported as a usage error, exit 2)."""
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(NamedTuple):
     """How arguments become inputs (the options every command shares)."""
 
     files_from: str | None = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Final
+from typing import Final, NamedTuple
 
 from vision_cli import limits
 from vision_cli.policy import Size, SizePolicy
@@ -49,8 +49,7 @@ class Tile:
         return (self.left, self.top, self.left + self.width, self.top + self.height)
 
 
-@dataclass(frozen=True)
-class TileGrid:
+class TileGrid(NamedTuple):
     """How an image of ``width`` x ``height`` is cut: ``rows`` x ``columns`` tiles that overlap by
     exactly ``overlap_x`` (side by side) and ``overlap_y`` (one above the other) pixels."""
 
@@ -195,8 +194,7 @@ def parse_grid(text: str) -> tuple[int, int]:
         ) from None
 
 
-@dataclass(frozen=True)
-class TileSpec:
+class TileSpec(NamedTuple):
     """``--tile`` and ``--tile-overlap``: a forced ``grid`` (rows, columns), or None for auto."""
 
     grid: tuple[int, int] | None = None

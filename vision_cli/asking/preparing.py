@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal
 
@@ -75,7 +75,7 @@ class Settings:
             chosen = policy.SizePolicy.recommended()
         else:
             chosen = policy.SizePolicy.native(self.model.tier)
-        return replace(chosen, snap_max=self.snap_max)
+        return chosen._replace(snap_max=self.snap_max)
 
     def kind_of(self, item: sources.Input) -> Kind:
         """How an input is sent: URLs as ``url`` sources unless downloaded; the rest as chosen."""

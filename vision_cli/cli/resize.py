@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -239,7 +238,7 @@ def resize(
         max_tokens=max_tokens,
     )
     opts = summary.ResizeOptions(
-        size_policy=replace(size_policy, snap_max=savers.snap_share()),
+        size_policy=size_policy._replace(snap_max=savers.snap_share()),
         tile=savers.tile_spec(),
         trim_fuzz=savers.trim_level(),
         tier=the_model.tier,

@@ -4,7 +4,7 @@ from a gate record or from a ``--size``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -264,7 +264,7 @@ def row_from_size(
     facts = judging.ImageFacts(format="PNG", width=w, height=h, bytes=0)
     first = plan.models[0]
     pred = policy.predict(w, h, first.tier, plan.rule)
-    judged = judging.judge(facts, replace(lim, tier=first.tier), pred)
+    judged = judging.judge(facts, lim._replace(tier=first.tier), pred)
     findings = tuple(f for f in judged if f.code not in ignore)
     findings = _without_fixed_by_tiles(findings, w, h, plan)
     priced = judging.status_of(findings) != "error"

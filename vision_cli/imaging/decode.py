@@ -7,9 +7,8 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from PIL import ImageChops, ImageCms, ImageFile
 
@@ -96,8 +95,7 @@ class TransformError(Exception):
         self.finding = finding
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(NamedTuple):
     """What preparing an image needs of its header (taken from the probe, not read again)."""
 
     format: str

@@ -5,7 +5,7 @@ image.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from vision_cli import limits, policy, tiling
 from vision_cli.imaging import probe, transform
@@ -15,8 +15,7 @@ from vision_cli.imaging.trim import Box, head_of, like_source, trimmed_frame, up
 from vision_cli.judging import Code, Finding
 
 
-@dataclass(frozen=True)
-class Tiled:
+class Tiled(NamedTuple):
     """An image cut into tiles, each prepared like a whole image; ``tiles`` in reading order.
 
     With ``--trim``, ``grid`` cuts the trimmed image, ``trim`` is the box kept

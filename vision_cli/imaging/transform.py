@@ -9,7 +9,7 @@ byte limit.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from vision_cli import limits, policy
 from vision_cli.imaging import preflight, probe, tails
@@ -34,8 +34,7 @@ from vision_cli.imaging.trim import head_of, like_source, trimmed, within_budget
 from vision_cli.judging import Code, Finding
 
 
-@dataclass(frozen=True)
-class PreparedImage:
+class PreparedImage(NamedTuple):
     """The bytes to write or send, and what was done to get them."""
 
     data: bytes
@@ -99,8 +98,7 @@ def prepare(
                 max_dimension=max_dimension,
                 max_source_pixels=max_source_pixels,
             )
-            return replace(
-                inner,
+            return inner._replace(
                 action="resized",
                 source_width=head.width,
                 source_height=head.height,
@@ -124,10 +122,10 @@ def prepare(
         frame = decode_first_frame(im, head, target, max_source_pixels, found.progressive)
         late = tails.orientation_of(im) if head.format == "PNG" else head.orientation
         if late != head.orientation:  # an eXIf chunk after the image data, read with it
-            head = replace(head, orientation=late)
+            head = head._replace(orientation=late)
             target = target_format(head.upright_size, size_policy, max_dimension)
         # Pillow turns a TIFF's pixels upright while loading them: never turn them twice.
-        pixels = replace(head, orientation=1) if found.upright_on_load else head
+        pixels = head._replace(orientation=1) if found.upright_on_load else head
         out_format = choose_format(head.format, frame, to)
         screen = out_format == "PNG" and colours_at_most(frame, SCREEN_COLOURS)
         frame = shrink(frame, pixels, target, screen)

@@ -5,7 +5,6 @@ needs, and crop it.
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 from typing import cast
 
 from PIL import ImageChops
@@ -60,7 +59,7 @@ def upright_frame(
     im = probe.open_image(io.BytesIO(data), heif=probe.heif_brand(data[:32]))
     decoded = decode_first_frame(im, head, head.upright_size, max_source_pixels, found.progressive)
     # Pillow turns a TIFF's pixels upright while loading them: never turn them twice.
-    frame = make_upright(decoded, replace(head, orientation=1) if found.upright_on_load else head)
+    frame = make_upright(decoded, head._replace(orientation=1) if found.upright_on_load else head)
     if frame.mode == "CMYK":
         frame = frame.convert("RGB")
     icc = im.info.get("icc_profile")

@@ -8,9 +8,8 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from vision_cli import fetching, judging, policy, sources, tiling, workers
 from vision_cli.formats import Target
@@ -19,8 +18,7 @@ from vision_cli.judging import Finding
 from vision_cli.resizing.summary import Item, ResizeOptions
 
 
-@dataclass(frozen=True)
-class _Job:
+class _Job(NamedTuple):
     """One input's work for a worker, with the run's options (it is pickled to the worker)."""
 
     item: sources.Input
@@ -36,8 +34,7 @@ class _Job:
     trim_fuzz: int | None = None
 
 
-@dataclass(frozen=True)
-class Done:
+class Done(NamedTuple):
     """What a worker sends back for one input: the prepared image, or why there is none."""
 
     prepared: transform.PreparedImage | None

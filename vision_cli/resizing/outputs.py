@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from vision_cli import judging, names, policy, sources
@@ -108,7 +107,7 @@ class Planner:
             trim=p.trim,
         )
         target = self._target(item, p.format)
-        outcome = replace(outcome, output=str(target))
+        outcome = outcome._replace(output=str(target))
         if (
             self.opts.skip_existing
             and _newer(target, item)
@@ -206,7 +205,7 @@ class Planner:
                 [*zip(paths, (p.data for p in tiles), strict=True), (sidecar, doc.encode())]
             )
         if refusal is not None:
-            return replace(outcome, action="failed", output=None, error=refusal, tiles=None)
+            return outcome._replace(action="failed", output=None, error=refusal, tiles=None)
         return outcome
 
     def _write_files(self, files: list[tuple[Path, bytes]]) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from vision_cli import limits, policy, sources, tiling
 from vision_cli.formats import Target
@@ -24,8 +24,7 @@ EXTENSIONS: dict[str, str] = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "G
 AHEAD_PER_JOB = 4
 
 
-@dataclass(frozen=True)
-class ResizeOptions:
+class ResizeOptions(NamedTuple):
     """Everything one run needs; ``out`` None means in place."""
 
     size_policy: policy.SizePolicy
@@ -84,8 +83,7 @@ def size_policy_for(
     return policy.SizePolicy(edge, max_pixels=pixels, max_tokens=tokens), warnings
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What happened to one input. ``as_dict`` gives the JSON record with the documented names."""
 
     input: str

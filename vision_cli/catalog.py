@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
@@ -48,8 +47,7 @@ class LongContext(NamedTuple):
     output_price: float
 
 
-@dataclass(frozen=True)
-class Model:
+class Model(NamedTuple):
     """One model of the catalogue: its names, its token tier, its request limit, its prices and
     its lifecycle."""
 
@@ -113,8 +111,7 @@ class Model:
     def with_price(self, input_price: float, output_price: float | None = None) -> Model:
         """The model at your price (``--price``); the long-context step no longer applies."""
         out = self.output_price if output_price is None else output_price
-        return replace(
-            self,
+        return self._replace(
             input_price=input_price,
             output_price=out,
             long_context=None,
@@ -144,8 +141,7 @@ class UnpricedModelError(ValueError):
         self.model = model
 
 
-@dataclass(frozen=True)
-class Catalog:
+class Catalog(NamedTuple):
     """The models known on a date: the bundled table, merged with what ``models --refresh``
     last fetched."""
 
@@ -386,7 +382,7 @@ def _update(model: Model, entry: Mapping[str, Any]) -> Model:
     if isinstance(context, int):
         changes["context_window"] = context
         changes["images_per_request"] = images_for(context)
-    return replace(model, **changes)
+    return model._replace(**changes)
 
 
 def merge(table: Catalog, doc: Mapping[str, Any]) -> Catalog:
@@ -423,15 +419,14 @@ def merge(table: Catalog, doc: Mapping[str, Any]) -> Catalog:
                 continue
             edge = seen.get("max_side_length_pixels")
             if isinstance(edge, int) and edge > 0:
-                models[index] = replace(
-                    m,
+                models[index] = m._replace(
                     tier=edge_tier(m.tier, edge),
                     tier_source=f"API: {edge} px (image_dimensions_too_large, "
                     f"{str(seen.get('recorded_at', ''))[:10]})",
                 )
     fetched = doc.get("fetched_at") if isinstance(listed, list) else None
-    return replace(
-        table, models=tuple(models), fetched_at=fetched if isinstance(fetched, str) else None
+    return table._replace(
+        models=tuple(models), fetched_at=fetched if isinstance(fetched, str) else None
     )
 
 

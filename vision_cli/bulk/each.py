@@ -244,7 +244,7 @@ class EachRun:
         # The images still to prepare are fitted to the edge the API gave: the requests in
         # flight may each get the 400 once, the rest not at all.
         tier = catalog.edge_tier(settings.model.tier, correction.max_side)
-        fitted = replace(settings, model=replace(settings.model, tier=tier))
+        fitted = replace(settings, model=settings.model._replace(tier=tier))
         self.config = replace(self.config, settings=fitted)
 
     @property

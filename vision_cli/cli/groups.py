@@ -8,8 +8,7 @@ command runs, not by ``--help``: creating a dataclass costs about half a millise
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from vision_cli import policy
 from vision_cli.cli.common import usage_error
@@ -22,8 +21,7 @@ if TYPE_CHECKING:
     from vision_cli.tiling import TileSpec
 
 
-@dataclass(frozen=True)
-class InputOptions:
+class InputOptions(NamedTuple):
     """The images a command reads: its arguments (``clip:`` added last for ``--clipboard``) and
     how they are listed and filtered (--files-from, -0, --exclude, --hidden,
     --allow-private-urls)."""
@@ -57,8 +55,7 @@ def input_options(
     return InputOptions(given, selection)
 
 
-@dataclass(frozen=True)
-class SaverOptions:
+class SaverOptions(NamedTuple):
     """The token savers and tiles (--snap, --snap-max, --tile, --tile-overlap, --trim,
     --trim-fuzz) as typed; each method turns its pair into what the core takes, or stops with a
     usage error naming the option. A command without --trim leaves it off."""

@@ -304,7 +304,7 @@ def _text(value: str | None) -> str:
 _encode_string: Callable[[str], str] = json.encoder.encode_basestring
 
 
-# Worker hand-off. Pickling an Input (its Path) and a Record (its enums and dataclasses) costs
+# Worker hand-off. Pickling an Input (its Path) and a Record (its enums and findings) costs
 # about 80 us per file, as much as reading the header: workers get a local file's label and path
 # as two strings, and send the record back as plain values, which pickle in about 2 us. The main
 # process keeps the inputs it handed out (results come back in the same order).

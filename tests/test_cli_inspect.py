@@ -121,6 +121,16 @@ def test_not_found(run: Run, tmp_path: Path) -> None:
     assert codes_of(rec) == ["not-found"] and rec["format"] is None
 
 
+def test_a_folder_where_a_file_was_expected_is_said_so(tmp_path: Path) -> None:
+    """(A file replaced by a folder between the walk and the read: the words are fsutil's.)"""
+    from vision_cli.imaging import probe
+
+    with pytest.raises(probe.ProbeError) as caught:
+        probe.probe_path(tmp_path)
+    assert caught.value.code is judging.Code.NOT_FOUND
+    assert caught.value.message == "this is a folder, not a file."
+
+
 @pytest.mark.parametrize(
     ("name", "content"),
     [

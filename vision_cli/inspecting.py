@@ -159,8 +159,6 @@ _RESAMPLE = 500
 #: took a fifth less CPU than 64 over 3,000 JPEGs; ``docs/performance.md``), one at a time with
 #: ``verify``, so that a few images are still shared out.
 _CHUNK = 256
-#: Record fields in order, the findings (the last) apart: what a worker sends back.
-_FIELDS = tuple(name for name in Record._fields if name != "findings")
 
 
 def check_all(
@@ -326,14 +324,14 @@ def _unpack_input(packed: _Packed) -> sources.Input | sources.Problem:
 
 
 def _pack_record(rec: Record) -> _PackedRecord:
-    values = tuple(getattr(rec, name) for name in _FIELDS)
-    return values, tuple((f.code.value, f.message) for f in rec.findings)
+    # every field but the findings, the last, is a plain value
+    return rec[:-1], tuple((f.code.value, f.message) for f in rec.findings)
 
 
 def _unpack_record(packed: _PackedRecord) -> Record:
     values, findings = packed
     found = tuple(Finding(Code(code), text) for code, text in findings)
-    return Record(**dict(zip(_FIELDS, values, strict=True)), findings=found)
+    return Record._make((*values, found))
 
 
 def _checked_packed(

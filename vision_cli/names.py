@@ -31,8 +31,8 @@ _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 BYTES_SUFFIX: Final = "_bytes"
 #: The fields of vision-cli's records that hold file names (CSV gives each a ``_bytes`` column).
 NAME_FIELDS: Final = ("path", "input", "output")
-#: The encoder of single lines, made once (``json.dumps`` with any option makes a new one each
-#: call: a third of a JSONL line's time).
+#: ``json``'s encoder of single lines, made once: what :data:`_LINE` is built from (and falls
+#: back to).
 _ENCODER: Final = json.JSONEncoder(ensure_ascii=False)
 
 

@@ -142,7 +142,7 @@ def probe_path(path: Path) -> Probe:
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
-            raise ProbeError(Code.NOT_FOUND, "this is a folder, not a file.")
+            raise ProbeError(Code.NOT_FOUND, fsutil.file_error(IsADirectoryError()))
         if stat.S_ISREG(info.st_mode) and 0 < info.st_size <= READ_WHOLE:
             data = _read_whole(fd, info.st_size)
             if data is not None:

@@ -77,7 +77,8 @@ def _option(param: Any) -> Opt:
 
 
 def _options(params: Iterable[Any]) -> tuple[Opt, ...]:
-    opts = [_option(p) for p in params if p.param_type_name == "option"]
+    # a hidden option (``--temperature``: kept only to explain why it is refused) is not offered
+    opts = [_option(p) for p in params if p.param_type_name == "option" and not p.hidden]
     opts.append(Opt(("-h", "--help"), "Show help and exit", False, False))
     return tuple(opts)
 

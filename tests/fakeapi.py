@@ -14,7 +14,10 @@ Endpoints: ``POST /v1/messages`` (JSON, or server-sent events with ``"stream": t
 SDK sends them; active and deprecated models unless ``retired`` is asked for) and
 ``GET /v1/models/{id}``. The ``?beta=true`` query and the ``anthropic-beta`` header the SDK's beta
 calls send are accepted. Every request must carry an ``anthropic-version`` the API knows
-(``KNOWN_API_VERSIONS``, the SDK 2.16 default ``2026-10-21`` among them).
+(``KNOWN_API_VERSIONS``, the SDK 2.16 default ``2026-10-21`` among them). From ``2026-10-21`` a
+Messages, count_tokens or batch request that still has ``temperature``, ``top_p`` or ``top_k`` is
+refused as the API refuses any member it does not know (``temperature: Extra inputs are not
+permitted``); an older version takes them.
 
 Models (``models``, the fake's own list of ``ModelInfo`` objects with a ``max_side`` each): a
 Messages, count_tokens or batch request naming a retired model is answered 404
@@ -164,6 +167,9 @@ DEFAULT_MESSAGES: Final = {
 
 #: ``anthropic-version`` values the fake accepts (the SDK 2.16 sends ``2026-10-21``).
 KNOWN_API_VERSIONS: Final = frozenset({"2023-01-01", "2023-06-01", "2026-10-21"})
+#: The API version that removed the sampling parameters, and those parameters.
+SAMPLING_REMOVED_IN: Final = "2026-10-21"
+REMOVED_SAMPLING: Final = ("temperature", "top_p", "top_k")
 #: The largest side each resize tier takes unshrunk (the fake's own copy of the vision page).
 HIGH_RES_SIDE: Final = 2576
 STANDARD_SIDE: Final = 1568
@@ -604,6 +610,11 @@ class _Incoming:
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise invalid(f"There was an error parsing the body of your request: {err}") from err
 
+    @property
+    def api_version(self) -> str:
+        """The ``anthropic-version`` it was sent under (checked before any route runs)."""
+        return self.headers["anthropic-version"]
+
     def json_object(self) -> dict[str, Any]:
         value = self.parsed_json
         if not isinstance(value, dict):
@@ -734,14 +745,20 @@ def _check_turns(messages: Any) -> None:
         previous = role
 
 
-def check_message_shape(body: Mapping[str, Any], *, count_tokens: bool = False) -> None:
-    """The basic shape of a Messages (or token counting) body."""
+def check_message_shape(
+    body: Mapping[str, Any], *, count_tokens: bool = False, version: str = SAMPLING_REMOVED_IN
+) -> None:
+    """The basic shape of a Messages (or token counting) body, under API ``version``."""
     required = ("model", "messages") if count_tokens else ("model", "max_tokens", "messages")
     for name in required:
         if name not in body:
             raise invalid(f"{name}: Field required")
     if count_tokens and "max_tokens" in body:
         raise invalid("max_tokens: Extra inputs are not permitted")
+    if version >= SAMPLING_REMOVED_IN:  # ISO dates: their order is the strings' order
+        for name in REMOVED_SAMPLING:
+            if name in body:
+                raise invalid(f"{name}: Extra inputs are not permitted")
     if not isinstance(body["model"], str) or not body["model"]:
         raise invalid("model: Input should be a valid string")
     if not count_tokens:
@@ -1267,10 +1284,11 @@ class FakeClaudeAPI:
     # -- image checks ---------------------------------------------------------------------
 
     def check_message_request(
-        self, body: Mapping[str, Any], *, count_tokens: bool = False
+        self, body: Mapping[str, Any], version: str, *, count_tokens: bool = False
     ) -> list[SeenImage]:
-        """Check a Messages body like the API does; the images it holds, or ApiError."""
-        check_message_shape(body, count_tokens=count_tokens)
+        """Check a Messages body sent under API ``version`` like the API does; the images it
+        holds, or ApiError."""
+        check_message_shape(body, count_tokens=count_tokens, version=version)
         info = self.model_info(body["model"])
         if info is not None and info["lifecycle"] == "retired":
             raise ApiError(404, f"model: {body['model']}")
@@ -1416,7 +1434,7 @@ class FakeClaudeAPI:
 
     def _create_message(self, request: _Incoming, _match: re.Match[str]) -> _Reply:
         body = request.json_object()
-        images = self.check_message_request(body)
+        images = self.check_message_request(body, request.api_version)
         self._check_openapi(request, body)
         message = self.build_message(body, images)
         if body.get("stream") is not True:
@@ -1428,7 +1446,7 @@ class FakeClaudeAPI:
 
     def _count_tokens(self, request: _Incoming, _match: re.Match[str]) -> _Reply:
         body = request.json_object()
-        images = self.check_message_request(body, count_tokens=True)
+        images = self.check_message_request(body, request.api_version, count_tokens=True)
         self._check_openapi(request, body)
         tokens = estimate_input_tokens(body, images)
         return replace(_json_reply({"input_tokens": tokens}), images=tuple(images))
@@ -1444,16 +1462,16 @@ class FakeClaudeAPI:
             raise invalid("requests: List should have at least 1 item after validation, not 0")
         _check_custom_ids(items)
         self._check_openapi(request, body)
-        results = [self._batch_result(item) for item in items]
+        results = [self._batch_result(item, request.api_version) for item in items]
         batch = _Batch(new_id("msgbatch_"), results, self.batch_polls_until_ended)
         with self._lock:
             self._batches[batch.id] = batch
         return _json_reply(batch.to_json(self.base_url))
 
-    def _batch_result(self, item: Mapping[str, Any]) -> dict[str, Any]:
+    def _batch_result(self, item: Mapping[str, Any], version: str) -> dict[str, Any]:
         params = item["params"]
         try:
-            images = self.check_message_request(params)
+            images = self.check_message_request(params, version)
         except ApiError as error:
             errored = {"type": "error", "error": error.error_object()}
             return {"custom_id": item["custom_id"], "result": {"type": "errored", "error": errored}}

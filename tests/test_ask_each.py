@@ -114,13 +114,13 @@ def test_each_request_is_the_one_ask_builds_for_one_image(
 ) -> None:
     make_image("big.jpg", (4032, 3024), folder=tmp_path / "in")
     out = tmp_path / "r.jsonl"
-    args = ["--system", "Be brief.", "--max-tokens", "50", "--temperature", "0.3"]
+    args = ["--system", "Be brief.", "--max-tokens", "50"]
     result = run("ask", tmp_path / "in", "--each", "-o", out, *args)
     assert result.exit_code == 0, result.stderr
     (request,) = api.messages_requests()
     body = request.body
     assert body["system"] == "Be brief." and body["max_tokens"] == 50
-    assert body["temperature"] == 0.3 and "stream" not in body
+    assert "stream" not in body
     content = body["messages"][0]["content"]
     assert [b["type"] for b in content] == ["image", "text"]
     assert content[1]["text"] == "Describe this image."  # the one-image default

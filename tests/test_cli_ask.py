@@ -114,14 +114,13 @@ def test_several_images_are_labelled_and_system_is_top_level(
     run: Run, api: FakeClaudeAPI, make_image: MakeImage
 ) -> None:
     a, b = make_image("a.png", (300, 200)), make_image("b.jpg", (200, 300))
-    result = run("ask", a, b, "--system", "Respond only in Spanish.", "--temperature", "0.2")
+    result = run("ask", a, b, "--system", "Respond only in Spanish.")
     assert result.exit_code == 0, result.stderr
     request = only_request(api)
     assert shape(last_turn(request)) == [
         "Image 1:", "image/png", "Image 2:", "image/jpeg", "Describe these images.",
     ]  # fmt: skip
     assert request.body["system"] == "Respond only in Spanish."
-    assert request.body["temperature"] == 0.2
     assert [m["role"] for m in request.body["messages"]] == ["user"]
 
 
@@ -189,6 +188,38 @@ def test_usage_errors_exit_2_and_send_nothing(
     assert result.exit_code == 2, result.output
     assert api.requests == []
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ask", "--temperature", "0.3"],
+        ["ask", "--temperature", "0", "--dry-run"],
+        ["ask", "--temperature", "hot", "-p", "-"],  # any value: nothing is parsed or read
+        ["compare", "--temperature", "1"],
+        ["ask", "--temperature", "0.5", "--each", "-o", "out.jsonl"],
+        ["ask", "--temperature", "0.5", "--batch", "-o", "out.jsonl"],
+    ],
+)
+def test_temperature_is_refused_before_anything_is_read_or_sent(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, chdir_tmp: Path, args: list[str]
+) -> None:
+    """API version 2026-10-21 (the SDK's) removed temperature: a request with it would be refused
+    by the API, so the option is refused here, every mode alike."""
+    command, *rest = args
+    images = [make_image("a.png"), make_image("b.png")]
+    result = run(command, *images, *rest, input="a prompt on stdin")
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.stderr.replace("│", " ").split())
+    assert "no longer takes a sampling temperature" in said and "leave --temperature out" in said
+    assert api.requests == [] and result.stdout == ""
+    assert sorted(p.name for p in chdir_tmp.iterdir()) == ["a.png", "b.png"]  # nothing written
+
+
+@pytest.mark.parametrize("command", ["ask", "compare"])
+def test_help_no_longer_offers_temperature(run: Run, command: str) -> None:
+    result = run(command, "--help")
+    assert result.exit_code == 0 and "--temperature" not in result.stdout
 
 
 def test_ask_without_images_needs_a_conversation(run: Run, api: FakeClaudeAPI) -> None:
@@ -431,7 +462,7 @@ def test_dry_run_needs_no_key_sends_nothing_and_prints_the_exact_body(
 ) -> None:
     monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.base_url)
     a, b = make_image("a.png", (640, 480)), make_image("b.jpg", (4032, 3024))
-    args = ("ask", a, b, "--system", "Be brief.", "--temperature", "0.5")
+    args = ("ask", a, b, "--system", "Be brief.", "--max-tokens", "200")
     dry = run(*args, "--dry-run")
     assert dry.exit_code == 0, dry.stderr
     assert fake_api.requests == []
@@ -931,7 +962,7 @@ def test_request_bodies_match_the_openapi_description(
     chat = tmp_path / "chat.json"
     runs = [
         run("ask", a),
-        run("compare", a, b, "--system", "Be brief.", "--temperature", "0", "--json"),
+        run("compare", a, b, "--system", "Be brief.", "--json"),
         run("ask", "https://example.com/cat.jpg", b, "-p", "Same animal?"),
         run("ask", a, b, "--source", "file"),
         run("ask", a, "--conversation", chat),

@@ -74,12 +74,12 @@ def test_a_turn_without_images_is_just_the_prompt() -> None:
     ]
 
 
-def test_body_has_system_at_the_top_and_temperature_and_stream_only_when_asked() -> None:
+def test_body_has_system_at_the_top_and_stream_only_when_asked() -> None:
     plain = body_with()
     assert set(plain) == {"model", "max_tokens", "messages"}
-    full = body_with(system="Respond only in Spanish.", temperature=0.0, stream=True)
+    full = body_with(system="Respond only in Spanish.", stream=True)
     assert full["system"] == "Respond only in Spanish."
-    assert full["temperature"] == 0.0 and full["stream"] is True
+    assert full["stream"] is True and "temperature" not in full
     assert all(turn["role"] in ("user", "assistant") for turn in full["messages"])
 
 
@@ -99,13 +99,15 @@ def test_shorten_base64_names_the_length_and_leaves_the_body_alone() -> None:
     assert body["messages"][0]["content"][0]["source"]["data"] == encoded  # not mutated
 
 
-def test_call_arguments_put_temperature_in_extra_body_and_files_in_the_beta() -> None:
-    body = body_with(bodies.image_block(bodies.file_source("file_x")), temperature=0.5, stream=True)
+def test_call_arguments_name_what_the_sdk_names_and_put_files_in_the_beta() -> None:
+    body = body_with(bodies.image_block(bodies.file_source("file_x")), system="Hi", stream=True)
     kwargs = messages.call_arguments(body)
-    assert "stream" not in kwargs and "temperature" not in kwargs
-    assert kwargs["extra_body"] == {"temperature": 0.5}
+    assert set(kwargs) == {"model", "max_tokens", "messages", "system", "betas"}
     assert kwargs["betas"] == [bodies.FILES_BETA]
     assert "betas" not in messages.call_arguments(body_with())
+    # a member the SDK's methods do not name still goes, in extra_body
+    later = {**body_with(), "a_later_member": {"x": 1}}
+    assert messages.call_arguments(later)["extra_body"] == {"a_later_member": {"x": 1}}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -120,13 +122,13 @@ def test_missing_key_is_raised_before_anything_is_sent(fake_api: FakeClaudeAPI) 
     assert fake_api.requests == []
 
 
-def test_create_message_sends_the_body_and_temperature(api: FakeClaudeAPI) -> None:
-    body = body_with(bodies.image_block(bodies.base64_source(png(), "image/png")), temperature=0.2)
+def test_create_message_sends_the_body_built(api: FakeClaudeAPI) -> None:
+    body = body_with(bodies.image_block(bodies.base64_source(png(), "image/png")), system="Hi")
     reply = messages.create_message(connect.make_client(max_retries=0), body)
     assert reply.text == "I see 1 image(s): 64x48 image/png. Prompt: What is this?"
     assert reply.stop_reason == "end_turn" and reply.id.startswith("msg_")
     (seen,) = api.messages_requests()
-    assert seen.body == body  # exactly the body built, temperature included
+    assert seen.body == body  # exactly the body built, system prompt included
     assert seen.api_key_given and "stream" not in seen.body
     assert reply.input_tokens > 0 and reply.output_tokens == len(reply.text.split())
 
@@ -222,7 +224,6 @@ def test_count_tokens_sends_only_what_the_endpoint_takes(api: FakeClaudeAPI) -> 
         bodies.image_block(bodies.base64_source(png((56, 28)), "image/png")),
         prompt="abcd" * 10,
         system="abcd",
-        temperature=0.5,
         stream=True,
     )
     assert messages.count_tokens(sdk, body) == 2 + 11  # 2 patches, 44 characters of text
@@ -297,7 +298,6 @@ def test_built_bodies_match_the_openapi_description(openapi_validator: OpenApiVa
         model=MODEL,
         max_tokens=100,
         system="Respond only in Spanish.",
-        temperature=0.3,
         messages=[*history, bodies.user_turn([b64], "And this one?")],
         stream=True,
     )

@@ -51,6 +51,16 @@ def test_bash_completes_commands_options_and_values(fresh: Path) -> None:
     assert "--strict" not in bash_complete(script, "estimate", "--")  # per command
 
 
+def test_a_hidden_option_is_not_offered(fresh: Path) -> None:
+    """``--temperature`` is kept only to say why it is refused: no completion offers it."""
+    script = fresh / "vision-cli.bash"
+    assert "--max-tokens" in bash_complete(script, "ask", "--")
+    assert bash_complete(script, "ask", "--temp") == []
+    assert bash_complete(script, "compare", "--temp") == []
+    for name in make_completions.SCRIPTS:
+        assert "temperature" not in (fresh / name).read_text(), name
+
+
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is missing (apt-get install zsh)")
 def test_zsh_script_parses(fresh: Path) -> None:
     subprocess.run(["zsh", "-n", str(fresh / "_vision-cli")], check=True)

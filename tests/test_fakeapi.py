@@ -163,12 +163,41 @@ def test_reply_text_override_extra_body_and_max_tokens_cut(
     fake_api: FakeClaudeAPI, client: anthropic.Anthropic
 ) -> None:
     fake_api.reply_text = "one two three four"
-    message = create(client, user(), max_tokens=2, extra_body={"temperature": 0.2})
+    message = create(client, user(), max_tokens=2, extra_body={"metadata": {"user_id": "u-1"}})
 
     assert message.content[0].type == "text"
     assert message.content[0].text == "one two"
     assert message.stop_reason == "max_tokens"
-    assert fake_api.messages_requests()[0].body["temperature"] == 0.2
+    assert fake_api.messages_requests()[0].body["metadata"] == {"user_id": "u-1"}
+
+
+@pytest.mark.parametrize("name", ["temperature", "top_p", "top_k"])
+def test_sampling_parameters_are_refused_from_api_version_2026_10_21(
+    fake_api: FakeClaudeAPI, client: anthropic.Anthropic, post: Post, name: str
+) -> None:
+    refusal = {
+        "type": "invalid_request_error",
+        "message": f"{name}: Extra inputs are not permitted",
+    }
+    body = {"model": MODEL, "max_tokens": 16, "messages": [user()], name: 0.5}
+    newer = {"anthropic-version": "2026-10-21"}
+    for path in ("/v1/messages", "/v1/messages/count_tokens"):
+        sent = (
+            body if path == "/v1/messages" else {k: v for k, v in body.items() if k != "max_tokens"}
+        )
+        refused = post(path, sent, **newer)
+        assert refused.status_code == 400 and refused.json()["error"] == refusal
+        assert post(path, sent).status_code == 200  # 2023-06-01 still takes it
+    with pytest.raises(anthropic.BadRequestError) as caught:  # the SDK sends 2026-10-21
+        create(client, user(), extra_body={name: 0.5})
+    assert error_json(caught.value)["error"] == refusal
+    batch = client.messages.batches.create(
+        requests=[
+            {"custom_id": "a", "params": cast(Any, {**batch_request("a")["params"], name: 0.5})}
+        ]
+    )
+    (line,) = client.messages.batches.results(batch.id)
+    assert line.result.type == "errored" and line.result.error.error.message == refusal["message"]
 
 
 def test_url_source_is_recorded_not_fetched(
@@ -768,16 +797,15 @@ def test_fake_can_validate_every_body_with_openapi(
     fake_api.openapi = openapi_validator
     uploaded = client.files.upload(file=("a.png", image_bytes(), "image/png"))
     file_block = {"type": "image", "source": {"type": "file", "file_id": uploaded.id}}
-    assert (
-        create(client, user(file_block), extra_body={"temperature": 0.5}).stop_reason == "end_turn"
-    )
+    metadata = {"metadata": {"user_id": "u-1"}}
+    assert create(client, user(file_block), extra_body=metadata).stop_reason == "end_turn"
 
     batch = client.messages.batches.create(requests=[batch_request("a", file_block)])
     assert batch.processing_status == "in_progress"
 
     with pytest.raises(anthropic.BadRequestError) as caught:
-        create(client, user(), extra_body={"temperature": "hot"})
+        create(client, user(), extra_body={"stop_sequences": "END"})
     assert caught.value.api_message == (
         "request body does not match the OpenAPI description: "
-        "temperature: 'hot' is not of type 'number'"
+        "stop_sequences: 'END' is not of type 'array'"
     )

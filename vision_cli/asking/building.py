@@ -109,7 +109,6 @@ def build_request(
         max_tokens=settings.max_tokens,
         messages=messages,
         system=settings.system,
-        temperature=settings.temperature,
         stream=stream,
         output_config=schema_mod.output_config(settings.schema) if settings.schema else None,
     )

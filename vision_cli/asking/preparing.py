@@ -44,7 +44,6 @@ class Settings:
     model_name: str
     max_tokens: int = 1024
     system: str | None = None
-    temperature: float | None = None
     resize_policy: ResizePolicy = ResizePolicy.native
     #: False (``--no-resize``): the bytes go as they are, after the same checks.
     resize: bool = True

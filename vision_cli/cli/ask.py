@@ -132,7 +132,7 @@ def _command(*, compare: bool) -> Callable[..., None]:
         system: SystemOpt = None,
         model: options.ModelOpt = None,
         max_tokens: MaxTokensOpt = 1024,
-        temperature: TemperatureOpt = None,
+        temperature: TemperatureOpt = None,  # refused by its callback, so always None here
         schema: SchemaOpt = None,
         max_retries: MaxRetriesOpt = None,
         timeout: TimeoutOpt = None,
@@ -181,7 +181,7 @@ def _command(*, compare: bool) -> Callable[..., None]:
             model=model,
             price=price,
             prompt=ask_groups.PromptOptions(
-                prompt, prompt_file, system, max_tokens, temperature, schema, conversation
+                prompt, prompt_file, system, max_tokens, schema, conversation
             ),
             images=ask_groups.ImageOptions(
                 policy=policy,
@@ -304,7 +304,6 @@ def run(opts: AskOptions) -> None:
         model_name=common.model_name(model_name),
         max_tokens=opts.prompt.max_tokens,
         system=opts.prompt.system if opts.prompt.system is not None else history.system,
-        temperature=opts.prompt.temperature,
         resize_policy=opts.images.policy,
         resize=not opts.images.no_resize,
         source=opts.images.source,

@@ -99,7 +99,6 @@ class PromptOptions:
     prompt_file: Path | None
     system: str | None
     max_tokens: int
-    temperature: float | None
     schema: str | None
     conversation: Path | None
 

@@ -54,16 +54,25 @@ MaxTokensOpt = Annotated[
         "--max-tokens", help="Most tokens in the answer.", min=1, rich_help_panel=SEND_PANEL
     ),
 ]
+#: Why ``--temperature`` is refused: the API stopped taking it.
+TEMPERATURE_REMOVED = (
+    "the Claude API no longer takes a sampling temperature (API version 2026-10-21, which the "
+    "anthropic SDK sends, removed temperature, top_p and top_k): leave --temperature out"
+)
+
+
+def _refuse_temperature(value: str | None) -> None:
+    """``--temperature``'s callback: any value is a usage error, before anything is read or
+    sent (the real API would refuse every request that carried it)."""
+    if value is not None:
+        raise typer.BadParameter(TEMPERATURE_REMOVED)
+
+
+#: Kept, out of ``--help``, so that a script that still passes it learns why it fails instead of
+#: reading "No such option".
 TemperatureOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--temperature",
-        callback=common.finite,
-        help="Sampling temperature, 0 to 1 (the API's default when not given).",
-        min=0.0,
-        max=1.0,
-        rich_help_panel=SEND_PANEL,
-    ),
+    str | None,
+    typer.Option("--temperature", callback=_refuse_temperature, hidden=True),
 ]
 MaxRetriesOpt = Annotated[
     int | None,

@@ -102,7 +102,6 @@ def request_body(
     max_tokens: int,
     messages: Sequence[Turn],
     system: str | None = None,
-    temperature: float | None = None,
     stream: bool = False,
     output_config: Mapping[str, Any] | None = None,
 ) -> Body:
@@ -111,8 +110,6 @@ def request_body(
     body: Body = {"model": model, "max_tokens": max_tokens}
     if system:
         body["system"] = system
-    if temperature is not None:
-        body["temperature"] = temperature
     body["messages"] = list(messages)
     if output_config is not None:
         body["output_config"] = dict(output_config)

@@ -25,8 +25,9 @@ class Reply:
     output_tokens: int
 
 
-#: Body members passed to the SDK's methods by name; everything else goes in ``extra_body``
-#: (``temperature``: the 2.x methods have no such argument).
+#: Body members passed to the SDK's methods by name; anything else goes in ``extra_body``, so
+#: that what is sent is always exactly the body built (none that vision-cli builds has any now:
+#: ``temperature`` went there until API version 2026-10-21 removed it).
 _NAMED: Final = frozenset(
     {"model", "max_tokens", "messages", "system", "stop_sequences", "output_config"}
 )

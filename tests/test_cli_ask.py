@@ -216,6 +216,22 @@ def test_temperature_is_refused_before_anything_is_read_or_sent(
     assert sorted(p.name for p in chdir_tmp.iterdir()) == ["a.png", "b.png"]  # nothing written
 
 
+def test_a_configured_temperature_is_an_unknown_key(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, chdir_tmp: Path
+) -> None:
+    """The user's configuration cannot set a hidden option either: it is named as unknown, with
+    the file, instead of failing every ask as if --temperature had been typed."""
+    from vision_cli import config
+
+    user = config.user_path()
+    user.parent.mkdir(parents=True)
+    user.write_text("[ask]\ntemperature = 0.5\n")
+    result = run("ask", make_image("a.png"))
+    assert result.exit_code == 2 and api.requests == []
+    assert str(user) in result.stderr and "unknown key 'temperature' for ask" in result.stderr
+    assert run("--no-config", "ask", make_image("a.png")).exit_code == 0
+
+
 @pytest.mark.parametrize("command", ["ask", "compare"])
 def test_help_no_longer_offers_temperature(run: Run, command: str) -> None:
     result = run(command, "--help")

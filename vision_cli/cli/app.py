@@ -147,6 +147,8 @@ def command_options() -> dict[str, dict[str, config.Option]]:
             longs = [o[2:] for o in param.opts if o.startswith("--")]
             if param.param_type_name != "option" or not longs or longs[0] == "help":
                 continue
+            if param.hidden:  # not offered (--temperature, kept to say why it is refused)
+                continue
             check = domain.get(longs[0]) or _type_check(param)
             opt = config.Option(param.name or longs[0], param.multiple, _is_flag(param), check)
             options.update(dict.fromkeys(longs, opt))

@@ -440,6 +440,26 @@ def test_dry_run_prints_the_plan_and_needs_no_key(
     assert fake_api.requests == [] and len(lines(out)) == 1
 
 
+def test_the_dry_run_plan_shows_hostile_names_escaped(
+    run: Run, make_image: MakeImage, tmp_path: Path, fake_api: FakeClaudeAPI
+) -> None:
+    """A name is data: its escape sequences, line breaks, bidirectional overrides and bytes that
+    are not UTF-8 are shown as escapes, never obeyed or split into lines of their own."""
+    folder = tmp_path / "in"
+    for name in ("red\x1b[31m.png", "two\nlines.png", "rtl\u202egnp.png"):
+        make_image(name, (64, 48), folder=folder)
+    raw = os.path.join(os.fsencode(folder), b"not-utf8-\xff.png")
+    with open(raw, "wb") as fh:
+        fh.write(b"nope")  # fails preflight: its line carries the name and the error
+    result = run("ask", folder, "--each", "-o", tmp_path / "r.jsonl", "--dry-run")
+    assert result.exit_code == 1, result.stderr
+    out = result.stdout
+    assert "\x1b" not in out and "\u202e" not in out and "\udcff" not in out
+    assert len(out.splitlines()) == 4  # one line per image: no name broke its line
+    assert "red\\x1b[31m.png" in out and "two\\nlines.png" in out and "rtl\\u202egnp.png" in out
+    assert "not-utf8-\\xff.png" in out
+
+
 # --------------------------------------------------------------------------------------------------
 # Adaptive concurrency (pure: no clocks, no network)
 # --------------------------------------------------------------------------------------------------

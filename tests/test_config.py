@@ -73,13 +73,14 @@ def test_pyproject_without_the_table_is_passed_over(project: Path, run: Run) -> 
         ("[inspect]\nstrict = 3\n", "inspect.strict = 3 is not valid: expected true or false"),
         ("[inspect]\npolish = true\n", "unknown key 'polish' for inspect"),
         ("model = [\n", "not valid TOML"),
+        ('[project]\nname = "caf\xe9"\n', "byte 22 is not UTF-8"),  # Latin-1, not UTF-8
     ],
 )
 def test_bad_configuration_names_file_and_key(
     project: Path, run: Run, text: str, expected: str
 ) -> None:
     config = project / "vision-cli.toml"
-    config.write_text(text)
+    config.write_bytes(text.encode("latin-1"))
     result = run("inspect", ".")
     assert result.exit_code == 2
     assert str(config) in result.stderr and expected in result.stderr

@@ -137,6 +137,11 @@ def _read(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:  # tomllib decodes the bytes itself, as UTF-8 only
+        raise ConfigError(
+            f"{path}: not valid TOML (byte {exc.start + 1} is not UTF-8, the only encoding TOML "
+            "allows): save it as UTF-8"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
 

@@ -24,7 +24,7 @@ from vision_cli import catalog, limits
 from vision_cli.cli import common
 from vision_cli.cli.ask_groups import ManyOptions, SendOptions, ShowOptions
 from vision_cli.exitcodes import ExitStatus
-from vision_cli.render.text import n_images
+from vision_cli.render.text import n_images, visible
 
 if TYPE_CHECKING:
     from vision_cli import sources
@@ -310,7 +310,8 @@ def _dry_run_lines(
             detail = "answered before"
         else:
             detail = "waiting in a submitted batch"
-        common.echo(f"{r.action:<7} {r.path}  {detail}".rstrip())
+        # names and errors came from outside: never obeyed or split by the terminal
+        common.echo(f"{r.action:<7} {visible(r.path)}  {visible(detail)}".rstrip())
     if quiet:
         return
     prices = "at batch prices (50% off)" if batch else "at the model's prices"

@@ -338,6 +338,65 @@ def test_errors_on_stderr_show_names_escaped(run: Run, api: FakeClaudeAPI, tmp_p
     assert_inert(asked.stderr)
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("inspect",),
+        ("estimate",),
+        ("resize", "--out", "small"),
+        ("ask", "--dry-run"),
+        ("compare", "--dry-run"),
+        ("ask", "--each", "--dry-run", "-o", "r.jsonl"),
+    ],
+)
+def test_a_name_the_system_will_not_look_up_fails_alone(
+    run: Run, make_image: MakeImage, chdir_tmp: Path, command: tuple[str, ...]
+) -> None:
+    """A name too long for the file system (the same path as a file in a folder that may not be
+    searched: looking at it raises, not just answers no) is that input's failure, named; the run
+    goes on with the others, as for a missing file. It used to end the whole run ("cannot write
+    None", or "internal error", exit 70)."""
+    long_name = "x" * 300 + ".png"
+    good = make_image("good.png", (64, 48))
+    others = [make_image("other.png", (64, 48))] if command[0] == "compare" else []
+    result = run(*command, long_name, good, *others)
+    no_traceback(result.stderr)
+    assert result.exit_code == 1, result.output
+    said = " ".join((result.stdout + result.stderr).replace("│", " ").split())
+    assert "file name too long" in said.lower()
+    if command[0] == "resize":
+        assert (chdir_tmp / "small" / "good.png").exists()
+    elif command[:2] == ("ask", "--each"):
+        assert re.search(r"^send +\S*good\.png", result.stdout, re.M)
+    elif command[0] in ("inspect", "estimate"):
+        assert "good.png" in result.stdout
+
+
+def test_a_folder_that_may_not_be_searched_fails_that_input_alone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """As root (CI) a mode-000 folder is still searchable, so the refusal is the system's answer
+    as an unprivileged user gets it: a PermissionError from looking at the file."""
+    from vision_cli import sources
+
+    locked = tmp_path / "locked" / "x.png"
+    real_stat = Path.stat
+
+    def stat(self: Path, *, follow_symlinks: bool = True) -> os.stat_result:
+        if self == locked:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, follow_symlinks=follow_symlinks)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    (tmp_path / "good.png").write_bytes(b"x")
+    items = list(
+        sources.iter_inputs([str(locked), str(tmp_path / "good.png")], sources.Selection())
+    )
+    first, second = items
+    assert isinstance(first, sources.Input) and isinstance(second, sources.Input)
+    assert first.path == locked  # read next, and reported as that input's failure
+
+
 @pytest.mark.parametrize("command", ["inspect", "estimate"])
 def test_csv_cells_that_start_like_a_formula_are_guarded(
     run: Run, make_image: MakeImage, tmp_path: Path, command: str

@@ -130,3 +130,42 @@ def test_a_finished_run_keeps_its_status(corpus: Path) -> None:
     one = corpus / f"0001-{LONG}.png"
     status, text, _ = through_head(["inspect", one], child_env(), lines=1000)
     assert text.startswith("✓ ok") and "1 image" in text and status == ExitStatus.OK
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("inspect",),
+        ("inspect", "-f", "jsonl", "-j", "2"),
+        ("estimate",),
+        ("resize", "--out", "OUT"),
+        ("ask", "--dry-run"),
+        ("ask", "--each", "--dry-run", "-o", "OUT.jsonl"),
+        ("--help",),
+    ],
+    ids=" ".join,
+)
+def test_a_full_standard_output_is_one_line_and_status_1(
+    args: tuple[str, ...], tmp_path: Path
+) -> None:
+    """``> /dev/full`` (a full disk behind a redirect): one line naming standard output, exit 1;
+    not "internal error" (70), not a traceback, not a message about some other file."""
+    image = tmp_path / "a.png"
+    Image.new("RGB", (300, 240), "teal").save(image)
+    command = [a.replace("OUT", str(tmp_path / "out")) for a in args]
+    inputs = [] if command == ["--help"] else [str(image), str(image)]
+    with open("/dev/full", "w") as full:  # Linux's always-full device
+        done = subprocess.run(
+            [sys.executable, "-m", "vision_cli", *command, *inputs],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            env=child_env(),
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == ExitStatus.FAILED, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "Error: cannot write standard output (No space left on device): free some space where "
+        "it goes, or redirect it elsewhere."
+    )
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr

@@ -178,6 +178,25 @@ def _glob_base(pattern: str) -> Path:
     return Path(*parts) if parts else Path()
 
 
+def _is_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder; False when the system will not say (a name too long, a
+    folder above it that may not be searched): it is then taken as a file, whose read reports
+    why, for that input alone."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _is_there(path: Path) -> bool:
+    """Whether something (a link included) is at ``path``; True when the system will not say,
+    as in :func:`_is_folder`."""
+    try:
+        return path.exists() or path.is_symlink()
+    except OSError:
+        return True
+
+
 def _expand_arg(arg: str, sel: Selection) -> Iterator[Input | Problem]:
     if arg == STDIN:
         yield Input(STDIN, stdin=True)
@@ -189,10 +208,10 @@ def _expand_arg(arg: str, sel: Selection) -> Iterator[Input | Problem]:
         yield Input(arg, url=arg, allow_private=sel.allow_private_urls)
         return
     path = Path(arg)
-    if path.is_dir():
+    if _is_folder(path):
         yield from _walk(path, sel, path)
         return
-    if path.exists() or path.is_symlink() or not (_GLOB_CHARS & set(arg)):
+    if not (_GLOB_CHARS & set(arg)) or _is_there(path):
         # a file named explicitly is taken whatever its extension; a missing one is reported
         yield Input(arg, path=path, root=path.parent)
         return
@@ -205,7 +224,7 @@ def _expand_arg(arg: str, sel: Selection) -> Iterator[Input | Problem]:
         mpath = Path(match)
         if _excluded(mpath, sel.exclude):
             continue
-        if mpath.is_dir():
+        if _is_folder(mpath):
             yield from _walk(mpath, sel, base)
         else:
             yield Input(match, path=mpath, root=base)
@@ -256,7 +275,7 @@ def iter_inputs(
     if sel.files_from is not None:
         for line in _listed(sel, stdin):
             path = Path(line)
-            if path.is_dir():
+            if _is_folder(path):
                 yield from _walk(path, sel, path)
             elif not _excluded(path, sel.exclude):
                 yield Input(line, path=path, root=path.parent)

@@ -252,6 +252,13 @@ def _run(argv: Sequence[str] | None, env: Environment | None) -> int:
     except ClickException as exc:  # a usage error: typer's own message, on env's stderr
         _on_stderr(env, functools.partial(_typer_rich().rich_format_error, exc))
         return exc.exit_code
+    except common.StdoutFailed as exc:  # /dev/full, a full disk behind `> file`
+        common.error(
+            f"cannot write standard output ({exc.reason}): free some space where it goes, or "
+            "redirect it elsewhere.",
+            env,
+        )
+        return ExitStatus.FAILED
     except Exception as exc:  # a bug: no traceback for users unless they ask for it
         if common.debug(env.vars):
             raise

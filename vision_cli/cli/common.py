@@ -288,9 +288,21 @@ def stdout_closed() -> NoReturn:
     raise typer.Exit(ExitStatus.CLOSED_PIPE)
 
 
+class StdoutFailed(Exception):
+    """Standard output cannot take what is written (a full disk, an I/O error; not a closed
+    pipe): the run ends with one line saying so (:func:`vision_cli.cli.app.main`). Not an
+    ``OSError``, so that no command mistakes it for a failure of its own files."""
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(exc.strerror or str(exc))
+        self.reason = exc.strerror or str(exc)
+
+
 class StdoutGuard:
     """Standard output for the console script: a write that finds the pipe closed ends the
-    process there and then with 141, as SIGPIPE ends ``git log``.
+    process there and then with 141, as SIGPIPE ends ``git log``; any other failed write raises
+    :class:`StdoutFailed` (after pointing the stream at /dev/null, so that the interpreter's
+    last flush cannot fail again).
 
     Unwinding instead would run every ``finally`` on the way out, and stopping a pool of worker
     processes whose results nobody will read can hang (seen under load). Nothing is lost: the
@@ -321,11 +333,11 @@ class StdoutGuard:
         return getattr(self._stream, name)
 
     def _failed(self, exc: OSError) -> NoReturn:
+        _silence_stdout(self._stream)
         if is_closed_pipe(exc):
-            _silence_stdout(self._stream)
             _stop_workers()
             os._exit(ExitStatus.CLOSED_PIPE)
-        raise exc
+        raise StdoutFailed(exc) from exc
 
 
 def _stop_workers() -> None:

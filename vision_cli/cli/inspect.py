@@ -141,7 +141,7 @@ def inspect(
     except sources.UsageError as exc:
         common.usage_error(str(exc))
     except OSError as exc:  # the --output file could not be written
-        if common.is_closed_pipe(exc):
+        if common.is_closed_pipe(exc) or output is None:
             raise
         common.error(
             f"cannot write {output} ({exc.strerror}): check the folder and its permissions."

@@ -208,6 +208,23 @@ def test_in_place_with_backup(run: Run, tmp_path: Path) -> None:
     assert (tmp_path / "scan.bmp.orig").read_bytes() == originals["scan.bmp"]
 
 
+def test_in_place_leaves_no_output_when_the_backup_cannot_be_made(
+    run: Run, tmp_path: Path
+) -> None:
+    """A BMP becomes a PNG beside it; its backup's name (255 bytes and the suffix) is longer
+    than the file system allows. The input stays as it was, and so does the folder: no PNG
+    left beside an input that was not replaced (a later run would take it for an input)."""
+    name = "T" * 251 + ".bmp"
+    scan = k.write(tmp_path / name, k.encode(k.flat_drawing((400, 300)), "BMP"))
+    before = scan.read_bytes()
+    code, recs = resize_jsonl(run, tmp_path, "--in-place", "--backup", ".orig")
+    assert code == 1
+    (rec,) = recs
+    assert "file name too long" in rec["error"] and "shorten the name" in rec["error"]
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+    assert scan.read_bytes() == before
+
+
 def test_in_place_through_a_symbolic_link(run: Run, tmp_path: Path) -> None:
     """The file a link points to is resized and the link kept, as an image editor would; when
     the name changes the new file takes the link's place and the file pointed to is untouched."""

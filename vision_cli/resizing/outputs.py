@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -314,7 +315,13 @@ class Planner:
                 return
             write_atomic(target, p.data, replace=self.opts.overwrite, mode=mode, like=fd)
             if backup is not None:
-                _backup(fd, real, backup, replace=self.opts.overwrite)
+                try:
+                    _backup(fd, real, backup, replace=self.opts.overwrite)
+                except OSError:
+                    # no backup, so the input stays: so must nothing else (no stray output)
+                    with contextlib.suppress(OSError):
+                        target.unlink()
+                    raise
             _unlink_if(source, st)
         finally:
             os.close(fd)
@@ -361,6 +368,8 @@ def _write_failure(exc: OSError, target: Path) -> str:
         return f"{target} appeared while resizing: pass --overwrite to replace it."
     reason = (exc.strerror or type(exc).__name__).lower()
     where = exc.filename or target
+    if exc.errno == errno.ENAMETOOLONG:
+        return f"cannot write {where} ({reason}): shorten the name (or --backup's suffix)."
     return f"cannot write {where} ({reason}): check the folder's permissions and space."
 
 

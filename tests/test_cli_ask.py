@@ -238,6 +238,18 @@ def test_help_no_longer_offers_temperature(run: Run, command: str) -> None:
     assert result.exit_code == 0 and "--temperature" not in result.stdout
 
 
+@pytest.mark.parametrize("mode", [[], ["--each", "-o", "r.jsonl"], ["--dry-run"]])
+def test_a_folder_without_images_is_named(
+    run: Run, api: FakeClaudeAPI, chdir_tmp: Path, mode: list[str]
+) -> None:
+    (chdir_tmp / "shots").mkdir()
+    (chdir_tmp / "shots" / "notes.txt").write_text("no image here")
+    result = run("ask", "shots", *mode)
+    assert result.exit_code == 2 and api.requests == []
+    said = " ".join(result.stderr.replace("│", " ").split())
+    assert "no image found in shots" in said
+
+
 def test_ask_without_images_needs_a_conversation(run: Run, api: FakeClaudeAPI) -> None:
     result = run("ask", "-p", "Hello?")
     assert result.exit_code == 2 and api.requests == []

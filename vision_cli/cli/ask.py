@@ -296,6 +296,12 @@ def run(opts: AskOptions) -> None:
             "IMAGE",
         )
     if not items and opts.prompt.conversation is None:
+        named = [*opts.inputs.inputs, *filter(None, [opts.inputs.selection.files_from])]
+        if named:  # a folder with no image in it, an empty --files-from list
+            from vision_cli.render.text import visible  # lazy: only this error needs it
+
+            where = ", ".join(visible(n) for n in named)
+            common.usage_error(f"no image found in {where}: nothing to ask about", "INPUTS")
         common.usage_error("give at least one image, folder, glob, URL or -", "INPUTS")
     if not items and prompt is None:
         common.usage_error("a turn without images needs a prompt (-p)", "--prompt")

@@ -547,6 +547,19 @@ def test_exit_codes(run: Run, make_image: MakeImage, mixed: Path) -> None:
 def test_unknown_model_lists_the_known_ones(run: Run, make_image: MakeImage) -> None:
     result = run("inspect", make_image("a.png"), "--model", "gpt-4o")
     assert "claude-sonnet-4-6" in result.stderr and "claude-opus-4-7" in result.stderr
+    assert "VISION_CLI_MODEL" not in result.stderr  # typed on the command line
+
+
+@pytest.mark.parametrize("command", [("inspect",), ("estimate",), ("ask", "--dry-run")])
+def test_an_unknown_model_from_the_environment_says_so(
+    run: Run, make_image: MakeImage, monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]
+) -> None:
+    """The value is wrong in $VISION_CLI_MODEL, not on the command line: the error says where."""
+    monkeypatch.setenv("VISION_CLI_MODEL", "gpt-4o")
+    result = run(*command, make_image("a.png"))
+    assert result.exit_code == 2
+    said = " ".join(result.stderr.replace("│", " ").split())
+    assert "--model (from $VISION_CLI_MODEL): unknown model 'gpt-4o'" in said
 
 
 #: The number of ``read`` in /proc/PID/syscall: x86-64, then arm64.

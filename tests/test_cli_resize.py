@@ -208,9 +208,7 @@ def test_in_place_with_backup(run: Run, tmp_path: Path) -> None:
     assert (tmp_path / "scan.bmp.orig").read_bytes() == originals["scan.bmp"]
 
 
-def test_in_place_leaves_no_output_when_the_backup_cannot_be_made(
-    run: Run, tmp_path: Path
-) -> None:
+def test_in_place_leaves_no_output_when_the_backup_cannot_be_made(run: Run, tmp_path: Path) -> None:
     """A BMP becomes a PNG beside it; its backup's name (255 bytes and the suffix) is longer
     than the file system allows. The input stays as it was, and so does the folder: no PNG
     left beside an input that was not replaced (a later run would take it for an input)."""

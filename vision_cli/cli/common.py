@@ -120,6 +120,17 @@ def model_name(name: str | None) -> str:
     return name
 
 
+def from_environment(param: str) -> str:
+    """`` (from $NAME)`` when the current command's ``param`` came from its environment variable
+    (``$VISION_CLI_MODEL``): the value is wrong there, not on the command line."""
+    ctx = get_current_context(silent=True)
+    if ctx is None or getattr(ctx.get_parameter_source(param), "name", None) != "ENVIRONMENT":
+        return ""
+    found = [p for p in ctx.command.params if p.name == param]
+    envvar = getattr(found[0], "envvar", None) if found else None
+    return f" (from ${envvar})" if isinstance(envvar, str) else ""
+
+
 def resolve_model(
     name: str | None, *, sending: bool = False, price: str | None = None
 ) -> catalog.Model:
@@ -132,7 +143,7 @@ def resolve_model(
     try:
         model = catalog.resolve(model_name(name))
     except catalog.UnknownModelError as exc:
-        usage_error(str(exc), "--model")
+        usage_error(str(exc), "--model" + from_environment("model"))
     note_lifecycle(model, sending=sending)
     if price is not None:
         model = priced(model, price)

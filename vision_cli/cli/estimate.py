@@ -222,7 +222,10 @@ def estimate(
             include_retired=include_retired,
         )
     except choosing.PlanError as exc:
-        common.usage_error(str(exc), exc.param)
+        hint = exc.param
+        if hint == "--model":
+            hint += common.from_environment("model")
+        common.usage_error(str(exc), hint)
     if include_retired and not all_models:
         common.usage_error("--include-retired goes with --all-models", "--include-retired")
     for index, m in enumerate(models):  # those named (--include-retired lists them knowingly)

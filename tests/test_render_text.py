@@ -15,6 +15,7 @@ from vision_cli.render.text import (
     gh_escape_data,
     gh_escape_property,
     md_cell,
+    md_code,
     visible,
     visible_answer,
 )
@@ -50,6 +51,21 @@ def test_markdown_cell_never_breaks_a_row(text: str) -> None:
     cell = md_cell(text)
     assert "\n" not in cell and "\r" not in cell
     assert "|" not in cell.replace("\\|", "")
+
+
+@given(st.text())
+def test_a_code_span_in_a_table_keeps_its_backslashes(text: str) -> None:
+    """A name in a table is a code span: only its pipes are escaped (GitHub's tables read ``\\|``
+    back as ``|`` even there); a backslash, inside a code span, shows as it is."""
+    cell = md_cell(md_code(text))
+    assert "\n" not in cell and "\r" not in cell
+    assert "|" not in cell.replace("\\|", "")
+    assert cell.replace("\\|", "|") == md_code(text)
+
+
+def test_a_name_that_is_not_utf8_shows_one_backslash_in_a_table() -> None:
+    assert md_cell(md_code("bad\udcffname.png")) == "`bad\\xffname.png`"
+    assert md_cell("C:\\path") == "C:\\\\path"  # plain text: the backslash is escaped
 
 
 _NAMES = st.text(alphabet=st.sampled_from(["a", "é", " ", "\udcff", "\udc80", '"', "\\"]))

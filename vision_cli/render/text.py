@@ -73,8 +73,17 @@ def csv_cell(value: object) -> object:
 # --------------------------------------------------------------------------------------------------
 
 
+class _MarkdownCode(str):
+    """A code span made by :func:`md_code`: already Markdown, so a table escapes only its pipes
+    (a backslash inside a code span is shown as it is, never read as an escape)."""
+
+
 def md_cell(text: object) -> str:
-    """A Markdown table cell: control characters shown as escapes, pipes escaped."""
+    """A Markdown table cell: control characters shown as escapes, backslashes and pipes
+    escaped; a code span from :func:`md_code` only has its pipes escaped (GitHub's tables end a
+    cell at a bare pipe even inside one)."""
+    if isinstance(text, _MarkdownCode):
+        return text.replace("|", "\\|")
     return visible(text).replace("\\", "\\\\").replace("|", "\\|")
 
 
@@ -88,7 +97,7 @@ def md_code(text: object) -> str:
         longest = max(longest, run)
     fence = "`" * (longest + 1)
     pad = " " if shown.startswith("`") or shown.endswith("`") else ""
-    return f"{fence}{pad}{shown}{pad}{fence}"
+    return _MarkdownCode(f"{fence}{pad}{shown}{pad}{fence}")
 
 
 def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import random
@@ -23,7 +24,10 @@ import stat
 import struct
 import subprocess
 import sys
+import threading
+import time
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -292,6 +296,69 @@ def test_folder_walks_read_regular_files_only(run: Run, tmp_path: Path) -> None:
     assert [Path(r["path"]).name for r in records(result)] == ["a.png"]
     result = run("resize", folder, "--out", tmp_path / "out", "--format", "jsonl")
     assert [Path(r["input"]).name for r in records(result) if "input" in r] == ["a.png"]
+
+
+@contextlib.contextmanager
+def _unblocked_after(fifo: Path, seconds: float) -> Iterator[None]:
+    """After ``seconds``, open and close ``fifo`` for writing whenever a reader holds it, so that
+    a read that would wait for ever ends (with nothing) and the test fails instead of hanging."""
+    done = threading.Event()
+
+    def unblock() -> None:
+        if done.wait(seconds):
+            return
+        while not done.wait(0.1):
+            with contextlib.suppress(OSError):  # ENXIO: no reader has it open
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+    watchdog = threading.Thread(target=unblock, daemon=True)
+    watchdog.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watchdog.join()
+
+
+@pytest.mark.parametrize(
+    "command", [("inspect",), ("estimate",), ("resize", "--out", "OUT"), ("ask", "--dry-run")]
+)
+def test_a_fifo_named_as_an_input_never_holds_the_run(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]
+) -> None:
+    """A FIFO that nothing writes into would block a read for ever: it gets its time
+    (fsutil.FIFO_WAIT_SECONDS, lowered here), then fails alone, named, and the run goes on."""
+    from vision_cli import fsutil
+
+    monkeypatch.setattr(fsutil, "FIFO_WAIT_SECONDS", 0.2)
+    good = k.write(tmp_path / "a.png", k.encode(k.gradient((300, 200)), "PNG"))
+    os.mkfifo(tmp_path / "pipe.png")
+    args = [str(tmp_path / "out") if a == "OUT" else a for a in command]
+    started = time.monotonic()
+    with _unblocked_after(tmp_path / "pipe.png", 20):  # a run that waits is failed, not hung
+        result = run(*args, tmp_path / "pipe.png", good)
+    assert time.monotonic() - started < 20
+    assert result.exit_code == 1
+    said = " ".join((result.stdout + result.stderr).replace("│", " ").split())
+    assert "a named pipe (FIFO) that nothing wrote into within 0.2 s" in said
+    assert "pipe.png" in said
+
+
+def test_a_fifo_with_a_writer_is_read(run: Run, tmp_path: Path) -> None:
+    """A FIFO whose writer comes along (as with process substitution, ``<(cmd)``) is read."""
+    data = k.encode(k.gradient((300, 200)), "PNG")
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        with open(fifo, "wb") as fh:  # blocks until the reader opens it
+            fh.write(data)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    (rec,) = records(run("inspect", fifo, "--format", "jsonl"))
+    writer.join(timeout=30)
+    assert (rec["width"], rec["height"], rec["status"]) == (300, 200, "ok")
 
 
 def test_frames_are_counted_up_to_a_cap(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO, Final
 from urllib.parse import urlsplit
 
 from vision_cli import limits
-from vision_cli.fsutil import file_error
+from vision_cli.fsutil import file_error, open_input
 from vision_cli.judging import Code, too_large_input
 from vision_cli.sources import Input, SourceError, is_url
 
@@ -37,7 +37,7 @@ def read_bytes(item: Input, *, cap: int | None = None, stdin: BinaryIO | None = 
         return _capped(item.data, cap)
     if item.path is not None:
         try:
-            with item.path.open("rb") as fh:
+            with open(open_input(item.path)[0], "rb") as fh:
                 return _capped(fh.read(cap + 1), cap)
         except OSError as exc:
             raise SourceError(Code.NOT_FOUND, file_error(exc)) from None

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -45,8 +47,44 @@ def os_reason(exc: OSError) -> str:
     return (exc.strerror or type(exc).__name__).lower()
 
 
+#: Seconds an input that is a FIFO (a named pipe) is given to start delivering data: nothing
+#: may ever write into one, and reading it would then wait for ever (a module global: tests
+#: lower it). Process substitution (``<(cmd)``) has its writer already, and is not held up.
+FIFO_WAIT_SECONDS: float = 10.0
+
+
+class SilentFifo(TimeoutError):
+    """A FIFO named as an input that nothing wrote into within :data:`FIFO_WAIT_SECONDS`."""
+
+
+def open_input(path: Path) -> tuple[int, os.stat_result]:
+    """A descriptor of ``path`` open for reading (close-on-exec), and its ``fstat``. Opening
+    never blocks: a FIFO is opened without waiting for a writer, then given
+    :data:`FIFO_WAIT_SECONDS` to deliver data or end (:class:`SilentFifo` otherwise). OSError
+    as ``os.open`` raises it."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):  # (a regular file's reads never wait: left as is)
+            if stat.S_ISFIFO(info.st_mode):
+                poller = select.poll()
+                poller.register(fd, select.POLLIN)
+                if not poller.poll(int(FIFO_WAIT_SECONDS * 1000)):
+                    raise SilentFifo(str(path))
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info
+
+
 def file_error(exc: OSError) -> str:
     """Why a file could not be opened or read, and what to do: the same words in every command."""
+    if isinstance(exc, SilentFifo):
+        return (
+            f"a named pipe (FIFO) that nothing wrote into within {FIFO_WAIT_SECONDS:g} s: start "
+            "the program that writes into it first."
+        )
     if isinstance(exc, FileNotFoundError):
         return "no such file: check the path."
     if isinstance(exc, PermissionError):

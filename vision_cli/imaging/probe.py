@@ -135,12 +135,11 @@ def probe_path(path: Path) -> Probe:
     # os-level calls, not a buffered file: a small file is read whole in one system call, and
     # the buffered reader's set-up (a third of the open-and-read time) is left out
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd, info = fsutil.open_input(path)
     except OSError as exc:
         raise ProbeError(Code.NOT_FOUND, fsutil.file_error(exc)) from None
     extension = path.suffix.lower()
     try:
-        info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
             raise ProbeError(Code.NOT_FOUND, fsutil.file_error(IsADirectoryError()))
         if stat.S_ISREG(info.st_mode) and 0 < info.st_size <= READ_WHOLE:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -158,6 +162,46 @@ def records(result: Result) -> list[dict[str, Any]]:
 def chdir_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.chdir(tmp_path)
     yield tmp_path
+
+
+@pytest.fixture
+def nothing_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No file is renamed, linked or chmod-ed: what writing into a device, a FIFO or an open
+    descriptor must never do. A run that tries fails here, before ``os.devnull`` (or, as root,
+    ``/dev/stdout``) is replaced by a regular file."""
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a file was renamed, linked or chmod-ed: {args}")
+
+    for name in ("replace", "rename", "link", "chmod", "fchmod"):
+        monkeypatch.setattr(os, name, refused)
+
+
+@contextlib.contextmanager
+def fifo_reader(path: Path) -> Iterator[list[bytes]]:
+    """A FIFO made at ``path`` and a thread reading it to the end (``cat FIFO > got &``): the
+    list holds what it read once the block is over (b"" if nothing ever wrote to the FIFO)."""
+    os.mkfifo(path, 0o640)
+    got: list[bytes] = []
+
+    def read() -> None:
+        with open(path, "rb") as fh:
+            got.append(fh.read())
+
+    # A reader of our own keeps the pipe, and lets the thread go (through /proc) even when the
+    # FIFO was replaced and nothing will ever open it for writing.
+    spare = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    try:
+        yield got
+    finally:
+        deadline = time.monotonic() + 30
+        while thread.is_alive() and time.monotonic() < deadline:
+            os.close(os.open(f"/proc/self/fd/{spare}", os.O_WRONLY | os.O_NONBLOCK))
+            thread.join(0.05)
+        os.close(spare)
+    assert not thread.is_alive(), "the FIFO's reader never saw the end of the data"
 
 
 @pytest.fixture

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import fifo_reader
 from vision_cli import fsutil
 
 
@@ -117,3 +121,174 @@ def test_a_new_file_gets_the_umask_permissions_not_mkstemps(tmp_path: Path) -> N
         os.umask(umask)
     expected = 0o640 if fsutil.umask() is not None else 0o600
     assert (tmp_path / "new.json").stat().st_mode & 0o777 == expected
+
+
+# --------------------------------------------------------------------------------------------------
+# An output file the user names: a link is followed, a device, FIFO or descriptor written into
+# --------------------------------------------------------------------------------------------------
+
+Writer = Callable[[Path, bytes], None]
+
+
+def _by_atomic_text(path: Path, data: bytes) -> None:
+    with fsutil.atomic_text(path) as fh:
+        fh.write(data.decode())
+
+
+def _by_write_text(path: Path, data: bytes) -> None:
+    fsutil.write_text(path, data.decode())
+
+
+def _by_write_output(path: Path, data: bytes) -> None:
+    fsutil.write_output(path, data)
+
+
+#: Every way a command writes a file the user named (``inspect -o``, ``locate --draw``,
+#: ``--conversation``).
+WRITERS: dict[str, Writer] = {
+    "atomic_text": _by_atomic_text,
+    "write_output": _by_write_output,
+    "write_text": _by_write_text,
+}
+
+
+@pytest.fixture(params=sorted(WRITERS))
+def writer(request: pytest.FixtureRequest) -> Writer:
+    return WRITERS[request.param]
+
+
+def kind(path: Path) -> tuple[int, int, int]:
+    """What ``path`` itself is (not what a link leads to): its type and mode, and its device
+    number (a device's identity)."""
+    st = os.lstat(path)
+    return stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_rdev
+
+
+def test_a_regular_file_is_still_replaced_atomically_keeping_its_mode(
+    tmp_path: Path, writer: Writer, temp_kind: str
+) -> None:
+    target = tmp_path / "report.json"
+    target.write_bytes(b"old")
+    target.chmod(0o640)
+    os.link(target, tmp_path / "hard-link")  # still the old file: a new one took the name
+    writer(target, b"new")
+    assert target.read_bytes() == b"new" and stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert (tmp_path / "hard-link").read_bytes() == b"old"
+    assert files_in(tmp_path) == ["hard-link", "report.json"]
+
+
+@pytest.mark.parametrize("relative", [True, False])
+def test_a_symlink_stays_a_link_and_its_target_gets_the_data(
+    tmp_path: Path, writer: Writer, temp_kind: str, relative: bool
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    real = elsewhere / "real.json"
+    real.write_bytes(b"old")
+    real.chmod(0o604)
+    here = tmp_path / "here"
+    here.mkdir()
+    link = here / "link.json"
+    link.symlink_to(Path("../elsewhere/real.json") if relative else real)
+    chain = here / "chain.json"  # a link to the link
+    chain.symlink_to("link.json")
+    points_to = os.readlink(link)
+    writer(chain, b"new")
+    assert chain.is_symlink() and os.readlink(chain) == "link.json"
+    assert link.is_symlink() and os.readlink(link) == points_to
+    assert real.read_bytes() == b"new" and stat.S_IMODE(real.stat().st_mode) == 0o604
+    assert files_in(here) == ["chain.json", "link.json"] and files_in(elsewhere) == ["real.json"]
+
+
+def test_a_dangling_symlink_gets_its_target_made(
+    tmp_path: Path, writer: Writer, temp_kind: str
+) -> None:
+    link = tmp_path / "link.json"
+    link.symlink_to("out/new.json")
+    (tmp_path / "out").mkdir()
+    writer(link, b"made")
+    assert link.is_symlink() and (tmp_path / "out" / "new.json").read_bytes() == b"made"
+
+
+def test_a_link_loop_is_an_error_and_stays_a_loop(tmp_path: Path, writer: Writer) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.symlink_to("b")
+    b.symlink_to("a")
+    with pytest.raises(OSError):
+        writer(a, b"data")
+    assert os.readlink(a) == "b" and os.readlink(b) == "a"
+    assert files_in(tmp_path) == ["a", "b"]
+
+
+@pytest.mark.usefixtures("nothing_replaced")
+def test_a_device_is_written_into_never_replaced(writer: Writer) -> None:
+    device = Path(os.devnull)
+    before = kind(device)
+    assert stat.S_ISCHR(before[0])
+    writer(device, b"into the null device")
+    assert kind(device) == before
+
+
+@pytest.mark.usefixtures("nothing_replaced")
+def test_a_fifo_is_written_into_and_its_reader_gets_the_data(
+    tmp_path: Path, writer: Writer
+) -> None:
+    fifo = tmp_path / "fifo"
+    data = b"x" * 300_000  # more than a pipe holds: written as the reader reads
+    with fifo_reader(fifo) as got:
+        before = kind(fifo)
+        writer(fifo, data)
+    assert got == [data]
+    assert kind(fifo) == before and stat.S_ISFIFO(before[0]) and files_in(tmp_path) == ["fifo"]
+
+
+@pytest.mark.usefixtures("nothing_replaced")
+def test_a_descriptor_is_written_into_at_its_offset(tmp_path: Path, writer: Writer) -> None:
+    read_end, write_end = os.pipe()  # -o >(cat) names /dev/fd/63
+    try:
+        writer(Path(f"/dev/fd/{write_end}"), b"through the pipe")
+        os.close(write_end)
+        assert os.read(read_end, 100) == b"through the pipe"
+    finally:
+        os.close(read_end)
+        with contextlib.suppress(OSError):
+            os.close(write_end)
+    # A regular file behind a descriptor (> out, >> out) is not replaced: written where it is.
+    out = tmp_path / "out"
+    with open(out, "ab") as fh:
+        fh.write(b"header\n")
+        fh.flush()
+        inode = os.fstat(fh.fileno()).st_ino
+        writer(Path(f"/proc/self/fd/{fh.fileno()}"), b"data\n")
+        fh.write(b"after\n")
+    assert out.read_bytes() == b"header\ndata\nafter\n" and out.stat().st_ino == inode
+
+
+@pytest.mark.usefixtures("nothing_replaced")
+def test_dev_stdout_is_this_process_standard_output(
+    writer: Writer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    target = fsutil.output_target(Path("/dev/stdout"))
+    assert target == fsutil.Target(Path("/dev/stdout"), stream=True, descriptor=1)
+    writer(Path("/dev/stdout"), b"to standard output\n")
+    assert capfd.readouterr().out == "to standard output\n"
+    assert os.readlink("/dev/stdout") == "/proc/self/fd/1"
+
+
+@pytest.mark.usefixtures("nothing_replaced")
+def test_a_closed_descriptor_is_an_error_not_a_new_file(writer: Writer) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    os.close(write_end)
+    with pytest.raises(FileNotFoundError):
+        writer(Path(f"/dev/fd/{write_end}"), b"nowhere")
+
+
+@pytest.mark.usefixtures("nothing_replaced")
+def test_atomic_text_into_a_fifo_keeps_what_was_written_before_a_failure(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    with fifo_reader(fifo) as got, pytest.raises(RuntimeError), fsutil.atomic_text(fifo) as fh:
+        fh.write("first\n")
+        raise RuntimeError("interrupted")
+    assert got == [b"first\n"]  # a pipe has no old content to keep: what went, went
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and files_in(tmp_path) == ["fifo"]

@@ -18,6 +18,7 @@ import io
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 import threading
@@ -29,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import API_KEY, MakeImage, Run
+from tests.conftest import API_KEY, MakeImage, Run, fifo_reader
 from tests.fakeapi import FakeClaudeAPI
 from vision_cli.bulk import log
 from vision_cli.bulk.records import OutputError
@@ -1211,3 +1212,146 @@ def test_a_project_may_set_the_savers_of_resize_and_the_tiles_of_estimate(
     assert estimated.exit_code == 0, estimated.stderr
     assert json.loads(estimated.stdout)["images"][0]["tiles"] > 1
     assert run("resize", "assets", "--out", str(tmp_path / "out")).exit_code == 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Replaced: an output file that is a link, a device, a FIFO or an open descriptor
+# --------------------------------------------------------------------------------------------------
+
+
+def inspected(text: str) -> list[str]:
+    """The paths in a JSON report of ``inspect``."""
+    return [image["path"] for image in json.loads(text)["images"]]
+
+
+def test_inspect_o_a_symlink_writes_its_target_and_leaves_the_link(
+    run: Run, make_image: MakeImage, tmp_path: Path
+) -> None:
+    image = make_image("a.png", (64, 48))
+    (tmp_path / "reports").mkdir()
+    real = tmp_path / "reports" / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to("reports/real.json")
+    result = run("inspect", image, "-f", "json", "-o", link)
+    assert result.exit_code == 0, result.stderr
+    assert link.is_symlink() and os.readlink(link) == "reports/real.json"
+    assert inspected(real.read_text()) == [str(image)]
+
+
+@pytest.mark.usefixtures("nothing_replaced")
+def test_inspect_o_a_fifo_feeds_its_reader_and_leaves_the_fifo(
+    run: Run, make_image: MakeImage, tmp_path: Path
+) -> None:
+    image = make_image("a.png", (64, 48))
+    fifo = tmp_path / "fifo"
+    with fifo_reader(fifo) as got:
+        result = run("inspect", image, "-f", "json", "-o", fifo)
+    assert result.exit_code == 0, result.stderr
+    assert inspected(got[0].decode()) == [str(image)]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+@pytest.mark.usefixtures("nothing_replaced")
+def test_inspect_o_a_device_writes_into_it_never_over_it(run: Run, make_image: MakeImage) -> None:
+    before = os.lstat(os.devnull)
+    result = run("inspect", make_image("a.png", (64, 48)), "-f", "json", "-o", os.devnull)
+    assert result.exit_code == 0, result.stderr
+    after = os.lstat(os.devnull)
+    assert stat.S_ISCHR(after.st_mode)
+    assert (after.st_mode, after.st_rdev, after.st_ino) == (
+        before.st_mode,
+        before.st_rdev,
+        before.st_ino,
+    )
+
+
+@pytest.mark.usefixtures("nothing_replaced")
+def test_inspect_o_dev_stdout_writes_to_standard_output(
+    run: Run, make_image: MakeImage, capfd: pytest.CaptureFixture[str]
+) -> None:
+    image = make_image("a.png", (64, 48))
+    result = run("inspect", image, "-f", "json", "-o", "/dev/stdout")
+    assert result.exit_code == 0, result.stderr
+    assert inspected(capfd.readouterr().out) == [str(image)]  # the process's own fd 1
+    assert os.readlink("/dev/stdout") == "/proc/self/fd/1"
+
+
+def test_inspect_o_process_substitution_reaches_the_pipe(
+    make_image: MakeImage, tmp_path: Path
+) -> None:
+    """``-o >(cat)``: the shell passes a pipe as /dev/fd/63. (Not /dev/stdout here: a run of
+    a broken build as root would replace it.)"""
+    image = make_image("a.png", (64, 48))
+    read_end, write_end = os.pipe()
+    argv = [sys.executable, "-m", "vision_cli", "inspect", str(image), "-f", "json"]
+    try:
+        proc = subprocess.Popen(
+            [*argv, "-o", f"/dev/fd/{write_end}"],
+            pass_fds=(write_end,),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as fh:
+            piped = fh.read()  # to the end: the run closed its end
+        out, err = proc.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(write_end)
+    assert proc.returncode == 0, err.decode()
+    assert inspected(piped.decode()) == [str(image)] and out == b""
+    # and the run's own standard output, a pipe too, named through /proc
+    proc2 = subprocess.run(
+        [*argv, "-o", "/proc/self/fd/1"], capture_output=True, timeout=120, check=False
+    )
+    assert proc2.returncode == 0, proc2.stderr.decode()
+    assert inspected(proc2.stdout.decode()) == [str(image)]
+
+
+def test_locate_draw_to_a_symlink_draws_into_its_target(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    api.structured = lambda _s, _i: {"objects": [{"label": "x", "box": [5, 5, 50, 50]}]}
+    real = tmp_path / "drawn" / "marked.png"
+    real.parent.mkdir()
+    real.write_bytes(b"old")
+    link = tmp_path / "marked.png"
+    link.symlink_to(real)
+    result = run("locate", make_image("a.png", (120, 90)), "--find", "x", "--draw", link)
+    assert result.exit_code == 0, result.stderr
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.usefixtures("nothing_replaced")
+def test_locate_draw_to_a_device_writes_into_it(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    api.structured = lambda _s, _i: {"objects": [{"label": "x", "box": [5, 5, 50, 50]}]}
+    before = os.lstat(os.devnull)
+    result = run("locate", make_image("a.png", (120, 90)), "--find", "x", "--draw", os.devnull)
+    assert result.exit_code == 0, result.stderr
+    after = os.lstat(os.devnull)
+    assert (after.st_mode, after.st_rdev) == (before.st_mode, before.st_rdev)
+
+
+def test_a_conversation_behind_a_symlink_is_saved_to_its_target(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    """The link's own folder is read-only: only the target's folder is written."""
+    real = tmp_path / "chats" / "chat.json"
+    real.parent.mkdir()
+    links = tmp_path / "links"
+    links.mkdir()
+    link = links / "chat.json"
+    link.symlink_to(real)
+    links.chmod(0o555)
+    try:
+        result = run("ask", make_image("a.png", (64, 48)), "-p", "hi", "--conversation", link)
+    finally:
+        links.chmod(0o755)
+    assert result.exit_code == 0, result.stderr
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    saved = json.loads(real.read_text())
+    assert [m["role"] for m in saved["messages"]] == ["user", "assistant"]

@@ -57,8 +57,9 @@ def text_size(size: tuple[int, int]) -> int:
 def draw(
     data: bytes, found: Sequence[tuple[str, Pixels]], palette: dict[str, Rgb], out: Path
 ) -> None:
-    """Draw each ``(label, upright box)`` on the upright image ``data`` and write ``out``
-    atomically (its format from its extension). DrawError."""
+    """Draw each ``(label, upright box)`` on the upright image ``data`` and write ``out`` (its
+    format from its extension) as :func:`fsutil.write_output` does: atomically, a symbolic
+    link's target, a device or FIFO straight into. DrawError."""
     try:
         im = _upright(data)
     except (OSError, ValueError, SyntaxError, probe.ProbeError) as exc:
@@ -79,8 +80,7 @@ def draw(
     params = {"quality": 90} if fmt in ("JPEG", "WEBP") else {}
     im.save(buf, format=fmt, **params)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fsutil.write_atomic(out, buf.getvalue(), mode=fsutil.existing_mode(out))
+        fsutil.write_output(out, buf.getvalue())
     except OSError as exc:
         raise DrawError(f"cannot write {out} ({exc.strerror or exc})") from None
 

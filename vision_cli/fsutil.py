@@ -5,6 +5,12 @@ the target's name (a link that refuses to clobber, or a rename over the old file
 system allows, the temporary file has no name at all until it is complete (O_TMPFILE), so even
 ``kill -9`` leaves nothing behind; elsewhere it is a hidden ``.NAME.*.vision-cli-tmp``.
 
+A file the user names for output (``inspect -o``, ``locate --draw``, ``--conversation``) goes
+through :func:`output_target` (:func:`atomic_text`, :func:`write_output`, :func:`write_text`): a
+symbolic link is followed and its target replaced, the link left a link; a device, FIFO, socket
+or open descriptor (``/dev/null``, ``>(cat)``, ``/dev/stdout``) is written straight into, never
+replaced.
+
 It also holds the words for a file that cannot be opened or read (:func:`file_error`), the same
 in every command.
 """
@@ -12,13 +18,15 @@ in every command.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import select
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 TEMP_SUFFIX = ".vision-cli-tmp"
 
@@ -142,11 +150,93 @@ def write_atomic(
         sync_folder(path.parent)
 
 
+class Target(NamedTuple):
+    """Where an output file named by the user is written (:func:`output_target`)."""
+
+    #: The file written: a symbolic link's final target (the link stays), else the name given.
+    path: Path
+    #: Written straight into, never replaced: a device, FIFO or socket, or an open descriptor
+    #: (``/dev/stdout``, ``/dev/fd/N``). False: a regular file or a new name, replaced atomically.
+    stream: bool = False
+    #: The descriptor of this process that ``path`` names (``/dev/fd/63``, ``/dev/stdout``):
+    #: written through a duplicate of it, so it shares its offset as the shell's ``>&N`` does.
+    descriptor: int | None = None
+
+
+#: A folder whose entries are open descriptors: ``/dev/fd`` (macOS, the BSDs) or ``/proc/PID/fd``
+#: (``/proc/PID/task/TID/fd``), where Linux's ``/dev/fd`` and ``/proc/self/fd`` lead.
+_DESCRIPTOR_FOLDER = re.compile(r"/dev/fd|/proc/(\d+)(?:/task/\d+)?/fd")
+#: Symbolic links followed at most (Linux's own limit).
+_MAX_LINKS = 40
+
+
+def output_target(path: Path) -> Target:
+    """Where writing the output file ``path`` goes, as a user of ``sed -i --follow-symlinks``,
+    ``tee`` or ``> FILE`` expects.
+
+    A regular file or a new name is replaced atomically; a symbolic link is followed to the end
+    (a dangling one to the name it points to) and that file replaced, the link left a link. A
+    device, FIFO or socket (``/dev/null``), and an open descriptor (``>(cat)`` is ``/dev/fd/63``,
+    ``/dev/stdout``) whatever it leads to, is written straight into: renaming a file over it
+    would replace the device node or the pipe, and the data would never reach the reader.
+    A folder is left to fail where it is written, as any name would. OSError (a link loop).
+    """
+    try:
+        st: os.stat_result | None = os.stat(path)
+    except FileNotFoundError:
+        st = None  # a new name, or a link to one
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        return Target(path)
+    current = os.fspath(path)
+    for _ in range(_MAX_LINKS):
+        head, name = os.path.split(current)
+        folder = os.path.realpath(head or os.curdir)
+        fds = _DESCRIPTOR_FOLDER.fullmatch(folder)
+        if fds:  # its link is an open file, not a name to follow (``pipe:[1234]``)
+            own = st is not None and name.isdigit() and fds[1] in (None, str(os.getpid()))
+            return Target(path, stream=True, descriptor=int(name) if own else None)
+        entry = os.path.join(folder, name)
+        try:
+            current = os.path.join(folder, os.readlink(entry))
+        except OSError:  # not a link, or nothing there: the end
+            if st is None or stat.S_ISREG(st.st_mode):
+                return Target(Path(entry))
+            return Target(path, stream=True)
+    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), os.fspath(path))
+
+
+def _open_stream(target: Target) -> int:
+    """A descriptor open for writing into ``target`` (a :attr:`Target.stream`): a duplicate of
+    the descriptor it names, else the file opened as it is (never created, truncated or
+    chmod-ed; a regular file behind another process's descriptor is appended to)."""
+    if target.descriptor is not None:
+        return os.dup(target.descriptor)
+    flags = os.O_WRONLY | getattr(os, "O_NOCTTY", 0)
+    if os.path.isfile(target.path):
+        flags |= os.O_APPEND
+    return os.open(target.path, flags)
+
+
+def write_output(path: Path, data: bytes) -> None:
+    """Write ``data`` to the output file ``path`` (:func:`output_target`): a regular file or a
+    new name (its folder made if need be) atomically, keeping an existing file's permissions; a
+    symbolic link's target; a device, FIFO, socket or open descriptor straight into."""
+    target = output_target(path)
+    if target.stream:
+        fd = _open_stream(target)
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+        return
+    target.path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(target.path, data, replace=True, mode=existing_mode(target.path))
+
+
 def write_text(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` atomically, keeping an existing file's permissions and
-    making its folder if need be."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, text.encode("utf-8"), replace=True, mode=existing_mode(path))
+    """Replace ``path`` with ``text`` as :func:`write_output` does: atomically, keeping an
+    existing file's permissions and making its folder if need be."""
+    write_output(path, text.encode("utf-8"))
 
 
 @contextlib.contextmanager
@@ -156,8 +246,16 @@ def atomic_text(path: Path) -> Iterator[TextIO]:
     It streams to a temporary file beside ``path`` (memory stays flat however much is written):
     where the system allows, one with no name until it is complete (O_TMPFILE), so even
     ``kill -9`` leaves nothing behind; elsewhere a hidden ``.NAME.*.vision-cli-tmp``. An
-    interrupted run leaves the old file, or none, and never a partial one.
+    interrupted run leaves the old file, or none, and never a partial one. A symbolic link's
+    target is replaced; a device, FIFO, socket or open descriptor (:func:`output_target`) is
+    written into as the text comes, with nothing to take back.
     """
+    target = output_target(path)
+    if target.stream:
+        with os.fdopen(_open_stream(target), "w", encoding="utf-8", newline="") as stream:
+            yield stream
+        return
+    path = target.path
     fd = _open_unnamed(path.parent)
     temp = None
     if fd is None:
@@ -227,10 +325,14 @@ def hidden_temp_name(name: str) -> str:
     return f".{name}.{os.urandom(4).hex()}{TEMP_SUFFIX}"
 
 
-def _fill(fd: int, data: bytes, mode: int, like: int | None = None) -> None:
+def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def _fill(fd: int, data: bytes, mode: int, like: int | None = None) -> None:
+    _write_all(fd, data)
     if like is not None:
         copy_owner_and_xattrs(like, fd)
     os.fchmod(fd, mode)  # after fchown, which may clear set-id bits

@@ -391,7 +391,15 @@ def run(opts: AskOptions) -> None:
 
 
 def _check_writable(path: Path) -> None:
-    folder = path.parent
+    from vision_cli import fsutil  # lazy: start-up, as the asking modules in run()
+
+    try:
+        target = fsutil.output_target(path)  # where the answer will be saved: a link's target
+    except OSError:
+        target = fsutil.Target(path)
+    if target.stream:
+        return  # a device or FIFO is written into, its folder untouched
+    folder = target.path.parent
     if not folder.is_dir() or not os.access(folder, os.W_OK):
         common.fail(
             f"cannot write the conversation ({path}): its folder is missing or read-only",

@@ -144,7 +144,8 @@ def inspect(
         if common.is_closed_pipe(exc) or output is None:
             raise
         common.error(
-            f"cannot write {output} ({exc.strerror}): check the folder and its permissions."
+            f"cannot write {output} ({exc.strerror}): check the free space and the permissions "
+            "there."
         )
         raise typer.Exit(ExitStatus.FAILED) from None
     failed = summary.error > 0 or bool(summary.request_findings)

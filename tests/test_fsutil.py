@@ -47,6 +47,21 @@ def test_write_atomic_creates_and_refuses_to_clobber(tmp_path: Path, temp_kind: 
     assert files_in(tmp_path) == ["out.jpg"]
 
 
+@pytest.mark.parametrize("name", ["T" * 255, "é" * 127])  # 255 and 254 bytes
+def test_a_name_as_long_as_the_file_system_allows_is_written(
+    tmp_path: Path, temp_kind: str, name: str
+) -> None:
+    """A temporary name adds about 25 bytes to the name it stands beside: it is cut, so that a
+    name which fits the file system is written, not refused for its temporary's sake."""
+    target = tmp_path / name
+    fsutil.write_atomic(target, b"first", replace=False)
+    fsutil.write_atomic(target, b"second", replace=True)
+    with fsutil.atomic_text(target) as fh:
+        fh.write("third")
+    assert target.read_text() == "third" and files_in(tmp_path) == [name]
+    assert len(os.fsencode(fsutil.hidden_temp_name(name))) <= fsutil.NAME_MAX
+
+
 @pytest.mark.parametrize("replace", [False, True])
 def test_write_atomic_interrupted_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, temp_kind: str, replace: bool

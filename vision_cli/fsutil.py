@@ -26,7 +26,7 @@ import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import NamedTuple, TextIO
+from typing import Final, NamedTuple, TextIO
 
 TEMP_SUFFIX = ".vision-cli-tmp"
 
@@ -133,7 +133,7 @@ def write_atomic(
         if sync_parent:
             sync_folder(path.parent)
         return
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    fd, temp = tempfile.mkstemp(prefix=_temp_prefix(path.name), suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         try:
             _fill(fd, data, mode, like)
@@ -259,7 +259,9 @@ def atomic_text(path: Path) -> Iterator[TextIO]:
     fd = _open_unnamed(path.parent)
     temp = None
     if fd is None:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+        fd, temp = tempfile.mkstemp(
+            prefix=_temp_prefix(path.name), suffix=TEMP_SUFFIX, dir=path.parent
+        )
     try:
         os.fchmod(fd, existing_mode(path) or default_mode())
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
@@ -320,9 +322,25 @@ def sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+#: The longest file name most file systems take, in bytes (ext4, XFS, APFS, NTFS in UTF-16).
+NAME_MAX: Final = 255
+#: What a temporary name adds to the name it stands beside: the dots, 8 random characters (as
+#: ``tempfile`` and :func:`hidden_temp_name` make them) and the suffix.
+_TEMP_EXTRA: Final = 2 + 8 + len(TEMP_SUFFIX)
+
+
+def _temp_prefix(name: str) -> str:
+    """``.NAME.``, with NAME cut to the bytes that leave a temporary name within
+    :data:`NAME_MAX`: any name that fits the file system gets a temporary one that fits too."""
+    raw = os.fsencode(name)
+    keep = NAME_MAX - _TEMP_EXTRA
+    return f".{os.fsdecode(raw[:keep]) if len(raw) > keep else name}."
+
+
 def hidden_temp_name(name: str) -> str:
-    """A fresh hidden name beside ``name`` for a file that is not complete yet."""
-    return f".{name}.{os.urandom(4).hex()}{TEMP_SUFFIX}"
+    """A fresh hidden name beside ``name`` for a file that is not complete yet (within
+    :data:`NAME_MAX` bytes, whatever ``name``'s length)."""
+    return f"{_temp_prefix(name)}{os.urandom(4).hex()}{TEMP_SUFFIX}"
 
 
 def _write_all(fd: int, data: bytes) -> None:

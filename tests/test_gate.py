@@ -443,6 +443,23 @@ def test_png_text_chunks_up_to_the_byte_limit_are_read(tmp_path: Path) -> None:
     assert caught.value.code is judging.Code.FILE_TOO_LARGE
 
 
+@pytest.mark.parametrize(
+    "chunk",
+    [b"iCCP" + b"a profile\0\0", b"zTXt" + b"Comment\0\0"],
+    ids=["colour profile", "compressed text"],
+)
+def test_png_metadata_that_unpacks_past_the_limit_is_file_too_large(chunk: bytes) -> None:
+    """20 KB that unpack to 20 MB: too large for any command to carry, so file-too-large (as a
+    text chunk large as stored is), said as what it is, not as damage."""
+    png = k.encode(k.gradient((300, 200)), "PNG")
+    packed = zlib.compress(b"x" * (20 * 1024 * 1024))
+    data = png[:33] + k.png_chunk(chunk[:4], chunk[4:] + packed) + png[33:]
+    with pytest.raises(probe.ProbeError) as caught:
+        probe.probe_bytes(data)
+    assert caught.value.code is judging.Code.FILE_TOO_LARGE
+    assert caught.value.message.startswith("a PNG metadata chunk (compressed text, or the colour")
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_tiff_orientation_is_applied_once(orientation: int) -> None:
     upright = k.marked((60, 40))

@@ -259,7 +259,7 @@ def _read_header(fh: IO[bytes], size: int, heif: bool) -> Header:
         fh.seek(0)
         raise ProbeError(*_not_readable(fh.read(64))) from None
     except Exception as exc:  # Pillow's plugins raise many types on damaged headers
-        raise ProbeError(Code.UNREADABLE, header_damaged(exc)) from None
+        raise ProbeError(*header_damaged(exc)) from None
 
 
 def open_image(fh: IO[bytes], *, heif: bool = False) -> ImageFile.ImageFile:
@@ -380,14 +380,23 @@ def decode_pixels(
     return width * height * (SLOW_DECODER_COST if slow else 1)
 
 
-def header_damaged(exc: BaseException) -> str:
-    """The sentence for a header Pillow cannot parse."""
+def header_damaged(exc: BaseException) -> tuple[Code, str, str | None]:
+    """The finding for a header Pillow cannot parse: its code, sentence and format."""
     if isinstance(exc, ValueError) and "MAX_TEXT" in str(exc):
+        # Pillow's limit on what a compressed chunk unpacks to: a zTXt or iTXt text, or an iCCP
+        # colour profile (a text chunk that is large as stored is refused before, by its header)
         return (
-            "a PNG text chunk is larger than the API's byte limit allows: remove its metadata "
-            "(or re-export it)."
+            Code.FILE_TOO_LARGE,
+            "a PNG metadata chunk (compressed text, or the colour profile) unpacks to more than "
+            f"the API's {limits.DIRECT_API_MAX_BYTES:,}-byte limit allows for a whole image: "
+            "remove its metadata (or re-export it).",
+            "PNG",
         )
-    return f"the header is damaged ({describe(exc)}): re-export or replace it."
+    return (
+        Code.UNREADABLE,
+        f"the header is damaged ({describe(exc)}): re-export or replace it.",
+        None,
+    )
 
 
 def damaged(exc: BaseException) -> str:

@@ -252,6 +252,47 @@ def batch_api(monkeypatch: pytest.MonkeyPatch, api: FakeClaudeAPI) -> FakeClaude
     return api
 
 
+def _release_readers(fifo: Path, stop: threading.Event) -> None:
+    """Let go at once any reader of ``fifo`` (an empty read), so a test of code that opens it
+    fails instead of hanging; with no reader, the open without blocking fails (ENXIO)."""
+    while not stop.wait(0.02):
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            continue
+        os.close(fd)
+
+
+@pytest.fixture(params=["dev-zero", "fifo", "folder"])
+def not_a_file(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
+    """A name that exists and is not a regular file, where vision-cli expects one it reads back
+    (a results file, a conversation): a device whose reads never end, a FIFO with no writer
+    (whose open for reading never returns: it must be refused before it is opened) and a
+    folder. A test that opens the FIFO anyway sees it empty instead of hanging."""
+    if request.param == "dev-zero":
+        yield Path("/dev/zero")
+    elif request.param == "folder":
+        folder = tmp_path / "a-folder"
+        folder.mkdir()
+        yield folder
+    else:
+        fifo = tmp_path / "a-fifo"
+        os.mkfifo(fifo)
+        stop = threading.Event()
+        thread = threading.Thread(target=_release_readers, args=(fifo, stop), daemon=True)
+        thread.start()
+        yield fifo
+        stop.set()
+        thread.join(timeout=5)
+
+
+def sparse_file(path: Path, size: int) -> Path:
+    """A regular file of ``size`` bytes that takes no room on disk (zeros, a hole)."""
+    with path.open("wb") as fh:
+        fh.truncate(size)
+    return path
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print what a test recorded as its ``summary`` property (the Pillow corpus's counts) at the
     end of every run, passed or failed: pytest captures a test's own output, and pytest-xdist

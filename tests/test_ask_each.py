@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from typer.testing import Result
 
-from tests.conftest import API_KEY, MakeImage, Run, encode, picture
+from tests.conftest import API_KEY, MakeImage, Run, encode, picture, sparse_file
 from tests.fakeapi import FakeClaudeAPI, RecordedRequest
+from vision_cli import limits
 from vision_cli.bulk import plan
 from vision_cli.bulk.each import STOP_AFTER_FAILURES
 from vision_cli.bulk.limiter import Abandoned, Limiter
@@ -311,6 +313,69 @@ def test_a_file_that_is_not_results_is_left_alone(
     assert result.exit_code == 2
     assert "not a vision-cli results file" in result.stderr
     assert out.read_text() == "my notes\nmore notes\n" and api.requests == []
+
+
+#: Every run that reads a results file back: ``--each``, ``--batch`` and ``locate``, each with
+#: and without ``--dry-run`` (which reads the file but never opens it for writing).
+READ_BACK = {
+    "each": ("ask", "--each", "-p", "hi"),
+    "batch": ("ask", "--batch", "-p", "hi"),
+    "locate": ("locate", "--find", "a cat"),
+}
+
+
+def refused_output(result: Result, out: Path) -> None:
+    """One usage error naming --output and the file, never an endless read (MemoryError), a
+    hang or an internal error."""
+    assert result.exit_code == 2, result.stderr
+    [line] = error_lines(result.stderr)
+    assert f"--output {out} cannot be used" in line
+    assert "not a regular file" in line and "read back to resume" in line
+
+
+@pytest.mark.parametrize("dry_run", [(), ("--dry-run",)], ids=["run", "dry-run"])
+@pytest.mark.parametrize("mode", ["each", "batch"])
+def test_an_output_that_is_not_a_regular_file_is_refused_before_it_is_read(
+    run: Run,
+    batch_api: FakeClaudeAPI,
+    make_image: MakeImage,
+    not_a_file: Path,
+    mode: str,
+    dry_run: tuple[str, ...],
+) -> None:
+    """``-o /dev/zero``, a FIFO with no writer or a folder: a results file is read back to
+    resume, so anything but a regular file is refused before it is opened."""
+    command, *flags = READ_BACK[mode]
+    result = run(command, make_image("a.png", (20, 20)), *flags, "-o", not_a_file, *dry_run)
+    refused_output(result, not_a_file)
+    assert batch_api.requests == []
+
+
+@pytest.mark.parametrize("dry_run", [(), ("--dry-run",)], ids=["run", "dry-run"])
+@pytest.mark.parametrize("not_a_file", ["dev-zero", "fifo"], indirect=True)
+def test_locate_reads_its_output_back_by_the_same_rule(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, not_a_file: Path, dry_run: tuple[str, ...]
+) -> None:
+    """(A folder is typer's own error for locate's --output.)"""
+    command, *flags = READ_BACK["locate"]
+    result = run(command, make_image("a.png", (20, 20)), *flags, "-o", not_a_file, *dry_run)
+    refused_output(result, not_a_file)
+    assert api.requests == []
+
+
+def test_an_output_over_the_size_limit_is_refused_with_its_size(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    size = limits.MAX_RESULTS_BYTES + 1
+    out = sparse_file(tmp_path / "huge.jsonl", size)
+    image = make_image("a.png", (20, 20))
+    for dry_run in ((), ("--dry-run",)):
+        result = run("ask", image, "--each", "-o", out, *dry_run)
+        assert result.exit_code == 2, result.stderr
+        [line] = error_lines(result.stderr)
+        assert f"--output {out} cannot be used" in line
+        assert f"{size:,} bytes, more than the {limits.MAX_RESULTS_BYTES:,}" in line
+    assert out.stat().st_size == size and api.requests == []
 
 
 def test_a_second_run_on_the_same_file_is_refused(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import stat
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -307,3 +309,49 @@ def test_atomic_text_into_a_fifo_keeps_what_was_written_before_a_failure(tmp_pat
         raise RuntimeError("interrupted")
     assert got == [b"first\n"]  # a pipe has no old content to keep: what went, went
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and files_in(tmp_path) == ["fifo"]
+
+
+@pytest.mark.parametrize(
+    "kind", ["folder", "character device", "named pipe (FIFO)", "socket", "over the cap"]
+)
+def test_open_regular_refuses_what_a_read_back_must_not_read(tmp_path: Path, kind: str) -> None:
+    """Only a regular file of at most ``cap`` bytes is opened; the rest is refused by name,
+    before it is opened (a FIFO with no writer would never let an open for reading return)."""
+    with tempfile.TemporaryDirectory(dir="/tmp") as short:  # a socket's name has ~100 bytes
+        path = {"folder": tmp_path, "character device": Path("/dev/zero")}.get(
+            kind, Path(short) / "x"
+        )
+        if kind == "named pipe (FIFO)":
+            os.mkfifo(path)
+        elif kind == "over the cap":
+            path.write_bytes(b"12345")
+        with contextlib.ExitStack() as stack:
+            if kind == "socket":
+                server = stack.enter_context(socket.socket(socket.AF_UNIX))
+                server.bind(str(path))
+            with pytest.raises(fsutil.UnfitFile) as refused:
+                fsutil.open_regular(path, 4)
+    if kind == "over the cap":
+        assert str(refused.value) == "it holds 5 bytes, more than the 4 bytes vision-cli reads back"
+    else:
+        assert str(refused.value) == f"it is a {kind}, not a regular file"
+
+
+def test_open_regular_checks_again_once_open_without_blocking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A FIFO put where a regular file was checked (a race): opened without blocking, so the
+    open returns at once, and refused by the check of what was opened."""
+    regular, fifo = tmp_path / "regular", tmp_path / "fifo"
+    regular.write_bytes(b"{}")
+    os.mkfifo(fifo)
+    stat = os.stat
+    monkeypatch.setattr(os, "stat", lambda path, *a, **k: stat(regular))
+    with pytest.raises(fsutil.UnfitFile, match="a named pipe"):
+        fsutil.open_regular(fifo, 100)
+    monkeypatch.undo()
+    fd = fsutil.open_regular(regular, 100, os.O_RDWR | os.O_APPEND)
+    try:
+        assert os.get_blocking(fd) and os.read(fd, 10) == b"{}"
+    finally:
+        os.close(fd)

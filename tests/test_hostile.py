@@ -30,8 +30,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import API_KEY, MakeImage, Run, fifo_reader
+from tests.conftest import API_KEY, MakeImage, Run, fifo_reader, sparse_file
 from tests.fakeapi import FakeClaudeAPI
+from vision_cli import limits
 from vision_cli.bulk import log
 from vision_cli.bulk.records import OutputError
 from vision_cli.bulk.state import BatchState, state_path
@@ -139,6 +140,51 @@ def test_a_bad_conversation_file_is_a_clear_error(
         no_traceback(result.stderr)
     assert chat.read_text() == doc
     assert api.messages_requests() == []
+
+
+def test_a_conversation_that_is_not_a_regular_file_is_refused_before_it_is_read(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, not_a_file: Path
+) -> None:
+    """``--conversation /dev/zero``, a FIFO with no writer, a folder: the file is read back and
+    saved again, so anything but a regular file is one usage error, never an endless read
+    (MemoryError) or a hang."""
+    image = make_image("a.png", (16, 16))
+    for extra in ((), ("--dry-run",)):
+        result = run("ask", image, "-p", "hi", "--conversation", not_a_file, *extra)
+        assert result.exit_code == 2, result.stderr
+        [line] = result.stderr.splitlines()
+        assert line.startswith(f"Error: --conversation {not_a_file} cannot be used (it is ")
+        assert "not a regular file" in line
+        no_traceback(result.stderr)
+    assert api.messages_requests() == []
+
+
+def test_a_conversation_over_the_read_limit_is_refused_with_its_size(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    size = limits.MAX_INPUT_BYTES + 1
+    chat = sparse_file(tmp_path / "chat.json", size)
+    result = run("ask", make_image("a.png", (16, 16)), "-p", "hi", "--conversation", chat)
+    assert result.exit_code == 2, result.stderr
+    assert f"--conversation {chat} cannot be used (it holds {size:,} bytes" in result.stderr
+    assert chat.stat().st_size == size and api.messages_requests() == []
+
+
+def test_a_batch_state_file_that_is_not_a_regular_file_is_refused_before_it_is_read(
+    run: Run, batch_api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path, not_a_file: Path
+) -> None:
+    """The state file beside the results (here a link to /dev/zero, a FIFO or a folder) is
+    read by the rule of the results file."""
+    folder = tmp_path / "imgs"
+    make_image("a.png", (16, 16), folder=folder)
+    out = tmp_path / "results.jsonl"
+    state_path(out).symlink_to(not_a_file)
+    for extra in ((), ("--dry-run",)):
+        result = run("ask", folder, "--batch", "-o", out, "-p", "hi", *extra)
+        assert result.exit_code == 2, result.stderr
+        assert f"{state_path(out)} cannot be a batch state file (it is " in result.stderr
+        no_traceback(result.stderr)
+    assert batch_api.requests == []
 
 
 @pytest.mark.parametrize(

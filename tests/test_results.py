@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MakeImage, Run
+from tests.conftest import MakeImage, Run, sparse_file
 from tests.fakeapi import FakeClaudeAPI
-from vision_cli import catalog
+from vision_cli import catalog, limits
 
 Json = dict[str, Any]
 SCHEMA = "total: number, vendor.name, vendor.city, tags: string[]"
@@ -143,6 +143,26 @@ def test_unreadable_or_empty_files_are_usage_errors(run: Run, tmp_path: Path) ->
     result = run("results", other)
     assert result.exit_code == 2 and "holds no results" in result.stderr
     assert run("results", other, "-0").exit_code == 2
+
+
+def test_a_file_that_is_not_a_regular_file_is_refused_before_it_is_read(
+    run: Run, not_a_file: Path
+) -> None:
+    """``results /dev/zero``, a FIFO with no writer, a folder: one usage error, never an endless
+    read (MemoryError) or a hang."""
+    result = run("results", not_a_file)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith(f"Error: {not_a_file} cannot be a results file (it is ")
+    assert "not a regular file): give the --output of a run" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_file_over_the_size_limit_is_refused_with_its_size(run: Run, tmp_path: Path) -> None:
+    size = limits.MAX_RESULTS_BYTES + 1
+    huge = sparse_file(tmp_path / "huge.jsonl", size)
+    result = run("results", huge)
+    assert result.exit_code == 2, result.stderr
+    assert f"Error: {huge} cannot be a results file (it holds {size:,} bytes" in result.stderr
 
 
 def test_images_waiting_in_batches_are_pending(

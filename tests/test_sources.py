@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import ClassVar
 import pytest
 
 from tests.conftest import MakeImage, Run, encode, picture, records
-from vision_cli import fetching, sources
+from vision_cli import fetching, limits, sources
 from vision_cli.judging import Code
 
 PNG = encode(picture((640, 480)), "PNG")
@@ -118,3 +119,73 @@ def test_files_from_missing_list_is_a_usage_error(run: Run, tmp_path: Path) -> N
     assert result.exit_code == 2
     flat = "".join(c for c in result.stderr if c not in "│ \n")  # typer's box wraps long paths
     assert "nope.txt" in flat
+
+
+def flat(stderr: str) -> str:
+    """typer's boxed error as one string (its box wraps long lines)."""
+    return "".join(c for c in stderr if c not in "│ \n")
+
+
+@pytest.mark.parametrize("null", [(), ("-0",)], ids=["lines", "nul"])
+def test_files_from_a_stream_with_no_path_ends_with_a_usage_error(
+    run: Run, null: tuple[str, ...]
+) -> None:
+    """``--files-from /dev/zero`` (no newline ever; with -0, NULs and never a path): one usage
+    error once an entry outgrows the limit, not an endless read (MemoryError, or a run for
+    ever)."""
+    result = run("inspect", "--files-from", "/dev/zero", *null)
+    assert result.exit_code == 2, result.stderr
+    assert f"--files-from/dev/zero:morethan{limits.MAX_LIST_ENTRY_BYTES:,}bytes" in flat(
+        result.stderr
+    )
+
+
+def test_files_from_stdin_with_an_entry_over_the_limit_is_a_usage_error(run: Run) -> None:
+    listing = b"x" * (limits.MAX_LIST_ENTRY_BYTES + 1) + b"\n"
+    result = run("inspect", "--files-from", "-", input=listing)
+    assert result.exit_code == 2, result.stderr
+    assert "--files-from-(standardinput):morethan" in flat(result.stderr)
+
+
+def test_files_from_a_fifo_is_read_as_it_arrives(
+    run: Run, make_image: MakeImage, tmp_path: Path
+) -> None:
+    """``--files-from <(find ...)`` or a FIFO with a writer: each path is an input as soon as its
+    line is read, while the writer is still writing; the limit is on one entry, never on the
+    list (here several times the limit)."""
+    a, b = make_image("a.png", (16, 16)), make_image("b.png", (16, 16))
+    fifo = tmp_path / "list"
+    os.mkfifo(fifo)
+    first_read = threading.Event()
+    done = threading.Event()
+    copies = 4 * limits.MAX_LIST_ENTRY_BYTES // len(f"{b}\n") + 1
+
+    def writer() -> None:
+        with fifo.open("wb") as fh:  # opens once the reader does, as a shell's <(...) would
+            fh.write(f"{a}\n".encode())
+            fh.flush()
+            first_read.wait(timeout=10)  # a reader that waits for the end sees it after that
+            fh.write(f"{b}\n".encode() * copies)
+        done.set()
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    items = sources.iter_inputs([], sources.Selection(files_from=str(fifo)))
+    first = next(items)
+    assert not done.is_set(), "the first path waited for the end of the list"
+    first_read.set()
+    rest = list(items)
+    thread.join(timeout=10)
+    assert first == sources.Input(str(a), path=a)
+    assert [i.label for i in rest] == [str(b)] * copies
+
+    def write_list() -> None:
+        with fifo.open("wb") as fh:
+            fh.write(f"{a}\n{b}\n".encode())
+
+    thread = threading.Thread(target=write_list, daemon=True)
+    thread.start()
+    result = run("inspect", "--files-from", fifo, "-f", "jsonl")
+    thread.join(timeout=10)
+    assert result.exit_code == 0, result.stderr
+    assert [r["path"] for r in records(result)] == [str(a), str(b)]

@@ -12,7 +12,9 @@ or open descriptor (``/dev/null``, ``>(cat)``, ``/dev/stdout``) is written strai
 replaced.
 
 It also holds the words for a file that cannot be opened or read (:func:`file_error`), the same
-in every command.
+in every command, and the one way to open a file vision-cli reads back whole or line by line (a
+results file, a conversation, a batch state file): :func:`open_regular`, which refuses a device,
+a FIFO, a socket or a folder before opening it, and a regular file over a size cap.
 """
 
 from __future__ import annotations
@@ -100,6 +102,52 @@ def file_error(exc: OSError) -> str:
     if isinstance(exc, IsADirectoryError):
         return "this is a folder, not a file."
     return f"cannot read it ({os_reason(exc)})."
+
+
+class UnfitFile(Exception):
+    """A file vision-cli reads back is not one it can read: not a regular file, or over its cap.
+    The message is a clause about the file (``it is a named pipe (FIFO), not a regular file``)."""
+
+
+#: What each kind of file that is not a regular one is called in a message.
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _check_regular(st: os.stat_result, cap: int) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((name for test, name in _KINDS if test(st.st_mode)), "something else")
+        raise UnfitFile(f"it is {kind}, not a regular file")
+    if st.st_size > cap:
+        raise UnfitFile(
+            f"it holds {st.st_size:,} bytes, more than the {cap:,} bytes vision-cli reads back"
+        )
+
+
+def open_regular(path: Path, cap: int, flags: int = os.O_RDONLY, mode: int = 0o666) -> int:
+    """Open ``path`` with ``flags`` (as :func:`os.open`; ``O_CREAT`` makes a missing file) if it
+    is a regular file of at most ``cap`` bytes, for a file vision-cli reads back: a device, a
+    FIFO or a socket would be a read that never ends (``/dev/zero``) or never starts (a FIFO
+    with no writer), so it is refused before it is opened, and checked again once open (opened
+    without blocking: a FIFO put in its place meanwhile cannot hold the run). A symbolic link is
+    followed. :class:`UnfitFile` when refused; OSError as :func:`os.open` raises it."""
+    with contextlib.suppress(OSError):  # missing or out of reach: os.open makes it or says why
+        _check_regular(os.stat(path), cap)
+    nonblock = getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags | nonblock, mode)
+    try:
+        _check_regular(os.fstat(fd), cap)
+        if nonblock:
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def existing_mode(path: Path) -> int | None:

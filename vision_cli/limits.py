@@ -39,6 +39,16 @@ BATCH_MAX_REQUESTS: Final = 100_000
 #: The most bytes vision-cli reads from one input of any kind (a file, a pipe or device, standard
 #: input, a download), in every command: enough for a 200-megapixel original, and a bound on memory.
 MAX_INPUT_BYTES: Final = 256 * 1024 * 1024
+#: The most bytes vision-cli reads back from a results file (``--output`` of ``ask --each``,
+#: ``ask --batch`` and ``locate``, the file ``results`` reads) or from the batch state file beside
+#: it: about a million short answers, several times the 100,000 requests of a full batch (a
+#: results file can outgrow :data:`MAX_INPUT_BYTES`), and a bound on memory (``results`` holds
+#: every line).
+MAX_RESULTS_BYTES: Final = 1024 * 1024 * 1024
+#: The longest entry of a ``--files-from`` list, in bytes: far beyond any path a system takes
+#: (``PATH_MAX`` is 4,096 on Linux, 1,024 on macOS), and a bound on memory when no separator
+#: ever comes (``--files-from /dev/zero``). The list itself is read as it arrives, however long.
+MAX_LIST_ENTRY_BYTES: Final = 64 * 1024
 #: The most pixels one decode may allocate (Pillow's own default bomb threshold). What a decoder
 #: really allocates is what counts: a baseline JPEG can decode at 1/8 scale, a progressive one
 #: holds full-size coefficient buffers; a decoder written in Python counts each pixel 64 times

@@ -14,12 +14,13 @@ from __future__ import annotations
 import glob
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO, Final, NamedTuple
 
+from vision_cli import limits
 from vision_cli.fsutil import os_reason
 from vision_cli.judging import IMAGE_EXTENSIONS, Code
 
@@ -230,23 +231,61 @@ def _expand_arg(arg: str, sel: Selection) -> Iterator[Input | Problem]:
             yield Input(match, path=mpath, root=base)
 
 
-def _read_list(stream: BinaryIO, null: bool) -> Iterator[str]:
-    data = stream.read()
+#: How much of a ``--files-from`` list is asked for at once (a pipe gives what it has).
+_LIST_CHUNK: Final = 64 * 1024
+
+
+def _read_list(stream: BinaryIO, null: bool, name: str) -> Iterator[str]:
+    """The paths of a list as they arrive (a pipe, ``<(find ...)``, a FIFO: each path as soon as
+    its separator is read), holding at most :data:`vision_cli.limits.MAX_LIST_ENTRY_BYTES`: more
+    than that without a path ended by its separator (``/dev/zero``, with or without ``-0``) is a
+    :class:`UsageError`, not an endless read."""
     sep = b"\0" if null else b"\n"
-    for raw in data.split(sep):
-        line = raw.rstrip(b"\r") if not null else raw
-        if line.strip():
-            yield os.fsdecode(line)
+    read: Callable[[int], bytes] = getattr(stream, "read1", stream.read)
+    pending = bytearray()  # the entry whose separator has not come yet
+    since = 0  # bytes of blank entries (and their separators) since the last path
+    while chunk := read(_LIST_CHUNK):
+        start = 0
+        while (end := chunk.find(sep, start)) >= 0:
+            pending += chunk[start:end]
+            _check_entry(since + len(pending), null, name)
+            path = _path(pending, null)
+            since = 0 if path is not None else since + len(pending) + 1
+            pending.clear()
+            if path is not None:
+                yield path
+            start = end + 1
+        pending += chunk[start:]
+        _check_entry(since + len(pending), null, name)
+    path = _path(pending, null)
+    if path is not None:
+        yield path
+
+
+def _path(raw: bytearray, null: bool) -> str | None:
+    """One entry of a list as a path; None for a blank one."""
+    line = bytes(raw) if null else bytes(raw).rstrip(b"\r")
+    return os.fsdecode(line) if line.strip() else None
+
+
+def _check_entry(size: int, null: bool, name: str) -> None:
+    if size > limits.MAX_LIST_ENTRY_BYTES:
+        sep = "a NUL byte" if null else "a newline"
+        hint = "" if null else " (for NUL-separated paths, add -0)"
+        raise UsageError(
+            f"--files-from {name}: more than {limits.MAX_LIST_ENTRY_BYTES:,} bytes without a path "
+            f"ended by {sep}: it is not a list of paths{hint}"
+        )
 
 
 def _listed(sel: Selection, stdin: BinaryIO) -> Iterator[str]:
     assert sel.files_from is not None
     if sel.files_from == STDIN:
-        yield from _read_list(stdin, sel.null)
+        yield from _read_list(stdin, sel.null, "- (standard input)")
         return
     try:
         with Path(sel.files_from).open("rb") as fh:
-            yield from _read_list(fh, sel.null)
+            yield from _read_list(fh, sel.null, sel.files_from)
     except OSError as exc:
         raise UsageError(f"cannot read --files-from {sel.files_from} ({os_reason(exc)})") from None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -41,12 +42,21 @@ def load_conversation(path: Path) -> Conversation:
     """The conversation saved in ``path``; an empty one when the file does not exist yet.
 
     Accepts vision-cli's own file (``{"version", "model", "system", "messages"}``) or a bare
-    JSON list of Messages API turns. :class:`PreflightError` when it cannot be used.
+    JSON list of Messages API turns. :class:`PreflightError` when it cannot be used: also when
+    it is not a regular file (a device, a FIFO: refused before it is opened) or holds more than
+    :data:`vision_cli.limits.MAX_INPUT_BYTES` (:func:`fsutil.open_regular`).
     """
     try:
-        text = path.read_text("utf-8")
+        with os.fdopen(fsutil.open_regular(path, limits.MAX_INPUT_BYTES), "rb") as fh:
+            text = fh.read().decode("utf-8")
     except FileNotFoundError:
         return Conversation()
+    except fsutil.UnfitFile as exc:
+        message = (
+            f"--conversation {path} cannot be used ({exc}): the conversation is read back and "
+            "saved again; give a regular file, or a new name to start one"
+        )
+        raise PreflightError([Failure(None, message)]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PreflightError(
             [Failure(str(path), f"cannot read the conversation ({exc})")]

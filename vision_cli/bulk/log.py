@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from vision_cli import fsutil, names
-from vision_cli.bulk.records import FIELDS, Entry, OutputError, entry
+from vision_cli.bulk.records import FIELDS, Entry, OutputError, entry, open_results
 
 #: How much of a results file's start is read to recognise it (a first line is never longer:
 #: an answer is at most a few hundred kilobytes of text).
@@ -49,14 +49,15 @@ class ResultsLog:
         self.close()
 
     def open(self) -> None:
-        """Lock the file for this run and make it end with a whole line. OutputError."""
+        """Lock the file for this run and make it end with a whole line. OutputError (also for
+        what cannot be a results file: :func:`.records.open_results`)."""
         if self.path is None:
             self._stream = self._given or sys.stdout
             return
         created = not self.path.exists()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+            fd = open_results(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
         except OSError as exc:
             raise OutputError(f"cannot open {self.path} ({exc.strerror or exc})") from None
         try:
@@ -115,13 +116,14 @@ class ResultsLog:
         return os.fstat(self._fd).st_size
 
     def entries(self, start: int = 0) -> list[Entry]:
-        """Every results line from byte ``start`` on; other lines are counted in ``ignored``."""
+        """Every results line from byte ``start`` on; other lines are counted in ``ignored``.
+        OutputError (also for what cannot be a results file: :func:`.records.open_results`)."""
         if self.path is None:
             return []
         found: list[Entry] = []
         ignored = 0
         try:
-            with self.path.open("rb") as fh:
+            with os.fdopen(open_results(self.path), "rb") as fh:
                 fh.seek(start)
                 for raw in fh:
                     if not raw.strip() or not raw.endswith(b"\n"):

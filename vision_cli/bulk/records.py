@@ -2,8 +2,9 @@
 
 Its members are declared once, in :class:`Record` (their order is the line's); the writers
 (:func:`success_record`, :func:`error_record`) fill in what they know and leave the rest at the
-record's defaults, so a new member is one edit. The readers (:func:`parse_record`,
-:func:`read_records`, :func:`entry`) and the resume key (:func:`prompt_sha256`,
+record's defaults, so a new member is one edit. The readers (:func:`open_results`, the one rule
+of what may be read as a results file, :func:`parse_record`, :func:`read_records`,
+:func:`entry`) and the resume key (:func:`prompt_sha256`,
 :func:`model_key`, :func:`image_key`, :func:`latest`, :func:`answered`) live here too, so the
 results file, resuming and the ``results`` command all read lines one way.
 """
@@ -13,12 +14,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
-from vision_cli import catalog
+from vision_cli import catalog, fsutil, limits
 from vision_cli import schema as schema_mod
 from vision_cli.asking import answering, fitting, preparing
 from vision_cli.client import messages
@@ -197,13 +199,34 @@ def parse_record(raw: bytes | str) -> dict[str, Any] | None:
     return doc
 
 
+def open_results(path: Path, flags: int = os.O_RDONLY, *, option: str | None = "--output") -> int:
+    """Open a results file (``flags`` as :func:`os.open`'s): the one rule for every command that
+    reads one back (resuming, ``--dry-run``, ``locate``, ``results``). Only a regular file of at
+    most :data:`vision_cli.limits.MAX_RESULTS_BYTES` is opened (:func:`fsutil.open_regular`: a
+    device, a FIFO, a socket or a folder is refused before it is opened); anything else is an
+    OutputError that names the ``option`` and the file (``option`` None: the file ``results``
+    was given). OSError as :func:`os.open` raises it."""
+    try:
+        return fsutil.open_regular(path, limits.MAX_RESULTS_BYTES, flags)
+    except fsutil.UnfitFile as exc:
+        if option is None:
+            message = f"{path} cannot be a results file ({exc}): give the --output of a run"
+        else:
+            message = (
+                f"{option} {path} cannot be used ({exc}): the results file is read back to "
+                "resume; give a regular file, or a new name"
+            )
+        raise OutputError(message) from None
+
+
 def read_records(path: Path) -> tuple[list[dict[str, Any]], int]:
     """Every results line of ``path`` in order, and how many other lines were skipped (blank
-    lines aside). OutputError when the file cannot be read."""
+    lines aside). OutputError when the file cannot be read, or cannot be a results file
+    (:func:`open_results`)."""
     records: list[dict[str, Any]] = []
     ignored = 0
     try:
-        with path.open("rb") as fh:
+        with os.fdopen(open_results(path, option=None), "rb") as fh:
             for raw in fh:
                 if not raw.strip():
                     continue

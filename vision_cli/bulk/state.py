@@ -8,10 +8,11 @@ to be written (so a collection cut short writes nothing twice when it resumes).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Final
 
-from vision_cli import fsutil, names
+from vision_cli import fsutil, limits, names
 from vision_cli.bulk import records
 
 #: The batch state file of ``results.jsonl`` is ``results.jsonl.batches.json``.
@@ -41,11 +42,19 @@ class BatchState:
 
     @classmethod
     def load(cls, path: Path, results: Path) -> BatchState:
+        """The state file at ``path`` (none yet: no batches). OutputError when it cannot be read
+        or is not one; only a regular file of at most :data:`vision_cli.limits.MAX_RESULTS_BYTES`
+        is read, as for the results file beside it (:func:`fsutil.open_regular`)."""
         state = cls(path, results)
         try:
-            doc = json.loads(path.read_text("utf-8"))
+            with os.fdopen(fsutil.open_regular(path, limits.MAX_RESULTS_BYTES), "rb") as fh:
+                doc = json.loads(fh.read().decode("utf-8"))
         except FileNotFoundError:
             return state
+        except fsutil.UnfitFile as exc:
+            raise records.OutputError(
+                f"{path} cannot be a batch state file ({exc}): move it away"
+            ) from None
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise records.OutputError(f"cannot read the batch state file {path} ({exc})") from None
         batches = doc.get("batches") if isinstance(doc, dict) else None

@@ -165,6 +165,26 @@ def test_prompt_from_option_stdin_and_file(
     assert prompts == ["What colour?", "From stdin?", "From a file?"]
 
 
+def test_a_prompt_file_is_read_from_a_pipe_and_never_past_a_request(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    """``--prompt-file <(cmd)`` (a pipe) is read; ``/dev/zero`` stops at what a request can
+    carry, a usage error, instead of filling the memory."""
+    path = make_image("a.png")
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"From a pipe?\n")
+    os.close(write_end)
+    try:
+        assert run("ask", path, "--prompt-file", f"/dev/fd/{read_end}").exit_code == 0
+    finally:
+        os.close(read_end)
+    assert last_turn(only_request(api))[-1]["text"] == "From a pipe?"
+    endless = run("ask", path, "--prompt-file", "/dev/zero")
+    assert endless.exit_code == 2 and len(api.requests) == 1
+    said = " ".join(endless.stderr.replace("│", " ").split())
+    assert "cannot read /dev/zero (it holds more than 33,554,432 bytes" in said
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -76,6 +76,13 @@ def test_bad_schemas_say_what_is_wrong(value: str, words: str) -> None:
         schema.load(value)
 
 
+def test_a_schema_file_that_never_ends_is_refused(tmp_path: Path) -> None:
+    endless = tmp_path / "endless.json"
+    endless.symlink_to("/dev/zero")
+    with pytest.raises(schema.SchemaError, match="more than 33,554,432 bytes"):
+        schema.load(str(endless))
+
+
 def test_a_schema_file_is_read_as_it_is(tmp_path: Path) -> None:
     doc = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
     path = tmp_path / "s.json"

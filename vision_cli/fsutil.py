@@ -88,6 +88,18 @@ def open_input(path: Path) -> tuple[int, os.stat_result]:
     return fd, info
 
 
+def read_small_text(path: Path, cap: int) -> str:
+    """The UTF-8 text of a file the user names for a few words (``--prompt-file``, a schema):
+    a pipe or FIFO too (:func:`open_input`), never more than ``cap`` bytes of it (``/dev/zero``
+    ends there). ValueError past ``cap`` or for text that is not UTF-8; OSError."""
+    fd, _ = open_input(path)
+    with open(fd, "rb") as fh:
+        data = fh.read(cap + 1)
+    if len(data) > cap:
+        raise ValueError(f"it holds more than {cap:,} bytes, more than a request can carry")
+    return data.decode("utf-8")
+
+
 def file_error(exc: OSError) -> str:
     """Why a file could not be opened or read, and what to do: the same words in every command."""
     if isinstance(exc, SilentFifo):

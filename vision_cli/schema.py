@@ -50,11 +50,13 @@ def load(value: str) -> Schema:
         return _from_json(text, "the inline schema")
     path = Path(value)
     if path.suffix.lower() == ".json" or path.is_file():
+        from vision_cli import fsutil, limits  # lazy: only a schema in a file needs them
+
         try:
-            raw = path.read_text("utf-8")
+            raw = fsutil.read_small_text(path, limits.MESSAGES_REQUEST_MAX_BYTES)
         except FileNotFoundError:
             raise SchemaError(f"no such schema file: {value}") from None
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: too long, or not UTF-8
             raise SchemaError(f"cannot read the schema file {value} ({exc})") from None
         return _from_json(raw, value)
     return parse_fields(text)

@@ -256,9 +256,16 @@ def _read_prompt(opts: AskOptions) -> str | None:
             )
         text: str | None = common.env().stdin.read()
     elif opts.prompt.prompt_file is not None:
+        from vision_cli import fsutil, limits  # lazy: start-up, only this option reads a file
+
         try:
-            text = opts.prompt.prompt_file.read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            text = fsutil.read_small_text(
+                opts.prompt.prompt_file, limits.MESSAGES_REQUEST_MAX_BYTES
+            )
+        except OSError as exc:
+            why = fsutil.file_error(exc)
+            common.usage_error(f"cannot read {opts.prompt.prompt_file}: {why}", "--prompt-file")
+        except ValueError as exc:  # too long, or not UTF-8
             common.usage_error(f"cannot read {opts.prompt.prompt_file} ({exc})", "--prompt-file")
     else:
         text = opts.prompt.prompt

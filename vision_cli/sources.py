@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Final, NamedTuple
+from typing import BinaryIO, Final, NamedTuple, NoReturn
 
 from vision_cli import limits
 from vision_cli.fsutil import os_reason
@@ -241,41 +241,42 @@ def _read_list(stream: BinaryIO, null: bool, name: str) -> Iterator[str]:
     than that without a path ended by its separator (``/dev/zero``, with or without ``-0``) is a
     :class:`UsageError`, not an endless read."""
     sep = b"\0" if null else b"\n"
+    most = limits.MAX_LIST_ENTRY_BYTES
     read: Callable[[int], bytes] = getattr(stream, "read1", stream.read)
-    pending = bytearray()  # the entry whose separator has not come yet
-    since = 0  # bytes of blank entries (and their separators) since the last path
+    pending = b""  # the entry whose separator has not come yet
+    blank = 0  # bytes of blank entries (and their separators) since the last path
     while chunk := read(_LIST_CHUNK):
-        start = 0
-        while (end := chunk.find(sep, start)) >= 0:
-            pending += chunk[start:end]
-            _check_entry(since + len(pending), null, name)
-            path = _path(pending, null)
-            since = 0 if path is not None else since + len(pending) + 1
-            pending.clear()
-            if path is not None:
+        entries = (pending + chunk).split(sep)  # whole entries, then the one not ended yet
+        pending = entries.pop()
+        for raw in entries:
+            path = _path(raw, null)
+            if path is None:
+                blank += len(raw) + 1
+            elif len(raw) > most:
+                _too_long(null, name)
+            else:
+                blank = 0
                 yield path
-            start = end + 1
-        pending += chunk[start:]
-        _check_entry(since + len(pending), null, name)
+        if blank + len(pending) > most:
+            _too_long(null, name)
     path = _path(pending, null)
     if path is not None:
         yield path
 
 
-def _path(raw: bytearray, null: bool) -> str | None:
+def _path(raw: bytes, null: bool) -> str | None:
     """One entry of a list as a path; None for a blank one."""
-    line = bytes(raw) if null else bytes(raw).rstrip(b"\r")
+    line = raw if null else raw.rstrip(b"\r")
     return os.fsdecode(line) if line.strip() else None
 
 
-def _check_entry(size: int, null: bool, name: str) -> None:
-    if size > limits.MAX_LIST_ENTRY_BYTES:
-        sep = "a NUL byte" if null else "a newline"
-        hint = "" if null else " (for NUL-separated paths, add -0)"
-        raise UsageError(
-            f"--files-from {name}: more than {limits.MAX_LIST_ENTRY_BYTES:,} bytes without a path "
-            f"ended by {sep}: it is not a list of paths{hint}"
-        )
+def _too_long(null: bool, name: str) -> NoReturn:
+    sep = "a NUL byte" if null else "a newline"
+    hint = "" if null else " (for NUL-separated paths, add -0)"
+    raise UsageError(
+        f"--files-from {name}: more than {limits.MAX_LIST_ENTRY_BYTES:,} bytes without a path "
+        f"ended by {sep}: it is not a list of paths{hint}"
+    )
 
 
 def _listed(sel: Selection, stdin: BinaryIO) -> Iterator[str]:

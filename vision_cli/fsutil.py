@@ -26,7 +26,7 @@ import re
 import select
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Final, NamedTuple, TextIO
 
@@ -67,25 +67,46 @@ class SilentFifo(TimeoutError):
     """A FIFO named as an input that nothing wrote into within :data:`FIFO_WAIT_SECONDS`."""
 
 
-def open_input(path: Path) -> tuple[int, os.stat_result]:
-    """A descriptor of ``path`` open for reading (close-on-exec), and its ``fstat``. Opening
-    never blocks: a FIFO is opened without waiting for a writer, then given
-    :data:`FIFO_WAIT_SECONDS` to deliver data or end (:class:`SilentFifo` otherwise). OSError
-    as ``os.open`` raises it."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+def _open_checked(
+    path: Path,
+    flags: int,
+    check: Callable[[int, os.stat_result], None],
+    mode: int = 0o666,
+    *,
+    kept: bool = False,
+) -> tuple[int, os.stat_result]:
+    """``path`` opened with ``flags`` (close-on-exec) without waiting: ``O_NONBLOCK``, so that
+    opening a FIFO never blocks; then ``check(fd, fstat)``, which may raise, and the descriptor
+    made blocking again. A regular file's reads never wait, so its descriptor is left as it is,
+    unless it is ``kept`` (handed on, not just read at once). The descriptor is closed when
+    anything fails. OSError as :func:`os.open` raises it."""
+    fd = os.open(path, flags | os.O_CLOEXEC | os.O_NONBLOCK, mode)
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):  # (a regular file's reads never wait: left as is)
-            if stat.S_ISFIFO(info.st_mode):
-                poller = select.poll()
-                poller.register(fd, select.POLLIN)
-                if not poller.poll(int(FIFO_WAIT_SECONDS * 1000)):
-                    raise SilentFifo(str(path))
+        check(fd, info)
+        if kept or not stat.S_ISREG(info.st_mode):
             os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)
         raise
     return fd, info
+
+
+def _fifo_delivers(fd: int, info: os.stat_result) -> None:
+    """A FIFO gets :data:`FIFO_WAIT_SECONDS` to deliver data or end; :class:`SilentFifo`."""
+    if stat.S_ISFIFO(info.st_mode):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        if not poller.poll(int(FIFO_WAIT_SECONDS * 1000)):
+            reason = f"nothing wrote into it within {FIFO_WAIT_SECONDS:g} s"
+            raise SilentFifo(errno.ETIMEDOUT, reason)
+
+
+def open_input(path: Path) -> tuple[int, os.stat_result]:
+    """A descriptor of ``path`` open for reading, and its ``fstat``. Opening never blocks: a
+    FIFO is opened without waiting for a writer, then given :data:`FIFO_WAIT_SECONDS` to deliver
+    data or end (:class:`SilentFifo` otherwise). OSError as ``os.open`` raises it."""
+    return _open_checked(path, os.O_RDONLY, _fifo_delivers)
 
 
 def read_small_text(path: Path, cap: int) -> str:
@@ -150,16 +171,18 @@ def open_regular(path: Path, cap: int, flags: int = os.O_RDONLY, mode: int = 0o6
     followed. :class:`UnfitFile` when refused; OSError as :func:`os.open` raises it."""
     with contextlib.suppress(OSError):  # missing or out of reach: os.open makes it or says why
         _check_regular(os.stat(path), cap)
-    nonblock = getattr(os, "O_NONBLOCK", 0)
-    fd = os.open(path, flags | nonblock, mode)
-    try:
-        _check_regular(os.fstat(fd), cap)
-        if nonblock:
-            os.set_blocking(fd, True)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+
+    def regular(_: int, info: os.stat_result) -> None:
+        _check_regular(info, cap)
+
+    return _open_checked(path, flags, regular, mode, kept=True)[0]
+
+
+def read_back(path: Path, cap: int) -> str:
+    """The UTF-8 text of a file vision-cli wrote and reads back whole (a conversation, a batch
+    state file), through :func:`open_regular`. UnfitFile, UnicodeDecodeError, OSError."""
+    with os.fdopen(open_regular(path, cap), "rb") as fh:
+        return fh.read().decode("utf-8")
 
 
 def existing_mode(path: Path) -> int | None:

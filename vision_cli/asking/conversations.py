@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -47,8 +46,7 @@ def load_conversation(path: Path) -> Conversation:
     :data:`vision_cli.limits.MAX_INPUT_BYTES` (:func:`fsutil.open_regular`).
     """
     try:
-        with os.fdopen(fsutil.open_regular(path, limits.MAX_INPUT_BYTES), "rb") as fh:
-            text = fh.read().decode("utf-8")
+        text = fsutil.read_back(path, limits.MAX_INPUT_BYTES)
     except FileNotFoundError:
         return Conversation()
     except fsutil.UnfitFile as exc:

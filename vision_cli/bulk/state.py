@@ -8,7 +8,6 @@ to be written (so a collection cut short writes nothing twice when it resumes).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Final
 
@@ -47,8 +46,7 @@ class BatchState:
         is read, as for the results file beside it (:func:`fsutil.open_regular`)."""
         state = cls(path, results)
         try:
-            with os.fdopen(fsutil.open_regular(path, limits.MAX_RESULTS_BYTES), "rb") as fh:
-                doc = json.loads(fh.read().decode("utf-8"))
+            doc = json.loads(fsutil.read_back(path, limits.MAX_RESULTS_BYTES))
         except FileNotFoundError:
             return state
         except fsutil.UnfitFile as exc:

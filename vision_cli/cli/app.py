@@ -254,7 +254,7 @@ def _run(argv: Sequence[str] | None, env: Environment | None) -> int:
         return exc.exit_code
     except common.StdoutFailed as exc:  # /dev/full, a full disk behind `> file`
         common.error(
-            f"cannot write standard output ({exc.reason}): free some space where it goes, or "
+            f"cannot write standard output ({exc}): free some space where it goes, or "
             "redirect it elsewhere.",
             env,
         )

@@ -303,7 +303,9 @@ def run(opts: AskOptions) -> None:
             "IMAGE",
         )
     if not items and opts.prompt.conversation is None:
-        named = [*opts.inputs.inputs, *filter(None, [opts.inputs.selection.files_from])]
+        named = list(opts.inputs.inputs)
+        if opts.inputs.selection.files_from is not None:
+            named.append(opts.inputs.selection.files_from)
         if named:  # a folder with no image in it, an empty --files-from list
             from vision_cli.render.text import visible  # lazy: only this error needs it
 

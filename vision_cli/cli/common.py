@@ -305,8 +305,7 @@ class StdoutFailed(Exception):
     ``OSError``, so that no command mistakes it for a failure of its own files."""
 
     def __init__(self, exc: OSError) -> None:
-        super().__init__(exc.strerror or str(exc))
-        self.reason = exc.strerror or str(exc)
+        super().__init__(exc.strerror or str(exc))  # the reason: ``No space left on device``
 
 
 class StdoutGuard:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -145,6 +147,34 @@ def test_files_from_stdin_with_an_entry_over_the_limit_is_a_usage_error(run: Run
     result = run("inspect", "--files-from", "-", input=listing)
     assert result.exit_code == 2, result.stderr
     assert "--files-from-(standardinput):morethan" in flat(result.stderr)
+
+
+def test_files_from_a_fifo_that_nothing_writes_into_is_a_usage_error(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list is opened as every input file is: a FIFO with no writer gets its time
+    (fsutil.FIFO_WAIT_SECONDS, lowered here), then the run stops with one line naming it."""
+    from vision_cli import fsutil
+
+    monkeypatch.setattr(fsutil, "FIFO_WAIT_SECONDS", 0.2)
+    fifo = tmp_path / "list"
+    os.mkfifo(fifo)
+    unblock = threading.Event()
+
+    def watchdog() -> None:  # a run that waits for ever is failed, not hung
+        if not unblock.wait(20):
+            with contextlib.suppress(OSError):
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+    guard = threading.Thread(target=watchdog, daemon=True)
+    guard.start()
+    started = time.monotonic()
+    result = run("inspect", "--files-from", fifo)
+    unblock.set()
+    guard.join()
+    assert time.monotonic() - started < 20
+    assert result.exit_code == 2
+    assert f"--files-from{fifo}(nothingwroteintoitwithin0.2s)" in flat(result.stderr)
 
 
 def test_files_from_a_fifo_is_read_as_it_arrives(

@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Final, NamedTuple, NoReturn
 
 from vision_cli import limits
-from vision_cli.fsutil import os_reason
+from vision_cli.fsutil import open_input, os_reason
 from vision_cli.judging import IMAGE_EXTENSIONS, Code
 
 STDIN = "-"
@@ -285,7 +285,8 @@ def _listed(sel: Selection, stdin: BinaryIO) -> Iterator[str]:
         yield from _read_list(stdin, sel.null, "- (standard input)")
         return
     try:
-        with Path(sel.files_from).open("rb") as fh:
+        # opened as every input file is (a FIFO with no writer never holds the run)
+        with open(open_input(Path(sel.files_from))[0], "rb") as fh:
             yield from _read_list(fh, sel.null, sel.files_from)
     except OSError as exc:
         raise UsageError(f"cannot read --files-from {sel.files_from} ({os_reason(exc)})") from None

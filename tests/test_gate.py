@@ -394,6 +394,70 @@ def test_progressive_jpeg_counts_at_full_size(run: Run, tmp_path: Path) -> None:
     assert baseline.facts.decode_pixels == 1125 * 1125  # decodable at 1/8
 
 
+def with_scans(data: bytes, total: int) -> bytes:
+    """``data`` (a progressive JPEG) holding ``total`` scans: copies of its smallest scan after a
+    first, whole pass (libjpeg decodes a repeated scan again, warning only)."""
+    starts = [i for i in range(len(data) - 1) if data[i : i + 2] == b"\xff\xda"]
+    end = data.rindex(b"\xff\xd9")
+    scans = [data[a:b] for a, b in zip(starts, [*starts[1:], end], strict=True)]
+    assert total >= len(scans)
+    smallest = min(scans[1:], key=len)
+    return data[: starts[0]] + b"".join(scans) + smallest * (total - len(scans)) + data[end:]
+
+
+def test_a_progressive_jpeg_of_thousands_of_scans_is_refused_by_every_command(
+    run: Run, tmp_path: Path, api: FakeClaudeAPI
+) -> None:
+    """A progressive JPEG's decoder passes over the whole image for every scan, and a scan can
+    be 26 bytes: 20,010 scans over 4000x3000 (591 KB) took libjpeg 173 s. Every
+    SCANS_PER_DECODE scans count the pixels once against the budget, so 4,000 scans over
+    1500x1000 are refused from the header by every command (decoding it would take seconds
+    here, and a bigger one minutes), nothing is written or sent, and the sentence says why."""
+    plain = k.encode(Image.new("RGB", (1500, 1000), (120, 60, 200)), "JPEG", progressive=True)
+    bomb = with_scans(plain, 4000)
+    assert len(bomb) < 150_000
+    src = k.write(tmp_path / "in" / "scans.jpg", bomb)
+    assert probe.probe_bytes(bomb).facts.scans == 4000
+    assert probe.probe_bytes(bomb).facts.decode_pixels == 1500 * 1000 * 63  # ceil(4000 / 64)
+    for verify in ((), ("--verify",)):
+        (rec,) = records(run("inspect", src, "--format", "jsonl", *verify))
+        (error,) = [f for f in rec["findings"] if f["severity"] == "error"]
+        assert error["code"] == "dimensions-too-large", verify
+        assert "progressive JPEG of 4,000 scans" in error["message"]
+        assert "re-save it as a baseline JPEG" in error["message"]
+    sentence = error["message"]
+    result = run("resize", src, "--out", tmp_path / "out")
+    assert result.exit_code == 1 and not (tmp_path / "out").exists()
+    assert "4,000 scans" in result.stdout + result.stderr
+    result = run("estimate", src)
+    assert result.exit_code == 1 and "4,000 scans" in result.stdout + result.stderr
+    for args in (("ask", src), ("ask", src, "--dry-run"), ("compare", src, src)):
+        result = run(*args)
+        assert result.exit_code == 1 and f"{sentence} [dimensions-too-large]" in result.stderr
+    for mode in ("--each", "--batch"):
+        out = tmp_path / f"r{mode}.jsonl"
+        result = run("ask", src.parent, mode, "-o", out)
+        assert result.exit_code == 1, (mode, result.stderr)
+        assert "4,000 scans" in result.stdout + result.stderr + out.read_text()
+    assert api.requests == []
+
+
+def test_scans_up_to_what_encoders_write_cost_one_decode(run: Run, tmp_path: Path) -> None:
+    """libjpeg writes 10 scans; up to SCANS_PER_DECODE cost what any progressive JPEG costs,
+    one more counts the pixels twice, and such files are still converted."""
+    plain = k.encode(k.gradient((640, 480)), "JPEG", progressive=True)
+    assert probe.probe_bytes(plain).facts.scans == 10
+    assert probe.probe_bytes(plain).facts.decode_pixels == 640 * 480
+    most = with_scans(plain, limits.SCANS_PER_DECODE)
+    assert probe.probe_bytes(most).facts.decode_pixels == 640 * 480
+    more = with_scans(plain, limits.SCANS_PER_DECODE + 1)
+    assert probe.probe_bytes(more).facts.decode_pixels == 2 * 640 * 480
+    src = k.write(tmp_path / "more.jpg", more)
+    assert run("resize", src, "--out", tmp_path / "out").exit_code == 0
+    baseline = probe.probe_bytes(k.encode(k.gradient((640, 480)), "JPEG"))
+    assert baseline.facts.scans == 0  # counted for progressive JPEGs only
+
+
 def test_a_decoder_written_in_python_counts_each_pixel_many_times(run: Run, tmp_path: Path) -> None:
     """Pillow decodes QOI (and uncompressed DDS, RLE BMP ...) in Python, microseconds a pixel:
     a 1200x1200 QOI would take a minute, so the budget refuses it from its header."""

@@ -184,3 +184,41 @@ def test_edited_segment_bodies_get_pillows_verdict() -> None:
                 variants.append(edited(data, start, end, body[: max(keep, 0)]))
             for variant in variants:
                 assert verdict(variant) == by_pillow(variant), (name, start)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    extra=st.integers(min_value=0, max_value=40),
+    chunk=st.integers(min_value=1, max_value=97),
+    after=st.binary(max_size=200),
+    noise=st.integers(min_value=0, max_value=5),
+)
+def test_count_scans_counts_start_of_scan_markers_up_to_the_end_marker(
+    extra: int, chunk: int, after: bytes, noise: int
+) -> None:
+    """Whatever the size of the parts the file is read in: every scan up to the end-of-image
+    marker is counted once, and start-of-scan byte pairs before the first scan (a colour
+    profile's) or after the end (a phone's video) are not."""
+    from tests.test_gate import with_scans
+
+    plain = MADE["progressive"]
+    data = with_scans(plain, 10 + extra) + b"\xff\xda" * noise + after
+    header = jpeghead.read(io.BytesIO(data))
+    assert header is not None
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(jpeghead, "_COUNT_CHUNK", chunk)
+        assert jpeghead.count_scans(io.BytesIO(data), header.data_start) == 10 + extra
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_start_of_scan_bytes_in_a_colour_profile_are_not_scans(fast: bool) -> None:
+    """Counting starts where the first scan's data does, whichever reader read the header."""
+    im = Image.new("RGB", (64, 48), (1, 2, 3))
+    out = io.BytesIO()
+    im.save(out, "JPEG", progressive=True, icc_profile=b"\xff\xda" * 50)
+    data = out.getvalue()
+    assert data.count(b"\xff\xda") == 60
+    with pytest.MonkeyPatch.context() as mp:
+        if not fast:
+            mp.setattr(jpeghead, "read", lambda fh: None)
+        assert probe.probe_bytes(data).facts.scans == 10

@@ -182,6 +182,8 @@ class ImageFacts(NamedTuple):
     extension: str = ""
     #: Pixels a decode of it allocates at the least (0: not known, judged as width x height).
     decode_pixels: int = 0
+    #: A progressive JPEG's scans, each a pass over the whole image (0: not counted).
+    scans: int = 0
 
     @property
     def media_type(self) -> str | None:
@@ -320,8 +322,14 @@ def over_budget(facts: ImageFacts, budget: int = limits.PIXEL_BUDGET) -> Finding
     """An image no command decodes: what decoding it would allocate is over the pixel budget."""
     w, h = facts.width, facts.height
     pixels = facts.decode_pixels or w * h
-    why = ""
-    if facts.format in ("JPEG", "MPO"):
+    why, advice = "", "shrink it with another tool if it is genuine"
+    if facts.format in ("JPEG", "MPO") and pixels > w * h:
+        why = (
+            f" (a progressive JPEG of {facts.scans:,} scans, each a pass over the whole image: "
+            f"its pixels count once for every {limits.SCANS_PER_DECODE} scans)"
+        )
+        advice = "re-save it as a baseline JPEG with another tool if it is genuine"
+    elif facts.format in ("JPEG", "MPO"):
         why = " (a progressive JPEG decodes at full size)"
     elif facts.format == "WEBP":
         why = " (the WebP decoder holds four image-sized buffers)"
@@ -331,7 +339,7 @@ def over_budget(facts: ImageFacts, budget: int = limits.PIXEL_BUDGET) -> Finding
         Code.DIMENSIONS_TOO_LARGE,
         f"{w}x{h} would need {pixels:,} pixels decoded{why}, over the "
         f"{budget:,}-pixel budget vision-cli decodes, so no command reads or "
-        "converts it: shrink it with another tool if it is genuine.",
+        f"converts it: {advice}.",
         final=True,
     )
 

@@ -51,9 +51,16 @@ MAX_RESULTS_BYTES: Final = 1024 * 1024 * 1024
 MAX_LIST_ENTRY_BYTES: Final = 64 * 1024
 #: The most pixels one decode may allocate (Pillow's own default bomb threshold). What a decoder
 #: really allocates is what counts: a baseline JPEG can decode at 1/8 scale, a progressive one
-#: holds full-size coefficient buffers; a decoder written in Python counts each pixel 64 times
-#: (``imaging.probe.SLOW_DECODER_COST``). Over it, an image is never decoded, by any command.
+#: holds full-size coefficient buffers (once more for every :data:`SCANS_PER_DECODE` scans); a
+#: decoder written in Python counts each pixel 64 times (``imaging.probe.SLOW_DECODER_COST``).
+#: Over it, an image is never decoded, by any command.
 PIXEL_BUDGET: Final = 89_478_485
+#: A progressive JPEG's decoder passes over the whole image once for each scan. libjpeg writes
+#: 10 scans and real files rarely hold more than a few dozen, but the format allows thousands in
+#: a few hundred kilobytes (libjpeg-turbo's "LJT-01-003": a 591 KB file of 20,010 scans over
+#: 4000x3000 took 173 s to decode here). Every this many scans count the pixels once against
+#: the budget, so one decode stays within seconds.
+SCANS_PER_DECODE: Final = 64
 
 #: Images under this many pixels on an edge may degrade accuracy.
 MIN_USEFUL_DIMENSION: Final = 200

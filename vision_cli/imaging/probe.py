@@ -213,6 +213,9 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
     if damage:
         raise ProbeError(Code.UNREADABLE, damage, format=header.format)
     fmt, width, height = header.format, header.width, header.height
+    scans = 0
+    if fmt in ("JPEG", "MPO") and header.progressive:
+        scans = jpeghead.count_scans(fh, header.data_start)
     facts = ImageFacts(
         format=fmt,
         width=width,
@@ -222,8 +225,9 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
         frames=header.frames,
         extension=extension,
         decode_pixels=decode_pixels(
-            fmt, width, height, progressive=header.progressive, slow=header.slow
+            fmt, width, height, progressive=header.progressive, slow=header.slow, scans=scans
         ),
+        scans=scans,
     )
     # (a TIFF's pixels are turned upright by Pillow while loading)
     return Probe(facts, header.mode, fmt == "TIFF", header.progressive, header.icc)
@@ -367,14 +371,23 @@ def _stored_size(im: Image.Image) -> tuple[int, int]:
 
 
 def decode_pixels(
-    fmt: str, width: int, height: int, *, progressive: bool = False, slow: bool = False
+    fmt: str,
+    width: int,
+    height: int,
+    *,
+    progressive: bool = False,
+    slow: bool = False,
+    scans: int = 0,
 ) -> int:
     """What a decode of this image costs, in pixels, at the least: a baseline JPEG decodes at 1/8
-    scale if need be, a progressive one holds coefficient buffers for the full size, a decoder
-    written in Python counts :data:`SLOW_DECODER_COST` times, a WebP :data:`WEBP_DECODE_COST`
-    times, everything else decodes at full size."""
-    if fmt in ("JPEG", "MPO") and not progressive:
-        return -(-width // 8) * -(-height // 8)
+    scale if need be, a progressive one holds coefficient buffers for the full size and counts
+    once for every :data:`~vision_cli.limits.SCANS_PER_DECODE` of its ``scans`` (each a pass
+    over the whole image), a decoder written in Python counts :data:`SLOW_DECODER_COST` times,
+    a WebP :data:`WEBP_DECODE_COST` times, everything else decodes at full size."""
+    if fmt in ("JPEG", "MPO"):
+        if not progressive:
+            return -(-width // 8) * -(-height // 8)
+        return width * height * max(1, -(-scans // limits.SCANS_PER_DECODE))
     if fmt == "WEBP":
         return width * height * WEBP_DECODE_COST
     return width * height * (SLOW_DECODER_COST if slow else 1)

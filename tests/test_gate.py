@@ -491,6 +491,54 @@ def test_a_webp_counts_the_buffers_its_decoder_holds(run: Run, tmp_path: Path) -
     assert any((tmp_path / "out").iterdir())
 
 
+def png_of_chunks(total: int, *, kind: bytes) -> bytes:
+    """A small PNG padded with empty chunks of ``kind`` to ``total`` chunks in all: an unknown
+    ancillary chunk goes before the image data, an empty IDAT after it."""
+    im = k.encode(k.gradient((64, 48)), "PNG")
+    chunks, pos = [], 8
+    while pos < len(im):
+        end = pos + 12 + int.from_bytes(im[pos : pos + 4], "big")
+        chunks.append(im[pos:end])
+        pos = end
+    (ihdr,) = [c for c in chunks if c[4:8] == b"IHDR"]
+    idat = b"".join(c for c in chunks if c[4:8] == b"IDAT")
+    padding = k.png_chunk(kind, b"") * (total - 3)
+    if kind == b"IDAT":
+        return im[:8] + ihdr + idat + padding + k.png_chunk(b"IEND", b"")
+    return im[:8] + ihdr + padding + idat + k.png_chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("kind", [b"vcLi", b"IDAT"])
+def test_a_png_of_too_many_chunks_is_refused_by_every_command(
+    run: Run, tmp_path: Path, kind: bytes
+) -> None:
+    """Pillow reads a PNG's chunks one at a time in Python, about 7 us each even when empty (a
+    4.8 MB file of 400,000 took 2.7 s just to open; the byte limit allows 50 times as many), and
+    Pillow's decoder does the same with empty IDAT chunks. Past MAX_PNG_CHUNKS, every command
+    refuses the file from its chunk headers, a file or standard input alike."""
+    bomb = png_of_chunks(probe.MAX_PNG_CHUNKS + 1, kind=kind)
+    src = k.write(tmp_path / "in" / "chunks.png", bomb)
+    (rec,) = records(run("inspect", src, "--format", "jsonl"))
+    (error,) = [f for f in rec["findings"] if f["severity"] == "error"]
+    assert error["code"] == "unreadable" and "more than 100,000 chunks" in error["message"]
+    with pytest.raises(probe.ProbeError, match="100,000 chunks"):
+        probe.probe_bytes(bomb)
+    result = run("resize", src, "--out", tmp_path / "out")
+    assert result.exit_code == 1 and not (tmp_path / "out").exists()
+    result = run("ask", src, "--dry-run")
+    assert result.exit_code == 1 and f"{error['message']} [unreadable]" in result.stderr
+
+
+def test_a_png_of_as_many_chunks_as_allowed_is_read(run: Run, tmp_path: Path) -> None:
+    """The limit is exact, and walking the chunk headers leaves the file to be read as usual."""
+    data = png_of_chunks(probe.MAX_PNG_CHUNKS, kind=b"IDAT")
+    assert len(k.png_chunks(data)) == probe.MAX_PNG_CHUNKS
+    src = k.write(tmp_path / "many.png", data)
+    assert probe.probe_bytes(data).facts.width == 64
+    assert run("resize", src, "--out", tmp_path / "out").exit_code == 0
+    assert any((tmp_path / "out").iterdir())
+
+
 def test_png_text_chunks_up_to_the_byte_limit_are_read(tmp_path: Path) -> None:
     png = k.encode(k.gradient((300, 200)), "PNG")
     text = zlib.compress(os.urandom(2 * 1024 * 1024), 0)

@@ -539,6 +539,88 @@ def test_a_png_of_as_many_chunks_as_allowed_is_read(run: Run, tmp_path: Path) ->
     assert any((tmp_path / "out").iterdir())
 
 
+def _gif_frames(count: int, size: tuple[int, int]) -> bytes:
+    frames = [Image.effect_noise(size, 80).convert("P") for _ in range(count)]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=40)
+    return out.getvalue()
+
+
+def _tiff_of_tags(tags: int, directories: int) -> bytes:
+    """A TIFF of ``directories`` 1x1 pages, each directory also holding ``tags`` copies of a
+    private tag (Pillow reads a directory's entries one at a time)."""
+    entries = [(256, 4, 1), (257, 4, 1), (258, 3, 8), (259, 3, 1), (262, 3, 1), (273, 4, 8)]
+    entries += [(277, 3, 1), (278, 4, 1), (279, 4, 1)] + [(65000, 3, 0)] * tags
+    body = b"".join(struct.pack("<HHII", tag, kind, 1, value) for tag, kind, value in entries)
+    size = 2 + len(body) + 4
+    first = 11  # after the header and the one pixel at 8
+    out = b"II*\x00" + struct.pack("<I", first) + b"\x00\x00\x00"
+    for n in range(directories):
+        following = first + (n + 1) * size if n + 1 < directories else 0
+        out += struct.pack("<H", len(entries)) + body + struct.pack("<I", following)
+    return out
+
+
+def _flooded(kind: str) -> bytes:
+    """A small image padded with hundreds of thousands of tiny parts that Pillow's parser,
+    written in Python, reads one at a time."""
+    if kind == "jpeg-segments":  # empty comment segments before the frame header
+        data = k.encode(k.gradient((64, 48)), "JPEG")
+        return data[:2] + b"\xff\xfe\x00\x02" * 400_000 + data[2:]
+    if kind == "jpeg-junk":  # bytes between segments, which Pillow skips one at a time
+        data = k.encode(k.gradient((64, 48)), "JPEG")
+        return data[:2] + b"\xff\xfe\x00\x02" + b"\x01" * 1_200_000 + data[2:]
+    if kind in ("gif-before", "gif-between"):  # comment extensions before the first frame or
+        data = _gif_frames(2, (64, 48))  # between the first two, where frames are counted
+        at = data.index(b",") if kind == "gif-before" else data.index(b"!\xf9", 800)
+        return data[:at] + b"!\xfe\x01x\x00" * 300_000 + data[at:]
+    assert kind == "tiff-tags"  # pages whose directories hold 65,000 entries each
+    return _tiff_of_tags(65_000, 8)
+
+
+@pytest.mark.parametrize(
+    "kind", ["jpeg-segments", "jpeg-junk", "gif-before", "gif-between", "tiff-tags"]
+)
+def test_a_file_of_millions_of_tiny_parts_is_refused_by_every_command(
+    run: Run, tmp_path: Path, kind: str
+) -> None:
+    """Pillow's parsers written in Python read a file in small pieces (4 MB of empty JPEG
+    segments took 2.6 s to open, 19 MB of GIF comments 2.3 s, and the byte limit allows ten
+    times as many): past READS_BASE reads, plus one for every 64 bytes, opening or counting
+    frames stops, and every command refuses the file, from a file or standard input alike."""
+    data = _flooded(kind)
+    src = k.write(tmp_path / "in" / f"flood.{kind.split('-')[0]}", data)
+    with pytest.raises(probe.ProbeError, match="far more tiny parts") as caught:
+        probe.probe_bytes(data)
+    assert f"read it {probe.READS_BASE + len(data) // probe.BYTES_PER_READ:,} times" in str(
+        caught.value.finding.message
+    )
+    (rec,) = records(run("inspect", src, "--format", "jsonl"))
+    (error,) = [f for f in rec["findings"] if f["severity"] == "error"]
+    assert error["code"] == "unreadable" and "far more tiny parts" in error["message"]
+    result = run("resize", src, "--out", tmp_path / "out")
+    assert result.exit_code == 1 and not (tmp_path / "out").exists()
+    result = run("ask", src, "--dry-run")
+    assert result.exit_code == 1 and "far more tiny parts" in result.stderr
+
+
+def test_genuine_files_read_in_many_pieces_are_read(run: Run, tmp_path: Path) -> None:
+    """The counting covers opening and counting frames only: a 100-frame GIF is counted to its
+    last frame, and a QOI (Pillow decodes it in Python, a read or two per pixel, within the
+    pixel budget) is still converted, though decoding it reads it far more than READS_BASE
+    times."""
+    gif = _gif_frames(100, (160, 120))
+    assert len(gif) > probe.READS_BASE // 4
+    assert probe.probe_bytes(gif).facts.frames == 100
+    noise = Image.effect_noise((700, 500), 90).convert("RGB")
+    qoi = k.encode(noise, "QOI")
+    assert len(qoi) > probe.READS_BASE // 4 and probe.READS_BASE + len(qoi) // 64 < 700 * 500
+    src = k.write(tmp_path / "noise.qoi", qoi)
+    result = run("resize", src, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert any((tmp_path / "out").iterdir())
+
+
 def test_png_text_chunks_up_to_the_byte_limit_are_read(tmp_path: Path) -> None:
     png = k.encode(k.gradient((300, 200)), "PNG")
     text = zlib.compress(os.urandom(2 * 1024 * 1024), 0)

@@ -15,11 +15,12 @@ from __future__ import annotations
 import io
 import os
 import stat
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Final, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, Final, NamedTuple, cast
 
 from vision_cli import fsutil, judging, limits
 from vision_cli.imaging import jpeghead
@@ -84,6 +85,22 @@ MAX_PNG_CHUNKS: Final = 100_000
 #: Below this size a PNG cannot hold :data:`MAX_PNG_CHUNKS` chunks (each takes 12 bytes at the
 #: least), so its chunks are not walked.
 _PNG_WALK_FROM: Final = 8 + 12 * MAX_PNG_CHUNKS
+#: Pillow's parsers written in Python read a file in small pieces: a JPEG's header a byte at a
+#: time between its segments, a GIF's blocks two reads each, a PNG's chunks three. A file built of
+#: millions of tiny pieces (4 MB of empty JPEG segments took 2.6 s to open, 19 MB of GIF
+#: extension blocks 2.3 s, and the byte limit allows more than ten times as many) is refused once
+#: Pillow has read it this many times, plus once for every :data:`BYTES_PER_READ` bytes of the
+#: file: a genuine 256 MB animated GIF, whose frames are counted by seeking through 255-byte
+#: blocks, takes about two million reads. Opening and counting frames are counted; decoding is
+#: not (Pillow's decoders written in Python read a byte or two per pixel, and are bounded by the
+#: pixel budget, :data:`SLOW_DECODER_COST`).
+READS_BASE: Final = 250_000
+BYTES_PER_READ: Final = 64
+#: Reads are counted from this size up (0.3 us a read, 27 us of a small GIF's 230): below it,
+#: even reading each byte twice (a GIF is rewound after its frames are counted) stays within
+#: :data:`READS_BASE`. What is left below it is a TIFF whose 100 directories overlap, each
+#: read again: about half a million reads, a second.
+_COUNT_READS_FROM: Final = READS_BASE // 4
 #: Frames are counted up to this many: enough to say ``animated`` and how long, bounded in time
 #: for a TIFF with 300,000 pages.
 FRAME_CAP: Final = 100
@@ -247,7 +264,7 @@ def _read_header(fh: IO[bytes], size: int, heif: bool) -> Header:
 
     try:
         with quiet(), dpi_deferred():
-            im = open_image(fh, heif=heif)
+            im = open_image(fh, heif=heif, counting_frames=True)
             fmt = im.format or "unknown"
             width, height = _stored_size(im)
             data_start = fh.tell()
@@ -274,13 +291,17 @@ def _read_header(fh: IO[bytes], size: int, heif: bool) -> Header:
         raise ProbeError(*header_damaged(exc)) from None
 
 
-def open_image(fh: IO[bytes], *, heif: bool = False) -> ImageFile.ImageFile:
+def open_image(
+    fh: IO[bytes], *, heif: bool = False, counting_frames: bool = False
+) -> ImageFile.ImageFile:
     """Open with Pillow, trying only :data:`READ_FORMATS` (and HEIF when the extra is there):
     the only way vision-cli opens an image. Reads the header; decodes nothing, except what
     Pillow's ICO opener decodes, which stays under Pillow's guard set to the budget.
 
-    Raises ProbeError for bytes in no format it reads, or a header over the budget that cannot
-    be read without decoding.
+    Raises ProbeError for bytes in no format it reads, a header over the budget that cannot be
+    read without decoding, or a file Pillow has to read in more tiny pieces than
+    :data:`READS_BASE` allows (while opening; while its frames are counted too, with
+    ``counting_frames``; never while it is decoded, whose cost the pixel budget bounds).
     """
     from PIL import UnidentifiedImageError
 
@@ -289,21 +310,61 @@ def open_image(fh: IO[bytes], *, heif: bool = False) -> ImageFile.ImageFile:
     png_text_limits()
     formats = [*READ_FORMATS, *(["HEIF"] if heif else [])]
     start = fh.tell()
+    size = fh.seek(0, io.SEEK_END)
+    fh.seek(start)
+    # (a small file cannot be read that many times: it is spared the counting's cost)
+    counter = None
+    if size > _COUNT_READS_FROM:
+        counter = _CountedReads(fh, READS_BASE + size // BYTES_PER_READ)
+    counted = fh if counter is None else cast(IO[bytes], counter)
     try:
         try:
-            return _open(fh, formats)
+            im = _open(counted, formats)
         except Image.DecompressionBombError as exc:
             # Over twice the budget: read the header with the guard lifted (its size is judged
             # by the policy), except from openers that would decode while opening.
             fh.seek(start)
             with _unguarded():
                 try:
-                    return _open(fh, [f for f in formats if f not in _DECODE_ON_OPEN])
+                    im = _open(counted, [f for f in formats if f not in _DECODE_ON_OPEN])
                 except UnidentifiedImageError:
                     raise ProbeError(Code.DIMENSIONS_TOO_LARGE, _bomb(exc)) from None
     except UnidentifiedImageError:
         fh.seek(start)
         raise ProbeError(*_not_readable(fh.read(64))) from None
+    if counter is not None and not counting_frames:
+        counter.lift()
+    return im
+
+
+class _CountedReads:
+    """``fh`` as Pillow reads it, refusing the file once it has been read ``budget`` times."""
+
+    def __init__(self, fh: IO[bytes], budget: int) -> None:
+        self._fh = fh
+        self._budget = self._left = budget
+        # what Pillow calls most, found at once (not through __getattr__, a failed lookup first)
+        self.seek = fh.seek
+        self.tell = fh.tell
+
+    def read(self, size: int = -1) -> bytes:
+        self._left -= 1
+        if self._left < 0:
+            raise ProbeError(
+                Code.UNREADABLE,
+                "it is built of far more tiny parts than an image needs (Pillow read it "
+                f"{self._budget:,} times without reaching the end of its header and frames): "
+                "re-save it with another tool if it is genuine.",
+            )
+        return self._fh.read(size)
+
+    def lift(self) -> None:
+        """No more counting: what is read from now on is bounded otherwise (decoding, by the
+        pixel budget)."""
+        self._left = sys.maxsize
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fh, name)
 
 
 def _open(fh: IO[bytes], formats: list[str]) -> ImageFile.ImageFile:

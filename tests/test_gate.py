@@ -254,6 +254,53 @@ def test_a_format_outside_the_list_is_named_with_what_can_be_done(run: Run, tmp_
     assert resized.exit_code == 1 and finding["message"] in resized.stdout.replace("\n", " ")
 
 
+LFS_POINTER = (
+    b"version https://git-lfs.github.com/spec/v1\n"
+    b"oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "words"),
+    [
+        (LFS_POINTER, "unreadable", "a Git LFS pointer, not the image"),
+        (b"<!DOCTYPE html>\n<html><title>404</title></html>", "unreadable", "a web page (HTML)"),
+        (b"\n  <HTML><body>Sign in</body></HTML>", "unreadable", "a web page (HTML)"),
+        (
+            b'<?xml version="1.0" encoding="UTF-8"?>\n<!-- drawn by hand -->\n<svg width="8"/>',
+            "unsupported-format",
+            "SVG (a vector drawing) is not a format vision-cli reads",
+        ),
+        (b'<svg xmlns="http://www.w3.org/2000/svg"/>', "unsupported-format", "export it to PNG"),
+        (bytes(5000), "unreadable", "its first bytes are all zero"),
+        (
+            b'{"error": {"type": "not_found_error", "message": "no such object"}}',
+            "unreadable",
+            'text, not an image (it begins "{"error": {"type": "not_found_error", "m...")',
+        ),
+        ("caf\u00e9 \u5199\u771f\n".encode(), "unreadable", 'it begins "caf\u00e9 \u5199\u771f"'),
+        (b"   \n\t\n", "unreadable", "blank text, not an image"),
+        # a terminal's escape sequence is no text to quote: the plain sentence, nothing echoed
+        (b"hi \x1b[2J\x1b]0;owned\x07", "unreadable", "not an image vision-cli can read"),
+    ],
+)
+def test_what_stands_where_an_image_should_be_is_named(
+    run: Run, tmp_path: Path, content: bytes, code: str, words: str
+) -> None:
+    """A CI job that checked out a repository without its LFS files, a download that got an
+    error page, an SVG icon, a file the disk lost, an API's error saved as .png: each is named
+    for what it is, in every command, and nothing of its bytes reaches the terminal raw."""
+    src = k.write(tmp_path / "in" / "asset.png", content)
+    (rec,) = records(run("inspect", src, "--format", "jsonl"))
+    (finding,) = [f for f in rec["findings"] if f["severity"] == "error"]
+    assert finding["code"] == code and words in finding["message"], finding
+    assert "\x1b" not in finding["message"] and "\x07" not in finding["message"]
+    result = run("resize", src, "--out", tmp_path / "out")
+    assert result.exit_code == 1 and words in result.stdout.replace("\n", " ")
+    result = run("ask", src, "--dry-run")
+    assert result.exit_code == 1 and f"{finding['message']} [{code}]" in result.stderr
+
+
 # --------------------------------------------------------------------------------------------------
 # Limits of the reader
 # --------------------------------------------------------------------------------------------------

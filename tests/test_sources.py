@@ -116,6 +116,37 @@ def test_symlink_cycles_are_not_followed(make_image: MakeImage, tmp_path: Path) 
     assert [i.label for i in items] == [str(tmp_path / "loop" / "a.png")]
 
 
+def test_a_link_to_an_image_that_is_not_there_is_reported(
+    run: Run, make_image: MakeImage, tmp_path: Path
+) -> None:
+    """A repository's ``logo.png`` linking to a file that was not checked out is a broken asset:
+    a walk reports it (not-found, saying it is a link) instead of skipping it, as naming it does;
+    a dangling link without an image extension, or a hidden one, is still left out of a walk."""
+    folder = tmp_path / "assets"
+    make_image("assets/ok.png")
+    (folder / "logo.png").symlink_to(tmp_path / "shared" / "logo.png")
+    (folder / "notes.txt").symlink_to(tmp_path / "shared" / "notes.txt")
+    (folder / ".old.png").symlink_to(tmp_path / "shared" / "old.png")
+    found = list(sources.iter_inputs([str(folder)], sources.Selection()))
+    assert [(type(i).__name__, Path(i.label).name) for i in found] == [
+        ("Problem", "logo.png"),
+        ("Input", "ok.png"),
+    ]
+    result = run("inspect", folder, folder / "logo.png", "--format", "jsonl")
+    assert result.exit_code == 1
+    broken = [r for r in records(result) if r["path"].endswith("logo.png")]
+    assert len(broken) == 2
+    for rec in broken:
+        (finding,) = rec["findings"]
+        assert finding["code"] == "not-found"
+        assert finding["message"].startswith("a symbolic link to a file that does not exist")
+    result = run("resize", folder, "--out", tmp_path / "out")
+    assert result.exit_code == 1 and (tmp_path / "out" / "ok.png").exists()
+    missing = run("inspect", tmp_path / "nothing.png", "--format", "jsonl")
+    (rec,) = records(missing)
+    assert rec["findings"][0]["message"] == "no such file: check the path."
+
+
 def test_files_from_missing_list_is_a_usage_error(run: Run, tmp_path: Path) -> None:
     result = run("inspect", "--files-from", tmp_path / "nope.txt")
     assert result.exit_code == 2

@@ -121,6 +121,16 @@ def read_small_text(path: Path, cap: int) -> str:
     return data.decode("utf-8")
 
 
+#: A symbolic link whose target is not there (a file not checked out, a moved folder).
+BROKEN_LINK: Final = (
+    "a symbolic link to a file that does not exist: fix the link, or fetch what it points to."
+)
+
+
+def _is_link(name: object) -> bool:
+    return isinstance(name, (str, bytes, os.PathLike)) and os.path.islink(name)
+
+
 def file_error(exc: OSError) -> str:
     """Why a file could not be opened or read, and what to do: the same words in every command."""
     if isinstance(exc, SilentFifo):
@@ -129,7 +139,7 @@ def file_error(exc: OSError) -> str:
             "the program that writes into it first."
         )
     if isinstance(exc, FileNotFoundError):
-        return "no such file: check the path."
+        return BROKEN_LINK if _is_link(exc.filename) else "no such file: check the path."
     if isinstance(exc, PermissionError):
         return "permission denied: check the file's permissions."
     if isinstance(exc, IsADirectoryError):

@@ -286,7 +286,7 @@ def _read_header(fh: IO[bytes], size: int, heif: bool) -> Header:
         raise
     except NotThisFormat:  # as Pillow's opener would have failed (see tails.dpi_deferred)
         fh.seek(0)
-        raise ProbeError(*_not_readable(fh.read(64))) from None
+        raise ProbeError(*_not_readable(fh.read(_SNIFF_BYTES))) from None
     except Exception as exc:  # Pillow's plugins raise many types on damaged headers
         raise ProbeError(*header_damaged(exc)) from None
 
@@ -331,7 +331,7 @@ def open_image(
                     raise ProbeError(Code.DIMENSIONS_TOO_LARGE, _bomb(exc)) from None
     except UnidentifiedImageError:
         fh.seek(start)
-        raise ProbeError(*_not_readable(fh.read(64))) from None
+        raise ProbeError(*_not_readable(fh.read(_SNIFF_BYTES))) from None
     if counter is not None and not counting_frames:
         counter.lift()
     return im
@@ -422,11 +422,76 @@ def _not_readable(head: bytes) -> tuple[Code, str]:
                 f"{name} is not a format vision-cli reads ({READ_FORMAT_NAMES}): convert it to "
                 "PNG or JPEG with another program first.",
             )
-    return (
+    return _what_it_is(head) or (
         Code.UNREADABLE,
         "not an image vision-cli can read: check that this is the right file "
         f"(vision-cli reads {READ_FORMAT_NAMES}).",
     )
+
+
+#: How much of a file that is no image is looked at to say what it is instead.
+_SNIFF_BYTES: Final = 1024
+_LFS_POINTER: Final = b"version https://git-lfs.github.com/spec/"
+#: How much of a text file's first line a sentence quotes.
+_QUOTED: Final = 40
+
+
+def _what_it_is(head: bytes) -> tuple[Code, str] | None:
+    """What the first bytes of a file that is no image are, when they say it: what a repository,
+    a failed download or a broken disk leaves where an image should be."""
+    if head.startswith(_LFS_POINTER):
+        return (
+            Code.UNREADABLE,
+            "a Git LFS pointer, not the image (the image itself was never fetched): run "
+            "`git lfs pull` (in GitHub Actions, `actions/checkout` with `lfs: true`).",
+        )
+    if not head.strip(b"\0"):
+        return (
+            Code.UNREADABLE,
+            "its first bytes are all zero (it was never written, or was damaged on disk): restore "
+            "it from a copy.",
+        )
+    text = _as_text(head)
+    if text is None:
+        return None
+    start = text.lstrip().lower()
+    if start.startswith(("<!doctype html", "<html", "<head", "<body")):
+        return (
+            Code.UNREADABLE,
+            "a web page (HTML), not an image (what a download gets from an error or sign-in "
+            "page): download it again.",
+        )
+    if start.startswith(("<svg", "<?xml", "<!doctype svg")) and "<svg" in start:
+        return (
+            Code.UNSUPPORTED_FORMAT,
+            f"SVG (a vector drawing) is not a format vision-cli reads ({READ_FORMAT_NAMES}): "
+            "export it to PNG first (with the program that drew it, or a converter such as "
+            "rsvg-convert).",
+        )
+    if not text.strip():
+        return (Code.UNREADABLE, "blank text, not an image: check that this is the right file.")
+    first = text.strip().splitlines()[0]
+    shown = "".join(c if c.isprintable() else "?" for c in first[:_QUOTED])
+    more = "..." if len(first) > _QUOTED else ""
+    return (
+        Code.UNREADABLE,
+        f'text, not an image (it begins "{shown}{more}"): check that this is the right file.',
+    )
+
+
+def _as_text(head: bytes) -> str | None:
+    """``head`` as text, when it is UTF-8 (the last character may be cut) of printable
+    characters and line breaks only."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:
+            return None
+        text = head[: exc.start].decode("utf-8")
+    text = text.removeprefix("\ufeff")
+    if not text or not all(c.isprintable() or c in "\t\n\r" for c in text):
+        return None
+    return text
 
 
 def _stored_size(im: Image.Image) -> tuple[int, int]:

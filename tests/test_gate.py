@@ -219,6 +219,53 @@ WRITABLE = {
 }
 
 
+def layered_psd(size: tuple[int, int], layers: int) -> bytes:
+    """An RGB Photoshop file of ``layers`` plain layers and a merged image, written from the
+    format's description (Pillow reads PSD but cannot write one)."""
+    w, h = size
+    header = b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, h, w, 8, 3)
+    records, channels = b"", b""
+    for n in range(layers):
+        records += struct.pack(">iiiiH", 0, 0, h, w, 3)
+        records += b"".join(struct.pack(">hI", c, 2 + w * h) for c in range(3))
+        name = bytes([3]) + b"L%02d" % n
+        extra = struct.pack(">II", 0, 0) + name
+        records += b"8BIMnorm" + bytes([255, 0, 0, 0]) + struct.pack(">I", len(extra)) + extra
+        channels += b"".join(b"\0\0" + bytes([(40 * c + 70 * n) % 256]) * (w * h) for c in range(3))
+    info = struct.pack(">h", layers) + records + channels
+    info += b"\0" * (len(info) % 2)
+    layer_section = struct.pack(">I", len(info)) + info
+    merged = b"".join(bytes([90 * c % 256]) * (w * h) for c in range(3))
+    return (
+        header
+        + struct.pack(">II", 0, 0)  # colour mode data, image resources
+        + struct.pack(">I", len(layer_section))
+        + layer_section
+        + struct.pack(">H", 0)  # raw merged image
+        + merged
+    )
+
+
+@pytest.mark.parametrize("layers", [1, 2, 5])
+def test_a_photoshop_file_with_layers_is_its_merged_image(
+    run: Run, tmp_path: Path, layers: int
+) -> None:
+    """Pillow numbers a PSD's layers as frames from 1; counting them as frames, then seeking
+    back to frame 0, called every PSD of two or more layers damaged. A PSD is one image (its
+    merged one), never "animated", and resize converts it."""
+    data = layered_psd((300, 200), layers)
+    with Image.open(io.BytesIO(data)) as im:  # the file is what Pillow reads as layered
+        assert im.format == "PSD" and getattr(im, "n_frames", 1) == layers
+    src = k.write(tmp_path / "art.psd", data)
+    (rec,) = records(run("inspect", src, "--format", "jsonl"))
+    assert rec["frames"] == 1 and [f["code"] for f in rec["findings"]] == ["unsupported-format"]
+    result = run("resize", src, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.stdout
+    (made,) = (tmp_path / "out").iterdir()
+    with Image.open(made) as out:
+        assert out.convert("RGB").getpixel((10, 10)) == (0, 90, 180)
+
+
 def test_the_allow_list_is_the_api_formats_and_what_resize_converts() -> None:
     assert set(probe.READ_FORMATS) == {"JPEG", "PNG", "GIF", "WEBP", "DIB", "PSD", *WRITABLE}
     assert "EPS" not in probe.READ_FORMATS and "ICNS" not in probe.READ_FORMATS

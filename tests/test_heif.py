@@ -56,6 +56,21 @@ def test_resize_converts_heic(run: Run, phone_photo: Path, tmp_path: Path) -> No
     assert after["status"] == "ok" and after["media_type"] == "image/jpeg"
 
 
+def test_the_full_decode_reads_heic_as_the_gate_does(
+    run: Run, phone_photo: Path, tmp_path: Path
+) -> None:
+    """--verify decodes the whole image, and is on by default for ask: it must read a HEIC as
+    the gate did (it once tried the other formats only, and called every HEIC "not an image",
+    so ask refused every iPhone photo)."""
+    (rec,) = json.loads(run("inspect", phone_photo, "--verify", "--json").stdout)["images"]
+    assert [f["code"] for f in rec["findings"]] == ["unsupported-format"]
+    result = run("ask", phone_photo, "--dry-run", "-p", "hi")
+    assert result.exit_code == 0, result.stderr
+    assert "converted from HEIF" in result.stderr
+    result = run("resize", phone_photo, "--verify", "--out", tmp_path / "out")
+    assert result.exit_code == 0 and any((tmp_path / "out").iterdir())
+
+
 def test_without_the_extra_the_message_names_it(
     run: Run, phone_photo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

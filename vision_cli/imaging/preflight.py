@@ -88,8 +88,9 @@ def find_damage(source: Path | bytes, found: probe.Probe) -> str | None:
     except OSError as exc:
         return f"cannot read it again ({probe.describe(exc)}): check the file."
     try:
+        heif = found.facts.format == "HEIF"  # read as the gate read it
         with opened, probe.quiet():
-            im = probe.open_image(opened)
+            im = probe.open_image(opened, heif=heif)
             if im.format == "PNG":
                 im.verify()  # checks every chunk's CRC
                 opened.seek(0)

@@ -641,6 +641,8 @@ def _frames(im: Image.Image) -> int:
     otherwise by seeking, which reads frame headers but decodes nothing)."""
     if im.format in _COUNTED_FRAMES:
         return min(int(getattr(im, "n_frames", 1)), FRAME_CAP)
+    if im.format == "PSD":
+        return 1  # Pillow's "frames" of a PSD are its layers (from 1); the merged image is read
     if not getattr(im, "is_animated", False):
         return 1
     count = 1

@@ -301,6 +301,21 @@ def test_a_format_outside_the_list_is_named_with_what_can_be_done(run: Run, tmp_
     assert resized.exit_code == 1 and finding["message"] in resized.stdout.replace("\n", " ")
 
 
+def _png_with_bad_text_crc() -> bytes:
+    data = k.encode(k.gradient((64, 48)), "PNG")
+    body = b"Comment\0hello"
+    chunk = len(body).to_bytes(4, "big") + b"tEXt" + body + b"\0\0\0\0"  # wrong CRC
+    return data[:33] + chunk + data[33:]  # just after IHDR, before the image data
+
+
+def _jpeg_of_12_bit_samples() -> bytes:
+    data = bytearray(k.encode(k.gradient((64, 48)), "JPEG"))
+    data[data.index(b"\xff\xc0") + 4] = 12  # the frame header's sample precision
+    return bytes(data)
+
+
+PNG_BAD_TEXT_CRC = _png_with_bad_text_crc()
+JPEG_12_BIT = _jpeg_of_12_bit_samples()
 LFS_POINTER = (
     b"version https://git-lfs.github.com/spec/v1\n"
     b"oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n"
@@ -329,6 +344,9 @@ LFS_POINTER = (
         (b"   \n\t\n", "unreadable", "blank text, not an image"),
         # a terminal's escape sequence is no text to quote: the plain sentence, nothing echoed
         (b"hi \x1b[2J\x1b]0;owned\x07", "unreadable", "not an image vision-cli can read"),
+        # the first bytes of a format read, though Pillow cannot open it: named, not "no image"
+        (PNG_BAD_TEXT_CRC, "unreadable", "a PNG file whose header cannot be read (damaged"),
+        (JPEG_12_BIT, "unreadable", "a JPEG file whose header cannot be read"),
     ],
 )
 def test_what_stands_where_an_image_should_be_is_named(

@@ -439,6 +439,16 @@ def _not_readable(head: bytes) -> tuple[Code, str]:
 #: How much of a file that is no image is looked at to say what it is instead.
 _SNIFF_BYTES: Final = 1024
 _LFS_POINTER: Final = b"version https://git-lfs.github.com/spec/"
+#: First bytes that say a file is one of the formats read, though Pillow could not open it.
+_SIGNATURES: Final = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"RIFF", "WebP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
 #: How much of a text file's first line a sentence quotes.
 _QUOTED: Final = 40
 
@@ -446,6 +456,13 @@ _QUOTED: Final = 40
 def _what_it_is(head: bytes) -> tuple[Code, str] | None:
     """What the first bytes of a file that is no image are, when they say it: what a repository,
     a failed download or a broken disk leaves where an image should be."""
+    for signature, name in _SIGNATURES:
+        if head.startswith(signature) and (name != "WebP" or head[8:12] == b"WEBP"):
+            return (
+                Code.UNREADABLE,
+                f"a {name} file whose header cannot be read (damaged, or a kind of {name} that "
+                "Pillow does not read): re-export it, or replace it.",
+            )
     if head.startswith(_LFS_POINTER):
         return (
             Code.UNREADABLE,

@@ -29,6 +29,7 @@ import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -756,6 +757,39 @@ def test_a_plain_ppm_full_of_comments_is_refused_by_every_command(run: Run, tmp_
     fine = k.write(tmp_path / "fine.ppm", _plain_ppm((120, 80), 0))
     result = run("resize", fine, "--out", tmp_path / "ok")
     assert result.exit_code == 0 and any((tmp_path / "ok").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("fmt", "ext", "cost", "over", "params"),
+    [
+        ("JPEG2000", "jp2", probe.JPEG2000_DECODE_COST, 4300, {"irreversible": False}),
+        ("AVIF", "avif", probe.AVIF_DECODE_COST, 5500, {"speed": 10}),
+    ],
+)
+def test_jpeg_2000_and_avif_count_the_memory_their_decoders_hold(
+    run: Run, tmp_path: Path, fmt: str, ext: str, cost: int, over: int, params: dict[str, Any]
+) -> None:
+    """OpenJPEG holds about 19 bytes a pixel (a 726 KB 9000x9000 JPEG 2000 took 1.56 GB and
+    13 s), libavif about 11 (a 3.8 KB 9400x9400 AVIF, 1.16 GB): each pixel counts as many times
+    as that is a normal decode's memory. A file just over the budget so counted is refused from
+    its header by every command; a 3000x2000 one is still converted."""
+    small = io.BytesIO()
+    k.gradient((64, 48)).save(small, fmt, **params)
+    assert probe.probe_bytes(small.getvalue()).facts.decode_pixels == 64 * 48 * cost
+    assert over * over * cost > probe.PIXEL_BUDGET > over * over
+    big = io.BytesIO()
+    Image.new("RGB", (over, over), (10, 20, 30)).save(big, fmt, **params)
+    src = k.write(tmp_path / f"big.{ext}", big.getvalue())
+    (rec,) = records(run("inspect", src, "--format", "jsonl"))
+    (error,) = [f for f in rec["findings"] if f["code"] == "dimensions-too-large"]
+    assert "decoder holds about" in error["message"]
+    result = run("resize", src, "--out", tmp_path / "out")
+    assert result.exit_code == 1 and not (tmp_path / "out").exists()
+    fine = io.BytesIO()
+    k.gradient((3000, 2000)).save(fine, fmt, **params)
+    ok = k.write(tmp_path / f"fine.{ext}", fine.getvalue())
+    assert run("resize", ok, "--out", tmp_path / "ok").exit_code == 0
+    assert any((tmp_path / "ok").iterdir())
 
 
 def test_png_text_chunks_up_to_the_byte_limit_are_read(tmp_path: Path) -> None:

@@ -333,6 +333,10 @@ def over_budget(facts: ImageFacts, budget: int = limits.PIXEL_BUDGET) -> Finding
         why = " (a progressive JPEG decodes at full size)"
     elif facts.format == "WEBP":
         why = " (the WebP decoder holds four image-sized buffers)"
+    elif facts.format == "JPEG2000":
+        why = " (the JPEG 2000 decoder holds about five times a normal decode's memory)"
+    elif facts.format == "AVIF":
+        why = " (the AVIF decoder holds about three times a normal decode's memory)"
     elif pixels > w * h:
         why = " (its decoder is slow, so each pixel counts many times)"
     return Finding(

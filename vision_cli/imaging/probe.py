@@ -77,6 +77,20 @@ SLOW_DECODER_COST: Final = 64
 #: RGBA canvases beside the image it hands over: 16 bytes a pixel where other formats take 4
 #: (a 3 KB lossless 9000x9000 WebP took 1.28 GB). Each pixel counts this many times.
 WEBP_DECODE_COST: Final = 4
+#: OpenJPEG, which Pillow decodes JPEG 2000 with, holds about 19 bytes a pixel and takes nine
+#: times as long as a PNG of the same size (6000x6000: 696 MB and 6.9 s, against 157 MB and
+#: 0.76 s; a 726 KB 9000x9000 file took 1.56 GB): each pixel counts this many times.
+JPEG2000_DECODE_COST: Final = 5
+#: libavif holds about 11 bytes a pixel for an image with alpha, 9 without (6000x6000 RGBA:
+#: 424 MB; a 3.8 KB 9400x9400 file took 1.16 GB): each pixel counts this many times. (HEIC
+#: takes about 7.5 and is counted once: phones write 50-megapixel HEICs.)
+AVIF_DECODE_COST: Final = 3
+#: What each pixel of these formats counts against the budget (others: once).
+_DECODE_COSTS: Final = {
+    "WEBP": WEBP_DECODE_COST,
+    "JPEG2000": JPEG2000_DECODE_COST,
+    "AVIF": AVIF_DECODE_COST,
+}
 #: Pillow reads a PNG's chunks one by one in Python, about 7 us each even when empty: a 4.8 MB
 #: file of 400,000 empty chunks took 2.7 s to open, and the byte limit allows 50 times as many.
 #: Encoders write a chunk for every 8 KB of image data or more (libpng's default), so no genuine
@@ -541,13 +555,14 @@ def decode_pixels(
     scale if need be, a progressive one holds coefficient buffers for the full size and counts
     once for every :data:`~vision_cli.limits.SCANS_PER_DECODE` of its ``scans`` (each a pass
     over the whole image), a decoder written in Python counts :data:`SLOW_DECODER_COST` times,
-    a WebP :data:`WEBP_DECODE_COST` times, everything else decodes at full size."""
+    a WebP, JPEG 2000 or AVIF as many times as its decoder's memory is a normal decode's
+    (:data:`_DECODE_COSTS`), everything else decodes at full size."""
     if fmt in ("JPEG", "MPO"):
         if not progressive:
             return -(-width // 8) * -(-height // 8)
         return width * height * max(1, -(-scans // limits.SCANS_PER_DECODE))
-    if fmt == "WEBP":
-        return width * height * WEBP_DECODE_COST
+    if fmt in _DECODE_COSTS:
+        return width * height * _DECODE_COSTS[fmt]
     return width * height * (SLOW_DECODER_COST if slow else 1)
 
 

@@ -172,6 +172,22 @@ EPS = (
 )
 
 
+@pytest.mark.parametrize("claim", ["cut", "lie"])
+def test_a_webp_shorter_than_its_header_says_is_named_with_both_sizes(
+    run: Run, tmp_path: Path, claim: str
+) -> None:
+    """A WebP cut short and one whose RIFF length lies (0xFFFFFFFF) both end before the length
+    their header gives: the sentence gives both sizes instead of calling the length missing."""
+    data = k.encode(k.gradient((64, 48)), "WEBP")
+    bad = data[: len(data) // 2] if claim == "cut" else data[:4] + b"\xff" * 4 + data[8:]
+    claimed = int.from_bytes(bad[4:8], "little") + 8
+    src = k.write(tmp_path / "w.webp", bad)
+    (rec,) = records(run("inspect", src, "--format", "jsonl"))
+    (error,) = rec["findings"]
+    assert error["code"] == "unreadable"
+    assert f"says {claimed:,} bytes and the file holds {len(bad):,}" in error["message"]
+
+
 def test_eps_never_reaches_ghostscript(tmp_path: Path) -> None:
     """Bytes of an EPS file named .jpg and .png through every command, with a stub ``gs`` first
     on PATH that records being called: it never is."""

@@ -29,7 +29,6 @@ from vision_cli.imaging.tails import (
     MAX_TEXT_CHUNK,
     TEXT_CHUNKS,
     NotThisFormat,
-    cut_at,
     dpi_deferred,
     end_check,
     orientation_of,
@@ -240,13 +239,15 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
             "then `vision-cli resize` converts it.",
             format="HEIF",
         )
-    if (
-        head[:4] == b"RIFF"
-        and head[8:12] == b"WEBP"
-        and size < int.from_bytes(head[4:8], "little") + 8
-    ):
+    claimed = int.from_bytes(head[4:8], "little") + 8
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP" and size < claimed:
         # libwebp refuses a cut file before its header is read: say what is really wrong
-        raise ProbeError(Code.UNREADABLE, cut_at("WebP", "RIFF length"), format="WEBP")
+        raise ProbeError(
+            Code.UNREADABLE,
+            f"truncated: the WebP header says {claimed:,} bytes and the file holds {size:,}, so "
+            "it was cut short (or its header is damaged): copy it again.",
+            format="WEBP",
+        )
     if head[:8] == b"\x89PNG\r\n\x1a\n" and size > min(MAX_TEXT_CHUNK, _PNG_WALK_FROM):
         _walk_png(fh)
     header = jpeghead.read(fh) if head[:3] == b"\xff\xd8\xff" else None

@@ -490,6 +490,22 @@ def test_a_fifo_with_a_writer_is_read(run: Run, tmp_path: Path) -> None:
     assert (rec["width"], rec["height"], rec["status"]) == (300, 200, "ok")
 
 
+def test_a_multi_page_tiff_is_said_to_have_pages(run: Run, tmp_path: Path) -> None:
+    """A TIFF's pages are a document's, not an animation, and Claude never sees a TIFF: the
+    finding (code animated) says how many pages and that resize converts the first."""
+    pages = [Image.new("RGB", (300, 200), colour) for colour in ("red", "green", "blue")]
+    src = tmp_path / "scan.tif"
+    pages[0].save(src, save_all=True, append_images=pages[1:])
+    (rec,) = records(run("inspect", src, "--format", "jsonl"))
+    (found,) = [f for f in rec["findings"] if f["code"] == "animated"]
+    assert found["message"].startswith("3 pages, and `vision-cli resize` converts only the first")
+    gif = tmp_path / "moving.gif"
+    pages[0].save(gif, save_all=True, append_images=pages[1:])
+    (rec,) = records(run("inspect", gif, "--format", "jsonl"))
+    (found,) = [f for f in rec["findings"] if f["code"] == "animated"]
+    assert found["message"].startswith("3 frames, and Claude sees only the first")
+
+
 def test_frames_are_counted_up_to_a_cap(tmp_path: Path) -> None:
     pages = [Image.new("L", (4, 4), i % 256) for i in range(probe.FRAME_CAP + 20)]
     out = io.BytesIO()

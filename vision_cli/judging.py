@@ -269,7 +269,15 @@ def judge(facts: ImageFacts, lim: Limits, prediction: Prediction | None = None) 
             )
         )
     # An MPO's further pictures are a phone's previews or depth maps, not animation frames.
-    if facts.frames > 1 and facts.format != "MPO":
+    if facts.frames > 1 and facts.format == "TIFF":  # a document's pages, not an animation
+        found.append(
+            Finding(
+                Code.ANIMATED,
+                f"{facts.frames} pages, and `vision-cli resize` converts only the first: split "
+                "the pages with another tool to send each.",
+            )
+        )
+    elif facts.frames > 1 and facts.format != "MPO":
         found.append(
             Finding(
                 Code.ANIMATED,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal, NamedTuple
+from typing import Final, Literal, NamedTuple
 
 from vision_cli import limits
 from vision_cli.policy import Prediction, Size, Tier, base64_length, predict
@@ -326,6 +326,11 @@ def too_large_input(cap: int = limits.MAX_INPUT_BYTES) -> str:
     )
 
 
+#: Formats whose decoders hold several times a normal decode's memory, by their everyday names
+#: (a WebP's has its own sentence).
+_HEAVY_DECODERS: Final = {"JPEG2000": "JPEG 2000", "AVIF": "AVIF"}
+
+
 def over_budget(facts: ImageFacts, budget: int = limits.PIXEL_BUDGET) -> Finding:
     """An image no command decodes: what decoding it would allocate is over the pixel budget."""
     w, h = facts.width, facts.height
@@ -341,10 +346,12 @@ def over_budget(facts: ImageFacts, budget: int = limits.PIXEL_BUDGET) -> Finding
         why = " (a progressive JPEG decodes at full size)"
     elif facts.format == "WEBP":
         why = " (the WebP decoder holds four image-sized buffers)"
-    elif facts.format == "JPEG2000":
-        why = " (the JPEG 2000 decoder holds about five times a normal decode's memory)"
-    elif facts.format == "AVIF":
-        why = " (the AVIF decoder holds about three times a normal decode's memory)"
+    elif facts.format in _HEAVY_DECODERS and pixels > w * h:
+        # the multiple is the reader's (imaging.probe), read back from what it counted
+        why = (
+            f" (the {_HEAVY_DECODERS[facts.format]} decoder holds about {pixels // (w * h)} "
+            "times a normal decode's memory)"
+        )
     elif pixels > w * h:
         why = " (its decoder is slow, so each pixel counts many times)"
     return Finding(

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, TiffImagePlugin
 
 from tests import contracts
 from tests import imagekit as k
@@ -504,6 +504,55 @@ def test_a_multi_page_tiff_is_said_to_have_pages(run: Run, tmp_path: Path) -> No
     (rec,) = records(run("inspect", gif, "--format", "jsonl"))
     (found,) = [f for f in rec["findings"] if f["code"] == "animated"]
     assert found["message"].startswith("3 frames, and Claude sees only the first")
+
+
+def _tiff(pages: list[tuple[Image.Image, dict[int, Any]]]) -> bytes:
+    """A TIFF of ``pages``, each with its own tags (``save_all`` gives every page the same)."""
+    out = io.BytesIO()
+    with TiffImagePlugin.AppendingTiffWriter(out) as tiff:
+        for page, tags in pages:
+            page.save(tiff, "TIFF", tiffinfo=tags)
+            tiff.newFrame()
+    return out.getvalue()
+
+
+def test_a_tiff_whose_first_page_is_a_thumbnail_is_read_at_its_main_page(
+    run: Run, tmp_path: Path
+) -> None:
+    """A scanner's or a camera's TIFF may store a reduced-resolution copy first (NewSubfileType
+    bit 0): every command reads the main page instead, and a thumbnail is not a page of its own."""
+    full, thumb = Image.new("RGB", (1200, 800), "red"), Image.new("RGB", (120, 80), "blue")
+    src = k.write(tmp_path / "scan.tif", _tiff([(thumb, {254: 1}), (full, {254: 0})]))
+    for verify in ((), ("--verify",)):
+        (rec,) = records(run("inspect", src, "--format", "jsonl", *verify))
+        assert (rec["width"], rec["height"]) == (1200, 800)
+        assert [f["code"] for f in rec["findings"]] == ["unsupported-format"]  # no pages, not small
+    result = run("resize", src, "--out", tmp_path / "out", "--format", "jsonl")
+    assert result.exit_code == 0, result.stderr
+    (out,) = (tmp_path / "out").iterdir()
+    converted = Image.open(out)
+    assert converted.size == (1200, 800)
+    assert k.near(converted.convert("RGB").getpixel((600, 400)), (255, 0, 0))
+    result = run("ask", src, "--dry-run", "-p", "What is it?")
+    assert result.exit_code == 0 and "1200x800 image/png" in result.stderr, result.stderr
+
+
+def test_a_tiffs_reduced_copies_and_masks_are_not_pages(tmp_path: Path) -> None:
+    """A pyramid (the image, then smaller copies) and a page with its mask are one page each;
+    two images of their own after a thumbnail are two pages; a TIFF of only thumbnails is read
+    at its first; a subfile type of the wrong type is ignored."""
+    big, small = Image.new("RGB", (400, 300), "red"), Image.new("RGB", (100, 75), "blue")
+    mask = Image.new("1", (400, 300), 1)
+
+    def facts(pages: list[tuple[Image.Image, dict[int, Any]]]) -> tuple[int, int, int]:
+        found = probe.probe_bytes(_tiff(pages), ".tif").facts
+        return found.width, found.height, found.frames
+
+    assert facts([(big, {254: 0}), (small, {254: 1}), (small, {254: 1})]) == (400, 300, 1)
+    assert facts([(big, {}), (mask, {254: 4})]) == (400, 300, 1)
+    assert facts([(small, {254: 1}), (big, {254: 2}), (big, {254: 2})]) == (400, 300, 2)
+    assert facts([(small, {255: 2}), (big, {255: 1})]) == (400, 300, 1)
+    assert facts([(small, {254: 1}), (small, {254: 1})]) == (100, 75, 1)
 
 
 def test_frames_are_counted_up_to_a_cap(tmp_path: Path) -> None:

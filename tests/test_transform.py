@@ -134,6 +134,19 @@ def test_16_bit_grey_png_is_scaled_not_clipped() -> None:
     assert top < 10 and bottom > 245 and 100 < middle < 155  # not washed out, not black
 
 
+def test_32_bit_grey_tiff_is_scaled_to_its_brightest_value() -> None:
+    """A 32-bit grey TIFF holding values far above 16 bits (scientific data): scaled from 0 to its
+    brightest value, not clipped to white past 65535 nor divided by 16 bits' range."""
+    ramp = Image.linear_gradient("L").rotate(90).resize((2000, 1000)).convert("I")
+    data = k.encode(ramp.point(lambda v: v * 1_000_000), "TIFF")
+    assert Image.open(io.BytesIO(data)).mode == "I"
+    out = k.opened(run(data).data).convert("L")
+    w, h = out.size
+    left, middle, right = (out.getpixel((x, h // 2)) for x in (2, w // 2, w - 3))
+    assert isinstance(left, int) and isinstance(middle, int) and isinstance(right, int)
+    assert left < 10 and right > 245 and 100 < middle < 155
+
+
 def test_palette_with_transparency_keeps_alpha() -> None:
     im = Image.new("P", (2000, 1000), 0)
     im.putpalette([255, 255, 255, 200, 30, 30] + [0] * (256 * 3 - 6))

@@ -198,12 +198,18 @@ def _normal_mode(im: Image.Image) -> Image.Image:
 
 
 def _grey_to_8bit(im: Image.Image) -> Image.Image:
-    """16-bit grey (``I;16*``, or ``I`` holding values above 255) scaled to 0-255."""
+    """16-bit grey (``I;16*``, or ``I`` holding values above 255) scaled from 0-65535 to 0-255;
+    32-bit grey holding values above 65535 scaled from 0 to its brightest value (its range is
+    the data's, not the type's: a 32-bit range would leave it black)."""
     im = im.convert("I") if im.mode != "I" else im
     high = im.getextrema()[1]
-    if im.mode == "I" and isinstance(high, int) and high > 255:
-        im = im.point(lambda v: v * (1 / 257))
+    if isinstance(high, int) and high > 255:
+        scale = 1 / 257 if high <= _MAX_16BIT else 255 / high
+        im = im.point(lambda v: v * scale)
     return im.convert("L")
+
+
+_MAX_16BIT: Final = 65535
 
 
 def _has_alpha(im: Image.Image) -> bool:

@@ -125,6 +125,12 @@ FRAME_CAP: Final = 100
 #: A file up to this size is read whole, at once: its header, end and tail then come from memory
 #: (half the system calls per small JPEG; ``docs/performance.md``); larger ones are read in parts.
 READ_WHOLE: Final = 64 * 1024
+#: A TIFF page's NewSubfileType (tag 254) bits for a page that is not an image of its own: a
+#: reduced-resolution copy of another page (bit 0: a thumbnail or a pyramid level) or a
+#: transparency mask (bit 2).
+_NOT_OWN_PAGE: Final = 0b101
+#: The older SubfileType (tag 255) value of a reduced-resolution page.
+_OLD_REDUCED: Final = 2
 #: Formats whose counts of frames Pillow knows from the header (counting others means seeking).
 _COUNTED_FRAMES = frozenset({"PNG", "WEBP", "MPO", "AVIF", "HEIF"})
 #: Formats whose Pillow opener decodes while opening (an ICO's sub-image): opened only under
@@ -354,9 +360,36 @@ def open_image(
     except UnidentifiedImageError:
         fh.seek(start)
         raise ProbeError(*_not_readable(fh.read(_SNIFF_BYTES))) from None
+    if im.format == "TIFF":
+        _to_main_page(im)
     if counter is not None and not counting_frames:
         counter.lift()
     return im
+
+
+def _own_page(im: Image.Image) -> bool:
+    """Whether the TIFF page ``im`` is at is an image of its own (not a thumbnail, a pyramid level
+    or a mask of another page). A tag of the wrong type is ignored, as readers ignore it."""
+    tags = getattr(im, "tag_v2", {})
+    new_type, old_type = tags.get(254, 0), tags.get(255, 1)
+    reduced = isinstance(new_type, int) and new_type & _NOT_OWN_PAGE
+    return not reduced and old_type != _OLD_REDUCED
+
+
+def _to_main_page(im: Image.Image) -> None:
+    """Move a TIFF to its main image: the first page that is an image of its own
+    (:func:`_own_page`), within :data:`FRAME_CAP` pages; the first page if none is. A scanner or
+    a camera may store a thumbnail first, and every command reads the page this leaves."""
+    if _own_page(im):
+        return
+    try:
+        for page in range(1, FRAME_CAP):
+            im.seek(page)
+            if _own_page(im):
+                return
+    except EOFError:
+        pass
+    im.seek(0)
 
 
 class _CountedReads:
@@ -696,19 +729,21 @@ def reuse_memory() -> None:
 
 def _frames(im: Image.Image) -> int:
     """Frames, counted up to :data:`FRAME_CAP` (from the header where Pillow knows the count,
-    otherwise by seeking, which reads frame headers but decodes nothing)."""
+    otherwise by seeking, which reads frame headers but decodes nothing). A TIFF's pages that are
+    thumbnails or masks of another (:func:`_own_page`) are not counted."""
     if im.format in _COUNTED_FRAMES:
         return min(int(getattr(im, "n_frames", 1)), FRAME_CAP)
     if im.format == "PSD":
         return 1  # Pillow's "frames" of a PSD are its layers (from 1); the merged image is read
     if not getattr(im, "is_animated", False):
         return 1
-    count = 1
+    tiff, at = im.format == "TIFF", im.tell()
+    count = 0
     try:
-        while count < FRAME_CAP:
-            im.seek(count)
-            count += 1
+        for frame in range(FRAME_CAP):
+            im.seek(frame)
+            count += not tiff or _own_page(im)
     except EOFError:
         pass
-    im.seek(0)
-    return count
+    im.seek(at)
+    return max(1, count)

@@ -36,13 +36,15 @@ API_KEY = "sk-ant-api03-SECRET-test-key-do-not-print-0123456789"
 
 ORIENTATION = 0x0112
 
-#: The console script with ``inspect``'s worker pool started at its first decision
-#: (``inspecting.POOL_FROM_SECONDS`` 0): for tests of the workers over inputs so cheap to check
-#: that the main process would check them all itself.
+#: The console script with ``inspect``'s worker pool started at its first decision, after one
+#: timed check (``inspecting.POOL_FROM_SECONDS`` 0, no warm-up, a sample of one): for tests of
+#: the workers over inputs so cheap to check that the main process would check them all itself,
+#: and before the main process has written enough for a reader such as ``head`` to have left.
 POOLED_CLI = [
     sys.executable,
     "-c",
     "from vision_cli import inspecting; inspecting.POOL_FROM_SECONDS = 0.0; "
+    "inspecting._WARM_UP = 0; inspecting._SAMPLE = 1; "
     "from vision_cli.cli.launch import entrypoint; entrypoint()",
 ]
 

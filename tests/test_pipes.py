@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,14 +51,22 @@ def child_env(**extra: str) -> dict[str, str]:
     return {**env, "NO_COLOR": "1", **extra}
 
 
+#: Lines ``head`` takes from ``inspect -j 2`` before it leaves: more than the main process checks
+#: itself before it starts the workers (two, see POOLED_CLI), so that the pipe closes while they
+#: run. With one line, the main process met the closed pipe before any worker was started.
+PAST_THE_MAIN = 5
+
+
 def through_head(
-    args: Sequence[str | Path], env: dict[str, str], lines: int = 1
+    args: Sequence[str | Path], env: dict[str, str], lines: int | None = None
 ) -> tuple[int, str, str]:
     """Run ``vision-cli ARGS | head -LINES``: the command's status, what head printed, the
-    command's standard error."""
+    command's standard error. LINES is 1, or :data:`PAST_THE_MAIN` for ``inspect -j``."""
     assert HEAD is not None, "head is missing"
     # inspect with -j 2 starts its workers at once (their inputs would be checked here else)
     pooled = args[0] == "inspect" and "-j" in args
+    if lines is None:
+        lines = PAST_THE_MAIN if pooled else 1
     producer = subprocess.Popen(
         [*(POOLED_CLI if pooled else [sys.executable, "-m", "vision_cli"]), *map(str, args)],
         stdout=subprocess.PIPE,
@@ -115,14 +124,29 @@ def test_ask_each_streaming_results_stops_quietly(
     assert len(fake_api.requests) < COUNT  # it stopped: not every image was asked
 
 
+def _processes_with(marker: bytes) -> list[int]:
+    """The live processes whose environment holds ``marker`` (a run's processes and whatever
+    they forked, wherever they were reparented; no other test's)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:  # gone meanwhile, or not ours
+                continue
+    return found
+
+
 def test_worker_processes_end_with_the_run(corpus: Path) -> None:
-    """No worker outlives a run cut short (they are the command's children: none left)."""
-    status, _, error = through_head(["inspect", corpus, "-f", "jsonl", "-j", "2"], child_env())
+    """No worker outlives a run cut short: once the command has exited, no process it started is
+    left (found by a mark in their environment, so a worker reparented to init counts, and
+    another test's processes do not)."""
+    mark = f"VISION_CLI_TEST_RUN={os.getpid()}-{time.monotonic_ns()}"
+    args: list[str | Path] = ["inspect", corpus, "-f", "jsonl", "-j", "2"]
+    status, _, error = through_head(args, child_env(VISION_CLI_TEST_RUN=mark.split("=")[1]))
     assert status == ExitStatus.CLOSED_PIPE and error == ""
-    ours = subprocess.run(
-        ["ps", "-o", "pid=,args=", "--ppid", str(os.getpid())], capture_output=True, text=True
-    ).stdout
-    assert "vision_cli" not in ours
+    assert _processes_with(mark.encode()) == []
 
 
 def test_a_finished_run_keeps_its_status(corpus: Path) -> None:

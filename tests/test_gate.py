@@ -555,6 +555,49 @@ def test_a_tiffs_reduced_copies_and_masks_are_not_pages(tmp_path: Path) -> None:
     assert facts([(small, {254: 1}), (small, {254: 1})]) == (100, 75, 1)
 
 
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _iphone_png(width: int, height: int) -> bytes:
+    """A PNG as Xcode's ``pngcrush -iphone`` writes it: a CgBI chunk first, then BGRA pixels
+    compressed as raw deflate (no zlib header or checksum)."""
+    rows = b"".join(b"\0" + bytes((40, 90, 200, 255)) * width for _ in range(height))
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    raw = deflate.compress(rows) + deflate.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            _png_chunk(b"CgBI", b"\x50\x00\x20\x06"),
+            _png_chunk(b"IHDR", header),
+            _png_chunk(b"IDAT", raw),
+            _png_chunk(b"IEND", b""),
+        )
+    )
+
+
+def test_an_iphone_optimised_png_is_named_by_every_command(run: Run, tmp_path: Path) -> None:
+    """Pillow reads an iPhone-optimised PNG's header but cannot decode it: without a full decode
+    inspect called it ok and estimate priced it. Every command now says what it is and what to
+    do, from its first bytes."""
+    data = _iphone_png(300, 200)
+    with pytest.raises(OSError, match="broken data stream"):
+        Image.open(io.BytesIO(data)).load()
+    src = k.write(tmp_path / "icon@2x.png", data)
+    (rec,) = records(run("inspect", src, "--format", "jsonl"))
+    (error,) = rec["findings"]
+    assert error["code"] == "unreadable"
+    assert error["message"].startswith("an iPhone-optimised PNG (Apple's CgBI variant")
+    assert "revert-iphone-optimizations" in error["message"]
+    result = run("resize", src, "--out", tmp_path / "out")
+    assert result.exit_code == 1 and not (tmp_path / "out").exists()
+    for args in (("ask", src, "--dry-run"), ("estimate", src)):
+        result = run(*args)
+        said = " ".join((result.stdout + result.stderr).replace("│", " ").split())
+        assert result.exit_code == 1 and "iPhone-optimised PNG" in said, (args, said)
+
+
 def test_frames_are_counted_up_to_a_cap(tmp_path: Path) -> None:
     pages = [Image.new("L", (4, 4), i % 256) for i in range(probe.FRAME_CAP + 20)]
     out = io.BytesIO()

@@ -125,6 +125,16 @@ FRAME_CAP: Final = 100
 #: A file up to this size is read whole, at once: its header, end and tail then come from memory
 #: (half the system calls per small JPEG; ``docs/performance.md``); larger ones are read in parts.
 READ_WHOLE: Final = 64 * 1024
+_PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
+#: What is said of an iPhone-optimised PNG: Xcode's ``pngcrush -iphone`` puts a ``CgBI`` chunk
+#: first, then stores the pixels as BGRA with premultiplied alpha, compressed without zlib's
+#: header. Pillow opens its header (it skips the chunk) but cannot decode it, nor can any PNG
+#: decoder but Apple's: without this, only a full decode (``--verify``) found it damaged.
+_CGBI: Final = (
+    "an iPhone-optimised PNG (Apple's CgBI variant, as found in an iOS app bundle), which only "
+    "Apple's software reads: use the original image, or revert it with "
+    "`xcrun pngcrush -revert-iphone-optimizations`."
+)
 #: A TIFF page's NewSubfileType (tag 254) bits for a page that is not an image of its own: a
 #: reduced-resolution copy of another page (bit 0: a thumbnail or a pyramid level) or a
 #: transparency mask (bit 2).
@@ -254,7 +264,10 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
             "it was cut short (or its header is damaged): copy it again.",
             format="WEBP",
         )
-    if head[:8] == b"\x89PNG\r\n\x1a\n" and size > min(MAX_TEXT_CHUNK, _PNG_WALK_FROM):
+    png = head[:8] == _PNG_SIGNATURE
+    if png and head[12:16] == b"CgBI":
+        raise ProbeError(Code.UNREADABLE, _CGBI, format="PNG")
+    if png and size > min(MAX_TEXT_CHUNK, _PNG_WALK_FROM):
         _walk_png(fh)
     header = jpeghead.read(fh) if head[:3] == b"\xff\xd8\xff" else None
     if header is None:
@@ -489,7 +502,7 @@ _SNIFF_BYTES: Final = 1024
 _LFS_POINTER: Final = b"version https://git-lfs.github.com/spec/"
 #: First bytes that say a file is one of the formats read, though Pillow could not open it.
 _SIGNATURES: Final = (
-    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (_PNG_SIGNATURE, "PNG"),
     (b"\xff\xd8\xff", "JPEG"),
     (b"GIF87a", "GIF"),
     (b"GIF89a", "GIF"),

@@ -555,10 +555,6 @@ def test_a_tiffs_reduced_copies_and_masks_are_not_pages(tmp_path: Path) -> None:
     assert facts([(small, {254: 1}), (small, {254: 1})]) == (100, 75, 1)
 
 
-def _png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
 def _iphone_png(width: int, height: int) -> bytes:
     """A PNG as Xcode's ``pngcrush -iphone`` writes it: a CgBI chunk first, then BGRA pixels
     compressed as raw deflate (no zlib header or checksum)."""
@@ -569,10 +565,10 @@ def _iphone_png(width: int, height: int) -> bytes:
     return b"".join(
         (
             b"\x89PNG\r\n\x1a\n",
-            _png_chunk(b"CgBI", b"\x50\x00\x20\x06"),
-            _png_chunk(b"IHDR", header),
-            _png_chunk(b"IDAT", raw),
-            _png_chunk(b"IEND", b""),
+            k.png_chunk(b"CgBI", b"\x50\x00\x20\x06"),
+            k.png_chunk(b"IHDR", header),
+            k.png_chunk(b"IDAT", raw),
+            k.png_chunk(b"IEND", b""),
         )
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import resource
+import struct
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -214,6 +215,57 @@ def test_srgb_profile_leaves_colours_alone() -> None:
     out = k.opened(run(k.encode(im, "PNG", icc_profile=srgb)).data)
     assert out.getpixel((5, 5)) == (200, 100, 50)
     assert "icc_profile" not in out.info
+
+
+@pytest.mark.parametrize("name", ["GIMP built-in Linear sRGB", "Linear RGB"])
+def test_a_profile_is_judged_by_what_it_does_not_by_its_name(name: str) -> None:
+    """A linear-light profile with sRGB's primaries (GIMP and Krita write them) is converted,
+    whatever its name says: grey 128 in linear light is about 188 in sRGB."""
+    p = k.SRGB_PRIMARIES_D50
+    linear = k.rgb_profile(name, p["r"], p["g"], p["b"], gamma=1.0)
+    im = Image.new("RGB", (2000, 1000), (128, 128, 128))
+    out = k.opened(run(k.encode(im, "PNG", icc_profile=linear)).data)
+    assert k.near(out.getpixel((5, 5)), (188, 188, 188), 3)
+
+
+def test_dark_16_bit_grey_stays_dark() -> None:
+    """16-bit grey whose brightest value is 255 of 65535 is nearly black, and stays so: it was
+    taken for 8-bit values and came out as a full ramp to white."""
+    ramp = Image.linear_gradient("L").rotate(90).resize((2000, 1000)).convert("I")
+    out = k.opened(run(k.encode(ramp.convert("I;16"), "PNG")).data).convert("L")
+    low, high = out.getextrema()
+    assert low == 0 and isinstance(high, int) and high <= 1
+
+
+def test_16_bit_grey_colour_key_becomes_alpha() -> None:
+    """A 16-bit grey PNG's tRNS colour key: transparent where the key is, as for 8 bits."""
+    im = Image.new("I", (2000, 1000), 50_000)
+    im.paste(1000, (0, 0, 1000, 1000))
+    data = k.encode(im.convert("I;16"), "PNG", transparency=1000)
+    assert Image.open(io.BytesIO(data)).info["transparency"] == 1000
+    out = k.opened(run(data).data)
+    assert out.mode == "LA"
+    w, h = out.size
+    left, right = out.getpixel((w // 20, h // 2)), out.getpixel((w - w // 20, h // 2))
+    assert isinstance(left, tuple) and isinstance(right, tuple)
+    assert left[1] == 0 and right[1] == 255 and abs(right[0] - 50_000 // 257) <= 2
+
+
+def test_a_palette_of_rgba_colours_keeps_its_alpha() -> None:
+    """A colour-mapped TGA whose colour map holds alpha (index 0 transparent red): alpha kept,
+    not the hidden red shown."""
+    width, height = 300, 200
+    header = struct.pack("<BBBHHBHHHHBB", 0, 1, 1, 0, 2, 32, 0, 0, width, height, 8, 0x20)
+    colour_map = bytes((0, 0, 255, 0, 0, 255, 0, 255))  # BGRA: transparent red, opaque green
+    pixels = bytes(1 if x < width // 2 else 0 for _ in range(height) for x in range(width))
+    data = header + colour_map + pixels
+    assert Image.open(io.BytesIO(data)).palette.mode == "RGBA"  # type: ignore[union-attr]
+    result = run(data)
+    out = k.opened(result.data)
+    assert result.format == "PNG" and out.mode == "RGBA"
+    assert out.getpixel((10, 100)) == (0, 255, 0, 255)
+    transparent = out.getpixel((290, 100))
+    assert isinstance(transparent, tuple) and transparent[3] == 0
 
 
 # --------------------------------------------------------------------------------------------------

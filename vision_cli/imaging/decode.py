@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Final, Literal, NamedTuple
 
-from PIL import ImageChops, ImageCms, ImageFile
+from PIL import ImageChops, ImageCms, ImageFile, ImageMath
 
 from vision_cli import judging, policy
 from vision_cli.formats import Target as Target  # decode.Target: the output format
@@ -170,12 +170,15 @@ def decode_first_frame(
 def _normal_mode(im: Image.Image) -> Image.Image:
     """L, LA, RGB, RGBA or CMYK, with nothing washed out or black on the way.
 
-    16-bit and 32-bit grey are scaled down (a plain convert would clip them to white); palette and
-    colour-key transparency become alpha; an alpha channel that is opaque everywhere is dropped.
+    16-bit and 32-bit grey are scaled down (a plain convert would clip them to white); palette
+    alpha and colour-key transparency (16-bit grey's too) become alpha; an alpha channel that is
+    opaque everywhere is dropped.
     """
     mode = im.mode
     if mode.startswith("I;16") or mode == "I":
-        im = _grey_to_8bit(im)
+        key = im.info.get("transparency")
+        level = _grey_to_8bit(im)
+        im = level if not isinstance(key, int) else Image.merge("LA", (level, _unless(im, key)))
     elif mode == "F":
         high = im.getextrema()[1]
         im = im.point(lambda v: v * 255) if isinstance(high, float) and high <= 1.0 else im
@@ -198,22 +201,34 @@ def _normal_mode(im: Image.Image) -> Image.Image:
 
 
 def _grey_to_8bit(im: Image.Image) -> Image.Image:
-    """16-bit grey (``I;16*``, or ``I`` holding values above 255) scaled from 0-65535 to 0-255;
-    32-bit grey holding values above 65535 scaled from 0 to its brightest value (its range is
-    the data's, not the type's: a 32-bit range would leave it black)."""
-    im = im.convert("I") if im.mode != "I" else im
+    """16-bit grey (``I;16*``) scaled from 0-65535 to 0-255, however dark it is. Grey of
+    Pillow's ``I`` mode (32-bit, depth otherwise unknown): as it is up to 255, scaled from
+    0-65535 up to 65535, above that from 0 to its brightest value (its range is the data's, not
+    the type's: a 32-bit range would leave it black)."""
+    sixteen = im.mode.startswith("I;16")
+    im = im.convert("I") if sixteen else im
     high = im.getextrema()[1]
-    if isinstance(high, int) and high > 255:
-        scale = 1 / 257 if high <= _MAX_16BIT else 255 / high
+    if isinstance(high, int) and (sixteen or high > 255):
+        scale = 1 / 257 if sixteen or high <= _MAX_16BIT else 255 / high
         im = im.point(lambda v: v * scale)
     return im.convert("L")
+
+
+def _unless(im: Image.Image, key: int) -> Image.Image:
+    """An alpha channel: transparent where grey ``im`` holds the colour key ``key`` (PNG's tRNS
+    of a 16-bit grey image), opaque elsewhere."""
+    grey = im.convert("I") if im.mode != "I" else im
+    mask = ImageMath.lambda_eval(lambda e: (e["grey"] != key) * 255, grey=grey)
+    return mask.convert("L") if isinstance(mask, Image.Image) else Image.new("L", im.size, 255)
 
 
 _MAX_16BIT: Final = 65535
 
 
 def _has_alpha(im: Image.Image) -> bool:
-    return im.mode in ("PA", "LA", "RGBA") or "transparency" in im.info
+    """Alpha in the mode, a colour key, or a palette of RGBA colours (a TGA's or DDS's)."""
+    palette = im.palette.mode if im.mode == "P" and im.palette is not None else None
+    return im.mode in ("PA", "LA", "RGBA") or "transparency" in im.info or palette == "RGBA"
 
 
 def _is_translucent(im: Image.Image) -> bool:
@@ -250,15 +265,37 @@ def to_srgb(im: Image.Image, icc: object) -> Image.Image:
 
 @lru_cache(maxsize=16)
 def _srgb_transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
-    """A cached transform from ``icc`` to sRGB (None when the profile is sRGB or unusable)."""
+    """A cached transform from ``icc`` to sRGB (None when the profile is sRGB or unusable).
+
+    Whether a profile is sRGB is told by what it does, not by its name: a profile whose
+    transform leaves :data:`_SRGB_PROBE`'s colours within a level of where they were is sRGB
+    (the many sRGB profiles differ by rounding). A name is no guide: GIMP's "Linear sRGB" and
+    Ghostscript's "esRGB" are far from it."""
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if "srgb" in ImageCms.getProfileDescription(source).lower().replace(" ", ""):
-            return None
         out_mode = "RGBA" if mode == "RGBA" else "RGB"
-        return ImageCms.buildTransform(source, _SRGB, mode, out_mode)
+        transform = ImageCms.buildTransform(source, _SRGB, mode, out_mode)
+        if mode != "CMYK" and _is_identity(transform, mode):
+            return None
+        return transform
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return None
+
+
+#: Colours that tell an sRGB profile from others: every mix of five levels per channel.
+_SRGB_PROBE: Final = [
+    (r, g, b) for r in range(0, 256, 64) for g in range(0, 256, 64) for b in range(0, 256, 64)
+]
+
+
+def _is_identity(transform: ImageCms.ImageCmsTransform, mode: str) -> bool:
+    probe = Image.new("RGB", (len(_SRGB_PROBE), 1))
+    probe.putdata(_SRGB_PROBE)
+    if mode == "RGBA":
+        probe = probe.convert("RGBA")
+    moved = ImageChops.difference(ImageCms.applyTransform(probe, transform) or probe, probe)
+    bands = moved.getextrema()
+    return all(isinstance(band, tuple) and band[1] <= 1 for band in bands)
 
 
 _SRGB: Final = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))

@@ -11,7 +11,7 @@ Anything else returns None and the reader asks Pillow, which then answers as it 
 byte Pillow would skip or complain about, a segment that runs past the bytes at hand, a second
 frame header, a quantization table Pillow would refuse, a multi-picture (MPO) index, a Photoshop
 or short JFIF / Adobe segment, an ICC profile after the frame header, EXIF in more than one
-segment, XMP without an EXIF orientation (Pillow's ``getexif()`` looks there), EXIF that
+segment, EXIF that
 :func:`~vision_cli.imaging.exif.raw_orientation` leaves to Pillow, an image over the pixel
 budget. ``tests/test_jpeghead.py`` compares both readers over every JPEG in the test corpus
 and over damaged variants of them.
@@ -74,7 +74,6 @@ class JpegHeader(NamedTuple):
     icc: bool
     #: The first APP1 EXIF segment as Pillow keeps it (``Exif\0\0`` and the TIFF data), or None.
     exif: bytes | None
-    xmp: bool
     #: Where the scan data starts (just after the first SOS segment).
     data_start: int
 
@@ -86,8 +85,8 @@ def read(fh: IO[bytes]) -> Header | None:
     if jpeg is None:
         return None
     found = exif.raw_orientation(jpeg.exif) if jpeg.exif is not None else exif.ABSENT
-    if found is exif.ASK_PILLOW or (found == exif.ABSENT and jpeg.xmp):
-        return None  # Pillow's getexif() answers (tails.orientation_of), and may refuse it
+    if found is exif.ASK_PILLOW:
+        return None  # Pillow's EXIF parser answers (tails.orientation_of), and may refuse it
     orientation = found if 1 <= found <= 8 else 1  # (ABSENT, or nonsense: upright)
     return Header(
         "JPEG",
@@ -111,7 +110,6 @@ def scan(data: bytes) -> JpegHeader | None:
     pos, end = 2, len(data)
     frame: tuple[int, int, str, bool] | None = None
     exif: bytes | None = None
-    xmp = False
     icc: list[bytes] = []
     while pos + 4 <= end:
         if data[pos] != 0xFF:
@@ -129,7 +127,7 @@ def scan(data: bytes) -> JpegHeader | None:
             profile = _icc(icc)
             if width * height > limits.PIXEL_BUDGET or profile is None:
                 return None
-            return JpegHeader(width, height, mode, progressive, profile, exif, xmp, pos)
+            return JpegHeader(width, height, mode, progressive, profile, exif, pos)
         if marker in _FRAMES:
             if frame is not None or length < 8 or (length - 8) % 3:  # whole components
                 return None
@@ -145,13 +143,10 @@ def scan(data: bytes) -> JpegHeader | None:
         elif marker == 0xDB:
             if not _quantization_ok(data, start, pos):
                 return None
-        elif marker == 0xE1:
-            if data.startswith(b"Exif\0\0", start, pos):
-                if exif is not None:
-                    return None
-                exif = data[start:pos]
-            elif data.startswith(b"http://ns.adobe.com/xap/1.0/\x00", start, pos):
-                xmp = True
+        elif marker == 0xE1 and data.startswith(b"Exif\0\0", start, pos):
+            if exif is not None:
+                return None
+            exif = data[start:pos]
         elif marker == 0xE2:
             if data.startswith(b"MPF\0", start, pos):
                 return None

@@ -34,9 +34,6 @@ _JPEG_EOI = b"\xff\xd9"
 
 #: What else Pillow's ``getexif()`` reads an orientation from when EXIF has none (XMP; a PNG's
 #: raw-profile text).
-_XMP_OR_RAW = frozenset({"xmp", "XML:com.adobe.xmp", "Raw profile type exif"})
-
-
 TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
 
 
@@ -128,23 +125,25 @@ def orientation_of(im: Image.Image, png_tail: bytes = b"") -> int:
     """EXIF orientation 1-8 (1 when absent or nonsense), read without decoding pixels.
 
     The orientation entry is read from the raw EXIF bytes (:mod:`vision_cli.imaging.exif`);
-    Pillow's parser answers whenever they are unusual, so the answer is always Pillow's.
-    For JPEG that means ``getexif()``, which also looks in XMP when EXIF has no orientation.
-    For PNG, ``getexif()`` would decompress the whole image looking for an eXIf chunk after the
-    image data, so the chunk seen before it (``info["exif"]``) is used, else one found in
-    ``png_tail``, the file's last :data:`PNG_EXIF_TAIL` bytes (see :func:`png_tail_exif`).
+    Pillow's parser answers whenever they are unusual, so the answer is always Pillow's EXIF
+    parser's. Only EXIF counts, in every format: an orientation in XMP alone is not applied by
+    browsers and image viewers, so an image that has one looks as it is stored (Pillow's
+    ``getexif()`` would take it, so it is not asked). A TIFF's orientation is its own tag, which
+    Pillow applies while loading. For PNG, ``getexif()`` would decompress the whole image
+    looking for an eXIf chunk after the image data, so the chunk seen before it
+    (``info["exif"]``) is used, else one found in ``png_tail``, the file's last
+    :data:`PNG_EXIF_TAIL` bytes (see :func:`png_tail_exif`).
     """
+    if im.format == "TIFF":
+        return _valid(getattr(im, "tag_v2", {}).get(ORIENTATION_TAG, 1))
     if im.format in ("JPEG", "MPO"):
         raw = im.info.get("exif")
         found = exif.raw_orientation(raw) if isinstance(raw, bytes) else exif.ABSENT
-        if found == exif.ABSENT and not _XMP_OR_RAW.intersection(im.info):
-            return 1
-        if found is not exif.ASK_PILLOW and found != exif.ABSENT:
+        if found is not exif.ASK_PILLOW:
             return _valid(found)
         _read_dpi_now(im)  # what the opener left for later, as it would have done it
-    if im.format in ("JPEG", "MPO", "TIFF"):
-        return _valid(im.getexif().get(ORIENTATION_TAG, 1))
-    raw = im.info.get("exif") or (png_tail_exif(png_tail) if im.format == "PNG" else None)
+    else:
+        raw = im.info.get("exif") or (png_tail_exif(png_tail) if im.format == "PNG" else None)
     return _orientation_in(raw) if isinstance(raw, bytes) else 1
 
 

@@ -250,3 +250,46 @@ def test_files_from_a_fifo_is_read_as_it_arrives(
     thread.join(timeout=10)
     assert result.exit_code == 0, result.stderr
     assert [r["path"] for r in records(result)] == [str(a), str(b)]
+
+
+@pytest.mark.parametrize("null", [(), ("-0",)], ids=["lines", "nul"])
+def test_files_from_a_list_with_a_byte_order_mark(
+    run: Run, make_image: MakeImage, tmp_path: Path, null: tuple[str, ...]
+) -> None:
+    """A list saved by a Windows editor or PowerShell starts with UTF-8's byte-order mark: its
+    first path is read without it (it was not-found, its name printed with an invisible mark)."""
+    image = make_image("a.png")
+    sep = b"\0" if null else b"\r\n"
+    listing = tmp_path / "list.txt"
+    listing.write_bytes(b"\xef\xbb\xbf" + bytes(image) + sep + bytes(image) + sep)
+    result = run("inspect", "--files-from", listing, "--format", "jsonl", *null)
+    assert [r["status"] for r in records(result)] == ["ok", "ok"], result.stdout
+
+
+def test_files_from_a_utf16_list_is_a_usage_error_that_says_so(
+    run: Run, make_image: MakeImage, tmp_path: Path
+) -> None:
+    listing = tmp_path / "list.txt"
+    listing.write_bytes(f"{make_image('a.png')}\r\n".encode("utf-16"))  # with its BOM
+    result = run("inspect", "--files-from", listing)
+    assert result.exit_code == 2
+    assert "isUTF-16text(asPowerShell5's`>`writesit)" in flat(result.stderr)
+
+
+def test_jfif_and_mpo_files_are_found_by_walks(run: Run, tmp_path: Path) -> None:
+    """Windows browsers save JPEGs as .jfif, cameras write .mpo: walks take both, and resize
+    names the main picture of an MPO .jpg (it was named ``3d.mpo.jpg``)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    picture((300, 200)).save(folder / "download.jfif", "JPEG")
+    pics = [picture((300, 200)), picture((300, 200))]
+    pics[0].save(folder / "3d.mpo", "MPO", save_all=True, append_images=pics[1:])
+    (folder / "notes.txt").write_text("not an image")
+    found = records(run("inspect", folder, "--format", "jsonl"))
+    assert sorted((Path(r["path"]).name, r["format"]) for r in found) == [
+        ("3d.mpo", "MPO"),
+        ("download.jfif", "JPEG"),
+    ]
+    result = run("resize", folder, "--out", tmp_path / "out", "--to", "jpeg", "--quality", "80")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["3d.jpg", "download.jfif"]

@@ -135,6 +135,8 @@ EXTENSION_FORMATS: dict[str, frozenset[str]] = {
     ".jpg": frozenset({"JPEG", "MPO"}),
     ".jpeg": frozenset({"JPEG", "MPO"}),
     ".jpe": frozenset({"JPEG", "MPO"}),
+    ".jfif": frozenset({"JPEG", "MPO"}),  # what browsers on Windows save JPEGs as
+    ".mpo": frozenset({"MPO"}),  # a camera's multi-picture JPEG; resize writes its main as .jpg
     ".png": frozenset({"PNG"}),
     ".gif": frozenset({"GIF"}),
     ".webp": frozenset({"WEBP"}),

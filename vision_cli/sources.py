@@ -254,7 +254,7 @@ def _read_list(stream: BinaryIO, null: bool, name: str) -> Iterator[str]:
     sep = b"\0" if null else b"\n"
     most = limits.MAX_LIST_ENTRY_BYTES
     read: Callable[[int], bytes] = getattr(stream, "read1", stream.read)
-    pending = b""  # the entry whose separator has not come yet
+    pending = _without_bom(_first_bytes(read, len(_UTF8_BOM)), name)  # not ended yet
     blank = 0  # bytes of blank entries (and their separators) since the last path
     while chunk := read(_LIST_CHUNK):
         entries = (pending + chunk).split(sep)  # whole entries, then the one not ended yet
@@ -273,6 +273,28 @@ def _read_list(stream: BinaryIO, null: bool, name: str) -> Iterator[str]:
     path = _path(pending, null)
     if path is not None:
         yield path
+
+
+_UTF8_BOM: Final = b"\xef\xbb\xbf"
+
+
+def _first_bytes(read: Callable[[int], bytes], count: int) -> bytes:
+    """The first ``count`` bytes of a stream (fewer at its end): a pipe may give fewer at once."""
+    start = b""
+    while len(start) < count and (more := read(count - len(start))):
+        start += more
+    return start
+
+
+def _without_bom(start: bytes, name: str) -> bytes:
+    """A list's first bytes without the UTF-8 byte-order mark Windows editors and PowerShell
+    write; a UTF-16 list (PowerShell 5's ``>``) is a :class:`UsageError` that says so."""
+    if start.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UsageError(
+            f"--files-from {name} is UTF-16 text (as PowerShell 5's `>` writes it): save it as "
+            "UTF-8, for example with `Out-File -Encoding utf8`"
+        )
+    return start.removeprefix(_UTF8_BOM)
 
 
 def _path(raw: bytes, null: bool) -> str | None:

@@ -107,7 +107,9 @@ def test_the_line_encoder_without_json_s_c_encoder_is_json_s_own(
 def _shown(code: int, *, answer: bool = False) -> str:
     """What a person is shown for one code point, the rule written out plainly."""
     control = code < 0x20 or 0x7F <= code < 0xA0
-    hidden = 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069 or 0xD800 <= code <= 0xDFFF
+    bidi = 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069 or code in (0x061C, 0x200E, 0x200F)
+    separators_and_blanks = code in (0x2028, 0x2029, 0x200B, 0xFEFF)
+    hidden = bidi or separators_and_blanks or 0xD800 <= code <= 0xDFFF
     if answer and (chr(code) in "\n\t" or not control):
         return chr(code)
     if not (control or hidden):

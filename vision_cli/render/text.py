@@ -15,10 +15,15 @@ from vision_cli import names, units
 
 #: Characters never shown raw to a person: C0 controls, DEL, C1 controls (ESC starts terminal
 #: escape sequences, a line break lets a name forge a line of its own, such as a GitHub
-#: workflow command), the bidirectional overrides that reorder what is shown, and lone
-#: surrogates (a byte of a file name that is not UTF-8). Matched, not looked up in a table of
-#: every such character: building that table cost about a millisecond on every run.
-_INVISIBLE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+#: workflow command), Unicode's line and paragraph separators (line breaks too, to some
+#: viewers), the bidirectional overrides and marks that reorder what is shown, the invisible
+#: zero-width space and byte-order mark (two names would look the same), and lone surrogates (a
+#: byte of a file name that is not UTF-8). The zero-width joiner stays: emoji are made with it.
+#: Matched, not looked up in a table of every such character: building that table cost about a
+#: millisecond on every run.
+_INVISIBLE: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
+)
 #: In an answer, line breaks and tabs are the text's own, and only C0 and C1 controls are shown.
 _INVISIBLE_IN_ANSWER: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _NAMED_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}

@@ -22,7 +22,7 @@ from PIL import Image
 
 from tests import imagekit as k
 from tests.conftest import Run, imported_by, records
-from vision_cli import catalog, policy
+from vision_cli import catalog, policy, units
 
 FORBIDDEN_AFTER = {"will-be-downscaled", "exif-rotated", "animated", "extension-mismatch"}
 
@@ -630,3 +630,16 @@ def test_skip_existing_redoes_what_changed(run: Run, small_set: Path, tmp_path: 
 def test_skip_existing_needs_out(run: Run, small_set: Path) -> None:
     result = run("resize", small_set, "--in-place", "--skip-existing")
     assert result.exit_code == 2 and "--skip-existing goes with --out" in result.stderr
+
+
+def test_the_summary_says_when_outputs_grew(run: Run, tmp_path: Path) -> None:
+    """A noisy JPEG written as PNG grows: the summary says by how much, not "0 B saved"."""
+    src = tmp_path / "noisy.jpg"
+    src.write_bytes(k.encode(k.noise((400, 300)), "JPEG", quality=70))
+    result = run("resize", src, "--out", tmp_path / "out", "--to", "png")
+    assert result.exit_code == 0, result.stderr
+    grown = (tmp_path / "out" / "noisy.png").stat().st_size - src.stat().st_size
+    assert grown > 0
+    summary = " ".join(result.stdout.split())
+    assert f"({units.format_bytes(grown)} more);" in summary, summary
+    assert "0 B saved" not in summary

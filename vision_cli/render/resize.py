@@ -135,7 +135,7 @@ class ResizeReport:
         lines = [
             f"{t.files} {noun}: {counts}{tail}",
             f"{units.format_bytes(t.bytes_before)} → {units.format_bytes(t.bytes_after)} "
-            f"({units.format_bytes(max(0, t.bytes_before - t.bytes_after))} saved); "
+            f"({_bytes_change(t.bytes_before - t.bytes_after)}); "
             f"{t.tokens_before:,} → {t.tokens_after:,} tokens ({saved:,} saved: "
             + _saved_money(t)
             + ")",
@@ -144,6 +144,14 @@ class ResizeReport:
             self.out.write("\n")
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()
+
+
+def _bytes_change(saved: int) -> str:
+    """Bytes saved, or how many more the outputs hold (a PNG made from a JPEG, a small image
+    re-encoded to turn it upright)."""
+    if saved < 0:
+        return f"{units.format_bytes(-saved)} more"
+    return f"{units.format_bytes(saved)} saved"
 
 
 def _saved_money(t: ResizeTotals, *, short: bool = False) -> str:

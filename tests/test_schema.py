@@ -76,6 +76,70 @@ def test_bad_schemas_say_what_is_wrong(value: str, words: str) -> None:
         schema.load(value)
 
 
+_DATE = {"type": "string"}
+
+
+def _with(prop: Json, **root: Any) -> str:
+    return json.dumps({"type": "object", "properties": {"d": prop}, **root})
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        (
+            _with({"$ref": "#/nope"}),
+            "#/properties/d/$ref: the schema's $ref '#/nope' points nowhere",
+        ),
+        (_with({"$ref": "other.json#/x"}), "only local $ref"),
+        (
+            _with({"$ref": "#/$defs/x"}, **{"$defs": {"x": {"$ref": "#/$defs/x"}}}),
+            "leads back to itself without a step into the value",
+        ),
+        (_with({"allOf": [{"$ref": "#/properties/d"}]}), "leads back to itself"),
+        (_with({"type": "array", "minItems": "3"}), 'minItems is "3", not a whole number'),
+        (_with({"type": "string", "maxLength": -1}), "maxLength is -1"),
+        (_with({"type": "number", "minimum": "0"}), 'minimum is "0", not a number'),
+        (_with({"enum": 5}), "enum is 5"),
+        (_with({"type": "money"}), 'type is "money"'),
+        (_with({"anyOf": []}), "anyOf is []"),
+        (_with(_DATE, required="d"), "required is"),
+        (_with(3), "#/properties/d is not a schema"),
+    ],
+)
+def test_a_schema_that_could_not_check_an_answer_is_refused_at_once(value: str, words: str) -> None:
+    """Found while the schema is read, before anything is sent: a schema the checker could not
+    use (it crashed after the answer was paid for, and --each paid again on every resume)."""
+    with pytest.raises(schema.SchemaError) as caught:
+        schema.load(value)
+    assert words in str(caught.value)
+
+
+def test_a_recursive_schema_with_steps_into_the_value_is_read_and_checked() -> None:
+    node = {"type": "object", "properties": {"kids": {"type": "array", "items": {"$ref": "#"}}}}
+    tree = schema.load(json.dumps(node))
+    assert schema.validate({"kids": [{"kids": []}, {"kids": [{}]}]}, tree) == []
+    assert schema.validate({"kids": [{"kids": 3}]}, tree) == [
+        "$.kids[0].kids: expected array, got integer"
+    ]
+
+
+def test_json_schema_patterns_are_read_in_ecma_262s_words() -> None:
+    """JSON Schema's patterns are ECMA-262's: named groups and back-references are translated;
+    what Python's re cannot read at all is named, and answers are not checked against it."""
+    dated = json.loads(_with({"type": "string", "pattern": "^(?<y>\\d{4})-(\\d{2})-\\k<y>$"}))
+    assert schema.validate({"d": "2026-12-2026"}, dated) == []
+    assert schema.validate({"d": "2026-12-2027"}, dated) != []
+    letters = schema.load(_with({"type": "string", "pattern": "^\\p{L}+$"}))
+    assert schema.unchecked_patterns(letters) == ["^\\p{L}+$"]
+    assert schema.validate({"d": "1234"}, letters) == []  # not checked here, not a crash
+    assert schema.unchecked_patterns(dated) == []
+
+
+def test_an_answer_nested_beyond_pythons_reach_is_a_mismatch_not_a_crash() -> None:
+    with pytest.raises(schema.Mismatch, match="nested too deeply"):
+        schema.parse("[" * 100_000 + "]" * 100_000, {"type": "object"})
+
+
 def test_a_schema_file_that_never_ends_is_refused(tmp_path: Path) -> None:
     endless = tmp_path / "endless.json"
     endless.symlink_to("/dev/zero")
@@ -250,6 +314,32 @@ def test_a_bad_schema_is_a_usage_error_before_anything_is_read(
     assert result.exit_code == 2
     assert "--schema" in result.stderr and "unknown type 'money'" in result.stderr
     assert api.messages_requests() == []
+
+
+def test_a_schema_that_loops_is_refused_before_each_sends_anything(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    looped = _with({"$ref": "#/$defs/x"}, **{"$defs": {"x": {"$ref": "#/$defs/x"}}})
+    for mode in ((), ("--each", "-o", tmp_path / "r.jsonl")):
+        result = run("ask", _folder(make_image, tmp_path), *mode, "--schema", looped)
+        assert result.exit_code == 2, result.stderr
+        assert "leads back to itself" in " ".join(result.stderr.replace("│", " ").split())
+    assert api.messages_requests() == []
+
+
+def test_a_pattern_python_cannot_read_is_named_and_the_answer_kept(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    """``\\p{L}`` is valid in JSON Schema (ECMA-262) but not in Python's re: a warning before
+    sending, and the paid answer is printed, not an internal error (exit 70) after it."""
+    api.structured = lambda s, images: {"d": "Zoë"}
+    letters = _with({"type": "string", "pattern": "^\\p{L}+$"}, required=["d"])
+    result = run("ask", make_image("r.png"), "--schema", letters)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"d": "Zoë"}
+    assert "is not one Python's re can read, so answers are not checked" in " ".join(
+        result.stderr.replace("│", " ").split()
+    )
 
 
 def test_dry_run_shows_the_schema_and_counts_its_tokens(run: Run, make_image: MakeImage) -> None:

@@ -22,6 +22,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -65,8 +66,8 @@ def load(value: str) -> Schema:
 def _from_json(text: str, where: str) -> Schema:
     try:
         doc = json.loads(text)
-    except ValueError as exc:
-        raise SchemaError(f"{where} is not valid JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:
+        raise SchemaError(f"{where} is not valid JSON ({_reason(exc)})") from None
     if not isinstance(doc, dict):
         raise SchemaError(f"{where} is not a JSON Schema object: it must be {{...}}")
     if doc.get("type", "object") != "object":
@@ -74,7 +75,183 @@ def _from_json(text: str, where: str) -> Schema:
             f"{where} describes a {doc.get('type')}, and an answer is a JSON object: wrap it in "
             '{"type": "object", "properties": {...}}'
         )
+    problem = _first_problem(doc)
+    if problem is not None:
+        raise SchemaError(f"{where}: {problem}")
     return doc
+
+
+def _reason(exc: BaseException) -> str:
+    return "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+
+
+def unchecked_patterns(schema: Mapping[str, Any]) -> list[str]:
+    r"""The schema's ``pattern`` values that Python's ``re`` cannot read even in its own words
+    (JSON Schema's patterns are ECMA-262's: ``\p{L}``, for one): answers are not checked
+    against them here, though the API still decodes under them. The caller says so."""
+    return sorted({p for p in _patterns(schema) if _compiled(p) is None})
+
+
+def _patterns(node: Any) -> list[str]:
+    found: list[str] = []
+    if isinstance(node, Mapping):
+        if isinstance(node.get("pattern"), str):
+            found.append(node["pattern"])
+        for value in node.values():
+            found += _patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _patterns(value)
+    return found
+
+
+#: ECMA-262's named groups and back-references in Python's words.
+_ECMA_NAMES: Final = (
+    (re.compile(r"\(\?<(?=[A-Za-z_])"), "(?P<"),
+    (re.compile(r"\\k<([A-Za-z_][A-Za-z0-9_]*)>"), r"(?P=\1)"),
+)
+
+
+@lru_cache(maxsize=64)
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    r"""``pattern`` (ECMA-262, as JSON Schema's) compiled by Python's ``re``: named groups are
+    translated; None when ``re`` cannot read it (Unicode properties such as ``\p{L}``, or a
+    pattern that is not one at all, which the API then refuses before anything is paid)."""
+    translated = pattern
+    for ecma, python in _ECMA_NAMES:
+        translated = ecma.sub(python, translated)
+    try:
+        return re.compile(translated)
+    except (re.error, RecursionError, OverflowError):
+        return None
+
+
+# -- the schema's own shape, checked before anything is sent --------------------------------------
+
+#: Keywords whose value is a list of subschemas applied to the same value.
+_SAME_VALUE: Final = ("allOf", "anyOf", "oneOf")
+#: Keywords whose value is a count (a non-negative integer).
+_COUNTS: Final = ("minLength", "maxLength", "minItems", "maxItems")
+#: JSON Schema's type names.
+_TYPES: Final = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
+
+
+def _first_problem(root: Mapping[str, Any]) -> str | None:
+    """Why ``root`` cannot be used to check an answer, or None: a keyword the checker reads
+    holding a value of the wrong kind, a ``$ref`` that is not local or points nowhere, or
+    subschemas that refer to each other without a step into the value (they could never be
+    checked, nor decoded). Found before any image is read, so nothing is paid for an answer
+    that could not be checked."""
+    seen: set[int] = set()
+    stack: list[tuple[Any, str]] = [(root, "#")]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, bool) or id(node) in seen:
+            continue
+        if not isinstance(node, Mapping):
+            return f"{at} is not a schema (an object, or true/false)"
+        seen.add(id(node))
+        problem = _keyword_problem(node, at, root)
+        if problem is not None:
+            return problem
+        stack += _subschemas(node, at)
+    return _loop(root)
+
+
+def _keyword_problem(node: Mapping[str, Any], at: str, root: Mapping[str, Any]) -> str | None:
+    kinds = node.get("type")
+    if kinds is not None:
+        names = [kinds] if isinstance(kinds, str) else kinds
+        if not isinstance(names, list) or not names or any(n not in _TYPES for n in names):
+            return f"{at}/type is {json.dumps(kinds)}, not one of {', '.join(sorted(_TYPES))}"
+    for word in _COUNTS:
+        value = node.get(word)
+        if value is not None and (type(value) is not int or value < 0):
+            return f"{at}/{word} is {json.dumps(value)}, not a whole number of 0 or more"
+    for word in _BOUNDS:
+        value = node.get(word)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            return f"{at}/{word} is {json.dumps(value)}, not a number"
+    checks = {
+        "properties": isinstance(node.get("properties", {}), Mapping),
+        "required": isinstance(node.get("required", []), list)
+        and all(isinstance(n, str) for n in node.get("required", [])),
+        "enum": isinstance(node.get("enum", []), list),
+        "prefixItems": isinstance(node.get("prefixItems", []), list),
+        "pattern": isinstance(node.get("pattern", ""), str),
+        **{
+            w: isinstance(node.get(w, [True]), list) and bool(node.get(w, [True]))
+            for w in _SAME_VALUE
+        },
+    }
+    for word, right in checks.items():
+        if not right:
+            return (
+                f"{at}/{word} is {json.dumps(node[word])[:60]}: not what JSON Schema allows there"
+            )
+    if "$ref" in node:
+        try:
+            _resolve(node["$ref"] if isinstance(node["$ref"], str) else repr(node["$ref"]), root)
+        except Mismatch as exc:
+            return f"{at}/$ref: {exc}"
+    return None
+
+
+def _subschemas(node: Mapping[str, Any], at: str) -> list[tuple[Any, str]]:
+    subs: list[tuple[Any, str]] = []
+    for word in ("properties", "$defs", "definitions"):
+        members = node.get(word)
+        if isinstance(members, Mapping):
+            subs += [(sub, f"{at}/{word}/{name}") for name, sub in members.items()]
+    for word in ("items", "additionalProperties"):
+        if word in node:
+            subs.append((node[word], f"{at}/{word}"))
+    for word in ("prefixItems", *_SAME_VALUE):
+        subs += [(sub, f"{at}/{word}/{i}") for i, sub in enumerate(node.get(word, ()))]
+    return subs
+
+
+def _loop(root: Mapping[str, Any]) -> str | None:
+    """A ``$ref`` (or ``allOf``/``anyOf``/``oneOf``) chain back to a schema already on it, with
+    the same value: checking it would never end."""
+    done: set[int] = set()
+
+    def visit(node: Any, path: list[int], via: str) -> str | None:
+        if not isinstance(node, Mapping) or id(node) in done:
+            return None
+        if id(node) in path:
+            return f"{via} leads back to itself without a step into the value: it can never be met"
+        path.append(id(node))
+        targets: list[tuple[Any, str]] = []
+        if isinstance(node.get("$ref"), str):
+            targets.append((_resolve(node["$ref"], root), f"$ref {node['$ref']!r}"))
+        for word in _SAME_VALUE:
+            targets += [(sub, via) for sub in node.get(word, ())]
+        for target, how in targets:
+            found = visit(target, path, how)
+            if found:
+                return found
+        path.pop()
+        done.add(id(node))
+        return None
+
+    nodes = [root, *(n for n, _ in _all_nodes(root))]
+    for node in nodes:
+        found = visit(node, [], "the schema")
+        if found:
+            return found
+    return None
+
+
+def _all_nodes(root: Mapping[str, Any]) -> list[tuple[Any, str]]:
+    found: list[tuple[Any, str]] = []
+    stack = _subschemas(root, "#")
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, Mapping):
+            found.append((node, at))
+            stack += _subschemas(node, at)
+    return found
 
 
 def parse_fields(text: str) -> Schema:
@@ -156,9 +333,12 @@ def parse(text: str, schema: Mapping[str, Any]) -> Any:
     """The answer's object, when it is JSON that matches ``schema``; :class:`Mismatch`."""
     try:
         data = json.loads(text)
-    except ValueError as exc:
-        raise Mismatch([f"the answer is not JSON ({exc})"]) from None
-    problems = validate(data, schema)
+    except (ValueError, RecursionError) as exc:
+        raise Mismatch([f"the answer is not JSON ({_reason(exc)})"]) from None
+    try:
+        problems = validate(data, schema)
+    except RecursionError:
+        problems = ["the answer is nested too deeply to be checked"]
     if problems:
         raise Mismatch(problems)
     return data
@@ -301,7 +481,8 @@ def _string_rules(data: str, schema: Mapping[str, Any], at: str, out: list[str])
     if high is not None and len(data) > high:
         out.append(f"{at}: longer than {high} characters")
     pattern = schema.get("pattern")
-    if isinstance(pattern, str) and re.search(pattern, data) is None:
+    compiled = _compiled(pattern) if isinstance(pattern, str) else None
+    if compiled is not None and compiled.search(data) is None:
         out.append(f"{at}: does not match {pattern!r}")
 
 

@@ -267,9 +267,15 @@ def load_schema(value: str | None) -> dict[str, object] | None:
     from vision_cli import schema
 
     try:
-        return schema.load(value)
+        loaded = schema.load(value)
     except schema.SchemaError as exc:
         usage_error(str(exc), "--schema")
+    for pattern in schema.unchecked_patterns(loaded):
+        warn(
+            f"--schema: the pattern {pattern!r} is not one Python's re can read, so answers are "
+            "not checked against it here (the API still answers under it)"
+        )
+    return loaded
 
 
 def debug(vars: Mapping[str, str]) -> bool:

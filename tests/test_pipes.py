@@ -156,6 +156,57 @@ def test_a_finished_run_keeps_its_status(corpus: Path) -> None:
     assert text.startswith("✓ ok") and "1 image" in text and status == ExitStatus.OK
 
 
+def _into_full(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    with open("/dev/full", "w") as full:  # Linux's always-full device
+        return subprocess.run(
+            [sys.executable, "-m", "vision_cli", *command],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+            timeout=120,
+        )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("ask",), ("ask", "-q"), ("compare", "-q")],
+    ids=" ".join,
+)
+def test_an_answer_streamed_into_a_full_disk_is_not_an_api_failure(
+    args: tuple[str, ...], tmp_path: Path, fake_api: FakeClaudeAPI
+) -> None:
+    """A streamed answer that standard output cannot take: the one line about standard output
+    and status 1, not "StdoutFailed" reported as the API's failure with status 3."""
+    image = tmp_path / "a.png"
+    Image.new("RGB", (300, 240), "teal").save(image)
+    env = child_env(ANTHROPIC_API_KEY="sk-ant-test", ANTHROPIC_BASE_URL=fake_api.base_url)
+    done = _into_full([*args, str(image), str(image)], env)
+    assert done.returncode == ExitStatus.FAILED, done.stderr
+    assert done.stderr.splitlines()[-1].startswith(
+        "Error: cannot write standard output (No space left on device)"
+    ), done.stderr
+
+
+def test_each_into_a_full_disk_stops_at_once(tmp_path: Path, fake_api: FakeClaudeAPI) -> None:
+    """``--each -o -`` into a full disk: the first answer that cannot be saved stops the run
+    (its docs promise so), not 30 answers paid for and written into nothing."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for index in range(30):
+        Image.new("RGB", (300, 240), (index * 8, 90, 90)).save(folder / f"{index:02}.png")
+    env = child_env(
+        ANTHROPIC_API_KEY="sk-ant-test",
+        ANTHROPIC_BASE_URL=fake_api.base_url,
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+    )
+    done = _into_full(["ask", str(folder), "--each", "-j", "1", "-o", "-"], env)
+    assert done.returncode == ExitStatus.FAILED, done.stderr
+    said = " ".join(done.stderr.split())
+    assert "cannot write standard output (No space left on device): the run stopped" in said
+    assert len(fake_api.messages_requests()) <= 2  # the first, and one already under way
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -178,15 +229,7 @@ def test_a_full_standard_output_is_one_line_and_status_1(
     Image.new("RGB", (300, 240), "teal").save(image)
     command = [a.replace("OUT", str(tmp_path / "out")) for a in args]
     inputs = [] if command == ["--help"] else [str(image), str(image)]
-    with open("/dev/full", "w") as full:  # Linux's always-full device
-        done = subprocess.run(
-            [sys.executable, "-m", "vision_cli", *command, *inputs],
-            stdout=full,
-            stderr=subprocess.PIPE,
-            env=child_env(),
-            text=True,
-            timeout=120,
-        )
+    done = _into_full([*command, *inputs], child_env())
     assert done.returncode == ExitStatus.FAILED, done.stderr
     assert done.stderr.splitlines()[-1] == (
         "Error: cannot write standard output (No space left on device): free some space where "

@@ -24,6 +24,17 @@ class ExitStatus(IntEnum):
     CLOSED_PIPE = 141
 
 
+class StdoutFailed(Exception):
+    """Standard output cannot take what is written (a full disk, an I/O error; not a closed
+    pipe): the run ends with one line saying so and status :attr:`ExitStatus.FAILED`
+    (:func:`vision_cli.cli.app.main`). Not an ``OSError``, so that no command mistakes it for a
+    failure of its own files; defined here, below every layer, so that each can let it pass (an
+    answer streamed to standard output, a results line written there)."""
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(exc.strerror or str(exc))  # the reason: ``No space left on device``
+
+
 EXIT_HELP = (
     "Exit status: 0 all good; 1 an input failed or has an error finding; 2 usage error; "
     "3 API or network error; 70 internal error; 130 interrupted; 141 standard output closed "

@@ -24,6 +24,7 @@ from vision_cli.bulk.log import ResultsLog
 from vision_cli.bulk.plan import Config, EachPlan, Job
 from vision_cli.bulk.summary import EachSummary, EachTally, Note, Progress, Tick, nothing
 from vision_cli.client import connect, failures, messages
+from vision_cli.exitcodes import StdoutFailed
 
 #: This many requests in a row failing after all their retries (429, 5xx, timeouts) stop the run:
 #: the API is down, and every further image would only add an error line.
@@ -140,7 +141,7 @@ class EachRun:
                 try:
                     try:
                         self._process(job)
-                    except OSError:
+                    except (OSError, StdoutFailed):  # the results cannot be written
                         raise
                     except Exception as exc:  # a bug: the image gets a line saying so
                         record = records.error_record(

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TextIO, TypeVar
 import typer
 from typer._click.globals import get_current_context
 
+from vision_cli import exitcodes
 from vision_cli.cli import converters, launch
 from vision_cli.environment import Environment
 from vision_cli.exitcodes import ExitStatus
@@ -305,20 +306,15 @@ def stdout_closed() -> NoReturn:
     raise typer.Exit(ExitStatus.CLOSED_PIPE)
 
 
-class StdoutFailed(Exception):
-    """Standard output cannot take what is written (a full disk, an I/O error; not a closed
-    pipe): the run ends with one line saying so (:func:`vision_cli.cli.app.main`). Not an
-    ``OSError``, so that no command mistakes it for a failure of its own files."""
-
-    def __init__(self, exc: OSError) -> None:
-        super().__init__(exc.strerror or str(exc))  # the reason: ``No space left on device``
+StdoutFailed = exitcodes.StdoutFailed
 
 
 class StdoutGuard:
     """Standard output for the console script: a write that finds the pipe closed ends the
     process there and then with 141, as SIGPIPE ends ``git log``; any other failed write raises
     :class:`StdoutFailed` (after pointing the stream at /dev/null, so that the interpreter's
-    last flush cannot fail again).
+    last flush cannot fail again), and so does every later write: code that caught the first
+    cannot go on writing into nothing as if it had been saved.
 
     Unwinding instead would run every ``finally`` on the way out, and stopping a pool of worker
     processes whose results nobody will read can hang (seen under load). Nothing is lost: the
@@ -328,8 +324,11 @@ class StdoutGuard:
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
+        self._broken: OSError | None = None
 
     def write(self, text: str) -> int:
+        if self._broken is not None:
+            raise StdoutFailed(self._broken)
         try:
             return self._stream.write(text)
         except OSError as exc:
@@ -340,6 +339,8 @@ class StdoutGuard:
             self.write(line)
 
     def flush(self) -> None:
+        if self._broken is not None:
+            return  # said once already; the interpreter's last flush must not say it again
         try:
             self._stream.flush()
         except OSError as exc:
@@ -353,6 +354,7 @@ class StdoutGuard:
         if is_closed_pipe(exc):
             _stop_workers()
             os._exit(ExitStatus.CLOSED_PIPE)
+        self._broken = exc
         raise StdoutFailed(exc) from exc
 
 

@@ -77,14 +77,28 @@ def stream_message(
     client: anthropic.Anthropic, body: Mapping[str, Any], on_text: Callable[[str], None]
 ) -> Reply:
     """Send ``body`` as a stream, calling ``on_text`` with each piece of text as it arrives.
-    Raises :class:`APIFailure` (also when the stream breaks after it started)."""
+    Raises :class:`APIFailure` (also when the stream breaks after it started); what ``on_text``
+    raises (standard output is full) passes as it is, never taken for the API's failure."""
     try:
         with _messages_resource(client, body).stream(**call_arguments(body)) as stream:
             for text in stream.text_stream:
-                on_text(text)
+                try:
+                    on_text(text)
+                except Exception as exc:
+                    raise _Receiver(exc) from exc
             return reply_from(stream.get_final_message())
+    except _Receiver as exc:
+        raise exc.raised from None
     except Exception as exc:
         raise api_failure(exc) from None
+
+
+class _Receiver(Exception):
+    """What the receiver of a stream's text raised, carried past the API's error handling."""
+
+    def __init__(self, raised: Exception) -> None:
+        super().__init__(str(raised))
+        self.raised = raised
 
 
 #: Members of a Messages body that the token-counting endpoint takes.

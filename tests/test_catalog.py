@@ -125,7 +125,10 @@ def test_a_refresh_adds_models_and_its_lifecycle_wins() -> None:
     assert "after Claude Opus 4.7" in new.tier_source
     assert new.images_per_request == 600
     assert cat.get("claude-old-1").tier.name == "standard"  # listed after Opus 4.7: older
-    assert cat.default == "claude-sonnet-6"
+    # the newest Sonnet has no price: the default is the newest one with a price (the table's),
+    # so that no command needs --price; "sonnet" still names the newest
+    assert cat.default == "claude-sonnet-5" and cat.get("claude-sonnet-5").priced
+    assert cat.get("sonnet").id == "claude-sonnet-6"
     sonnet55 = cat.get("claude-sonnet-5-5")
     assert sonnet55.deprecated and sonnet55.retires_at == date(2027, 6, 1)
     assert sonnet55.source == "table+refresh" and sonnet55.priced

@@ -272,7 +272,9 @@ def test_refresh_then_a_model_only_the_refresh_knows(
         "deprecated",
         "retired",
     ]
-    assert "claude-sonnet-6" in refreshed.stderr and "after Claude Opus 4.7" in refreshed.stderr
+    said = " ".join(refreshed.stderr.split())
+    assert "not in the table of 2026-12-02: claude-sonnet-6; usable now by name" in said
+    assert "The default stays the newest Sonnet with a price." in said
     cache = json.loads((fsutil.cache_dir() / "models.json").read_text())
     assert cache["fetched_at"] and len(cache["models"]) == len(api.models)
 
@@ -287,8 +289,14 @@ def test_refresh_then_a_model_only_the_refresh_knows(
     sent = run("ask", image, "--model", "claude-sonnet-6", "--price", "claude-sonnet-6=2/10")
     assert sent.exit_code == 0, sent.stderr
     assert api.messages_requests()[-1].body["model"] == "claude-sonnet-6"
-    # the newest active Sonnet is now the refreshed one: it is the default
-    assert run("ask", image, "--price", "2/10", "-q").exit_code == 0
+    # the newest Sonnet has no known price: the default stays the newest one with a price, and
+    # a plain command needs no --price (it stopped every default command before); "sonnet"
+    # names the newest
+    plain = run("ask", image, "-q")
+    assert plain.exit_code == 0, plain.stderr
+    assert api.messages_requests()[-1].body["model"] == "claude-sonnet-5-5"
+    assert run("estimate", image).exit_code == 0
+    assert run("ask", image, "-m", "sonnet", "--price", "2/10", "-q").exit_code == 0
     assert api.messages_requests()[-1].body["model"] == "claude-sonnet-6"
     estimate = run("estimate", "--size", "800x600", "-m", "claude-sonnet-6", "--price", "2/10")
     assert estimate.exit_code == 0, estimate.stderr
@@ -318,7 +326,10 @@ def test_a_failed_refresh_keeps_what_was_there(run: Run, api: FakeClaudeAPI) -> 
 
 def test_refresh_needs_a_key(run: Run) -> None:
     result = run("models", "--refresh")
-    assert result.exit_code == 2 and "ANTHROPIC_API_KEY" in result.stderr
+    said = " ".join(result.stderr.split())
+    assert result.exit_code == 2 and "ANTHROPIC_API_KEY is not set" in said
+    assert "`vision-cli models` shows the bundled table" in said
+    assert "dry-run" not in said and "to see the request" not in said  # there is none to see
 
 
 # --------------------------------------------------------------------------------------------------

@@ -170,11 +170,12 @@ class Catalog(NamedTuple):
 
     @property
     def default(self) -> str:
-        """The default model: the newest active model of the default line, from the data."""
-        newest = self.newest(self.default_line)
-        if newest is None:  # the data would have to say every Sonnet is retired
-            newest = next(m for m in self.models if m.lifecycle == "active")
-        return newest.short_name
+        """The default model, from the data: the newest active model of the default line that
+        has a price. A newer one that only a refresh knows has none, and as the default it would
+        have made every command ask for ``--price``: it is used when named (``sonnet``, its id)."""
+        line = [m for m in self.models if m.line == self.default_line and m.lifecycle == "active"]
+        pool = line or list(self.active())  # the data would have to say every Sonnet is retired
+        return next((m for m in pool if m.priced), pool[0]).short_name
 
     def active(self) -> tuple[Model, ...]:
         return tuple(m for m in self.models if m.lifecycle == "active")

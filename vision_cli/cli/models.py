@@ -97,7 +97,10 @@ def _refresh() -> None:
         api = connect.make_client(vars=env.vars)
         listed = messages.list_models(api)
     except failures.MissingKeyError as exc:
-        common.error(str(exc).replace("--dry-run", "`vision-cli models` without --refresh"))
+        said = str(exc)
+        if not isinstance(exc, failures.BadKeyError):  # nothing to send: no dry run to offer
+            said = f"{failures.NO_KEY_MESSAGE}; `vision-cli models` shows the bundled table"
+        common.error(said)
         raise typer.Exit(ExitStatus.USAGE) from None
     except failures.APIFailure as failure:
         common.error(f"the Models API failed: {failure}")
@@ -119,7 +122,8 @@ def _refresh() -> None:
     )
     if new:
         common.note(
-            f"not in the table of {table.date}: {', '.join(new)}; usable now, with the tier of "
-            f"the {catalog.TIER_RULE.removeprefix('rule: ')} rule and no price (give one with "
-            "--price MODEL=INPUT/OUTPUT)"
+            f"not in the table of {table.date}: {', '.join(new)}; usable now by name, with the "
+            "tier the vision page's rule gives (`vision-cli models` shows it) and no known "
+            "price: give one with --price MODEL=INPUT/OUTPUT. The default stays the newest "
+            f"{catalog.load().default_line.capitalize()} with a price."
         )

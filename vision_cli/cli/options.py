@@ -16,7 +16,7 @@ from vision_cli.formats import Format, ReportFormat
 
 MODEL_ENV = "VISION_CLI_MODEL"
 #: How ``--help`` names the default model (chosen from the model data, never a literal).
-DEFAULT_MODEL_HELP = "the newest active Sonnet"
+DEFAULT_MODEL_HELP = "the newest active Sonnet with a price"
 INPUTS_PANEL = "Inputs"
 OUTPUT_PANEL = "Output"
 

@@ -204,5 +204,5 @@ def _footer(cat: catalog.Catalog) -> list[str]:
     )
     return [
         f"Table of {cat.date}{fetched}. Prices: USD per million tokens; batch: Message Batches "
-        "(50% off). Default model: " + cat.default + " (the newest active Sonnet).",
+        "(50% off). Default model: " + cat.default + " (the newest active Sonnet with a known price).",
     ]

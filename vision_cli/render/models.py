@@ -204,5 +204,7 @@ def _footer(cat: catalog.Catalog) -> list[str]:
     )
     return [
         f"Table of {cat.date}{fetched}. Prices: USD per million tokens; batch: Message Batches "
-        "(50% off). Default model: " + cat.default + " (the newest active Sonnet with a known price).",
+        "(50% off). Default model: "
+        + cat.default
+        + " (the newest active Sonnet with a known price).",
     ]

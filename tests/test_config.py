@@ -57,6 +57,19 @@ def test_dedicated_file_beats_a_pyproject_further_up(project: Path, run: Run) ->
     assert doc["images"][0]["model"] == "claude-sonnet-5"  # type: ignore[index]
 
 
+@pytest.mark.parametrize("written", ["2048", '"2048"', '"2KB"'])
+def test_a_size_written_as_a_bare_toml_number_is_read(
+    project: Path, run: Run, written: str
+) -> None:
+    """``max-bytes = 2048`` (a TOML integer) reads as ``--max-bytes 2048`` does: it was refused
+    with "'int' object has no attribute 'strip'"."""
+    (project / "vision-cli.toml").write_text(f"max-bytes = {written}\n")
+    code, doc = summary(run)
+    assert code == 1
+    wide = next(r for r in doc["images"] if r["path"].endswith("wide.png"))  # type: ignore[attr-defined]
+    assert "file-too-large" in [f["code"] for f in wide["findings"]]
+
+
 def test_pyproject_without_the_table_is_passed_over(project: Path, run: Run) -> None:
     (project / "imgs" / "pyproject.toml").write_text('[project]\nname = "x"\n')
     (project / "pyproject.toml").write_text('[tool.vision-cli]\nmodel = "claude-opus-4-7"\n')

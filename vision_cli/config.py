@@ -226,9 +226,13 @@ def _checked(path: Path, key: str, value: Any, opt: Option) -> Any:
     for item in values:
         if isinstance(item, bool) or not isinstance(item, str | int | float):
             raise bad("expected a string or a number" + (" (or a list)" if opt.multiple else ""))
-        if opt.convert is not None:
+    if opt.convert is not None:
+        # a number written bare (max-bytes = 10485760) reads as the command line's text would:
+        # the option's converter takes text
+        values = [str(item) for item in values]
+        for item in values:
             try:
                 opt.convert(item)
             except Exception as exc:
                 raise bad(str(exc)) from None
-    return values if opt.multiple else value
+    return values if opt.multiple else values[0]

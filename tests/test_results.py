@@ -198,3 +198,42 @@ def test_haiku_55_step_is_in_the_cost_of_locate_lines(
     summary = json.loads(run("results", out, "--json").stdout)["summary"]
     assert summary["cost_usd"] == pytest.approx(want)
     assert summary["models"]["claude-haiku-5-5"] == {"images": 1, "cost_usd": pytest.approx(want)}
+
+
+def _line(path: str, **fields: Any) -> str:
+    doc = {"path": path, "sha256": "0" * 64, "model": "claude-sonnet-5-5", "prompt_sha256": "1"}
+    doc.update({"text": "ok", "error": None, "seconds": 1.5, "cost_usd": 0.002}, **fields)
+    return json.dumps(doc) + "\n"
+
+
+def test_a_line_whose_counts_are_not_numbers_is_not_a_result(run: Run, tmp_path: Path) -> None:
+    """``"input_tokens": "x"`` ended the summary with an internal error (exit 70) in every
+    format; such a line is counted with the lines that are not results."""
+    out = tmp_path / "r.jsonl"
+    out.write_text(
+        _line("a.png", usage={"input_tokens": 10, "output_tokens": 2})
+        + _line("b.png", usage={"input_tokens": "x", "output_tokens": 2})
+        + _line("c.png", cost_usd="cheap")
+        + _line("d.png", seconds=float("inf"))
+    )
+    for fmt in ("table", "json", "csv"):
+        result = run("results", out, "--format", fmt)
+        assert result.exit_code == 0, (fmt, result.stderr)
+    summary = json.loads(run("results", out, "--format", "json").stdout)["summary"]
+    assert (summary["images"], summary["ignored"], summary["input_tokens"]) == (1, 3, 10)
+
+
+def test_the_summary_shows_names_and_models_from_the_file_escaped(run: Run, tmp_path: Path) -> None:
+    """The slowest and most expensive images, the models and the error types come from the
+    file: a terminal escape or a line break in them is shown escaped, never obeyed."""
+    out = tmp_path / "r.jsonl"
+    evil = "evil\x1b]0;pwned\x07\nline.png"
+    out.write_text(
+        _line(evil, seconds=9.0, cost_usd=0.5)
+        + _line("b.png", model="claude\x1b[31m", text=None, error={"type": "x\x1b[2J"})
+    )
+    result = run("results", out)
+    assert result.exit_code == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "evil\\x1b]0;pwned\\x07\\nline.png (9.0 s)" in result.stdout
+    assert "claude\\x1b[31m" in result.stdout and "x\\x1b[2J" in result.stdout

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -192,11 +193,26 @@ def _entry_of(doc: dict[str, Any]) -> Entry | None:
 
 
 def parse_record(raw: bytes | str) -> dict[str, Any] | None:
-    """A results line as a dict, or None when it is not one (what :func:`read_records` skips)."""
+    """A results line as a dict, or None when it is not one (what :func:`read_records` skips):
+    also a line whose counts are not numbers (``"input_tokens": "x"``), which a summary would
+    add up."""
     doc = _json(raw)
-    if doc is None or _entry_of(doc) is None:
+    if doc is None or _entry_of(doc) is None or not _counts_are_numbers(doc):
         return None
     return doc
+
+
+def _counts_are_numbers(doc: Mapping[str, Any]) -> bool:
+    usage = doc.get("usage")
+    if usage is not None and not isinstance(usage, dict):
+        return False
+    tokens = [(usage or {}).get(name) for name in ("input_tokens", "output_tokens")]
+    amounts = [doc.get("cost_usd"), doc.get("seconds")]
+    return all(value is None or (type(value) is int and value >= 0) for value in tokens) and all(
+        value is None
+        or (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value))
+        for value in amounts
+    )
 
 
 def open_results(path: Path, flags: int = os.O_RDONLY, *, option: str | None = "--output") -> int:

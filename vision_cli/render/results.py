@@ -10,7 +10,7 @@ from typing import TextIO
 from vision_cli.formats import ResultsFormat
 from vision_cli.render.output import dumps
 from vision_cli.render.tables import write_rows
-from vision_cli.render.text import money, n_images
+from vision_cli.render.text import money, n_images, visible
 from vision_cli.results import ResultsReport
 
 
@@ -41,12 +41,13 @@ def write_paths(out: TextIO, paths: list[str], end: bytes) -> None:
 
 
 def write_summary(out: TextIO, file: Path, report: ResultsReport, prices_date: str) -> None:
-    """The summary of a results file, as lines for a person."""
+    """The summary of a results file, as lines for a person: what came from the file (names,
+    models, error types) shown with control characters escaped, as in every table."""
     s = report.summary(prices_date)
-    failed = ", ".join(f"{n:,} {kind}" for kind, n in report.failed_by_type.items())
+    failed = ", ".join(f"{n:,} {visible(kind)}" for kind, n in report.failed_by_type.items())
     lines = [
-        f"{file}: {n_images(s['images'])}, {s['answered']:,} answered, {s['failed']:,} failed"
-        + (f" ({failed})" if failed else ""),
+        f"{visible(file)}: {n_images(s['images'])}, {s['answered']:,} answered, "
+        f"{s['failed']:,} failed" + (f" ({failed})" if failed else ""),
         f"lines: {s['skipped']:,} skipped (earlier attempts of an image with a later line)"
         + (f", {s['ignored']:,} not results" if s["ignored"] else ""),
         f"tokens: {s['input_tokens']:,} input, {s['output_tokens']:,} output",
@@ -60,7 +61,7 @@ def write_summary(out: TextIO, file: Path, report: ResultsReport, prices_date: s
         ),
         f"cost: {money(report.cost_usd)} ("
         + ", ".join(
-            f"{model}: {money(m['cost_usd'])} for {n_images(m['images'])}"
+            f"{visible(model)}: {money(m['cost_usd'])} for {n_images(m['images'])}"
             for model, m in report.models.items()
         )
         + f"; prices of {prices_date})",
@@ -68,13 +69,16 @@ def write_summary(out: TextIO, file: Path, report: ResultsReport, prices_date: s
     if report.slowest():
         lines.append(
             "slowest: "
-            + ", ".join(f"{r.path} ({r.record['seconds']:.1f} s)" for r in report.slowest())
+            + ", ".join(
+                f"{visible(r.path)} ({r.record['seconds']:.1f} s)" for r in report.slowest()
+            )
         )
     if report.most_expensive():
         lines.append(
             "most expensive: "
             + ", ".join(
-                f"{r.path} ({money(float(r.record['cost_usd']))})" for r in report.most_expensive()
+                f"{visible(r.path)} ({money(float(r.record['cost_usd']))})"
+                for r in report.most_expensive()
             )
         )
     out.write("\n".join(lines) + "\n")

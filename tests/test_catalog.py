@@ -134,6 +134,24 @@ def test_a_refresh_adds_models_and_its_lifecycle_wins() -> None:
     assert sonnet55.source == "table+refresh" and sonnet55.priced
 
 
+def test_listed_models_with_ids_that_are_not_ids_are_left_out() -> None:
+    """What the Models API lists is printed and sent: an id with a terminal escape, a space or
+    no characters is left out, a display name with control characters falls back to the id."""
+    base = {"line": "sonnet", "lifecycle": "active", "created_at": "2026-12-01T00:00:00Z"}
+    listed = [
+        dict(base, id="claude-x\x1b]0;pwn\x07", display_name="X"),
+        dict(base, id="claude sonnet", display_name="Y"),
+        dict(base, id="", display_name="Z"),
+        dict(base, id="claude-sonnet-7", display_name="Sonnet\x1b[2J 7", line="son\nnet"),
+    ]
+    catalog.store_refresh(listed, "http://example.invalid")
+    cat = catalog.load()
+    assert all(m.id.isprintable() and " " not in m.id and m.id for m in cat.models)
+    new = cat.get("claude-sonnet-7")
+    assert new.name == "claude-sonnet-7" and new.line is None
+    assert "claude sonnet" not in cat.names()
+
+
 def test_a_damaged_cache_is_the_table_alone() -> None:
     catalog.cache_path().parent.mkdir(parents=True)
     catalog.cache_path().write_text("{not json")

@@ -13,6 +13,7 @@ Standard library only; nothing is fetched here (the network is :mod:`vision_cli.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
@@ -338,18 +339,30 @@ def edge_tier(tier: policy.Tier, edge: int) -> policy.Tier:
     return policy.Tier(f"{edge} px (API)", edge, tier.max_tokens)
 
 
+#: What a model id looks like (``claude-sonnet-5-5``, ``claude-3-5-sonnet@20240620``): a listed
+#: entry whose id is not one (control characters, spaces, 200 characters) is left out, since ids
+#: are printed in tables and messages and sent in requests.
+_MODEL_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
+
+
+def _plausible_id(value: Any) -> bool:
+    return isinstance(value, str) and _MODEL_ID.fullmatch(value) is not None
+
+
 def _api_model(entry: Mapping[str, Any], high_res: bool) -> Model:
     context = entry.get("max_input_tokens")
     context = context if isinstance(context, int) else None
+    shown = entry.get("display_name")
+    line = entry.get("line")
     return Model(
         id=str(entry["id"]),
-        name=str(entry.get("display_name") or entry["id"]),
+        name=shown if isinstance(shown, str) and shown.isprintable() else str(entry["id"]),
         aliases=(),
         tier=policy.tier("high-res" if high_res else "standard"),
         images_per_request=images_for(context),
         input_price=None,
         output_price=None,
-        line=entry.get("line") if isinstance(entry.get("line"), str) else None,
+        line=line if isinstance(line, str) and _plausible_id(line) else None,
         lifecycle=_lifecycle(entry.get("lifecycle")),
         deprecated_at=_day(entry.get("deprecated_at")),
         retires_at=_day(entry.get("retires_at")),
@@ -378,7 +391,7 @@ def _update(model: Model, entry: Mapping[str, Any]) -> Model:
         "retires_at": _day(entry.get("retires_at")) or model.retires_at,
         "source": "table+refresh",
     }
-    if isinstance(line, str) and line:
+    if _plausible_id(line):
         changes["line"] = line
     if isinstance(context, int):
         changes["context_window"] = context
@@ -393,7 +406,7 @@ def merge(table: Catalog, doc: Mapping[str, Any]) -> Catalog:
     models: list[Model] = []
     used: set[str] = set()
     if isinstance(listed, list):
-        entries = [e for e in listed if isinstance(e, dict) and isinstance(e.get("id"), str)]
+        entries = [e for e in listed if isinstance(e, dict) and _plausible_id(e.get("id"))]
         ids = [e["id"] for e in entries]
         boundary = ids.index(HIGH_RES_SINCE) if HIGH_RES_SINCE in ids else None
         for position, entry in enumerate(entries):
@@ -419,7 +432,7 @@ def merge(table: Catalog, doc: Mapping[str, Any]) -> Catalog:
             if not isinstance(seen, dict):
                 continue
             edge = seen.get("max_side_length_pixels")
-            if isinstance(edge, int) and edge > 0:
+            if isinstance(edge, int) and edge >= limits.MIN_USEFUL_DIMENSION:
                 models[index] = m._replace(
                     tier=edge_tier(m.tier, edge),
                     tier_source=f"API: {edge} px (image_dimensions_too_large, "

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from vision_cli import limits
 from vision_cli.client.bodies import IMAGE_TOO_LARGE
 from vision_cli.client.keys import API_KEY_ENV, BASE_URL_ENV, base_url, redact
 
@@ -146,12 +147,17 @@ def error_details(body: Any) -> dict[str, Any]:
 
 
 def too_large(failure: APIFailure) -> tuple[int, tuple[str, ...]] | None:
-    """``(max_side_length_pixels, paths)`` of an ``image_dimensions_too_large`` 400, else None."""
+    """``(max_side_length_pixels, paths)`` of an ``image_dimensions_too_large`` 400, else None
+    (also when the edge is below :data:`~vision_cli.limits.MIN_USEFUL_DIMENSION`: no model sees
+    images that small, and shrinking to it, and remembering it for every later run, would send
+    thumbnails; the API's error is then reported as it is)."""
     if failure.code != IMAGE_TOO_LARGE:
         return None
     edge = failure.details.get("max_side_length_pixels")
     paths = failure.details.get("paths")
-    if not isinstance(edge, int) or edge < 1 or not isinstance(paths, list):
+    if not isinstance(edge, int) or isinstance(edge, bool) or not isinstance(paths, list):
+        return None
+    if edge < limits.MIN_USEFUL_DIMENSION:
         return None
     return edge, tuple(p for p in paths if isinstance(p, str))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -144,7 +145,9 @@ def list_models(client: anthropic.Anthropic) -> list[dict[str, Any]]:
     plain JSON with :data:`MODEL_FIELDS`. Raises :class:`APIFailure`."""
     try:
         page = client.models.list(lifecycle=["active", "deprecated", "retired"], limit=1000)
-        listed = [info.model_dump(mode="json") for info in page]
+        with warnings.catch_warnings():  # a field not of its declared type (created_at that is
+            warnings.simplefilter("ignore")  # not a date) is dumped as it came, without a word
+            listed = [info.model_dump(mode="json") for info in page]
     except Exception as exc:
         raise api_failure(exc) from None
     return [{name: info.get(name) for name in MODEL_FIELDS} for info in listed]

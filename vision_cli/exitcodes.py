@@ -9,7 +9,8 @@ class ExitStatus(IntEnum):
     #: Everything done; no input has an error (``inspect``: no error finding).
     OK = 0
     #: At least one input failed or has an error finding (the others were still processed);
-    #: ``ask``: preflight failed and nothing was sent.
+    #: ``ask``: preflight failed and nothing was sent, or the answer does not match
+    #: ``--schema``, or an output (standard output, ``--conversation``) could not be written.
     FAILED = 1
     #: The command line is wrong (unknown option, bad value, unknown model).
     USAGE = 2

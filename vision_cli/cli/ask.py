@@ -58,7 +58,8 @@ if TYPE_CHECKING:
     from vision_cli.cli.ask_groups import AskOptions
 
 EXIT_LINE = (
-    "Exit status: 0 answered; 1 preflight failed and nothing was sent; 2 usage error (a missing "
+    "Exit status: 0 answered; 1 preflight failed and nothing was sent, or an answer does not "
+    "match --schema, or an output could not be written; 2 usage error (a missing "
     "ANTHROPIC_API_KEY too); 3 API or network error; 130 interrupted."
 )
 

@@ -252,3 +252,51 @@ def test_files_shows_names_and_ids_from_outside_escaped(
     deleted = run("files", "delete", "file_\x1b]0;pwned\x07")
     assert deleted.exit_code == 0, deleted.stderr
     assert "\x1b" not in deleted.stdout and "file_\\x1b]0;pwned\\x07" in deleted.stdout
+
+
+# -- a record of uploads that cannot be used ---------------------------------------------------
+
+
+def test_a_damaged_record_of_uploads_is_kept_aside_and_said(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    """A damaged files.json was taken for empty and written over, so the uploads it named could
+    no longer be listed or pruned, without a word. It is moved aside now, and said once."""
+    damaged = b'{"version": 1, "files": {"abc": {'
+    cache_file().parent.mkdir(parents=True, exist_ok=True)
+    cache_file().write_bytes(damaged)
+    result = run("ask", make_image("a.png"), "--source", "file")
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert said.count("was damaged") == 1 and "files.json.damaged" in said
+    assert cache_file().with_name("files.json.damaged").read_bytes() == damaged
+    assert len(listed(run)) == 1  # the new upload is remembered
+
+
+def test_a_record_of_uploads_that_cannot_be_written_is_said(
+    run: Run,
+    api: FakeClaudeAPI,
+    make_image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cache folder that is a file: every run uploaded again, paying again, in silence."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("VISION_CLI_CACHE_DIR", str(blocker))
+    result = run("ask", make_image("a.png"), "--source", "file")
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert "cannot write the record of uploads" in said
+    assert "the next run uploads them again" in said
+
+
+def test_models_says_when_its_cache_is_damaged(run: Run) -> None:
+    from vision_cli import catalog
+
+    catalog.cache_path().parent.mkdir(parents=True, exist_ok=True)
+    catalog.cache_path().write_text("{not json")
+    result = run("models")
+    assert result.exit_code == 0
+    said = " ".join(result.stderr.split())
+    assert "cannot be used" in said and "models --refresh` writes it again" in said

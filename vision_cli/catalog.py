@@ -280,9 +280,22 @@ def read_cache(path: Path | None = None) -> dict[str, Any]:
     """The cache document (empty when missing or damaged: the table alone is used then)."""
     try:
         doc = json.loads((path or cache_path()).read_text("utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return doc if isinstance(doc, dict) else {}
+
+
+def cache_problem(path: Path | None = None) -> str | None:
+    """Why the cache file that is there cannot be used (None: it is fine, or there is none):
+    ``vision-cli models`` says so rather than call the data never refreshed."""
+    target = path or cache_path()
+    try:
+        doc = json.loads(target.read_text("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, RecursionError) as exc:
+        return str(exc) or type(exc).__name__
+    return None if isinstance(doc, dict) else "not a JSON object"
 
 
 def _write_cache(change: Any, path: Path | None = None) -> Path:

@@ -87,7 +87,10 @@ def file_cache(run: Environment) -> filesapi.FileCache:
 
     folder = fsutil.cache_dir(run.vars)
     return filesapi.FileCache(
-        folder / filesapi.FileCache.FILENAME, endpoint=keys.base_url(run.vars), clock=run.clock
+        folder / filesapi.FileCache.FILENAME,
+        endpoint=keys.base_url(run.vars),
+        clock=run.clock,
+        warn=lambda problem: warn(problem, run),
     )
 
 

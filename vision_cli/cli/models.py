@@ -76,6 +76,12 @@ def models(
     chosen = ModelsFormat.json if json_flag else fmt
     if refresh:
         _refresh()
+    problem = catalog.cache_problem()
+    if problem is not None:
+        common.warn(
+            f"the cache {catalog.cache_path()} cannot be used ({problem}): the bundled table is "
+            "shown; `vision-cli models --refresh` writes it again"
+        )
     cat = catalog.load()
     if model is not None:
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -137,7 +138,10 @@ class FileCache:
 
     Written atomically (a temporary file in the same folder, then a rename), and merged with what
     is on disk at each write, so concurrent runs lose nothing but a race on the same image. An
-    unreadable or damaged cache counts as empty; one that cannot be written is left alone.
+    unreadable or damaged cache counts as empty, and a damaged one is first moved aside
+    (``files.json.damaged``), never written over; one that cannot be written is left alone. Each
+    of these is said once through ``warn`` (the command's stderr), since uploads not remembered
+    are sent again, and paid again, by the next run.
     """
 
     FILENAME: Final = "files.json"
@@ -149,21 +153,52 @@ class FileCache:
         *,
         endpoint: str | None = None,
         clock: Callable[[], datetime] | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         """``clock``: the run's (UTC), which dates uploads and decides expiry; the system's
-        when None."""
+        when None. ``warn``: says a problem with the record, once each."""
         self.clock = clock or (lambda: datetime.now(UTC))
         self.path = path or fsutil.cache_dir() / self.FILENAME
         self.endpoint = (endpoint or base_url()).rstrip("/")
         self._lock = threading.Lock()
+        self._warn = warn
+        self._said: set[str] = set()
+
+    def _say(self, problem: str) -> None:
+        if self._warn is not None and problem not in self._said:
+            self._said.add(problem)
+            self._warn(problem)
 
     def _read(self) -> dict[str, Any]:
         try:
-            doc = json.loads(self.path.read_text("utf-8"))
-        except (OSError, ValueError):
+            text = self.path.read_text("utf-8")
+        except FileNotFoundError:
             return {}
+        except (OSError, ValueError) as exc:  # ValueError: not UTF-8
+            if self.path.is_file():
+                return self._damaged(str(exc))
+            self._say(f"cannot read the record of uploads {self.path} ({exc}): {_AGAIN}")
+            return {}
+        try:
+            doc = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            return self._damaged(str(exc) if isinstance(exc, ValueError) else "nested too deeply")
         files = doc.get("files") if isinstance(doc, dict) else None
-        return files if isinstance(files, dict) else {}
+        return files if isinstance(files, dict) else self._damaged("no uploads in it")
+
+    def _damaged(self, reason: str) -> dict[str, Any]:
+        """Move a damaged record aside (never written over: the uploads it names are still on
+        the API until they expire), and say so."""
+        aside = self.path.with_name(self.path.name + ".damaged")
+        try:
+            os.replace(self.path, aside)
+        except OSError:
+            return {}
+        self._say(
+            f"the record of uploads {self.path} was damaged ({reason}): kept as {aside}; the "
+            "uploads it names are not reused, listed or pruned from here"
+        )
+        return {}
 
     def get(self, digest: str) -> str | None:
         """The file id uploaded for these bytes, unless it has expired (or is about to)."""
@@ -247,6 +282,10 @@ class FileCache:
             change(files)
             try:
                 fsutil.write_text(self.path, json.dumps({"version": 1, "files": files}, indent=1))
-            except OSError:
+            except OSError as exc:
+                self._say(f"cannot write the record of uploads {self.path} ({exc}): {_AGAIN}")
                 return False
             return True
+
+
+_AGAIN: Final = "uploads are not remembered, and the next run uploads them again"

@@ -1045,3 +1045,43 @@ def test_the_shared_input_options(
     clash = run("ask", "--files-from", "-", "-p", "-", input="x")
     assert clash.exit_code == 2 and "--files-from -" in clash.stderr
     assert api.requests == []  # nothing was sent
+
+
+def test_a_long_wait_the_api_asks_for_is_said_not_silent(
+    run: Run,
+    api: FakeClaudeAPI,
+    make_image: MakeImage,
+    sleeps: list[float],
+    tmp_path: Path,
+) -> None:
+    """A 429 with ``retry-after: 3600``: the SDK waits an hour; vision-cli sat silent through it.
+    A wait of 10 s or more is said on stderr (with -q too: it is not the result), in ask and in
+    --each; a short one passes in silence, as the SDK's own backoff does."""
+    path = make_image("a.png")
+    api.fail_next(429, retry_after=3600)
+    result = run("ask", path, "-q")
+    assert result.exit_code == 0, result.stderr
+    assert sleeps == [3600]
+    said = " ".join(result.stderr.split())
+    assert "the API asked to wait 3,600 s before the next try (retry-after): waiting" in said
+    api.fail_next(429, retry_after=2)
+    assert "asked to wait" not in run("ask", path, "-q").stderr
+    api.fail_next(429, retry_after=60)
+    each = run("ask", path, "--each", "-o", tmp_path / "r.jsonl", "-q")
+    assert each.exit_code == 0, each.stderr
+    assert "the API asked to wait 60 s" in " ".join(each.stderr.split())
+
+
+def test_debug_shows_the_sdks_retries_under_each_too(
+    run: Run,
+    api: FakeClaudeAPI,
+    make_image: MakeImage,
+    monkeypatch: pytest.MonkeyPatch,
+    sleeps: list[float],
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("VISION_CLI_DEBUG", "1")
+    api.fail_next(429, retry_after=0.01)
+    result = run("ask", make_image("a.png"), "--each", "-o", tmp_path / "r.jsonl")
+    assert result.exit_code == 0, result.stderr
+    assert "debug: anthropic._base_client: Retrying request" in result.stderr

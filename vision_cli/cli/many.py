@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from vision_cli import catalog, limits
-from vision_cli.cli import common
+from vision_cli.cli import common, sending
 from vision_cli.cli.ask_groups import ManyOptions, SendOptions, ShowOptions
 from vision_cli.exitcodes import ExitStatus
 from vision_cli.render.text import n_images, visible
@@ -82,7 +82,8 @@ def run(
     except OutputError as exc:
         common.fail(str(exc), ExitStatus.USAGE)
     try:
-        summary = _run(jobs, config, log, opts, show.quiet)
+        with sending.sdk_log():
+            summary = _run(jobs, config, log, opts, show.quiet)
     except OutputError as exc:
         common.fail(str(exc), ExitStatus.USAGE)
     except KeyboardInterrupt:  # before the requests began (the runs handle it after)

@@ -85,7 +85,7 @@ def send(
 
     writer = _StreamWriter() if opts.streams else None
     try:
-        with _debug_log():
+        with sdk_log():
             env = common.env()
             api = connect.make_client(
                 max_retries=opts.send.max_retries, timeout=opts.send.timeout, vars=env.vars
@@ -178,28 +178,51 @@ def _debug(message: str, env: Environment | None = None) -> None:
         env.stderr.flush()
 
 
-class _StderrHandler(logging.Handler):
-    """Log records on the run's stderr (the SDK may log from another thread, which has no typer
-    context: the Environment is taken when the handler is made), the API key redacted."""
+#: A wait before a retry (what the API's ``retry-after`` asked: the SDK obeys any) from which it
+#: is said on stderr; shorter ones pass in silence, as the SDK's own backoff does.
+LONG_WAIT_SECONDS = 10.0
+
+
+class _SdkHandler(logging.Handler):
+    """The SDK's log on the run's stderr (it may log from another thread, which has no typer
+    context: the Environment is taken when the handler is made), the API key redacted: every
+    INFO record with VISION_CLI_DEBUG=1, else only a long wait before a retry."""
 
     def __init__(self, env: Environment) -> None:
         super().__init__(logging.INFO)
         self.env = env
+        self.debug = common.debug(env.vars)
 
     def emit(self, record: logging.LogRecord) -> None:
-        _debug(f"{record.name}: {record.getMessage()}", self.env)
+        if self.debug:
+            _debug(f"{record.name}: {record.getMessage()}", self.env)
+            return
+        wait = _retry_wait(record)
+        if wait is not None and wait >= LONG_WAIT_SECONDS:
+            common.note(
+                f"the API asked to wait {wait:,.0f} s before the next try (retry-after): "
+                "waiting (Ctrl-C stops; --max-retries 0 does not wait)",
+                self.env,
+            )
+
+
+def _retry_wait(record: logging.LogRecord) -> float | None:
+    """The seconds of the SDK's ``Retrying request to URL in N seconds`` record, else None."""
+    args = record.args
+    if not record.msg.startswith("Retrying request") or not isinstance(args, tuple):
+        return None
+    wait = args[-1] if args else None
+    return float(wait) if isinstance(wait, int | float) else None
 
 
 @contextmanager
-def _debug_log() -> Iterator[None]:
-    """With VISION_CLI_DEBUG=1, the SDK's retries and requests show on stderr (INFO: the bodies,
-    which hold whole images, are not dumped)."""
+def sdk_log() -> Iterator[None]:
+    """While the block sends: the SDK's retries and requests on stderr with VISION_CLI_DEBUG=1
+    (INFO: the bodies, which hold whole images, are not dumped), and without it a wait of
+    :data:`LONG_WAIT_SECONDS` or more before a retry, which would otherwise look like a hang."""
     env = common.env()
-    if not common.debug(env.vars):
-        yield
-        return
     logger = logging.getLogger("anthropic")
-    handler = _StderrHandler(env)
+    handler = _SdkHandler(env)
     previous = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

@@ -105,6 +105,26 @@ def test_a_retired_model_is_refused_with_nothing_sent(
     assert result.stdout == ""
 
 
+def test_a_retired_model_says_where_its_name_came_from(
+    run: Run,
+    api: FakeClaudeAPI,
+    make_image: MakeImage,
+    chdir_tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Set in $VISION_CLI_MODEL or a configuration file, a retired model's refusal says so:
+    the value to change is there, not on the command line."""
+    image = make_image("a.png")
+    monkeypatch.setenv("VISION_CLI_MODEL", "claude-sonnet-4-5")
+    (line,) = error_lines(run("ask", image).stderr)
+    assert line.startswith("Error: claude-sonnet-4-5 (from $VISION_CLI_MODEL) was retired")
+    monkeypatch.delenv("VISION_CLI_MODEL")
+    (chdir_tmp / "vision-cli.toml").write_text('model = "claude-sonnet-4-5"\n')
+    (line,) = error_lines(run("ask", image).stderr)
+    assert line.startswith("Error: claude-sonnet-4-5 (from the configuration) was retired")
+    assert api.requests == []
+
+
 def test_the_fake_answers_a_retired_model_as_the_api_does(fake_api: FakeClaudeAPI) -> None:
     client = anthropic.Anthropic(api_key=API_KEY, base_url=fake_api.base_url, max_retries=0)
     with pytest.raises(anthropic.NotFoundError) as caught:

@@ -14,11 +14,12 @@ def _instead(cat: Catalog, model: Model) -> str:
     return f"{other.short_name} (--model {other.short_name})"
 
 
-def refusal(model: Model, cat: Catalog | None = None) -> str:
-    """Why a retired model is not sent, and what to use instead (one line)."""
+def refusal(model: Model, cat: Catalog | None = None, *, source: str = "") -> str:
+    """Why a retired model is not sent, and what to use instead (one line); ``source``: where
+    the name came from (`` (from $VISION_CLI_MODEL)``), said after it."""
     when = f" on {model.retires_at}" if model.retires_at else ""
     return (
-        f"{model.short_name} was retired{when} and the API no longer serves it: use "
+        f"{model.short_name}{source} was retired{when} and the API no longer serves it: use "
         f"{_instead(cat or load(), model)}"
     )
 

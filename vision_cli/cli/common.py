@@ -126,9 +126,13 @@ def model_name(name: str | None) -> str:
 
 def from_environment(param: str) -> str:
     """`` (from $NAME)`` when the current command's ``param`` came from its environment variable
-    (``$VISION_CLI_MODEL``): the value is wrong there, not on the command line."""
+    (``$VISION_CLI_MODEL``), `` (from the configuration)`` when a configuration file set it: the
+    value is wrong there, not on the command line."""
     ctx = get_current_context(silent=True)
-    if ctx is None or getattr(ctx.get_parameter_source(param), "name", None) != "ENVIRONMENT":
+    source = getattr(ctx.get_parameter_source(param), "name", None) if ctx else None
+    if source == "DEFAULT_MAP":
+        return " (from the configuration)"
+    if ctx is None or source != "ENVIRONMENT":
         return ""
     found = [p for p in ctx.command.params if p.name == param]
     envvar = getattr(found[0], "envvar", None) if found else None
@@ -193,7 +197,7 @@ def note_lifecycle(model: catalog.Model, *, sending: bool) -> None:
 
     if model.retired:
         if sending:
-            error(lifecycle.refusal(model))
+            error(lifecycle.refusal(model, source=from_environment("model")))
             raise typer.Exit(ExitStatus.USAGE)
         note(lifecycle.retired_note(model))
     elif model.deprecated:

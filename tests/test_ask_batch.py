@@ -171,11 +171,13 @@ def test_no_wait_submits_and_a_later_run_collects(
     assert second.exit_code == 0, second.stderr
     summary = json.loads(second.stdout)
     assert summary["succeeded"] == 4 and summary["pending"] == 0 and summary["batches"] == []
+    assert summary["skipped"] == 0  # answered by this run's collection: not counted twice
     assert len(creates(api)) == 1  # collected, never submitted again
     assert len(lines(out)) == 4
 
-    third = run("ask", folder, "--batch", "-o", out)
+    third = run("ask", folder, "--batch", "-o", out, "--json")
     assert third.exit_code == 0 and len(creates(api)) == 1 and len(lines(out)) == 4
+    assert json.loads(third.stdout)["skipped"] == 4  # answered before this run
 
 
 def test_new_images_go_in_a_new_batch_and_waiting_ones_are_not_submitted_again(

@@ -117,6 +117,8 @@ class BatchRun:
         self._api: connect.Anthropic | None = None
         #: Images whose collected result was an error (they are submitted again).
         self._failed: set[tuple[str, str | None]] = set()
+        #: Images answered by the batches this run collected: this run's answers, not skipped.
+        self._answered: set[tuple[str, str | None]] = set()
 
     @property
     def api(self) -> connect.Anthropic:
@@ -141,7 +143,8 @@ class BatchRun:
             done = records.answered(entries, cfg.settings.model_name, cfg.prompt_sha256)
             waiting = self.state.waiting(cfg.settings.model_name, cfg.prompt_sha256)
             the_plan = plan.plan(jobs, done, rerun=cfg.rerun, in_batches=waiting)
-            s.images, s.skipped = the_plan.images, len(the_plan.skipped)
+            s.images = the_plan.images
+            s.skipped = sum(job.key not in self._answered for job in the_plan.skipped)
             s.to_send = len(the_plan.todo)
             # Errors just collected are retried now: they are not this run's failures.
             s.failed -= len(self._failed & {job.key for job in the_plan.todo})
@@ -416,6 +419,7 @@ class BatchRun:
                 path, sha, model, prompt_hash, reply, cost, settings=settings
             )
             self.log.append(record, lambda: self.tally.answered(record, reply))
+            self._answered.add(key)
             return
         error = result.error or failures.APIFailure(None, result.type, "no answer")
         self._too_large(error, path, priced)

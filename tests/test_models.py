@@ -608,6 +608,11 @@ def test_a_many_image_limit_is_not_taken_for_the_models_edge(make_image: MakeIma
     one = building.build_request(images[:1], settings, prompt="x")
     single = running.correct_oversized(too_large(1568, ["messages.0.content.0"]), one, settings)
     assert single is not None and single.model_edge
+    # --each: a request still in flight when another taught the model its 1568 px edge is
+    # refused for the same reason; it is the model's edge too, not "in this request"
+    taught = replace(settings, model=model._replace(tier=catalog.edge_tier(model.tier, 1568)))
+    late = running.correct_oversized(too_large(1568, ["messages.0.content.0"]), one, taught)
+    assert late is not None and late.model_edge and "for claude" in late.describe(model.id)
     url = building.build_request(
         [fitting.Image("u", "url", url="https://example.com/a.png")], settings, prompt="x"
     )

@@ -151,7 +151,8 @@ def correct_oversized(
     fixed = replace(request, body=body, images=tuple(images), image_tokens=tokens)
     many = request.total_images > limits.MANY_IMAGES_THRESHOLD
     per_request = many and edge >= limits.MANY_IMAGES_MAX_DIMENSION
-    model_edge = not per_request and edge < settings.model.tier.max_edge
+    # (equal: another request of the same run taught it already, while this one was in flight)
+    model_edge = not per_request and edge <= settings.model.tier.max_edge
     return Correction(fixed, edge, tuple(changes), model_edge)
 
 

@@ -104,7 +104,20 @@ def _with(prop: Json, **root: Any) -> str:
         (_with({"anyOf": []}), "anyOf is []"),
         (_with(_DATE, required="d"), "required is"),
         (_with(3), "#/properties/d is not a schema"),
+        (
+            _with(
+                {"$ref": "#/$defs/a0"},
+                **{
+                    "$defs": {
+                        **{f"a{i}": {"$ref": f"#/$defs/a{i + 1}"} for i in range(3000)},
+                        "a3000": {"type": "string"},
+                    }
+                },
+            ),
+            "a chain of $ref longer than 100 schemas",
+        ),
     ],
+    ids=range(13),
 )
 def test_a_schema_that_could_not_check_an_answer_is_refused_at_once(value: str, words: str) -> None:
     """Found while the schema is read, before anything is sent: a schema the checker could not

@@ -142,7 +142,7 @@ def _first_problem(root: Mapping[str, Any]) -> str | None:
     subschemas that refer to each other without a step into the value (they could never be
     checked, nor decoded). Found before any image is read, so nothing is paid for an answer
     that could not be checked."""
-    seen: set[int] = set()
+    seen: dict[int, Mapping[str, Any]] = {}
     stack: list[tuple[Any, str]] = [(root, "#")]
     while stack:
         node, at = stack.pop()
@@ -150,12 +150,12 @@ def _first_problem(root: Mapping[str, Any]) -> str | None:
             continue
         if not isinstance(node, Mapping):
             return f"{at} is not a schema (an object, or true/false)"
-        seen.add(id(node))
+        seen[id(node)] = node
         problem = _keyword_problem(node, at, root)
         if problem is not None:
             return problem
         stack += _subschemas(node, at)
-    return _loop(root)
+    return _loop(root, list(seen.values()))
 
 
 def _keyword_problem(node: Mapping[str, Any], at: str, root: Mapping[str, Any]) -> str | None:
@@ -211,47 +211,52 @@ def _subschemas(node: Mapping[str, Any], at: str) -> list[tuple[Any, str]]:
     return subs
 
 
-def _loop(root: Mapping[str, Any]) -> str | None:
-    """A ``$ref`` (or ``allOf``/``anyOf``/``oneOf``) chain back to a schema already on it, with
-    the same value: checking it would never end."""
-    done: set[int] = set()
+#: The longest chain of ``$ref`` (and ``allOf``/``anyOf``/``oneOf``) applied to one value that a
+#: schema may hold: the check follows it on Python's stack, and real schemas hold a few.
+MAX_REF_CHAIN: Final = 100
 
-    def visit(node: Any, path: list[int], via: str) -> str | None:
-        if not isinstance(node, Mapping) or id(node) in done:
-            return None
+
+_TOO_LONG: Final = f"a chain of $ref longer than {MAX_REF_CHAIN} schemas: it cannot be checked"
+
+
+def _loop(root: Mapping[str, Any], nodes: list[Mapping[str, Any]]) -> str | None:
+    """A ``$ref`` (or ``allOf``/``anyOf``/``oneOf``) chain from one of ``nodes`` back to a
+    schema already on it, with the same value (checking it would never end), or one longer than
+    :data:`MAX_REF_CHAIN`."""
+    depth: dict[int, int] = {}  # the longest chain from each node already measured
+
+    def visit(node: Any, path: list[int], via: str) -> str | int:
+        if not isinstance(node, Mapping):
+            return 0
+        if id(node) in depth:
+            return depth[id(node)]
         if id(node) in path:
             return f"{via} leads back to itself without a step into the value: it can never be met"
+        if len(path) >= MAX_REF_CHAIN:
+            return _TOO_LONG
         path.append(id(node))
         targets: list[tuple[Any, str]] = []
         if isinstance(node.get("$ref"), str):
             targets.append((_resolve(node["$ref"], root), f"$ref {node['$ref']!r}"))
         for word in _SAME_VALUE:
             targets += [(sub, via) for sub in node.get(word, ())]
+        longest = 0
         for target, how in targets:
             found = visit(target, path, how)
-            if found:
+            if isinstance(found, str):
                 return found
+            longest = max(longest, found)
         path.pop()
-        done.add(id(node))
-        return None
+        if longest + 1 > MAX_REF_CHAIN:
+            return _TOO_LONG
+        depth[id(node)] = longest + 1
+        return longest + 1
 
-    nodes = [root, *(n for n, _ in _all_nodes(root))]
     for node in nodes:
         found = visit(node, [], "the schema")
-        if found:
+        if isinstance(found, str):
             return found
     return None
-
-
-def _all_nodes(root: Mapping[str, Any]) -> list[tuple[Any, str]]:
-    found: list[tuple[Any, str]] = []
-    stack = _subschemas(root, "#")
-    while stack:
-        node, at = stack.pop()
-        if isinstance(node, Mapping):
-            found.append((node, at))
-            stack += _subschemas(node, at)
-    return found
 
 
 def parse_fields(text: str) -> Schema:

@@ -201,7 +201,12 @@ def test_haiku_55_step_is_in_the_cost_of_locate_lines(
 
 
 def _line(path: str, **fields: Any) -> str:
-    doc = {"path": path, "sha256": "0" * 64, "model": "claude-sonnet-5-5", "prompt_sha256": "1"}
+    doc: dict[str, Any] = {
+        "path": path,
+        "sha256": "0" * 64,
+        "model": "claude-sonnet-5-5",
+        "prompt_sha256": "1",
+    }
     doc.update({"text": "ok", "error": None, "seconds": 1.5, "cost_usd": 0.002}, **fields)
     return json.dumps(doc) + "\n"
 

@@ -79,7 +79,7 @@ def test_bad_schemas_say_what_is_wrong(value: str, words: str) -> None:
 _DATE = {"type": "string"}
 
 
-def _with(prop: Json, **root: Any) -> str:
+def _with(prop: Any, **root: Any) -> str:
     return json.dumps({"type": "object", "properties": {"d": prop}, **root})
 
 

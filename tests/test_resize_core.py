@@ -296,6 +296,43 @@ def test_existing_backup_needs_overwrite(tmp_path: Path) -> None:
     assert outcome.action == "resized" and digest(tmp_path / "big.jpg.orig") == original
 
 
+@pytest.mark.parametrize("backup_first", [False, True])
+def test_a_backup_never_replaces_another_input_even_with_overwrite(
+    tmp_path: Path, backup_first: bool
+) -> None:
+    """``resize a.jpg a.jpg.orig --in-place --backup .orig --overwrite``: a.jpg's backup would
+    have replaced the user's own a.jpg.orig, another input (the docs: no input is ever
+    overwritten, even with --overwrite). That file fails instead, and says why."""
+    src = k.write(tmp_path / "a.jpg", k.photo())
+    other = k.write(tmp_path / "a.jpg.orig", k.photo((2500, 1800)))
+    before = {src: digest(src), other: digest(other)}
+    order = [other, src] if backup_first else [src, other]
+    outcomes = resize(inputs(*order), options(backup=".orig", overwrite=True))
+    failed = [o for o in outcomes if o.action == "failed"]
+    assert [Path(o.input).name for o in failed] == ["a.jpg"]
+    assert "the backup" in (failed[0].error or "")
+    assert "would replace an input" in (failed[0].error or "")
+    assert digest(src) == before[src]
+    # a.jpg.orig itself was resized in place (to a.jpg.orig.jpg, its original kept as its own
+    # backup): its bytes are still there, and not replaced by a.jpg's
+    kept = {digest(p) for p in tmp_path.iterdir() if p.name.startswith("a.jpg.orig")}
+    assert before[other] in kept and before[src] not in kept
+
+
+def test_an_existing_backup_of_an_image_resized_under_its_own_name_is_named(
+    tmp_path: Path,
+) -> None:
+    """In place under the same name, an existing backup was reported as "a.jpg appeared while
+    resizing"; it is the backup that is named now, before anything is written."""
+    src = k.write(tmp_path / "a.jpg", k.photo())
+    k.write(tmp_path / "a.jpg.orig", b"older backup")
+    (outcome,) = resize(inputs(src), options(backup=".orig"))
+    assert outcome.action == "failed"
+    assert outcome.error == (
+        f"the backup {tmp_path / 'a.jpg.orig'} exists: pass --overwrite or another --backup suffix."
+    )
+
+
 def test_unwritable_folder_fails_the_file_and_keeps_the_original(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -243,6 +243,11 @@ class Planner:
                 "resize them into different folders."
             )
         self.claimed[key] = item.label
+        backup = self._backup_path(item.path)
+        if backup is not None:
+            refusal = self._backup_refusal(item, backup)
+            if refusal is not None:
+                return refusal
         if own:
             return None  # in place, under the same name
         if key in self.inputs:
@@ -250,8 +255,24 @@ class Planner:
             return f"{target} is an input, which is never overwritten: resize{hint} with --out."
         if not self.opts.overwrite and os.path.lexists(target):
             return f"{target} exists: pass --overwrite to replace it."
-        backup = self._backup_path(item.path)
-        if backup is not None and not self.opts.overwrite and os.path.lexists(backup):
+        return None
+
+    def _backup_refusal(self, item: sources.Input, backup: Path) -> str | None:
+        """Why ``backup`` must not be made for ``item``: it is another input (never overwritten,
+        even with --overwrite), another input's output or backup, or it exists."""
+        key = claim_key(backup)
+        if key in self.inputs:
+            return (
+                f"the backup {backup} would replace an input, which is never overwritten: "
+                "choose another --backup suffix."
+            )
+        if key in self.claimed:
+            return (
+                f"the backup {backup} is already the output of {self.claimed[key]}: choose "
+                "another --backup suffix."
+            )
+        self.claimed[key] = item.label
+        if not self.opts.overwrite and os.path.lexists(backup):
             return f"the backup {backup} exists: pass --overwrite or another --backup suffix."
         return None
 

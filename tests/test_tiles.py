@@ -212,6 +212,31 @@ def test_resize_tile_grid_photo_and_refusals(run: Run, tmp_path: Path, make_imag
     assert too_fine[0]["action"] == "failed" and "--tile-overlap" in too_fine[0]["error"]
 
 
+def test_a_grid_the_image_cannot_take_fails_it_in_estimate_as_in_resize_and_ask(
+    run: Run, tmp_path: Path
+) -> None:
+    """estimate priced an image whose --tile grid cannot be cut as one whole tile, with exit 0,
+    while resize and ask fail it: now it is listed, not priced, with the same sentence."""
+    image = tmp_path / "k.png"
+    Image.new("RGB", (1000, 1000), "white").save(image)
+    grid = ["--tile", "2x2", "--tile-overlap", "100000"]
+    sentence = "1000 px cannot be cut into 2 tiles overlapping by 100000 px"
+    estimate = run("estimate", image, *grid, "--json")
+    assert estimate.exit_code == 1, estimate.stderr
+    (row,) = json.loads(estimate.stdout)["images"]
+    assert row["tokens"] is None and row["tiles"] is None
+    assert f"Error: too-small ({image}): {sentence}" in " ".join(estimate.stderr.split())
+    resized = records(run("resize", image, "--out", tmp_path / "o", *grid, "-f", "jsonl"))
+    assert resized[0]["action"] == "failed" and resized[0]["error"].startswith(sentence)
+    asked = run("ask", image, *grid, "--dry-run")
+    assert asked.exit_code == 1 and sentence in " ".join(asked.stderr.split())
+    for command in (["estimate"], ["ask", "--dry-run"], ["resize", "--out", str(tmp_path / "h")]):
+        huge = run(*command, image, "--tile", "999999999999x1")
+        assert huge.exit_code == 2 and "more than the 600 images" in " ".join(
+            huge.stderr.replace("│", " ").split()
+        ), command
+
+
 # -- ask / compare --tile --------------------------------------------------------------------
 
 

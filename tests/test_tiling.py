@@ -3,6 +3,8 @@ properties and known answers."""
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -119,6 +121,22 @@ def test_parse_grid(text: str, grid: tuple[int, int]) -> None:
 def test_parse_grid_refuses() -> None:
     with pytest.raises(ValueError, match="ROWSxCOLS"):
         tiling.parse_grid("three")
+    with pytest.raises(ValueError, match="more than the 600 images the largest request can hold"):
+        tiling.parse_grid("999999999999x1")  # it made a list of that many spans, then the OOM
+    assert tiling.parse_grid("600x1") == (600, 1)
+
+
+def test_a_grid_of_far_more_tiles_than_pixels_is_refused_before_any_tile_is_made() -> None:
+    """The spans were built before the grid was checked: 10,000,000 rows took 1 GB and 2 s.
+    Measured by what the call allocates, not by time."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="cannot be cut into 10000000 tiles"):
+            tiling.tile_grid(1000, 1000, 10_000_000, 1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000
 
 
 @given(lengths, lengths, grids, grids, st.integers(min_value=1, max_value=4000))

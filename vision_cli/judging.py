@@ -105,7 +105,9 @@ class Finding:
 
     @property
     def severity(self) -> Severity:
-        return SEVERITY[self.code]
+        """The code's; what no command can fix (``final``) is an error whatever its code (a
+        ``--tile`` grid finer than the image allows fails it, under ``too-small``)."""
+        return Severity.ERROR if self.final else SEVERITY[self.code]
 
     @property
     def fixable(self) -> bool:

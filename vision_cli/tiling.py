@@ -96,15 +96,13 @@ def _spans(length: int, parts: int, overlap: int | None) -> tuple[list[tuple[int
         overlap = max(limits.PATCH_SIZE, math.ceil(TILE_OVERLAP_SHARE * length / parts))
     size = -(-(length + (parts - 1) * overlap) // parts)
     step = size - overlap
-    spans = [(i * step, size) for i in range(parts - 1)]
     last = (parts - 1) * step
-    spans.append((last, length - last))
-    if step < 1 or length - last <= overlap:
+    if step < 1 or length - last <= overlap:  # (checked before any span is made)
         raise ValueError(
             f"{length} px cannot be cut into {parts} tiles overlapping by {overlap} px: use fewer "
             "tiles or a smaller --tile-overlap"
         )
-    return spans, overlap
+    return [*((i * step, size) for i in range(parts - 1)), (last, length - last)], overlap
 
 
 def tile_grid(
@@ -183,15 +181,26 @@ def auto_grid(
     return best[2] if best is not None else tile_grid(width, height, 1, 1)
 
 
+#: The most tiles a forced grid may hold: what the largest request can carry (600 images).
+MAX_TILES: Final = 600
+
+
 def parse_grid(text: str) -> tuple[int, int]:
-    """Parse ``--tile ROWSxCOLS`` (``3x1``: three tiles one above the other)."""
+    """Parse ``--tile ROWSxCOLS`` (``3x1``: three tiles one above the other), at most
+    :data:`MAX_TILES` tiles."""
     try:
-        return parse_size(text)
+        rows, columns = parse_size(text)
     except ValueError:
         raise ValueError(
             f"{text!r} is not a grid: use auto or ROWSxCOLS, e.g. 3x1 for three tiles one above "
             "the other"
         ) from None
+    if rows * columns > MAX_TILES:
+        raise ValueError(
+            f"{text!r} is {rows * columns:,} tiles, more than the {MAX_TILES} images the largest "
+            "request can hold: use a coarser grid, or auto"
+        )
+    return rows, columns
 
 
 class TileSpec(NamedTuple):

@@ -170,8 +170,20 @@ def _tiles(width: int, height: int, tier: policy.Tier, plan: EstimatePlan) -> li
     assert plan.tile is not None
     try:
         return list(plan.tile.grid_for(width, height, policy.SizePolicy.native(tier)).tiles)
-    except ValueError:  # a grid finer than the image: priced whole, as resize would fail it
+    except ValueError:  # a grid finer than the image: the row is not priced (_grid_failure)
         return []
+
+
+def _grid_failure(width: int | None, height: int | None, plan: EstimatePlan) -> Finding | None:
+    """Why the ``--tile`` grid cannot be cut from this image: the sentence (and code) with which
+    ``resize`` and ``ask`` fail it, so the row is listed, not priced as one whole tile."""
+    if plan.tile is None or width is None or height is None:
+        return None
+    try:
+        plan.tile.grid_for(width, height, policy.SizePolicy.native(plan.models[0].tier))
+    except ValueError as exc:
+        return Finding(judging.Code.TOO_SMALL, str(exc), final=True)
+    return None
 
 
 def _cost(width: int, height: int, m: PricedModel, plan: EstimatePlan) -> ModelCost:
@@ -215,8 +227,9 @@ def row_from_record(
     if trim is not None:
         w, h = trim[2] - trim[0], trim[3] - trim[1]
     findings = _without_fixed_by_tiles(tuple(rec.findings), w, h, plan)
-    if trim_failure is not None:
-        findings += (trim_failure,)
+    for failure in (trim_failure, _grid_failure(w, h, plan)):
+        if failure is not None:
+            findings += (failure,)
     costs: tuple[ModelCost, ...] = ()
     untrimmed: int | None = None
     if judging.status_of(findings) != "error" and w is not None and h is not None:
@@ -267,6 +280,8 @@ def row_from_size(
     judged = judging.judge(facts, lim._replace(tier=first.tier), pred)
     findings = tuple(f for f in judged if f.code not in ignore)
     findings = _without_fixed_by_tiles(findings, w, h, plan)
+    failure = _grid_failure(w, h, plan)
+    findings += (failure,) if failure is not None else ()
     priced = judging.status_of(findings) != "error"
     return EstimateRow(
         path=size_label(size),

@@ -978,6 +978,86 @@ def test_a_broken_conversation_file_is_a_usage_error(
     assert api.requests == []
 
 
+def _saved(**changes: Any) -> dict[str, Any]:
+    """A conversation file as vision-cli writes it (one image, one answer), with ``changes``."""
+    png = io.BytesIO()
+    Image.new("RGB", (40, 30), "teal").save(png, "PNG")
+    image = {
+        "type": "image",
+        "source": {
+            "type": "base64",
+            "media_type": "image/png",
+            "data": base64.b64encode(png.getvalue()).decode(),
+        },
+    }
+    doc: dict[str, Any] = {
+        "version": 1,
+        "model": "claude-sonnet-5-5",
+        "messages": [
+            {"role": "user", "content": [image, {"type": "text", "text": "What is it?"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "A teal square."}]},
+        ],
+    }
+    doc.update(changes)
+    return doc
+
+
+def _retyped(doc: dict[str, Any], media_type: str) -> dict[str, Any]:
+    doc["messages"][0]["content"][0]["source"]["media_type"] = media_type
+    return doc
+
+
+def _first_turn(doc: dict[str, Any], **members: Any) -> dict[str, Any]:
+    doc["messages"][0].update(members)
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("doc", "words"),
+    [
+        (_saved(version=99), "of version 99, and this vision-cli reads version 1"),
+        (_saved(model=123), "the conversation's model is not text"),
+        (_first_turn(_saved(), cache="x"), "turn 1 has members the API does not take (cache)"),
+        (
+            _first_turn(_saved(), content=[{"type": "weird"}]),
+            'a content block of type "weird", which is not sent here',
+        ),
+        (_retyped(_saved(), "image/jpeg"), "claims to be image/jpeg but holds PNG bytes"),
+        (_saved(model="no-such-model"), "the model saved in --conversation"),
+    ],
+    ids=["version", "model-type", "turn-member", "block-type", "media-type", "unknown-model"],
+)
+def test_a_conversation_the_api_would_refuse_is_refused_before_sending(
+    run: Run,
+    api: FakeClaudeAPI,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    doc: dict[str, Any],
+    words: str,
+) -> None:
+    """Each of these went to the API (a 400 and exit 3, or a file rewritten around a block the
+    API took), or was taken for a --model the user never gave: exit 2, the file named, nothing
+    sent."""
+    monkeypatch.delenv("VISION_CLI_MODEL", raising=False)  # the saved model is used
+    chat = tmp_path / "chat.json"
+    chat.write_text(json.dumps(doc))
+    result = run("ask", "--conversation", chat, "-p", "And now?")
+    said = " ".join(result.stderr.replace("│", " ").split())
+    assert result.exit_code == 2, said
+    assert words in said and "chat.json" in said, said
+    assert api.requests == []
+
+
+def test_a_conversation_as_vision_cli_writes_it_is_taken(
+    run: Run, api: FakeClaudeAPI, tmp_path: Path
+) -> None:
+    chat = tmp_path / "chat.json"
+    chat.write_text(json.dumps(_saved()))
+    result = run("ask", "--conversation", chat, "-p", "And now?")
+    assert result.exit_code == 0, result.stderr
+    assert len(json.loads(chat.read_text())["messages"]) == 4
+
+
 def test_earlier_images_count_toward_the_2000_px_rule(
     run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
 ) -> None:

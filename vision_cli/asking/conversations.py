@@ -72,7 +72,7 @@ def load_conversation(path: Path) -> Conversation:
     if isinstance(doc, list):
         doc = {"messages": doc}
     messages = doc.get("messages") if isinstance(doc, dict) else None
-    problem = _turns_problem(messages)
+    problem = _turns_problem(messages) or _file_problem(doc)
     if problem:
         raise PreflightError([Failure(str(path), problem)])
     system = doc.get("system")
@@ -84,6 +84,21 @@ def load_conversation(path: Path) -> Conversation:
     )
 
 
+def _file_problem(doc: Mapping[str, Any]) -> str | None:
+    """Why the file's own members cannot be used: a version this vision-cli does not know (a
+    newer one wrote it), a model or system that is not text."""
+    version = doc.get("version", CONVERSATION_VERSION)
+    if version != CONVERSATION_VERSION:
+        return (
+            f"the conversation is of version {json.dumps(version)[:20]}, and this vision-cli "
+            f"reads version {CONVERSATION_VERSION}: update vision-cli, or start a new one"
+        )
+    for member in ("model", "system"):
+        if doc.get(member) is not None and not isinstance(doc[member], str):
+            return f"the conversation's {member} is not text: fix or remove it"
+    return None
+
+
 def _turns_problem(messages: Any) -> str | None:
     hint = ": it must hold the Messages API turns vision-cli wrote"
     if not isinstance(messages, list):
@@ -92,6 +107,9 @@ def _turns_problem(messages: Any) -> str | None:
     for index, turn in enumerate(messages):
         if not isinstance(turn, dict) or turn.get("role") != expected:
             return f"turn {index + 1} should be a {expected} turn" + hint
+        extra = sorted(set(turn) - {"role", "content"})
+        if extra:
+            return f"turn {index + 1} has members the API does not take ({', '.join(extra)})" + hint
         content = turn.get("content")
         if not isinstance(content, str | list):
             return f"turn {index + 1} has no content" + hint
@@ -109,10 +127,18 @@ def _turns_problem(messages: Any) -> str | None:
 _SOURCE_FIELDS: Final = {"base64": ("media_type", "data"), "url": ("url",), "file": ("file_id",)}
 
 
+#: The content blocks a conversation may hold: what vision-cli writes (text and images), and
+#: what the API answers in an assistant turn; another type would be sent and refused (and the
+#: file rewritten around it).
+_BLOCK_TYPES: Final = frozenset({"text", "image", "thinking", "redacted_thinking"})
+
+
 def _block_problem(block: Any) -> str | None:
     """Why one content block cannot be sent again as it is, or None."""
     if not isinstance(block, dict) or not isinstance(block.get("type"), str):
         return "a content block is not an object with a type"
+    if block["type"] not in _BLOCK_TYPES:
+        return f"a content block of type {json.dumps(block['type'])[:40]}, which is not sent here"
     if block["type"] == "text" and not isinstance(block.get("text"), str):
         return "a text block has no text"
     if block["type"] == "image":
@@ -122,6 +148,24 @@ def _block_problem(block: Any) -> str | None:
             return "an image block has no base64, url or file source"
         if not all(isinstance(source.get(name), str) for name in _SOURCE_FIELDS[kind]):
             return f"an image's {kind} source is incomplete"
+        if kind == "base64":
+            return _base64_problem(source)
+    return None
+
+
+def _base64_problem(source: Mapping[str, Any]) -> str | None:
+    """A saved image that the API would refuse (400, exit 3, after the upload): data that is
+    not base64, or bytes that are not the media type the block claims."""
+    from vision_cli.imaging import probe  # lazy: start-up
+
+    raw = source_bytes(source)
+    if raw is None:
+        return "an image's data is not base64"
+    found = probe.signature_format(raw[:16])
+    declared = str(source["media_type"])
+    if found is None or limits.FORMAT_MEDIA_TYPES.get(found.upper()) != declared:
+        what = f"{found} bytes" if found else "bytes of no image format the API takes"
+        return f"an image claims to be {declared[:40]} but holds {what}"
     return None
 
 

@@ -291,7 +291,13 @@ def run(opts: AskOptions) -> None:
         except preparing.PreflightError as exc:
             _preflight_failed(exc, ExitStatus.USAGE)  # the file named by an option is unusable
     model_name = opts.model or history.model
-    the_model = common.resolve_model(model_name, sending=True, price=opts.price)
+    saved = opts.model is None and history.model is not None
+    the_model = common.resolve_model(
+        model_name,
+        sending=True,
+        price=opts.price,
+        saved_in=f"--conversation {opts.prompt.conversation}" if saved else None,
+    )
     try:
         items = list(
             sources.iter_inputs(opts.inputs.inputs, opts.inputs.selection, common.env().stdin_bytes)

@@ -140,19 +140,28 @@ def from_environment(param: str) -> str:
 
 
 def resolve_model(
-    name: str | None, *, sending: bool = False, price: str | None = None
+    name: str | None,
+    *,
+    sending: bool = False,
+    price: str | None = None,
+    saved_in: str | None = None,
 ) -> catalog.Model:
     """The model for ``--model`` (or the default), checked only now that a command needs it: a
     usage error for an unknown one; a retired one stops a command that sends (exit 2) and is
-    noted by the others; a deprecated one is warned about. ``price``: ``--price`` of ``ask``."""
+    noted by the others; a deprecated one is warned about. ``price``: ``--price`` of ``ask``.
+    ``saved_in``: the file the name was read from (a ``--conversation``), said in place of
+    ``--model``."""
     # lazy: start-up, the listing (--help) imports this module but needs none of these
     from vision_cli import catalog
 
+    origin = f" (saved in {saved_in})" if saved_in else from_environment("model")
     try:
         model = catalog.resolve(model_name(name))
     except catalog.UnknownModelError as exc:
-        usage_error(str(exc), "--model" + from_environment("model"))
-    note_lifecycle(model, sending=sending)
+        if saved_in:
+            fail(f"the model saved in {saved_in}: {exc}", ExitStatus.USAGE)
+        usage_error(str(exc), "--model" + origin)
+    note_lifecycle(model, sending=sending, origin=origin)
     if price is not None:
         model = priced(model, price)
     if sending and not model.priced:
@@ -190,14 +199,15 @@ def priced(model: catalog.Model, text: str) -> catalog.Model:
     return model.with_price(spec.input, spec.output)
 
 
-def note_lifecycle(model: catalog.Model, *, sending: bool) -> None:
+def note_lifecycle(model: catalog.Model, *, sending: bool, origin: str = "") -> None:
     """Say on stderr what the model's lifecycle means here (never hidden by -q or --json:
-    stderr is not the result). A retired model stops a command that sends, with exit 2."""
+    stderr is not the result). A retired model stops a command that sends, with exit 2;
+    ``origin`` says where its name came from when not the command line."""
     from vision_cli import lifecycle  # lazy: start-up, --help imports none of these
 
     if model.retired:
         if sending:
-            error(lifecycle.refusal(model, source=from_environment("model")))
+            error(lifecycle.refusal(model, source=origin))
             raise typer.Exit(ExitStatus.USAGE)
         note(lifecycle.retired_note(model))
     elif model.deprecated:

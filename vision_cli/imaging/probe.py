@@ -514,16 +514,25 @@ _SIGNATURES: Final = (
 _QUOTED: Final = 40
 
 
+def signature_format(head: bytes) -> str | None:
+    """The format the first bytes' signature names (``PNG``, ``JPEG``, ``GIF``, ``WebP``,
+    ``TIFF``), or None: no parsing, for saying whether bytes are what they claim to be."""
+    for signature, name in _SIGNATURES:
+        if head.startswith(signature) and (name != "WebP" or head[8:12] == b"WEBP"):
+            return name
+    return None
+
+
 def _what_it_is(head: bytes) -> tuple[Code, str] | None:
     """What the first bytes of a file that is no image are, when they say it: what a repository,
     a failed download or a broken disk leaves where an image should be."""
-    for signature, name in _SIGNATURES:
-        if head.startswith(signature) and (name != "WebP" or head[8:12] == b"WEBP"):
-            return (
-                Code.UNREADABLE,
-                f"a {name} file whose header cannot be read (damaged, or a kind of {name} that "
-                "Pillow does not read): re-export it, or replace it.",
-            )
+    name = signature_format(head)
+    if name is not None:
+        return (
+            Code.UNREADABLE,
+            f"a {name} file whose header cannot be read (damaged, or a kind of {name} that "
+            "Pillow does not read): re-export it, or replace it.",
+        )
     if head.startswith(_LFS_POINTER):
         return (
             Code.UNREADABLE,

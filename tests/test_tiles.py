@@ -429,3 +429,17 @@ def test_skip_existing_with_tiles(run: Run, tmp_path: Path, make_image: Any) -> 
     assert records(run(*auto))[0]["action"] == "copied"
     (rec,) = records(run(*auto))
     assert (rec["action"], rec["output"]) == ("skipped", str(out / "photo.png"))
+
+
+def test_the_resize_summary_says_tiles_cost_more_not_a_negative_saving(
+    run: Run, tmp_path: Path
+) -> None:
+    """Tiles can cost more tokens than the image whole: the summary said "(-304 saved:
+    $-0.61 ...)"; it says how many more, as it does for bytes."""
+    image = tmp_path / "k.png"
+    Image.new("RGB", (1000, 1000), "white").save(image)
+    result = run("resize", image, "--tile", "4x4", "--out", tmp_path / "o")
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stdout.split())
+    assert " tokens (" in said and " more: $" in said and " more per 1,000 sends" in said
+    assert "saved: $-" not in said and "(-" not in said  # no negative figure

@@ -136,8 +136,9 @@ class ResizeReport:
             f"{t.files} {noun}: {counts}{tail}",
             f"{units.format_bytes(t.bytes_before)} → {units.format_bytes(t.bytes_after)} "
             f"({_bytes_change(t.bytes_before - t.bytes_after)}); "
-            f"{t.tokens_before:,} → {t.tokens_after:,} tokens ({saved:,} saved: "
-            + _saved_money(t)
+            f"{t.tokens_before:,} → {t.tokens_after:,} tokens "
+            + (f"({saved:,} saved: " if saved >= 0 else f"({-saved:,} more: ")
+            + _saved_money(t, more=saved < 0)
             + ")",
         ]
         if t.files:
@@ -154,13 +155,16 @@ def _bytes_change(saved: int) -> str:
     return f"{units.format_bytes(saved)} saved"
 
 
-def _saved_money(t: ResizeTotals, *, short: bool = False) -> str:
+def _saved_money(t: ResizeTotals, *, short: bool = False, more: bool = False) -> str:
+    """The dollars saved per 1,000 sends; with ``more``, what the outputs cost more (tiles of
+    an image can cost more tokens than the image whole), said as a positive amount."""
     usd = t.usd_saved_per_1000
     if usd is None or t.price is None:
         return "no price known" if short else f"no price known for {t.model}"
     if short:
         return money(usd)
-    return f"{money(usd)} per 1,000 sends to {t.model} at ${t.price:g}/MTok"
+    amount = f"{money(-usd)} more" if more else money(usd)
+    return f"{amount} per 1,000 sends to {t.model} at ${t.price:g}/MTok"
 
 
 def resize_markdown(

@@ -298,6 +298,13 @@ def test_csv_report(run: Run, zoo: Path, tmp_path: Path) -> None:
     (turned,) = [r for r in rows if r["input"].endswith("IMG_0001.JPG")]
     assert (turned["width_after"], turned["height_after"]) == ("928", "1238")
     assert {r["action"] for r in rows} <= {"resized", "converted", "copied"}
+    # the findings are there too, as their codes (as in inspect's CSV): it had no such column
+    again = run("resize", zoo, "--out", tmp_path / "again", "--dry-run", "-f", "jsonl")
+    records_ = {r["input"]: r for r in records(again) if "input" in r}
+    for row in rows:
+        expected = ";".join(f["code"] for f in records_[row["input"]]["findings"])
+        assert row["codes"] == expected
+    assert any(row["codes"] for row in rows)
 
 
 def test_table_report(run: Run, tmp_path: Path) -> None:

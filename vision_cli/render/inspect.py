@@ -6,11 +6,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TextIO
+from typing import Protocol, TextIO
 
 from vision_cli.formats import Format
 from vision_cli.inspecting import InspectSummary, Record
-from vision_cli.render.output import RecordWriter, console, is_tty
+from vision_cli.render.output import RecordWriter, console, is_tty, with_codes
 from vision_cli.render.text import gh_annotation, md_code, md_table, visible
 
 INSPECT_CSV_COLUMNS = (
@@ -33,12 +33,6 @@ INSPECT_CSV_COLUMNS = (
 )
 
 _MARKS = {"ok": ("✓", "green"), "warning": ("!", "yellow"), "error": ("✗", "red")}
-
-
-def _csv_inspect_row(rec: dict[str, Any]) -> dict[str, Any]:
-    row = dict(rec)
-    row["codes"] = ";".join(f["code"] for f in rec["findings"])
-    return row
 
 
 def size_text(rec: Record, *, by: str = "x", unknown: str = "-") -> str:
@@ -80,7 +74,7 @@ class InspectReport:
                 self.fmt,
                 key="images",
                 columns=INSPECT_CSV_COLUMNS,
-                flatten=_csv_inspect_row,
+                flatten=with_codes,
                 stream=self.stream,
             )
         self._color = self.fmt is Format.table and is_tty(self.stream)

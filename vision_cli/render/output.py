@@ -80,6 +80,14 @@ def dumps(doc: Any) -> str:
     return names.dumps(doc, indent=2)
 
 
+def with_codes(rec: dict[str, Any]) -> dict[str, Any]:
+    """A record as a CSV row: its findings as their codes, ``;``-separated, in a ``codes``
+    column (``inspect`` and ``resize`` alike)."""
+    row = dict(rec)
+    row["codes"] = ";".join(f["code"] for f in rec.get("findings") or ())
+    return row
+
+
 class RecordWriter:
     """Writes records as JSON (one document at the end), JSONL (one line each, at once) or CSV.
 

@@ -9,7 +9,7 @@ from typing import TextIO
 
 from vision_cli import units
 from vision_cli.formats import Format
-from vision_cli.render.output import RecordWriter, console, wants_colour
+from vision_cli.render.output import RecordWriter, console, wants_colour, with_codes
 from vision_cli.render.text import md_code, md_table, money, plural, visible
 from vision_cli.resizing.summary import Outcome, ResizeTotals
 
@@ -29,6 +29,7 @@ RESIZE_CSV_COLUMNS = (
     "tokens_after",
     "quality",
     "error",
+    "codes",
     "tiles",
     "trim",
 )
@@ -84,7 +85,11 @@ class ResizeReport:
         self._writer: RecordWriter | None = None
         if self.fmt in (Format.json, Format.jsonl, Format.csv):
             self._writer = RecordWriter(
-                self.fmt, key="images", columns=RESIZE_CSV_COLUMNS, stream=self.stream
+                self.fmt,
+                key="images",
+                columns=RESIZE_CSV_COLUMNS,
+                flatten=with_codes,
+                stream=self.stream,
             )
         self._color = wants_colour(self.out)
         self._failed: list[Outcome] = []

@@ -443,3 +443,29 @@ def test_the_resize_summary_says_tiles_cost_more_not_a_negative_saving(
     said = " ".join(result.stdout.split())
     assert " tokens (" in said and " more: $" in said and " more per 1,000 sends" in said
     assert "saved: $-" not in said and "(-" not in said  # no negative figure
+
+
+def test_re_tiling_with_overwrite_removes_the_earlier_sets_extra_tiles(
+    run: Run, tmp_path: Path
+) -> None:
+    """Tiled into 8, then into 3 with --overwrite: tiles 4 to 8 of the first set stayed, and a
+    folder of tiles is sent whole. The tiles the earlier sidecar listed and the new set does not
+    replace are removed; any other file is left alone."""
+    image = tmp_path / "scroll.png"
+    Image.new("RGB", (1080, 12000), "white").save(image)
+    out = tmp_path / "tiles"
+    assert run("resize", image, "--tile", "8x1", "--out", out).exit_code == 0
+    (out / "scroll.tile-99.png").write_bytes(b"mine")  # not in the sidecar: not ours to remove
+    (out / "notes.txt").write_text("mine")
+    again = run("resize", image, "--tile", "3x1", "--out", out, "--overwrite")
+    assert again.exit_code == 0, again.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "notes.txt",
+        "scroll.tile-01.png",
+        "scroll.tile-02.png",
+        "scroll.tile-03.png",
+        "scroll.tile-99.png",
+        "scroll.tiles.json",
+    ]
+    dry = run("resize", image, "--tile", "2x1", "--out", out, "--overwrite", "--dry-run")
+    assert dry.exit_code == 0 and (out / "scroll.tile-03.png").exists()  # a dry run removes none

@@ -9,8 +9,10 @@ import contextlib
 import errno
 import json
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Final
 
 from vision_cli import judging, names, policy, sources
 from vision_cli.fsutil import hidden_temp_name, sync_folder, write_atomic
@@ -201,10 +203,13 @@ class Planner:
             None,
         )
         if refusal is None and not self.opts.dry_run:
+            before = _sidecar_files(sidecar)  # an earlier run's set, replaced with --overwrite
             doc = sidecar_document(item.label, tiled, [n.name for n in paths])
             refusal = self._write_files(
                 [*zip(paths, (p.data for p in tiles), strict=True), (sidecar, doc.encode())]
             )
+            if refusal is None:
+                _remove_stale_tiles(sidecar, stem, before, {p.name for p in paths})
         if refusal is not None:
             return outcome._replace(action="failed", output=None, error=refusal, tiles=None)
         return outcome
@@ -372,15 +377,38 @@ def _complete_set(sidecar: Path, item: sources.Input) -> bool:
     """Whether ``sidecar`` and every tile it lists are files newer than ``item``'s."""
     if not _newer(sidecar, item):
         return False
+    files = _sidecar_files(sidecar)
+    return bool(files) and all(_newer(sidecar.with_name(f), item) for f in files)
+
+
+def _sidecar_files(sidecar: Path) -> list[str]:
+    """The tile files a sidecar lists (none when there is no sidecar vision-cli wrote)."""
     try:
         doc = json.loads(sidecar.read_bytes())
-        files = [
-            os.fsdecode(base64.b64decode(t["file_bytes"])) if "file_bytes" in t else t["file"]
+        return [
+            os.fsdecode(base64.b64decode(t["file_bytes"])) if "file_bytes" in t else str(t["file"])
             for t in doc["tiles"]
         ]
-        return bool(files) and all(_newer(sidecar.with_name(f), item) for f in files)
-    except (OSError, ValueError, KeyError, TypeError):
-        return False  # not a sidecar vision-cli wrote: tiled again (and refused unless --overwrite)
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return []  # not a sidecar vision-cli wrote: tiled again (and refused unless --overwrite)
+
+
+def _remove_stale_tiles(sidecar: Path, stem: str, before: list[str], now: set[str]) -> None:
+    """Remove the tiles of an earlier, finer grid of the same image that the new set does not
+    replace (``scroll.tile-08.png`` after a re-tiling into 4): a folder of tiles is sent whole,
+    and they would go with it. Only names the earlier sidecar listed, of the form vision-cli
+    gives tiles, in the sidecar's folder."""
+    for name in before:
+        ours = name.startswith(f"{stem}.") and _TILE_NAME.fullmatch(name[len(stem) + 1 :])
+        if name in now or not ours:
+            continue
+        with contextlib.suppress(OSError):
+            stale = sidecar.with_name(name)
+            if stale.is_file() and not stale.is_symlink():
+                stale.unlink()
+
+
+_TILE_NAME: Final = re.compile(r"tile-\d{2,}\.(?:png|jpg|webp|gif)")
 
 
 def _write_failure(exc: OSError, target: Path) -> str:

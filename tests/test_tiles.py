@@ -469,3 +469,19 @@ def test_re_tiling_with_overwrite_removes_the_earlier_sets_extra_tiles(
     ]
     dry = run("resize", image, "--tile", "2x1", "--out", out, "--overwrite", "--dry-run")
     assert dry.exit_code == 0 and (out / "scroll.tile-03.png").exists()  # a dry run removes none
+
+
+def test_ask_and_estimate_agree_on_what_tiled_images_would_cost_whole_with_snap(
+    run: Run, tmp_path: Path
+) -> None:
+    """With --snap, ask's "sent whole they would be" left the snap out (1,780 against
+    estimate's 1,666 in the sweep): both fit and snap the whole image as it would be sent."""
+    flat, noisy = tmp_path / "flat.png", tmp_path / "noisy.png"
+    Image.new("RGB", (1000, 1000), "white").save(flat)
+    Image.effect_noise((900, 700), 60).convert("RGB").save(noisy)
+    for extra in ((), ("--snap",), ("--snap", "--trim")):
+        args = [flat, noisy, "--tile", "2x2", *extra]
+        asked = json.loads(run("compare", *args, "--dry-run", "--json").stdout)["estimate"]
+        priced = json.loads(run("estimate", *args, "--json").stdout)["summary"]
+        assert asked["whole_image_tokens"] == priced["whole_tokens"], extra
+        assert asked["image_tokens"] == priced["tokens"], extra

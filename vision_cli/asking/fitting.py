@@ -206,7 +206,9 @@ def tile_image(item: sources.Input, data: bytes, settings: Settings, *, many: bo
         return [prepare_image(item, settings, many=many, data=data)]
     tier = settings.model.tier
     grid = tiled.grid
-    whole = policy.predict(grid.width, grid.height, tier).tokens
+    # what the image would cost sent whole: fitted (and with --snap, snapped) as it would be
+    whole_size = size_policy.target(grid.width, grid.height)
+    whole = policy.predict(*whole_size, tier).tokens
     return [
         Image(
             item.label,

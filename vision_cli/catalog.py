@@ -278,24 +278,24 @@ def cache_path() -> Path:
 
 def read_cache(path: Path | None = None) -> dict[str, Any]:
     """The cache document (empty when missing or damaged: the table alone is used then)."""
-    try:
-        doc = json.loads((path or cache_path()).read_text("utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
+    return _cache_document(path or cache_path())[0]
 
 
 def cache_problem(path: Path | None = None) -> str | None:
     """Why the cache file that is there cannot be used (None: it is fine, or there is none):
     ``vision-cli models`` says so rather than call the data never refreshed."""
-    target = path or cache_path()
+    return _cache_document(path or cache_path())[1]
+
+
+def _cache_document(path: Path) -> tuple[dict[str, Any], str | None]:
+    """The cache document, and why it cannot be used when it is there but damaged."""
     try:
-        doc = json.loads(target.read_text("utf-8"))
+        doc = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
-        return None
+        return {}, None
     except (OSError, ValueError, RecursionError) as exc:
-        return str(exc) or type(exc).__name__
-    return None if isinstance(doc, dict) else "not a JSON object"
+        return {}, str(exc) or type(exc).__name__
+    return (doc, None) if isinstance(doc, dict) else ({}, "not a JSON object")
 
 
 def _write_cache(change: Any, path: Path | None = None) -> Path:
@@ -375,7 +375,7 @@ def _api_model(entry: Mapping[str, Any], high_res: bool) -> Model:
         images_per_request=images_for(context),
         input_price=None,
         output_price=None,
-        line=line if isinstance(line, str) and _plausible_id(line) else None,
+        line=line if _plausible_id(line) else None,
         lifecycle=_lifecycle(entry.get("lifecycle")),
         deprecated_at=_day(entry.get("deprecated_at")),
         retires_at=_day(entry.get("retires_at")),

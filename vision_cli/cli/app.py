@@ -16,7 +16,7 @@ import vision_cli
 from vision_cli.cli import common, converters, launch
 from vision_cli.cli.commands import COMMANDS, GROUPS, SUMMARY
 from vision_cli.environment import Environment
-from vision_cli.exitcodes import EXIT_HELP, ExitStatus
+from vision_cli.exitcodes import EXIT_HELP, ExitStatus, StdoutFailed
 
 if TYPE_CHECKING:
     from vision_cli import config
@@ -252,7 +252,7 @@ def _run(argv: Sequence[str] | None, env: Environment | None) -> int:
     except ClickException as exc:  # a usage error: typer's own message, on env's stderr
         _on_stderr(env, functools.partial(_typer_rich().rich_format_error, exc))
         return exc.exit_code
-    except common.StdoutFailed as exc:  # /dev/full, a full disk behind `> file`
+    except StdoutFailed as exc:  # /dev/full, a full disk behind `> file`
         common.error(
             f"cannot write standard output ({exc}): free some space where it goes, or "
             "redirect it elsewhere.",

@@ -21,10 +21,9 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TextIO, TypeVar
 import typer
 from typer._click.globals import get_current_context
 
-from vision_cli import exitcodes
 from vision_cli.cli import converters, launch
 from vision_cli.environment import Environment
-from vision_cli.exitcodes import ExitStatus
+from vision_cli.exitcodes import ExitStatus, StdoutFailed
 
 if TYPE_CHECKING:
     from vision_cli import catalog, judging
@@ -321,9 +320,6 @@ def stdout_closed() -> NoReturn:
     """The reader of standard output went away: stop quietly with status 141."""
     _silence_stdout(env().stdout)
     raise typer.Exit(ExitStatus.CLOSED_PIPE)
-
-
-StdoutFailed = exitcodes.StdoutFailed
 
 
 class StdoutGuard:

@@ -131,5 +131,5 @@ def _refresh() -> None:
             f"not in the table of {table.date}: {', '.join(new)}; usable now by name, with the "
             "tier the vision page's rule gives (`vision-cli models` shows it) and no known "
             "price: give one with --price MODEL=INPUT/OUTPUT. The default stays the newest "
-            f"{catalog.load().default_line.capitalize()} with a price."
+            f"{table.default_line.capitalize()} with a price."
         )

@@ -11,10 +11,9 @@ Anything else returns None and the reader asks Pillow, which then answers as it 
 byte Pillow would skip or complain about, a segment that runs past the bytes at hand, a second
 frame header, a quantization table Pillow would refuse, a multi-picture (MPO) index, a Photoshop
 or short JFIF / Adobe segment, an ICC profile after the frame header, EXIF in more than one
-segment, EXIF that
-:func:`~vision_cli.imaging.exif.raw_orientation` leaves to Pillow, an image over the pixel
-budget. ``tests/test_jpeghead.py`` compares both readers over every JPEG in the test corpus
-and over damaged variants of them.
+segment, EXIF that :func:`~vision_cli.imaging.exif.raw_orientation` leaves to Pillow, an image
+over the pixel budget. ``tests/test_jpeghead.py`` compares both readers over every JPEG in the
+test corpus and over damaged variants of them.
 """
 
 from __future__ import annotations

@@ -32,8 +32,7 @@ _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 _JPEG_EOI = b"\xff\xd9"
 
 
-#: What else Pillow's ``getexif()`` reads an orientation from when EXIF has none (XMP; a PNG's
-#: raw-profile text).
+#: PNG's text chunks (their size is bounded before Pillow reads them).
 TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
 
 
@@ -142,8 +141,8 @@ def orientation_of(im: Image.Image, png_tail: bytes = b"") -> int:
         if found is not exif.ASK_PILLOW:
             return _valid(found)
         _read_dpi_now(im)  # what the opener left for later, as it would have done it
-    else:
-        raw = im.info.get("exif") or (png_tail_exif(png_tail) if im.format == "PNG" else None)
+        return _pillow_orientation(raw) if isinstance(raw, bytes) else 1
+    raw = im.info.get("exif") or (png_tail_exif(png_tail) if im.format == "PNG" else None)
     return _orientation_in(raw) if isinstance(raw, bytes) else 1
 
 
@@ -155,6 +154,11 @@ def _orientation_in(raw: bytes) -> int:
     found = exif.raw_orientation(raw)
     if found is not exif.ASK_PILLOW:
         return _valid(found)  # ABSENT is not valid: 1
+    return _pillow_orientation(raw)
+
+
+def _pillow_orientation(raw: bytes) -> int:
+    """The orientation Pillow's EXIF parser reads from ``raw`` (EXIF only, never XMP)."""
     from vision_cli.imaging.pillow import Image
 
     parsed = Image.Exif()

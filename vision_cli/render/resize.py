@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -140,11 +140,9 @@ class ResizeReport:
         lines = [
             f"{t.files} {noun}: {counts}{tail}",
             f"{units.format_bytes(t.bytes_before)} → {units.format_bytes(t.bytes_after)} "
-            f"({_bytes_change(t.bytes_before - t.bytes_after)}); "
+            f"({_change(t.bytes_before - t.bytes_after, units.format_bytes)}); "
             f"{t.tokens_before:,} → {t.tokens_after:,} tokens "
-            + (f"({saved:,} saved: " if saved >= 0 else f"({-saved:,} more: ")
-            + _saved_money(t, more=saved < 0)
-            + ")",
+            f"({_change(saved, '{:,}'.format)}: {_saved_money(t, more=saved < 0)})",
         ]
         if t.files:
             self.out.write("\n")
@@ -152,12 +150,10 @@ class ResizeReport:
         self.out.flush()
 
 
-def _bytes_change(saved: int) -> str:
-    """Bytes saved, or how many more the outputs hold (a PNG made from a JPEG, a small image
-    re-encoded to turn it upright)."""
-    if saved < 0:
-        return f"{units.format_bytes(-saved)} more"
-    return f"{units.format_bytes(saved)} saved"
+def _change(saved: int, shown: Callable[[int], str]) -> str:
+    """What was saved, or how much more the outputs hold (a PNG made from a JPEG, tiles that cost
+    more tokens than the image whole), never a negative saving."""
+    return f"{shown(-saved)} more" if saved < 0 else f"{shown(saved)} saved"
 
 
 def _saved_money(t: ResizeTotals, *, short: bool = False, more: bool = False) -> str:

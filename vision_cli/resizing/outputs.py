@@ -408,7 +408,9 @@ def _remove_stale_tiles(sidecar: Path, stem: str, before: list[str], now: set[st
                 stale.unlink()
 
 
-_TILE_NAME: Final = re.compile(r"tile-\d{2,}\.(?:png|jpg|webp|gif)")
+_TILE_NAME: Final = re.compile(
+    r"tile-\d{2,}(?:" + "|".join(map(re.escape, EXTENSIONS.values())) + ")"
+)
 
 
 def _write_failure(exc: OSError, target: Path) -> str:

@@ -8,6 +8,7 @@ import functools
 import http.server
 import io
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -1165,3 +1166,17 @@ def test_debug_shows_the_sdks_retries_under_each_too(
     result = run("ask", make_image("a.png"), "--each", "-o", tmp_path / "r.jsonl")
     assert result.exit_code == 0, result.stderr
     assert "debug: anthropic._base_client: Retrying request" in result.stderr
+
+
+def test_a_log_record_of_another_shape_is_not_a_retry_and_not_an_error() -> None:
+    """The handler on the SDK's logger reads the wait from the SDK's own retry record; a record
+    whose message is not text (any library may log an object) is passed over, where it raised
+    inside the handler and logging printed its own traceback."""
+    from vision_cli.cli import sending
+
+    def record(msg: object, *args: object) -> logging.LogRecord:
+        return logging.LogRecord("anthropic._base_client", logging.INFO, "", 0, msg, args, None)
+
+    assert sending._retry_wait(record("Retrying request to %s in %f seconds", "/v1", 42.0)) == 42
+    assert sending._retry_wait(record(ValueError("not text"))) is None
+    assert sending._retry_wait(record("Sending HTTP Request: %s", "POST")) is None

@@ -273,6 +273,27 @@ def test_a_damaged_record_of_uploads_is_kept_aside_and_said(
     assert len(listed(run)) == 1  # the new upload is remembered
 
 
+def test_a_record_of_uploads_out_of_reach_is_left_where_it_is(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record that exists but cannot be read (permission denied: the tests run as root, so the
+    refusal is made here) may be whole: it is said, not moved aside as damaged."""
+    cache_file().parent.mkdir(parents=True, exist_ok=True)
+    cache_file().write_text('{"version": 1, "files": {}}')
+    real = Path.read_text
+
+    def denied(path: Path, *args: Any, **kwargs: Any) -> str:
+        if path == cache_file():
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", denied)
+    result = run("ask", make_image("a.png"), "--source", "file")
+    assert result.exit_code == 0, result.stderr
+    assert "cannot read the record of uploads" in " ".join(result.stderr.split())
+    assert not cache_file().with_name("files.json.damaged").exists()
+
+
 def test_a_record_of_uploads_that_cannot_be_written_is_said(
     run: Run,
     api: FakeClaudeAPI,

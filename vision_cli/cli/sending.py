@@ -208,8 +208,10 @@ class _SdkHandler(logging.Handler):
 
 def _retry_wait(record: logging.LogRecord) -> float | None:
     """The seconds of the SDK's ``Retrying request to URL in N seconds`` record, else None."""
-    args = record.args
-    if not record.msg.startswith("Retrying request") or not isinstance(args, tuple):
+    args, msg = record.args, record.msg
+    if not isinstance(msg, str) or not msg.startswith("Retrying request"):
+        return None
+    if not isinstance(args, tuple):
         return None
     wait = args[-1] if args else None
     return float(wait) if isinstance(wait, int | float) else None

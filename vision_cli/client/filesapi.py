@@ -174,9 +174,9 @@ class FileCache:
             text = self.path.read_text("utf-8")
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError) as exc:  # ValueError: not UTF-8
-            if self.path.is_file():
-                return self._damaged(str(exc))
+        except UnicodeDecodeError as exc:  # its bytes are damaged: moved aside
+            return self._damaged(str(exc))
+        except OSError as exc:  # it may be fine, only out of reach: left where it is
             self._say(f"cannot read the record of uploads {self.path} ({exc}): {_AGAIN}")
             return {}
         try:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from PIL import Image
 
 from tests.conftest import MakeImage, Run, encode, picture, records
 from vision_cli import fetching, limits, sources
@@ -293,3 +294,27 @@ def test_jfif_and_mpo_files_are_found_by_walks(run: Run, tmp_path: Path) -> None
     result = run("resize", folder, "--out", tmp_path / "out", "--to", "jpeg", "--quality", "80")
     assert result.exit_code == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["3d.jpg", "download.jfif"]
+
+
+def test_apng_files_are_found_and_their_still_output_is_named_png(run: Run, tmp_path: Path) -> None:
+    """Browsers and apngasm save animated PNGs as .apng: walks take them, and resize's output,
+    one still frame, is ``NAME.png`` (it was ``NAME.apng.png``; keeping ``.apng`` would promise
+    an animation), with --out and --in-place alike."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    frames = [picture((300, 200)), picture((300, 200)).transpose(Image.Transpose.ROTATE_180)]
+    frames[0].save(folder / "spinner.apng", save_all=True, append_images=frames[1:])
+    picture((300, 200)).save(folder / "still.APNG", "PNG")
+    found = records(run("inspect", folder, "--format", "jsonl"))
+    assert sorted((Path(r["path"]).name, r["format"], r["status"]) for r in found) == [
+        ("spinner.apng", "PNG", "warning"),  # animated: Claude sees the first frame
+        ("still.APNG", "PNG", "ok"),
+    ]
+    result = run("resize", folder, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["spinner.png", "still.png"]
+    with Image.open(tmp_path / "out" / "spinner.png") as im:
+        assert getattr(im, "n_frames", 1) == 1
+    result = run("resize", folder / "spinner.apng", "--in-place")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["spinner.png", "still.APNG"]

@@ -140,6 +140,7 @@ EXTENSION_FORMATS: dict[str, frozenset[str]] = {
     ".jfif": frozenset({"JPEG", "MPO"}),  # what browsers on Windows save JPEGs as
     ".mpo": frozenset({"MPO"}),  # a camera's multi-picture JPEG; resize writes its main as .jpg
     ".png": frozenset({"PNG"}),
+    ".apng": frozenset({"PNG"}),  # an animated PNG; resize writes its first frame as .png
     ".gif": frozenset({"GIF"}),
     ".webp": frozenset({"WEBP"}),
     ".bmp": frozenset({"BMP", "DIB"}),
@@ -168,6 +169,9 @@ EXTENSION_FORMATS: dict[str, frozenset[str]] = {
 
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(EXTENSION_FORMATS)
+
+#: Extensions that promise an animation: an output of one still frame is not named with them.
+ANIMATION_EXTENSIONS: frozenset[str] = frozenset({".apng"})
 
 
 #: What a user should do about a format the API refuses; the optional-extra hint comes from imaging.

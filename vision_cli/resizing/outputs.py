@@ -47,9 +47,13 @@ def sidecar_document(source: str, tiled: tiles.Tiled, files: Sequence[str]) -> s
 
 def output_name(path: Path, fmt: str) -> Path:
     """``path`` with the extension of ``fmt``; an extension that already names it is kept as
-    written (``.JPG``, ``.jpeg``)."""
+    written (``.JPG``, ``.jpeg``), unless it promises an animation (``.apng``): every output is
+    one still image."""
     suffix = path.suffix.lower()
-    if fmt in judging.EXTENSION_FORMATS.get(suffix, frozenset()):
+    if (
+        fmt in judging.EXTENSION_FORMATS.get(suffix, frozenset())
+        and suffix not in judging.ANIMATION_EXTENSIONS
+    ):
         return path
     stem = path.stem if suffix in judging.IMAGE_EXTENSIONS else path.name
     return path.with_name(stem + EXTENSIONS[fmt])

@@ -205,3 +205,90 @@ def test_a_project_may_set_locates_frame_but_not_where_it_draws(
     config.write_text('[locate]\ndraw = "/tmp/anywhere.png"\n')
     refused = run("locate", "wide.png", "--find", "x", "--dry-run")
     assert refused.exit_code == 2 and "draw" in refused.stderr
+
+
+def _user_config(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "user-config" / "vision-cli" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+@pytest.mark.parametrize(
+    ("written", "args", "check"),
+    [
+        # options that only go with another: a default for when that one is given
+        ("[ask]\njobs = 4\n", ["ask", "wide.png", "-p", "hi", "--dry-run"], "max_tokens"),
+        ("jobs = 4\n", ["ask", "wide.png", "-p", "hi", "--dry-run"], "max_tokens"),
+        ("[estimate]\ninclude-retired = true\n", ["estimate", "wide.png"], "wide.png"),
+        ("[estimate]\ntile-overlap = 10\n", ["estimate", "wide.png"], "wide.png"),
+        # what the user types beats a configured option it cannot go with
+        ("json = true\n", ["inspect", "wide.png", "--format", "csv"], "path,status,"),
+        ("json = true\n", ["models", "--format", "csv"], "id,aliases,"),
+        ('format = "csv"\n', ["results", "r.jsonl", "--failed"], "wide.png"),
+    ],
+)
+def test_a_configured_option_gives_way_to_the_command_line(
+    project: Path, run: Run, written: str, args: list[str], check: str
+) -> None:
+    """A project may set ``ask``'s ``jobs`` and ``estimate``'s ``include-retired``, and a
+    top-level ``jobs`` applies to every command that has it: every plain ``ask`` and
+    ``estimate`` then stopped with "--jobs goes with --each or --batch". And ``json = true``
+    beat ``--format csv``. The command line always wins."""
+    (project / "imgs" / "r.jsonl").write_text(
+        json.dumps(
+            {
+                "path": "wide.png",
+                "model": "claude-sonnet-5",
+                "prompt_sha256": "0" * 64,
+                "error": {"type": "api_error", "status": 500, "message": "boom"},
+            }
+        )
+        + "\n"
+    )
+    (project / "vision-cli.toml").write_text(written)
+    result = run(*args)
+    assert result.exit_code in (0, 1), result.stderr  # results --failed: 1, one failed
+    assert check in result.stdout
+
+
+def test_a_user_configured_destination_gives_way_to_the_other_on_the_command_line(
+    project: Path, run: Run, tmp_path: Path
+) -> None:
+    """``[resize] out = "small"`` (or ``in-place = true``, ``backup = ".orig"``) in the user's
+    configuration with ``--in-place`` (or ``--out``) on the command line: the command line's.
+    It was "give exactly one of --out DIR and --in-place". An ``--each`` configured beside
+    ``ask --batch`` likewise."""
+    _user_config(tmp_path, '[resize]\nout = "small"\nbackup = ".orig"\nskip-existing = true\n')
+    result = run("resize", "tiny.png", "--in-place", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert "tiny.png → tiny.png" in result.stdout
+    _user_config(tmp_path, '[resize]\nin-place = true\nbackup = ".orig"\n')
+    result = run("resize", "tiny.png", "--out", "elsewhere", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert "elsewhere/tiny.png" in result.stdout
+    _user_config(tmp_path, "[ask]\neach = true\n")
+    result = run("ask", "tiny.png", "-p", "hi", "--batch", "-o", "r.jsonl", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_a_configured_option_the_user_also_types_is_still_checked(project: Path, run: Run) -> None:
+    """Only configured values give way: ``--jobs`` typed without ``--each`` is still the
+    usage error it always was."""
+    (project / "vision-cli.toml").write_text("[ask]\njobs = 4\n")
+    result = run("ask", "wide.png", "-p", "hi", "--dry-run", "--jobs", "2")
+    assert result.exit_code == 2
+    assert "--jobs goes with --each or --batch" in " ".join(result.stderr.split())
+
+
+def test_every_giving_way_rule_names_options_its_command_has() -> None:
+    """A misspelt parameter name in a rule would never match, and the rule would do nothing."""
+    import typer
+
+    from vision_cli.cli import precedence
+    from vision_cli.cli.app import whole
+
+    commands = typer.main.get_command(whole()).commands  # type: ignore[attr-defined]
+    for name, rules in precedence.RULES.items():
+        params = {p.name for p in commands[name].params}
+        for rule in rules:
+            assert {rule.option, *rule.to, *rule.needs} <= params, (name, rule)

@@ -6,8 +6,9 @@ from the working one up, a ``vision-cli.toml`` (its top-level keys) or a ``pypro
 ``[tool.vision-cli]`` table. Keys are option names (``max-bytes`` or ``max_bytes``); a top-level key
 applies to every command that has that option, and a table named after a command
 (``[tool.vision-cli.inspect]``) applies to that command alone and wins over the top level. The
-command line always wins; ``--no-config`` ignores the files. A bad key or value is an error that
-names the file and the key.
+command line always wins (a configured option also gives way to one it cannot go with, see
+:mod:`vision_cli.cli.precedence`); ``--no-config`` ignores the files. A bad key or value is an
+error that names the file and the key.
 
 A project configuration comes with the repository, so whoever can change the repository (a pull
 request, a cloned project) writes it: it may set only report and policy options

@@ -443,8 +443,9 @@ def bare_tile_means_auto(args: list[str], takes_value: frozenset[str]) -> list[s
 
 
 class BareTileCommand(typer.core.TyperCommand):
-    """A command whose ``--tile`` may be given without a value (:func:`bare_tile_means_auto`)
-    and whose options get :mod:`converters`' quick converters."""
+    """A command whose ``--tile`` may be given without a value (:func:`bare_tile_means_auto`),
+    whose options get :mod:`converters`' quick converters, and whose configured options give
+    way to the command line (:func:`precedence.settle`)."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         takes_value = frozenset(
@@ -456,7 +457,13 @@ class BareTileCommand(typer.core.TyperCommand):
         if TILE_OPTION in takes_value:
             args = bare_tile_means_auto(args, takes_value)
         converters.seed(self.get_params(ctx))
-        return super().parse_args(ctx, args)
+        rest = super().parse_args(ctx, args)
+        if ctx.default_map:
+            # lazy: start-up, only a run with a configuration file
+            from vision_cli.cli import precedence
+
+            precedence.settle(ctx, self.name or "")
+        return rest
 
 
 class QuickGroup(typer.core.TyperGroup):

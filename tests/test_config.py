@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -292,3 +293,73 @@ def test_every_giving_way_rule_names_options_its_command_has() -> None:
         params = {p.name for p in commands[name].params}
         for rule in rules:
             assert {rule.option, *rule.to, *rule.needs} <= params, (name, rule)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('tool = "x"\n', "'tool' must be a table"),  # was exit 70, from any folder above
+        ("[[tool]]\nname = 1\n", "'tool' must be a table"),
+        ("[tool]\nvision-cli = 3\n", "[tool.vision-cli] must be a table"),
+        (
+            "[tool.vision-cli]\njson = true\n[tool.vision_cli]\njson = true\n",
+            "both [tool.vision-cli] and [tool.vision_cli]: keep one",
+        ),
+    ],
+)
+def test_a_pyproject_of_the_wrong_shape_is_a_usage_error(
+    project: Path, run: Run, text: str, expected: str
+) -> None:
+    (project / "pyproject.toml").write_text(text)
+    result = run("inspect", ".")
+    assert result.exit_code == 2, result.stderr
+    assert f"{project / 'pyproject.toml'}: {expected}" in " ".join(result.stderr.split())
+
+
+def test_the_table_may_be_spelt_as_the_package_is(project: Path, run: Run) -> None:
+    """``[tool.vision_cli]``, as Python spells the package, was passed over without a word."""
+    (project / "pyproject.toml").write_text('[tool.vision_cli]\nmodel = "claude-opus-4-7"\n')
+    _, doc = summary(run)
+    assert doc["images"][0]["model"] == "claude-opus-4-7"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("folder", "it is a folder, not a regular file"),
+        ("fifo", "it is a named pipe (FIFO), not a regular file"),
+        ("broken link", "a symbolic link to a file that does not exist"),
+    ],
+)
+def test_a_configuration_that_is_no_file_is_said_not_passed_over(
+    project: Path, run: Run, kind: str, expected: str
+) -> None:
+    """A ``vision-cli.toml`` that is a folder, a FIFO or a link to nothing was skipped, and a
+    configuration further up used in its place (a FIFO is refused before it is opened)."""
+    (project / "vision-cli.toml").write_text("strict = true\n")  # further up: must not be used
+    here = project / "imgs" / "vision-cli.toml"
+    if kind == "folder":
+        here.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(here)
+    else:
+        here.symlink_to("nowhere.toml")
+    result = run("inspect", ".")
+    assert result.exit_code == 2
+    assert f"{here}: {expected}" in " ".join(result.stderr.split())
+
+
+def test_a_working_folder_removed_under_the_run_reads_no_project_configuration(
+    project: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shell left in a deleted folder: ``Path.cwd()`` fails, which was exit 70 for every
+    command. The run goes on without the project's configuration, and says so."""
+    (project / "vision-cli.toml").write_text("strict = true\n")
+    image = project / "imgs" / "wide.png"
+    gone = project / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    result = run("inspect", str(image))
+    assert result.exit_code == 0, result.stderr
+    assert "the working folder no longer exists" in " ".join(result.stderr.split())

@@ -18,9 +18,10 @@ set every option; where both set one, the project's wins.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, cast
 
 DEDICATED = "vision-cli.toml"
 PYPROJECT = "pyproject.toml"
@@ -101,19 +102,39 @@ class Option(NamedTuple):
 
 
 def find(start: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The nearest configuration at or above ``start``, and its table."""
+    """The nearest configuration at or above ``start``, and its table. A name that is there but
+    is no file to read (a folder, a FIFO, a symbolic link to nothing) is an error, not passed
+    over for a configuration further up."""
     for folder in (start, *start.parents):
         dedicated = folder / DEDICATED
-        if dedicated.is_file():
+        if os.path.lexists(dedicated):
             return dedicated, _read(dedicated)
         pyproject = folder / PYPROJECT
-        if pyproject.is_file():
-            table = _read(pyproject).get("tool", {}).get("vision-cli")
+        if os.path.lexists(pyproject):
+            table = _tool_table(pyproject, _read(pyproject))
             if table is not None:
-                if not isinstance(table, dict):
-                    raise ConfigError(f"{pyproject}: [tool.vision-cli] must be a table")
                 return pyproject, table
     return None
+
+
+#: The table's names in ``pyproject.toml``: the distribution's, and as Python spells the package.
+_TOOL_NAMES: Final = ("vision-cli", "vision_cli")
+
+
+def _tool_table(path: Path, document: dict[str, Any]) -> dict[str, Any] | None:
+    """``[tool.vision-cli]`` (or ``[tool.vision_cli]``) of a ``pyproject.toml``; None without."""
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: 'tool' must be a table ([tool.vision-cli] for vision-cli)")
+    names = [name for name in _TOOL_NAMES if name in tool]
+    if len(names) > 1:
+        raise ConfigError(f"{path}: both [tool.vision-cli] and [tool.vision_cli]: keep one")
+    if not names:
+        return None
+    table = tool[names[0]]
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.{names[0]}] must be a table")
+    return cast(dict[str, Any], table)
 
 
 def user_path() -> Path:
@@ -130,12 +151,20 @@ def find_user() -> tuple[Path, dict[str, Any]] | None:
     return (path, _read(path)) if path.is_file() else None
 
 
+#: A configuration is a few lines; a bigger file is not one (and is not read whole).
+MAX_BYTES: Final = 1 << 20
+
+
 def _read(path: Path) -> dict[str, Any]:
     import tomllib  # only when there is a file to read: most runs have none
 
+    from vision_cli import fsutil
+
     try:
-        with path.open("rb") as fh:
+        with os.fdopen(fsutil.open_regular(path, MAX_BYTES), "rb") as fh:
             return tomllib.load(fh)
+    except fsutil.UnfitFile as exc:
+        raise ConfigError(f"{path}: {exc}: a configuration is a file of TOML") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     except UnicodeDecodeError as exc:  # tomllib decodes the bytes itself, as UTF-8 only
@@ -144,7 +173,7 @@ def _read(path: Path) -> dict[str, Any]:
             "allows): save it as UTF-8"
         ) from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+        raise ConfigError(f"{path}: {fsutil.file_error(exc)}") from None
 
 
 def _key(name: str) -> str:

@@ -19,6 +19,8 @@ from vision_cli.environment import Environment
 from vision_cli.exitcodes import EXIT_HELP, ExitStatus, StdoutFailed
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from vision_cli import config
 
 #: The app without its commands: the global options. :func:`app_for` adds what a run needs;
@@ -93,14 +95,14 @@ def global_options(
 def project_defaults() -> dict[str, dict[str, object]] | None:
     """Option defaults from the user configuration, then the nearest project configuration
     (which may set report and policy options only); a bad one stops with exit 2."""
-    from pathlib import Path
 
     # lazy: start-up, --help imports none of these
     from vision_cli import config
 
     try:
         user = config.find_user()
-        project = config.find(Path.cwd())
+        folder = _working_folder()
+        project = config.find(folder) if folder is not None else None
         if user is None and project is None:
             return None
         options = command_options()
@@ -113,6 +115,21 @@ def project_defaults() -> dict[str, dict[str, object]] | None:
     except config.ConfigError as exc:
         common.error(f"{exc}")
         raise typer.Exit(ExitStatus.USAGE) from None
+
+
+def _working_folder() -> Path | None:
+    """Where the project configuration is looked for: the working folder; None, said in a
+    warning, when it has been removed under the run (a shell left in a deleted folder)."""
+    from pathlib import Path
+
+    try:
+        return Path.cwd()
+    except FileNotFoundError:
+        common.warn(
+            "the working folder no longer exists, so no project configuration is read: cd to "
+            "an existing folder"
+        )
+        return None
 
 
 def _type_check(param: Any) -> Callable[[object], object] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from datetime import UTC, datetime, timedelta
@@ -271,6 +272,40 @@ def test_a_damaged_record_of_uploads_is_kept_aside_and_said(
     assert said.count("was damaged") == 1 and "files.json.damaged" in said
     assert cache_file().with_name("files.json.damaged").read_bytes() == damaged
     assert len(listed(run)) == 1  # the new upload is remembered
+
+
+def test_a_second_damaged_record_keeps_the_first_aside_too(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    """The second damaged record was moved over the first's ``files.json.damaged``, losing the
+    uploads that one named; each is kept under its own name."""
+    cache_file().parent.mkdir(parents=True, exist_ok=True)
+    for text in (b"{first", b"{second", b"{third"):
+        cache_file().write_bytes(text)
+        assert run("files", "list").exit_code == 0
+    kept = {p.name: p.read_bytes() for p in cache_file().parent.glob("files.json.damaged*")}
+    assert kept == {
+        "files.json.damaged": b"{first",
+        "files.json.damaged.1": b"{second",
+        "files.json.damaged.2": b"{third",
+    }
+
+
+def test_entries_that_are_not_uploads_are_left_out_not_a_crash(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    """An entry edited into something other than an object (``"x"``, a list) made ``ask
+    --source file`` exit 70 when it met the image's digest; it is left out, said once, and the
+    image is uploaded and remembered."""
+    image = make_image("a.png", (120, 80))
+    digest = hashlib.sha256(image.read_bytes()).hexdigest()  # small: sent as it is
+    cache_file().parent.mkdir(parents=True, exist_ok=True)
+    cache_file().write_text(json.dumps({"version": 1, "files": {digest: "x", "other": [1]}}))
+    result = run("ask", image, "--source", "file")
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert said.count("2 entries that are not uploads") == 1
+    assert [row["filename"] for row in listed(run)] == ["a.png"]
 
 
 def test_a_record_of_uploads_out_of_reach_is_left_where_it_is(

@@ -184,13 +184,24 @@ class FileCache:
         except (ValueError, RecursionError) as exc:
             return self._damaged(str(exc) if isinstance(exc, ValueError) else "nested too deeply")
         files = doc.get("files") if isinstance(doc, dict) else None
-        return files if isinstance(files, dict) else self._damaged("no uploads in it")
+        if not isinstance(files, dict):
+            return self._damaged("no uploads in it")
+        kept = {digest: entry for digest, entry in files.items() if isinstance(entry, dict)}
+        if len(kept) < len(files):
+            self._say(
+                f"the record of uploads {self.path} holds {len(files) - len(kept):,} "
+                "entries that are not uploads (edited by hand?): they are left out"
+            )
+        return kept
 
     def _damaged(self, reason: str) -> dict[str, Any]:
-        """Move a damaged record aside (never written over: the uploads it names are still on
-        the API until they expire), and say so."""
-        aside = self.path.with_name(self.path.name + ".damaged")
+        """Move a damaged record aside under a free name (never written over, nor over an
+        earlier damaged one: the uploads each names are still on the API until they expire),
+        and say so."""
+        aside = self._aside()
         try:
+            if aside is None:
+                raise OSError("no free name beside it")
             os.replace(self.path, aside)
         except OSError:
             return {}
@@ -199,6 +210,14 @@ class FileCache:
             "uploads it names are not reused, listed or pruned from here"
         )
         return {}
+
+    def _aside(self) -> Path | None:
+        """``files.json.damaged``, else ``files.json.damaged.1`` and on: the first name free."""
+        for n in range(1000):
+            aside = self.path.with_name(f"{self.path.name}.damaged{f'.{n}' if n else ''}")
+            if not os.path.lexists(aside):
+                return aside
+        return None
 
     def get(self, digest: str) -> str | None:
         """The file id uploaded for these bytes, unless it has expired (or is about to)."""

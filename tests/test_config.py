@@ -363,3 +363,17 @@ def test_a_working_folder_removed_under_the_run_reads_no_project_configuration(
     result = run("inspect", str(image))
     assert result.exit_code == 0, result.stderr
     assert "the working folder no longer exists" in " ".join(result.stderr.split())
+
+
+def test_a_projects_exclude_pattern_with_a_slash_is_read_from_its_own_folder(
+    project: Path, run: Run, make_image: MakeImage
+) -> None:
+    """``exclude = ["imgs/gen/*"]`` in the project's root excluded imgs/gen/a.png only when
+    vision-cli ran from the root with ``.``: from imgs/ (the configuration is found from any
+    folder below), or given the absolute path, the generated image was checked."""
+    make_image("imgs/gen/a.png", (300, 200))
+    (project / "vision-cli.toml").write_text('exclude = ["imgs/gen/*"]\n')
+    for target in (".", str(project / "imgs"), "gen"):  # run from imgs/
+        result = run("inspect", target, "--format", "jsonl")
+        names = sorted(Path(json.loads(line)["path"]).name for line in result.stdout.splitlines())
+        assert names == ([] if target == "gen" else ["tiny.png", "wide.png"]), target

@@ -318,3 +318,17 @@ def test_apng_files_are_found_and_their_still_output_is_named_png(run: Run, tmp_
     result = run("resize", folder / "spinner.apng", "--in-place")
     assert result.exit_code == 0, result.stderr
     assert sorted(p.name for p in folder.iterdir()) == ["spinner.png", "still.APNG"]
+
+
+def test_an_exclude_pattern_with_a_slash_matches_from_the_working_folder(
+    run: Run, make_image: MakeImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--exclude 'sub/gen/*'`` matched the path as typed only: ``inspect $PWD`` (or a path
+    given from elsewhere) checked the files it names. It is read from the working folder too,
+    as the shell's own globs are."""
+    make_image("sub/gen/a.png", (300, 200))
+    make_image("sub/b.png", (300, 200))
+    monkeypatch.chdir(tmp_path)
+    for target in (".", str(tmp_path), "sub", str(tmp_path / "sub")):
+        found = records(run("inspect", target, "--format", "jsonl", "--exclude", "sub/gen/*"))
+        assert [Path(r["path"]).name for r in found] == ["b.png"], target

@@ -191,8 +191,20 @@ def default_map(
 
     ``commands`` maps a command name to its options by long name without dashes (``max-bytes``).
     ``allowed`` (a project configuration's :data:`PROJECT_OPTIONS`): the options each command
-    may take from this file; any other is an error, never ignored silently.
+    may take from this file; any other is an error, never ignored silently. A project's
+    ``exclude`` patterns with a ``/`` are anchored to the file's folder (as ``.gitignore``'s
+    are), so they mean the same files from any working folder below it.
     """
+
+    def checked(key: str, value: Any, opt: Option) -> Any:
+        value = _checked(path, key, value, opt)
+        if allowed is not None and opt.name == "exclude":
+            from vision_cli import sources  # lazy: only a project configuration with patterns
+
+            patterns = value if isinstance(value, list) else [value]
+            value = [p for p in patterns if "/" not in p]
+            value += sources.anchored(tuple(patterns), str(path.parent))
+        return value
 
     def check_allowed(command: str, key: str, shown: str) -> None:
         if allowed is None or key in allowed.get(command, frozenset()):
@@ -223,7 +235,7 @@ def default_map(
         for name, options in commands.items():
             if key in options:
                 check_allowed(name, key, raw_key)
-                result[name][options[key].name] = _checked(path, raw_key, value, options[key])
+                result[name][options[key].name] = checked(raw_key, value, options[key])
     for name, options in commands.items():
         section = table.get(name)
         if section is None:
@@ -238,9 +250,7 @@ def default_map(
                     + ", ".join(sorted(options))
                 )
             check_allowed(name, key, f"{name}.{raw_key}")
-            result[name][options[key].name] = _checked(
-                path, f"{name}.{raw_key}", value, options[key]
-            )
+            result[name][options[key].name] = checked(f"{name}.{raw_key}", value, options[key])
     return {name: values for name, values in result.items() if values}
 
 

@@ -11,6 +11,7 @@ Reading the bytes of an input (files, standard input, URLs) lives in :mod:`visio
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import sys
@@ -107,13 +108,40 @@ def is_url(arg: str) -> bool:
 
 
 def _excluded(path: Path, patterns: Sequence[str]) -> bool:
-    """``--exclude`` matches the whole path, its name, or any folder on the way to it."""
+    """``--exclude`` matches the whole path, its name, or any folder on the way to it; a
+    pattern with a ``/`` also matches the path from where it is anchored (:func:`anchored`)."""
     if not patterns:
         return False
     posix = path.as_posix()
     parts = path.parts
-    return any(
+    if any(
         fnmatchcase(posix, pat) or any(fnmatchcase(part, pat) for part in parts) for pat in patterns
+    ):
+        return True
+    if not any("/" in pat for pat in patterns):
+        return False
+    try:
+        rooted = anchored(tuple(patterns), os.getcwd())
+    except OSError:  # no working folder: patterns match the paths as given only
+        return False
+    return any(fnmatchcase(_absolute(path), pat) for pat in rooted)
+
+
+def _absolute(path: Path) -> str:
+    return Path(os.path.abspath(path)).as_posix()  # not resolved: links are matched as named
+
+
+@functools.cache
+def anchored(patterns: tuple[str, ...], folder: str) -> tuple[str, ...]:
+    """The patterns with a ``/`` as absolute ones, from ``folder`` (the working folder for the
+    command line's; a project configuration's own folder for its patterns), so ``sub/gen/*``
+    means the same files from any working folder and for any spelling of the inputs (``.``,
+    ``$PWD``). An absolute pattern stays as it is."""
+    base = glob.escape(Path(folder).as_posix()).rstrip("/")
+    return tuple(
+        pat if pat.startswith("/") else f"{base}/{pat.removeprefix('./')}"
+        for pat in patterns
+        if "/" in pat
     )
 
 

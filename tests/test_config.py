@@ -377,3 +377,37 @@ def test_a_projects_exclude_pattern_with_a_slash_is_read_from_its_own_folder(
         result = run("inspect", target, "--format", "jsonl")
         names = sorted(Path(json.loads(line)["path"]).name for line in result.stdout.splitlines())
         assert names == ([] if target == "gen" else ["tiny.png", "wide.png"]), target
+
+
+@pytest.mark.parametrize(
+    "written", ["json = true\n", "[files]\njson = true\n", "[files.list]\njson = true\n"]
+)
+def test_the_files_subcommands_take_their_options_from_a_configuration(
+    project: Path, run: Run, tmp_path: Path, written: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``files list --json`` could not be configured at all: a top-level ``json`` was passed over
+    for it, and ``[files]`` or ``[files.list]`` was "unknown key". A group's table applies to
+    each of its subcommands, a subcommand's own table wins."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    _user_config(tmp_path, written)
+    result = run("files", "list")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == []  # JSON: no uploads remembered
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("[files.delete]\nall = true\n", "files.delete.all cannot be set in a configuration"),
+        ("[files]\nall = true\n", "files.all cannot be set in a configuration"),
+        ("[files]\nlist = 3\n", "'files.list' must be a table of options"),
+        ("[files.list]\nall = true\n", "unknown key 'all' for files list; its options: json"),
+    ],
+)
+def test_deleting_every_upload_is_never_configured(
+    project: Path, run: Run, tmp_path: Path, written: str, expected: str
+) -> None:
+    _user_config(tmp_path, written)
+    result = run("files", "list")
+    assert result.exit_code == 2
+    assert expected in " ".join(result.stderr.split())

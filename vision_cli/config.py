@@ -84,7 +84,14 @@ PROJECT_OPTIONS: Final[Mapping[str, frozenset[str]]] = {
     "results": _REPORT,
     # never ``refresh``: a repository must not make a command reach the network
     "models": frozenset({"format", "json", "include-retired"}),
+    "files list": frozenset({"json"}),
+    "files delete": frozenset({"json"}),
+    "files prune": frozenset({"json"}),
 }
+
+
+#: Options no configuration may set, the user's own included: each use is asked for anew.
+TYPED_ONLY: Final[Mapping[str, frozenset[str]]] = {"files delete": frozenset({"all"})}
 
 
 class ConfigError(Exception):
@@ -189,11 +196,15 @@ def default_map(
 ) -> dict[str, dict[str, Any]]:
     """Per-command option defaults from ``table``, checked against every command's options.
 
-    ``commands`` maps a command name to its options by long name without dashes (``max-bytes``).
-    ``allowed`` (a project configuration's :data:`PROJECT_OPTIONS`): the options each command
-    may take from this file; any other is an error, never ignored silently. A project's
-    ``exclude`` patterns with a ``/`` are anchored to the file's folder (as ``.gitignore``'s
-    are), so they mean the same files from any working folder below it.
+    ``commands`` maps a command name to its options by long name without dashes (``max-bytes``);
+    a group's subcommand is named with a space (``files list``), and its table is nested
+    (``[files.list]``). Three layers, each winning over the one before: the top level (every
+    command that has the option), a group's table (``[files]``: each of its subcommands that
+    has the option), and a command's own table. ``allowed`` (a project configuration's
+    :data:`PROJECT_OPTIONS`): the options each command may take from this file; any other is an
+    error, never ignored silently. :data:`TYPED_ONLY` options are refused in every file. A
+    project's ``exclude`` patterns with a ``/`` are anchored to the file's folder (as
+    ``.gitignore``'s are), so they mean the same files from any working folder below it.
     """
 
     def checked(key: str, value: Any, opt: Option) -> Any:
@@ -207,6 +218,11 @@ def default_map(
         return value
 
     def check_allowed(command: str, key: str, shown: str) -> None:
+        if key in TYPED_ONLY.get(command, frozenset()):
+            raise ConfigError(
+                f"{path}: {shown} cannot be set in a configuration: `{command} --{key}` is "
+                "asked for on the command line, each time"
+            )
         if allowed is None or key in allowed.get(command, frozenset()):
             return
         raise ConfigError(
@@ -215,42 +231,52 @@ def default_map(
             f"the command line, or put it in your own configuration, {user_path()}"
         )
 
-    known = {opt for options in commands.values() for opt in options}
     result: dict[str, dict[str, Any]] = {name: {} for name in commands}
-    for raw_key, value in table.items():
-        key = _key(raw_key)
-        if key in commands and isinstance(value, dict):
-            continue  # a command's own table: applied after the top level
-        if key == "tool" and path.name == DEDICATED:
-            raise ConfigError(
-                f"{path}: unknown key 'tool': [tool.vision-cli] is the form for pyproject.toml; "
-                "in vision-cli.toml write the options at the top level, and [inspect], [ask] ... "
-                "for one command"
-            )
-        if key not in known:
-            raise ConfigError(
-                f"{path}: unknown key {raw_key!r}; options that can be set: "
-                + ", ".join(sorted(known))
-            )
-        for name, options in commands.items():
-            if key in options:
-                check_allowed(name, key, raw_key)
-                result[name][options[key].name] = checked(raw_key, value, options[key])
-    for name, options in commands.items():
-        section = table.get(name)
-        if section is None:
-            continue
-        if not isinstance(section, dict):
-            raise ConfigError(f"{path}: {name!r} must be a table of options")
+
+    def apply(section: Mapping[str, Any], where: str, names: list[str]) -> None:
+        """``section``'s options for the commands ``names``; its tables of commands (and
+        groups) below are left for their own layer."""
+        depth = where.count(".") + 1 if where else 0
+        below = {name.split(" ")[depth] for name in names if name.count(" ") >= depth}
+        options_here = {opt for name in names for opt in commands[name]}
         for raw_key, value in section.items():
             key = _key(raw_key)
-            if key not in options:
+            shown = f"{where}.{raw_key}" if where else raw_key
+            if key in below:
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{path}: {shown!r} must be a table of options")
+                continue
+            if key == "tool" and not where and path.name == DEDICATED:
                 raise ConfigError(
-                    f"{path}: unknown key {raw_key!r} for {name}; its options: "
-                    + ", ".join(sorted(options))
+                    f"{path}: unknown key 'tool': [tool.vision-cli] is the form for "
+                    "pyproject.toml; in vision-cli.toml write the options at the top level, and "
+                    "[inspect], [ask] ... for one command"
                 )
-            check_allowed(name, key, f"{name}.{raw_key}")
-            result[name][options[key].name] = checked(f"{name}.{raw_key}", value, options[key])
+            if key not in options_here:
+                whose = f" for {where.replace('.', ' ')}; its options" if where else ""
+                whose = whose or "; options that can be set"
+                raise ConfigError(
+                    f"{path}: unknown key {raw_key!r}{whose}: " + ", ".join(sorted(options_here))
+                )
+            for name in names:
+                if key in commands[name]:
+                    check_allowed(name, key, shown)
+                    result[name][commands[name][key].name] = checked(
+                        shown, value, commands[name][key]
+                    )
+
+    apply(table, "", list(commands))
+    groups = sorted({name.split(" ")[0] for name in commands if " " in name})
+    for where in [*groups, *commands]:
+        section: Any = table
+        for part in where.split(" "):
+            section = section.get(part) if isinstance(section, dict) else None
+        if section is None:
+            continue
+        dotted = where.replace(" ", ".")
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: {dotted!r} must be a table of options")
+        apply(section, dotted, [n for n in commands if n == where or n.startswith(where + " ")])
     return {name: values for name, values in result.items() if values}
 
 

@@ -111,7 +111,7 @@ def project_defaults() -> dict[str, dict[str, object]] | None:
             allowed = config.PROJECT_OPTIONS
             for name, values in config.default_map(*project, options, allowed=allowed).items():
                 defaults.setdefault(name, {}).update(values)
-        return defaults
+        return _nested(defaults)
     except config.ConfigError as exc:
         common.error(f"{exc}")
         raise typer.Exit(ExitStatus.USAGE) from None
@@ -158,19 +158,34 @@ def command_options() -> dict[str, dict[str, config.Option]]:
     domain = {"max-bytes": units.parse_bytes, "ignore": judging.ignorable_code}
     result: dict[str, dict[str, config.Option]] = {}
     for name, command in getattr(typer.main.get_command(whole()), "commands", {}).items():
-        options: dict[str, config.Option] = {}
-        converters.seed(command.params)
-        for param in command.params:
-            longs = [o[2:] for o in param.opts if o.startswith("--")]
-            if param.param_type_name != "option" or not longs or longs[0] == "help":
-                continue
-            if param.hidden:  # not offered (--temperature, kept to say why it is refused)
-                continue
-            check = domain.get(longs[0]) or _type_check(param)
-            opt = config.Option(param.name or longs[0], param.multiple, _is_flag(param), check)
-            options.update(dict.fromkeys(longs, opt))
-        result[name] = options
+        subcommands = getattr(command, "commands", None)
+        named = {f"{name} {sub}": c for sub, c in subcommands.items()} if subcommands else {}
+        for full, each in (named or {name: command}).items():  # a group: each subcommand
+            options: dict[str, config.Option] = {}
+            converters.seed(each.params)
+            for param in each.params:
+                longs = [o[2:] for o in param.opts if o.startswith("--")]
+                if param.param_type_name != "option" or not longs or longs[0] == "help":
+                    continue
+                if param.hidden:  # not offered (--temperature, kept to say why it is refused)
+                    continue
+                check = domain.get(longs[0]) or _type_check(param)
+                opt = config.Option(param.name or longs[0], param.multiple, _is_flag(param), check)
+                options.update(dict.fromkeys(longs, opt))
+            result[full] = options
     return result
+
+
+def _nested(defaults: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
+    """The defaults as click looks them up: a subcommand's (``files list``) in its group's."""
+    nested: dict[str, dict[str, object]] = {}
+    for name, values in defaults.items():
+        group, _, sub = name.partition(" ")
+        if sub:
+            nested.setdefault(group, {})[sub] = values
+        else:
+            nested.setdefault(name, {}).update(values)
+    return nested
 
 
 def __getattr__(name: str) -> typer.Typer:

@@ -411,3 +411,53 @@ def test_deleting_every_upload_is_never_configured(
     result = run("files", "list")
     assert result.exit_code == 2
     assert expected in " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ('[estimate]\nprice = "garbage"\n', "estimate.price = 'garbage' is not valid"),
+        ('[estimate]\nsize = ["abc"]\n', "estimate.size = ['abc'] is not valid"),
+        ('[estimate]\ntier = "bogus"\n', "estimate.tier = 'bogus' is not valid: use standard"),
+        ('[estimate]\nrule = "x"\n', "estimate.rule = 'x' is not valid: use current or legacy"),
+        ('[ask]\nexpires = "forever"\n', "ask.expires = 'forever' is not valid"),
+        ('[ask]\ntile = "bogus"\n', "ask.tile = 'bogus' is not valid"),
+        ('[ask]\nprompt = " "\n', "ask.prompt = ' ' is not valid: it is empty"),
+        ('model = ""\n', "model = '' is not valid: it is empty"),
+        ('format = "xml"\n', "format = 'xml' is not valid: 'xml' is not one of"),
+    ],
+)
+def test_every_bad_value_is_named_when_the_configuration_is_read(
+    project: Path, run: Run, tmp_path: Path, written: str, expected: str
+) -> None:
+    """These were taken, and the command they are for later stopped with typer's "Invalid
+    value for --price", naming neither the file nor the key; other commands ran."""
+    _user_config(tmp_path, written)
+    result = run("models")
+    assert result.exit_code == 2
+    said = " ".join(result.stderr.split())
+    assert f"{tmp_path / 'user-config' / 'vision-cli' / 'config.toml'}: {expected}" in said
+
+
+def test_a_value_checked_only_when_used_names_the_file_it_came_from(
+    project: Path, run: Run, tmp_path: Path
+) -> None:
+    """A schema is a file, read when a command needs it: its error names the configuration."""
+    user = tmp_path / "user-config" / "vision-cli" / "config.toml"
+    _user_config(tmp_path, '[ask]\nschema = "nosuch.json"\n')
+    result = run("ask", "wide.png", "-p", "hi", "--dry-run")
+    assert result.exit_code == 2
+    boxless = "".join(c for c in result.stderr if c not in "│╭╮╰╯─" and not c.isspace())
+    assert "--schema(from" + "".join(str(user).split()) + "):nosuchschemafile" in boxless
+
+
+def test_a_top_level_value_applies_to_the_commands_that_take_it(project: Path, run: Run) -> None:
+    """``format = "github"`` was refused for every command because resize has no github
+    format, even for ``inspect`` (its only user)."""
+    (project / "vision-cli.toml").write_text('format = "github"\n')
+    result = run("inspect", "tiny.png")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("::warning file=tiny.png,title=too-small::")
+    result = run("resize", "tiny.png", "--out", str(project / "out"), "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert "tiny.png →" in result.stdout  # resize's own table

@@ -121,7 +121,8 @@ def test_a_retired_model_says_where_its_name_came_from(
     monkeypatch.delenv("VISION_CLI_MODEL")
     (chdir_tmp / "vision-cli.toml").write_text('model = "claude-sonnet-4-5"\n')
     (line,) = error_lines(run("ask", image).stderr)
-    assert line.startswith("Error: claude-sonnet-4-5 (from the configuration) was retired")
+    config = chdir_tmp / "vision-cli.toml"
+    assert line.startswith(f"Error: claude-sonnet-4-5 (from {config}) was retired")
     assert api.requests == []
 
 

@@ -258,12 +258,20 @@ def default_map(
                 raise ConfigError(
                     f"{path}: unknown key {raw_key!r}{whose}: " + ", ".join(sorted(options_here))
                 )
-            for name in names:
-                if key in commands[name]:
-                    check_allowed(name, key, shown)
+            refused: list[ConfigError] = []
+            taking = [name for name in names if key in commands[name]]
+            for name in taking:
+                check_allowed(name, key, shown)
+                try:
                     result[name][commands[name][key].name] = checked(
                         shown, value, commands[name][key]
                     )
+                except ConfigError as exc:
+                    refused.append(exc)
+            # a value for several commands applies to those that take it (``format = "github"``
+            # to inspect alone); one that none takes is an error
+            if refused and len(refused) == len(taking):
+                raise refused[0]
 
     apply(table, "", list(commands))
     groups = sorted({name.split(" ")[0] for name in commands if " " in name})
@@ -299,6 +307,6 @@ def _checked(path: Path, key: str, value: Any, opt: Option) -> Any:
         for item in values:
             try:
                 opt.convert(item)
-            except Exception as exc:
-                raise bad(str(exc)) from None
+            except Exception as exc:  # typer's converter says "Value error, ..." (pydantic's)
+                raise bad(str(exc).removeprefix("Value error, ")) from None
     return values if opt.multiple else values[0]

@@ -89,12 +89,16 @@ def global_options(
 ) -> None:
     """Check, fix, price and send images for Claude's vision API."""
     if not no_config:
-        ctx.default_map = project_defaults()
+        ctx.default_map = project_defaults(ctx.meta.setdefault(common.CONFIGURED_IN, {}))
 
 
-def project_defaults() -> dict[str, dict[str, object]] | None:
+def project_defaults(
+    origins: dict[str, dict[str, str]] | None = None,
+) -> dict[str, dict[str, object]] | None:
     """Option defaults from the user configuration, then the nearest project configuration
-    (which may set report and policy options only); a bad one stops with exit 2."""
+    (which may set report and policy options only); a bad one stops with exit 2. ``origins``
+    gets the file each value came from, by command and parameter name (an error about the
+    value names it: :func:`common.from_environment`)."""
 
     # lazy: start-up, --help imports none of these
     from vision_cli import config
@@ -106,11 +110,14 @@ def project_defaults() -> dict[str, dict[str, object]] | None:
         if user is None and project is None:
             return None
         options = command_options()
-        defaults = config.default_map(*user, options) if user else {}
-        if project is not None:
-            allowed = config.PROJECT_OPTIONS
-            for name, values in config.default_map(*project, options, allowed=allowed).items():
+        defaults: dict[str, dict[str, object]] = {}
+        for found, allowed in ((user, None), (project, config.PROJECT_OPTIONS)):
+            if found is None:
+                continue
+            for name, values in config.default_map(*found, options, allowed=allowed).items():
                 defaults.setdefault(name, {}).update(values)
+                if origins is not None:
+                    origins.setdefault(name, {}).update(dict.fromkeys(values, str(found[0])))
         return _nested(defaults)
     except config.ConfigError as exc:
         common.error(f"{exc}")
@@ -151,11 +158,27 @@ def command_options() -> dict[str, dict[str, config.Option]]:
     there is a configuration).
     """
     # lazy: start-up, only a run with a configuration file checks its values
-    from vision_cli import config, judging, units
+    from vision_cli import config, judging, limits, tiling, units
+    from vision_cli.cli import ask_groups
+    from vision_cli.estimating import choosing
 
-    # The model is not checked here: an unknown one is reported when (and only when) a command
-    # needs the model, so a bad name never breaks an unrelated command or --help.
-    domain = {"max-bytes": units.parse_bytes, "ignore": judging.ignorable_code}
+    # The model is only checked for a name at all here: an unknown one is reported when (and
+    # only when) a command needs the model, so a bad name never breaks an unrelated command or
+    # --help. The rest are checked as the commands check them when they run (the schema
+    # excepted: a file, read when a command needs it; an error then names this file too).
+    domain: dict[str, Callable[[str], object]] = {
+        "max-bytes": units.parse_bytes,
+        "ignore": judging.ignorable_code,
+        "price": choosing.parse_price,
+        "size": units.parse_size,
+        "tier": functools.partial(_one_of, choices=tuple(limits.TIERS)),
+        "rule": functools.partial(_one_of, choices=("current", "legacy")),
+        "expires": ask_groups.expiry_seconds,
+        "tile": tiling.TileSpec.parse,
+        "prompt": _not_blank,
+        "find": _not_blank,
+        "model": _not_blank,
+    }
     result: dict[str, dict[str, config.Option]] = {}
     for name, command in getattr(typer.main.get_command(whole()), "commands", {}).items():
         subcommands = getattr(command, "commands", None)
@@ -174,6 +197,18 @@ def command_options() -> dict[str, dict[str, config.Option]]:
                 options.update(dict.fromkeys(longs, opt))
             result[full] = options
     return result
+
+
+def _one_of(text: str, *, choices: tuple[str, ...]) -> str:
+    if text not in choices:
+        raise ValueError(f"use {' or '.join(choices)}")
+    return text
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("it is empty")
+    return text
 
 
 def _nested(defaults: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:

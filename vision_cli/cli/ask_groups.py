@@ -120,17 +120,21 @@ class ImageOptions:
     def expiry_seconds(self) -> int:
         """``--expires`` in seconds, within what the Files API accepts (a usage error otherwise)."""
         try:
-            seconds = units.parse_duration(self.expires)
+            return expiry_seconds(self.expires)
         except ValueError as exc:
             common.usage_error(str(exc), "--expires")
-        low, high = limits.FILE_MIN_EXPIRY_SECONDS, limits.FILE_MAX_EXPIRY_SECONDS
-        if not low <= seconds <= high:
-            common.usage_error(
-                f"{self.expires} is {seconds:,} seconds, and the Files API keeps an upload from "
-                f"{low:,} (1h) to {high:,} seconds (90d)",
-                "--expires",
-            )
-        return seconds
+
+
+def expiry_seconds(text: str) -> int:
+    """``--expires`` in seconds; ValueError with a sentence unless the Files API accepts it."""
+    seconds = units.parse_duration(text)
+    low, high = limits.FILE_MIN_EXPIRY_SECONDS, limits.FILE_MAX_EXPIRY_SECONDS
+    if not low <= seconds <= high:
+        raise ValueError(
+            f"{text} is {seconds:,} seconds, and the Files API keeps an upload from "
+            f"{low:,} (1h) to {high:,} seconds (90d)"
+        )
+    return seconds
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NoReturn, ParamSpec, TextIO, TypeVar
 
 import typer
 from typer._click.globals import get_current_context
@@ -94,8 +94,17 @@ def file_cache(run: Environment) -> filesapi.FileCache:
 
 
 def usage_error(message: str, param: str | None = None) -> NoReturn:
-    """Stop with a usage error (exit 2), in typer's own format."""
-    raise typer.BadParameter(message, param_hint=param)
+    """Stop with a usage error (exit 2), in typer's own format. An option (``--price``) whose
+    value came from a configuration file or an environment variable is named with it."""
+    raise typer.BadParameter(message, param_hint=param and param + _origin_of_option(param))
+
+
+def _origin_of_option(hint: str) -> str:
+    ctx = get_current_context(silent=True)
+    if ctx is None or not hint.startswith("-") or "(" in hint:
+        return ""
+    found = [p.name for p in ctx.command.params if hint in getattr(p, "opts", ()) and p.name]
+    return from_environment(found[0]) if found else ""
 
 
 def fail(message: str, status: ExitStatus) -> NoReturn:
@@ -123,14 +132,20 @@ def model_name(name: str | None) -> str:
     return name
 
 
+#: ``ctx.meta``'s key for where configured values came from (see ``app.project_defaults``).
+CONFIGURED_IN: Final = "vision_cli.configured_in"
+
+
 def from_environment(param: str) -> str:
     """`` (from $NAME)`` when the current command's ``param`` came from its environment variable
-    (``$VISION_CLI_MODEL``), `` (from the configuration)`` when a configuration file set it: the
-    value is wrong there, not on the command line."""
+    (``$VISION_CLI_MODEL``), `` (from FILE)`` when a configuration file set it: the value is
+    wrong there, not on the command line."""
     ctx = get_current_context(silent=True)
     source = getattr(ctx.get_parameter_source(param), "name", None) if ctx else None
-    if source == "DEFAULT_MAP":
-        return " (from the configuration)"
+    if ctx is not None and source == "DEFAULT_MAP":
+        command = ctx.command_path.partition(" ")[2]
+        where = ctx.meta.get(CONFIGURED_IN, {}).get(command, {}).get(param)
+        return f" (from {where})" if where else " (from the configuration)"
     if ctx is None or source != "ENVIRONMENT":
         return ""
     found = [p for p in ctx.command.params if p.name == param]

@@ -647,3 +647,21 @@ def test_a_refresh_of_odd_fields_says_nothing_of_pydantic(
     )
     assert done.returncode == 0, done.stderr
     assert "Warning" not in done.stderr and "pydantic" not in done.stderr, done.stderr
+
+
+def test_the_refresh_note_offers_only_models_that_can_be_used(run: Run, api: FakeClaudeAPI) -> None:
+    """The note listed an id that is no id (left out of the catalogue, so "unknown model" by
+    that name) and a retired model, as "usable now by name", and counted the one left out."""
+    for model_id, lifecycle in [
+        ("claude opus 9", "active"),
+        ("claude-haiku-6", "retired"),
+        ("claude-sonnet-6", "active"),
+    ]:
+        api.models.insert(0, dict(api.models[0], id=model_id, lifecycle=lifecycle))
+    refreshed = run("models", "--refresh")
+    assert refreshed.exit_code == 0, refreshed.stderr
+    said = " ".join(refreshed.stderr.split())
+    assert f"{len(api.models) - 1} models from the Models API" in said
+    assert "(1 left out: their ids are not model ids)" in said
+    assert "not in the table of 2026-12-02: claude-sonnet-6; usable now by name" in said
+    assert run("models", "claude-sonnet-6").exit_code == 0

@@ -123,3 +123,19 @@ def test_a_base_url_with_a_scheme_is_used(
     result = run("ask", make_image("a.png"), "-m", "claude-opus-4-7")
     assert result.exit_code == 0, result.stderr
     assert len(api.requests) == 1
+
+
+@pytest.mark.parametrize("padding", [" ", "\n", "/ "])
+def test_a_base_url_with_spaces_around_it_is_used_as_checked(
+    api: FakeClaudeAPI,
+    run: Run,
+    make_image: MakeImage,
+    monkeypatch: pytest.MonkeyPatch,
+    padding: str,
+) -> None:
+    """The check took ``ANTHROPIC_BASE_URL`` stripped and the requests did not: a trailing space
+    (a `.env` file, a copied line) sent ``POST /%20/v1/files``, answered 404 with exit 3."""
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", f" {api.base_url}{padding}")
+    result = run("ask", make_image("a.png"), "--source", "file")
+    assert result.exit_code == 0, result.stderr
+    assert [r.path for r in api.requests] == ["/v1/files", "/v1/messages"]

@@ -358,7 +358,8 @@ def edge_tier(tier: policy.Tier, edge: int) -> policy.Tier:
 _MODEL_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
 
 
-def _plausible_id(value: Any) -> bool:
+def plausible_id(value: Any) -> bool:
+    """Whether ``value`` looks like a model id (:data:`_MODEL_ID`)."""
     return isinstance(value, str) and _MODEL_ID.fullmatch(value) is not None
 
 
@@ -375,7 +376,7 @@ def _api_model(entry: Mapping[str, Any], high_res: bool) -> Model:
         images_per_request=images_for(context),
         input_price=None,
         output_price=None,
-        line=line if _plausible_id(line) else None,
+        line=line if plausible_id(line) else None,
         lifecycle=_lifecycle(entry.get("lifecycle")),
         deprecated_at=_day(entry.get("deprecated_at")),
         retires_at=_day(entry.get("retires_at")),
@@ -404,7 +405,7 @@ def _update(model: Model, entry: Mapping[str, Any]) -> Model:
         "retires_at": _day(entry.get("retires_at")) or model.retires_at,
         "source": "table+refresh",
     }
-    if _plausible_id(line):
+    if plausible_id(line):
         changes["line"] = line
     if isinstance(context, int):
         changes["context_window"] = context
@@ -419,7 +420,7 @@ def merge(table: Catalog, doc: Mapping[str, Any]) -> Catalog:
     models: list[Model] = []
     used: set[str] = set()
     if isinstance(listed, list):
-        entries = [e for e in listed if isinstance(e, dict) and _plausible_id(e.get("id"))]
+        entries = [e for e in listed if isinstance(e, dict) and plausible_id(e.get("id"))]
         ids = [e["id"] for e in entries]
         boundary = ids.index(HIGH_RES_SINCE) if HIGH_RES_SINCE in ids else None
         for position, entry in enumerate(entries):

@@ -93,6 +93,14 @@ def models(
     write_models(common.env().stdout, chosen, shown, cat, one=model is not None)
 
 
+def _not_in(table: catalog.Catalog, model_id: str) -> bool:
+    try:
+        table.get(model_id)
+    except KeyError:
+        return True
+    return False
+
+
 def _refresh() -> None:
     """Ask the Models API and keep its answer (exit 2 without a key, 3 when it fails)."""
     # lazy: start-up, --help imports none of these
@@ -112,19 +120,19 @@ def _refresh() -> None:
         common.error(f"the Models API failed: {failure}")
         raise typer.Exit(ExitStatus.API) from None
     table = catalog.bundled()
-    new = []
-    for entry in listed:
-        try:
-            table.get(str(entry["id"]))
-        except KeyError:
-            new.append(str(entry["id"]))
+    merged = catalog.merge(table, {"models": listed})
+    # what the note offers must be usable: not retired, and an id (others are left out)
+    new = [m.id for m in merged.models if not m.retired and _not_in(table, m.id)]
+    left_out = sum(1 for entry in listed if not catalog.plausible_id(entry.get("id")))
     try:
         path = catalog.store_refresh(listed, keys.base_url(env.vars), fetched_at=env.now())
     except OSError as exc:
         common.error(f"could not keep the list in the cache folder ({exc})")
         raise typer.Exit(ExitStatus.FAILED) from None
+    dropped = f" ({left_out:,} left out: their ids are not model ids)" if left_out else ""
     common.note(
-        f"{len(listed)} models from the Models API at {keys.base_url(env.vars)}, kept in {path}"
+        f"{len(listed) - left_out} models from the Models API at {keys.base_url(env.vars)}, "
+        f"kept in {path}{dropped}"
     )
     if new:
         common.note(

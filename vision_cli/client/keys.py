@@ -86,7 +86,7 @@ def base_url_problem(vars: Mapping[str, str] | None = None) -> str | None:
 def base_url(vars: Mapping[str, str] | None = None) -> str:
     """The API's address: ``ANTHROPIC_BASE_URL`` from ``vars`` (the process's when None), or
     the default."""
-    return (_vars(vars).get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
+    return (_vars(vars).get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL).rstrip("/")
 
 
 #: The shortest piece of the key's start that is hidden wherever it appears. Longer than the

@@ -941,3 +941,8 @@ def test_a_record_s_json_line_is_its_dict_encoded(record: inspecting.Record) -> 
     the documented dict as ``names.dumps`` writes it, whatever the record holds: names that are
     not UTF-8, quotes, control characters, findings, missing values."""
     assert inspecting.json_line(record) == names.dumps(record.as_dict())
+
+
+def test_markdown_title_of_one_image_is_singular(run: Run, make_image: MakeImage) -> None:
+    text = run("inspect", make_image("a.png", (300, 200)), "-f", "markdown").stdout
+    assert text.startswith("### ✅ vision-cli inspect: 1 image, 0 error, 0 warning")

@@ -141,8 +141,9 @@ class ResultsLog:
             self.ignored = ignored
             if ignored and not found:
                 raise OutputError(
-                    f"{self.path} is not a vision-cli results file ({ignored} lines and none "
-                    "is a result): it was left as it is; choose another --output"
+                    f"{self.path} is not a vision-cli results file (its "
+                    f"{'line is' if ignored == 1 else f'{ignored:,} lines are'} not results): it "
+                    "was left as it is; choose another --output"
                 )
         return found
 

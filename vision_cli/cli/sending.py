@@ -82,6 +82,7 @@ def send(
     # lazy: start-up, --help imports none of these
     from vision_cli.asking import answering, running
     from vision_cli.client import connect, failures, keys
+    from vision_cli.render import text
 
     writer = _StreamWriter() if opts.streams else None
     try:
@@ -93,7 +94,7 @@ def send(
             request = _upload(api, request, build, cache, opts, expires=settings.expires)
             _debug(
                 f"POST {keys.base_url(env.vars)}/v1/messages: {request.size:,} bytes, "
-                f"{request.total_images} images"
+                f"{text.n_images(request.total_images)}"
             )
             fix = functools.partial(_corrected, settings)
             try:

@@ -11,7 +11,7 @@ from typing import Protocol, TextIO
 from vision_cli.formats import Format
 from vision_cli.inspecting import InspectSummary, Record
 from vision_cli.render.output import RecordWriter, console, is_tty, with_codes
-from vision_cli.render.text import gh_annotation, md_code, md_table, visible
+from vision_cli.render.text import gh_annotation, md_code, md_table, n_images, visible
 
 INSPECT_CSV_COLUMNS = (
     "path",
@@ -166,7 +166,7 @@ def inspect_markdown(summary: InspectSummary, problems: Sequence[Record]) -> str
     """Totals first, then only the images with findings: fit for a pull-request comment."""
     s = summary
     icon = "❌" if s.error or s.request_findings else ("⚠️" if s.warning else "✅")
-    title = f"vision-cli inspect: {s.count} images, {s.error} error, {s.warning} warning"
+    title = f"vision-cli inspect: {n_images(s.count)}, {s.error} error, {s.warning} warning"
     out = [
         f"### {icon} {title}\n\n",
         md_table(

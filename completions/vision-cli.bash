@@ -16,6 +16,16 @@ _vision_cli() {
         COMPREPLY=($(compgen -W "inspect resize estimate ask compare locate results models files -V --version --no-config -h --help" -- "$cur"))
         return
     fi
+    # a group's subcommand, after the group's name: cmd is then "GROUP SUBCOMMAND"
+    case "$cmd" in
+        files)
+            for ((i++; i < COMP_CWORD; i++)); do
+                case "${COMP_WORDS[i]}" in
+                    list|delete|prune) cmd="$cmd ${COMP_WORDS[i]}"; break ;;
+                esac
+            done
+            ;;
+    esac
     case "$cmd:$prev" in
         inspect:-m|inspect:--model) COMPREPLY=($(compgen -W "claude-fable-5-2 claude-mythos-5-2 claude-haiku-5-5 claude-sonnet-5-5 claude-fable-5-1 claude-opus-5-5 claude-mythos-5-1 claude-sonnet-5 claude-fable-5 claude-mythos-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-mythos-preview claude-opus-4-6 claude-sonnet-4-6 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514 claude-sonnet-4-0 claude-sonnet-4-20250514 opus sonnet haiku fable mythos" -- "$cur")); return ;;
         inspect:-f|inspect:--format) COMPREPLY=($(compgen -W "table json jsonl csv github markdown html" -- "$cur")); return ;;
@@ -63,7 +73,7 @@ _vision_cli() {
         ask:--system) COMPREPLY=(); return ;;
         ask:-m|ask:--model) COMPREPLY=($(compgen -W "claude-fable-5-2 claude-mythos-5-2 claude-haiku-5-5 claude-sonnet-5-5 claude-fable-5-1 claude-opus-5-5 claude-mythos-5-1 claude-sonnet-5 claude-fable-5 claude-mythos-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-mythos-preview claude-opus-4-6 claude-sonnet-4-6 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514 claude-sonnet-4-0 claude-sonnet-4-20250514 opus sonnet haiku fable mythos" -- "$cur")); return ;;
         ask:--max-tokens) COMPREPLY=(); return ;;
-        ask:--schema) COMPREPLY=(); return ;;
+        ask:--schema) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         ask:--max-retries) COMPREPLY=(); return ;;
         ask:--timeout) COMPREPLY=(); return ;;
         ask:--policy) COMPREPLY=($(compgen -W "native recommended" -- "$cur")); return ;;
@@ -85,7 +95,7 @@ _vision_cli() {
         compare:--system) COMPREPLY=(); return ;;
         compare:-m|compare:--model) COMPREPLY=($(compgen -W "claude-fable-5-2 claude-mythos-5-2 claude-haiku-5-5 claude-sonnet-5-5 claude-fable-5-1 claude-opus-5-5 claude-mythos-5-1 claude-sonnet-5 claude-fable-5 claude-mythos-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-mythos-preview claude-opus-4-6 claude-sonnet-4-6 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514 claude-sonnet-4-0 claude-sonnet-4-20250514 opus sonnet haiku fable mythos" -- "$cur")); return ;;
         compare:--max-tokens) COMPREPLY=(); return ;;
-        compare:--schema) COMPREPLY=(); return ;;
+        compare:--schema) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         compare:--max-retries) COMPREPLY=(); return ;;
         compare:--timeout) COMPREPLY=(); return ;;
         compare:--policy) COMPREPLY=($(compgen -W "native recommended" -- "$cur")); return ;;
@@ -103,7 +113,7 @@ _vision_cli() {
         locate:--find) COMPREPLY=(); return ;;
         locate:-p|locate:--prompt) COMPREPLY=(); return ;;
         locate:--frame) COMPREPLY=($(compgen -W "upright stored" -- "$cur")); return ;;
-        locate:--draw) COMPREPLY=(); return ;;
+        locate:--draw) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         locate:-m|locate:--model) COMPREPLY=($(compgen -W "claude-fable-5-2 claude-mythos-5-2 claude-haiku-5-5 claude-sonnet-5-5 claude-fable-5-1 claude-opus-5-5 claude-mythos-5-1 claude-sonnet-5 claude-fable-5 claude-mythos-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-mythos-preview claude-opus-4-6 claude-sonnet-4-6 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514 claude-sonnet-4-0 claude-sonnet-4-20250514 opus sonnet haiku fable mythos" -- "$cur")); return ;;
         locate:--max-tokens) COMPREPLY=(); return ;;
         locate:--policy) COMPREPLY=($(compgen -W "native recommended" -- "$cur")); return ;;
@@ -123,17 +133,24 @@ _vision_cli() {
             inspect) COMPREPLY=($(compgen -W "-m --model -f --format --json -q --quiet --strict --request --verify --max-bytes --ignore -j --jobs -o --output --files-from -0 --null --exclude --hidden --allow-private-urls --clipboard -h --help" -- "$cur")) ;;
             resize) COMPREPLY=($(compgen -W "-o --out --in-place --max-edge --max-megapixels -m --model --max-tokens --to --quality --max-bytes --reencode --verify --overwrite --skip-existing --backup -n --dry-run -j --jobs -f --format --json --files-from -0 --null --exclude --hidden --allow-private-urls --clipboard --snap --snap-max --tile --tile-overlap --trim --trim-fuzz -h --help" -- "$cur")) ;;
             estimate) COMPREPLY=($(compgen -W "-s --size -m --model --all-models --include-retired --price --tier --rule --per --batch --output-tokens --exact --max-bytes --ignore -f --format --json --files-from -0 --null --exclude --hidden --allow-private-urls --clipboard --snap --snap-max --tile --tile-overlap --trim --trim-fuzz -h --help" -- "$cur")) ;;
-            ask) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --schema --max-retries --timeout --policy --no-resize --verify --snap --snap-max --tile --tile-overlap --trim --trim-fuzz --source --download --no-cache --expires --json -q --quiet --dry-run --conversation --max-bytes --price --allow-downsize --files-from -0 --null --exclude --hidden --allow-private-urls --clipboard --each --batch -o --output -j --jobs --rerun --no-wait -h --help" -- "$cur")) ;;
-            compare) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --schema --max-retries --timeout --policy --no-resize --verify --snap --snap-max --tile --tile-overlap --trim --trim-fuzz --source --download --no-cache --expires --json -q --quiet --dry-run --conversation --max-bytes --price --allow-downsize --files-from -0 --null --exclude --hidden --allow-private-urls --clipboard -h --help" -- "$cur")) ;;
+            ask) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --schema --max-retries --timeout --policy --no-resize --verify --no-verify --snap --snap-max --tile --tile-overlap --trim --trim-fuzz --source --download --no-cache --expires --json -q --quiet --dry-run --conversation --max-bytes --price --allow-downsize --files-from -0 --null --exclude --hidden --allow-private-urls --clipboard --each --batch -o --output -j --jobs --rerun --no-wait -h --help" -- "$cur")) ;;
+            compare) COMPREPLY=($(compgen -W "-p --prompt --prompt-file --system -m --model --max-tokens --schema --max-retries --timeout --policy --no-resize --verify --no-verify --snap --snap-max --tile --tile-overlap --trim --trim-fuzz --source --download --no-cache --expires --json -q --quiet --dry-run --conversation --max-bytes --price --allow-downsize --files-from -0 --null --exclude --hidden --allow-private-urls --clipboard -h --help" -- "$cur")) ;;
             locate) COMPREPLY=($(compgen -W "--find -p --prompt --frame --draw -m --model --max-tokens --policy --max-retries --timeout --max-bytes -o --output -j --jobs --rerun -f --format --json --dry-run -q --quiet --files-from -0 --null --exclude --hidden --allow-private-urls -h --help" -- "$cur")) ;;
             results) COMPREPLY=($(compgen -W "-f --format --json --failed -0 --null -h --help" -- "$cur")) ;;
             models) COMPREPLY=($(compgen -W "--refresh --include-retired -f --format --json -h --help" -- "$cur")) ;;
-            files) COMPREPLY=($(compgen -W "--json --all -n --dry-run -h --help" -- "$cur")) ;;
+            files) COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
+            "files list") COMPREPLY=($(compgen -W "--json -h --help" -- "$cur")) ;;
+            "files delete") COMPREPLY=($(compgen -W "--all --json -h --help" -- "$cur")) ;;
+            "files prune") COMPREPLY=($(compgen -W "-n --dry-run --json -h --help" -- "$cur")) ;;
         esac
         return
     fi
     case "$cmd" in
+        models) COMPREPLY=($(compgen -W "claude-fable-5-2 claude-mythos-5-2 claude-haiku-5-5 claude-sonnet-5-5 claude-fable-5-1 claude-opus-5-5 claude-mythos-5-1 claude-sonnet-5 claude-fable-5 claude-mythos-5 claude-opus-5 claude-opus-4-8 claude-opus-4-7 claude-mythos-preview claude-opus-4-6 claude-sonnet-4-6 claude-haiku-4-5 claude-haiku-4-5-20251001 claude-opus-4-5 claude-opus-4-5-20251101 claude-sonnet-4-5 claude-sonnet-4-5-20250929 claude-opus-4-1 claude-opus-4-1-20250805 claude-opus-4-0 claude-opus-4-20250514 claude-sonnet-4-0 claude-sonnet-4-20250514 opus sonnet haiku fable mythos" -- "$cur")); return ;;
         files) COMPREPLY=($(compgen -W "list delete prune" -- "$cur")); return ;;
+        "files list") COMPREPLY=(); return ;;
+        "files delete") COMPREPLY=(); return ;;
+        "files prune") COMPREPLY=(); return ;;
     esac
     COMPREPLY=($(compgen -f -- "$cur"))
 }

@@ -293,6 +293,50 @@ def test_draw_never_overwrites_the_image(
     assert image.read_bytes() == before
 
 
+def test_draw_never_overwrites_another_input_the_results_or_a_drawing(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    # Drawn into ph/ through a link to it: ph/sub/a.png's drawing would be ph/a.png, another
+    # input; a.gif's too; the results file is ph/b.png; ph/c.png is a link to an input.
+    folder = tmp_path / "ph"
+    nested = make_image("a.png", (60, 40), folder=folder / "sub")
+    top = make_image("a.png", (50, 40), folder=folder)
+    gif = make_image("a.gif", (40, 40), folder=tmp_path / "gifs")
+    named_b = make_image("b.png", (20, 20), folder=tmp_path / "other")
+    linked = make_image("c.png", (30, 20), folder=tmp_path / "elsewhere")
+    (folder / "c.png").symlink_to(linked)
+    (tmp_path / "via").symlink_to(folder)
+    results = folder / "b.png"
+    inputs = {p: p.read_bytes() for p in (nested, top, gif, named_b, linked)}
+    api.structured = lambda _s, images: {"objects": [{"label": "x", "box": [1, 1, 5, 5]}]}
+    args = [nested, top, gif, named_b, linked, "--find", "x", "-o", results, "-j", "1"]
+    result = run("locate", *args, "--draw", f"{tmp_path / 'via'}/")
+    assert result.exit_code == 0, result.stderr
+    assert all(p.read_bytes() == data for p, data in inputs.items())
+    assert len(read_records(results)[0]) == 5  # still the results file
+    sizes = {}
+    for name in ("a-2.png", "a-3.png", "a-4.png", "b-2.png", "c-2.png"):
+        with Image.open(folder / name) as im:
+            sizes[name] = im.size
+    assert sizes == {
+        "a-2.png": (60, 40),
+        "a-3.png": (50, 40),
+        "a-4.png": (40, 40),
+        "b-2.png": (20, 20),
+        "c-2.png": (30, 20),
+    }
+
+
+def test_draw_onto_the_results_file_is_refused_before_sending(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    out = tmp_path / "keep.jsonl"
+    out.write_text("")
+    result = run("locate", make_image("tiny.png"), "--find", "q", "-o", out, "--draw", out)
+    assert result.exit_code == 2 and "results file" in result.stderr
+    assert api.messages_requests() == [] and out.read_text() == ""
+
+
 def test_dry_run_needs_no_key_and_sends_nothing(
     run: Run, make_image: MakeImage, fake_api: FakeClaudeAPI
 ) -> None:

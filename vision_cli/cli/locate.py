@@ -198,6 +198,10 @@ def locate(
     )
     if output is not None and str(output) == "-":
         common.usage_error("the boxes go to standard output: give --output a file name", "--output")
+    if draw is not None and output is not None and Path(draw).resolve() == output.resolve():
+        common.usage_error(
+            f"--draw {draw} is the results file (--output): choose another OUT", "--draw"
+        )
     if not dry_run and keys.api_key(common.env().vars) is None:
         common.fail(failures.MISSING_KEY_MESSAGE, ExitStatus.USAGE)
     send = ask_groups.send_options(max_retries, timeout, no_cache=False, many=True)
@@ -219,7 +223,7 @@ def locate(
     the_jobs, summary, records = _run(items, config, quiet=quiet)
     located = _collect(the_jobs, records, config, frame)
     _print(located, fmt)
-    drawn_failures = locate_draw.draw(located, draw) if draw is not None else 0
+    drawn_failures = locate_draw.draw(located, draw, output) if draw is not None else 0
     if not quiet:
         _summary(located, summary, config)
     status = ExitStatus(_status(summary, located))

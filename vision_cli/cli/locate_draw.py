@@ -15,9 +15,11 @@ if TYPE_CHECKING:
     from vision_cli.cli.locate import LocatedImage
 
 
-def draw(images: list[LocatedImage], given: str) -> int:
+def draw(images: list[LocatedImage], given: str, results: Path | None) -> int:
     """Draw every answered image; the number that could not be drawn (each said on stderr).
-    ``given`` is OUT as typed (a str: a Path would drop the trailing / that makes it a folder)."""
+    ``given`` is OUT as typed (a str: a Path would drop the trailing / that makes it a folder).
+    No drawing replaces an image of the run, the ``results`` file or another drawing: in a
+    folder it takes the next free name, as a repeated name does; a single OUT fails."""
     # lazy: start-up, these import Pillow
     from vision_cli import drawing
     from vision_cli.asking import preparing
@@ -27,15 +29,19 @@ def draw(images: list[LocatedImage], given: str) -> int:
     palette = drawing.colours(labels)
     out = Path(given)
     folder = out.is_dir() or given.endswith(("/", os.sep)) or len(images) > 1
-    used: set[Path] = set()
+    inputs = {
+        i.job.item.path.resolve()
+        for i in images
+        if i.job.item is not None and i.job.item.path is not None
+    }
+    taken = inputs | ({results.resolve()} if results is not None else set())
     failed = 0
     for image in answered:
         assert image.located is not None
         job = image.job
-        target = _target(job, out, used) if folder else out
+        target = _target(job, out, taken) if folder else out
         try:
-            source = job.item.path if job.item is not None else None
-            if source is not None and target.resolve() == source.resolve():
+            if not folder and target.resolve() in inputs:
                 raise drawing.DrawError(
                     f"--draw would overwrite the image itself ({target}): choose another OUT"
                 )
@@ -54,9 +60,10 @@ def draw(images: list[LocatedImage], given: str) -> int:
     return failed
 
 
-def _target(job: plan.Job, folder: Path, used: set[Path]) -> Path:
+def _target(job: plan.Job, folder: Path, taken: set[Path]) -> Path:
     """``folder/NAME`` for the image: its own name (``stdin.png`` for standard input, the URL's
-    last part), with ``-2``, ``-3`` ... when two images share a name."""
+    last part), with ``-2``, ``-3`` ... when that file is ``taken`` (resolved: an image or the
+    results file of the run, or an earlier drawing); the name chosen is taken in turn."""
     item = job.item
     if item is not None and item.path is not None:
         name = item.path.name
@@ -68,8 +75,8 @@ def _target(job: plan.Job, folder: Path, used: set[Path]) -> Path:
         name = Path(name).stem + ".png"
     target = folder / name
     n = 2
-    while target in used:
+    while target.resolve() in taken:
         target = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
         n += 1
-    used.add(target)
+    taken.add(target.resolve())
     return target

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -233,6 +234,37 @@ def test_a_box_that_is_not_four_numbers_is_skipped_with_a_warning(
     assert result.exit_code == 0
     assert [json.loads(line)["label"] for line in result.stdout.splitlines()] == ["good"]
     assert "answer 1: the box is not four numbers" in result.stderr
+
+
+def test_a_box_of_nan_or_infinity_is_skipped_and_never_written(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    # The fake writes NaN and Infinity as Python's json does; JSON itself has neither.
+    api.structured = lambda _s, images: {
+        "objects": [
+            {"label": "nan", "box": [math.nan, 1, 2, 3]},
+            {"label": "inf", "box": [0, 0, math.inf, 3]},
+            {"label": "good", "box": [1, 2, 3, 4]},
+        ]
+    }
+    out = tmp_path / "r.jsonl"
+    args = ["locate", make_image("tiny.png", (40, 30)), "--find", "q", "-o", out]
+    for _ in range(2):  # the run, then a resume from the file
+        result = run(*args, "--format", "jsonl")
+        assert result.exit_code == 0, result.stderr
+        assert [json.loads(line)["label"] for line in result.stdout.splitlines()] == ["good"]
+        assert "answer 1: the box is not four numbers" in result.stderr
+        assert "answer 2: the box is not four numbers" in result.stderr
+    assert len(api.messages_requests()) == 1
+    (line,) = [json.loads(x, parse_constant=_no_constant) for x in out.read_text().splitlines()]
+    assert line["data"]["objects"][0]["box"] == [None, 1, 2, 3]
+    exported = run("results", out, "--json")
+    assert exported.exit_code == 0, exported.stderr
+    json.loads(exported.stdout, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> None:
+    raise AssertionError(f"{name} is not JSON")
 
 
 def test_usage_errors(run: Run, api: FakeClaudeAPI, make_image: MakeImage) -> None:

@@ -242,3 +242,29 @@ def test_the_summary_shows_names_and_models_from_the_file_escaped(run: Run, tmp_
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
     assert "evil\\x1b]0;pwned\\x07\\nline.png (9.0 s)" in result.stdout
     assert "claude\\x1b[31m" in result.stdout and "x\\x1b[2J" in result.stdout
+
+
+def test_nan_or_infinity_in_a_line_written_before_is_exported_as_null(
+    run: Run, tmp_path: Path
+) -> None:
+    line = {
+        "path": "a.png",
+        "sha256": None,
+        "model": "claude-sonnet-4-6",
+        "prompt_sha256": "0" * 64,
+        "text": "{}",
+        "data": {"v": "x", "box": [1, 2, 3, 4]},
+        "error": None,
+    }
+    file = tmp_path / "r.jsonl"
+    file.write_text(json.dumps(line).replace('"x"', "NaN").replace("4]", "-Infinity]") + "\n")
+
+    def no_constant(name: str) -> None:
+        raise AssertionError(f"{name} is not JSON")
+
+    for fmt in ("json", "jsonl"):
+        result = run("results", file, "--format", fmt)
+        assert result.exit_code == 0, result.stderr
+        assert "NaN" not in result.stdout and "Infinity" not in result.stdout
+    doc = json.loads(run("results", file, "--json").stdout, parse_constant=no_constant)
+    assert doc["images"][0]["v"] is None and doc["images"][0]["box"] == [1, 2, 3, None]

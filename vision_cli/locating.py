@@ -11,6 +11,7 @@ back exactly (:mod:`vision_cli.boxes`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -153,6 +154,8 @@ def _objects(data: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
 def _box(value: Any) -> boxes.Box | None:
     if not isinstance(value, list) or len(value) != 4:
         return None
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+    if not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value
+    ):
         return None
     return (float(value[0]), float(value[1]), float(value[2]), float(value[3]))

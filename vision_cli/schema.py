@@ -346,7 +346,19 @@ def parse(text: str, schema: Mapping[str, Any]) -> Any:
         problems = ["the answer is nested too deeply to be checked"]
     if problems:
         raise Mismatch(problems)
-    return data
+    return finite(data)
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN and infinity (which Python's JSON reads but JSON does not have)
+    replaced by None, in lists and objects too: what is kept and written is always JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    return value
 
 
 def validate(data: Any, schema: Mapping[str, Any]) -> list[str]:

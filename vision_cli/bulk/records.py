@@ -195,10 +195,12 @@ def _entry_of(doc: dict[str, Any]) -> Entry | None:
 def parse_record(raw: bytes | str) -> dict[str, Any] | None:
     """A results line as a dict, or None when it is not one (what :func:`read_records` skips):
     also a line whose counts are not numbers (``"input_tokens": "x"``), which a summary would
-    add up."""
+    add up. NaN and infinities in ``data`` are read as None (:func:`schema.finite`)."""
     doc = _json(raw)
     if doc is None or _entry_of(doc) is None or not _counts_are_numbers(doc):
         return None
+    if doc.get("data") is not None:  # NaN or Infinity in a line written before they were nulled
+        doc["data"] = schema_mod.finite(doc["data"])
     return doc
 
 

@@ -268,3 +268,24 @@ def test_nan_or_infinity_in_a_line_written_before_is_exported_as_null(
         assert "NaN" not in result.stdout and "Infinity" not in result.stdout
     doc = json.loads(run("results", file, "--json").stdout, parse_constant=no_constant)
     assert doc["images"][0]["v"] is None and doc["images"][0]["box"] == [1, 2, 3, None]
+
+
+@pytest.mark.parametrize("fmt", [None, "csv", "json", "markdown"])
+def test_a_line_whose_error_is_not_an_error_object_is_not_a_result(
+    run: Run, tmp_path: Path, fmt: str | None
+) -> None:
+    def line(path: str, error: Any) -> str:
+        record = {"path": path, "sha256": None, "model": "claude-sonnet-4-6"}
+        record |= {"prompt_sha256": "0" * 64, "text": "fine", "error": error}
+        return json.dumps(record) + "\n"
+
+    bad: list[Any] = ["boom", [1], 0, False, {"type": ["x"]}, {"message": 3}]
+    file = tmp_path / "r.jsonl"
+    damaged = "".join(line(f"{i}.png", e) for i, e in enumerate(bad))
+    file.write_text(line("good.png", None) + damaged)
+    result = run("results", file, *(["--format", fmt] if fmt else []))
+    assert result.exit_code == 0, result.stderr
+    assert "good.png" in result.stdout if fmt else "6 not results" in result.stdout
+    assert "0.png" not in result.stdout
+    failed = run("results", file, "--failed")
+    assert failed.exit_code == 0 and failed.stdout == ""

@@ -195,13 +195,28 @@ def _entry_of(doc: dict[str, Any]) -> Entry | None:
 def parse_record(raw: bytes | str) -> dict[str, Any] | None:
     """A results line as a dict, or None when it is not one (what :func:`read_records` skips):
     also a line whose counts are not numbers (``"input_tokens": "x"``), which a summary would
-    add up. NaN and infinities in ``data`` are read as None (:func:`schema.finite`)."""
+    add up, and a line whose ``error`` is not an object with text for its type and message.
+    NaN and infinities in ``data`` are read as None (:func:`schema.finite`)."""
     doc = _json(raw)
-    if doc is None or _entry_of(doc) is None or not _counts_are_numbers(doc):
+    if (
+        doc is None
+        or _entry_of(doc) is None
+        or not _counts_are_numbers(doc)
+        or not _error_is_an_error(doc.get("error"))
+    ):
         return None
     if doc.get("data") is not None:  # NaN or Infinity in a line written before they were nulled
         doc["data"] = schema_mod.finite(doc["data"])
     return doc
+
+
+def _error_is_an_error(error: Any) -> bool:
+    """None (answered), or an object whose ``type`` and ``message`` are text or absent."""
+    if error is None:
+        return True
+    return isinstance(error, dict) and all(
+        error.get(name) is None or isinstance(error.get(name), str) for name in ("type", "message")
+    )
 
 
 def _counts_are_numbers(doc: Mapping[str, Any]) -> bool:

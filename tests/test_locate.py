@@ -267,6 +267,47 @@ def _no_constant(name: str) -> None:
     raise AssertionError(f"{name} is not JSON")
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"width": 0},
+        {"source_width": None},
+        {"width": None},
+        {"width": "abc"},
+        {"height": 1.5},
+        {"width": True},
+        {"source_height": -300},
+        {"orientation": 9},
+        {"orientation": "6"},
+        None,
+    ],
+)
+def test_a_damaged_sent_fails_that_image_on_resume_and_rerun_asks_again(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path, damage: Json | None
+) -> None:
+    api.structured = lambda _s, images: {"objects": [{"label": "x", "box": [1, 2, 3, 4]}]}
+    image = make_image("tiny.png", (40, 30))
+    out = tmp_path / "r.jsonl"
+    args = ["locate", image, "--find", "q", "-o", out, "--format", "jsonl"]
+    assert run(*args).exit_code == 0
+    line = json.loads(out.read_text())
+    if damage is None:
+        del line["sent"]
+    else:
+        line["sent"] |= damage
+        line["sent"] = {k: v for k, v in line["sent"].items() if v is not None}
+    out.write_text(json.dumps(line) + "\n")
+    resumed = run(*args)
+    assert resumed.exit_code == 1, resumed.stderr
+    (error,) = [x for x in resumed.stderr.splitlines() if x.startswith("Error: ")]
+    assert error.startswith(f"Error: {image}: its line in {out} ") and "--rerun" in error
+    assert error.count(str(image)) == 1 and resumed.stdout == ""
+    assert len(api.messages_requests()) == 1
+    again = run(*args, "--rerun")
+    assert again.exit_code == 0, again.stderr
+    assert [json.loads(x)["x2"] for x in again.stdout.splitlines()] == [3]
+
+
 def test_usage_errors(run: Run, api: FakeClaudeAPI, make_image: MakeImage) -> None:
     image = make_image("a.png")
     assert run("locate", image).exit_code == 2

@@ -104,7 +104,13 @@ class Located:
 
 
 class NotALocateLine(ValueError):
-    """The line holds no ``sent`` geometry or no ``objects``: not written by ``locate``."""
+    """The line gives no boxes: it holds no ``objects`` or no ``sent`` geometry (not written by
+    ``locate``), or a damaged one. What is wrong, as words that follow "the line" (the caller
+    names the image and the file)."""
+
+
+#: The members of ``sent`` that are sizes: whole numbers above 0.
+_SIZES: Final = ("width", "height", "source_width", "source_height")
 
 
 def found_in(record: Mapping[str, Any], frame: boxes.Frame = boxes.Frame.upright) -> Located:
@@ -112,11 +118,20 @@ def found_in(record: Mapping[str, Any], frame: boxes.Frame = boxes.Frame.upright
     sent = record.get("sent")
     data = record.get("data")
     if not isinstance(sent, Mapping) or not isinstance(data, Mapping):
-        raise NotALocateLine(f"{record.get('path')}: the line holds no boxes")
-    stored = (int(sent["source_width"]), int(sent["source_height"]))
-    orientation = int(sent.get("orientation") or 1)
+        raise NotALocateLine("holds no boxes")
+    for name in _SIZES:
+        value = sent.get(name)
+        if type(value) is not int or value <= 0:
+            raise NotALocateLine(f"is damaged (sent.{name} is {value!r}, not a size in pixels)")
+    orientation = sent.get("orientation")
+    if orientation is not None and (
+        type(orientation) is not int or orientation not in boxes.ORIENTATIONS
+    ):
+        raise NotALocateLine(f"is damaged (sent.orientation is {orientation!r}, not 1 to 8)")
+    stored = (sent["source_width"], sent["source_height"])
+    orientation = orientation or 1
     view = boxes.View.whole(
-        (int(sent["width"]), int(sent["height"])), boxes.upright_size(stored, orientation)
+        (sent["width"], sent["height"]), boxes.upright_size(stored, orientation)
     )
     found: list[Found] = []
     upright: list[tuple[int, int, int, int]] = []

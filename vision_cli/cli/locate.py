@@ -338,7 +338,10 @@ def _collect(
             try:
                 found = locating.found_in(record, frame)
             except locating.NotALocateLine as exc:
-                images.append(LocatedImage(job, error=str(exc)))
+                why = f"its answer {exc}"
+                if config.output is not None:
+                    why = f"its line in {config.output} {exc}: --rerun asks again"
+                images.append(LocatedImage(job, error=why))
                 continue
             for why in found.skipped:
                 common.warn(f"{job.label}: {why}")

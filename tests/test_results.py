@@ -289,3 +289,47 @@ def test_a_line_whose_error_is_not_an_error_object_is_not_a_result(
     assert "0.png" not in result.stdout
     failed = run("results", file, "--failed")
     assert failed.exit_code == 0 and failed.stdout == ""
+
+
+def test_plain_and_structured_answers_keep_their_text_and_prompt_in_one_file(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    # One image asked three ways into one file: a caption, a --schema answer, locate's boxes.
+    image = make_image("a.png", (40, 30))
+    out = tmp_path / "r.jsonl"
+    assert run("ask", image, "--each", "-p", "caption", "-o", out).exit_code == 0
+    api.structured = lambda schema, _i: (
+        {"objects": [{"label": "x", "box": [1, 2, 3, 4]}]}
+        if "objects" in schema["properties"]
+        else {"n": 7}
+    )
+    assert run("ask", image, "--each", "--schema", "n: integer", "-o", out).exit_code == 0
+    assert run("locate", image, "--find", "x", "-o", out).exit_code == 0
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    for fmt in ("csv", "json"):
+        result = run("results", out, "--format", fmt)
+        assert result.exit_code == 0, result.stderr
+        if fmt == "csv":
+            rows = list(csv.DictReader(io.StringIO(result.stdout)))
+        else:
+            rows = json.loads(result.stdout)["images"]
+        assert [r["text"] or None for r in rows] == [lines[0]["text"], None, None]
+        assert [r["prompt_sha256"] for r in rows] == [x["prompt_sha256"] for x in lines]
+        assert str(rows[1]["n"]) == "7" and rows[2]["objects"]
+
+
+def test_a_field_named_like_a_column_or_two_fields_one_name_lose_nothing(
+    run: Run, tmp_path: Path
+) -> None:
+    record = {"path": "a.png", "sha256": None, "model": "claude-sonnet-4-6"}
+    record |= {"prompt_sha256": "0" * 64, "text": "{}", "error": None}
+    data = {"path_bytes": "mine", "a.b": 1, "a": {"b": 2}, "text": "t"}
+    file = tmp_path / "r.jsonl"
+    file.write_text(json.dumps(record | {"data": data}) + "\n")
+    result = run("results", file, "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    (row,) = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert row["data.path_bytes"] == "mine" and row["path_bytes"] == ""
+    assert (row["a.b"], row["a.b#2"], row["data.text"]) == ("1", "2", "t")
+    (doc,) = json.loads(run("results", file, "--json").stdout)["images"]
+    assert (doc["data.path_bytes"], doc["a.b"], doc["a.b#2"]) == ("mine", 1, 2)

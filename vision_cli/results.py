@@ -18,11 +18,12 @@ from vision_cli.bulk import records as bulk_records
 
 #: How many of the slowest and of the most expensive images the summary names.
 TOP: Final = 5
-#: The columns of every export row, before the answer's own fields (or ``text``).
+#: The columns of every export row, before ``text`` and the answer's own fields.
 COLUMNS: Final = (
     "path",
     "sha256",
     "model",
+    "prompt_sha256",
     "status",
     "error_type",
     "error",
@@ -61,6 +62,7 @@ class ResultsRow:
             "path": self.path,
             "sha256": r.get("sha256"),
             "model": r.get("model"),
+            "prompt_sha256": r.get("prompt_sha256"),
             "status": "answered" if self.ok else "failed",
             "error_type": self.error_type,
             "error": error.get("message"),
@@ -71,19 +73,26 @@ class ResultsRow:
         }
 
 
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """A structured answer as columns: nested objects joined with dots (``address.city``);
-    lists stay whole (JSON in a CSV cell)."""
+#: Names an answer's field cannot take as a column: the fixed columns, ``text`` and the CSV's
+#: ``path_bytes``. A field named like one gets ``data.`` before it.
+RESERVED: Final = frozenset((*COLUMNS, "text", "path_bytes"))
+
+FieldPath = tuple[str, ...]
+
+
+def leaves(data: Any, prefix: FieldPath = ()) -> list[tuple[FieldPath, Any]]:
+    """A structured answer's values with the names that lead to each (nested objects are walked,
+    lists stay whole); a value that is not an object is the one field ``data``."""
     if not isinstance(data, Mapping):
-        return {prefix or "data": data}
-    flat: dict[str, Any] = {}
+        return [(prefix or ("data",), data)]
+    found: list[tuple[FieldPath, Any]] = []
     for name, value in data.items():
-        key = f"{prefix}.{name}" if prefix else str(name)
+        path = (*prefix, str(name))
         if isinstance(value, Mapping) and value:
-            flat.update(flatten(value, key))
+            found.extend(leaves(value, path))
         else:
-            flat[key] = value
-    return flat
+            found.append((path, value))
+    return found
 
 
 @dataclass
@@ -120,28 +129,50 @@ class ResultsReport:
         paid = [row for row in self.rows if float(row.record.get("cost_usd") or 0) > 0]
         return sorted(paid, key=lambda row: -float(row.record["cost_usd"]))[:top]
 
-    def data_columns(self) -> list[str]:
-        """The structured answers' fields, in the order they first appear (``text`` when no
-        line has structured data). A field named like a fixed column gets ``data.`` before it."""
-        seen: dict[str, None] = {}
+    def data_columns(self) -> dict[FieldPath, str]:
+        """The column of each field of the structured answers, in the order they first appear:
+        nested names joined with dots (``vendor.name``), ``data.`` before a name in
+        :data:`RESERVED`, and ``#2``, ``#3`` ... after a name that two fields would share
+        (``{"a.b": 1, "a": {"b": 2}}``), so no value is lost."""
+        columns: dict[FieldPath, str] = {}
+        used: set[str] = set()
         for row in self.rows:
-            for key in flatten(row.record.get("data")) if row.record.get("data") else ():
-                seen.setdefault(_column(key))
-        return list(seen) or ["text"]
+            data = row.record.get("data")
+            for path, _ in leaves(data) if data is not None else ():
+                if path in columns:
+                    continue
+                name = ".".join(path)
+                name = f"data.{name}" if name in RESERVED else name
+                unique, n = name, 2
+                while unique in used:
+                    unique, n = f"{name}#{n}", n + 1
+                columns[path] = unique
+                used.add(unique)
+        return columns
+
+    def has_text(self) -> bool:
+        """Whether a row without structured data holds an answer's text (a plain answer, or one
+        that did not match its schema)."""
+        return any(
+            row.record.get("data") is None and row.record.get("text") is not None
+            for row in self.rows
+        )
 
     def export_rows(self) -> tuple[list[str], list[dict[str, Any]]]:
-        """The header and one row per image."""
-        extra = self.data_columns()
+        """The header and one row per image: the fixed columns, ``text`` when any row without
+        structured data has one, then the structured answers' fields."""
+        columns = self.data_columns()
+        text = ["text"] if self.has_text() else []
         rows = []
         for row in self.rows:
             cells = row.cells()
             data = row.record.get("data")
-            if extra == ["text"]:
-                cells["text"] = row.record.get("text")
-            elif data is not None:
-                cells.update({_column(k): v for k, v in flatten(data).items()})
+            if text:
+                cells["text"] = row.record.get("text") if data is None else None
+            if data is not None:
+                cells.update({columns[path]: value for path, value in leaves(data)})
             rows.append(cells)
-        return [*COLUMNS, *extra], rows
+        return [*COLUMNS, *text, *columns.values()], rows
 
     def summary(self, prices_date: str) -> dict[str, Any]:
         """The ``summary`` of ``--format json``."""
@@ -163,10 +194,6 @@ class ResultsReport:
                 {"path": r.path, "cost_usd": r.record["cost_usd"]} for r in self.most_expensive()
             ],
         }
-
-
-def _column(key: str) -> str:
-    return f"data.{key}" if key in COLUMNS or key == "text" else key
 
 
 def summarise(records: Sequence[Mapping[str, Any]], ignored: int = 0) -> ResultsReport:

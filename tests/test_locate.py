@@ -340,6 +340,52 @@ def test_draw_marks_the_box_edges_on_the_upright_copy(
         assert drawn.getpixel((x1 + 2, y1 - 3)) == colour
 
 
+XMP_TURNED = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+    b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+    b'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>'
+)
+
+
+def deep_grey(path: Path, mode: str) -> Path:
+    """A 16-bit PNG at 40000 of 65535, or a float TIFF at 0.6 of 1: mid-grey once scaled."""
+    if mode == "I;16":
+        Image.new("I;16", (60, 40), 40000).save(path)
+    else:
+        Image.new("F", (60, 40), 0.6).save(path)
+    return path
+
+
+@pytest.mark.parametrize(("name", "mode"), [("deep.png", "I;16"), ("float.tif", "F")])
+def test_draw_of_deep_grey_looks_like_what_was_sent(
+    run: Run, api: FakeClaudeAPI, tmp_path: Path, name: str, mode: str
+) -> None:
+    image = deep_grey(tmp_path / name, mode)
+    api.structured = lambda _s, images: {"objects": [{"label": "x", "box": [10, 10, 30, 30]}]}
+    out = tmp_path / "drawn.png"
+    result = run("locate", image, "--find", "x", "--draw", out)
+    assert result.exit_code == 0, result.stderr
+    with Image.open(out) as drawn:
+        grey = drawn.getpixel((50, 35))  # outside the box: the image's own grey
+    assert isinstance(grey, tuple) and len(set(grey)) == 1 and abs(grey[0] - 153) <= 3, grey
+
+
+def test_draw_turns_the_image_by_exif_only_as_it_was_sent(
+    run: Run, api: FakeClaudeAPI, tmp_path: Path
+) -> None:
+    # An orientation only in XMP: vision-cli sends the stored pixels (60 x 40), and draws on them.
+    image = tmp_path / "xmp.jpg"
+    Image.new("RGB", (60, 40), (128, 128, 128)).save(image, "JPEG", xmp=XMP_TURNED)
+    api.structured = lambda _s, images: {"objects": [{"label": "x", "box": [40, 5, 55, 15]}]}
+    out = tmp_path / "drawn.png"
+    result = run("locate", image, "--find", "x", "--draw", out, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["images"][0]["width"] == 60
+    with Image.open(out) as drawn:
+        assert drawn.size == (60, 40)
+        assert drawn.getpixel((40, 10)) == drawing.colours(["x"])["x"]
+
+
 def test_draw_into_a_folder_for_several_images(
     run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
 ) -> None:

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from PIL import ImageDraw, ImageFont, ImageOps
+from PIL import ImageDraw, ImageFont
 
-from vision_cli import fsutil, limits
-from vision_cli.imaging import probe
+from vision_cli import fsutil
+from vision_cli.imaging import decode, probe, transform
 from vision_cli.imaging.pillow import Image
 
 #: Distinct colours, well apart from each other on photos (Tableau 10).
@@ -86,16 +86,11 @@ def draw(
 
 
 def _upright(data: bytes) -> Image.Image:
-    import io
-
-    # Opened through the gate's reader (its formats only, Pillow's guard at the budget).
-    with probe.open_image(io.BytesIO(data), heif=probe.heif_brand(data[:32])) as opened:
-        if opened.width * opened.height > limits.PIXEL_BUDGET:
-            raise ValueError(
-                f"{opened.width}x{opened.height} is more pixels than vision-cli decodes"
-            )
-        im = ImageOps.exif_transpose(opened)
-        return im.convert("RGB")
+    # As it was sent: the gate's reader, the sending path's modes and EXIF orientation (only).
+    try:
+        return transform.upright(data).convert("RGB")
+    except decode.TransformError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _tag(

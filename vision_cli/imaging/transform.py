@@ -30,6 +30,7 @@ from vision_cli.imaging.decode import (
     to_srgb,
 )
 from vision_cli.imaging.encode import choose_format, colours_at_most, encode_fitting
+from vision_cli.imaging.pillow import Image
 from vision_cli.imaging.trim import head_of, like_source, trimmed, within_budget
 from vision_cli.judging import Code, Finding
 
@@ -186,6 +187,24 @@ def _copy(data: bytes, head: Header) -> PreparedImage:
 # --------------------------------------------------------------------------------------------------
 # Pixels
 # --------------------------------------------------------------------------------------------------
+
+
+def upright(data: bytes, *, max_source_pixels: int = limits.PIXEL_BUDGET) -> Image.Image:
+    """The whole first frame as :func:`prepare` makes it before resizing: decoded at full size
+    (16-bit and float grey scaled, not clipped), in sRGB, and turned upright by the EXIF
+    orientation only, as it is sent (``locate --draw`` draws on it). :class:`TransformError`."""
+    with pillow_errors():
+        found = probe.probe_bytes(data)
+        within_budget(found, max_source_pixels)
+        head = head_of(found)
+        im = probe.open_image(io.BytesIO(data), heif=probe.heif_brand(data[:32]))
+        frame = decode_first_frame(
+            im, head, head.upright_size, max_source_pixels, found.progressive
+        )
+        late = tails.orientation_of(im) if head.format == "PNG" else head.orientation
+        # Pillow turns a TIFF's pixels upright while loading them: never turn them twice.
+        pixels = head._replace(orientation=1 if found.upright_on_load else late)
+        return make_upright(to_srgb(frame, im.info.get("icc_profile")), pixels)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ holding the box), never the code under test."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -108,3 +110,56 @@ def test_a_tile_maps_through_its_offset() -> None:
 def test_an_orientation_outside_1_to_8_is_refused() -> None:
     with pytest.raises(ValueError, match="not 1 to 8"):
         boxes.stored_to_upright_point((0, 0), 9, (10, 10))
+
+
+originals = st.tuples(st.integers(1, 9000), st.integers(1, 9000))
+
+
+@st.composite
+def sent_of(draw: st.DrawFn, upright: tuple[int, int]) -> tuple[int, int]:
+    """A size the image may be sent at: each axis rounded on its own, never larger."""
+    return (draw(st.integers(1, upright[0])), draw(st.integers(1, upright[1])))
+
+
+@settings(max_examples=500, deadline=None)
+@given(originals.flatmap(lambda u: st.tuples(st.just(u), sent_of(u))), orientations)
+def test_the_whole_sent_image_is_the_whole_original_never_clamped(
+    case: tuple[tuple[int, int], tuple[int, int]], o: int
+) -> None:
+    upright, sent = case
+    stored = upright if o < 5 else (upright[1], upright[0])
+    view = boxes.View.whole(sent, upright)
+    whole = (0.0, 0.0, float(sent[0]), float(sent[1]))
+    for frame in boxes.Frame:
+        mapped = boxes.to_original(whole, view, orientation=o, stored=stored, frame=frame)
+        size = stored if frame == "stored" else upright
+        assert boxes.rounded(mapped.box) == (0, 0, *size) and not mapped.clamped
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    originals.flatmap(lambda u: st.tuples(st.just(u), sent_of(u))),
+    st.lists(st.integers(0, 9000), min_size=2, max_size=2),
+)
+def test_mapping_an_edge_is_monotonic_within_bounds_and_halves_go_to_even(
+    case: tuple[tuple[int, int], tuple[int, int]], edges: list[int]
+) -> None:
+    upright, sent = case
+    a, b = sorted(min(e, sent[0]) for e in edges)
+    view = boxes.View.whole(sent, upright)
+    mapped = boxes.to_original((a, 0, b, sent[1]), view, orientation=1, stored=upright)
+    x1, _, x2, _ = boxes.rounded(mapped.box)
+    assert 0 <= x1 <= x2 <= upright[0] and not mapped.clamped
+    # Each edge is exactly ``edge * original / sent``, rounded once, halves to even.
+    exact = (Fraction(a * upright[0], sent[0]), Fraction(b * upright[0], sent[0]))
+    assert (x1, x2) == (round(exact[0]), round(exact[1]))
+
+
+def test_a_box_on_the_whole_image_sent_a_pixel_smaller_is_not_clamped() -> None:
+    view = boxes.View.whole((2576, 400), (2577, 400))
+    mapped = boxes.to_original((0, 0, 2576, 400), view, orientation=1, stored=(2577, 400))
+    assert boxes.rounded(mapped.box) == (0, 0, 2577, 400) and not mapped.clamped
+    # Half a pixel: 1 of 2 sent is 1.5 of 3, and rounds to even (2), as 2.5 of 5 does (2).
+    view = boxes.View.whole((2, 1), (3, 1))
+    half = boxes.to_original((1, 0, 2, 1), view, orientation=1, stored=(3, 1))
+    assert boxes.rounded(half.box)[0] == 2

@@ -5,8 +5,9 @@ Coordinates are continuous pixel edges, origin top-left, x to the right, y down:
 Pillow's ``getbbox`` gives them. A box the model gives in the image as sent maps back in two steps:
 
 1. :meth:`View.to_upright`: undo the resize (each axis by its own ratio: the sent size is rounded
-   per axis) and add the region's offset. The whole image is one view; a tile of a tiled image is
-   a view of its region, so its boxes land on the same upright grid (merging them is the tiler's).
+   per axis) and add the region's offset, in exact fractions. The whole image is one view; a
+   tile of a tiled image is a view of its region, so its boxes land on the same upright grid
+   (merging them is the tiler's).
 2. :func:`upright_to_stored`: undo the EXIF orientation vision-cli applied before sending, for
    ``--frame stored`` (the pixels as the file stores them). ``--frame upright`` stops at step 1.
 
@@ -16,12 +17,16 @@ Pillow's ``getbbox`` gives them. A box the model gives in the image as sent maps
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Final
 
 from vision_cli.formats import Frame as Frame  # boxes.Frame: the frame a box is given in
 
-Box = tuple[float, float, float, float]
-Point = tuple[float, float]
+#: A coordinate: exact (a Fraction) once a box is mapped, so an edge on a whole or half pixel is
+#: exactly there (no float noise to clamp or to round the other way).
+Coordinate = float | Fraction
+Box = tuple[Coordinate, Coordinate, Coordinate, Coordinate]
+Point = tuple[Coordinate, Coordinate]
 Size = tuple[int, int]
 FRAMES: Final = ("upright", "stored")
 #: EXIF orientations (1: as stored; 2-8: mirrored and/or turned).
@@ -127,11 +132,11 @@ class View:
         return cls(sent, (0.0, 0.0, float(upright[0]), float(upright[1])))
 
     def to_upright(self, box: Box) -> Box:
-        """A box in sent pixels, in the upright original's pixels."""
-        x0, y0, x1, y1 = self.region
+        """A box in sent pixels, in the upright original's pixels, exactly (in fractions)."""
+        x0, y0, x1, y1 = (Fraction(v) for v in self.region)
         sx = (x1 - x0) / self.sent[0]
         sy = (y1 - y0) / self.sent[1]
-        bx1, by1, bx2, by2 = normalise(box)
+        bx1, by1, bx2, by2 = (Fraction(v) for v in normalise(box))
         return (x0 + bx1 * sx, y0 + by1 * sy, x0 + bx2 * sx, y0 + by2 * sy)
 
 
@@ -148,8 +153,9 @@ def to_original(
 ) -> Mapped:
     """A box the model gave in sent pixels, on the original's grid in ``frame``, clamped."""
     upright = upright_size(stored, orientation)
-    on_upright = clamp(view.to_upright(box), upright)
-    clamped = on_upright != view.to_upright(box)
+    exact = view.to_upright(box)
+    on_upright = clamp(exact, upright)
+    clamped = on_upright != exact
     if frame == "stored":
         return Mapped(clamp(upright_to_stored(on_upright, orientation, stored), stored), clamped)
     return Mapped(on_upright, clamped)

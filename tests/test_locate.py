@@ -163,6 +163,16 @@ def test_boxes_outside_the_image_are_clamped(run: Run, api: FakeClaudeAPI, tmp_p
     assert 0 <= on_stored["y1"] <= on_stored["y2"] <= 600
 
 
+def test_a_box_wholly_outside_is_said_and_one_box_is_singular(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    api.structured = lambda _s, images: {"objects": [{"label": "gone", "box": [500, 5, 600, 9]}]}
+    result = run("locate", make_image("a.png", (40, 30)), "--find", "x")
+    assert result.exit_code == 0, result.stderr
+    assert "the box of 'gone' lies outside the image: clamped to an empty box" in result.stderr
+    assert "1 image: 1 box, 0 failed" in result.stderr
+
+
 def test_csv_and_jsonl_have_one_box_a_line(
     run: Run, api: FakeClaudeAPI, make_image: MakeImage
 ) -> None:

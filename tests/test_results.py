@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -333,3 +334,36 @@ def test_a_field_named_like_a_column_or_two_fields_one_name_lose_nothing(
     assert (row["a.b"], row["a.b#2"], row["data.text"]) == ("1", "2", "t")
     (doc,) = json.loads(run("results", file, "--json").stdout)["images"]
     assert (doc["data.path_bytes"], doc["a.b"], doc["a.b#2"]) == ("mine", 1, 2)
+
+
+def test_markdown_cells_are_never_live_html(run: Run, tmp_path: Path) -> None:
+    file = tmp_path / "r.jsonl"
+    file.write_text(_line("<img src=x>.png", text="<b>bold</b> & more"))
+    result = run("results", file, "--format", "markdown")
+    assert result.exit_code == 0, result.stderr
+    assert re.search(r"(?<!\\)[<>&]", result.stdout) is None  # each one escaped
+    assert "\\<b\\>bold\\</b\\> \\& more" in result.stdout
+
+
+def test_a_negative_cost_is_not_a_result(run: Run, tmp_path: Path) -> None:
+    file = tmp_path / "r.jsonl"
+    file.write_text(_line("a.png", cost_usd=0.25) + _line("b.png", cost_usd=-5))
+    doc = json.loads(run("results", file, "--json").stdout)
+    assert doc["summary"]["cost_usd"] == 0.25 and doc["summary"]["ignored"] == 1
+
+
+def test_one_line_that_is_not_a_result_is_said_in_the_singular(run: Run, tmp_path: Path) -> None:
+    file = tmp_path / "r.jsonl"
+    file.write_text('{"a": 1}\n')
+    result = run("results", file)
+    assert result.exit_code == 2 and "its line is not a vision-cli result" in result.stderr
+
+
+def test_a_damaged_batch_state_file_is_not_resume_advice_here(run: Run, tmp_path: Path) -> None:
+    file = tmp_path / "r.jsonl"
+    file.write_text(_line("a.png"))
+    (tmp_path / "r.jsonl.batches.json").write_text('{"batches": 3}')
+    result = run("results", file)
+    assert result.exit_code == 0, result.stderr
+    assert "pending batches are not counted" in result.stderr
+    assert "submitted again" not in result.stderr and "move it away" not in result.stderr

@@ -227,7 +227,12 @@ def _counts_are_numbers(doc: Mapping[str, Any]) -> bool:
     amounts = [doc.get("cost_usd"), doc.get("seconds")]
     return all(value is None or (type(value) is int and value >= 0) for value in tokens) and all(
         value is None
-        or (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value))
+        or (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and value >= 0
+        )
         for value in amounts
     )
 

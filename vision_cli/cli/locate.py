@@ -345,6 +345,13 @@ def _collect(
                 continue
             for why in found.skipped:
                 common.warn(f"{job.label}: {why}")
+            for box in found.found:
+                x1, y1, x2, y2 = box.box
+                if box.clamped and (x1 == x2 or y1 == y2):
+                    common.warn(
+                        f"{job.label}: the box of {box.label!r} lies outside the image: clamped "
+                        "to an empty box"
+                    )
             images.append(LocatedImage(job, found))
     return images
 
@@ -406,8 +413,9 @@ def _summary(images: list[LocatedImage], summary: EachSummary, config: plan.Conf
 
     count = sum(len(i.located.found) for i in images if i.located)
     failed = sum(i.error is not None for i in images)
+    boxes = f"{count:,} box" + ("" if count == 1 else "es")
     common.note(
-        f"{n_images(len(images))}: {count:,} boxes, {failed:,} failed, {summary.skipped:,} "
+        f"{n_images(len(images))}: {boxes}, {failed:,} failed, {summary.skipped:,} "
         f"answered before; {summary.input_tokens:,} input and {summary.output_tokens:,} output "
         f"tokens: {render.money(summary.cost_usd)} for {config.settings.model_name} (prices of "
         f"{catalog.load().date})"

@@ -95,7 +95,13 @@ def results(
         raise typer.Exit(ExitStatus.USAGE) from None
     pending = _pending(file)
     if not records and not pending:
-        what = f"its {ignored:,} lines are not vision-cli results" if ignored else "it is empty"
+        what = (
+            "it is empty"
+            if not ignored
+            else "its line is not a vision-cli result"
+            if ignored == 1
+            else f"its {ignored:,} lines are not vision-cli results"
+        )
         common.error(f"{file} holds no results ({what}): give the --output of a run")
         raise typer.Exit(ExitStatus.USAGE)
     report = core.summarise(records, ignored)
@@ -118,9 +124,12 @@ def _pending(file: Path) -> int:
     from vision_cli.bulk.records import OutputError
     from vision_cli.bulk.state import BatchState, state_path
 
+    path = state_path(file)
     try:
-        state = BatchState.load(state_path(file), file)
-    except OutputError as exc:
-        common.warn(f"{exc}: pending batches are not counted")
+        state = BatchState.load(path, file)
+    except OutputError:  # its message is resuming's advice, wrong for reading
+        common.warn(
+            f"{path} is not a batch state file vision-cli can read: pending batches are not counted"
+        )
         return 0
     return sum(len(batch["requests"]) for batch in state.uncollected())

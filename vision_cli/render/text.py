@@ -84,12 +84,14 @@ class _MarkdownCode(str):
 
 
 def md_cell(text: object) -> str:
-    """A Markdown table cell: control characters shown as escapes, backslashes and pipes
-    escaped; a code span from :func:`md_code` only has its pipes escaped (GitHub's tables end a
-    cell at a bare pipe even inside one)."""
+    """A Markdown table cell: control characters shown as escapes, backslashes, pipes and the
+    characters of HTML (``<``, ``>``, ``&``: a name or an answer is never live HTML) escaped; a
+    code span from :func:`md_code` only has its pipes escaped (GitHub's tables end a cell at a
+    bare pipe even inside one)."""
     if isinstance(text, _MarkdownCode):
         return text.replace("|", "\\|")
-    return visible(text).replace("\\", "\\\\").replace("|", "\\|")
+    shown = visible(text).replace("\\", "\\\\").replace("|", "\\|")
+    return shown.replace("&", "\\&").replace("<", "\\<").replace(">", "\\>")
 
 
 def md_code(text: object) -> str:

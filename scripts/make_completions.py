@@ -59,8 +59,14 @@ class Cmd:
     subcommands: tuple[Cmd, ...] = ()
 
 
+#: The longest description a shell shows beside an option (they cut wider ones themselves).
+DESCRIPTION_WIDTH = 80
+
+
 def _first_sentence(text: str | None) -> str:
-    """Up to the first `.`, `:` or `;` that ends a clause outside brackets."""
+    """Up to the first `.`, `:` or `;` that ends a clause outside brackets, and at most
+    :data:`DESCRIPTION_WIDTH` characters: a longer one is cut at a word, before an unclosed
+    bracket, and ends with "..."."""
     text = " ".join((text or "").split())
     depth = 0
     for i, ch in enumerate(text):
@@ -68,7 +74,13 @@ def _first_sentence(text: str | None) -> str:
         if depth == 0 and ch in ".:;" and (i + 1 == len(text) or text[i + 1] == " "):
             text = text[:i]
             break
-    return text[:80]
+    if len(text) <= DESCRIPTION_WIDTH:
+        return text
+    cut = text[: DESCRIPTION_WIDTH - 1].rsplit(" ", 1)[0]
+    opened = max(cut.rfind("("), cut.rfind("["))
+    if opened > max(cut.rfind(")"), cut.rfind("]")):  # no half of a bracket
+        cut = cut[:opened]
+    return cut.rstrip(" ,;:-") + "..."
 
 
 def takes_path(param: Any) -> bool:

@@ -23,7 +23,8 @@ HELP = (
     "Without --format: a summary of the images in it (answered, failed by error type, lines "
     "skipped because a later line is about the same image, images pending in batches not "
     "collected yet), tokens, cost per model, and the slowest and most expensive images. With "
-    "--format: one row per image (its last answer, else its last failure); the fields of "
+    "--format: one row per image, model and prompt (its last answer, else its last failure); "
+    "the fields of "
     "structured answers (--schema) become columns, nested ones joined with dots. --failed "
     "lists the images that failed, ready for --files-from -.\n\n"
     "Exit status: 0 read; 2 the file cannot be read or holds no results."
@@ -53,8 +54,8 @@ def results(
         typer.Option(
             "--format",
             "-f",
-            help="Export one row per image instead of the summary (json: the rows and the "
-            "summary).",
+            help="Export one row per image, model and prompt instead of the summary (json: the "
+            "rows and the summary).",
             case_sensitive=False,
             show_default=False,
             rich_help_panel=options.OUTPUT_PANEL,

@@ -119,14 +119,10 @@ def prepare(
             if damage:
                 raise TransformError(Finding(Code.UNREADABLE, damage, final=True))
             return _copy(data, head)
-        im = probe.open_image(io.BytesIO(data), heif=probe.heif_brand(data[:32]))
-        frame = decode_first_frame(im, head, target, max_source_pixels, found.progressive)
-        late = tails.orientation_of(im) if head.format == "PNG" else head.orientation
-        if late != head.orientation:  # an eXIf chunk after the image data, read with it
-            head = head._replace(orientation=late)
+        im, frame, late, pixels = _decoded(data, found, head, target, max_source_pixels)
+        if late.orientation != head.orientation:  # an eXIf chunk after the image data
+            head = late
             target = target_format(head.upright_size, size_policy, max_dimension)
-        # Pillow turns a TIFF's pixels upright while loading them: never turn them twice.
-        pixels = head._replace(orientation=1) if found.upright_on_load else head
         out_format = choose_format(head.format, frame, to)
         screen = out_format == "PNG" and colours_at_most(frame, SCREEN_COLOURS)
         frame = shrink(frame, pixels, target, screen)
@@ -197,14 +193,22 @@ def upright(data: bytes, *, max_source_pixels: int = limits.PIXEL_BUDGET) -> Ima
         found = probe.probe_bytes(data)
         within_budget(found, max_source_pixels)
         head = head_of(found)
-        im = probe.open_image(io.BytesIO(data), heif=probe.heif_brand(data[:32]))
-        frame = decode_first_frame(
-            im, head, head.upright_size, max_source_pixels, found.progressive
-        )
-        late = tails.orientation_of(im) if head.format == "PNG" else head.orientation
-        # Pillow turns a TIFF's pixels upright while loading them: never turn them twice.
-        pixels = head._replace(orientation=1 if found.upright_on_load else late)
+        im, frame, _, pixels = _decoded(data, found, head, head.upright_size, max_source_pixels)
         return make_upright(to_srgb(frame, im.info.get("icc_profile")), pixels)
+
+
+def _decoded(
+    data: bytes, found: probe.Probe, head: Header, target: policy.Size, max_source_pixels: int
+) -> tuple[Image.Image, Image.Image, Header, Header]:
+    """The opened image, its first frame decoded for ``target``, the header with the
+    orientation as read after the pixels (a PNG's eXIf chunk may come after them), and the
+    header the pixels are to be turned by (orientation 1 for a TIFF, which Pillow turns upright
+    while loading it: never turn it twice)."""
+    im = probe.open_image(io.BytesIO(data), heif=probe.heif_brand(data[:32]))
+    frame = decode_first_frame(im, head, target, max_source_pixels, found.progressive)
+    late = tails.orientation_of(im) if head.format == "PNG" else head.orientation
+    head = head._replace(orientation=late)
+    return im, frame, head, head._replace(orientation=1) if found.upright_on_load else head
 
 
 # --------------------------------------------------------------------------------------------------

@@ -946,3 +946,37 @@ def test_a_record_s_json_line_is_its_dict_encoded(record: inspecting.Record) -> 
 def test_markdown_title_of_one_image_is_singular(run: Run, make_image: MakeImage) -> None:
     text = run("inspect", make_image("a.png", (300, 200)), "-f", "markdown").stdout
     assert text.startswith("### ✅ vision-cli inspect: 1 image, 0 error, 0 warning")
+
+
+@pytest.mark.parametrize("how", ["named", "walked", "globbed", "listed"], ids=lambda how: str(how))
+def test_the_report_never_replaces_an_image_it_reads(
+    run: Run, make_image: MakeImage, tmp_path: Path, how: str
+) -> None:
+    """``inspect victim.png -o victim.png`` (or ``inspect imgs -f html -o imgs/a.png``) replaced
+    the image with the report, exit 0. Refused now, the image untouched, however it was found."""
+    victim = make_image("imgs/a.png", (300, 200))
+    make_image("imgs/b.png", (300, 200))
+    before = victim.read_bytes()
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{tmp_path / 'imgs' / 'b.png'}\n{victim}\n")
+    args = {
+        "named": [str(victim)],
+        "walked": [str(tmp_path / "imgs")],
+        "globbed": [str(tmp_path / "imgs" / "*.png")],
+        "listed": ["--files-from", str(listing)],
+    }[how]
+    result = run(
+        "inspect", *args, "-f", "html", "-o", str(tmp_path / "imgs" / ".." / "imgs" / "a.png")
+    )
+    assert result.exit_code == 2
+    assert "a report never replaces one" in " ".join(result.stderr.split())
+    assert victim.read_bytes() == before
+
+
+def test_the_report_makes_its_folder(run: Run, make_image: MakeImage, tmp_path: Path) -> None:
+    """``-o new/dir/r.json`` failed with "No such file or directory: check the free space and the
+    permissions there"; every other command makes an output's folder, and so does inspect."""
+    out = tmp_path / "new" / "dir" / "r.json"
+    result = run("inspect", make_image("a.png", (300, 200)), "--json", "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(out.read_text())["images"][0]["status"] == "ok"

@@ -195,6 +195,16 @@ def read_back(path: Path, cap: int) -> str:
         return fh.read().decode("utf-8")
 
 
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """A regular file's device and inode (links followed), to tell whether two names are one
+    file; None for anything else or nothing there."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+
+
 def existing_mode(path: Path) -> int | None:
     """An existing file's permission bits (to keep them when it is replaced), else None."""
     try:
@@ -349,6 +359,7 @@ def atomic_text(path: Path) -> Iterator[TextIO]:
             yield stream
         return
     path = target.path
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd = _open_unnamed(path.parent)
     temp = None
     if fd is None:

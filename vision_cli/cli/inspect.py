@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
@@ -35,6 +36,17 @@ EPILOG = """Examples:
 
   vision-cli inspect shots/*.png --request --model claude-opus-4-7 --json | jq .summary
 """
+
+
+#: An --output that is one of the images read: refused, before a byte of it changes.
+_OUTPUT_IS_INPUT = (
+    "{output} is an image this run reads ({input}), and a report never replaces one: choose "
+    "another file"
+)
+
+
+class _OutputIsInput(Exception):
+    """A walk or a glob reached the --output file (its label is the message)."""
 
 
 def inspect(
@@ -97,6 +109,11 @@ def inspect(
         common.usage_error("give at least one image, folder, glob, URL or -", "INPUTS")
     if chosen is Format.html and output is None and env.stdout_isatty:
         common.usage_error("an HTML report goes to a file: add --output report.html", "--format")
+    # the report never replaces an image it reads (written atomically, so refused before the end)
+    guarded = fsutil.file_identity(output) if output is not None else None
+    for arg in given.inputs if guarded else ():
+        if fsutil.file_identity(Path(arg)) == guarded:
+            common.usage_error(_OUTPUT_IS_INPUT.format(output=output, input=arg), "--output")
     summary = inspecting.InspectSummary()
     try:
         items = sources.iter_inputs(given.inputs, given.selection, env.stdin_bytes)
@@ -126,6 +143,9 @@ def inspect(
                     lines=chosen is Format.jsonl,
                 )
                 for item, rec, data, line in checked:
+                    read = getattr(item, "path", None)
+                    if guarded and read and fsutil.file_identity(read) == guarded:
+                        raise _OutputIsInput(item.label)
                     summary.add(rec)
                     report.add(rec, item, data, line)
                     advance(1)
@@ -140,13 +160,15 @@ def inspect(
             report.finish(summary)
     except sources.UsageError as exc:
         common.usage_error(str(exc))
+    except _OutputIsInput as exc:  # found by a walk or a glob: nothing was written
+        common.usage_error(_OUTPUT_IS_INPUT.format(output=output, input=exc), "--output")
     except OSError as exc:  # the --output file could not be written
         if common.is_closed_pipe(exc) or output is None:
             raise
-        common.error(
-            f"cannot write {output} ({exc.strerror}): check the free space and the permissions "
-            "there."
-        )
+        advice = "check the free space and the permissions there."
+        if isinstance(exc, FileExistsError | NotADirectoryError):  # making its folder
+            advice = "a part of its path is a file, not a folder: choose another place."
+        common.error(f"cannot write {output} ({fsutil.os_reason(exc)}): {advice}")
         raise typer.Exit(ExitStatus.FAILED) from None
     failed = summary.error > 0 or bool(summary.request_findings)
     if strict and summary.warning:

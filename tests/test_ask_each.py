@@ -304,6 +304,42 @@ def test_an_input_named_twice_is_asked_once(
     assert len(api.messages_requests()) == 1 and len(lines(out)) == 1
 
 
+@pytest.mark.parametrize("batch", [False, True], ids=["each", "batch"])
+def test_every_spelling_of_a_path_is_one_image(
+    run: Run,
+    api: FakeClaudeAPI,
+    make_image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    batch: bool,
+) -> None:
+    """A walk of ``.`` labels ``imgs/a.png``; ``find . | --files-from -`` gives ``./imgs/a.png``
+    and ``$PWD/imgs/`` the absolute path. Resume compared the strings, so every spelling paid
+    for every image again, and ``a.png ./a.png`` in one run asked twice."""
+    make_folder(make_image, tmp_path, 3)
+    monkeypatch.chdir(tmp_path)
+    mode = ["--batch"] if batch else ["--each"]
+    out = tmp_path / "r.jsonl"
+
+    def sent() -> int:
+        batches = api.requests_to("/v1/messages/batches")
+        created = [r.body for r in batches if r.status == 200 and r.method == "POST"]
+        return len(api.messages_requests()) + sum(len(b["requests"]) for b in created)
+
+    assert run("ask", "imgs", *mode, "-o", out).exit_code == 0
+    assert sent() == 3
+    listing = "".join(f"./imgs/{p.name}\n" for p in sorted((tmp_path / "imgs").iterdir()))
+    for again in (
+        ["--files-from", "-"],
+        [str(tmp_path / "imgs") + "/"],
+        ["./imgs/000.png", "imgs//000.png", "imgs/../imgs/000.png"],
+    ):
+        result = run("ask", *again, *mode, "-o", out, input=listing)
+        assert result.exit_code == 0, result.stderr
+        assert sent() == 3, again
+    assert len(lines(out)) == 3
+
+
 def test_a_file_that_is_not_results_is_left_alone(
     run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
 ) -> None:

@@ -107,6 +107,16 @@ def is_url(arg: str) -> bool:
     return arg.startswith(("http://", "https://"))
 
 
+def path_key(label: str) -> str:
+    """What tells two labels of one local file apart from two files: its absolute path, with
+    ``./``, doubled slashes and ``..`` folded (``./a.png``, ``a.png`` and ``$PWD/a.png`` are one
+    image; a run keys its answers by this and the bytes' SHA-256, so a folded symbolic link
+    cannot merge two different images). URLs, ``-`` and ``clip:`` are their own keys."""
+    if is_url(label) or label in (STDIN, CLIPBOARD):
+        return label
+    return os.path.abspath(label)
+
+
 def _excluded(path: Path, patterns: Sequence[str]) -> bool:
     """``--exclude`` matches the whole path, its name, or any folder on the way to it; a
     pattern with a ``/`` also matches the path from where it is anchored (:func:`anchored`)."""

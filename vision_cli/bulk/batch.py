@@ -116,9 +116,9 @@ class BatchRun:
         self.tally = EachTally(self.summary)
         self._api: connect.Anthropic | None = None
         #: Images whose collected result was an error (they are submitted again).
-        self._failed: set[tuple[str, str | None]] = set()
+        self._failed: set[records.ImageId] = set()
         #: Images answered by the batches this run collected: this run's answers, not skipped.
-        self._answered: set[tuple[str, str | None]] = set()
+        self._answered: set[records.ImageId] = set()
 
     @property
     def api(self) -> connect.Anthropic:
@@ -419,13 +419,13 @@ class BatchRun:
                 path, sha, model, prompt_hash, reply, cost, settings=settings
             )
             self.log.append(record, lambda: self.tally.answered(record, reply))
-            self._answered.add(key)
+            self._answered.add(records.image_id(*key))
             return
         error = result.error or failures.APIFailure(None, result.type, "no answer")
         self._too_large(error, path, priced)
         if self.log.append(records.error_record(path, sha, model, prompt_hash, error.as_dict())):
             self.tally.failure()  # one thread here: no race with the count
-            self._failed.add(key)
+            self._failed.add(records.image_id(*key))
 
 
 def _shielded(work: Callable[[], T], note: Note) -> tuple[T, bool]:

@@ -80,8 +80,8 @@ class Job:
     problem: str | None = None
 
     @property
-    def key(self) -> tuple[str, str | None]:
-        return (self.label, self.sha256)
+    def key(self) -> records.ImageId:
+        return records.image_id(self.label, self.sha256)
 
 
 def _read_job(
@@ -115,7 +115,7 @@ def read_jobs(
     where the image ``-`` is read from."""
     unique: dict[str, sources.Input | sources.Problem] = {}
     for item in items:
-        unique.setdefault(item.label, item)
+        unique.setdefault(sources.path_key(item.label), item)
     return parallel(
         lambda item: _read_job(item, settings, offline, stdin), unique.values(), threads
     )
@@ -160,10 +160,10 @@ class EachPlan:
 
 def plan(
     jobs: Sequence[Job],
-    done: set[tuple[str, str | None]],
+    done: set[records.ImageId],
     *,
     rerun: bool = False,
-    in_batches: set[tuple[str, str | None]] | None = None,
+    in_batches: set[records.ImageId] | None = None,
 ) -> EachPlan:
     """Set aside what is answered (unless ``rerun``) and what waits in a saved batch."""
     todo: list[Job] = []

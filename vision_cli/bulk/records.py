@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
-from vision_cli import catalog, fsutil, limits
+from vision_cli import catalog, fsutil, limits, sources
 from vision_cli import schema as schema_mod
 from vision_cli.asking import answering, fitting, preparing
 from vision_cli.client import messages
@@ -289,7 +289,7 @@ def image_key(record: Mapping[str, Any]) -> ImageKey:
     """Which image, asked of which model with which prompt (and schema), a line is about."""
     sha = record.get("sha256")
     return (
-        str(record["path"]),
+        sources.path_key(str(record["path"])),
         sha if isinstance(sha, str) else None,
         model_key(str(record["model"])),
         str(record["prompt_sha256"]),
@@ -308,11 +308,21 @@ def latest(records: Iterable[Mapping[str, Any]]) -> dict[ImageKey, Mapping[str, 
     return chosen
 
 
-def answered(entries: Iterable[Entry], model: str, prompt_hash: str) -> set[tuple[str, str | None]]:
-    """``(path, sha256)`` of every image answered for this model and prompt."""
+#: An image as a run tells it apart: :func:`sources.path_key` of its label, and its SHA-256.
+ImageId = tuple[str, str | None]
+
+
+def image_id(path: str, sha256: str | None) -> ImageId:
+    """The image whose label is ``path``: the same for every spelling of the path (``./a.png``,
+    ``a.png``), so an answered image is skipped however it is named again."""
+    return (sources.path_key(path), sha256)
+
+
+def answered(entries: Iterable[Entry], model: str, prompt_hash: str) -> set[ImageId]:
+    """The :func:`image_id` of every image answered for this model and prompt."""
     key = model_key(model)
     return {
-        (e.path, e.sha256)
+        image_id(e.path, e.sha256)
         for e in entries
         if e.ok and e.model == key and e.prompt_sha256 == prompt_hash
     }

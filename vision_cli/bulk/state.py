@@ -83,11 +83,11 @@ class BatchState:
         the state file could not be written, during the create)."""
         return [b for b in self.batches if not b.get("id")]
 
-    def waiting(self, model: str, prompt_hash: str) -> set[tuple[str, str | None]]:
-        """``(path, sha256)`` of the images in uncollected batches for this model and prompt."""
+    def waiting(self, model: str, prompt_hash: str) -> set[records.ImageId]:
+        """The image keys of the images in uncollected batches for this model and prompt."""
         key = records.model_key(model)
         return {
-            (ref["path"], ref.get("sha256"))
+            records.image_id(ref["path"], ref.get("sha256"))
             for b in self.uncollected()
             if records.model_key(b["model"]) == key and b["prompt_sha256"] == prompt_hash
             for ref in b["requests"].values()

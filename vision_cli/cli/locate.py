@@ -319,7 +319,7 @@ def _collect(
 ) -> list[LocatedImage]:
     # lazy: start-up, --help imports none of these
     from vision_cli import locating
-    from vision_cli.bulk.records import latest, model_key
+    from vision_cli.bulk.records import image_id, latest, model_key
 
     model = model_key(config.settings.model_name)
     chosen = {
@@ -329,7 +329,7 @@ def _collect(
     }
     images: list[LocatedImage] = []
     for job in jobs:
-        record = chosen.get(job.key) or chosen.get((job.label, None))
+        record = chosen.get(job.key) or chosen.get(image_id(job.label, None))
         if record is None:
             images.append(LocatedImage(job, error=NOT_ANSWERED))
         elif record.get("error") is not None:

@@ -178,10 +178,11 @@ def test_an_answer_streamed_into_a_full_disk_is_not_an_api_failure(
 ) -> None:
     """A streamed answer that standard output cannot take: the one line about standard output
     and status 1, not "StdoutFailed" reported as the API's failure with status 3."""
-    image = tmp_path / "a.png"
-    Image.new("RGB", (300, 240), "teal").save(image)
+    images = [tmp_path / "a.png", tmp_path / "b.png"]
+    for image, colour in zip(images, ("teal", "navy"), strict=True):
+        Image.new("RGB", (300, 240), colour).save(image)
     env = child_env(ANTHROPIC_API_KEY="sk-ant-test", ANTHROPIC_BASE_URL=fake_api.base_url)
-    done = _into_full([*args, str(image), str(image)], env)
+    done = _into_full([*args, *map(str, images)], env)
     assert done.returncode == ExitStatus.FAILED, done.stderr
     assert done.stderr.splitlines()[-1].startswith(
         "Error: cannot write standard output (No space left on device)"

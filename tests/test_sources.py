@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import os
 import threading
 import time
@@ -133,9 +134,10 @@ def test_a_link_to_an_image_that_is_not_there_is_reported(
         ("Problem", "logo.png"),
         ("Input", "ok.png"),
     ]
-    result = run("inspect", folder, folder / "logo.png", "--format", "jsonl")
-    assert result.exit_code == 1
-    broken = [r for r in records(result) if r["path"].endswith("logo.png")]
+    walked = run("inspect", folder, "--format", "jsonl")
+    named = run("inspect", folder / "logo.png", "--format", "jsonl")
+    assert walked.exit_code == named.exit_code == 1
+    broken = [r for r in [*records(walked), *records(named)] if r["path"].endswith("logo.png")]
     assert len(broken) == 2
     for rec in broken:
         (finding,) = rec["findings"]
@@ -332,3 +334,20 @@ def test_an_exclude_pattern_with_a_slash_matches_from_the_working_folder(
     for target in (".", str(tmp_path), "sub", str(tmp_path / "sub")):
         found = records(run("inspect", target, "--format", "jsonl", "--exclude", "sub/gen/*"))
         assert [Path(r["path"]).name for r in found] == ["b.png"], target
+
+
+@pytest.mark.parametrize("command", ["inspect", "estimate", "resize"])
+def test_an_input_named_again_is_taken_once_by_every_command(
+    run: Run, make_image: MakeImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """``resize dir dir/a.png --out d`` failed a.png ("already the output of ..."), exit 1,
+    while ``ask --each`` took it once and ``inspect``/``estimate`` counted it twice."""
+    make_image("imgs/a.png", (300, 200))
+    make_image("imgs/b.png", (300, 200))
+    monkeypatch.chdir(tmp_path)
+    args = ["imgs", "imgs/a.png", "./imgs/a.png", str(tmp_path / "imgs" / "b.png")]
+    extra = {"resize": ["--out", "out", "--json"], "inspect": ["--json"], "estimate": ["--json"]}
+    result = run(command, *args, *extra[command])
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)["images"]
+    assert [Path(r.get("path") or r["input"]).name for r in rows] == ["a.png", "b.png"]

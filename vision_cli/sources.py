@@ -378,10 +378,25 @@ def check_arguments(args: Sequence[str], sel: Selection) -> None:
 def iter_inputs(
     args: Sequence[str], sel: Selection, stdin: BinaryIO | None = None
 ) -> Iterator[Input | Problem]:
-    """Every input the arguments name, in order, then those listed by ``--files-from``."""
+    """Every input the arguments name, in order, then those listed by ``--files-from``; an
+    input named again (``dir dir/a.png``, ``a.png ./a.png``: the same :func:`path_key`) is
+    taken once, where it first comes."""
     check_arguments(args, sel)
     # the process's standard input only for a caller that gives none (the CLI gives the run's)
     stdin = stdin if stdin is not None else sys.stdin.buffer
+    found = _named(args, sel, stdin)
+    if len(args) + (sel.files_from is not None) < 2:
+        yield from found  # one argument: a walk or a glob names each file once
+        return
+    seen: set[str] = set()
+    for item in found:
+        key = path_key(item.label)
+        if key not in seen:
+            seen.add(key)
+            yield item
+
+
+def _named(args: Sequence[str], sel: Selection, stdin: BinaryIO) -> Iterator[Input | Problem]:
     for arg in args:
         yield from _expand_arg(arg, sel)
     if sel.files_from is not None:

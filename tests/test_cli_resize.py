@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from tests import imagekit as k
-from tests.conftest import Run, imported_by, records
+from tests.conftest import MakeImage, Run, imported_by, records
 from vision_cli import catalog, policy, units
 
 FORBIDDEN_AFTER = {"will-be-downscaled", "exif-rotated", "animated", "extension-mismatch"}
@@ -650,3 +650,47 @@ def test_the_summary_says_when_outputs_grew(run: Run, tmp_path: Path) -> None:
     summary = " ".join(result.stdout.split())
     assert f"({units.format_bytes(grown)} more);" in summary, summary
     assert "0 B saved" not in summary
+
+
+@pytest.mark.parametrize("given", ["imgs", "imgs/*.bmp", "./imgs/"])
+def test_out_that_holds_the_inputs_is_refused_before_anything_is_written(
+    run: Run, make_image: MakeImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    """``resize imgs --out imgs`` failed the files whose output was themselves, and wrote
+    imgs/d.png from imgs/d.bmp into the source tree, where the next run read it as an input."""
+    make_image("imgs/a.png", (300, 200))
+    make_image("imgs/d.bmp", (300, 200))
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in (tmp_path / "imgs").iterdir())
+    result = run("resize", given, "--out", "imgs")
+    assert result.exit_code == 2
+    assert "holds the inputs" in " ".join(result.stderr.split())
+    assert sorted(p.name for p in (tmp_path / "imgs").iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["resize", "a.png", "--out", "-"], "resize writes files"),
+        (["ask", "a.png", "-p", "hi", "--conversation", "-", "--dry-run"], "- is not one"),
+    ],
+)
+def test_a_dash_where_a_file_is_written_back_is_a_usage_error(
+    run: Run,
+    make_image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    option: str,
+) -> None:
+    """``resize --out -`` made a folder named ``-``; ``--conversation -`` tried to read a file
+    named ``-``. ``inspect -o -`` is standard output, as without ``-o``."""
+    make_image("a.png", (300, 200))
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert result.exit_code == 2
+    assert option in " ".join(result.stderr.split())
+    assert not (tmp_path / "-").exists()
+    shown = run("inspect", "a.png", "-o", "-", "--format", "csv")
+    assert shown.exit_code == 0 and shown.stdout.startswith("path,status,")
+    assert not (tmp_path / "-").exists()

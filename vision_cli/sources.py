@@ -228,6 +228,20 @@ def _glob_base(pattern: str) -> Path:
     return Path(*parts) if parts else Path()
 
 
+def input_folder_at(args: Sequence[str], folder: Path) -> str | None:
+    """The argument whose images sit straight in ``folder`` (a folder walked, or a pattern's
+    folder), if one does: outputs written there would land beside their inputs."""
+    if not os.path.isdir(folder):
+        return None
+    for arg in args:
+        if arg in (STDIN, CLIPBOARD) or is_url(arg):
+            continue
+        base = _glob_base(arg) if _GLOB_CHARS & set(arg) and not _is_there(Path(arg)) else Path(arg)
+        if _is_folder(base) and os.path.samefile(base, folder):
+            return arg
+    return None
+
+
 def _is_folder(path: Path) -> bool:
     """Whether ``path`` is a folder; False when the system will not say (a name too long, a
     folder above it that may not be searched): it is then taken as a file, whose read reports

@@ -285,6 +285,12 @@ def run(opts: AskOptions) -> None:
     opts.check()
     prompt = _read_prompt(opts)
     history = conversations.Conversation()
+    if opts.prompt.conversation is not None and str(opts.prompt.conversation) == "-":
+        common.usage_error(
+            "a conversation is a file vision-cli reads and writes back: give its name (- is "
+            "not one)",
+            "--conversation",
+        )
     if opts.prompt.conversation is not None:
         try:
             history = conversations.load_conversation(opts.prompt.conversation)

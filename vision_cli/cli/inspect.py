@@ -109,6 +109,8 @@ def inspect(
         common.usage_error("give at least one image, folder, glob, URL or -", "INPUTS")
     if chosen is Format.html and output is None and env.stdout_isatty:
         common.usage_error("an HTML report goes to a file: add --output report.html", "--format")
+    if output is not None and str(output) == "-":
+        output = None  # standard output, as without -o
     # the report never replaces an image it reads (written atomically, so refused before the end)
     guarded = fsutil.file_identity(output) if output is not None else None
     for arg in given.inputs if guarded else ():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -213,7 +214,7 @@ def resize(
         inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard
     )
     chosen = common.output_format(fmt, json_flag)
-    _check_destination(out, in_place, backup)
+    _check_destination(out, in_place, backup, given.inputs)
     if skip_existing and in_place:
         common.usage_error("--skip-existing goes with --out DIR", "--skip-existing")
     the_model = common.resolve_model(model)
@@ -285,11 +286,25 @@ def resize(
     raise typer.Exit(ExitStatus.FAILED if totals.failed else ExitStatus.OK)
 
 
-def _check_destination(out: Path | None, in_place: bool, backup: str | None) -> None:
+def _check_destination(
+    out: Path | None, in_place: bool, backup: str | None, inputs: Sequence[str]
+) -> None:
     if (out is None) != in_place:
         common.usage_error("give exactly one of --out DIR and --in-place", "--out / --in-place")
+    if out is not None and str(out) == "-":
+        common.usage_error("resize writes files: give --out a folder (- is not one)", "--out")
     if out is not None and out.exists() and not out.is_dir():
         common.usage_error(f"{out} is not a folder", "--out")
+    from vision_cli import sources  # lazy: start-up, --help imports none of these
+
+    folder = sources.input_folder_at(inputs, out) if out is not None else None
+    if folder is not None:
+        common.usage_error(
+            f"{out} holds the inputs ({folder}): their outputs would land beside them "
+            "(and a converted one be read as an input next time); use --in-place to replace "
+            "them, or --out another folder",
+            "--out",
+        )
     if backup is not None:
         if not in_place:
             common.usage_error("--backup goes with --in-place", "--backup")

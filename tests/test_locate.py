@@ -569,3 +569,16 @@ def test_the_model_is_checked_like_ask(
     default = run("locate", image, "--find", "a", "-q", "--rerun", "-o", out)
     assert default.exit_code == 0, default.stderr
     assert api.messages_requests()[-1].body["model"] == catalog.load().default
+
+
+def test_an_unreadable_input_is_said_with_its_code_as_ask_says_it(
+    run: Run, api: FakeClaudeAPI, tmp_path: Path
+) -> None:
+    text = tmp_path / "notes.png"
+    text.write_text("hello")
+    asked = run("ask", text, "-p", "what is it?")
+    located = run("locate", "-", "--find", "x", input=b"hello")
+    said = 'text, not an image (it begins "hello"): check that this is the right file.'
+    assert f"Error: {text}: {said} [unreadable]" in asked.stderr.splitlines()
+    assert f"Error: -: {said} [unreadable]" in located.stderr.splitlines()
+    assert located.exit_code == 1 and api.messages_requests() == []

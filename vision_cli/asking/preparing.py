@@ -107,9 +107,14 @@ class Failure:
     #: The gate's code, when the failure is one of its findings (the same as ``inspect``'s).
     code: str | None = None
 
+    @property
+    def reason(self) -> str:
+        """The sentence with the gate's code after it (``... [unreadable]``): how every command
+        shows the failure, beside the input's name or in a results line."""
+        return f"{self.message} [{self.code}]" if self.code else self.message
+
     def __str__(self) -> str:
-        text = f"{self.message} [{self.code}]" if self.code else self.message
-        return f"{self.label}: {text}" if self.label else text
+        return f"{self.label}: {self.reason}" if self.label else self.reason
 
 
 class PreflightError(Exception):

@@ -97,7 +97,7 @@ def _read_job(
     try:
         data = preparing.read_input(item, stdin=stdin)
     except preparing.PreflightError as exc:
-        return Job(item.label, item, problem="; ".join(f.message for f in exc.failures))
+        return Job(item.label, item, problem="; ".join(f.reason for f in exc.failures))
     keep = data if item.path is None else None
     return Job(item.label, item, filesapi.sha256(data), data=keep)
 
@@ -205,7 +205,7 @@ def prepare(job: Job, config: Config, *, offline: bool = False) -> EachRequest:
         request = building.build_request(images, settings, prompt=config.prompt, files=files)
         building.check_request(request, settings)
     except preparing.PreflightError as exc:
-        return EachRequest(job, job.sha256, failure="; ".join(f.message for f in exc.failures))
+        return EachRequest(job, job.sha256, failure="; ".join(f.reason for f in exc.failures))
     return EachRequest(job, sha, request=request)
 
 

@@ -75,6 +75,11 @@ def corners(b: Json) -> tuple[int, int, int, int]:
     return (b["x1"], b["y1"], b["x2"], b["y2"])
 
 
+def flat(text: str) -> str:
+    """typer's boxed usage error as one string, without spaces (its box wraps long lines)."""
+    return "".join(c for c in text if c not in "│ \n")
+
+
 def close(got: tuple[int, ...], want: tuple[int, ...]) -> bool:
     return all(abs(g - w) <= 1 for g, w in zip(got, want, strict=True))
 
@@ -410,16 +415,31 @@ def test_draw_into_a_folder_for_several_images(
         assert drawn.size == (400, 300)
 
 
-def test_draw_never_overwrites_the_image(
-    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+def test_draw_onto_an_image_of_the_run_is_refused_before_sending(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
 ) -> None:
     image = make_image("a.png")
+    (tmp_path / "link.png").symlink_to(image)
     before = image.read_bytes()
     api.structured = lambda _s, images: {"objects": []}
-    result = run("locate", image, "--find", "x", "--draw", image)
-    assert result.exit_code == 1
-    assert "overwrite the image itself" in result.stderr
-    assert image.read_bytes() == before
+    for out in (image, tmp_path / "link.png"):
+        result = run("locate", image, "--find", "x", "--draw", out)
+        assert result.exit_code == 2, result.stderr
+        assert flat(f"--draw {out} is an image of the run") in flat(result.stderr)
+        assert "failed" not in result.stderr  # no summary: nothing was run
+    assert api.messages_requests() == [] and image.read_bytes() == before
+
+
+def test_draw_where_a_file_is_in_the_way_is_refused_before_sending(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    image = make_image("a.png")
+    (tmp_path / "plain").write_text("a file, not a folder")
+    for out in (f"{tmp_path}/plain/marked.png", f"{tmp_path}/plain/sub/", f"{tmp_path}/plain/"):
+        result = run("locate", image, "--find", "x", "--draw", out)
+        assert result.exit_code == 2, result.stderr
+        assert flat(f"{tmp_path / 'plain'} is a file, not a folder") in flat(result.stderr)
+    assert api.messages_requests() == []
 
 
 def test_draw_never_overwrites_another_input_the_results_or_a_drawing(

@@ -198,10 +198,8 @@ def locate(
     )
     if output is not None and str(output) == "-":
         common.usage_error("the boxes go to standard output: give --output a file name", "--output")
-    if draw is not None and output is not None and Path(draw).resolve() == output.resolve():
-        common.usage_error(
-            f"--draw {draw} is the results file (--output): choose another OUT", "--draw"
-        )
+    if draw is not None and (refused := locate_draw.refusal(draw, items, output)) is not None:
+        common.usage_error(refused, "--draw")
     if not dry_run and keys.api_key(common.env().vars) is None:
         common.fail(failures.MISSING_KEY_MESSAGE, ExitStatus.USAGE)
     send = ask_groups.send_options(max_retries, timeout, no_cache=False, many=True)

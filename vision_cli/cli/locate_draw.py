@@ -5,21 +5,80 @@ folder when it is one, ends in ``/`` or there is more than one image).
 from __future__ import annotations
 
 import os
+import stat
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from vision_cli.cli import common
 
 if TYPE_CHECKING:
+    from vision_cli import sources
     from vision_cli.bulk import plan
     from vision_cli.cli.locate import LocatedImage
+
+
+def refusal(
+    given: str, items: Sequence[sources.Input | sources.Problem], results: Path | None
+) -> str | None:
+    """Why ``--draw OUT`` cannot be written, found before anything is sent (a usage error), or
+    None. A single OUT must not be the results file or one of the run's images (links
+    followed); the folder the drawings go into must not have a file in its way, nor be a folder
+    this user cannot write. (A folder's names are chosen free of the inputs as they are drawn.)"""
+    # lazy: start-up, --help imports none of these
+    from vision_cli import fsutil, sources
+
+    out = Path(given)
+    count = len({item.label for item in items})
+    if results is not None and out.resolve() == results.resolve():
+        return f"--draw {given} is the results file (--output): choose another OUT"
+    if _is_folder(given, count):
+        return _unwritable(given, out)
+    try:
+        target = fsutil.output_target(out)
+    except OSError:  # a link loop, or a file where a folder should be
+        return _unwritable(given, out.parent)
+    if target.stream:  # a device, a FIFO, an open descriptor: written into, never replaced
+        return None
+    inputs = {
+        item.path.resolve()
+        for item in items
+        if isinstance(item, sources.Input) and item.path is not None
+    }
+    if target.path.resolve() in inputs:
+        return f"--draw {given} is an image of the run, and would replace it: choose another OUT"
+    return _unwritable(given, target.path.parent)
+
+
+def _is_folder(given: str, count: int) -> bool:
+    """Whether OUT is a folder the drawings go into, rather than the one drawing's file."""
+    return Path(given).is_dir() or given.endswith(("/", os.sep)) or count > 1
+
+
+def _unwritable(given: str, folder: Path) -> str | None:
+    """Why no file can be made in ``folder`` (or in the folder it would be made in), or None:
+    the nearest part of it that exists is a file, or a folder this user cannot write."""
+    for place in (folder, *folder.parents):
+        try:
+            mode = place.stat().st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # made when drawn, if what is above it allows
+        except OSError:  # cannot tell: said when it is written
+            return None
+        if not stat.S_ISDIR(mode):
+            return f"--draw {given}: {place} is a file, not a folder: choose another OUT"
+        if not os.access(place, os.W_OK | os.X_OK):
+            return f"--draw {given}: the folder {place} cannot be written: choose another OUT"
+        return None
+    return None
 
 
 def draw(images: list[LocatedImage], given: str, results: Path | None) -> int:
     """Draw every answered image; the number that could not be drawn (each said on stderr).
     ``given`` is OUT as typed (a str: a Path would drop the trailing / that makes it a folder).
     No drawing replaces an image of the run, the ``results`` file or another drawing: in a
-    folder it takes the next free name, as a repeated name does; a single OUT fails."""
+    folder it takes the next free name, as a repeated name does (a single OUT that is one of
+    them was refused before sending: :func:`refusal`)."""
     # lazy: start-up, these import Pillow
     from vision_cli import drawing
     from vision_cli.asking import preparing
@@ -28,7 +87,7 @@ def draw(images: list[LocatedImage], given: str, results: Path | None) -> int:
     labels = [f.label for i in answered if i.located for f in i.located.found]
     palette = drawing.colours(labels)
     out = Path(given)
-    folder = out.is_dir() or given.endswith(("/", os.sep)) or len(images) > 1
+    folder = _is_folder(given, len(images))
     inputs = {
         i.job.item.path.resolve()
         for i in images
@@ -41,10 +100,6 @@ def draw(images: list[LocatedImage], given: str, results: Path | None) -> int:
         job = image.job
         target = _target(job, out, taken) if folder else out
         try:
-            if not folder and target.resolve() in inputs:
-                raise drawing.DrawError(
-                    f"--draw would overwrite the image itself ({target}): choose another OUT"
-                )
             data = job.data
             if data is None and job.item is not None:
                 data = preparing.read_input(job.item)

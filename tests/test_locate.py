@@ -12,6 +12,8 @@ import csv
 import io
 import json
 import math
+import os
+import signal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from tests.imagekit import upright_box
 from vision_cli import catalog, drawing, fsutil
 from vision_cli.bulk.records import read_records
 from vision_cli.cli.locate import COLUMNS
+from vision_cli.exitcodes import ExitStatus
 
 Json = dict[str, Any]
 Box = tuple[int, int, int, int]
@@ -602,3 +605,25 @@ def test_an_unreadable_input_is_said_with_its_code_as_ask_says_it(
     assert f"Error: {text}: {said} [unreadable]" in asked.stderr.splitlines()
     assert f"Error: -: {said} [unreadable]" in located.stderr.splitlines()
     assert located.exit_code == 1 and api.messages_requests() == []
+
+
+def test_images_an_interrupted_run_did_not_ask_are_not_counted_as_failed(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    """Ctrl-C during the first answer (SIGINT from the fake's thread reaches the run's main
+    thread, as a terminal's would): the image in flight is answered, the other four are not
+    asked, and none of them failed."""
+    folder = tmp_path / "many"
+    for i in range(5):
+        make_image(f"{i}.png", (40, 30 + i), folder=folder)
+
+    def answer(_schema: Mapping[str, Any], _images: list[SeenImage]) -> Json:
+        os.kill(os.getpid(), signal.SIGINT)
+        return {"objects": [{"label": "x", "box": [1, 1, 5, 5]}]}
+
+    api.structured = answer
+    result = run("locate", folder, "--find", "x", "-j", "1")
+    assert result.exit_code == ExitStatus.INTERRUPTED, result.stderr
+    assert len(api.messages_requests()) == 1
+    assert "5 images: 1 box, 0 failed, 4 not asked, 0 answered before" in result.stderr
+    assert "4 images not asked" in result.stderr

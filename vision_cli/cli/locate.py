@@ -410,11 +410,13 @@ def _summary(images: list[LocatedImage], summary: EachSummary, config: plan.Conf
     from vision_cli.render.text import n_images
 
     count = sum(len(i.located.found) for i in images if i.located)
-    failed = sum(i.error is not None for i in images)
+    not_asked = sum(i.error == NOT_ANSWERED for i in images)
+    failed = sum(i.error is not None for i in images) - not_asked
     boxes = f"{count:,} box" + ("" if count == 1 else "es")
     common.note(
-        f"{n_images(len(images))}: {boxes}, {failed:,} failed, {summary.skipped:,} "
-        f"answered before; {summary.input_tokens:,} input and {summary.output_tokens:,} output "
+        f"{n_images(len(images))}: {boxes}, {failed:,} failed, {not_asked:,} not asked, "
+        f"{summary.skipped:,} answered before; {summary.input_tokens:,} input and "
+        f"{summary.output_tokens:,} output "
         f"tokens: {render.money(summary.cost_usd)} for {config.settings.model_name} (prices of "
         f"{catalog.load().date})"
     )

@@ -124,6 +124,39 @@ def test_ask_each_streaming_results_stops_quietly(
     assert len(fake_api.requests) < COUNT  # it stopped: not every image was asked
 
 
+@pytest.mark.parametrize(
+    ("fmt", "lines", "keep"),
+    [("jsonl", 1, False), ("csv", 2, False), ("jsonl", 1, True)],
+    ids=["jsonl", "csv", "jsonl -o"],
+)
+def test_locate_shows_each_image_as_it_is_answered_and_stops_with_its_reader(
+    fake_api: FakeClaudeAPI, tmp_path: Path, fmt: str, lines: int, keep: bool
+) -> None:
+    """``locate ... | head -1`` stops the run after the first image's row, not after paying for
+    every image (the answers are slowed, so the run is still asking when head leaves)."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    images = 40
+    for index in range(images):
+        Image.new("RGB", (60, 40), (index * 6, 90, 90)).save(folder / f"{index:02}.png")
+    fake_api.structured = lambda _schema, _images: {
+        "objects": [{"label": "cat", "box": [1, 2, 30, 20]}]
+    }
+    fake_api.delay = 0.2
+    env = child_env(
+        ANTHROPIC_API_KEY="sk-ant-test",
+        ANTHROPIC_BASE_URL=fake_api.base_url,
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+    )
+    args: list[str | Path] = ["locate", folder, "-p", "cat", "-f", fmt, "-j", "4", "-q"]
+    if keep:
+        args += ["-o", tmp_path / "boxes.jsonl"]
+    status, first, error = through_head(args, env, lines=lines)
+    assert "cat" in first.splitlines()[-1]  # an image's row, not only CSV's header
+    assert error == "" and status == ExitStatus.CLOSED_PIPE
+    assert len(fake_api.messages_requests()) < images // 2  # far fewer than every image
+
+
 def _processes_with(marker: bytes) -> list[int]:
     """The live processes whose environment holds ``marker`` (a run's processes and whatever
     they forked, wherever they were reparented; no other test's)."""

@@ -13,8 +13,9 @@ import errno
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Final
+from typing import Any, Final
 
 from vision_cli import catalog
 from vision_cli.asking import answering, building, running
@@ -43,6 +44,16 @@ def _abandoned(failure: failures.APIFailure) -> bool:
     return failure.type == Abandoned.__name__
 
 
+#: What a run shows of each line once it is written, from the worker's thread (``locate``: the
+#: image's boxes on standard output).
+Shown = Callable[[Job, Mapping[str, Any]], None]
+
+
+class _ShowFailed(Exception):
+    """Standard output could not take what :data:`Shown` wrote (``__cause__``: why), whether or
+    not the lines themselves go to a results file."""
+
+
 class EachRun:
     """One request per image, ``config.jobs`` at a time, each answer appended as it arrives."""
 
@@ -54,9 +65,11 @@ class EachRun:
         progress: Progress = nothing,
         note: Note = nothing,
         warn: Note | None = None,
+        shown: Shown | None = None,
     ) -> None:
         self.config = config
         self.log = log
+        self.shown = shown
         self.progress = progress
         self.note = note
         #: What must be said even with --quiet (the model data was wrong); ``note`` by default.
@@ -141,7 +154,7 @@ class EachRun:
                 try:
                     try:
                         self._process(job)
-                    except (OSError, StdoutFailed):  # the results cannot be written
+                    except (OSError, StdoutFailed, _ShowFailed):  # the results cannot be written
                         raise
                     except Exception as exc:  # a bug: the image gets a line saying so
                         record = records.error_record(
@@ -151,28 +164,30 @@ class EachRun:
                             self._prompt_hash,
                             records.internal_error(exc),
                         )
-                        self.log.append(record, self.tally.failure)
-                except Exception as exc:  # the results file cannot be written: stop everything
-                    closed = isinstance(exc, OSError) and exc.errno == errno.EPIPE
-                    if closed and self.config.output is None:  # | head: a quiet stop
+                        self._append(job, record, self.tally.failure)
+                except Exception as exc:  # the results cannot be written: stop everything
+                    on_stdout = isinstance(exc, _ShowFailed) or self.config.output is None
+                    cause = exc.__cause__ if isinstance(exc, _ShowFailed) else exc
+                    closed = isinstance(cause, OSError) and cause.errno == errno.EPIPE
+                    if closed and on_stdout:  # | head: a quiet stop
                         with self.tally.lock:
                             self.summary.stdout_closed = True
                         self._halt()
                         continue
-                    reason = exc.strerror if isinstance(exc, OSError) else None
-                    self._cannot_write(reason or str(exc))
+                    reason = cause.strerror if isinstance(cause, OSError) else None
+                    where = "standard output" if on_stdout else str(self.config.output)
+                    self._cannot_write(reason or str(cause), where)
         finally:
             with self.tally.lock:
                 self._live -= 1
                 if self._live == 0:
                     self._ended.set()
 
-    def _cannot_write(self, reason: str) -> None:
-        """An answer (or an error line) that cannot be saved stops the run: no new requests,
-        the reason said once, exit 1. The answers saved so far are not asked again."""
+    def _cannot_write(self, reason: str, where: str) -> None:
+        """An answer (or an error line) that cannot be saved or shown stops the run: no new
+        requests, the reason said once, exit 1. The answers saved so far are not asked again."""
         with self.tally.lock:
             if self.summary.write_error is None:
-                where = self.config.output or "standard output"
                 self.summary.write_error = (
                     f"cannot write {where} ({reason}): the run stopped, and no further request "
                     "was sent; free the space (or fix the file) and run the same command again"
@@ -189,7 +204,7 @@ class EachRun:
                 self._prompt_hash,
                 records.preflight_error(prepared.failure or "cannot be sent"),
             )
-            self.log.append(record, self.tally.failure)
+            self._append(job, record, self.tally.failure)
             return
         started = time.monotonic()
         try:
@@ -210,9 +225,18 @@ class EachRun:
         )
         if self.config.keep_sent:
             record["sent"] = records.sent_geometry(request.images[0])
-        self.log.append(record, lambda: self.tally.answered(record, reply))
+        self._append(job, record, lambda: self.tally.answered(record, reply))
         with self.tally.lock:
             self._failures_in_a_row = 0
+
+    def _append(self, job: Job, record: dict[str, Any], written: Callable[[], None]) -> None:
+        """Write the job's line (``written`` then counts it), then show it (:data:`Shown`).
+        OSError, StdoutFailed: the line cannot be written; _ShowFailed: it cannot be shown."""
+        if self.log.append(record, written) and self.shown is not None:
+            try:
+                self.shown(job, record)
+            except (OSError, StdoutFailed) as exc:
+                raise _ShowFailed(exc) from exc
 
     def _send(self, request: building.Request) -> tuple[building.Request, messages.Reply]:
         assert self._api is not None
@@ -266,7 +290,7 @@ class EachRun:
         record = records.error_record(
             job.label, sha256, self._model, self._prompt_hash, failure.as_dict()
         )
-        self.log.append(record, self.tally.failure)
+        self._append(job, record, self.tally.failure)
         if failure.retryable:
             with self.tally.lock:
                 self._failures_in_a_row += 1

@@ -302,10 +302,15 @@ def latest(records: Iterable[Mapping[str, Any]]) -> dict[ImageKey, Mapping[str, 
     chosen: dict[ImageKey, Mapping[str, Any]] = {}
     for record in records:
         key = image_key(record)
-        before = chosen.get(key)
-        if before is None or record.get("error") is None or before.get("error") is not None:
+        if supersedes(record, chosen.get(key)):
             chosen[key] = record
     return chosen
+
+
+def supersedes(record: Mapping[str, Any], before: Mapping[str, Any] | None) -> bool:
+    """Whether ``record``, a later line about the same image, model and prompt, is the one that
+    counts instead of ``before``: :func:`latest`'s rule, for a reader of one line at a time."""
+    return before is None or record.get("error") is None or before.get("error") is not None
 
 
 #: An image as a run tells it apart: :func:`sources.path_key` of its label, and its SHA-256.

@@ -10,8 +10,10 @@ coordinates map back exactly (no ``--no-resize``, no URL sources: URLs are downl
 from __future__ import annotations
 
 import io
+import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from vision_cli import locating
     from vision_cli.bulk import plan
     from vision_cli.bulk.summary import EachSummary
+    from vision_cli.render import tables
 
 HELP = (
     SUMMARY["locate"] + "\n\n"
@@ -218,9 +221,9 @@ def locate(
     if dry_run:
         _dry_run(items, config, json=fmt is LocateFormat.json, quiet=quiet)
         return
-    the_jobs, summary, records = _run(items, config, quiet=quiet)
-    located = _collect(the_jobs, records, config, frame)
-    _print(located, fmt)
+    summary, located = _run(items, config, _Rows(config, frame, fmt), quiet=quiet)
+    _messages(located)
+    _print_at_end(located, fmt)
     drawn_failures = locate_draw.draw(located, draw, output) if draw is not None else 0
     if not quiet:
         _summary(located, summary, config)
@@ -249,14 +252,15 @@ def _dry_run(items: list[Any], config: plan.Config, *, json: bool, quiet: bool) 
 
 
 def _run(
-    items: list[Any], config: plan.Config, *, quiet: bool
-) -> tuple[list[plan.Job], EachSummary, list[dict[str, Any]]]:
-    """Ask about every image not answered before; the jobs, the summary and every line."""
+    items: list[Any], config: plan.Config, rows: _Rows, *, quiet: bool
+) -> tuple[EachSummary, list[LocatedImage]]:
+    """Ask about every image not answered before, each image's rows shown as it is settled;
+    the summary and every image, in input order."""
     # lazy: start-up, --help imports none of these
     from vision_cli.bulk import plan
     from vision_cli.bulk.each import EachRun
     from vision_cli.bulk.log import ResultsLog
-    from vision_cli.bulk.records import OutputError, answered, parse_record, read_records
+    from vision_cli.bulk.records import OutputError, answered, read_records
     from vision_cli.client import keys
     from vision_cli.render import bars
 
@@ -272,95 +276,182 @@ def _run(
         common.fail(
             "interrupted while reading the images: nothing was sent", ExitStatus.INTERRUPTED
         )
-    buffer = io.StringIO()
-    log = ResultsLog(config.output, stream=buffer)
+    log = ResultsLog(config.output, stream=io.StringIO())  # the lines are shown as rows
     try:
         log.open()
         done = answered(log.entries(), config.settings.model_name, config.prompt_sha256)
         the_plan = plan.plan(jobs, done, rerun=config.rerun)
+        earlier = read_records(config.output)[0] if config.output is not None else []
+        rows.start(jobs, earlier, the_plan.skipped, env.stdout)
         if the_plan.skipped:
             note(f"{len(the_plan.skipped):,} answered before: not asked again (--rerun asks)")
         show = env.stderr_isatty and not quiet
         with bars.bulk_progress("locating", enabled=show, stream=env.stderr) as update:
-            summary = EachRun(config, log, progress=update, note=note).run(the_plan)
+            each = EachRun(config, log, progress=update, note=note, shown=rows.settle)
+            summary = each.run(the_plan)
     except OutputError as exc:
         common.fail(str(exc), ExitStatus.USAGE)
     except KeyboardInterrupt:
         common.fail("interrupted before any request was sent", ExitStatus.INTERRUPTED)
     finally:
         log.close()
+    if summary.stdout_closed:
+        common.stdout_closed()
     if summary.stopped is not None:
         common.error(keys.redact(str(summary.stopped)))
     if summary.write_error is not None:
         common.error(summary.write_error)
-    if config.output is not None:
-        records, _ = read_records(config.output)
-    else:
-        parsed = (parse_record(line) for line in buffer.getvalue().splitlines())
-        records = [r for r in parsed if r is not None]
-    return jobs, summary, records
+    return summary, rows.finish()
 
 
 class LocatedImage:
-    """One image of the run: its boxes, or why it has none."""
+    """One image of the run: its boxes, or why it has none, and what to warn of."""
 
     def __init__(
-        self, job: plan.Job, located: locating.Located | None = None, error: str | None = None
+        self,
+        job: plan.Job,
+        located: locating.Located | None = None,
+        error: str | None = None,
+        warnings: tuple[str, ...] = (),
     ) -> None:
         self.job = job
         self.located = located
         self.error = error
+        self.warnings = warnings
 
 
-def _collect(
-    jobs: list[plan.Job], records: list[dict[str, Any]], config: plan.Config, frame: Frame
-) -> list[LocatedImage]:
+class _Rows:
+    """Each image's rows on standard output once it is settled (answered now or before, or
+    failed) and every image before it too, so that they keep the input's order and a reader
+    that goes away (``| head -1``) stops the run before more is paid for: JSON lines and CSV.
+    JSON (one document) and the table (aligned over every row) are written at the end.
+    :meth:`settle` is :class:`~vision_cli.bulk.each.EachRun`'s ``shown``, called from its
+    workers' threads."""
+
+    def __init__(self, config: plan.Config, frame: Frame, fmt: LocateFormat) -> None:
+        # lazy: start-up, --help imports none of these
+        from vision_cli.bulk.records import model_key
+
+        self._config = config
+        self._frame = frame
+        self._fmt = fmt
+        self._model = model_key(config.settings.model_name)
+        self._lock = threading.Lock()
+        self._jobs: list[plan.Job] = []
+        self._order: dict[str, int] = {}
+        self._settled: set[int] = set()
+        self._chosen: dict[tuple[str, str | None], Mapping[str, Any]] = {}
+        self._writer: tables.RowWriter | None = None
+        self.images: list[LocatedImage] = []
+
+    def start(
+        self,
+        jobs: list[plan.Job],
+        earlier: list[dict[str, Any]],
+        skipped: Sequence[plan.Job],
+        stream: TextIO,
+    ) -> None:
+        """The run's images, the lines of the results file (``earlier``) and the images they
+        answered (``skipped``): these are shown at once."""
+        # lazy: start-up, --help imports none of these
+        from vision_cli.render import tables
+
+        self._jobs = jobs
+        self._order = {job.label: n for n, job in enumerate(jobs)}
+        for record in earlier:
+            self._choose(record)
+        if self._fmt in (LocateFormat.jsonl, LocateFormat.csv):
+            self._writer = tables.RowWriter(self._fmt.value, _header(self._fmt), stream=stream)
+        with self._lock:
+            self._settled.update(self._order[job.label] for job in skipped)
+            self._show()
+
+    def settle(self, job: plan.Job, record: Mapping[str, Any]) -> None:
+        """The line just written about ``job``; the rows of every image now settled in order.
+        It is read as the results file is read back (``NaN`` in ``data`` is null)."""
+        # lazy: start-up, --help imports none of these
+        from vision_cli import names
+        from vision_cli.bulk.records import parse_record
+
+        read = parse_record(names.dumps(record))
+        with self._lock:
+            if read is not None:
+                self._choose(read)
+            self._settled.add(self._order[job.label])
+            self._show()
+
+    def finish(self) -> list[LocatedImage]:
+        """Every image, in input order: those the run never settled are not answered."""
+        with self._lock:
+            self._settled.update(range(len(self._jobs)))
+            self._show()
+        if self._writer is not None:
+            self._writer.close()
+        return self.images
+
+    def _choose(self, record: Mapping[str, Any]) -> None:
+        # lazy: start-up, --help imports none of these
+        from vision_cli.bulk.records import image_key, supersedes
+
+        path, sha, model, prompt = image_key(record)
+        ours = model == self._model and prompt == self._config.prompt_sha256
+        if ours and supersedes(record, self._chosen.get((path, sha))):
+            self._chosen[(path, sha)] = record
+
+    def _show(self) -> None:
+        from vision_cli.bulk.records import image_id  # lazy: start-up, as above
+
+        while len(self.images) < len(self._jobs) and len(self.images) in self._settled:
+            job = self._jobs[len(self.images)]
+            record = self._chosen.get(job.key) or self._chosen.get(image_id(job.label, None))
+            image = _located(job, record, self._config, self._frame)
+            self.images.append(image)
+            if self._writer is not None and image.located is not None:
+                self._writer.add([f.as_dict() for f in image.located.found])
+
+
+def _header(fmt: LocateFormat) -> list[str]:
+    extra = {LocateFormat.table: ["note"], LocateFormat.jsonl: ["note", "clamped"]}
+    return [*COLUMNS, *extra.get(fmt, [])]
+
+
+def _located(
+    job: plan.Job, record: Mapping[str, Any] | None, config: plan.Config, frame: Frame
+) -> LocatedImage:
+    """The image's boxes from its line (``record``: None when it was not asked)."""
     # lazy: start-up, --help imports none of these
     from vision_cli import locating
-    from vision_cli.bulk.records import image_id, latest, model_key
 
-    model = model_key(config.settings.model_name)
-    chosen = {
-        (k[0], k[1]): r
-        for k, r in latest(records).items()
-        if k[2] == model and k[3] == config.prompt_sha256
-    }
-    images: list[LocatedImage] = []
-    for job in jobs:
-        record = chosen.get(job.key) or chosen.get(image_id(job.label, None))
-        if record is None:
-            images.append(LocatedImage(job, error=NOT_ANSWERED))
-        elif record.get("error") is not None:
-            images.append(LocatedImage(job, error=str(record["error"].get("message"))))
-        else:
-            try:
-                found = locating.found_in(record, frame)
-            except locating.NotALocateLine as exc:
-                why = f"its answer {exc}"
-                if config.output is not None:
-                    why = f"its line in {config.output} {exc}: --rerun asks again"
-                images.append(LocatedImage(job, error=why))
-                continue
-            for why in found.skipped:
-                common.warn(f"{job.label}: {why}")
-            for box in found.found:
-                x1, y1, x2, y2 = box.box
-                if box.clamped and (x1 == x2 or y1 == y2):
-                    common.warn(
-                        f"{job.label}: the box of {box.label!r} lies outside the image: clamped "
-                        "to an empty box"
-                    )
-            images.append(LocatedImage(job, found))
-    return images
+    if record is None:
+        return LocatedImage(job, error=NOT_ANSWERED)
+    if record.get("error") is not None:
+        return LocatedImage(job, error=str(record["error"].get("message")))
+    try:
+        found = locating.found_in(record, frame)
+    except locating.NotALocateLine as exc:
+        why = f"its answer {exc}"
+        if config.output is not None:
+            why = f"its line in {config.output} {exc}: --rerun asks again"
+        return LocatedImage(job, error=why)
+    warnings = [f"{job.label}: {why}" for why in found.skipped]
+    for box in found.found:
+        x1, y1, x2, y2 = box.box
+        if box.clamped and (x1 == x2 or y1 == y2):
+            warnings.append(
+                f"{job.label}: the box of {box.label!r} lies outside the image: clamped to an "
+                "empty box"
+            )
+    return LocatedImage(job, found, warnings=tuple(warnings))
 
 
-def _print(images: list[LocatedImage], fmt: LocateFormat) -> None:
+def _messages(images: list[LocatedImage]) -> None:
+    """Each image's warnings and error on stderr, then how many were not asked."""
     # lazy: start-up, --help imports none of these
-    from vision_cli import render
-    from vision_cli.render import tables
     from vision_cli.render.text import n_images
 
     for image in images:
+        for warning in image.warnings:
+            common.warn(warning)
         if image.error is not None and image.error != NOT_ANSWERED:
             common.error(f"{image.job.label}: {image.error}")
     unanswered = sum(image.error == NOT_ANSWERED for image in images)
@@ -369,7 +460,14 @@ def _print(images: list[LocatedImage], fmt: LocateFormat) -> None:
             f"{n_images(unanswered)} not asked: the run stopped first; the same command "
             "(with --output) goes on where it stopped"
         )
-    found = [f.as_dict() for i in images if i.located for f in i.located.found]
+
+
+def _print_at_end(images: list[LocatedImage], fmt: LocateFormat) -> None:
+    """JSON's one document, or the table; JSON lines and CSV were written as they came."""
+    # lazy: start-up, --help imports none of these
+    from vision_cli import render
+    from vision_cli.render import tables
+
     if fmt is LocateFormat.json:
         doc = [
             {
@@ -386,12 +484,15 @@ def _print(images: list[LocatedImage], fmt: LocateFormat) -> None:
             for i in images
         ]
         common.echo(render.dumps({"images": doc}))
-        return
-    extra = {LocateFormat.table: ["note"], LocateFormat.jsonl: ["note", "clamped"]}
-    header = [*COLUMNS, *extra.get(fmt, [])]
-    tables.write_rows(
-        fmt.value, header, found, right=("x1", "y1", "x2", "y2"), stream=common.env().stdout
-    )
+    elif fmt is LocateFormat.table:
+        found = [f.as_dict() for i in images if i.located for f in i.located.found]
+        tables.write_rows(
+            fmt.value,
+            _header(fmt),
+            found,
+            right=("x1", "y1", "x2", "y2"),
+            stream=common.env().stdout,
+        )
 
 
 def _status(summary: EachSummary, images: list[LocatedImage]) -> int:

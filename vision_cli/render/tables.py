@@ -139,15 +139,8 @@ def write_rows(
     JSON documents are the commands' own (:func:`vision_cli.render.output.dumps`)."""
     out = stream or sys.stdout
     if fmt in ("jsonl", "csv"):
-        writer = RecordWriter(
-            Format(fmt),
-            key="rows",
-            columns=header,
-            flatten=lambda row: {k: cell(row.get(k)) for k in header},
-            stream=out,
-        )
-        for row in rows:
-            writer.add({k: row.get(k) for k in header} if fmt == "jsonl" else dict(row))
+        writer = RowWriter(fmt, header, stream=out)
+        writer.add(rows)
         writer.close()
     elif fmt == "markdown":
         out.write(md_table(header, [[cell(row.get(k)) for k in header] for row in rows]))
@@ -155,6 +148,32 @@ def write_rows(
         cells = [[visible(cell(row.get(k))) for k in header] for row in rows]
         _rows_table(out, header, cells, right)
     out.flush()
+
+
+class RowWriter:
+    """Rows (dicts keyed by ``header``) as JSON lines or CSV (its header row at once), each
+    batch written and flushed as it is added: ``locate`` shows each image's boxes as it is
+    answered."""
+
+    def __init__(self, fmt: str, header: Sequence[str], *, stream: TextIO) -> None:
+        self._header = header
+        self._jsonl = fmt == "jsonl"
+        self._stream = stream
+        self._writer = RecordWriter(
+            Format(fmt),
+            key="rows",
+            columns=header,
+            flatten=lambda row: {k: cell(row.get(k)) for k in header},
+            stream=stream,
+        )
+
+    def add(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        for row in rows:
+            self._writer.add({k: row.get(k) for k in self._header} if self._jsonl else dict(row))
+        self._stream.flush()
+
+    def close(self) -> None:
+        self._writer.close()
 
 
 def _rows_table(

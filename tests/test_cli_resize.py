@@ -673,6 +673,7 @@ def test_out_that_holds_the_inputs_is_refused_before_anything_is_written(
     [
         (["resize", "a.png", "--out", "-"], "resize writes files"),
         (["ask", "a.png", "-p", "hi", "--conversation", "-", "--dry-run"], "- is not one"),
+        (["locate", "a.png", "--find", "x", "--draw", "-", "--dry-run"], "--draw writes PNG"),
     ],
 )
 def test_a_dash_where_a_file_is_written_back_is_a_usage_error(

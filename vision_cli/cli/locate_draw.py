@@ -30,6 +30,8 @@ def refusal(
 
     out = Path(given)
     count = len({item.label for item in items})
+    if given == "-":
+        return "--draw writes PNG files: give it a file or a folder name (- is not one)"
     if results is not None and out.resolve() == results.resolve():
         return f"--draw {given} is the results file (--output): choose another OUT"
     if _is_folder(given, count):

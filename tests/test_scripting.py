@@ -69,7 +69,7 @@ def test_max_bytes_without_a_unit_below_1kb_is_a_usage_error(
     extra = {
         "resize": ["--out", str(tmp_path / "out"), "--dry-run"],
         "ask": ["--dry-run"],
-        "compare": [str(image), "--dry-run"],
+        "compare": [str(make_image("b.png")), "--dry-run"],
     }
     result = run(command, image, *extra.get(command, []), "--max-bytes", "5")
     assert result.exit_code == ExitStatus.USAGE

@@ -238,6 +238,8 @@ def test_each_into_a_full_disk_stops_at_once(tmp_path: Path, fake_api: FakeClaud
     assert done.returncode == ExitStatus.FAILED, done.stderr
     said = " ".join(done.stderr.split())
     assert "cannot write standard output (No space left on device): the run stopped" in said
+    assert "no results file keeps the answers (--output -): give --output FILE" in said
+    assert "run the same command again" not in said  # nothing to resume from
     assert len(fake_api.messages_requests()) <= 2  # the first, and one already under way
 
 

@@ -48,6 +48,7 @@ def web() -> Iterator[str]:
         "/to-ftp": (302, {"Location": "ftp://example.invalid/cat.png"}, b""),
         "/huge.png": (200, {}, PNG + b"\0" * 200_000),
         "/loop": (302, {"Location": "/loop"}, b""),
+        "/broken.png": (500, {}, b"internal error"),
     }
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -67,6 +68,30 @@ def test_url_inputs(run: Run, web: str) -> None:
     assert missing["findings"][0]["code"] == "not-found"
     assert "HTTP 404" in missing["findings"][0]["message"]
     assert result.exit_code == 1
+
+
+def test_a_server_error_is_not_blamed_on_the_url(run: Run, web: str) -> None:
+    """An HTTP 500 said "check the URL", as a 404 does; the server failed, not the address."""
+    (broken,) = records(run("inspect", f"{web}/broken.png", "-f", "jsonl", "--allow-private-urls"))
+    assert broken["findings"][0]["message"] == "the server answered HTTP 500: try again later."
+
+
+def test_a_link_loop_is_said_as_a_loop_not_a_missing_file(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two links to each other (or one to itself) were "a symbolic link to a file that does not
+    exist", in a walk and named."""
+    folder = tmp_path / "links"
+    folder.mkdir()
+    (folder / "a.png").symlink_to("b.png")
+    (folder / "b.png").symlink_to("a.png")
+    (folder / "self.png").symlink_to("self.png")
+    monkeypatch.chdir(tmp_path)
+    for args in (["links"], ["links/a.png", "links/b.png", "links/self.png"]):
+        found = records(run("inspect", *args, "-f", "jsonl"))
+        assert [r["findings"][0]["message"] for r in found] == [
+            "a symbolic link that leads back to itself (a loop): fix the link."
+        ] * 3, args
 
 
 def test_url_redirect_to_another_scheme_and_loops(web: str) -> None:

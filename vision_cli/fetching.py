@@ -77,9 +77,10 @@ def fetch(
                         url = _redirect_target(url, resp)
                         continue
                     if resp.status_code >= 400:
+                        advice = "check the URL" if resp.status_code < 500 else "try again later"
                         raise SourceError(
                             Code.NOT_FOUND,
-                            f"the server answered HTTP {resp.status_code}: check the URL.",
+                            f"the server answered HTTP {resp.status_code}: {advice}.",
                         )
                     encodings = _encodings(resp.headers.get("content-encoding", ""))
                     raw = _before(deadline, resp.iter_raw())

@@ -127,8 +127,24 @@ BROKEN_LINK: Final = (
 )
 
 
+#: A symbolic link that leads back to itself, directly or through others.
+LINK_LOOP: Final = "a symbolic link that leads back to itself (a loop): fix the link."
+
+
 def _is_link(name: object) -> bool:
     return isinstance(name, (str, bytes, os.PathLike)) and os.path.islink(name)
+
+
+def link_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why a symbolic link to an image cannot be read: :data:`BROKEN_LINK` or :data:`LINK_LOOP`;
+    None when it leads to something (or is no link)."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return BROKEN_LINK if _is_link(path) else None
+    except OSError as exc:
+        return LINK_LOOP if exc.errno == errno.ELOOP else None
+    return None
 
 
 def file_error(exc: OSError) -> str:
@@ -140,6 +156,8 @@ def file_error(exc: OSError) -> str:
         )
     if isinstance(exc, FileNotFoundError):
         return BROKEN_LINK if _is_link(exc.filename) else "no such file: check the path."
+    if exc.errno == errno.ELOOP:
+        return LINK_LOOP
     if isinstance(exc, PermissionError):
         return "permission denied: check the file's permissions."
     if isinstance(exc, IsADirectoryError):

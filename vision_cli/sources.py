@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Final, NamedTuple, NoReturn
 
 from vision_cli import limits
-from vision_cli.fsutil import BROKEN_LINK, open_input, os_reason
+from vision_cli.fsutil import link_problem, open_input, os_reason
 from vision_cli.judging import IMAGE_EXTENSIONS, Code
 
 STDIN = "-"
@@ -190,22 +190,14 @@ def _walk(folder: Path, sel: Selection, root: Path) -> Iterator[Input | Problem]
         elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
             if _regular(entry):
                 yield Input(str(path), path=path, root=root)
-            elif _dangling(entry):  # an image that should be there: said, not skipped
-                yield Problem(str(path), Code.NOT_FOUND, BROKEN_LINK)
+            elif entry.is_symlink() and (why := link_problem(entry.path)):
+                yield Problem(str(path), Code.NOT_FOUND, why)  # an image to be there: said
 
 
 def _regular(entry: os.DirEntry[str]) -> bool:
     """Only regular files are read from a folder walk: a FIFO named ``pipe.png`` would block."""
     try:
         return entry.is_file()  # follows links; False for pipes, sockets and devices
-    except OSError:
-        return False
-
-
-def _dangling(entry: os.DirEntry[str]) -> bool:
-    """A symbolic link whose target is not there."""
-    try:
-        return entry.is_symlink() and not os.path.exists(entry.path)
     except OSError:
         return False
 

@@ -186,11 +186,14 @@ class EachRun:
     def _cannot_write(self, reason: str, where: str) -> None:
         """An answer (or an error line) that cannot be saved or shown stops the run: no new
         requests, the reason said once, exit 1. The answers saved so far are not asked again."""
+        again = "free the space (or fix the file) and run the same command again"
+        if self.config.output is None:  # --output -: no results file to resume from
+            again = "no results file keeps the answers (--output -): give --output FILE to resume"
         with self.tally.lock:
             if self.summary.write_error is None:
                 self.summary.write_error = (
                     f"cannot write {where} ({reason}): the run stopped, and no further request "
-                    "was sent; free the space (or fix the file) and run the same command again"
+                    f"was sent; {again}"
                 )
         self._halt()
 

@@ -178,3 +178,43 @@ def test_the_readmes_speed_figures_come_from_one_benchmark_run() -> None:
         assert re.fullmatch(r"[0-9.]+ → [0-9.]+", load), f"{name}: no load beside it"
     outside = README.replace(block, "")
     assert not re.search(r"\b\d+(\.\d+)?x\b", outside), "a speed ratio outside the measured table"
+
+
+#: The sample outputs the docs show of commands over the shipped examples: they are run here, so
+#: a change in the output (a default model's tier, an encoder's bytes) cannot leave them stale.
+SAMPLES = re.compile(
+    r"```text\n\$ (vision-cli (?:inspect|resize) examples\S*(?: [^\n]*)?)\n(.*?)```", re.S
+)
+
+
+@pytest.mark.parametrize(
+    ("page", "command", "shown"),
+    [
+        (path.name, match[1], match[2])
+        for path, text in DOCS.items()
+        for match in SAMPLES.finditer(text)
+    ],
+    ids=lambda value: str(value)[:40],
+)
+def test_sample_outputs_are_what_the_command_prints(
+    page: str,
+    command: str,
+    shown: str,
+    run: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every line of the sample (``...`` stands for lines left out) is printed, in order."""
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    monkeypatch.chdir(tmp_path)
+    printed = run(*shlex.split(command)[1:]).stdout.splitlines()
+    at = 0
+    for line in (line for line in shown.splitlines() if line != "..."):
+        assert line in printed[at:], f"{page}: {line!r} is not printed by {command!r}"
+        at = printed.index(line, at) + 1
+
+
+def test_the_docs_show_samples_of_both_offline_commands() -> None:
+    """The guard above runs something: both sample blocks are found."""
+    found = {match[1] for text in DOCS.values() for match in SAMPLES.finditer(text)}
+    assert found == {"vision-cli inspect examples/", "vision-cli resize examples --out out"}

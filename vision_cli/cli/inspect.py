@@ -30,7 +30,7 @@ EPILOG = """Examples:
 
   vision-cli inspect assets/
 
-  vision-cli inspect 'docs/**/*.png' --exclude 'drafts/*' --strict
+  vision-cli inspect 'docs/**/*.png' --exclude drafts --strict
 
   find . -name '*.jpg' -print0 | vision-cli inspect --files-from - -0 --format jsonl
 

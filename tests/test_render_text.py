@@ -26,6 +26,17 @@ def test_github_annotation_escaping() -> None:
     assert line == "::error file=dir%2Cx/a%3Ab%25.png,title=too-small::50%25 done%0D%0Anext line"
 
 
+def test_an_annotations_file_name_with_a_line_break_reads_back_as_the_name() -> None:
+    """A name with a line break was written ``new\\nline.png`` (shown escaped), which GitHub
+    reads as a name with a backslash: the annotation missed its file. The workflow command's own
+    ``%0A`` reads back as the name; an escape sequence is still shown, never obeyed."""
+    line = gh_annotation("error", "bad", file="new\nline\x1b[2J.png")
+    prop = line.split(" ", 1)[1].split("::", 1)[0]
+    assert prop == "file=new%0Aline\\x1b[2J.png"
+    assert unescape(prop.removeprefix("file=")) == "new\nline\\x1b[2J.png"
+    assert "\n" not in line and "\x1b" not in line
+
+
 def unescape(text: str) -> str:
     for code, char in (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%")):
         text = text.replace(code, char)

@@ -131,7 +131,9 @@ def gh_escape_property(text: str) -> str:
 def gh_annotation(severity: str, message: str, *, file: str | None = None, title: str = "") -> str:
     props = []
     if file is not None:
-        props.append(f"file={gh_escape_property(visible(file))}")
+        # a line break is the workflow command's own escape (%0A), which GitHub reads back, so
+        # the annotation lands on a file whose name holds one; other controls are shown escaped
+        props.append(f"file={gh_escape_property(visible(file, keep=chr(10) + chr(13)))}")
     if title:
         props.append(f"title={gh_escape_property(visible(title))}")
     prop_text = (" " + ",".join(props)) if props else ""

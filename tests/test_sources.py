@@ -376,3 +376,23 @@ def test_an_input_named_again_is_taken_once_by_every_command(
     assert result.exit_code == 0, result.stderr
     rows = json.loads(result.stdout)["images"]
     assert [Path(r.get("path") or r["input"]).name for r in rows] == ["a.png", "b.png"]
+
+
+@pytest.mark.parametrize(
+    "pattern", ["node_modules/", "./node_modules/", "**/node_modules", "**/node_modules/"]
+)
+def test_exclude_patterns_written_as_in_gitignore_mean_the_folder(
+    run: Run, make_image: MakeImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pattern: str
+) -> None:
+    """``--exclude node_modules/`` (as ``.gitignore`` writes a folder) and ``**/node_modules``
+    excluded nothing: a folder's path has no trailing slash, and ``**/`` wanted a folder above."""
+    make_image("node_modules/pkg/a.png", (300, 200))
+    make_image("src/node_modules/b.png", (300, 200))
+    make_image("src/c.png", (300, 200))
+    monkeypatch.chdir(tmp_path)
+    found = records(run("inspect", ".", "--exclude", pattern, "--format", "jsonl"))
+    kept = [r["path"] for r in found]
+    if pattern.startswith("./"):  # a slash before the end: from the working folder only
+        assert kept == ["src/c.png", "src/node_modules/b.png"]
+    else:  # a name, at any depth (a trailing slash does not anchor, as in .gitignore)
+        assert kept == ["src/c.png"]

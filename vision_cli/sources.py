@@ -117,11 +117,14 @@ def path_key(label: str) -> str:
     return os.path.abspath(label)
 
 
-def _excluded(path: Path, patterns: Sequence[str]) -> bool:
+def _excluded(path: Path, given: Sequence[str]) -> bool:
     """``--exclude`` matches the whole path, its name, or any folder on the way to it; a
-    pattern with a ``/`` also matches the path from where it is anchored (:func:`anchored`)."""
-    if not patterns:
+    pattern with a ``/`` also matches the path from where it is anchored (:func:`anchored`).
+    Written as in ``.gitignore``, ``node_modules/`` and ``**/node_modules`` mean the folder
+    (:func:`_forms`)."""
+    if not given:
         return False
+    patterns = _forms(tuple(given))
     posix = path.as_posix()
     parts = path.parts
     if any(
@@ -137,6 +140,20 @@ def _excluded(path: Path, patterns: Sequence[str]) -> bool:
     return any(fnmatchcase(_absolute(path), pat) for pat in rooted)
 
 
+@functools.cache
+def _forms(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    """Each pattern as it is matched: without a trailing ``/`` (a folder's path has none), and a
+    leading ``**/`` also left out (any folders above, none included), as ``.gitignore`` reads
+    them; the pattern as written is kept too."""
+    forms: dict[str, None] = {}
+    for pat in patterns:
+        bare = pat.rstrip("/") or pat
+        forms.update(dict.fromkeys((pat, bare)))
+        if bare.startswith("**/") and bare != "**/":
+            forms[bare.removeprefix("**/")] = None
+    return tuple(forms)
+
+
 def _absolute(path: Path) -> str:
     return Path(os.path.abspath(path)).as_posix()  # not resolved: links are matched as named
 
@@ -146,10 +163,11 @@ def anchored(patterns: tuple[str, ...], folder: str) -> tuple[str, ...]:
     """The patterns with a ``/`` as absolute ones, from ``folder`` (the working folder for the
     command line's; a project configuration's own folder for its patterns), so ``sub/gen/*``
     means the same files from any working folder and for any spelling of the inputs (``.``,
-    ``$PWD``). An absolute pattern stays as it is."""
+    ``$PWD``). An absolute pattern stays as it is, and so does one that starts with ``**/``
+    (any depth: anchoring it would only narrow it)."""
     base = glob.escape(Path(folder).as_posix()).rstrip("/")
     return tuple(
-        pat if pat.startswith("/") else f"{base}/{pat.removeprefix('./')}"
+        pat if pat.startswith(("/", "**/")) else f"{base}/{pat.removeprefix('./')}"
         for pat in patterns
         if "/" in pat
     )

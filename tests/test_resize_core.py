@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -364,3 +365,19 @@ def test_totals_count_what_was_produced() -> None:
     assert summary["files"] == 3 and summary["failed"] == 1 and summary["copied"] == 1
     assert (summary["bytes_saved"], summary["tokens_saved"]) == (600, 100)
     assert summary["usd_saved_per_1000_sends"] == pytest.approx(100 * 1000 * 3.0 / 1e6)
+
+
+def test_a_write_failure_names_the_file_the_user_knows_not_a_temporary_one() -> None:
+    """A read-only folder said "cannot write .photo.jpg.orig.yy6qb1yh.vision-cli-tmp"; a backup
+    made meanwhile by another run was "photo.jpg appeared while resizing" (the input)."""
+    target = Path("ro/photo.jpg")
+    temp = "ro/.photo.jpg.orig.0a1b2c3d.vision-cli-tmp"
+    refused = OSError(errno.EROFS, "Read-only file system", temp)
+    assert outputs._write_failure(refused, target) == (
+        "cannot write ro/photo.jpg (read-only file system): check the folder's permissions and "
+        "space."
+    )
+    taken = FileExistsError(errno.EEXIST, "File exists", temp, None, "ro/photo.jpg.orig")
+    assert outputs._write_failure(taken, target).startswith(
+        "ro/photo.jpg.orig appeared while resizing (another run, or an editor?)"
+    )

@@ -148,6 +148,26 @@ def test_the_console_script_pauses_the_collector_before_importing_the_app() -> N
     assert proc.stdout.strip().splitlines()[-1] == "[False] True 0", proc.stderr
 
 
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGINT"])
+def test_a_signal_while_the_app_is_imported_ends_quietly_with_130(signum: str) -> None:
+    """``kill`` right after launch (a cancelled job, ``timeout``) met SIGTERM's default, status
+    143, and Ctrl-C a traceback from inside typer's import. The signal is sent by the process to
+    itself as typer is being imported, so the test does not depend on timing."""
+    probe = (
+        "import os, signal, sys\n"
+        "from vision_cli.cli import launch\n"
+        "class Signal:\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        f"        if name == 'typer': os.kill(os.getpid(), signal.{signum})\n"
+        "sys.meta_path.insert(0, Signal())\n"
+        "sys.argv = ['vision-cli', '--version']\n"
+        "launch.entrypoint()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr == "" and proc.stdout == ""
+
+
 def test_a_groups_command_runs_with_the_collector_on(
     collector: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,10 +8,14 @@ before the first import, and :func:`resume` (called as the command's own code st
 whenever :func:`vision_cli.cli.app.main` returns) freezes what exists so far, out of the
 collector's sight for good, and turns it back on: a long run collects its garbage as usual.
 Only a pause made here is resumed, so a program that embeds :func:`~vision_cli.cli.app.main`
-with the collector off keeps it off.
+with the collector off keeps it off. A signal during the start-up is handled here too
+(:func:`entrypoint`).
 """
 
 from __future__ import annotations
+
+import signal
+from types import FrameType
 
 from vision_cli import collector
 
@@ -32,10 +36,24 @@ def resume() -> None:
         collector.resume()
 
 
-def entrypoint() -> None:
-    """The ``vision-cli`` console script."""
-    pause()
-    # lazy: start-up, imported with the collector paused
-    from vision_cli.cli.app import entrypoint as run
+#: The exit status of a run stopped by Ctrl-C or SIGTERM (``exitcodes.ExitStatus.INTERRUPTED``,
+#: not imported: this module runs before anything else).
+_INTERRUPTED = 130
 
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def entrypoint() -> None:
+    """The ``vision-cli`` console script. SIGTERM stops it as Ctrl-C does from its first line,
+    and either, while the app is still being imported, ends it quietly with 130 (not SIGTERM's
+    own 143, nor a traceback from inside an import)."""
+    pause()
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        # lazy: start-up, imported with the collector paused
+        from vision_cli.cli.app import entrypoint as run
+    except KeyboardInterrupt:
+        raise SystemExit(_INTERRUPTED) from None
     run()

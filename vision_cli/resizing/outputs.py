@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from vision_cli import judging, names, policy, sources
-from vision_cli.fsutil import hidden_temp_name, sync_folder, write_atomic
+from vision_cli.fsutil import TEMP_SUFFIX, hidden_temp_name, sync_folder, write_atomic
 from vision_cli.imaging import encode, probe, tiles, transform
 from vision_cli.imaging.trim import head_of
 from vision_cli.resizing.jobs import Changed, Done, identity
@@ -418,11 +418,21 @@ _TILE_NAME: Final = re.compile(
 
 
 def _write_failure(exc: OSError, target: Path) -> str:
-    """The sentence for an output that could not be written."""
+    """The sentence for an output that could not be written, naming the file the user knows:
+    the one the error is about (a backup, when that is the name taken), never the temporary
+    name it was being written under."""
+    named = [
+        os.fsdecode(name)
+        for name in (exc.filename2, exc.filename)
+        if isinstance(name, str | bytes) and not os.fsdecode(name).endswith(TEMP_SUFFIX)
+    ]
+    where = named[0] if named else target
     if isinstance(exc, FileExistsError):
-        return f"{target} appeared while resizing: pass --overwrite to replace it."
+        return (
+            f"{where} appeared while resizing (another run, or an editor?): pass --overwrite "
+            "to replace it."
+        )
     reason = (exc.strerror or type(exc).__name__).lower()
-    where = exc.filename or target
     if exc.errno == errno.ENAMETOOLONG:
         return f"cannot write {where} ({reason}): shorten the name (or --backup's suffix)."
     return f"cannot write {where} ({reason}): check the folder's permissions and space."

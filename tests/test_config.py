@@ -402,6 +402,7 @@ def test_the_files_subcommands_take_their_options_from_a_configuration(
         ("[files]\nall = true\n", "files.all cannot be set in a configuration"),
         ("[files]\nlist = 3\n", "'files.list' must be a table of options"),
         ("[files.list]\nall = true\n", "unknown key 'all' for files list; its options: json"),
+        ("[files.delete]\nbogus = 1\n", "unknown key 'bogus' for files delete; its options: json"),
     ],
 )
 def test_deleting_every_upload_is_never_configured(

@@ -255,8 +255,14 @@ def default_map(
             if key not in options_here:
                 whose = f" for {where.replace('.', ' ')}; its options" if where else ""
                 whose = whose or "; options that can be set"
+                typed = {  # never set by a file, wherever the option is
+                    opt
+                    for opt in options_here
+                    if all(opt in TYPED_ONLY.get(n, ()) for n in names if opt in commands[n])
+                }
                 raise ConfigError(
-                    f"{path}: unknown key {raw_key!r}{whose}: " + ", ".join(sorted(options_here))
+                    f"{path}: unknown key {raw_key!r}{whose}: "
+                    + ", ".join(sorted(options_here - typed))
                 )
             refused: list[ConfigError] = []
             taking = [name for name in names if key in commands[name]]

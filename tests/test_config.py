@@ -462,3 +462,20 @@ def test_a_top_level_value_applies_to_the_commands_that_take_it(project: Path, r
     result = run("resize", "tiny.png", "--out", str(project / "out"), "--dry-run")
     assert result.exit_code == 0, result.stderr
     assert "tiny.png →" in result.stdout  # resize's own table
+
+
+def test_an_unknown_key_lists_only_what_this_file_may_set(
+    project: Path, run: Run, tmp_path: Path
+) -> None:
+    """The list under "unknown key" offered every option, those a project may not set
+    (``overwrite``, ``prompt``) and ``files delete --all`` among them."""
+    (project / "vision-cli.toml").write_text('modle = "x"\n')
+    said = " ".join(run("inspect", ".").stderr.split())
+    listed = said.split("options that can be set: ")[1].split(", ")
+    assert "model" in listed and "strict" in listed
+    assert not {"overwrite", "prompt", "all", "refresh"} & set(listed)
+    (project / "vision-cli.toml").unlink()
+    _user_config(tmp_path, 'modle = "x"\n')  # your own file may set them, --all excepted
+    said = " ".join(run("inspect", ".").stderr.split())
+    listed = said.split("options that can be set: ")[1].split(", ")
+    assert {"overwrite", "prompt", "refresh"} <= set(listed) and "all" not in listed

@@ -233,6 +233,16 @@ def default_map(
 
     result: dict[str, dict[str, Any]] = {name: {} for name in commands}
 
+    def settable(opt: str, names: list[str]) -> bool:
+        """Whether this file may set ``opt`` for one of the commands ``names`` (what an unknown
+        key's message lists: never a typed-only option, in a project only what it may set)."""
+        return any(
+            opt not in TYPED_ONLY.get(n, ())
+            and (allowed is None or opt in allowed.get(n, frozenset()))
+            for n in names
+            if opt in commands[n]
+        )
+
     def apply(section: Mapping[str, Any], where: str, names: list[str]) -> None:
         """``section``'s options for the commands ``names``; its tables of commands (and
         groups) below are left for their own layer."""
@@ -255,14 +265,9 @@ def default_map(
             if key not in options_here:
                 whose = f" for {where.replace('.', ' ')}; its options" if where else ""
                 whose = whose or "; options that can be set"
-                typed = {  # never set by a file, wherever the option is
-                    opt
-                    for opt in options_here
-                    if all(opt in TYPED_ONLY.get(n, ()) for n in names if opt in commands[n])
-                }
                 raise ConfigError(
                     f"{path}: unknown key {raw_key!r}{whose}: "
-                    + ", ".join(sorted(options_here - typed))
+                    + ", ".join(sorted(opt for opt in options_here if settable(opt, names)))
                 )
             refused: list[ConfigError] = []
             taking = [name for name in names if key in commands[name]]

@@ -352,6 +352,18 @@ def test_a_negative_cost_is_not_a_result(run: Run, tmp_path: Path) -> None:
     assert doc["summary"]["cost_usd"] == 0.25 and doc["summary"]["ignored"] == 1
 
 
+def test_costs_no_request_can_have_are_not_results(run: Run, tmp_path: Path) -> None:
+    """Two lines of ``cost_usd: 1e308`` (each finite) added up to "$inf", and ``--json`` wrote
+    ``Infinity``, which is no JSON."""
+    file = tmp_path / "r.jsonl"
+    lines = [_line("a.png", cost_usd=0.25), *(_line(f"{n}.png", cost_usd=1e308) for n in "bc")]
+    file.write_text("".join(lines))
+    result = run("results", file, "--json")
+    doc = json.loads(result.stdout, parse_constant=lambda name: pytest.fail(name))
+    assert doc["summary"]["cost_usd"] == 0.25 and doc["summary"]["ignored"] == 2
+    assert "$inf" not in run("results", file).stdout
+
+
 def test_one_line_that_is_not_a_result_is_said_in_the_singular(run: Run, tmp_path: Path) -> None:
     file = tmp_path / "r.jsonl"
     file.write_text('{"a": 1}\n')

@@ -45,6 +45,10 @@ MAX_INPUT_BYTES: Final = 256 * 1024 * 1024
 #: results file can outgrow :data:`MAX_INPUT_BYTES`), and a bound on memory (``results`` holds
 #: every line).
 MAX_RESULTS_BYTES: Final = 1024 * 1024 * 1024
+#: The most one results line may say its request cost, in USD: thousands of times what the
+#: largest request to the dearest model costs (a million tokens in, the most out), so only a
+#: line edited by hand or damaged is over it; and a bound that keeps a file's total finite.
+MAX_LINE_COST_USD: Final = 1_000_000.0
 #: The longest entry of a ``--files-from`` list, in bytes: far beyond any path a system takes
 #: (``PATH_MAX`` is 4,096 on Linux, 1,024 on macOS), and a bound on memory when no separator
 #: ever comes (``--files-from /dev/zero``). The list itself is read as it arrives, however long.

@@ -195,7 +195,8 @@ def _entry_of(doc: dict[str, Any]) -> Entry | None:
 def parse_record(raw: bytes | str) -> dict[str, Any] | None:
     """A results line as a dict, or None when it is not one (what :func:`read_records` skips):
     also a line whose counts are not numbers (``"input_tokens": "x"``), which a summary would
-    add up, and a line whose ``error`` is not an object with text for its type and message.
+    add up, or a cost no request can have (over :data:`limits.MAX_LINE_COST_USD`), and a line
+    whose ``error`` is not an object with text for its type and message.
     NaN and infinities in ``data`` are read as None (:func:`schema.finite`)."""
     doc = _json(raw)
     if (
@@ -225,15 +226,20 @@ def _counts_are_numbers(doc: Mapping[str, Any]) -> bool:
         return False
     tokens = [(usage or {}).get(name) for name in ("input_tokens", "output_tokens")]
     amounts = [doc.get("cost_usd"), doc.get("seconds")]
-    return all(value is None or (type(value) is int and value >= 0) for value in tokens) and all(
-        value is None
-        or (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and math.isfinite(value)
-            and value >= 0
+    cost = doc.get("cost_usd")
+    return (
+        all(value is None or (type(value) is int and value >= 0) for value in tokens)
+        and all(
+            value is None
+            or (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+                and value >= 0
+            )
+            for value in amounts
         )
-        for value in amounts
+        and (cost is None or cost <= limits.MAX_LINE_COST_USD)
     )
 
 

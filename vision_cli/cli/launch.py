@@ -41,7 +41,7 @@ def resume() -> None:
 _INTERRUPTED = 130
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 

@@ -32,6 +32,25 @@ class Tier(NamedTuple):
     max_tokens: int
 
 
+#: The token rules ``estimate --rule`` takes.
+RULES: Final = ("current", "legacy")
+
+
+def parse_rule(text: str) -> Rule:
+    """``--rule``'s value; ValueError saying which rules there are."""
+    for rule in ("current", "legacy"):
+        if text == rule:
+            return rule
+    raise ValueError(f"use {' or '.join(RULES)}")
+
+
+def tier_name(text: str) -> str:
+    """``--tier``'s value, a tier's name; ValueError saying which tiers there are."""
+    if text not in limits.TIERS:
+        raise ValueError(f"use {' or '.join(limits.TIERS)}")
+    return text
+
+
 def tier(name: str) -> Tier:
     """The tier called ``name`` (``standard`` or ``high-res``)."""
     edge, tokens = limits.TIERS[name]

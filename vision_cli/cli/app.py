@@ -158,7 +158,7 @@ def command_options() -> dict[str, dict[str, config.Option]]:
     there is a configuration).
     """
     # lazy: start-up, only a run with a configuration file checks its values
-    from vision_cli import config, judging, limits, tiling, units
+    from vision_cli import config, judging, policy, tiling, units
     from vision_cli.cli import ask_groups
     from vision_cli.estimating import choosing
 
@@ -171,8 +171,8 @@ def command_options() -> dict[str, dict[str, config.Option]]:
         "ignore": judging.ignorable_code,
         "price": choosing.parse_price,
         "size": units.parse_size,
-        "tier": functools.partial(_one_of, choices=tuple(limits.TIERS)),
-        "rule": functools.partial(_one_of, choices=("current", "legacy")),
+        "tier": policy.tier_name,
+        "rule": policy.parse_rule,
         "expires": ask_groups.expiry_seconds,
         "tile": tiling.TileSpec.parse,
         "prompt": _not_blank,
@@ -197,12 +197,6 @@ def command_options() -> dict[str, dict[str, config.Option]]:
                 options.update(dict.fromkeys(longs, opt))
             result[full] = options
     return result
-
-
-def _one_of(text: str, *, choices: tuple[str, ...]) -> str:
-    if text not in choices:
-        raise ValueError(f"use {' or '.join(choices)}")
-    return text
 
 
 def _not_blank(text: str) -> str:

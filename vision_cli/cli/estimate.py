@@ -196,9 +196,10 @@ def estimate(
         inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard
     )
     chosen = common.output_format(fmt, json_flag)
-    if rule not in ("current", "legacy"):
-        common.usage_error(f"{rule!r} is not a rule: use current or legacy", "--rule")
-    the_rule: policy.Rule = "legacy" if rule == "legacy" else "current"
+    try:
+        the_rule = policy.parse_rule(rule)
+    except ValueError as exc:
+        common.usage_error(f"{rule!r} is not a rule: {exc}", "--rule")
     sizes: list[policy.Size] = []
     for text in size or ():
         try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -42,14 +42,15 @@ def refusal(
         return _unwritable(given, out.parent)
     if target.stream:  # a device, a FIFO, an open descriptor: written into, never replaced
         return None
-    inputs = {
-        item.path.resolve()
-        for item in items
-        if isinstance(item, sources.Input) and item.path is not None
-    }
+    inputs = _resolved(item for item in items if isinstance(item, sources.Input))
     if target.path.resolve() in inputs:
         return f"--draw {given} is an image of the run, and would replace it: choose another OUT"
     return _unwritable(given, target.path.parent)
+
+
+def _resolved(items: Iterable[sources.Input]) -> set[Path]:
+    """The files of the run's images, links followed (what no drawing may replace)."""
+    return {item.path.resolve() for item in items if item.path is not None}
 
 
 def _is_folder(given: str, count: int) -> bool:
@@ -90,12 +91,9 @@ def draw(images: list[LocatedImage], given: str, results: Path | None) -> int:
     palette = drawing.colours(labels)
     out = Path(given)
     folder = _is_folder(given, len(images))
-    inputs = {
-        i.job.item.path.resolve()
-        for i in images
-        if i.job.item is not None and i.job.item.path is not None
-    }
-    taken = inputs | ({results.resolve()} if results is not None else set())
+    taken = _resolved(i.job.item for i in images if i.job.item is not None)
+    if results is not None:
+        taken.add(results.resolve())
     failed = 0
     for image in answered:
         assert image.located is not None

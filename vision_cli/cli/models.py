@@ -93,14 +93,6 @@ def models(
     write_models(common.env().stdout, chosen, shown, cat, one=model is not None)
 
 
-def _not_in(table: catalog.Catalog, model_id: str) -> bool:
-    try:
-        table.get(model_id)
-    except KeyError:
-        return True
-    return False
-
-
 def _refresh() -> None:
     """Ask the Models API and keep its answer (exit 2 without a key, 3 when it fails)."""
     # lazy: start-up, --help imports none of these
@@ -121,8 +113,9 @@ def _refresh() -> None:
         raise typer.Exit(ExitStatus.API) from None
     table = catalog.bundled()
     merged = catalog.merge(table, {"models": listed})
-    # what the note offers must be usable: not retired, and an id (others are left out)
-    new = [m.id for m in merged.models if not m.retired and _not_in(table, m.id)]
+    # what the note offers must be usable: new to the table (only the refresh knows it), not
+    # retired, and an id (merge leaves out the others)
+    new = [m.id for m in merged.models if m.source == "refresh" and not m.retired]
     left_out = sum(1 for entry in listed if not catalog.plausible_id(entry.get("id")))
     try:
         path = catalog.store_refresh(listed, keys.base_url(env.vars), fetched_at=env.now())

@@ -199,9 +199,9 @@ class FileCache:
         earlier damaged one: the uploads each names are still on the API until they expire),
         and say so."""
         aside = self._aside()
+        if aside is None:
+            return {}
         try:
-            if aside is None:
-                raise OSError("no free name beside it")
             os.replace(self.path, aside)
         except OSError:
             return {}
@@ -235,7 +235,7 @@ class FileCache:
         """Every upload remembered for this endpoint, oldest first."""
         found = []
         for digest, endpoints in self._read().items():
-            entry = endpoints.get(self.endpoint) if isinstance(endpoints, dict) else None
+            entry = endpoints.get(self.endpoint)  # _read keeps only entries that are objects
             upload = self._entry(digest, entry) if isinstance(entry, dict) else None
             if upload is not None:
                 found.append(upload)
@@ -287,7 +287,7 @@ class FileCache:
 
         def drop(files: dict[str, Any]) -> None:
             for digest, endpoints in list(files.items()):
-                entry = endpoints.get(self.endpoint) if isinstance(endpoints, dict) else None
+                entry = endpoints.get(self.endpoint)
                 if isinstance(entry, dict) and entry.get("file_id") in gone:
                     del endpoints[self.endpoint]
                     if not endpoints:

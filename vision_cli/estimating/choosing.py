@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from vision_cli import catalog, limits, policy
+from vision_cli import catalog, policy
 
 if TYPE_CHECKING:
     pass
@@ -162,8 +162,11 @@ def choose_models(
             raise PlanError(f"{target} has more than one price", "--price")
         given[target] = named
 
-    if tier is not None and tier not in limits.TIERS:
-        raise PlanError(f"{tier!r} is not a tier: use {' or '.join(limits.TIERS)}", "--tier")
+    try:
+        if tier is not None:
+            policy.tier_name(tier)
+    except ValueError as exc:
+        raise PlanError(f"{tier!r} is not a tier: {exc}", "--tier") from None
     out: list[PricedModel] = []
     for name in chosen:
         spec = given.get(name)

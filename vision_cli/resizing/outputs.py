@@ -439,7 +439,9 @@ def _write_failure(exc: OSError, target: Path) -> str:
 
 
 def claim_key(path: Path) -> Path:
-    """One spelling per file: absolute, with symbolic links in its folders resolved."""
+    """One spelling per file: absolute, with symbolic links in its folders resolved. Stricter
+    than :func:`sources.path_key` (which folds spellings without touching the disk): an output's
+    name must be claimed once whichever linked folder leads to it."""
     absolute = Path(os.path.abspath(path))
     try:
         return absolute.parent.resolve() / absolute.name

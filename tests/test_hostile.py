@@ -1401,3 +1401,17 @@ def test_a_conversation_behind_a_symlink_is_saved_to_its_target(
     assert link.is_symlink() and os.readlink(link) == str(real)
     saved = json.loads(real.read_text())
     assert [m["role"] for m in saved["messages"]] == ["user", "assistant"]
+
+
+def test_a_usage_error_shows_names_escaped(run: Run, make_image: MakeImage, tmp_path: Path) -> None:
+    """typer prints a usage error's text as it is: a name holding an escape sequence drove the
+    terminal (``resize --out`` at such a file, ``inspect -o`` at an input), and a byte that is
+    not UTF-8 came out as ``\\udcff``. Escaped there as in every other message."""
+    image = make_image("a.png", (300, 200))
+    trap = tmp_path / os.fsdecode(b"f\x1b[31m\xff")
+    trap.write_text("a file, not a folder")
+    result = run("resize", image, "--out", trap)
+    assert result.exit_code == 2
+    assert "\x1b" not in result.stderr and "\udcff" not in result.stderr
+    boxless = "".join(c for c in result.stderr if c not in "│ \n")  # typer's box wraps lines
+    assert "f\\x1b[31m\\xffisnotafolder" in boxless

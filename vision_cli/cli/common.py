@@ -95,8 +95,14 @@ def file_cache(run: Environment) -> filesapi.FileCache:
 
 def usage_error(message: str, param: str | None = None) -> NoReturn:
     """Stop with a usage error (exit 2), in typer's own format. An option (``--price``) whose
-    value came from a configuration file or an environment variable is named with it."""
-    raise typer.BadParameter(message, param_hint=param and param + _origin_of_option(param))
+    value came from a configuration file or an environment variable is named with it. Names in
+    the message (a path with an escape sequence, a byte that is not UTF-8) are shown escaped,
+    as in every other message: typer prints it as it is."""
+    # lazy: start-up, only an error needs it
+    from vision_cli.render.text import visible
+
+    hint = param and visible(param + _origin_of_option(param))
+    raise typer.BadParameter(visible(message), param_hint=hint)
 
 
 def _origin_of_option(hint: str) -> str:

@@ -34,7 +34,7 @@ from vision_cli.cli.app import app
 from vision_cli.imaging import preflight
 
 #: Warnings ``resize`` fixes: none of them may be left on an output.
-FIXED_BY_RESIZE = {"will-be-downscaled", "exif-rotated", "animated", "extension-mismatch"}
+FIXED_BY_RESIZE = {"will-be-downscaled", "exif-rotated", "cmyk", "animated", "extension-mismatch"}
 
 
 @dataclass

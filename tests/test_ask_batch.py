@@ -7,6 +7,8 @@ the state file, not for a clock.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
 import signal
@@ -15,9 +17,11 @@ from typing import Any
 
 import anthropic
 import pytest
+from PIL import Image
 
-from tests.conftest import MakeImage, Run
+from tests.conftest import MakeImage, Run, encode
 from tests.fakeapi import FakeClaudeAPI
+from tests.imagekit import near
 from tests.test_ask_each import (
     KEY,
     answered_sizes,
@@ -355,3 +359,29 @@ def test_a_killed_run_resumes_from_the_state_file(
     records = lines(out)
     assert sorted(r["path"] for r in records) == sorted(str(p) for p in folder.iterdir())
     assert answered_sizes(api) == []  # nothing went through /v1/messages
+
+
+@pytest.mark.parametrize("mode", [[], ["--each"], ["--batch"]], ids=["one", "each", "batch"])
+def test_a_cmyk_jpeg_is_sent_as_rgb_by_every_way_of_asking(
+    run: Run, api: FakeClaudeAPI, tmp_path: Path, mode: list[str]
+) -> None:
+    # Small enough to be sent byte for byte, but a CMYK JPEG, which many decoders show wrong:
+    # what arrives is an RGB JPEG with its real colours, however the request is made.
+    folder = tmp_path / "print"
+    folder.mkdir()
+    red = Image.new("CMYK", (400, 300), (0, 255, 255, 0))
+    (folder / "flyer.jpg").write_bytes(encode(red, "JPEG"))
+    out = ["-o", str(tmp_path / "results.jsonl")] if mode else []
+    result = run("ask", folder / "flyer.jpg", *mode, "-p", "What colour?", *out)
+    assert result.exit_code == 0, result.stderr
+    if mode == ["--batch"]:
+        (body,) = creates(api)
+        blocks = [b for r in body["requests"] for b in r["params"]["messages"][0]["content"]]
+    else:
+        (request,) = api.messages_requests()
+        blocks = request.body["messages"][-1]["content"]
+    (image,) = [b for b in blocks if b["type"] == "image"]
+    assert image["source"]["media_type"] == "image/jpeg"
+    sent = Image.open(io.BytesIO(base64.b64decode(image["source"]["data"])))
+    assert sent.mode == "RGB" and sent.size == (400, 300)
+    assert near(sent.getpixel((10, 10)), (255, 0, 0))

@@ -24,7 +24,7 @@ from tests import imagekit as k
 from tests.conftest import MakeImage, Run, imported_by, records
 from vision_cli import catalog, policy, units
 
-FORBIDDEN_AFTER = {"will-be-downscaled", "exif-rotated", "animated", "extension-mismatch"}
+FORBIDDEN_AFTER = {"will-be-downscaled", "exif-rotated", "cmyk", "animated", "extension-mismatch"}
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -60,6 +60,7 @@ def zoo(tmp_path: Path) -> Path:
         "web/tall.webp": k.encode(k.gradient((1000, 6000)), "WEBP"),
         "scans/deep.png": k.encode(sixteen, "PNG"),
         "scans/cmyk.jpg": k.encode(Image.new("CMYK", (2500, 2500), (0, 255, 255, 0)), "JPEG"),
+        "scans/small-cmyk.jpg": k.encode(Image.new("CMYK", (400, 300), (0, 255, 255, 0)), "JPEG"),
         "scans/page.bmp": k.encode(k.flat_drawing((1700, 2200)), "BMP"),
         "scans/photo.tiff": k.encode(k.gradient((2000, 1500)), "TIFF"),
         "scans/palette.png": k.encode(palette, "PNG", transparency=0),
@@ -99,9 +100,9 @@ def test_every_output_passes_inspect(
     model_args = ["--model", model] if model else []
     code, recs = resize_jsonl(run, zoo, "--out", out, *model_args)
     assert code == 0, recs
-    assert len(recs) == 16 and all(r["action"] != "failed" for r in recs)
+    assert len(recs) == 17 and all(r["action"] != "failed" for r in recs)
     checked = inspect_records(run, out, *model_args)
-    assert len(checked) == 16
+    assert len(checked) == 17
     for rec in checked:
         codes = {f["code"] for f in rec["findings"]}
         assert rec["status"] != "error" and not codes & FORBIDDEN_AFTER, rec
@@ -273,15 +274,15 @@ def test_stdin_and_files_from(run: Run, tmp_path: Path) -> None:
 def test_json_report(run: Run, zoo: Path, tmp_path: Path) -> None:
     result = run("resize", zoo, "--out", tmp_path / "out", "--json")
     doc = json.loads(result.stdout)
-    assert list(doc) == ["images", "summary"] and len(doc["images"]) == 16
+    assert list(doc) == ["images", "summary"] and len(doc["images"]) == 17
     assert list(doc["images"][0]) == [
         "input", "output", "action", "format_before", "format_after", "width_before",
         "height_before", "width_after", "height_after", "bytes_before", "bytes_after",
         "tokens_before", "tokens_after", "quality", "error", "findings", "tiles", "trim",
     ]  # fmt: skip
     s = doc["summary"]
-    assert s["files"] == 16 and s["failed"] == 0
-    assert s["resized"] + s["converted"] + s["copied"] == 16
+    assert s["files"] == 17 and s["failed"] == 0
+    assert s["resized"] + s["converted"] + s["copied"] == 17
     assert s["tokens_saved"] == sum(r["tokens_before"] - r["tokens_after"] for r in doc["images"])
     assert s["bytes_saved"] == s["bytes_before"] - s["bytes_after"] > 0
     default = catalog.resolve(catalog.load().default)
@@ -294,7 +295,7 @@ def test_json_report(run: Run, zoo: Path, tmp_path: Path) -> None:
 def test_csv_report(run: Run, zoo: Path, tmp_path: Path) -> None:
     result = run("resize", zoo, "--out", tmp_path / "out", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert len(rows) == 16 and rows[0]["input"].endswith("ok/fine.png")  # folders sorted
+    assert len(rows) == 17 and rows[0]["input"].endswith("ok/fine.png")  # folders sorted
     (turned,) = [r for r in rows if r["input"].endswith("IMG_0001.JPG")]
     assert (turned["width_after"], turned["height_after"]) == ("928", "1238")
     assert {r["action"] for r in rows} <= {"resized", "converted", "copied"}

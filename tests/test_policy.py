@@ -231,6 +231,8 @@ def test_judge_every_image_code() -> None:
     assert codes(facts(width=2000, height=1000), many_images=True) == [Code.WILL_BE_DOWNSCALED]
     assert codes(facts(width=199)) == [Code.TOO_SMALL]
     assert codes(facts(orientation=6)) == [Code.EXIF_ROTATED]
+    assert codes(facts(format="JPEG", cmyk=True)) == [Code.CMYK]
+    assert codes(facts(format="TIFF", cmyk=True)) == [Code.UNSUPPORTED_FORMAT]  # converted anyway
     assert codes(facts(frames=3, format="GIF")) == [Code.ANIMATED]
     assert codes(facts(format="JPEG", extension=".png")) == [Code.EXTENSION_MISMATCH]
     assert codes(facts(format="JPEG", extension=".JPG")) == []

@@ -123,6 +123,22 @@ def test_plain_cmyk_jpeg_without_adobe_marker_comes_out_red() -> None:
     assert k.near(out.getpixel((10, 10)), (255, 0, 0))
 
 
+@pytest.mark.parametrize("adobe", [True, False], ids=["adobe", "plain"])
+def test_a_cmyk_jpeg_that_otherwise_complies_is_converted_not_copied(adobe: bool) -> None:
+    # Small enough to be sent as it is, but many decoders show CMYK wrong (a plain one, read as
+    # Adobe's, comes out as a negative): what is sent is RGB, with its real colours.
+    small = Image.new("CMYK", (400, 300), (0, 255, 255, 0))
+    data = k.encode(small if adobe else Image.eval(small, lambda v: 255 - v), "JPEG")
+    if not adobe:
+        data = k.without_adobe_marker(data)
+    result = run(data)
+    out = k.opened(result.data)
+    assert result.action == "converted" and (result.width, result.height) == (400, 300)
+    assert out.mode == "RGB" and result.format == "JPEG"
+    assert k.near(out.getpixel((10, 10)), (255, 0, 0))
+    assert run(result.data).action == "copied"  # and the output complies
+
+
 def test_16_bit_grey_png_is_scaled_not_clipped() -> None:
     ramp = Image.linear_gradient("L").resize((2000, 1000)).convert("I")
     sixteen = ramp.point(lambda v: v * 257).convert("I;16")

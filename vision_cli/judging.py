@@ -29,6 +29,7 @@ class Code(StrEnum):
     WILL_BE_DOWNSCALED = "will-be-downscaled"
     TOO_SMALL = "too-small"
     EXIF_ROTATED = "exif-rotated"
+    CMYK = "cmyk"
     ANIMATED = "animated"
     EXTENSION_MISMATCH = "extension-mismatch"
     # request-level (``inspect --request``)
@@ -46,6 +47,7 @@ SEVERITY: dict[Code, Severity] = {
     Code.WILL_BE_DOWNSCALED: Severity.WARNING,
     Code.TOO_SMALL: Severity.WARNING,
     Code.EXIF_ROTATED: Severity.WARNING,
+    Code.CMYK: Severity.WARNING,
     Code.ANIMATED: Severity.WARNING,
     Code.EXTENSION_MISMATCH: Severity.WARNING,
     Code.TOO_MANY_IMAGES: Severity.ERROR,
@@ -86,6 +88,7 @@ FIXABLE: frozenset[Code] = frozenset(
         Code.MANY_IMAGE_DIMENSIONS,
         Code.WILL_BE_DOWNSCALED,
         Code.EXIF_ROTATED,
+        Code.CMYK,
         Code.ANIMATED,
         Code.EXTENSION_MISMATCH,
     }
@@ -192,6 +195,8 @@ class ImageFacts(NamedTuple):
     decode_pixels: int = 0
     #: A progressive JPEG's scans, each a pass over the whole image (0: not counted).
     scans: int = 0
+    #: The pixels are stored as CMYK (or YCCK): print work, which many decoders get wrong.
+    cmyk: bool = False
 
     @property
     def media_type(self) -> str | None:
@@ -274,6 +279,14 @@ def judge(facts: ImageFacts, lim: Limits, prediction: Prediction | None = None) 
                 Code.EXIF_ROTATED,
                 f"EXIF orientation is {facts.orientation}, which Claude ignores, so it will see "
                 "the image as stored: run `vision-cli resize` to rotate the pixels.",
+            )
+        )
+    if facts.cmyk and facts.media_type is not None:  # other formats are converted anyway
+        found.append(
+            Finding(
+                Code.CMYK,
+                "its colours are CMYK (print work), which many decoders show wrong or inverted: "
+                "run `vision-cli resize` to convert it to RGB.",
             )
         )
     # An MPO's further pictures are a phone's previews or depth maps, not animation frames.

@@ -294,6 +294,7 @@ def _probe(fh: IO[bytes], size: int, extension: str) -> Probe:
             fmt, width, height, progressive=header.progressive, slow=header.slow, scans=scans
         ),
         scans=scans,
+        cmyk=header.mode == "CMYK",
     )
     # (a TIFF's pixels are turned upright by Pillow while loading)
     return Probe(facts, header.mode, fmt == "TIFF", header.progressive, header.icc)

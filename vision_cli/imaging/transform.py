@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from typing import NamedTuple
 
-from vision_cli import limits, policy
+from vision_cli import judging, limits, policy
 from vision_cli.imaging import preflight, probe, tails
 from vision_cli.imaging.decode import (
     FORCED,
@@ -114,7 +114,7 @@ def prepare(
         within_budget(found, max_source_pixels)
         head = head_of(found)
         target = target_format(head.upright_size, size_policy, max_dimension)
-        if not reencode and _complies(head, target, len(data), to, max_bytes):
+        if not reencode and _complies(head, found.facts, target, to, max_bytes):
             damage = preflight.find_damage(data, found) if verify else None
             if damage:
                 raise TransformError(Finding(Code.UNREADABLE, damage, final=True))
@@ -152,14 +152,19 @@ def prepare(
 # --------------------------------------------------------------------------------------------------
 
 
-def _complies(head: Header, target: policy.Size, n_bytes: int, to: Target, max_bytes: int) -> bool:
+def _complies(
+    head: Header, facts: judging.ImageFacts, target: policy.Size, to: Target, max_bytes: int
+) -> bool:
+    """Whether the image can be sent byte for byte: what the gate would find nothing to fix in
+    (a CMYK JPEG is a JPEG the API takes, but many decoders show it wrong)."""
     kept = head.format in limits.FORMAT_MEDIA_TYPES and head.format != "MPO"
     return (
         kept
+        and not facts.cmyk
         and not head.animated
         and head.orientation == 1
         and target == (head.width, head.height)
-        and policy.base64_length(n_bytes) <= max_bytes
+        and facts.base64_bytes <= max_bytes
         and (to == "auto" or FORCED[to] == head.format)
     )
 

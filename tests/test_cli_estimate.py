@@ -656,3 +656,83 @@ def test_wide_characters_keep_the_columns_aligned(
 def test_display_width(text: str, width: int) -> None:
     assert display_width(text) == width
     assert display_width(pad(text, 10)) == 10
+
+
+# ---- found by running estimate as users do (session 12)
+
+
+def test_exact_with_tiles_counts_only_files_the_api_takes_as_they_are(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    # A 9000 px panorama is priced as its tiles, but the file itself would only be refused:
+    # counting it sent a request the API refuses, and the whole run failed with exit 3.
+    folder = tmp_path / "shots"
+    make_image("wide.png", (9000, 600), folder=folder)
+    make_image("small.png", (560, 280), folder=folder)
+    result = run("estimate", folder, "--tile", "--exact", "--json")
+    assert result.exit_code == 0, result.stderr
+    rows = {Path(r["path"]).name: r for r in doc_of(result)["images"]}
+    assert rows["wide.png"]["exact_tokens"] is None and rows["wide.png"]["tokens"] > 0
+    assert rows["small.png"]["exact_tokens"] == patches(560, 280)
+    assert len(api.requests_to(COUNT)) == 1 and api.requests_to(COUNT)[0].status == 200
+    table = run("estimate", folder, "--tile", "--exact").stdout
+    assert "1 row not counted" in table and "over the rows counted" in table
+
+
+def test_tiles_never_price_an_image_over_the_pixel_budget(run: Run) -> None:
+    # No command decodes it, so no command can cut it into tiles: it stays rejected.
+    result = run("estimate", "--size", "10000x10000", "--tile", "4x4", "--json")
+    assert result.exit_code == 1
+    (row,) = doc_of(result)["images"]
+    assert row["tokens"] is None and row["tiles"] is None
+    assert "pixel budget" in result.stderr
+
+
+def test_a_configured_price_or_tier_gives_way_to_the_models_typed(
+    run: Run, chdir_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VISION_CLI_MODEL")
+    (chdir_tmp / "vision-cli.toml").write_text(
+        '[estimate]\nmodel = "my-model"\nprice = ["my-model=2/10"]\ntier = "high-res"\n'
+    )
+    mine = estimate_json(run, "--size", "1568x1568")  # the configuration's own model
+    assert list(mine["summary"]["costs"]) == ["my-model"]
+    typed = estimate_json(run, "--size", "200x200", "-m", "claude-opus-4-7")
+    assert list(typed["summary"]["costs"]) == ["claude-opus-4-7"]
+    # typed, the same values are still usage errors
+    bad = run("estimate", "--size", "200x200", "-m", "claude-opus-4-7", "--tier", "high-res")
+    assert bad.exit_code == 2 and "--tier" in bad.stderr
+    bad = run("estimate", "--size", "2x2", "-m", "claude-opus-4-7", "--price", "x=1/2")
+    assert bad.exit_code == 2 and "not among the models" in bad.stderr
+
+
+@pytest.mark.parametrize("price", ["0,10/0,50", "1,5", "$1,000"])
+def test_a_price_with_a_comma_is_refused_not_read_as_a_bigger_number(run: Run, price: str) -> None:
+    result = run("estimate", "--size", "1000x1000", "-m", "claude-haiku-4-5", "--price", price)
+    assert result.exit_code == 2 and "point" in result.stderr
+
+
+def test_snap_under_the_legacy_rule_prices_the_snapped_size(run: Run) -> None:
+    args = ("estimate", "--size", "1000x1000", "--rule", "legacy", "-m", "claude-sonnet-4-6")
+    plain = estimate_json(run, *args[1:])
+    snapped = estimate_json(run, *args[1:], "--snap")
+    (row,) = snapped["images"]
+    assert (row["api_width"], row["api_height"]) == (980, 980)
+    assert row["tokens"] == math.ceil(980 * 980 / 750) < plain["images"][0]["tokens"]
+
+
+def test_trim_totals_hold_size_rows_and_say_what_they_count(
+    run: Run, make_image: MakeImage, tmp_path: Path
+) -> None:
+    result = run("estimate", "--size", "560x560", "--trim", "-f", "csv")
+    assert result.exit_code == 0
+    (row,) = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert row["untrimmed_tokens"] == row["tokens"] == str(patches(560, 560))
+    total = run("estimate", "--size", "560x560", "--trim").stdout
+    assert "0 trimmed" in total
+
+
+def test_a_model_without_a_price_names_model_not_price(run: Run) -> None:
+    result = run("estimate", "--size", "100x100", "-m", "claude-fable-5-2")
+    assert result.exit_code == 2 and "--model" in result.stderr and "--price" in result.stderr
+    assert "Invalid value for --price" not in result.stderr

@@ -270,6 +270,22 @@ def test_a_user_configured_destination_gives_way_to_the_other_on_the_command_lin
     _user_config(tmp_path, "[ask]\neach = true\n")
     result = run("ask", "tiny.png", "-p", "hi", "--batch", "-o", "r.jsonl", "--dry-run")
     assert result.exit_code == 0, result.stderr
+    # a configured conversation and --each (or the other way round) exclude each other too
+    result = run("ask", "tiny.png", "-p", "hi", "--conversation", "c.json", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    _user_config(tmp_path, '[ask]\nconversation = "c.json"\n')
+    result = run("ask", "tiny.png", "-p", "hi", "--each", "-o", "r.jsonl", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_configured_values_are_checked_as_one_line_naming_the_file(project: Path, run: Run) -> None:
+    """``snap-max`` and ``trim-fuzz`` were checked only when used, in typer's box."""
+    for key in ("snap-max", "trim-fuzz"):
+        (project / "vision-cli.toml").write_text(f'[estimate]\n{key} = "200%"\n')
+        result = run("estimate", "--size", "100x100")
+        assert result.exit_code == 2
+        assert f"vision-cli.toml: estimate.{key} = '200%' is not valid" in result.stderr
+        assert "╭" not in result.stderr
 
 
 def test_a_configured_option_the_user_also_types_is_still_checked(project: Path, run: Run) -> None:

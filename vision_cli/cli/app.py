@@ -175,6 +175,8 @@ def command_options() -> dict[str, dict[str, config.Option]]:
         "rule": policy.parse_rule,
         "expires": ask_groups.expiry_seconds,
         "tile": tiling.TileSpec.parse,
+        "snap-max": policy.parse_share,
+        "trim-fuzz": policy.parse_share,
         "prompt": _not_blank,
         "find": _not_blank,
         "model": _not_blank,

@@ -142,13 +142,20 @@ def model_name(name: str | None) -> str:
 CONFIGURED_IN: Final = "vision_cli.configured_in"
 
 
+def configured(param: str) -> bool:
+    """Whether the current command's ``param`` came from a configuration file (not typed)."""
+    ctx = get_current_context(silent=True)
+    source = ctx.get_parameter_source(param) if ctx is not None else None
+    return getattr(source, "name", None) == "DEFAULT_MAP"
+
+
 def from_environment(param: str) -> str:
     """`` (from $NAME)`` when the current command's ``param`` came from its environment variable
     (``$VISION_CLI_MODEL``), `` (from FILE)`` when a configuration file set it: the value is
     wrong there, not on the command line."""
     ctx = get_current_context(silent=True)
     source = getattr(ctx.get_parameter_source(param), "name", None) if ctx else None
-    if ctx is not None and source == "DEFAULT_MAP":
+    if ctx is not None and configured(param):
         command = ctx.command_path.partition(" ")[2]
         where = ctx.meta.get(CONFIGURED_IN, {}).get(command, {}).get(param)
         return f" (from {where})" if where else " (from the configuration)"

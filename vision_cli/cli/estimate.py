@@ -221,6 +221,7 @@ def estimate(
             output_tokens=output_tokens,
             cat=cat,
             include_retired=include_retired,
+            configured=frozenset(p for p in ("price", "tier") if common.configured(p)),
         )
     except choosing.PlanError as exc:
         hint = exc.param

@@ -53,8 +53,9 @@ RULES: Final[Mapping[str, tuple[Yield, ...]]] = {
     ),
     "estimate": (*_FORMAT, Yield("include_retired", needs=("all_models",)), *_TILES),
     "ask": (
-        Yield("each", to=("batch",)),
-        Yield("batch", to=("each",)),
+        Yield("each", to=("batch", "conversation")),
+        Yield("batch", to=("each", "conversation")),
+        Yield("conversation", to=_BULK),
         Yield("output", needs=_BULK),
         Yield("jobs", needs=_BULK),
         Yield("rerun", needs=_BULK),

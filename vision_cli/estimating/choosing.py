@@ -36,7 +36,12 @@ class PriceSpec:
 
 
 def _usd_per_mtok(text: str, whole: str) -> float:
-    t = text.strip().removeprefix("$").replace(",", "")
+    t = text.strip().removeprefix("$")
+    if "," in t:  # 0,10 is a decimal comma to some and a thousands separator to others
+        raise PlanError(
+            f"{whole!r} is not a price: write decimals with a point and no commas (0.10/0.50)",
+            "--price",
+        )
     try:
         value = float(t)
     except ValueError:
@@ -114,6 +119,7 @@ def choose_models(
     output_tokens: int = 0,
     cat: catalog.Catalog | None = None,
     include_retired: bool = False,
+    configured: frozenset[str] = frozenset(),
 ) -> tuple[PricedModel, ...]:
     """The models to price, in order: those named, then (``all_models``) every active one that
     has a price (or is given one), every model with ``include_retired``.
@@ -122,6 +128,10 @@ def choose_models(
     one of the chosen ones, by id or alias), and a bare ``IN/OUT`` prices the only model when
     exactly one is chosen. A model missing from the table is usable only with a price; it gets
     ``tier`` (default standard). Raises :class:`PlanError` with a sentence otherwise.
+
+    ``configured`` names those of ``"price"`` and ``"tier"`` that came from a configuration
+    file: they give way instead of stopping the run (a price for a model not chosen, a bare
+    price with several models, a tier no model needs are left unused).
     """
     cat = cat or catalog.load()
     chosen: list[str] = []
@@ -141,6 +151,8 @@ def choose_models(
     bare = [p for p in prices if p.model is None]
     if len(bare) > 1:
         raise PlanError("--price without MODEL= can be given only once", "--price")
+    if bare and len(chosen) > 1 and "price" in configured:
+        bare = []
     if bare:
         if len(chosen) > 1:
             raise PlanError(
@@ -153,6 +165,8 @@ def choose_models(
         if named.model is None:
             continue
         target = next((c for c in chosen if _same_model(cat, named.model, c)), None)
+        if target is None and "price" in configured:
+            continue
         if target is None:
             raise PlanError(
                 f"{named.model} has a price but is not among the models: add --model {named.model}",
@@ -188,7 +202,7 @@ def choose_models(
             )
             continue
         if m is not None:
-            raise PlanError(str(catalog.UnpricedModelError(m)), "--price")
+            raise PlanError(str(catalog.UnpricedModelError(m)), "--model")
         if spec is None:
             known = cat.known()
             raise PlanError(
@@ -204,7 +218,7 @@ def choose_models(
             )
         tier_ = policy.tier(tier or "standard")
         out.append(PricedModel(name, tier_, spec.input, spec.output, known=False, overridden=True))
-    if tier is not None and all(p.known for p in out):
+    if tier is not None and all(p.known for p in out) and "tier" not in configured:
         raise PlanError(
             "--tier is only for models that are not in the price table; the table knows the "
             "tier of every model here",

@@ -154,13 +154,15 @@ class EstimateRow:
 def _sent(
     width: int, height: int, tier: policy.Tier, plan: EstimatePlan
 ) -> tuple[policy.Size, int, int]:
-    """The size the API processes, its tokens, and its tokens with ``--snap`` (current rule)."""
+    """The size the API processes, its tokens, and its tokens with ``--snap`` (the size snapped
+    to whole 28 px patches, as ``--snap`` sends it, priced by the rule)."""
     pred = policy.predict(width, height, tier, plan.rule)
-    if plan.rule == "legacy":
-        return pred.api_size, pred.tokens, pred.tokens
     share = policy.DEFAULT_SNAP_MAX if plan.snap_max is None else plan.snap_max
     snapped_size = policy.snap(*pred.api_size, share)
-    snapped = policy.patch_tokens(*snapped_size)
+    if plan.rule == "legacy":
+        snapped = policy.predict(*snapped_size, tier, "legacy").tokens
+    else:
+        snapped = policy.patch_tokens(*snapped_size)
     if plan.snap_max is None:
         return pred.api_size, pred.tokens, snapped
     return snapped_size, snapped, snapped
@@ -259,7 +261,8 @@ def _without_fixed_by_tiles(
     tiles = _tiles(width, height, plan.models[0].tier, plan)
     if len(tiles) < 2 or max(max(t.width, t.height) for t in tiles) > limits.MAX_DIMENSION:
         return findings
-    return tuple(f for f in findings if f.code is not judging.Code.DIMENSIONS_TOO_LARGE)
+    # (what is over the pixel budget is final: no command decodes it to cut tiles)
+    return tuple(f for f in findings if f.code is not judging.Code.DIMENSIONS_TOO_LARGE or f.final)
 
 
 def size_label(size: policy.Size) -> str:
@@ -283,11 +286,14 @@ def row_from_size(
     failure = _grid_failure(w, h, plan)
     findings += (failure,) if failure is not None else ()
     priced = judging.status_of(findings) != "error"
+    costs = price(w, h, plan) if priced else ()
     return EstimateRow(
         path=size_label(size),
         width=w,
         height=h,
-        costs=price(w, h, plan) if priced else (),
+        costs=costs,
         findings=findings,
         is_size=True,
+        # nothing to trim in a size: its tokens are the same either way (and in the total)
+        untrimmed_tokens=costs[0].tokens if costs and plan.trim_fuzz is not None else None,
     )

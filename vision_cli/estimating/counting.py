@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Final
 
-from vision_cli import fetching, sources
+from vision_cli import fetching, limits, sources
 from vision_cli.estimating.costing import EstimateRow
 
 if TYPE_CHECKING:
@@ -48,8 +48,17 @@ def scratch_folder() -> tempfile.TemporaryDirectory[str]:
 
 
 def countable(row: EstimateRow, path: Path | None) -> bool:
-    """Whether ``--exact`` can count this row: a priced image with a file and a media type."""
-    return row.priced and path is not None and row.media_type is not None
+    """Whether ``--exact`` can count this row: a priced image with a file and a media type that
+    the API takes as it is (with ``--tile``, an image over 8000 px is priced as its tiles, but
+    the file itself would only be refused)."""
+    return (
+        row.priced
+        and path is not None
+        and row.media_type is not None
+        and row.width is not None
+        and row.height is not None
+        and max(row.width, row.height) <= limits.MAX_DIMENSION
+    )
 
 
 def count_exact(

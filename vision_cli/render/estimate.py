@@ -75,18 +75,19 @@ def estimate_footer(plan: EstimatePlan, totals: EstimateTotals) -> list[str]:
         )
     if plan.trim_fuzz is not None:
         lines.append(_trim_line(plan.trim_fuzz, totals))
-    if plan.snap_max is None and plan.rule == "current" and totals.snap_tokens < totals.tokens:
+    if plan.snap_max is None and totals.snap_tokens < totals.tokens:
         saved = totals.tokens - totals.snap_tokens
         lines.append(f"With --snap: {totals.snap_tokens:,} tokens ({saved:,} fewer).")
     if plan.exact:
         skipped = (
-            f"; {plural(totals.exact_skipped, 'row')} not counted (errors or --size)"
+            f"; {plural(totals.exact_skipped, 'row')} not counted (rejected, --size, or a file "
+            "over 8000 px priced as its tiles)"
             if totals.exact_skipped
             else ""
         )
         lines.append(
             f"Exact: the token-counting endpoint for {plan.models[0].name}, a request holding only "
-            f"the image; diff = exact - estimate{skipped}."
+            f"the image; diff = exact - estimate, over the rows counted{skipped}."
         )
     return lines
 
@@ -176,7 +177,7 @@ def _estimate_grid(
     if plan.tile is not None:
         total += ["", f"{totals.whole_tokens:,}"]
     if plan.trim_fuzz is not None:
-        total += [f"{totals.trimmed:,}", f"{totals.untrimmed_tokens:,}"]
+        total += [f"{totals.trimmed:,} trimmed", f"{totals.untrimmed_tokens:,}"]
     if plan.exact:
         if totals.exact_tokens is None:
             total += ["-", "-"]

@@ -385,3 +385,54 @@ def test_a_cmyk_jpeg_is_sent_as_rgb_by_every_way_of_asking(
     sent = Image.open(io.BytesIO(base64.b64decode(image["source"]["data"])))
     assert sent.mode == "RGB" and sent.size == (400, 300)
     assert near(sent.getpixel((10, 10)), (255, 0, 0))
+
+
+def test_a_batch_of_a_model_retired_meanwhile_is_collected_and_nothing_new_submitted(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    """Collecting sends no model: a model retired while its batch ran only stops new
+    submissions. The same command collects the batch (at that model's prices), then refuses
+    to submit the images added since with the retired model (exit 2)."""
+    folder = make_folder(make_image, tmp_path, 3)
+    out = tmp_path / "bx.jsonl"
+    args = ["ask", folder, "--batch", "-m", "claude-opus-5-5", "-o", out]
+    api.batch_polls_until_ended = 1
+    assert run(*args, "--no-wait").exit_code == 0
+    opus55 = api.model_info("claude-opus-5-5")
+    assert opus55 is not None
+    opus55["lifecycle"] = "retired"  # retired while the batch ran
+    assert run("models", "--refresh").exit_code == 0
+
+    collected = run(*args, "--json")
+    assert collected.exit_code == 0, collected.stderr  # nothing new to submit: all answered
+    summary = json.loads(collected.stdout)
+    assert summary["succeeded"] == 3 and summary["model"] == "claude-opus-5-5"
+    assert len(creates(api)) == 1  # collected, never paid for twice
+    records = lines(out)
+    assert sorted(r["path"] for r in records) == sorted(str(p) for p in folder.iterdir())
+    assert all(r["model"] == "claude-opus-5-5" and r["error"] is None for r in records)
+    assert all(r["cost_usd"] == pytest.approx(half_price(r["usage"], (4, 20))) for r in records)
+    assert "was retired" in collected.stderr  # said, though nothing was refused
+
+    make_image("003.png", (40, 40), folder=folder)  # a new image: it would need a new batch
+    refused = run(*args)
+    assert refused.exit_code == 2
+    assert "claude-opus-5-5 was retired" in refused.stderr
+    assert len(creates(api)) == 1 and len(lines(out)) == 3
+
+    api.batch_polls_until_ended = 10**6  # a batch still running when the model retires
+    other = tmp_path / "other.jsonl"
+    opus55["lifecycle"] = "active"
+    assert run("models", "--refresh").exit_code == 0
+    sent = run("ask", folder, "--batch", "-m", "claude-opus-5-5", "-o", other, "--no-wait")
+    assert sent.exit_code == 0, sent.stderr
+    opus55["lifecycle"] = "retired"
+    assert run("models", "--refresh").exit_code == 0
+    api.end_batches()
+    make_image("004.png", (41, 40), folder=folder)
+    both = run("ask", folder, "--batch", "-m", "claude-opus-5-5", "-o", other)
+    assert both.exit_code == 2  # collected first, then refused the new image
+    assert len(creates(api)) == 2 and len(lines(other)) == 4
+    (error,) = [line for line in both.stderr.splitlines() if line.startswith("Error")]
+    assert "claude-opus-5-5 was retired" in error
+    assert "collected batch" in both.stderr and "1 image not submitted" in both.stderr

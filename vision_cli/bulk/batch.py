@@ -99,6 +99,7 @@ class BatchRun:
         created: Note | None = None,
         warn: Note | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        may_submit: bool = True,
     ) -> None:
         #: What must be said even with --quiet (the model data was wrong); ``note`` by default.
         self.warn = warn or note
@@ -112,6 +113,9 @@ class BatchRun:
         #: run must say which batch it paid for, in case the id cannot be saved).
         self.created = created or note
         self.sleep = sleep
+        #: False when the model was retired: the batches saved are collected (collecting names
+        #: no model), nothing new is submitted (``summary.refused`` counts what was held back).
+        self.may_submit = may_submit
         self.summary = EachSummary()
         self.tally = EachTally(self.summary)
         self._api: connect.Anthropic | None = None
@@ -145,17 +149,20 @@ class BatchRun:
             the_plan = plan.plan(jobs, done, rerun=cfg.rerun, in_batches=waiting)
             s.images = the_plan.images
             s.skipped = sum(job.key not in self._answered for job in the_plan.skipped)
-            s.to_send = len(the_plan.todo)
-            # Errors just collected are retried now: they are not this run's failures.
+            # Errors just collected are retried now (or held back): not this run's failures.
             s.failed -= len(self._failed & {job.key for job in the_plan.todo})
-            self._submit(the_plan.todo)
+            if self.may_submit:
+                s.to_send = len(the_plan.todo)
+                self._submit(the_plan.todo)
+            else:
+                s.refused = len(the_plan.todo)
             if not s.interrupted:
                 self._check(wait=not self.no_wait)
         except failures.APIFailure as failure:
             s.stopped = failure
         except KeyboardInterrupt:
             s.interrupted = True
-        s.pending = sum(len(b["requests"]) for b in self.state.uncollected())
+        s.pending = sum(len(b["requests"]) for b in self.state.uncollected()) + s.refused
         s.batches = [b["id"] for b in self.state.uncollected()]
         return s
 

@@ -37,6 +37,9 @@ class EachSummary:
     #: The reader of standard output (the results) went away: the run stopped quietly.
     stdout_closed: bool = False
     batches: list[str] = field(default_factory=list)
+    #: Images not submitted because the model was retired (``ask --batch`` collected the
+    #: batches submitted before, then refused to submit these): counted in ``pending``.
+    refused: int = 0
 
     @property
     def tokens(self) -> int:

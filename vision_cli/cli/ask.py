@@ -303,6 +303,8 @@ def run(opts: AskOptions) -> None:
         sending=True,
         price=opts.price,
         saved_in=f"--conversation {opts.prompt.conversation}" if saved else None,
+        # --batch collects the batches it submitted before refusing a retired model
+        defer_retired=opts.many.batch and not opts.show.dry_run,
     )
     try:
         items = list(

@@ -172,12 +172,15 @@ def resolve_model(
     sending: bool = False,
     price: str | None = None,
     saved_in: str | None = None,
+    defer_retired: bool = False,
 ) -> catalog.Model:
     """The model for ``--model`` (or the default), checked only now that a command needs it: a
     usage error for an unknown one; a retired one stops a command that sends (exit 2) and is
     noted by the others; a deprecated one is warned about. ``price``: ``--price`` of ``ask``.
     ``saved_in``: the file the name was read from (a ``--conversation``), said in place of
-    ``--model``."""
+    ``--model``. ``defer_retired``: a retired model is returned unsaid, for the caller to
+    refuse once it knows that something new would be sent (``ask --batch`` first collects the
+    batches it submitted before: collecting names no model)."""
     # lazy: start-up, the listing (--help) imports this module but needs none of these
     from vision_cli import catalog
 
@@ -188,7 +191,8 @@ def resolve_model(
         if saved_in:
             fail(f"the model saved in {saved_in}: {exc}", ExitStatus.USAGE)
         usage_error(str(exc), "--model" + origin)
-    note_lifecycle(model, sending=sending, origin=origin)
+    if not (defer_retired and model.retired):
+        note_lifecycle(model, sending=sending, origin=origin)
     if price is not None:
         model = priced(model, price)
     if sending and not model.priced:

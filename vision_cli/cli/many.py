@@ -63,6 +63,9 @@ def run(
         vars=env.vars,
         clock=env.clock,
     )
+    retired = opts.batch and settings.model.retired and not show.dry_run
+    if retired and not _batches_waiting(config):
+        common.note_lifecycle(settings.model, sending=True, origin=common.from_environment("model"))
     try:
         jobs = plan.read_jobs(
             items, settings, threads=config.jobs, offline=show.dry_run, stdin=env.stdin_bytes
@@ -99,6 +102,20 @@ def run(
     raise typer.Exit(_status(summary))
 
 
+def _batches_waiting(config: plan.Config) -> bool:
+    """Whether the state file holds batches not collected yet (a retired model still collects
+    them: collecting names no model)."""
+    # lazy: start-up, --help imports none of these
+    from vision_cli.bulk.records import OutputError
+    from vision_cli.bulk.state import BatchState
+
+    try:
+        state = BatchState.load(config.state_path, config.output or config.state_path)
+    except OutputError as exc:
+        common.fail(str(exc), ExitStatus.USAGE)
+    return bool(state.uncollected() or state.unconfirmed())
+
+
 def _note(quiet: bool, env: Environment) -> Note:
     """Notes on the run's stderr (from the workers' threads too, which have no typer context)."""
     if quiet:
@@ -130,6 +147,12 @@ def _run(
 
         assert config.output is not None
         state = BatchState.load(config.state_path, config.output)
+        retired = config.settings.model.retired
+        if retired:
+            note(
+                f"{config.settings.model_name} was retired: the batches submitted before are "
+                "collected, and nothing new is submitted with it"
+            )
         with bars.bulk_progress("batches", enabled=show, stream=env.stderr) as update:
             run = BatchRun(
                 config,
@@ -140,6 +163,7 @@ def _run(
                 note=note,
                 created=functools.partial(common.note, run=env),
                 warn=functools.partial(common.warn, run=env),
+                may_submit=not retired,
             )
             summary = run.run(jobs)
     else:
@@ -162,6 +186,8 @@ def _status(summary: EachSummary) -> ExitStatus:
         return ExitStatus.INTERRUPTED
     if summary.stopped is not None:
         return ExitStatus.API
+    if summary.refused:  # the model was retired: collected, but nothing new submitted
+        return ExitStatus.USAGE
     if summary.failed or summary.write_error is not None:
         return ExitStatus.FAILED
     return ExitStatus.OK
@@ -179,6 +205,12 @@ def _report(
         common.error(keys.redact(str(summary.stopped)))
     if summary.write_error is not None:
         common.error(summary.write_error)
+    if summary.refused:
+        # lazy: start-up, --help imports none of these
+        from vision_cli import lifecycle
+
+        origin = common.from_environment("model")
+        common.error(lifecycle.refusal(config.settings.model, source=origin))
     where = str(config.output) if config.output is not None else "standard output"
     state = str(config.state_path) if opts.batch else None
     if show.json:
@@ -221,6 +253,11 @@ def _report(
         )
     elif s.failed and not opts.batch:
         lines.append("run the same command again to retry the images that failed")
+    if s.refused:
+        lines.append(
+            f"{n_images(s.refused)} not submitted: {config.settings.model_name} was retired "
+            "(the batches submitted before were collected)"
+        )
     for line in lines:
         common.note(line)
 

@@ -436,3 +436,36 @@ def test_a_batch_of_a_model_retired_meanwhile_is_collected_and_nothing_new_submi
     (error,) = [line for line in both.stderr.splitlines() if line.startswith("Error")]
     assert "claude-opus-5-5 was retired" in error
     assert "collected batch" in both.stderr and "1 image not submitted" in both.stderr
+
+
+def test_each_holds_back_the_images_waiting_in_a_batch_of_its_results_file(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    """``--each`` on a results file with batches still running sends only what no batch holds:
+    the images waiting are pending (said so), in the real run and in ``--dry-run``."""
+    folder = make_folder(make_image, tmp_path, 3)
+    out = tmp_path / "r.jsonl"
+    api.batch_polls_until_ended = 10**6  # stays in progress
+    assert run("ask", folder, "--batch", "--no-wait", "-o", out).exit_code == 0
+    make_image("003.png", (40, 40), folder=folder)
+
+    dry = run("ask", folder, "--each", "-o", out, "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.stderr
+    plan_doc = json.loads(dry.stdout)
+    assert plan_doc["summary"]["send"] == 1 and plan_doc["summary"]["pending"] == 3
+    assert [i["action"] for i in plan_doc["images"]].count("pending") == 3
+    said = run("ask", folder, "--each", "-o", out, "--dry-run")
+    assert "3 waiting in batches" in said.stderr
+
+    each = run("ask", folder, "--each", "-o", out, "--json")
+    assert each.exit_code == 0, each.stderr
+    summary = json.loads(each.stdout)
+    assert summary["succeeded"] == 1 and summary["pending"] == 3 and summary["images"] == 4
+    assert answered_sizes(api) == ["40x40"]  # only the image no batch holds: never paid twice
+    assert "3 images waiting in a batch" in each.stderr and "--batch" in each.stderr
+    assert [r["path"] for r in lines(out)] == [str(folder / "003.png")]
+
+    api.end_batches()
+    collected = run("ask", folder, "--batch", "-o", out)
+    assert collected.exit_code == 0, collected.stderr
+    assert len(creates(api)) == 1 and len(lines(out)) == 4

@@ -91,6 +91,7 @@ class EachRun:
     def run(self, the_plan: EachPlan) -> EachSummary:
         s = self.summary
         s.images, s.skipped, s.to_send = the_plan.images, len(the_plan.skipped), len(the_plan.todo)
+        s.in_batches = len(the_plan.in_batches)
         self._queue.extend(the_plan.todo)
         if the_plan.todo:
             self._api = connect.make_client(
@@ -108,7 +109,7 @@ class EachRun:
                 thread.start()
             self._wait()
         with self.tally.lock:
-            s.pending = s.to_send - s.done
+            s.pending = s.to_send - s.done + s.in_batches
         self.progress(Tick.of(s))
         return s
 

@@ -40,6 +40,9 @@ class EachSummary:
     #: Images not submitted because the model was retired (``ask --batch`` collected the
     #: batches submitted before, then refused to submit these): counted in ``pending``.
     refused: int = 0
+    #: Images held back by ``ask --each`` because they wait in a batch of the same results
+    #: file: counted in ``pending``.
+    in_batches: int = 0
 
     @property
     def tokens(self) -> int:

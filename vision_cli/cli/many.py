@@ -169,9 +169,15 @@ def _run(
     else:
         entries = log.entries()
         done = answered(entries, config.settings.model_name, config.prompt_sha256)
-        the_plan = plan.plan(jobs, done, rerun=config.rerun)
+        waiting = _waiting(config)
+        the_plan = plan.plan(jobs, done, rerun=config.rerun, in_batches=waiting)
         if the_plan.skipped:
             note(f"{n_images(len(the_plan.skipped))} answered before: skipped (--rerun asks again)")
+        if the_plan.in_batches:
+            note(
+                f"{n_images(len(the_plan.in_batches))} waiting in a batch of "
+                f"{config.state_path}: pending, not sent again (--batch collects them)"
+            )
         with bars.bulk_progress("asking", enabled=show, stream=env.stderr) as update:
             warn = functools.partial(common.warn, run=env)
             each = EachRun(config, log, progress=update, note=note, warn=warn)
@@ -179,6 +185,19 @@ def _run(
     if log.ignored:
         common.warn(f"{config.output}: {log.ignored:,} lines are not results and were ignored")
     return summary
+
+
+def _waiting(config: plan.Config) -> set[tuple[str, str | None]]:
+    """The images of this model and prompt waiting in the batches of the results file's state
+    file (none for standard output): ``--each`` holds them back as ``--batch`` does, or they
+    would be paid for twice. OutputError (a damaged state file)."""
+    # lazy: start-up, --help imports none of these
+    from vision_cli.bulk.state import BatchState
+
+    if config.output is None:
+        return set()
+    state = BatchState.load(config.state_path, config.output)
+    return state.waiting(config.settings.model_name, config.prompt_sha256)
 
 
 def _status(summary: EachSummary) -> ExitStatus:
@@ -242,17 +261,23 @@ def _report(
             f"{len(s.batches)} {noun} still running ({n_images(s.pending)}; ids in {state}): "
             "run the same command again to collect the answers"
         )
-    elif s.interrupted and s.pending:
+    elif s.interrupted and s.pending - s.in_batches:
+        left = s.pending - s.in_batches
         lines.append(
-            f"interrupted: {n_images(s.pending)} not answered; run the same command again to go on"
+            f"interrupted: {n_images(left)} not answered; run the same command again to go on"
         )
-    elif s.failed_run and s.pending:
+    elif s.failed_run and s.pending - s.in_batches:
         lines.append(
-            f"stopped: {n_images(s.pending)} not answered; once the error is fixed, the "
-            "same command goes on"
+            f"stopped: {n_images(s.pending - s.in_batches)} not answered; once the error is "
+            "fixed, the same command goes on"
         )
     elif s.failed and not opts.batch:
         lines.append("run the same command again to retry the images that failed")
+    if not opts.batch and s.in_batches:
+        lines.append(
+            f"{n_images(s.in_batches)} waiting in a batch (ids in {config.state_path}): "
+            "run the same command with --batch to collect the answers"
+        )
     if s.refused:
         lines.append(
             f"{n_images(s.refused)} not submitted: {config.settings.model_name} was retired "
@@ -289,14 +314,7 @@ def dry_run(
     log = ResultsLog(config.output)  # read only: nothing is written in a dry run
     try:
         entries = log.entries()
-        waiting: set[tuple[str, str | None]] = set()
-        if batch:
-            # lazy: start-up, --help imports none of these
-            from vision_cli.bulk.state import BatchState
-
-            assert config.output is not None
-            state = BatchState.load(config.state_path, config.output)
-            waiting = state.waiting(config.settings.model_name, config.prompt_sha256)
+        waiting = _waiting(config)  # --each holds them back too
     except OutputError as exc:
         common.fail(str(exc), ExitStatus.USAGE)
     done = answered(entries, config.settings.model_name, config.prompt_sha256)

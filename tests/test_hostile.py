@@ -34,7 +34,6 @@ from tests.conftest import API_KEY, MakeImage, Run, fifo_reader, sparse_file
 from tests.fakeapi import FakeClaudeAPI
 from vision_cli import limits
 from vision_cli.bulk import log
-from vision_cli.bulk.records import OutputError
 from vision_cli.bulk.state import BatchState, state_path
 
 Json = dict[str, Any]
@@ -629,13 +628,23 @@ def test_a_signal_during_the_batch_create_never_pays_twice(
 
 
 def disk_full_after(monkeypatch: pytest.MonkeyPatch, saves: int) -> Any:
-    """The batch state file is written ``saves`` times, then the disk is full; the real save."""
+    """The batch state file is written ``saves`` times, then the disk is full (the real save,
+    whose write fails with ENOSPC); the real save."""
+    import errno
+
+    from vision_cli import fsutil
+
     real_save = BatchState.save
     done: list[int] = []
 
+    def no_space(path: Path, text: str) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
     def save(self: BatchState) -> None:
         if len(done) >= saves:
-            raise OutputError(f"cannot write {self.path} (No space left on device)")
+            with monkeypatch.context() as full:
+                full.setattr(fsutil, "write_text", no_space)
+                real_save(self)
         done.append(1)
         real_save(self)
 
@@ -658,8 +667,10 @@ def test_a_state_file_that_cannot_be_written_never_pays_twice(
     out = tmp_path / "results.jsonl"
     real_save = disk_full_after(monkeypatch, saves)
     full = run("ask", folder, "--batch", "-o", out)
-    assert full.exit_code == 2
-    assert "No space left on device" in full.stderr
+    assert full.exit_code == 1  # a write failure, as with --each: not a usage error (2)
+    (error,) = [line for line in full.stderr.splitlines() if line.startswith("Error")]
+    assert f"cannot write {state_path(out)} (No space left on device)" in error
+    assert "internal error" not in full.stderr
     assert batch_creates(batch_api) == saves  # no intent saved: nothing created
     created = re.findall(r"submitted batch (msgbatch_\w+)", full.stderr)
     assert len(created) == saves  # the id is on stderr the moment it exists
@@ -1415,3 +1426,49 @@ def test_a_usage_error_shows_names_escaped(run: Run, make_image: MakeImage, tmp_
     assert "\x1b" not in result.stderr and "\udcff" not in result.stderr
     boxless = "".join(c for c in result.stderr if c not in "│ \n")  # typer's box wraps lines
     assert "f\\x1b[31m\\xffisnotafolder" in boxless
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["an-answer", "a-preflight-failure"])
+def test_a_batch_result_that_cannot_be_saved_stops_the_run_with_exit_1(
+    run: Run,
+    batch_api: FakeClaudeAPI,
+    make_image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    broken: bool,
+) -> None:
+    """``--batch`` on a full disk, as ``--each``: one line saying why, exit 1 (never an internal
+    error), and the next run goes on from what was saved without paying twice."""
+    import errno
+
+    from tests.test_ask_each import make_folder
+
+    folder = make_folder(make_image, tmp_path, 6)
+    if broken:  # its preflight error line is the first line written, before any submission
+        (folder / "000.png").write_bytes(b"not an image")
+    out = tmp_path / "results.jsonl"
+    real = log._write_all
+    calls: list[int] = []
+    room = 0 if broken else 2
+
+    def disk_fills(fd: int, data: bytes) -> None:
+        calls.append(1)
+        if len(calls) <= room:
+            real(fd, data)
+            return
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(log, "_write_all", disk_fills)
+    full = run("ask", folder, "--batch", "-o", out, "-p", "hi")
+    assert full.exit_code == 1, full.stderr
+    assert "internal error" not in full.stderr
+    (error,) = [line for line in full.stderr.splitlines() if line.startswith("Error")]
+    assert f"cannot write {out} (No space left on device)" in error
+    assert len(out.read_text().splitlines()) == room
+    assert batch_creates(batch_api) == (0 if broken else 1)
+    monkeypatch.setattr(log, "_write_all", real)
+    again = run("ask", folder, "--batch", "-o", out, "-p", "hi")
+    assert again.exit_code == (1 if broken else 0), again.stderr
+    assert batch_creates(batch_api) == 1  # the collection resumed: nothing paid twice
+    paths = {json.loads(line)["path"] for line in out.read_text().splitlines()}
+    assert paths == {str(p) for p in folder.iterdir()}

@@ -162,9 +162,22 @@ class BatchRun:
             s.stopped = failure
         except KeyboardInterrupt:
             s.interrupted = True
+        except OSError as exc:  # a result line (the results file is full)
+            self._cannot_write(f"cannot write {self.config.output} ({exc.strerror or exc})")
+        except records.WriteError as exc:  # the state file
+            self._cannot_write(str(exc))
         s.pending = sum(len(b["requests"]) for b in self.state.uncollected()) + s.refused
         s.batches = [b["id"] for b in self.state.uncollected()]
         return s
+
+    def _cannot_write(self, reason: str) -> None:
+        """A result line or the state file that cannot be written stops the run (exit 1, as
+        with ``--each``): nothing more is submitted or collected, and the next run goes on from
+        what was saved (a collection cut short resumes without writing anything twice)."""
+        self.summary.write_error = (
+            f"{reason}: the run stopped, and nothing more was submitted or collected; free the "
+            "space (or fix the file) and run the same command again (nothing is paid twice)"
+        )
 
     # -- submitting ---------------------------------------------------------------------------
 

@@ -34,6 +34,11 @@ class OutputError(Exception):
     """The results file or the batch state file cannot be used; one sentence that says why."""
 
 
+class WriteError(OutputError):
+    """The batch state file could not be written (a full disk): the run stops with exit 1, as
+    when an answer cannot be saved, not with the usage status of a file that is not one."""
+
+
 @dataclass(frozen=True)
 class Record:
     """One results line. The members, in the line's order, with what a line that got no answer

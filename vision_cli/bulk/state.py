@@ -65,7 +65,7 @@ class BatchState:
         return state
 
     def save(self) -> None:
-        """Write the file atomically; with no batch left, remove it. OutputError."""
+        """Write the file atomically; with no batch left, remove it. WriteError."""
         doc = {"version": STATE_VERSION, "results": self.results.name, "batches": self.batches}
         try:
             if not self.batches:
@@ -73,7 +73,7 @@ class BatchState:
                 return
             fsutil.write_text(self.path, names.dumps(doc, indent=1) + "\n")
         except OSError as exc:
-            raise records.OutputError(f"cannot write {self.path} ({exc.strerror or exc})") from None
+            raise records.WriteError(f"cannot write {self.path} ({exc.strerror or exc})") from None
 
     def uncollected(self) -> list[dict[str, Any]]:
         return [b for b in self.batches if not b.get("collected") and b.get("id")]

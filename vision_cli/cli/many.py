@@ -8,9 +8,9 @@ status.
 
 Exit status: 0 every image answered (or answered before); 1 some images failed (preflight, or the
 API refused them: their lines hold the error) while the others were done, or the results file
-could not be written; 2 usage (also: the results file is in use by another run, or is not a
-results file); 3 an API or network failure stopped the whole run (a bad key, batches that cannot
-be created); 130 interrupted.
+(or the batch state file) could not be written; 2 usage (also: the results file is in use by
+another run, or is not a results file); 3 an API or network failure stopped the whole run (a bad
+key, batches that cannot be created); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def run(
     from vision_cli.asking import preparing
     from vision_cli.bulk import plan
     from vision_cli.bulk.log import ResultsLog
-    from vision_cli.bulk.records import OutputError
+    from vision_cli.bulk.records import OutputError, WriteError
 
     env = common.env()
     output = None if opts.output is None or str(opts.output) == "-" else opts.output
@@ -87,6 +87,8 @@ def run(
     try:
         with sending.sdk_log():
             summary = _run(jobs, config, log, opts, show.quiet)
+    except WriteError as exc:  # a full disk: not a usage error
+        common.fail(str(exc), ExitStatus.FAILED)
     except OutputError as exc:
         common.fail(str(exc), ExitStatus.USAGE)
     except KeyboardInterrupt:  # before the requests began (the runs handle it after)

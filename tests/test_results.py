@@ -379,3 +379,31 @@ def test_a_damaged_batch_state_file_is_not_resume_advice_here(run: Run, tmp_path
     assert result.exit_code == 0, result.stderr
     assert "pending batches are not counted" in result.stderr
     assert "submitted again" not in result.stderr and "move it away" not in result.stderr
+
+
+def test_an_image_submitted_again_and_waiting_in_a_batch_is_pending_not_failed(
+    run: Run, batch_api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    """An image whose batch result was an error, submitted again and not collected yet, is
+    pending: not failed in the summary, and not in ``--failed`` (whose list, piped into
+    ``--files-from - --each``, would pay for it again)."""
+    folder = folder_of(make_image, tmp_path, 2)
+    big = make_image("big.png", (300, 300), folder=folder)
+    out = tmp_path / "b.jsonl"
+    batch_api.max_image_bytes = 1000  # the fake refuses the big image inside the batch
+    assert run("ask", folder, "--batch", "-o", out).exit_code == 1
+    assert run("results", out, "--failed").stdout == f"{big}\n"
+
+    batch_api.max_image_bytes = 5 * 1024 * 1024
+    batch_api.batch_polls_until_ended = 10**6  # the retry stays in its batch
+    assert run("ask", folder, "--batch", "--no-wait", "-o", out).exit_code == 0
+    result = run("results", out)
+    assert result.exit_code == 0, result.stderr
+    assert f"{out}: 2 images, 2 answered, 0 failed\n" in result.stdout
+    assert "pending: 1 image in batches" in result.stdout
+    assert "1 skipped" in result.stdout  # the error line: an earlier attempt
+    summary = json.loads(run("results", out, "--json").stdout)["summary"]
+    assert summary["failed"] == 0 and summary["pending"] == 1 and summary["images"] == 2
+    assert run("results", out, "--failed").stdout == ""
+    rows = json.loads(run("results", out, "--json").stdout)["images"]
+    assert sorted(r["status"] for r in rows) == ["answered", "answered"]

@@ -10,7 +10,7 @@ are ``skipped``. Tokens and cost add up every line, since every line that was an
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -196,10 +196,21 @@ class ResultsReport:
         }
 
 
-def summarise(records: Sequence[Mapping[str, Any]], ignored: int = 0) -> ResultsReport:
-    """The report of a file's results lines (``ignored``: its other lines)."""
+def summarise(
+    records: Sequence[Mapping[str, Any]],
+    ignored: int = 0,
+    waiting: Collection[bulk_records.ImageKey] = frozenset(),
+) -> ResultsReport:
+    """The report of a file's results lines (``ignored``: its other lines). ``waiting``: the
+    images (:func:`.records.image_key`) in batches not collected yet; one whose last line is a
+    failure was submitted again, so it is pending, not failed, and that line an earlier
+    attempt (skipped)."""
     report = ResultsReport(ignored=ignored)
-    kept = bulk_records.latest(records)
+    kept = {
+        key: r
+        for key, r in bulk_records.latest(records).items()
+        if r.get("error") is None or key not in waiting
+    }
     report.rows = [ResultsRow(r) for r in kept.values()]
     report.skipped = len(records) - len(kept)
     for r in records:

@@ -16,7 +16,7 @@ from vision_cli.exitcodes import ExitStatus
 from vision_cli.formats import ResultsFormat
 
 if TYPE_CHECKING:
-    pass
+    from vision_cli.bulk.records import ImageKey
 
 HELP = (
     SUMMARY["results"] + "\n\n"
@@ -94,7 +94,7 @@ def results(
     except OutputError as exc:
         common.error(str(exc))
         raise typer.Exit(ExitStatus.USAGE) from None
-    pending = _pending(file)
+    pending, waiting = _pending(file)
     if not records and not pending:
         what = (
             "it is empty"
@@ -105,7 +105,7 @@ def results(
         )
         common.error(f"{file} holds no results ({what}): give the --output of a run")
         raise typer.Exit(ExitStatus.USAGE)
-    report = core.summarise(records, ignored)
+    report = core.summarise(records, ignored, waiting)
     report.pending = pending
     out = common.env().stdout
     if failed:
@@ -119,10 +119,11 @@ def results(
         write_results(out, chosen, report, date)
 
 
-def _pending(file: Path) -> int:
-    """Images waiting in batches not collected yet (``FILE.batches.json``); 0 without one."""
+def _pending(file: Path) -> tuple[int, set[ImageKey]]:
+    """Images waiting in batches not collected yet (``FILE.batches.json``; 0 without one), and
+    which: an image submitted again after a failure is pending, not failed."""
     # lazy: start-up, --help imports none of these
-    from vision_cli.bulk.records import OutputError
+    from vision_cli.bulk.records import OutputError, image_key
     from vision_cli.bulk.state import BatchState, state_path
 
     path = state_path(file)
@@ -132,5 +133,11 @@ def _pending(file: Path) -> int:
         common.warn(
             f"{path} is not a batch state file vision-cli can read: pending batches are not counted"
         )
-        return 0
-    return sum(len(batch["requests"]) for batch in state.uncollected())
+        return 0, set()
+    batches = state.uncollected()
+    waiting = {
+        image_key({**ref, "model": batch["model"], "prompt_sha256": batch["prompt_sha256"]})
+        for batch in batches
+        for ref in batch["requests"].values()
+    }
+    return sum(len(batch["requests"]) for batch in batches), waiting

@@ -332,6 +332,10 @@ def test_a_saved_batch_the_api_does_not_know_stops_with_exit_3(
     assert result.exit_code == 3
     assert "HTTP 404" in result.stderr and "remove it from that file" in result.stderr
     assert creates(api) == []
+    no_wait = run("ask", make_image("a.png", (20, 20)), "--batch", "--no-wait", "-o", out)
+    assert no_wait.exit_code == 3 and "remove it from that file" in no_wait.stderr
+    # the summary does not contradict the error with "still running ... run again"
+    assert "still running" not in no_wait.stderr and "once the error is fixed" in no_wait.stderr
 
 
 @pytest.mark.slow
@@ -469,3 +473,38 @@ def test_each_holds_back_the_images_waiting_in_a_batch_of_its_results_file(
     collected = run("ask", folder, "--batch", "-o", out)
     assert collected.exit_code == 0, collected.stderr
     assert len(creates(api)) == 1 and len(lines(out)) == 4
+
+
+def test_interrupted_during_preflight_the_images_not_submitted_are_pending(
+    run: Run,
+    api: FakeClaudeAPI,
+    make_image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SIGTERM (or Ctrl-C) while the images are prepared, before any batch is full: nothing is
+    submitted, and the summary counts every image as not answered, as ``--each`` does."""
+    from vision_cli.bulk import plan
+
+    folder = make_folder(make_image, tmp_path, 6)
+    out = tmp_path / "results.jsonl"
+    prepare = plan.prepare
+    calls: list[int] = []
+
+    def stopped_on_the_third(job: Any, config: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # what SIGTERM raises (common.sigterm_interrupts)
+        return prepare(job, config, **kwargs)
+
+    monkeypatch.setattr(plan, "prepare", stopped_on_the_third)
+    result = run("ask", folder, "--batch", "-j", "1", "-o", out, "--json")
+    assert result.exit_code == 130
+    summary = json.loads(result.stdout)
+    assert summary["images"] == 6 and summary["pending"] == 6 and summary["interrupted"]
+    assert creates(api) == []
+    calls.clear()
+    text = run("ask", folder, "--batch", "-j", "1", "-o", tmp_path / "other.jsonl")
+    assert text.exit_code == 130
+    assert "6 images: 0 answered, 0 failed, 0 skipped (answered before), 6 pending" in text.stderr
+    assert "interrupted: 6 images not answered" in text.stderr

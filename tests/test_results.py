@@ -177,6 +177,8 @@ def test_images_waiting_in_batches_are_pending(
     result = run("results", out)
     assert result.exit_code == 0, result.stderr
     assert "0 images" in result.stdout and "pending: 2 images in batches" in result.stdout
+    date = catalog.load().date
+    assert f"cost: $0.00 (prices of {date})\n" in result.stdout  # no empty list of models
     assert json.loads(run("results", out, "--json").stdout)["summary"]["pending"] == 2
     assert run("ask", folder, "--batch", "-o", out).exit_code == 0  # collected
     assert json.loads(run("results", out, "--json").stdout)["summary"]["pending"] == 0

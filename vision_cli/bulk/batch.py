@@ -123,6 +123,9 @@ class BatchRun:
         self._failed: set[records.ImageId] = set()
         #: Images answered by the batches this run collected: this run's answers, not skipped.
         self._answered: set[records.ImageId] = set()
+        #: Images of this run's plan that were submitted or got a preflight error line: the
+        #: rest of ``to_send`` is pending when the run stops early (Ctrl-C, an API failure).
+        self._handled = 0
 
     @property
     def api(self) -> connect.Anthropic:
@@ -167,6 +170,7 @@ class BatchRun:
         except records.WriteError as exc:  # the state file
             self._cannot_write(str(exc))
         s.pending = sum(len(b["requests"]) for b in self.state.uncollected()) + s.refused
+        s.pending += max(0, s.to_send - self._handled)  # never submitted: stopped before
         s.batches = [b["id"] for b in self.state.uncollected()]
         return s
 
@@ -215,6 +219,7 @@ class BatchRun:
                 error = records.preflight_error(p.failure or "cannot be sent")
                 record = records.error_record(p.job.label, p.sha256, model, prompt_hash, error)
                 self.log.append(record, self.tally.failure)
+                self._handled += 1
             yield p
 
     def _create(
@@ -259,6 +264,7 @@ class BatchRun:
                 self.state.save()
             raise
         self.created(f"submitted batch {status.id}: {len(chunk):,} requests")
+        self._handled += len(chunk)
         entry["id"] = status.id
         self.state.save()
         if interrupted:

@@ -257,7 +257,7 @@ def _report(
         f"(prices of {catalog.load().date})",
         f"results: {where}",
     ]
-    if opts.batch and s.batches:
+    if opts.batch and s.batches and not s.failed_run:  # a stop says what to do instead
         noun = "batch is" if len(s.batches) == 1 else "batches are"
         lines.append(
             f"{len(s.batches)} {noun} still running ({n_images(s.pending)}; ids in {state}): "

@@ -45,6 +45,12 @@ def write_summary(out: TextIO, file: Path, report: ResultsReport, prices_date: s
     models, error types) shown with control characters escaped, as in every table."""
     s = report.summary(prices_date)
     failed = ", ".join(f"{n:,} {visible(kind)}" for kind, n in report.failed_by_type.items())
+    per_model = ", ".join(
+        f"{visible(model)}: {money(m['cost_usd'])} for {n_images(m['images'])}"
+        for model, m in report.models.items()
+    )
+    # no model with only pending images: the cost line then gives just the prices' date
+    prices = f"{per_model}; prices of {prices_date}" if per_model else f"prices of {prices_date}"
     lines = [
         f"{visible(file)}: {n_images(s['images'])}, {s['answered']:,} answered, "
         f"{s['failed']:,} failed" + (f" ({failed})" if failed else ""),
@@ -59,12 +65,7 @@ def write_summary(out: TextIO, file: Path, report: ResultsReport, prices_date: s
             if report.pending
             else []
         ),
-        f"cost: {money(report.cost_usd)} ("
-        + ", ".join(
-            f"{visible(model)}: {money(m['cost_usd'])} for {n_images(m['images'])}"
-            for model, m in report.models.items()
-        )
-        + f"; prices of {prices_date})",
+        f"cost: {money(report.cost_usd)} ({prices})",
     ]
     if report.slowest():
         lines.append(

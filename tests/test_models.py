@@ -21,7 +21,7 @@ from PIL import Image
 from tests.conftest import API_KEY, MakeImage, Run
 from tests.fakeapi import FakeClaudeAPI, OpenApiValidator, RecordedRequest
 from tests.test_ask_batch import creates
-from vision_cli import catalog, fsutil
+from vision_cli import catalog, fsutil, policy
 from vision_cli.asking import building, fitting, preparing, running
 from vision_cli.bulk import batch
 from vision_cli.client import bodies, failures
@@ -665,3 +665,58 @@ def test_the_refresh_note_offers_only_models_that_can_be_used(run: Run, api: Fak
     assert "(1 left out: their ids are not model ids)" in said
     assert "not in the table of 2026-12-02: claude-sonnet-6; usable now by name" in said
     assert run("models", "claude-sonnet-6").exit_code == 0
+
+
+# --------------------------------------------------------------------------------------------------
+# A conversation that moves to a model of smaller images
+# --------------------------------------------------------------------------------------------------
+
+
+def _to_a_smaller_model(run: Run, make_image: MakeImage, tmp_path: Path, *flags: str) -> Any:
+    chat = tmp_path / "c.json"
+    first = run("ask", make_image("i3.png", (3000, 2000)), "--conversation", chat, "-q")
+    assert first.exit_code == 0, first.stderr
+    (block,) = images_in_turns(json.loads(chat.read_text())["messages"])
+    assert size_sent(block) == (2352, 1568)  # the high-res default's native size
+    return run(
+        "ask", make_image("i0.png", (800, 600)), "--conversation", chat,
+        "-m", "claude-haiku-4-5", *flags,
+    )  # fmt: skip
+
+
+def images_in_turns(turns: list[Json]) -> list[Json]:
+    return [b for m in turns for b in m["content"] if b["type"] == "image"]
+
+
+@pytest.mark.parametrize("flag", ["--allow-downsize", "--no-resize"])
+def test_a_smaller_model_mid_conversation_with_downsize(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path, flag: str
+) -> None:
+    """The earlier turn's image kept its ``oversized_image: error``, which the flag could not
+    take off: the API refused it every time (exit 3). Its blocks now follow this run."""
+    result = _to_a_smaller_model(run, make_image, tmp_path, flag)
+    assert result.exit_code == 0, result.stderr
+    second = api.messages_requests()[-1]
+    assert second.status == 200
+    assert all("transformations" not in b for b in images_in(second))
+    saved = images_in_turns(json.loads((tmp_path / "c.json").read_text())["messages"])
+    assert len(saved) == 2 and all("transformations" not in b for b in saved)
+
+
+def test_a_smaller_model_mid_conversation_gets_earlier_images_fitted(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path, own_cache: Path
+) -> None:
+    """The model data says Haiku 4.5 takes 1568 px: the earlier 2352 px image was sent anyway,
+    refused, shrunk and sent again, and the model's normal edge "remembered". Now it is fitted
+    before the one send, as this turn's images are, and saved so."""
+    result = _to_a_smaller_model(run, make_image, tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert [r.status for r in api.messages_requests()] == [200, 200]
+    assert "remembered" not in result.stderr and not (own_cache / "models.json").exists()
+    earlier, now = images_in(api.messages_requests()[-1])
+    tier = catalog.resolve("claude-haiku-4-5").tier
+    assert max(size_sent(earlier)) <= 1568
+    assert policy.predict(*size_sent(earlier), tier).api_size == size_sent(earlier)
+    assert earlier["transformations"] == now["transformations"] == {"oversized_image": "error"}
+    saved = images_in_turns(json.loads((tmp_path / "c.json").read_text())["messages"])
+    assert saved[0] == earlier  # saved as sent

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from vision_cli import fsutil, limits, names
+from vision_cli import fsutil, limits, names, policy
 from vision_cli.asking.fitting import fit_bytes
 from vision_cli.asking.preparing import Failure, PreflightError, Settings
 from vision_cli.client import bodies, messages
+from vision_cli.formats import ResizePolicy
 
 if TYPE_CHECKING:
     from vision_cli.asking.building import Request
@@ -184,27 +186,48 @@ def save_conversation(
 
 
 def fit_history(conversation: Conversation, settings: Settings, total_images: int) -> Conversation:
-    """Earlier turns made fit for a request of ``total_images``: above 20 images, every earlier
-    base64 image is brought within 2000 px too (a URL or file image cannot be, and is left)."""
-    if total_images <= limits.MANY_IMAGES_THRESHOLD:
+    """Earlier turns made fit for this request, which may use another model or other options
+    than the turns were sent with.
+
+    - Every earlier base64 image larger than this model processes unshrunk (a turn sent to a
+      model of larger images) is brought to the model's native size, as this turn's images are
+      (not with ``--no-resize``: the API then shrinks it itself).
+    - Above 20 images, every earlier base64 image is brought within 2000 px too.
+    - Every earlier image block's ``transformations`` follows this run: ``{"oversized_image":
+      "error"}``, or none with ``--allow-downsize`` (and ``--no-resize``).
+
+    A URL or file image cannot be fitted, and is left as it is.
+    """
+    if not conversation.messages:
         return conversation
-    history = json.loads(json.dumps(list(conversation.messages)))  # a deep copy
+    history = copy.deepcopy(list(conversation.messages))  # the strings are shared, not copied
+    many = total_images > limits.MANY_IMAGES_THRESHOLD
+    tier = settings.model.tier
+    native = replace(
+        settings,
+        resize=True,
+        resize_policy=ResizePolicy.native,
+        snap_max=None,
+        trim_fuzz=None,
+        tile=None,
+    )
     failures: list[Failure] = []
     for number, block in enumerate(bodies.iter_image_blocks(history), 1):
+        if settings.oversized == "error":
+            block["transformations"] = dict(bodies.OVERSIZED_ERROR)
+        else:
+            block.pop("transformations", None)
         source = block.get("source", {})
         raw = source_bytes(source)
-        if raw is None:
+        size = image_dimensions(raw) if raw is not None else None
+        if raw is None or size is None:
             continue
-        size = image_dimensions(raw)
-        if size is None or max(size) <= limits.MANY_IMAGES_MAX_DIMENSION:
+        over_many = many and max(size) > limits.MANY_IMAGES_MAX_DIMENSION
+        over_model = settings.resize and policy.predict(*size, tier).api_size != size
+        if not (over_many or over_model):
             continue
         try:
-            image = fit_bytes(
-                raw,
-                replace(settings, resize=True),
-                many=True,
-                label=f"earlier image {number}",
-            )
+            image = fit_bytes(raw, native, many=many, label=f"earlier image {number}")
         except PreflightError as exc:
             failures.extend(exc.failures)
             continue

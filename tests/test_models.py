@@ -720,3 +720,26 @@ def test_a_smaller_model_mid_conversation_gets_earlier_images_fitted(
     assert earlier["transformations"] == now["transformations"] == {"oversized_image": "error"}
     saved = images_in_turns(json.loads((tmp_path / "c.json").read_text())["messages"])
     assert saved[0] == earlier  # saved as sent
+
+
+@pytest.mark.parametrize(
+    "paths", [[], ["messages.0.content.0"]], ids=["no-paths", "already-within"]
+)
+def test_a_400_that_would_change_nothing_is_not_sent_again(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, own_cache: Path, paths: list[str]
+) -> None:
+    """A too-large 400 naming no image, or one already within its edge: the same request was
+    sent (and paid for, or refused) again, after "so  shrunk to fit" or "big.png (1500x1125 ->
+    1500x1125) shrunk", and the edge was kept. Now it is the API's error."""
+    too_large = {
+        "error_code": "image_dimensions_too_large",
+        "max_side_length_pixels": 1600,  # within the tokens of Sonnet 5.5's tier: no shrink
+        "paths": paths,
+    }
+    api.fail_next(400, details=too_large, path="/v1/messages")
+    result = run("ask", make_image("big.png", (1500, 1125)))
+    said = " ".join(result.stderr.split())
+    assert result.exit_code == 3, said
+    assert [r.status for r in api.messages_requests()] == [400]
+    assert "shrunk" not in said and "HTTP 400" in said
+    assert not (own_cache / "models.json").exists()

@@ -100,7 +100,9 @@ def correct_oversized(
 ) -> Correction | None:
     """The request with exactly the images the 400 names shrunk to its
     ``max_side_length_pixels``; None when the failure is not that 400, the request did not ask
-    for it (``--allow-downsize``), or a named image cannot be shrunk here (a URL or a file id)."""
+    for it (``--allow-downsize``), a named image cannot be shrunk here (a URL or a file id), or
+    nothing would change (no image named, or every one named already within the edge): the
+    same request would only be refused again."""
     found = failures.too_large(failure)
     if found is None or settings.oversized != "error":
         return None
@@ -126,6 +128,8 @@ def correct_oversized(
             done = transform.prepare(raw, size_policy=size_policy, max_bytes=settings.max_bytes)
         except decode.TransformError:
             return None
+        if (done.width, done.height) == (done.source_width, done.source_height):
+            continue  # already within the edge: sending it again would change nothing
         before = history_tokens(block, settings)
         block["source"] = bodies.base64_source(done.data, done.media_type)
         after = policy.predict(done.width, done.height, tier).tokens
@@ -148,6 +152,8 @@ def correct_oversized(
         changes.append(
             f"{label} ({done.source_width}x{done.source_height} -> {done.width}x{done.height})"
         )
+    if not changes:
+        return None  # no image named, or none the edge shrinks: the same request would fail
     fixed = replace(request, body=body, images=tuple(images), image_tokens=tokens)
     many = request.total_images > limits.MANY_IMAGES_THRESHOLD
     per_request = many and edge >= limits.MANY_IMAGES_MAX_DIMENSION

@@ -1049,6 +1049,54 @@ def test_a_conversation_the_api_would_refuse_is_refused_before_sending(
     assert api.requests == []
 
 
+def _text_of(doc: dict[str, Any], old: str, new: str) -> str:
+    text = json.dumps(doc)
+    assert old in text
+    return text.replace(old, new)
+
+
+def _emptied(content: Any) -> dict[str, Any]:
+    doc = _saved()
+    doc["messages"][1]["content"] = content
+    return doc
+
+
+def _with_number(value: float) -> dict[str, Any]:
+    doc = _saved()
+    doc["messages"][0]["content"][1]["x"] = value  # an extra member: not checked, but sent
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (json.dumps(_emptied("")), "turn 2 has no content"),
+        (json.dumps(_emptied([])), "turn 2 has no content"),
+        (json.dumps(_with_number(float("nan"))), "NaN is not a JSON number"),
+        (json.dumps(_with_number(float("-inf"))), "-Infinity is not a JSON number"),
+        (_text_of(_saved(), '"version": 1', '"version": ' + "9" * 5000), "not valid JSON"),
+        (json.dumps(_saved(version=True)), "version is true, and it must be a whole number"),
+        (json.dumps(_saved(version="1")), 'version is "1", and it must be a whole number'),
+    ],
+    ids=["empty-text", "empty-list", "nan", "infinity", "huge-version", "true", "text-version"],
+)
+@pytest.mark.parametrize("dry_run", [False, True], ids=["send", "dry-run"])
+def test_a_damaged_conversation_is_a_usage_error_naming_the_file(
+    run: Run, api: FakeClaudeAPI, tmp_path: Path, text: str, words: str, dry_run: bool
+) -> None:
+    """Each of these was taken: an empty turn or a NaN went to the API (a 400, or the SDK's
+    "Out of range float values", exit 3; --dry-run printed NaN, which is not JSON), a version
+    of 5,000 digits was an internal error (70), ``true`` was taken for version 1, and "1" was
+    said to differ from 1. Now: exit 2 naming the file, nothing sent or printed."""
+    chat = tmp_path / "chat.json"
+    chat.write_text(text)
+    result = run("ask", "--conversation", chat, "-p", "And now?", *(["--dry-run"] * dry_run))
+    said = " ".join(result.stderr.replace("│", " ").split())
+    assert result.exit_code == 2, said
+    assert words in said and "chat.json" in said, said
+    assert api.requests == [] and result.stdout == ""
+
+
 def test_a_conversation_as_vision_cli_writes_it_is_taken(
     run: Run, api: FakeClaudeAPI, tmp_path: Path
 ) -> None:

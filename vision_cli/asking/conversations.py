@@ -62,8 +62,8 @@ def load_conversation(path: Path) -> Conversation:
             [Failure(str(path), f"cannot read the conversation ({exc})")]
         ) from None
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
+        doc = json.loads(text, parse_constant=_no_constant)
+    except ValueError as exc:  # JSONDecodeError, NaN or Infinity, an integer of 4,300+ digits
         raise PreflightError(
             [Failure(str(path), f"the conversation is not valid JSON ({exc}): fix or remove it")]
         ) from None
@@ -86,10 +86,21 @@ def load_conversation(path: Path) -> Conversation:
     )
 
 
+def _no_constant(name: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity``, which Python's JSON reads but JSON does not
+    have: the API refuses them (and ``--dry-run`` would print them as they are, not JSON)."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _file_problem(doc: Mapping[str, Any]) -> str | None:
-    """Why the file's own members cannot be used: a version this vision-cli does not know (a
-    newer one wrote it), a model or system that is not text."""
+    """Why the file's own members cannot be used: a version that is not a number, or one this
+    vision-cli does not know (a newer one wrote it), a model or system that is not text."""
     version = doc.get("version", CONVERSATION_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool):
+        return (
+            f"the conversation's version is {json.dumps(version)[:20]}, and it must be a whole "
+            f"number (this vision-cli reads version {CONVERSATION_VERSION}): fix or remove it"
+        )
     if version != CONVERSATION_VERSION:
         return (
             f"the conversation is of version {json.dumps(version)[:20]}, and this vision-cli "
@@ -113,8 +124,8 @@ def _turns_problem(messages: Any) -> str | None:
         if extra:
             return f"turn {index + 1} has members the API does not take ({', '.join(extra)})" + hint
         content = turn.get("content")
-        if not isinstance(content, str | list):
-            return f"turn {index + 1} has no content" + hint
+        if not isinstance(content, str | list) or not content:
+            return f"turn {index + 1} has no content (the API takes no empty turn)" + hint
         for block in content if isinstance(content, list) else ():
             problem = _block_problem(block)
             if problem:

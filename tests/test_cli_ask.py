@@ -1097,6 +1097,41 @@ def test_a_damaged_conversation_is_a_usage_error_naming_the_file(
     assert api.requests == [] and result.stdout == ""
 
 
+@pytest.mark.parametrize("mode", [[], ["--json"]], ids=["stream", "json"])
+def test_an_empty_answer_is_not_saved_in_the_conversation(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path, mode: list[str]
+) -> None:
+    """An empty answer was saved as ``{"type": "text", "text": ""}``, which the API refuses in
+    every later turn. The turn is left out now, and the run says so."""
+    chat = tmp_path / "chat.json"
+    assert run("ask", make_image("a.png"), "--conversation", chat).exit_code == 0
+    before = chat.read_bytes()
+    api.reply_text = ""
+    result = run("ask", make_image("b.png"), "--conversation", chat, *mode)
+    said = " ".join(result.stderr.split())
+    assert result.exit_code == 0, said
+    assert "the answer is empty, so this turn is not saved" in said
+    assert chat.read_bytes() == before
+    api.reply_text = None
+    assert run("ask", "--conversation", chat, "-p", "And now?").exit_code == 0
+    assert len(json.loads(chat.read_text())["messages"]) == 4
+
+
+def test_a_saved_empty_answer_is_refused_before_sending(
+    run: Run, api: FakeClaudeAPI, tmp_path: Path
+) -> None:
+    """A file an older vision-cli saved with an empty answer: the API refuses the empty text
+    block (400, exit 3); it is a usage error naming the file now."""
+    doc = _saved()
+    doc["messages"][1]["content"] = [{"type": "text", "text": " "}]
+    chat = tmp_path / "chat.json"
+    chat.write_text(json.dumps(doc))
+    result = run("ask", "--conversation", chat, "-p", "And now?")
+    said = " ".join(result.stderr.replace("│", " ").split())
+    assert result.exit_code == 2 and "a text block is empty" in said and "chat.json" in said, said
+    assert api.requests == []
+
+
 def test_a_conversation_as_vision_cli_writes_it_is_taken(
     run: Run, api: FakeClaudeAPI, tmp_path: Path
 ) -> None:

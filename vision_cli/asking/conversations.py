@@ -154,6 +154,8 @@ def _block_problem(block: Any) -> str | None:
         return f"a content block of type {json.dumps(block['type'])[:40]}, which is not sent here"
     if block["type"] == "text" and not isinstance(block.get("text"), str):
         return "a text block has no text"
+    if block["type"] == "text" and not block["text"].strip():
+        return "a text block is empty (the API takes none)"
     if block["type"] == "image":
         source = block.get("source")
         kind = source.get("type") if isinstance(source, dict) else None

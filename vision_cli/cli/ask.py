@@ -396,7 +396,14 @@ def run(opts: AskOptions) -> None:
         _dry_run(request, settings, opts)
         return
     answer, sent = sending.send(opts, settings, request, build, cache)
-    if opts.prompt.conversation is not None:
+    if opts.prompt.conversation is not None and not answer.reply.text.strip():
+        # The API takes no empty (or blank) text block and no empty turn: saved, the conversation
+        # could not be continued. The turn is left out, the file as it was.
+        common.warn(
+            f"the answer is empty, so this turn is not saved in {opts.prompt.conversation} (the "
+            "API takes no empty turn): the conversation is as it was"
+        )
+    elif opts.prompt.conversation is not None:
         try:
             conversations.save_conversation(
                 opts.prompt.conversation,

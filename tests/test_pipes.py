@@ -7,6 +7,7 @@ is still writing when its reader goes away.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -272,3 +273,50 @@ def test_a_full_standard_output_is_one_line_and_status_1(
         "it goes, or redirect it elsewhere."
     )
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+
+
+def _conversation_turns(chat: Path) -> list[str]:
+    return [turn["role"] for turn in json.loads(chat.read_text())["messages"]]
+
+
+@pytest.mark.parametrize("args", [(), ("-q",)], ids=["ask", "ask -q"])
+def test_an_answer_streamed_into_a_full_disk_is_still_saved(
+    args: tuple[str, ...], tmp_path: Path, fake_api: FakeClaudeAPI
+) -> None:
+    """The turn was paid for, but the failure of standard output left the conversation as it
+    was (with --json it was saved): asking again would pay twice. It is saved first now."""
+    image = tmp_path / "a.png"
+    Image.new("RGB", (300, 240), "teal").save(image)
+    chat = tmp_path / "chat.json"
+    env = child_env(ANTHROPIC_API_KEY="sk-ant-test", ANTHROPIC_BASE_URL=fake_api.base_url)
+    done = _into_full(["ask", str(image), "--conversation", str(chat), *args], env)
+    assert done.returncode == ExitStatus.FAILED, done.stderr
+    assert done.stderr.splitlines()[-1].startswith(
+        "Error: cannot write standard output (No space left on device)"
+    ), done.stderr
+    assert len(fake_api.messages_requests()) == 1
+    assert _conversation_turns(chat) == ["user", "assistant"]
+
+
+def test_an_answer_streamed_into_a_closed_pipe_is_still_saved(
+    tmp_path: Path, fake_api: FakeClaudeAPI
+) -> None:
+    """A closed pipe ends the run at once with 141, which skipped the save of the turn just
+    paid for. It is saved first now, and the run still ends quietly with 141."""
+    image = tmp_path / "a.png"
+    Image.new("RGB", (300, 240), "teal").save(image)
+    chat = tmp_path / "chat.json"
+    env = child_env(ANTHROPIC_API_KEY="sk-ant-test", ANTHROPIC_BASE_URL=fake_api.base_url)
+    producer = subprocess.Popen(
+        [sys.executable, "-m", "vision_cli", "ask", str(image), "--conversation", str(chat)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert producer.stdout is not None
+    producer.stdout.close()  # no reader at all: the first write of the answer finds it closed
+    _, error = producer.communicate(timeout=300)
+    assert producer.returncode == ExitStatus.CLOSED_PIPE, error.decode()
+    assert "Error" not in error.decode() and "Traceback" not in error.decode()
+    assert len(fake_api.messages_requests()) == 1
+    assert _conversation_turns(chat) == ["user", "assistant"]

@@ -9,6 +9,7 @@ when something is really sent.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 from collections.abc import Callable
@@ -395,30 +396,41 @@ def run(opts: AskOptions) -> None:
     if opts.show.dry_run:
         _dry_run(request, settings, opts)
         return
-    answer, sent = sending.send(opts, settings, request, build, cache)
-    if opts.prompt.conversation is not None and not answer.reply.text.strip():
+    save = None
+    if opts.prompt.conversation is not None:
+        save = functools.partial(_save, opts.prompt.conversation, settings)
+    # saved as soon as the answer is complete: before a failure of stdout is reported
+    answer, _sent = sending.send(opts, settings, request, build, cache, on_answer=save)
+    _output(answer, opts)
+
+
+def _save(
+    path: Path,
+    settings: preparing.Settings,
+    answer: answering.Answer,
+    sent: building.Request,
+) -> None:
+    """Append this turn and its answer to the conversation in ``path``."""
+    from vision_cli.asking import conversations  # lazy: start-up, as the asking modules in run()
+
+    if not answer.reply.text.strip():
         # The API takes no empty (or blank) text block and no empty turn: saved, the conversation
         # could not be continued. The turn is left out, the file as it was.
         common.warn(
-            f"the answer is empty, so this turn is not saved in {opts.prompt.conversation} (the "
-            "API takes no empty turn): the conversation is as it was"
+            f"the answer is empty, so this turn is not saved in {path} (the API takes no empty "
+            "turn): the conversation is as it was"
         )
-    elif opts.prompt.conversation is not None:
-        try:
-            conversations.save_conversation(
-                opts.prompt.conversation,
-                sent,
-                answer.reply,
-                model_name=settings.model_name,
-                system=settings.system,
-            )
-        except OSError as exc:
-            common.fail(
-                f"the answer was printed but the conversation could not be saved "
-                f"({opts.prompt.conversation}): {exc.strerror or exc}",
-                ExitStatus.FAILED,
-            )
-    _output(answer, opts)
+        return
+    try:
+        conversations.save_conversation(
+            path, sent, answer.reply, model_name=settings.model_name, system=settings.system
+        )
+    except OSError as exc:
+        common.fail(
+            f"the answer was received but the conversation could not be saved ({path}): "
+            f"{exc.strerror or exc}",
+            ExitStatus.FAILED,
+        )
 
 
 def _check_writable(path: Path) -> None:

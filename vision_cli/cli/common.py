@@ -370,6 +370,8 @@ class StdoutGuard:
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
         self._broken: OSError | None = None
+        #: False while :func:`closed_pipe_raises` holds: a closed pipe raises, as a full disk.
+        self.exit_on_closed_pipe = True
 
     def write(self, text: str) -> int:
         if self._broken is not None:
@@ -396,11 +398,29 @@ class StdoutGuard:
 
     def _failed(self, exc: OSError) -> NoReturn:
         _silence_stdout(self._stream)
-        if is_closed_pipe(exc):
+        if is_closed_pipe(exc) and self.exit_on_closed_pipe:
             _stop_workers()
             os._exit(ExitStatus.CLOSED_PIPE)
         self._broken = exc
         raise StdoutFailed(exc) from exc
+
+
+@contextlib.contextmanager
+def closed_pipe_raises(stream: TextIO) -> Iterator[None]:
+    """While the block runs, a closed standard output (``stream``, when it is the console
+    script's :class:`StdoutGuard`) raises :class:`StdoutFailed`, its ``__cause__`` the
+    ``EPIPE`` error, instead of ending the process at once: for a caller that must first keep
+    what was paid for (a streamed answer, saved in its conversation), then stop with
+    :func:`stdout_closed`."""
+    if not isinstance(stream, StdoutGuard):
+        yield
+        return
+    before = stream.exit_on_closed_pipe
+    stream.exit_on_closed_pipe = False
+    try:
+        yield
+    finally:
+        stream.exit_on_closed_pipe = before
 
 
 def _stop_workers() -> None:

@@ -17,7 +17,7 @@ import typer
 from vision_cli.cli import common
 from vision_cli.cli.ask_groups import AskOptions
 from vision_cli.environment import Environment
-from vision_cli.exitcodes import ExitStatus
+from vision_cli.exitcodes import ExitStatus, StdoutFailed
 
 if TYPE_CHECKING:
     from vision_cli.asking import answering, building, preparing, running
@@ -46,7 +46,11 @@ def import_sdk_early() -> None:
 
 class _StreamWriter:
     """Writes the answer to stdout as it arrives; ``end`` closes the line. On a terminal, control
-    characters in it are shown as escapes, never obeyed (piped, the answer is exact)."""
+    characters in it are shown as escapes, never obeyed (piped, the answer is exact).
+
+    A write that fails (a full disk, a closed pipe) is kept in ``failed`` and the rest of the
+    answer is still received, unshown: it is paid for, and is saved in its conversation before
+    the failure is reported (:meth:`raise_failure`)."""
 
     def __init__(self) -> None:
         # lazy: start-up, --help imports none of these
@@ -56,18 +60,39 @@ class _StreamWriter:
         self.out = env.stdout
         self.last = "\n"
         self.shown = render.visible_answer if env.stdout_isatty else None
+        self.failed: OSError | StdoutFailed | None = None
 
     def __call__(self, text: str) -> None:
         if text:
-            self.out.write(self.shown(text) if self.shown else text)
-            self.out.flush()
+            self._write(self.shown(text) if self.shown else text)
             self.last = text[-1]
 
     def end(self) -> None:
         if self.last != "\n":
-            self.out.write("\n")
-            self.out.flush()
+            self._write("\n")
             self.last = "\n"
+
+    def _write(self, text: str) -> None:
+        if self.failed is not None:
+            return
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except (OSError, StdoutFailed) as exc:
+            self.failed = exc
+
+    def raise_failure(self) -> None:
+        """Report a failed write as the run would have: a closed pipe ends the run quietly with
+        141, any other failure is :class:`StdoutFailed` (one line, status 1)."""
+        failed = self.failed
+        if failed is None:
+            return
+        cause = failed.__cause__ if isinstance(failed, StdoutFailed) else failed
+        if cause is not None and common.is_closed_pipe(cause):
+            common.stdout_closed()
+        if isinstance(failed, StdoutFailed):
+            raise failed
+        raise StdoutFailed(failed) from failed
 
 
 def send(
@@ -76,9 +101,13 @@ def send(
     request: building.Request,
     build: Callable[[building.Files], building.Request],
     cache: filesapi.FileCache | None,
+    *,
+    on_answer: Callable[[answering.Answer, building.Request], None] | None = None,
 ) -> tuple[answering.Answer, building.Request]:
     """Upload what needs it, send, stream; every failure becomes one line and its exit status.
-    The answer, and the request as it was sent (with the file ids it got)."""
+    The answer, and the request as it was sent (with the file ids it got). ``on_answer`` (saving
+    the conversation) is called with them once the answer is complete, also when standard
+    output could not take it: that failure is reported only after."""
     # lazy: start-up, --help imports none of these
     from vision_cli.asking import answering, running
     from vision_cli.client import connect, failures, keys
@@ -86,7 +115,7 @@ def send(
 
     writer = _StreamWriter() if opts.streams else None
     try:
-        with sdk_log():
+        with sdk_log(), common.closed_pipe_raises(common.env().stdout):
             env = common.env()
             api = connect.make_client(
                 max_retries=opts.send.max_retries, timeout=opts.send.timeout, vars=env.vars
@@ -126,9 +155,15 @@ def send(
             writer.end()
         common.error("interrupted: the answer is incomplete and nothing was saved")
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
+    answer = answering.answer(reply, request, settings)
     if writer is not None:
-        writer.end()
-    return answering.answer(reply, request, settings), request
+        with common.closed_pipe_raises(common.env().stdout):
+            writer.end()
+    if on_answer is not None:
+        on_answer(answer, request)
+    if writer is not None:
+        writer.raise_failure()
+    return answer, request
 
 
 def _corrected(settings: preparing.Settings, correction: running.Correction) -> None:

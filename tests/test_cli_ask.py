@@ -677,6 +677,73 @@ def test_connection_refused_exits_3(
     assert len(sleeps) == 1  # dropped connections are retried too
 
 
+def _cut_mid_stream(listener: socket.socket) -> None:
+    """Answer one request with the start of a streamed message, then close the connection
+    before the body's announced length has come."""
+    conn, _ = listener.accept()
+    with conn:
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += conn.recv(65536)
+        head, _, body = received.partition(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        while len(body) < length:
+            body += conn.recv(65536)
+        start = {
+            "type": "message_start",
+            "message": {
+                "id": "msg_cut", "type": "message", "role": "assistant", "content": [],
+                "model": "claude-sonnet-4-6", "stop_reason": None, "stop_sequence": None,
+                "usage": {"input_tokens": 10, "output_tokens": 1},
+            },
+        }  # fmt: skip
+        events = [
+            ("message_start", start),
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": 0,
+                 "content_block": {"type": "text", "text": ""}},
+            ),
+            (
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0,
+                 "delta": {"type": "text_delta", "text": "I see "}},
+            ),
+        ]  # fmt: skip
+        sent = "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"content-length: 100000\r\nrequest-id: req_cut\r\n\r\n" + sent.encode()
+        )
+    # closed here, 100,000 bytes announced and a few hundred sent
+
+
+def test_a_connection_cut_mid_stream_is_a_connection_error(
+    run: Run, make_image: MakeImage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpx's error from inside the stream (after the SDK's retries are over) was shown as
+    "Error: RemoteProtocolError: peer closed connection ..." instead of the documented
+    ``connection_error: ...`` line."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        server = threading.Thread(target=_cut_mid_stream, args=(listener,), daemon=True)
+        server.start()
+        monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://127.0.0.1:{port}")
+        result = run("ask", make_image("a.png"), "--max-retries", "0")
+        server.join(timeout=60)
+    assert result.exit_code == 3, result.stderr
+    (error,) = error_lines(result.stderr)
+    assert error.startswith("Error: connection_error: ") and "127.0.0.1" in error, error
+    assert "RemoteProtocolError" not in error and "peer closed" in error, error
+
+
 def test_a_slow_api_times_out_with_exit_3(
     run: Run, api: FakeClaudeAPI, make_image: MakeImage
 ) -> None:

@@ -4,6 +4,7 @@ one-line form (status, error type, message, request id, never the key) of every 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -136,7 +137,38 @@ def api_failure(exc: BaseException) -> APIFailure:
         )
     if isinstance(exc, anthropic.APIError):
         return APIFailure(None, "api_error", _first_line(exc.message))
+    # The HTTP library's own errors, raised while a streamed answer is read (the SDK wraps only
+    # those raised before the answer starts): the connection broke or stalled mid-answer
+    timeouts, transport = _transport_errors()
+    if isinstance(exc, timeouts):
+        return APIFailure(
+            None,
+            "timeout_error",
+            f"the answer from {_host(exc)} stopped coming in time: raise --timeout or try again "
+            "later",
+        )
+    if isinstance(exc, transport):
+        reason = f" ({_first_line(str(exc))})" if str(exc).strip() else ""
+        return APIFailure(
+            None,
+            "connection_error",
+            f"the connection to the API at {_host(exc)} broke during the answer{reason}: check "
+            f"the network and {BASE_URL_ENV}, and try again",
+        )
     return APIFailure(None, type(exc).__name__, _first_line(str(exc)) or type(exc).__name__)
+
+
+def _transport_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """The timeout and transport error classes of the HTTP libraries loaded: ``httpx2``, which
+    the SDK sends with, and ``httpx`` (the ones not imported cannot have raised)."""
+    timeouts: list[type[BaseException]] = []
+    transport: list[type[BaseException]] = []
+    for name in ("httpx2", "httpx"):
+        module = sys.modules.get(name)
+        if module is not None:
+            timeouts.append(module.TimeoutException)
+            transport.append(module.TransportError)
+    return tuple(timeouts), tuple(transport)
 
 
 def error_details(body: Any) -> dict[str, Any]:

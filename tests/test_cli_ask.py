@@ -540,6 +540,19 @@ def test_dry_run_json_holds_request_and_estimate(run: Run, make_image: MakeImage
     assert est["max_cost_usd"] == pytest.approx(1298 * 3 / 1e6 + 1024 * 15 / 1e6)
 
 
+def test_dry_run_json_costs_are_rounded(run: Run, make_image: MakeImage) -> None:
+    """The sum of two costs showed its float error ("max_cost_usd": 0.0039239999999999995),
+    where the other cost fields are round."""
+    args = ("--dry-run", "--json", "-p", "x" * 8, "--max-tokens", "2")
+    result = run("ask", make_image("a.png", (1000, 1000)), *args)
+    assert result.exit_code == 0, result.stderr
+    est = json.loads(result.stdout)["estimate"]
+    assert (est["input_tokens"], est["max_output_tokens"]) == (1298, 2)
+    assert est["max_cost_usd"] == 0.003924
+    assert est["max_cost_usd"] == round(est["input_cost_usd"] + est["max_output_cost_usd"], 10)
+    assert "0.0039239999" not in result.stdout
+
+
 def test_dry_run_never_imports_the_sdk(make_image: MakeImage) -> None:
     code = (
         "import sys\n"

@@ -63,9 +63,10 @@ class Estimate:
             "text_tokens": self.text_tokens,
             "uncounted_images": self.uncounted_images,
             "max_output_tokens": self.max_output_tokens,
-            "input_cost_usd": self.input_cost_usd,
-            "max_output_cost_usd": self.max_output_cost_usd,
-            "max_cost_usd": self.max_cost_usd,
+            # rounded as every cost field of a JSON output (a sum shows its float error)
+            "input_cost_usd": round(self.input_cost_usd, 10),
+            "max_output_cost_usd": round(self.max_output_cost_usd, 10),
+            "max_cost_usd": round(self.max_cost_usd, 10),
             "prices_date": self.prices_date,
             "image_blocks": self.image_blocks,
             "whole_image_tokens": self.whole_image_tokens,

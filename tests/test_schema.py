@@ -69,6 +69,8 @@ def test_lists_and_dotted_names_nest() -> None:
         ("missing.json", "no such schema file"),
         ('{"type": "array"}', "wrap it in"),
         ("{not json", "not valid JSON"),
+        ("{}", "asks for no shape at all"),
+        (" { } ", "asks for no shape at all"),
     ],
 )
 def test_bad_schemas_say_what_is_wrong(value: str, words: str) -> None:
@@ -326,6 +328,31 @@ def test_a_bad_schema_is_a_usage_error_before_anything_is_read(
     result = run("ask", make_image("r.png"), "--schema", "total: money")
     assert result.exit_code == 2
     assert "--schema" in result.stderr and "unknown type 'money'" in result.stderr
+    assert api.messages_requests() == []
+
+
+@pytest.mark.parametrize("mode", ["plain", "each", "dry-run"])
+@pytest.mark.parametrize("in_file", [False, True])
+def test_an_empty_schema_is_a_usage_error_before_anything_is_paid(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path, mode: str, in_file: bool
+) -> None:
+    """``{}`` constrains nothing: it was left out of the request (an empty dict is falsy) yet the
+    answer was checked against it, so a paid answer failed with exit 1, and --each paid again on
+    every resume. It is refused while the option is read."""
+    value: str | Path = "{}"
+    if in_file:
+        value = tmp_path / "empty.json"
+        value.write_text("{}\n")
+    extra = {
+        "plain": [],
+        "each": ["--each", "-o", str(tmp_path / "r.jsonl")],
+        "dry-run": ["--dry-run"],
+    }[mode]
+    result = run("ask", _folder(make_image, tmp_path), *extra, "--schema", value)
+    assert result.exit_code == 2, result.stderr
+    said = " ".join(result.stderr.replace("│", " ").split())
+    assert "--schema" in said and "asks for no shape at all" in said
+    assert result.stdout == ""
     assert api.messages_requests() == []
 
 

@@ -70,6 +70,15 @@ def _from_json(text: str, where: str) -> Schema:
         raise SchemaError(f"{where} is not valid JSON ({_reason(exc)})") from None
     if not isinstance(doc, dict):
         raise SchemaError(f"{where} is not a JSON Schema object: it must be {{...}}")
+    if not doc:
+        # {} constrains nothing: refused here rather than sent (a paid answer with no shape,
+        # which structured outputs are not for) or left out of the request and the answer
+        # then checked anyway.
+        raise SchemaError(
+            f"{where} is {{}}, which asks for no shape at all: give its fields "
+            "('total: number, vendor') or a schema with properties, or drop --schema for a "
+            "free answer"
+        )
     if doc.get("type", "object") != "object":
         raise SchemaError(
             f"{where} describes a {doc.get('type')}, and an answer is a JSON object: wrap it in "

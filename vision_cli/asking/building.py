@@ -110,7 +110,9 @@ def build_request(
         messages=messages,
         system=settings.system,
         stream=stream,
-        output_config=schema_mod.output_config(settings.schema) if settings.schema else None,
+        output_config=(
+            schema_mod.output_config(settings.schema) if settings.schema is not None else None
+        ),
     )
     earlier = [
         history_tokens(block, settings) for block in bodies.iter_image_blocks(history.messages)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -132,6 +133,73 @@ def test_a_refresh_adds_models_and_its_lifecycle_wins() -> None:
     sonnet55 = cat.get("claude-sonnet-5-5")
     assert sonnet55.deprecated and sonnet55.retires_at == date(2027, 6, 1)
     assert sonnet55.source == "table+refresh" and sonnet55.priced
+
+
+def _as_listed(model: catalog.Model, **changes: object) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": model.id,
+        "display_name": model.name,
+        "line": model.line,
+        "lifecycle": model.lifecycle,
+    }
+    entry.update(changes)
+    return entry
+
+
+def test_a_line_goes_to_its_newest_model_whatever_the_api_leaves_out() -> None:
+    """The merge put the table models the API did not list after all the listed ones, so a list
+    without Sonnet 5.5 made Sonnet 5 the newest Sonnet and the default, though the table still
+    has Sonnet 5.5 active and newer."""
+    table = catalog.bundled()
+    listed = [_as_listed(m) for m in table.models if m.id != "claude-sonnet-5-5"]
+    catalog.store_refresh(listed, "http://example.invalid")
+    cat = catalog.load()
+    assert cat.get("sonnet").id == "claude-sonnet-5-5"
+    assert cat.default == "claude-sonnet-5-5"
+    assert [m.id for m in cat.models] == [m.id for m in table.models]  # the table's order kept
+
+
+def test_a_new_model_keeps_its_place_and_unlisted_ones_theirs() -> None:
+    table = catalog.bundled()
+    listed: list[dict[str, Any]] = [
+        {"id": "claude-opus-6", "line": "opus", "lifecycle": "active"},
+        *(_as_listed(m) for m in table.models if m.line == "opus" and m.id != "claude-opus-5-5"),
+    ]
+    catalog.store_refresh(listed, "http://example.invalid")
+    cat = catalog.load()
+    opus = [m.id for m in cat.models if m.line == "opus"]
+    assert opus[:3] == ["claude-opus-6", "claude-opus-5-5", "claude-opus-5"]
+    assert cat.get("opus").id == "claude-opus-6"
+    assert {m.id for m in cat.models} == {m.id for m in table.models} | {"claude-opus-6"}
+
+
+@pytest.mark.parametrize("said", [{}, {"lifecycle": "sunset"}, {"lifecycle": None}])
+def test_a_missing_or_unknown_lifecycle_keeps_the_tables(said: dict[str, object]) -> None:
+    """A missing lifecycle was read as active: a cache naming only Sonnet 4.5 made the retired
+    model active and the default."""
+    catalog.store_refresh([{"id": "claude-sonnet-4-5-20250929", **said}], "http://x.invalid")
+    cat = catalog.load()
+    sonnet45 = cat.get("claude-sonnet-4-5")
+    assert sonnet45.retired and sonnet45.source == "table+refresh"
+    assert cat.default == "claude-sonnet-5-5" and cat.get("sonnet").id == "claude-sonnet-5-5"
+    assert cat.get("claude-opus-4-5").deprecated  # the models it did not list: the table's too
+
+
+@pytest.mark.parametrize(
+    ("said", "named"), [({"lifecycle": "sunset"}, "'sunset'"), ({}, "missing")]
+)
+def test_a_new_model_with_an_unknown_lifecycle_is_not_offered(
+    said: dict[str, object], named: str
+) -> None:
+    listed = [{"id": "claude-sonnet-6", "line": "sonnet", **said}]
+    catalog.store_refresh(listed, "http://example.invalid")
+    cat = catalog.load()
+    new = cat.get("claude-sonnet-6")
+    assert new.lifecycle != "active" and new.unknown_lifecycle == named
+    assert cat.get("sonnet").id == "claude-sonnet-5-5"
+    assert cat.default == "claude-sonnet-5-5"
+    warning = lifecycle.deprecation_warning(new, cat)
+    assert named in warning and "does not know" in warning and "claude-sonnet-5-5" in warning
 
 
 def test_listed_models_with_ids_that_are_not_ids_are_left_out() -> None:

@@ -326,6 +326,32 @@ def test_refresh_then_a_model_only_the_refresh_knows(
     assert estimate.exit_code == 0, estimate.stderr
 
 
+def test_after_a_refresh_that_leaves_a_model_out_the_line_is_still_its_newest(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    api.models[:] = [m for m in api.models if m["id"] != "claude-sonnet-5-5"]
+    assert run("models", "--refresh").exit_code == 0
+    assert json.loads(run("models", "sonnet", "--json").stdout)["id"] == "claude-sonnet-5-5"
+    assert json.loads(run("models", "--json").stdout)["default"] == "claude-sonnet-5-5"
+    assert run("ask", make_image("a.png"), "-q").exit_code == 0
+    assert api.messages_requests()[-1].body["model"] == "claude-sonnet-5-5"
+
+
+def test_a_cache_without_lifecycles_keeps_a_retired_model_retired(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    """A cache entry without ``lifecycle`` was read as active: retired Sonnet 4.5 became active
+    and the default, and every plain command was sent to a model the API answers 404."""
+    path = fsutil.cache_dir() / "models.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"version": 1, "models": [{"id": "claude-sonnet-4-5-20250929"}]}))
+    catalog.forget()
+    assert json.loads(run("models", "--json").stdout)["default"] == "claude-sonnet-5-5"
+    refused = run("ask", make_image("a.png"), "-m", "claude-sonnet-4-5")
+    assert refused.exit_code == 2 and "retired" in refused.stderr
+    assert api.messages_requests() == []
+
+
 def test_the_models_api_pages_and_hides_retired_models(fake_api: FakeClaudeAPI) -> None:
     client = anthropic.Anthropic(api_key=API_KEY, base_url=fake_api.base_url)
     served = [m.id for m in client.models.list(limit=3)]

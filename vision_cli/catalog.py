@@ -71,6 +71,10 @@ class Model(NamedTuple):
     #: Where the tier came from: ``table``, the rule, or the API's 400.
     tier_source: str = "table"
     price_source: str = "table"
+    #: A lifecycle the Models API gave that vision-cli does not know (``sunset``, or
+    #: ``missing``) for a model only it lists: such a model is kept as deprecated (used when
+    #: named, with a warning; never a line's newest nor the default). None otherwise.
+    unknown_lifecycle: str | None = None
 
     @property
     def short_name(self) -> str:
@@ -368,6 +372,7 @@ def _api_model(entry: Mapping[str, Any], high_res: bool) -> Model:
     context = context if isinstance(context, int) else None
     shown = entry.get("display_name")
     line = entry.get("line")
+    said = _lifecycle(entry.get("lifecycle"))
     return Model(
         id=str(entry["id"]),
         name=shown if isinstance(shown, str) and shown.isprintable() else str(entry["id"]),
@@ -377,22 +382,34 @@ def _api_model(entry: Mapping[str, Any], high_res: bool) -> Model:
         input_price=None,
         output_price=None,
         line=line if plausible_id(line) else None,
-        lifecycle=_lifecycle(entry.get("lifecycle")),
+        # a lifecycle vision-cli does not know says nothing of being usable now: not active
+        lifecycle=said or "deprecated",
         deprecated_at=_day(entry.get("deprecated_at")),
         retires_at=_day(entry.get("retires_at")),
         context_window=context,
         source="refresh",
         tier_source=TIER_RULE if high_res else "rule: released before Claude Opus 4.7",
         price_source="unknown",
+        unknown_lifecycle=None if said else _unknown(entry.get("lifecycle")),
     )
 
 
-def _lifecycle(value: Any) -> Lifecycle:
+def _lifecycle(value: Any) -> Lifecycle | None:
+    """The API's lifecycle, or None when it is missing or one vision-cli does not know."""
+    if value == "active":
+        return "active"
     if value == "deprecated":
         return "deprecated"
     if value == "retired":
         return "retired"
-    return "active"
+    return None
+
+
+def _unknown(value: Any) -> str:
+    """How to name a lifecycle vision-cli does not know (it is printed: ids' characters only)."""
+    if value is None:
+        return "missing"
+    return repr(value) if plausible_id(value) else "unreadable"
 
 
 def _update(model: Model, entry: Mapping[str, Any]) -> Model:
@@ -400,7 +417,8 @@ def _update(model: Model, entry: Mapping[str, Any]) -> Model:
     context = entry.get("max_input_tokens")
     line = entry.get("line")
     changes: dict[str, Any] = {
-        "lifecycle": _lifecycle(entry.get("lifecycle")),
+        # a missing or unknown lifecycle (a future ``sunset``) keeps the table's
+        "lifecycle": _lifecycle(entry.get("lifecycle")) or model.lifecycle,
         "deprecated_at": _day(entry.get("deprecated_at")) or model.deprecated_at,
         "retires_at": _day(entry.get("retires_at")) or model.retires_at,
         "source": "table+refresh",
@@ -414,8 +432,10 @@ def _update(model: Model, entry: Mapping[str, Any]) -> Model:
 
 
 def merge(table: Catalog, doc: Mapping[str, Any]) -> Catalog:
-    """The table with the cache over it: the API's models in its order (newest first), then the
-    table's models it did not list; reported edges over the tiers."""
+    """The table with the cache over it: the API's models in its order (newest first), and the
+    table's models it did not list each placed where the table has it, before the next table
+    model the API listed (so that a line's newest stays its newest whatever the API leaves
+    out); reported edges over the tiers."""
     listed = doc.get("models")
     models: list[Model] = []
     used: set[str] = set()
@@ -436,7 +456,7 @@ def merge(table: Catalog, doc: Mapping[str, Any]) -> Catalog:
             else:
                 high_res = boundary is None or position < boundary
                 models.append(_api_model(entry, high_res))
-        models += [m for m in table.models if m.id not in used]
+        models = _interleave(models, [m for m in table.models if m.id not in used], table)
     else:
         models = list(table.models)
     edges = doc.get("edges")
@@ -456,6 +476,19 @@ def merge(table: Catalog, doc: Mapping[str, Any]) -> Catalog:
     return table._replace(
         models=tuple(models), fetched_at=fetched if isinstance(fetched, str) else None
     )
+
+
+def _interleave(merged: list[Model], unlisted: list[Model], table: Catalog) -> list[Model]:
+    """``merged`` (the API's order) with each ``unlisted`` table model inserted just before the
+    first model that follows it in the table and is in ``merged`` (at the end when none is):
+    both lists are newest first, and neither order is lost."""
+    order = [m.id for m in table.models]
+    out = list(merged)
+    for model in unlisted:
+        later = set(order[order.index(model.id) + 1 :])
+        at = next((i for i, m in enumerate(out) if m.id in later), len(out))
+        out.insert(at, model)
+    return out
 
 
 def load() -> Catalog:

@@ -26,6 +26,12 @@ def refusal(model: Model, cat: Catalog | None = None, *, source: str = "") -> st
 
 def deprecation_warning(model: Model, cat: Catalog | None = None) -> str:
     cat = cat or load()
+    if model.unknown_lifecycle is not None:
+        return (
+            f"the Models API gave {model.short_name} a lifecycle vision-cli does not know "
+            f"({model.unknown_lifecycle}), so it is used only when named, as a deprecated model: "
+            f"consider {_instead(cat, model)}"
+        )
     when = f" and retires on {model.retires_at}" if model.retires_at else ""
     return f"{model.short_name} is deprecated{when}: switch to {_instead(cat, model)}"
 

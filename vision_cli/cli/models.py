@@ -115,7 +115,12 @@ def _refresh() -> None:
     merged = catalog.merge(table, {"models": listed})
     # what the note offers must be usable: new to the table (only the refresh knows it), not
     # retired, and an id (merge leaves out the others)
-    new = [m.id for m in merged.models if m.source == "refresh" and not m.retired]
+    # (nor one whose lifecycle vision-cli does not know: it is kept out of line names)
+    new = [
+        m.id
+        for m in merged.models
+        if m.source == "refresh" and not m.retired and m.unknown_lifecycle is None
+    ]
     left_out = sum(1 for entry in listed if not catalog.plausible_id(entry.get("id")))
     try:
         path = catalog.store_refresh(listed, keys.base_url(env.vars), fetched_at=env.now())

@@ -53,6 +53,20 @@ def test_messages_name_the_replacement() -> None:
     assert "2027-01-22" in warning and "claude-opus-5-5" in warning
 
 
+@pytest.mark.parametrize("state", ["deprecated", "retired"])
+def test_a_replacement_that_is_no_longer_active_is_not_recommended(state: str) -> None:
+    """With Opus 5.5 deprecated, Opus 4.5's warning said "switch to claude-opus-5-5": the named
+    replacement was only refused when retired. The newest active Opus is offered instead."""
+    opus55 = catalog.bundled().get("claude-opus-5-5")
+    catalog.store_refresh([_as_listed(opus55, lifecycle=state)], "http://example.invalid")
+    cat = catalog.load()
+    opus45 = cat.get("claude-opus-4-5")
+    assert cat.replacement(opus45) == cat.get("claude-opus-5") == cat.newest("opus")
+    warning = lifecycle.deprecation_warning(opus45, cat)
+    assert "switch to claude-opus-5 (--model claude-opus-5)" in warning
+    assert "claude-opus-5-5" not in warning
+
+
 def test_context_window_sets_images_per_request() -> None:
     assert catalog.images_for(200_000) == 100
     assert catalog.images_for(200_001) == 600

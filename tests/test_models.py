@@ -152,6 +152,22 @@ def test_a_deprecated_model_warns_even_with_json(
     assert "deprecated" in quiet.stderr
 
 
+def test_a_deprecated_replacement_is_not_what_the_warning_recommends(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    opus55 = api.model_info("claude-opus-5-5")
+    assert opus55 is not None
+    opus55["lifecycle"] = "deprecated"
+    assert run("models", "--refresh").exit_code == 0
+    result = run("ask", make_image("a.png"), "-q", "--model", "claude-opus-4-5")
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert "switch to claude-opus-5 (--model claude-opus-5)" in said
+    assert "claude-opus-5-5" not in said
+    shown = json.loads(run("models", "claude-opus-4-5", "--json").stdout)
+    assert shown["replacement"] == "claude-opus-5"
+
+
 @pytest.mark.parametrize(
     "command",
     [

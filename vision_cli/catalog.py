@@ -186,14 +186,15 @@ class Catalog(NamedTuple):
         return tuple(m for m in self.models if m.lifecycle == "active")
 
     def replacement(self, model: Model) -> Model | None:
-        """What to use instead of a deprecated or retired model: the one the models page names,
-        else the newest active model of its line."""
+        """What to use instead of a deprecated or retired model: the one the models page names
+        while it is active, else the newest active model of its line (a deprecated replacement
+        would only be replaced in turn)."""
         if model.replacement:
             try:
                 named = self.get(model.replacement)
             except KeyError:
                 named = None
-            if named is not None and not named.retired:
+            if named is not None and named.lifecycle == "active":
                 return named
         return self.newest(model.line) if model.line else None
 

@@ -41,7 +41,9 @@ The error texts are the API's, including the ``messages.N.content.M.image.source
 Structured outputs: a request with ``output_config.format`` of type ``json_schema`` is answered
 with JSON text: ``structured(schema, images)`` when set (a test answers ``locate`` with known
 boxes this way), else :func:`example_of` the schema; ``mismatch_next`` makes the next answers
-not match (as an answer cut short would not).
+not match (as an answer cut short would not). ``refuse_next`` makes the next Messages answers
+(structured or not, batch requests too) refusals, as the API gives them: ``stop_reason:
+"refusal"`` and a short text that is not JSON.
 
 Failures: ``fail_next`` queues error answers, ``fail_every`` throttles one request in n,
 ``fail_stream_next`` breaks the next stream with an ``event: error``, ``delay`` slows answers,
@@ -134,6 +136,8 @@ MESSAGES_BODY_LIMIT: Final = 32 * MB
 BODY_LIMITS: Final = {"/v1/messages/batches": 256 * MB, "/v1/files": 500 * MB}
 CUSTOM_ID_PATTERN: Final = "^[a-zA-Z0-9_-]{1,64}$"
 BATCH_LIFETIME: Final = timedelta(hours=24)
+#: The text of a refusal (``refuse_next``): what a model says when it declines, not JSON.
+REFUSAL_TEXT: Final = "I can't help with that request."
 
 #: Seconds an idle connection may stay open, and the bound on every socket read and write.
 SOCKET_TIMEOUT: Final = 10.0
@@ -978,6 +982,7 @@ class FakeClaudeAPI:
         #: answer, made from ``(schema, images)``. Default: :func:`example_of` the schema.
         self.structured: Callable[[Mapping[str, Any], list[SeenImage]], Any] | None = None
         self._mismatches = 0
+        self._refusals = 0
         #: Seconds to wait before answering any request.
         self.delay = 0.0
         #: Retrieves that still see a new batch ``in_progress`` before it ends.
@@ -1106,6 +1111,18 @@ class FakeClaudeAPI:
         an unexpected member), as an answer cut short or refused would not."""
         with self._lock:
             self._mismatches += count
+
+    def refuse_next(self, count: int = 1) -> None:
+        """The next ``count`` answers are refusals: ``stop_reason: "refusal"`` and the text
+        :data:`REFUSAL_TEXT` (not JSON, whatever the schema)."""
+        with self._lock:
+            self._refusals += count
+
+    def _refusing(self) -> bool:
+        with self._lock:
+            refusing = self._refusals > 0
+            self._refusals -= int(refusing)
+        return refusing
 
     def _structured_text(self, schema: Mapping[str, Any], images: list[SeenImage]) -> str:
         with self._lock:
@@ -1414,6 +1431,8 @@ class FakeClaudeAPI:
         stop_reason = "end_turn"
         if len(words) > body["max_tokens"] and schema is None:
             text, stop_reason = " ".join(words[: body["max_tokens"]]), "max_tokens"
+        if self._refusing():
+            text, stop_reason = REFUSAL_TEXT, "refusal"
         usage = {
             "input_tokens": estimate_input_tokens(body, images),
             "output_tokens": max(1, len(text.split())),

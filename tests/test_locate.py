@@ -242,6 +242,18 @@ def test_a_mismatch_or_an_api_error_fails_that_image_only(
     assert all("sent" in r for r in records if r["error"] is None)
 
 
+def test_a_refusal_is_said_to_be_one(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    api.refuse_next()
+    result = run("locate", make_image("a.png"), "--find", "x", "--json")
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "a.png: the model refused to answer" in errors[0]
+    (image,) = json.loads(result.stdout)["images"]
+    assert "the model refused to answer" in image["error"]
+
+
 def test_a_box_that_is_not_four_numbers_is_skipped_with_a_warning(
     run: Run, api: FakeClaudeAPI, make_image: MakeImage
 ) -> None:

@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import MakeImage, Run
-from tests.fakeapi import FakeClaudeAPI, example_of
+from tests.fakeapi import REFUSAL_TEXT, FakeClaudeAPI, example_of
 from vision_cli import catalog, fsutil, schema
+from vision_cli.asking import answering
 from vision_cli.bulk.records import FIELDS, prompt_sha256
 
 Json = dict[str, Any]
@@ -311,6 +312,42 @@ def test_a_mismatch_in_ask_is_one_error_line_and_exit_1(
     assert "Traceback" not in result.stderr
 
 
+def test_a_refusal_is_said_to_be_one_not_an_answer_that_is_not_json(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    """A refusal (``stop_reason: "refusal"``) was reported as "the answer is not JSON ...; ask
+    again, or raise --max-tokens if it was cut short"."""
+    api.refuse_next()
+    result = run("ask", make_image("r.png"), "--schema", RECEIPT)
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1
+    assert "the model refused to answer (stop_reason refusal)" in errors[0]
+    assert "not JSON" not in errors[0] and "--max-tokens" not in errors[0]
+    assert REFUSAL_TEXT in errors[0]  # what it said
+    api.refuse_next()
+    doc = json.loads(run("ask", make_image("r.png"), "--schema", RECEIPT, "--json").stdout)
+    assert doc["stop_reason"] == "refusal" and doc["data"] is None
+    assert doc["error"]["type"] == "schema_mismatch" and "refused" in doc["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("stop_reason", "said", "not_said"),
+    [
+        ("refusal", "the model refused to answer", "not JSON"),
+        ("max_tokens", "cut short at --max-tokens", "refused"),
+        ("end_turn", "the answer does not match the schema: the answer is not JSON", "refused"),
+        (None, "the answer does not match the schema: the answer is not JSON", "cut short"),
+    ],
+)
+def test_a_mismatch_says_what_the_stop_reason_tells(
+    stop_reason: str | None, said: str, not_said: str
+) -> None:
+    error = answering.schema_error("the answer is not JSON (x)", stop_reason)
+    assert error["type"] == "schema_mismatch" and error["status"] is None
+    assert said in error["message"] and not_said not in error["message"]
+
+
 def test_a_mismatch_with_json_keeps_the_answer(
     run: Run, api: FakeClaudeAPI, make_image: MakeImage
 ) -> None:
@@ -436,6 +473,21 @@ def test_each_mismatch_is_an_error_line_retried_on_resume(
     assert len(api.messages_requests()) == 4  # only the mismatch is asked again
     again = lines(out)[-1]
     assert again["path"] == bad[0]["path"] and again["error"] is None
+
+
+def test_each_and_batch_lines_say_a_refusal_is_one(
+    run: Run, batch_api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    api = batch_api
+    folder = _folder(make_image, tmp_path, 2)
+    for mode in ("--each", "--batch"):
+        out = tmp_path / f"r{mode}.jsonl"
+        api.refuse_next()
+        result = run("ask", folder, mode, "-j", "1", "--schema", RECEIPT, "-o", out)
+        assert result.exit_code == 1
+        (bad,) = [r for r in lines(out) if r["error"] is not None]
+        assert bad["error"]["type"] == "schema_mismatch" and bad["stop_reason"] == "refusal"
+        assert "the model refused to answer" in bad["error"]["message"]
 
 
 def test_the_resume_key_holds_the_schema(

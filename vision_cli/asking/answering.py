@@ -46,7 +46,10 @@ class Answer:
         with ``--schema``)."""
         r = self.reply
         structured = (
-            {"data": self.data, "error": schema_error(self.mismatch) if self.mismatch else None}
+            {
+                "data": self.data,
+                "error": schema_error(self.mismatch, r.stop_reason) if self.mismatch else None,
+            }
             if self.structured
             else {}
         )
@@ -66,13 +69,39 @@ class Answer:
 SCHEMA_MISMATCH: Final = "schema_mismatch"
 
 
-def schema_error(message: str) -> dict[str, Any]:
-    """The ``error`` member of an answer that does not match ``--schema``."""
+def schema_error(message: str, stop_reason: str | None = None) -> dict[str, Any]:
+    """The ``error`` member of an answer that does not match ``--schema``: why, from the stop
+    reason when it tells (a refusal, an answer cut short), else the mismatch."""
     return {
         "type": SCHEMA_MISMATCH,
         "status": None,
-        "message": f"the answer does not match the schema: {message}",
+        "message": mismatch_message(message, stop_reason),
     }
+
+
+def mismatch_message(message: str, stop_reason: str | None) -> str:
+    """One sentence for an answer that does not match ``--schema``: a refusal is said to be one
+    (its text is no object at all), an answer that hit ``--max-tokens`` is said to be cut short."""
+    if stop_reason == "refusal":
+        return (
+            "the model refused to answer (stop_reason refusal), so there is no object of the "
+            "schema's shape"
+        )
+    if stop_reason == "max_tokens":
+        return (
+            "the answer was cut short at --max-tokens (stop_reason max_tokens), so it does not "
+            f"match the schema: {message}"
+        )
+    return f"the answer does not match the schema: {message}"
+
+
+def mismatch_advice(stop_reason: str | None) -> str:
+    """What to do about an answer that does not match ``--schema``."""
+    if stop_reason == "refusal":
+        return "rephrase the prompt, or check that the image is what you meant to send"
+    if stop_reason == "max_tokens":
+        return "raise --max-tokens"
+    return "ask again, or raise --max-tokens if it was cut short"
 
 
 def structured(text: str, settings: Settings) -> tuple[Any, str | None]:

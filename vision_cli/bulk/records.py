@@ -114,7 +114,7 @@ def success_record(
         usage={"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
         cost_usd=cost,
         seconds=None if seconds is None else round(seconds, 3),
-        error=answering.schema_error(mismatch) if mismatch else None,
+        error=answering.schema_error(mismatch, reply.stop_reason) if mismatch else None,
     ).as_dict()
 
 

@@ -490,11 +490,11 @@ def _output(answer: answering.Answer, opts: AskOptions) -> None:
     if not opts.show.quiet and not opts.show.json:
         ask_usage(answer, stream=common.env().stderr)
     if answer.mismatch is not None:
-        message = answering.schema_error(answer.mismatch)["message"]
+        stop = answer.reply.stop_reason
+        message = answering.mismatch_message(answer.mismatch, stop)
         text = " ".join(answer.reply.text.split())
         shown = text if len(text) <= 200 else text[:199] + "…"
         common.fail(
-            f"{message}; ask again, or raise --max-tokens if it was cut short. The answer: "
-            f"{shown!r}",
+            f"{message}; {answering.mismatch_advice(stop)}. The answer: {shown!r}",
             ExitStatus.FAILED,
         )

@@ -242,6 +242,24 @@ def test_a_mismatch_or_an_api_error_fails_that_image_only(
     assert all("sent" in r for r in records if r["error"] is None)
 
 
+@pytest.mark.parametrize(("frame", "size"), [("upright", (300, 400)), ("stored", (400, 300))])
+def test_an_api_error_is_said_as_ask_says_it_and_the_size_is_kept(
+    run: Run, api: FakeClaudeAPI, tmp_path: Path, frame: str, size: tuple[int, int]
+) -> None:
+    """locate said "Error: a.png: Overloaded" where ask says the status, type and request id,
+    and --json gave width and height null for an image it had read fine."""
+    image = photo(tmp_path / "a.jpg", 6, (400, 300), (10, 10, 20, 20))  # 6: turned a quarter
+    api.fail_next(529, times=3)
+    result = run("locate", image, "--find", "x", "--json", "--max-retries", "0", "--frame", frame)
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1
+    assert errors[0].startswith(f"Error: {image}: HTTP 529 overloaded_error: "), errors[0]
+    (shown,) = json.loads(result.stdout)["images"]
+    assert (shown["width"], shown["height"]) == size and shown["boxes"] == []
+    assert shown["error"].startswith("HTTP 529 overloaded_error: ")
+
+
 def test_a_refusal_is_said_to_be_one(
     run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
 ) -> None:

@@ -313,11 +313,15 @@ class LocatedImage:
         located: locating.Located | None = None,
         error: str | None = None,
         warnings: tuple[str, ...] = (),
+        size: tuple[int, int] | None = None,
     ) -> None:
         self.job = job
         self.located = located
         self.error = error
         self.warnings = warnings
+        #: The original's size in the frame asked for: the boxes' when answered, else read from
+        #: its header (None when it cannot be read).
+        self.size = located.size if located is not None else size
 
 
 class _Rows:
@@ -421,11 +425,14 @@ def _located(
     """The image's boxes from its line (``record``: None when it was not asked)."""
     # lazy: start-up, --help imports none of these
     from vision_cli import locating
+    from vision_cli.client import failures
 
     if record is None:
         return LocatedImage(job, error=NOT_ANSWERED)
     if record.get("error") is not None:
-        return LocatedImage(job, error=str(record["error"].get("message")))
+        return LocatedImage(
+            job, error=failures.describe(record["error"]), size=_original_size(job, frame)
+        )
     try:
         found = locating.found_in(record, frame)
     except locating.NotALocateLine as exc:
@@ -442,6 +449,30 @@ def _located(
                 "empty box"
             )
     return LocatedImage(job, found, warnings=tuple(warnings))
+
+
+def _original_size(job: plan.Job, frame: Frame) -> tuple[int, int] | None:
+    """The original's size in ``frame`` from its header, for an image that got no boxes (None
+    when it was not read, or cannot be)."""
+    # lazy: start-up, --help imports none of these
+    from vision_cli import boxes
+    from vision_cli.imaging import probe
+
+    item = job.item
+    if job.problem is not None or item is None:
+        return None
+    try:
+        if job.data is not None:
+            found = probe.probe_bytes(job.data)
+        elif item.path is not None:
+            found = probe.probe_path(item.path)
+        else:
+            return None  # a URL not downloaded
+    except (probe.ProbeError, OSError, ValueError):
+        return None
+    facts = found.facts
+    stored = (facts.width, facts.height)
+    return stored if frame == Frame.stored else boxes.upright_size(stored, facts.orientation)
 
 
 def _messages(images: list[LocatedImage]) -> None:
@@ -472,8 +503,8 @@ def _print_at_end(images: list[LocatedImage], fmt: LocateFormat) -> None:
         doc = [
             {
                 "path": i.job.label,
-                "width": i.located.size[0] if i.located else None,
-                "height": i.located.size[1] if i.located else None,
+                "width": i.size[0] if i.size else None,
+                "height": i.size[1] if i.size else None,
                 "boxes": [
                     {k: v for k, v in f.as_dict().items() if k != "path"} for f in i.located.found
                 ]

@@ -82,6 +82,21 @@ class APIFailure(Exception):
         return self.status is None or self.status in (408, 409, 429) or self.status >= 500
 
 
+def describe(error: Mapping[str, Any]) -> str:
+    """The ``error`` of a results line in one line: an API or network failure as
+    :class:`APIFailure` says it (``HTTP 529 overloaded_error: Overloaded``, the way ``ask``
+    prints it; the line keeps no request id), any other (preflight, ``schema_mismatch``) as its
+    message."""
+    kind, status, message = error.get("type"), error.get("status"), error.get("message")
+    text = str(message) if message is not None else ""
+    if isinstance(kind, str) and (type(status) is int or kind in _NO_ANSWER_TYPES):
+        return str(APIFailure(status if type(status) is int else None, kind, text))
+    return redact(text)
+
+
+#: The error types of a request that got no answer at all (no HTTP status).
+_NO_ANSWER_TYPES: Final = frozenset({"connection_error", "timeout_error"})
+
 #: The HTTP status behind each error type, for errors that arrive inside a stream.
 STATUS_OF_TYPE: Final = {
     "invalid_request_error": 400,

@@ -140,6 +140,24 @@ def test_the_fake_answers_a_retired_model_as_the_api_does(fake_api: FakeClaudeAP
     assert body["error"] == {"type": "not_found_error", "message": "model: claude-sonnet-4-5"}
 
 
+def test_a_404_for_the_model_says_it_may_be_retired_and_how_to_learn(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    """The table still has Sonnet 4.6 active, but the API has retired it since: the 404 says
+    what it most likely means and what tells."""
+    served = api.model_info("claude-sonnet-4-6")
+    assert served is not None
+    served["lifecycle"] = "retired"
+    result = run("ask", make_image("a.png"), "-m", "claude-sonnet-4-6", "--json")
+    assert result.exit_code == 3
+    said = " ".join(result.stderr.split())
+    assert "HTTP 404 not_found_error: model: claude-sonnet-4-6" in said
+    assert "may have been retired: `vision-cli models --refresh`" in said
+    other = failures.APIFailure(404, "not_found_error", "file: file_123 not found")
+    assert "retired" not in str(other)
+    assert failures.APIFailure(400, "invalid_request_error", "model: x").hint == ""
+
+
 def test_a_deprecated_model_warns_even_with_json(
     run: Run, api: FakeClaudeAPI, make_image: MakeImage
 ) -> None:

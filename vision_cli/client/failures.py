@@ -4,6 +4,7 @@ one-line form (status, error type, message, request id, never the key) of every 
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -70,7 +71,18 @@ class APIFailure(Exception):
     def __str__(self) -> str:
         head = f"HTTP {self.status} {self.type}" if self.status is not None else self.type
         tail = f" (request id {self.request_id})" if self.request_id else ""
-        return redact(f"{head}: {self.message}{tail}")
+        return redact(f"{head}: {self.message}{tail}{self.hint}")
+
+    @property
+    def hint(self) -> str:
+        """What to do, when the failure says it: a 404 ``model: NAME`` is most often a model
+        retired since vision-cli's table (or the last refresh) was made."""
+        if self.status == 404 and _UNKNOWN_MODEL.fullmatch(self.message):
+            return (
+                ". The model may have been retired: `vision-cli models --refresh` asks the API "
+                "which models it serves"
+            )
+        return ""
 
     def as_dict(self) -> dict[str, Any]:
         """``{"type", "status", "message"}``: the ``error`` member of a JSONL result."""
@@ -93,6 +105,9 @@ def describe(error: Mapping[str, Any]) -> str:
         return str(APIFailure(status if type(status) is int else None, kind, text))
     return redact(text)
 
+
+#: The API's message for a model it does not serve (a 404 ``not_found_error``).
+_UNKNOWN_MODEL: Final = re.compile(r"model: \S+")
 
 #: The error types of a request that got no answer at all (no HTTP status).
 _NO_ANSWER_TYPES: Final = frozenset({"connection_error", "timeout_error"})

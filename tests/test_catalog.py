@@ -240,6 +240,40 @@ def test_a_damaged_cache_is_the_table_alone() -> None:
     assert catalog.load().models == catalog.bundled().models
 
 
+def test_a_cache_of_another_version_is_neither_read_nor_overwritten() -> None:
+    """A cache file of a version this vision-cli does not know (a newer one's) was read as if
+    it were its own, or as never refreshed, and then overwritten as version 1."""
+    path = catalog.cache_path()
+    path.parent.mkdir(parents=True)
+    newer = {
+        "version": 2,
+        "lists": {"models": [{"id": "claude-sonnet-6", "line": "sonnet", "lifecycle": "active"}]},
+        "models": [{"id": "claude-sonnet-5-5", "lifecycle": "retired"}],
+    }
+    text = json.dumps(newer)
+    path.write_text(text)
+    assert catalog.load().models == catalog.bundled().models
+    foreign = catalog.foreign_cache()
+    assert foreign is not None and foreign.version == 2
+    assert "version 2" in str(foreign) and "left as it is" in str(foreign)
+    assert "version 2" in (catalog.cache_problem() or "")
+    with pytest.raises(catalog.ForeignCacheError):
+        catalog.record_edge("claude-sonnet-5-5", 1568)
+    with pytest.raises(OSError, match="does not know"):
+        catalog.store_refresh([], "http://example.invalid")
+    assert path.read_text() == text
+
+
+def test_a_cache_without_a_version_is_this_ones() -> None:
+    path = catalog.cache_path()
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"models": [{"id": "claude-sonnet-6", "lifecycle": "active"}]}))
+    assert catalog.foreign_cache() is None
+    assert catalog.load().get("claude-sonnet-6").source == "refresh"
+    catalog.record_edge("claude-sonnet-5-5", 1568)
+    assert json.loads(path.read_text())["version"] == catalog.CACHE_VERSION
+
+
 def test_a_recorded_edge_wins_over_the_tier() -> None:
     path = catalog.record_edge("claude-sonnet-5-5", 1568)
     assert json.loads(path.read_text())["edges"]["claude-sonnet-5-5"]["max_side_length_pixels"]

@@ -386,6 +386,32 @@ def test_a_cache_without_lifecycles_keeps_a_retired_model_retired(
     assert api.messages_requests() == []
 
 
+def test_a_cache_of_another_version_is_warned_of_once_and_left_as_it_is(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    path = fsutil.cache_dir() / "models.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"version": 2, "models": {"by_line": {}}}) + "\n"
+    path.write_text(text)
+    catalog.forget()
+    listed = run("models")
+    assert listed.exit_code == 0, listed.stderr
+    said = " ".join(listed.stderr.split())
+    assert said.count("version 2 of the models cache") == 1 and "left as it is" in said
+    assert "writes it again" not in said
+    sent = run("estimate", make_image("a.png"), "-m", "sonnet", "-m", "opus")
+    assert sent.exit_code == 0, sent.stderr
+    assert " ".join(sent.stderr.split()).count("version 2 of the models cache") == 1
+    asked = run("ask", make_image("a.png"), "-q", "-m", "sonnet")
+    assert asked.exit_code == 0, asked.stderr
+    assert " ".join(asked.stderr.split()).count("version 2 of the models cache") == 1
+    refreshed = run("models", "--refresh")
+    assert refreshed.exit_code == 1
+    assert "version 2 of the models cache" in " ".join(refreshed.stderr.split())
+    assert api.requests_to("/v1/models", "GET") == []  # nothing asked that could not be kept
+    assert path.read_text() == text
+
+
 def test_the_models_api_pages_and_hides_retired_models(fake_api: FakeClaudeAPI) -> None:
     client = anthropic.Anthropic(api_key=API_KEY, base_url=fake_api.base_url)
     served = [m.id for m in client.models.list(limit=3)]

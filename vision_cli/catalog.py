@@ -29,6 +29,9 @@ LIFECYCLES: Final = ("active", "deprecated", "retired")
 LINES: Final = ("opus", "sonnet", "haiku", "fable", "mythos")
 #: The cache file that ``models --refresh`` writes (in :func:`fsutil.cache_dir`).
 CACHE_FILE: Final = "models.json"
+#: The cache file's ``version`` this vision-cli reads and writes; a file of another version
+#: (a newer vision-cli's) is neither read nor overwritten.
+CACHE_VERSION: Final = 1
 #: The model after which every model is high-res (the vision page: "Claude 4.7 and later").
 HIGH_RES_SINCE: Final = "claude-opus-4-7"
 TIER_RULE: Final = "rule: released after Claude Opus 4.7, so high-res"
@@ -133,6 +136,20 @@ class UnknownModelError(ValueError):
             "`vision-cli models --refresh` asks the API which models it serves)"
         )
         self.name = name
+
+
+class ForeignCacheError(OSError):
+    """The cache file has a ``version`` this vision-cli does not know: it is left as it is."""
+
+    def __init__(self, path: Path, version: Any) -> None:
+        super().__init__(
+            f"{path} is version {json.dumps(version)[:40]} of the models cache, which this "
+            f"vision-cli (version {CACHE_VERSION}) does not know: it was left as it is (a newer "
+            "vision-cli wrote it? remove it, or set VISION_CLI_CACHE_DIR, to let this one write "
+            "its own)"
+        )
+        self.path = path
+        self.version = version
 
 
 class UnpricedModelError(ValueError):
@@ -292,15 +309,50 @@ def cache_problem(path: Path | None = None) -> str | None:
     return _cache_document(path or cache_path())[1]
 
 
-def _cache_document(path: Path) -> tuple[dict[str, Any], str | None]:
-    """The cache document, and why it cannot be used when it is there but damaged."""
+def foreign_cache(path: Path | None = None) -> ForeignCacheError | None:
+    """Why the cache file there is not this vision-cli's to read or write (a ``version`` it does
+    not know), or None. Not read as "never refreshed", never overwritten. Read once per
+    process and path, as :func:`load` reads it."""
+    return _foreign_at(path or cache_path())
+
+
+@cache
+def _foreign_at(path: Path) -> ForeignCacheError | None:
+    return _foreign(path)
+
+
+def _foreign(target: Path) -> ForeignCacheError | None:
     try:
-        doc = json.loads(path.read_text("utf-8"))
+        doc = _raw_document(target)
+    except (OSError, ValueError, RecursionError):
+        return None  # damaged: read as no cache, and written again
+    if isinstance(doc, dict) and doc.get("version", CACHE_VERSION) != CACHE_VERSION:
+        return ForeignCacheError(target, doc.get("version"))
+    return None
+
+
+def _raw_document(path: Path) -> Any:
+    """The file's JSON (None when missing; OSError, ValueError, RecursionError)."""
+    try:
+        return json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
-        return {}, None
+        return None
+
+
+def _cache_document(path: Path) -> tuple[dict[str, Any], str | None]:
+    """The cache document, and why it cannot be used when it is there but damaged (or of a
+    version this vision-cli does not know)."""
+    try:
+        doc = _raw_document(path)
     except (OSError, ValueError, RecursionError) as exc:
         return {}, str(exc) or type(exc).__name__
-    return (doc, None) if isinstance(doc, dict) else ({}, "not a JSON object")
+    if doc is None:
+        return {}, None
+    if not isinstance(doc, dict):
+        return {}, "not a JSON object"
+    if doc.get("version", CACHE_VERSION) != CACHE_VERSION:
+        return {}, str(ForeignCacheError(path, doc.get("version")))
+    return doc, None
 
 
 def _write_cache(change: Any, path: Path | None = None) -> Path:
@@ -309,9 +361,12 @@ def _write_cache(change: Any, path: Path | None = None) -> Path:
 
     target = path or cache_path()
     with _WRITING:
+        foreign = _foreign(target)  # as it is now, not as first read
+        if foreign is not None:
+            raise foreign
         doc = read_cache(target)
         change(doc)
-        doc["version"] = 1
+        doc["version"] = CACHE_VERSION
         target.parent.mkdir(parents=True, exist_ok=True)
         fsutil.write_text(target, json.dumps(doc, indent=1, sort_keys=True) + "\n")
         forget()
@@ -506,6 +561,7 @@ def _merged(path: Path) -> Catalog:
 def forget() -> None:
     """Read the cache again at the next :func:`load` (after it was written)."""
     _merged.cache_clear()
+    _foreign_at.cache_clear()
 
 
 def resolve(name: str) -> Model:

@@ -26,6 +26,8 @@ from vision_cli.environment import Environment
 from vision_cli.exitcodes import ExitStatus, StdoutFailed
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from vision_cli import catalog, judging
     from vision_cli.client import filesapi
     from vision_cli.formats import Format, ReportFormat
@@ -185,6 +187,7 @@ def resolve_model(
     from vision_cli import catalog
 
     origin = f" (saved in {saved_in})" if saved_in else from_environment("model")
+    warn_foreign_cache()
     try:
         model = catalog.resolve(model_name(name))
     except catalog.UnknownModelError as exc:
@@ -198,6 +201,27 @@ def resolve_model(
     if sending and not model.priced:
         usage_error(str(catalog.UnpricedModelError(model)), "--price")
     return model
+
+
+#: Where a run keeps the models caches it has warned about (its root context's ``meta``).
+_FOREIGN_WARNED: Final = "vision_cli.foreign_cache_warned"
+
+
+def warn_foreign_cache() -> None:
+    """Warn once per run and cache file when the models cache has a version this vision-cli
+    does not know: the bundled table is used, and the file is left as it is."""
+    # lazy: start-up, the listing (--help) imports this module but needs none of these
+    from vision_cli import catalog
+
+    foreign = catalog.foreign_cache()
+    if foreign is None:
+        return
+    ctx = get_current_context(silent=True)
+    warned: set[Path] = ctx.find_root().meta.setdefault(_FOREIGN_WARNED, set()) if ctx else set()
+    if foreign.path in warned:
+        return
+    warned.add(foreign.path)
+    warn(f"{foreign}; the bundled table is used")
 
 
 def priced(model: catalog.Model, text: str) -> catalog.Model:

@@ -210,6 +210,7 @@ def estimate(
         common.usage_error(
             "give at least one image, folder, glob, URL or -, or a size with --size WxH", "INPUTS"
         )
+    common.warn_foreign_cache()
     cat = catalog.load()
     try:
         specs = [choosing.parse_price(p) for p in price or ()]

@@ -77,7 +77,9 @@ def models(
     if refresh:
         _refresh()
     problem = catalog.cache_problem()
-    if problem is not None:
+    if catalog.foreign_cache() is not None:
+        common.warn_foreign_cache()
+    elif problem is not None:
         common.warn(
             f"the cache {catalog.cache_path()} cannot be used ({problem}): the bundled table is "
             "shown; `vision-cli models --refresh` writes it again"
@@ -99,6 +101,10 @@ def _refresh() -> None:
     from vision_cli.client import connect, failures, keys, messages
 
     env = common.env()
+    foreign = catalog.foreign_cache()
+    if foreign is not None:  # before anything is asked: its answer could not be kept
+        common.error(f"could not keep the list in the cache folder: {foreign}")
+        raise typer.Exit(ExitStatus.FAILED)
     try:
         api = connect.make_client(vars=env.vars)
         listed = messages.list_models(api)

@@ -436,3 +436,29 @@ def test_the_module_never_imports_the_sdk_at_import_time() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=os.environ
     )
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_signal_while_the_client_is_built_arrives_once_it_is_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SIGTERM or Ctrl-C in the middle of the SDK client's constructor left a half-built client,
+    whose clean-up printed "Exception ignored in SyncHttpxClientWrapper.__del__" and a traceback
+    after ``--each``'s "interrupted" line (about one run in twelve, in a sweep of SIGTERMs)."""
+    import os
+    import signal
+
+    import anthropic
+
+    from vision_cli.client import connect
+
+    built: list[str] = []
+
+    class Constructor:
+        def __init__(self, **kwargs: object) -> None:
+            os.kill(os.getpid(), signal.SIGINT)  # arrives in the middle of the constructor
+            built.append("whole")
+
+    monkeypatch.setattr(anthropic, "Anthropic", Constructor)
+    with pytest.raises(KeyboardInterrupt):
+        connect.make_client(vars={"ANTHROPIC_API_KEY": "sk-test"})
+    assert built == ["whole"]  # the constructor ran to its end before the interrupt

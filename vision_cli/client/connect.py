@@ -4,9 +4,12 @@ the SDK client is built.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from vision_cli import collector
@@ -89,11 +92,32 @@ def make_client(
         options["timeout"] = timeout
     if middleware:
         options["middleware"] = list(middleware)
-    return anthropic.Anthropic(
-        api_key=key,
-        # always given: the SDK would read the process's ANTHROPIC_BASE_URL itself otherwise
-        # (it and httpx still read their own settings there: ANTHROPIC_LOG, proxies, CA files)
-        base_url=base_url(vars),
-        max_retries=max_retries,
-        **options,
-    )
+    with signals_held():
+        return anthropic.Anthropic(
+            api_key=key,
+            # always given: the SDK would read the process's ANTHROPIC_BASE_URL itself otherwise
+            # (it and httpx still read their own settings there: ANTHROPIC_LOG, proxies, CA files)
+            base_url=base_url(vars),
+            max_retries=max_retries,
+            **options,
+        )
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block has run (a few milliseconds), then arrive.
+
+    A client cut short while it is built is collected half-made, and the HTTP library's clean-up
+    then prints "Exception ignored in ... __del__" with a traceback after the run's own
+    "interrupted" line. Only in the main thread (where Python handles signals), where the
+    platform can hold them."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not (
+        threading.main_thread()
+    ):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)

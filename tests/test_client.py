@@ -446,6 +446,8 @@ def test_a_signal_while_the_client_is_built_arrives_once_it_is_whole(
     after ``--each``'s "interrupted" line (about one run in twelve, in a sweep of SIGTERMs)."""
     import os
     import signal
+    import threading
+    import time
 
     import anthropic
 
@@ -456,9 +458,19 @@ def test_a_signal_while_the_client_is_built_arrives_once_it_is_whole(
     class Constructor:
         def __init__(self, **kwargs: object) -> None:
             os.kill(os.getpid(), signal.SIGINT)  # arrives in the middle of the constructor
+            time.sleep(0.05)  # the rest of its work: time for the signal to be handled
             built.append("whole")
 
     monkeypatch.setattr(anthropic, "Anthropic", Constructor)
-    with pytest.raises(KeyboardInterrupt):
-        connect.make_client(vars={"ANTHROPIC_API_KEY": "sk-test"})
+    # Another thread, as the SDK's import or a progress bar may be: the kernel may hand it the
+    # process's signal, so masking signals in the main thread alone would not hold them.
+    done = threading.Event()
+    other = threading.Thread(target=done.wait, daemon=True)
+    other.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            connect.make_client(vars={"ANTHROPIC_API_KEY": "sk-test"})
+    finally:
+        done.set()
+        other.join()
     assert built == ["whole"]  # the constructor ran to its end before the interrupt

@@ -109,15 +109,26 @@ def signals_held() -> Iterator[None]:
 
     A client cut short while it is built is collected half-made, and the HTTP library's clean-up
     then prints "Exception ignored in ... __del__" with a traceback after the run's own
-    "interrupted" line. Only in the main thread (where Python handles signals), where the
-    platform can hold them."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not (
-        threading.main_thread()
-    ):
+    "interrupted" line. The signals are caught by Python handlers that only note them (masking
+    them would not do: another thread of the process, the SDK's import or a progress bar, may
+    take a process's signal), and raised again, to the handlers the run had, once the block is
+    done. Only in the main thread, the one where Python handles signals."""
+    held = (signal.SIGINT, signal.SIGTERM)
+    before = {s: signal.getsignal(s) for s in held}
+    if threading.current_thread() is not threading.main_thread() or None in before.values():
         yield
         return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    caught: list[int] = []
+
+    def note(signum: int, frame: object) -> None:
+        caught.append(signum)
+
+    for s in held:
+        signal.signal(s, note)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        for s, handler in before.items():
+            signal.signal(s, handler)
+        if caught:
+            signal.raise_signal(caught[0])

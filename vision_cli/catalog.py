@@ -300,59 +300,49 @@ def cache_path() -> Path:
 
 def read_cache(path: Path | None = None) -> dict[str, Any]:
     """The cache document (empty when missing or damaged: the table alone is used then)."""
-    return _cache_document(path or cache_path())[0]
+    return _read_at(path or cache_path()).doc
 
 
 def cache_problem(path: Path | None = None) -> str | None:
     """Why the cache file that is there cannot be used (None: it is fine, or there is none):
     ``vision-cli models`` says so rather than call the data never refreshed."""
-    return _cache_document(path or cache_path())[1]
+    return _read_at(path or cache_path()).problem
 
 
 def foreign_cache(path: Path | None = None) -> ForeignCacheError | None:
     """Why the cache file there is not this vision-cli's to read or write (a ``version`` it does
-    not know), or None. Not read as "never refreshed", never overwritten. Read once per
-    process and path, as :func:`load` reads it."""
-    return _foreign_at(path or cache_path())
+    not know), or None. Not read as "never refreshed", never overwritten."""
+    return _read_at(path or cache_path()).foreign
+
+
+class _CacheRead(NamedTuple):
+    """One read of the cache file: the document (empty when it cannot be used), why it cannot
+    be (damaged, or of another version), and the second as the error to raise on writing."""
+
+    doc: dict[str, Any]
+    problem: str | None = None
+    foreign: ForeignCacheError | None = None
 
 
 @cache
-def _foreign_at(path: Path) -> ForeignCacheError | None:
-    return _foreign(path)
+def _read_at(path: Path) -> _CacheRead:
+    """:func:`_read`, once per process and path, as :func:`load` reads it (:func:`forget`)."""
+    return _read(path)
 
 
-def _foreign(target: Path) -> ForeignCacheError | None:
+def _read(path: Path) -> _CacheRead:
     try:
-        doc = _raw_document(target)
-    except (OSError, ValueError, RecursionError):
-        return None  # damaged: read as no cache, and written again
-    if isinstance(doc, dict) and doc.get("version", CACHE_VERSION) != CACHE_VERSION:
-        return ForeignCacheError(target, doc.get("version"))
-    return None
-
-
-def _raw_document(path: Path) -> Any:
-    """The file's JSON (None when missing; OSError, ValueError, RecursionError)."""
-    try:
-        return json.loads(path.read_text("utf-8"))
+        doc = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
-        return None
-
-
-def _cache_document(path: Path) -> tuple[dict[str, Any], str | None]:
-    """The cache document, and why it cannot be used when it is there but damaged (or of a
-    version this vision-cli does not know)."""
-    try:
-        doc = _raw_document(path)
-    except (OSError, ValueError, RecursionError) as exc:
-        return {}, str(exc) or type(exc).__name__
-    if doc is None:
-        return {}, None
+        return _CacheRead({})
+    except (OSError, ValueError, RecursionError) as exc:  # damaged: written again on refresh
+        return _CacheRead({}, str(exc) or type(exc).__name__)
     if not isinstance(doc, dict):
-        return {}, "not a JSON object"
+        return _CacheRead({}, "not a JSON object")
     if doc.get("version", CACHE_VERSION) != CACHE_VERSION:
-        return {}, str(ForeignCacheError(path, doc.get("version")))
-    return doc, None
+        foreign = ForeignCacheError(path, doc.get("version"))
+        return _CacheRead({}, str(foreign), foreign)
+    return _CacheRead(doc)
 
 
 def _write_cache(change: Any, path: Path | None = None) -> Path:
@@ -361,10 +351,10 @@ def _write_cache(change: Any, path: Path | None = None) -> Path:
 
     target = path or cache_path()
     with _WRITING:
-        foreign = _foreign(target)  # as it is now, not as first read
-        if foreign is not None:
-            raise foreign
-        doc = read_cache(target)
+        now = _read(target)  # as it is now, not as first read
+        if now.foreign is not None:
+            raise now.foreign
+        doc = now.doc
         change(doc)
         doc["version"] = CACHE_VERSION
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -555,13 +545,13 @@ def load() -> Catalog:
 
 @cache
 def _merged(path: Path) -> Catalog:
-    return merge(bundled(), read_cache(path))
+    return merge(bundled(), _read_at(path).doc)
 
 
 def forget() -> None:
     """Read the cache again at the next :func:`load` (after it was written)."""
     _merged.cache_clear()
-    _foreign_at.cache_clear()
+    _read_at.cache_clear()
 
 
 def resolve(name: str) -> Model:

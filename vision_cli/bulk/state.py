@@ -83,6 +83,14 @@ class BatchState:
         the state file could not be written, during the create)."""
         return [b for b in self.batches if not b.get("id")]
 
+    def pending(self) -> set[records.ImageKey]:
+        """Every image in uncollected batches, of any model and prompt (:func:`.image_key`)."""
+        return {
+            records.image_key({**ref, "model": b["model"], "prompt_sha256": b["prompt_sha256"]})
+            for b in self.uncollected()
+            for ref in b["requests"].values()
+        }
+
     def waiting(self, model: str, prompt_hash: str) -> set[records.ImageId]:
         """The image keys of the images in uncollected batches for this model and prompt."""
         key = records.model_key(model)

@@ -123,7 +123,7 @@ def _pending(file: Path) -> tuple[int, set[ImageKey]]:
     """Images waiting in batches not collected yet (``FILE.batches.json``; 0 without one), and
     which: an image submitted again after a failure is pending, not failed."""
     # lazy: start-up, --help imports none of these
-    from vision_cli.bulk.records import OutputError, image_key
+    from vision_cli.bulk.records import OutputError
     from vision_cli.bulk.state import BatchState, state_path
 
     path = state_path(file)
@@ -134,10 +134,4 @@ def _pending(file: Path) -> tuple[int, set[ImageKey]]:
             f"{path} is not a batch state file vision-cli can read: pending batches are not counted"
         )
         return 0, set()
-    batches = state.uncollected()
-    waiting = {
-        image_key({**ref, "model": batch["model"], "prompt_sha256": batch["prompt_sha256"]})
-        for batch in batches
-        for ref in batch["requests"].values()
-    }
-    return sum(len(batch["requests"]) for batch in batches), waiting
+    return sum(len(batch["requests"]) for batch in state.uncollected()), state.pending()

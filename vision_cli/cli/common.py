@@ -157,7 +157,7 @@ def from_environment(param: str) -> str:
     wrong there, not on the command line."""
     ctx = get_current_context(silent=True)
     source = getattr(ctx.get_parameter_source(param), "name", None) if ctx else None
-    if ctx is not None and configured(param):
+    if ctx is not None and source == "DEFAULT_MAP":
         command = ctx.command_path.partition(" ")[2]
         where = ctx.meta.get(CONFIGURED_IN, {}).get(command, {}).get(param)
         return f" (from {where})" if where else " (from the configuration)"

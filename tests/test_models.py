@@ -199,7 +199,19 @@ def test_offline_commands_accept_a_retired_model_and_say_so_once(
 ) -> None:
     result = run(*command, make_image("a.png"), make_image("b.png"), "-m", "claude-sonnet-4-5")
     assert result.exit_code == 0, result.stderr
-    assert result.stderr.count("claude-sonnet-4-5 was retired on 2026-11-30") == 1
+    assert result.stderr.count("Warning: claude-sonnet-4-5 was retired on 2026-11-30") == 1
+
+
+def test_a_retired_model_priced_by_hand_names_how_to_price_its_replacement(
+    run: Run, make_image: MakeImage, chdir_tmp: Path
+) -> None:
+    """claude-mythos-preview's replacement has no known price: naming it bare in estimate
+    would only be refused, so the warning says how to give it one."""
+    result = run("estimate", make_image("a.png"), "-m", "claude-mythos-preview", "--price", "5/25")
+    assert result.exit_code == 0, result.stderr
+    assert "--price claude-mythos-5-2=INPUT/OUTPUT" in result.stderr
+    priced = run("estimate", make_image("b.png"), "-m", "claude-sonnet-4-5")
+    assert "use claude-sonnet-5-5 (--model claude-sonnet-5-5)" in priced.stderr
 
 
 def test_exact_counting_with_a_retired_model_is_refused(

@@ -7,11 +7,16 @@ from __future__ import annotations
 from vision_cli.catalog import Catalog, Model, load
 
 
-def _instead(cat: Catalog, model: Model) -> str:
+def _instead(cat: Catalog, model: Model, *, pricing: bool = False) -> str:
+    """The replacement to name; ``pricing``: the command prices (estimate), so a replacement
+    with no known price says how to give it one."""
     other = cat.replacement(model)
     if other is None:
         return "another model (`vision-cli models` lists them)"
-    return f"{other.short_name} (--model {other.short_name})"
+    name = other.short_name
+    if pricing and not other.priced:
+        return f"{name} (--model {name} --price {name}=INPUT/OUTPUT: no price is known for it yet)"
+    return f"{name} (--model {name})"
 
 
 def refusal(model: Model, cat: Catalog | None = None, *, source: str = "") -> str:
@@ -41,5 +46,5 @@ def retired_note(model: Model, cat: Catalog | None = None) -> str:
     when = f" on {model.retires_at}" if model.retires_at else ""
     return (
         f"{model.short_name} was retired{when}: its tier and prices are shown as history, but "
-        f"the API no longer serves it; use {_instead(cat, model)}"
+        f"the API no longer serves it; use {_instead(cat, model, pricing=True)}"
     )

@@ -256,7 +256,8 @@ def priced(model: catalog.Model, text: str) -> catalog.Model:
 
 def note_lifecycle(model: catalog.Model, *, sending: bool, origin: str = "") -> None:
     """Say on stderr what the model's lifecycle means here (never hidden by -q or --json:
-    stderr is not the result). A retired model stops a command that sends, with exit 2;
+    stderr is not the result). A retired model stops a command that sends, with exit 2, and is
+    a warning for the others (priced and judged as history);
     ``origin`` says where its name came from when not the command line."""
     from vision_cli import lifecycle  # lazy: start-up, --help imports none of these
 
@@ -264,7 +265,7 @@ def note_lifecycle(model: catalog.Model, *, sending: bool, origin: str = "") -> 
         if sending:
             error(lifecycle.refusal(model, source=origin))
             raise typer.Exit(ExitStatus.USAGE)
-        note(lifecycle.retired_note(model))
+        warn(lifecycle.retired_note(model))
     elif model.deprecated:
         warn(lifecycle.deprecation_warning(model))
 

@@ -5,6 +5,7 @@ the API finds an image too large. Everything against the local fake API, through
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import json
 import os
@@ -292,6 +293,23 @@ def test_a_line_whose_newest_model_has_no_price_asks_for_one(
 # --------------------------------------------------------------------------------------------------
 # vision-cli models, --refresh
 # --------------------------------------------------------------------------------------------------
+
+
+def test_models_shows_what_the_api_said_of_a_lifecycle_it_does_not_know(run: Run) -> None:
+    """A refreshed model with a future lifecycle is kept as deprecated; every format says what
+    the API gave, so a script does not read it as a deprecation the API announced."""
+    catalog.store_refresh(
+        [{"id": "claude-sonnet-6", "line": "sonnet", "lifecycle": "sunset"}],
+        "http://example.invalid",
+    )
+    catalog.forget()
+    shown = json.loads(run("models", "claude-sonnet-6", "--json").stdout)
+    assert shown["lifecycle"] == "deprecated" and shown["unknown_lifecycle"] == "sunset"
+    known = json.loads(run("models", "claude-sonnet-5-5", "--json").stdout)
+    assert known["unknown_lifecycle"] is None
+    assert "deprecated (API: sunset)" in run("models", "claude-sonnet-6").stdout
+    rows = list(csv.DictReader(io.StringIO(run("models", "--format", "csv").stdout)))
+    assert {r["id"]: r["unknown_lifecycle"] for r in rows}["claude-sonnet-6"] == "sunset"
 
 
 def test_models_lists_the_table_without_the_network(run: Run, api: FakeClaudeAPI) -> None:

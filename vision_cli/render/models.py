@@ -30,6 +30,7 @@ COLUMNS = (
     "source",
     "tier_source",
     "price_source",
+    "unknown_lifecycle",
 )
 
 
@@ -112,6 +113,11 @@ def record(m: catalog.Model, cat: catalog.Catalog) -> dict[str, Any]:
         "deprecated_at": m.deprecated_at.isoformat() if m.deprecated_at else None,
         "retires_at": m.retires_at.isoformat() if m.retires_at else None,
         "replacement": other.id if other is not None else None,
+        # what a refresh said when vision-cli does not know it: the value (``sunset``),
+        # ``missing`` or ``unreadable``; the model is then kept as ``deprecated``
+        "unknown_lifecycle": None
+        if m.unknown_lifecycle is None
+        else m.unknown_lifecycle.strip("'"),
         "source": m.source,
     }
 
@@ -143,6 +149,8 @@ def _cells(r: dict[str, Any]) -> list[str]:
     if prices["batch_input"] is not None:
         batch = f"{_usd(prices['batch_input'])}/{_usd(prices['batch_output'])}"
     life = r["lifecycle"]
+    if r["unknown_lifecycle"] is not None:
+        life += f" (API: {r['unknown_lifecycle']})"
     if r["retires_at"]:
         life += f" {'on' if life == 'retired' else 'retires'} {r['retires_at']}"
     if r["replacement"]:
@@ -192,6 +200,7 @@ def _csv(out: TextIO, records: list[dict[str, Any]]) -> None:
                 "source": r["source"],
                 "tier_source": tier["source"],
                 "price_source": prices["source"],
+                "unknown_lifecycle": r["unknown_lifecycle"] or "",
             }
         )
 

@@ -450,6 +450,88 @@ def test_stopped_run_with_out_leaves_only_complete_files(
 
 
 @pytest.mark.slow
+def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
+    """Ctrl-C twice while a worker is busy (here reading a FIFO whose writer stays open, so it
+    would be busy for ever): the run ends with 130 and no traceback, without waiting for it."""
+    k.write(tmp_path / "in" / "a.png", k.encode(k.gradient((64, 48)), "PNG"))
+    fifo = tmp_path / "in" / "b.png"
+    os.mkfifo(fifo)
+    out = tmp_path / "out"
+    args = [str(fifo), str(tmp_path / "in" / "a.png"), "--out", str(out), "-j", "2"]
+    proc = subprocess.Popen(
+        [script(), "resize", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # a terminal's Ctrl-C goes to the whole process group
+    )
+    writer = os.open(fifo, os.O_WRONLY)  # returns once a worker has opened it
+    try:
+        os.write(writer, k.encode(k.gradient((64, 48)), "PNG")[:40])  # and never the rest
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            _, stderr = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            pytest.fail("the run waited for the busy worker after a second Ctrl-C")
+    finally:
+        os.close(writer)
+    assert proc.returncode == 130, stderr
+    assert b"Traceback" not in stderr
+    assert not out.exists() or leftovers(out) == []
+
+
+def worker_writing(pid: int) -> bool:
+    """Whether a child of ``pid`` is blocked writing into a pipe (a worker sending a result)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return False
+    for child in children:
+        try:
+            wchan = Path(f"/proc/{child}/wchan").read_text()
+        except OSError:
+            continue
+        if "pipe" in wchan and "write" in wchan:
+            return True
+    return False
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_group_while_a_worker_sends_its_result(tmp_path: Path) -> None:
+    """``timeout`` and CI runners signal the whole process group: a worker ended halfway through
+    sending a result must not leave the run waiting for the rest of it."""
+    noise = k.encode(k.noise((2000, 1500)), "JPEG", quality=95)  # outputs of about 1 MB
+    for i in range(6):
+        k.write(tmp_path / "in" / f"n{i}.jpg", noise)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [script(), "resize", str(tmp_path / "in"), "--out", str(out), "-j", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    wait_for(lambda: out.is_dir() and any(out.iterdir()), proc)
+    os.kill(proc.pid, signal.SIGSTOP)  # it reads no result now: the next one fills the pipe
+    try:
+        wait_for(lambda: worker_writing(proc.pid), proc)
+        os.killpg(proc.pid, signal.SIGTERM)
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("the run hung after SIGTERM")
+    assert proc.returncode == 130, stderr
+    assert b"Traceback" not in stderr
+    assert leftovers(out) == [] and all(complete_image(p) for p in out.iterdir())
+
+
+@pytest.mark.slow
 def test_killed_in_place_run_loses_nothing(many: Path) -> None:
     """SIGKILL gives no chance to clean up: every name must still hold a whole image, either the
     original (byte for byte) or its complete replacement, and bmp originals are not lost."""

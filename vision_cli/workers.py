@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import multiprocessing.context
+    from concurrent.futures import ProcessPoolExecutor
 
 #: How often a worker checks that the main process is still there.
 PARENT_POLL_SECONDS = 0.2
@@ -45,6 +46,30 @@ def _exit_with_parent(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(PARENT_POLL_SECONDS)
     os._exit(1)
+
+
+def results_end_with_workers(pool: ProcessPoolExecutor) -> None:
+    """Let go of this process's end for writing of ``pool``'s result pipe, once every worker has
+    started (forked workers all start with the first task; spawned ones start as work comes,
+    each needing that end, so it is kept): the workers alone can then write into it. A worker
+    ended halfway through sending a result (SIGTERM to the process group, as ``timeout`` and CI
+    runners send it, or SIGKILL) leaves the pool's thread reading the rest of it, which comes
+    only from another writer or as the end of the file once all are gone: with this process
+    holding one, never, and the run would hang instead of stopping."""
+    context = pool._mp_context
+    if context is None or context.get_start_method() != "fork":
+        return
+    writer = getattr(pool._result_queue, "_writer", None)  # the queue's side: not public
+    if writer is not None:
+        writer.close()
+
+
+def kill(pool: ProcessPoolExecutor) -> None:
+    """End ``pool``'s workers at once (what they do is not wanted any more): its shutdown then
+    waits for nothing. ``ProcessPoolExecutor.kill_workers`` from Python 3.14 on."""
+    processes = pool._processes or {}
+    for process in list(processes.values()):
+        process.kill()
 
 
 def cpus() -> int:

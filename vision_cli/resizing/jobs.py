@@ -180,9 +180,17 @@ def executor(jobs: int, inputs: int) -> Iterator[Executor]:
     )
     try:
         pool.submit(_ready).result()  # start the workers now
+        workers.results_end_with_workers(pool)
         yield pool
+    except BaseException:
+        # Ctrl-C, SIGTERM or an early close: what the workers are preparing is wanted no more
+        # (they only compute; every write is this process's), so they are stopped now rather
+        # than waited for. Waiting would leave a second Ctrl-C to land inside the wait for the
+        # pool's thread, which Python then takes for ended while it still waits for workers
+        # that never get told to stop: the run would hang at exit.
+        workers.kill(pool)
+        raise
     finally:
-        # On Ctrl-C or an early close: drop what has not started; running tasks only compute.
         pool.shutdown(wait=True, cancel_futures=True)
 
 

@@ -8,12 +8,13 @@ import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
 from tests import imagekit as k
-from vision_cli import judging, policy, sources
+from vision_cli import fsutil, judging, policy, sources
 from vision_cli.resizing import outputs, runner, summary
 from vision_cli.resizing.summary import Outcome, ResizeOptions, ResizeTotals
 
@@ -347,6 +348,56 @@ def test_unwritable_folder_fails_the_file_and_keeps_the_original(
     (outcome,) = resize(inputs(src), options())
     assert outcome.action == "failed" and "no space left on device" in (outcome.error or "")
     assert digest(src) == original
+
+
+def test_an_original_that_cannot_be_removed_is_left_alone_with_nothing_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a sticky folder (/tmp) a file of another user cannot be removed: its PNG and its backup
+    were left beside the BMP, which stayed; now only the BMP is, with one line saying why."""
+    scan = k.write(tmp_path / "scan.bmp", k.encode(k.flat_drawing((400, 300)), "BMP"))
+    before = digest(scan)
+    unlink = os.unlink
+
+    def sticky(path: object, *args: object, **kw: object) -> None:
+        if Path(os.fsdecode(path)) == scan:  # type: ignore[arg-type]
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(path))
+        unlink(path, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "unlink", sticky)
+    (outcome,) = resize(inputs(scan), options(backup=".orig"))
+    assert outcome.action == "failed"
+    assert outcome.error == (
+        f"cannot remove {scan} (operation not permitted) to replace it with "
+        f"{tmp_path / 'scan.png'}: left as it is, and nothing written; check the folder's "
+        "permissions (in a sticky folder such as /tmp only a file's owner may remove it), or "
+        "resize it with --out."
+    )
+    assert files_in(tmp_path) == ["scan.bmp"] and digest(scan) == before
+
+
+def test_a_failed_write_in_place_takes_its_backup_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backup was made, then the write failed: the backup stayed, and the next run failed
+    with "the backup exists"."""
+    src = k.write(tmp_path / "big.jpg", k.photo())
+    original = digest(src)
+    write_atomic = fsutil.write_atomic
+
+    def full(path: Path, data: bytes, **kw: Any) -> None:  # room for the backup's copy only
+        if path == src:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        write_atomic(path, data, **kw)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(outputs, "write_atomic", full)
+        (outcome,) = resize(inputs(src), options(backup=".orig"))
+    assert outcome.action == "failed" and "no space left on device" in (outcome.error or "")
+    assert files_in(tmp_path) == ["big.jpg"] and digest(src) == original
+    (outcome,) = resize(inputs(src), options(backup=".orig"))
+    assert outcome.action == "resized"
+    assert digest(tmp_path / "big.jpg.orig") == original
 
 
 # --------------------------------------------------------------------------------------------------

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Final
 
 from vision_cli import judging, names, policy, sources
-from vision_cli.fsutil import TEMP_SUFFIX, hidden_temp_name, sync_folder, write_atomic
+from vision_cli.fsutil import (
+    TEMP_SUFFIX,
+    hidden_temp_name,
+    os_reason,
+    sync_folder,
+    write_atomic,
+)
 from vision_cli.imaging import encode, probe, tiles, transform
 from vision_cli.imaging.trim import head_of
 from vision_cli.resizing.jobs import Changed, Done, identity
@@ -311,6 +317,12 @@ class Planner:
                 f"{item.label} changed since it was read (another run, or an editor?): left as "
                 "it is, and its backup too; run again to resize what it holds now."
             )
+        except NotRemoved as exc:
+            reason = os_reason(exc.error)
+            return (
+                f"cannot remove {exc.source} ({reason}) to replace it with {target}: left as it "
+                f"is, and nothing written; {_advice(exc.error, removing=True)}."
+            )
         except OSError as exc:
             return _write_failure(exc, target)
         return None
@@ -338,24 +350,42 @@ class Planner:
                 raise Changed(source)
             mode = st.st_mode & 0o7777
             backup = self._backup_path(source)
-            if same:
-                if backup is not None:
-                    _backup(fd, real, backup, replace=self.opts.overwrite)
-                write_atomic(real, p.data, replace=True, mode=mode, like=fd)
-                return
-            write_atomic(target, p.data, replace=self.opts.overwrite, mode=mode, like=fd)
-            if backup is not None:
+            made: list[Path] = []  # removed again if the original stays
+            try:
+                if same:
+                    if backup is not None and _backup(fd, real, backup, self.opts.overwrite):
+                        made.append(backup)
+                    write_atomic(real, p.data, replace=True, mode=mode, like=fd)
+                    return
+                write_atomic(target, p.data, replace=self.opts.overwrite, mode=mode, like=fd)
+                made.append(target)
+                if backup is not None and _backup(fd, real, backup, self.opts.overwrite):
+                    made.append(backup)
                 try:
-                    _backup(fd, real, backup, replace=self.opts.overwrite)
-                except OSError:
-                    # no backup, so the input stays: so must nothing else (no stray output)
+                    _unlink_if(source, st)
+                except OSError as exc:
+                    raise NotRemoved(source, exc) from exc
+            except (OSError, NotRemoved):
+                # The original stays, so must nothing else: no new file beside it (a later run
+                # would take it for an input), no backup of a file that was not replaced (it
+                # would stop the next run: "the backup exists").
+                for path in made:
                     with contextlib.suppress(OSError):
-                        target.unlink()
-                    raise
-            _unlink_if(source, st)
+                        path.unlink()
+                raise
         finally:
             os.close(fd)
         sync_folder(source.parent)
+
+
+class NotRemoved(Exception):
+    """In place, the original could not be removed once its new version (under a new name) was
+    complete: the new file is removed again, and the original left as it is."""
+
+    def __init__(self, source: Path, error: OSError) -> None:
+        super().__init__(source, error)
+        self.source = source
+        self.error = error
 
 
 def _newer(target: Path, item: sources.Input) -> bool:
@@ -432,10 +462,20 @@ def _write_failure(exc: OSError, target: Path) -> str:
             f"{where} appeared while resizing (another run, or an editor?): pass --overwrite "
             "to replace it."
         )
-    reason = (exc.strerror or type(exc).__name__).lower()
+    return f"cannot write {where} ({os_reason(exc)}): {_advice(exc)}."
+
+
+def _advice(exc: OSError, *, removing: bool = False) -> str:
+    """What to do about a file that could not be written (or, ``removing``, removed), by the
+    system's reason."""
     if exc.errno == errno.ENAMETOOLONG:
-        return f"cannot write {where} ({reason}): shorten the name (or --backup's suffix)."
-    return f"cannot write {where} ({reason}): check the folder's permissions and space."
+        return "shorten the name (or --backup's suffix)"
+    if removing and exc.errno in (errno.EPERM, errno.EACCES):
+        return (
+            "check the folder's permissions (in a sticky folder such as /tmp only a file's "
+            "owner may remove it), or resize it with --out"
+        )
+    return "check the folder's permissions and space"
 
 
 def claim_key(path: Path) -> Path:
@@ -458,14 +498,15 @@ def _unlink_if(path: Path, st: os.stat_result) -> None:
         pass
 
 
-def _backup(fd: int, source: Path, backup: Path, *, replace: bool) -> None:
+def _backup(fd: int, source: Path, backup: Path, replace: bool) -> bool:
     """Make ``backup`` a second name for the open file ``fd`` (the original that was read): a
     hard link to that very file (through ``/proc/self/fd``, so never to whatever the name
     ``source`` holds by then), or a copy of it where links fail. A backup that already is that
-    file is left as it is; another is replaced only with ``replace``."""
+    file is left as it is (False: nothing was made); another is replaced only with
+    ``replace``."""
     try:
         if os.path.samestat(os.stat(backup), os.fstat(fd)):
-            return  # already a link to the original (a hard link made by hand, or a rerun)
+            return False  # already a link to the original (a hard link made by hand, or a rerun)
     except FileNotFoundError:
         pass
     original = f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else str(source)
@@ -481,7 +522,7 @@ def _backup(fd: int, source: Path, backup: Path, *, replace: bool) -> None:
             mode=os.fstat(fd).st_mode & 0o7777,
             like=fd,
         )
-        return
+        return True
     try:
         if replace:
             os.replace(temp, backup)
@@ -490,3 +531,4 @@ def _backup(fd: int, source: Path, backup: Path, *, replace: bool) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
+    return True

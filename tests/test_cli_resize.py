@@ -677,6 +677,28 @@ def test_skip_existing_skips_up_to_date_outputs(run: Run, small_set: Path, tmp_p
     assert "3 skipped, 0 failed" in table.stdout
 
 
+def test_skip_existing_still_fails_two_inputs_with_one_output(
+    run: Run, small_set: Path, tmp_path: Path
+) -> None:
+    """``scan.bmp`` and ``scan.png`` both become ``scan.png``: the second fails, skipped or not
+    (it was "up to date", exit 0, since the first had not claimed the name yet)."""
+    (small_set / "scan.png").write_bytes(k.encode(k.flat_drawing((300, 200)), "PNG"))
+    out = tmp_path / "out"
+    for extra in ([], ["--skip-existing"]):
+        code, recs = resize_jsonl(run, small_set, "--out", out, *extra)
+        assert code == 1
+        assert [(Path(r["input"]).name, r["action"]) for r in recs] == [
+            ("photo.jpg", "skipped" if extra else "resized"),
+            ("scan.bmp", "skipped" if extra else "converted"),
+            ("scan.png", "failed"),
+            ("shot.png", "skipped" if extra else "copied"),
+        ]
+        assert recs[2]["error"] == (
+            f"{out / 'scan.png'} is already the output of {small_set / 'scan.bmp'}: rename one "
+            "of them or resize them into different folders."
+        )
+
+
 def test_skip_existing_prepares_only_what_it_cannot_tell_from_the_header(
     run: Run, small_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -88,6 +88,10 @@ class Planner:
             return Outcome(item.label, "failed", error=item.message)
         assert done is not None
         if done.existing is not None:
+            # Judged before the inputs ahead of it were done: one of them may have its name.
+            taken = self._taken(done.existing)
+            if taken is not None:
+                return Outcome(item.label, "failed", error=taken)
             self.claimed[claim_key(done.existing)] = item.label
             return Outcome(item.label, "skipped", output=str(done.existing))
         if done.tiled is not None:
@@ -252,11 +256,9 @@ class Planner:
         key = claim_key(target)
         in_place = self.opts.out is None
         own = in_place and item.path is not None and key == claim_key(item.path)
-        if key in self.claimed:
-            return (
-                f"{target} is already the output of {self.claimed[key]}: rename one of them or "
-                "resize them into different folders."
-            )
+        taken = self._taken(target)
+        if taken is not None:
+            return taken
         self.claimed[key] = item.label
         backup = self._backup_path(item.path)
         if backup is not None:
@@ -271,6 +273,16 @@ class Planner:
         if not self.opts.overwrite and os.path.lexists(target):
             return f"{target} exists: pass --overwrite to replace it."
         return None
+
+    def _taken(self, target: Path) -> str | None:
+        """Why ``target`` is not free: an earlier input's output has that name (None if free)."""
+        key = claim_key(target)
+        if key not in self.claimed:
+            return None
+        return (
+            f"{target} is already the output of {self.claimed[key]}: rename one of them or "
+            "resize them into different folders."
+        )
 
     def _backup_refusal(self, item: sources.Input, backup: Path) -> str | None:
         """Why ``backup`` must not be made for ``item``: it is another input (never overwritten,

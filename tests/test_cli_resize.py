@@ -677,6 +677,26 @@ def test_skip_existing_skips_up_to_date_outputs(run: Run, small_set: Path, tmp_p
     assert "3 skipped, 0 failed" in table.stdout
 
 
+def test_skip_existing_redoes_an_empty_or_cut_output(
+    run: Run, small_set: Path, tmp_path: Path
+) -> None:
+    """An output emptied or cut short (a copy interrupted, a full disk) is newer than its input,
+    and was skipped as up to date."""
+    out = tmp_path / "out"
+    assert run("resize", small_set, "--out", out).exit_code == 0
+    (out / "photo.jpg").write_bytes(b"")
+    shot = (out / "shot.png").read_bytes()
+    (out / "shot.png").write_bytes(shot[: len(shot) // 2])
+    code, recs = resize_jsonl(run, small_set, "--out", out, "--skip-existing", "--overwrite")
+    assert code == 0
+    assert [(Path(r["input"]).name, r["action"]) for r in recs] == [
+        ("photo.jpg", "resized"),
+        ("scan.bmp", "skipped"),
+        ("shot.png", "copied"),
+    ]
+    assert (out / "shot.png").read_bytes() == shot and complete_image(out / "photo.jpg")
+
+
 def test_skip_existing_still_fails_two_inputs_with_one_output(
     run: Run, small_set: Path, tmp_path: Path
 ) -> None:

@@ -127,7 +127,7 @@ class Planner:
         outcome = outcome._replace(output=str(target))
         if (
             self.opts.skip_existing
-            and _newer(target, item)
+            and _up_to_date(target, item)
             and claim_key(target) not in self.claimed
         ):
             self.claimed[claim_key(target)] = item.label
@@ -176,7 +176,7 @@ class Planner:
         if fmt is None:
             return None
         target = self._target(item, fmt)
-        if claim_key(target) in self.claimed or not _newer(target, item):
+        if claim_key(target) in self.claimed or not _up_to_date(target, item):
             return None
         return target
 
@@ -410,6 +410,19 @@ def _newer(target: Path, item: sources.Input) -> bool:
         return False
 
 
+def _up_to_date(target: Path, item: sources.Input) -> bool:
+    """Whether the image ``target`` is at least as new as ``item`` and whole: not empty, its
+    header readable and its end there (an earlier run's file is complete, but a copy cut short,
+    or one another program was still writing, is made again). The pixels are not decoded."""
+    if not _newer(target, item):
+        return False
+    try:
+        probe.probe_path(target)
+    except probe.ProbeError:
+        return False
+    return True
+
+
 def _tiled(found: probe.Probe, opts: ResizeOptions) -> bool:
     """Whether ``--tile`` cuts this image (from its header; a grid it cannot cut fails later)."""
     assert opts.tile is not None
@@ -420,11 +433,12 @@ def _tiled(found: probe.Probe, opts: ResizeOptions) -> bool:
 
 
 def _complete_set(sidecar: Path, item: sources.Input) -> bool:
-    """Whether ``sidecar`` and every tile it lists are files newer than ``item``'s."""
+    """Whether ``sidecar`` and every tile it lists are files newer than ``item``'s, every tile
+    whole."""
     if not _newer(sidecar, item):
         return False
     files = _sidecar_files(sidecar)
-    return bool(files) and all(_newer(sidecar.with_name(f), item) for f in files)
+    return bool(files) and all(_up_to_date(sidecar.with_name(f), item) for f in files)
 
 
 def _sidecar_files(sidecar: Path) -> list[str]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import socket
 import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,6 +49,29 @@ def test_write_atomic_creates_and_refuses_to_clobber(tmp_path: Path, temp_kind: 
     fsutil.write_atomic(target, b"third", replace=True, mode=0o640)
     assert target.read_bytes() == b"third" and target.stat().st_mode & 0o777 == 0o640
     assert files_in(tmp_path) == ["out.jpg"]
+
+
+@pytest.mark.parametrize(
+    ("error", "still_on"),
+    [(errno.EACCES, True), (errno.ENOSPC, True), (errno.EOPNOTSUPP, False), (errno.EISDIR, False)],
+)
+def test_only_a_system_without_unnamed_files_turns_them_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: int, still_on: bool
+) -> None:
+    """One folder out of reach or one full disk turned unnamed temporary files off for the rest
+    of the run (and with them, what ``kill -9`` leaves); only a system that has none does."""
+    monkeypatch.setattr(fsutil, "_unnamed_ok", True)
+    real_open = os.open
+
+    def refused(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & os.O_TMPFILE == os.O_TMPFILE:
+            raise OSError(error, os.strerror(error), path)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refused)
+    fsutil.write_atomic(tmp_path / "a.png", b"data")  # written under a hidden name instead
+    assert (tmp_path / "a.png").read_bytes() == b"data" and files_in(tmp_path) == ["a.png"]
+    assert fsutil._unnamed_ok is still_on
 
 
 @pytest.mark.parametrize("name", ["T" * 255, "é" * 127])  # 255 and 254 bytes

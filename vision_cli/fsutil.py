@@ -404,13 +404,12 @@ def atomic_text(path: Path) -> Iterator[TextIO]:
 
 def _open_unnamed(folder: Path) -> int | None:
     """An unnamed file (O_TMPFILE) in ``folder``, open for writing; None where not possible."""
-    global _unnamed_ok
     if not _unnamed_ok:
         return None
     try:
         return os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o600)
-    except OSError:
-        _unnamed_ok = False
+    except OSError as exc:
+        _unnamed_failed(exc)
         return None
 
 
@@ -419,8 +418,9 @@ def _publish(fd: int, path: Path) -> None:
     hidden link first, renamed over ``path`` at once; where linking fails, a copy."""
     folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        temp = _link_hidden(f"/proc/self/fd/{fd}", path.name, folder)
-        if temp is None:
+        try:
+            temp = _link_hidden(f"/proc/self/fd/{fd}", path.name, folder)
+        except OSError:
             size = os.fstat(fd).st_size
             data = os.pread(fd, size, 0)
             write_atomic(path, data, replace=True, mode=os.fstat(fd).st_mode & 0o7777)
@@ -504,19 +504,36 @@ def copy_owner_and_xattrs(source: int, target: int) -> None:
             continue
 
 
-#: Whether unnamed temporary files work here (cleared on the first failure).
+#: Whether unnamed temporary files work here (cleared when the system says they cannot).
 _unnamed_ok = bool(getattr(os, "O_TMPFILE", 0)) and Path("/proc/self/fd").is_dir()
+
+#: What the system answers where unnamed temporary files cannot work at all: no O_TMPFILE in
+#: the kernel (EISDIR) or the file system (EOPNOTSUPP), flags it does not know (EINVAL), or no
+#: hard link from /proc to the file system (EXDEV, EPERM: it takes none). A refusal of this one
+#: file (EACCES, ENOSPC, EDQUOT, EROFS...) leaves them on for the rest of the run.
+_UNNAMED_UNSUPPORTED: Final = frozenset(
+    {errno.EOPNOTSUPP, errno.ENOTSUP, errno.EISDIR, errno.EINVAL, errno.ENOSYS}
+    | {errno.EXDEV, errno.EPERM}
+)
+
+
+def _unnamed_failed(exc: OSError) -> None:
+    """An unnamed temporary file failed with ``exc``: where the system cannot make them at
+    all, none is tried again in this run (the named one is written instead, as for this one)."""
+    global _unnamed_ok
+    if exc.errno in _UNNAMED_UNSUPPORTED:
+        _unnamed_ok = False
 
 
 def _write_unnamed(path: Path, data: bytes, replace: bool, mode: int, like: int | None) -> bool:
-    """Write through an O_TMPFILE file; False when this system or file system cannot."""
-    global _unnamed_ok
+    """Write through an O_TMPFILE file; False when this system or file system cannot, or not
+    for this file (the caller then writes a named temporary file, and reports its failure)."""
     folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
         try:
             fd = os.open(".", os.O_TMPFILE | os.O_WRONLY, 0o600, dir_fd=folder)
-        except OSError:
-            _unnamed_ok = False
+        except OSError as exc:
+            _unnamed_failed(exc)
             return False
         try:
             _fill(fd, data, mode, like)
@@ -527,13 +544,14 @@ def _write_unnamed(path: Path, data: bytes, replace: bool, mode: int, like: int 
                     os.link(source, path.name, dst_dir_fd=folder, follow_symlinks=True)
                 except FileExistsError:
                     raise
-                except OSError:
-                    _unnamed_ok = False
+                except OSError as exc:
+                    _unnamed_failed(exc)
                     return False
                 return True
-            temp = _link_hidden(source, path.name, folder)
-            if temp is None:
-                _unnamed_ok = False
+            try:
+                temp = _link_hidden(source, path.name, folder)
+            except OSError as exc:
+                _unnamed_failed(exc)
                 return False
             _rename_over(temp, path.name, folder)
             return True
@@ -553,18 +571,14 @@ def _rename_over(temp: str, name: str, folder: int) -> None:
         raise
 
 
-def _link_hidden(source: str, name: str, folder: int) -> str | None:
-    """Link ``source`` under a fresh hidden name in ``folder``; None when linking fails."""
+def _link_hidden(source: str, name: str, folder: int) -> str:
+    """Link ``source`` under a fresh hidden name in ``folder``; OSError when linking fails."""
     for _ in range(100):
         temp = hidden_temp_name(name)
-        try:
+        with contextlib.suppress(FileExistsError):  # another's name: draw again
             os.link(source, temp, dst_dir_fd=folder, follow_symlinks=True)
-        except FileExistsError:
-            continue
-        except OSError:
-            return None
-        return temp
-    return None
+            return temp
+    raise FileExistsError(errno.EEXIST, "no free temporary name", name)
 
 
 #: Overrides the cache folder (the Files API ids, the refreshed model list).

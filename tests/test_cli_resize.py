@@ -243,6 +243,25 @@ def test_in_place_through_a_symbolic_link(run: Run, tmp_path: Path) -> None:
     assert scan.read_bytes() == scan_bytes
 
 
+def test_in_place_replaces_a_file_once_however_many_links_lead_to_it(
+    run: Run, tmp_path: Path
+) -> None:
+    """``b.jpg -> a.jpg`` beside ``a.jpg``: the file was read twice, replaced once, then failed
+    "changed since it was read" for the link. A hard link is a name of its own, replaced too."""
+    real = k.write(tmp_path / "a.jpg", k.photo())
+    (tmp_path / "b.jpg").symlink_to("a.jpg")
+    os.link(real, tmp_path / "c.jpg")
+    code, recs = resize_jsonl(run, tmp_path, "--in-place", "-j", "1")
+    assert code == 0
+    assert [(Path(r["input"]).name, r["action"]) for r in recs] == [
+        ("a.jpg", "resized"),
+        ("c.jpg", "resized"),
+    ]
+    assert (tmp_path / "b.jpg").is_symlink() and (tmp_path / "b.jpg").resolve() == real
+    resized = policy.SizePolicy.recommended().target(3000, 2000)
+    assert Image.open(real).size == Image.open(tmp_path / "c.jpg").size == resized
+
+
 def test_dry_run_prints_the_plan_and_writes_nothing(run: Run, zoo: Path, tmp_path: Path) -> None:
     before = digests(zoo)
     result = run("resize", zoo, "--in-place", "--dry-run")

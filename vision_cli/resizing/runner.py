@@ -5,6 +5,7 @@ one :class:`~vision_cli.resizing.summary.Outcome` per input, in the inputs' orde
 from __future__ import annotations
 
 import contextlib
+import os
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, Future
@@ -33,6 +34,8 @@ def run(
     output's name.
     """
     items = [i for i in items if not _inside_out(i, opts.out)]
+    if opts.out is None:
+        items = _each_file_once(items)
     plan = Planner(opts, items)
     paths = sum(1 for i in items if isinstance(i, sources.Input))
     probe.reuse_memory()  # before the workers are forked, so they inherit it
@@ -85,6 +88,24 @@ def _result(future: Future[Done] | None) -> Done | None:
                 final=True,
             ),
         )
+
+
+def _each_file_once(items: Sequence[Item]) -> list[Item]:
+    """In place, each file is replaced once: an input that leads through symbolic links to the
+    file of an input before it (``b.jpg -> a.jpg`` beside ``a.jpg``) is taken once, where it
+    first comes, as a path named twice is. Replaced twice, the second would find a file other
+    than the one it read ("changed since it was read"). Hard links are names of their own: each
+    gets its own new file."""
+    seen: set[str] = set()
+    kept: list[Item] = []
+    for item in items:
+        if isinstance(item, sources.Input) and item.path is not None:
+            real = os.path.realpath(item.path)
+            if real in seen:
+                continue
+            seen.add(real)
+        kept.append(item)
+    return kept
 
 
 def _inside_out(item: Item, out: Path | None) -> bool:

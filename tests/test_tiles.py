@@ -212,6 +212,24 @@ def test_resize_tile_grid_photo_and_refusals(run: Run, tmp_path: Path, make_imag
     assert too_fine[0]["action"] == "failed" and "--tile-overlap" in too_fine[0]["error"]
 
 
+def test_tile_auto_leaves_a_needle_whole_and_tiles_say_what_is_wrong_with_them(
+    run: Run, tmp_path: Path
+) -> None:
+    """A 3 px wide needle was cut into 4 tiles as thin as itself (twice the tokens), since its
+    fit is under 200 px wide; and the tiled record dropped its tiles' ``too-small`` warning."""
+    needle = tmp_path / "needle.png"
+    Image.new("RGB", (3, 5000), (200, 10, 10)).save(needle)
+    (auto,) = records(
+        run("resize", needle, "--out", tmp_path / "a", "--tile", "auto", "-f", "jsonl")
+    )
+    assert auto["action"] == "resized" and auto["tiles"] is None
+    (grid,) = records(
+        run("resize", needle, "--out", tmp_path / "g", "--tile", "2x1", "-f", "jsonl")
+    )
+    assert grid["action"] == "tiled" and grid["tiles"] == 2
+    assert [f["code"] for f in grid["findings"]] == ["too-small"]  # once for both tiles
+
+
 def test_a_grid_the_image_cannot_take_fails_it_in_estimate_as_in_resize_and_ask(
     run: Run, tmp_path: Path
 ) -> None:

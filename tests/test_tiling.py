@@ -84,6 +84,10 @@ def test_auto_grid_on_the_issues_extreme_shapes() -> None:
     assert STANDARD.target(1080, 12000)[0] < 200
     assert all(STANDARD.target(t.width, t.height)[0] > 800 for t in scroll.tiles)
     assert len(tiling.auto_grid(4032, 3024, STANDARD)) == 1  # a photo is not tiled
+    # under 200 px wide already, a strip is tiled only when fitting it whole would keep less
+    # than a quarter of its resolution: its tiles are no wider than itself
+    assert not tiling.needs_tiles(3, 5000, STANDARD)
+    assert tiling.needs_tiles(150, 20000, STANDARD)
 
 
 def test_labels_and_positions() -> None:

@@ -139,13 +139,15 @@ def _fit_scale(size: Size, target: Size) -> Fraction:
 
 
 def needs_tiles(width: int, height: int, size_policy: SizePolicy) -> bool:
-    """Whether ``--tile auto`` tiles this image: fitted whole, it would be under 200 px on its
-    short edge or keep less than :data:`TILE_AUTO_MIN_SCALE` of its resolution."""
+    """Whether ``--tile auto`` tiles this image: fitted whole, its short edge would fall below
+    200 px (from 200 or more: tiles of a 3 px wide needle are 3 px wide too, and only cost more)
+    or it would keep less than :data:`TILE_AUTO_MIN_SCALE` of its resolution."""
     fitted = size_policy.target(width, height)
-    if min(fitted) >= min(width, height):
+    short = min(width, height)
+    if min(fitted) >= short:
         return False  # not shrunk at all (or not below its own short edge)
     return (
-        min(fitted) < limits.MIN_USEFUL_DIMENSION
+        min(fitted) < limits.MIN_USEFUL_DIMENSION <= short
         or _fit_scale((width, height), fitted) < TILE_AUTO_MIN_SCALE
     )
 

@@ -130,12 +130,15 @@ def _prepare(job: _Job) -> Done:
                 max_bytes=job.max_bytes,
                 trim_fuzz=job.trim_fuzz,
             )
-            if tiled is not None:  # each tile judged as the output of a resize is
+            if tiled is not None:  # each tile judged as the output of a resize is (once
+                # for tiles alike: the last of a row may differ)
                 judged = tuple(
-                    f
-                    for t in tiled.tiles
-                    for f in preflight.output_findings(
-                        t.format, t.width, t.height, len(t.data), lim
+                    dict.fromkeys(
+                        f
+                        for t in tiled.tiles
+                        for f in preflight.output_findings(
+                            t.format, t.width, t.height, len(t.data), lim
+                        )
                     )
                 )
                 return Done(None, len(data), None, judged, seen, tiled=tiled)

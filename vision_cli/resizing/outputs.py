@@ -95,7 +95,7 @@ class Planner:
             self.claimed[claim_key(done.existing)] = item.label
             return Outcome(item.label, "skipped", output=str(done.existing))
         if done.tiled is not None:
-            return self._finish_tiles(item, done.tiled, done.bytes_before)
+            return self._finish_tiles(item, done.tiled, done.bytes_before, done.warnings)
         if done.prepared is None:
             assert done.failure is not None
             return Outcome(
@@ -181,9 +181,14 @@ class Planner:
         return target
 
     def _finish_tiles(
-        self, item: sources.Input, tiled: tiles.Tiled, bytes_before: int | None
+        self,
+        item: sources.Input,
+        tiled: tiles.Tiled,
+        bytes_before: int | None,
+        warnings: tuple[judging.Finding, ...],
     ) -> Outcome:
-        """Write every tile and the sidecar, or none of them (a refusal for any one fails all)."""
+        """Write every tile and the sidecar, or none of them (a refusal for any one fails all).
+        ``warnings``: the findings of the tiles, each judged as an output."""
         tiles = tiled.tiles
         sidecar = self._sidecar(item)
         stem = sidecar.name.removesuffix(".tiles.json")
@@ -209,6 +214,7 @@ class Planner:
                 policy.predict(p.width, p.height, self.opts.tier).tokens for p in tiles
             ),
             quality=tiles[0].quality,
+            findings=warnings,
             tiles=len(tiles),
             trim=tiled.trim,
         )

@@ -400,6 +400,26 @@ def test_a_failed_write_in_place_takes_its_backup_back(
     assert digest(tmp_path / "big.jpg.orig") == original
 
 
+def test_a_write_failure_names_the_whole_path_and_says_what_to_do_for_its_reason() -> None:
+    """Written through its folder's descriptor, a file is named alone by the system: the message
+    said "cannot write photo.jpg", and advised permissions and space for a folder in the way."""
+    target = Path("out/sub/photo.jpg")
+    temp = ".photo.jpg.0a1b2c3d.vision-cli-tmp"
+    folder = IsADirectoryError(errno.EISDIR, "Is a directory", temp, None, "photo.jpg")
+    assert outputs._write_failure(folder, target) == (
+        "cannot write out/sub/photo.jpg (is a directory): move the folder of that name out of "
+        "the way."
+    )
+    unnamed = OSError(errno.ENOSPC, "No space left on device", ".")  # open(O_TMPFILE)
+    assert outputs._write_failure(unnamed, target) == (
+        "cannot write out/sub/photo.jpg (no space left on device): free some space on that disk."
+    )
+    backup = PermissionError(errno.EACCES, "Permission denied", "/proc/self/fd/7", None, "b.orig")
+    assert outputs._write_failure(backup, target) == (
+        "cannot write out/sub/b.orig (permission denied): check the folder's permissions."
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # Totals
 # --------------------------------------------------------------------------------------------------
@@ -425,8 +445,7 @@ def test_a_write_failure_names_the_file_the_user_knows_not_a_temporary_one() -> 
     temp = "ro/.photo.jpg.orig.0a1b2c3d.vision-cli-tmp"
     refused = OSError(errno.EROFS, "Read-only file system", temp)
     assert outputs._write_failure(refused, target) == (
-        "cannot write ro/photo.jpg (read-only file system): check the folder's permissions and "
-        "space."
+        "cannot write ro/photo.jpg (read-only file system): choose a folder you can write to."
     )
     taken = FileExistsError(errno.EEXIST, "File exists", temp, None, "ro/photo.jpg.orig")
     assert outputs._write_failure(taken, target).startswith(

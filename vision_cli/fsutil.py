@@ -11,10 +11,11 @@ symbolic link is followed and its target replaced, the link left a link; a devic
 or open descriptor (``/dev/null``, ``>(cat)``, ``/dev/stdout``) is written straight into, never
 replaced.
 
-It also holds the words for a file that cannot be opened or read (:func:`file_error`), the same
-in every command, and the one way to open a file vision-cli reads back whole or line by line (a
-results file, a conversation, a batch state file): :func:`open_regular`, which refuses a device,
-a FIFO, a socket or a folder before opening it, and a regular file over a size cap.
+It also holds the words for a file that cannot be opened or read (:func:`file_error`), and for
+what to do about one that cannot be written (:func:`write_advice`), the same in every command,
+and the one way to open a file vision-cli reads back whole or line by line (a results file, a
+conversation, a batch state file): :func:`open_regular`, which refuses a device, a FIFO, a
+socket or a folder before opening it, and a regular file over a size cap.
 """
 
 from __future__ import annotations
@@ -163,6 +164,25 @@ def file_error(exc: OSError) -> str:
     if isinstance(exc, IsADirectoryError):
         return "this is a folder, not a file."
     return f"cannot read it ({os_reason(exc)})."
+
+
+#: What to do, by the system's reason, about a file that could not be written.
+_WRITE_ADVICE: Final = {
+    errno.ENAMETOOLONG: "shorten the name",
+    errno.EISDIR: "move the folder of that name out of the way",
+    errno.ENOTDIR: "move the file that stands where its path needs a folder out of the way",
+    errno.ENOSPC: "free some space on that disk",
+    errno.EDQUOT: "free some space, or ask for a larger quota",
+    errno.EROFS: "choose a folder you can write to",
+    errno.EACCES: "check the folder's permissions",
+    errno.EPERM: "check the folder's permissions",
+}
+
+
+def write_advice(exc: OSError) -> str:
+    """What to do about a file that could not be written, by the system's reason (``move the
+    folder of that name out of the way``): the same words in every command."""
+    return _WRITE_ADVICE.get(exc.errno or 0, "check the folder's permissions and space")
 
 
 class UnfitFile(Exception):

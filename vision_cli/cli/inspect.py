@@ -167,10 +167,10 @@ def inspect(
     except OSError as exc:  # the --output file could not be written
         if common.is_closed_pipe(exc) or output is None:
             raise
-        advice = "check the free space and the permissions there."
+        advice = fsutil.write_advice(exc)
         if isinstance(exc, FileExistsError | NotADirectoryError):  # making its folder
-            advice = "a part of its path is a file, not a folder: choose another place."
-        common.error(f"cannot write {output} ({fsutil.os_reason(exc)}): {advice}")
+            advice = "a part of its path is a file, not a folder: choose another place"
+        common.error(f"cannot write {output} ({fsutil.os_reason(exc)}): {advice}.")
         raise typer.Exit(ExitStatus.FAILED) from None
     failed = summary.error > 0 or bool(summary.request_findings)
     if strict and summary.warning:

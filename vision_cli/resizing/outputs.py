@@ -20,6 +20,7 @@ from vision_cli.fsutil import (
     hidden_temp_name,
     os_reason,
     sync_folder,
+    write_advice,
     write_atomic,
 )
 from vision_cli.imaging import encode, probe, tiles, transform
@@ -482,19 +483,28 @@ _TILE_NAME: Final = re.compile(
 def _write_failure(exc: OSError, target: Path) -> str:
     """The sentence for an output that could not be written, naming the file the user knows:
     the one the error is about (a backup, when that is the name taken), never the temporary
-    name it was being written under."""
-    named = [
-        os.fsdecode(name)
-        for name in (exc.filename2, exc.filename)
-        if isinstance(name, str | bytes) and not os.fsdecode(name).endswith(TEMP_SUFFIX)
-    ]
-    where = named[0] if named else target
+    name it was being written under, and what to do about it."""
+    where = _named(exc, target)
     if isinstance(exc, FileExistsError):
         return (
             f"{where} appeared while resizing (another run, or an editor?): pass --overwrite "
             "to replace it."
         )
     return f"cannot write {where} ({os_reason(exc)}): {_advice(exc)}."
+
+
+def _named(exc: OSError, target: Path) -> Path:
+    """The file ``exc`` is about, spelled as the user gave it. A name alone (written through its
+    folder's descriptor: ``a.png``) is put back in ``target``'s folder; a temporary name, the
+    descriptor of an unnamed file or the folder itself (``.``) stand for ``target``."""
+    for name in (exc.filename2, exc.filename):
+        if not isinstance(name, str | bytes):
+            continue
+        text = os.fsdecode(name)
+        if text in ("", ".") or text.endswith(TEMP_SUFFIX) or text.startswith("/proc/"):
+            continue
+        return Path(text) if os.sep in text else target.with_name(text)
+    return target
 
 
 def _advice(exc: OSError, *, removing: bool = False) -> str:
@@ -507,7 +517,7 @@ def _advice(exc: OSError, *, removing: bool = False) -> str:
             "check the folder's permissions (in a sticky folder such as /tmp only a file's "
             "owner may remove it), or resize it with --out"
         )
-    return "check the folder's permissions and space"
+    return write_advice(exc)
 
 
 def claim_key(path: Path) -> Path:

@@ -368,6 +368,7 @@ def test_exit_1_when_one_fails_and_the_others_are_done(run: Run, tmp_path: Path)
         ["x.jpg", "--out", "o", "--to", "tiff"],
         ["x.jpg", "--out", "o", "-j", "0"],
         ["--out", "o"],
+        ["x.jpg", "--out", ""],  # an unset variable: not the current folder
     ],
 )
 def test_usage_errors_exit_2(run: Run, chdir_tmp: Path, args: list[str]) -> None:

@@ -48,7 +48,7 @@ WRITING_PANEL = "Writing"
 def resize(
     inputs: options.InputsArg = None,
     out: Annotated[
-        Path | None,
+        str | None,  # text: an empty one (``--out ''``) would become ``.`` as a Path
         typer.Option(
             "--out",
             "-o",
@@ -214,7 +214,7 @@ def resize(
         inputs, files_from, null, exclude, hidden, allow_private_urls, clipboard
     )
     chosen = common.output_format(fmt, json_flag)
-    _check_destination(out, in_place, backup, given.inputs)
+    out_dir = _check_destination(out, in_place, backup, given.inputs)
     if skip_existing and in_place:
         common.usage_error("--skip-existing goes with --out DIR", "--skip-existing")
     the_model = common.resolve_model(model)
@@ -243,7 +243,7 @@ def resize(
         tile=savers.tile_spec(),
         trim_fuzz=savers.trim_level(),
         tier=the_model.tier,
-        out=out,
+        out=out_dir,
         to=to,
         quality=quality,
         max_bytes=common.max_bytes(max_bytes),
@@ -287,12 +287,16 @@ def resize(
 
 
 def _check_destination(
-    out: Path | None, in_place: bool, backup: str | None, inputs: Sequence[str]
-) -> None:
-    if (out is None) != in_place:
+    text: str | None, in_place: bool, backup: str | None, inputs: Sequence[str]
+) -> Path | None:
+    """The folder ``--out`` names (None with ``--in-place``), or a usage error."""
+    if (text is None) != in_place:
         common.usage_error("give exactly one of --out DIR and --in-place", "--out / --in-place")
-    if out is not None and str(out) == "-":
+    if text == "-":
         common.usage_error("resize writes files: give --out a folder (- is not one)", "--out")
+    if text == "":  # an unset variable (--out "$DIR"): not the current folder, which is "."
+        common.usage_error("the folder is empty: give one (. for the current folder)", "--out")
+    out = Path(text) if text is not None else None
     if out is not None and out.exists() and not out.is_dir():
         common.usage_error(f"{out} is not a folder", "--out")
     from vision_cli import sources  # lazy: start-up, --help imports none of these
@@ -310,3 +314,4 @@ def _check_destination(
             common.usage_error("--backup goes with --in-place", "--backup")
         if not backup or "/" in backup or os.sep in backup or backup in (".", ".."):
             common.usage_error("the suffix must be a non-empty part of a file name", "--backup")
+    return out

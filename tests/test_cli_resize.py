@@ -469,6 +469,17 @@ def test_stopped_run_with_out_leaves_only_complete_files(
     assert reported <= names and len(names - reported) <= 1
 
 
+def stderr_once_ended(proc: subprocess.Popen[bytes], hung: str) -> bytes:
+    """The standard error of a run signalled to stop, once it has ended; ``hung`` fails the
+    test when it has not within a minute (it is then killed, with its workers)."""
+    try:
+        return proc.communicate(timeout=60)[1]
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(hung)
+
+
 @pytest.mark.slow
 def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
     """Ctrl-C twice while a worker is busy (here reading a FIFO whose writer stays open, so it
@@ -490,12 +501,7 @@ def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
         os.killpg(proc.pid, signal.SIGINT)
         time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGINT)
-        try:
-            _, stderr = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            pytest.fail("the run waited for the busy worker after a second Ctrl-C")
+        stderr = stderr_once_ended(proc, "the run waited for the busy worker after Ctrl-C")
     finally:
         os.close(writer)
     assert proc.returncode == 130, stderr
@@ -540,12 +546,7 @@ def test_sigterm_to_the_group_while_a_worker_sends_its_result(tmp_path: Path) ->
         os.killpg(proc.pid, signal.SIGTERM)
     finally:
         os.kill(proc.pid, signal.SIGCONT)
-    try:
-        _, stderr = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail("the run hung after SIGTERM")
+    stderr = stderr_once_ended(proc, "the run hung after SIGTERM")
     assert proc.returncode == 130, stderr
     assert b"Traceback" not in stderr
     assert leftovers(out) == [] and all(complete_image(p) for p in out.iterdir())

@@ -282,7 +282,7 @@ def test_a_second_damaged_record_keeps_the_first_aside_too(
     cache_file().parent.mkdir(parents=True, exist_ok=True)
     for text in (b"{first", b"{second", b"{third"):
         cache_file().write_bytes(text)
-        assert run("files", "list").exit_code == 0
+        assert run("files", "prune").exit_code == 0
     kept = {p.name: p.read_bytes() for p in cache_file().parent.glob("files.json.damaged*")}
     assert kept == {
         "files.json.damaged": b"{first",
@@ -356,3 +356,138 @@ def test_models_says_when_its_cache_is_damaged(run: Run) -> None:
     assert result.exit_code == 0
     said = " ".join(result.stderr.split())
     assert "cannot be used" in said and "models --refresh` writes it again" in said
+
+
+def test_a_record_of_uploads_out_of_reach_is_never_written_over(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record that could not be read counted as empty, and the upload then wrote a record of
+    that one upload over it, losing every other. It is left alone; the run goes on without it."""
+    whole = '{"version": 1, "files": {"abc": {"x": {"file_id": "file_old"}}}}'
+    cache_file().parent.mkdir(parents=True, exist_ok=True)
+    cache_file().write_text(whole)
+    real = Path.read_text
+
+    def denied(path: Path, *args: Any, **kwargs: Any) -> str:
+        if path == cache_file():
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", denied)
+    result = run("ask", make_image("a.png"), "--source", "file")
+    assert result.exit_code == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "record of uploads" in line]
+    assert len(warnings) == 1 and "goes on without it" in warnings[0]
+    assert cache_file().read_bytes() == whole.encode()
+
+
+def test_a_damaged_record_with_no_name_free_aside_is_never_written_over(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    """With every ``.damaged`` name taken, a damaged record was written over with one upload."""
+    folder = cache_file().parent
+    folder.mkdir(parents=True, exist_ok=True)
+    cache_file().write_bytes(b"{damaged")
+    (folder / "files.json.damaged").write_bytes(b"")
+    for n in range(1, 1000):
+        (folder / f"files.json.damaged.{n}").write_bytes(b"")
+    result = run("ask", make_image("a.png"), "--source", "file")
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert said.count("no name beside it is free") == 1 and "goes on without it" in said
+    assert cache_file().read_bytes() == b"{damaged"
+
+
+def test_the_record_is_changed_under_a_lock_other_runs_take(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs uploading at once each wrote what they had read, and one run's uploads were
+    lost: the record is read again and written while holding ``files.json.lock``, which
+    another run waits for."""
+    import fcntl
+
+    from vision_cli import fsutil
+
+    path = tmp_path / "files.json"
+    filesapi.FileCache(path, endpoint="http://one").put("b", "file_b", media_type="x", size=1)
+    real = fsutil.write_text
+    held = []
+
+    def write_text(target: Path, text: str) -> None:
+        fd = os.open(path.with_name("files.json.lock"), os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            held.append(target)
+        finally:
+            os.close(fd)
+        real(target, text)
+
+    monkeypatch.setattr(fsutil, "write_text", write_text)
+    filesapi.FileCache(path, endpoint="http://one").put("a", "file_a", media_type="x", size=1)
+    assert held == [path]
+    entries = filesapi.FileCache(path, endpoint="http://one").entries()
+    assert [e.file_id for e in entries] == ["file_b", "file_a"]
+
+
+def test_entries_of_the_wrong_shape_are_left_out_and_dropped(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    """An entry whose file id was not text (a list) made ``files delete --all`` exit 70."""
+    upload(run, make_image("a.png", (120, 80)))
+    doc = json.loads(cache_file().read_text())
+    doc["files"]["bad"] = {api.base_url.rstrip("/"): {"file_id": ["file_x"]}}
+    doc["files"]["worse"] = {api.base_url.rstrip("/"): {"file_id": 7}, "elsewhere": "x"}
+    cache_file().write_text(json.dumps(doc))
+    result = run("files", "delete", "--all")
+    assert result.exit_code == 0, result.stderr
+    assert " ".join(result.stderr.split()).count("3 entries that are not uploads") == 1
+    assert not api.files
+    assert json.loads(cache_file().read_text())["files"] == {}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ask", "{image}", "--source", "file", "--dry-run"],
+        ["ask", "{folder}", "--each", "--source", "file", "--dry-run", "-o", "-"],
+        ["files", "list"],
+        ["files", "prune", "--dry-run"],
+    ],
+)
+def test_a_dry_run_or_a_listing_leaves_a_damaged_record_where_it_is(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path, command: list[str]
+) -> None:
+    """Read-only commands moved a damaged files.json aside: they only say it now."""
+    image = make_image("a.png", folder=tmp_path / "in")
+    cache_file().parent.mkdir(parents=True, exist_ok=True)
+    cache_file().write_bytes(b"{damaged")
+    args = [a.format(image=image, folder=image.parent) for a in command]
+    result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert said.count("is damaged") == 1 and "left as it is" in said
+    assert sorted(p.name for p in cache_file().parent.iterdir()) == ["files.json"]
+    assert cache_file().read_bytes() == b"{damaged"
+
+
+def test_a_record_of_a_newer_version_is_read_but_never_written(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    """A version 2 record was rewritten as version 1, losing whatever version 2 added."""
+    image = make_image("a.png", (120, 80))
+    stored = api.add_file(image.read_bytes(), "a.png", expires_in_seconds=3600)
+    digest = hashlib.sha256(image.read_bytes()).hexdigest()
+    entry = {"file_id": stored.id, "filename": "a.png", "new": {"in": "v2"}}
+    newer = json.dumps({"version": 2, "files": {digest: {api.base_url.rstrip("/"): entry}}})
+    cache_file().parent.mkdir(parents=True, exist_ok=True)
+    cache_file().write_text(newer)
+    reused = run("ask", image, "--source", "file")
+    assert reused.exit_code == 0, reused.stderr
+    assert not api.requests_to("/v1/files")  # what it holds is still used
+    other = run("ask", make_image("b.png", (100, 90)), "--source", "file")
+    assert other.exit_code == 0, other.stderr
+    assert len(api.requests_to("/v1/files")) == 1
+    said = " ".join(other.stderr.split())
+    assert said.count("version 2, newer than") == 1
+    assert cache_file().read_text() == newer

@@ -366,7 +366,9 @@ def run(opts: AskOptions) -> None:
     if opts.prompt.conversation is not None and not opts.show.dry_run:
         _check_writable(opts.prompt.conversation)
 
-    cache = None if opts.send.no_cache else common.file_cache(common.env())
+    cache = (
+        None if opts.send.no_cache else common.file_cache(common.env(), readonly=opts.show.dry_run)
+    )
     try:
         images = fitting.preflight(
             items,

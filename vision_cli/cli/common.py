@@ -80,8 +80,9 @@ def note(message: str, run: Environment | None = None) -> None:
     render.note(message, stream=(run or env()).stderr)
 
 
-def file_cache(run: Environment) -> filesapi.FileCache:
-    """The Files API's record of uploads, in the run's cache folder, for the run's API."""
+def file_cache(run: Environment, *, readonly: bool = False) -> filesapi.FileCache:
+    """The Files API's record of uploads, in the run's cache folder, for the run's API.
+    ``readonly`` (a dry run, a listing): it changes no file, even a damaged one."""
     # lazy: start-up, only commands that send need it
     from vision_cli import fsutil
     from vision_cli.client import filesapi, keys
@@ -92,6 +93,7 @@ def file_cache(run: Environment) -> filesapi.FileCache:
         endpoint=keys.base_url(run.vars),
         clock=run.clock,
         warn=lambda problem: warn(problem, run),
+        readonly=readonly,
     )
 
 

@@ -40,13 +40,14 @@ files_app = typer.Typer(
 )
 
 
-def _connect() -> tuple[connect.Anthropic, filesapi.FileCache]:
+def _connect(*, readonly: bool = False) -> tuple[connect.Anthropic, filesapi.FileCache]:
+    """The client, and the record of uploads (``readonly``: a listing, a dry run)."""
     # lazy: start-up, --help imports none of these
     from vision_cli.client import connect, failures
 
     try:
         env = common.env()
-        return connect.make_client(vars=env.vars), common.file_cache(env)
+        return connect.make_client(vars=env.vars), common.file_cache(env, readonly=readonly)
     except failures.BadKeyError as exc:  # a key that cannot be one: said without the key
         common.fail(str(exc), ExitStatus.USAGE)
     except failures.MissingKeyError:
@@ -76,7 +77,7 @@ def list_files(json_flag: JsonFlag = False) -> None:
     from vision_cli.client import failures
     from vision_cli.render import tables
 
-    api, cache = _connect()
+    api, cache = _connect(readonly=True)
     try:
         found = uploads.listing(api, cache)
     except failures.APIFailure as failure:
@@ -165,7 +166,7 @@ def prune_files(
     from vision_cli import uploads
     from vision_cli.client import failures
 
-    api, cache = _connect()
+    api, cache = _connect(readonly=dry_run)
     try:
         changes = uploads.prune(api, cache, dry_run=dry_run)
     except failures.APIFailure as failure:

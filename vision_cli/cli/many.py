@@ -59,7 +59,7 @@ def run(
         rerun=opts.rerun,
         max_retries=send.max_retries,
         timeout=send.timeout,
-        cache=None if send.no_cache else common.file_cache(env),
+        cache=None if send.no_cache else common.file_cache(env, readonly=show.dry_run),
         vars=env.vars,
         clock=env.clock,
     )

@@ -5,11 +5,12 @@ uploaded twice while its upload lasts.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,15 +137,20 @@ class FileCache:
     Each entry records when the upload expires; an entry within :attr:`EXPIRY_MARGIN` seconds of
     its expiry counts as gone, so a request never starts with a file about to disappear.
 
-    Written atomically (a temporary file in the same folder, then a rename), and merged with what
-    is on disk at each write, so concurrent runs lose nothing but a race on the same image. An
-    unreadable or damaged cache counts as empty, and a damaged one is first moved aside
-    (``files.json.damaged``), never written over; one that cannot be written is left alone. Each
-    of these is said once through ``warn`` (the command's stderr), since uploads not remembered
-    are sent again, and paid again, by the next run.
+    Written atomically (a temporary file in the same folder, then a rename), under a lock that
+    other runs take too (``files.json.lock``, where the system has ``flock``), and re-read under
+    it, so concurrent runs lose nothing but a race on the same image. Entries that are not
+    uploads (edited by hand) are left out, and dropped at the next write. A damaged record is
+    moved aside (``files.json.damaged``, never written over) before a write; a record that
+    cannot be read, or cannot be moved aside, is left alone and the run goes on without it; one
+    of a newer version is read but never written. A ``readonly`` cache (a dry run, ``files
+    list``) changes no file: it only says what it found. Each of these is said once through
+    ``warn`` (the command's stderr), since uploads not remembered are sent again, and paid again,
+    by the next run.
     """
 
     FILENAME: Final = "files.json"
+    VERSION: Final = 1
     EXPIRY_MARGIN: Final = 300.0
 
     def __init__(
@@ -154,31 +160,42 @@ class FileCache:
         endpoint: str | None = None,
         clock: Callable[[], datetime] | None = None,
         warn: Callable[[str], None] | None = None,
+        readonly: bool = False,
     ) -> None:
         """``clock``: the run's (UTC), which dates uploads and decides expiry; the system's
-        when None. ``warn``: says a problem with the record, once each."""
+        when None. ``warn``: says a problem with the record, once each. ``readonly``: never
+        write, move or create a file."""
         self.clock = clock or (lambda: datetime.now(UTC))
         self.path = path or fsutil.cache_dir() / self.FILENAME
         self.endpoint = (endpoint or base_url()).rstrip("/")
+        self.readonly = readonly
         self._lock = threading.Lock()
         self._warn = warn
         self._said: set[str] = set()
+        #: The record cannot be used this run (out of reach, or damaged and stuck): it is not
+        #: read again, and never written.
+        self._off = False
+        #: The record is of a newer version: read, never written (it would lose what it holds).
+        self._newer = False
 
     def _say(self, problem: str) -> None:
         if self._warn is not None and problem not in self._said:
             self._said.add(problem)
             self._warn(problem)
 
-    def _read(self) -> dict[str, Any]:
+    def _read(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """The uploads in the record, by digest then endpoint; {} when there is none, or none
+        that can be used (said once)."""
+        if self._off:
+            return {}
         try:
             text = self.path.read_text("utf-8")
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # none (its folder may be a file)
             return {}
-        except UnicodeDecodeError as exc:  # its bytes are damaged: moved aside
+        except UnicodeDecodeError as exc:  # its bytes are damaged
             return self._damaged(str(exc))
-        except OSError as exc:  # it may be fine, only out of reach: left where it is
-            self._say(f"cannot read the record of uploads {self.path} ({exc}): {_AGAIN}")
-            return {}
+        except OSError as exc:  # it may be fine, only out of reach: never written over
+            return self._unusable(f"cannot read the record of uploads {self.path} ({exc})")
         try:
             doc = json.loads(text)
         except (ValueError, RecursionError) as exc:
@@ -186,28 +203,73 @@ class FileCache:
         files = doc.get("files") if isinstance(doc, dict) else None
         if not isinstance(files, dict):
             return self._damaged("no uploads in it")
-        kept = {digest: entry for digest, entry in files.items() if isinstance(entry, dict)}
-        if len(kept) < len(files):
+        version = doc.get("version", self.VERSION)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            return self._damaged(f"its version is {json.dumps(version)[:20]}")
+        if version > self.VERSION:
+            self._newer = True
             self._say(
-                f"the record of uploads {self.path} holds {len(files) - len(kept):,} "
-                "entries that are not uploads (edited by hand?): they are left out"
+                f"the record of uploads {self.path} is of version {version}, newer than this "
+                f"vision-cli's ({self.VERSION}): it is read but not written, so new uploads are "
+                "not remembered; update vision-cli"
+            )
+        return self._uploads(files)
+
+    def _uploads(self, files: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+        """The entries that are uploads (an object with a file id); the rest said, left out."""
+        kept: dict[str, dict[str, dict[str, Any]]] = {}
+        bad = 0
+        for digest, endpoints in files.items():
+            if not isinstance(endpoints, dict):
+                bad += 1
+                continue
+            good = {
+                where: entry
+                for where, entry in endpoints.items()
+                if isinstance(entry, dict) and isinstance(entry.get("file_id"), str)
+                if entry["file_id"]
+            }
+            bad += len(endpoints) - len(good)
+            if good:
+                kept[digest] = good
+        if bad:
+            what = "entry that is not an upload" if bad == 1 else "entries that are not uploads"
+            self._say(
+                f"the record of uploads {self.path} holds {bad:,} {what} (edited by hand?): "
+                "left out"
             )
         return kept
 
     def _damaged(self, reason: str) -> dict[str, Any]:
-        """Move a damaged record aside under a free name (never written over, nor over an
-        earlier damaged one: the uploads each names are still on the API until they expire),
-        and say so."""
+        """A damaged record: moved aside under a free name (never written over, nor over an
+        earlier damaged one: the uploads it names are still on the API until they expire), and
+        said; only said when the cache is read-only."""
+        if self.readonly:
+            self._say(
+                f"the record of uploads {self.path} is damaged ({reason}): it is not used, and "
+                "left as it is (the next upload keeps it aside)"
+            )
+            return {}
+        damaged = f"the record of uploads {self.path} is damaged ({reason})"
         aside = self._aside()
         if aside is None:
-            return {}
+            return self._unusable(f"{damaged} and no name beside it is free to keep it aside")
         try:
             os.replace(self.path, aside)
-        except OSError:
-            return {}
+        except OSError as exc:
+            return self._unusable(f"{damaged} and cannot be moved aside ({exc})")
         self._say(
             f"the record of uploads {self.path} was damaged ({reason}): kept as {aside}; the "
             "uploads it names are not reused, listed or pruned from here"
+        )
+        return {}
+
+    def _unusable(self, problem: str) -> dict[str, Any]:
+        """A record this run cannot use nor replace: left alone, and the run goes on without."""
+        self._off = True
+        self._say(
+            f"{problem}: it is left as it is, and this run goes on without it (its uploads are "
+            "not reused, and new ones are not remembered)"
         )
         return {}
 
@@ -222,38 +284,33 @@ class FileCache:
     def get(self, digest: str) -> str | None:
         """The file id uploaded for these bytes, unless it has expired (or is about to)."""
         entry = self._read().get(digest, {}).get(self.endpoint)
-        if not isinstance(entry, dict):
+        if entry is None:
             return None
         upload = self._entry(digest, entry)
-        if upload is None or expired(
-            upload.expires_at, margin=self.EXPIRY_MARGIN, now=self.clock()
-        ):
+        if expired(upload.expires_at, margin=self.EXPIRY_MARGIN, now=self.clock()):
             return None
         return upload.file_id
 
     def entries(self) -> list[CachedUpload]:
         """Every upload remembered for this endpoint, oldest first."""
-        found = []
-        for digest, endpoints in self._read().items():
-            entry = endpoints.get(self.endpoint)  # _read keeps only entries that are objects
-            upload = self._entry(digest, entry) if isinstance(entry, dict) else None
-            if upload is not None:
-                found.append(upload)
+        found = [
+            self._entry(digest, endpoints[self.endpoint])
+            for digest, endpoints in self._read().items()
+            if self.endpoint in endpoints
+        ]
         epoch = datetime.min.replace(tzinfo=UTC)
         return sorted(found, key=lambda u: u.uploaded_at or epoch)  # stable: upload order
 
     @staticmethod
-    def _entry(digest: str, entry: dict[str, Any]) -> CachedUpload | None:
-        file_id = entry.get("file_id")
-        if not isinstance(file_id, str) or not file_id:
-            return None
+    def _entry(digest: str, entry: dict[str, Any]) -> CachedUpload:
+        """One entry :meth:`_uploads` kept (its ``file_id`` is text)."""
         size = entry.get("bytes")
         return CachedUpload(
             sha256=digest,
-            file_id=file_id,
+            file_id=entry["file_id"],
             filename=str(entry.get("filename") or ""),
             media_type=str(entry.get("media_type") or ""),
-            bytes=size if isinstance(size, int) else 0,
+            bytes=size if isinstance(size, int) and not isinstance(size, bool) else 0,
             uploaded_at=_moment(entry.get("uploaded_at")),
             expires_at=_moment(entry.get("expires_at")),
         )
@@ -282,13 +339,16 @@ class FileCache:
         )
 
     def forget(self, file_ids: Iterable[str]) -> bool:
-        """Drop entries for these ids (the API no longer knows them)."""
-        gone = set(file_ids)
+        """Drop entries for these ids (the API no longer knows them). A record that names none
+        of them is left as it is (none is made)."""
+        gone = set(file_ids) & {upload.file_id for upload in self.entries()}
+        if not gone:
+            return True
 
         def drop(files: dict[str, Any]) -> None:
             for digest, endpoints in list(files.items()):
                 entry = endpoints.get(self.endpoint)
-                if isinstance(entry, dict) and entry.get("file_id") in gone:
+                if entry is not None and entry["file_id"] in gone:
                     del endpoints[self.endpoint]
                     if not endpoints:
                         del files[digest]
@@ -296,15 +356,47 @@ class FileCache:
         return self._update(drop)
 
     def _update(self, change: Callable[[dict[str, Any]], None]) -> bool:
-        with self._lock:
+        """Apply ``change`` to the record as it is on disk now: read again and written under
+        this process's lock and the one other runs take. False when not written (said)."""
+        if self.readonly:
+            return False
+        with self._lock, self._held():
             files = self._read()
+            if self._off or self._newer:  # out of reach, or it would lose what it holds
+                return False
             change(files)
+            doc = {"version": self.VERSION, "files": files}
             try:
-                fsutil.write_text(self.path, json.dumps({"version": 1, "files": files}, indent=1))
+                fsutil.write_text(self.path, json.dumps(doc, indent=1))
             except OSError as exc:
                 self._say(f"cannot write the record of uploads {self.path} ({exc}): {_AGAIN}")
                 return False
             return True
+
+    @contextlib.contextmanager
+    def _held(self) -> Iterator[None]:
+        """The lock other runs take to change the record (``files.json.lock``, an exclusive
+        ``flock``): waited for, as a change takes a moment. Where there is no ``flock`` (not
+        POSIX), or the lock file cannot be made (its folder read-only: then the write fails and
+        is said), the record is changed without it."""
+        try:
+            import fcntl
+        except ImportError:
+            yield
+            return
+        lock = self.path.with_name(self.path.name + ".lock")
+        try:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            yield
+            return
+        try:
+            with contextlib.suppress(OSError):  # a file system without locks
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
 
 _AGAIN: Final = "uploads are not remembered, and the next run uploads them again"

@@ -491,3 +491,71 @@ def test_a_record_of_a_newer_version_is_read_but_never_written(
     said = " ".join(other.stderr.split())
     assert said.count("version 2, newer than") == 1
     assert cache_file().read_text() == newer
+
+
+# -- a file id the API no longer has ----------------------------------------------------------
+
+
+def _ids_by_name(api: FakeClaudeAPI) -> dict[str, str]:
+    return {f.filename: f.id for f in api.files.values()}
+
+
+def test_one_gone_upload_is_sent_again_alone(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    """One deleted upload made ask forget every cached id and upload every image again."""
+    a, b = make_image("a.png", (120, 80)), make_image("b.png", (90, 120))
+    upload(run, a, str(b))
+    ids = _ids_by_name(api)
+    filesapi.delete_file(connect.make_client(), ids["a.png"])
+    upload(run, a, str(b))
+    assert len(api.requests_to("/v1/files")) == 3  # a.png again, b.png not
+    assert sorted(f.filename for f in api.files.values()) == ["a.png", "b.png"]
+    assert [r.status for r in api.messages_requests()] == [200, 404, 200]
+    remembered = {row["id"] for row in listed(run)}
+    assert ids["b.png"] in remembered and ids["a.png"] not in remembered
+
+
+def test_a_gone_upload_the_error_does_not_name_is_found_by_listing(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    a, b = make_image("a.png", (120, 80)), make_image("b.png", (90, 120))
+    upload(run, a, str(b))
+    filesapi.delete_file(connect.make_client(), _ids_by_name(api)["b.png"])
+    api.fail_next(404, message="File not found", path="/v1/messages")
+    upload(run, a, str(b))
+    assert len(api.requests_to("/v1/files")) == 3  # b.png again, a.png not
+    assert sorted(f.filename for f in api.files.values()) == ["a.png", "b.png"]
+
+
+def test_a_conversation_whose_earlier_upload_is_gone_says_what_to_do(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    """An earlier turn's deleted upload gave an HTTP 404 (exit 3) after forgetting and
+    uploading this turn's images again: it names the conversation and what to do, uploading
+    nothing."""
+    conversation = tmp_path / "talk.json"
+    first, second = make_image("a.png", (120, 80)), make_image("b.png", (90, 120))
+    upload(run, first, "--conversation", str(conversation))
+    upload(run, second)  # cached
+    saved = conversation.read_bytes()
+    filesapi.delete_file(connect.make_client(), _ids_by_name(api)["a.png"])
+    before = len(api.requests_to("/v1/files"))
+    result = run("ask", second, "--source", "file", "--conversation", conversation, "-p", "And?")
+    assert result.exit_code == 1, result.stderr
+    said = " ".join(result.stderr.split())
+    assert f"--conversation {conversation}: an earlier turn's image" in said
+    assert "start a new conversation" in said and "Traceback" not in said
+    assert len(api.requests_to("/v1/files")) == before
+    assert conversation.read_bytes() == saved
+    assert _ids_by_name(api)["b.png"] in {row["id"] for row in listed(run)}
+
+
+def test_a_failed_upload_names_its_image(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    api.fail_next(500, path="/v1/files", times=10)
+    result = run("ask", make_image("named.png"), "--source", "file", "--max-retries", "0")
+    assert result.exit_code == 3
+    (line,) = [line for line in result.stderr.splitlines() if "HTTP 500" in line]
+    assert "(uploading " in line and "named.png" in line

@@ -47,6 +47,8 @@ class Request:
     pending_uploads: tuple[Image, ...] = field(default=())
     #: File ids in ``body`` that came from the cache (uploaded by an earlier run).
     cached_file_ids: frozenset[str] = frozenset()
+    #: The file id of each of this turn's ``file`` images that has one, by SHA-256.
+    file_ids: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -119,7 +121,12 @@ def build_request(
     ]
     now = [image.tokens for image in images]
     counted = [t for t in (*earlier, *now) if t is not None]
-    used = {ids[image.sha256] for image in images if image.sha256 in ids and image.kind == "file"}
+    mine = {
+        image.sha256: ids[image.sha256]
+        for image in images
+        if image.kind == "file" and image.sha256 is not None and image.sha256 in ids
+    }
+    used = set(mine.values())
     pending = tuple(
         image
         for image in images
@@ -133,6 +140,7 @@ def build_request(
         text_tokens=text_tokens(body),
         pending_uploads=pending,
         cached_file_ids=frozenset(used & files.cached) if files is not None else frozenset(),
+        file_ids=mine,
     )
 
 

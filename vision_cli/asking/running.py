@@ -5,6 +5,7 @@ the one correction made when the API finds an image too large.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -34,26 +35,37 @@ def resolve_files(
     images: Sequence[Image],
     cache: filesapi.FileCache | None,
     *,
-    refresh: bool = False,
+    known: Files | None = None,
     expires: int | None = limits.FILE_DEFAULT_EXPIRY_SECONDS,
 ) -> Files:
-    """Upload every ``file`` image the cache does not know (``refresh``: ignore what it knows),
-    once per distinct content, to expire after ``expires`` seconds, and remember the new ids and
-    when they expire. Raises APIFailure."""
-    known = Files({}) if refresh else cached_files(images, cache)
+    """Upload every ``file`` image that has no file id (in ``known``, else in the cache), once
+    per distinct content, to expire after ``expires`` seconds, and remember the new ids and when
+    they expire. Raises APIFailure, naming the image whose upload failed."""
+    known = known if known is not None else cached_files(images, cache)
     ids = dict(known.ids)
     uploaded = 0
     for image in images:
         if image.kind != "file" or image.sha256 is None or image.sha256 in ids:
             continue
         assert image.data is not None and image.media_type is not None
-        remote = filesapi.upload_file(
-            api,
-            image.data,
-            filename=image.filename,
-            media_type=image.media_type,
-            expires_in_seconds=expires,
-        )
+        try:
+            remote = filesapi.upload_file(
+                api,
+                image.data,
+                filename=image.filename,
+                media_type=image.media_type,
+                expires_in_seconds=expires,
+            )
+        except failures.APIFailure as failure:  # which image, when several are uploaded
+            raise failures.APIFailure(
+                failure.status,
+                failure.type,
+                f"{failure.message} (uploading {image.label})",
+                failure.request_id,
+                failure.retry_after,
+                failure.code,
+                failure.details,
+            ) from None
         uploaded += 1
         ids[image.sha256] = remote.id
         if cache is not None:
@@ -73,6 +85,94 @@ def stale_file(failure: failures.APIFailure) -> bool:
     if failure.code == "file_expired":
         return True
     return failure.status == 404 and "file" in failure.message.lower()
+
+
+class GoneFromHistory(failures.APIFailure):
+    """A file id of an earlier turn of the conversation that the API no longer has: the
+    conversation holds only the id, not the image, so it cannot be uploaded again."""
+
+    def __init__(self, failure: failures.APIFailure, file_ids: Sequence[str]) -> None:
+        super().__init__(
+            failure.status,
+            failure.type,
+            failure.message,
+            failure.request_id,
+            code=failure.code,
+            details=failure.details,
+        )
+        self.file_ids = tuple(file_ids)
+
+
+def gone_files(api: Anthropic, request: Request, failure: failures.APIFailure) -> frozenset[str]:
+    """The file ids of ``request`` that the API no longer has, when ``failure`` says one is
+    gone (:func:`stale_file`): those its message names, else those the Files API no longer
+    lists, or lists past their expiry. Empty for any other failure. Raises no APIFailure (a
+    failed check finds none)."""
+    if not stale_file(failure):
+        return frozenset()
+    sent = {
+        str(block["source"]["file_id"])
+        for block in bodies.iter_image_blocks(request.body["messages"])
+        if isinstance(block.get("source"), dict) and block["source"].get("type") == "file"
+    }
+    named = {file_id for file_id in sent if _names(failure.message, file_id)}
+    if named:
+        return frozenset(named)
+    try:
+        present = filesapi.list_files(api, sent)
+    except failures.APIFailure:
+        return frozenset()
+    return frozenset(
+        file_id
+        for file_id in sent
+        if file_id not in present or filesapi.expired(present[file_id].expires_at)
+    )
+
+
+def _names(message: str, file_id: str) -> bool:
+    """Whether ``message`` names ``file_id`` as a whole word (not as part of a longer id)."""
+    return re.search(rf"(?<![\w-]){re.escape(file_id)}(?![\w-])", message) is not None
+
+
+def send_refreshing(
+    api: Anthropic,
+    request: Request,
+    settings: Settings,
+    cache: filesapi.FileCache | None,
+    *,
+    rebuild: Callable[[Files], Request],
+    expires: int | None,
+    on_text: Callable[[str], None] | None = None,
+    on_correction: Callable[[Correction], None] | None = None,
+    on_upload: Callable[[Files], None] | None = None,
+) -> tuple[Request, messages.Reply]:
+    """:func:`send_correcting`; and when the API no longer has file ids the request names
+    (deleted, or past their expiry), forget exactly those, upload again only the images they
+    stood for, and send once more (a refused request is not paid for). ``rebuild``: the
+    request with these file ids; ``on_upload``: told of the uploads. An earlier turn's file
+    that is gone: :class:`GoneFromHistory`, nothing uploaded."""
+    try:
+        return send_correcting(api, request, settings, on_text=on_text, on_correction=on_correction)
+    except failures.APIFailure as failure:
+        gone = gone_files(api, request, failure)
+        if not gone:
+            raise
+        stale = failure
+    if cache is not None:
+        cache.forget(gone)
+    earlier = gone - set(request.file_ids.values())
+    if earlier:
+        raise GoneFromHistory(stale, sorted(earlier)) from None
+    known = Files(
+        {sha: file_id for sha, file_id in request.file_ids.items() if file_id not in gone},
+        request.cached_file_ids - gone,
+    )
+    files = resolve_files(api, request.images, cache, known=known, expires=expires)
+    if on_upload is not None:
+        on_upload(files)
+    return send_correcting(
+        api, rebuild(files), settings, on_text=on_text, on_correction=on_correction
+    )
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ the model), stops it.
 from __future__ import annotations
 
 import errno
+import functools
 import threading
 import time
 from collections import deque
@@ -249,20 +250,16 @@ class EachRun:
         if request.pending_uploads:
             files = running.resolve_files(api, request.images, cache, expires=self._expires)
             request = self._rebuild(request, files)
-        settings = self.config.settings
-        try:
-            return running.send_correcting(api, request, settings, on_correction=self._corrected)
-        except failures.APIFailure as failure:
-            if not (running.stale_file(failure) and request.cached_file_ids):
-                raise
-        # A cached file id the API no longer knows: upload again, once (as ``ask`` does).
-        if cache is not None:
-            cache.forget(request.cached_file_ids)
-        files = running.resolve_files(
-            api, request.images, cache, refresh=True, expires=self._expires
+        # A file id the API no longer knows: that image uploaded again, once (as ``ask`` does).
+        return running.send_refreshing(
+            api,
+            request,
+            self.config.settings,
+            cache,
+            rebuild=functools.partial(self._rebuild, request),
+            expires=self._expires,
+            on_correction=self._corrected,
         )
-        request = self._rebuild(request, files)
-        return running.send_correcting(api, request, settings, on_correction=self._corrected)
 
     def _corrected(self, correction: running.Correction) -> None:
         settings = self.config.settings

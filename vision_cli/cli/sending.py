@@ -21,7 +21,7 @@ from vision_cli.exitcodes import ExitStatus, StdoutFailed
 
 if TYPE_CHECKING:
     from vision_cli.asking import answering, building, preparing, running
-    from vision_cli.client import connect, filesapi
+    from vision_cli.client import filesapi
 
 
 def import_sdk_early() -> None:
@@ -120,32 +120,31 @@ def send(
             api = connect.make_client(
                 max_retries=opts.send.max_retries, timeout=opts.send.timeout, vars=env.vars
             )
-            request = _upload(api, request, build, cache, opts, expires=settings.expires)
+            said = functools.partial(_uploaded, opts)
+            if request.pending_uploads:
+                files = running.resolve_files(api, request.images, cache, expires=settings.expires)
+                said(files)
+                request = build(files)
             _debug(
                 f"POST {keys.base_url(env.vars)}/v1/messages: {request.size:,} bytes, "
                 f"{text.n_images(request.total_images)}"
             )
-            fix = functools.partial(_corrected, settings)
-            try:
-                request, reply = running.send_correcting(
-                    api, request, settings, on_text=writer, on_correction=fix
-                )
-            except failures.APIFailure as failure:
-                if not (running.stale_file(failure) and request.cached_file_ids):
-                    raise
-                # A cached file id the API no longer knows (deleted, expired): upload again, once.
-                _debug(f"stale cached file ids, uploading again: {failure}")
-                if cache is not None:
-                    cache.forget(request.cached_file_ids)
-                request = _upload(
-                    api, request, build, cache, opts, expires=settings.expires, refresh=True
-                )
-                request, reply = running.send_correcting(
-                    api, request, settings, on_text=writer, on_correction=fix
-                )
+            request, reply = running.send_refreshing(
+                api,
+                request,
+                settings,
+                cache,
+                rebuild=build,
+                expires=settings.expires,
+                on_text=writer,
+                on_correction=functools.partial(_corrected, settings),
+                on_upload=said,
+            )
             _debug(f"answered: {reply.id}, stop_reason {reply.stop_reason}")
     except failures.SetupError as exc:
         common.fail(str(exc), ExitStatus.USAGE)
+    except running.GoneFromHistory as gone:
+        common.fail(_gone_from_history(gone, opts), ExitStatus.FAILED)
     except failures.APIFailure as failure:
         if writer is not None:
             writer.end()
@@ -175,28 +174,24 @@ def _corrected(settings: preparing.Settings, correction: running.Correction) -> 
     common.warn(f"{correction.describe(settings.model_name)}; {remembered}")
 
 
-def _upload(
-    api: connect.Anthropic,
-    request: building.Request,
-    build: Callable[[building.Files], building.Request],
-    cache: filesapi.FileCache | None,
-    opts: AskOptions,
-    *,
-    expires: int,
-    refresh: bool = False,
-) -> building.Request:
-    """The request with every ``file`` image uploaded (those the cache knows are not), each to
-    expire after ``expires`` seconds."""
-    # lazy: start-up, --help imports none of these
-    from vision_cli.asking import running
-
-    if not request.pending_uploads and not refresh:
-        return request
-    files = running.resolve_files(api, request.images, cache, refresh=refresh, expires=expires)
+def _uploaded(opts: AskOptions, files: building.Files) -> None:
+    """Say how many images were uploaded (not with --quiet or --json)."""
     if not opts.show.quiet and not opts.show.json and files.uploaded:
         noun = "image" if files.uploaded == 1 else "images"
         common.note(f"uploaded {files.uploaded} {noun} through the Files API")
-    return build(files)
+
+
+def _gone_from_history(gone: running.GoneFromHistory, opts: AskOptions) -> str:
+    """An earlier turn's upload the API no longer has: which conversation, and what to do."""
+    ids = ", ".join(gone.file_ids)
+    where = opts.prompt.conversation
+    return (
+        f"--conversation {where}: an earlier turn's image ({ids}) is no longer on the Files API "
+        "(deleted, or past its --expires), and the conversation keeps only its file id, so it "
+        "cannot be sent again; start a new conversation (another --conversation file) with the "
+        "image, and give a longer --expires (up to 90d) or --source base64 to a conversation "
+        "that must last"
+    )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -150,12 +150,9 @@ def test_files_delete_some_or_all(run: Run, api: FakeClaudeAPI, make_image: Make
     for name in ("a.png", "b.png", "c.png"):
         upload(run, make_image(name, (100 + len(api.files) * 10, 100)))
     first, *rest = [row["id"] for row in listed(run)]
-    result = run("files", "delete", first, "file_unknown")
+    result = run("files", "delete", first)
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.splitlines() == [
-        f"deleted {first} (deleted on request)",
-        "forgotten file_unknown (the API no longer has it)",
-    ]
+    assert result.stdout.splitlines() == [f"deleted {first} (deleted on request)"]
     assert first not in api.files and [row["id"] for row in listed(run)] == rest
     everything = run("files", "delete", "--all", "--json")
     assert [c["id"] for c in json.loads(everything.stdout)] == rest
@@ -251,8 +248,8 @@ def test_files_shows_names_and_ids_from_outside_escaped(
     (row,) = listed(run)
     assert row["filename"].startswith("evil\x1b[2J")  # JSON: exact (the escape is JSON's own)
     deleted = run("files", "delete", "file_\x1b]0;pwned\x07")
-    assert deleted.exit_code == 0, deleted.stderr
-    assert "\x1b" not in deleted.stdout and "file_\\x1b]0;pwned\\x07" in deleted.stdout
+    assert deleted.exit_code == 1, deleted.stderr  # not found
+    assert "\x1b" not in deleted.stderr and "file_\\x1b]0;pwned\\x07" in deleted.stderr
 
 
 # -- a record of uploads that cannot be used ---------------------------------------------------
@@ -559,3 +556,90 @@ def test_a_failed_upload_names_its_image(
     assert result.exit_code == 3
     (line,) = [line for line in result.stderr.splitlines() if "HTTP 500" in line]
     assert "(uploading " in line and "named.png" in line
+
+
+# -- files delete and prune: each id on its own ------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["", ".", "..", ";x", " "])
+def test_files_delete_of_what_cannot_be_an_id_is_a_usage_error(
+    run: Run, api: FakeClaudeAPI, bad: str
+) -> None:
+    """An empty id, ``.`` or ``..`` reached the SDK, whose ValueError was exit 3."""
+    result = run("files", "delete", "file_fine", bad)
+    assert result.exit_code == 2
+    assert f'"{bad}" is not a file id' in " ".join(result.stderr.split())
+    assert not api.requests
+
+
+def test_files_delete_goes_on_past_a_failure_and_says_what_was_done(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    """A failure to delete one file stopped ``files delete --all`` without a word of what it had
+    deleted before it."""
+    for name in ("a.png", "b.png", "c.png"):
+        upload(run, make_image(name, (100 + len(api.files) * 10, 100)))
+    first, stuck, last = [row["id"] for row in listed(run)]
+    api.fail_next(500, path=f"/v1/files/{stuck}", times=10)
+    result = run("files", "delete", "--all")
+    assert result.exit_code == 3
+    assert result.stdout.splitlines() == [
+        f"deleted {first} (deleted on request)",
+        f"deleted {last} (deleted on request)",
+    ]
+    said = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(said) == 1 and f"cannot delete {stuck} (HTTP 500" in said[0]
+    assert list(api.files) == [stuck] and [row["id"] for row in listed(run)] == [stuck]
+
+
+def test_files_prune_goes_on_past_a_failure(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    for name in ("a.png", "b.png"):
+        upload(run, make_image(name, (100 + len(api.files) * 10, 100)))
+    stuck, old = [row["id"] for row in listed(run)]
+    api.expire_file(stuck)
+    api.expire_file(old)
+    api.fail_next(500, path=f"/v1/files/{stuck}", times=10)
+    result = run("files", "prune", "--json")
+    assert result.exit_code == 3
+    assert json.loads(result.stdout)[1] == {
+        "id": old,
+        "action": "deleted",
+        "reason": "past its expiry",
+    }
+    assert json.loads(result.stdout)[0]["action"] == "failed"
+    assert list(api.files) == [stuck]
+
+
+def test_files_delete_of_an_id_vision_cli_did_not_upload(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    """An unknown id was "forgotten (the API no longer has it)", exit 0; an id vision-cli did
+    not upload was deleted without a word. Not found is exit 1, as ``rm`` of a missing file;
+    another's upload is deleted when named, and said; one of ours the API no longer has is
+    forgotten."""
+    upload(run, make_image("a.png", (120, 80)))
+    (ours,) = [row["id"] for row in listed(run)]
+    filesapi.delete_file(connect.make_client(), ours)
+    theirs = api.add_file(make_image("b.png").read_bytes(), "b.png").id
+    result = run("files", "delete", ours, theirs, "file_unknown")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"forgotten {ours} (the API no longer has it)",
+        f"deleted {theirs} (not one vision-cli uploaded)",
+    ]
+    said = " ".join(result.stderr.split())
+    assert said.count("Error:") == 1 and "file_unknown: not found" in said
+    assert not api.files and listed(run) == []
+
+
+def test_files_says_when_there_is_nothing_to_do_and_makes_no_record(
+    run: Run, api: FakeClaudeAPI
+) -> None:
+    for command in (["delete", "--all"], ["prune"]):
+        result = run("files", *command)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == "" and "nothing to" in result.stderr
+    assert run("files", "delete", "file_unknown").exit_code == 1
+    assert not cache_file().parent.exists() or not list(cache_file().parent.iterdir())

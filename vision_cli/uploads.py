@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from vision_cli.client import filesapi
+from vision_cli.client import failures, filesapi
 
 if TYPE_CHECKING:
     from vision_cli.client.connect import Anthropic
@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 #: ``present``: the API has it; ``expired``: past its ``expires_at`` (its bytes are gone);
 #: ``gone``: the API no longer lists it (deleted elsewhere, or removed after expiring).
 State = Literal["present", "expired", "gone"]
-#: What :func:`delete` and :func:`prune` did with one file (``would-...`` on a dry run).
-Action = Literal["deleted", "forgotten", "would-delete", "would-forget"]
+#: What :func:`delete` and :func:`prune` did with one file (``would-...`` on a dry run):
+#: ``not-found``, neither the API nor the record has it; ``failed``, the API failed (``reason``).
+Action = Literal["deleted", "forgotten", "would-delete", "would-forget", "not-found", "failed"]
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -58,6 +59,10 @@ class Change:
     action: Action
     reason: str
 
+    @property
+    def ok(self) -> bool:
+        return self.action not in ("not-found", "failed")
+
     def as_dict(self) -> dict[str, str]:
         return {"id": self.file_id, "action": self.action, "reason": self.reason}
 
@@ -87,26 +92,44 @@ def listing(api: Anthropic, cache: filesapi.FileCache) -> list[Upload]:
 
 
 def delete(api: Anthropic, cache: filesapi.FileCache, file_ids: Iterable[str]) -> list[Change]:
-    """Delete each file on the API (one it no longer has is only forgotten) and drop it from the
-    cache. Raises APIFailure at the first failure; what was done before it stays done."""
+    """Delete each file on the API and drop it from the cache: one the API no longer has is only
+    forgotten (``not-found`` when the cache does not have it either); one vision-cli did not
+    upload is deleted, and said. A failure of one (``failed``) does not stop the others."""
+    remembered = set(cached_ids(cache))
     changes = []
     for file_id in dict.fromkeys(file_ids):
-        if filesapi.delete_file(api, file_id):
-            changes.append(Change(file_id, "deleted", "deleted on request"))
-        else:
+        ours = file_id in remembered
+        try:
+            deleted = filesapi.delete_file(api, file_id)
+        except failures.APIFailure as failure:
+            changes.append(Change(file_id, "failed", str(failure)))
+            continue
+        if deleted:
+            reason = "deleted on request" if ours else "not one vision-cli uploaded"
+            changes.append(Change(file_id, "deleted", reason))
+        elif ours:
             changes.append(Change(file_id, "forgotten", "the API no longer has it"))
+        else:
+            changes.append(Change(file_id, "not-found", "the API does not have it"))
         cache.forget([file_id])
     return changes
 
 
 def prune(api: Anthropic, cache: filesapi.FileCache, *, dry_run: bool = False) -> list[Change]:
-    """Delete the uploads past their expiry and forget those the API no longer has. APIFailure."""
+    """Delete the uploads past their expiry and forget those the API no longer has; a failure
+    to delete one (``failed``) does not stop the others. APIFailure when the API cannot say
+    which it has."""
     changes = []
     for upload in listing(api, cache):
         if upload.state == "present":
             continue
         if upload.state == "expired":
-            if not dry_run and not filesapi.delete_file(api, upload.file_id):
+            try:
+                kept = dry_run or filesapi.delete_file(api, upload.file_id)
+            except failures.APIFailure as failure:
+                changes.append(Change(upload.file_id, "failed", str(failure)))
+                continue
+            if not kept:
                 changes.append(Change(upload.file_id, "forgotten", "the API no longer has it"))
             else:
                 action: Action = "would-delete" if dry_run else "deleted"

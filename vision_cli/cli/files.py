@@ -104,16 +104,29 @@ def list_files(json_flag: JsonFlag = False) -> None:
     )
 
 
-def _report(changes: list[object], json_flag: bool) -> None:
+def _report(changes: list[object], json_flag: bool, *, nothing: str) -> None:
+    """What was done, a line each (``nothing`` when there was nothing to do); what failed, an
+    error line each. Exit 3 when the API failed for one, 1 when one was not found."""
     # lazy: start-up, --help imports none of these
     from vision_cli import render, uploads
 
     done = [c for c in changes if isinstance(c, uploads.Change)]
     if json_flag:
         common.echo(render.dumps([c.as_dict() for c in done]))
-        return
+    elif not done:
+        common.note(nothing)
     for change in done:  # an id given on the command line may hold anything: shown escaped
-        common.echo(f"{change.action} {render.visible(change.file_id)} ({change.reason})")
+        shown = render.visible(change.file_id)
+        if change.action == "failed":
+            common.error(f"cannot delete {shown} ({change.reason}): run the command again")
+        elif change.action == "not-found":
+            common.error(f"{shown}: not found ({change.reason}, nor vision-cli's record)")
+        elif not json_flag:
+            common.echo(f"{change.action} {shown} ({change.reason})")
+    if any(c.action == "failed" for c in done):
+        raise typer.Exit(ExitStatus.API)
+    if not all(c.ok for c in done):
+        raise typer.Exit(ExitStatus.FAILED)
 
 
 @files_app.command(
@@ -136,21 +149,27 @@ def delete_files(
 ) -> None:
     """Delete uploaded files on the API and forget them.
 
-    An id the API no longer has is only forgotten.
+    An id the API no longer has is only forgotten (not found, exit 1, when vision-cli did not
+    upload it either); an id vision-cli did not upload is deleted only when named, and said.
+    A failure does not stop the others (exit 3).
     """
     # lazy: start-up, --help imports none of these
     from vision_cli import uploads
-    from vision_cli.client import failures
+    from vision_cli.client import filesapi
 
     if bool(file_ids) == all_files:
         common.usage_error("give file ids or --all (not both)", "ID...")
+    for file_id in file_ids or []:
+        problem = filesapi.file_id_problem(file_id)
+        if problem is not None:
+            common.usage_error(
+                f'"{file_id}" is not a file id ({problem}): give ids as files list shows them',
+                "ID...",
+            )
     api, cache = _connect()
     ids = uploads.cached_ids(cache) if all_files else list(file_ids or [])
-    try:
-        changes = uploads.delete(api, cache, ids)
-    except failures.APIFailure as failure:
-        common.fail(str(failure), ExitStatus.API)
-    _report(list(changes), json_flag)
+    changes = uploads.delete(api, cache, ids)
+    _report(list(changes), json_flag, nothing="no uploads remembered: nothing to delete")
 
 
 @files_app.command("prune", epilog="Example:\n\n  vision-cli files prune --dry-run")
@@ -171,4 +190,5 @@ def prune_files(
         changes = uploads.prune(api, cache, dry_run=dry_run)
     except failures.APIFailure as failure:
         common.fail(str(failure), ExitStatus.API)
-    _report(list(changes), json_flag)
+    nothing = "nothing to prune: every upload remembered is still present"
+    _report(list(changes), json_flag, nothing=nothing)

@@ -88,6 +88,16 @@ def list_files(client: anthropic.Anthropic, file_ids: Iterable[str]) -> dict[str
     return found
 
 
+def file_id_problem(file_id: str) -> str | None:
+    """Why ``file_id`` cannot name a file (the SDK refuses to put it in a request path: empty,
+    a dot segment, a leading ``;``), or None."""
+    if not file_id.strip():
+        return "it is empty"
+    if file_id.partition(";")[0] in ("", ".", ".."):
+        return "it would name a folder of the API's paths, not a file"
+    return None
+
+
 def delete_file(client: anthropic.Anthropic, file_id: str) -> bool:
     """Delete a file: True when deleted, False when the API did not have it (any more).
     Raises :class:`APIFailure` for anything else."""
@@ -227,7 +237,7 @@ class FileCache:
                 where: entry
                 for where, entry in endpoints.items()
                 if isinstance(entry, dict) and isinstance(entry.get("file_id"), str)
-                if entry["file_id"]
+                if file_id_problem(entry["file_id"]) is None
             }
             bad += len(endpoints) - len(good)
             if good:

@@ -71,7 +71,7 @@ def test_uploads_expire_after_seven_days_unless_told(
     assert entries[a.id].filename == "a.png"
 
 
-@pytest.mark.parametrize("value", ["30m", "91d", "soon", "0"])
+@pytest.mark.parametrize("value", ["30m", "91d", "soon", "0", "\u0661h", "\uff13600"])
 def test_expires_out_of_range_is_a_usage_error(
     run: Run, api: FakeClaudeAPI, make_image: MakeImage, value: str
 ) -> None:
@@ -643,3 +643,23 @@ def test_files_says_when_there_is_nothing_to_do_and_makes_no_record(
         assert result.stdout == "" and "nothing to" in result.stderr
     assert run("files", "delete", "file_unknown").exit_code == 1
     assert not cache_file().parent.exists() or not list(cache_file().parent.iterdir())
+
+
+@pytest.mark.parametrize("option", [["--expires", "2h"], ["--no-cache"]])
+def test_upload_options_without_source_file_are_a_usage_error(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, option: list[str]
+) -> None:
+    """``--expires`` and ``--no-cache`` were ignored in silence without ``--source file``."""
+    result = run("ask", make_image("a.png"), *option)
+    assert result.exit_code == 2
+    assert f"{option[0]} is about uploads" in " ".join(result.stderr.split())
+    assert not api.requests
+
+
+def test_one_entry_that_is_not_an_upload_is_said_in_good_grammar(
+    run: Run, api: FakeClaudeAPI
+) -> None:
+    cache_file().parent.mkdir(parents=True, exist_ok=True)
+    cache_file().write_text(json.dumps({"version": 1, "files": {"abc": "x"}}))
+    said = " ".join(run("files", "list").stderr.split())
+    assert "holds 1 entry that is not an upload" in said

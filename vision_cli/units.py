@@ -59,6 +59,8 @@ def parse_duration(text: str) -> int:
     unit = s[-1:] if s[-1:] in _DURATION_UNITS else "s"
     number = s[:-1] if s[-1:] in _DURATION_UNITS else s
     try:
+        if not number.isascii():  # Fraction reads any script's digits (``١h``)
+            raise ValueError(number)
         value = Fraction(number)
     except (ValueError, ZeroDivisionError):
         raise ValueError(f"{text!r} is not a duration: use e.g. 7d, 12h, 90m or 3600s") from None

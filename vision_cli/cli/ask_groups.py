@@ -187,6 +187,12 @@ class AskOptions:
         self.many.check(
             json=self.show.json, conversation=self.prompt.conversation, source=self.images.source
         )
+        if self.images.source is not Source.file:  # typed for nothing: the run would differ
+            for option, param in (("--expires", "expires"), ("--no-cache", "no_cache")):
+                if common.typed(param):
+                    common.usage_error(
+                        f"{option} is about uploads, and goes with --source file", option
+                    )
 
     @property
     def streams(self) -> bool:

@@ -153,6 +153,13 @@ def configured(param: str) -> bool:
     return getattr(source, "name", None) == "DEFAULT_MAP"
 
 
+def typed(param: str) -> bool:
+    """Whether the current command's ``param`` was given on the command line."""
+    ctx = get_current_context(silent=True)
+    source = ctx.get_parameter_source(param) if ctx is not None else None
+    return getattr(source, "name", None) == "COMMANDLINE"
+
+
 def from_environment(param: str) -> str:
     """`` (from $NAME)`` when the current command's ``param`` came from its environment variable
     (``$VISION_CLI_MODEL``), `` (from FILE)`` when a configuration file set it: the value is

@@ -177,7 +177,7 @@ def test_a_groups_command_runs_with_the_collector_on(
 
     seen: list[bool] = []
 
-    def connect() -> None:
+    def connect(**_: object) -> None:
         seen.append(gc.isenabled())
         raise typer.Exit()
 

@@ -143,6 +143,48 @@ def test_symlink_cycles_are_not_followed(make_image: MakeImage, tmp_path: Path) 
     assert [i.label for i in items] == [str(tmp_path / "loop" / "a.png")]
 
 
+def test_a_folder_reached_by_many_links_is_walked_once(
+    run: Run, make_image: MakeImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two folders linking to each other were walked until the path was too long (``ask`` sent
+    one image 21 times), and two links to one folder walked it twice: only links back to an
+    ancestor were cut. Every command sees each image once."""
+    make_image("cyc/a/red.png", (300, 200))
+    (tmp_path / "cyc" / "c").mkdir()
+    (tmp_path / "cyc" / "a" / "toc").symlink_to("../c")
+    (tmp_path / "cyc" / "c" / "toa").symlink_to("../a")
+    make_image("shared/blue.png", (300, 200))
+    (tmp_path / "two").mkdir()
+    (tmp_path / "two" / "x1").symlink_to("../shared")
+    (tmp_path / "two" / "x2").symlink_to("../shared")
+    monkeypatch.chdir(tmp_path)
+    for args, paths in [
+        (["cyc/a"], ["cyc/a/red.png"]),
+        (["cyc"], ["cyc/a/red.png"]),
+        (["cyc/a", "cyc/c"], ["cyc/a/red.png"]),
+        (["two"], ["two/x1/blue.png"]),
+    ]:
+        found = records(run("inspect", *args, "--format", "jsonl"))
+        assert [r["path"] for r in found] == paths, args
+    estimated = json.loads(run("estimate", "cyc", "two", "--json").stdout)["images"]
+    assert [r["path"] for r in estimated] == ["cyc/a/red.png", "two/x1/blue.png"]
+    dry = run("ask", "cyc", "two", "--dry-run", "--json", "-p", "hi")
+    assert dry.exit_code == 0, dry.stderr
+    blocks = json.loads(dry.stdout)["request"]["messages"][0]["content"]
+    assert sum(block["type"] == "image" for block in blocks) == 2
+
+
+def test_a_glob_that_matches_a_file_and_its_folders_names_it_once(
+    run: Run, make_image: MakeImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``g/**`` matches ``g/``, ``g/x/`` and ``g/x/one.png``: the folders were walked and the
+    file named too, so one argument named the image three times (and ``ask`` sent it thrice)."""
+    make_image("g/x/one.png", (300, 200))
+    monkeypatch.chdir(tmp_path)
+    found = records(run("inspect", "g/**", "--format", "jsonl"))
+    assert [r["path"] for r in found] == ["g/x/one.png"]
+
+
 def test_a_link_to_an_image_that_is_not_there_is_reported(
     run: Run, make_image: MakeImage, tmp_path: Path
 ) -> None:

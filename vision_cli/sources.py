@@ -177,9 +177,20 @@ def _hidden(name: str) -> bool:
     return name.startswith(".") and name not in (".", "..")
 
 
-def _walk(folder: Path, sel: Selection, root: Path) -> Iterator[Input | Problem]:
-    """Image files below ``folder``, depth first, in sorted order; unreadable folders reported."""
+#: The folders a run has walked, as (device, inode): links can lead to one folder by many names.
+_Walked = set[tuple[int, int]]
+
+
+def _walk(folder: Path, sel: Selection, root: Path, walked: _Walked) -> Iterator[Input | Problem]:
+    """Image files below ``folder``, depth first, in sorted order; unreadable folders reported.
+    A folder already in ``walked`` is not walked again: a link back up the tree, two folders
+    linking to each other, or two links to one folder would name its images again (and a run
+    would pay for each name)."""
     try:
+        info = os.stat(folder)
+        if (info.st_dev, info.st_ino) in walked:
+            return
+        walked.add((info.st_dev, info.st_ino))
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
     except OSError as exc:
@@ -198,13 +209,11 @@ def _walk(folder: Path, sel: Selection, root: Path) -> Iterator[Input | Problem]
         if exclude and _excluded(path, exclude):
             continue
         try:
-            is_dir = entry.is_dir()  # follows links, as `find -L` would; cycles are cut below
+            is_dir = entry.is_dir()  # follows links, as `find -L` would; cycles are cut above
         except OSError:
             is_dir = False
         if is_dir:
-            if entry.is_symlink() and _is_cycle(path):
-                continue
-            yield from _walk(path, sel, root)
+            yield from _walk(path, sel, root, walked)
         elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
             if _regular(entry):
                 yield Input(str(path), path=path, root=root)
@@ -218,14 +227,6 @@ def _regular(entry: os.DirEntry[str]) -> bool:
         return entry.is_file()  # follows links; False for pipes, sockets and devices
     except OSError:
         return False
-
-
-def _is_cycle(link: Path) -> bool:
-    try:
-        target = link.resolve()
-    except OSError:
-        return True
-    return target in link.parent.resolve().parents or target == link.parent.resolve()
 
 
 def _glob_base(pattern: str) -> Path:
@@ -271,7 +272,7 @@ def _is_there(path: Path) -> bool:
         return True
 
 
-def _expand_arg(arg: str, sel: Selection) -> Iterator[Input | Problem]:
+def _expand_arg(arg: str, sel: Selection, walked: _Walked) -> Iterator[Input | Problem]:
     if arg == STDIN:
         yield Input(STDIN, stdin=True)
         return
@@ -283,7 +284,7 @@ def _expand_arg(arg: str, sel: Selection) -> Iterator[Input | Problem]:
         return
     path = Path(arg)
     if _is_folder(path):
-        yield from _walk(path, sel, path)
+        yield from _walk(path, sel, path, walked)
         return
     if not (_GLOB_CHARS & set(arg)) or _is_there(path):
         # a file named explicitly is taken whatever its extension; a missing one is reported
@@ -299,7 +300,7 @@ def _expand_arg(arg: str, sel: Selection) -> Iterator[Input | Problem]:
         if _excluded(mpath, sel.exclude):
             continue
         if _is_folder(mpath):
-            yield from _walk(mpath, sel, base)
+            yield from _walk(mpath, sel, base, walked)
         else:
             yield Input(match, path=mpath, root=base)
 
@@ -409,8 +410,10 @@ def iter_inputs(
     # the process's standard input only for a caller that gives none (the CLI gives the run's)
     stdin = stdin if stdin is not None else sys.stdin.buffer
     found = _named(args, sel, stdin)
-    if len(args) + (sel.files_from is not None) < 2:
-        yield from found  # one argument: a walk or a glob names each file once
+    # one argument: a walk names each file once (not a glob: `a/**` matches a file and the
+    # folders above it, which are walked)
+    if len(args) + (sel.files_from is not None) < 2 and not _GLOB_CHARS & set("".join(args)):
+        yield from found
         return
     seen: set[str] = set()
     for item in found:
@@ -421,13 +424,14 @@ def iter_inputs(
 
 
 def _named(args: Sequence[str], sel: Selection, stdin: BinaryIO) -> Iterator[Input | Problem]:
+    walked: _Walked = set()  # across the arguments: `a b` with b a link to a walks it once
     for arg in args:
-        yield from _expand_arg(arg, sel)
+        yield from _expand_arg(arg, sel, walked)
     if sel.files_from is not None:
         for line in _listed(sel, stdin):
             path = Path(line)
             if _is_folder(path):
-                yield from _walk(path, sel, path)
+                yield from _walk(path, sel, path, walked)
             elif not _excluded(path, sel.exclude):
                 yield Input(line, path=path, root=path.parent)
 

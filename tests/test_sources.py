@@ -250,6 +250,25 @@ def test_files_from_stdin_with_an_entry_over_the_limit_is_a_usage_error(run: Run
     assert "--files-from-(standardinput):morethan" in flat(result.stderr)
 
 
+def test_files_from_a_nul_separated_list_without_0_is_a_usage_error(
+    run: Run, make_image: MakeImage, tmp_path: Path
+) -> None:
+    """``find -print0 | vision-cli inspect --files-from -`` (no ``-0``) crashed, exit 70, on
+    the NUL byte the path could not hold: it is a usage error naming the list and its line,
+    suggesting ``-0``, whether the list is standard input or a file."""
+    a, b = make_image("a.png", (300, 200)), make_image("b.png", (300, 200))
+    listing = os.fsencode(a) + b"\0" + os.fsencode(b) + b"\0"
+    result = run("inspect", "--files-from", "-", input=listing)
+    assert result.exit_code == 2, result.output
+    assert "--files-from-(standardinput),line1:aNULbyte" in flat(result.stderr)
+    assert "add-0" in flat(result.stderr)
+    (tmp_path / "list.txt").write_bytes(os.fsencode(a) + b"\n" + listing)
+    result = run("inspect", "--files-from", tmp_path / "list.txt")
+    assert result.exit_code == 2, result.output
+    assert "list.txt,line2:aNULbyte" in flat(result.stderr)
+    assert run("inspect", "--files-from", "-", "-0", input=listing).exit_code == 0
+
+
 def test_files_from_a_fifo_that_nothing_writes_into_is_a_usage_error(
     run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

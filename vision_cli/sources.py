@@ -319,11 +319,13 @@ def _read_list(stream: BinaryIO, null: bool, name: str) -> Iterator[str]:
     read: Callable[[int], bytes] = getattr(stream, "read1", stream.read)
     pending = _without_bom(_first_bytes(read, len(_UTF8_BOM)), name)  # not ended yet
     blank = 0  # bytes of blank entries (and their separators) since the last path
+    line = 0  # entries read, for a message naming one
     while chunk := read(_LIST_CHUNK):
         entries = (pending + chunk).split(sep)  # whole entries, then the one not ended yet
         pending = entries.pop()
         for raw in entries:
-            path = _path(raw, null)
+            line += 1
+            path = _path(raw, null, name, line)
             if path is None:
                 blank += len(raw) + 1
             elif len(raw) > most:
@@ -333,7 +335,7 @@ def _read_list(stream: BinaryIO, null: bool, name: str) -> Iterator[str]:
                 yield path
         if blank + len(pending) > most:
             _too_long(null, name)
-    path = _path(pending, null)
+    path = _path(pending, null, name, line + 1)
     if path is not None:
         yield path
 
@@ -360,9 +362,15 @@ def _without_bom(start: bytes, name: str) -> bytes:
     return start.removeprefix(_UTF8_BOM)
 
 
-def _path(raw: bytes, null: bool) -> str | None:
-    """One entry of a list as a path; None for a blank one."""
+def _path(raw: bytes, null: bool, name: str, number: int) -> str | None:
+    """One entry of a list as a path; None for a blank one. A NUL byte in a line (no path holds
+    one) is a :class:`UsageError`: the list is ``find -print0``'s, read without ``-0``."""
     line = raw if null else raw.rstrip(b"\r")
+    if b"\0" in line:
+        raise UsageError(
+            f"--files-from {name}, line {number}: a NUL byte, which no path holds: for a "
+            "NUL-separated list (find -print0), add -0"
+        )
     return os.fsdecode(line) if line.strip() else None
 
 

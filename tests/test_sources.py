@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import MakeImage, Run, encode, picture, records
+from tests.fakeapi import FakeClaudeAPI
 from vision_cli import fetching, limits, sources
 from vision_cli.judging import Code
 
@@ -114,6 +115,50 @@ def test_unreachable_url_is_one_finding(run: Run) -> None:
     (rec,) = records(run("inspect", url, "-f", "jsonl", "--allow-private-urls"))
     assert rec["findings"][0]["code"] == "not-found"
     assert "download failed" in rec["findings"][0]["message"]
+
+
+MALFORMED_URLS = [
+    "http://example.com/\x1b[31mred.png",
+    "http://example.com/a\nb.png",
+    "http://example.com/red.png?q=\udcff",  # the byte 0xff, as a name that is not UTF-8 holds it
+    "http://[bad/x.png",
+    "http://xn--/x.png",
+    f"http://{'a' * 64}.example/x.png",
+    "http://127.0.0.1:abc/x.png",
+    "http://127.0.0.1:99999/x.png",
+]
+
+
+@pytest.mark.parametrize("private", [[], ["--allow-private-urls"]])
+def test_a_malformed_url_fails_alone(run: Run, make_image: MakeImage, private: list[str]) -> None:
+    """Each of these crashed the run (exit 70, the inputs after it lost): an invalid URL is one
+    error row, shown escaped, and the other inputs go on."""
+    good = make_image("good.png", (300, 200))
+    result = run("inspect", *MALFORMED_URLS, good, *private)
+    assert result.exit_code == 1, result.output
+    assert "internal error" not in result.output
+    assert result.stdout.count("not a valid URL") == len(MALFORMED_URLS)
+    assert "\x1b" not in result.stdout and "\\x1b[31m" in result.stdout
+    rows = records(run("inspect", *MALFORMED_URLS, good, *private, "-f", "jsonl"))
+    assert [r["path"] for r in rows] == [*MALFORMED_URLS, str(good)]
+    assert [r["status"] for r in rows] == ["error"] * len(MALFORMED_URLS) + ["ok"]
+
+
+def test_a_url_with_a_control_character_is_never_sent(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage
+) -> None:
+    """``ask`` (``--source auto``) sent a URL holding an escape sequence to the API as it was."""
+    result = run("ask", "https://example.com/\x1b[2Jcat.png", make_image("b.png"), "-p", "hi")
+    assert result.exit_code == 1, result.output
+    assert "not a valid URL" in result.stderr and "\\x1b[2J" in result.stderr
+    assert api.messages_requests() == []
+
+
+@pytest.mark.parametrize("url", ["http://xn--/x.png", "http://a\x1b/x.png"])
+def test_fetch_says_a_url_it_cannot_read_is_not_valid(url: str) -> None:
+    for private in (False, True):
+        with pytest.raises(sources.SourceError, match="not a valid URL"):
+            fetching.fetch(url, cap=1000, allow_private=private)
 
 
 def test_relative_paths_below_roots(make_image: MakeImage, tmp_path: Path) -> None:

@@ -94,6 +94,8 @@ def fetch(
         raise SourceError(
             Code.NOT_FOUND, f"download failed ({type(exc).__name__}: {exc}): check the URL."
         ) from None
+    except (httpx.InvalidURL, ValueError):  # UnicodeError too: what sources.url_problem missed
+        raise SourceError(Code.NOT_FOUND, "not a valid URL: check the URL.") from None
 
 
 def _redirect_target(url: str, resp: Any) -> str:

@@ -132,3 +132,60 @@ def test_ask_clip_is_the_screenshot_one_liner(
     assert "at least two" in said(both)
     dry = json.loads(run("ask", "--clipboard", "--dry-run", "--json").stdout)
     assert dry
+
+
+def test_a_clipboard_over_the_input_limit_is_cut_off_and_fails_alone(
+    bin_dir: Path, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tool's whole output was held in memory (``cat /dev/zero`` grew until the timeout or
+    the memory ran out): it is read up to the limit every input has, the tool killed there, and
+    the clipboard is that input's ``file-too-large`` error, the others going on."""
+    from vision_cli import limits
+
+    monkeypatch.setattr(limits, "MAX_INPUT_BYTES", 1_000_000)
+    done = tmp_path / "wrote-it-all"
+    stub(bin_dir, "xclip", f"/usr/bin/head -c 3000000 /dev/zero; : > '{done}'")
+    good = tmp_path / "good.png"
+    good.write_bytes(PNG)
+    result = run("inspect", "clip:", good, "-f", "jsonl")
+    assert result.exit_code == 1, result.output
+    clip, other = records(result)
+    assert clip["path"] == "clip:" and clip["findings"][0]["code"] == "file-too-large"
+    assert "more than 1,000,000 bytes" in clip["findings"][0]["message"]
+    assert other["status"] == "ok"
+    assert not done.exists()  # killed at the cap, not read to the end
+
+
+def test_a_failing_tool_shows_the_first_line_of_what_it_said(bin_dir: Path, run: Run) -> None:
+    """Its whole error output landed in the message (200,000 bytes of it, escape sequences and
+    all): the first line is shown, cut short, escaped."""
+    stub(bin_dir, "xclip", "printf '\\033[31mRED\\nsecond line\\n' >&2; exit 1")
+    result = run("inspect", "clip:")
+    assert result.exit_code == 2
+    assert "(xclip: \\x1b[31mRED)" in said(result) and "second" not in said(result)
+    stub(bin_dir, "xclip", "/usr/bin/head -c 100000 /dev/zero | /usr/bin/tr '\\0' e >&2; exit 1")
+    result = run("inspect", "clip:")
+    assert result.exit_code == 2
+    assert "e" * 150 in said(result).replace(" ", "") and "e" * 300 not in said(result)
+
+
+def test_a_file_copied_on_macos_or_windows_is_read_up_to_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pillow's ``grabclipboard()`` gives the files copied in the file manager: the first image
+    among them was read whole, whatever its size (``/dev/zero`` named ``zero.png``)."""
+    from PIL import ImageGrab
+
+    from vision_cli import limits
+    from vision_cli.judging import Code
+
+    monkeypatch.setattr(limits, "MAX_INPUT_BYTES", 1_000_000)
+    big = tmp_path / "big.png"
+    big.write_bytes(PNG + bytes(1_000_000))
+    copied = [str(tmp_path / "gone.png"), str(big)]
+    monkeypatch.setattr(ImageGrab, "grabclipboard", lambda: copied)
+    with pytest.raises(sources.SourceError) as caught:
+        sources.read_clipboard("darwin")
+    assert caught.value.code is Code.FILE_TOO_LARGE
+    big.write_bytes(PNG)
+    assert sources.read_clipboard("win32") == PNG  # the missing file is passed over

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from vision_cli import limits
 from vision_cli.fsutil import link_problem, open_input, os_reason
-from vision_cli.judging import IMAGE_EXTENSIONS, Code
+from vision_cli.judging import IMAGE_EXTENSIONS, Code, too_large_input
 
 STDIN = "-"
 #: The argument that names the image on the clipboard (``--clipboard`` adds it).
@@ -308,7 +308,12 @@ def _expand_arg(arg: str, sel: Selection, walked: _Walked) -> Iterator[Input | P
         yield Input(STDIN, stdin=True)
         return
     if arg == CLIPBOARD:
-        yield Input(CLIPBOARD, data=read_clipboard())
+        try:
+            data = read_clipboard()
+        except SourceError as exc:  # more than an input may hold: that input fails
+            yield Problem(CLIPBOARD, exc.code, exc.message)
+        else:
+            yield Input(CLIPBOARD, data=data)
         return
     if is_url(arg):
         if why := url_problem(arg):
@@ -503,7 +508,8 @@ def read_clipboard(platform: str = sys.platform) -> bytes:
 
     macOS and Windows: Pillow's ``ImageGrab.grabclipboard()``. Elsewhere: ``wl-paste`` (first
     when a Wayland session is running) or ``xclip``, asked for ``image/png``. Raises
-    :class:`ClipboardError` with one sentence naming what to do or install.
+    :class:`ClipboardError` with one sentence naming what to do or install, and
+    :class:`SourceError` for more than :data:`vision_cli.limits.MAX_INPUT_BYTES`.
     """
     if platform in ("darwin", "win32"):
         return _grab_with_pillow()
@@ -523,17 +529,64 @@ def read_clipboard(platform: str = sys.platform) -> bytes:
             "wl-clipboard (Wayland) or xclip (X11), e.g. `sudo apt install wl-clipboard xclip`"
         )
     try:
-        done = subprocess.run(tools[found], capture_output=True, timeout=CLIPBOARD_TIMEOUT)
+        code, data, said = _run_capped(tools[found], limits.MAX_INPUT_BYTES)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ClipboardError(f"clip: {found} could not be run ({exc}): check the tool") from None
-    if done.returncode != 0 or not done.stdout:
-        said = " ".join(os.fsdecode(done.stderr).split())
+    if code != 0 or not data:
         why = f" ({found}: {said})" if said else ""
         raise ClipboardError(
             f"clip: the clipboard holds no image{why}: copy an image (or take a screenshot to "
             "the clipboard) and try again"
         )
-    return done.stdout
+    return data
+
+
+#: The most of a clipboard tool's error output kept, and the most of its first line shown.
+_TOOL_ERROR_BYTES: Final = 4096
+_TOOL_ERROR_CHARS: Final = 200
+
+
+def _run_capped(command: list[str], cap: int) -> tuple[int, bytes, str]:
+    """Run a clipboard tool for at most :data:`CLIPBOARD_TIMEOUT` seconds: its exit status, its
+    output and the first line of its error output. Its output is read as it comes and the tool
+    killed once it passes ``cap`` (SourceError, as for any input over the limit): a clipboard
+    holding gigabytes, or a tool that never stops, cannot fill the memory."""
+    import selectors
+    import subprocess
+    import time
+
+    deadline = time.monotonic() + CLIPBOARD_TIMEOUT
+    out, err = bytearray(), bytearray()
+    pipe = subprocess.PIPE
+    with (
+        subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=pipe, stderr=pipe) as proc,
+        selectors.DefaultSelector() as ready,
+    ):
+        try:
+            ready.register(proc.stdout, selectors.EVENT_READ, out)  # type: ignore[arg-type]
+            ready.register(proc.stderr, selectors.EVENT_READ, err)  # type: ignore[arg-type]
+            while ready.get_map():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise subprocess.TimeoutExpired(command, CLIPBOARD_TIMEOUT)
+                for key, _ in ready.select(left):
+                    chunk = os.read(key.fd, _LIST_CHUNK)
+                    if not chunk:
+                        ready.unregister(key.fileobj)
+                    elif key.data is out:
+                        out += chunk
+                        if len(out) > cap:
+                            raise SourceError(Code.FILE_TOO_LARGE, too_large_input(cap))
+                    elif len(err) < _TOOL_ERROR_BYTES:
+                        err += chunk
+            code = proc.wait(max(0.0, deadline - time.monotonic()))
+        except BaseException:
+            proc.kill()  # (the pipes are closed on the way out: a child it left cannot hold us)
+            raise
+    first = (os.fsdecode(bytes(err[:_TOOL_ERROR_BYTES])).strip().splitlines() or [""])[0].strip()
+    if len(first) > _TOOL_ERROR_CHARS:
+        first = first[: _TOOL_ERROR_CHARS - 1] + "…"
+    return code, bytes(out), first
 
 
 def _grab_with_pillow() -> bytes:
@@ -551,11 +604,15 @@ def _grab_with_pillow() -> bytes:
         buffer = io.BytesIO()
         grabbed.save(buffer, "PNG")
         return buffer.getvalue()
+    from vision_cli.fetching import read_bytes  # (it imports this module)
+
     for name in grabbed or []:  # files copied in the file manager: the first image among them
         if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
-            try:
-                return Path(name).read_bytes()
-            except OSError:
+            try:  # read as any file is: capped (SourceError past the limit)
+                return read_bytes(Input(name, path=Path(name)))
+            except SourceError as exc:
+                if exc.code is not Code.NOT_FOUND:
+                    raise
                 continue
     raise ClipboardError(
         "clip: the clipboard holds no image: copy an image (or take a screenshot to the "

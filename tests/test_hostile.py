@@ -895,6 +895,15 @@ class HostileHandler(http.server.BaseHTTPRequestHandler):
                     time.sleep(0.05)
             except OSError:
                 return
+        elif self.path == "/drip-headers.png":
+            head = b"HTTP/1.1 200 OK\r\n" + b"X-Slow: a\r\n" * 10 + b"Content-Length: 0\r\n\r\n"
+            try:
+                for byte in head:  # a byte now and then: a body (were there one) never reached
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.02)
+            except OSError:
+                return
         elif self.path.startswith("/to/"):
             self._send(302, {"Location": self.path[len("/to/") :]}, b"")
         else:
@@ -1036,6 +1045,22 @@ def test_a_slow_drip_stops_at_the_deadline(
     assert result.exit_code == 1
     (image,) = json.loads(result.stdout)["images"]
     assert "took more than 0.5 s" in image["findings"][0]["message"]
+
+
+def test_a_slow_drip_of_headers_stops_at_the_deadline(
+    run: Run, web: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deadline was checked between chunks of the body only: a server sending its headers
+    a byte at a time held the download for as long as it liked (minutes, in a sweep)."""
+    from vision_cli import fetching
+
+    monkeypatch.setattr(fetching, "URL_DEADLINE", 0.5)
+    result = run("inspect", f"{web}/drip-headers.png", "--allow-private-urls", "--json")
+    assert result.exit_code == 1, result.output
+    (image,) = json.loads(result.stdout)["images"]
+    assert "took more than 0.5 s" in image["findings"][0]["message"]
+    monkeypatch.setattr(fetching, "URL_DEADLINE", 60.0)
+    assert fetching.fetch(f"{web}/img.png", cap=10_000_000, allow_private=True) == PNG_BYTES
 
 
 def test_a_gzip_bomb_is_capped_on_decoded_bytes(web: str) -> None:

@@ -5,6 +5,7 @@ addresses, and bounded decompression.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import zlib
@@ -62,15 +63,18 @@ def fetch(
     for every hop both before connecting and on the connection itself. Raises SourceError."""
     import httpx  # imported here: only URL inputs pay for it
 
-    deadline = time.monotonic() + URL_DEADLINE
+    clock = _Deadline(URL_DEADLINE)
     headers = {"Accept-Encoding": "gzip, deflate"}  # only what is decoded here, within the cap
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False, headers=headers) as client:
+        with (
+            clock,
+            httpx.Client(timeout=timeout, follow_redirects=False, headers=headers) as client,
+        ):
             for _ in range(_MAX_REDIRECTS + 1):
                 if not allow_private:
                     _check_host(url)
-                left = max(0.001, deadline - time.monotonic())
-                with client.stream("GET", url, timeout=min(timeout, left)) as resp:
+                left = min(timeout, clock.left())
+                with client.stream("GET", url, timeout=left, extensions=clock.extensions) as resp:
                     if not allow_private:
                         _check_peer(resp)
                     if resp.is_redirect:
@@ -83,19 +87,91 @@ def fetch(
                             f"the server answered HTTP {resp.status_code}: {advice}.",
                         )
                     encodings = _encodings(resp.headers.get("content-encoding", ""))
-                    raw = _before(deadline, resp.iter_raw())
-                    return _read_capped(_decoded(raw, encodings, cap), cap)
+                    data = _read_capped(_decoded(resp.iter_raw(), encodings, cap), cap)
+                    if clock.expired:  # a body without a length, cut short by the deadline
+                        raise clock.error()
+                    return data
             raise SourceError(Code.NOT_FOUND, "too many redirects: check the URL.")
-    except httpx.TimeoutException:
-        raise SourceError(
+    except (SourceError, httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+        # whatever a connection shut down at the deadline made of it, the deadline is the cause
+        raise clock.error() if clock.expired else _failure(exc, timeout) from None
+
+
+def _failure(exc: Exception, timeout: float) -> SourceError:
+    """What a failed download says."""
+    import httpx
+
+    if isinstance(exc, SourceError):
+        return exc
+    if isinstance(exc, httpx.TimeoutException):
+        return SourceError(
             Code.NOT_FOUND, f"the server did not answer within {timeout:g} s: try again later."
-        ) from None
-    except httpx.HTTPError as exc:
-        raise SourceError(
+        )
+    if isinstance(exc, httpx.HTTPError):
+        return SourceError(
             Code.NOT_FOUND, f"download failed ({type(exc).__name__}: {exc}): check the URL."
-        ) from None
-    except (httpx.InvalidURL, ValueError):  # UnicodeError too: what sources.url_problem missed
-        raise SourceError(Code.NOT_FOUND, "not a valid URL: check the URL.") from None
+        )
+    # httpx.InvalidURL, or a UnicodeError of a host: what sources.url_problem could not tell
+    return SourceError(Code.NOT_FOUND, "not a valid URL: check the URL.")
+
+
+class _Deadline:
+    """The time a whole download may take: connecting, the headers and the body, redirects
+    included. Each read waits at most for what is left, but a server sending a byte now and
+    then (its headers or its body) never makes one wait that long; so, once the time is up, a
+    timer shuts the download's connections down, which ends the read under way. The sockets
+    are found through httpcore's ``trace`` extension, as each connection is made."""
+
+    def __init__(self, seconds: float) -> None:
+        import threading
+
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+        self.expired = False
+        self.extensions = {"trace": self._trace}
+        self._sockets: list[Any] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def left(self) -> float:
+        return max(0.001, self.end - time.monotonic())
+
+    def error(self) -> SourceError:
+        return SourceError(
+            Code.NOT_FOUND,
+            f"the download took more than {self.seconds:g} s: download it yourself.",
+        )
+
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        if event.endswith(("connect_tcp.complete", "start_tls.complete")):
+            sock = info["return_value"].get_extra_info("socket")
+            with self._lock:
+                self._sockets.append(sock)
+                if self.expired:
+                    _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: Any) -> None:
+    """Shut a connection down from another thread: the plain socket's ``shutdown`` (an
+    ``SSLSocket``'s own would pull its TLS state from under the reading thread)."""
+    import socket
+
+    with contextlib.suppress(OSError, TypeError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _redirect_target(url: str, resp: Any) -> str:
@@ -204,18 +280,6 @@ def _inflate(chunks: Iterable[bytes], wbits: int, cap: int) -> Iterator[bytes]:
         raise SourceError(
             Code.UNREADABLE, f"the server's compressed data is damaged ({exc}): try again."
         ) from None
-
-
-def _before(deadline: float, chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """``chunks`` until the deadline: a server that sends a byte now and then cannot hold a
-    run for ever."""
-    for chunk in chunks:
-        if time.monotonic() > deadline:
-            raise SourceError(
-                Code.NOT_FOUND,
-                f"the download took more than {URL_DEADLINE:g} s: download it yourself.",
-            )
-        yield chunk
 
 
 def _read_capped(chunks: Iterable[bytes], cap: int) -> bytes:

@@ -970,6 +970,34 @@ def test_a_loopback_url_is_refused_unless_allowed(
     assert allowed.exit_code == 0, allowed.output
 
 
+def test_a_urls_password_is_never_shown(
+    run: Run, api: FakeClaudeAPI, web: str, tmp_path: Path
+) -> None:
+    """``user:password@`` in a URL input was shown in tables, error rows, ``ask``'s notes, its
+    dry run and the ``path`` of a results file, though every message promises to redact it."""
+    good = web.replace("http://", "http://me:s3cret-pw@") + "/img.png"
+    bad = web.replace("http://", "http://me:s3cret-pw@") + "/missing.png"
+    private = "--allow-private-urls"
+    out = tmp_path / "answers.jsonl"
+    runs = [
+        run("inspect", good, bad, private),
+        run("inspect", good, bad, private, "-f", "jsonl"),
+        run("inspect", good, "http://me:s3cret-pw@[bad/x.png", private),
+        run("estimate", good, private),
+        run("ask", good, "--dry-run", "-p", "hi"),
+        run("ask", good, "--dry-run", "--json", "-p", "hi"),
+        run("ask", good, bad, "--download", private, "-p", "hi"),
+        run("ask", good, "--download", private, "--each", "-o", out, "-p", "hi"),
+        run("results", out, "--json"),
+    ]
+    for result in runs:
+        assert "s3cret-pw" not in result.output
+    assert all(result.exit_code in (0, 1) for result in runs), [r.output for r in runs]
+    assert "[redacted]@127.0.0.1" in runs[0].stdout and "[redacted]@" in runs[4].stdout
+    (answered,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert answered["path"] == good.replace("me:s3cret-pw@", "[redacted]@")
+
+
 @pytest.mark.parametrize(
     "url",
     [

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from vision_cli import limits
 from vision_cli.fsutil import file_error, open_input
 from vision_cli.judging import Code, too_large_input
+from vision_cli.names import without_credentials
 from vision_cli.sources import Input, SourceError, is_url
 
 #: Seconds to wait for a URL, for connecting and between bytes.
@@ -109,7 +110,9 @@ def _failure(exc: Exception, timeout: float) -> SourceError:
         )
     if isinstance(exc, httpx.HTTPError):
         return SourceError(
-            Code.NOT_FOUND, f"download failed ({type(exc).__name__}: {exc}): check the URL."
+            Code.NOT_FOUND,
+            f"download failed ({type(exc).__name__}: {without_credentials(str(exc))}): check "
+            "the URL.",
         )
     # httpx.InvalidURL, or a UnicodeError of a host: what sources.url_problem could not tell
     return SourceError(Code.NOT_FOUND, "not a valid URL: check the URL.")
@@ -179,12 +182,14 @@ def _redirect_target(url: str, resp: Any) -> str:
     if not is_url(target):
         raise SourceError(
             Code.NOT_FOUND,
-            f"redirected to {target or 'nowhere'}, which is not http(s): download it yourself.",
+            f"redirected to {without_credentials(target) or 'nowhere'}, which is not http(s): "
+            "download it yourself.",
         )
     if url.startswith("https://") and target.startswith("http://"):
         raise SourceError(
             Code.NOT_FOUND,
-            f"redirected from https to plain http ({target}): refused, as a browser would; "
+            f"redirected from https to plain http ({without_credentials(target)}): refused, as a "
+            "browser would; "
             "download it yourself if you trust it.",
         )
     return target

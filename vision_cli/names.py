@@ -58,6 +58,19 @@ def _line_encoder() -> Callable[[Any], str]:
 _LINE: Final = _line_encoder()
 
 
+#: What replaces a secret (the API key, a URL's credentials) wherever it might show.
+REDACTED: Final = "[redacted]"
+#: ``user:password@`` in a URL (an image server's, a proxy's or a gateway's credentials).
+_USERINFO: Final = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+
+
+def without_credentials(text: str) -> str:
+    """``text`` with the ``user:password@`` of every URL in it replaced by ``[redacted]@``:
+    what every output shows of a URL (a URL input's label is made with it, so tables, errors,
+    notes and results files never hold its password)."""
+    return _USERINFO.sub(rf"\1{REDACTED}@", text) if "@" in text else text
+
+
 def is_utf8(text: str) -> bool:
     """Whether ``text`` is valid Unicode (a name that is UTF-8 on disk)."""
     # (isascii reads a flag the string carries: no scan for the common case)

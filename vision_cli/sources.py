@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from vision_cli import limits
 from vision_cli.fsutil import link_problem, open_input, os_reason
 from vision_cli.judging import IMAGE_EXTENSIONS, Code, too_large_input
+from vision_cli.names import without_credentials
 
 STDIN = "-"
 #: The argument that names the image on the clipboard (``--clipboard`` adds it).
@@ -40,7 +41,9 @@ class Input:
     """One image to process. Exactly one of ``path``, ``url``, ``stdin`` or ``data`` (the
     clipboard's image, read once when the arguments are expanded) says where it is."""
 
-    label: str  # as given (a path as typed or found under a folder, the URL, ``-`` or ``clip:``)
+    #: as given: a path as typed or found under a folder, ``-``, ``clip:``, or the URL without
+    #: its ``user:password@`` (:func:`vision_cli.names.without_credentials`)
+    label: str
     path: Path | None = None
     url: str | None = None
     stdin: bool = False
@@ -316,10 +319,11 @@ def _expand_arg(arg: str, sel: Selection, walked: _Walked) -> Iterator[Input | P
             yield Input(CLIPBOARD, data=data)
         return
     if is_url(arg):
+        label = without_credentials(arg)  # shown everywhere: never its password
         if why := url_problem(arg):
-            yield Problem(arg, Code.NOT_FOUND, f"not a valid URL ({why}): check the URL.")
+            yield Problem(label, Code.NOT_FOUND, f"not a valid URL ({why}): check the URL.")
         else:
-            yield Input(arg, url=arg, allow_private=sel.allow_private_urls)
+            yield Input(label, url=arg, allow_private=sel.allow_private_urls)
         return
     path = Path(arg)
     if _is_folder(path):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from vision_cli import names
 from vision_cli.cli import common, options
 from vision_cli.cli.ask_options import (
     DEFAULT_EXPIRES,
@@ -471,10 +472,12 @@ def _dry_run(request: building.Request, settings: preparing.Settings, opts: AskO
 
     body = bodies.shorten_base64(request.body)
     est = pricing.estimate(request, settings)
+    # a URL source's user:password@ is the one secret a body may hold: never shown
     if opts.show.json:
-        common.echo(render.dumps({"request": body, "estimate": est.as_dict()}))
+        doc = render.dumps({"request": body, "estimate": est.as_dict()})
+        common.echo(names.without_credentials(doc))
         return
-    common.echo(render.dumps(body))
+    common.echo(names.without_credentials(render.dumps(body)))
     if not opts.show.quiet:
         ask_estimate(est, stream=common.env().stderr)
 

@@ -12,6 +12,8 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from vision_cli import names
+
 if TYPE_CHECKING:
     pass
 
@@ -21,7 +23,7 @@ FILES_BETA: Final = "files-api-2025-04-14"
 
 
 #: What replaces the API key wherever it might show (it never should).
-REDACTED: Final = "[redacted]"
+REDACTED: Final = names.REDACTED
 
 
 Block = dict[str, Any]

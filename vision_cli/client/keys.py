@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from collections.abc import Mapping
 from typing import Final
 
+from vision_cli import names
 from vision_cli.client.bodies import REDACTED
 
 API_KEY_ENV: Final = "ANTHROPIC_API_KEY"
@@ -94,10 +94,6 @@ def base_url(vars: Mapping[str, str] | None = None) -> str:
 _KEY_PREFIX: Final = 16
 
 
-#: ``user:password@`` in a URL (a proxy's or a gateway's credentials).
-_USERINFO: Final = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
-
-
 def _key_forms(key: str) -> set[str]:
     """The key as messages may show it: raw, escaped as Python or JSON does, and each piece of a
     key that holds line breaks or spaces (a pasted ``NAME=`` in front is not secret)."""
@@ -129,7 +125,7 @@ def redact(text: str) -> str:
     forms = {form for key in _SEEN if len(key) >= 4 for form in _key_forms(key)}
     for form in sorted(forms, key=len, reverse=True):
         text = _hide(text, form)
-    return _USERINFO.sub(rf"\1{REDACTED}@", text)
+    return names.without_credentials(text)
 
 
 class _RedactingFilter(logging.Filter):

@@ -904,6 +904,8 @@ class HostileHandler(http.server.BaseHTTPRequestHandler):
                     time.sleep(0.02)
             except OSError:
                 return
+        elif self.path == "http://8.8.8.8/img.png":  # asked of it as a proxy (HTTP_PROXY)
+            self._send(200, {"Content-Type": "image/png"}, PNG_BYTES)
         elif self.path.startswith("/to/"):
             self._send(302, {"Location": self.path[len("/to/") :]}, b"")
         else:
@@ -1045,6 +1047,21 @@ def test_a_connection_that_reaches_loopback_is_refused(
     monkeypatch.setattr(fetching, "_check_host", lambda url: None)  # DNS said "public"
     with pytest.raises(sources.SourceError, match="loopback"):
         fetching.fetch(f"{web}/img.png", cap=10_000_000)
+
+
+def test_a_proxy_on_the_own_network_is_not_taken_for_the_host(
+    run: Run, web: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``HTTP_PROXY`` on a private address (as in most companies), every URL was refused:
+    the connection's peer, checked after the request, is the proxy. The host's own address is
+    what is checked then (before connecting), and a private host is still refused."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", web)
+    result = run("inspect", "http://8.8.8.8/img.png", "-f", "jsonl")
+    assert result.exit_code == 0, result.output
+    refused = run("inspect", "http://10.1.2.3/img.png", "-f", "jsonl")
+    assert refused.exit_code == 1 and "--allow-private-urls" in refused.stdout
 
 
 def test_https_is_never_downgraded_to_http() -> None:

@@ -76,7 +76,7 @@ def fetch(
                     _check_host(url)
                 left = min(timeout, clock.left())
                 with client.stream("GET", url, timeout=left, extensions=clock.extensions) as resp:
-                    if not allow_private:
+                    if not allow_private and not _proxied(client, url):
                         _check_peer(resp)
                     if resp.is_redirect:
                         url = _redirect_target(url, resp)
@@ -235,6 +235,15 @@ def _check_peer(resp: Any) -> None:
     peer = stream.get_extra_info("server_addr") if stream is not None else None
     if peer and _private(str(peer[0])):
         raise _refuse(urlsplit(str(resp.url)).hostname or "", str(peer[0]))
+
+
+def _proxied(client: Any, url: str) -> bool:
+    """Whether the client reaches ``url`` through a proxy (``HTTPS_PROXY`` and the like): the
+    connection's peer is then the proxy, often on the network's own addresses, and says nothing
+    of the host; :func:`_check_host`, on the address the host resolves to, is the check then."""
+    import httpx
+
+    return bool(client._transport_for_url(httpx.URL(url)) is not client._transport)
 
 
 def _encodings(header: str) -> list[str]:

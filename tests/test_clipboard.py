@@ -189,3 +189,20 @@ def test_a_file_copied_on_macos_or_windows_is_read_up_to_the_limit(
     assert caught.value.code is Code.FILE_TOO_LARGE
     big.write_bytes(PNG)
     assert sources.read_clipboard("win32") == PNG  # the missing file is passed over
+
+
+def test_a_jpeg_on_the_clipboard_is_no_extension_mismatch(
+    bin_dir: Path, run: Run, tmp_path: Path
+) -> None:
+    """``clip:`` claimed ``.png``: a copied JPEG got an ``extension-mismatch`` warning (rename
+    the file, of a clipboard), and its resized output, ``clipboard.jpg``, was not the
+    ``clipboard.png`` the documentation named."""
+    jpeg = tmp_path / "photo.jpg"
+    jpeg.write_bytes(encode(picture((900, 300)), "JPEG"))
+    stub(bin_dir, "xclip", f"/bin/cat '{jpeg}'")
+    (rec,) = records(run("inspect", "clip:", "-f", "jsonl"))
+    assert rec["format"] == "JPEG" and rec["findings"] == [] and rec["status"] == "ok"
+    out = tmp_path / "out"
+    result = run("resize", "clip:", "--out", out, "--max-edge", "450")
+    assert result.exit_code == 0, result.stderr
+    assert [p.name for p in out.iterdir()] == ["clipboard.jpg"]

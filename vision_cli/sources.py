@@ -59,7 +59,7 @@ class Input:
             return self.path.suffix.lower()
         if self.url is not None:
             return PurePosixPath(self.url.split("?", 1)[0].split("#", 1)[0]).suffix.lower()
-        return ".png" if self.label == CLIPBOARD else ""
+        return ""  # standard input and the clipboard claim no format (a copied JPEG stays JPEG)
 
     @property
     def relative(self) -> Path:
@@ -73,7 +73,8 @@ class Input:
             return Path(self.path.name)
         if self.url is not None:
             return Path(PurePosixPath(self.url.split("?", 1)[0]).name or "download")
-        return Path("clipboard.png" if self.label == CLIPBOARD else "stdin")
+        # an output adds the extension of the format it is written in (clipboard.png, .jpg)
+        return Path("clipboard" if self.label == CLIPBOARD else "stdin")
 
 
 class Problem(NamedTuple):

@@ -899,8 +899,13 @@ def test_download_fetches_checks_and_sends_base64(
     base, root = image_server
     (root / "big.jpg").write_bytes(encode(picture((3000, 2000)), "JPEG"))
     url = f"{base}/big.jpg"
-    dry = run("ask", url, "--download", "--dry-run", "--quiet")
-    assert dry.exit_code == 0 and url in dry.stdout  # a dry run downloads nothing
+    # a dry run downloads nothing, but refuses what the real run refuses without connecting
+    # (it passed a download from 127.0.0.1 that the real run refused)
+    for args in (["--quiet"], ["--each", "-o", "dry.jsonl"]):
+        refused = run("ask", url, "--download", "--dry-run", *args)
+        assert refused.exit_code == 1 and "--allow-private-urls" in refused.output, args
+    dry = run("ask", url, "--download", "--dry-run", "--quiet", "--allow-private-urls")
+    assert dry.exit_code == 0 and url in dry.stdout
     result = run("ask", url, "--download", "--allow-private-urls")
     assert result.exit_code == 0, result.stderr
     (seen,) = only_request(api).images

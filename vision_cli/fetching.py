@@ -213,6 +213,19 @@ def _refuse(host: str, address: str) -> SourceError:
     )
 
 
+def refuse_private_literal(url: str) -> None:
+    """SourceError for a URL whose host is an IP address that is not public: what a dry run,
+    which connects to nothing, can tell of a download the real run would refuse (a name needs
+    resolving, which it does not do)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        private = _private(host)
+    except ValueError:  # a name, not an address
+        return
+    if private:
+        raise _refuse(host, host)
+
+
 def _check_host(url: str) -> None:
     """Refuse a URL whose host is, or resolves to, an address that is not public."""
     import socket  # only downloads pay for it

@@ -17,6 +17,7 @@ from vision_cli.asking.preparing import (
     PreflightError,
     Settings,
     read_input,
+    refuse_offline,
     too_many_images,
 )
 from vision_cli.client import filesapi
@@ -273,6 +274,8 @@ def prepare_image(
     """
     kind = settings.kind_of(item)
     if kind == "url" or (item.url is not None and offline and data is None):
+        if kind != "url":  # a download a dry run does not make
+            refuse_offline(item)
         return Image(item.label, kind, url=item.url, action="url" if kind == "url" else "download")
     if data is None:
         data = read_input(item, stdin=stdin)

@@ -143,4 +143,19 @@ def read_input(item: sources.Input, *, stdin: BinaryIO | None = None) -> bytes:
     try:
         return fetching.read_bytes(item, stdin=stdin)
     except sources.SourceError as exc:
-        raise PreflightError([Failure(item.label, exc.message, exc.code.value)]) from None
+        raise _failed(item, exc) from None
+
+
+def refuse_offline(item: sources.Input) -> None:
+    """A download a dry run does not make, refused as the real run would when that needs no
+    network: its host a private address written out (``http://127.0.0.1/...``)."""
+    if item.url is None or item.allow_private:
+        return
+    try:
+        fetching.refuse_private_literal(item.url)
+    except sources.SourceError as exc:
+        raise _failed(item, exc) from None
+
+
+def _failed(item: sources.Input, exc: sources.SourceError) -> PreflightError:
+    return PreflightError([Failure(item.label, exc.message, exc.code.value)])

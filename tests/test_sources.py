@@ -71,6 +71,15 @@ def test_url_inputs(run: Run, web: str) -> None:
     assert result.exit_code == 1
 
 
+def test_a_urls_fragment_is_not_part_of_its_output_name(run: Run, web: str, tmp_path: Path) -> None:
+    """``resize URL#top`` wrote ``cat.png#top.png``: the query was left out of the name, the
+    fragment was not."""
+    out = tmp_path / "out"
+    result = run("resize", f"{web}/cat.png#top", "--out", out, "--allow-private-urls")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in out.iterdir()] == ["cat.png"]
+
+
 def test_a_server_error_is_not_blamed_on_the_url(run: Run, web: str) -> None:
     """An HTTP 500 said "check the URL", as a 404 does; the server failed, not the address."""
     (broken,) = records(run("inspect", f"{web}/broken.png", "-f", "jsonl", "--allow-private-urls"))

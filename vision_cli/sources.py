@@ -58,8 +58,13 @@ class Input:
         if self.path is not None:
             return self.path.suffix.lower()
         if self.url is not None:
-            return PurePosixPath(self.url.split("?", 1)[0].split("#", 1)[0]).suffix.lower()
+            return self._url_path.suffix.lower()
         return ""  # standard input and the clipboard claim no format (a copied JPEG stays JPEG)
+
+    @property
+    def _url_path(self) -> PurePosixPath:
+        """The path of the URL, without its query and fragment (``a.png?v=2#top``: ``a.png``)."""
+        return PurePosixPath(urlsplit(self.url or "").path)
 
     @property
     def relative(self) -> Path:
@@ -72,7 +77,7 @@ class Input:
         if self.path is not None:
             return Path(self.path.name)
         if self.url is not None:
-            return Path(PurePosixPath(self.url.split("?", 1)[0]).name or "download")
+            return Path(self._url_path.name or "download")
         # an output adds the extension of the format it is written in (clipboard.png, .jpg)
         return Path("clipboard" if self.label == CLIPBOARD else "stdin")
 

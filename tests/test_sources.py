@@ -80,6 +80,22 @@ def test_a_urls_fragment_is_not_part_of_its_output_name(run: Run, web: str, tmp_
     assert [p.name for p in out.iterdir()] == ["cat.png"]
 
 
+def test_urls_in_a_files_from_list_are_downloaded(
+    run: Run, web: str, make_image: MakeImage
+) -> None:
+    """A URL in a ``--files-from`` list was taken for a path: "no such file: check the path"."""
+    listing = f"{web}/cat.png\n{make_image('a.png', (300, 200))}\n{web}/missing.png\n"
+    result = run(
+        "inspect", "--files-from", "-", "-f", "jsonl", "--allow-private-urls", input=listing
+    )
+    cat, local, missing = records(result)
+    assert cat["path"] == f"{web}/cat.png" and cat["status"] == "ok"
+    assert local["status"] == "ok"
+    assert "HTTP 404" in missing["findings"][0]["message"]
+    refused = records(run("inspect", "--files-from", "-", "-f", "jsonl", input=listing))[0]
+    assert "--allow-private-urls" in refused["findings"][0]["message"]
+
+
 def test_a_server_error_is_not_blamed_on_the_url(run: Run, web: str) -> None:
     """An HTTP 500 said "check the URL", as a 404 does; the server failed, not the address."""
     (broken,) = records(run("inspect", f"{web}/broken.png", "-f", "jsonl", "--allow-private-urls"))

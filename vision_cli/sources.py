@@ -312,6 +312,14 @@ def _is_there(path: Path) -> bool:
         return True
 
 
+def _url_input(url: str, sel: Selection) -> Input | Problem:
+    """A URL, given as an argument or in a ``--files-from`` list."""
+    label = without_credentials(url)  # shown everywhere: never its password
+    if why := url_problem(url):
+        return Problem(label, Code.NOT_FOUND, f"not a valid URL ({why}): check the URL.")
+    return Input(label, url=url, allow_private=sel.allow_private_urls)
+
+
 def _expand_arg(arg: str, sel: Selection, walked: _Walked) -> Iterator[Input | Problem]:
     if arg == STDIN:
         yield Input(STDIN, stdin=True)
@@ -325,11 +333,7 @@ def _expand_arg(arg: str, sel: Selection, walked: _Walked) -> Iterator[Input | P
             yield Input(CLIPBOARD, data=data)
         return
     if is_url(arg):
-        label = without_credentials(arg)  # shown everywhere: never its password
-        if why := url_problem(arg):
-            yield Problem(label, Code.NOT_FOUND, f"not a valid URL ({why}): check the URL.")
-        else:
-            yield Input(label, url=arg, allow_private=sel.allow_private_urls)
+        yield _url_input(arg, sel)
         return
     path = Path(arg)
     if _is_folder(path):
@@ -487,7 +491,9 @@ def _named(args: Sequence[str], sel: Selection, stdin: BinaryIO) -> Iterator[Inp
     if sel.files_from is not None:
         for line in _listed(sel, stdin):
             path = Path(line)
-            if _is_folder(path):
+            if is_url(line):  # a list of URLs is read as they are on the command line
+                yield _url_input(line, sel)
+            elif _is_folder(path):
                 yield from _walk(path, sel, path, walked)
             elif not _excluded(path, sel.exclude):
                 yield Input(line, path=path, root=path.parent)

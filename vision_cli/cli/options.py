@@ -38,7 +38,7 @@ FilesFromOpt = Annotated[
     str | None,
     typer.Option(
         "--files-from",
-        help="Read input paths from FILE, one per line (- for standard input).",
+        help="Read input paths and URLs from FILE, one per line (- for standard input).",
         metavar="FILE",
         rich_help_panel=INPUTS_PANEL,
     ),

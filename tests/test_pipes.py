@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -156,6 +157,52 @@ def test_locate_shows_each_image_as_it_is_answered_and_stops_with_its_reader(
     assert "cat" in first.splitlines()[-1]  # an image's row, not only CSV's header
     assert error == "" and status == ExitStatus.CLOSED_PIPE
     assert len(fake_api.messages_requests()) < images // 2  # far fewer than every image
+
+
+def test_an_unbuffered_report_into_a_closed_pipe_is_141(corpus: Path) -> None:
+    """With PYTHONUNBUFFERED (CI images set it), Python's standard output drops the rest of a
+    short write without an error: the HTML report, written whole at the end, must still find
+    the pipe closed (141), not end with 0 as if all of it had been read."""
+    args: list[str | Path] = ["inspect", corpus, "-f", "html"]
+    status, first, error = through_head(args, child_env(PYTHONUNBUFFERED="1"))
+    assert first.startswith("<!doctype html>")
+    assert error == "" and status == ExitStatus.CLOSED_PIPE
+
+
+#: The file-size limit of the test below: a write past it is cut short, then fails (EFBIG),
+#: as a write into a disk that fills up is (ENOSPC).
+FILE_LIMIT = 4096
+
+
+def _limit_file_size() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
+
+
+@pytest.mark.parametrize("fmt", ["html", "markdown"])
+def test_an_unbuffered_report_cut_short_fails(fmt: str, tmp_path: Path) -> None:
+    """``-f html|markdown > report`` with PYTHONUNBUFFERED, where the file cannot grow past
+    4 KB: the report is cut there, so the run says so and fails, not exit 0 with half a
+    report."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for index in range(40):  # not images: 40 findings, in both reports' rows
+        (folder / f"{index:02}-{LONG}.png").write_text("not an image")
+    report = tmp_path / f"report.{fmt}"
+    with report.open("w") as out:
+        done = subprocess.run(
+            [sys.executable, "-m", "vision_cli", "inspect", str(folder), "-f", fmt],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            env=child_env(PYTHONUNBUFFERED="1"),
+            text=True,
+            timeout=120,
+            preexec_fn=_limit_file_size,
+        )
+    assert report.stat().st_size == FILE_LIMIT  # cut short
+    assert done.returncode == ExitStatus.FAILED, done.stderr
+    assert done.stderr.splitlines()[-1].startswith(
+        "Error: cannot write standard output (File too large)"
+    ), done.stderr
 
 
 def _processes_with(marker: bytes) -> list[int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import io
 import math
 import os
 import re
@@ -399,10 +400,16 @@ class StdoutGuard:
     processes whose results nobody will read can hang (seen under load). Nothing is lost: the
     output had nowhere to go, files are written atomically, and workers end with their parent.
     Every other attribute is the real stream's.
+
+    Python's unbuffered standard output (``PYTHONUNBUFFERED``, ``python -u``: common in CI
+    images) writes each text once to the file and drops what a short write left over without
+    an error: a report cut short by a filling disk or a closing pipe, and status 0. The guard
+    puts a buffer under it, which writes everything or raises, and flushes it at every write,
+    so output still appears at once.
     """
 
     def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
+        self._stream, self._unbuffered = _finishing_writes(stream)
         self._broken: OSError | None = None
         #: False while :func:`closed_pipe_raises` holds: a closed pipe raises, as a full disk.
         self.exit_on_closed_pipe = True
@@ -411,7 +418,10 @@ class StdoutGuard:
         if self._broken is not None:
             raise StdoutFailed(self._broken)
         try:
-            return self._stream.write(text)
+            written = self._stream.write(text)
+            if self._unbuffered:
+                self._stream.flush()
+            return written
         except OSError as exc:
             self._failed(exc)
 
@@ -437,6 +447,22 @@ class StdoutGuard:
             os._exit(ExitStatus.CLOSED_PIPE)
         self._broken = exc
         raise StdoutFailed(exc) from exc
+
+
+def _finishing_writes(stream: TextIO) -> tuple[TextIO, bool]:
+    """``stream``, or the same file through a buffer when it has none (see :class:`StdoutGuard`);
+    and whether it had none."""
+    raw = getattr(stream, "buffer", None)
+    if not isinstance(raw, io.RawIOBase):
+        return stream, False
+    buffered = io.TextIOWrapper(
+        io.BufferedWriter(raw),
+        encoding=stream.encoding,
+        errors=stream.errors,
+        line_buffering=bool(stream.line_buffering),
+        write_through=True,
+    )
+    return buffered, True
 
 
 @contextlib.contextmanager

@@ -206,6 +206,30 @@ def fifo_reader(path: Path) -> Iterator[list[bytes]]:
     assert not thread.is_alive(), "the FIFO's reader never saw the end of the data"
 
 
+@contextlib.contextmanager
+def fifo_giving(path: Path, data: bytes) -> Iterator[None]:
+    """A FIFO made at ``path`` that gives ``data`` once, to its first reader (``cat img >
+    FIFO &``); a later reader gets nothing (an empty read) at once, so code that opens it
+    again reads an empty file instead of hanging."""
+    os.mkfifo(path, 0o640)
+    stop = threading.Event()
+
+    def give() -> None:
+        with contextlib.suppress(BrokenPipeError), open(path, "wb") as fh:  # the first reader
+            fh.write(data)  # (BrokenPipeError: none came, and the end below let it go)
+        _release_readers(path, stop)
+
+    thread = threading.Thread(target=give, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        with contextlib.suppress(OSError):  # no reader came: let the writer's open return
+            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+        thread.join(timeout=30)
+
+
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch, fake_api: FakeClaudeAPI) -> FakeClaudeAPI:
     """The fake API, with ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL pointing the CLI at it."""

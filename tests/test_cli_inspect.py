@@ -22,7 +22,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from tests.conftest import POOLED_CLI, MakeImage, Run, encode, imported_by, picture, records
+from tests.conftest import (
+    POOLED_CLI,
+    MakeImage,
+    Run,
+    encode,
+    fifo_giving,
+    imported_by,
+    picture,
+    records,
+)
 from vision_cli import inspecting, judging, names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,6 +208,15 @@ def test_verify_shares_a_few_images_out_with_the_same_records(
     assert pools == [1]  # only -j 2 started workers, for six images
     assert one.exit_code == two.exit_code == 1 and two.stdout == one.stdout
     assert [codes_of(r) for r in records(two)] == [[], [], [], ["unreadable"], [], []]
+
+
+def test_verify_decodes_a_fifo_from_the_one_read(run: Run, tmp_path: Path) -> None:
+    """``--verify`` on a FIFO decodes the bytes the check read: a second open waited for ever
+    for a writer (here it would find the FIFO empty)."""
+    fifo = tmp_path / "piped.png"
+    with fifo_giving(fifo, encode(picture((300, 200)), "PNG")):
+        rec = inspect_one(run, fifo, "--verify")
+    assert rec["status"] == "ok" and rec["width"] == 300, rec
 
 
 def test_verify_checks_png_crcs(run: Run, tmp_path: Path) -> None:

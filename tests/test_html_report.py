@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MakeImage, Run
+from tests.conftest import MakeImage, Run, fifo_giving
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [
@@ -40,6 +40,19 @@ def test_report_is_self_contained_and_escaped(report: Path) -> None:
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; co.bmp" in text and "<b>bold</b>" not in text
     assert "http://" not in text and "https://" not in text  # nothing to fetch
     assert text.count("data:image/jpeg;base64,") == 3  # broken.png has none
+
+
+def test_a_fifo_gets_its_thumbnail_from_the_one_read(
+    run: Run, make_image: MakeImage, tmp_path: Path
+) -> None:
+    """A FIFO (``<(curl ...)``) can be read once: the thumbnail is made of the bytes the check
+    read, not of a second open, which waited for ever for a writer."""
+    data = make_image("a.png", (400, 300)).read_bytes()
+    out = tmp_path / "report.html"
+    with fifo_giving(tmp_path / "piped.png", data):
+        result = run("inspect", tmp_path / "piped.png", "--format", "html", "--output", out)
+    assert result.exit_code == 0, result.stderr
+    assert out.read_text().count("data:image/jpeg;base64,") == 1
 
 
 def test_html_needs_a_file_on_a_terminal_but_pipes_fine(run: Run, make_image: MakeImage) -> None:

@@ -93,7 +93,8 @@ def check(item: sources.Input | sources.Problem, opts: CheckOptions) -> Record:
 def check_keeping_data(
     item: sources.Input | sources.Problem, opts: CheckOptions
 ) -> tuple[Record, bytes | None]:
-    """The record, and the bytes when they had to be read (standard input, a URL)."""
+    """The record, and the bytes when they had to be read whole (standard input, a URL, a pipe
+    or a device named as a file), which no one can read again."""
     if isinstance(item, sources.Problem):
         return failed(item.label, opts.model, item.code, item.message), None
     data: bytes | None = None
@@ -109,6 +110,7 @@ def check_keeping_data(
         extension=item.extension,
         verify=opts.verify,
     )
+    data = gated.data if data is None else data
     if gated.probe is None:
         record = Record(
             path=item.label, model=opts.model, format=gated.format, findings=gated.findings

@@ -27,6 +27,9 @@ class Gated(NamedTuple):
     format: str | None = None
     #: What the API does with it (None when it could not be read).
     prediction: policy.Prediction | None = None
+    #: The bytes of a path that is a pipe or a device, read whole to probe it: they cannot be
+    #: read again (:func:`vision_cli.imaging.probe.probe_path_keeping`).
+    data: bytes | None = None
 
     @property
     def refusal(self) -> Finding | None:
@@ -49,21 +52,21 @@ def judge(
     ``verify`` decodes the whole image (within the pixel budget) and turns damage inside the
     data into an ``unreadable`` finding, the same one for every command.
     """
+    kept: bytes | None = None
     try:
-        found = (
-            probe.probe_path(source)
-            if isinstance(source, Path)
-            else probe.probe_bytes(source, extension)
-        )
+        if isinstance(source, Path):
+            found, kept = probe.probe_path_keeping(source)
+        else:
+            found = probe.probe_bytes(source, extension)
     except probe.ProbeError as exc:
         return Gated(None, (exc.finding,), exc.format)
     if verify:
-        damage = find_damage(source, found)
+        damage = find_damage(source if kept is None else kept, found)
         if damage:
-            return Gated(found, (Finding(Code.UNREADABLE, damage, final=True),))
+            return Gated(found, (Finding(Code.UNREADABLE, damage, final=True),), data=kept)
     facts = found.facts
     pred = policy.predict(facts.width, facts.height, lim.tier)
-    return Gated(found, tuple(judging.judge(facts, lim, pred)), prediction=pred)
+    return Gated(found, tuple(judging.judge(facts, lim, pred)), prediction=pred, data=kept)
 
 
 def output_findings(

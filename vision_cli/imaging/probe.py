@@ -191,6 +191,13 @@ class Probe(NamedTuple):
 
 def probe_path(path: Path) -> Probe:
     """Probe a local file. Raises ProbeError (not-found, unreadable, unsupported-format, ...)."""
+    return probe_path_keeping(path)[0]
+
+
+def probe_path_keeping(path: Path) -> tuple[Probe, bytes | None]:
+    """:func:`probe_path`, and the bytes of a pipe or a device (a FIFO, ``/dev/stdin``), which
+    it reads whole: they cannot be read again (a second open of a FIFO waits for a writer that
+    never comes), so whoever needs them later (``--verify``, a thumbnail) takes these."""
     # os-level calls, not a buffered file: a small file is read whole in one system call, and
     # the buffered reader's set-up (a third of the open-and-read time) is left out
     try:
@@ -204,12 +211,13 @@ def probe_path(path: Path) -> Probe:
         if stat.S_ISREG(info.st_mode) and 0 < info.st_size <= READ_WHOLE:
             data = _read_whole(fd, info.st_size)
             if data is not None:
-                return probe_bytes(data, extension)
+                return probe_bytes(data, extension), None
             os.lseek(fd, 0, os.SEEK_SET)
         with open(fd, "rb", closefd=False) as fh:
             if not stat.S_ISREG(info.st_mode):  # a pipe or a device: read it, within the limit
-                return probe_bytes(read_capped(fh), extension)
-            return _probe(fh, info.st_size, extension)
+                data = read_capped(fh)
+                return probe_bytes(data, extension), data
+            return _probe(fh, info.st_size, extension), None
     finally:
         os.close(fd)
 

@@ -458,6 +458,23 @@ def test_csv_cells_that_start_like_a_formula_are_guarded(
             assert not (value.startswith("-") and not value.lstrip("-").replace(".", "").isdigit())
 
 
+@pytest.mark.parametrize("command", ["inspect", "estimate"])
+def test_csv_quotes_every_line_break_in_a_name(
+    run: Run, make_image: MakeImage, tmp_path: Path, command: str
+) -> None:
+    """A carriage return in a name is quoted as a line feed is: unquoted, it ended the row for
+    every reader (RFC 4180) and the rest of the row became a row of its own."""
+    folder = tmp_path / "breaks"
+    names = sorted(["cr\rmid.png", "lf\nmid.png", "crlf\r\nmid.png", "plain.png"])
+    for name in names:
+        make_image(name, (16, 16), fmt="PNG", folder=folder)
+    text = run(command, folder, "-f", "csv").stdout_bytes.decode()  # .stdout: "\r\n" as "\n"
+    for strict in (False, True):
+        header, *rows = csv.reader(io.StringIO(text, newline=""), strict=strict)
+        assert sorted(Path(row[header.index("path")]).name for row in rows) == names
+        assert {len(row) for row in rows} == {len(header)}
+
+
 def test_json_keeps_hostile_names_exact(run: Run, make_image: MakeImage, tmp_path: Path) -> None:
     result = run("inspect", hostile_folder(make_image, tmp_path), "--json")
     paths = {Path(image["path"]).name for image in json.loads(result.stdout)["images"]}

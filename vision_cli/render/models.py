@@ -7,7 +7,7 @@ from typing import Any, TextIO
 
 from vision_cli import catalog
 from vision_cli.formats import ModelsFormat
-from vision_cli.render.output import dumps
+from vision_cli.render.output import csv_writer, dumps
 from vision_cli.render.tables import simple_table
 from vision_cli.render.text import md_table
 
@@ -174,9 +174,7 @@ def _cells(r: dict[str, Any]) -> list[str]:
 
 
 def _csv(out: TextIO, records: list[dict[str, Any]]) -> None:
-    import csv  # lazy: start-up, only CSV output pays for it
-
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv_writer(out, COLUMNS)
     writer.writeheader()
     for r in records:
         tier, prices = r["tier"], r["prices"]

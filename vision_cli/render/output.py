@@ -88,6 +88,28 @@ def with_codes(rec: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def csv_writer(stream: TextIO, columns: Sequence[str]) -> csv.DictWriter[str]:
+    """A CSV writer of rows (dicts; keys not in ``columns`` left out), each ended by ``\n``, a
+    field holding a line break (``\n`` or ``\r``) quoted."""
+    import csv  # lazy: start-up, only CSV output pays for it
+
+    # the rows are made with "\r\n" ends, written with "\n": before Python 3.13, csv quotes only
+    # the line breaks that its line end holds, so a "\r" in a file name split the row unquoted
+    return csv.DictWriter(
+        _RowEnds(stream), fieldnames=columns, extrasaction="ignore", lineterminator="\r\n"
+    )
+
+
+class _RowEnds:
+    """A stream for :func:`csv_writer`: each row (one ``write``) ends with ``\n``, not ``\r\n``."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, row: str) -> int:
+        return self._stream.write(row.removesuffix("\r\n") + "\n")
+
+
 class RecordWriter:
     """Writes records as JSON (one document at the end), JSONL (one line each, at once) or CSV.
 
@@ -113,16 +135,9 @@ class RecordWriter:
         self.rows: list[dict[str, Any]] = []
         self._csv: csv.DictWriter[str] | None = None
         if fmt is Format.csv:
-            import csv  # lazy: start-up, only CSV output pays for it
-
             # A file-name column gets its ``_bytes`` column at the end (vision_cli.names).
             names_bytes = [c + names.BYTES_SUFFIX for c in columns if c in names.NAME_FIELDS]
-            self._csv = csv.DictWriter(
-                self.stream,
-                fieldnames=[*columns, *names_bytes],
-                extrasaction="ignore",
-                lineterminator="\n",
-            )
+            self._csv = csv_writer(self.stream, [*columns, *names_bytes])
             self._csv.writeheader()
 
     def add(self, record: dict[str, Any]) -> None:

@@ -323,6 +323,21 @@ def test_request_too_large(run: Run, tmp_path: Path) -> None:
     assert result.exit_code == 1
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_request_findings_in_jsonl_or_csv_are_said_on_stderr(
+    run: Run, make_image: MakeImage, tmp_path: Path, fmt: str
+) -> None:
+    """JSONL and CSV hold only the images' records: why the request fails is one line on
+    standard error, not a bare exit 1."""
+    folder = tmp_path / "lots"
+    for i in range(101):
+        make_image(f"{i:03}.png", (210, 210), folder=folder)
+    result = run("inspect", folder, "--request", "-f", fmt, "-m", "claude-haiku-4-5")
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("Error: as one request, these images fail (too-many-images): 101 ")
+
+
 def test_png_orientation_after_the_image_data(run: Run, tmp_path: Path) -> None:
     from tests import imagekit as k
 

@@ -160,6 +160,9 @@ def inspect(
                     if f.code not in ignored
                 ]
             report.finish(summary)
+        if chosen in (Format.jsonl, Format.csv):  # their records have no place for these
+            for f in summary.request_findings:
+                common.error(f"as one request, these images fail ({f.code.value}): {f.message}")
     except sources.UsageError as exc:
         common.usage_error(str(exc))
     except _OutputIsInput as exc:  # found by a walk or a glob: nothing was written

@@ -312,6 +312,30 @@ def test_request_too_many_images(run: Run, make_image: MakeImage, tmp_path: Path
     assert doc["summary"]["request_findings"] == []
 
 
+def test_a_request_counts_only_the_inputs_that_are_images(
+    run: Run, make_image: MakeImage, tmp_path: Path
+) -> None:
+    """A missing file, or one that is not an image, sends nothing: 20 images and two such
+    inputs are a request of 20 images, under the 2000 px rule of larger ones; 100 images and
+    one such input are within a 100-image model's limit."""
+    folder = tmp_path / "twenty"
+    for i in range(19):
+        make_image(f"{i:02}.png", (210, 210), folder=folder)
+    make_image("big.png", (2100, 600), folder=folder)
+    (tmp_path / "notes.png").write_text("not an image")
+    result = run(
+        "inspect", folder, tmp_path / "notes.png", tmp_path / "gone.png", "--request", "--json"
+    )
+    doc = json.loads(result.stdout)
+    big = next(r for r in doc["images"] if r["path"].endswith("big.png"))
+    assert "many-image-dimensions" not in codes_of(big), big
+    assert doc["summary"]["error"] == 2 and doc["summary"]["request_findings"] == []
+    for i in range(19, 99):  # 100 images with big.png
+        make_image(f"{i:02}.png", (210, 210), folder=folder)
+    result = run("inspect", folder, tmp_path / "gone.png", "--request", "-m", "claude-haiku-4-5")
+    assert "too-many-images" not in result.stdout and "not-found" in result.stdout
+
+
 def test_request_too_large(run: Run, tmp_path: Path) -> None:
     jpeg = encode(picture((640, 480)), "JPEG")
     for i in range(8):  # 8 x 3.5 MB raw: each under 5 MB of base64, 37 MB together

@@ -354,10 +354,14 @@ class InspectSummary:
     error: int = 0
     tokens: int = 0
     base64_bytes: int = 0
+    #: The inputs read as images: what one request of them all would carry (a missing file, or
+    #: one that is not an image, is no image of it).
+    images: int = 0
     request_findings: list[Finding] = field(default_factory=list)
 
     def add(self, rec: Record) -> None:
         self.count += 1
+        self.images += rec.width is not None
         status = rec.status
         setattr(self, status, getattr(self, status) + 1)
         self.tokens += rec.tokens or 0

@@ -14,6 +14,7 @@ from vision_cli.exitcodes import EXIT_HELP, ExitStatus
 from vision_cli.formats import Format
 
 if TYPE_CHECKING:
+    from vision_cli import inspecting
     from vision_cli.environment import Environment
     from vision_cli.render.inspect import InspectSink
 
@@ -144,18 +145,25 @@ def inspect(
                     stdin=env.stdin_bytes,
                     lines=chosen is Format.jsonl,
                 )
+                held: list[inspecting.Checked] = []  # reported once the request's size is known
                 for item, rec, data, line in checked:
                     read = getattr(item, "path", None)
                     if guarded and read and fsutil.file_identity(read) == guarded:
                         raise _OutputIsInput(item.label)
-                    summary.add(rec)
-                    report.add(rec, item, data, line)
+                    if lim.many_images:
+                        held.append((item, rec, data, line))
+                    else:
+                        summary.add(rec)
+                        report.add(rec, item, data, line)
                     advance(1)
+            for item, rec, data, line in _as_one_request(held):
+                summary.add(rec)
+                report.add(rec, item, data, line)
             if request:
                 summary.request_findings = [
                     f
                     for f in judging.judge_request(
-                        summary.count, summary.base64_bytes, the_model.images_per_request
+                        summary.images, summary.base64_bytes, the_model.images_per_request
                     )
                     if f.code not in ignored
                 ]
@@ -179,6 +187,23 @@ def inspect(
     if strict and summary.warning:
         failed = True
     raise typer.Exit(ExitStatus.FAILED if failed else ExitStatus.OK)
+
+
+def _as_one_request(checked: list[inspecting.Checked]) -> list[inspecting.Checked]:
+    """``--request``'s records, judged as if more than 20 images (the inputs listed) were sent,
+    once every input is read: when 20 or fewer of them are images (the others missing, or not
+    images), the 2000 px rule of larger requests does not hold, and its findings go."""
+    if sum(rec.width is not None for _, rec, _, _ in checked) > limits.MANY_IMAGES_THRESHOLD:
+        return checked
+    kept = []
+    for item, rec, data, line in checked:
+        findings = tuple(
+            f for f in rec.findings if f.code is not judging.Code.MANY_IMAGE_DIMENSIONS
+        )
+        if findings != rec.findings:
+            rec, line = rec._replace(findings=findings), None  # its JSON line is made again
+        kept.append((item, rec, data, line))
+    return kept
 
 
 def _report(fmt: Format, quiet: bool, stream: TextIO, model: str, env: Environment) -> InspectSink:

@@ -799,6 +799,19 @@ def test_inspect_writes_a_name_that_is_not_utf8_in_every_format(
         assert "\\xff" in text
 
 
+@pytest.mark.parametrize("command", ["inspect", "estimate"])
+def test_csv_keeps_name_bytes_that_start_with_a_plus_exact(
+    run: Run, make_image: MakeImage, chdir_tmp: Path, command: str
+) -> None:
+    """A name's bytes whose base64 starts with "+" (a first byte 0xf8 to 0xfb) get no formula
+    guard: a "'" in front made them decode to other bytes."""
+    name = os.fsdecode(b"\xf8start.png")
+    make_image(name, (16, 16), fmt="PNG")
+    (row,) = csv.DictReader(io.StringIO(run(command, name, "-f", "csv").stdout))
+    assert row["path_bytes"].startswith("+")
+    assert base64.b64decode(row["path_bytes"]) == b"\xf8start.png"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "args",

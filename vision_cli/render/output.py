@@ -145,7 +145,11 @@ class RecordWriter:
             self.add_line(names.dumps(record))
         elif self._csv is not None:
             row = names.with_bytes(self.flatten(record))
-            self._csv.writerow({k: csv_cell(v) for k, v in row.items()})
+            # a name's bytes in base64 stay exact: a leading "+" is no formula there (base64
+            # has no parentheses, nothing to run), and a "'" would change the bytes
+            self._csv.writerow(
+                {k: v if k.endswith(names.BYTES_SUFFIX) else csv_cell(v) for k, v in row.items()}
+            )
         else:
             self.rows.append(record)
 

@@ -375,6 +375,40 @@ def test_resize_and_estimate_tables_show_names_escaped(
     assert_inert(run("resize", folder, "-o", tmp_path / "out2", "-f", "markdown").stdout)
 
 
+#: Text files named as images: their first words are quoted in the finding ("it begins ...").
+LIVE_MARKDOWN = {
+    "img.png": "@octocat ![x](https://e.example/p.png)",
+    "link.png": "[click](https://evil.example) *bold* #1",
+    "tick.png": "`` a ` b <b>html</b>",
+}
+
+
+@pytest.mark.parametrize("command", ["inspect", "estimate", "resize"])
+def test_quoted_file_content_in_markdown_is_never_live(
+    run: Run, tmp_path: Path, command: str
+) -> None:
+    """A Markdown report (a pull-request comment) quotes a file's first words in its finding:
+    rendered, they are text in a code span, never a link, an image, emphasis or HTML."""
+    from markdown_it import MarkdownIt  # rich's own Markdown parser
+
+    folder = tmp_path / "content"
+    folder.mkdir()
+    for name, text in LIVE_MARKDOWN.items():
+        (folder / name).write_text(text)
+    extra = ["-o", str(tmp_path / "out")] if command == "resize" else []
+    result = run(command, folder, "-f", "markdown", *extra)
+    assert result.exit_code == 1, result.stderr
+    html = MarkdownIt("commonmark").enable("table").render(result.stdout)
+    assert "<a " not in html and "<img" not in html and "<em>" not in html and "<b>" not in html
+    cells = re.findall(r"<td>(.*?)</td>", html)
+    quoted = [c for c in cells if "it begins" in c]
+    assert len(quoted) == len(LIVE_MARKDOWN), html
+    for cell in quoted:
+        assert re.fullmatch(r"<code>[^<]*</code>", cell), cell
+    for text in ("@octocat", "[click](https://evil.example)", "a ` b"):
+        assert text in html
+
+
 def test_errors_on_stderr_show_names_escaped(run: Run, api: FakeClaudeAPI, tmp_path: Path) -> None:
     result = run("inspect", tmp_path / EVIL)
     assert result.exit_code == 1

@@ -309,7 +309,7 @@ def estimate_markdown(
     ]
     if rejected:
         cells = [
-            [md_code(r.path), "; ".join(f"{f.code.value}: {f.message}" for f in r.errors)]
+            [md_code(r.path), md_code("; ".join(f"{f.code.value}: {f.message}" for f in r.errors))]
             for r in rejected
         ]
         out.append("\n" + md_table(["rejected", "why"], cells))

@@ -163,7 +163,10 @@ class InspectReport:
 
 
 def inspect_markdown(summary: InspectSummary, problems: Sequence[Record]) -> str:
-    """Totals first, then only the images with findings: fit for a pull-request comment."""
+    """Totals first, then only the images with findings: fit for a pull-request comment.
+
+    Findings are code spans, as names are: a finding can quote a file's first words (``it
+    begins "..."``), which in plain Markdown would be a live link, image or @mention."""
     s = summary
     icon = "❌" if s.error or s.request_findings else ("⚠️" if s.warning else "✅")
     title = f"vision-cli inspect: {n_images(s.count)}, {s.error} error, {s.warning} warning"
@@ -185,7 +188,7 @@ def inspect_markdown(summary: InspectSummary, problems: Sequence[Record]) -> str
                 md_code(r.path),
                 size_text(r),
                 r.tokens if r.tokens is not None else "",
-                "; ".join(f"{f.code.value}: {f.message}" for f in r.findings),
+                md_code("; ".join(f"{f.code.value}: {f.message}" for f in r.findings)),
             ]
             for r in problems
         ]

@@ -14,7 +14,7 @@ from typing import Any, BinaryIO, Final
 from urllib.parse import urlsplit
 
 from vision_cli import limits
-from vision_cli.fsutil import file_error, open_input
+from vision_cli.fsutil import file_error, read_at_most
 from vision_cli.judging import Code, too_large_input
 from vision_cli.names import without_credentials
 from vision_cli.sources import Input, SourceError, is_url
@@ -39,8 +39,7 @@ def read_bytes(item: Input, *, cap: int | None = None, stdin: BinaryIO | None = 
         return _capped(item.data, cap)
     if item.path is not None:
         try:
-            with open(open_input(item.path)[0], "rb") as fh:
-                return _capped(fh.read(cap + 1), cap)
+            return _capped(read_at_most(item.path, cap + 1), cap)
         except OSError as exc:
             raise SourceError(Code.NOT_FOUND, file_error(exc)) from None
     if item.url is not None:

@@ -110,13 +110,19 @@ def open_input(path: Path) -> tuple[int, os.stat_result]:
     return _open_checked(path, os.O_RDONLY, _fifo_delivers)
 
 
+def read_at_most(path: Path, limit: int) -> bytes:
+    """At most ``limit`` bytes of the file at ``path``, opened as every input is
+    (:func:`open_input`). OSError."""
+    fd, _ = open_input(path)
+    with open(fd, "rb") as fh:
+        return fh.read(limit)
+
+
 def read_small_text(path: Path, cap: int) -> str:
     """The UTF-8 text of a file the user names for a few words (``--prompt-file``, a schema):
     a pipe or FIFO too (:func:`open_input`), never more than ``cap`` bytes of it (``/dev/zero``
     ends there). ValueError past ``cap`` or for text that is not UTF-8; OSError."""
-    fd, _ = open_input(path)
-    with open(fd, "rb") as fh:
-        data = fh.read(cap + 1)
+    data = read_at_most(path, cap + 1)
     if len(data) > cap:
         raise ValueError(f"it holds more than {cap:,} bytes, more than a request can carry")
     return data.decode("utf-8")

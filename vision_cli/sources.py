@@ -24,7 +24,7 @@ from typing import BinaryIO, Final, NamedTuple, NoReturn
 from urllib.parse import urlsplit
 
 from vision_cli import limits
-from vision_cli.fsutil import link_problem, open_input, os_reason
+from vision_cli.fsutil import link_problem, open_input, os_reason, read_at_most
 from vision_cli.judging import IMAGE_EXTENSIONS, Code, too_large_input
 from vision_cli.names import without_credentials
 
@@ -620,16 +620,16 @@ def _grab_with_pillow() -> bytes:
         buffer = io.BytesIO()
         grabbed.save(buffer, "PNG")
         return buffer.getvalue()
-    from vision_cli.fetching import read_bytes  # (it imports this module)
-
+    cap = limits.MAX_INPUT_BYTES
     for name in grabbed or []:  # files copied in the file manager: the first image among them
         if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
-            try:  # read as any file is: capped (SourceError past the limit)
-                return read_bytes(Input(name, path=Path(name)))
-            except SourceError as exc:
-                if exc.code is not Code.NOT_FOUND:
-                    raise
+            try:  # read as any file is: capped
+                data = read_at_most(Path(name), cap + 1)
+            except OSError:
                 continue
+            if len(data) > cap:
+                raise SourceError(Code.FILE_TOO_LARGE, too_large_input(cap))
+            return data
     raise ClipboardError(
         "clip: the clipboard holds no image: copy an image (or take a screenshot to the "
         "clipboard) and try again"

@@ -305,27 +305,6 @@ def test_entries_that_are_not_uploads_are_left_out_not_a_crash(
     assert [row["filename"] for row in listed(run)] == ["a.png"]
 
 
-def test_a_record_of_uploads_out_of_reach_is_left_where_it_is(
-    run: Run, api: FakeClaudeAPI, make_image: MakeImage, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A record that exists but cannot be read (permission denied: the tests run as root, so the
-    refusal is made here) may be whole: it is said, not moved aside as damaged."""
-    cache_file().parent.mkdir(parents=True, exist_ok=True)
-    cache_file().write_text('{"version": 1, "files": {}}')
-    real = Path.read_text
-
-    def denied(path: Path, *args: Any, **kwargs: Any) -> str:
-        if path == cache_file():
-            raise PermissionError(13, "Permission denied", str(path))
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "read_text", denied)
-    result = run("ask", make_image("a.png"), "--source", "file")
-    assert result.exit_code == 0, result.stderr
-    assert "cannot read the record of uploads" in " ".join(result.stderr.split())
-    assert not cache_file().with_name("files.json.damaged").exists()
-
-
 def test_a_record_of_uploads_that_cannot_be_written_is_said(
     run: Run,
     api: FakeClaudeAPI,
@@ -359,7 +338,9 @@ def test_a_record_of_uploads_out_of_reach_is_never_written_over(
     run: Run, api: FakeClaudeAPI, make_image: MakeImage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A record that could not be read counted as empty, and the upload then wrote a record of
-    that one upload over it, losing every other. It is left alone; the run goes on without it."""
+    that one upload over it, losing every other. It may be whole (permission denied: the tests
+    run as root, so the refusal is made here): it is said once, neither moved aside as damaged
+    nor written over, and the run goes on without it."""
     whole = '{"version": 1, "files": {"abc": {"x": {"file_id": "file_old"}}}}'
     cache_file().parent.mkdir(parents=True, exist_ok=True)
     cache_file().write_text(whole)
@@ -375,7 +356,9 @@ def test_a_record_of_uploads_out_of_reach_is_never_written_over(
     assert result.exit_code == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if "record of uploads" in line]
     assert len(warnings) == 1 and "goes on without it" in warnings[0]
+    assert "cannot read the record of uploads" in " ".join(result.stderr.split())
     assert cache_file().read_bytes() == whole.encode()
+    assert not cache_file().with_name("files.json.damaged").exists()
 
 
 def test_a_damaged_record_with_no_name_free_aside_is_never_written_over(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import http.server
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -253,6 +256,79 @@ def test_a_glob_that_matches_a_file_and_its_folders_names_it_once(
     monkeypatch.chdir(tmp_path)
     found = records(run("inspect", "g/**", "--format", "jsonl"))
     assert [r["path"] for r in found] == ["g/x/one.png"]
+
+
+def test_a_glob_over_folders_linking_to_each_other_ends(
+    run: Run, make_image: MakeImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python's glob follows links to folders with no check: ``'cyc/**'`` over two folders
+    linking to each other named x.png by ever longer paths (two links into one folder doubled
+    them at each step) until the memory was gone. A ``**`` enters each folder once, as a folder
+    walk does, for every command. The first run is in a child process with 1 GB of address
+    space, so a regression fails instead of taking the machine."""
+    make_image("cyc/a/x.png", (300, 200))
+    (tmp_path / "cyc" / "b").mkdir()
+    (tmp_path / "cyc" / "a" / "tob").symlink_to("../b")
+    (tmp_path / "cyc" / "a" / "tob2").symlink_to("../b")
+    (tmp_path / "cyc" / "b" / "toa").symlink_to("../a")
+    code = (
+        "import resource;"
+        "resource.setrlimit(resource.RLIMIT_AS,(1<<30,1<<30));"
+        "from vision_cli.cli.app import entrypoint;"
+        "entrypoint(['inspect','cyc/**','--format','jsonl'])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [json.loads(line)["path"] for line in proc.stdout.splitlines()] == ["cyc/a/x.png"]
+    monkeypatch.chdir(tmp_path)
+    for pattern in ("cyc/**/*.png", "cyc/*/**/*.png", "**/*.png", "cyc/**/**/*.png"):
+        found = records(run("inspect", pattern, "--format", "jsonl"))
+        assert [r["path"] for r in found] == ["cyc/a/x.png"], pattern
+    estimated = json.loads(run("estimate", "cyc/**", "--json").stdout)["images"]
+    assert [r["path"] for r in estimated] == ["cyc/a/x.png"]
+    dry = run("ask", "cyc/*/**/*.png", "--dry-run", "--json", "-p", "hi")
+    assert dry.exit_code == 0, dry.stderr
+    blocks = json.loads(dry.stdout)["request"]["messages"][0]["content"]
+    assert sum(block["type"] == "image" for block in blocks) == 1
+
+
+@pytest.mark.parametrize("hidden", [False, True])
+def test_a_glob_over_a_tree_without_links_matches_what_python_globs(
+    make_image: MakeImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hidden: bool
+) -> None:
+    """The ``**`` that enters each folder once gives, over a tree without links, the inputs
+    Python's ``glob`` gave, in the same order: hidden files, ``--exclude``, a pattern's own
+    ``.*``, folders matched and walked, names with ``./`` and ``//`` kept as matched."""
+    for name in [
+        "g/x/one.png", "g/x/y/two.jpg", "g/x/x/three.png", "g/.h/four.png", "g/.h/z/five.jpg",
+        "g/x/.six.png", "g/seven.PNG", "g/k/l/m/eight.jpg", "top.jpg", ".hid/nine.jpg",
+        "g-h/ten.png", "g/skip/eleven.png",
+    ]:  # fmt: skip
+        make_image(name, (300, 200))
+    (tmp_path / "g" / "notes.txt").write_text("not an image")
+    (tmp_path / "g" / "empty").mkdir()
+    monkeypatch.chdir(tmp_path)
+    sel = sources.Selection(hidden=hidden, exclude=("skip",))
+    patterns = [
+        "g/**/*.png", "**/*.jpg", "g/**", "**", "**/", "g/*/**/*.png", "g/**/x/**",
+        "**/**/*.jpg", "g/.*/**", "./g/**/*.png", "g//**//*.png", "g/x/**/*", "?/**/?/*",
+        f"{glob.escape(str(tmp_path))}/g*/**/*.png", "g/**/x", "nothing/**", "g/**/*.gif",
+    ]  # fmt: skip
+
+    def labels() -> list[list[tuple[str, str]]]:
+        found = [list(sources.iter_inputs([pattern], sel)) for pattern in patterns]
+        return [[(type(item).__name__, item.label) for item in items] for items in found]
+
+    new = labels()
+    monkeypatch.setattr(
+        sources,
+        "_glob",
+        lambda pattern, hidden: glob.iglob(pattern, recursive=True, include_hidden=hidden),
+    )
+    assert new == labels()
+    assert ("Input", "g/x/x/three.png") in new[patterns.index("g/**/x/**")]
 
 
 def test_a_link_to_an_image_that_is_not_there_is_reported(

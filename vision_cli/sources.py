@@ -16,8 +16,9 @@ import glob
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from fnmatch import filter as names_matching
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Final, NamedTuple, NoReturn
@@ -227,12 +228,7 @@ def _walk(folder: Path, sel: Selection, root: Path, walked: _Walked) -> Iterator
     linking to each other, or two links to one folder would name its images again (and a run
     would pay for each name)."""
     try:
-        info = os.stat(folder)
-        if (info.st_dev, info.st_ino) in walked:
-            return
-        walked.add((info.st_dev, info.st_ino))
-        with os.scandir(folder) as it:
-            entries = sorted(it, key=lambda e: e.name)
+        entries = _entries(folder, walked)
     except OSError as exc:
         yield Problem(
             str(folder),
@@ -241,24 +237,43 @@ def _walk(folder: Path, sel: Selection, root: Path, walked: _Walked) -> Iterator
         )
         return
     hidden, exclude = sel.hidden, sel.exclude
-    for entry in entries:
+    for entry in entries or ():
         name = entry.name
         if not hidden and _hidden(name):
             continue
         path = folder / name
         if exclude and _excluded(path, exclude):
             continue
-        try:
-            is_dir = entry.is_dir()  # follows links, as `find -L` would; cycles are cut above
-        except OSError:
-            is_dir = False
-        if is_dir:
+        if _is_dir(entry):  # follows links, as `find -L` would; cycles are cut by `walked`
             yield from _walk(path, sel, root, walked)
         elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
             if _regular(entry):
                 yield Input(str(path), path=path, root=root)
             elif entry.is_symlink() and (why := link_problem(entry.path)):
                 yield Problem(str(path), Code.NOT_FOUND, why)  # an image to be there: said
+
+
+def _entries(folder: str | Path, walked: _Walked) -> list[os.DirEntry[str]] | None:
+    """The entries of ``folder`` in sorted order, and the folder added to ``walked``; None when
+    it is there already (reached again, through a link). Raises OSError."""
+    info = os.stat(folder)
+    if (info.st_dev, info.st_ino) in walked:
+        return None
+    walked.add((info.st_dev, info.st_ino))
+    return _listing(folder)
+
+
+def _listing(folder: str | Path) -> list[os.DirEntry[str]]:
+    """The entries of ``folder`` in sorted order. Raises OSError."""
+    with os.scandir(folder) as it:
+        return sorted(it, key=lambda e: e.name)
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # follows links
+    except OSError:
+        return False
 
 
 def _regular(entry: os.DirEntry[str]) -> bool:
@@ -277,6 +292,60 @@ def _glob_base(pattern: str) -> Path:
             break
         parts.append(part)
     return Path(*parts) if parts else Path()
+
+
+def _glob(pattern: str, hidden: bool, dironly: bool = False) -> Iterator[str]:
+    """What ``glob.iglob(pattern, recursive=True, include_hidden=hidden)`` yields (by Python's
+    own steps: the folders matching the pattern's folder part, then its last part in each), but
+    a ``**`` enters each folder once, as a folder walk does (:func:`_walk`): glob follows links
+    to folders unchecked, so two folders linking to each other made ``'cyc/**'`` run until the
+    memory was gone. A link to a folder is followed; a folder reached again is left out, with
+    everything below it. Folders are read in sorted order, so which name of a folder is kept
+    (the first reached) does not depend on the file system's order."""
+    folder, name = os.path.split(pattern)
+    folders = _glob(folder, hidden, dironly=True) if _GLOB_CHARS & set(folder) else [folder]
+    walked: _Walked = set()  # this part's: another `**` in the pattern walks its own
+    for found in folders:
+        for match in _glob_in(found, name, hidden, dironly, walked):
+            yield os.path.join(found, match)
+
+
+def _glob_in(folder: str, name: str, hidden: bool, dironly: bool, walked: _Walked) -> Iterable[str]:
+    """The names in ``folder`` (``""``: the working folder) one part of a pattern matches."""
+    if name == "**":
+        return _below(folder, hidden, dironly, walked)
+    if _GLOB_CHARS & set(name):
+        try:
+            entries = _listing(folder or os.curdir)
+        except OSError:  # as glob: a folder that cannot be read matches nothing in it
+            entries = []
+        names = [entry.name for entry in entries if not dironly or _is_dir(entry)]
+        if not (hidden or name.startswith(".")):  # as glob: `.*` names hidden files itself
+            names = [n for n in names if not _hidden(n)]
+        return names_matching(names, name)
+    if name:
+        return [name] if os.path.lexists(os.path.join(folder, name)) else []
+    return [name] if os.path.isdir(folder) else []  # `dir/`: folders only
+
+
+def _below(folder: str, hidden: bool, dironly: bool, walked: _Walked) -> Iterator[str]:
+    """What ``**`` matches in ``folder``: ``""`` (the folder itself), then every name below it
+    (folders only if ``dironly``), depth first; nothing for a folder in ``walked``."""
+    try:
+        entries = _entries(folder or os.curdir, walked)
+    except OSError:  # as glob: the folder itself still matches, nothing below it
+        entries = []
+    if entries is None:
+        return
+    yield ""
+    for entry in entries:
+        if not hidden and _hidden(entry.name):
+            continue
+        if _is_dir(entry):
+            for sub in _below(os.path.join(folder, entry.name), hidden, dironly, walked):
+                yield os.path.join(entry.name, sub) if sub else entry.name
+        elif not dironly:
+            yield entry.name
 
 
 def input_folder_at(args: Sequence[str], folder: Path) -> str | None:
@@ -344,7 +413,7 @@ def _expand_arg(arg: str, sel: Selection, walked: _Walked) -> Iterator[Input | P
         yield Input(arg, path=path, root=path.parent)
         return
     base = _glob_base(arg)
-    matches = sorted(glob.iglob(arg, recursive=True, include_hidden=sel.hidden))
+    matches = sorted(match for match in _glob(arg, sel.hidden) if match)  # not "" for `**`
     if not matches:
         yield Problem(arg, Code.NOT_FOUND, "no file matches this pattern: check the pattern.")
         return

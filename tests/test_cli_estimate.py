@@ -583,11 +583,11 @@ def test_markdown_totals_first_then_rejected_rows(run: Run, mixed: Path) -> None
     text = result.stdout
     assert result.exit_code == 1
     assert text.startswith("### ❌ vision-cli estimate:")
-    assert text.index("| claude-sonnet-4-6 |") < text.index("| rejected | why |")
-    assert "| claude-haiku-4-5 |" in text
+    assert text.index("| `claude-sonnet-4-6` |") < text.index("| rejected | why |")
+    assert "| `claude-haiku-4-5` |" in text
     assert result.stderr == ""  # the rejections are in the markdown, not repeated on stderr
     clean = run("estimate", "--size", "1000x1000", "-f", "markdown").stdout
-    assert clean.startswith("### ✅") and "| claude-sonnet-4-6 | $0.0039 | $3.89 |" in clean
+    assert clean.startswith("### ✅") and "| `claude-sonnet-4-6` | $0.0039 | $3.89 |" in clean
     assert "rejected" not in clean
 
 

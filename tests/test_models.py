@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -310,6 +311,24 @@ def test_models_shows_what_the_api_said_of_a_lifecycle_it_does_not_know(run: Run
     assert "deprecated (API: sunset)" in run("models", "claude-sonnet-6").stdout
     rows = list(csv.DictReader(io.StringIO(run("models", "--format", "csv").stdout)))
     assert {r["id"]: r["unknown_lifecycle"] for r in rows}["claude-sonnet-6"] == "sunset"
+
+
+def test_models_markdown_shows_what_a_refresh_gave_as_code_spans(run: Run) -> None:
+    """An id the Models API gave may hold ``@`` and dots (an e-mail address to GitHub, so a
+    live link): in Markdown, the API's words are code spans, as every text from outside is."""
+    from markdown_it import MarkdownIt  # rich's own Markdown parser
+
+    catalog.store_refresh(
+        [{"id": "claude-6@evil.example", "line": "x@evil.example", "lifecycle": "sunset"}],
+        "http://example.invalid",
+    )
+    catalog.forget()
+    md = run("models", "claude-6@evil.example", "--format", "markdown").stdout
+    html = MarkdownIt("commonmark").enable("table").render(md)
+    cells = re.findall(r"<td>(.*?)</td>", html)
+    assert cells[0] == "<code>claude-6@evil.example</code>", cells
+    assert cells[2] == "<code>x@evil.example</code>" and cells[1] == "-"  # no aliases
+    assert any(c.startswith("<code>deprecated (API: ") for c in cells), cells
 
 
 def test_models_lists_the_table_without_the_network(run: Run, api: FakeClaudeAPI) -> None:

@@ -338,13 +338,39 @@ def test_a_field_named_like_a_column_or_two_fields_one_name_lose_nothing(
     assert (doc["data.path_bytes"], doc["a.b"], doc["a.b#2"]) == ("mine", 1, 2)
 
 
-def test_markdown_cells_are_never_live_html(run: Run, tmp_path: Path) -> None:
-    file = tmp_path / "r.jsonl"
-    file.write_text(_line("<img src=x>.png", text="<b>bold</b> & more"))
-    result = run("results", file, "--format", "markdown")
-    assert result.exit_code == 0, result.stderr
-    assert re.search(r"(?<!\\)[<>&]", result.stdout) is None  # each one escaped
-    assert "\\<b\\>bold\\</b\\> \\& more" in result.stdout
+#: What a model might answer, or name a box, when an image asks it to: live in plain Markdown.
+LIVE = (
+    "[click](https://evil.example) ![x](https://evil.example/t.png) @someone #123 *bold* "
+    "https://evil.example/a <b>html</b> `` a ` b\nnext | line"
+)
+
+
+def test_answers_and_labels_in_markdown_are_never_live(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    """A Markdown export (a job summary, a pull-request comment) shows what a model answered
+    and how it named boxes, which an image can steer: rendered, every text is in a code span on
+    its own row (a line break shown as \\n), never a link, an image, a mention, emphasis or HTML."""
+    from markdown_it import MarkdownIt  # rich's own Markdown parser
+
+    folder = folder_of(make_image, tmp_path, 1)
+    answers, boxes, written = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "w.jsonl"
+    api.reply_text = LIVE
+    assert run("ask", folder, "--each", "-p", "Hi", "-o", answers).exit_code == 0
+    api.structured = lambda _s, _i: {"objects": [{"label": LIVE, "box": [1, 2, 3, 4]}]}
+    assert run("locate", folder, "--find", "it", "-o", boxes).exit_code == 0
+    written.write_text(_line("<img src=x>.png", text="<b>bold</b> & more"))
+    for file in (answers, boxes, written):
+        result = run("results", file, "--format", "markdown")
+        assert result.exit_code == 0, result.stderr
+        assert len(result.stdout.splitlines()) == 3  # the header, its rule and the one row
+        html = MarkdownIt("commonmark").enable("table").render(result.stdout)
+        assert "<a " not in html and "<img" not in html and "<em>" not in html
+        assert "<b>" not in html
+        cells = re.findall(r"<td>(.*?)</td>", html)
+        for text in cells:  # text in a code span; numbers as they are
+            assert re.fullmatch(r"<code>[^<]*</code>|[0-9.]*", text), text
+        assert "[click](https://evil.example)" in html or "&lt;b&gt;bold" in html
 
 
 def test_a_negative_cost_is_not_a_result(run: Run, tmp_path: Path) -> None:

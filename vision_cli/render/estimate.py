@@ -299,7 +299,7 @@ def estimate_markdown(
     head += f", {totals.errors:,} rejected" if totals.errors else ""
     per = f"per {plan.per:,} images"
     rows = [
-        [m.name, money(usd), money(usd_per)]
+        [md_code(m.name), money(usd), money(usd_per)]
         for m, usd, usd_per in zip(plan.models, totals.costs, totals.costs_per(plan), strict=True)
     ]
     out = [

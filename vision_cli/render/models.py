@@ -9,7 +9,7 @@ from vision_cli import catalog
 from vision_cli.formats import ModelsFormat
 from vision_cli.render.output import csv_writer, dumps
 from vision_cli.render.tables import simple_table
-from vision_cli.render.text import md_table
+from vision_cli.render.text import md_code, md_table
 
 COLUMNS = (
     "id",
@@ -51,8 +51,15 @@ def write_models(
     elif fmt is ModelsFormat.csv:
         _csv(out, records)
     elif fmt is ModelsFormat.markdown:
-        rows = [[r["id"], *_cells(r)] for r in records]
-        out.write(md_table(_HEADERS, rows))
+        listed = ([r["id"], *_cells(r)] for r in records)
+        cells = [
+            [
+                md_code(c) if h in _FROM_API and c != "-" else c
+                for h, c in zip(_HEADERS, row, strict=True)
+            ]
+            for row in listed
+        ]
+        out.write(md_table(_HEADERS, cells))
         out.write("\n" + "  \n".join(_footer(cat)) + "\n")
     else:
         rows = [[r["id"], *_cells(r)] for r in records]
@@ -72,6 +79,9 @@ _HEADERS = [
     "source",
 ]
 _RIGHT = {"images", "input", "output", "batch"}
+#: The columns a refresh fills from the Models API's answer: code spans in Markdown, as every
+#: text from outside is (:func:`vision_cli.render.text.md_code`).
+_FROM_API = {"id", "aliases", "line", "lifecycle"}
 
 
 def record(m: catalog.Model, cat: catalog.Catalog) -> dict[str, Any]:

@@ -190,6 +190,6 @@ def resize_markdown(
         ),
     ]
     if failed:
-        rows = [[md_code(o.input), md_code(o.error) if o.error else ""] for o in failed]
+        rows = [[md_code(o.input), md_code(o.error or "")] for o in failed]
         out.append("\n" + md_table(["failed", "why"], rows))
     return "".join(out)

@@ -5,7 +5,8 @@ Every output follows the project's rules for text from outside (:mod:`vision_cli
 :func:`vision_cli.render.text.visible`): JSON lines and CSV keep names exact (``\\udcff``
 escapes and a ``path_bytes`` member or column for a name that is not UTF-8; CSV cells guarded
 against formulas), tables and Markdown show control characters as escapes, so a file name cannot
-break a row or reach the terminal.
+break a row or reach the terminal; Markdown writes text as code spans, so a model's answer is
+never a live link, image or @mention in a rendered report.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from vision_cli.formats import Format
 from vision_cli.render.output import RecordWriter, console, is_tty, wants_colour
-from vision_cli.render.text import display_width, md_table, pad, visible
+from vision_cli.render.text import display_width, md_code, md_table, pad, visible
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -143,11 +144,18 @@ def write_rows(
         writer.add(rows)
         writer.close()
     elif fmt == "markdown":
-        out.write(md_table(header, [[cell(row.get(k)) for k in header] for row in rows]))
+        out.write(md_table(header, [[_md(row.get(k)) for k in header] for row in rows]))
     else:
         cells = [[visible(cell(row.get(k))) for k in header] for row in rows]
         _rows_table(out, header, cells, right)
     out.flush()
+
+
+def _md(value: Any) -> Any:
+    """A row's value as a Markdown cell: a number as it is; text (a name, a model's answer or
+    label, an error from the API) and lists as a code span, never a live link or mention."""
+    shown = cell(value)
+    return shown if isinstance(value, int | float) else md_code(shown)
 
 
 class RowWriter:

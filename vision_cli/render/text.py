@@ -85,9 +85,9 @@ class _MarkdownCode(str):
 
 def md_cell(text: object) -> str:
     """A Markdown table cell: control characters shown as escapes, backslashes, pipes and the
-    characters of HTML (``<``, ``>``, ``&``: a name or an answer is never live HTML) escaped; a
-    code span from :func:`md_code` only has its pipes escaped (GitHub's tables end a cell at a
-    bare pipe even inside one)."""
+    characters of HTML (``<``, ``>``, ``&``) escaped; a code span from :func:`md_code` only has
+    its pipes escaped (GitHub's tables end a cell at a bare pipe even inside one). Plain cells
+    are for the commands' own words and figures: text from outside comes as a code span."""
     if isinstance(text, _MarkdownCode):
         return text.replace("|", "\\|")
     shown = visible(text).replace("\\", "\\\\").replace("|", "\\|")
@@ -96,8 +96,14 @@ def md_cell(text: object) -> str:
 
 def md_code(text: object) -> str:
     """``text`` as a Markdown code span that no backtick in it can end (CommonMark: a fence
-    longer than any run of backticks inside, padded with spaces when it touches one)."""
+    longer than any run of backticks inside, padded with spaces when it touches one): how every
+    Markdown table shows text from outside (a name, a finding, a model's answer or label, an id
+    from the API), which plain or backslash-escaped would still be a live link, image, @mention
+    or emphasis on GitHub. Line breaks are shown as ``\\n`` (:func:`visible`): the row stays
+    one line. Empty text is an empty cell (an empty span would show its backticks)."""
     shown = visible(text)
+    if not shown:
+        return _MarkdownCode("")
     longest = run = 0
     for char in shown:
         run = run + 1 if char == "`" else 0

@@ -331,6 +331,21 @@ def test_models_markdown_shows_what_a_refresh_gave_as_code_spans(run: Run) -> No
     assert any(c.startswith("<code>deprecated (API: ") for c in cells), cells
 
 
+@pytest.mark.parametrize("start", ["=", "+", "-", "@"])
+def test_models_csv_cells_are_never_formulas(start: str) -> None:
+    """``models -f csv`` guards its cells as every CSV does. A refresh keeps only ids that start
+    with a letter or digit today, so the guard is checked on the records themselves."""
+    from vision_cli.formats import ModelsFormat
+    from vision_cli.render.models import write_models
+
+    cat = catalog.load()
+    odd = cat.get("claude-sonnet-5-5")._replace(id=f"{start}HYPERLINK(1)", aliases=(), line=None)
+    out = io.StringIO()
+    write_models(out, ModelsFormat.csv, [odd], cat, one=False)
+    (row,) = csv.DictReader(io.StringIO(out.getvalue()))
+    assert row["id"] == f"'{start}HYPERLINK(1)" and row["max_edge"] == "2576"  # a number: as it is
+
+
 def test_models_lists_the_table_without_the_network(run: Run, api: FakeClaudeAPI) -> None:
     result = run("models", "--json")
     assert result.exit_code == 0, result.stderr

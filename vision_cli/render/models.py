@@ -9,7 +9,7 @@ from vision_cli import catalog
 from vision_cli.formats import ModelsFormat
 from vision_cli.render.output import csv_writer, dumps
 from vision_cli.render.tables import simple_table
-from vision_cli.render.text import md_code, md_table
+from vision_cli.render.text import csv_cell, md_code, md_table
 
 COLUMNS = (
     "id",
@@ -184,33 +184,35 @@ def _cells(r: dict[str, Any]) -> list[str]:
 
 
 def _csv(out: TextIO, records: list[dict[str, Any]]) -> None:
+    """Each cell with the formula guard every CSV has: ids and lifecycles can come from a
+    refresh. (Not a :class:`~vision_cli.render.output.RecordWriter`: ``output`` is a price
+    here, not a file name with a ``_bytes`` column.)"""
     writer = csv_writer(out, COLUMNS)
     writer.writeheader()
     for r in records:
         tier, prices = r["tier"], r["prices"]
-        writer.writerow(
-            {
-                "id": r["id"],
-                "aliases": " ".join(r["aliases"]),
-                "line": r["line"] or "",
-                "tier": tier["name"],
-                "max_edge": tier["max_edge"],
-                "max_tokens": tier["max_tokens"],
-                "images_per_request": r["images_per_request"],
-                "input": prices["input"],
-                "output": prices["output"],
-                "batch_input": prices["batch_input"],
-                "batch_output": prices["batch_output"],
-                "lifecycle": r["lifecycle"],
-                "deprecated_at": r["deprecated_at"] or "",
-                "retires_at": r["retires_at"] or "",
-                "replacement": r["replacement"] or "",
-                "source": r["source"],
-                "tier_source": tier["source"],
-                "price_source": prices["source"],
-                "unknown_lifecycle": r["unknown_lifecycle"] or "",
-            }
-        )
+        row = {
+            "id": r["id"],
+            "aliases": " ".join(r["aliases"]),
+            "line": r["line"] or "",
+            "tier": tier["name"],
+            "max_edge": tier["max_edge"],
+            "max_tokens": tier["max_tokens"],
+            "images_per_request": r["images_per_request"],
+            "input": prices["input"],
+            "output": prices["output"],
+            "batch_input": prices["batch_input"],
+            "batch_output": prices["batch_output"],
+            "lifecycle": r["lifecycle"],
+            "deprecated_at": r["deprecated_at"] or "",
+            "retires_at": r["retires_at"] or "",
+            "replacement": r["replacement"] or "",
+            "source": r["source"],
+            "tier_source": tier["source"],
+            "price_source": prices["source"],
+            "unknown_lifecycle": r["unknown_lifecycle"] or "",
+        }
+        writer.writerow({k: csv_cell(v) for k, v in row.items()})
 
 
 def _footer(cat: catalog.Catalog) -> list[str]:

@@ -235,6 +235,15 @@ def test_a_configured_option_gives_way_to_the_command_line(
     top-level ``jobs`` applies to every command that has it: every plain ``ask`` and
     ``estimate`` then stopped with "--jobs goes with --each or --batch". And ``json = true``
     beat ``--format csv``. The command line always wins."""
+    _failed_result(project)
+    (project / "vision-cli.toml").write_text(written)
+    result = run(*args)
+    assert result.exit_code in (0, 1), result.stderr  # results --failed: 1, one failed
+    assert check in result.stdout
+
+
+def _failed_result(project: Path) -> None:
+    """imgs/r.jsonl: a results file of one image that failed."""
     (project / "imgs" / "r.jsonl").write_text(
         json.dumps(
             {
@@ -246,10 +255,30 @@ def test_a_configured_option_gives_way_to_the_command_line(
         )
         + "\n"
     )
-    (project / "vision-cli.toml").write_text(written)
-    result = run(*args)
-    assert result.exit_code in (0, 1), result.stderr  # results --failed: 1, one failed
-    assert check in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["inspect", "wide.png"],
+        ["estimate", "wide.png"],
+        ["resize", "wide.png", "--dry-run", "--out", "small"],
+        ["models"],
+        ["results", "r.jsonl"],
+        ["locate", "wide.png", "--find", "x", "--dry-run"],
+    ],
+)
+def test_json_and_another_format_both_typed_is_a_usage_error(
+    project: Path, run: Run, args: list[str]
+) -> None:
+    """``--json -f csv`` typed: a usage error naming both, in every command that has the two
+    (``inspect`` gave JSON, silently); ``--json -f json`` agrees with itself."""
+    _failed_result(project)
+    result = run(*args, "--json", "-f", "csv")
+    assert result.exit_code == 2 and result.stdout == ""
+    shown = "".join(c for c in result.stderr if c not in "│ \n")  # typer's box wraps lines
+    assert "--jsonisshortfor--formatjson,not--formatcsv:giveoneofthem" in shown
+    assert run(*args, "--json", "-f", "json").exit_code in (0, 1)
 
 
 def test_a_user_configured_destination_gives_way_to_the_other_on_the_command_line(

@@ -285,7 +285,26 @@ def output_format(fmt: Format | ReportFormat, json_flag: bool) -> Format:
     # lazy: start-up, the listing (--help) imports this module but needs none of these
     from vision_cli.formats import Format
 
+    one_format(fmt, json_flag)
     return Format.json if json_flag else Format(fmt.value)
+
+
+def one_format(fmt: object, json_flag: bool) -> None:
+    """Stop with a usage error naming both when ``--json`` comes with a ``--format`` other than
+    json, in every command that has the two: neither silently wins. A format the command only
+    defaults to is no contradiction; one a configuration set gives way to a typed ``--json``
+    before this (:mod:`vision_cli.cli.precedence`)."""
+    if not json_flag or fmt is None or str(fmt) == "json":
+        return
+    ctx = get_current_context(silent=True)
+    source = ctx.get_parameter_source("fmt") if ctx is not None else None
+    if source is None or source.name == "DEFAULT":
+        return
+    usage_error(
+        f"--json is short for --format json, not --format {fmt}{from_environment('fmt')}: "
+        "give one of them",
+        "--json",
+    )
 
 
 def max_bytes(text: str) -> int:

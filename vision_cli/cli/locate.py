@@ -172,6 +172,7 @@ def locate(
     from vision_cli.cli import ask_groups, groups
     from vision_cli.client import failures, keys
 
+    common.one_format(fmt, json_flag)
     if (find is None) == (prompt is None):
         common.usage_error(
             'say what to find with --find (--find "car") or ask with -p, one of the two', "--find"

@@ -73,6 +73,7 @@ def models(
     # lazy: start-up, --help imports none of these
     from vision_cli.render.models import write_models
 
+    common.one_format(fmt, json_flag)
     chosen = ModelsFormat.json if json_flag else fmt
     if refresh:
         _refresh()

@@ -89,6 +89,7 @@ def results(
         common.usage_error("-0 goes with --failed", "-0")
     if failed and (fmt is not None or json_flag):
         common.usage_error("--failed prints paths: drop --format", "--failed")
+    common.one_format(fmt, json_flag)
     try:
         records, ignored = read_records(file)
     except OutputError as exc:

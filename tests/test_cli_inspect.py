@@ -550,6 +550,21 @@ def test_stdin_twice_is_a_usage_error(run: Run) -> None:
     assert run("inspect", "x.png", "-0").exit_code == 2
 
 
+@pytest.mark.parametrize("listing", [None, "a.png\n".encode("utf-16")], ids=["missing", "utf-16"])
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_list_found_unusable_once_reading_leaves_stdout_empty(
+    run: Run, tmp_path: Path, listing: bytes | None, fmt: str
+) -> None:
+    """A --files-from list is opened as the inputs are read, after the report has begun: a
+    usage error there printed CSV's header first, so a script took it for an empty report."""
+    listed = tmp_path / "list.txt"
+    if listing is not None:
+        listed.write_bytes(listing)
+    result = run("inspect", "--files-from", listed, "-f", fmt)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "--files-from" in result.stderr
+
+
 # --------------------------------------------------------------------------------------------------
 # Output formats and exit codes
 # --------------------------------------------------------------------------------------------------

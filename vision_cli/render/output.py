@@ -138,12 +138,15 @@ class RecordWriter:
             # A file-name column gets its ``_bytes`` column at the end (vision_cli.names).
             names_bytes = [c + names.BYTES_SUFFIX for c in columns if c in names.NAME_FIELDS]
             self._csv = csv_writer(self.stream, [*columns, *names_bytes])
-            self._csv.writeheader()
+        # The CSV header waits for the first row (or the end): a usage error found once the
+        # inputs are read (an unreadable --files-from) leaves standard output empty.
+        self._header_due = self._csv is not None
 
     def add(self, record: dict[str, Any]) -> None:
         if self.fmt is Format.jsonl:
             self.add_line(names.dumps(record))
         elif self._csv is not None:
+            self._header()
             row = names.with_bytes(self.flatten(record))
             # a name's bytes in base64 stay exact: a leading "+" is no formula there (base64
             # has no parentheses, nothing to run), and a "'" would change the bytes
@@ -158,7 +161,13 @@ class RecordWriter:
         self.stream.write(line + "\n")
         self.stream.flush()
 
+    def _header(self) -> None:
+        if self._csv is not None and self._header_due:
+            self._header_due = False
+            self._csv.writeheader()
+
     def close(self, summary: dict[str, Any] | None = None) -> None:
+        self._header()
         if self.fmt is Format.json:
             doc: dict[str, Any] = {self.key: self.rows}
             if summary is not None:

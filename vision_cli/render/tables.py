@@ -159,9 +159,9 @@ def _md(value: Any) -> Any:
 
 
 class RowWriter:
-    """Rows (dicts keyed by ``header``) as JSON lines or CSV (its header row at once), each
-    batch written and flushed as it is added: ``locate`` shows each image's boxes as it is
-    answered."""
+    """Rows (dicts keyed by ``header``) as JSON lines or CSV (its header row with the first
+    row, or at the end), each batch written and flushed as it is added: ``locate`` shows each
+    image's boxes as it is answered."""
 
     def __init__(self, fmt: str, header: Sequence[str], *, stream: TextIO) -> None:
         self._header = header

@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,12 @@ from vision_cli.cli.app import app_for
 #: random (a 0.06 ms example took 268 ms once): off for every property test in the suite.
 settings.register_profile("vision-cli", deadline=None)
 settings.load_profile("vision-cli")
+
+#: A suite started in the background (``&``, ``nohup``, some CI runners) inherits SIGINT ignored,
+#: and every process it starts would too: Python installs no KeyboardInterrupt for a SIGINT
+#: ignored at start, so the Ctrl-C tests would see nothing arrive. Ctrl-C behaves as in a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 __all__ = ["fake_api", "openapi_validator"]  # the fake API's fixtures, for every test module
 pytest_plugins = ["tests.strict_skips", "pytester"]

@@ -117,6 +117,26 @@ def test_a_base_url_without_a_scheme_is_named_before_anything_is_sent(
     assert not (tmp_path / "r.jsonl").exists()
 
 
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://[::1", "its host cannot be read"),
+        ("http://127.0.0.1:99999", "its port is not a number from 0 to 65535"),
+        ("https://", "it has no host"),
+        ("http://api\x1b[31m.example.com", "it holds a control character"),
+    ],
+)
+def test_a_base_url_that_cannot_be_read_is_named_before_anything_is_sent(
+    run: Run, make_image: MakeImage, monkeypatch: pytest.MonkeyPatch, url: str, why: str
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
+    result = run("ask", make_image("a.png"), "-p", "hi")
+    assert result.exit_code == ExitStatus.USAGE, result.stderr
+    assert f"ANTHROPIC_BASE_URL={url!r} is not a URL: {why}" in result.stderr
+    assert "\x1b[" not in result.stderr and "internal error" not in result.stderr
+
+
 def test_a_base_url_with_a_scheme_is_used(
     api: FakeClaudeAPI, run: Run, make_image: MakeImage
 ) -> None:

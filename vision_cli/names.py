@@ -25,6 +25,7 @@ import os
 import re
 from collections.abc import Callable
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 #: A lone surrogate: a byte of a name that is not UTF-8 (or, rarely, text that was never valid).
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
@@ -69,6 +70,36 @@ def without_credentials(text: str) -> str:
     what every output shows of a URL (a URL input's label is made with it, so tables, errors,
     notes and results files never hold its password)."""
     return _USERINFO.sub(rf"\1{REDACTED}@", text) if "@" in text else text
+
+
+#: What no URL may hold: C0 controls, DEL, C1 controls (a terminal's escape sequences, a line
+#: break that would forge a header), and lone surrogates (a byte that is not UTF-8).
+_NOT_IN_URLS: Final = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` can be neither downloaded nor sent to the API, or None: what can be told
+    without the network, checked once for every command where the URL becomes an input (so
+    ``ask --source auto`` never sends one, and a download never starts), and for
+    ``ANTHROPIC_BASE_URL``."""
+    if _NOT_IN_URLS.search(url):
+        return "it holds a control character or a byte that is not UTF-8"
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a "[" with no "]", or a host that NFKC folds into "/", "?", "#" or "@"
+        return "its host cannot be read"
+    try:
+        parts.port  # noqa: B018 (it raises for a port that is not a number from 0 to 65535)
+    except ValueError:
+        return "its port is not a number from 0 to 65535"
+    host = parts.hostname
+    if not host:
+        return "it has no host"
+    try:  # each label 1 to 63 characters, and an xn-- label real Punycode (it round-trips)
+        host.encode("idna").decode("idna")
+    except UnicodeError:
+        return "its host is not a valid domain name"
+    return None
 
 
 def is_utf8(text: str) -> bool:

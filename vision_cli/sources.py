@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import glob
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from urllib.parse import urlsplit
 from vision_cli import limits
 from vision_cli.fsutil import link_problem, open_input, os_reason, read_at_most
 from vision_cli.judging import IMAGE_EXTENSIONS, Code, too_large_input
-from vision_cli.names import without_credentials
+from vision_cli.names import url_problem, without_credentials
 
 STDIN = "-"
 #: The argument that names the image on the clipboard (``--clipboard`` adds it).
@@ -117,35 +116,6 @@ class Selection(NamedTuple):
 
 def is_url(arg: str) -> bool:
     return arg.startswith(("http://", "https://"))
-
-
-#: What no URL may hold: C0 controls, DEL, C1 controls (a terminal's escape sequences, a line
-#: break that would forge a header), and lone surrogates (a byte that is not UTF-8).
-_NOT_IN_URLS: Final = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def url_problem(url: str) -> str | None:
-    """Why ``url`` can be neither downloaded nor sent to the API, or None: what can be told
-    without the network, checked once for every command where the URL becomes an input (so
-    ``ask --source auto`` never sends one, and a download never starts)."""
-    if _NOT_IN_URLS.search(url):
-        return "it holds a control character or a byte that is not UTF-8"
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # a "[" with no "]", or a host that NFKC folds into "/", "?", "#" or "@"
-        return "its host cannot be read"
-    try:
-        parts.port  # noqa: B018 (it raises for a port that is not a number from 0 to 65535)
-    except ValueError:
-        return "its port is not a number from 0 to 65535"
-    host = parts.hostname
-    if not host:
-        return "it has no host"
-    try:  # each label 1 to 63 characters, and an xn-- label real Punycode (it round-trips)
-        host.encode("idna").decode("idna")
-    except UnicodeError:
-        return "its host is not a valid domain name"
-    return None
 
 
 def path_key(label: str) -> str:

@@ -67,20 +67,21 @@ def key_problem(key: str) -> str | None:
 
 
 def base_url_problem(vars: Mapping[str, str] | None = None) -> str | None:
-    """What is wrong with ``ANTHROPIC_BASE_URL`` (a scheme or host missing), or None."""
-    from urllib.parse import urlsplit
-
+    """What is wrong with ``ANTHROPIC_BASE_URL`` (a scheme or host missing, a host or port that
+    cannot be read), or None."""
     raw = _vars(vars).get(BASE_URL_ENV, "").strip()
     if not raw:
         return None
-    parts = urlsplit(raw)
-    if parts.scheme in ("http", "https") and parts.netloc:
+    if "://" not in raw:
+        example = "" if any(c.isspace() for c in raw) else f", e.g. http://{raw}"
+        why = f"it needs a scheme (http:// or https://){example}"
+    elif not raw.lower().startswith(("http://", "https://")):
+        why = "it needs a scheme (http:// or https://), e.g. https://api.example.com"
+    elif problem := names.url_problem(raw):
+        why = problem
+    else:
         return None
-    example = f"http://{raw}" if "://" not in raw else "https://api.example.com"
-    return (
-        f"{BASE_URL_ENV}={raw!r} is not a URL: it needs a scheme (http:// or https://) and a "
-        f"host, e.g. {example}"
-    )
+    return f"{BASE_URL_ENV}={raw!r} is not a URL: {why}"
 
 
 def base_url(vars: Mapping[str, str] | None = None) -> str:

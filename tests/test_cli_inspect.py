@@ -555,8 +555,9 @@ def test_stdin_twice_is_a_usage_error(run: Run) -> None:
 def test_a_list_found_unusable_once_reading_leaves_stdout_empty(
     run: Run, tmp_path: Path, listing: bytes | None, fmt: str
 ) -> None:
-    """A --files-from list is opened as the inputs are read, after the report has begun: a
-    usage error there printed CSV's header first, so a script took it for an empty report."""
+    """A --files-from list found unusable once the report has begun (its header waiting for
+    the first row): a usage error there printed CSV's header first, so a script took it for an
+    empty report."""
     listed = tmp_path / "list.txt"
     if listing is not None:
         listed.write_bytes(listing)

@@ -375,6 +375,65 @@ def flat(stderr: str) -> str:
     return "".join(c for c in stderr if c not in "│ \n")
 
 
+@pytest.mark.parametrize(
+    "listing", [None, b"", b"b.png\nc\0d.png\n"], ids=["missing", "folder", "nul-in-line-2"]
+)
+def test_a_list_that_cannot_be_read_stops_the_run_before_any_input(
+    make_image: MakeImage, tmp_path: Path, listing: bytes | None
+) -> None:
+    """The --files-from list was opened only after the images named before it were taken (and
+    reported by a command that streams): it is opened, and its first read checked, before the
+    first input is given, so its usage error comes with nothing done yet."""
+    image = make_image("a.png")
+    listed = tmp_path / ("list.txt" if listing is not None else "nope.txt")
+    if listing == b"":
+        listed.mkdir()
+    elif listing is not None:
+        listed.write_bytes(listing)
+    items = sources.iter_inputs([str(image)], sources.Selection(files_from=str(listed)))
+    with pytest.raises(sources.UsageError, match="--files-from"):
+        next(items)
+
+
+@pytest.mark.parametrize("problem", ["missing", "folder"])
+def test_a_list_that_cannot_be_read_leaves_stdout_empty_in_every_command(
+    run: Run, make_image: MakeImage, tmp_path: Path, problem: str
+) -> None:
+    """``estimate ok.png --files-from /missing -f csv`` printed ok.png's row (and the header),
+    then the usage error: every command that takes inputs prints nothing, writes nothing and
+    exits 2, whatever it streams."""
+    image = make_image("ok.png", (300, 200))
+    before = image.read_bytes()
+    listed = tmp_path / "nope.txt"
+    if problem == "folder":
+        listed = tmp_path / "lists"
+        listed.mkdir()
+    present = sorted(os.listdir(tmp_path))
+    out, results = tmp_path / "out", tmp_path / "r.jsonl"
+    commands: list[list[str | Path]] = [
+        ["inspect", "-f", "jsonl", "-j", "1"],
+        ["inspect", "-f", "csv", "-j", "1"],
+        ["inspect"],
+        ["estimate", "-f", "csv"],
+        ["estimate", "-f", "jsonl"],
+        ["estimate"],
+        ["resize", "--out", out, "-f", "jsonl", "-j", "1"],
+        ["resize", "--in-place"],
+        ["ask", "--dry-run", "-p", "hi"],
+        ["ask", "--each", "--dry-run", "-p", "hi", "-o", "-"],
+        ["ask", "--each", "--dry-run", "-p", "hi", "-o", results],
+        ["ask", "--batch", "--dry-run", "-p", "hi", "-o", results],
+        ["compare", "--dry-run", "-p", "hi", image],
+        ["locate", "--dry-run", "--find", "a cat"],
+    ]
+    for command in commands:
+        result = run(*command, image, "--files-from", listed)
+        assert (result.exit_code, result.stdout) == (2, ""), command
+        assert f"--files-from{listed}" in flat(result.stderr), command
+    assert sorted(os.listdir(tmp_path)) == present  # no out/, no r.jsonl, no backup
+    assert image.read_bytes() == before
+
+
 @pytest.mark.parametrize("null", [(), ("-0",)], ids=["lines", "nul"])
 def test_files_from_a_stream_with_no_path_ends_with_a_usage_error(
     run: Run, null: tuple[str, ...]

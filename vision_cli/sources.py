@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import glob
+import itertools
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -402,10 +403,13 @@ _LIST_CHUNK: Final = 64 * 1024
 
 
 def _read_list(stream: BinaryIO, null: bool, name: str) -> Iterator[str]:
-    """The paths of a list as they arrive (a pipe, ``<(find ...)``, a FIFO: each path as soon as
-    its separator is read), holding at most :data:`vision_cli.limits.MAX_LIST_ENTRY_BYTES`: more
-    than that without a path ended by its separator (``/dev/zero``, with or without ``-0``) is a
-    :class:`UsageError`, not an endless read."""
+    """The paths of a list as they arrive (a pipe, ``<(find ...)``, a FIFO: the paths a read
+    delivers, as soon as it returns), holding at most
+    :data:`vision_cli.limits.MAX_LIST_ENTRY_BYTES`: more than that without a path ended by its
+    separator (``/dev/zero``, with or without ``-0``) is a :class:`UsageError`, not an endless
+    read. Each read is checked whole before its first path is given: a list wrong in its first
+    read (a NUL byte without ``-0``, in any line) stops the run before any input
+    (:func:`_opened_list`)."""
     sep = b"\0" if null else b"\n"
     most = limits.MAX_LIST_ENTRY_BYTES
     read: Callable[[int], bytes] = getattr(stream, "read1", stream.read)
@@ -415,6 +419,7 @@ def _read_list(stream: BinaryIO, null: bool, name: str) -> Iterator[str]:
     while chunk := read(_LIST_CHUNK):
         entries = (pending + chunk).split(sep)  # whole entries, then the one not ended yet
         pending = entries.pop()
+        paths: list[str] = []
         for raw in entries:
             line += 1
             path = _path(raw, null, name, line)
@@ -424,9 +429,10 @@ def _read_list(stream: BinaryIO, null: bool, name: str) -> Iterator[str]:
                 _too_long(null, name)
             else:
                 blank = 0
-                yield path
+                paths.append(path)
         if blank + len(pending) > most:
             _too_long(null, name)
+        yield from paths
     path = _path(pending, null, name, line + 1)
     if path is not None:
         yield path
@@ -503,13 +509,15 @@ def check_arguments(args: Sequence[str], sel: Selection) -> None:
 def iter_inputs(
     args: Sequence[str], sel: Selection, stdin: BinaryIO | None = None
 ) -> Iterator[Input | Problem]:
-    """Every input the arguments name, in order, then those listed by ``--files-from``; an
-    input named again (``dir dir/a.png``, ``a.png ./a.png``: the same :func:`path_key`) is
-    taken once, where it first comes."""
+    """Every input the arguments name, in order, then those listed by ``--files-from`` (the
+    list opened before the first input is given: :func:`_opened_list`); an input named again
+    (``dir dir/a.png``, ``a.png ./a.png``: the same :func:`path_key`) is taken once, where it
+    first comes."""
     check_arguments(args, sel)
     # the process's standard input only for a caller that gives none (the CLI gives the run's)
     stdin = stdin if stdin is not None else sys.stdin.buffer
-    found = _named(args, sel, stdin)
+    listed = _opened_list(sel, stdin) if sel.files_from is not None else ()
+    found = _named(args, sel, listed)
     # one argument: a walk names each file once (not a glob: `a/**` matches a file and the
     # folders above it, which are walked)
     if len(args) + (sel.files_from is not None) < 2 and not _GLOB_CHARS & set("".join(args)):
@@ -523,19 +531,28 @@ def iter_inputs(
             yield item
 
 
-def _named(args: Sequence[str], sel: Selection, stdin: BinaryIO) -> Iterator[Input | Problem]:
+def _opened_list(sel: Selection, stdin: BinaryIO) -> Iterator[str]:
+    """The ``--files-from`` list, opened and read up to its first path now, before any input is
+    taken: a missing list, a folder, a NUL byte without ``-0`` in its first read is a usage
+    error before any output, not after the named inputs were reported. The rest is read as it
+    is needed (a pipe's paths as they come)."""
+    lines = _listed(sel, stdin)
+    first = next(lines, None)
+    return iter(()) if first is None else itertools.chain((first,), lines)
+
+
+def _named(args: Sequence[str], sel: Selection, listed: Iterable[str]) -> Iterator[Input | Problem]:
     walked: _Walked = set()  # across the arguments: `a b` with b a link to a walks it once
     for arg in args:
         yield from _expand_arg(arg, sel, walked)
-    if sel.files_from is not None:
-        for line in _listed(sel, stdin):
-            path = Path(line)
-            if is_url(line):  # a list of URLs is read as they are on the command line
-                yield _url_input(line, sel)
-            elif _is_folder(path):
-                yield from _walk(path, sel, path, walked)
-            elif not _excluded(path, sel.exclude):
-                yield Input(line, path=path, root=path.parent)
+    for line in listed:
+        path = Path(line)
+        if is_url(line):  # a list of URLs is read as they are on the command line
+            yield _url_input(line, sel)
+        elif _is_folder(path):
+            yield from _walk(path, sel, path, walked)
+        elif not _excluded(path, sel.exclude):
+            yield Input(line, path=path, root=path.parent)
 
 
 def collect(

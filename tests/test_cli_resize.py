@@ -350,6 +350,36 @@ def test_exit_1_when_one_fails_and_the_others_are_done(run: Run, tmp_path: Path)
     assert result.exit_code == 1 and "no such file" in result.stdout
 
 
+def test_the_totals_cover_only_the_files_done_and_say_so(run: Run, tmp_path: Path) -> None:
+    """A failed file has no output, and its size may be unknown (a missing file): the totals
+    said "224 B → 224 B (0 B saved)" as if it were there with nothing saved, and "0 B → 0 B"
+    when every file failed."""
+    good = k.write(tmp_path / "in" / "a.png", k.encode(k.gradient((64, 48)), "PNG"))
+    broken = k.write(tmp_path / "in" / "b.png", b"\x89PNG\r\n\x1a\n not really")
+    missing = tmp_path / "in" / "missing.png"
+    result = run("resize", good, broken, missing, "--out", tmp_path / "out")
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 1
+    failed = [line for line in lines if line.startswith("✗ failed")]
+    assert len(failed) == 2 and not any(" B → " in line for line in failed)
+    size = units.format_bytes(good.stat().st_size)
+    assert lines[-2] == "3 files: 0 resized, 0 converted, 1 copied, 2 failed"
+    assert lines[-1].startswith(f"1 of 3 files: {size} → {size} (0 B saved); ")
+    none = run("resize", broken, missing, "--out", tmp_path / "out2")
+    assert none.stdout.splitlines()[-1] == (
+        "no bytes or tokens to total: no file resized, converted or copied"
+    )
+    markdown = run("resize", broken, good, "--out", tmp_path / "out3", "-f", "markdown")
+    assert f"| 1 of 2 files: {size} → {size} |" in markdown.stdout
+    doc = json.loads(run("resize", broken, missing, "--out", tmp_path / "out4", "--json").stdout)
+    # what is known before stays (the broken file's size), nothing of an output that is not there
+    assert [(r["bytes_before"], r["bytes_after"]) for r in doc["images"]] == [
+        (broken.stat().st_size, None),
+        (None, None),
+    ]
+    assert (doc["summary"]["bytes_before"], doc["summary"]["bytes_after"]) == (0, 0)
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -191,6 +191,10 @@ def test_resize_tile_grid_photo_and_refusals(run: Run, tmp_path: Path, make_imag
     assert labels[0] == "tile 1 of 4, top left" and labels[3] == "tile 4 of 4, bottom right"
     again = records(run("resize", photo, "--out", out, "--tile", "2x2", "-f", "jsonl"))
     assert again[0]["action"] == "failed" and "exists" in again[0]["error"]
+    # a set not written has no output figures (they counted as if written) and no findings of
+    # tiles that do not exist (the table showed the first's code after the error)
+    assert again[0]["bytes_before"] == photo.stat().st_size and again[0]["findings"] == []
+    assert all(again[0][f] is None for f in ("bytes_after", "tokens_after", "width_after"))
     auto = records(
         run("resize", photo, "--out", tmp_path / "auto", "--tile", "auto", "-f", "jsonl")
     )

@@ -137,17 +137,36 @@ class ResizeReport:
         tail = " (dry run: nothing written)" if t.dry_run else ""
         tail += " (interrupted)" if interrupted else ""
         saved = t.tokens_before - t.tokens_after
-        lines = [
-            f"{t.files} {noun}: {counts}{tail}",
-            f"{units.format_bytes(t.bytes_before)} → {units.format_bytes(t.bytes_after)} "
-            f"({_change(t.bytes_before - t.bytes_after, units.format_bytes)}); "
-            f"{t.tokens_before:,} → {t.tokens_after:,} tokens "
-            f"({_change(saved, '{:,}'.format)}: {_saved_money(t, more=saved < 0)})",
-        ]
+        lines = [f"{t.files} {noun}: {counts}{tail}"]
+        if t.outputs or not t.files:
+            lines.append(
+                _over(t)
+                + f"{_bytes(t)} ({_change(t.bytes_before - t.bytes_after, units.format_bytes)}); "
+                f"{t.tokens_before:,} → {t.tokens_after:,} tokens "
+                f"({_change(saved, '{:,}'.format)}: {_saved_money(t, more=saved < 0)})"
+            )
+        else:
+            lines.append(f"no bytes or tokens to total: {_NONE_DONE}")
         if t.files:
             self.out.write("\n")
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()
+
+
+_NONE_DONE = "no file resized, converted or copied"
+
+
+def _over(t: ResizeTotals) -> str:
+    """What the byte and token totals cover when it is not every file: a failed file (its size
+    unknown, or nothing written for it) and a skipped one add nothing, and a total that looked
+    like it covered them would understate what the run had to do."""
+    if t.outputs == t.files:
+        return ""
+    return f"{t.outputs:,} of {plural(t.files, 'file')}: "
+
+
+def _bytes(t: ResizeTotals) -> str:
+    return f"{units.format_bytes(t.bytes_before)} → {units.format_bytes(t.bytes_after)}"
 
 
 def _change(saved: int, shown: Callable[[int], str]) -> str:
@@ -182,9 +201,15 @@ def resize_markdown(
             [
                 [
                     *t.shown_counts().values(),
-                    f"{units.format_bytes(t.bytes_before)} → {units.format_bytes(t.bytes_after)}",
-                    f"{t.tokens_before:,} → {t.tokens_after:,}",
-                    _saved_money(t, short=True),
+                    *(
+                        [
+                            _over(t) + _bytes(t),
+                            f"{t.tokens_before:,} → {t.tokens_after:,}",
+                            _saved_money(t, short=True),
+                        ]
+                        if t.outputs or not t.files
+                        else [_NONE_DONE, "", ""]
+                    ),
                 ]
             ],
         ),

@@ -137,16 +137,7 @@ class Planner:
         if refusal is None and not self.opts.dry_run:
             refusal = self._write(item, target, p, done.identity)
         if refusal is not None:
-            return Outcome(
-                item.label,
-                "failed",
-                format_before=p.source_format,
-                width_before=p.source_width,
-                height_before=p.source_height,
-                bytes_before=done.bytes_before,
-                tokens_before=outcome.tokens_before,
-                error=refusal,
-            )
+            return outcome.refused(refusal)
         return outcome
 
     def up_to_date(self, item: Item) -> Path | None:
@@ -232,7 +223,7 @@ class Planner:
             if refusal is None:
                 _remove_stale_tiles(sidecar, stem, before, {p.name for p in paths})
         if refusal is not None:
-            return outcome._replace(action="failed", output=None, error=refusal, tiles=None)
+            return outcome.refused(refusal)
         return outcome
 
     def _write_files(self, files: list[tuple[Path, bytes]]) -> str | None:

@@ -130,6 +130,20 @@ class Outcome(NamedTuple):
             "trim": list(self.trim) if self.trim is not None else None,
         }
 
+    def refused(self, error: str) -> Outcome:
+        """This prepared input failed after all (its output refused or not written): what was
+        known of the input stays, nothing of an output that does not exist."""
+        return Outcome(
+            self.input,
+            "failed",
+            format_before=self.format_before,
+            width_before=self.width_before,
+            height_before=self.height_before,
+            bytes_before=self.bytes_before,
+            tokens_before=self.tokens_before,
+            error=error,
+        )
+
 
 @dataclass
 class ResizeTotals:
@@ -161,6 +175,11 @@ class ResizeTotals:
     @property
     def failed(self) -> int:
         return self.counts["failed"]
+
+    @property
+    def outputs(self) -> int:
+        """The files the byte and token totals cover: failed and skipped ones add nothing."""
+        return self.files - self.failed - self.counts["skipped"]
 
     def shown_counts(self) -> dict[str, int]:
         """The counts a report shows: ``skipped`` only when there are some (--skip-existing)."""

@@ -582,6 +582,40 @@ def test_sigterm_to_the_group_while_a_worker_sends_its_result(tmp_path: Path) ->
     assert leftovers(out) == [] and all(complete_image(p) for p in out.iterdir())
 
 
+def workers_of(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+@pytest.mark.slow
+def test_workers_stopped_before_the_main_process_stop_the_run(many: Path, tmp_path: Path) -> None:
+    """systemd, ``pkill`` and ``kill PID...`` signal each process of a run in turn, not the group
+    at once: workers ended by SIGTERM before the main process hears of it had their images
+    reported as "the worker process preparing it died (out of memory?)" and the run exit 1. The
+    run is being stopped: it says so and ends with 130. A worker that dies otherwise (SIGKILL,
+    as the kernel's out-of-memory killer ends it) still fails its images."""
+    results = []
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        out = tmp_path / f"out-{sig.name}"
+        args = [str(many), "--out", str(out), "-j", "2", "--json"]
+        proc = subprocess.Popen(
+            [script(), "resize", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        wait_for(lambda: out.is_dir() and len(list(out.iterdir())) >= 2, proc)  # noqa: B023
+        chosen = workers_of(proc.pid)
+        for worker in chosen if sig is signal.SIGTERM else chosen[:1]:
+            os.kill(worker, sig)
+        stdout, stderr = proc.communicate(timeout=120)
+        assert b"Traceback" not in stderr
+        doc = json.loads(stdout)
+        results.append((proc.returncode, doc["summary"]["interrupted"], doc["images"]))
+    code, interrupted, recs = results[0]
+    assert (code, interrupted) == (130, True)
+    assert all(r["action"] != "failed" for r in recs)
+    code, interrupted, recs = results[1]
+    assert (code, interrupted) == (1, False)
+    assert any("worker process preparing it died" in (r["error"] or "") for r in recs)
+
+
 @pytest.mark.slow
 def test_killed_in_place_run_loses_nothing(many: Path) -> None:
     """SIGKILL gives no chance to clean up: every name must still hold a whole image, either the

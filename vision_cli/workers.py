@@ -72,6 +72,21 @@ def kill(pool: ProcessPoolExecutor) -> None:
         process.kill()
 
 
+def stopped(pool: ProcessPoolExecutor) -> bool:
+    """Whether ``pool`` broke because the run is being stopped, not because a worker died: every
+    worker ended by SIGTERM. The main process hears of the stop too, but not always first:
+    systemd, ``pkill`` and ``kill PID...`` signal each process in turn, so the pool can break
+    before this process's own KeyboardInterrupt comes, if it comes at all. A worker the kernel's
+    out-of-memory killer ends gets SIGKILL, a crash its own signal; once one has died, the pool
+    ends the others with SIGTERM, so one ended otherwise decides. Waits for the pool's thread,
+    which ends and reaps every worker as the pool breaks (what ``shutdown`` would wait for)."""
+    thread: threading.Thread | None = getattr(pool, "_executor_manager_thread", None)  # private
+    if thread is not None:
+        thread.join()
+    ended = [process.exitcode for process in (pool._processes or {}).values()]
+    return bool(ended) and all(code == -signal.SIGTERM for code in ended)
+
+
 def cpus() -> int:
     """The CPUs this process may run on."""
     try:

@@ -8,12 +8,12 @@ import contextlib
 import os
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import BinaryIO
 
-from vision_cli import judging, sources
+from vision_cli import judging, sources, workers
 from vision_cli.imaging import probe
 from vision_cli.judging import Finding
 from vision_cli.resizing.jobs import Done, executor, finished, submit
@@ -69,15 +69,19 @@ def _outcomes(
         if not pending:
             return
         item, future = pending.popleft()
-        yield plan.finish(item, _result(future))
+        yield plan.finish(item, _result(future, pool))
 
 
-def _result(future: Future[Done] | None) -> Done | None:
+def _result(future: Future[Done] | None, pool: Executor) -> Done | None:
     if future is None:
         return None
     try:
         return future.result()
     except BrokenProcessPool:
+        if isinstance(pool, ProcessPoolExecutor) and workers.stopped(pool):
+            # the workers were stopped, not killed by memory: the run is interrupted, and
+            # none of their images failed
+            raise KeyboardInterrupt from None
         return Done(
             None,
             None,

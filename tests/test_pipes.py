@@ -169,6 +169,31 @@ def test_an_unbuffered_report_into_a_closed_pipe_is_141(corpus: Path) -> None:
     assert error == "" and status == ExitStatus.CLOSED_PIPE
 
 
+def test_the_buffer_under_unbuffered_stdout_leaves_it_open_when_it_goes() -> None:
+    """With PYTHONUNBUFFERED the guard puts a buffer under standard output. That buffer took
+    the stream's own file object over descriptor 1 and closed it when it went (at exit, or a
+    guard dropped by a program that runs the app in its own process): standard output, as the
+    interpreter made it, failed with "I/O operation on closed file" from then on."""
+    script = (
+        "import gc, os, sys\n"
+        "from vision_cli.cli.common import StdoutGuard\n"
+        "guard = StdoutGuard(sys.stdout)\n"
+        "guard.write('guarded\\n')\n"
+        "del guard\n"
+        "gc.collect()\n"
+        "print('printed after')\n"
+        "os.write(1, b'written to 1 after\\n')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        env=child_env(PYTHONUNBUFFERED="1"),
+        timeout=60,
+    )
+    assert done.stderr == b""
+    assert done.stdout == b"guarded\nprinted after\nwritten to 1 after\n"
+
+
 #: The file-size limit of the test below: a write past it is cut short, then fails (EFBIG),
 #: as a write into a disk that fills up is (ENOSPC).
 FILE_LIMIT = 4096

@@ -474,8 +474,15 @@ def _finishing_writes(stream: TextIO) -> tuple[TextIO, bool]:
     raw = getattr(stream, "buffer", None)
     if not isinstance(raw, io.RawIOBase):
         return stream, False
+    try:
+        fd = raw.fileno()
+    except (OSError, ValueError):  # no real file descriptor: nothing to put a buffer under
+        return stream, False
+    # A file object of its own over the same descriptor, which it does not own: a buffer over
+    # ``raw`` itself closed it when it went (at exit, or a guard dropped), and with it the
+    # stream ``sys.__stdout__`` still writes through (and the descriptor, when ``raw`` owns it).
     buffered = io.TextIOWrapper(
-        io.BufferedWriter(raw),
+        io.BufferedWriter(io.FileIO(fd, "wb", closefd=False)),
         encoding=stream.encoding,
         errors=stream.errors,
         line_buffering=bool(stream.line_buffering),

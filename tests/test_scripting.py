@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import MakeImage, Run
 from tests.fakeapi import FakeClaudeAPI
 from vision_cli.exitcodes import ExitStatus
+from vision_cli.render.text import visible
 
 DRY_RUNS = [
     ("ask",),
@@ -133,7 +134,7 @@ def test_a_base_url_that_cannot_be_read_is_named_before_anything_is_sent(
     monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
     result = run("ask", make_image("a.png"), "-p", "hi")
     assert result.exit_code == ExitStatus.USAGE, result.stderr
-    assert f"ANTHROPIC_BASE_URL={url!r} is not a URL: {why}" in result.stderr
+    assert f"ANTHROPIC_BASE_URL='{visible(url)}' is not a URL: {why}" in result.stderr
     assert "\x1b[" not in result.stderr and "internal error" not in result.stderr
 
 

@@ -81,7 +81,7 @@ def base_url_problem(vars: Mapping[str, str] | None = None) -> str | None:
         why = problem
     else:
         return None
-    return f"{BASE_URL_ENV}={raw!r} is not a URL: {why}"
+    return f"{BASE_URL_ENV}='{raw}' is not a URL: {why}"  # (an error line shows it escaped)
 
 
 def base_url(vars: Mapping[str, str] | None = None) -> str:

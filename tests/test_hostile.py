@@ -363,6 +363,24 @@ def test_inspect_shows_control_characters_in_names_escaped(
         assert re.search(r"``[^`]*broken", result.stdout), result.stdout
 
 
+@pytest.mark.parametrize("fmt", ["table", "markdown", "github", "html"])
+def test_a_backslash_and_n_is_not_shown_as_a_line_break(
+    run: Run, make_image: MakeImage, tmp_path: Path, fmt: str
+) -> None:
+    """``a\\nb.png`` (a backslash and an ``n``) was shown as the name with a line break is, so
+    two files looked the same: a backslash is shown doubled, as ``ls -b`` and git show it. An
+    annotation's ``file=`` keeps it single (GitHub reads the name back from it)."""
+    folder = tmp_path / "alike"
+    for name in ("a\nb.png", "a\\nb.png"):
+        make_image(name, (16, 16), fmt="PNG", folder=folder)
+    shown = run("inspect", folder, "-f", fmt).stdout
+    if fmt == "github":
+        files = re.findall(r"file=([^,:]*)", shown)
+        assert sorted(Path(f).name for f in files) == ["a%0Ab.png", "a\\nb.png"], shown
+    else:
+        assert "a\\\\nb.png" in shown and "a\\nb.png" in shown.replace("a\\\\nb.png", "")
+
+
 def test_resize_and_estimate_tables_show_names_escaped(
     run: Run, make_image: MakeImage, tmp_path: Path
 ) -> None:

@@ -4,6 +4,7 @@ wrong."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import given
@@ -79,6 +80,32 @@ def test_a_name_that_is_not_utf8_shows_one_backslash_in_a_table() -> None:
     assert md_cell("C:\\path") == "C:\\\\path"  # plain text: the backslash is escaped
 
 
+#: An escape that :func:`visible` writes (a doubled backslash, a line break, a byte, a character).
+_AN_ESCAPE = re.compile(r"\\(\\|n|r|t|x[0-9a-f]{2}|u[0-9a-f]{4})")
+
+
+def _read_back(shown: str) -> str:
+    """The text :func:`visible` was given, read back from what it showed."""
+
+    def one(match: re.Match[str]) -> str:
+        escape = match.group(1)
+        if escape in ("\\", "n", "r", "t"):
+            return {"\\": "\\", "n": "\n", "r": "\r", "t": "\t"}[escape]
+        code = int(escape[1:], 16)
+        return chr(0xDC00 + code if escape[0] == "x" and code >= 0x80 else code)
+
+    return _AN_ESCAPE.sub(one, shown)
+
+
+@given(st.text(alphabet=st.sampled_from(["a", "n", "x", "8", "5", "\\", "\n", "\x85", "\udc85"])))
+def test_no_two_texts_are_shown_alike(text: str) -> None:
+    """``a\\nb.png`` (a backslash and an ``n``) was shown as a name with a line break is, and a
+    C1 control (U+0085) as a byte that is not UTF-8 (``\\x85``): two files looked the same in
+    every table. What is shown reads back as the one text it came from."""
+    assert _read_back(visible(text)) == text
+    assert visible("a\\nb.png") == "a\\\\nb.png" != visible("a\nb.png")
+
+
 _NAMES = st.text(alphabet=st.sampled_from(["a", "é", " ", "\udcff", "\udc80", '"', "\\"]))
 _DOCS = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | _NAMES,
@@ -123,6 +150,8 @@ def _shown(code: int, *, answer: bool = False) -> str:
     hidden = bidi or separators_and_blanks or 0xD800 <= code <= 0xDFFF
     if answer and (chr(code) in "\n\t" or not control):
         return chr(code)
+    if code == ord("\\"):
+        return "\\" if answer else "\\\\"
     if not (control or hidden):
         return chr(code)
     named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(chr(code))
@@ -130,7 +159,7 @@ def _shown(code: int, *, answer: bool = False) -> str:
         return named
     if 0xDC80 <= code <= 0xDCFF:
         return f"\\x{code - 0xDC00:02x}"
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}"
 
 
 def test_every_code_point_is_shown_raw_or_escaped_by_the_rule() -> None:

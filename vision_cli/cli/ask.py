@@ -323,10 +323,9 @@ def run(opts: AskOptions) -> None:
         named = list(opts.inputs.inputs)
         if opts.inputs.selection.files_from is not None:
             named.append(opts.inputs.selection.files_from)
-        if named:  # a folder with no image in it, an empty --files-from list
-            from vision_cli.render.text import visible  # lazy: only this error needs it
-
-            where = ", ".join(visible(n) for n in named)
+        if named:  # a folder with no image in it, an empty --files-from list (usage_error
+            # shows the names escaped)
+            where = ", ".join(map(str, named))
             common.usage_error(f"no image found in {where}: nothing to ask about", "INPUTS")
         common.usage_error("give at least one image, folder, glob, URL or -", "INPUTS")
     if not items and prompt is None:

@@ -116,13 +116,14 @@ def _report(changes: list[object], json_flag: bool, *, nothing: str) -> None:
     elif not done:
         common.note(nothing)
     for change in done:  # an id given on the command line may hold anything: shown escaped
-        shown = render.visible(change.file_id)
+        # (escaped once: an error line escapes its message itself)
+        file_id = change.file_id
         if change.action == "failed":
-            common.error(f"cannot delete {shown} ({change.reason}): run the command again")
+            common.error(f"cannot delete {file_id} ({change.reason}): run the command again")
         elif change.action == "not-found":
-            common.error(f"{shown}: not found ({change.reason}, nor vision-cli's record)")
+            common.error(f"{file_id}: not found ({change.reason}, nor vision-cli's record)")
         elif not json_flag:
-            common.echo(f"{change.action} {shown} ({change.reason})")
+            common.echo(render.visible(f"{change.action} {file_id} ({change.reason})"))
     if any(c.action == "failed" for c in done):
         raise typer.Exit(ExitStatus.API)
     if not all(c.ok for c in done):

@@ -19,14 +19,16 @@ from vision_cli import names, units
 #: viewers), the bidirectional overrides and marks that reorder what is shown, the invisible
 #: zero-width space and byte-order mark (two names would look the same), and lone surrogates (a
 #: byte of a file name that is not UTF-8). The zero-width joiner stays: emoji are made with it.
+#: And the backslash, shown doubled (as ``ls -b`` and git show it): every escape starts with
+#: one, so ``a\nb.png`` (a backslash and an ``n``) would look like a name with a line break.
 #: Matched, not looked up in a table of every such character: building that table cost about a
 #: millisecond on every run.
 _INVISIBLE: Final = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
+    "[\x00-\x1f\x7f-\x9f\\\\\u061c\u200b\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
 )
 #: In an answer, line breaks and tabs are the text's own, and only C0 and C1 controls are shown.
 _INVISIBLE_IN_ANSWER: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_NAMED_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_NAMED_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -36,14 +38,16 @@ def _escape(match: re.Match[str]) -> str:
         return _NAMED_ESCAPES[char]
     if 0xDC80 <= code <= 0xDCFF:  # a byte of a file name that is not UTF-8 (surrogateescape)
         return f"\\x{code - 0xDC00:02x}"
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    # a C1 control is a character (two bytes in UTF-8), not such a byte: \u0085, not \x85
+    return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}"
 
 
 def visible(text: object, *, keep: str = "") -> str:
     """``text`` with every control character, bidirectional override and lone surrogate shown as
-    an escape (``\\x1b``, ``\\n``, ``\\u202e``; a byte of a non-UTF-8 file name as ``\\xff``):
-    what every human-readable output shows of text that came from outside. ``keep``: characters
-    left as they are (the caller escapes them its own way)."""
+    an escape (``\\x1b``, ``\\n``, ``\\u202e``; a byte of a non-UTF-8 file name as ``\\xff``),
+    and each backslash doubled (``\\\\``), so no two texts are shown the same: what every
+    human-readable output shows of text that came from outside. ``keep``: characters left as
+    they are (the caller escapes them its own way)."""
     if not keep:
         return _INVISIBLE.sub(_escape, str(text))
     return _INVISIBLE.sub(lambda m: m.group() if m.group() in keep else _escape(m), str(text))
@@ -90,7 +94,7 @@ def md_cell(text: object) -> str:
     are for the commands' own words and figures: text from outside comes as a code span."""
     if isinstance(text, _MarkdownCode):
         return text.replace("|", "\\|")
-    shown = visible(text).replace("\\", "\\\\").replace("|", "\\|")
+    shown = visible(text, keep="\\").replace("\\", "\\\\").replace("|", "\\|")
     return shown.replace("&", "\\&").replace("<", "\\<").replace(">", "\\>")
 
 
@@ -134,12 +138,17 @@ def gh_escape_property(text: str) -> str:
     return gh_escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+#: What an annotation's ``file=`` keeps as it is: GitHub reads it back as the name.
+_KEPT_IN_FILE: Final = "\n\r\\"
+
+
 def gh_annotation(severity: str, message: str, *, file: str | None = None, title: str = "") -> str:
     props = []
     if file is not None:
         # a line break is the workflow command's own escape (%0A), which GitHub reads back, so
-        # the annotation lands on a file whose name holds one; other controls are shown escaped
-        props.append(f"file={gh_escape_property(visible(file, keep=chr(10) + chr(13)))}")
+        # the annotation lands on a file whose name holds one, and so does a backslash, left
+        # single; other controls are shown escaped
+        props.append(f"file={gh_escape_property(visible(file, keep=_KEPT_IN_FILE))}")
     if title:
         props.append(f"title={gh_escape_property(visible(title))}")
     prop_text = (" " + ",".join(props)) if props else ""

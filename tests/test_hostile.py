@@ -527,6 +527,36 @@ def test_csv_quotes_every_line_break_in_a_name(
         assert {len(row) for row in rows} == {len(header)}
 
 
+@pytest.mark.parametrize("command", ["inspect", "estimate", "resize"])
+def test_csv_shows_control_characters_escaped_and_keeps_the_name_in_its_bytes(
+    run: Run, make_image: MakeImage, tmp_path: Path, command: str
+) -> None:
+    """A CSV printed on a terminal (``-f csv`` without ``-o``) obeyed the escape sequences of a
+    name: a control character is written as JSON writes it (``\\u001b``), and the name's bytes
+    are in ``path_bytes`` (``input_bytes``), which was empty for a name that is UTF-8."""
+    folder = hostile_folder(make_image, tmp_path)
+    extra = ["-o", str(tmp_path / "out")] if command == "resize" else []
+    text = run(command, folder, "-f", "csv", *extra).stdout
+    assert "\x1b" not in text and "\x07" not in text
+    field = "input" if command == "resize" else "path"
+    rows = list(csv.DictReader(io.StringIO(text)))
+    exact = {Path(os.fsdecode(base64.b64decode(r[field + "_bytes"]))).name for r in rows}
+    assert exact == {EVIL, "broken" + EVIL, ""}  # "": the formula name, whose cell is exact
+    evil = EVIL.replace("\x1b", "\\u001b").replace("\x07", "\\u0007")
+    assert sorted(Path(r[field]).name for r in rows) == sorted([evil, "broken" + evil, FORMULA])
+
+
+def test_an_answer_in_a_csv_export_shows_escape_sequences(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
+) -> None:
+    """``results -f csv`` wrote a model's answer with its escape sequences as they were."""
+    api.reply_text = "fine\n\x1b]52;c;cHduZWQ=\x07\x1b[2Jline two\tend"
+    out = tmp_path / "results.jsonl"
+    assert run("ask", make_image("a.png"), "--each", "-o", out, "-p", "hi").exit_code == 0
+    (row,) = csv.DictReader(io.StringIO(run("results", out, "-f", "csv").stdout))
+    assert row["text"] == "fine\n\\u001b]52;c;cHduZWQ=\\u0007\\u001b[2Jline two\tend"
+
+
 def test_json_keeps_hostile_names_exact(run: Run, make_image: MakeImage, tmp_path: Path) -> None:
     result = run("inspect", hostile_folder(make_image, tmp_path), "--json")
     paths = {Path(image["path"]).name for image in json.loads(result.stdout)["images"]}
@@ -1404,7 +1434,7 @@ def test_locate_shows_a_hostile_label_escaped_and_keeps_it_exact_in_json(
     rows = list(
         csv.DictReader(io.StringIO(run("locate", image, "--find", "car", "-f", "csv").stdout))
     )
-    assert rows[0]["label"] == label
+    assert rows[0]["label"] == "car\\u001b[31m\u202e[bold]"  # as JSON writes it: never obeyed
 
 
 def test_a_project_may_set_the_savers_of_resize_and_the_tiles_of_estimate(

@@ -9,8 +9,9 @@ again. Where a name is written out:
   (Python's ``json`` reads it back to the same name), and beside it a member named after the
   field with ``_bytes`` added (``path_bytes``, ``input_bytes``, ``output_bytes``) holding the
   name's bytes in base64. The member is there only when the name is not UTF-8.
-- CSV: the same ``\\udcff`` escapes, and a ``path_bytes`` (``input_bytes``, ``output_bytes``)
-  column at the end, empty unless the name is not UTF-8.
+- CSV: the same ``\\udcff`` escapes, and so a control character JSON escapes too (``\\u001b``;
+  not a tab or a line break, which a quoted cell holds), and a ``path_bytes`` (``input_bytes``,
+  ``output_bytes``) column at the end, empty unless the name was escaped so.
 - Tables, Markdown, GitHub annotations and messages: ``\\xff``, like every other control or
   invisible character (:func:`vision_cli.render.visible`).
 
@@ -29,6 +30,10 @@ from urllib.parse import urlsplit
 
 #: A lone surrogate: a byte of a name that is not UTF-8 (or, rarely, text that was never valid).
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
+#: What a CSV cell holds escaped: a lone surrogate, and a control character but the tab and the
+#: line breaks (which a quoted cell holds), DEL and C1 controls: the escape sequences a terminal
+#: that the file is printed on would obey. (JSON escapes the C0 controls itself.)
+_NOT_IN_CSV: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 BYTES_SUFFIX: Final = "_bytes"
 #: The fields of vision-cli's records that hold file names (CSV gives each a ``_bytes`` column).
 NAME_FIELDS: Final = ("path", "input", "output")
@@ -108,9 +113,24 @@ def is_utf8(text: str) -> bool:
     return text.isascii() or _SURROGATE.search(text) is None
 
 
+def _code_point(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
 def escape(text: str) -> str:
     """``text`` with each lone surrogate written as the escape ``\\udcXX`` (valid UTF-8)."""
-    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _SURROGATE.sub(_code_point, text)
+
+
+def csv_escape(text: str) -> str:
+    """``text`` as a CSV cell holds it: each lone surrogate and control character but the tab
+    and the line breaks written as JSON writes it (``\\udcff``, ``\\u001b``)."""
+    return _NOT_IN_CSV.sub(_code_point, text)
+
+
+def csv_exact(text: str) -> bool:
+    """Whether a CSV cell holds ``text`` as it is (:func:`csv_escape` leaves it alone)."""
+    return _NOT_IN_CSV.search(text) is None
 
 
 def name_bytes(text: str) -> str:
@@ -118,14 +138,15 @@ def name_bytes(text: str) -> str:
     return base64.b64encode(os.fsencode(text)).decode("ascii")
 
 
-def with_bytes(doc: Any) -> Any:
+def with_bytes(doc: Any, exact: Callable[[str], bool] = is_utf8) -> Any:
     """``doc`` with a ``FIELD_bytes`` member beside every string member that is not UTF-8
-    (recursively); ``doc`` itself when there is none, so the common case costs one scan."""
+    (recursively); ``doc`` itself when there is none, so the common case costs one scan.
+    ``exact``: which text needs no such member (:func:`csv_exact` for a CSV row)."""
     if isinstance(doc, dict):
         out: dict[Any, Any] | None = None
         for key, value in doc.items():
-            new = with_bytes(value)
-            extra = isinstance(value, str) and not is_utf8(value)
+            new = with_bytes(value, exact)
+            extra = isinstance(value, str) and not exact(value)
             if new is not value or extra:
                 out = dict(doc) if out is None else out
                 out[key] = new
@@ -141,7 +162,7 @@ def with_bytes(doc: Any) -> Any:
                 ordered[key + BYTES_SUFFIX] = out[key + BYTES_SUFFIX]
         return ordered
     if isinstance(doc, list):
-        items = [with_bytes(item) for item in doc]
+        items = [with_bytes(item, exact) for item in doc]
         return doc if all(a is b for a, b in zip(items, doc, strict=True)) else items
     return doc
 

@@ -147,7 +147,8 @@ class RecordWriter:
             self.add_line(names.dumps(record))
         elif self._csv is not None:
             self._header()
-            row = names.with_bytes(self.flatten(record))
+            # a name a cell cannot hold as it is (csv_cell escapes it) has its bytes beside it
+            row = names.with_bytes(self.flatten(record), names.csv_exact)
             # a name's bytes in base64 stay exact: a leading "+" is no formula there (base64
             # has no parentheses, nothing to run), and a "'" would change the bytes
             self._csv.writerow(

@@ -63,11 +63,13 @@ _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: object) -> object:
-    """A CSV cell that no spreadsheet runs: text starting like a formula gets a leading ``'``
-    (OWASP's guard); numbers, and text that is only a number, are left as they are."""
+    """A CSV cell that no spreadsheet runs and no terminal obeys: text starting like a formula
+    gets a leading ``'`` (OWASP's guard), control characters are escaped as JSON escapes them
+    (:func:`vision_cli.names.csv_escape`); numbers, and text that is only a number, are left
+    as they are."""
     if not isinstance(value, str):
         return value
-    value = names.escape(value)
+    value = names.csv_escape(value)
     if not value.startswith(_FORMULA_START):
         return value
     try:

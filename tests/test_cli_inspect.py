@@ -1067,3 +1067,34 @@ def test_the_report_makes_its_folder(run: Run, make_image: MakeImage, tmp_path: 
     result = run("inspect", make_image("a.png", (300, 200)), "--json", "-o", str(out))
     assert result.exit_code == 0, result.stderr
     assert json.loads(out.read_text())["images"][0]["status"] == "ok"
+
+
+def test_every_report_writes_its_figures_with_thousands_separators(
+    run: Run, make_image: MakeImage, tmp_path: Path
+) -> None:
+    """The Markdown title and totals, the HTML totals and a row's tokens in both were written as
+    Python prints an int (1234), beside the table's ``1,234 tokens``: each writes ``1,234``."""
+    from vision_cli.formats import Format
+    from vision_cli.render import html
+    from vision_cli.render.inspect import InspectReport, inspect_markdown
+
+    s = inspecting.InspectSummary(count=1234, ok=100, warning=100, error=1034, tokens=1234567)
+    markdown = inspect_markdown(s, [])
+    assert markdown.startswith("### ❌ vision-cli inspect: 1,234 images, 1,034 error, 100 warning")
+    assert "| 1,234 | 100 | 100 | 1,034 | 1,234,567 |" in markdown
+    table = io.StringIO()
+    InspectReport(Format.table, stream=table).finish(s)
+    assert (
+        table.getvalue() == "\n1,234 images: 100 ok, 100 warning, 1,034 error; 1,234,567 tokens\n"
+    )
+    page = io.StringIO()
+    html.write([], s, "claude-sonnet-5-5", page, "now")
+    assert "<b>1,234</b>images" in page.getvalue() and "<b>1,034</b>error" in page.getvalue()
+
+    big = make_image("big.png", (2400, 1600))  # a row with a finding (will-be-downscaled)
+    tokens = json.loads(run("inspect", big, "--json").stdout)["images"][0]["tokens"]
+    assert tokens >= 1000
+    assert f"| {tokens:,} |" in run("inspect", big, "-f", "markdown").stdout
+    run("inspect", big, "-f", "html", "-o", tmp_path / "r.html")
+    assert f'<td class="num">{tokens:,}</td>' in (tmp_path / "r.html").read_text()
+    assert f"{tokens:,} tokens" in run("inspect", big).stdout

@@ -905,3 +905,20 @@ def test_a_dash_where_a_file_is_written_back_is_a_usage_error(
     shown = run("inspect", "a.png", "-o", "-", "--format", "csv")
     assert shown.exit_code == 0 and shown.stdout.startswith("path,status,")
     assert not (tmp_path / "-").exists()
+
+
+def test_the_markdown_report_and_the_table_write_counts_alike() -> None:
+    """The Markdown title and totals and the table's summary wrote counts as Python prints an
+    int (1234), beside ``1,234`` tokens: each writes ``1,234``."""
+    from vision_cli.formats import Format
+    from vision_cli.render.resize import ResizeReport, resize_markdown
+    from vision_cli.resizing.summary import ResizeTotals
+
+    t = ResizeTotals(model="claude-sonnet-5-5", price=3.0, files=2345, tokens_before=1234567)
+    t.counts.update(resized=1234, failed=1111)
+    markdown = resize_markdown(t, [])
+    assert markdown.startswith("### ❌ vision-cli resize: 2,345 files, 1,111 failed")
+    assert "| 1,234 | 0 | 0 | 1,111 |" in markdown
+    table = io.StringIO()
+    ResizeReport(Format.table, stream=table).finish(t)
+    assert "2,345 files: 1,234 resized, 0 converted, 0 copied, 1,111 failed" in table.getvalue()

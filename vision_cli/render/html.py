@@ -93,7 +93,7 @@ def _row(row: HtmlRow) -> str:
         f"<td><code>{_e(rec.path)}</code></td>"
         f"<td>{_e(rec.format or '–')}</td>"
         f"<td>{size_text(rec, by='×', unknown='–')}</td>"
-        f'<td class="num">{rec.tokens if rec.tokens is not None else "–"}</td>'
+        f'<td class="num">{f"{rec.tokens:,}" if rec.tokens is not None else "–"}</td>'
         f"<td><ul>{findings}</ul></td></tr>"
     )
 
@@ -171,13 +171,13 @@ def write(
         for f in s.request_findings
     )
     totals = "".join(
-        f'<div class="{cls}"><b>{value}</b>{label}</div>'
+        f'<div class="{cls}"><b>{value:,}</b>{label}</div>'
         for cls, value, label in (
             ("", s.count, "images"),
             ("ok", s.ok, "ok"),
             ("warning", s.warning, "warning"),
             ("error", s.error, "error"),
-            ("", f"{s.tokens:,}", "tokens"),
+            ("", s.tokens, "tokens"),
         )
     )
     stream.write(

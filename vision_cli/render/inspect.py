@@ -151,9 +151,8 @@ class InspectReport:
         for f in summary.request_findings:
             self.stream.write(visible(f"✗ request  {f.code.value}: {f.message}") + "\n")
         s = summary
-        noun = "image" if s.count == 1 else "images"
         line = (
-            f"{s.count} {noun}: {s.ok} ok, {s.warning} warning, {s.error} error; "
+            f"{n_images(s.count)}: {s.ok:,} ok, {s.warning:,} warning, {s.error:,} error; "
             f"{s.tokens:,} tokens"
         )
         if s.count:
@@ -169,12 +168,13 @@ def inspect_markdown(summary: InspectSummary, problems: Sequence[Record]) -> str
     begins "..."``), which in plain Markdown would be a live link, image or @mention."""
     s = summary
     icon = "❌" if s.error or s.request_findings else ("⚠️" if s.warning else "✅")
-    title = f"vision-cli inspect: {n_images(s.count)}, {s.error} error, {s.warning} warning"
+    title = f"vision-cli inspect: {n_images(s.count)}, {s.error:,} error, {s.warning:,} warning"
+    # figures as the table's summary line writes them (1,234), not as Python prints an int
     out = [
         f"### {icon} {title}\n\n",
         md_table(
             ["images", "ok", "warning", "error", "tokens"],
-            [[s.count, s.ok, s.warning, s.error, f"{s.tokens:,}"]],
+            [[f"{n:,}" for n in (s.count, s.ok, s.warning, s.error, s.tokens)]],
         ),
     ]
     if s.request_findings:
@@ -187,7 +187,7 @@ def inspect_markdown(summary: InspectSummary, problems: Sequence[Record]) -> str
                 f"{_MARKS[r.status][0]} {r.status}",
                 md_code(r.path),
                 size_text(r),
-                r.tokens if r.tokens is not None else "",
+                f"{r.tokens:,}" if r.tokens is not None else "",
                 md_code("; ".join(f"{f.code.value}: {f.message}" for f in r.findings)),
             ]
             for r in problems

@@ -132,12 +132,11 @@ class ResizeReport:
             self.out.flush()
             return
         t = totals
-        noun = "file" if t.files == 1 else "files"
-        counts = ", ".join(f"{n} {action}" for action, n in t.shown_counts().items())
+        counts = ", ".join(f"{n:,} {action}" for action, n in t.shown_counts().items())
         tail = " (dry run: nothing written)" if t.dry_run else ""
         tail += " (interrupted)" if interrupted else ""
         saved = t.tokens_before - t.tokens_after
-        lines = [f"{t.files} {noun}: {counts}{tail}"]
+        lines = [f"{plural(t.files, 'file')}: {counts}{tail}"]
         if t.outputs or not t.files:
             lines.append(
                 _over(t)
@@ -195,12 +194,12 @@ def resize_markdown(
     state = " (dry run)" if t.dry_run else ""
     state += " (interrupted)" if interrupted else ""
     out = [
-        f"### {icon} vision-cli resize: {plural(t.files, 'file')}, {t.failed} failed{state}\n\n",
+        f"### {icon} vision-cli resize: {plural(t.files, 'file')}, {t.failed:,} failed{state}\n\n",
         md_table(
             [*t.shown_counts(), "bytes", "tokens", f"saved per 1,000 sends ({t.model})"],
             [
                 [
-                    *t.shown_counts().values(),
+                    *(f"{n:,}" for n in t.shown_counts().values()),
                     *(
                         [
                             _over(t) + _bytes(t),

@@ -1090,6 +1090,7 @@ def test_every_report_writes_its_figures_with_thousands_separators(
     page = io.StringIO()
     html.write([], s, "claude-sonnet-5-5", page, "now")
     assert "<b>1,234</b>images" in page.getvalue() and "<b>1,034</b>error" in page.getvalue()
+    assert "<title>vision-cli inspect: 1,034 error, 100 warning</title>" in page.getvalue()
 
     big = make_image("big.png", (2400, 1600))  # a row with a finding (will-be-downscaled)
     tokens = json.loads(run("inspect", big, "--json").stdout)["images"][0]["tokens"]

@@ -183,7 +183,7 @@ def write(
     stream.write(
         "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width, initial-scale=1">'
-        f"<title>vision-cli inspect: {s.error} error, {s.warning} warning</title>"
+        f"<title>vision-cli inspect: {s.error:,} error, {s.warning:,} warning</title>"
         f"<style>{_STYLE}</style></head><body>"
         "<h1>vision-cli inspect</h1>"
         f'<div class="meta">model <code>{_e(model)}</code> · {_e(when)}</div>'

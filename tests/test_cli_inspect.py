@@ -609,6 +609,24 @@ def test_github_annotations(run: Run, mixed: Path) -> None:
     )
 
 
+def test_github_says_how_many_annotations_github_does_not_show(
+    run: Run, make_image: MakeImage, tmp_path: Path
+) -> None:
+    """GitHub shows 10 warning annotations of a step and drops the rest without a word: past
+    10, a notice at the end says how many are not shown and where every one is."""
+    folder = tmp_path / "small"
+    for i in range(10):
+        make_image(f"i{i:02}.png", (16, 16), folder=folder)  # too-small: a warning each
+    ten = run("inspect", folder, "-f", "github").stdout.splitlines()
+    assert len(ten) == 10 and all(line.startswith("::warning ") for line in ten)
+    for i in range(10, 13):
+        make_image(f"i{i:02}.png", (16, 16), folder=folder)
+    lines = run("inspect", folder, "-f", "github").stdout.splitlines()
+    assert len(lines) == 14 and lines[-1].startswith("::notice title=")
+    assert "3 of the 13 warnings are not shown" in lines[-1]
+    assert "--format markdown" in lines[-1] and "GITHUB_STEP_SUMMARY" in lines[-1]
+
+
 def test_table_and_quiet(run: Run, mixed: Path) -> None:
     table = run("inspect", mixed).stdout
     assert "✓ ok" in table and "! warning" in table and "✗ error" in table

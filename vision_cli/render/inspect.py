@@ -4,6 +4,7 @@ Markdown. The HTML report is :mod:`vision_cli.render.html`."""
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, TextIO
@@ -11,7 +12,14 @@ from typing import Protocol, TextIO
 from vision_cli.formats import Format
 from vision_cli.inspecting import InspectSummary, Record
 from vision_cli.render.output import RecordWriter, console, is_tty, with_codes
-from vision_cli.render.text import gh_annotation, md_code, md_table, n_images, visible
+from vision_cli.render.text import (
+    gh_annotation,
+    gh_overflow,
+    md_code,
+    md_table,
+    n_images,
+    visible,
+)
 
 INSPECT_CSV_COLUMNS = (
     "path",
@@ -79,6 +87,7 @@ class InspectReport:
             )
         self._color = self.fmt is Format.table and is_tty(self.stream)
         self._problems: list[Record] = []
+        self._annotations: Counter[str] = Counter()  # -f github: written, by severity
 
     def add(
         self, rec: Record, item: object = None, data: bytes | None = None, line: str | None = None
@@ -95,6 +104,7 @@ class InspectReport:
             self._writer.add(rec.as_dict())
         elif self.fmt is Format.github:
             for f in rec.findings:
+                self._annotations[f.severity.value] += 1
                 self.stream.write(
                     gh_annotation(f.severity.value, f.message, file=rec.path, title=f.code.value)
                     + "\n"
@@ -143,9 +153,13 @@ class InspectReport:
             return
         if self.fmt is Format.github:
             for f in summary.request_findings:
+                self._annotations[f.severity.value] += 1
                 self.stream.write(
                     gh_annotation(f.severity.value, f.message, title=f.code.value) + "\n"
                 )
+            overflow = gh_overflow(self._annotations)
+            if overflow is not None:
+                self.stream.write(overflow + "\n")
             self.stream.flush()
             return
         for f in summary.request_findings:

@@ -4,7 +4,7 @@ CSV cells no spreadsheet runs, display widths, money. Pure functions over string
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from vision_cli import names, units
@@ -156,6 +156,33 @@ def gh_annotation(severity: str, message: str, *, file: str | None = None, title
     prop_text = (" " + ",".join(props)) if props else ""
     lines = visible(message, keep="\r\n")  # GitHub shows %0A as a line break in the message
     return f"::{severity}{prop_text}::{gh_escape_data(lines)}"
+
+
+#: Annotations of one kind (error, warning, notice) that GitHub shows of a step (and 50 of a
+#: job): the later ones are only lines of the step's log, and GitHub does not say so.
+GH_ANNOTATIONS_PER_STEP: Final = 10
+
+
+def gh_overflow(written: Mapping[str, int]) -> str | None:
+    """The notice that ends annotations (``written``: how many of each severity) of which
+    GitHub shows only the first :data:`GH_ANNOTATIONS_PER_STEP` of a kind: how many are not
+    shown, and where every one is. None when none is hidden."""
+    cap = GH_ANNOTATIONS_PER_STEP
+    hidden = [
+        f"{n - cap:,} of the {plural(n, severity)}"
+        for severity, n in sorted(written.items())
+        if n > cap
+    ]
+    if not hidden:
+        return None
+    return gh_annotation(
+        "notice",
+        f"GitHub shows only the first {cap} error and {cap} warning annotations of a step: "
+        f"{' and '.join(hidden)} are not shown as annotations. Every one is in this step's log; "
+        "for a list of them all on the job's page, add a step writing --format markdown to "
+        '"$GITHUB_STEP_SUMMARY".',
+        title="more annotations than GitHub shows",
+    )
 
 
 # --------------------------------------------------------------------------------------------------

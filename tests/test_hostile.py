@@ -73,6 +73,36 @@ def test_a_foreign_output_file_is_refused_and_left_byte_for_byte(
     assert not state_path(out).exists()
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("inspect", "-o", "LOOP"),
+        ("inspect", "-o", "LOOP/report.json"),
+        ("resize", "-o", "LOOP"),
+        ("ask", "--each", "--dry-run", "-p", "hi", "-o", "LOOP"),
+        ("locate", "--find", "x", "--dry-run", "-o", "LOOP"),
+        ("locate", "--find", "x", "-o", "r.jsonl", "--draw", "LOOP"),
+    ],
+    ids=lambda a: "-".join(x for x in a if x not in ("-p", "hi", "x")),
+)
+def test_an_output_through_a_link_loop_says_to_fix_the_link(
+    run: Run, api: FakeClaudeAPI, make_image: MakeImage, chdir_tmp: Path, args: tuple[str, ...]
+) -> None:
+    """An output named through symbolic links that lead back to each other got "check the
+    folder's permissions and space", no advice at all, "appeared while resizing: pass
+    --overwrite", or (Path.resolve before Python 3.13) an internal error, exit 70."""
+    api.structured = lambda _s, _i: {"objects": [{"label": "x", "box": [1, 2, 3, 4]}]}
+    Path("loop-a").symlink_to("loop-b")
+    Path("loop-b").symlink_to("loop-a")
+    image = make_image("a.png", (64, 48))
+    result = run(args[0], image, *(a.replace("LOOP", "loop-a") for a in args[1:]))
+    no_traceback(result.stderr)
+    said = " ".join((result.stdout + result.stderr).replace("│", " ").split())
+    assert result.exit_code in (1, 2), said
+    assert "leads back to itself (a loop): fix the link" in said
+    assert "permissions" not in said and "--overwrite" not in said
+
+
 def test_a_torn_last_line_of_a_results_file_is_still_cut(
     run: Run, api: FakeClaudeAPI, make_image: MakeImage, tmp_path: Path
 ) -> None:

@@ -82,7 +82,7 @@ def draw(
     try:
         fsutil.write_output(out, buf.getvalue())
     except OSError as exc:
-        raise DrawError(f"cannot write {out} ({exc.strerror or exc})") from None
+        raise DrawError(fsutil.cannot("write", out, exc)) from None
 
 
 def _upright(data: bytes) -> Image.Image:

@@ -174,6 +174,7 @@ def file_error(exc: OSError) -> str:
 
 #: What to do, by the system's reason, about a file that could not be written.
 _WRITE_ADVICE: Final = {
+    errno.ELOOP: "a symbolic link on its path leads back to itself (a loop): fix the link",
     errno.ENAMETOOLONG: "shorten the name",
     errno.EISDIR: "move the folder of that name out of the way",
     errno.ENOTDIR: "move the file that stands where its path needs a folder out of the way",
@@ -185,10 +186,37 @@ _WRITE_ADVICE: Final = {
 }
 
 
+def make_folders(folder: Path) -> None:
+    """``folder`` made, and the folders above it (``mkdir -p``). What stands in a folder's place
+    is said as what it is: ``Path.mkdir`` calls anything there that is not a folder an existing
+    file, a symbolic link that loops or leads nowhere too."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        # named absolute: a folder's name alone (``out``) would read as a file in it
+        in_the_way = os.path.abspath(exc.filename)
+        os.stat(in_the_way)  # the reason a link gives: ELOOP for a loop, ENOENT for no target
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), in_the_way) from None
+
+
+def resolved(path: Path) -> Path:
+    """``path`` absolute with its symbolic links followed, as far as they lead: a loop is left
+    as it is, for the write that follows to say why. (``Path.resolve`` raises RuntimeError for
+    one before Python 3.13, which ended a run as an internal error.)"""
+    return Path(os.path.realpath(path))
+
+
 def write_advice(exc: OSError) -> str:
     """What to do about a file that could not be written, by the system's reason (``move the
     folder of that name out of the way``): the same words in every command."""
     return _WRITE_ADVICE.get(exc.errno or 0, "check the folder's permissions and space")
+
+
+def cannot(doing: str, path: object, exc: OSError) -> str:
+    """``cannot write out.jsonl (no space left on device): free some space on that disk``: a
+    file the user named for output that could not be opened, read back or written (``doing``),
+    why, and what to do (:func:`write_advice`)."""
+    return f"cannot {doing} {path} ({os_reason(exc)}): {write_advice(exc)}"
 
 
 class UnfitFile(Exception):
@@ -376,7 +404,7 @@ def write_output(path: Path, data: bytes) -> None:
         finally:
             os.close(fd)
         return
-    target.path.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(target.path.parent)
     write_atomic(target.path, data, replace=True, mode=existing_mode(target.path))
 
 
@@ -403,7 +431,7 @@ def atomic_text(path: Path) -> Iterator[TextIO]:
             yield stream
         return
     path = target.path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(path.parent)
     fd = _open_unnamed(path.parent)
     temp = None
     if fd is None:

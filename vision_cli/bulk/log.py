@@ -56,10 +56,10 @@ class ResultsLog:
             return
         created = not self.path.exists()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fsutil.make_folders(self.path.parent)
             fd = open_results(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
         except OSError as exc:
-            raise OutputError(f"cannot open {self.path} ({exc.strerror or exc})") from None
+            raise OutputError(fsutil.cannot("open", self.path, exc)) from None
         try:
             _lock_file(fd, self.path)
             self._recognise(fd)
@@ -136,7 +136,7 @@ class ResultsLog:
         except FileNotFoundError:
             return []
         except OSError as exc:
-            raise OutputError(f"cannot read {self.path} ({exc.strerror or exc})") from None
+            raise OutputError(fsutil.cannot("read", self.path, exc)) from None
         if start == 0:
             self.ignored = ignored
             if ignored and not found:

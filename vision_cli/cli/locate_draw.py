@@ -32,7 +32,7 @@ def refusal(
     count = len({item.label for item in items})
     if given == "-":
         return "--draw writes PNG files: give it a file or a folder name (- is not one)"
-    if results is not None and out.resolve() == results.resolve():
+    if results is not None and fsutil.resolved(out) == fsutil.resolved(results):
         return f"--draw {given} is the results file (--output): choose another OUT"
     if _is_folder(given, count):
         return _unwritable(given, out)
@@ -43,14 +43,16 @@ def refusal(
     if target.stream:  # a device, a FIFO, an open descriptor: written into, never replaced
         return None
     inputs = _resolved(item for item in items if isinstance(item, sources.Input))
-    if target.path.resolve() in inputs:
+    if fsutil.resolved(target.path) in inputs:
         return f"--draw {given} is an image of the run, and would replace it: choose another OUT"
     return _unwritable(given, target.path.parent)
 
 
 def _resolved(items: Iterable[sources.Input]) -> set[Path]:
     """The files of the run's images, links followed (what no drawing may replace)."""
-    return {item.path.resolve() for item in items if item.path is not None}
+    from vision_cli import fsutil  # lazy: start-up, as in refusal
+
+    return {fsutil.resolved(item.path) for item in items if item.path is not None}
 
 
 def _is_folder(given: str, count: int) -> bool:
@@ -83,7 +85,7 @@ def draw(images: list[LocatedImage], given: str, results: Path | None) -> int:
     folder it takes the next free name, as a repeated name does (a single OUT that is one of
     them was refused before sending: :func:`refusal`)."""
     # lazy: start-up, these import Pillow
-    from vision_cli import drawing
+    from vision_cli import drawing, fsutil
     from vision_cli.asking import preparing
 
     answered = [i for i in images if i.located is not None]
@@ -93,7 +95,7 @@ def draw(images: list[LocatedImage], given: str, results: Path | None) -> int:
     folder = _is_folder(given, len(images))
     taken = _resolved(i.job.item for i in images if i.job.item is not None)
     if results is not None:
-        taken.add(results.resolve())
+        taken.add(fsutil.resolved(results))
     failed = 0
     for image in answered:
         assert image.located is not None
@@ -119,6 +121,8 @@ def _target(job: plan.Job, folder: Path, taken: set[Path]) -> Path:
     """``folder/NAME`` for the image: its own name (``stdin.png`` for standard input, the URL's
     last part), with ``-2``, ``-3`` ... when that file is ``taken`` (resolved: an image or the
     results file of the run, or an earlier drawing); the name chosen is taken in turn."""
+    from vision_cli import fsutil  # lazy: start-up, as in refusal
+
     item = job.item
     if item is not None and item.path is not None:
         name = item.path.name
@@ -130,8 +134,8 @@ def _target(job: plan.Job, folder: Path, taken: set[Path]) -> Path:
         name = Path(name).stem + ".png"
     target = folder / name
     n = 2
-    while target.resolve() in taken:
+    while fsutil.resolved(target) in taken:
         target = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
         n += 1
-    taken.add(target.resolve())
+    taken.add(fsutil.resolved(target))
     return target

@@ -18,7 +18,9 @@ from vision_cli import judging, names, policy, sources
 from vision_cli.fsutil import (
     TEMP_SUFFIX,
     hidden_temp_name,
+    make_folders,
     os_reason,
+    resolved,
     sync_folder,
     write_advice,
     write_atomic,
@@ -230,7 +232,7 @@ class Planner:
         """Write new files into ``--out`` (a sentence on the first failure)."""
         for target, data in files:
             try:
-                target.parent.mkdir(parents=True, exist_ok=True)
+                make_folders(target.parent)
                 write_atomic(target, data, replace=self.opts.overwrite, sync_parent=False)
                 self.written.add(target.parent)
             except OSError as exc:
@@ -316,7 +318,7 @@ class Planner:
         """Write one output; a sentence on failure (the input is then untouched)."""
         try:
             if self.opts.out is not None:
-                target.parent.mkdir(parents=True, exist_ok=True)
+                make_folders(target.parent)
                 write_atomic(target, p.data, replace=self.opts.overwrite, sync_parent=False)
                 self.written.add(target.parent)
             else:
@@ -516,10 +518,7 @@ def claim_key(path: Path) -> Path:
     than :func:`sources.path_key` (which folds spellings without touching the disk): an output's
     name must be claimed once whichever linked folder leads to it."""
     absolute = Path(os.path.abspath(path))
-    try:
-        return absolute.parent.resolve() / absolute.name
-    except OSError:
-        return absolute
+    return resolved(absolute.parent) / absolute.name
 
 
 def _unlink_if(path: Path, st: os.stat_result) -> None:

@@ -13,7 +13,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import BinaryIO
 
-from vision_cli import judging, sources, workers
+from vision_cli import fsutil, judging, sources, workers
 from vision_cli.imaging import probe
 from vision_cli.judging import Finding
 from vision_cli.resizing.jobs import Done, executor, finished, submit
@@ -120,7 +120,7 @@ def _inside_out(item: Item, out: Path | None) -> bool:
     if item.path is None or item.root is None:
         return False
     try:
-        out_dir, root = out.resolve(), item.root.resolve()
+        out_dir, root = fsutil.resolved(out), fsutil.resolved(item.root)
         return (
             out_dir != root
             and out_dir.is_relative_to(root)

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
 
-from vision_cli import catalog, fsutil, limits
+from vision_cli import catalog, limits
 from vision_cli.asking import pricing, running
 from vision_cli.bulk import plan, records
 from vision_cli.bulk.log import ResultsLog
@@ -166,7 +166,7 @@ class BatchRun:
         except KeyboardInterrupt:
             s.interrupted = True
         except OSError as exc:  # a result line (the results file is full)
-            self._cannot_write(fsutil.cannot("write", self.config.output, exc))
+            self._cannot_write(f"cannot write {self.config.output} ({exc.strerror or exc})")
         except records.WriteError as exc:  # the state file
             self._cannot_write(str(exc))
         s.pending = sum(len(b["requests"]) for b in self.state.uncollected()) + s.refused

@@ -73,7 +73,7 @@ class BatchState:
                 return
             fsutil.write_text(self.path, names.dumps(doc, indent=1) + "\n")
         except OSError as exc:
-            raise records.WriteError(fsutil.cannot("write", self.path, exc)) from None
+            raise records.WriteError(f"cannot write {self.path} ({exc.strerror or exc})") from None
 
     def uncollected(self) -> list[dict[str, Any]]:
         return [b for b in self.batches if not b.get("collected") and b.get("id")]

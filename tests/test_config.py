@@ -82,8 +82,8 @@ def test_pyproject_without_the_table_is_passed_over(project: Path, run: Run) -> 
     ("text", "expected"),
     [
         ('modle = "x"\n', "unknown key 'modle'"),
-        ('max-bytes = "lots"\n', "max-bytes = 'lots' is not valid"),
-        ('format = "xml"\n', "format = 'xml' is not valid"),
+        ('max-bytes = "lots"\n', 'max-bytes = "lots" is not valid'),
+        ('format = "xml"\n', 'format = "xml" is not valid'),
         ("[inspect]\nstrict = 3\n", "inspect.strict = 3 is not valid: expected true or false"),
         ("[inspect]\npolish = true\n", "unknown key 'polish' for inspect"),
         ("model = [\n", "not valid TOML"),
@@ -313,7 +313,7 @@ def test_configured_values_are_checked_as_one_line_naming_the_file(project: Path
         (project / "vision-cli.toml").write_text(f'[estimate]\n{key} = "200%"\n')
         result = run("estimate", "--size", "100x100")
         assert result.exit_code == 2
-        assert f"vision-cli.toml: estimate.{key} = '200%' is not valid" in result.stderr
+        assert f'vision-cli.toml: estimate.{key} = "200%" is not valid' in result.stderr
         assert "╭" not in result.stderr
 
 
@@ -462,15 +462,15 @@ def test_deleting_every_upload_is_never_configured(
 @pytest.mark.parametrize(
     ("written", "expected"),
     [
-        ('[estimate]\nprice = "garbage"\n', "estimate.price = 'garbage' is not valid"),
-        ('[estimate]\nsize = ["abc"]\n', "estimate.size = ['abc'] is not valid"),
-        ('[estimate]\ntier = "bogus"\n', "estimate.tier = 'bogus' is not valid: use standard"),
-        ('[estimate]\nrule = "x"\n', "estimate.rule = 'x' is not valid: use current or legacy"),
-        ('[ask]\nexpires = "forever"\n', "ask.expires = 'forever' is not valid"),
-        ('[ask]\ntile = "bogus"\n', "ask.tile = 'bogus' is not valid"),
-        ('[ask]\nprompt = " "\n', "ask.prompt = ' ' is not valid: it is empty"),
-        ('model = ""\n', "model = '' is not valid: it is empty"),
-        ('format = "xml"\n', "format = 'xml' is not valid: 'xml' is not one of"),
+        ('[estimate]\nprice = "garbage"\n', 'estimate.price = "garbage" is not valid'),
+        ('[estimate]\nsize = ["abc"]\n', 'estimate.size = ["abc"] is not valid'),
+        ('[estimate]\ntier = "bogus"\n', 'estimate.tier = "bogus" is not valid: use standard'),
+        ('[estimate]\nrule = "x"\n', 'estimate.rule = "x" is not valid: use current or legacy'),
+        ('[ask]\nexpires = "forever"\n', 'ask.expires = "forever" is not valid'),
+        ('[ask]\ntile = "bogus"\n', 'ask.tile = "bogus" is not valid'),
+        ('[ask]\nprompt = " "\n', 'ask.prompt = " " is not valid: it is empty'),
+        ('model = ""\n', 'model = "" is not valid: it is empty'),
+        ('format = "xml"\n', "format = \"xml\" is not valid: 'xml' is not one of"),
     ],
 )
 def test_every_bad_value_is_named_when_the_configuration_is_read(

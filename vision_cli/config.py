@@ -106,6 +106,12 @@ class Option(NamedTuple):
     flag: bool
     #: Checks a value the way the command line would (raises with a reason), or None.
     convert: Callable[[Any], object] | None = None
+    #: Whether a TOML number is read too (as its text on the command line), not only a string:
+    #: a number option, or text that a bare number spells (``max-bytes = 10485760``).
+    number: bool = False
+    #: What a value of another kind is told the option takes ("a whole number from 1 to 100",
+    #: "true or false"), in the command line's words; None: a string, or a string or a number.
+    wanted: str | None = None
 
 
 def find(start: Path) -> tuple[Path, dict[str, Any]] | None:
@@ -301,23 +307,92 @@ def default_map(
 
 def _checked(path: Path, key: str, value: Any, opt: Option) -> Any:
     def bad(reason: str) -> ConfigError:
-        return ConfigError(f"{path}: {key} = {value!r} is not valid: {reason}")
+        return ConfigError(f"{path}: {key} = {spelled(value)} is not valid: {reason}")
 
     if opt.flag:
         if not isinstance(value, bool):
-            raise bad("expected true or false")
+            raise bad(f"expected {_wanted(opt)}")
         return value
     values = value if opt.multiple and isinstance(value, list) else [value]
+    kinds = (str, int, float) if opt.number else (str,)
     for item in values:
-        if isinstance(item, bool) or not isinstance(item, str | int | float):
-            raise bad("expected a string or a number" + (" (or a list)" if opt.multiple else ""))
+        if isinstance(item, bool) or not isinstance(item, kinds):
+            raise bad(f"expected {_wanted(opt)}")
+    # a number written bare (max-bytes = 10485760) reads as the command line's text would: the
+    # option's converter takes text, and so does the command
+    values = [str(item) for item in values]
     if opt.convert is not None:
-        # a number written bare (max-bytes = 10485760) reads as the command line's text would:
-        # the option's converter takes text
-        values = [str(item) for item in values]
         for item in values:
             try:
                 opt.convert(item)
-            except Exception as exc:  # typer's converter says "Value error, ..." (pydantic's)
-                raise bad(str(exc).removeprefix("Value error, ")) from None
+            except Exception as exc:  # a ValueError, or typer's (reworded) refusal
+                raise bad(getattr(exc, "message", None) or str(exc)) from None
     return values if opt.multiple else values[0]
+
+
+def _wanted(opt: Option) -> str:
+    """What ``opt`` takes, for its error: the command line's words where it has them."""
+    if opt.flag:
+        return opt.wanted or "true or false"
+    one = opt.wanted or ("a string or a number" if opt.number else "a string")
+    if not opt.multiple:
+        return one
+    return (
+        f"{one}, or a list of them" if opt.number or opt.wanted else "a string or a list of strings"
+    )
+
+
+#: How much of a value an error shows: a long one ends in "…".
+SHOWN_CHARS: Final = 60
+
+
+def spelled(value: Any) -> str:
+    """``value`` as TOML writes it (``true``, ``["json"]``, ``{a = 1}``, ``1979-05-27``,
+    ``1000.0`` for ``1e3``), as the user knows it from the file; cut to :data:`SHOWN_CHARS`
+    with an ellipsis, however long or deeply nested the value (the error line escapes it)."""
+    import json  # lazy: only an error shows a value
+    import re
+
+    parts: list[str] = []
+    room = [SHOWN_CHARS + 1]
+
+    def put(text: str) -> None:
+        parts.append(text)
+        room[0] -= len(text)
+        if room[0] < 0:
+            raise _Full
+
+    def write(item: Any) -> None:
+        if isinstance(item, bool):
+            put("true" if item else "false")
+        elif isinstance(item, str):
+            put(json.dumps(item, ensure_ascii=False))  # a TOML basic string, escapes included
+        elif isinstance(item, float):
+            put(repr(item))  # 1000.0, 1e+16, inf, nan: TOML's spellings too
+        elif isinstance(item, dict):
+            put("{")
+            for n, (name, one) in enumerate(item.items()):
+                bare = re.fullmatch(r"[A-Za-z0-9_-]+", name)
+                put(f"{', ' if n else ''}{name if bare else json.dumps(name)} = ")
+                write(one)
+            put("}")
+        elif isinstance(item, list):
+            put("[")
+            for n, one in enumerate(item):
+                put(", " if n else "")
+                write(one)
+            put("]")
+        elif hasattr(item, "isoformat"):  # a date, a time, a date and time
+            put(item.isoformat())
+        else:
+            put(str(item))  # an int
+
+    try:
+        write(value)
+    except _Full:
+        return "".join(parts)[:SHOWN_CHARS] + "…"
+    return "".join(parts)
+
+
+class _Full(Exception):
+    """:func:`spelled` has written as much as it shows."""

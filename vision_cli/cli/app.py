@@ -7,7 +7,7 @@ import copy
 import functools
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, TextIO, cast
+from typing import TYPE_CHECKING, Annotated, Any, Final, TextIO, cast
 
 import typer
 from typer._click.exceptions import ClickException
@@ -195,10 +195,23 @@ def command_options() -> dict[str, dict[str, config.Option]]:
                 if param.hidden:  # not offered (--temperature, kept to say why it is refused)
                     continue
                 check = domain.get(longs[0]) or _type_check(param)
-                opt = config.Option(param.name or longs[0], param.multiple, _is_flag(param), check)
+                desc = param.type_descriptor
+                opt = config.Option(
+                    param.name or longs[0],
+                    param.multiple,
+                    _is_flag(param),
+                    check,
+                    number=desc.annotation in (int, float) or longs[0] in _NUMBER_TEXT,
+                    wanted=converters.wanted(desc.annotation, desc.parameter_info),
+                )
                 options.update(dict.fromkeys(longs, opt))
             result[full] = options
     return result
+
+
+#: Options of text that a bare number also spells: bytes, a share, seconds, dollars. A number
+#: given to any other text option (``exclude = [1, 2]``) is a mistake, not a name.
+_NUMBER_TEXT: Final = frozenset({"max-bytes", "snap-max", "trim-fuzz", "expires", "price"})
 
 
 def _not_blank(text: str) -> str:

@@ -10,8 +10,11 @@ It answers for the plain forms only, through typer's own choice and path functio
 checked for existence, kind and dash exactly as typer checks it); for anything else (a number
 written ``+5`` or ``1_000``, a value out of range, an unknown choice, an empty path, a flag's value
 from the environment) it builds typer's own converter then and hands the value over, so the
-answer, or the error message, is typer's in every case. ``tests/test_converters.py`` compares the
-two over every parameter of every command and over generated values.
+answer, or the refusal, is typer's in every case. ``tests/test_converters.py`` compares the two
+over every parameter of every command and over generated values.
+
+A refusal is worded as vision-cli's (:func:`reworded`), not pydantic's: the same words on the
+command line and for a configuration file's value, which is checked through these converters too.
 
 This leans on typer's internals (``typer._coercion``, ``typer._param_types`` and the
 ``_runtime_param`` slot of ``typer.core._TyperParameter``). When a typer release moves them,
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 try:
+    from typer._click.exceptions import BadParameter
     from typer._coercion import RuntimeParam, build_runtime_param
     from typer._param_types import coerce_cli_choice, coerce_cli_path
     from typer.core import _TyperParameter
@@ -113,6 +117,30 @@ def _listed(item: Convert) -> Convert:
     return convert
 
 
+def wanted(annotation: Any, info: Any) -> str | None:
+    """What a number or a flag takes, in words ("a whole number from 1 to 100", "true or
+    false"), from its type and typer's bounds; None for an option of another type."""
+    if annotation is bool:
+        return "true or false"
+    noun = {int: "a whole number", float: "a number"}.get(annotation)
+    if noun is None:
+        return None
+    low, high = (None if b is None else f"{b:g}" for b in (info.min, info.max))
+    if low is not None and high is not None:
+        return f"{noun} from {low} to {high}"
+    if low is not None or high is not None:
+        return f"{noun} of at {'least' if low is not None else 'most'} {low or high}"
+    return noun
+
+
+def reworded(message: str, annotation: Any, info: Any) -> str:
+    """typer's message refusing a value, in vision-cli's words: what a number option or a flag
+    wants (pydantic says "Input should be a valid integer, unable to parse string as an
+    integer"), and a choice's list without pydantic's "Value error, " in front."""
+    words = wanted(annotation, info)
+    return f"expected {words}" if words else message.removeprefix("Value error, ")
+
+
 def converter(annotation: Any, info: Any) -> Convert | None:
     """The quick converter for values of ``annotation`` (typer's view of the parameter's type)
     with typer's ``info`` (its ``ParameterInfo``), or None where typer alone should convert."""
@@ -144,7 +172,7 @@ if AVAILABLE:
 
     class QuickParam(RuntimeParam):
         """A parameter's converter: :func:`converter`'s answer for a plain value, typer's own
-        converter (built on first need) for any other."""
+        converter (built on first need) for any other, its refusal :func:`reworded`."""
 
         def __init__(self, annotation: Any, parameter_info: Any, quick: Convert) -> None:
             super().__init__(parameter_info=parameter_info, annotation=annotation)
@@ -158,7 +186,11 @@ if AVAILABLE:
                 pass
             if self._typer is None:
                 self._typer = build_runtime_param(param.type_descriptor)
-            return self._typer._coerce_value(value, param=param, ctx=ctx)
+            try:
+                return self._typer._coerce_value(value, param=param, ctx=ctx)
+            except BadParameter as exc:
+                exc.message = reworded(exc.message, self.annotation, self.parameter_info)
+                raise
 
 
 def seed(params: Iterable[Any]) -> None:

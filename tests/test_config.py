@@ -374,24 +374,56 @@ def test_the_table_may_be_spelt_as_the_package_is(project: Path, run: Run) -> No
         ("folder", "it is a folder, not a regular file"),
         ("fifo", "it is a named pipe (FIFO), not a regular file"),
         ("broken link", "a symbolic link to a file that does not exist"),
+        ("link loop", "a symbolic link that leads back to itself (a loop)"),
+        ("nested", "not valid TOML here (arrays or tables nested too deeply to read)"),
+        ("twice", "not valid TOML (Cannot overwrite a value (at line 2, column 15))"),
     ],
 )
+@pytest.mark.parametrize("whose", ["project", "user"])
 def test_a_configuration_that_is_no_file_is_said_not_passed_over(
-    project: Path, run: Run, kind: str, expected: str
+    project: Path, run: Run, tmp_path: Path, kind: str, expected: str, whose: str
 ) -> None:
     """A ``vision-cli.toml`` that is a folder, a FIFO or a link to nothing was skipped, and a
-    configuration further up used in its place (a FIFO is refused before it is opened)."""
+    configuration further up used in its place (a FIFO is refused before it is opened); the
+    user's was skipped without a word; arrays nested thousands deep were exit 70 (tomllib's
+    RecursionError)."""
     (project / "vision-cli.toml").write_text("strict = true\n")  # further up: must not be used
     here = project / "imgs" / "vision-cli.toml"
+    if whose == "user":
+        here = tmp_path / "user-config" / "vision-cli" / "config.toml"
+        here.parent.mkdir(parents=True)
     if kind == "folder":
         here.mkdir()
     elif kind == "fifo":
         os.mkfifo(here)
-    else:
+    elif kind == "broken link":
         here.symlink_to("nowhere.toml")
+    elif kind == "link loop":
+        here.symlink_to(here.name)
+    elif kind == "nested":
+        here.write_text("exclude = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    else:
+        here.write_text("strict = true\nstrict = false\n")
     result = run("inspect", ".")
     assert result.exit_code == 2
-    assert f"{here}: {expected}" in " ".join(result.stderr.split())
+    assert result.stderr.startswith(f"Error: {here}: {expected}")
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", ["vision-cli.toml", "pyproject.toml", "user"])
+def test_a_configuration_saved_with_a_byte_order_mark_is_read(
+    project: Path, run: Run, tmp_path: Path, name: str
+) -> None:
+    """Windows Notepad's UTF-8 starts with a byte-order mark, which tomllib refuses: "not valid
+    TOML (Invalid statement (at line 1, column 1))"."""
+    text = "[tool.vision-cli]\nstrict = true\n" if name == "pyproject.toml" else "strict = true\n"
+    path = project / name
+    if name == "user":
+        path = tmp_path / "user-config" / "vision-cli" / "config.toml"
+        path.parent.mkdir(parents=True)
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    code, _ = summary(run)
+    assert code == 1  # strict: the small image's warning fails the run
 
 
 def test_a_working_folder_removed_under_the_run_reads_no_project_configuration(

@@ -159,13 +159,19 @@ def user_path() -> Path:
 
 
 def find_user() -> tuple[Path, dict[str, Any]] | None:
-    """The user configuration and its table, if the file exists."""
+    """The user configuration and its table, if there is one. As for a project's, a name that
+    is there but is no file to read is an error, not a configuration silently left unused."""
     path = user_path()
-    return (path, _read(path)) if path.is_file() else None
+    return (path, _read(path)) if os.path.lexists(path) else None
 
 
 #: A configuration is a few lines; a bigger file is not one (and is not read whole).
 MAX_BYTES: Final = 1 << 20
+
+
+#: What Windows Notepad and others write before UTF-8 text. TOML has no place for it, but a
+#: configuration that starts with one is read all the same.
+_UTF8_BOM: Final = b"\xef\xbb\xbf"
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -173,17 +179,25 @@ def _read(path: Path) -> dict[str, Any]:
 
     from vision_cli import fsutil
 
+    skipped = 0
     try:
         with os.fdopen(fsutil.open_regular(path, MAX_BYTES), "rb") as fh:
-            return tomllib.load(fh)
+            data = fh.read()
+        if data.startswith(_UTF8_BOM):
+            skipped = len(_UTF8_BOM)
+        return tomllib.loads(data[skipped:].decode())
     except fsutil.UnfitFile as exc:
         raise ConfigError(f"{path}: {exc}: a configuration is a file of TOML") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    except UnicodeDecodeError as exc:  # tomllib decodes the bytes itself, as UTF-8 only
+    except UnicodeDecodeError as exc:  # TOML is UTF-8 only
         raise ConfigError(
-            f"{path}: not valid TOML (byte {exc.start + 1} is not UTF-8, the only encoding TOML "
-            "allows): save it as UTF-8"
+            f"{path}: not valid TOML (byte {skipped + exc.start + 1} is not UTF-8, the only "
+            "encoding TOML allows): save it as UTF-8"
+        ) from None
+    except RecursionError:  # tomllib reads nested arrays and tables by recursion
+        raise ConfigError(
+            f"{path}: not valid TOML here (arrays or tables nested too deeply to read)"
         ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: {fsutil.file_error(exc)}") from None

@@ -71,6 +71,23 @@ def test_a_size_written_as_a_bare_toml_number_is_read(
     assert "file-too-large" in [f["code"] for f in wide["findings"]]
 
 
+@pytest.mark.parametrize("command", ["inspect", "resize"])
+def test_a_repository_cannot_ask_for_more_workers_than_the_bound(
+    project: Path, run: Run, command: str
+) -> None:
+    """``jobs = 100000000`` in a cloned repository's configuration made ``inspect`` fork worker
+    after worker until the machine gave out (``--jobs`` had no upper bound, and a project may
+    set ``jobs``): refused, as the command line's ``-j 257`` is, before any worker starts."""
+    (project / "vision-cli.toml").write_text(f"[{command}]\njobs = 100000000\n")
+    result = run(command, ".", "--dry-run" if command == "resize" else "--verify")
+    assert result.exit_code == 2
+    assert f"{command}.jobs = 100000000 is not valid: expected a whole number from 1 to 256" in (
+        result.stderr
+    )
+    typed = run("--no-config", command, ".", "-j", "257")
+    assert typed.exit_code == 2 and "from 1 to 256" in typed.stderr
+
+
 def test_pyproject_without_the_table_is_passed_over(project: Path, run: Run) -> None:
     (project / "imgs" / "pyproject.toml").write_text('[project]\nname = "x"\n')
     (project / "pyproject.toml").write_text('[tool.vision-cli]\nmodel = "claude-opus-4-7"\n')

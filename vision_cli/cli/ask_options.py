@@ -280,7 +280,7 @@ JobsOpt = Annotated[
         help="--each: requests at once (fewer while the API throttles). --batch: images "
         "prepared at once. Default: 4.",
         min=1,
-        max=256,
+        max=options.MAX_JOBS,
         show_default=False,
         rich_help_panel=MANY_PANEL,
     ),

@@ -79,6 +79,7 @@ def inspect(
             "--jobs",
             "-j",
             min=1,
+            max=options.MAX_JOBS,
             help="Worker processes for long runs: from 500 images on, once checks take over "
             "0.12 ms each (from 4 on with --verify); default: the CPUs.",
             show_default=False,

@@ -18,6 +18,10 @@ MODEL_ENV = "VISION_CLI_MODEL"
 #: How ``--help`` names the default model (chosen from the model data, never a literal).
 DEFAULT_MODEL_HELP = "the newest active Sonnet with a price"
 INPUTS_PANEL = "Inputs"
+#: The most ``--jobs`` any command takes: worker processes (``inspect``, ``resize``) and
+#: requests or threads (``ask --each``, ``--batch``, ``locate``). Without a bound, ``jobs =
+#: 100000000`` in a repository's configuration made ``inspect`` fork until the machine gave out.
+MAX_JOBS = 256
 OUTPUT_PANEL = "Output"
 
 

@@ -182,6 +182,7 @@ def resize(
             "--jobs",
             "-j",
             min=1,
+            max=options.MAX_JOBS,
             metavar="N",
             help="Worker processes (default: the number of CPUs).",
             show_default=False,

@@ -319,6 +319,55 @@ def not_a_file(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]
         thread.join(timeout=5)
 
 
+def wait_for(predicate: Any, proc: subprocess.Popen[bytes]) -> None:
+    """Poll until ``predicate()`` holds (the run is under way), or fail if the run ended first."""
+    deadline = time.monotonic() + 120
+    while not predicate():
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended ({proc.returncode}) before it could be stopped")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the run made no progress")
+        time.sleep(0.01)
+
+
+def once_ended(proc: subprocess.Popen[bytes], hung: str) -> tuple[bytes, bytes]:
+    """The standard output and error of a run that must end by itself, once it has; ``hung``
+    fails the test when it has not within a minute (it is then killed, with its workers: it
+    must have been started with ``start_new_session``)."""
+    try:
+        return proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(hung)
+
+
+def stderr_once_ended(proc: subprocess.Popen[bytes], hung: str) -> bytes:
+    """The standard error of a run signalled to stop, once it has ended (:func:`once_ended`)."""
+    return once_ended(proc, hung)[1]
+
+
+def worker_writing(pid: int) -> int | None:
+    """The child of ``pid`` blocked writing into a pipe (a worker sending a result), if any."""
+    try:
+        children = workers_of(pid)
+    except OSError:
+        return None
+    for child in children:
+        try:
+            wchan = Path(f"/proc/{child}/wchan").read_text()
+        except OSError:
+            continue
+        if "pipe" in wchan and "write" in wchan:
+            return child
+    return None
+
+
+def workers_of(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
 def sparse_file(path: Path, size: int) -> Path:
     """A regular file of ``size`` bytes that takes no room on disk (zeros, a hole)."""
     with path.open("wb") as fh:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -29,8 +30,12 @@ from tests.conftest import (
     encode,
     fifo_giving,
     imported_by,
+    once_ended,
     picture,
     records,
+    wait_for,
+    worker_writing,
+    workers_of,
 )
 from vision_cli import inspecting, judging, names
 
@@ -918,6 +923,118 @@ def test_ctrl_c_stops_the_workers(crowd: Path, tmp_path: Path, sig: signal.Signa
     assert all(json.loads(line)["path"] for line in lines)  # every line whole
 
 
+DIED = "the worker process preparing it died (out of memory?): run again with fewer --jobs."
+
+
+def _checking(pid: int) -> bool:
+    """Whether every worker of ``pid`` has run for a clock tick at least (it is checking)."""
+    try:
+        children = workers_of(pid)
+        stats = [Path(f"/proc/{child}/stat").read_text() for child in children]
+    except OSError:
+        return False
+    # utime and stime, the 14th and 15th fields: the 12th and 13th after the name's ")"
+    ticks = [sum(map(int, stat.rsplit(")", 1)[1].split()[11:13])) for stat in stats]
+    return len(ticks) == 2 and all(ticks)
+
+
+def _died(record: dict[str, Any]) -> bool:
+    return [(f["code"], f["message"]) for f in record["findings"]] == [("unreadable", DIED)]
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_fails_the_inputs_it_lost(tmp_path: Path) -> None:
+    """The kernel's out-of-memory killer ends a worker with SIGKILL: the pool replaced it and
+    the run waited for its inputs' records for ever. Every input not reported yet fails (as
+    ``resize`` fails the images of a worker that died), once and in its place; the run ends
+    with 1, and the summary counts every input."""
+    folder = tmp_path / "large"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.png").write_bytes(encode(picture((1200 + i, 900)), "PNG"))
+    paths = [str(p) for p in sorted(folder.iterdir())] * 1000  # --verify decodes every one
+    listing = tmp_path / "list.txt"
+    listing.write_text("\n".join(paths) + "\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vision_cli", "inspect", "--files-from", str(listing), "--verify",
+         "-j", "2", "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    wait_for(lambda: _checking(proc.pid), proc)
+    os.kill(workers_of(proc.pid)[0], signal.SIGKILL)
+    out, err = once_ended(proc, "the run waited for ever for the records of a worker that died")
+    assert proc.returncode == 1, err
+    assert b"Traceback" not in err
+    doc = json.loads(out)
+    recs = doc["images"]
+    assert [r["path"] for r in recs] == paths  # every input once, in order
+    died = [r for r in recs if _died(r)]
+    assert died and _died(recs[-1])  # and every one after the worker died
+    assert all(r["status"] == "error" and r["width"] is None for r in died)
+    assert all(r["status"] != "error" for r in recs if not _died(r))
+    assert doc["summary"]["count"] == len(paths) and doc["summary"]["error"] == len(died)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_while_it_sends_its_result(crowd: Path, tmp_path: Path) -> None:
+    """A worker killed halfway through sending its records leaves the pool's thread waiting
+    for the rest of them, and the other worker waiting for the lock the dead one held: the run
+    still ends, with the lost inputs failed."""
+    listing = tmp_path / "list.txt"
+    paths = [str(p) for p in sorted(crowd.iterdir())] * 40
+    listing.write_text("\n".join(paths) + "\n")
+    out = tmp_path / "out.jsonl"
+    with out.open("w") as fh:
+        proc = subprocess.Popen(
+            [*POOLED_CLI, "inspect", "--files-from", str(listing), "-f", "jsonl", "-j", "2"],
+            stdout=fh,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        wait_for(lambda: out.stat().st_size > 200_000, proc)  # records come from the workers
+        os.kill(proc.pid, signal.SIGSTOP)  # it reads no result now: the next fills the pipe
+        try:
+            wait_for(lambda: worker_writing(proc.pid), proc)
+            writer = worker_writing(proc.pid)  # blocked, and stays so while the run is stopped
+            assert writer is not None
+            os.kill(writer, signal.SIGKILL)
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+        _, err = once_ended(proc, "the run hung after a worker died sending its result")
+    assert proc.returncode == 1, err
+    assert b"Traceback" not in err
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["path"] for r in recs] == paths
+    assert any(_died(r) for r in recs) and _died(recs[-1])
+
+
+@pytest.mark.slow
+def test_workers_stopped_before_the_main_process_stop_the_run(crowd: Path, tmp_path: Path) -> None:
+    """systemd, ``pkill`` and ``kill PID...`` signal each process of a run in turn: workers
+    ended by SIGTERM before the main process hears of it (here, it never does) stop the run,
+    130, as Ctrl-C does; none of their inputs failed."""
+    listing = tmp_path / "list.txt"
+    listing.write_text("\n".join(str(p) for p in sorted(crowd.iterdir())) * 300)
+    out = tmp_path / "out.jsonl"
+    with out.open("w") as fh:
+        proc = subprocess.Popen(
+            [*POOLED_CLI, "inspect", "--files-from", str(listing), "-f", "jsonl", "-j", "2"],
+            stdout=fh,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        wait_for(lambda: out.stat().st_size > 100_000, proc)
+        for worker in workers_of(proc.pid):
+            with contextlib.suppress(ProcessLookupError):  # the pool may have ended it first
+                os.kill(worker, signal.SIGTERM)
+        _, err = once_ended(proc, "the run waited for ever for workers that were stopped")
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err
+    assert DIED not in out.read_text()
+
+
 # ---- --ignore CODE
 
 
@@ -1003,13 +1120,15 @@ def test_worker_hand_off_keeps_every_field(crowd: Path) -> None:
         sources.Input(str(p), path=p, root=crowd) for p in paths
     ]
     items.append(sources.Problem("nothing/*.png", judging.Code.NOT_FOUND, "no match"))
-    for item in items:
+    chunk = inspecting._packed(items)
+    with_lines = inspecting._checked_chunk(chunk, opts, lines=True)
+    plain = inspecting._checked_chunk(chunk, opts, lines=False)
+    assert len(with_lines) == len(plain) == len(items)
+    for item, packed, bare in zip(items, with_lines, plain, strict=True):
         record, data = inspecting.check_keeping_data(item, opts)
-        packed = inspecting._checked_packed(inspecting._pack_input(item), opts, lines=True)
         assert inspecting._unpack_record(packed[0]) == record and packed[1] == data
         assert packed[2] == names.dumps(record.as_dict())
-        plain = inspecting._checked_packed(inspecting._pack_input(item), opts, lines=False)
-        assert plain[2] is None
+        assert bare[2] is None
     assert inspecting.check(items[1], opts).findings[0].code is judging.Code.UNREADABLE  # exercised
 
 

@@ -21,7 +21,16 @@ import pytest
 from PIL import Image
 
 from tests import imagekit as k
-from tests.conftest import MakeImage, Run, imported_by, records
+from tests.conftest import (
+    MakeImage,
+    Run,
+    imported_by,
+    records,
+    stderr_once_ended,
+    wait_for,
+    worker_writing,
+    workers_of,
+)
 from vision_cli import catalog, policy, units
 
 FORBIDDEN_AFTER = {"will-be-downscaled", "exif-rotated", "cmyk", "animated", "extension-mismatch"}
@@ -446,18 +455,6 @@ def many(tmp_path: Path) -> Path:
     return src
 
 
-def wait_for(predicate: Any, proc: subprocess.Popen[bytes]) -> None:
-    """Poll until ``predicate()`` holds (the run is under way), or fail if the run ended first."""
-    deadline = time.monotonic() + 120
-    while not predicate():
-        if proc.poll() is not None:
-            pytest.fail(f"the run ended ({proc.returncode}) before it could be stopped")
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("the run made no progress")
-        time.sleep(0.01)
-
-
 def complete_image(path: Path) -> bool:
     try:
         with Image.open(path) as im:
@@ -499,17 +496,6 @@ def test_stopped_run_with_out_leaves_only_complete_files(
     assert reported <= names and len(names - reported) <= 1
 
 
-def stderr_once_ended(proc: subprocess.Popen[bytes], hung: str) -> bytes:
-    """The standard error of a run signalled to stop, once it has ended; ``hung`` fails the
-    test when it has not within a minute (it is then killed, with its workers)."""
-    try:
-        return proc.communicate(timeout=60)[1]
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail(hung)
-
-
 @pytest.mark.slow
 def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
     """Ctrl-C twice while a worker is busy (here reading a FIFO whose writer stays open, so it
@@ -539,22 +525,6 @@ def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
     assert not out.exists() or leftovers(out) == []
 
 
-def worker_writing(pid: int) -> bool:
-    """Whether a child of ``pid`` is blocked writing into a pipe (a worker sending a result)."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return False
-    for child in children:
-        try:
-            wchan = Path(f"/proc/{child}/wchan").read_text()
-        except OSError:
-            continue
-        if "pipe" in wchan and "write" in wchan:
-            return True
-    return False
-
-
 @pytest.mark.slow
 def test_sigterm_to_the_group_while_a_worker_sends_its_result(tmp_path: Path) -> None:
     """``timeout`` and CI runners signal the whole process group: a worker ended halfway through
@@ -580,10 +550,6 @@ def test_sigterm_to_the_group_while_a_worker_sends_its_result(tmp_path: Path) ->
     assert proc.returncode == 130, stderr
     assert b"Traceback" not in stderr
     assert leftovers(out) == [] and all(complete_image(p) for p in out.iterdir())
-
-
-def workers_of(pid: int) -> list[int]:
-    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 @pytest.mark.slow

@@ -16,11 +16,14 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from vision_cli import fetching, judging, limits, names, policy, sources, workers
 from vision_cli.imaging import preflight, probe
 from vision_cli.judging import Code, Finding
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor, Future
 
 
 class Record(NamedTuple):
@@ -161,6 +164,9 @@ _RESAMPLE = 500
 #: took a fifth less CPU than 64 over 3,000 JPEGs; ``docs/performance.md``), one at a time with
 #: ``verify``, so that a few images are still shared out.
 _CHUNK = 256
+#: Tasks (chunks) handed to the workers ahead of the one being reported, per worker: enough that
+#: each finds its next chunk waiting, few enough that the results waiting their turn stay few.
+_AHEAD_PER_JOB = 4
 
 
 def check_all(
@@ -230,27 +236,69 @@ def _while_cheap(
 
 
 def _pooled(rest: Iterator[_Item], opts: CheckOptions, jobs: int, lines: bool) -> Iterator[Checked]:
+    """The checks of ``rest`` in ``jobs`` worker processes, a chunk of inputs per task, at most
+    :data:`_AHEAD_PER_JOB` tasks a worker handed out ahead of the one being reported (so memory
+    stays flat over any number of inputs). A worker that dies fails every input not reported
+    yet (``workers.lost``), from the chunks it and the others held to the last input; the
+    chunks done before are reported as they are."""
+    from concurrent.futures.process import BrokenProcessPool  # only runs with workers import it
+
     # What exists now is kept out of the collector's sight for good (as cli/launch.py does after
     # start-up): the workers' collections then leave the pages they inherit alone.
     gc.freeze()
-    pool = None
-    sent: collections.deque[sources.Input | sources.Problem] = collections.deque()
+    work = functools.partial(_checked_chunk, opts=opts, lines=lines)
+    chunks = _chunks(rest, 1 if opts.verify else _CHUNK)
+    died: Finding | None = None
+    with workers.pool(jobs) as pool:
+        for chunk, future in _handed_out(pool, work, chunks, jobs * _AHEAD_PER_JOB):
+            try:
+                done = workers.result(future, pool)
+            except BrokenProcessPool:
+                died = died or workers.lost(pool)  # KeyboardInterrupt if the workers were stopped
+                yield from (_died(item, died, opts, lines) for item in chunk)
+                continue
+            for item, (packed, data, line) in zip(chunk, done, strict=True):
+                yield item, _unpack_record(packed), data, line
 
-    def feed() -> Iterator[_Packed]:  # runs in the pool's feeder thread; results come in order
-        for item in rest:
-            sent.append(item)
-            yield _pack_input(item)
 
-    try:
-        pool = workers.context().Pool(jobs, initializer=workers.start_worker)
-        work = functools.partial(_checked_packed, opts=opts, lines=lines)
-        chunk = 1 if opts.verify else _CHUNK
-        for packed, data, line in pool.imap(work, feed(), chunksize=chunk):
-            yield sent.popleft(), _unpack_record(packed), data, line
-    finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+def _chunks(items: Iterator[_Item], size: int) -> Iterator[list[_Item]]:
+    while chunk := list(itertools.islice(items, size)):
+        yield chunk
+
+
+def _handed_out(
+    pool: Executor,
+    work: Callable[[list[_Packed]], list[_CheckedPacked]],
+    chunks: Iterator[list[_Item]],
+    ahead: int,
+) -> Iterator[tuple[list[_Item], Future[list[_CheckedPacked]]]]:
+    """Each chunk with the task checking it, in order, ``ahead`` tasks handed out at a time;
+    once the pool is broken, with that error (``BrokenProcessPool``) in place of a task."""
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    pending: collections.deque[tuple[list[_Item], Future[list[_CheckedPacked]]]]
+    pending = collections.deque()
+    while True:
+        for chunk in itertools.islice(chunks, ahead - len(pending)):
+            try:
+                future = pool.submit(work, _packed(chunk))
+            except BrokenProcessPool as exc:  # a worker died since the last chunk was handed out
+                future = Future()
+                future.set_exception(exc)
+            pending.append((chunk, future))
+        if not pending:
+            return
+        yield pending.popleft()
+
+
+def _died(item: _Item, finding: Finding, opts: CheckOptions, lines: bool) -> Checked:
+    """An input whose check was lost with its worker; a problem (a missing file) is still its
+    own, found without a worker."""
+    if isinstance(item, sources.Problem):
+        return _checked(item, opts, lines)
+    record = Record(path=item.label, model=opts.model, findings=(finding,))
+    return item, record, None, json_line(record) if lines else None
 
 
 def _read_stdin(
@@ -311,12 +359,18 @@ _encode_string: Callable[[str], str] = json.encoder.encode_basestring
 
 _Packed = tuple[str, str] | sources.Input | sources.Problem
 _PackedRecord = tuple[tuple[Any, ...], tuple[tuple[str, str], ...]]
+#: What a worker sends back for one input: its record, its bytes when read, its JSON line.
+_CheckedPacked = tuple[_PackedRecord, bytes | None, str | None]
 
 
 def _pack_input(item: sources.Input | sources.Problem) -> _Packed:
     if isinstance(item, sources.Input) and item.path is not None and item.url is None:
         return (item.label, str(item.path))
     return item  # a URL, standard input or a problem: rare, pickled as it is
+
+
+def _packed(chunk: list[_Item]) -> list[_Packed]:
+    return [_pack_input(item) for item in chunk]
 
 
 def _unpack_input(packed: _Packed) -> sources.Input | sources.Problem:
@@ -336,12 +390,14 @@ def _unpack_record(packed: _PackedRecord) -> Record:
     return Record._make((*values, found))
 
 
-def _checked_packed(
-    packed: _Packed, opts: CheckOptions, lines: bool
-) -> tuple[_PackedRecord, bytes | None, str | None]:
-    """In a worker: the check of one input, packed for the way back (with its JSON line)."""
-    record, data = check_keeping_data(_unpack_input(packed), opts)
-    return _pack_record(record), data, json_line(record) if lines else None
+def _checked_chunk(chunk: list[_Packed], opts: CheckOptions, lines: bool) -> list[_CheckedPacked]:
+    """In a worker: the checks of a chunk of inputs, packed for the way back (with their JSON
+    lines)."""
+    checked = []
+    for packed in chunk:
+        record, data = check_keeping_data(_unpack_input(packed), opts)
+        checked.append((_pack_record(record), data, json_line(record) if lines else None))
+    return checked
 
 
 @dataclass

@@ -7,19 +7,31 @@ process, which stops them in order, and end by themselves when the main process 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, TypeVar
+
+from vision_cli import judging
 
 if TYPE_CHECKING:
     import multiprocessing.context
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import Executor, Future, ProcessPoolExecutor
 
 #: How often a worker checks that the main process is still there.
 PARENT_POLL_SECONDS = 0.2
+#: How often the main process, waiting for a result, looks for a worker that died without the
+#: pool noticing (see :func:`result`).
+DEATH_POLL_SECONDS = 1.0
+
+#: What an input whose worker died is failed with, by every command (``resize``, ``inspect``).
+DIED = "the worker process preparing it died (out of memory?): run again with fewer --jobs."
+
+_T = TypeVar("_T")
 
 
 def context() -> multiprocessing.context.BaseContext:
@@ -46,6 +58,82 @@ def _exit_with_parent(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(PARENT_POLL_SECONDS)
     os._exit(1)
+
+
+@contextlib.contextmanager
+def pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
+    """``jobs`` worker processes, started on entering; leaving the block early (Ctrl-C, SIGTERM,
+    a reader that went away) ends them at once.
+
+    A ``ProcessPoolExecutor``, not a ``multiprocessing.Pool``: a Pool replaces a worker that
+    dies and never says that the task it held is lost (the run waits for its result for ever),
+    and a worker killed while it waits for a task holds the lock on the task queue, so that the
+    others, its replacement and even ``Pool.terminate`` block on it. This pool watches every
+    worker and, when one dies, fails every task not done with ``BrokenProcessPool`` (see
+    :func:`lost`) and ends the others. Workers that die as the pool starts leave it broken, as
+    later: the tasks handed to it fail the same way."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    executor = ProcessPoolExecutor(max_workers=jobs, mp_context=context(), initializer=start_worker)
+    try:
+        with contextlib.suppress(BrokenProcessPool):
+            executor.submit(_ready).result()  # start the workers now
+        results_end_with_workers(executor)
+        yield executor
+    except BaseException:
+        # Ctrl-C, SIGTERM or an early close: what the workers are doing is wanted no more (they
+        # only compute; every write is this process's), so they are stopped now rather than
+        # waited for. Waiting would leave a second Ctrl-C to land inside the wait for the
+        # pool's thread, which Python then takes for ended while it still waits for workers
+        # that never get told to stop: the run would hang at exit.
+        kill(executor)
+        raise
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _ready() -> None:
+    """A task that does nothing: submitting it starts the pool's workers."""
+
+
+def result(future: Future[_T], pool: Executor) -> _T:
+    """``future``'s result, or ``BrokenProcessPool`` once a worker of ``pool`` has died.
+
+    The pool's thread notices a death by itself, except while it reads a result: a worker
+    killed halfway through sending one (the out-of-memory killer does not wait) leaves it
+    waiting for the rest, which comes only from another writer, and the others block for ever
+    on the lock the dead one held. A worker found dead twice in a row, :data:`DEATH_POLL_SECONDS`
+    apart, with the pool not yet broken, is that case: the others are ended as the pool would
+    end them (SIGTERM), every writer is then gone, and the pool's thread breaks the pool."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import TimeoutError as Pending
+    from multiprocessing.connection import wait
+
+    seen_dead = False
+    while True:
+        try:
+            return future.result(timeout=DEATH_POLL_SECONDS)
+        except Pending:
+            if not isinstance(pool, ProcessPoolExecutor):
+                continue
+            processes = list((pool._processes or {}).values())  # private: the live workers
+            dead = bool(wait([p.sentinel for p in processes], timeout=0))
+            if dead and seen_dead and not pool._broken:  # private, as the pool's own check
+                for process in processes:
+                    process.terminate()
+            seen_dead = dead
+
+
+def lost(pool: Executor) -> judging.Finding:
+    """What an input whose task ``pool`` lost (``BrokenProcessPool``) fails with; or
+    KeyboardInterrupt when the pool broke because the run is being stopped (:func:`stopped`),
+    and none of its inputs failed."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    if isinstance(pool, ProcessPoolExecutor) and stopped(pool):
+        raise KeyboardInterrupt from None
+    return judging.Finding(judging.Code.UNREADABLE, DIED, final=True)
 
 
 def results_end_with_workers(pool: ProcessPoolExecutor) -> None:

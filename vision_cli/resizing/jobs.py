@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -184,27 +184,7 @@ def executor(jobs: int, inputs: int) -> Iterator[Executor]:
     if jobs <= 1 or inputs <= 1:
         yield _Inline()
         return
-    context = workers.context()
-    if context.get_start_method() == "fork":
+    if workers.context().get_start_method() == "fork":
         decode.load_readers()  # once, inherited by every worker
-    pool = ProcessPoolExecutor(
-        max_workers=min(jobs, inputs), mp_context=context, initializer=workers.start_worker
-    )
-    try:
-        pool.submit(_ready).result()  # start the workers now
-        workers.results_end_with_workers(pool)
+    with workers.pool(min(jobs, inputs)) as pool:
         yield pool
-    except BaseException:
-        # Ctrl-C, SIGTERM or an early close: what the workers are preparing is wanted no more
-        # (they only compute; every write is this process's), so they are stopped now rather
-        # than waited for. Waiting would leave a second Ctrl-C to land inside the wait for the
-        # pool's thread, which Python then takes for ended while it still waits for workers
-        # that never get told to stop: the run would hang at exit.
-        workers.kill(pool)
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _ready() -> None:
-    """A task that does nothing: submitting it starts the pool's workers."""

@@ -8,14 +8,13 @@ import contextlib
 import os
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import BinaryIO
 
-from vision_cli import fsutil, judging, sources, workers
+from vision_cli import fsutil, sources, workers
 from vision_cli.imaging import probe
-from vision_cli.judging import Finding
 from vision_cli.resizing.jobs import Done, executor, finished, submit
 from vision_cli.resizing.outputs import Planner, claim_key
 from vision_cli.resizing.summary import AHEAD_PER_JOB, Item, Outcome, ResizeOptions
@@ -76,22 +75,11 @@ def _result(future: Future[Done] | None, pool: Executor) -> Done | None:
     if future is None:
         return None
     try:
-        return future.result()
+        return workers.result(future, pool)
     except BrokenProcessPool:
-        if isinstance(pool, ProcessPoolExecutor) and workers.stopped(pool):
-            # the workers were stopped, not killed by memory: the run is interrupted, and
-            # none of their images failed
-            raise KeyboardInterrupt from None
-        return Done(
-            None,
-            None,
-            Finding(
-                judging.Code.UNREADABLE,
-                "the worker process preparing it died (out of memory?): run again with fewer "
-                "--jobs.",
-                final=True,
-            ),
-        )
+        # a worker died: the image fails (workers.lost), unless the workers were stopped, not
+        # killed by memory (the run is interrupted then, and none of their images failed)
+        return Done(None, None, workers.lost(pool))
 
 
 def _each_file_once(items: Sequence[Item]) -> list[Item]:

@@ -25,6 +25,7 @@ from tests.conftest import (
     MakeImage,
     Run,
     imported_by,
+    once_ended,
     records,
     stderr_once_ended,
     wait_for,
@@ -549,6 +550,39 @@ def test_sigterm_to_the_group_while_a_worker_sends_its_result(tmp_path: Path) ->
     stderr = stderr_once_ended(proc, "the run hung after SIGTERM")
     assert proc.returncode == 130, stderr
     assert b"Traceback" not in stderr
+    assert leftovers(out) == [] and all(complete_image(p) for p in out.iterdir())
+
+
+@pytest.mark.slow
+def test_a_worker_killed_while_it_sends_its_result(tmp_path: Path) -> None:
+    """The out-of-memory killer does not wait for a worker to finish sending its result: the
+    pool's thread was left waiting for the rest of it, the other worker for the lock the dead
+    one held, and the run for ever. It ends, the images not done failed, exit 1."""
+    noise = k.encode(k.noise((2000, 1500)), "JPEG", quality=95)  # outputs of about 1 MB
+    for i in range(6):
+        k.write(tmp_path / "in" / f"n{i}.jpg", noise)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [script(), "resize", str(tmp_path / "in"), "--out", str(out), "-j", "2", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    wait_for(lambda: out.is_dir() and any(out.iterdir()), proc)
+    os.kill(proc.pid, signal.SIGSTOP)  # it reads no result now: the next one fills the pipe
+    try:
+        wait_for(lambda: worker_writing(proc.pid), proc)
+        writer = worker_writing(proc.pid)  # blocked, and stays so while the run is stopped
+        assert writer is not None
+        os.kill(writer, signal.SIGKILL)
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    stdout, stderr = once_ended(proc, "the run hung after a worker died sending its result")
+    assert proc.returncode == 1, stderr
+    assert b"Traceback" not in stderr
+    recs = json.loads(stdout)["images"]
+    assert len(recs) == 6
+    assert any("worker process preparing it died" in (r["error"] or "") for r in recs)
     assert leftovers(out) == [] and all(complete_image(p) for p in out.iterdir())
 
 

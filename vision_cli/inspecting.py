@@ -239,7 +239,7 @@ def _pooled(rest: Iterator[_Item], opts: CheckOptions, jobs: int, lines: bool) -
     """The checks of ``rest`` in ``jobs`` worker processes, a chunk of inputs per task, at most
     :data:`_AHEAD_PER_JOB` tasks a worker handed out ahead of the one being reported (so memory
     stays flat over any number of inputs). A worker that dies fails every input not reported
-    yet (``workers.lost``), from the chunks it and the others held to the last input; the
+    yet (``judging.WORKER_DIED``), from the chunks it and the others held to the last input; the
     chunks done before are reported as they are."""
     from concurrent.futures.process import BrokenProcessPool  # only runs with workers import it
 
@@ -248,14 +248,13 @@ def _pooled(rest: Iterator[_Item], opts: CheckOptions, jobs: int, lines: bool) -
     gc.freeze()
     work = functools.partial(_checked_chunk, opts=opts, lines=lines)
     chunks = _chunks(rest, 1 if opts.verify else _CHUNK)
-    died: Finding | None = None
     with workers.pool(jobs) as pool:
         for chunk, future in _handed_out(pool, work, chunks, jobs * _AHEAD_PER_JOB):
             try:
                 done = workers.result(future, pool)
             except BrokenProcessPool:
-                died = died or workers.lost(pool)  # KeyboardInterrupt if the workers were stopped
-                yield from (_died(item, died, opts, lines) for item in chunk)
+                workers.interrupt_if_stopped(pool)  # not killed by memory: the run is interrupted
+                yield from (_died(item, opts, lines) for item in chunk)
                 continue
             for item, (packed, data, line) in zip(chunk, done, strict=True):
                 yield item, _unpack_record(packed), data, line
@@ -292,12 +291,12 @@ def _handed_out(
         yield pending.popleft()
 
 
-def _died(item: _Item, finding: Finding, opts: CheckOptions, lines: bool) -> Checked:
+def _died(item: _Item, opts: CheckOptions, lines: bool) -> Checked:
     """An input whose check was lost with its worker; a problem (a missing file) is still its
     own, found without a worker."""
     if isinstance(item, sources.Problem):
         return _checked(item, opts, lines)
-    record = Record(path=item.label, model=opts.model, findings=(finding,))
+    record = Record(path=item.label, model=opts.model, findings=(judging.WORKER_DIED,))
     return item, record, None, json_line(record) if lines else None
 
 

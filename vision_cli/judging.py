@@ -121,6 +121,15 @@ class Finding:
         return {"code": self.code.value, "severity": self.severity.value, "message": self.message}
 
 
+#: What an input fails with when the worker process checking or preparing it died before
+#: sending its result back (``inspect``, ``resize``): most likely ended by the kernel for memory.
+WORKER_DIED: Final = Finding(
+    Code.UNREADABLE,
+    "the worker process preparing it died (out of memory?): run again with fewer --jobs.",
+    final=True,
+)
+
+
 Status = Literal["ok", "warning", "error"]
 
 

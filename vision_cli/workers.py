@@ -16,8 +16,6 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, TypeVar
 
-from vision_cli import judging
-
 if TYPE_CHECKING:
     import multiprocessing.context
     from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -27,9 +25,6 @@ PARENT_POLL_SECONDS = 0.2
 #: How often the main process, waiting for a result, looks for a worker that died without the
 #: pool noticing (see :func:`result`).
 DEATH_POLL_SECONDS = 1.0
-
-#: What an input whose worker died is failed with, by every command (``resize``, ``inspect``).
-DIED = "the worker process preparing it died (out of memory?): run again with fewer --jobs."
 
 _T = TypeVar("_T")
 
@@ -70,8 +65,8 @@ def pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
     and a worker killed while it waits for a task holds the lock on the task queue, so that the
     others, its replacement and even ``Pool.terminate`` block on it. This pool watches every
     worker and, when one dies, fails every task not done with ``BrokenProcessPool`` (see
-    :func:`lost`) and ends the others. Workers that die as the pool starts leave it broken, as
-    later: the tasks handed to it fail the same way."""
+    :func:`interrupt_if_stopped`) and ends the others. Workers that die as the pool starts
+    leave it broken, as later: the tasks handed to it fail the same way."""
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
@@ -125,15 +120,14 @@ def result(future: Future[_T], pool: Executor) -> _T:
             seen_dead = dead
 
 
-def lost(pool: Executor) -> judging.Finding:
-    """What an input whose task ``pool`` lost (``BrokenProcessPool``) fails with; or
-    KeyboardInterrupt when the pool broke because the run is being stopped (:func:`stopped`),
-    and none of its inputs failed."""
+def interrupt_if_stopped(pool: Executor) -> None:
+    """Once ``pool`` broke (``BrokenProcessPool``): KeyboardInterrupt when it broke because the
+    run is being stopped (:func:`stopped`), and none of its inputs failed; otherwise the inputs
+    whose results it lost fail (``judging.WORKER_DIED``)."""
     from concurrent.futures import ProcessPoolExecutor
 
     if isinstance(pool, ProcessPoolExecutor) and stopped(pool):
         raise KeyboardInterrupt from None
-    return judging.Finding(judging.Code.UNREADABLE, DIED, final=True)
 
 
 def results_end_with_workers(pool: ProcessPoolExecutor) -> None:

@@ -13,7 +13,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import BinaryIO
 
-from vision_cli import fsutil, sources, workers
+from vision_cli import fsutil, judging, sources, workers
 from vision_cli.imaging import probe
 from vision_cli.resizing.jobs import Done, executor, finished, submit
 from vision_cli.resizing.outputs import Planner, claim_key
@@ -77,9 +77,8 @@ def _result(future: Future[Done] | None, pool: Executor) -> Done | None:
     try:
         return workers.result(future, pool)
     except BrokenProcessPool:
-        # a worker died: the image fails (workers.lost), unless the workers were stopped, not
-        # killed by memory (the run is interrupted then, and none of their images failed)
-        return Done(None, None, workers.lost(pool))
+        workers.interrupt_if_stopped(pool)  # not killed by memory: the run is interrupted
+        return Done(None, None, judging.WORKER_DIED)
 
 
 def _each_file_once(items: Sequence[Item]) -> list[Item]:

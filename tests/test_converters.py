@@ -68,7 +68,7 @@ PARAMS = _params()
 
 
 def jobs() -> tuple[str, Any, Any]:
-    """``inspect --jobs`` (a whole number, at least 1)."""
+    """``inspect --jobs`` (a whole number from 1 to 256)."""
     return next(p for p in PARAMS if p[0] == "vision-cli inspect --jobs")
 
 
@@ -227,7 +227,7 @@ def test_a_value_typer_must_read_is_refused_in_our_words(tmp_path: Path) -> None
     bad = subprocess.run([*cmd, "0"], capture_output=True, text=True)
     assert bad.returncode == 2
     words = " ".join(bad.stderr.replace("\u2502", " ").split())  # the panel's lines, joined
-    assert "Invalid value for '--jobs' / '-j': expected a whole number of at least 1" in words
+    assert "Invalid value for '--jobs' / '-j': expected a whole number from 1 to 256" in words
     good = subprocess.run([*cmd, "+2"], capture_output=True, text=True)
     assert good.returncode == 0, good.stderr
 

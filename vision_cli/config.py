@@ -364,8 +364,7 @@ def spelled(value: Any) -> str:
     """``value`` as TOML writes it (``true``, ``["json"]``, ``{a = 1}``, ``1979-05-27``,
     ``1000.0`` for ``1e3``), as the user knows it from the file; cut to :data:`SHOWN_CHARS`
     with an ellipsis, however long or deeply nested the value (the error line escapes it)."""
-    import json  # lazy: only an error shows a value
-    import re
+    import re  # lazy: only an error shows a value
 
     parts: list[str] = []
     room = [SHOWN_CHARS + 1]
@@ -380,14 +379,17 @@ def spelled(value: Any) -> str:
         if isinstance(item, bool):
             put("true" if item else "false")
         elif isinstance(item, str):
-            put(json.dumps(item, ensure_ascii=False))  # a TOML basic string, escapes included
+            # quoted as TOML quotes it, the text as it is: the error line shows a control
+            # character escaped and a backslash doubled, as a TOML basic string writes it
+            put(f'"{item}"')
         elif isinstance(item, float):
             put(repr(item))  # 1000.0, 1e+16, inf, nan: TOML's spellings too
         elif isinstance(item, dict):
             put("{")
             for n, (name, one) in enumerate(item.items()):
                 bare = re.fullmatch(r"[A-Za-z0-9_-]+", name)
-                put(f"{', ' if n else ''}{name if bare else json.dumps(name)} = ")
+                key = name if bare else '"' + name + '"'
+                put(f"{', ' if n else ''}{key} = ")
                 write(one)
             put("}")
         elif isinstance(item, list):

@@ -8,7 +8,7 @@ of the two, not their sum. The local fake Claude API (``tests/fakeapi.py``, real
 request. Whole processes, start-up included, runs alternated, medians:
 
     python -c "import anthropic"                  (the anchor)
-    vision-cli ask PHOTO -p ... --no-cache        (one 12 MP photo, and ten)
+    vision-cli ask PHOTO -p ...                   (one 12 MP photo, and ten)
     vision-cli ask PHOTO -p ... --dry-run         (the same preparation without the SDK)
 
 The photos are resize_bench.py's (4032x3024, phone-sized JPEGs), made once.
@@ -57,9 +57,9 @@ def main() -> None:
         ask = [exe, "ask", "-p", "What is in the picture?", "-q"]
         commands = {
             'python -c "import anthropic" (anchor)': [sys.executable, "-c", "import anthropic"],
-            "vision-cli ask, 1 photo": [*ask, "--no-cache", str(photos[0])],
+            "vision-cli ask, 1 photo": [*ask, str(photos[0])],
             "vision-cli ask --dry-run, 1 photo": [*ask, "--dry-run", str(photos[0])],
-            "vision-cli ask, 10 photos": [*ask, "--no-cache", *map(str, photos)],
+            "vision-cli ask, 10 photos": [*ask, *map(str, photos)],
             "vision-cli ask --dry-run, 10 photos": [*ask, "--dry-run", *map(str, photos)],
         }
         print(f"load before: {load()}; {len(os.sched_getaffinity(0))} CPUs")

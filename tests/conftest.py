@@ -364,6 +364,20 @@ def worker_writing(pid: int) -> int | None:
     return None
 
 
+def with_a_worker_sending(proc: subprocess.Popen[bytes], act: Callable[[int], object]) -> None:
+    """Stop ``proc``'s main process (it reads no result now, so a worker's next result fills the
+    pipe), wait for a worker blocked sending one, call ``act`` with its pid, and let the main
+    process go on: a worker ended halfway through sending a result."""
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: worker_writing(proc.pid), proc)
+        writer = worker_writing(proc.pid)  # blocked, and stays so while the run is stopped
+        assert writer is not None
+        act(writer)
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+
+
 def workers_of(pid: int) -> list[int]:
     return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from tests.conftest import (
     picture,
     records,
     wait_for,
-    worker_writing,
+    with_a_worker_sending,
     workers_of,
 )
 from vision_cli import inspecting, judging, names
@@ -894,32 +895,45 @@ def _processes_running(needle: str) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_ctrl_c_stops_the_workers(crowd: Path, tmp_path: Path, sig: signal.Signals) -> None:
+@contextlib.contextmanager
+def _pooled_inspect(
+    tmp_path: Path, paths: list[str]
+) -> Iterator[tuple[subprocess.Popen[bytes], Path, Path]]:
+    """``inspect -j 2 -f jsonl`` over ``paths`` (given in a list), its workers started at once
+    (``POOLED_CLI``), in a session of its own; yields the process, its output and the list."""
     listing = tmp_path / "list.txt"
-    names = "\n".join(str(p) for p in sorted(crowd.iterdir()))
-    listing.write_text("\n".join([names] * 300))  # long enough to be interrupted
+    listing.write_text("\n".join(paths) + "\n")
     out = tmp_path / "out.jsonl"
     with out.open("w") as fh:
-        proc = subprocess.Popen(
-            [*POOLED_CLI, "inspect", "--files-from", str(listing), "-f", "jsonl", "-j", "2"],
-            stdout=fh,
-            stderr=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
+        yield (
+            subprocess.Popen(
+                [*POOLED_CLI, "inspect", "--files-from", str(listing), "-f", "jsonl", "-j", "2"],
+                stdout=fh,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            ),
+            out,
+            listing,
+        )
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_the_workers(crowd: Path, tmp_path: Path, sig: signal.Signals) -> None:
+    names = [str(p) for p in sorted(crowd.iterdir())]
+    with _pooled_inspect(tmp_path, names * 300) as (proc, out, listing):  # long enough to stop
         while out.stat().st_size < 100_000 and proc.poll() is None:
             time.sleep(0.05)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     # SIGTERM stops inspect as Ctrl-C does, as it stops every command (exitcodes.ExitStatus)
     assert proc.returncode == 130, err
-    assert "Traceback" not in err and "BrokenPipe" not in err
+    assert b"Traceback" not in err and b"BrokenPipe" not in err
     deadline = time.monotonic() + 10
     while _processes_running(str(listing)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _processes_running(str(listing)) == []  # no worker left behind
     lines = out.read_text().splitlines()
-    assert 0 < len(lines) < 300 * len(names.splitlines())
+    assert 0 < len(lines) < 300 * len(names)
     assert all(json.loads(line)["path"] for line in lines)  # every line whole
 
 
@@ -982,26 +996,10 @@ def test_a_worker_killed_while_it_sends_its_result(crowd: Path, tmp_path: Path) 
     """A worker killed halfway through sending its records leaves the pool's thread waiting
     for the rest of them, and the other worker waiting for the lock the dead one held: the run
     still ends, with the lost inputs failed."""
-    listing = tmp_path / "list.txt"
     paths = [str(p) for p in sorted(crowd.iterdir())] * 40
-    listing.write_text("\n".join(paths) + "\n")
-    out = tmp_path / "out.jsonl"
-    with out.open("w") as fh:
-        proc = subprocess.Popen(
-            [*POOLED_CLI, "inspect", "--files-from", str(listing), "-f", "jsonl", "-j", "2"],
-            stdout=fh,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+    with _pooled_inspect(tmp_path, paths) as (proc, out, _):
         wait_for(lambda: out.stat().st_size > 200_000, proc)  # records come from the workers
-        os.kill(proc.pid, signal.SIGSTOP)  # it reads no result now: the next fills the pipe
-        try:
-            wait_for(lambda: worker_writing(proc.pid), proc)
-            writer = worker_writing(proc.pid)  # blocked, and stays so while the run is stopped
-            assert writer is not None
-            os.kill(writer, signal.SIGKILL)
-        finally:
-            os.kill(proc.pid, signal.SIGCONT)
+        with_a_worker_sending(proc, lambda writer: os.kill(writer, signal.SIGKILL))
         _, err = once_ended(proc, "the run hung after a worker died sending its result")
     assert proc.returncode == 1, err
     assert b"Traceback" not in err
@@ -1015,16 +1013,8 @@ def test_workers_stopped_before_the_main_process_stop_the_run(crowd: Path, tmp_p
     """systemd, ``pkill`` and ``kill PID...`` signal each process of a run in turn: workers
     ended by SIGTERM before the main process hears of it (here, it never does) stop the run,
     130, as Ctrl-C does; none of their inputs failed."""
-    listing = tmp_path / "list.txt"
-    listing.write_text("\n".join(str(p) for p in sorted(crowd.iterdir())) * 300)
-    out = tmp_path / "out.jsonl"
-    with out.open("w") as fh:
-        proc = subprocess.Popen(
-            [*POOLED_CLI, "inspect", "--files-from", str(listing), "-f", "jsonl", "-j", "2"],
-            stdout=fh,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+    names = [str(p) for p in sorted(crowd.iterdir())]
+    with _pooled_inspect(tmp_path, names * 300) as (proc, out, _):
         wait_for(lambda: out.stat().st_size > 100_000, proc)
         for worker in workers_of(proc.pid):
             with contextlib.suppress(ProcessLookupError):  # the pool may have ended it first

@@ -29,7 +29,7 @@ from tests.conftest import (
     records,
     stderr_once_ended,
     wait_for,
-    worker_writing,
+    with_a_worker_sending,
     workers_of,
 )
 from vision_cli import catalog, policy, units
@@ -541,12 +541,7 @@ def test_sigterm_to_the_group_while_a_worker_sends_its_result(tmp_path: Path) ->
         start_new_session=True,
     )
     wait_for(lambda: out.is_dir() and any(out.iterdir()), proc)
-    os.kill(proc.pid, signal.SIGSTOP)  # it reads no result now: the next one fills the pipe
-    try:
-        wait_for(lambda: worker_writing(proc.pid), proc)
-        os.killpg(proc.pid, signal.SIGTERM)
-    finally:
-        os.kill(proc.pid, signal.SIGCONT)
+    with_a_worker_sending(proc, lambda _: os.killpg(proc.pid, signal.SIGTERM))
     stderr = stderr_once_ended(proc, "the run hung after SIGTERM")
     assert proc.returncode == 130, stderr
     assert b"Traceback" not in stderr
@@ -569,14 +564,7 @@ def test_a_worker_killed_while_it_sends_its_result(tmp_path: Path) -> None:
         start_new_session=True,
     )
     wait_for(lambda: out.is_dir() and any(out.iterdir()), proc)
-    os.kill(proc.pid, signal.SIGSTOP)  # it reads no result now: the next one fills the pipe
-    try:
-        wait_for(lambda: worker_writing(proc.pid), proc)
-        writer = worker_writing(proc.pid)  # blocked, and stays so while the run is stopped
-        assert writer is not None
-        os.kill(writer, signal.SIGKILL)
-    finally:
-        os.kill(proc.pid, signal.SIGCONT)
+    with_a_worker_sending(proc, lambda writer: os.kill(writer, signal.SIGKILL))
     stdout, stderr = once_ended(proc, "the run hung after a worker died sending its result")
     assert proc.returncode == 1, stderr
     assert b"Traceback" not in stderr

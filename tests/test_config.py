@@ -546,6 +546,33 @@ def test_a_value_checked_only_when_used_names_the_file_it_came_from(
     assert "--schema(from" + "".join(str(user).split()) + "):nosuchschemafile" in boxless
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("inspect", "tiny.png"),
+        ("estimate", "tiny.png"),
+        ("ask", "tiny.png", "-p", "hi", "--dry-run"),
+    ],
+)
+def test_a_list_from_the_configuration_that_cannot_be_read_names_the_file(
+    project: Path, run: Run, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """``files-from`` in your own configuration naming a list that is not there said only
+    "cannot read --files-from nolist.txt", as if it had been typed: it names the
+    configuration, as a schema's error does; typed, the message stays as it was."""
+    user = tmp_path / "user-config" / "vision-cli" / "config.toml"
+    _user_config(tmp_path, 'files-from = "nolist.txt"\n')
+    result = run(*args)
+    assert result.exit_code == 2
+    boxless = "".join(c for c in result.stderr if c not in "│╭╮╰╯─" and not c.isspace())
+    assert "--files-from(from" + "".join(str(user).split()) + "):cannotread" in boxless
+    user.unlink()
+    typed = run(*args, "--files-from", "nolist.txt")
+    assert typed.exit_code == 2
+    boxless = "".join(c for c in typed.stderr if c not in "│╭╮╰╯─" and not c.isspace())
+    assert "Invalidvalue:cannotread--files-fromnolist.txt" in boxless
+
+
 def test_a_top_level_value_applies_to_the_commands_that_take_it(project: Path, run: Run) -> None:
     """``format = "github"`` was refused for every command because resize has no github
     format, even for ``inspect`` (its only user)."""

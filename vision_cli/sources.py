@@ -101,7 +101,13 @@ class SourceError(Exception):
 
 
 class UsageError(ValueError):
-    """The arguments cannot be combined (reported as a usage error, exit 2)."""
+    """The arguments cannot be combined (reported as a usage error, exit 2). ``option``: the
+    option whose value is at fault, named with where it came from when that was a
+    configuration file (``files-from`` in your own ``config.toml``)."""
+
+    def __init__(self, message: str, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 class Selection(NamedTuple):
@@ -449,13 +455,18 @@ def _first_bytes(read: Callable[[int], bytes], count: int) -> bytes:
     return start
 
 
+#: The option a list's problems are about.
+_LIST: Final = "--files-from"
+
+
 def _without_bom(start: bytes, name: str) -> bytes:
     """A list's first bytes without the UTF-8 byte-order mark Windows editors and PowerShell
     write; a UTF-16 list (PowerShell 5's ``>``) is a :class:`UsageError` that says so."""
     if start.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise UsageError(
             f"--files-from {name} is UTF-16 text (as PowerShell 5's `>` writes it): save it as "
-            "UTF-8, for example with `Out-File -Encoding utf8`"
+            "UTF-8, for example with `Out-File -Encoding utf8`",
+            _LIST,
         )
     return start.removeprefix(_UTF8_BOM)
 
@@ -467,7 +478,8 @@ def _path(raw: bytes, null: bool, name: str, number: int) -> str | None:
     if b"\0" in line:
         raise UsageError(
             f"--files-from {name}, line {number}: a NUL byte, which no path holds: for a "
-            "NUL-separated list (find -print0), add -0"
+            "NUL-separated list (find -print0), add -0",
+            _LIST,
         )
     return os.fsdecode(line) if line.strip() else None
 
@@ -477,7 +489,8 @@ def _too_long(null: bool, name: str) -> NoReturn:
     hint = "" if null else " (for NUL-separated paths, add -0)"
     raise UsageError(
         f"--files-from {name}: more than {limits.MAX_LIST_ENTRY_BYTES:,} bytes without a path "
-        f"ended by {sep}: it is not a list of paths{hint}"
+        f"ended by {sep}: it is not a list of paths{hint}",
+        _LIST,
     )
 
 
@@ -491,7 +504,9 @@ def _listed(sel: Selection, stdin: BinaryIO) -> Iterator[str]:
         with open(open_input(Path(sel.files_from))[0], "rb") as fh:
             yield from _read_list(fh, sel.null, sel.files_from)
     except OSError as exc:
-        raise UsageError(f"cannot read --files-from {sel.files_from} ({os_reason(exc)})") from None
+        raise UsageError(
+            f"cannot read --files-from {sel.files_from} ({os_reason(exc)})", _LIST
+        ) from None
 
 
 def check_arguments(args: Sequence[str], sel: Selection) -> None:

@@ -313,7 +313,7 @@ def run(opts: AskOptions) -> None:
             sources.iter_inputs(opts.inputs.inputs, opts.inputs.selection, common.env().stdin_bytes)
         )
     except sources.UsageError as exc:
-        common.usage_error(str(exc))
+        common.input_error(exc)
     if opts.compare and len(items) < 2:
         common.usage_error(
             f"compare needs at least two images, and {len(items)} given: use ask for one",

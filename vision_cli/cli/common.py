@@ -110,6 +110,14 @@ def usage_error(message: str, param: str | None = None) -> NoReturn:
     raise typer.BadParameter(visible(message), param_hint=hint)
 
 
+def input_error(exc: ValueError) -> NoReturn:
+    """Stop with the usage error the inputs gave (``sources.UsageError``): the option at fault
+    named with where its value came from, when that was a configuration file or the
+    environment (a ``files-from`` in your own configuration), else the message alone."""
+    option = getattr(exc, "option", None)
+    usage_error(str(exc), option if option and _origin_of_option(option) else None)
+
+
 def _origin_of_option(hint: str) -> str:
     ctx = get_current_context(silent=True)
     if ctx is None or not hint.startswith("-") or "(" in hint:

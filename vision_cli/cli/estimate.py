@@ -254,7 +254,7 @@ def estimate(
     try:
         sources.check_arguments(given.inputs, given.selection)
     except sources.UsageError as exc:
-        common.usage_error(str(exc))
+        common.input_error(exc)
 
     counter = _exact_counter(models[0].name) if exact else None  # no key: stop before any work
     report = EstimateReport(chosen, plan, stream=env.stdout)
@@ -289,7 +289,7 @@ def estimate(
                 for row in _count(rows, [p for _, p in pairs], counter, env):
                     emit(row)
     except sources.UsageError as exc:
-        common.usage_error(str(exc))
+        common.input_error(exc)
     totals = tally.totals()
     report.finish(totals)
     raise typer.Exit(ExitStatus.FAILED if totals.errors else ExitStatus.OK)

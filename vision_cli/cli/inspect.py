@@ -173,7 +173,7 @@ def inspect(
             for f in summary.request_findings:
                 common.error(f"as one request, these images fail ({f.code.value}): {f.message}")
     except sources.UsageError as exc:
-        common.usage_error(str(exc))
+        common.input_error(exc)
     except _OutputIsInput as exc:  # found by a walk or a glob: nothing was written
         common.usage_error(_OUTPUT_IS_INPUT.format(output=output, input=exc), "--output")
     except OSError as exc:  # the --output file could not be written

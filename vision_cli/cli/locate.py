@@ -186,7 +186,7 @@ def locate(
     try:
         items = list(sources.iter_inputs(given.inputs, given.selection, common.env().stdin_bytes))
     except sources.UsageError as exc:
-        common.usage_error(str(exc))
+        common.input_error(exc)
     if not items:
         common.usage_error("give at least one image, folder, glob, URL or -", "IMAGE")
     the_model = common.resolve_model(model, sending=True)

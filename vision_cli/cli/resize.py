@@ -259,7 +259,7 @@ def resize(
     try:
         items = sources.collect(given.inputs, given.selection, env.stdin_bytes)
     except sources.UsageError as exc:
-        common.usage_error(str(exc))
+        common.input_error(exc)
     for note in notes:
         common.warn(note)
 

@@ -273,19 +273,11 @@ def _handed_out(
 ) -> Iterator[tuple[list[_Item], Future[list[_CheckedPacked]]]]:
     """Each chunk with the task checking it, in order, ``ahead`` tasks handed out at a time;
     once the pool is broken, with that error (``BrokenProcessPool``) in place of a task."""
-    from concurrent.futures import Future
-    from concurrent.futures.process import BrokenProcessPool
-
     pending: collections.deque[tuple[list[_Item], Future[list[_CheckedPacked]]]]
     pending = collections.deque()
     while True:
         for chunk in itertools.islice(chunks, ahead - len(pending)):
-            try:
-                future = pool.submit(work, _packed(chunk))
-            except BrokenProcessPool as exc:  # a worker died since the last chunk was handed out
-                future = Future()
-                future.set_exception(exc)
-            pending.append((chunk, future))
+            pending.append((chunk, workers.submit(pool, work, _packed(chunk))))
         if not pending:
             return
         yield pending.popleft()

@@ -13,8 +13,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import multiprocessing.context
@@ -90,6 +90,21 @@ def pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
 
 def _ready() -> None:
     """A task that does nothing: submitting it starts the pool's workers."""
+
+
+def submit(pool: Executor, fn: Callable[..., _T], *args: Any) -> Future[_T]:
+    """``pool.submit(fn, *args)``; once a worker has died and broken the pool, a future that
+    holds that error (``BrokenProcessPool``) rather than the error at once: the task is lost
+    as the ones handed out before it are, and is reported as they are (:func:`result`)."""
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        return pool.submit(fn, *args)
+    except BrokenProcessPool as exc:
+        future: Future[_T] = Future()
+        future.set_exception(exc)
+        return future
 
 
 def result(future: Future[_T], pool: Executor) -> _T:

@@ -8,7 +8,6 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
@@ -89,15 +88,7 @@ def submit(
         opts.tile,
         opts.trim_fuzz,
     )
-    try:
-        return pool.submit(_prepare, job)
-    except BrokenProcessPool as exc:
-        # a worker died since the last image was handed out: this image is not prepared
-        # either, which the run reports as it reports those handed out before (it stopped
-        # with an internal error)
-        future: Future[Done] = Future()
-        future.set_exception(exc)
-        return future
+    return workers.submit(pool, _prepare, job)
 
 
 def _prepare(job: _Job) -> Done:

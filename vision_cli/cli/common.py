@@ -155,18 +155,23 @@ def model_name(name: str | None) -> str:
 CONFIGURED_IN: Final = "vision_cli.configured_in"
 
 
-def configured(param: str) -> bool:
-    """Whether the current command's ``param`` came from a configuration file (not typed)."""
+def _source(param: str) -> str | None:
+    """Where the current command's ``param`` got its value (click's ``ParameterSource`` name:
+    ``COMMANDLINE``, ``ENVIRONMENT``, ``DEFAULT_MAP`` for a configuration file, ``DEFAULT``);
+    None outside a command."""
     ctx = get_current_context(silent=True)
     source = ctx.get_parameter_source(param) if ctx is not None else None
-    return getattr(source, "name", None) == "DEFAULT_MAP"
+    return getattr(source, "name", None)
+
+
+def configured(param: str) -> bool:
+    """Whether the current command's ``param`` came from a configuration file (not typed)."""
+    return _source(param) == "DEFAULT_MAP"
 
 
 def typed(param: str) -> bool:
     """Whether the current command's ``param`` was given on the command line."""
-    ctx = get_current_context(silent=True)
-    source = ctx.get_parameter_source(param) if ctx is not None else None
-    return getattr(source, "name", None) == "COMMANDLINE"
+    return _source(param) == "COMMANDLINE"
 
 
 def from_environment(param: str) -> str:
@@ -174,7 +179,7 @@ def from_environment(param: str) -> str:
     (``$VISION_CLI_MODEL``), `` (from FILE)`` when a configuration file set it: the value is
     wrong there, not on the command line."""
     ctx = get_current_context(silent=True)
-    source = getattr(ctx.get_parameter_source(param), "name", None) if ctx else None
+    source = _source(param)
     if ctx is not None and source == "DEFAULT_MAP":
         command = ctx.command_path.partition(" ")[2]
         where = ctx.meta.get(CONFIGURED_IN, {}).get(command, {}).get(param)
@@ -304,9 +309,7 @@ def one_format(fmt: object, json_flag: bool) -> None:
     before this (:mod:`vision_cli.cli.precedence`)."""
     if not json_flag or fmt is None or str(fmt) == "json":
         return
-    ctx = get_current_context(silent=True)
-    source = ctx.get_parameter_source("fmt") if ctx is not None else None
-    if source is None or source.name == "DEFAULT":
+    if _source("fmt") in (None, "DEFAULT"):
         return
     usage_error(
         f"--json is short for --format json, not --format {fmt}{from_environment('fmt')}: "

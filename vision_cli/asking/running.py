@@ -57,15 +57,7 @@ def resolve_files(
                 expires_in_seconds=expires,
             )
         except failures.APIFailure as failure:  # which image, when several are uploaded
-            raise failures.APIFailure(
-                failure.status,
-                failure.type,
-                f"{failure.message} (uploading {image.label})",
-                failure.request_id,
-                failure.retry_after,
-                failure.code,
-                failure.details,
-            ) from None
+            raise failure.with_message(f"{failure.message} (uploading {image.label})") from None
         uploaded += 1
         ids[image.sha256] = remote.id
         if cache is not None:

@@ -73,6 +73,19 @@ class APIFailure(Exception):
         tail = f" (request id {self.request_id})" if self.request_id else ""
         return redact(f"{head}: {self.message}{tail}{self.hint}")
 
+    def with_message(self, message: str) -> APIFailure:
+        """The same failure saying ``message`` (its status, type, request id, code and details
+        kept): more words about where it happened."""
+        return APIFailure(
+            self.status,
+            self.type,
+            message,
+            self.request_id,
+            self.retry_after,
+            self.code,
+            self.details,
+        )
+
     @property
     def hint(self) -> str:
         """What to do, when the failure says it: a 404 ``model: NAME`` is most often a model

@@ -18,6 +18,7 @@ set every option; where both set one, the project's wins.
 
 from __future__ import annotations
 
+import codecs
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -169,11 +170,6 @@ def find_user() -> tuple[Path, dict[str, Any]] | None:
 MAX_BYTES: Final = 1 << 20
 
 
-#: What Windows Notepad and others write before UTF-8 text. TOML has no place for it, but a
-#: configuration that starts with one is read all the same.
-_UTF8_BOM: Final = b"\xef\xbb\xbf"
-
-
 def _read(path: Path) -> dict[str, Any]:
     import tomllib  # only when there is a file to read: most runs have none
 
@@ -183,8 +179,10 @@ def _read(path: Path) -> dict[str, Any]:
     try:
         with os.fdopen(fsutil.open_regular(path, MAX_BYTES), "rb") as fh:
             data = fh.read()
-        if data.startswith(_UTF8_BOM):
-            skipped = len(_UTF8_BOM)
+        # what Windows Notepad and others write before UTF-8 text: TOML has no place for it,
+        # but a configuration that starts with one is read all the same
+        if data.startswith(codecs.BOM_UTF8):
+            skipped = len(codecs.BOM_UTF8)
         return tomllib.loads(data[skipped:].decode())
     except fsutil.UnfitFile as exc:
         raise ConfigError(f"{path}: {exc}: a configuration is a file of TOML") from None
@@ -367,12 +365,13 @@ def spelled(value: Any) -> str:
     import re  # lazy: only an error shows a value
 
     parts: list[str] = []
-    room = [SHOWN_CHARS + 1]
+    room = SHOWN_CHARS + 1
 
     def put(text: str) -> None:
+        nonlocal room
         parts.append(text)
-        room[0] -= len(text)
-        if room[0] < 0:
+        room -= len(text)
+        if room < 0:
             raise _Full
 
     def write(item: Any) -> None:

@@ -11,6 +11,7 @@ Reading the bytes of an input (files, standard input, URLs) lives in :mod:`visio
 
 from __future__ import annotations
 
+import codecs
 import functools
 import glob
 import itertools
@@ -419,7 +420,7 @@ def _read_list(stream: BinaryIO, null: bool, name: str) -> Iterator[str]:
     sep = b"\0" if null else b"\n"
     most = limits.MAX_LIST_ENTRY_BYTES
     read: Callable[[int], bytes] = getattr(stream, "read1", stream.read)
-    pending = _without_bom(_first_bytes(read, len(_UTF8_BOM)), name)  # not ended yet
+    pending = _without_bom(_first_bytes(read, len(codecs.BOM_UTF8)), name)  # not ended yet
     blank = 0  # bytes of blank entries (and their separators) since the last path
     line = 0  # entries read, for a message naming one
     while chunk := read(_LIST_CHUNK):
@@ -444,9 +445,6 @@ def _read_list(stream: BinaryIO, null: bool, name: str) -> Iterator[str]:
         yield path
 
 
-_UTF8_BOM: Final = b"\xef\xbb\xbf"
-
-
 def _first_bytes(read: Callable[[int], bytes], count: int) -> bytes:
     """The first ``count`` bytes of a stream (fewer at its end): a pipe may give fewer at once."""
     start = b""
@@ -468,7 +466,7 @@ def _without_bom(start: bytes, name: str) -> bytes:
             "UTF-8, for example with `Out-File -Encoding utf8`",
             _LIST,
         )
-    return start.removeprefix(_UTF8_BOM)
+    return start.removeprefix(codecs.BOM_UTF8)
 
 
 def _path(raw: bytes, null: bool, name: str, number: int) -> str | None:
